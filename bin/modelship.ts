@@ -1,0 +1,46 @@
+// The modelship CLI. Each command lives in lib/cli/<command>.ts and exports `run(argv): Promise<number>`
+
+export {};
+// (the exit code: 0 ok, 1 the input is bad, 2 usage error). Loaded lazily so `--help` stays instant.
+
+const commands: Record<
+  string,
+  { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }
+> = {
+  validate: {
+    summary: "validate <folder | s3://bucket/prefix> [--json]   check a model folder before uploading it",
+    load: () => import("../lib/cli/validate"),
+  },
+  example: {
+    summary:
+      "example <dir> --format safetensors|gguf [--seed N]  write a small generated model to try things on",
+    load: () => import("../lib/cli/example"),
+  },
+  run: {
+    summary:
+      "run <folder> --local                          run one rollout of a model folder on this machine",
+    load: () => import("../lib/cli/run"),
+  },
+};
+
+function usage(): string {
+  const lines = Object.values(commands).map((c) => `  modelship ${c.summary}`);
+  return ["Usage:", ...lines, "", "Run `modelship <command> --help` for a command's options."].join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`modelship: unknown command '${name}'.\n\n${usage()}`);
+    return 2;
+  }
+  const module = await command.load();
+  return module.run(rest);
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,151 @@
+// The stack's configuration: what a platform team decides once (cluster, allow-lists, GPU shape, defaults)
+// and every rollout inherits. On AWS it is the ModelPipeline construct's props, passed to the functions as
+// the MODELSHIP_CONFIG environment variable; locally it is `.modelship/config.json` over these defaults.
+
+import type {
+  ResolvedAlarms,
+  ResolvedEvalSuite,
+  ResolvedServing,
+  ResolvedSmokeGate,
+  ResolvedStressGate,
+} from "./manifest-schema";
+
+export interface Toleration {
+  readonly key: string;
+  readonly operator?: "Equal" | "Exists";
+  readonly value?: string;
+  readonly effect?: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+}
+
+export interface GpuConfig {
+  /** Memory of one GPU in GiB (80 for an H100/A100-80G, 24 for an L4/A10G). */
+  readonly memoryGiB: number;
+  /** GPUs on one node: the upper bound of a tensor-parallel group. */
+  readonly maxPerNode: number;
+  /** Fraction of GPU memory vLLM may use (`--gpu-memory-utilization`). */
+  readonly utilization: number;
+  /** Concurrent sequences the KV cache is sized for. */
+  readonly defaultConcurrency: number;
+  /** The extended resource requested per GPU. */
+  readonly resourceName: string;
+  readonly nodeSelector: Readonly<Record<string, string>>;
+  readonly tolerations: readonly Toleration[];
+}
+
+export interface RolloutDefaults {
+  readonly steps: readonly (number | { readonly weight: number; readonly bakeSeconds?: number })[];
+  readonly bakeSeconds: number;
+  readonly watchSeconds: number;
+  readonly alarms: ResolvedAlarms;
+  readonly approval: "auto" | "manual";
+}
+
+export interface ManifestDefaults {
+  readonly serving: ResolvedServing;
+  readonly gates: {
+    readonly smoke: ResolvedSmokeGate;
+    readonly stress: ResolvedStressGate;
+    readonly eval: { readonly enabled: boolean; readonly suites: readonly ResolvedEvalSuite[] };
+  };
+  readonly rollout: RolloutDefaults;
+  /** Default `minScore` / `maxRegression` for a suite that names neither. */
+  readonly evalSuite: { readonly minScore: number; readonly maxRegression: number };
+}
+
+export interface StackConfig {
+  /** EKS cluster the candidates run on. */
+  readonly clusterName: string;
+  /** Kubernetes namespace for candidates, routes and their service account. */
+  readonly namespace: string;
+  /** The Gateway API parent every model's HTTPRoute attaches to. */
+  readonly gatewayParent: {
+    readonly name: string;
+    readonly namespace: string;
+    readonly sectionName?: string;
+  };
+  /** Container images a manifest may name; anything else is refused. The first is the default per runtime. */
+  readonly allowedImages: { readonly vllm: readonly string[]; readonly "llama.cpp": readonly string[] };
+  /** Extra server flags a manifest may pass (the flag name, e.g. `--enable-prefix-caching`). */
+  readonly allowedExtraArgs: readonly string[];
+  /** Whether a manifest may ask for `--trust-remote-code` (runs Python from the bucket on the cluster). */
+  readonly allowTrustRemoteCode: boolean;
+  readonly gpu: GpuConfig;
+  readonly defaults: ManifestDefaults;
+  /** Eval suites are split into shards of at most this many items (one Map iteration each). */
+  readonly evalShardSize: number;
+}
+
+export const DEFAULT_STACK_CONFIG: StackConfig = {
+  clusterName: "modelship",
+  namespace: "models",
+  gatewayParent: { name: "inference-gateway", namespace: "gateway" },
+  allowedImages: {
+    vllm: ["vllm/vllm-openai:v0.11.0"],
+    "llama.cpp": ["ghcr.io/ggml-org/llama.cpp:server"],
+  },
+  allowedExtraArgs: [
+    "--enable-prefix-caching",
+    "--enable-chunked-prefill",
+    "--max-num-seqs",
+    "--max-num-batched-tokens",
+    "--gpu-memory-utilization",
+    "--kv-cache-dtype",
+    "--dtype",
+    "--quantization",
+    "--enforce-eager",
+  ],
+  allowTrustRemoteCode: false,
+  gpu: {
+    memoryGiB: 80,
+    maxPerNode: 8,
+    utilization: 0.9,
+    defaultConcurrency: 16,
+    resourceName: "nvidia.com/gpu",
+    nodeSelector: {},
+    tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+  },
+  defaults: {
+    serving: {
+      runtime: "vllm",
+      image: "vllm/vllm-openai:v0.11.0",
+      gpus: "auto",
+      maxModelLen: 8192,
+      extraArgs: [],
+      trustRemoteCode: false,
+    },
+    gates: {
+      smoke: { enabled: true, prompts: [], rejectDegenerate: true },
+      stress: {
+        enabled: true,
+        mode: "concurrency",
+        concurrency: 16,
+        rate: 4,
+        burstiness: 1,
+        durationSeconds: 120,
+        warmupSeconds: 10,
+        inputTokens: 512,
+        outputTokens: 128,
+        workers: 4,
+        slo: { errorRate: 0.01 },
+      },
+      eval: { enabled: true, suites: [] },
+    },
+    rollout: {
+      steps: [5, 25, 50, 100],
+      bakeSeconds: 600,
+      watchSeconds: 1800,
+      alarms: {
+        latencyP95Ms: 2000,
+        errorRate: 0.02,
+        vsStable: { latencyP95Ratio: 1.25, errorRateDelta: 0.01 },
+        periodSeconds: 10,
+        datapointsToAlarm: 3,
+        evaluationPeriods: 3,
+        treatMissingData: "notBreaching",
+      },
+      approval: "auto",
+    },
+    evalSuite: { minScore: 0, maxRegression: 0.02 },
+  },
+  evalShardSize: 50,
+};

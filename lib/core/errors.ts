@@ -1,0 +1,163 @@
+// The ways a rollout can fail. One class per failure; each class's `name` is the error name the state
+// machine's Retry and Catch match on (statemachines/pipeline.asl.json) and what a user reads in the Step
+// Functions console. The message is human-readable: a one-line reason, the findings, then `Hint: …`.
+
+import { type Finding, formatFinding, sortFindings } from "./findings";
+
+export const ASL_ERROR_NAMES = [
+  "ManifestInvalid",
+  "RolloutInProgress",
+  "ModelInvalid",
+  "CandidateFailed",
+  "CandidateTimeout",
+  "SmokeFailed",
+  "SloViolated",
+  "EvalFailed",
+  "GatewayFailed",
+  "Transient",
+  "NotImplementedYet",
+] as const;
+
+export type AslErrorName = (typeof ASL_ERROR_NAMES)[number];
+
+/** Step Functions caps an error's cause at 32,768 characters; the message keeps well inside it. */
+const MAX_MESSAGE_CHARS = 24_000;
+
+export interface ModelshipErrorOptions {
+  /** What to do about it. */
+  readonly hint?: string;
+  /** Every finding behind the failure (all of them, not just the first). */
+  readonly findings?: readonly Finding[];
+  readonly cause?: unknown;
+}
+
+export abstract class ModelshipError extends Error {
+  abstract override readonly name: AslErrorName;
+  /** One sentence: what went wrong. */
+  readonly reason: string;
+  readonly hint: string | undefined;
+  readonly findings: readonly Finding[];
+
+  constructor(reason: string, options: ModelshipErrorOptions = {}) {
+    super(
+      composeMessage(reason, options),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.reason = reason;
+    this.hint = options.hint;
+    this.findings = options.findings ?? [];
+  }
+}
+
+function composeMessage(reason: string, { hint, findings = [] }: ModelshipErrorOptions): string {
+  const lines = [reason, ...sortFindings(findings).map(formatFinding)];
+  if (hint) lines.push(`Hint: ${hint}`);
+  const message = lines.join("\n");
+  if (message.length <= MAX_MESSAGE_CHARS) return message;
+  const tail = hint ? `\nHint: ${hint}` : "";
+  return `${message.slice(0, MAX_MESSAGE_CHARS - tail.length - 40)}\n… (truncated; see the report)${tail}`;
+}
+
+/** The manifest cannot be read or does not match the schema. */
+export class ManifestInvalid extends ModelshipError {
+  override readonly name = "ManifestInvalid" as const;
+}
+
+/** Another rollout of the same model holds the lock. */
+export class RolloutInProgress extends ModelshipError {
+  override readonly name = "RolloutInProgress" as const;
+  constructor(
+    reason: string,
+    readonly holder: { readonly rolloutId: string; readonly version: string; readonly since: string },
+    options: ModelshipErrorOptions = {},
+  ) {
+    super(reason, options);
+  }
+}
+
+/** The weights, config or tokenizer are not a servable model. */
+export class ModelInvalid extends ModelshipError {
+  override readonly name = "ModelInvalid" as const;
+}
+
+/** The candidate workload failed to start (image pull, scheduling, OOM, crash …). */
+export class CandidateFailed extends ModelshipError {
+  override readonly name = "CandidateFailed" as const;
+}
+
+/** The candidate did not become ready within its startup budget. */
+export class CandidateTimeout extends ModelshipError {
+  override readonly name = "CandidateTimeout" as const;
+}
+
+/** The candidate serves, but its answers are wrong or degenerate. */
+export class SmokeFailed extends ModelshipError {
+  override readonly name = "SmokeFailed" as const;
+}
+
+/** The stress test measured a latency, throughput or error-rate SLO breach. */
+export class SloViolated extends ModelshipError {
+  override readonly name = "SloViolated" as const;
+}
+
+/** An eval suite scored below its minimum or regressed against the stable version. */
+export class EvalFailed extends ModelshipError {
+  override readonly name = "EvalFailed" as const;
+}
+
+/** The gateway route or the model registry could not be updated. */
+export class GatewayFailed extends ModelshipError {
+  override readonly name = "GatewayFailed" as const;
+}
+
+/** A passing failure (throttling, a 5xx, a timeout talking to a dependency): the state machine retries it. */
+export class Transient extends ModelshipError {
+  override readonly name = "Transient" as const;
+}
+
+/** A stage whose capability is not built yet. Loud on purpose: it names what is missing. */
+export class NotImplementedYet extends ModelshipError {
+  override readonly name = "NotImplementedYet" as const;
+  constructor(stage: string, capability: string) {
+    super(`${stage} is not built yet: ${capability}.`, {
+      hint: "Disable this gate in the manifest if it is optional, or wait for the release that builds it.",
+    });
+  }
+}
+
+/** What a Catch hands the next state: `{Error, Cause}`; on AWS, Cause is the Lambda error JSON. */
+export interface CaughtError {
+  readonly Error: string;
+  readonly Cause?: string;
+}
+
+export interface FailureDescription {
+  readonly error: string;
+  readonly reason: string;
+  readonly hint?: string;
+  /** The whole message, findings included. */
+  readonly message: string;
+}
+
+/**
+ * Reads a caught error in either shape Step Functions produces: a Lambda error
+ * (`Cause` = `{"errorType","errorMessage","trace"}` JSON) or a plain string cause (States.* errors).
+ */
+export function describeCaughtError(caught: CaughtError | undefined): FailureDescription {
+  if (!caught) return { error: "Unknown", reason: "The execution failed without an error.", message: "" };
+  let message = caught.Cause ?? "";
+  try {
+    const parsed: unknown = JSON.parse(message);
+    if (parsed && typeof parsed === "object" && "errorMessage" in parsed) {
+      message = String((parsed as { errorMessage: unknown }).errorMessage);
+    }
+  } catch {
+    // A plain-text cause: keep it as it is.
+  }
+  const lines = message.split("\n");
+  const hintLine = lines.findLast((l) => l.startsWith("Hint: "));
+  const reason = lines[0]?.trim() || caught.Error;
+  return hintLine
+    ? { error: caught.Error, reason, hint: hintLine.slice("Hint: ".length), message }
+    : { error: caught.Error, reason, message };
+}

@@ -1,0 +1,43 @@
+// The events modelship emits on its bus (source `modelship`) and the commands it accepts. Users hang
+// EventBridge rules on these: the detail-types and detail fields are a public contract.
+
+export const EVENT_SOURCE = "modelship";
+
+export const EMITTED_DETAIL_TYPES = [
+  "Rollout Started",
+  "Stage Succeeded",
+  "Stage Failed",
+  "Canary Weight Changed",
+  "Model Promoted",
+  "Model Rolled Back",
+  "Rollout Rejected",
+] as const;
+export type EmittedDetailType = (typeof EMITTED_DETAIL_TYPES)[number];
+
+export const COMMAND_DETAIL_TYPES = ["Rollback Requested", "Promote Requested", "Abort Requested"] as const;
+export type CommandDetailType = (typeof COMMAND_DETAIL_TYPES)[number];
+
+export interface EventDetail {
+  readonly model: string;
+  readonly version: string;
+  readonly rolloutId: string;
+  /** The execution ARN on AWS; the local execution id locally. Empty when nothing was started. */
+  readonly executionArn: string;
+  /** The state that emitted it (`Start`, `Prepare`, `Validate`, …). */
+  readonly stage: string;
+  /** A sentence a human understands. */
+  readonly message: string;
+  /** For failures and rejections: the error name (ASL error). */
+  readonly error?: string;
+  readonly reason?: string;
+  readonly hint?: string;
+  /** Anything else worth a rule's while: weights, report keys, finding counts. */
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+export interface ModelshipEvent {
+  readonly detailType: EmittedDetailType;
+  readonly detail: EventDetail;
+  /** ISO timestamp. */
+  readonly time: string;
+}

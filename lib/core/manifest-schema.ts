@@ -1,0 +1,225 @@
+// The manifest's shape (modelship.yaml / .json), as written by a user: every field optional, unknown keys
+// rejected. Defaults come from the stack config (config.ts); `resolveManifest` in manifest.ts merges them
+// into a ResolvedManifest that stages read without checking for undefined.
+
+import { z } from "zod";
+
+/** `<name>` becomes a Kubernetes name (DNS-1123 label, ≤ 63 chars). */
+export const MODEL_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** `<version>` appears in S3 keys, labels and execution names. */
+export const MODEL_VERSION_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+const positiveInt = z.number().int().positive();
+const percent = z.number().gt(0).lte(100);
+
+export const chatMessageSchema = z.strictObject({
+  role: z.enum(["system", "user", "assistant"]),
+  content: z.string(),
+});
+
+export const smokePromptSchema = z.strictObject({
+  /** A chat prompt (exercises the chat template). */
+  messages: z.array(chatMessageSchema).min(1).optional(),
+  /** A plain completion prompt. */
+  prompt: z.string().min(1).optional(),
+  /** The answer must contain this text (case-insensitive). */
+  expectContains: z.string().optional(),
+  maxTokens: positiveInt.max(4096).optional(),
+});
+
+export const sloSchema = z.strictObject({
+  ttftP95Ms: z.number().positive().optional(),
+  tpotP95Ms: z.number().positive().optional(),
+  e2eP95Ms: z.number().positive().optional(),
+  /** Fraction of failed requests, 0..1. */
+  errorRate: z.number().min(0).max(1).optional(),
+  minOutputTokensPerSecond: z.number().positive().optional(),
+  /** Allowed slowdown against the stable version's stored stress result, e.g. 1.2 = 20% slower. */
+  maxRegressionRatio: z.number().gte(1).optional(),
+});
+
+export const evalSuiteSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "a suite name: letters, digits, '.', '_' or '-'"),
+  minScore: z.number().min(0).max(1).optional(),
+  maxRegression: z.number().min(0).max(1).optional(),
+});
+
+export const canaryStepSchema = z.union([
+  percent,
+  z.strictObject({ weight: percent, bakeSeconds: z.number().int().min(0).optional() }),
+]);
+
+export const alarmsSchema = z.strictObject({
+  latencyP95Ms: z.number().positive().optional(),
+  /** Fraction of failed requests, 0..1. */
+  errorRate: z.number().min(0).max(1).optional(),
+  vsStable: z
+    .strictObject({
+      latencyP95Ratio: z.number().gt(1).optional(),
+      errorRateDelta: z.number().min(0).max(1).optional(),
+    })
+    .optional(),
+  periodSeconds: positiveInt.optional(),
+  datapointsToAlarm: positiveInt.optional(),
+  evaluationPeriods: positiveInt.optional(),
+  treatMissingData: z.enum(["breaching", "notBreaching", "ignore", "missing"]).optional(),
+});
+
+export const manifestSchema = z.strictObject({
+  name: z.string().regex(MODEL_NAME_PATTERN, "a model name: [a-z0-9][a-z0-9-]{0,62}").optional(),
+  version: z.string().regex(MODEL_VERSION_PATTERN, "a version: [A-Za-z0-9._-]{1,64}").optional(),
+  format: z.enum(["safetensors", "gguf"]).optional(),
+  files: z
+    .array(
+      z.strictObject({
+        path: z.string().min(1),
+        size: z.number().int().min(0),
+        sha256: z
+          .string()
+          .regex(/^[0-9a-f]{64}$/, "64 lowercase hex characters")
+          .optional(),
+      }),
+    )
+    .optional(),
+  serving: z
+    .strictObject({
+      runtime: z.enum(["vllm", "llama.cpp"]).optional(),
+      image: z.string().min(1).optional(),
+      gpus: z.union([z.literal("auto"), positiveInt.max(64)]).optional(),
+      maxModelLen: positiveInt.optional(),
+      extraArgs: z.array(z.string()).optional(),
+      trustRemoteCode: z.boolean().optional(),
+    })
+    .optional(),
+  gates: z
+    .strictObject({
+      smoke: z
+        .strictObject({
+          enabled: z.boolean().optional(),
+          prompts: z.array(smokePromptSchema).optional(),
+          /** Fail on degenerate output (one token repeated, mostly U+FFFD). Random-weight test models need false. */
+          rejectDegenerate: z.boolean().optional(),
+        })
+        .optional(),
+      stress: z
+        .strictObject({
+          enabled: z.boolean().optional(),
+          mode: z.enum(["concurrency", "rate"]).optional(),
+          concurrency: positiveInt.optional(),
+          /** Requests per second in rate mode. */
+          rate: z.number().positive().optional(),
+          /** Gamma shape of the arrival gaps in rate mode: 1 = Poisson. */
+          burstiness: z.number().positive().optional(),
+          durationSeconds: positiveInt.optional(),
+          warmupSeconds: z.number().int().min(0).optional(),
+          inputTokens: positiveInt.optional(),
+          outputTokens: positiveInt.optional(),
+          /** Load workers (the Map's width). */
+          workers: positiveInt.max(40).optional(),
+          slo: sloSchema.optional(),
+        })
+        .optional(),
+      eval: z
+        .strictObject({
+          enabled: z.boolean().optional(),
+          suites: z.array(evalSuiteSchema).optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  rollout: z
+    .strictObject({
+      steps: z.array(canaryStepSchema).min(1).optional(),
+      bakeSeconds: z.number().int().min(0).optional(),
+      watchSeconds: z.number().int().min(0).optional(),
+      alarms: alarmsSchema.optional(),
+      approval: z.enum(["auto", "manual"]).optional(),
+    })
+    .optional(),
+});
+
+/** The manifest as written: everything optional. */
+export type Manifest = z.infer<typeof manifestSchema>;
+export type ChatMessage = z.infer<typeof chatMessageSchema>;
+export type SmokePrompt = z.infer<typeof smokePromptSchema>;
+export type Slo = z.infer<typeof sloSchema>;
+export type CanaryStepInput = z.infer<typeof canaryStepSchema>;
+
+export interface ResolvedServing {
+  readonly runtime: "vllm" | "llama.cpp";
+  readonly image: string;
+  readonly gpus: "auto" | number;
+  readonly maxModelLen: number;
+  readonly extraArgs: readonly string[];
+  readonly trustRemoteCode: boolean;
+}
+
+export interface ResolvedSmokeGate {
+  readonly enabled: boolean;
+  readonly prompts: readonly SmokePrompt[];
+  readonly rejectDegenerate: boolean;
+}
+
+export interface ResolvedStressGate {
+  readonly enabled: boolean;
+  readonly mode: "concurrency" | "rate";
+  readonly concurrency: number;
+  readonly rate: number;
+  readonly burstiness: number;
+  readonly durationSeconds: number;
+  readonly warmupSeconds: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly workers: number;
+  readonly slo: Slo;
+}
+
+export interface ResolvedEvalSuite {
+  readonly name: string;
+  readonly minScore: number;
+  readonly maxRegression: number;
+}
+
+export interface ResolvedEvalGate {
+  readonly enabled: boolean;
+  readonly suites: readonly ResolvedEvalSuite[];
+}
+
+/** One canary step with its bake resolved. */
+export interface CanaryStep {
+  readonly weight: number;
+  readonly bakeSeconds: number;
+}
+
+export interface ResolvedAlarms {
+  readonly latencyP95Ms: number;
+  readonly errorRate: number;
+  readonly vsStable: { readonly latencyP95Ratio: number; readonly errorRateDelta: number } | undefined;
+  readonly periodSeconds: number;
+  readonly datapointsToAlarm: number;
+  readonly evaluationPeriods: number;
+  readonly treatMissingData: "breaching" | "notBreaching" | "ignore" | "missing";
+}
+
+export interface ResolvedRollout {
+  readonly steps: readonly CanaryStep[];
+  readonly bakeSeconds: number;
+  readonly watchSeconds: number;
+  readonly alarms: ResolvedAlarms;
+  readonly approval: "auto" | "manual";
+}
+
+/** The manifest with every default filled in: what stages read. */
+export interface ResolvedManifest {
+  readonly name: string;
+  readonly version: string;
+  readonly format: "safetensors" | "gguf" | undefined;
+  readonly files: readonly { readonly path: string; readonly size: number; readonly sha256?: string }[];
+  readonly serving: ResolvedServing;
+  readonly gates: {
+    readonly smoke: ResolvedSmokeGate;
+    readonly stress: ResolvedStressGate;
+    readonly eval: ResolvedEvalGate;
+  };
+  readonly rollout: ResolvedRollout;
+}

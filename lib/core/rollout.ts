@@ -1,0 +1,145 @@
+// The execution state the state machine carries from stage to stage, and the rollout record the rollout
+// store keeps per model. Each stage writes only its own key of the state (`ResultPath: $.validation`, …);
+// big results go to the object store under reports/ and the state keeps their keys and a summary.
+
+import type { Finding } from "./findings";
+import type { ResolvedManifest } from "./manifest-schema";
+
+/** Where a rollout came from: the manifest object that started it. */
+export interface RolloutSource {
+  readonly bucket: string;
+  /** The manifest's key: models/<name>/<version>/modelship.yaml */
+  readonly key: string;
+  /** models/<name>/<version>/ */
+  readonly prefix: string;
+  readonly etag?: string;
+  readonly versionId?: string;
+}
+
+export interface RolloutIdentity {
+  /** The execution name: `<model>-<version>-<8 hex>`, unique per upload. */
+  readonly id: string;
+  readonly model: string;
+  readonly version: string;
+  readonly source: RolloutSource;
+  /** The execution ARN on AWS, the local execution id locally. */
+  readonly executionId?: string;
+  readonly startedAt?: string;
+}
+
+/** The state machine's input, as the Start function builds it. */
+export interface ExecutionInput {
+  readonly rollout: RolloutIdentity;
+}
+
+/** The work the Map states fan out, decided once by Prepare. */
+export interface RolloutPlan {
+  /** Whether a stable version exists (false = first release: no canary, no regression gates). */
+  readonly hasStable: boolean;
+  readonly stableVersion?: string;
+  readonly gates: { readonly smoke: boolean; readonly stress: boolean; readonly eval: boolean };
+  /** One item per stress worker: `{index, of}`. */
+  readonly stressWorkers: readonly { readonly index: number; readonly of: number }[];
+  /** Canary steps with bakes resolved; empty for a first release. */
+  readonly canarySteps: readonly { readonly weight: number; readonly bakeSeconds: number }[];
+  readonly watchSeconds: number;
+  /** Upper bound of readiness polls before CandidateTimeout. */
+  readonly maxReadinessChecks: number;
+  /** Seconds between readiness polls. */
+  readonly readinessPollSeconds: number;
+}
+
+export interface PrepareResult {
+  readonly manifest: ResolvedManifest;
+  readonly plan: RolloutPlan;
+}
+
+export interface GpuPlan {
+  readonly weightBytes: number;
+  readonly kvCacheBytes: number;
+  readonly overheadBytes: number;
+  readonly totalBytes: number;
+  /** GPUs needed, a power of two (tensor parallelism), or 0 for CPU runtimes. */
+  readonly gpus: number;
+  readonly gpuMemoryGiB: number;
+  /** How the numbers were reached, in a sentence. */
+  readonly explanation: string;
+  /** False when even maxPerNode GPUs are not enough. */
+  readonly fits: boolean;
+}
+
+export interface ValidationSummary {
+  readonly valid: boolean;
+  readonly format: "safetensors" | "gguf";
+  readonly parameters: number;
+  /** Parameters per dtype, e.g. `{BF16: 8030261248}`. */
+  readonly dtypes: Readonly<Record<string, number>>;
+  /** Bytes of weights (sum of weight files). */
+  readonly weightBytes: number;
+  /** Bytes of every file under the prefix. */
+  readonly totalBytes: number;
+  readonly files: number;
+  readonly bytesRead: number;
+  readonly requests: number;
+  readonly gpu: GpuPlan;
+  readonly errors: number;
+  readonly warnings: number;
+  /** The first findings (state payloads stay small); all of them are in the report. */
+  readonly findings: readonly Finding[];
+  /** Object key of the full report. */
+  readonly reportKey?: string;
+}
+
+/** The whole execution state. Keys appear as stages complete. */
+export interface ExecutionState extends ExecutionInput {
+  readonly manifest?: ResolvedManifest;
+  readonly plan?: RolloutPlan;
+  readonly validation?: ValidationSummary;
+  readonly candidate?: Record<string, unknown>;
+  readonly smoke?: Record<string, unknown>;
+  readonly stress?: Record<string, unknown>;
+  readonly eval?: Record<string, unknown>;
+  readonly gateway?: Record<string, unknown>;
+  readonly canary?: Record<string, unknown>;
+  /** What a Catch put there: `{Error, Cause}`. */
+  readonly error?: { readonly Error: string; readonly Cause?: string };
+  readonly outcome?: Record<string, unknown>;
+}
+
+export type RolloutStatus = "running" | "promoted" | "rolled_back" | "failed";
+
+export interface LockHolder {
+  readonly rolloutId: string;
+  readonly version: string;
+  readonly executionId?: string;
+  /** ISO timestamp. */
+  readonly since: string;
+}
+
+/** One transition of a model's rollout history: what happened, when and why. */
+export interface Transition {
+  /** ISO timestamp. */
+  readonly at: string;
+  readonly rolloutId: string;
+  readonly version: string;
+  /** The state that made the transition, e.g. `Prepare`, `CanaryStep`, `Rollback`. */
+  readonly stage: string;
+  /** running | promoted | rolled_back | failed, or a finer step like `canary 25%`. */
+  readonly status: RolloutStatus;
+  /** A sentence a human understands. */
+  readonly reason: string;
+  readonly weights?: { readonly stable: number; readonly candidate: number };
+}
+
+/** What serves a model right now, and how it got there. */
+export interface ModelRecord {
+  readonly model: string;
+  readonly lock?: LockHolder;
+  readonly stableVersion?: string;
+  readonly candidateVersion?: string;
+  readonly weights?: { readonly stable: number; readonly candidate: number };
+  readonly status?: RolloutStatus;
+  readonly updatedAt?: string;
+  /** Newest last; the store may keep only the most recent entries. */
+  readonly history: readonly Transition[];
+}

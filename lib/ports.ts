@@ -1,0 +1,243 @@
+// The ports: everything a stage needs from the world. Stages (lib/pipeline) depend only on these
+// interfaces; lib/aws implements them on AWS and lib/local on one machine. Adapters are thin — the logic
+// lives once, in the stages and lib/core. A new need from the world becomes a method here, with both adapters.
+
+import type { AlarmSpec, AlarmState } from "./core/alarm-spec";
+import type { ModelshipEvent } from "./core/events";
+import type { ExecutionInput, LockHolder, ModelRecord, RolloutStatus, Transition } from "./core/rollout";
+
+// ── ObjectStore: the bucket ──────────────────────────────────────────────────────────────────────────
+
+export interface ObjectInfo {
+  readonly key: string;
+  readonly size: number;
+  readonly etag?: string;
+  readonly versionId?: string;
+  /** ISO timestamp. */
+  readonly lastModified?: string;
+  /** Base64 SHA-256 as S3 reports it (`ChecksumSHA256`). */
+  readonly checksumSha256?: string;
+  /** `FULL_OBJECT`: the checksum is of the whole object and comparable to a file's sha256. */
+  readonly checksumType?: "FULL_OBJECT" | "COMPOSITE";
+}
+
+export interface ObjectStore {
+  /** Where it is, for messages: `s3://bucket` or a folder path. */
+  readonly location: string;
+  /** Every object under the prefix (all pages), sorted by key. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+  /** Undefined when the object does not exist. */
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /** Bytes [start, start + length); fewer at the end of the object. Throws if the object does not exist. */
+  getRange(key: string, start: number, length: number): Promise<Uint8Array>;
+  /** The whole object, or undefined when it does not exist. For small objects (manifests, configs). */
+  get(key: string): Promise<Uint8Array | undefined>;
+  put(key: string, body: Uint8Array | string, options?: { readonly contentType?: string }): Promise<void>;
+}
+
+// ── RolloutStore: what serves each model, the per-model lock, de-duplication ─────────────────────────
+
+export type LockResult =
+  { readonly acquired: true } | { readonly acquired: false; readonly holder: LockHolder };
+
+/** Fields of the model record a transition changes; null clears a field. */
+export interface RecordChanges {
+  readonly stableVersion?: string | null;
+  readonly candidateVersion?: string | null;
+  readonly weights?: { readonly stable: number; readonly candidate: number } | null;
+  readonly status?: RolloutStatus;
+}
+
+export interface RolloutStore {
+  /** Takes the model's lock. Idempotent: the same rollout taking it again succeeds. */
+  acquireLock(model: string, holder: LockHolder): Promise<LockResult>;
+  /** Releases the lock if this rollout holds it; a no-op otherwise (safe to call twice). */
+  releaseLock(model: string, rolloutId: string): Promise<void>;
+  /** Appends a transition to the model's history and applies the changes, in one write. */
+  record(model: string, transition: Transition, changes?: RecordChanges): Promise<void>;
+  get(model: string): Promise<ModelRecord | undefined>;
+  list(): Promise<ModelRecord[]>;
+  /** True for the first claim of a key, false for every repeat: de-duplicates deliveries. */
+  claimOnce(key: string): Promise<boolean>;
+  /** Results kept with a version (its stress and eval results) for later regression gates. */
+  saveVersionResults(
+    model: string,
+    version: string,
+    results: Readonly<Record<string, unknown>>,
+  ): Promise<void>;
+  getVersionResults(model: string, version: string): Promise<Readonly<Record<string, unknown>> | undefined>;
+}
+
+// ── Events ───────────────────────────────────────────────────────────────────────────────────────────
+
+export interface Events {
+  emit(event: ModelshipEvent): Promise<void>;
+}
+
+// ── Executions: starting a rollout ───────────────────────────────────────────────────────────────────
+
+export interface StartedExecution {
+  /** The execution ARN on AWS, the local execution id locally. */
+  readonly executionId: string;
+  /** True when this name was already started (a duplicate delivery): one rollout, not two. */
+  readonly alreadyStarted: boolean;
+}
+
+export interface Executions {
+  /** Starts the pipeline under a readable, deterministic name; the same name twice is the same rollout. */
+  start(name: string, input: ExecutionInput): Promise<StartedExecution>;
+}
+
+// ── Clock ────────────────────────────────────────────────────────────────────────────────────────────
+
+export interface Clock {
+  now(): Date;
+}
+
+// ── Serving: the candidate workload ──────────────────────────────────────────────────────────────────
+
+export interface CandidateSpec {
+  readonly model: string;
+  readonly version: string;
+  readonly rolloutId: string;
+  /** The name the server answers to in `/v1/models` and `model`. */
+  readonly servedName: string;
+  readonly runtime: "vllm" | "llama.cpp";
+  readonly image: string;
+  readonly gpus: number;
+  readonly maxModelLen: number;
+  readonly extraArgs: readonly string[];
+  readonly format: "safetensors" | "gguf";
+  /** Where the weights are: bucket + prefix (AWS) or a folder (local). */
+  readonly weights: { readonly bucket: string; readonly prefix: string };
+  /** Bytes of weights, to size the volume and the startup budget. */
+  readonly weightBytes: number;
+}
+
+/** A serializable reference to a deployed candidate; it travels in the execution state. */
+export interface CandidateHandle {
+  readonly id: string;
+  readonly model: string;
+  readonly version: string;
+  readonly rolloutId: string;
+  readonly servedName: string;
+  /** ISO timestamp of the deploy. */
+  readonly deployedAt: string;
+  /** Adapter-specific, JSON-serializable. */
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+export interface CandidateStatus {
+  readonly phase: "pending" | "ready" | "failed";
+  /** Why it is pending or failed, classified (e.g. `ImagePullBackOff`, `Unschedulable`). */
+  readonly reason?: string;
+  readonly message?: string;
+  readonly hint?: string;
+  readonly logTail?: readonly string[];
+  /** Seconds from deploy to ready. */
+  readonly readySeconds?: number;
+}
+
+/** How to reach a server: an OpenAI-compatible base URL plus headers (auth for a proxy). */
+export interface Endpoint {
+  readonly baseUrl: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly servedName: string;
+}
+
+export interface Serving {
+  /** Creates the workload; deploying the same candidate twice adopts the existing one. */
+  deploy(spec: CandidateSpec): Promise<CandidateHandle>;
+  status(handle: CandidateHandle): Promise<CandidateStatus>;
+  /** `probe`: light traffic (smoke, eval); `load`: heavy traffic (stress), possibly by another route. */
+  endpoint(handle: CandidateHandle, purpose: "probe" | "load"): Promise<Endpoint>;
+  /** Deletes the workload; removing twice is fine. */
+  remove(handle: CandidateHandle): Promise<void>;
+}
+
+// ── Gateway: the model's route and weights ───────────────────────────────────────────────────────────
+
+export type Variant = "stable" | "candidate";
+
+export interface RouteBackend {
+  readonly variant: Variant;
+  readonly version: string;
+  readonly weight: number;
+  readonly handle: CandidateHandle;
+}
+
+export interface RouteState {
+  readonly model: string;
+  readonly backends: readonly RouteBackend[];
+}
+
+export interface Gateway {
+  /** Adds the candidate at weight 0 plus a rule for `x-modelship-variant: candidate`; creates the route on a first release. */
+  register(model: string, candidate: CandidateHandle): Promise<void>;
+  /** Percent to stable and candidate; the two add up to 100. */
+  setWeights(model: string, weights: { readonly stable: number; readonly candidate: number }): Promise<void>;
+  /** The candidate becomes the stable backend at 100%. */
+  promote(model: string, version: string): Promise<void>;
+  removeBackend(model: string, version: string): Promise<void>;
+  describe(model: string): Promise<RouteState | undefined>;
+}
+
+// ── Registry: the model registry's lifecycle ─────────────────────────────────────────────────────────
+
+export type ApprovalStatus = "PendingManualApproval" | "Approved" | "Rejected";
+
+export interface RegistryEntry {
+  readonly model: string;
+  readonly version: string;
+  readonly rolloutId: string;
+  /** Where the weights are, e.g. `s3://bucket/models/m/v2/`. */
+  readonly artifactUri: string;
+  /** Report name → URI (`stress`, `eval`, `validation`, `html`). */
+  readonly reportUris: Readonly<Record<string, string>>;
+  /** Gate summaries as strings. */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface Registry {
+  /** Creates the version (and the model's group on first use); idempotent per rollout. */
+  register(entry: RegistryEntry): Promise<{ readonly id: string }>;
+  setStatus(model: string, version: string, status: ApprovalStatus, reason: string): Promise<void>;
+  getStatus(model: string, version: string): Promise<ApprovalStatus | undefined>;
+}
+
+// ── Alarms and Metrics ───────────────────────────────────────────────────────────────────────────────
+
+export interface Alarms {
+  /** Creates or updates every alarm (composites after the alarms they name). */
+  ensure(specs: readonly AlarmSpec[]): Promise<void>;
+  states(names: readonly string[]): Promise<AlarmState[]>;
+  /** Deletes them; missing ones are fine. */
+  remove(names: readonly string[]): Promise<void>;
+}
+
+/** One probe or request observation, published as `Latency`, `Errors`, `Requests`. */
+export interface Observation {
+  readonly model: string;
+  readonly version: string;
+  readonly variant: Variant;
+  readonly latencyMs: number;
+  readonly error: boolean;
+  /** ISO timestamp. */
+  readonly at: string;
+}
+
+export interface ProberTarget {
+  readonly model: string;
+  readonly version: string;
+  readonly rolloutId: string;
+  /** Seconds between probe rounds. */
+  readonly everySeconds: number;
+}
+
+export interface Metrics {
+  publish(observations: readonly Observation[]): Promise<void>;
+  /** Starts the scheduled prober for a canary (idempotent). */
+  startProber(target: ProberTarget): Promise<void>;
+  /** Stops it; stopping twice is fine. */
+  stopProber(model: string, version: string): Promise<void>;
+}
