@@ -1,0 +1,355 @@
+// Reading a manifest (modelship.yaml / .yml / .json) and resolving it against the stack config: every
+// problem comes back as a finding — syntax errors with line and column, schema errors with the path, what
+// was expected and a suggestion, then the semantic rules — all of them at once, never just the first.
+//
+// Decisions where the design is silent:
+// - An empty manifest (blank, or only comments) is valid: every field has a default.
+// - Canary steps must rise strictly and always end at 100%: when the last step is below 100, a final step
+//   of 100% with the default bake is appended, so the canary walks to 100% before Promote.
+// - `--trust-remote-code` in extraArgs means `trustRemoteCode: true`; either needs the stack's permission.
+// - A stress test in `mode: rate` must say its `rate`: a default rate would be a guess at the user's load.
+// - The default image is the stack's default image for the default runtime, else the first allowed image
+//   of the runtime the manifest chose.
+
+import type { StackConfig } from "./config";
+import { type Finding, hasErrors } from "./findings";
+import { readManifestDocument } from "./manifest-document";
+import {
+  checkAlarmTiming,
+  checkCanarySteps,
+  checkExtraArgs,
+  checkImage,
+  ruleFinding,
+  trustRemoteCodeRefused,
+} from "./manifest-rules";
+import {
+  type CanaryStep,
+  type CanaryStepInput,
+  type Manifest,
+  type ResolvedAlarms,
+  type ResolvedManifest,
+  manifestSchema,
+} from "./manifest-schema";
+import { type FindingSource, describeValue, findingsFromSchemaIssues } from "./schema-findings";
+
+/** Parses and schema-checks a manifest's text; `manifest` is set only when there is no error. */
+export function parseManifest(text: string, fileName: string): { manifest?: Manifest; findings: Finding[] } {
+  const source: FindingSource = { codePrefix: "manifest", file: fileName };
+  const extension = /\.([A-Za-z]+)$/.exec(fileName)?.[1]?.toLowerCase();
+  if (extension !== "yaml" && extension !== "yml" && extension !== "json") {
+    return {
+      findings: [
+        {
+          severity: "error",
+          code: "manifest.file-type",
+          file: fileName,
+          message: `expected a manifest named modelship.yaml, modelship.yml or modelship.json, found '${fileName}'.`,
+          hint: "Rename the manifest so its extension says whether it is YAML or JSON.",
+        },
+      ],
+    };
+  }
+  const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
+  const read = readManifestDocument(body, extension, source);
+  if (!read.readable) return { findings: read.findings };
+
+  const data = read.data ?? {};
+  if (typeof data !== "object" || Array.isArray(data)) {
+    return {
+      findings: [
+        ...read.findings,
+        {
+          severity: "error",
+          code: "manifest.not-a-mapping",
+          file: fileName,
+          message: `expected a mapping of settings (name, serving, gates, rollout …) at the top level, found ${describeValue(data)}.`,
+        },
+      ],
+    };
+  }
+  const parsed = manifestSchema.safeParse(data);
+  if (!parsed.success) {
+    return {
+      findings: [
+        ...read.findings,
+        ...findingsFromSchemaIssues(parsed.error.issues, data, manifestSchema, source),
+      ],
+    };
+  }
+  return hasErrors(read.findings)
+    ? { findings: read.findings }
+    : { manifest: parsed.data, findings: read.findings };
+}
+
+/** Where the manifest came from: the key's name and version, and the file for findings. */
+export interface ManifestContext {
+  readonly name: string;
+  readonly version: string;
+  readonly fileName?: string;
+}
+
+/**
+ * Fills every default from the stack config and applies the semantic rules; `manifest` is set only when
+ * there is no error.
+ */
+export function resolveManifest(
+  manifest: Manifest,
+  context: ManifestContext,
+  config: StackConfig,
+): { manifest?: ResolvedManifest; findings: Finding[] } {
+  const source: FindingSource = {
+    codePrefix: "manifest",
+    ...(context.fileName === undefined ? {} : { file: context.fileName }),
+  };
+  const findings: Finding[] = [
+    ...identityFindings(manifest, context, source),
+    ...fileFindings(manifest, source),
+  ];
+  const defaults = config.defaults;
+
+  const serving = manifest.serving ?? {};
+  const runtime = serving.runtime ?? defaults.serving.runtime;
+  const image =
+    serving.image ??
+    (runtime === defaults.serving.runtime ? defaults.serving.image : config.allowedImages[runtime][0]);
+  findings.push(...checkImage(image, runtime, config, "serving.image", source));
+  if (runtime === "llama.cpp" && manifest.format === "safetensors") {
+    findings.push(
+      ruleFinding(
+        source,
+        "runtime-format",
+        "serving.runtime",
+        "runtime llama.cpp serves GGUF files, but the manifest says format: safetensors.",
+        "Use runtime: vllm for safetensors weights, or convert the model to GGUF.",
+      ),
+    );
+  }
+  const args = checkExtraArgs(
+    serving.extraArgs ?? defaults.serving.extraArgs,
+    config,
+    "serving.extraArgs",
+    source,
+  );
+  findings.push(...args.findings);
+  const trustRemoteCode =
+    (serving.trustRemoteCode ?? defaults.serving.trustRemoteCode) || args.asksTrustRemoteCode;
+  if (serving.trustRemoteCode === true && !config.allowTrustRemoteCode) {
+    findings.push(trustRemoteCodeRefused(source, "serving.trustRemoteCode"));
+  }
+
+  const smoke = manifest.gates?.smoke ?? {};
+  (smoke.prompts ?? []).forEach((prompt, i) => {
+    if ((prompt.messages === undefined) === (prompt.prompt === undefined)) {
+      findings.push(
+        ruleFinding(
+          source,
+          "smoke-prompt",
+          `gates.smoke.prompts[${i}]`,
+          "a smoke prompt needs exactly one of 'messages' (a chat) or 'prompt' (a plain completion).",
+          "Write {messages: [{role: user, content: …}]} to test the chat template, or {prompt: …}.",
+        ),
+      );
+    }
+  });
+
+  const stressInput = manifest.gates?.stress ?? {};
+  const stress = {
+    ...defaults.gates.stress,
+    ...stressInput,
+    slo: { ...defaults.gates.stress.slo, ...stressInput.slo },
+  };
+  if (stressInput.mode === "rate" && stressInput.rate === undefined) {
+    findings.push(
+      ruleFinding(
+        source,
+        "stress-rate",
+        "gates.stress.rate",
+        "mode 'rate' needs 'rate': the requests per second to send.",
+        "Add e.g. rate: 5, or use mode: concurrency.",
+      ),
+    );
+  }
+  if (stress.warmupSeconds >= stress.durationSeconds) {
+    findings.push(
+      ruleFinding(
+        source,
+        "stress-warmup",
+        "gates.stress.warmupSeconds",
+        `the warmup (${stress.warmupSeconds} s) must be shorter than the test (durationSeconds ${stress.durationSeconds} s).`,
+      ),
+    );
+  }
+
+  const evalInput = manifest.gates?.eval ?? {};
+  const suites = (evalInput.suites ?? defaults.gates.eval.suites).map((suite) => ({
+    name: suite.name,
+    minScore: suite.minScore ?? defaults.evalSuite.minScore,
+    maxRegression: suite.maxRegression ?? defaults.evalSuite.maxRegression,
+  }));
+  findings.push(...duplicateSuiteFindings(suites, source));
+
+  const rolloutInput = manifest.rollout ?? {};
+  const bakeSeconds = rolloutInput.bakeSeconds ?? defaults.rollout.bakeSeconds;
+  const steps = (rolloutInput.steps ?? defaults.rollout.steps).map((step) => resolveStep(step, bakeSeconds));
+  findings.push(
+    ...checkCanarySteps(
+      steps.map((s) => s.weight),
+      "rollout.steps",
+      source,
+    ),
+  );
+  const lastWeight = steps.at(-1)?.weight ?? 0;
+  if (lastWeight < 100) steps.push({ weight: 100, bakeSeconds });
+
+  const alarmsInput = rolloutInput.alarms ?? {};
+  const vsStable = resolveVsStable(alarmsInput.vsStable, defaults.rollout.alarms.vsStable, source);
+  findings.push(...vsStable.findings);
+  const alarms = { ...defaults.rollout.alarms, ...alarmsInput, vsStable: vsStable.value };
+  findings.push(...checkAlarmTiming(alarms, "rollout.alarms", source));
+
+  if (hasErrors(findings) || image === undefined) return { findings };
+  return {
+    findings,
+    manifest: {
+      name: context.name,
+      version: context.version,
+      format: manifest.format,
+      files: manifest.files ?? [],
+      serving: {
+        runtime,
+        image,
+        gpus: serving.gpus ?? defaults.serving.gpus,
+        maxModelLen: serving.maxModelLen ?? defaults.serving.maxModelLen,
+        extraArgs: args.extraArgs,
+        trustRemoteCode,
+      },
+      gates: {
+        smoke: {
+          enabled: smoke.enabled ?? defaults.gates.smoke.enabled,
+          prompts: smoke.prompts ?? defaults.gates.smoke.prompts,
+          rejectDegenerate: smoke.rejectDegenerate ?? defaults.gates.smoke.rejectDegenerate,
+        },
+        stress,
+        eval: { enabled: evalInput.enabled ?? defaults.gates.eval.enabled, suites },
+      },
+      rollout: {
+        steps,
+        bakeSeconds,
+        watchSeconds: rolloutInput.watchSeconds ?? defaults.rollout.watchSeconds,
+        alarms,
+        approval: rolloutInput.approval ?? defaults.rollout.approval,
+      },
+    },
+  };
+}
+
+function resolveStep(step: CanaryStepInput | RolloutDefaultStep, bakeSeconds: number): CanaryStep {
+  return typeof step === "number"
+    ? { weight: step, bakeSeconds }
+    : { weight: step.weight, bakeSeconds: step.bakeSeconds ?? bakeSeconds };
+}
+
+type RolloutDefaultStep = StackConfig["defaults"]["rollout"]["steps"][number];
+type VsStable = ResolvedAlarms["vsStable"];
+
+/** The manifest's comparisons against stable over the stack's; a field neither gives is a finding. */
+function resolveVsStable(
+  input: { readonly latencyP95Ratio?: number; readonly errorRateDelta?: number } | undefined,
+  stackDefault: VsStable,
+  source: FindingSource,
+): { value: VsStable; findings: Finding[] } {
+  if (input === undefined) return { value: stackDefault, findings: [] };
+  const latencyP95Ratio = input.latencyP95Ratio ?? stackDefault?.latencyP95Ratio;
+  const errorRateDelta = input.errorRateDelta ?? stackDefault?.errorRateDelta;
+  if (latencyP95Ratio !== undefined && errorRateDelta !== undefined) {
+    return { value: { latencyP95Ratio, errorRateDelta }, findings: [] };
+  }
+  const missing = latencyP95Ratio === undefined ? "latencyP95Ratio" : "errorRateDelta";
+  return {
+    value: undefined,
+    findings: [
+      ruleFinding(
+        source,
+        "vs-stable-incomplete",
+        `rollout.alarms.vsStable.${missing}`,
+        `the stack compares nothing against stable by default, so vsStable needs '${missing}' too.`,
+        "Give both latencyP95Ratio (e.g. 1.25) and errorRateDelta (e.g. 0.01).",
+      ),
+    ],
+  };
+}
+
+function identityFindings(manifest: Manifest, context: ManifestContext, source: FindingSource): Finding[] {
+  const key = `models/${context.name}/${context.version}/`;
+  const findings: Finding[] = [];
+  if (manifest.name !== undefined && manifest.name !== context.name) {
+    findings.push(
+      ruleFinding(
+        source,
+        "name-mismatch",
+        "name",
+        `the manifest says name '${manifest.name}', but it was uploaded under ${key}, which says '${context.name}'.`,
+        "The folder under models/ names the model: make them equal, or leave 'name' out of the manifest.",
+      ),
+    );
+  }
+  if (manifest.version !== undefined && manifest.version !== context.version) {
+    findings.push(
+      ruleFinding(
+        source,
+        "version-mismatch",
+        "version",
+        `the manifest says version '${manifest.version}', but it was uploaded under ${key}, which says '${context.version}'.`,
+        "The folder under models/<name>/ names the version: make them equal, or leave 'version' out of the manifest.",
+      ),
+    );
+  }
+  return findings;
+}
+
+/** `files` paths are relative to the model's folder and never climb out of it. */
+function fileFindings(manifest: Manifest, source: FindingSource): Finding[] {
+  const findings: Finding[] = [];
+  const seen = new Set<string>();
+  (manifest.files ?? []).forEach((file, i) => {
+    const path = `files[${i}].path`;
+    const segments = file.path.split(/[/\\]/);
+    if (/^([/\\]|[A-Za-z]:)/.test(file.path) || segments.some((s) => s === ".." || s === "." || s === "")) {
+      findings.push(
+        ruleFinding(
+          source,
+          "file-path",
+          path,
+          `expected a path relative to the model's folder, without '..', '.' or empty parts, found '${file.path}'.`,
+          "Write paths as they appear inside the folder, e.g. model-00001-of-00004.safetensors or tokenizer/vocab.json.",
+        ),
+      );
+    } else if (seen.has(file.path)) {
+      findings.push(ruleFinding(source, "file-duplicate", path, `'${file.path}' is listed more than once.`));
+    }
+    seen.add(file.path);
+  });
+  return findings;
+}
+
+function duplicateSuiteFindings(
+  suites: readonly { readonly name: string }[],
+  source: FindingSource,
+): Finding[] {
+  const seen = new Set<string>();
+  const findings: Finding[] = [];
+  suites.forEach((suite, i) => {
+    if (seen.has(suite.name)) {
+      findings.push(
+        ruleFinding(
+          source,
+          "suite-duplicate",
+          `gates.eval.suites[${i}].name`,
+          `eval suite '${suite.name}' is listed more than once.`,
+        ),
+      );
+    }
+    seen.add(suite.name);
+  });
+  return findings;
+}

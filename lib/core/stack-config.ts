@@ -1,0 +1,223 @@
+// The stack config a platform team writes (cdk.json context or `.modelship/config.json`): a partial config
+// deep-merged over DEFAULT_STACK_CONFIG and validated, with the same findings as a manifest — the path,
+// what was expected, the nearest known key for a typo — and every problem at once.
+//
+// Merge rules: mappings merge key by key; lists and plain values replace the default; `null` removes a
+// default (e.g. `"vsStable": null` turns the comparison against stable off). When the partial names no
+// `defaults.serving.image`, it is the first allowed image of the default runtime.
+
+import { z } from "zod";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "./config";
+import { type Finding, hasErrors } from "./findings";
+import {
+  checkAlarmTiming,
+  checkCanarySteps,
+  checkExtraArgs,
+  checkImage,
+  trustRemoteCodeRefused,
+} from "./manifest-rules";
+import { canaryStepSchema, evalSuiteSchema, smokePromptSchema, sloSchema } from "./manifest-schema";
+import { type FindingSource, describeValue, findingsFromSchemaIssues } from "./schema-findings";
+
+const runtimeSchema = z.enum(["vllm", "llama.cpp"]);
+const fraction = z.number().min(0).max(1);
+const positiveInt = z.number().int().positive();
+const seconds = z.number().int().min(0);
+const kubernetesName = z
+  .string()
+  .regex(
+    /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
+    "a Kubernetes name: lowercase letters, digits and '-', ≤ 63",
+  );
+
+const stackConfigSchema = z.strictObject({
+  clusterName: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, "an EKS cluster name"),
+  namespace: kubernetesName,
+  gatewayParent: z.strictObject({
+    name: kubernetesName,
+    namespace: kubernetesName,
+    sectionName: z.string().min(1).optional(),
+  }),
+  allowedImages: z.strictObject({
+    vllm: z.array(z.string().min(1)),
+    "llama.cpp": z.array(z.string().min(1)),
+  }),
+  allowedExtraArgs: z.array(
+    z.string().regex(/^--[A-Za-z0-9][A-Za-z0-9-]*$/, "a long flag like --enforce-eager"),
+  ),
+  allowTrustRemoteCode: z.boolean(),
+  gpu: z.strictObject({
+    memoryGiB: z.number().positive(),
+    maxPerNode: positiveInt,
+    utilization: z.number().gt(0).max(1),
+    defaultConcurrency: positiveInt,
+    resourceName: z.string().min(1),
+    nodeSelector: z.record(z.string(), z.string()),
+    tolerations: z.array(
+      z.strictObject({
+        key: z.string().min(1),
+        operator: z.enum(["Equal", "Exists"]).optional(),
+        value: z.string().optional(),
+        effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
+      }),
+    ),
+  }),
+  defaults: z.strictObject({
+    serving: z.strictObject({
+      runtime: runtimeSchema,
+      image: z.string().min(1),
+      gpus: z.union([z.literal("auto"), positiveInt.max(64)]),
+      maxModelLen: positiveInt,
+      extraArgs: z.array(z.string()),
+      trustRemoteCode: z.boolean(),
+    }),
+    gates: z.strictObject({
+      smoke: z.strictObject({
+        enabled: z.boolean(),
+        prompts: z.array(smokePromptSchema),
+        rejectDegenerate: z.boolean(),
+      }),
+      stress: z.strictObject({
+        enabled: z.boolean(),
+        mode: z.enum(["concurrency", "rate"]),
+        concurrency: positiveInt,
+        rate: z.number().positive(),
+        burstiness: z.number().positive(),
+        durationSeconds: positiveInt,
+        warmupSeconds: seconds,
+        inputTokens: positiveInt,
+        outputTokens: positiveInt,
+        workers: positiveInt.max(40),
+        slo: sloSchema,
+      }),
+      eval: z.strictObject({
+        enabled: z.boolean(),
+        suites: z.array(evalSuiteSchema.required()),
+      }),
+    }),
+    rollout: z.strictObject({
+      steps: z.array(canaryStepSchema).min(1),
+      bakeSeconds: seconds,
+      watchSeconds: seconds,
+      alarms: z.strictObject({
+        latencyP95Ms: z.number().positive(),
+        errorRate: fraction,
+        vsStable: z.strictObject({ latencyP95Ratio: z.number().gt(1), errorRateDelta: fraction }).optional(),
+        periodSeconds: positiveInt,
+        datapointsToAlarm: positiveInt,
+        evaluationPeriods: positiveInt,
+        treatMissingData: z.enum(["breaching", "notBreaching", "ignore", "missing"]),
+      }),
+      approval: z.enum(["auto", "manual"]),
+    }),
+    evalSuite: z.strictObject({ minScore: fraction, maxRegression: fraction }),
+  }),
+  evalShardSize: positiveInt,
+});
+
+/**
+ * `partial` over DEFAULT_STACK_CONFIG, validated; `config` is set only when there is no error.
+ * `sourceName` says where the partial came from (`cdk.json context`, `.modelship/config.json`) in findings.
+ */
+export function resolveStackConfig(
+  partial: unknown,
+  sourceName?: string,
+): { config?: StackConfig; findings: Finding[] } {
+  const source: FindingSource = {
+    codePrefix: "stack-config",
+    ...(sourceName === undefined ? {} : { file: sourceName }),
+  };
+  const given = partial ?? {};
+  if (!isMapping(given)) {
+    return {
+      findings: [
+        {
+          severity: "error",
+          code: "stack-config.not-a-mapping",
+          ...(sourceName === undefined ? {} : { file: sourceName }),
+          message: `expected a mapping of settings (clusterName, namespace, allowedImages …), found ${describeValue(given)}.`,
+        },
+      ],
+    };
+  }
+  const merged = deepMerge(structuredClone(DEFAULT_STACK_CONFIG), given);
+  if (!hasPath(given, ["defaults", "serving", "image"]) && isMapping(merged)) {
+    setDefaultImage(merged);
+  }
+  const parsed = stackConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    return { findings: findingsFromSchemaIssues(parsed.error.issues, merged, stackConfigSchema, source) };
+  }
+  const data = parsed.data;
+  const config: StackConfig = {
+    ...data,
+    defaults: {
+      ...data.defaults,
+      rollout: {
+        ...data.defaults.rollout,
+        alarms: { ...data.defaults.rollout.alarms, vsStable: data.defaults.rollout.alarms.vsStable },
+      },
+    },
+  };
+  const findings = defaultsFindings(config, source);
+  return hasErrors(findings) ? { findings } : { config, findings };
+}
+
+/** The stack's defaults obey the rules a manifest obeys: a default the stack itself would refuse is a bug. */
+function defaultsFindings(config: StackConfig, source: FindingSource): Finding[] {
+  const { serving, rollout } = config.defaults;
+  const findings = [
+    ...checkImage(serving.image, serving.runtime, config, "defaults.serving.image", source),
+    ...checkExtraArgs(serving.extraArgs, config, "defaults.serving.extraArgs", source).findings,
+    ...checkCanarySteps(
+      rollout.steps.map((step) => (typeof step === "number" ? step : step.weight)),
+      "defaults.rollout.steps",
+      source,
+    ),
+    ...checkAlarmTiming(rollout.alarms, "defaults.rollout.alarms", source),
+  ];
+  if (serving.trustRemoteCode && !config.allowTrustRemoteCode) {
+    findings.push(trustRemoteCodeRefused(source, "defaults.serving.trustRemoteCode"));
+  }
+  return findings;
+}
+
+function deepMerge(base: unknown, override: unknown): unknown {
+  if (!isMapping(base) || !isMapping(override)) return override;
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    if (value === null) delete merged[key];
+    // defineProperty, so a key like `__proto__` stays a plain (unknown, reported) key.
+    else
+      Object.defineProperty(merged, key, {
+        value: deepMerge(Object.hasOwn(base, key) ? base[key] : undefined, value),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+  }
+  return merged;
+}
+
+function setDefaultImage(merged: Record<string, unknown>): void {
+  const defaults = merged["defaults"];
+  const serving = isMapping(defaults) ? defaults["serving"] : undefined;
+  const images = merged["allowedImages"];
+  if (!isMapping(serving) || !isMapping(images)) return;
+  const runtime = serving["runtime"];
+  const allowed = typeof runtime === "string" ? images[runtime] : undefined;
+  if (Array.isArray(allowed) && typeof allowed[0] === "string") serving["image"] = allowed[0];
+}
+
+function hasPath(value: unknown, path: readonly string[]): boolean {
+  let current = value;
+  for (const key of path) {
+    if (!isMapping(current) || !(key in current)) return false;
+    current = current[key];
+  }
+  return true;
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

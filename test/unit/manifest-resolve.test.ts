@@ -1,0 +1,313 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config";
+import { type Finding, formatFinding } from "../../lib/core/findings";
+import { parseManifest, resolveManifest } from "../../lib/core/manifest";
+import type { ResolvedManifest } from "../../lib/core/manifest-schema";
+
+const KEY = { name: "llama", version: "v3", fileName: "modelship.yaml" };
+
+function configWith(changes: Partial<StackConfig>): StackConfig {
+  return { ...DEFAULT_STACK_CONFIG, ...changes };
+}
+
+function resolveYaml(
+  yaml: string,
+  config: StackConfig = DEFAULT_STACK_CONFIG,
+): { manifest?: ResolvedManifest; findings: Finding[] } {
+  const parsed = parseManifest(yaml, KEY.fileName);
+  if (!parsed.manifest)
+    throw new Error(`the test manifest does not parse:\n${parsed.findings.map(formatFinding).join("\n")}`);
+  return resolveManifest(parsed.manifest, KEY, config);
+}
+
+function resolved(yaml: string, config?: StackConfig): ResolvedManifest {
+  const result = resolveYaml(yaml, config);
+  if (!result.manifest)
+    throw new Error(`expected a resolved manifest:\n${result.findings.map(formatFinding).join("\n")}`);
+  return result.manifest;
+}
+
+function findingAt(result: { findings: Finding[] }, path: string): Finding {
+  const finding = result.findings.find((f) => f.path === path);
+  if (!finding)
+    throw new Error(`no finding at ${path}; found:\n${result.findings.map(formatFinding).join("\n")}`);
+  return finding;
+}
+
+describe("resolveManifest", () => {
+  describe("defaults", () => {
+    it("fills an empty manifest entirely from the stack config, with the key's name and version", () => {
+      const manifest = resolved("");
+      const defaults = DEFAULT_STACK_CONFIG.defaults;
+      expect(manifest).toMatchObject({ name: "llama", version: "v3", format: undefined, files: [] });
+      expect(manifest.serving).toEqual({ ...defaults.serving, extraArgs: [] });
+      expect(manifest.gates.stress).toEqual(defaults.gates.stress);
+      expect(manifest.rollout.steps).toEqual([
+        { weight: 5, bakeSeconds: 600 },
+        { weight: 25, bakeSeconds: 600 },
+        { weight: 50, bakeSeconds: 600 },
+        { weight: 100, bakeSeconds: 600 },
+      ]);
+      expect(manifest.rollout.alarms).toEqual(defaults.rollout.alarms);
+    });
+
+    it("gives a bare step the manifest's bake, and keeps a step's own", () => {
+      const manifest = resolved(
+        "rollout:\n  bakeSeconds: 120\n  steps: [10, {weight: 50, bakeSeconds: 1200}, 100]\n",
+      );
+      expect(manifest.rollout.steps).toEqual([
+        { weight: 10, bakeSeconds: 120 },
+        { weight: 50, bakeSeconds: 1200 },
+        { weight: 100, bakeSeconds: 120 },
+      ]);
+    });
+
+    it("ends the canary at 100% when the last step stops short of it", () => {
+      expect(resolved("rollout: {steps: [10, 50]}").rollout.steps.map((s) => s.weight)).toEqual([
+        10, 50, 100,
+      ]);
+    });
+
+    it("merges the manifest's SLO and alarm settings over the stack's, field by field", () => {
+      const manifest = resolved(
+        "gates: {stress: {concurrency: 64, slo: {ttftP95Ms: 800}}}\nrollout: {alarms: {latencyP95Ms: 900, vsStable: {latencyP95Ratio: 1.5}}}",
+      );
+      expect(manifest.gates.stress).toMatchObject({
+        concurrency: 64,
+        workers: 4,
+        slo: { errorRate: 0.01, ttftP95Ms: 800 },
+      });
+      expect(manifest.rollout.alarms).toMatchObject({
+        latencyP95Ms: 900,
+        errorRate: 0.02,
+        vsStable: { latencyP95Ratio: 1.5, errorRateDelta: 0.01 },
+      });
+    });
+
+    it("gives eval suites the stack's default minimum score and allowed regression", () => {
+      const config = configWith({
+        defaults: { ...DEFAULT_STACK_CONFIG.defaults, evalSuite: { minScore: 0.3, maxRegression: 0.05 } },
+      });
+      const manifest = resolved(
+        "gates: {eval: {suites: [{name: gsm8k-sample}, {name: mmlu, minScore: 0.5}]}}",
+        config,
+      );
+      expect(manifest.gates.eval.suites).toEqual([
+        { name: "gsm8k-sample", minScore: 0.3, maxRegression: 0.05 },
+        { name: "mmlu", minScore: 0.5, maxRegression: 0.05 },
+      ]);
+    });
+
+    it("picks the first allowed llama.cpp image for a llama.cpp manifest that names none", () => {
+      const config = configWith({
+        allowedImages: {
+          vllm: ["vllm/vllm-openai:v0.11.0"],
+          "llama.cpp": ["ghcr.io/ggml-org/llama.cpp:server-b6000", "other"],
+        },
+      });
+      expect(resolved("format: gguf\nserving: {runtime: llama.cpp}", config).serving.image).toBe(
+        "ghcr.io/ggml-org/llama.cpp:server-b6000",
+      );
+    });
+  });
+
+  describe("the key and the manifest agree", () => {
+    it("refuses a name that differs from the key's, saying both", () => {
+      const finding = findingAt(resolveYaml("name: mistral"), "name");
+      expect(finding.message).toBe(
+        "the manifest says name 'mistral', but it was uploaded under models/llama/v3/, which says 'llama'.",
+      );
+      expect(finding.file).toBe("modelship.yaml");
+    });
+
+    it("refuses a version that differs from the key's, saying both", () => {
+      expect(findingAt(resolveYaml("version: v2"), "version").message).toContain("says version 'v2'");
+      expect(findingAt(resolveYaml("version: v2"), "version").message).toContain("which says 'v3'");
+    });
+
+    it("accepts a name and version equal to the key's", () => {
+      expect(resolveYaml("name: llama\nversion: v3").findings).toEqual([]);
+    });
+  });
+
+  describe("canary steps", () => {
+    it("refuses steps that do not rise strictly", () => {
+      const result = resolveYaml("rollout: {steps: [5, 50, 25, 25]}");
+      expect(result.findings.map((f) => f.path)).toEqual(["rollout.steps[2]", "rollout.steps[3]"]);
+      expect(findingAt(result, "rollout.steps[2]").message).toBe(
+        "canary step 25% comes after 50%: each step must send more traffic to the candidate than the one before.",
+      );
+    });
+  });
+
+  describe("images and server flags come only from the stack's allow-lists", () => {
+    it("refuses an image the stack does not allow, naming the allowed ones", () => {
+      const finding = findingAt(resolveYaml("serving: {image: attacker/vllm:latest}"), "serving.image");
+      expect(finding.message).toBe(
+        "image 'attacker/vllm:latest' is not allowed for runtime vllm; allowed: 'vllm/vllm-openai:v0.11.0'.",
+      );
+    });
+
+    it("refuses llama.cpp for safetensors weights", () => {
+      const result = resolveYaml("format: safetensors\nserving: {runtime: llama.cpp}");
+      expect(findingAt(result, "serving.runtime").code).toBe("manifest.runtime-format");
+    });
+
+    it("refuses a flag that is not on the allow-list, naming the allowed ones", () => {
+      const finding = findingAt(
+        resolveYaml('serving: {extraArgs: ["--enforce-eager", "--served-model-name=x"]}'),
+        "serving.extraArgs[1]",
+      );
+      expect(finding.message).toMatch(
+        /^flag '--served-model-name' is not on the stack's allow-list; allowed: --enable-prefix-caching, /,
+      );
+    });
+
+    it("joins a value written as the next element to its flag", () => {
+      const manifest = resolved(
+        'serving: {extraArgs: ["--max-num-seqs", "64", "--dtype=bfloat16", "--enforce-eager"]}',
+      );
+      expect(manifest.serving.extraArgs).toEqual([
+        "--max-num-seqs=64",
+        "--dtype=bfloat16",
+        "--enforce-eager",
+      ]);
+    });
+
+    it("refuses a value that follows no flag, and short flags", () => {
+      const result = resolveYaml('serving: {extraArgs: ["/etc/passwd", "--dtype=half", "x", "-q", "awq"]}');
+      expect(result.findings.map((f) => [f.path, f.code])).toEqual([
+        ["serving.extraArgs[0]", "manifest.extra-arg-stray-value"],
+        ["serving.extraArgs[2]", "manifest.extra-arg-stray-value"],
+        ["serving.extraArgs[3]", "manifest.extra-arg-not-allowed"],
+        ["serving.extraArgs[4]", "manifest.extra-arg-stray-value"],
+      ]);
+    });
+
+    it("refuses trust-remote-code, as a flag or a setting, unless the stack allows it", () => {
+      const result = resolveYaml('serving: {trustRemoteCode: true, extraArgs: ["--trust-remote-code"]}');
+      expect(result.findings.map((f) => [f.path, f.code])).toEqual([
+        ["serving.extraArgs[0]", "manifest.trust-remote-code"],
+        ["serving.trustRemoteCode", "manifest.trust-remote-code"],
+      ]);
+      expect(result.findings[0]?.message).toContain("runs Python code from the bucket on the cluster");
+    });
+
+    it("turns an allowed --trust-remote-code flag into the trustRemoteCode setting", () => {
+      const manifest = resolved(
+        'serving: {extraArgs: ["--trust-remote-code", "--enforce-eager"]}',
+        configWith({ allowTrustRemoteCode: true }),
+      );
+      expect(manifest.serving).toMatchObject({ trustRemoteCode: true, extraArgs: ["--enforce-eager"] });
+    });
+  });
+
+  describe("alarms", () => {
+    it("accepts only periods CloudWatch accepts", () => {
+      for (const period of [10, 20, 30, 60, 120]) {
+        expect(resolveYaml(`rollout: {alarms: {periodSeconds: ${period}}}`).findings).toEqual([]);
+      }
+      const finding = findingAt(
+        resolveYaml("rollout: {alarms: {periodSeconds: 45}}"),
+        "rollout.alarms.periodSeconds",
+      );
+      expect(finding.message).toBe("expected 10, 20 or 30 (high resolution) or a multiple of 60, found 45.");
+    });
+
+    it("refuses more datapoints to alarm than evaluation periods, counting the stack's default", () => {
+      const finding = findingAt(
+        resolveYaml("rollout: {alarms: {datapointsToAlarm: 5}}"),
+        "rollout.alarms.datapointsToAlarm",
+      );
+      expect(finding.message).toMatch(/^datapointsToAlarm 5 is more than evaluationPeriods 3/);
+    });
+
+    it("asks for both comparisons against stable when the stack sets none", () => {
+      const alarms = { ...DEFAULT_STACK_CONFIG.defaults.rollout.alarms, vsStable: undefined };
+      const config = configWith({
+        defaults: {
+          ...DEFAULT_STACK_CONFIG.defaults,
+          rollout: { ...DEFAULT_STACK_CONFIG.defaults.rollout, alarms },
+        },
+      });
+      expect(resolved("", config).rollout.alarms.vsStable).toBeUndefined();
+      const result = resolveYaml("rollout: {alarms: {vsStable: {latencyP95Ratio: 1.3}}}", config);
+      expect(findingAt(result, "rollout.alarms.vsStable.errorRateDelta").code).toBe(
+        "manifest.vs-stable-incomplete",
+      );
+    });
+  });
+
+  describe("gates", () => {
+    it("needs the rate of a stress test in rate mode", () => {
+      expect(findingAt(resolveYaml("gates: {stress: {mode: rate}}"), "gates.stress.rate").message).toBe(
+        "mode 'rate' needs 'rate': the requests per second to send.",
+      );
+      expect(resolved("gates: {stress: {mode: rate, rate: 8}}").gates.stress).toMatchObject({
+        mode: "rate",
+        rate: 8,
+      });
+    });
+
+    it("needs a warmup shorter than the stress test", () => {
+      const result = resolveYaml("gates: {stress: {durationSeconds: 10, warmupSeconds: 10}}");
+      expect(findingAt(result, "gates.stress.warmupSeconds").message).toBe(
+        "the warmup (10 s) must be shorter than the test (durationSeconds 10 s).",
+      );
+    });
+
+    it("needs exactly one of messages or prompt in a smoke prompt", () => {
+      const result = resolveYaml("gates: {smoke: {prompts: [{expectContains: hi}, {prompt: hi}]}}");
+      expect(result.findings.map((f) => f.path)).toEqual(["gates.smoke.prompts[0]"]);
+    });
+
+    it("refuses an eval suite listed twice", () => {
+      const result = resolveYaml("gates: {eval: {suites: [{name: mmlu}, {name: mmlu}]}}");
+      expect(findingAt(result, "gates.eval.suites[1].name").message).toBe(
+        "eval suite 'mmlu' is listed more than once.",
+      );
+    });
+  });
+
+  describe("files", () => {
+    it("refuses paths that leave the model's folder or are absolute", () => {
+      const result = resolveYaml(
+        "files: [{path: ../other/model.safetensors, size: 1}, {path: /etc/passwd, size: 1}, {path: 'C:\\\\x', size: 1}, {path: a//b, size: 1}, {path: ok/model.safetensors, size: 1}]",
+      );
+      expect(result.findings.map((f) => f.path)).toEqual([
+        "files[0].path",
+        "files[1].path",
+        "files[2].path",
+        "files[3].path",
+      ]);
+      expect(result.findings[0]?.message).toBe(
+        "expected a path relative to the model's folder, without '..', '.' or empty parts, found '../other/model.safetensors'.",
+      );
+    });
+
+    it("refuses a file listed twice", () => {
+      const result = resolveYaml("files: [{path: a.gguf, size: 1}, {path: a.gguf, size: 1}]");
+      expect(findingAt(result, "files[1].path").code).toBe("manifest.file-duplicate");
+    });
+  });
+
+  it("reports every semantic error at once, and resolves nothing when there is one", () => {
+    const result = resolveYaml(
+      [
+        "name: mistral",
+        "serving: {image: nope, extraArgs: [--nope]}",
+        "rollout: {steps: [50, 5], alarms: {periodSeconds: 7}}",
+        "files: [{path: ../x, size: 1}]",
+      ].join("\n"),
+    );
+    expect(result.manifest).toBeUndefined();
+    expect(result.findings.map((f) => f.path)).toEqual([
+      "name",
+      "files[0].path",
+      "serving.image",
+      "serving.extraArgs[0]",
+      "rollout.steps[1]",
+      "rollout.alarms.periodSeconds",
+    ]);
+  });
+});
