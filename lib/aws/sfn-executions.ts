@@ -1,0 +1,66 @@
+// The Executions port on AWS Step Functions: StartExecution under the rollout's readable, deterministic
+// name, so a duplicate delivery of the same upload is the same execution, not a second rollout.
+//
+// Step Functions tells a repeat apart in two ways. A closed execution of that name, or a running one with
+// a different input, answers `ExecutionAlreadyExists`. A running one with the same input answers success
+// with the ORIGINAL execution's ARN and startDate — the response has no flag for it — so a startDate
+// earlier than our call (by more than the clock tolerance below) means the execution already existed.
+
+import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import type { ExecutionInput } from "../core/rollout";
+import type { Executions, StartedExecution } from "../ports";
+import { asTransientWhenPassing } from "./transient-errors";
+
+export interface StepFunctionsExecutionsOptions {
+  readonly stateMachineArn: string;
+  /** Default: `new SFNClient({})` (the environment's standard configuration). */
+  readonly client?: SFNClient;
+}
+
+/**
+ * How far the service's clock may run behind ours. A repeat arriving within this much of the original
+ * start is reported as a new start; that is harmless, because Prepare's lock is idempotent per rollout.
+ */
+const CLOCK_TOLERANCE_MS = 1_000;
+
+export class StepFunctionsExecutions implements Executions {
+  private readonly stateMachineArn: string;
+  private readonly client: SFNClient;
+
+  constructor({ stateMachineArn, client }: StepFunctionsExecutionsOptions) {
+    if (!/^arn:[^:]+:states:[^:]*:[^:]*:stateMachine:[^:]+$/.test(stateMachineArn)) {
+      throw new Error(
+        `"${stateMachineArn}" is not a state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>).`,
+      );
+    }
+    this.stateMachineArn = stateMachineArn;
+    this.client = client ?? new SFNClient({});
+  }
+
+  async start(name: string, input: ExecutionInput): Promise<StartedExecution> {
+    const calledAt = Date.now();
+    try {
+      const response = await this.client.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.stateMachineArn,
+          name,
+          input: JSON.stringify(input),
+        }),
+      );
+      const executionId = response.executionArn ?? this.executionArn(name);
+      const startedBefore =
+        response.startDate && response.startDate.getTime() < calledAt - CLOCK_TOLERANCE_MS;
+      return { executionId, alreadyStarted: Boolean(startedBefore) };
+    } catch (error) {
+      if ((error as { name?: unknown } | undefined)?.name === "ExecutionAlreadyExists") {
+        return { executionId: this.executionArn(name), alreadyStarted: true };
+      }
+      throw asTransientWhenPassing(error, `StartExecution ${name} on ${this.stateMachineArn}`);
+    }
+  }
+
+  /** arn:…:stateMachine:<machine> → arn:…:execution:<machine>:<name> */
+  private executionArn(name: string): string {
+    return `${this.stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+  }
+}

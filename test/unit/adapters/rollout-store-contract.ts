@@ -1,0 +1,208 @@
+// The RolloutStore contract (lib/ports.ts), as one suite every adapter runs: the DynamoDB store and the
+// local JSON-file store must be interchangeable under the stages that use them.
+
+import { beforeEach, describe, expect, it } from "vitest";
+import type { LockHolder, Transition } from "../../../lib/core/rollout";
+import type { RolloutStore } from "../../../lib/ports";
+
+const holderA: LockHolder = {
+  rolloutId: "llama-v2-0a1b2c3d",
+  version: "v2",
+  executionId: "exec-a",
+  since: "2025-01-01T10:00:00.000Z",
+};
+const holderB: LockHolder = {
+  rolloutId: "llama-v3-4e5f6a7b",
+  version: "v3",
+  since: "2025-01-01T10:05:00.000Z",
+};
+
+function transition(overrides: Partial<Transition> = {}): Transition {
+  return {
+    at: "2025-01-01T10:00:00.000Z",
+    rolloutId: holderA.rolloutId,
+    version: "v2",
+    stage: "Prepare",
+    status: "running",
+    reason: "Rollout of llama v2 started.",
+    ...overrides,
+  };
+}
+
+/** Seconds after 10:00 as an ISO timestamp, for transitions in a known order. */
+function at(seconds: number): string {
+  return new Date(Date.UTC(2025, 0, 1, 10, 0, seconds)).toISOString();
+}
+
+export function describeRolloutStoreContract(name: string, makeStore: () => Promise<RolloutStore>): void {
+  describe(`${name} (RolloutStore contract)`, () => {
+    let store: RolloutStore;
+    beforeEach(async () => {
+      store = await makeStore();
+    });
+
+    describe("the per-model lock", () => {
+      it("gives a free model's lock to the first rollout and shows the holder on the record", async () => {
+        expect(await store.acquireLock("llama", holderA)).toEqual({ acquired: true });
+        expect((await store.get("llama"))?.lock).toEqual(holderA);
+      });
+
+      it("refuses a second rollout and names the rollout that holds the lock", async () => {
+        await store.acquireLock("llama", holderA);
+        expect(await store.acquireLock("llama", holderB)).toEqual({ acquired: false, holder: holderA });
+      });
+
+      it("lets the holding rollout take it again, keeping the original holder", async () => {
+        await store.acquireLock("llama", holderA);
+        const retried = { ...holderA, since: "2025-01-01T11:00:00.000Z" };
+        expect(await store.acquireLock("llama", retried)).toEqual({ acquired: true });
+        expect((await store.get("llama"))?.lock).toEqual(holderA);
+      });
+
+      it("keeps the locks of different models apart", async () => {
+        await store.acquireLock("llama", holderA);
+        expect(await store.acquireLock("mistral", holderB)).toEqual({ acquired: true });
+      });
+
+      it("ignores a release by a rollout that does not hold the lock", async () => {
+        await store.acquireLock("llama", holderA);
+        await store.releaseLock("llama", holderB.rolloutId);
+        expect((await store.get("llama"))?.lock).toEqual(holderA);
+      });
+
+      it("frees the lock when the holder releases it, for the next rollout to take", async () => {
+        await store.acquireLock("llama", holderA);
+        await store.releaseLock("llama", holderA.rolloutId);
+        expect((await store.get("llama"))?.lock).toBeUndefined();
+        expect(await store.acquireLock("llama", holderB)).toEqual({ acquired: true });
+      });
+
+      it("treats releasing twice, or releasing a model never seen, as a no-op", async () => {
+        await store.acquireLock("llama", holderA);
+        await store.releaseLock("llama", holderA.rolloutId);
+        await store.releaseLock("llama", holderA.rolloutId);
+        await store.releaseLock("never-seen", holderA.rolloutId);
+        expect(await store.get("never-seen")).toBeUndefined();
+      });
+    });
+
+    describe("records and history", () => {
+      it("has no record for a model it has never seen", async () => {
+        expect(await store.get("unknown")).toBeUndefined();
+      });
+
+      it("applies a transition's changes and appends it to the history", async () => {
+        const promoted = transition({
+          at: at(30),
+          stage: "Promote",
+          status: "promoted",
+          reason: "v2 serves 100%.",
+          weights: { stable: 0, candidate: 100 },
+        });
+        await store.record("llama", promoted, {
+          stableVersion: "v2",
+          weights: { stable: 100, candidate: 0 },
+          status: "promoted",
+        });
+        expect(await store.get("llama")).toEqual({
+          model: "llama",
+          stableVersion: "v2",
+          weights: { stable: 100, candidate: 0 },
+          status: "promoted",
+          updatedAt: at(30),
+          history: [promoted],
+        });
+      });
+
+      it("clears a field set to null and leaves fields it is not given as they are", async () => {
+        await store.record("llama", transition({ at: at(1) }), {
+          stableVersion: "v1",
+          candidateVersion: "v2",
+          weights: { stable: 95, candidate: 5 },
+          status: "running",
+        });
+        await store.record("llama", transition({ at: at(2), stage: "Rollback", status: "rolled_back" }), {
+          candidateVersion: null,
+          weights: null,
+          status: "rolled_back",
+        });
+        const record = await store.get("llama");
+        expect(record).toMatchObject({ stableVersion: "v1", status: "rolled_back", updatedAt: at(2) });
+        expect(record?.candidateVersion).toBeUndefined();
+        expect(record?.weights).toBeUndefined();
+      });
+
+      it("keeps the lock when transitions are recorded", async () => {
+        await store.acquireLock("llama", holderA);
+        await store.record("llama", transition(), { candidateVersion: "v2", status: "running" });
+        expect(await store.get("llama")).toMatchObject({ lock: holderA, candidateVersion: "v2" });
+      });
+
+      it("returns the newest 50 transitions, oldest first", async () => {
+        for (let i = 0; i < 55; i++) {
+          await store.record("llama", transition({ at: at(i), reason: `step ${i}` }));
+        }
+        const history = (await store.get("llama"))?.history ?? [];
+        expect(history).toHaveLength(50);
+        expect(history[0]?.reason).toBe("step 5");
+        expect(history.at(-1)?.reason).toBe("step 54");
+      });
+
+      it("keeps transitions recorded in the same instant in the order they were recorded", async () => {
+        for (const stage of ["Validate", "DeployCandidate", "SmokeTest"]) {
+          await store.record("llama", transition({ stage }));
+        }
+        expect((await store.get("llama"))?.history.map((t) => t.stage)).toEqual([
+          "Validate",
+          "DeployCandidate",
+          "SmokeTest",
+        ]);
+      });
+
+      it("lists every model, sorted by name, with its history", async () => {
+        await store.record("qwen", transition({ reason: "qwen" }), { stableVersion: "v1" });
+        await store.record("llama", transition({ reason: "llama" }), { stableVersion: "v7" });
+        await store.acquireLock("mistral", holderB);
+        const records = await store.list();
+        expect(records.map((r) => r.model)).toEqual(["llama", "mistral", "qwen"]);
+        expect(records[0]).toMatchObject({ stableVersion: "v7", history: [{ reason: "llama" }] });
+        expect(records[1]).toMatchObject({ lock: holderB, history: [] });
+      });
+    });
+
+    describe("de-duplication", () => {
+      it("says true to the first claim of a key and false to every repeat", async () => {
+        expect(await store.claimOnce("s3://bucket/models/llama/v2/modelship.yaml#version-1")).toBe(true);
+        expect(await store.claimOnce("s3://bucket/models/llama/v2/modelship.yaml#version-1")).toBe(false);
+        expect(await store.claimOnce("s3://bucket/models/llama/v2/modelship.yaml#version-1")).toBe(false);
+        expect(await store.claimOnce("s3://bucket/models/llama/v2/modelship.yaml#version-2")).toBe(true);
+      });
+    });
+
+    describe("version results", () => {
+      const stress = { stress: { ttftP95Ms: 412.5, errorRate: 0, suites: ["a", "b"], nested: { ok: true } } };
+
+      it("returns the results saved for a version, exactly", async () => {
+        await store.saveVersionResults("llama", "v2", stress);
+        expect(await store.getVersionResults("llama", "v2")).toEqual(stress);
+      });
+
+      it("replaces a version's results when they are saved again", async () => {
+        await store.saveVersionResults("llama", "v2", stress);
+        await store.saveVersionResults("llama", "v2", { eval: { score: 0.61 } });
+        expect(await store.getVersionResults("llama", "v2")).toEqual({ eval: { score: 0.61 } });
+      });
+
+      it("has none for a version or model without saved results", async () => {
+        await store.saveVersionResults("llama", "v2", stress);
+        expect(await store.getVersionResults("llama", "v3")).toBeUndefined();
+        expect(await store.getVersionResults("mistral", "v2")).toBeUndefined();
+      });
+
+      it("does not make a version's results look like a model", async () => {
+        await store.saveVersionResults("llama", "v2", stress);
+        expect(await store.list()).toEqual([]);
+      });
+    });
+  });
+}
