@@ -1,0 +1,122 @@
+// The Cleanup stage, for failures before the canary: removes the candidate workload, records the failure,
+// releases the model's lock and emits "Stage Failed" — each step attempted whatever happened to the one
+// before, because a lock left behind blocks the model and a GPU pod left behind is a bill. Idempotent: a
+// re-run records and emits nothing twice.
+//
+// A RolloutInProgress failure means the lock and the model's record belong to another rollout: Cleanup then
+// records nothing and releases nothing. A lock is released only by the rollout holding it.
+
+import { describeCaughtError } from "../core/errors";
+import type { ExecutionState } from "../core/rollout";
+import type { CandidateHandle } from "../ports";
+import type { StageDeps } from "./deps";
+import { rolloutEvent } from "./events";
+
+type CleanupDeps = Pick<StageDeps, "store" | "events" | "clock" | "serving">;
+
+/** `$.outcome` after a failure. */
+export interface CleanupOutcome {
+  /** The error name that failed the rollout (`ModelInvalid`, `CandidateFailed`, …). */
+  readonly error: string;
+  readonly reason: string;
+  readonly hint?: string;
+  /** What was undone, in sentences. */
+  readonly cleaned: readonly string[];
+  /** What could not be undone and needs a person (a workload still running costs money). */
+  readonly leftBehind: readonly string[];
+}
+
+const STAGE = "Cleanup";
+
+export async function cleanup(state: ExecutionState, deps: CleanupDeps): Promise<CleanupOutcome> {
+  const { rollout } = state;
+  const failure = describeCaughtError(state.error);
+  const cleaned: string[] = [];
+  const leftBehind: string[] = [];
+
+  const handle = candidateHandle(state.candidate);
+  if (state.candidate?.["handle"] !== undefined && !handle) {
+    leftBehind.push(
+      `The state's candidate entry has no usable handle, so no workload was removed; check for one left over from rollout ${rollout.id}.`,
+    );
+  }
+  if (handle) {
+    try {
+      await deps.serving.remove(handle);
+      cleaned.push(`Removed the candidate workload ${handle.id}.`);
+    } catch (error) {
+      const name = error instanceof Error ? error.name : "Error";
+      const message = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
+      leftBehind.push(
+        name === "NotImplementedYet"
+          ? `The candidate workload ${handle.id} could not be removed: ${message}`
+          : `The candidate workload ${handle.id} could not be removed (${name}: ${message}); delete it by hand.`,
+      );
+    }
+  }
+
+  const ownsRollout = failure.error !== "RolloutInProgress";
+  const record = ownsRollout ? await deps.store.get(rollout.model) : undefined;
+  const alreadyRecorded =
+    record?.history.some((t) => t.rolloutId === rollout.id && t.stage === STAGE) ?? false;
+  const holdsLock = record?.lock?.rolloutId === rollout.id;
+  const reason = [`${failure.error}: ${failure.reason}`, ...leftBehind].join(" ");
+
+  if (!alreadyRecorded) {
+    // Emitted before the record is written: a retry after a failed write repeats the event rather than
+    // losing it (events are at-least-once).
+    await deps.events.emit(
+      rolloutEvent(
+        "Stage Failed",
+        rollout,
+        STAGE,
+        `Rollout of ${rollout.model} ${rollout.version} failed: ${failure.reason}`,
+        deps.clock,
+        {
+          error: failure.error,
+          reason: failure.reason,
+          ...(failure.hint === undefined ? {} : { hint: failure.hint }),
+          data: { cleaned, leftBehind },
+        },
+      ),
+    );
+  }
+  if (ownsRollout && !alreadyRecorded) {
+    await deps.store.record(
+      rollout.model,
+      {
+        at: deps.clock.now().toISOString(),
+        rolloutId: rollout.id,
+        version: rollout.version,
+        stage: STAGE,
+        status: "failed",
+        reason,
+      },
+      // Only the lock holder changes what the record says about the model; a rollout that never got the
+      // lock (an invalid manifest while another runs) adds its failure to the history and nothing else.
+      holdsLock ? { status: "failed", candidateVersion: null } : undefined,
+    );
+    cleaned.push(`Recorded the failure in ${rollout.model}'s history.`);
+  }
+  if (holdsLock) {
+    await deps.store.releaseLock(rollout.model, rollout.id);
+    cleaned.push(`Released the lock on ${rollout.model}.`);
+  }
+
+  return {
+    error: failure.error,
+    reason: failure.reason,
+    ...(failure.hint === undefined ? {} : { hint: failure.hint }),
+    cleaned,
+    leftBehind,
+  };
+}
+
+/** The handle DeployCandidate left in `$.candidate.handle`, if it has one worth passing to Serving. */
+function candidateHandle(candidate: ExecutionState["candidate"]): CandidateHandle | undefined {
+  const handle: unknown = candidate?.["handle"];
+  if (typeof handle !== "object" || handle === null) return undefined;
+  const { id, model, version } = handle as Partial<Record<keyof CandidateHandle, unknown>>;
+  const valid = typeof id === "string" && typeof model === "string" && typeof version === "string";
+  return valid ? (handle as CandidateHandle) : undefined;
+}

@@ -1,0 +1,192 @@
+// The Prepare stage: reads and resolves the manifest, takes the model's lock, records the rollout as
+// running and emits "Rollout Started", then returns the resolved manifest and the plan the state machine
+// follows. A retry of the same rollout adopts its own lock and record: Prepare is idempotent.
+//
+// An upload of the version that is already stable is refused (ManifestInvalid on `version`): its candidate
+// would share the stable's name, and cleaning up after a failure would take the stable down with it.
+
+import { ManifestInvalid, type ModelshipError, RolloutInProgress } from "../core/errors";
+import { type Finding, hasErrors } from "../core/findings";
+import { parseManifest, resolveManifest } from "../core/manifest";
+import type { ResolvedManifest } from "../core/manifest-schema";
+import { planRollout } from "../core/plan";
+import type { ExecutionInput, PrepareResult, RolloutIdentity } from "../core/rollout";
+import type { StageDeps } from "./deps";
+import { rolloutEvent } from "./events";
+
+type PrepareDeps = Pick<StageDeps, "objects" | "store" | "events" | "clock" | "config">;
+
+/** A manifest is a few kilobytes; anything near this is not one, and is not read into memory. */
+const MAX_MANIFEST_BYTES = 1024 * 1024;
+const STAGE = "Prepare";
+
+export async function prepare(state: ExecutionInput, deps: PrepareDeps): Promise<PrepareResult> {
+  const { rollout } = state;
+  const { manifest, warnings } = await loadManifest(rollout, deps);
+
+  const before = await deps.store.get(rollout.model);
+  if (before?.stableVersion === rollout.version) {
+    return reject(rollout, deps, alreadyStable(rollout));
+  }
+
+  const lock = await deps.store.acquireLock(rollout.model, {
+    rolloutId: rollout.id,
+    version: rollout.version,
+    since: deps.clock.now().toISOString(),
+    ...(rollout.executionId === undefined ? {} : { executionId: rollout.executionId }),
+  });
+  if (!lock.acquired && lock.holder.rolloutId !== rollout.id) {
+    const { holder } = lock;
+    return reject(
+      rollout,
+      deps,
+      new RolloutInProgress(
+        `Model ${rollout.model} is already being rolled out: version ${holder.version} (rollout ${holder.rolloutId}) has held its lock since ${holder.since}.`,
+        holder,
+        {
+          hint: `Wait for that rollout to finish, then upload ${rollout.source.key} again; or stop it with \`modelship abort ${rollout.model}\`.`,
+        },
+      ),
+    );
+  }
+
+  const record = await deps.store.get(rollout.model);
+  const weightBytes = (await deps.objects.list(rollout.source.prefix)).reduce((sum, o) => sum + o.size, 0);
+  const plan = planRollout(manifest, record, weightBytes);
+  const alreadyRecorded =
+    record?.history.some((t) => t.rolloutId === rollout.id && t.stage === STAGE) ?? false;
+  if (!alreadyRecorded) {
+    const reason = plan.stableVersion
+      ? `Rolling out ${rollout.model} ${rollout.version} as a canary against stable ${plan.stableVersion}.`
+      : `Rolling out ${rollout.model} ${rollout.version}: a first release, no canary.`;
+    // Emitted before the record is written: a retry after a failed write repeats the event rather than
+    // losing it (events are at-least-once).
+    await deps.events.emit(
+      rolloutEvent("Rollout Started", rollout, STAGE, reason, deps.clock, {
+        data: {
+          stableVersion: plan.stableVersion ?? null,
+          canarySteps: plan.canarySteps.map((s) => s.weight),
+          gates: plan.gates,
+          warnings: warnings.length,
+        },
+      }),
+    );
+    await deps.store.record(
+      rollout.model,
+      {
+        at: deps.clock.now().toISOString(),
+        rolloutId: rollout.id,
+        version: rollout.version,
+        stage: STAGE,
+        status: "running",
+        reason,
+      },
+      { candidateVersion: rollout.version, status: "running" },
+    );
+  }
+  return { manifest, plan };
+}
+
+async function loadManifest(
+  rollout: RolloutIdentity,
+  deps: PrepareDeps,
+): Promise<{ manifest: ResolvedManifest; warnings: Finding[] }> {
+  const { key } = rollout.source;
+  const fileName = key.split("/").at(-1) ?? key;
+  const info = await deps.objects.head(key);
+  const bytes = info && info.size <= MAX_MANIFEST_BYTES ? await deps.objects.get(key) : undefined;
+  if (info && (info.size > MAX_MANIFEST_BYTES || (bytes && bytes.length > MAX_MANIFEST_BYTES))) {
+    const message = `the manifest is ${info.size} bytes; a manifest is at most ${MAX_MANIFEST_BYTES} bytes.`;
+    return reject(
+      rollout,
+      deps,
+      new ManifestInvalid(`The manifest ${key} is too large to be a manifest.`, {
+        findings: [{ severity: "error", code: "manifest.too-large", file: fileName, message }],
+        hint: "Upload the manifest (settings only) as modelship.yaml; weights go in their own files beside it.",
+      }),
+    );
+  }
+  if (!bytes) {
+    return reject(
+      rollout,
+      deps,
+      new ManifestInvalid(`The manifest ${key} is not in ${deps.objects.location}.`, {
+        hint: "Upload the manifest last, after the weights: its upload starts the rollout. If it was deleted meanwhile, upload it again.",
+      }),
+    );
+  }
+
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return reject(
+      rollout,
+      deps,
+      new ManifestInvalid(`The manifest ${key} is not UTF-8 text.`, {
+        findings: [
+          {
+            severity: "error",
+            code: "manifest.encoding",
+            file: fileName,
+            message: "expected UTF-8 text (YAML or JSON), found bytes that are not valid UTF-8.",
+          },
+        ],
+        hint: "Save the manifest as UTF-8 text.",
+      }),
+    );
+  }
+
+  const parsed = parseManifest(text, fileName);
+  const resolved = parsed.manifest
+    ? resolveManifest(
+        parsed.manifest,
+        { name: rollout.model, version: rollout.version, fileName },
+        deps.config,
+      )
+    : { findings: [] };
+  const findings = [...parsed.findings, ...resolved.findings];
+  if (!resolved.manifest || hasErrors(findings)) {
+    const errors = findings.filter((f) => f.severity === "error").length;
+    return reject(
+      rollout,
+      deps,
+      new ManifestInvalid(`The manifest ${key} has ${errors} error${errors === 1 ? "" : "s"}.`, {
+        findings,
+        hint: "Fix every finding listed, then upload the manifest again.",
+      }),
+    );
+  }
+  return { manifest: resolved.manifest, warnings: findings };
+}
+
+function alreadyStable(rollout: RolloutIdentity): ManifestInvalid {
+  const message = `version '${rollout.version}' is already the stable version of ${rollout.model}; a rollout ships a new version.`;
+  return new ManifestInvalid(
+    `Version ${rollout.version} of ${rollout.model} is already the stable version.`,
+    {
+      findings: [{ severity: "error", code: "manifest.version-is-stable", path: "version", message }],
+      hint: `Upload the new weights as a new version, e.g. under models/${rollout.model}/<new version>/.`,
+    },
+  );
+}
+
+/** Tells the bus why the rollout is refused, then fails the stage with the named error. */
+async function reject(rollout: RolloutIdentity, deps: PrepareDeps, error: ModelshipError): Promise<never> {
+  await deps.events.emit(
+    rolloutEvent("Rollout Rejected", rollout, STAGE, error.reason, deps.clock, {
+      error: error.name,
+      reason: error.reason,
+      ...(error.hint === undefined ? {} : { hint: error.hint }),
+      ...(error.findings.length
+        ? {
+            data: {
+              findings: error.findings.slice(0, 20).map((f) => `${f.path ? `${f.path}: ` : ""}${f.message}`),
+              errors: error.findings.filter((f) => f.severity === "error").length,
+            },
+          }
+        : {}),
+    }),
+  );
+  throw error;
+}

@@ -1,0 +1,243 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import {
+  type ModelshipError,
+  ModelInvalid,
+  NotImplementedYet,
+  RolloutInProgress,
+} from "../../lib/core/errors";
+import type { ExecutionState } from "../../lib/core/rollout";
+import type { CandidateHandle } from "../../lib/ports";
+import { cleanup } from "../../lib/pipeline/cleanup";
+import { FixedClock } from "../support/fixed-clock";
+import { MemoryEvents } from "../support/memory-events";
+import { MemoryRolloutStore } from "../support/memory-rollout-store";
+import { RecordingServing } from "../support/recording-serving";
+
+const ROLLOUT_ID = "llama-v3-0a1b2c3d";
+const handle: CandidateHandle = {
+  id: "llama-v3-candidate",
+  model: "llama",
+  version: "v3",
+  rolloutId: ROLLOUT_ID,
+  servedName: "llama",
+  deployedAt: "2025-06-01T12:01:00.000Z",
+};
+
+/** The error as a Catch hands it on: a Lambda error whose Cause is the runtime's error JSON. */
+function caughtLambdaError(error: ModelshipError): ExecutionState["error"] {
+  return {
+    Error: error.name,
+    Cause: JSON.stringify({ errorType: error.name, errorMessage: error.message, trace: [] }),
+  };
+}
+
+function failedState(error: ModelshipError, candidate?: CandidateHandle): ExecutionState {
+  return {
+    rollout: {
+      id: ROLLOUT_ID,
+      model: "llama",
+      version: "v3",
+      source: { bucket: "b", key: "models/llama/v3/modelship.yaml", prefix: "models/llama/v3/" },
+    },
+    ...(candidate ? { candidate: { handle: candidate, readinessChecks: 3 } } : {}),
+    error: caughtLambdaError(error),
+  };
+}
+
+const modelInvalid = new ModelInvalid("The weights of llama v3 are not a servable model.", {
+  hint: "Fix the findings and upload again.",
+});
+
+describe("Cleanup", () => {
+  let store: MemoryRolloutStore;
+  let events: MemoryEvents;
+  let clock: FixedClock;
+
+  beforeEach(async () => {
+    store = new MemoryRolloutStore();
+    events = new MemoryEvents();
+    clock = new FixedClock("2025-06-01T12:05:00.000Z");
+    await store.acquireLock("llama", {
+      rolloutId: ROLLOUT_ID,
+      version: "v3",
+      since: "2025-06-01T12:00:00.000Z",
+    });
+    await store.record(
+      "llama",
+      {
+        at: "2025-06-01T12:00:00.000Z",
+        rolloutId: ROLLOUT_ID,
+        version: "v3",
+        stage: "Prepare",
+        status: "running",
+        reason: "started",
+      },
+      { candidateVersion: "v3", status: "running" },
+    );
+  });
+
+  function deps(serving = new RecordingServing()) {
+    return { store, events, clock, serving };
+  }
+
+  describe("after a failure of its own rollout", () => {
+    it("records the failure with its reason, then releases the lock", async () => {
+      await cleanup(failedState(modelInvalid), deps());
+      const record = await store.get("llama");
+      expect(record?.lock).toBeUndefined();
+      expect(record).toMatchObject({ status: "failed" });
+      expect(record?.candidateVersion).toBeUndefined();
+      expect(record?.history.at(-1)).toEqual({
+        at: "2025-06-01T12:05:00.000Z",
+        rolloutId: ROLLOUT_ID,
+        version: "v3",
+        stage: "Cleanup",
+        status: "failed",
+        reason: "ModelInvalid: The weights of llama v3 are not a servable model.",
+      });
+    });
+
+    it("emits Stage Failed with the error, reason and hint", async () => {
+      await cleanup(failedState(modelInvalid), deps());
+      expect(events.emitted).toEqual([
+        {
+          detailType: "Stage Failed",
+          time: "2025-06-01T12:05:00.000Z",
+          detail: {
+            model: "llama",
+            version: "v3",
+            rolloutId: ROLLOUT_ID,
+            executionArn: "",
+            stage: "Cleanup",
+            message: "Rollout of llama v3 failed: The weights of llama v3 are not a servable model.",
+            error: "ModelInvalid",
+            reason: "The weights of llama v3 are not a servable model.",
+            hint: "Fix the findings and upload again.",
+            data: { cleaned: [], leftBehind: [] },
+          },
+        },
+      ]);
+    });
+
+    it("returns the failure and what it cleaned, for $.outcome", async () => {
+      const outcome = await cleanup(failedState(modelInvalid, handle), deps());
+      expect(outcome).toEqual({
+        error: "ModelInvalid",
+        reason: "The weights of llama v3 are not a servable model.",
+        hint: "Fix the findings and upload again.",
+        cleaned: [
+          "Removed the candidate workload llama-v3-candidate.",
+          "Recorded the failure in llama's history.",
+          "Released the lock on llama.",
+        ],
+        leftBehind: [],
+      });
+    });
+
+    it("removes the candidate workload", async () => {
+      const serving = new RecordingServing();
+      await cleanup(failedState(modelInvalid, handle), deps(serving));
+      expect(serving.removed).toEqual(["llama-v3-candidate"]);
+    });
+
+    it("is idempotent: run again, it records and emits nothing twice", async () => {
+      const first = await cleanup(failedState(modelInvalid, handle), deps());
+      const again = await cleanup(failedState(modelInvalid, handle), deps());
+      expect(again.error).toBe(first.error);
+      expect((await store.get("llama"))?.history.filter((t) => t.stage === "Cleanup")).toHaveLength(1);
+      expect(events.emitted).toHaveLength(1);
+      expect((await store.get("llama"))?.lock).toBeUndefined();
+    });
+  });
+
+  describe("when the workload cannot be removed", () => {
+    it("still records and releases the lock when Serving is not built yet, saying the workload was not removed", async () => {
+      const serving = new RecordingServing({
+        failRemoveWith: new NotImplementedYet("Serving", "removing candidate workloads on EKS"),
+      });
+      const outcome = await cleanup(failedState(modelInvalid, handle), deps(serving));
+      expect(outcome.leftBehind).toEqual([
+        "The candidate workload llama-v3-candidate could not be removed: Serving is not built yet: removing candidate workloads on EKS.",
+      ]);
+      const record = await store.get("llama");
+      expect(record?.lock).toBeUndefined();
+      expect(record?.history.at(-1)?.reason).toContain("could not be removed");
+    });
+
+    it("reports any other failure to remove, and still releases the lock", async () => {
+      const serving = new RecordingServing({
+        failRemoveWith: new Error("connect ECONNREFUSED 10.0.0.1:443"),
+      });
+      const outcome = await cleanup(failedState(modelInvalid, handle), deps(serving));
+      expect(outcome.leftBehind).toEqual([
+        "The candidate workload llama-v3-candidate could not be removed (Error: connect ECONNREFUSED 10.0.0.1:443); delete it by hand.",
+      ]);
+      expect(events.emitted[0]?.detail.data).toMatchObject({ leftBehind: outcome.leftBehind });
+      expect((await store.get("llama"))?.lock).toBeUndefined();
+    });
+  });
+
+  describe("after RolloutInProgress", () => {
+    const otherHolder = { rolloutId: "llama-v2-77777777", version: "v2", since: "2025-06-01T11:00:00.000Z" };
+    const conflict = new RolloutInProgress("Model llama is already being rolled out.", otherHolder, {
+      hint: "Wait for it.",
+    });
+
+    beforeEach(async () => {
+      await store.releaseLock("llama", ROLLOUT_ID);
+      await store.acquireLock("llama", otherHolder);
+    });
+
+    it("leaves the other rollout's lock and record alone", async () => {
+      const before = await store.get("llama");
+      await cleanup(failedState(conflict), deps());
+      expect(await store.get("llama")).toEqual(before);
+    });
+
+    it("still emits Stage Failed with the conflict", async () => {
+      const outcome = await cleanup(failedState(conflict), deps());
+      expect(events.emitted.map((e) => [e.detailType, e.detail.error, e.detail.hint])).toEqual([
+        ["Stage Failed", "RolloutInProgress", "Wait for it."],
+      ]);
+      expect(outcome.cleaned).toEqual([]);
+    });
+  });
+
+  it("adds a failure before the lock to the history without touching the running rollout's state", async () => {
+    const otherHolder = { rolloutId: "llama-v2-77777777", version: "v2", since: "2025-06-01T11:00:00.000Z" };
+    await store.releaseLock("llama", ROLLOUT_ID);
+    await store.acquireLock("llama", otherHolder);
+    const before = await store.get("llama");
+    await cleanup(failedState(modelInvalid), deps());
+    const after = await store.get("llama");
+    expect(after?.lock).toEqual(otherHolder);
+    expect(after?.status).toBe(before?.status);
+    expect(after?.candidateVersion).toBe(before?.candidateVersion);
+    expect(after?.history.at(-1)).toMatchObject({
+      rolloutId: ROLLOUT_ID,
+      status: "failed",
+      stage: "Cleanup",
+    });
+  });
+
+  it("reads a States.* error with a plain-text cause", async () => {
+    const state: ExecutionState = {
+      ...failedState(modelInvalid),
+      error: { Error: "States.Timeout", Cause: "Task timed out." },
+    };
+    const outcome = await cleanup(state, deps());
+    expect(outcome).toMatchObject({ error: "States.Timeout", reason: "Task timed out." });
+    expect((await store.get("llama"))?.lock).toBeUndefined();
+  });
+
+  it("reports a candidate entry without a usable handle instead of passing it to Serving", async () => {
+    const serving = new RecordingServing();
+    const state: ExecutionState = { ...failedState(modelInvalid), candidate: { handle: { id: 42 } } };
+    const outcome = await cleanup(state, deps(serving));
+    expect(serving.removed).toEqual([]);
+    expect(outcome.leftBehind).toEqual([
+      `The state's candidate entry has no usable handle, so no workload was removed; check for one left over from rollout ${ROLLOUT_ID}.`,
+    ]);
+    expect((await store.get("llama"))?.lock).toBeUndefined();
+  });
+});
