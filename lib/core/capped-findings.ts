@@ -1,0 +1,44 @@
+// Collects findings about one input, keeping every kind of problem but not every repeat of it: a broken
+// file with a million tensors must not produce a million findings (a report nobody reads, a payload
+// nothing can carry). Past a cap per code, the rest are counted and summarised in one closing finding.
+
+import type { Finding, Severity } from "./findings";
+
+/** Findings of one code kept in full before the rest are summarised. */
+const DEFAULT_CAP_PER_CODE = 50;
+
+export class CappedFindings {
+  private readonly kept: Finding[] = [];
+  private readonly dropped = new Map<string, { severity: Severity; file?: string; count: number }>();
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly capPerCode: number = DEFAULT_CAP_PER_CODE) {}
+
+  add(finding: Finding): void {
+    const count = (this.seen.get(finding.code) ?? 0) + 1;
+    this.seen.set(finding.code, count);
+    if (count <= this.capPerCode) {
+      this.kept.push(finding);
+      return;
+    }
+    const entry = this.dropped.get(finding.code);
+    if (entry) entry.count += 1;
+    else this.dropped.set(finding.code, { severity: finding.severity, file: finding.file, count: 1 });
+  }
+
+  addAll(findings: Iterable<Finding>): void {
+    for (const finding of findings) this.add(finding);
+  }
+
+  /** The kept findings, then one summary per code that went over the cap. */
+  list(): Finding[] {
+    const summaries: Finding[] = [...this.dropped].map(([code, { severity, file, count }]) => ({
+      severity,
+      code,
+      message: `${count} more finding${count === 1 ? "" : "s"} like the ones above (${code}) are not listed one by one.`,
+      ...(file !== undefined && { file }),
+      hint: "Fix the problems listed above and validate again to see the rest.",
+    }));
+    return [...this.kept, ...summaries];
+  }
+}

@@ -1,0 +1,563 @@
+// The Validate stage: proves a model folder is servable before a GPU is spent on it. It lists the prefix,
+// reads only the headers of the weight files (ranged reads: one per file when the header fits in the first
+// read, a second for exactly the rest otherwise) and the small JSON files, checks everything lib/core knows
+// how to check, sizes the GPUs, and reports every finding at once. Malformed input never throws here; only
+// the stage throws ModelInvalid at the end, after writing the full report.
+
+import { type Finding, sortFindings } from "../core/findings";
+import type { StackConfig } from "../core/config";
+import { ModelInvalid } from "../core/errors";
+import { parseGguf, type GgufInfo } from "../core/gguf";
+import { planGpus } from "../core/gpu-plan";
+import type { ResolvedManifest } from "../core/manifest-schema";
+import {
+  checkConfig,
+  checkDuplicateTensors,
+  checkManifestFiles,
+  checkServingFit,
+  checkShardIndex,
+  checkTokenizer,
+  type ModelShape,
+  parseJsonFile,
+  type StoredFile,
+  type TensorLocation,
+} from "../core/model-checks";
+import { type ModelFormat, planModelFolder, SHARD_INDEX_FILE } from "../core/model-files";
+import type { ExecutionState, GpuPlan, ValidationSummary } from "../core/rollout";
+import {
+  locateSafetensorsHeader,
+  parseSafetensorsHeader,
+  SAFETENSORS_PREFIX_BYTES,
+  type SafetensorsHeader,
+} from "../core/safetensors";
+import type { ObjectInfo, ObjectStore } from "../ports";
+import type { StageDeps } from "./deps";
+
+/**
+ * The first ranged read of every weight file. A safetensors header costs ~100 bytes per tensor: a
+ * Llama-3-8B shard's is under 10 KB, a large MoE shard's (1,000–2,000 tensors) 100–250 KB. 256 KiB makes
+ * "one read per file" true for all of them, and is 0.005% of a 5 GB shard.
+ */
+export const FIRST_READ_BYTES = 256 * 1024;
+/** Files read at the same time: enough to hide S3's first-byte latency, few enough to stay polite. */
+const READ_CONCURRENCY = 4;
+/** config.json, the index and tokenizer_config.json are kilobytes; a bigger one is not what it claims. */
+const MAX_JSON_FILE_BYTES = 16 * 1024 * 1024;
+/** A GGUF header is read in a few growing steps (the parser says how far); this bounds the loop. */
+const MAX_GGUF_READS = 16;
+/** The state carries this many findings; the report has all of them. */
+const SUMMARY_FINDINGS = 20;
+
+export interface ValidateOptions {
+  readonly manifest?: ResolvedManifest;
+  readonly config: StackConfig;
+  /** The model's name, for the report. */
+  readonly modelName?: string;
+}
+
+/** What was learned about one file. Weight files carry their header's details and the reads they cost. */
+export interface FileReport {
+  readonly path: string;
+  readonly size: number;
+  readonly format?: ModelFormat;
+  readonly headerBytes?: number;
+  readonly tensors?: number;
+  readonly parameters?: number;
+  readonly dtypes?: Readonly<Record<string, number>>;
+  readonly requests?: number;
+  readonly bytesRead?: number;
+}
+
+/** The full report: what the report file holds and the CLI prints. */
+export interface ValidationReport {
+  readonly valid: boolean;
+  /** Where the model is: `s3://bucket/models/m/v1/` or a folder. */
+  readonly location: string;
+  readonly model?: string;
+  readonly format?: ModelFormat;
+  readonly architecture?: string;
+  readonly parameters: number;
+  readonly dtypes: Readonly<Record<string, number>>;
+  /** Bytes of the weight files. */
+  readonly weightBytes: number;
+  /** Bytes of every file under the prefix. */
+  readonly totalBytes: number;
+  readonly files: readonly FileReport[];
+  /** Requests made to the store (list, head, ranged and whole reads). */
+  readonly requests: number;
+  readonly bytesRead: number;
+  readonly gpu: GpuPlan;
+  readonly errors: number;
+  readonly warnings: number;
+  /** Every finding, errors first. */
+  readonly findings: readonly Finding[];
+}
+
+/** Validates the model under `prefix`. Throws only when the store itself fails. */
+export async function validateModel(
+  objects: ObjectStore,
+  prefix: string,
+  options: ValidateOptions,
+): Promise<ValidationReport> {
+  const store = new CountingObjectStore(objects);
+  const root = prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
+  const location = `${objects.location}/${root}`;
+  const listing = await store.list(root);
+  const stored = new Map<string, StoredFile>();
+  for (const info of listing) {
+    const path = info.key.slice(root.length);
+    if (path !== "" && !path.endsWith("/")) stored.set(path, toStoredFile(path, info));
+  }
+  const files = [...stored.values()];
+  const findings: Finding[] = [];
+  const serving = options.manifest?.serving ?? options.config.defaults.serving;
+
+  if (files.length === 0) {
+    findings.push({
+      severity: "error",
+      code: "model.empty",
+      message: `Nothing is stored under ${location}.`,
+      hint: "Upload the model's files (weights, config.json, tokenizer) under this prefix.",
+    });
+  }
+  const folder = planModelFolder(files, options.manifest?.format);
+  if (files.length > 0) findings.push(...folder.findings);
+  const weightPaths = new Set(folder.weights.map((f) => f.path));
+  const key = (path: string): string => `${root}${path}`;
+
+  const weights = await mapWithConcurrency(folder.weights, READ_CONCURRENCY, (file) =>
+    folder.format === "gguf"
+      ? readGgufFile(store, key(file.path), file.path, file.size)
+      : readSafetensorsFile(store, key(file.path), file.path, file.size),
+  );
+  for (const w of weights) findings.push(...w.findings);
+
+  const readJson = async (path: string): Promise<unknown> => {
+    const file = stored.get(path);
+    if (!file) return undefined;
+    if (file.size > MAX_JSON_FILE_BYTES) {
+      findings.push({
+        severity: "error",
+        code: "json.too-large",
+        file: path,
+        message: `The file is ${file.size} bytes; a ${path} is a few kilobytes, so it was not read.`,
+        hint: "Upload the file that came with the model.",
+      });
+      return undefined;
+    }
+    const bytes = await store.get(key(path));
+    if (!bytes) return undefined;
+    const parsed = parseJsonFile(bytes, path);
+    findings.push(...parsed.findings);
+    return parsed.value;
+  };
+
+  let shape: ModelShape = {};
+  let contextSource = "config.json";
+  if (folder.format === "safetensors") {
+    const safetensors = weights.filter((w) => w.safetensors !== undefined);
+    const tensorsByFile = new Map(
+      safetensors.map((w) => [w.path, w.safetensors!.tensors.map((t) => t.name)]),
+    );
+    const tensors = new Map<string, TensorLocation>();
+    for (const w of safetensors) {
+      for (const t of w.safetensors!.tensors) tensors.set(t.name, { file: w.path, shape: t.shape });
+    }
+    findings.push(...checkDuplicateTensors(tensorsByFile));
+
+    const [config, index, tokenizerConfig] = await Promise.all([
+      readJson("config.json"),
+      readJson(SHARD_INDEX_FILE),
+      readJson("tokenizer_config.json"),
+    ]);
+    if (stored.has(SHARD_INDEX_FILE)) {
+      if (index !== undefined) {
+        const dataBytes = new Map(safetensors.map((w) => [w.path, w.safetensors!.dataBytes]));
+        findings.push(
+          ...checkShardIndex(index, SHARD_INDEX_FILE, tensorsByFile, [...weightPaths], dataBytes),
+        );
+      }
+    } else if (folder.weights.length > 1) {
+      findings.push({
+        severity: "warning",
+        code: "index.missing",
+        file: SHARD_INDEX_FILE,
+        message: `The model is split into ${folder.weights.length} safetensors files without ${SHARD_INDEX_FILE}; transformers cannot load it.`,
+        hint: "Upload the index that came with the shards (save_pretrained writes it).",
+      });
+    }
+    if (!stored.has("config.json")) {
+      findings.push({
+        severity: "error",
+        code: "config.missing",
+        file: "config.json",
+        message: "The folder has no config.json; serving needs it to build the model.",
+        hint: "Upload the config.json that came with the weights.",
+      });
+    } else if (config !== undefined) {
+      const checked = checkConfig(config, tensors);
+      shape = checked.shape;
+      findings.push(...checked.findings);
+    }
+    const topLevel = new Set(files.map((f) => f.path).filter((p) => !p.includes("/")));
+    findings.push(...checkTokenizer(topLevel, tokenizerConfig));
+  } else if (folder.format === "gguf") {
+    const first = weights.find((w) => w.gguf !== undefined);
+    if (first?.gguf) {
+      shape = shapeFromGguf(first.gguf);
+      contextSource = first.path;
+    }
+  }
+
+  if (folder.format) {
+    const fit = checkServingFit(serving, folder.format, shape.contextLength, contextSource);
+    // A manifest that names its format had runtime and format checked together when it was resolved.
+    const declared = options.manifest?.format !== undefined;
+    findings.push(...fit.filter((f) => !(declared && f.code === "serving.runtime-format")));
+  }
+
+  if (options.manifest) {
+    await addChecksums(store, stored, options.manifest.files, key);
+    findings.push(...checkManifestFiles(options.manifest.files, stored));
+  }
+
+  let parameters = 0;
+  let tensorDataBytes = 0;
+  const dtypes: Record<string, number> = {};
+  for (const w of weights) {
+    parameters += w.parameters;
+    tensorDataBytes += w.tensorDataBytes;
+    for (const [dtype, count] of Object.entries(w.dtypes)) dtypes[dtype] = (dtypes[dtype] ?? 0) + count;
+  }
+  const gpu = planGpus({ weightBytes: tensorDataBytes, shape, serving, gpu: options.config.gpu });
+  if (folder.format && parameters > 0) findings.push(...gpu.findings);
+
+  const byPath = new Map(weights.map((w) => [w.path, w]));
+  const sorted = sortFindings(findings);
+  const errors = sorted.filter((f) => f.severity === "error").length;
+  return {
+    valid: errors === 0,
+    location,
+    ...(options.modelName !== undefined && { model: options.modelName }),
+    ...(folder.format !== undefined && { format: folder.format }),
+    ...(shape.architecture !== undefined && { architecture: shape.architecture }),
+    parameters,
+    dtypes,
+    weightBytes: folder.weights.reduce((sum, f) => sum + f.size, 0),
+    totalBytes: files.reduce((sum, f) => sum + f.size, 0),
+    files: files.map((f) => fileReport(f, byPath.get(f.path), folder.format)),
+    requests: store.requests,
+    bytesRead: store.bytesRead,
+    gpu: gpu.plan,
+    errors,
+    warnings: sorted.filter((f) => f.severity === "warning").length,
+    findings: sorted,
+  };
+}
+
+/**
+ * The state machine's Validate task: validates `state.rollout.source.prefix` against `state.manifest`,
+ * writes the full report to `reports/<model>/<version>/<rolloutId>/validation.json`, then either returns
+ * the summary the state carries or throws ModelInvalid with every error finding.
+ */
+export async function validate(
+  state: ExecutionState,
+  deps: Pick<StageDeps, "objects" | "config" | "clock">,
+): Promise<ValidationSummary> {
+  const { rollout, manifest } = state;
+  const report = await validateModel(deps.objects, rollout.source.prefix, {
+    ...(manifest !== undefined && { manifest }),
+    config: deps.config,
+    modelName: rollout.model,
+  });
+  const reportKey = `reports/${rollout.model}/${rollout.version}/${rollout.id}/validation.json`;
+  const stored = {
+    ...report,
+    rolloutId: rollout.id,
+    version: rollout.version,
+    at: deps.clock.now().toISOString(),
+  };
+  await deps.objects.put(reportKey, `${JSON.stringify(stored, null, 2)}\n`, {
+    contentType: "application/json",
+  });
+  if (!report.valid) {
+    throw new ModelInvalid(
+      `${rollout.model} ${rollout.version} is not a servable model: ${report.errors} error(s) in ${report.location}.`,
+      {
+        findings: report.findings.filter((f) => f.severity === "error"),
+        hint: `Fix every error and upload again (\`modelship validate <folder>\` checks before uploading); the full report is ${deps.objects.location}/${reportKey}.`,
+      },
+    );
+  }
+  return {
+    valid: true,
+    format: report.format ?? "safetensors",
+    parameters: report.parameters,
+    dtypes: report.dtypes,
+    weightBytes: report.weightBytes,
+    totalBytes: report.totalBytes,
+    files: report.files.length,
+    bytesRead: report.bytesRead,
+    requests: report.requests,
+    gpu: report.gpu,
+    errors: report.errors,
+    warnings: report.warnings,
+    findings: report.findings.slice(0, SUMMARY_FINDINGS),
+    reportKey,
+  };
+}
+
+interface WeightFileResult {
+  readonly path: string;
+  readonly findings: Finding[];
+  readonly safetensors?: SafetensorsHeader;
+  readonly gguf?: GgufInfo;
+  readonly parameters: number;
+  readonly dtypes: Readonly<Record<string, number>>;
+  readonly tensorDataBytes: number;
+  readonly headerBytes?: number;
+  readonly tensors?: number;
+  readonly requests: number;
+  readonly bytesRead: number;
+}
+
+/** Reads a safetensors header: the first read, then exactly the rest of the header if it is longer. */
+async function readSafetensorsFile(
+  store: ObjectStore,
+  key: string,
+  path: string,
+  size: number,
+): Promise<WeightFileResult> {
+  const reads = new ReadTally(store, key);
+  const empty = { path, parameters: 0, dtypes: {}, tensorDataBytes: 0 };
+  const first =
+    size >= SAFETENSORS_PREFIX_BYTES
+      ? await reads.range(0, Math.min(size, FIRST_READ_BYTES))
+      : new Uint8Array(0);
+  const location = locateSafetensorsHeader(first, size, path);
+  if (!location.ok) return { ...empty, findings: location.findings, ...reads.counts() };
+  let headerBytes = first.subarray(SAFETENSORS_PREFIX_BYTES, location.headerEnd);
+  if (location.headerEnd > first.byteLength) {
+    const rest = await reads.range(first.byteLength, location.headerEnd - first.byteLength);
+    if (first.byteLength + rest.byteLength < location.headerEnd) {
+      return { ...empty, findings: [shortReadFinding(path, size)], ...reads.counts() };
+    }
+    headerBytes = concat(first.subarray(SAFETENSORS_PREFIX_BYTES), rest);
+  }
+  const parsed = parseSafetensorsHeader(headerBytes, size, path);
+  const header = parsed.header;
+  return {
+    path,
+    findings: parsed.findings,
+    ...(header && { safetensors: header, headerBytes: header.headerLength, tensors: header.tensors.length }),
+    parameters: header?.parameters ?? 0,
+    dtypes: header?.dtypes ?? {},
+    tensorDataBytes: header?.dataBytes ?? 0,
+    ...reads.counts(),
+  };
+}
+
+/** Reads a GGUF header, growing the read as far as the parser asks (it bounds the total). */
+async function readGgufFile(
+  store: ObjectStore,
+  key: string,
+  path: string,
+  size: number,
+): Promise<WeightFileResult> {
+  const reads = new ReadTally(store, key);
+  let have = size > 0 ? await reads.range(0, Math.min(size, FIRST_READ_BYTES)) : new Uint8Array(0);
+  for (let round = 0; round < MAX_GGUF_READS; round++) {
+    const result = parseGguf(have, size, path);
+    if (result.kind === "parsed") {
+      const { info } = result;
+      return {
+        path,
+        findings: result.findings,
+        gguf: info,
+        parameters: info.parameters,
+        dtypes: info.dtypes,
+        tensorDataBytes: info.tensorDataBytes,
+        headerBytes: info.dataOffset,
+        tensors: info.tensors.length,
+        ...reads.counts(),
+      };
+    }
+    if (result.bytes <= have.byteLength || result.bytes > size) break;
+    const more = await reads.range(have.byteLength, result.bytes - have.byteLength);
+    if (more.byteLength === 0) break;
+    have = concat(have, more);
+  }
+  return {
+    path,
+    findings: [shortReadFinding(path, size)],
+    parameters: 0,
+    dtypes: {},
+    tensorDataBytes: 0,
+    ...reads.counts(),
+  };
+}
+
+function shortReadFinding(path: string, size: number): Finding {
+  return {
+    severity: "error",
+    code: "model.file.short-read",
+    file: path,
+    message: `The store listed ${size} bytes but returned fewer while reading the header; the file changed or is incomplete.`,
+    hint: "Upload the file again and re-run validation.",
+  };
+}
+
+function shapeFromGguf(info: GgufInfo): ModelShape {
+  const hp = info.hyperparameters;
+  const keyLength = info.architecture
+    ? info.metadata[`${info.architecture}.attention.key_length`]
+    : undefined;
+  const headDim =
+    typeof keyLength === "number" && keyLength > 0
+      ? keyLength
+      : hp.embedding && hp.headCount && hp.embedding % hp.headCount === 0
+        ? hp.embedding / hp.headCount
+        : undefined;
+  return {
+    ...(info.architecture !== undefined && { architecture: info.architecture }),
+    ...(hp.layers !== undefined && { layers: hp.layers }),
+    ...(hp.embedding !== undefined && { hidden: hp.embedding }),
+    ...(hp.headCount !== undefined && { heads: hp.headCount }),
+    ...((hp.headCountKv ?? hp.headCount) !== undefined && { kvHeads: hp.headCountKv ?? hp.headCount }),
+    ...(headDim !== undefined && { headDim }),
+    ...(hp.vocabSize !== undefined && { vocabSize: hp.vocabSize }),
+    ...(info.contextLength !== undefined && { contextLength: info.contextLength }),
+  };
+}
+
+/** The listing has no checksums (ListObjectsV2 does not return them): head the files the manifest hashes. */
+async function addChecksums(
+  store: ObjectStore,
+  stored: Map<string, StoredFile>,
+  declared: ResolvedManifest["files"],
+  key: (path: string) => string,
+): Promise<void> {
+  const wanted = declared.filter((d) => {
+    const file = stored.get(d.path);
+    return d.sha256 !== undefined && file !== undefined && file.size === d.size && !file.checksumSha256;
+  });
+  await mapWithConcurrency(wanted, READ_CONCURRENCY, async (d) => {
+    const info = await store.head(key(d.path));
+    if (info) stored.set(d.path, toStoredFile(d.path, info));
+  });
+}
+
+function toStoredFile(path: string, info: ObjectInfo): StoredFile {
+  return {
+    path,
+    size: info.size,
+    ...(info.checksumSha256 !== undefined && { checksumSha256: info.checksumSha256 }),
+    ...(info.checksumType !== undefined && { checksumType: info.checksumType }),
+  };
+}
+
+function fileReport(
+  file: StoredFile,
+  weights: WeightFileResult | undefined,
+  format: ModelFormat | undefined,
+): FileReport {
+  if (!weights) return { path: file.path, size: file.size };
+  return {
+    path: file.path,
+    size: file.size,
+    ...(format !== undefined && { format }),
+    ...(weights.headerBytes !== undefined && { headerBytes: weights.headerBytes }),
+    ...(weights.tensors !== undefined && { tensors: weights.tensors }),
+    parameters: weights.parameters,
+    dtypes: weights.dtypes,
+    requests: weights.requests,
+    bytesRead: weights.bytesRead,
+  };
+}
+
+/** Counts every request and every byte read through it. */
+class CountingObjectStore implements ObjectStore {
+  requests = 0;
+  bytesRead = 0;
+  readonly location: string;
+
+  constructor(private readonly inner: ObjectStore) {
+    this.location = inner.location;
+  }
+
+  list(prefix: string): Promise<ObjectInfo[]> {
+    this.requests += 1;
+    return this.inner.list(prefix);
+  }
+
+  head(key: string): Promise<ObjectInfo | undefined> {
+    this.requests += 1;
+    return this.inner.head(key);
+  }
+
+  async getRange(key: string, start: number, length: number): Promise<Uint8Array> {
+    this.requests += 1;
+    const bytes = await this.inner.getRange(key, start, length);
+    this.bytesRead += bytes.byteLength;
+    return bytes;
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    this.requests += 1;
+    const bytes = await this.inner.get(key);
+    this.bytesRead += bytes?.byteLength ?? 0;
+    return bytes;
+  }
+
+  put(key: string, body: Uint8Array | string, options?: { readonly contentType?: string }): Promise<void> {
+    this.requests += 1;
+    return this.inner.put(key, body, options);
+  }
+}
+
+/** The ranged reads of one file, counted for its line in the report. */
+class ReadTally {
+  private requests = 0;
+  private bytesRead = 0;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly key: string,
+  ) {}
+
+  async range(start: number, length: number): Promise<Uint8Array> {
+    this.requests += 1;
+    const bytes = await this.store.getRange(this.key, start, length);
+    const kept = bytes.byteLength > length ? bytes.subarray(0, length) : bytes;
+    this.bytesRead += kept.byteLength;
+    return kept;
+  }
+
+  counts(): { requests: number; bytesRead: number } {
+    return { requests: this.requests, bytesRead: this.bytesRead };
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a, 0);
+  out.set(b, a.byteLength);
+  return out;
+}
+
+async function mapWithConcurrency<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,146 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { run } from "../../lib/cli/validate";
+import {
+  buildSafetensorsModel,
+  type ModelFiles,
+  writeModelFiles,
+} from "../../lib/examples/safetensors-model";
+import { truncate } from "../support/model-mutations";
+
+let root: string;
+let stdout: string[];
+let stderr: string[];
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), "modelship-cli-validate-"));
+  stdout = [];
+  stderr = [];
+  vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void stdout.push(args.join(" ")));
+  vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void stderr.push(args.join(" ")));
+});
+
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await rm(root, { recursive: true, force: true });
+});
+
+async function folderWith(files: ModelFiles, name = "Tiny-Llama"): Promise<string> {
+  const dir = join(root, name);
+  await writeModelFiles(dir, files);
+  return dir;
+}
+
+describe("modelship validate", () => {
+  it("exits 0 and prints the summary and GPU plan for a valid folder", async () => {
+    const dir = await folderWith(buildSafetensorsModel());
+    expect(await run([dir])).toBe(0);
+    const out = stdout.join("\n");
+    expect(out).toContain("tiny-llama (");
+    expect(out).toContain("✓ valid: 0 errors, 0 warnings");
+    expect(out).toContain("107,328 parameters (BF16 100%)");
+    expect(out).toContain("GPU plan: 1 × 80 GiB GPU");
+    expect(out).toMatch(/read .* in 4 requests/);
+  });
+
+  it("prints {valid, parameters, findings, bytesRead, requests, gpu} with --json", async () => {
+    const dir = await folderWith(buildSafetensorsModel({ shards: 2 }));
+    expect(await run([dir, "--json", "--gpu-memory", "24"])).toBe(0);
+    const report = JSON.parse(stdout.join("\n")) as Record<string, unknown>;
+    expect(Object.keys(report).slice(0, 6)).toEqual([
+      "valid",
+      "parameters",
+      "findings",
+      "bytesRead",
+      "requests",
+      "gpu",
+    ]);
+    expect(report).toMatchObject({ valid: true, parameters: 107_328, findings: [], requests: 6 });
+    expect(report["gpu"]).toMatchObject({ gpus: 1, gpuMemoryGiB: 24, fits: true });
+  });
+
+  it("exits 1 and lists every error with its file, tensor and hint", async () => {
+    const files = buildSafetensorsModel();
+    files.set("model.safetensors", truncate(files.get("model.safetensors")!, 64));
+    files.delete("tokenizer.json");
+    const dir = await folderWith(files);
+    expect(await run([dir])).toBe(1);
+    const out = stdout.join("\n");
+    expect(out).toContain("✗ not valid: 2 errors, 0 warnings");
+    expect(out).toContain("Errors (2)");
+    expect(out).toContain("model.safetensors tensor 'model.norm.weight': `data_offsets`");
+    expect(out).toContain("No tokenizer");
+    expect(out).toContain("    hint: ");
+  });
+
+  it("checks the folder's modelship.yaml and reports its findings with the model's", async () => {
+    const files = buildSafetensorsModel();
+    files.set("modelship.yaml", new TextEncoder().encode("servng:\n  maxModelLen: 1024\n"));
+    const dir = await folderWith(files);
+    expect(await run([dir, "--json"])).toBe(1);
+    const report = JSON.parse(stdout.join("\n")) as {
+      findings: { code: string; file?: string; hint?: string }[];
+    };
+    const manifest = report.findings.find((f) => f.file === "modelship.yaml");
+    expect(manifest?.code).toMatch(/^manifest\./);
+    expect(JSON.stringify(manifest)).toContain("serving");
+  });
+
+  it("applies the manifest's serving settings to the checks", async () => {
+    const files = buildSafetensorsModel();
+    files.set("modelship.yaml", new TextEncoder().encode("serving:\n  maxModelLen: 65536\n"));
+    expect(await run([await folderWith(files), "--json"])).toBe(1);
+    const report = JSON.parse(stdout.join("\n")) as { findings: { code: string }[] };
+    expect(report.findings.map((f) => f.code)).toEqual(["serving.max-model-len"]);
+  });
+
+  it("validates an S3 prefix, naming the model and version from its key", async () => {
+    vi.stubEnv("AWS_REGION", "eu-west-1");
+    const s3 = mockClient(S3Client);
+    s3.on(ListObjectsV2Command).resolves({ Contents: [] });
+    s3.on(GetObjectCommand).rejects(
+      Object.assign(new Error("The specified key does not exist."), { name: "NoSuchKey" }),
+    );
+    try {
+      expect(await run(["s3://models-bucket/models/llama-3-8b/v3", "--json"])).toBe(1);
+      const report = JSON.parse(stdout.join("\n")) as Record<string, unknown>;
+      expect(report).toMatchObject({
+        location: "s3://models-bucket/models/llama-3-8b/v3/",
+        model: "llama-3-8b",
+      });
+      expect(s3.commandCalls(ListObjectsV2Command)[0]?.args[0].input.Prefix).toBe("models/llama-3-8b/v3/");
+    } finally {
+      s3.restore();
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it.each([
+    ["no target", [], /give the folder or s3:\/\/ prefix/],
+    ["two targets", ["a", "b"], /exactly one/],
+    ["an unknown option", ["x", "--jsn"], /Unknown option '--jsn'/],
+    ["a bad --gpu-memory", ["x", "--gpu-memory", "lots"], /--gpu-memory takes the GiB/],
+    ["a malformed S3 URI", ["s3:/bucket"], /not an S3 URI/],
+  ])("exits 2 with usage for %s", async (_, args, message) => {
+    expect(await run(args)).toBe(2);
+    expect(stderr.join("\n")).toMatch(message);
+    expect(stderr.join("\n")).toContain("Usage: modelship validate");
+  });
+
+  it("exits 2 naming a folder that does not exist", async () => {
+    const missing = join(root, "nope");
+    expect(await run([missing])).toBe(2);
+    expect(stderr.join("\n")).toContain(`no such folder: ${missing}`);
+  });
+
+  it("exits 2 when given a file instead of a folder", async () => {
+    const file = join(root, "model.safetensors");
+    await writeFile(file, "x");
+    expect(await run([file])).toBe(2);
+    expect(stderr.join("\n")).toContain("is a file; give the folder");
+  });
+});
