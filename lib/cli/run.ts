@@ -1,0 +1,324 @@
+// `modelship run <folder> --local`: one rollout of a model folder on this machine, in the foreground. The
+// folder is copied into the local bucket as a new version (the manifest last: it is the commit marker), the
+// execution is started by the same Start logic an S3 upload triggers, and each state is printed as it runs.
+
+import { readdir, readFile, stat } from "node:fs/promises";
+import { basename, join, relative, resolve, sep } from "node:path";
+import { parseArgs } from "node:util";
+import { parse as parseYaml } from "yaml";
+import { describeCaughtError, type CaughtError } from "../core/errors";
+import { formatFinding } from "../core/findings";
+import { parseManifestKey } from "../core/keys";
+import type { ExecutionResult, StateTransition } from "../local/executor";
+import { LocalConfigInvalid, localPaths, openLocalRuntime } from "../local/runtime";
+import { start } from "../pipeline/start";
+
+const USAGE = `Usage: modelship run <folder> --local [--home .modelship] [--version V] [--time-factor F]
+
+Runs one rollout of a model folder on this machine: copies it into the local bucket as
+models/<name>/<version>/ and runs the pipeline on it, printing each state as it happens.
+
+  --local            run on this machine (the only place \`run\` runs for now)
+  --home DIR         the local runtime's folder: bucket, records, events, config.json (default .modelship)
+  --version V        the version to roll out (default: the manifest's, else a timestamp)
+  --time-factor F    scale waits (bakes, watch, polls) and retry pauses: 1 = real time (default), 0.01 = 100× faster
+
+Exit status: 0 the model shipped, 1 the rollout failed or the input is bad, 2 usage error.`;
+
+const MANIFEST_NAMES = ["modelship.yaml", "modelship.yml", "modelship.json"];
+/** State types worth a line; Choice and Pass states are the flow's plumbing. */
+const SHOWN_STATE_TYPES = new Set(["Task", "Map", "Wait"]);
+
+class UsageError extends Error {}
+class BadInput extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    return await runCommand(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`modelship run: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof BadInput) {
+      console.error(`✖ ${error.message}${error.hint ? `\n  Hint: ${error.hint}` : ""}`);
+      return 1;
+    }
+    if (error instanceof LocalConfigInvalid) {
+      console.error(`✖ ${error.message}\n${error.findings.map((f) => `  ${formatFinding(f)}`).join("\n")}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+async function runCommand(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        local: { type: "boolean" },
+        home: { type: "string", default: ".modelship" },
+        version: { type: "string" },
+        "time-factor": { type: "string", default: "1" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError("give exactly one model folder.");
+  if (!values.local)
+    throw new UsageError("add --local: running on AWS is an upload to the bucket, not `run`.");
+  const timeFactor = Number(values["time-factor"]);
+  if (!Number.isFinite(timeFactor) || timeFactor < 0) {
+    throw new UsageError(`--time-factor must be a number ≥ 0, got '${values["time-factor"]}'.`);
+  }
+  const folder = resolve(positionals[0] as string);
+  if (!(await stat(folder).catch(() => undefined))?.isDirectory()) {
+    throw new UsageError(`${folder} is not a folder.`);
+  }
+
+  const manifest = await readManifest(folder);
+  const { name, version } = rolloutName(folder, manifest, values.version);
+  const home = resolve(values.home);
+  const paths = localPaths(home);
+  const transitions = new TransitionPrinter(timeFactor);
+  const runtime = await openLocalRuntime(home, {
+    timeFactor,
+    onTransition: (_, transition) => transitions.print(transition),
+  });
+  const { objects } = runtime.deps;
+
+  const prefix = `models/${name}/${version}/`;
+  if ((await objects.list(prefix)).length > 0) {
+    throw new BadInput(
+      `${name} ${version} is already in the local bucket (${join(paths.bucket, prefix)}).`,
+      "Roll out a new version: pass --version, or change `version:` in the manifest.",
+    );
+  }
+  const files = await filesToCopy(folder, manifest?.fileName);
+  let bytes = 0;
+  for (const file of files) {
+    const body = await readFile(join(folder, file));
+    await objects.put(`${prefix}${file}`, body);
+    bytes += body.byteLength;
+  }
+  const manifestKey = `${prefix}${manifest?.fileName ?? "modelship.yaml"}`;
+  await objects.put(manifestKey, manifest?.text ?? defaultManifest(folder, name, version));
+  console.log(
+    `${name} ${version}: copied ${files.length} file(s), ${formatBytes(bytes)}, and the ${manifest ? "manifest" : "default manifest"} to ${join(paths.bucket, prefix)}`,
+  );
+
+  const head = await objects.head(manifestKey);
+  const started = await start(
+    {
+      "detail-type": "Object Created",
+      detail: {
+        bucket: { name: objects.location },
+        object: {
+          key: manifestKey.split("/").map(encodeURIComponent).join("/"),
+          ...(head?.etag === undefined ? {} : { etag: head.etag }),
+          ...(head?.versionId === undefined ? {} : { "version-id": head.versionId }),
+        },
+      },
+    },
+    runtime.deps,
+  );
+  if (started.status === "rejected") {
+    console.error(`✖ Nothing was started: ${started.reason}`);
+    for (const finding of started.findings) console.error(`  ${formatFinding(finding)}`);
+    return 1;
+  }
+  console.log(`Execution ${started.executionId}`);
+  const execution = runtime.executions.get(started.executionId);
+  if (!execution) throw new Error(`The execution ${started.executionId} was started but is not tracked.`);
+  const result = await execution.result;
+  printResult(result, name, version);
+  console.log(`Events: ${paths.events}\nRecords: ${paths.rollouts}`);
+  return result.status === "SUCCEEDED" ? 0 : 1;
+}
+
+interface FolderManifest {
+  readonly fileName: string;
+  readonly text: string;
+  /** `name` and `version` when the manifest sets them; Prepare checks the rest. */
+  readonly name?: string;
+  readonly version?: string;
+}
+
+async function readManifest(folder: string): Promise<FolderManifest | undefined> {
+  const present: string[] = [];
+  for (const fileName of MANIFEST_NAMES) {
+    if ((await stat(join(folder, fileName)).catch(() => undefined))?.isFile()) present.push(fileName);
+  }
+  if (present.length > 1) {
+    throw new BadInput(
+      `${folder} has ${present.length} manifests (${present.join(", ")}); a rollout has one.`,
+      "Keep one of them.",
+    );
+  }
+  const [fileName] = present;
+  if (!fileName) return undefined;
+  const text = await readFile(join(folder, fileName), "utf8");
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch {
+    // An unreadable manifest is still rolled out: Prepare reports every finding in it, as for an upload.
+  }
+  const fields = typeof data === "object" && data !== null ? (data as Record<string, unknown>) : {};
+  return {
+    fileName,
+    text,
+    ...(typeof fields["name"] === "string" ? { name: fields["name"] } : {}),
+    ...(typeof fields["version"] === "string" ? { version: fields["version"] } : {}),
+  };
+}
+
+function rolloutName(folder: string, manifest: FolderManifest | undefined, versionFlag: string | undefined) {
+  if (manifest?.version !== undefined && versionFlag !== undefined && manifest.version !== versionFlag) {
+    throw new BadInput(
+      `--version ${versionFlag} disagrees with version: ${manifest.version} in ${manifest.fileName}.`,
+      "Drop --version, or change the manifest's version.",
+    );
+  }
+  const name = manifest?.name ?? basename(folder);
+  const version = manifest?.version ?? versionFlag ?? timestampVersion(new Date());
+  const key = parseManifestKey(`models/${name}/${version}/modelship.yaml`);
+  if (!key.ok) {
+    const source = manifest?.name ? `the manifest's name` : `the folder name '${basename(folder)}'`;
+    throw new BadInput(
+      `Cannot roll out as ${name} ${version} (the name comes from ${source}): ${key.finding.message}`,
+      "Set `name:` and `version:` in the manifest, or pass --version.",
+    );
+  }
+  return { name, version };
+}
+
+/** `local-20250102-030405`: sortable, and unique per second. */
+function timestampVersion(now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `local-${stamp}`;
+}
+
+/** Every file under the folder except the manifest and hidden files (`.git`, `.DS_Store`), as keys. */
+async function filesToCopy(folder: string, manifestFileName: string | undefined): Promise<string[]> {
+  const files: string[] = [];
+  for (const entry of await readdir(folder, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name);
+    const key = relative(folder, path).split(sep).join("/");
+    if (key === manifestFileName || key.split("/").some((segment) => segment.startsWith("."))) continue;
+    const isFile = entry.isFile() || (entry.isSymbolicLink() && (await stat(path)).isFile());
+    if (isFile) files.push(key);
+  }
+  return files.sort();
+}
+
+function defaultManifest(folder: string, name: string, version: string): string {
+  return [
+    `# Written by \`modelship run\`: ${folder} has no manifest, so every setting is the stack's default.`,
+    `name: ${name}`,
+    `version: ${version}`,
+    "",
+  ].join("\n");
+}
+
+/** Prints `▶ Validate` when a state starts and `✔ Validate 0.4s` / `✖ …` with the reason when it ends. */
+class TransitionPrinter {
+  private readonly enteredAt = new Map<string, number>();
+  /** States whose failure was caught: the interpreter still reports them exited, which is no success. */
+  private readonly caught = new Set<string>();
+
+  constructor(private readonly timeFactor: number) {}
+
+  print(t: StateTransition): void {
+    if (!SHOWN_STATE_TYPES.has(t.stateType)) return;
+    const indent = t.iteration === undefined ? "" : "  ";
+    const label = t.iteration === undefined ? t.state : `${t.state} #${t.iteration}`;
+    const key = `${t.state}#${t.iteration ?? ""}`;
+    const elapsed = () => `${((t.timestamp - (this.enteredAt.get(key) ?? t.timestamp)) / 1000).toFixed(1)}s`;
+    switch (t.type) {
+      case "entered":
+        this.enteredAt.set(key, t.timestamp);
+        console.log(`${indent}▶ ${label}${t.wait ? ` (${this.describeWait(t.wait)})` : ""}`);
+        return;
+      case "exited":
+        if (!this.caught.delete(key)) console.log(`${indent}✔ ${label} ${elapsed()}`);
+        return;
+      case "failed":
+        console.log(`${indent}✖ ${label} ${elapsed()}`);
+        console.log(describeFailure(t.error, `${indent}  `));
+        return;
+      case "retried":
+        console.log(`${indent}↻ ${label} again in ${t.retryDelaySeconds ?? 0}s`);
+        this.enteredAt.set(key, t.timestamp);
+        return;
+      case "caught":
+        this.caught.add(key);
+        return;
+    }
+  }
+
+  private describeWait(wait: NonNullable<StateTransition["wait"]>): string {
+    return this.timeFactor === 1 ? `${wait.seconds}s` : `${wait.seconds}s, scaled to ${wait.scaledSeconds}s`;
+  }
+}
+
+/** The error name and reason, every finding line, then the hint. */
+function describeFailure(error: CaughtError | undefined, indent: string): string {
+  const failure = describeCaughtError(error);
+  const details = failure.message
+    .split("\n")
+    .slice(1)
+    .filter((line) => line.trim() !== "" && !line.startsWith("Hint: "));
+  return [
+    `${failure.error}: ${failure.reason}`,
+    ...details,
+    ...(failure.hint ? [`Hint: ${failure.hint}`] : []),
+  ]
+    .map((line) => `${indent}${line}`)
+    .join("\n");
+}
+
+function printResult(result: ExecutionResult, name: string, version: string): void {
+  switch (result.status) {
+    case "SUCCEEDED":
+      console.log(`✔ ${name} ${version} shipped.`);
+      return;
+    case "FAILED": {
+      const failure = describeCaughtError(result.error);
+      console.log(`✖ The rollout of ${name} ${version} failed: ${failure.error}: ${failure.reason}`);
+      if (failure.hint) console.log(`  Hint: ${failure.hint}`);
+      return;
+    }
+    default:
+      console.log(`✖ The rollout of ${name} ${version} ended ${result.status}.`);
+  }
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,0 +1,395 @@
+// Runs statemachines/pipeline.asl.json on this machine with aws-local-stepfunctions — the definition Step
+// Functions runs, not a copy of the flow. Every Task (inside Map iterators too) calls a local handler per
+// pipeline function; a thrown error reaches Retry and Catch the way Lambda presents it on AWS; Wait states and
+// retry intervals are scaled by a time factor; state transitions are streamed to the caller as they happen.
+
+import { readFile } from "node:fs/promises";
+import { ExecutionError, ExecutionTimeoutError, StateMachine } from "aws-local-stepfunctions";
+import type { StateMachineDefinition } from "aws-local-stepfunctions";
+import type { CaughtError } from "../core/errors";
+import {
+  PIPELINE_FUNCTIONS,
+  functionFileName,
+  substitutionKey,
+  type PipelineFunction,
+} from "../core/pipeline-functions";
+
+export const PIPELINE_DEFINITION = new URL("../../statemachines/pipeline.asl.json", import.meta.url);
+
+/** A local stand-in for one pipeline Lambda: the state's input in, the result out; a throw is a failure. */
+export type TaskHandler = (input: unknown) => Promise<unknown>;
+
+export type TaskHandlers = Readonly<Record<PipelineFunction, TaskHandler>>;
+
+export interface LocalExecutorOptions {
+  readonly handlers: TaskHandlers;
+  /** Multiplies every Wait and retry interval: 1 is real time, 0.01 makes a 600 s bake 6 s, 0 never waits. */
+  readonly timeFactor: number;
+}
+
+/** One step of an execution, in the order it happened. */
+export interface StateTransition {
+  readonly type: "entered" | "exited" | "failed" | "retried" | "caught";
+  readonly state: string;
+  /** `Task`, `Map`, `Wait`, `Choice`, `Pass`, `Succeed`, `Fail`. */
+  readonly stateType: string;
+  /** Epoch milliseconds. */
+  readonly timestamp: number;
+  /** Inside a Map: the iteration's index. */
+  readonly iteration?: number;
+  /** `failed`: the error as a Catch would see it. */
+  readonly error?: CaughtError;
+  /** `entered` on a Wait: the duration the definition asks for, and what was slept. */
+  readonly wait?: { readonly seconds: number; readonly scaledSeconds: number };
+  /** `retried`: the pause before the retry, after scaling. */
+  readonly retryDelaySeconds?: number;
+}
+
+/** How an execution ended, in Step Functions' terms. */
+export type ExecutionResult =
+  | { readonly status: "SUCCEEDED"; readonly output: unknown }
+  | { readonly status: "FAILED"; readonly error: CaughtError }
+  | { readonly status: "ABORTED" | "TIMED_OUT" };
+
+export interface RunningExecution {
+  /** Settles once the execution has ended and every transition has been delivered. */
+  readonly result: Promise<ExecutionResult>;
+  abort(): void;
+}
+
+export interface RunSettings {
+  /** `$$.Execution.Id` inside the execution. */
+  readonly executionId: string;
+  /** `$$.Execution.Name`. */
+  readonly name: string;
+  readonly onTransition?: (transition: StateTransition) => void;
+}
+
+/** Step Functions' quota on a state's input or output. */
+export const MAX_PAYLOAD_BYTES = 262_144;
+
+type AslState = StateMachineDefinition["States"][string];
+type JsonValue = Parameters<StateMachine["run"]>[0];
+type EventLog = ReturnType<StateMachine["run"]>["eventLogs"] extends AsyncGenerator<infer E> ? E : never;
+type StateEvent = Extract<EventLog, { state: unknown }>;
+
+interface WaitSpec {
+  readonly seconds?: number;
+  readonly secondsPath?: string;
+}
+
+/** An error the local executor raises inside an execution, named like a Step Functions error. */
+class LocalExecutionError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+const SIMPLE_PATH = /^\$(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+/** The ARN a Task's `${<Fn>FunctionArn}` becomes locally: shaped like Lambda's, so ARN validation applies. */
+function localFunctionArn(fn: PipelineFunction): string {
+  return `arn:aws:lambda:us-east-1:000000000000:function:modelship-local-${functionFileName(fn)}`;
+}
+
+export class LocalExecutor {
+  private readonly machine: StateMachine;
+  /** Task state name → the pipeline function its Resource names. */
+  private readonly taskFunctions = new Map<string, PipelineFunction>();
+  /** Top-level Task state name → its ResultPath, to follow the execution's data for Wait durations. */
+  private readonly topLevelResultPaths = new Map<string, string | null | undefined>();
+  private readonly waits = new Map<string, WaitSpec>();
+  /** State name → its Retry list: the same objects the interpreter reports in its retry events. */
+  private readonly retriers = new Map<string, readonly { readonly IntervalSeconds?: number }[]>();
+
+  static async load(options: LocalExecutorOptions): Promise<LocalExecutor> {
+    return new LocalExecutor(await readFile(PIPELINE_DEFINITION, "utf8"), options);
+  }
+
+  constructor(
+    definitionJson: string,
+    private readonly options: LocalExecutorOptions,
+  ) {
+    if (!Number.isFinite(options.timeFactor) || options.timeFactor < 0) {
+      throw new Error(`The time factor must be a number ≥ 0 (1 = real time); got ${options.timeFactor}.`);
+    }
+    const definition = JSON.parse(definitionJson) as StateMachineDefinition;
+    this.indexStates(definition, false);
+    const leftover = /\$\{[^}]*\}/.exec(JSON.stringify(definition));
+    if (leftover) {
+      throw new Error(
+        `The definition uses the substitution ${leftover[0]} outside a Task's Resource; nothing replaces it locally.`,
+      );
+    }
+    this.machine = new StateMachine(definition);
+  }
+
+  run(input: unknown, settings: RunSettings): RunningExecution {
+    const { timeFactor } = this.options;
+    // The data as of the last top-level Task: its input with its result at its ResultPath. The interpreter
+    // reads a Wait's override before the execution's events can be observed, so the duration comes from
+    // here, and is checked against the Wait's real input when its `entered` event arrives.
+    let latestData: unknown = input;
+    const sleptMs = new Map<string, number[]>();
+    let localFailure: CaughtError | undefined;
+    let aborted = false;
+
+    const waitTimeOverrides: Record<string, number> = {};
+    for (const [name, wait] of this.waits) {
+      Object.defineProperty(waitTimeOverrides, name, {
+        enumerable: true,
+        get: () => {
+          const ms = scaledMs(waitSeconds(name, wait, latestData), timeFactor);
+          sleptMs.set(name, [...(sleptMs.get(name) ?? []), ms]);
+          return ms;
+        },
+      });
+    }
+
+    const taskResourceLocalHandlers: Record<string, (input: JsonValue) => Promise<JsonValue>> = {};
+    for (const [stateName, fn] of this.taskFunctions) {
+      const handler = this.options.handlers[fn];
+      const isTopLevel = this.topLevelResultPaths.has(stateName);
+      taskResourceLocalHandlers[stateName] = async (taskInput) => {
+        const output = await invokeLikeLambda(handler, taskInput);
+        if (isTopLevel) latestData = placeResult(taskInput, this.topLevelResultPaths.get(stateName), output);
+        return output;
+      };
+    }
+
+    const retryIntervalOverrides = Object.fromEntries(
+      [...this.retriers].map(([name, retry]) => [
+        name,
+        retry.map((r) => scaledMs(r.IntervalSeconds ?? 1, timeFactor)),
+      ]),
+    );
+
+    const execution = this.machine.run(JSON.parse(JSON.stringify(input)) as JsonValue, {
+      overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
+      context: { Execution: { Id: settings.executionId, Name: settings.name } },
+      noThrowOnAbort: true,
+    });
+
+    const failLocally = (error: CaughtError): void => {
+      localFailure ??= error;
+      execution.abort();
+    };
+
+    const observe = (event: StateEvent): void => {
+      if (event.type === "StateExited") {
+        const bytes = Buffer.byteLength(JSON.stringify(event.state.output ?? null));
+        if (bytes > MAX_PAYLOAD_BYTES) {
+          failLocally({
+            Error: "States.DataLimitExceeded",
+            Cause: `The output of state '${event.state.name}' is ${bytes} bytes; Step Functions allows ${MAX_PAYLOAD_BYTES}. Put big results in the bucket and keep their keys in the state.`,
+          });
+        }
+      }
+      const transition = this.describe(event, timeFactor);
+      const wait = event.type === "StateEntered" ? this.waits.get(event.state.name) : undefined;
+      const used = wait ? sleptMs.get(event.state.name)?.shift() : undefined;
+      if (!wait || used === undefined) {
+        settings.onTransition?.(transition);
+        return;
+      }
+      try {
+        const seconds = waitSeconds(event.state.name, wait, event.state.input);
+        if (used !== scaledMs(seconds, timeFactor)) {
+          throw new LocalExecutionError(
+            "LocalExecutor.WaitScaling",
+            `Wait '${event.state.name}' asks for ${seconds} s, but the local executor scaled a different duration: the data it followed is not the Wait's input.`,
+          );
+        }
+        settings.onTransition?.({ ...transition, wait: { seconds, scaledSeconds: used / 1000 } });
+      } catch (error) {
+        failLocally({ Error: (error as Error).name, Cause: (error as Error).message });
+        settings.onTransition?.(transition);
+      }
+    };
+
+    const delivered = (async () => {
+      for await (const event of execution.eventLogs) if ("state" in event) observe(event);
+    })().catch((error: unknown) => {
+      // A caller's observer failed: stop the execution rather than run on unobserved.
+      execution.abort();
+      throw error;
+    });
+
+    const ended = execution.result.then(
+      (output): ExecutionResult => ({ status: "SUCCEEDED", output }),
+      (error: unknown): ExecutionResult => {
+        if (error instanceof ExecutionTimeoutError) return { status: "TIMED_OUT" };
+        if (error instanceof ExecutionError && error.cause instanceof Error) {
+          return { status: "FAILED", error: { Error: error.cause.name, Cause: error.cause.message } };
+        }
+        throw error;
+      },
+    );
+
+    const result = Promise.all([ended, delivered]).then(([outcome]): ExecutionResult => {
+      if (localFailure) return { status: "FAILED", error: localFailure };
+      // With noThrowOnAbort, an aborted execution resolves (with null) instead of rejecting.
+      if (aborted) return { status: "ABORTED" };
+      return outcome;
+    });
+
+    return {
+      result,
+      abort: () => {
+        aborted = true;
+        execution.abort();
+      },
+    };
+  }
+
+  private describe(event: StateEvent, timeFactor: number): StateTransition {
+    const base = {
+      state: event.state.name,
+      stateType: event.state.type,
+      timestamp: event.timestamp,
+      ...(typeof event.index === "number" ? { iteration: event.index } : {}),
+    };
+    switch (event.type) {
+      case "StateEntered":
+        return { type: "entered", ...base };
+      case "StateExited":
+        return { type: "exited", ...base };
+      case "StateFailed":
+        return { type: "failed", ...base, error: { Error: event.Error, Cause: causeText(event.Cause) } };
+      case "StateCaught":
+        return { type: "caught", ...base };
+      case "StateRetried": {
+        const retry = this.retriers.get(event.state.name) ?? [];
+        const interval = retry[retry.indexOf(event.retry.retrier)]?.IntervalSeconds ?? 1;
+        return { type: "retried", ...base, retryDelaySeconds: scaledMs(interval, timeFactor) / 1000 };
+      }
+    }
+  }
+
+  /** Indexes the states and replaces each Task's `${<Fn>FunctionArn}` with its local ARN, in place. */
+  private indexStates(machine: { readonly States: Record<string, AslState> }, nested: boolean): void {
+    for (const [name, state] of Object.entries(machine.States)) {
+      if ("Retry" in state && state.Retry) this.retriers.set(name, state.Retry);
+      switch (state.Type) {
+        case "Task": {
+          if (this.taskFunctions.has(name)) throw new Error(`Two Task states are named '${name}'.`);
+          const fn = functionOfResource(name, state.Resource);
+          this.taskFunctions.set(name, fn);
+          state.Resource = localFunctionArn(fn);
+          if (!nested) this.topLevelResultPaths.set(name, checkedResultPath(name, state.ResultPath));
+          break;
+        }
+        case "Wait":
+          this.waits.set(name, checkedWait(name, state, nested));
+          break;
+        case "Map": {
+          const processor = state.ItemProcessor ?? state.Iterator;
+          if (processor) this.indexStates(processor, true);
+          break;
+        }
+        case "Parallel":
+          for (const branch of state.Branches) this.indexStates(branch, true);
+          break;
+      }
+    }
+  }
+}
+
+function checkedWait(name: string, state: Extract<AslState, { Type: "Wait" }>, nested: boolean): WaitSpec {
+  if (nested)
+    throw new Error(
+      `Wait '${name}' is inside a Map or Parallel; the local executor scales only top-level Waits.`,
+    );
+  if (state.Timestamp !== undefined || state.TimestampPath !== undefined) {
+    throw new Error(
+      `Wait '${name}' waits for a timestamp; the local executor scales only Seconds and SecondsPath.`,
+    );
+  }
+  if (state.SecondsPath !== undefined && !SIMPLE_PATH.test(state.SecondsPath)) {
+    throw new Error(
+      `Wait '${name}': SecondsPath '${state.SecondsPath}' must be a plain path like $.plan.watchSeconds.`,
+    );
+  }
+  return { seconds: state.Seconds, secondsPath: state.SecondsPath };
+}
+
+function functionOfResource(stateName: string, resource: string): PipelineFunction {
+  const fn = PIPELINE_FUNCTIONS.find((f) => resource === `\${${substitutionKey(f)}}`);
+  if (!fn) {
+    throw new Error(
+      `Task '${stateName}' has Resource '${resource}'; expected \${<Fn>FunctionArn} for one of ${PIPELINE_FUNCTIONS.join(", ")}.`,
+    );
+  }
+  return fn;
+}
+
+function checkedResultPath(
+  stateName: string,
+  resultPath: string | null | undefined,
+): string | null | undefined {
+  if (typeof resultPath === "string" && !SIMPLE_PATH.test(resultPath)) {
+    throw new Error(
+      `Task '${stateName}': ResultPath '${resultPath}' must be a plain path like $.validation.`,
+    );
+  }
+  return resultPath;
+}
+
+/**
+ * Calls a handler the way Step Functions calls a Lambda: the input and output cross a JSON boundary, and a
+ * thrown error becomes `Error` = its name and `Cause` = `{"errorType","errorMessage"}` JSON, as on AWS.
+ */
+async function invokeLikeLambda(handler: TaskHandler, input: JsonValue): Promise<JsonValue> {
+  let output: unknown;
+  try {
+    output = await handler(structuredClone(input));
+  } catch (error) {
+    const errorType = error instanceof Error ? error.name : "Error";
+    const errorMessage = error instanceof Error ? error.message : String(error);
+    const failure = new Error(JSON.stringify({ errorType, errorMessage }));
+    failure.name = errorType;
+    throw failure;
+  }
+  return JSON.parse(JSON.stringify(output ?? null)) as JsonValue;
+}
+
+function placeResult(input: unknown, resultPath: string | null | undefined, output: unknown): unknown {
+  if (resultPath === null) return input;
+  if (resultPath === undefined || resultPath === "$") return output;
+  const root = structuredClone(input) as Record<string, unknown>;
+  const keys = resultPath.split(".").slice(1);
+  let node = root;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    node = (node[key] = typeof next === "object" && next !== null ? next : {}) as Record<string, unknown>;
+  }
+  node[keys.at(-1) as string] = output;
+  return root;
+}
+
+function waitSeconds(stateName: string, wait: WaitSpec, data: unknown): number {
+  if (wait.seconds !== undefined) return wait.seconds;
+  const value = (wait.secondsPath ?? "$")
+    .split(".")
+    .slice(1)
+    .reduce<unknown>(
+      (node, key) =>
+        typeof node === "object" && node !== null ? (node as Record<string, unknown>)[key] : undefined,
+      data,
+    );
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    throw new Error(
+      `Wait '${stateName}': ${wait.secondsPath} is ${JSON.stringify(value)}, expected whole seconds ≥ 0.`,
+    );
+  }
+  return value;
+}
+
+function scaledMs(seconds: number, timeFactor: number): number {
+  return Math.round(seconds * timeFactor * 1000);
+}
+
+function causeText(cause: unknown): string {
+  return typeof cause === "string" ? cause : JSON.stringify(cause);
+}

@@ -1,0 +1,64 @@
+// The parts of the execution state that statemachines/pipeline.asl.json itself reads — Choice rules, Wait
+// durations, Map items, Fail causes — and so the shapes the stages on either side of them must return.
+// A stage returning something else breaks the flow, not just a type: keep these and the ASL in step.
+
+import type { ResolvedEvalSuite, ResolvedStressGate } from "../core/manifest-schema";
+import type { RolloutIdentity, RolloutPlan } from "../core/rollout";
+import type { CandidateHandle, CandidateStatus } from "../ports";
+
+/**
+ * `$.candidate`: DeployCandidate returns the handle; the state machine wraps it with the readiness checks it
+ * has counted (`States.MathAdd`), so the loop stops at `plan.maxReadinessChecks` whatever CheckCandidate says.
+ */
+export interface CandidateProgress {
+  readonly handle: CandidateHandle;
+  readonly readinessChecks: number;
+  /** CheckCandidate's latest answer (`$.candidate.readiness`); `phase: "ready"` leaves the loop. */
+  readonly readiness?: CandidateStatus;
+}
+
+/** What CheckCanary returns: after each bake (`$.canary.check`) and after the watch (`$.outcome.watch`). */
+export interface CanaryCheck {
+  /** An alarm fired, or a rollback or abort was requested: go to Rollback. */
+  readonly rollback: boolean;
+  /** A promotion was requested: skip the remaining steps. */
+  readonly promote: boolean;
+  /** A sentence a user reads. */
+  readonly reason: string;
+}
+
+/** What CanaryStep returns (`$.canary`). The canary ends after the bake of step `steps`. */
+export interface CanaryProgress {
+  /** 1-based index into `plan.canarySteps` of the step just applied. */
+  readonly step: number;
+  /** How many steps the plan has. */
+  readonly steps: number;
+  readonly weight: number;
+  /** The Bake state waits this long. */
+  readonly bakeSeconds: number;
+  readonly check?: CanaryCheck;
+}
+
+/** What Promote, Finalize, Rollback and Cleanup return (`$.outcome`). */
+export interface RolloutOutcome {
+  /** A sentence a user reads; Rollback's becomes the cause of the execution's `RolledBack` failure. */
+  readonly reason: string;
+  /** After the watch window: CheckCanary's verdict. */
+  readonly watch?: CanaryCheck;
+}
+
+/** One StressTest Map item: what one load worker is given. Its result must stay small (a summary and a report key). */
+export interface StressWorkerInput {
+  readonly rollout: RolloutIdentity;
+  readonly candidate: CandidateHandle;
+  readonly gate: ResolvedStressGate;
+  readonly worker: RolloutPlan["stressWorkers"][number];
+}
+
+/** One Eval Map item: one suite. Its result must stay small (scores and a report key). */
+export interface EvalShardInput {
+  readonly rollout: RolloutIdentity;
+  readonly candidate: CandidateHandle;
+  readonly plan: RolloutPlan;
+  readonly suite: ResolvedEvalSuite;
+}

@@ -1,0 +1,55 @@
+// The stages later issues build, one per remaining pipeline function. Each fails with NotImplementedYet
+// naming the missing capability, so a rollout that reaches one stops loudly — through Cleanup, or Rollback
+// once traffic could reach the candidate — and the Lambda handlers and the local runtime share the same code.
+
+import { NotImplementedYet } from "../core/errors";
+import type { ExecutionState } from "../core/rollout";
+import type { StageDeps } from "./deps";
+import type { EvalShardInput, StressWorkerInput } from "./flow-state";
+
+type UnbuiltStage<Input> = (input: Input, deps: StageDeps) => Promise<never>;
+
+function unbuilt<Input>(stage: string, capability: string): UnbuiltStage<Input> {
+  return () => Promise.reject(new NotImplementedYet(stage, capability));
+}
+
+export const deployCandidate = unbuilt<ExecutionState>(
+  "DeployCandidate",
+  "candidate serving on EKS or llama.cpp (creating the candidate's workload)",
+);
+export const checkCandidate = unbuilt<ExecutionState>(
+  "CheckCandidate",
+  "candidate serving on EKS or llama.cpp (reading the candidate's readiness)",
+);
+export const smokeTest = unbuilt<ExecutionState>(
+  "SmokeTest",
+  "the smoke test (chat prompts against the candidate's OpenAI-compatible endpoint)",
+);
+export const stressWorker = unbuilt<StressWorkerInput>(
+  "StressWorker",
+  "the load generator (streaming requests with TTFT/TPOT histograms)",
+);
+export const mergeStress = unbuilt<ExecutionState>(
+  "MergeStress",
+  "the stress gate (merging histograms, SLO checks)",
+);
+export const evalShard = unbuilt<EvalShardInput>(
+  "EvalShard",
+  "the eval runner (suites from evals/ and their scorers)",
+);
+export const mergeEval = unbuilt<ExecutionState>(
+  "MergeEval",
+  "the eval gate (scores, confidence intervals, regression)",
+);
+export const registerGateway = unbuilt<ExecutionState>(
+  "RegisterGateway",
+  "the gateway route and model registry adapters",
+);
+export const canaryStep = unbuilt<ExecutionState>("CanaryStep", "canary weights, alarms and the prober");
+export const checkCanary = unbuilt<ExecutionState>("CheckCanary", "reading the canary's alarms and commands");
+export const promote = unbuilt<ExecutionState>("Promote", "promotion on the gateway and the model registry");
+export const finalize = unbuilt<ExecutionState>(
+  "Finalize",
+  "retiring the old stable version after the watch",
+);
+export const rollback = unbuilt<ExecutionState>("Rollback", "rolling the gateway back to the stable version");

@@ -1,0 +1,142 @@
+// `modelship run <folder> --local` on a generated model: the folder goes into the local bucket as a new
+// version, the real pipeline runs with the local adapters, each state is printed, and today the rollout
+// stops loudly at the first stage not built yet (DeployCandidate), through Cleanup.
+
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { run } from "../../lib/cli/run";
+import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
+import { JsonFileRolloutStore } from "../../lib/local/json-rollout-store";
+import { readEvents } from "../../lib/local/jsonl-events";
+
+let work: string;
+let home: string;
+let output: string[];
+
+beforeEach(async () => {
+  work = await mkdtemp(join(tmpdir(), "modelship-run-"));
+  home = join(work, ".modelship");
+  output = [];
+  const capture = (...parts: unknown[]) => void output.push(parts.join(" "));
+  vi.spyOn(console, "log").mockImplementation(capture);
+  vi.spyOn(console, "error").mockImplementation(capture);
+});
+
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await rm(work, { recursive: true, force: true });
+});
+
+/** A folder with a tiny llama GGUF, and a manifest when given. */
+async function modelFolder(name: string, manifest?: string): Promise<string> {
+  const folder = join(work, name);
+  await mkdir(join(folder, ".git"), { recursive: true });
+  await writeFile(join(folder, "model.gguf"), buildTinyLlamaGguf());
+  await writeFile(join(folder, ".git", "HEAD"), "ref: refs/heads/main\n");
+  if (manifest !== undefined) await writeFile(join(folder, "modelship.yaml"), manifest);
+  return folder;
+}
+
+const servable = "name: tiny-llama\nversion: v1\nserving:\n  runtime: llama.cpp\n  maxModelLen: 256\n";
+
+function printed(): string {
+  return output.join("\n");
+}
+
+describe("modelship run --local", () => {
+  it("copies the folder in as a new version, validates it, and stops loudly at DeployCandidate through Cleanup", async () => {
+    const folder = await modelFolder("tiny", servable);
+
+    const code = await run([folder, "--local", "--home", home, "--time-factor", "0"]);
+
+    expect(code).toBe(1);
+    const lines = output.filter((l) => /^[▶✔✖]/.test(l));
+    expect(lines.slice(0, 7)).toEqual([
+      "▶ Prepare",
+      expect.stringMatching(/^✔ Prepare \d+\.\ds$/),
+      "▶ Validate",
+      expect.stringMatching(/^✔ Validate \d+\.\ds$/),
+      "▶ DeployCandidate",
+      expect.stringMatching(/^✖ DeployCandidate \d+\.\ds$/),
+      "▶ Cleanup",
+    ]);
+    expect(printed()).toContain("NotImplementedYet: DeployCandidate is not built yet: candidate serving");
+    expect(printed()).toContain("✖ The rollout of tiny-llama v1 failed: NotImplementedYet");
+
+    const bucket = join(home, "bucket", "models", "tiny-llama", "v1");
+    expect(await readFile(join(bucket, "modelship.yaml"), "utf8")).toBe(servable);
+    expect((await readFile(join(bucket, "model.gguf"))).byteLength).toBe(buildTinyLlamaGguf().byteLength);
+    await expect(readFile(join(bucket, ".git", "HEAD"))).rejects.toThrow();
+
+    const events = await readEvents(join(home, "events.jsonl"));
+    expect(events.map((e) => [e.detailType, e.detail.stage])).toEqual([
+      ["Rollout Started", "Prepare"],
+      ["Stage Failed", "Cleanup"],
+    ]);
+    expect(events[1]?.detail.error).toBe("NotImplementedYet");
+    const record = await new JsonFileRolloutStore(join(home, "rollouts.json")).get("tiny-llama");
+    expect(record?.lock).toBeUndefined();
+    expect(record?.status).toBe("failed");
+  });
+
+  it("writes a default manifest for a folder without one, named after the folder, and prints every finding", async () => {
+    const folder = await modelFolder("tiny-llama");
+
+    const code = await run([folder, "--local", "--home", home, "--version", "v7", "--time-factor", "0"]);
+
+    expect(code).toBe(1);
+    const manifest = await readFile(
+      join(home, "bucket", "models", "tiny-llama", "v7", "modelship.yaml"),
+      "utf8",
+    );
+    expect(manifest).toContain("name: tiny-llama\nversion: v7\n");
+    expect(printed()).toMatch(/✖ Validate .*\n {2}ModelInvalid: /);
+    expect(printed()).toContain(
+      "serving.maxModelLen is 8192, but the model was built for at most 256 tokens",
+    );
+    expect(printed()).not.toContain("DeployCandidate");
+  });
+
+  it("refuses to overwrite a version already in the local bucket", async () => {
+    const folder = await modelFolder("tiny", servable);
+    await run([folder, "--local", "--home", home, "--time-factor", "0"]);
+    output.length = 0;
+
+    const code = await run([folder, "--local", "--home", home, "--time-factor", "0"]);
+
+    expect(code).toBe(1);
+    expect(printed()).toContain("tiny-llama v1 is already in the local bucket");
+    expect(printed()).toContain("Hint: Roll out a new version");
+  });
+
+  it("refuses a --version that disagrees with the manifest", async () => {
+    const folder = await modelFolder("tiny", servable);
+
+    expect(await run([folder, "--local", "--home", home, "--version", "v2"])).toBe(1);
+    expect(printed()).toContain("--version v2 disagrees with version: v1 in modelship.yaml");
+  });
+
+  it("refuses a folder name that cannot be a model name, saying where the name came from", async () => {
+    const folder = await modelFolder("Tiny_Llama");
+
+    expect(await run([folder, "--local", "--home", home])).toBe(1);
+    expect(printed()).toContain("the folder name 'Tiny_Llama'");
+    expect(printed()).toContain("Hint: Set `name:`");
+  });
+
+  it.each([
+    [["--local"], "give exactly one model folder"],
+    [["model"], "add --local"],
+    [["model", "--local", "--time-factor", "fast"], "--time-factor must be a number ≥ 0, got 'fast'"],
+    [["no-such-folder", "--local"], "is not a folder"],
+    [["model", "--local", "--fast"], "Unknown option '--fast'"],
+  ])("exits 2 on a usage error: %j", async (argv, message) => {
+    await modelFolder("model", servable);
+
+    expect(await run(argv.map((a) => (a === "model" || a === "no-such-folder" ? join(work, a) : a)))).toBe(2);
+    expect(printed()).toContain(message);
+    expect(printed()).toContain("Usage: modelship run <folder> --local");
+  });
+});

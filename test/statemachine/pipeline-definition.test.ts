@@ -1,0 +1,164 @@
+// statemachines/pipeline.asl.json as a document: valid Amazon States Language (asl-validator, before and after
+// the ARN substitutions), and the rules every state must keep — timeouts, retries, where failures go.
+
+import { createRequire } from "node:module";
+import { describe, expect, it } from "vitest";
+import { PIPELINE_FUNCTIONS, substitutionKey } from "../../lib/core/pipeline-functions";
+import { definitionJson } from "./test-stages";
+
+type AslValidator = (
+  definition: unknown,
+  options?: { checkArn?: boolean; checkPaths?: boolean },
+) => { isValid: boolean; errorsText(separator?: string): string };
+
+// asl-validator is CommonJS without type declarations.
+const aslValidator = createRequire(import.meta.url)("asl-validator") as AslValidator;
+
+interface State {
+  readonly Type: string;
+  readonly Resource?: string;
+  readonly TimeoutSeconds?: number;
+  readonly QueryLanguage?: string;
+  readonly Retry?: readonly {
+    ErrorEquals: string[];
+    JitterStrategy?: string;
+    BackoffRate?: number;
+    MaxAttempts?: number;
+  }[];
+  readonly Catch?: readonly { ErrorEquals: string[]; Next: string; ResultPath?: string }[];
+  readonly ItemProcessor?: { States: Record<string, State> };
+  readonly ResultPath?: string;
+}
+
+const definition = JSON.parse(definitionJson) as { QueryLanguage?: string; States: Record<string, State> };
+const top = definition.States;
+
+function allStates(states: Record<string, State> = top): [string, State][] {
+  return Object.entries(states).flatMap(([name, state]) => [
+    [name, state] as [string, State],
+    ...(state.ItemProcessor ? allStates(state.ItemProcessor.States) : []),
+  ]);
+}
+
+const tasks = allStates().filter(([, s]) => s.Type === "Task");
+
+/** The Catch target of a top-level Task or Map. */
+function catchTarget(state: string): string | undefined {
+  const catchers = top[state]?.Catch ?? [];
+  expect(catchers.map((c) => c.ErrorEquals)).toEqual([["States.ALL"]]);
+  return catchers[0]?.Next;
+}
+
+describe("The pipeline definition", () => {
+  it("is valid Amazon States Language once every function ARN is substituted, as Step Functions receives it", () => {
+    const substituted = definitionJson.replace(
+      /\$\{(\w+)FunctionArn\}/g,
+      (_, fn: string) => `arn:aws:lambda:eu-west-1:123456789012:function:modelship-${fn}`,
+    );
+    const result = aslValidator(JSON.parse(substituted), { checkArn: true, checkPaths: true });
+
+    expect(result.errorsText("\n")).toBe("");
+  });
+
+  it("uses JSONPath only", () => {
+    expect(definition.QueryLanguage ?? "JSONPath").toBe("JSONPath");
+    for (const [name, state] of allStates())
+      expect([name, state.QueryLanguage ?? "JSONPath"]).toEqual([name, "JSONPath"]);
+  });
+
+  it("names every pipeline function in a Task, each by its substitution", () => {
+    const resources = new Set(tasks.map(([, s]) => s.Resource));
+
+    expect([...resources].sort()).toEqual(
+      PIPELINE_FUNCTIONS.map((fn) => `\${${substitutionKey(fn)}}`).sort(),
+    );
+  });
+
+  it("gives every Task an explicit timeout", () => {
+    for (const [name, state] of tasks) expect([name, typeof state.TimeoutSeconds]).toEqual([name, "number"]);
+  });
+
+  it("retries Transient and the Lambda service errors on every Task, with backoff and full jitter", () => {
+    for (const [name, state] of tasks) {
+      const retrier = state.Retry?.find((r) => r.ErrorEquals.includes("Transient"));
+      expect([name, retrier?.ErrorEquals.sort()]).toEqual([
+        name,
+        [
+          "Lambda.AWSLambdaException",
+          "Lambda.SdkClientException",
+          "Lambda.ServiceException",
+          "Lambda.TooManyRequestsException",
+          "Transient",
+        ],
+      ]);
+      expect([name, retrier?.JitterStrategy]).toEqual([name, "FULL"]);
+      expect(retrier?.BackoffRate).toBeGreaterThan(1);
+    }
+  });
+
+  it("sends every failure up to the gateway registration to Cleanup, with the error at $.error", () => {
+    const beforeCanary = [
+      "Prepare",
+      "Validate",
+      "DeployCandidate",
+      "CheckCandidate",
+      "SmokeTest",
+      "StressTest",
+      "MergeStress",
+      "Eval",
+      "MergeEval",
+      "RegisterGateway",
+    ];
+    for (const state of beforeCanary) {
+      expect([state, catchTarget(state), top[state]?.Catch?.[0]?.ResultPath]).toEqual([
+        state,
+        "Cleanup",
+        "$.error",
+      ]);
+    }
+  });
+
+  it("sends every failure during the canary and the watch to Rollback", () => {
+    for (const state of ["CanaryStep", "CheckCanary", "Promote", "CheckWatch"]) {
+      expect([state, catchTarget(state)]).toEqual([state, "Rollback"]);
+    }
+  });
+
+  it("ends a Cleanup in a Fail that carries the original error", () => {
+    expect(top["Cleanup"]?.Catch?.[0]).toMatchObject({ Next: "RolloutFailed", ResultPath: "$.outcome" });
+    expect(top["RolloutFailed"]).toMatchObject({
+      Type: "Fail",
+      ErrorPath: "$.error.Error",
+      CausePath: "$.error.Cause",
+    });
+    expect(top["RolledBack"]).toMatchObject({ Type: "Fail", Error: "RolledBack" });
+  });
+
+  it("lets each stage write only its own key of the state", () => {
+    const resultPaths = Object.fromEntries(
+      Object.entries(top)
+        .filter(([, s]) => s.Type === "Task" || s.Type === "Map")
+        .map(([name, s]) => [name, s.ResultPath]),
+    );
+
+    expect(resultPaths).toEqual({
+      Prepare: undefined,
+      Validate: "$.validation",
+      DeployCandidate: "$.candidate",
+      CheckCandidate: "$.candidate.readiness",
+      SmokeTest: "$.smoke",
+      StressTest: "$.stress",
+      MergeStress: "$.stress",
+      Eval: "$.eval",
+      MergeEval: "$.eval",
+      RegisterGateway: "$.gateway",
+      CanaryStep: "$.canary",
+      CheckCanary: "$.canary.check",
+      Promote: "$.outcome",
+      CheckWatch: "$.outcome.watch",
+      Finalize: "$.outcome",
+      Rollback: "$.outcome",
+      Cleanup: "$.outcome",
+    });
+  });
+});

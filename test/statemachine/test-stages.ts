@@ -1,0 +1,236 @@
+// Test stage functions for driving statemachines/pipeline.asl.json through its branches: small functions that
+// return the shapes each branch needs (lib/pipeline/flow-state.ts) and record their calls. They stand in for
+// stages other issues build; the subject under test is the flow, run by the real local executor.
+
+import { readFile } from "node:fs/promises";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
+import type { ResolvedManifest } from "../../lib/core/manifest-schema";
+import type { PipelineFunction } from "../../lib/core/pipeline-functions";
+import type { ExecutionInput, ExecutionState, RolloutPlan } from "../../lib/core/rollout";
+import {
+  LocalExecutor,
+  PIPELINE_DEFINITION,
+  type ExecutionResult,
+  type StateTransition,
+  type TaskHandler,
+  type TaskHandlers,
+} from "../../lib/local/executor";
+import type {
+  CanaryCheck,
+  CanaryProgress,
+  EvalShardInput,
+  RolloutOutcome,
+  StressWorkerInput,
+} from "../../lib/pipeline/flow-state";
+import type { CandidateHandle, CandidateStatus } from "../../lib/ports";
+
+export const definitionJson = await readFile(PIPELINE_DEFINITION, "utf8");
+
+export function testInput(model = "llama", version = "v2"): ExecutionInput {
+  return {
+    rollout: {
+      id: `${model}-${version}-0badf00d`,
+      model,
+      version,
+      source: {
+        bucket: "models-bucket",
+        key: `models/${model}/${version}/modelship.yaml`,
+        prefix: `models/${model}/${version}/`,
+        etag: "etag-1",
+      },
+    },
+  };
+}
+
+export function testPlan(overrides: Partial<RolloutPlan> = {}): RolloutPlan {
+  return {
+    hasStable: true,
+    stableVersion: "v1",
+    gates: { smoke: true, stress: true, eval: true },
+    stressWorkers: [
+      { index: 0, of: 3 },
+      { index: 1, of: 3 },
+      { index: 2, of: 3 },
+    ],
+    canarySteps: [
+      { weight: 10, bakeSeconds: 600 },
+      { weight: 50, bakeSeconds: 600 },
+      { weight: 100, bakeSeconds: 600 },
+    ],
+    watchSeconds: 1800,
+    maxReadinessChecks: 5,
+    readinessPollSeconds: 15,
+    ...overrides,
+  };
+}
+
+export function testManifest(model = "llama", version = "v2"): ResolvedManifest {
+  const { defaults } = DEFAULT_STACK_CONFIG;
+  return {
+    name: model,
+    version,
+    format: "gguf",
+    files: [],
+    serving: defaults.serving,
+    gates: {
+      smoke: defaults.gates.smoke,
+      stress: defaults.gates.stress,
+      eval: {
+        enabled: true,
+        suites: [
+          { name: "sanity", minScore: 0.5, maxRegression: 0.02 },
+          { name: "mmlu-pro-sample", minScore: 0.4, maxRegression: 0.02 },
+        ],
+      },
+    },
+    rollout: {
+      steps: [],
+      bakeSeconds: 600,
+      watchSeconds: 1800,
+      alarms: defaults.rollout.alarms,
+      approval: "auto",
+    },
+  };
+}
+
+const quiet: CanaryCheck = { rollback: false, promote: false, reason: "Every alarm is OK." };
+
+/** Stages that let a rollout through; `overrides` replace any of them. Every call is recorded in `calls`. */
+export function testStages(
+  plan: RolloutPlan,
+  overrides: Partial<Record<PipelineFunction, TaskHandler>> = {},
+) {
+  const calls: { fn: PipelineFunction; input: unknown }[] = [];
+  const passing: TaskHandlers = {
+    Prepare: async (input) => {
+      const { rollout } = input as ExecutionInput;
+      return { manifest: testManifest(rollout.model, rollout.version), plan };
+    },
+    Validate: async () => ({ valid: true, parameters: 116_000 }),
+    DeployCandidate: async (input): Promise<CandidateHandle> => {
+      const { rollout } = input as ExecutionState;
+      return {
+        id: `candidate-${rollout.id}`,
+        model: rollout.model,
+        version: rollout.version,
+        rolloutId: rollout.id,
+        servedName: rollout.model,
+        deployedAt: "2025-01-01T00:00:00.000Z",
+      };
+    },
+    CheckCandidate: async (): Promise<CandidateStatus> => ({ phase: "ready", readySeconds: 42 }),
+    SmokeTest: async () => ({ passed: true, prompts: 2 }),
+    StressWorker: async (input) => ({ worker: (input as StressWorkerInput).worker.index, requests: 100 }),
+    MergeStress: async (input) => ({
+      passed: true,
+      workers: ((input as ExecutionState).stress?.["workers"] as unknown[]).length,
+    }),
+    EvalShard: async (input) => ({ suite: (input as EvalShardInput).suite.name, accuracy: 0.9 }),
+    MergeEval: async (input) => ({
+      passed: true,
+      suites: ((input as ExecutionState).eval?.["shards"] as unknown[]).length,
+    }),
+    RegisterGateway: async () => ({ route: "llama", weight: 0 }),
+    CanaryStep: async (input): Promise<CanaryProgress> => {
+      const state = input as ExecutionState;
+      const step = ((state.canary as CanaryProgress | undefined)?.step ?? 0) + 1;
+      const next = plan.canarySteps[step - 1];
+      if (!next) throw new Error(`CanaryStep was asked for step ${step} of ${plan.canarySteps.length}.`);
+      return { step, steps: plan.canarySteps.length, ...next };
+    },
+    CheckCanary: async () => quiet,
+    Promote: async (): Promise<RolloutOutcome> => ({ reason: "The candidate serves 100%." }),
+    Finalize: async (): Promise<RolloutOutcome> => ({ reason: "The old stable version was retired." }),
+    Rollback: async (): Promise<RolloutOutcome> => ({
+      reason: "The alarm modelship-llama-v2-latency fired.",
+    }),
+    Cleanup: async (): Promise<RolloutOutcome> => ({ reason: "Candidate removed, lock released." }),
+  };
+  const handlers = Object.fromEntries(
+    (Object.keys(passing) as PipelineFunction[]).map((fn) => {
+      const handler = overrides[fn] ?? passing[fn];
+      return [
+        fn,
+        (input: unknown) => {
+          calls.push({ fn, input });
+          return handler(input);
+        },
+      ];
+    }),
+  ) as unknown as TaskHandlers;
+  return { handlers, calls, count: (fn: PipelineFunction) => calls.filter((c) => c.fn === fn).length };
+}
+
+export interface Run {
+  readonly result: ExecutionResult;
+  readonly transitions: readonly StateTransition[];
+  /** The top-level states entered, in order (Map iterations left out: they run concurrently). */
+  readonly path: readonly string[];
+  readonly calls: ReturnType<typeof testStages>["calls"];
+  count(fn: PipelineFunction): number;
+}
+
+/** Runs the real definition with the test stages, waits scaled to nothing unless `timeFactor` says otherwise. */
+export async function runPipeline(
+  options: {
+    plan?: RolloutPlan;
+    stages?: Partial<Record<PipelineFunction, TaskHandler>>;
+    timeFactor?: number;
+    input?: ExecutionInput;
+  } = {},
+): Promise<Run> {
+  const stages = testStages(options.plan ?? testPlan(), options.stages);
+  const executor = new LocalExecutor(definitionJson, {
+    handlers: stages.handlers,
+    timeFactor: options.timeFactor ?? 0,
+  });
+  const input = options.input ?? testInput();
+  const transitions: StateTransition[] = [];
+  const running = executor.run(input, {
+    executionId: `local:${input.rollout.id}`,
+    name: input.rollout.id,
+    onTransition: (t) => transitions.push(t),
+  });
+  const result = await running.result;
+  return {
+    result,
+    transitions,
+    path: transitions.filter((t) => t.type === "entered" && t.iteration === undefined).map((t) => t.state),
+    calls: stages.calls,
+    count: stages.count,
+  };
+}
+
+/** The error the execution failed with; fails the test if it did not fail. */
+export function failure(run: Run) {
+  if (run.result.status !== "FAILED") {
+    throw new Error(
+      `Expected the execution to fail; it ended ${run.result.status} after ${run.path.join(" → ")}.`,
+    );
+  }
+  return run.result.error;
+}
+
+export const HAPPY_PATH_TO_GATEWAY = [
+  "Prepare",
+  "Validate",
+  "DeployCandidate",
+  "WaitForCandidate",
+  "CountReadinessCheck",
+  "CheckCandidate",
+  "IsCandidateReady",
+  "IsSmokeTestEnabled",
+  "SmokeTest",
+  "IsStressTestEnabled",
+  "StressTest",
+  "MergeStress",
+  "IsEvalEnabled",
+  "Eval",
+  "MergeEval",
+  "RegisterGateway",
+  "HasStableVersion",
+];
+
+export const CANARY_ROUND = ["CanaryStep", "Bake", "CheckCanary", "CanaryVerdict"];
+
+export const PROMOTION = ["Promote", "Watch", "CheckWatch", "WatchVerdict", "Finalize", "Shipped"];
