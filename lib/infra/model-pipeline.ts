@@ -1,0 +1,495 @@
+// ModelPipeline: the whole of modelship on AWS as one reusable construct. An upload of a manifest under
+// models/<name>/<version>/ in its bucket starts the Start function, which starts the `modelship-pipeline`
+// state machine (statemachines/pipeline.asl.json) whose Tasks are this construct's Lambda functions.
+// The stack config (cluster, allow-lists, GPU shape, defaults) is props, checked at synth time and handed
+// to every function as MODELSHIP_CONFIG.
+
+import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as kms from "aws-cdk-lib/aws-kms";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as s3 from "aws-cdk-lib/aws-s3";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import * as sfn from "aws-cdk-lib/aws-stepfunctions";
+import { Construct } from "constructs";
+import { fileURLToPath } from "node:url";
+import type { GpuConfig, ManifestDefaults, StackConfig } from "../core/config";
+import { formatFinding } from "../core/findings";
+import {
+  functionFileName,
+  PIPELINE_FUNCTIONS,
+  type PipelineFunction,
+  substitutionKey,
+} from "../core/pipeline-functions";
+import { resolveStackConfig } from "../core/stack-config";
+import { LAMBDA_ENVIRONMENT } from "../aws/lambda/environment";
+import { accessStatements, FUNCTION_ACCESS, type ModelshipFunction } from "./function-access";
+import { acknowledgeObjectPrefixes, acknowledgeUnscopableActions } from "./nag-acknowledgements";
+import { PIPELINE_DEFINITION_FILE, readPipelineDefinition } from "./pipeline-definition";
+
+/** A partial stack config value: mappings are merged key by key over the default, lists replace it. */
+export type PartialConfig<T> = T extends readonly unknown[]
+  ? T
+  : T extends object
+    ? { readonly [K in keyof T]?: PartialConfig<T[K]> }
+    : T;
+
+/** Bucket settings the construct leaves to you; encryption, TLS and the public access block are its own. */
+export type ModelBucketProps = Omit<
+  s3.BucketProps,
+  | "encryption"
+  | "encryptionKey"
+  | "blockPublicAccess"
+  | "enforceSSL"
+  | "publicReadAccess"
+  | "eventBridgeEnabled"
+>;
+
+export interface ModelPipelineProps {
+  /**
+   * The EKS cluster candidates run on. Functions that talk to its API may describe this cluster and no other.
+   *
+   * @default "modelship"
+   */
+  readonly clusterName?: string;
+  /**
+   * The Kubernetes namespace for candidate workloads, routes and their service account.
+   *
+   * @default "models"
+   */
+  readonly namespace?: string;
+  /**
+   * The Gateway API parent (a Gateway, optionally one of its listeners) every model's HTTPRoute attaches to.
+   * Merged key by key over the default.
+   *
+   * @default { name: "inference-gateway", namespace: "gateway" }
+   */
+  readonly gatewayParent?: PartialConfig<StackConfig["gatewayParent"]>;
+  /**
+   * The container images a manifest may name, per runtime; anything else is refused, so write access to the
+   * bucket never chooses what runs on the cluster. The first image of a runtime is its default.
+   *
+   * @default { vllm: ["vllm/vllm-openai:v0.11.0"], "llama.cpp": ["ghcr.io/ggml-org/llama.cpp:server"] }
+   */
+  readonly allowedImages?: PartialConfig<StackConfig["allowedImages"]>;
+  /**
+   * The extra server flags a manifest may pass (flag names, e.g. `--enable-prefix-caching`). Replaces the default list.
+   *
+   * @default the vLLM tuning flags of DEFAULT_STACK_CONFIG (prefix caching, chunked prefill, batch sizes, dtypes, quantization, eager mode)
+   */
+  readonly allowedExtraArgs?: readonly string[];
+  /**
+   * Whether a manifest may ask for `--trust-remote-code`, which runs Python from the bucket on the cluster.
+   *
+   * @default false
+   */
+  readonly allowTrustRemoteCode?: boolean;
+  /**
+   * The GPU shape: memory per GPU, GPUs per node, utilization, the KV-cache concurrency, the resource name,
+   * node selector and tolerations. Merged key by key over the default.
+   *
+   * @default 80 GiB GPUs, 8 per node, 0.9 utilization, 16 concurrent sequences, `nvidia.com/gpu`, tolerating the `nvidia.com/gpu` taint
+   */
+  readonly gpu?: PartialConfig<GpuConfig>;
+  /**
+   * What a manifest inherits when it leaves a field out: serving, gates and rollout settings. Merged key by
+   * key over the default.
+   *
+   * @default DEFAULT_STACK_CONFIG.defaults (vLLM, all gates on, canary 5 → 25 → 50 → 100% with 10-minute bakes)
+   */
+  readonly defaults?: PartialConfig<ManifestDefaults>;
+  /**
+   * Eval suites are split into shards of at most this many items, one Map iteration each.
+   *
+   * @default 50
+   */
+  readonly evalShardSize?: number;
+  /**
+   * A bucket you already have, instead of one the construct creates. It must send its events to EventBridge
+   * (S3 "Amazon EventBridge" notifications on), or uploads start nothing. If a KMS key encrypts it, import it
+   * with that key (`Bucket.fromBucketAttributes({ bucketName, encryptionKey })`) so the functions may use the key.
+   * Providing both this and `bucketProps` is an error.
+   *
+   * @default - a bucket is created: KMS-encrypted with the construct's key, TLS only, public access blocked, versioned, access-logged
+   */
+  readonly existingBucket?: s3.IBucket;
+  /**
+   * Settings for the bucket the construct creates, over its defaults. Encryption, TLS and the public access block
+   * are not yours to change. Providing both this and `existingBucket` is an error.
+   *
+   * @default - versioned, S3 bucket keys on, access logs to a bucket the construct creates
+   */
+  readonly bucketProps?: ModelBucketProps;
+  /**
+   * An event bus you already have, for modelship's events and the commands it accepts. Providing both this and
+   * `eventBusProps` is an error.
+   *
+   * @default - an event bus named `modelship` is created
+   */
+  readonly existingEventBus?: events.IEventBus;
+  /**
+   * Settings for the event bus the construct creates. Providing both this and `existingEventBus` is an error.
+   *
+   * @default { eventBusName: "modelship" }
+   */
+  readonly eventBusProps?: events.EventBusProps;
+  /**
+   * How long the functions' and the state machine's logs are kept.
+   *
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the stateful resources (key, buckets, table, log groups) when they leave the stack.
+   * A bucket is deleted only when empty.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+const STATE_MACHINE_NAME = "modelship-pipeline";
+const ROLLOUT_REQUESTED = "Rollout Requested";
+
+/** Lambda allows 4 KB of environment variables in all; the other variables take well under 600 bytes. */
+const MAX_CONFIG_BYTES = 3_500;
+/** For functions no Task names (their timeout comes from the state machine otherwise). */
+const DEFAULT_TIMEOUT = Duration.seconds(60);
+const MAX_LAMBDA_TIMEOUT_SECONDS = 900;
+const DEFAULT_MEMORY_MB = 512;
+const MEMORY_MB: Partial<Record<ModelshipFunction, number>> = {
+  Validate: 1024,
+  StressWorker: 1024,
+};
+
+const FUNCTIONS_DIR = fileURLToPath(new URL("../../functions/", import.meta.url));
+
+export class ModelPipeline extends Construct {
+  /** The resolved stack config the functions run with. */
+  readonly config: StackConfig;
+  /** Encrypts the bucket (when the construct creates it) and the rollout table. Rotated yearly. */
+  readonly key: kms.Key;
+  readonly bucket: s3.IBucket;
+  /** The bucket's server access logs, when the construct created the bucket and its log destination. */
+  readonly accessLogsBucket?: s3.Bucket;
+  readonly eventBus: events.IEventBus;
+  readonly rolloutTable: dynamodb.Table;
+  readonly stateMachine: sfn.StateMachine;
+  readonly stateMachineLogGroup: logs.LogGroup;
+  /** Start and one function per pipeline stage, by name. */
+  readonly functions: Readonly<Record<ModelshipFunction, NodejsFunction>>;
+  /** Manifest uploads (default bus, from S3) → Start. */
+  readonly manifestUploadedRule: events.Rule;
+  /** `Rollout Requested` commands on the modelship bus → Start. */
+  readonly rolloutRequestedRule: events.Rule;
+  /** Events the Start function could not take, after EventBridge's and Lambda's retries. */
+  readonly startDeadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: ModelPipelineProps = {}) {
+    super(scope, id);
+    checkPropConflicts(props);
+    this.config = resolvePipelineConfig(this, props);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    const definition = readPipelineDefinition(PIPELINE_FUNCTIONS.map(substitutionKey));
+
+    this.key = new kms.Key(this, "Key", {
+      description: "modelship: the model bucket, the rollout table",
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+    if (props.existingBucket) {
+      this.bucket = props.existingBucket;
+    } else {
+      const created = this.createBucket(props.bucketProps ?? {}, removalPolicy);
+      this.bucket = created.bucket;
+      this.accessLogsBucket = created.accessLogsBucket;
+    }
+    this.eventBus =
+      props.existingEventBus ??
+      new events.EventBus(this, "EventBus", { eventBusName: "modelship", ...props.eventBusProps });
+    this.rolloutTable = new dynamodb.Table(this, "RolloutTable", {
+      partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
+      sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: "ttl",
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.key,
+      removalPolicy,
+    });
+
+    const logSettings = { logRetention, removalPolicy };
+    const environment = this.functionEnvironment();
+    const pipelineFunctions = Object.fromEntries(
+      PIPELINE_FUNCTIONS.map((name) => {
+        const taskTimeout = definition.taskTimeoutSeconds.get(substitutionKey(name));
+        const timeout = taskTimeout === undefined ? DEFAULT_TIMEOUT : lambdaTimeout(name, taskTimeout);
+        return [name, this.createFunction(name, functionFileName(name), timeout, environment, logSettings)];
+      }),
+    ) as Record<PipelineFunction, NodejsFunction>;
+
+    this.stateMachineLogGroup = new logs.LogGroup(this, "StateMachineLogs", {
+      // The /aws/vendedlogs/ prefix keeps the log group out of CloudWatch Logs' resource policy size limit.
+      logGroupName: `/aws/vendedlogs/states/${STATE_MACHINE_NAME}`,
+      retention: logRetention,
+      removalPolicy,
+    });
+    this.stateMachine = this.createStateMachine(pipelineFunctions, this.stateMachineLogGroup);
+
+    this.startDeadLetterQueue = new sqs.Queue(this, "StartDeadLetterQueue", {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const start = this.createFunction(
+      "Start",
+      "start",
+      DEFAULT_TIMEOUT,
+      { ...environment, [LAMBDA_ENVIRONMENT.stateMachineArn]: this.stateMachine.stateMachineArn },
+      logSettings,
+      this.startDeadLetterQueue,
+    );
+    this.functions = { Start: start, ...pipelineFunctions };
+
+    const startTarget = new targets.LambdaFunction(start, {
+      deadLetterQueue: this.startDeadLetterQueue,
+      retryAttempts: 8,
+      maxEventAge: Duration.hours(2),
+    });
+    this.manifestUploadedRule = new events.Rule(this, "ManifestUploadedRule", {
+      description: "modelship: a manifest uploaded under models/<name>/<version>/ starts a rollout",
+      eventPattern: {
+        source: ["aws.s3"],
+        detailType: ["Object Created"],
+        detail: {
+          bucket: { name: [this.bucket.bucketName] },
+          object: { key: events.Match.wildcard("models/*/*/modelship.*") },
+        },
+      },
+      targets: [startTarget],
+    });
+    this.rolloutRequestedRule = new events.Rule(this, "RolloutRequestedRule", {
+      description: `modelship: a "${ROLLOUT_REQUESTED}" command starts a rollout`,
+      eventBus: this.eventBus,
+      eventPattern: { detailType: [ROLLOUT_REQUESTED] },
+      targets: [startTarget],
+    });
+
+    this.grantFunctionAccess();
+  }
+
+  private createStateMachine(
+    pipelineFunctions: Record<PipelineFunction, NodejsFunction>,
+    logGroup: logs.ILogGroup,
+  ): sfn.StateMachine {
+    const stateMachine = new sfn.StateMachine(this, "StateMachine", {
+      stateMachineName: STATE_MACHINE_NAME,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromFile(PIPELINE_DEFINITION_FILE),
+      definitionSubstitutions: Object.fromEntries(
+        PIPELINE_FUNCTIONS.map((name) => [substitutionKey(name), pipelineFunctions[name].functionArn]),
+      ),
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      tracingEnabled: true,
+    });
+    // The definition comes from a file, so CDK cannot see which functions it calls: grant exactly those.
+    stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["lambda:InvokeFunction"],
+        resources: PIPELINE_FUNCTIONS.map((name) => pipelineFunctions[name].functionArn),
+      }),
+    );
+    acknowledgeUnscopableActions(
+      stateMachine.role,
+      "The CloudWatch Logs delivery actions Step Functions logging needs and X-Ray's PutTraceSegments/PutTelemetryRecords",
+    );
+    return stateMachine;
+  }
+
+  private createBucket(
+    bucketProps: ModelBucketProps,
+    removalPolicy: RemovalPolicy,
+  ): { bucket: s3.Bucket; accessLogsBucket?: s3.Bucket } {
+    let accessLogsBucket: s3.Bucket | undefined;
+    if (!bucketProps.serverAccessLogsBucket) {
+      // S3 delivers server access logs only to a bucket with S3-managed encryption, not KMS.
+      accessLogsBucket = new s3.Bucket(this, "AccessLogsBucket", {
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        enforceSSL: true,
+        removalPolicy,
+      });
+    }
+    const bucket = new s3.Bucket(this, "Bucket", {
+      versioned: true,
+      bucketKeyEnabled: true,
+      removalPolicy,
+      ...(accessLogsBucket && {
+        serverAccessLogsBucket: accessLogsBucket,
+        serverAccessLogsPrefix: "model-bucket/",
+      }),
+      ...bucketProps,
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+    });
+    // The L1 setting, not `eventBridgeEnabled: true`, which would add a custom-resource Lambda to do the same.
+    (bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+      eventBridgeConfiguration: { eventBridgeEnabled: true },
+    };
+    return accessLogsBucket ? { bucket, accessLogsBucket } : { bucket };
+  }
+
+  private functionEnvironment(): Record<string, string> {
+    const config = JSON.stringify(this.config);
+    if (config.length > MAX_CONFIG_BYTES) {
+      throw new Error(
+        `ModelPipeline: the stack config is ${config.length} bytes as JSON; it travels to every function as the ` +
+          `${LAMBDA_ENVIRONMENT.config} environment variable, and Lambda allows 4 KB of environment in all ` +
+          `(${MAX_CONFIG_BYTES} bytes for the config). Shorten the allow-lists or the default smoke prompts.`,
+      );
+    }
+    return {
+      [LAMBDA_ENVIRONMENT.bucket]: this.bucket.bucketName,
+      [LAMBDA_ENVIRONMENT.table]: this.rolloutTable.tableName,
+      [LAMBDA_ENVIRONMENT.eventBus]: this.eventBus.eventBusName,
+      [LAMBDA_ENVIRONMENT.config]: config,
+      POWERTOOLS_SERVICE_NAME: "modelship",
+      POWERTOOLS_METRICS_NAMESPACE: "modelship",
+      // Stack traces point into the TypeScript sources (the bundles carry source maps).
+      NODE_OPTIONS: "--enable-source-maps",
+    };
+  }
+
+  private createFunction(
+    name: ModelshipFunction,
+    fileName: string,
+    timeout: Duration,
+    environment: Record<string, string>,
+    logSettings: { readonly logRetention: logs.RetentionDays; readonly removalPolicy: RemovalPolicy },
+    deadLetterQueue?: sqs.IQueue,
+  ): NodejsFunction {
+    const logGroup = new logs.LogGroup(this, `${name}Logs`, {
+      retention: logSettings.logRetention,
+      removalPolicy: logSettings.removalPolicy,
+    });
+    // A role of its own with no managed policy: it may write to its own log group and nothing else yet.
+    const role = new iam.Role(this, `${name}Role`, {
+      assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+      description: `modelship ${name} function`,
+    });
+    logGroup.grantWrite(role);
+    acknowledgeUnscopableActions(role, "X-Ray's PutTraceSegments and PutTelemetryRecords (active tracing)");
+    return new NodejsFunction(this, `${name}Function`, {
+      description: `modelship: ${name}`,
+      entry: `${FUNCTIONS_DIR}${fileName}.ts`,
+      handler: "handler",
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: MEMORY_MB[name] ?? DEFAULT_MEMORY_MB,
+      timeout,
+      tracing: lambda.Tracing.ACTIVE,
+      role,
+      logGroup,
+      environment,
+      ...(deadLetterQueue && { deadLetterQueue }),
+      bundling: {
+        format: OutputFormat.CJS,
+        target: "node24",
+        forceDockerBundling: false,
+        minify: true,
+        sourceMap: true,
+        // Error and class names survive minification: logs and traces stay readable.
+        keepNames: true,
+        // The SDK version we test with, not whichever one the runtime ships.
+        bundleAwsSDK: true,
+      },
+    });
+  }
+
+  private grantFunctionAccess(): void {
+    const stack = Stack.of(this);
+    const access = {
+      bucket: this.bucket,
+      tableArn: this.rolloutTable.tableArn,
+      tableKey: this.key,
+      eventBusArn: this.eventBus.eventBusArn,
+      stateMachineArn: this.stateMachine.stateMachineArn,
+      clusterArn: stack.formatArn({
+        service: "eks",
+        resource: "cluster",
+        resourceName: this.config.clusterName,
+        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+      }),
+    };
+    for (const [name, fn] of Object.entries(this.functions) as [ModelshipFunction, NodejsFunction][]) {
+      const statements = accessStatements(FUNCTION_ACCESS[name], access);
+      for (const statement of statements) fn.addToRolePolicy(statement);
+      const objectPatterns = new Set(
+        statements.flatMap((s) => s.resources).filter((arn) => arn.includes("*")),
+      );
+      if (fn.role) acknowledgeObjectPrefixes(fn.role, [...objectPatterns]);
+    }
+  }
+}
+
+function checkPropConflicts(props: ModelPipelineProps): void {
+  const conflicts: string[] = [];
+  if (props.existingBucket && props.bucketProps) {
+    conflicts.push(
+      "existingBucket and bucketProps: bucketProps configures the bucket the construct creates; with existingBucket it creates none.",
+    );
+  }
+  if (props.existingEventBus && props.eventBusProps) {
+    conflicts.push(
+      "existingEventBus and eventBusProps: eventBusProps configures the bus the construct creates; with existingEventBus it creates none.",
+    );
+  }
+  if (conflicts.length > 0) {
+    throw new Error(`ModelPipeline: conflicting props — give one of each pair:\n  ${conflicts.join("\n  ")}`);
+  }
+}
+
+function resolvePipelineConfig(scope: Construct, props: ModelPipelineProps): StackConfig {
+  const partial = {
+    clusterName: props.clusterName,
+    namespace: props.namespace,
+    gatewayParent: props.gatewayParent,
+    allowedImages: props.allowedImages,
+    allowedExtraArgs: props.allowedExtraArgs,
+    allowTrustRemoteCode: props.allowTrustRemoteCode,
+    gpu: props.gpu,
+    defaults: props.defaults,
+    evalShardSize: props.evalShardSize,
+  };
+  // Through JSON: the config is data, and a prop left undefined must fall back to its default, not replace it.
+  const { config, findings } = resolveStackConfig(JSON.parse(JSON.stringify(partial)), "ModelPipeline props");
+  if (!config) {
+    throw new Error(
+      ["ModelPipeline: the stack config is invalid. Every problem:", ...findings.map(formatFinding)].join(
+        "\n",
+      ),
+    );
+  }
+  for (const finding of findings) {
+    Annotations.of(scope).addWarningV2(`modelship:${finding.code}`, formatFinding(finding));
+  }
+  return config;
+}
+
+function lambdaTimeout(name: ModelshipFunction, taskTimeoutSeconds: number): Duration {
+  if (taskTimeoutSeconds > MAX_LAMBDA_TIMEOUT_SECONDS) {
+    throw new Error(
+      `${PIPELINE_DEFINITION_FILE}: a Task running ${name} has TimeoutSeconds ${taskTimeoutSeconds}, but a Lambda ` +
+        `function runs at most ${MAX_LAMBDA_TIMEOUT_SECONDS} s. Split the work (a Map, or a Wait-and-check loop) or lower the timeout.`,
+    );
+  }
+  return Duration.seconds(taskTimeoutSeconds);
+}

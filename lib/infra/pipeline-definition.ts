@@ -1,0 +1,88 @@
+// What the CDK app checks and learns from statemachines/pipeline.asl.json before it deploys it: every
+// `${...}` placeholder must be one the app substitutes, every Task must have a TimeoutSeconds, and each
+// function's longest Task timeout becomes its Lambda timeout. The file itself is deployed as it is.
+
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+export const PIPELINE_DEFINITION_FILE = fileURLToPath(
+  new URL("../../statemachines/pipeline.asl.json", import.meta.url),
+);
+
+interface PipelineDefinitionFacts {
+  /** Substitution key (`ValidateFunctionArn`) → the longest TimeoutSeconds of the Tasks that use it. */
+  readonly taskTimeoutSeconds: ReadonlyMap<string, number>;
+}
+
+/** Reads the definition; throws, naming them all, on placeholders outside `substitutions` and untimed Tasks. */
+export function readPipelineDefinition(
+  substitutions: readonly string[],
+  file: string = PIPELINE_DEFINITION_FILE,
+): PipelineDefinitionFacts {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new Error(`Cannot read the state machine definition ${file}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  let definition: unknown;
+  try {
+    definition = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${file} is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  const problems: string[] = [];
+  const placeholders = new Set([...text.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1] ?? ""));
+  const unknown = [...placeholders].filter((p) => !substitutions.includes(p)).sort();
+  if (unknown.length > 0) {
+    problems.push(
+      `it uses substitutions the app does not provide: ${unknown.map((p) => "${" + p + "}").join(", ")}. ` +
+        `The app provides ${substitutions.map((p) => "${" + p + "}").join(", ")}; ` +
+        "fix the name, or add the function to PIPELINE_FUNCTIONS (lib/core/pipeline-functions.ts).",
+    );
+  }
+  const taskTimeoutSeconds = new Map<string, number>();
+  const untimed: string[] = [];
+  for (const [stateName, task] of tasksOf(definition)) {
+    const key = /^\$\{([^}]+)\}$/.exec(typeof task.Resource === "string" ? task.Resource : "")?.[1];
+    if (!key) continue;
+    if (typeof task.TimeoutSeconds !== "number") {
+      untimed.push(stateName);
+      continue;
+    }
+    taskTimeoutSeconds.set(key, Math.max(task.TimeoutSeconds, taskTimeoutSeconds.get(key) ?? 0));
+  }
+  if (untimed.length > 0) {
+    problems.push(
+      `the Task states ${untimed.join(", ")} have no TimeoutSeconds. ` +
+        "Give every Task an explicit TimeoutSeconds: it bounds the stage and becomes its function's Lambda timeout.",
+    );
+  }
+  if (problems.length > 0) throw new Error([`${file}:`, ...problems.map((p) => `  ${p}`)].join("\n"));
+  return { taskTimeoutSeconds };
+}
+
+interface TaskState {
+  readonly Resource?: unknown;
+  readonly TimeoutSeconds?: unknown;
+}
+
+/** Every Task state, at any depth (inside Map processors and Parallel branches too), with its name. */
+function* tasksOf(node: unknown, name = ""): Generator<[string, TaskState]> {
+  if (Array.isArray(node)) {
+    for (const item of node) yield* tasksOf(item);
+    return;
+  }
+  if (!node || typeof node !== "object") return;
+  const record = node as Record<string, unknown>;
+  if (record.Type === "Task") yield [name, record];
+  for (const [key, value] of Object.entries(record)) {
+    if (key === "States" && value && typeof value === "object" && !Array.isArray(value)) {
+      for (const [stateName, state] of Object.entries(value)) yield* tasksOf(state, stateName);
+    } else {
+      yield* tasksOf(value);
+    }
+  }
+}

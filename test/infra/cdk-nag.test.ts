@@ -1,0 +1,37 @@
+import { App, Validations } from "aws-cdk-lib";
+import { AwsSolutionsChecks } from "cdk-nag";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ModelshipStack } from "../../lib/infra/sample-stack";
+import { cdkJsonContext } from "./synth";
+
+const outdir = mkdtempSync(join(tmpdir(), "modelship-nag-"));
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+describe("cdk-nag AwsSolutions on the sample stack", () => {
+  const app = new App({ outdir, context: { ...cdkJsonContext(), "aws:cdk:bundling-stacks": [] } });
+  const stack = new ModelshipStack(app, "Modelship");
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+  it("finds nothing unacknowledged, and the synth that bin/app.ts runs passes its validation", () => {
+    const unacknowledged = new AwsSolutionsChecks()
+      .validateScope(stack)
+      .violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(", ")}`);
+    expect(unacknowledged).toEqual([]);
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it("has a written reason for every acknowledgement", () => {
+    const acknowledgements = stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata)
+      .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((m) => Object.entries(m.data as Record<string, string>));
+    expect(acknowledgements.length).toBeGreaterThan(0);
+    for (const [rule, reason] of acknowledgements) {
+      expect(reason.length, rule).toBeGreaterThan(40);
+    }
+  });
+});
