@@ -84,6 +84,8 @@ export interface StartedExecution {
 }
 
 export interface Executions {
+  /** The id an execution of this name has (the ARN on AWS), known before it starts so the input can carry it. */
+  idFor(name: string): string;
   /** Starts the pipeline under a readable, deterministic name; the same name twice is the same rollout. */
   start(name: string, input: ExecutionInput): Promise<StartedExecution>;
 }

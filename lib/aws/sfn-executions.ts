@@ -47,20 +47,20 @@ export class StepFunctionsExecutions implements Executions {
           input: JSON.stringify(input),
         }),
       );
-      const executionId = response.executionArn ?? this.executionArn(name);
+      const executionId = response.executionArn ?? this.idFor(name);
       const startedBefore =
         response.startDate && response.startDate.getTime() < calledAt - CLOCK_TOLERANCE_MS;
       return { executionId, alreadyStarted: Boolean(startedBefore) };
     } catch (error) {
       if ((error as { name?: unknown } | undefined)?.name === "ExecutionAlreadyExists") {
-        return { executionId: this.executionArn(name), alreadyStarted: true };
+        return { executionId: this.idFor(name), alreadyStarted: true };
       }
       throw asTransientWhenPassing(error, `StartExecution ${name} on ${this.stateMachineArn}`);
     }
   }
 
   /** arn:…:stateMachine:<machine> → arn:…:execution:<machine>:<name> */
-  private executionArn(name: string): string {
+  idFor(name: string): string {
     return `${this.stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
   }
 }

@@ -49,6 +49,10 @@ export class LocalExecutions implements Executions {
     return { executionId, alreadyStarted: false };
   }
 
+  idFor(name: string): string {
+    return localExecutionId(name);
+  }
+
   get(executionId: string): LocalExecution | undefined {
     return this.executions.get(executionId);
   }

@@ -100,6 +100,7 @@ export async function start(
       id: name,
       model: parsed.name,
       version: parsed.version,
+      executionId: deps.executions.idFor(name),
       source: {
         bucket: upload.bucket,
         key: upload.key,

@@ -8,8 +8,12 @@ export class RecordingExecutions implements Executions {
   /** Every execution actually started, in order. */
   readonly started: { readonly name: string; readonly input: ExecutionInput }[] = [];
 
+  idFor(name: string): string {
+    return `arn:aws:states:eu-west-1:123456789012:execution:modelship-pipeline:${name}`;
+  }
+
   async start(name: string, input: ExecutionInput): Promise<StartedExecution> {
-    const executionId = `arn:aws:states:eu-west-1:123456789012:execution:modelship-pipeline:${name}`;
+    const executionId = this.idFor(name);
     if (this.started.some((s) => s.name === name)) return { executionId, alreadyStarted: true };
     this.started.push({ name, input: structuredClone(input) });
     return { executionId, alreadyStarted: false };

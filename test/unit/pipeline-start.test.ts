@@ -35,7 +35,7 @@ describe("Start", () => {
   });
 
   describe("an uploaded manifest", () => {
-    it("starts one execution named <model>-<version>-<hash>, with the rollout's source as input", async () => {
+    it("starts one execution named <model>-<version>-<hash>, with the rollout's source and execution id as input", async () => {
       const outcome = await start(objectCreated("models/llama/v3/modelship.yaml"), deps);
       expect(outcome.status).toBe("started");
       expect(executions.started).toHaveLength(1);
@@ -46,6 +46,7 @@ describe("Start", () => {
           id: execution?.name,
           model: "llama",
           version: "v3",
+          executionId: `arn:aws:states:eu-west-1:123456789012:execution:modelship-pipeline:${execution?.name}`,
           source: {
             bucket: "models-bucket",
             key: "models/llama/v3/modelship.yaml",
@@ -57,7 +58,7 @@ describe("Start", () => {
       });
       expect(outcome).toMatchObject({
         executionName: execution?.name,
-        executionId: expect.stringContaining(execution?.name ?? "?"),
+        executionId: execution?.input.rollout.executionId,
       });
       expect(events.emitted).toEqual([]);
     });

@@ -33,11 +33,12 @@ function buildAwsStageDeps(env: LambdaEnvironment): StageDeps {
   };
 }
 
+const onlyInStart =
+  "Only the Start function starts executions: no other function is given the state machine's ARN or the right to start it.";
+
 const executionsOnlyInStart: Executions = {
-  start: () =>
-    Promise.reject(
-      new Error(
-        "Only the Start function starts executions: no other function is given the state machine's ARN or the right to start it.",
-      ),
-    ),
+  idFor: () => {
+    throw new Error(onlyInStart);
+  },
+  start: () => Promise.reject(new Error(onlyInStart)),
 };
