@@ -118,9 +118,11 @@ export class Transient extends ModelshipError {
 /** A stage whose capability is not built yet. Loud on purpose: it names what is missing. */
 export class NotImplementedYet extends ModelshipError {
   override readonly name = "NotImplementedYet" as const;
-  constructor(stage: string, capability: string) {
+  constructor(stage: string, capability: string, hint?: string) {
     super(`${stage} is not built yet: ${capability}.`, {
-      hint: "Disable this gate in the manifest if it is optional, or wait for the release that builds it.",
+      hint:
+        hint ??
+        "This release of modelship stops a rollout here; Cleanup removes what it started. The stage arrives in a later release.",
     });
   }
 }

@@ -14,7 +14,12 @@ export const EMITTED_DETAIL_TYPES = [
 ] as const;
 export type EmittedDetailType = (typeof EMITTED_DETAIL_TYPES)[number];
 
-export const COMMAND_DETAIL_TYPES = ["Rollback Requested", "Promote Requested", "Abort Requested"] as const;
+export const COMMAND_DETAIL_TYPES = [
+  "Rollout Requested",
+  "Rollback Requested",
+  "Promote Requested",
+  "Abort Requested",
+] as const;
 export type CommandDetailType = (typeof COMMAND_DETAIL_TYPES)[number];
 
 export interface EventDetail {

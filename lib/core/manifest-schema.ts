@@ -4,8 +4,8 @@
 
 import { z } from "zod";
 
-/** `<name>` becomes a Kubernetes name (DNS-1123 label, ≤ 63 chars). */
-export const MODEL_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** `<name>` becomes a Kubernetes name: a DNS-1123 label, ≤ 63 chars, starting and ending alphanumeric. */
+export const MODEL_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** `<version>` appears in S3 keys, labels and execution names. */
 export const MODEL_VERSION_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -66,7 +66,13 @@ export const alarmsSchema = z.strictObject({
 });
 
 export const manifestSchema = z.strictObject({
-  name: z.string().regex(MODEL_NAME_PATTERN, "a model name: [a-z0-9][a-z0-9-]{0,62}").optional(),
+  name: z
+    .string()
+    .regex(
+      MODEL_NAME_PATTERN,
+      "a model name: lowercase letters, digits and '-', 1–63 characters, starting and ending with a letter or digit",
+    )
+    .optional(),
   version: z.string().regex(MODEL_VERSION_PATTERN, "a version: [A-Za-z0-9._-]{1,64}").optional(),
   format: z.enum(["safetensors", "gguf"]).optional(),
   files: z

@@ -27,6 +27,7 @@ import {
   substitutionKey,
 } from "../core/pipeline-functions";
 import { resolveStackConfig } from "../core/stack-config";
+import type { CommandDetailType } from "../core/events";
 import { LAMBDA_ENVIRONMENT } from "../aws/lambda/environment";
 import { accessStatements, FUNCTION_ACCESS, type ModelshipFunction } from "./function-access";
 import { acknowledgeObjectPrefixes, acknowledgeUnscopableActions } from "./nag-acknowledgements";
@@ -154,7 +155,7 @@ export interface ModelPipelineProps {
 }
 
 const STATE_MACHINE_NAME = "modelship-pipeline";
-const ROLLOUT_REQUESTED = "Rollout Requested";
+const ROLLOUT_REQUESTED: CommandDetailType = "Rollout Requested";
 
 /** Lambda allows 4 KB of environment variables in all; the other variables take well under 600 bytes. */
 const MAX_CONFIG_BYTES = 3_500;

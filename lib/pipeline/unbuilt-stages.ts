@@ -9,8 +9,12 @@ import type { EvalShardInput, StressWorkerInput } from "./flow-state";
 
 type UnbuiltStage<Input> = (input: Input, deps: StageDeps) => Promise<never>;
 
-function unbuilt<Input>(stage: string, capability: string): UnbuiltStage<Input> {
-  return () => Promise.reject(new NotImplementedYet(stage, capability));
+function unbuilt<Input>(stage: string, capability: string, hint?: string): UnbuiltStage<Input> {
+  return () => Promise.reject(new NotImplementedYet(stage, capability, hint));
+}
+
+function skippable(gate: "smoke" | "stress" | "eval"): string {
+  return `Set gates.${gate}.enabled: false in the manifest to skip this gate until it is built.`;
 }
 
 export const deployCandidate = unbuilt<ExecutionState>(
@@ -24,22 +28,27 @@ export const checkCandidate = unbuilt<ExecutionState>(
 export const smokeTest = unbuilt<ExecutionState>(
   "SmokeTest",
   "the smoke test (chat prompts against the candidate's OpenAI-compatible endpoint)",
+  skippable("smoke"),
 );
 export const stressWorker = unbuilt<StressWorkerInput>(
   "StressWorker",
   "the load generator (streaming requests with TTFT/TPOT histograms)",
+  skippable("stress"),
 );
 export const mergeStress = unbuilt<ExecutionState>(
   "MergeStress",
   "the stress gate (merging histograms, SLO checks)",
+  skippable("stress"),
 );
 export const evalShard = unbuilt<EvalShardInput>(
   "EvalShard",
   "the eval runner (suites from evals/ and their scorers)",
+  skippable("eval"),
 );
 export const mergeEval = unbuilt<ExecutionState>(
   "MergeEval",
   "the eval gate (scores, confidence intervals, regression)",
+  skippable("eval"),
 );
 export const registerGateway = unbuilt<ExecutionState>(
   "RegisterGateway",

@@ -76,7 +76,8 @@ describe("modelship run --local", () => {
       ["Stage Failed", "Cleanup"],
     ]);
     expect(events[1]?.detail.error).toBe("NotImplementedYet");
-    for (const event of events) expect(event.detail.executionArn).toMatch(/^local:tiny-llama-v1-[0-9a-f]{8}$/);
+    for (const event of events)
+      expect(event.detail.executionArn).toMatch(/^local:tiny-llama-v1-[0-9a-f]{8}$/);
     const record = await new JsonFileRolloutStore(join(home, "rollouts.json")).get("tiny-llama");
     expect(record?.lock).toBeUndefined();
     expect(record?.status).toBe("failed");

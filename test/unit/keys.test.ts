@@ -149,3 +149,13 @@ describe("executionName", () => {
     );
   });
 });
+
+describe("model names that cannot be Kubernetes names", () => {
+  it("rejects a name ending in '-', which no Deployment or Service may carry", () => {
+    const rejected = rejection("models/llama-/v1/modelship.yaml");
+    expect(rejected.message).toContain("'llama-'");
+    expect(parseManifestKey("models/a/v1/modelship.yaml").ok).toBe(true);
+    expect(parseManifestKey(`models/${"a".repeat(63)}/v1/modelship.yaml`).ok).toBe(true);
+    expect(parseManifestKey(`models/${"a".repeat(64)}/v1/modelship.yaml`).ok).toBe(false);
+  });
+});

@@ -159,7 +159,7 @@ describe("parseManifest", () => {
     it("explains a pattern with words, not a regular expression alone", () => {
       const result = parseManifest("name: Llama_3\n", "modelship.yaml");
       expect(findingAt(result, "name").message).toBe(
-        "expected a model name: [a-z0-9][a-z0-9-]{0,62}, found 'Llama_3'.",
+        "expected a model name: lowercase letters, digits and '-', 1–63 characters, starting and ending with a letter or digit, found 'Llama_3'.",
       );
     });
 
