@@ -10,7 +10,11 @@ import { describeCaughtError, type CaughtError } from "../core/errors";
 import { formatFinding } from "../core/findings";
 import { parseManifestKey } from "../core/keys";
 import type { ExecutionResult, StateTransition } from "../local/executor";
+import { interruptExecution, type Interruption } from "../local/interrupt";
+import type { LocalExecution } from "../local/local-executions";
 import { LocalConfigInvalid, localPaths, openLocalRuntime } from "../local/runtime";
+import { cleanup, type CleanupOutcome } from "../pipeline/cleanup";
+import type { StageDeps } from "../pipeline/deps";
 import { start } from "../pipeline/start";
 
 const USAGE = `Usage: modelship run <folder> --local [--home .modelship] [--version V] [--time-factor F]
@@ -23,7 +27,9 @@ models/<name>/<version>/ and runs the pipeline on it, printing each state as it 
   --version V        the version to roll out (default: the manifest's, else a timestamp)
   --time-factor F    scale waits (bakes, watch, polls) and retry pauses: 1 = real time (default), 0.01 = 100× faster
 
-Exit status: 0 the model shipped, 1 the rollout failed or the input is bad, 2 usage error.`;
+Ctrl-C stops the rollout and runs Cleanup (lock released, failure recorded); Ctrl-C again quits at once.
+
+Exit status: 0 the model shipped, 1 the rollout failed or the input is bad, 2 usage error, 130 interrupted.`;
 
 const MANIFEST_NAMES = ["modelship.yaml", "modelship.yml", "modelship.json"];
 /** State types worth a line; Choice and Pass states are the flow's plumbing. */
@@ -147,10 +153,50 @@ async function runCommand(argv: string[]): Promise<number> {
   console.log(`Execution ${started.executionId}`);
   const execution = runtime.executions.get(started.executionId);
   if (!execution) throw new Error(`The execution ${started.executionId} was started but is not tracked.`);
-  const result = await execution.result;
-  printResult(result, name, version);
+  const { result, interruption } = await followExecution(execution, runtime.deps);
+  if (interruption) {
+    const outcome = (await interruption).cleanup as CleanupOutcome | undefined;
+    console.log(`✖ The rollout of ${name} ${version} was interrupted.`);
+    for (const line of outcome?.cleaned ?? []) console.log(`  ✔ ${line}`);
+    for (const line of outcome?.leftBehind ?? []) console.log(`  ✖ left behind: ${line}`);
+  } else {
+    printResult(result, name, version);
+  }
   console.log(`Events: ${paths.events}\nRecords: ${paths.rollouts}`);
+  if (interruption) return 130;
   return result.status === "SUCCEEDED" ? 0 : 1;
+}
+
+/**
+ * Waits for the execution; Ctrl-C (or SIGTERM) stops it and sends it through Cleanup, so an interrupted
+ * rollout leaves no lock or workload behind. A second Ctrl-C quits at once.
+ */
+async function followExecution(
+  execution: LocalExecution,
+  deps: StageDeps,
+): Promise<{ result: ExecutionResult; interruption?: Promise<Interruption> }> {
+  let interruption: Promise<Interruption> | undefined;
+  const interrupt = (signal: NodeJS.Signals) => {
+    if (interruption) {
+      console.error(`${signal} again: quitting without waiting for Cleanup.`);
+      process.exit(130);
+    }
+    console.error(`\n${signal}: stopping the rollout and cleaning up (press Ctrl-C again to quit at once)…`);
+    interruption = interruptExecution(
+      execution,
+      (state) => cleanup(state, deps),
+      `Interrupted by ${signal}.`,
+    );
+  };
+  process.on("SIGINT", interrupt);
+  process.on("SIGTERM", interrupt);
+  try {
+    const result = await execution.result;
+    return interruption ? { result, interruption } : { result };
+  } finally {
+    process.off("SIGINT", interrupt);
+    process.off("SIGTERM", interrupt);
+  }
 }
 
 interface FolderManifest {

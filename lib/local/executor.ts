@@ -54,7 +54,10 @@ export type ExecutionResult =
 export interface RunningExecution {
   /** Settles once the execution has ended and every transition has been delivered. */
   readonly result: Promise<ExecutionResult>;
+  /** Stops the execution; `result` settles once the Task handlers already running have finished. */
   abort(): void;
+  /** The state as of the last top-level Task: what a Cleanup after an abort works from. */
+  lastState(): unknown;
 }
 
 export interface RunSettings {
@@ -134,6 +137,9 @@ export class LocalExecutor {
     const sleptMs = new Map<string, number[]>();
     let localFailure: CaughtError | undefined;
     let aborted = false;
+    // Abort does not stop a handler already running; its effects (a lock, a workload) must land before
+    // anyone cleans up after the execution.
+    const running = new Set<Promise<unknown>>();
 
     const waitTimeOverrides: Record<string, number> = {};
     for (const [name, wait] of this.waits) {
@@ -151,10 +157,16 @@ export class LocalExecutor {
     for (const [stateName, fn] of this.taskFunctions) {
       const handler = this.options.handlers[fn];
       const isTopLevel = this.topLevelResultPaths.has(stateName);
-      taskResourceLocalHandlers[stateName] = async (taskInput) => {
-        const output = await invokeLikeLambda(handler, taskInput);
-        if (isTopLevel) latestData = placeResult(taskInput, this.topLevelResultPaths.get(stateName), output);
-        return output;
+      taskResourceLocalHandlers[stateName] = (taskInput) => {
+        const invocation = invokeLikeLambda(handler, taskInput).then((output) => {
+          if (isTopLevel)
+            latestData = placeResult(taskInput, this.topLevelResultPaths.get(stateName), output);
+          return output;
+        });
+        running.add(invocation);
+        const settled = () => running.delete(invocation);
+        invocation.then(settled, settled);
+        return invocation;
       };
     }
 
@@ -227,7 +239,8 @@ export class LocalExecutor {
       },
     );
 
-    const result = Promise.all([ended, delivered]).then(([outcome]): ExecutionResult => {
+    const result = Promise.all([ended, delivered]).then(async ([outcome]): Promise<ExecutionResult> => {
+      await Promise.allSettled([...running]);
       if (localFailure) return { status: "FAILED", error: localFailure };
       // With noThrowOnAbort, an aborted execution resolves (with null) instead of rejecting.
       if (aborted) return { status: "ABORTED" };
@@ -240,6 +253,7 @@ export class LocalExecutor {
         aborted = true;
         execution.abort();
       },
+      lastState: () => latestData,
     };
   }
 

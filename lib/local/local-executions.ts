@@ -13,6 +13,8 @@ export interface LocalExecution {
   /** Settles when the execution has ended. */
   readonly result: Promise<ExecutionResult>;
   abort(): void;
+  /** The state as of the last top-level Task. */
+  lastState(): unknown;
 }
 
 /** Step Functions' rule for execution names: 1–80 characters, no whitespace, controls or `<>{}[]?*"#%\^|~`$&,;:/`. */
@@ -45,6 +47,7 @@ export class LocalExecutions implements Executions {
       input,
       result: running.result,
       abort: running.abort,
+      lastState: running.lastState,
     });
     return { executionId, alreadyStarted: false };
   }
