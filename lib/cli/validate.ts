@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { S3ObjectStore } from "../aws/s3-object-store";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../core/config";
 import { type Finding, type Severity, sortFindings } from "../core/findings";
-import { parseManifest, resolveManifest } from "../core/manifest";
+import { loadManifest } from "../core/manifest";
 import type { ResolvedManifest } from "../core/manifest-schema";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
 import { FolderObjectStore } from "../local/folder-object-store";
@@ -130,11 +130,8 @@ async function readManifest(
     message: `The folder has more than one manifest; ${first.name} is used and ${other.name} is ignored.`,
     hint: "Keep one manifest.",
   }));
-  const parsed = parseManifest(new TextDecoder().decode(first.bytes), first.name);
-  findings.push(...parsed.findings);
-  if (!parsed.manifest) return { findings };
-  const resolved = resolveManifest(
-    parsed.manifest,
+  const resolved = loadManifest(
+    new TextDecoder().decode(first.bytes),
     { name: target.name, version: target.version, fileName: first.name },
     config,
   );

@@ -32,8 +32,19 @@ import {
 } from "./manifest-schema";
 import { type FindingSource, describeValue, findingsFromSchemaIssues } from "./schema-findings";
 
-/** Parses and schema-checks a manifest's text; `manifest` is set only when there is no error. */
-export function parseManifest(text: string, fileName: string): { manifest?: Manifest; findings: Finding[] } {
+export interface ParsedManifest {
+  /** Set only when there is no error. */
+  readonly manifest?: Manifest;
+  readonly findings: Finding[];
+  /**
+   * When the schema refused the manifest: what is left of it without the refused keys and values, so the
+   * semantic rules can still report everything else wrong in one pass. Never used to run anything.
+   */
+  readonly salvaged?: Manifest;
+}
+
+/** Parses and schema-checks a manifest's text. */
+export function parseManifest(text: string, fileName: string): ParsedManifest {
   const source: FindingSource = { codePrefix: "manifest", file: fileName };
   const extension = /\.([A-Za-z]+)$/.exec(fileName)?.[1]?.toLowerCase();
   if (extension !== "yaml" && extension !== "yml" && extension !== "json") {
@@ -69,16 +80,83 @@ export function parseManifest(text: string, fileName: string): { manifest?: Mani
   }
   const parsed = manifestSchema.safeParse(data);
   if (!parsed.success) {
+    const salvaged = salvage(data, parsed.error.issues);
     return {
       findings: [
         ...read.findings,
         ...findingsFromSchemaIssues(parsed.error.issues, data, manifestSchema, source),
       ],
+      ...(salvaged && { salvaged }),
     };
   }
   return hasErrors(read.findings)
     ? { findings: read.findings }
     : { manifest: parsed.data, findings: read.findings };
+}
+
+type SchemaIssue = {
+  readonly code: string;
+  readonly path: readonly PropertyKey[];
+  readonly keys?: readonly string[];
+};
+
+/**
+ * Removes what the schema refused — unknown keys, and each wrong value (a whole list when the problem is
+ * inside one, so list indexes in later findings stay true) — until what is left passes, or gives up.
+ */
+function salvage(data: object, firstIssues: readonly SchemaIssue[]): Manifest | undefined {
+  let copy: Record<string, unknown>;
+  try {
+    copy = structuredClone(data) as Record<string, unknown>;
+  } catch {
+    // Too deep to copy: the schema's findings already say so, and there is nothing sensible to salvage.
+    return undefined;
+  }
+  let issues = firstIssues;
+  for (let round = 0; round < 8; round++) {
+    for (const issue of issues) {
+      const listAt = issue.path.findIndex((segment) => typeof segment === "number");
+      const path = listAt >= 0 ? issue.path.slice(0, listAt) : issue.path;
+      if (issue.code === "unrecognized_keys" && listAt < 0) {
+        const parent = valueAt(copy, path);
+        for (const key of issue.keys ?? []) if (isRecord(parent)) delete parent[key];
+      } else if (path.length > 0) {
+        const parent = valueAt(copy, path.slice(0, -1));
+        if (isRecord(parent)) delete parent[String(path.at(-1))];
+      } else {
+        return undefined;
+      }
+    }
+    const again = manifestSchema.safeParse(copy);
+    if (again.success) return again.data;
+    issues = again.error.issues;
+  }
+  return undefined;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>((node, segment) => (isRecord(node) ? node[String(segment)] : undefined), root);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Parses and resolves in one pass: every syntax, schema and semantic finding together. `manifest` is set
+ * only when there is no error.
+ */
+export function loadManifest(
+  text: string,
+  context: ManifestContext & { readonly fileName: string },
+  config: StackConfig,
+): { manifest?: ResolvedManifest; findings: Finding[] } {
+  const parsed = parseManifest(text, context.fileName);
+  const toResolve = parsed.manifest ?? parsed.salvaged;
+  if (!toResolve) return { findings: parsed.findings };
+  const resolved = resolveManifest(toResolve, context, config);
+  const findings = [...parsed.findings, ...resolved.findings];
+  return parsed.manifest && resolved.manifest ? { manifest: resolved.manifest, findings } : { findings };
 }
 
 /** Where the manifest came from: the key's name and version, and the file for findings. */

@@ -7,7 +7,7 @@
 
 import { ManifestInvalid, type ModelshipError, RolloutInProgress } from "../core/errors";
 import { type Finding, hasErrors } from "../core/findings";
-import { parseManifest, resolveManifest } from "../core/manifest";
+import { loadManifest } from "../core/manifest";
 import type { ResolvedManifest } from "../core/manifest-schema";
 import { planRollout } from "../core/plan";
 import type { ExecutionInput, PrepareResult, RolloutIdentity } from "../core/rollout";
@@ -22,7 +22,7 @@ const STAGE = "Prepare";
 
 export async function prepare(state: ExecutionInput, deps: PrepareDeps): Promise<PrepareResult> {
   const { rollout } = state;
-  const { manifest, warnings } = await loadManifest(rollout, deps);
+  const { manifest, warnings } = await readRolloutManifest(rollout, deps);
 
   const before = await deps.store.get(rollout.model);
   if (before?.stableVersion === rollout.version) {
@@ -87,7 +87,7 @@ export async function prepare(state: ExecutionInput, deps: PrepareDeps): Promise
   return { manifest, plan };
 }
 
-async function loadManifest(
+async function readRolloutManifest(
   rollout: RolloutIdentity,
   deps: PrepareDeps,
 ): Promise<{ manifest: ResolvedManifest; warnings: Finding[] }> {
@@ -137,15 +137,12 @@ async function loadManifest(
     );
   }
 
-  const parsed = parseManifest(text, fileName);
-  const resolved = parsed.manifest
-    ? resolveManifest(
-        parsed.manifest,
-        { name: rollout.model, version: rollout.version, fileName },
-        deps.config,
-      )
-    : { findings: [] };
-  const findings = [...parsed.findings, ...resolved.findings];
+  const resolved = loadManifest(
+    text,
+    { name: rollout.model, version: rollout.version, fileName },
+    deps.config,
+  );
+  const { findings } = resolved;
   if (!resolved.manifest || hasErrors(findings)) {
     const errors = findings.filter((f) => f.severity === "error").length;
     return reject(

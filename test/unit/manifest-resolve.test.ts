@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config";
 import { type Finding, formatFinding } from "../../lib/core/findings";
-import { parseManifest, resolveManifest } from "../../lib/core/manifest";
+import { loadManifest, parseManifest, resolveManifest } from "../../lib/core/manifest";
 import type { ResolvedManifest } from "../../lib/core/manifest-schema";
 
 const KEY = { name: "llama", version: "v3", fileName: "modelship.yaml" };
@@ -309,5 +309,41 @@ describe("resolveManifest", () => {
       "rollout.steps[1]",
       "rollout.alarms.periodSeconds",
     ]);
+  });
+});
+
+describe("loadManifest", () => {
+  it("reports the semantic errors of a manifest the schema refused, together with the schema errors", () => {
+    const result = loadManifest(
+      "rollout: {bakeSecond: 60, steps: [50, 10]}\nserving: {image: evil/img:1, port: 80}\n",
+      { name: "llama", version: "v1", fileName: "modelship.yaml" },
+      DEFAULT_STACK_CONFIG,
+    );
+    expect(result.manifest).toBeUndefined();
+    expect(result.findings.map((f) => [f.path, f.code])).toEqual([
+      ["serving.port", "manifest.unknown-key"],
+      ["rollout.bakeSecond", "manifest.unknown-key"],
+      ["serving.image", expect.stringContaining("image")],
+      ["rollout.steps[1]", expect.stringContaining("step")],
+    ]);
+  });
+
+  it("never reports a value the schema refused a second time as a semantic error", () => {
+    const result = loadManifest(
+      "rollout: {steps: [50, -10]}\n",
+      { name: "llama", version: "v1", fileName: "modelship.yaml" },
+      DEFAULT_STACK_CONFIG,
+    );
+    expect(result.findings.filter((f) => f.path?.startsWith("rollout.steps"))).toHaveLength(1);
+  });
+
+  it("resolves a valid manifest", () => {
+    const result = loadManifest(
+      "rollout: {steps: [10, 100]}\n",
+      { name: "llama", version: "v1", fileName: "modelship.yaml" },
+      DEFAULT_STACK_CONFIG,
+    );
+    expect(result.findings).toEqual([]);
+    expect(result.manifest?.rollout.steps.map((s) => s.weight)).toEqual([10, 100]);
   });
 });

@@ -143,13 +143,13 @@ describe("Prepare", () => {
       const error = await caught(prepare(rolloutInput(), deps));
       expect(error).toBeInstanceOf(ManifestInvalid);
       const invalid = error as ManifestInvalid;
-      expect(invalid.findings.map((f) => f.path)).toEqual(["rollout.bakeSecond"]);
+      expect(invalid.findings.map((f) => f.path)).toEqual(["rollout.bakeSecond", "name", "rollout.steps[1]"]);
       expect(invalid.message).toContain("did you mean 'bakeSeconds'?");
-      expect(invalid.reason).toBe("The manifest models/llama/v3/modelship.yaml has 1 error.");
+      expect(invalid.reason).toBe("The manifest models/llama/v3/modelship.yaml has 3 errors.");
       expect(await store.get("llama")).toBeUndefined();
     });
 
-    it("reports the semantic errors together once the manifest parses", async () => {
+    it("reports the semantic errors alone when the manifest parses", async () => {
       await objects.put(`${PREFIX}modelship.yaml`, "name: mistral\nrollout:\n  steps: [50, 5]\n");
       const error = (await caught(prepare(rolloutInput(), deps))) as ManifestInvalid;
       expect(error.findings.map((f) => f.path)).toEqual(["name", "rollout.steps[1]"]);
