@@ -51,7 +51,11 @@ async function acquire(lockPath: string): Promise<void> {
     } catch (error) {
       if ((error as { code?: unknown }).code !== "EEXIST") throw error;
     }
-    if (await isStale(lockPath)) {
+    const holder = await lockHolder(lockPath);
+    // Gone: released while we looked. Try again at once — never remove it: the lock file there now may
+    // already be a new holder's.
+    if (holder === "gone") continue;
+    if (holder === "stale") {
       await rm(lockPath, { force: true });
       continue;
     }
@@ -64,16 +68,15 @@ async function acquire(lockPath: string): Promise<void> {
   }
 }
 
-async function isStale(lockPath: string): Promise<boolean> {
+async function lockHolder(lockPath: string): Promise<"alive" | "stale" | "gone"> {
   try {
     const [content, stats] = await Promise.all([readFile(lockPath, "utf8"), stat(lockPath)]);
-    if (Date.now() - stats.mtimeMs > STALE_AFTER_MS) return true;
+    if (Date.now() - stats.mtimeMs > STALE_AFTER_MS) return "stale";
     const pid = Number.parseInt(content, 10);
     // An empty file is a holder between creating and writing it: not stale.
-    return Number.isSafeInteger(pid) && pid > 0 && !isAlive(pid);
+    return Number.isSafeInteger(pid) && pid > 0 && !isAlive(pid) ? "stale" : "alive";
   } catch (error) {
-    // Released while we looked: nothing to break, try again at once.
-    if ((error as { code?: unknown }).code === "ENOENT") return true;
+    if ((error as { code?: unknown }).code === "ENOENT") return "gone";
     throw error;
   }
 }
