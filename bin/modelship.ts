@@ -13,7 +13,7 @@ const commands: Record<
   },
   example: {
     summary:
-      "example <dir> --format safetensors|gguf [--seed N]  write a small generated model to try things on",
+      "example <dir> --format safetensors|gguf [--size tiny|small] [--seed N]  write a generated model to try things on",
     load: () => import("../lib/cli/example"),
   },
   run: {
