@@ -5,6 +5,7 @@
 // scale (a tied one makes sampling collapse to one token). Deterministic: the same seed gives the same bytes.
 
 import { type GgufSpec, type GgufTensorSpec, type GgufValue, writeGguf } from "../core/gguf-writer";
+import { seededRandom } from "./seeded-random";
 
 interface TinyLlamaOptions {
   /** Seeds the weights; default 1. */
@@ -49,7 +50,7 @@ export function buildTinyLlamaGguf(options: TinyLlamaOptions = {}): Uint8Array {
 /** The description `buildTinyLlamaGguf` writes, for tests that compare against it or vary it. */
 export function tinyLlamaSpec(options: TinyLlamaOptions = {}): GgufSpec {
   const shape = SHAPES[options.size ?? "tiny"];
-  const random = mulberry32(options.seed ?? 1);
+  const random = seededRandom(options.seed ?? 1);
   const vocabulary = gpt2Vocabulary();
   const vocab = vocabulary.tokens.length;
   const { embedding: embd, feedForward: ffn } = shape;
@@ -169,16 +170,4 @@ function f32Bytes(count: number, value: () => number): Uint8Array {
   const view = new DataView(bytes.buffer);
   for (let i = 0; i < count; i++) view.setFloat32(i * 4, value(), true);
   return bytes;
-}
-
-/** A small seeded PRNG (mulberry32): uniform in [0, 1), the same sequence for the same seed everywhere. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -5,6 +5,7 @@
 
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { seededRandom } from "./seeded-random";
 
 /** Relative path → bytes. A Map so tests can corrupt, drop or add files before use. */
 export type ModelFiles = Map<string, Uint8Array>;
@@ -168,18 +169,6 @@ function encodeBf16File(tensors: readonly TensorShape[], random: () => number): 
     }
   }
   return file;
-}
-
-/** Deterministic generator (mulberry32): the same seed gives the same model, byte for byte. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function shardFileName(index: number, count: number): string {

@@ -5,13 +5,13 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { StackConfig } from "../core/config";
-import { NotImplementedYet } from "../core/errors";
 import type { Finding } from "../core/findings";
 import { PIPELINE_FUNCTIONS, type PipelineFunction } from "../core/pipeline-functions";
 import { resolveStackConfig } from "../core/stack-config";
 import { cleanup } from "../pipeline/cleanup";
 import type { StageDeps } from "../pipeline/deps";
 import { prepare } from "../pipeline/prepare";
+import { unbuiltPorts } from "../pipeline/unbuilt-ports";
 import * as unbuilt from "../pipeline/unbuilt-stages";
 import { validate } from "../pipeline/validate";
 import { LocalExecutor, type StateTransition, type TaskHandlers } from "./executor";
@@ -121,42 +121,10 @@ async function readStackConfig(file: string): Promise<StackConfig> {
   return config;
 }
 
-function missing(adapter: string, method: string): Promise<never> {
-  return Promise.reject(new NotImplementedYet(adapter, `${method} has no local implementation yet`));
-}
-
-const SERVING = "Local serving (llama.cpp or a command template)";
-const GATEWAY = "The local weighted gateway";
-const REGISTRY = "The local model registry";
-const ALARMS = "The local metrics and alarm evaluator";
-
-const unbuiltLocalPorts: Pick<StageDeps, "serving" | "gateway" | "registry" | "alarms" | "metrics"> = {
-  serving: {
-    deploy: () => missing(SERVING, "Serving.deploy"),
-    status: () => missing(SERVING, "Serving.status"),
-    endpoint: () => missing(SERVING, "Serving.endpoint"),
-    remove: () => missing(SERVING, "Serving.remove"),
-  },
-  gateway: {
-    register: () => missing(GATEWAY, "Gateway.register"),
-    setWeights: () => missing(GATEWAY, "Gateway.setWeights"),
-    promote: () => missing(GATEWAY, "Gateway.promote"),
-    removeBackend: () => missing(GATEWAY, "Gateway.removeBackend"),
-    describe: () => missing(GATEWAY, "Gateway.describe"),
-  },
-  registry: {
-    register: () => missing(REGISTRY, "Registry.register"),
-    setStatus: () => missing(REGISTRY, "Registry.setStatus"),
-    getStatus: () => missing(REGISTRY, "Registry.getStatus"),
-  },
-  alarms: {
-    ensure: () => missing(ALARMS, "Alarms.ensure"),
-    states: () => missing(ALARMS, "Alarms.states"),
-    remove: () => missing(ALARMS, "Alarms.remove"),
-  },
-  metrics: {
-    publish: () => missing(ALARMS, "Metrics.publish"),
-    startProber: () => missing(ALARMS, "Metrics.startProber"),
-    stopProber: () => missing(ALARMS, "Metrics.stopProber"),
-  },
-};
+const unbuiltLocalPorts = unbuiltPorts("local", {
+  serving: "Local serving (llama.cpp or a command template)",
+  gateway: "The local weighted gateway",
+  registry: "The local model registry",
+  alarms: "The local metrics and alarm evaluator",
+  metrics: "The local metrics and alarm evaluator",
+});
