@@ -2,6 +2,7 @@
 // and every rollout inherits. On AWS it is the ModelPipeline construct's props, passed to the functions as
 // the MODELSHIP_CONFIG environment variable; locally it is `.modelship/config.json` over these defaults.
 
+import type { FailureSignature } from "./failure-signatures";
 import type {
   ResolvedAlarms,
   ResolvedEvalSuite,
@@ -30,6 +31,49 @@ export interface GpuConfig {
   readonly resourceName: string;
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly tolerations: readonly Toleration[];
+}
+
+/** How candidates are run: on the cluster (EKS) and, for the local runtime, on this machine. */
+export interface ServingConfig {
+  /**
+   * How weights reach the server on EKS: `init-container` copies them from S3 into a volume sized from the
+   * weights (`aws s3 sync` in `loaderImage`); `vllm-s3` lets vLLM stream them from S3 itself.
+   */
+  readonly weightsLoader: "init-container" | "vllm-s3";
+  /** Image of the init container that copies the weights (it needs the AWS CLI). */
+  readonly loaderImage: string;
+  /** Service account of the candidate pods, bound to an IAM role that can read the bucket (Pod Identity or IRSA). */
+  readonly serviceAccountName: string;
+  /** Port the model server listens on inside the pod. */
+  readonly port: number;
+  /**
+   * URL of a candidate for heavy traffic (the stress test), with `{service}`, `{namespace}`, `{port}`, e.g.
+   * `http://{service}.{namespace}.svc.cluster.local:{port}` when the functions run in the cluster's VPC. Empty:
+   * all traffic goes through the API server's service proxy.
+   */
+  readonly internalUrlTemplate: string;
+  /** Seconds between readiness checks. */
+  readonly readinessPollSeconds: number;
+  /** The startup budget: this many seconds … */
+  readonly startupBaseSeconds: number;
+  /** … plus this many per GiB of weights (downloading and loading them). */
+  readonly startupSecondsPerGiB: number;
+  /** CPU and memory requests of the server container (Kubernetes quantities). */
+  readonly cpu: string;
+  readonly memory: string;
+  /** Failure signatures of this platform, checked before the built-in ones (lib/core/failure-signatures.ts). */
+  readonly failureSignatures: readonly FailureSignature[];
+}
+
+/** The local runtime's serving: llama.cpp built in, or a command template for another server. */
+export interface LocalServingConfig {
+  /** CPU threads per llama.cpp server (node-llama-cpp's own default oversubscribes small machines). */
+  readonly threads: number;
+  /**
+   * A command that serves `{dir}` (the model folder) on `{port}` as `{name}`, e.g.
+   * `vllm serve {dir} --port {port} --served-model-name {name}`. Empty: the built-in llama.cpp server.
+   */
+  readonly command: string;
 }
 
 export interface RolloutDefaults {
@@ -70,6 +114,8 @@ export interface StackConfig {
   /** Whether a manifest may ask for `--trust-remote-code` (runs Python from the bucket on the cluster). */
   readonly allowTrustRemoteCode: boolean;
   readonly gpu: GpuConfig;
+  readonly serving: ServingConfig;
+  readonly local: LocalServingConfig;
   readonly defaults: ManifestDefaults;
   /** Eval suites are split into shards of at most this many items (one Map iteration each). */
   readonly evalShardSize: number;
@@ -104,6 +150,20 @@ export const DEFAULT_STACK_CONFIG: StackConfig = {
     nodeSelector: {},
     tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
   },
+  serving: {
+    weightsLoader: "init-container",
+    loaderImage: "public.ecr.aws/aws-cli/aws-cli:2.27.0",
+    serviceAccountName: "modelship-candidate",
+    port: 8000,
+    internalUrlTemplate: "",
+    readinessPollSeconds: 15,
+    startupBaseSeconds: 600,
+    startupSecondsPerGiB: 20,
+    cpu: "4",
+    memory: "32Gi",
+    failureSignatures: [],
+  },
+  local: { threads: 1, command: "" },
   defaults: {
     serving: {
       runtime: "vllm",

@@ -30,6 +30,18 @@ const kubernetesName = z
     "a Kubernetes name: lowercase letters, digits and '-', ≤ 63",
   );
 
+const regexSource = z.string().refine(
+  (source) => {
+    try {
+      new RegExp(source, "i");
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: "a valid regular expression" },
+);
+
 const stackConfigSchema = z.strictObject({
   clusterName: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, "an EKS cluster name"),
   namespace: kubernetesName,
@@ -61,6 +73,34 @@ const stackConfigSchema = z.strictObject({
         effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
       }),
     ),
+  }),
+  serving: z.strictObject({
+    weightsLoader: z.enum(["init-container", "vllm-s3"]),
+    loaderImage: z.string().min(1),
+    serviceAccountName: kubernetesName,
+    port: z.number().int().min(1).max(65535),
+    internalUrlTemplate: z.string(),
+    readinessPollSeconds: z.number().int().min(1).max(3600),
+    startupBaseSeconds: seconds,
+    startupSecondsPerGiB: z.number().min(0),
+    cpu: z.string().regex(/^[0-9]+(\.[0-9]+)?m?$/, "a CPU quantity like 4 or 500m"),
+    memory: z.string().regex(/^[0-9]+(\.[0-9]+)?([KMGTPE]i?)?$/, "a memory quantity like 32Gi"),
+    failureSignatures: z.array(
+      z.strictObject({
+        reason: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/, "a reason like CudaOutOfMemory"),
+        reasons: z.array(z.string().min(1)).optional(),
+        messagePattern: regexSource.optional(),
+        logPattern: regexSource.optional(),
+        exitCodes: z.array(z.number().int().min(0).max(255)).optional(),
+        terminal: z.boolean(),
+        explanation: z.string().min(1),
+        hint: z.string().min(1),
+      }),
+    ),
+  }),
+  local: z.strictObject({
+    threads: z.number().int().min(1).max(256),
+    command: z.string(),
   }),
   defaults: z.strictObject({
     serving: z.strictObject({
