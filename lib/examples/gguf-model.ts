@@ -90,7 +90,12 @@ export function tinyLlamaSpec(options: TinyLlamaOptions = {}): GgufSpec {
       matrix(`${blk}.ffn_down.weight`, ffn, embd),
     );
   }
-  tensors.push(ones("output_norm.weight"), matrix("output.weight", embd, vocab, 3 / Math.sqrt(embd)));
+  const output = matrix("output.weight", embd, vocab, 3 / Math.sqrt(embd));
+  // Zero logits for the control tokens (the last ones): among ~260 random logits some are always positive,
+  // so greedy decoding never ends a turn early and a generated model always writes up to max_tokens — the
+  // smoke and stress tests then see the same amount of text on every CPU.
+  output.data?.fill(0, (vocab - CONTROL_TOKENS.length) * embd * 4);
+  tensors.push(ones("output_norm.weight"), output);
 
   const u32 = (value: number): GgufValue => ({ type: "u32", value });
   const f32 = (value: number): GgufValue => ({ type: "f32", value });
