@@ -25,6 +25,11 @@ export interface LocalExecutorOptions {
   readonly handlers: TaskHandlers;
   /** Multiplies every Wait and retry interval: 1 is real time, 0.01 makes a 600 s bake 6 s, 0 never waits. */
   readonly timeFactor: number;
+  /**
+   * Wait states that poll something real — a server starting — rather than let rollout time pass (a bake, the
+   * watch): they keep real time whatever the time factor, so a faster rollout does not shrink a startup budget.
+   */
+  readonly realTimeWaits?: readonly string[];
 }
 
 /** One step of an execution, in the order it happened. */
@@ -125,6 +130,8 @@ export class LocalExecutor {
         `The definition uses the substitution ${leftover[0]} outside a Task's Resource; nothing replaces it locally.`,
       );
     }
+    const unknownWait = options.realTimeWaits?.find((name) => !this.waits.has(name));
+    if (unknownWait) throw new Error(`'${unknownWait}' is not a Wait state of the definition.`);
     this.machine = new StateMachine(definition);
   }
 
@@ -146,7 +153,7 @@ export class LocalExecutor {
       Object.defineProperty(waitTimeOverrides, name, {
         enumerable: true,
         get: () => {
-          const ms = scaledMs(waitSeconds(name, wait, latestData), timeFactor);
+          const ms = scaledMs(waitSeconds(name, wait, latestData), this.waitFactor(name));
           sleptMs.set(name, [...(sleptMs.get(name) ?? []), ms]);
           return ms;
         },
@@ -207,7 +214,7 @@ export class LocalExecutor {
       }
       try {
         const seconds = waitSeconds(event.state.name, wait, event.state.input);
-        if (used !== scaledMs(seconds, timeFactor)) {
+        if (used !== scaledMs(seconds, this.waitFactor(event.state.name))) {
           throw new LocalExecutionError(
             "LocalExecutor.WaitScaling",
             `Wait '${event.state.name}' asks for ${seconds} s, but the local executor scaled a different duration: the data it followed is not the Wait's input.`,
@@ -255,6 +262,10 @@ export class LocalExecutor {
       },
       lastState: () => latestData,
     };
+  }
+
+  private waitFactor(waitState: string): number {
+    return this.options.realTimeWaits?.includes(waitState) ? 1 : this.options.timeFactor;
   }
 
   private describe(event: StateEvent, timeFactor: number): StateTransition {

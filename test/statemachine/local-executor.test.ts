@@ -31,6 +31,29 @@ describe("Time scaling", () => {
     readinessPollSeconds: 30,
   });
 
+  it("keeps real time for a Wait that polls something real, while the bakes and the watch scale", async () => {
+    const polling = testPlan({ ...plan, readinessPollSeconds: 1 });
+    const { value: run, delays } = await timerDelays(() =>
+      runPipeline({ plan: polling, timeFactor: 0.0001, realTimeWaits: ["WaitForCandidate"] }),
+    );
+
+    expect(run.result.status).toBe("SUCCEEDED");
+    const waits = run.transitions.filter((t) => t.wait).map((t) => [t.state, t.wait]);
+    expect(waits).toEqual([
+      ["WaitForCandidate", { seconds: 1, scaledSeconds: 1 }],
+      ["Bake", { seconds: 600, scaledSeconds: 0.06 }],
+      ["Bake", { seconds: 1200, scaledSeconds: 0.12 }],
+      ["Watch", { seconds: 3600, scaledSeconds: 0.36 }],
+    ]);
+    expect(delays).toEqual(expect.arrayContaining([1000, 60, 120, 360]));
+  });
+
+  it("refuses a real-time Wait the definition does not have", async () => {
+    await expect(runPipeline({ realTimeWaits: ["WaitForCandidat"] })).rejects.toThrow(
+      "'WaitForCandidat' is not a Wait state of the definition.",
+    );
+  });
+
   it("scales each Wait's duration, read from the execution's data at that moment, by the time factor", async () => {
     const { value: run, delays } = await timerDelays(() => runPipeline({ plan, timeFactor: 0.0001 }));
 

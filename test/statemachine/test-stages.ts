@@ -176,6 +176,7 @@ export async function runPipeline(
     plan?: RolloutPlan;
     stages?: Partial<Record<PipelineFunction, TaskHandler>>;
     timeFactor?: number;
+    realTimeWaits?: readonly string[];
     input?: ExecutionInput;
   } = {},
 ): Promise<Run> {
@@ -183,6 +184,7 @@ export async function runPipeline(
   const executor = new LocalExecutor(definitionJson, {
     handlers: stages.handlers,
     timeFactor: options.timeFactor ?? 0,
+    ...(options.realTimeWaits && { realTimeWaits: options.realTimeWaits }),
   });
   const input = options.input ?? testInput();
   const transitions: StateTransition[] = [];
