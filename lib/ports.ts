@@ -145,6 +145,8 @@ export interface Endpoint {
   readonly baseUrl: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly servedName: string;
+  /** A CA certificate (PEM) to trust for `baseUrl`, when a private CA signed its server's (the EKS API server's). */
+  readonly caCertificate?: string;
 }
 
 export interface Serving {

@@ -1,7 +1,8 @@
 // What each Lambda function may touch, in one table — least privilege per function, written as what a stage
-// uses rather than as IAM — and its translation into exact IAM statements. Functions whose stage is not
-// built yet get only what they are known to need now (the rollout table, events, the cluster's endpoint,
-// their report prefix); the issue that builds a stage widens its row here along with the adapter it adds.
+// uses rather than as IAM — and its translation into exact IAM statements (the cluster's side of
+// candidateWorkloads, an EKS access entry, is made by the ModelPipeline construct). Functions whose stage is
+// not built yet get only what they are known to need now (the rollout table, events, the cluster's
+// endpoint, their report prefix); the issue that builds a stage widens its row here along with its adapter.
 
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { IKey } from "aws-cdk-lib/aws-kms";
@@ -30,33 +31,45 @@ type Access =
   /** StartExecution on this pipeline's state machine. */
   | "startExecution"
   /** eks:DescribeCluster on the configured cluster: its endpoint and CA, to talk to its API. */
-  | "describeCluster";
+  | "describeCluster"
+  /**
+   * Candidate workloads in the stack's namespace: describeCluster, and (not IAM) an EKS access entry that lets
+   * the function's role edit Deployments, Services, pods, their logs and events, and use the service proxy.
+   */
+  | "candidateWorkloads";
 
 const STAGE_RECORDS: readonly Access[] = ["rolloutTable", "putEvents"];
 const ON_CLUSTER: readonly Access[] = [...STAGE_RECORDS, "describeCluster"];
+const WITH_CANDIDATES: readonly Access[] = [...STAGE_RECORDS, "candidateWorkloads"];
 
 export const FUNCTION_ACCESS: Readonly<Record<ModelshipFunction, readonly Access[]>> = {
   Start: ["startExecution", "putEvents"],
   Prepare: ["readManifests", "listModels", ...STAGE_RECORDS],
   Validate: ["readModels", "writeReports"],
-  DeployCandidate: ON_CLUSTER,
-  CheckCandidate: ON_CLUSTER,
-  SmokeTest: [...ON_CLUSTER, "writeReports"],
-  StressWorker: ["describeCluster", "writeReports"],
+  // Lists the weights to find the file a GGUF model is served from.
+  DeployCandidate: [...WITH_CANDIDATES, "listModels"],
+  CheckCandidate: WITH_CANDIDATES,
+  SmokeTest: [...WITH_CANDIDATES, "writeReports"],
+  StressWorker: ["candidateWorkloads", "writeReports"],
   MergeStress: [...STAGE_RECORDS, "readReports", "writeReports"],
-  EvalShard: ["describeCluster", "readEvals", "writeReports"],
+  EvalShard: ["candidateWorkloads", "readEvals", "writeReports"],
   MergeEval: [...STAGE_RECORDS, "readReports", "writeReports"],
   RegisterGateway: ON_CLUSTER,
   CanaryStep: ON_CLUSTER,
   CheckCanary: STAGE_RECORDS,
   Promote: ON_CLUSTER,
-  Finalize: ON_CLUSTER,
-  Rollback: ON_CLUSTER,
-  Cleanup: STAGE_RECORDS,
+  Finalize: WITH_CANDIDATES,
+  Rollback: WITH_CANDIDATES,
+  Cleanup: WITH_CANDIDATES,
 };
 
+/** The functions whose roles get an EKS access entry to the candidates' namespace. */
+export function managesCandidates(name: ModelshipFunction): boolean {
+  return FUNCTION_ACCESS[name].includes("candidateWorkloads");
+}
+
 /** The resources the access kinds refer to. */
-interface AccessTargets {
+export interface AccessTargets {
   readonly bucket: IBucket;
   readonly tableArn: string;
   readonly tableKey: IKey;
@@ -129,7 +142,7 @@ export function accessStatements(accesses: readonly Access[], targets: AccessTar
       new PolicyStatement({ actions: ["states:StartExecution"], resources: [targets.stateMachineArn] }),
     );
   }
-  if (has("describeCluster")) {
+  if (has("describeCluster") || has("candidateWorkloads")) {
     statements.push(
       new PolicyStatement({ actions: ["eks:DescribeCluster"], resources: [targets.clusterArn] }),
     );

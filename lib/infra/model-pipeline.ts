@@ -4,8 +4,9 @@
 // The stack config (cluster, allow-lists, GPU shape, defaults) is props, checked at synth time and handed
 // to every function as MODELSHIP_CONFIG.
 
-import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Annotations, ArnFormat, Aws, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as eks from "aws-cdk-lib/aws-eks";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -18,7 +19,7 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import { fileURLToPath } from "node:url";
-import type { GpuConfig, ManifestDefaults, StackConfig } from "../core/config";
+import type { GpuConfig, ManifestDefaults, ServingConfig, StackConfig } from "../core/config";
 import { formatFinding } from "../core/findings";
 import {
   functionFileName,
@@ -29,7 +30,13 @@ import {
 import { resolveStackConfig } from "../core/stack-config";
 import type { CommandDetailType } from "../core/events";
 import { LAMBDA_ENVIRONMENT } from "../aws/lambda/environment";
-import { accessStatements, FUNCTION_ACCESS, type ModelshipFunction } from "./function-access";
+import {
+  type AccessTargets,
+  accessStatements,
+  FUNCTION_ACCESS,
+  managesCandidates,
+  type ModelshipFunction,
+} from "./function-access";
 import { acknowledgeObjectPrefixes, acknowledgeUnscopableActions } from "./nag-acknowledgements";
 import { PIPELINE_DEFINITION_FILE, readPipelineDefinition } from "./pipeline-definition";
 
@@ -97,6 +104,26 @@ export interface ModelPipelineProps {
    * @default 80 GiB GPUs, 8 per node, 0.9 utilization, 16 concurrent sequences, `nvidia.com/gpu`, tolerating the `nvidia.com/gpu` taint
    */
   readonly gpu?: PartialConfig<GpuConfig>;
+  /**
+   * How candidates run on the cluster: how the weights get there (`init-container` copying them with
+   * `loaderImage`, or `vllm-s3` streaming), the pods' service account, the server's port, CPU and memory, the
+   * startup budget (a base plus seconds per GiB of weights), the readiness poll, an in-cluster URL template for
+   * heavy traffic (empty: everything through the API server's service proxy) and the platform's own failure
+   * signatures. Merged key by key over the default.
+   *
+   * @default init-container with the AWS CLI image, service account `modelship-candidate`, port 8000, 4 CPUs and 32Gi, 600 s + 20 s per GiB to start, polled every 15 s, no internal URL, no extra signatures
+   */
+  readonly serving?: PartialConfig<ServingConfig>;
+  /**
+   * Whether the construct gives modelship its access to the cluster: an EKS access entry for each function that
+   * manages candidates (AmazonEKSEditPolicy, scoped to `namespace`), and an EKS Pod Identity association that
+   * lets the candidates' service account read the model bucket's `models/` prefix. Turn it off when the
+   * cluster's access is managed elsewhere (its own stack, Terraform, aws-auth); then grant the same yourself
+   * (README: Running candidates on EKS). The cluster's authentication mode must be API or API_AND_CONFIG_MAP.
+   *
+   * @default true
+   */
+  readonly manageClusterAccess?: boolean;
   /**
    * What a manifest inherits when it leaves a field out: serving, gates and rollout settings. Merged key by
    * key over the default.
@@ -190,6 +217,13 @@ export class ModelPipeline extends Construct {
   readonly rolloutRequestedRule: events.Rule;
   /** Events the Start function could not take, after EventBridge's and Lambda's retries. */
   readonly startDeadLetterQueue: sqs.Queue;
+  /**
+   * The role of the candidates' service account (EKS Pod Identity): reads `models/*` of the bucket and nothing
+   * else. Absent when `manageClusterAccess` is false.
+   */
+  readonly candidateRole?: iam.Role;
+  /** The EKS access entries of the functions that manage candidates, by function. Empty when `manageClusterAccess` is false. */
+  readonly clusterAccessEntries: Readonly<Partial<Record<ModelshipFunction, eks.CfnAccessEntry>>>;
 
   constructor(scope: Construct, id: string, props: ModelPipelineProps = {}) {
     super(scope, id);
@@ -282,7 +316,53 @@ export class ModelPipeline extends Construct {
       targets: [startTarget],
     });
 
-    this.grantFunctionAccess();
+    const access = this.grantFunctionAccess();
+    if (props.manageClusterAccess ?? true) {
+      this.clusterAccessEntries = this.createClusterAccessEntries();
+      this.candidateRole = this.createCandidateRole(access);
+    } else {
+      this.clusterAccessEntries = {};
+    }
+  }
+
+  /** Edit rights in the candidates' namespace, and only there, for each function that manages candidates. */
+  private createClusterAccessEntries(): Partial<Record<ModelshipFunction, eks.CfnAccessEntry>> {
+    const entries: Partial<Record<ModelshipFunction, eks.CfnAccessEntry>> = {};
+    for (const [name, fn] of Object.entries(this.functions) as [ModelshipFunction, NodejsFunction][]) {
+      if (!managesCandidates(name) || !fn.role) continue;
+      entries[name] = new eks.CfnAccessEntry(this, `${name}ClusterAccess`, {
+        clusterName: this.config.clusterName,
+        principalArn: fn.role.roleArn,
+        type: "STANDARD",
+        accessPolicies: [
+          {
+            policyArn: `arn:${Aws.PARTITION}:eks::aws:cluster-access-policy/AmazonEKSEditPolicy`,
+            accessScope: { type: "namespace", namespaces: [this.config.namespace] },
+          },
+        ],
+      });
+    }
+    return entries;
+  }
+
+  /** The candidates' pods read the weights under models/ (and decrypt them) through EKS Pod Identity. */
+  private createCandidateRole(access: AccessTargets): iam.Role {
+    const role = new iam.Role(this, "CandidateRole", {
+      assumedBy: new iam.SessionTagsPrincipal(new iam.ServicePrincipal("pods.eks.amazonaws.com")),
+      description: `modelship candidates (service account ${this.config.namespace}/${this.config.serving.serviceAccountName}): read model weights`,
+    });
+    const statements = accessStatements(["readModels"], access);
+    for (const statement of statements) role.addToPolicy(statement);
+    acknowledgeObjectPrefixes(role, [
+      ...new Set(statements.flatMap((s) => s.resources).filter((arn) => arn.includes("*"))),
+    ]);
+    new eks.CfnPodIdentityAssociation(this, "CandidatePodIdentity", {
+      clusterName: this.config.clusterName,
+      namespace: this.config.namespace,
+      serviceAccount: this.config.serving.serviceAccountName,
+      roleArn: role.roleArn,
+    });
+    return role;
   }
 
   private createStateMachine(
@@ -415,9 +495,9 @@ export class ModelPipeline extends Construct {
     });
   }
 
-  private grantFunctionAccess(): void {
+  private grantFunctionAccess(): AccessTargets {
     const stack = Stack.of(this);
-    const access = {
+    const access: AccessTargets = {
       bucket: this.bucket,
       tableArn: this.rolloutTable.tableArn,
       tableKey: this.key,
@@ -438,6 +518,7 @@ export class ModelPipeline extends Construct {
       );
       if (fn.role) acknowledgeObjectPrefixes(fn.role, [...objectPatterns]);
     }
+    return access;
   }
 }
 
@@ -467,6 +548,7 @@ function resolvePipelineConfig(scope: Construct, props: ModelPipelineProps): Sta
     allowedExtraArgs: props.allowedExtraArgs,
     allowTrustRemoteCode: props.allowTrustRemoteCode,
     gpu: props.gpu,
+    serving: props.serving,
     defaults: props.defaults,
     evalShardSize: props.evalShardSize,
   };

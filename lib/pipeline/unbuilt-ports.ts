@@ -24,24 +24,22 @@ const PORT_NAMES: { readonly [P in UnbuiltPort]: string } = {
 
 /**
  * @param runtime where the adapter is missing, for the message (`AWS`, `local`)
- * @param adapters the adapter each port will have, e.g. `{serving: "Serving on EKS", …}`
+ * @param adapters the ports still missing, each with the adapter it will have,
+ *   e.g. `{gateway: "The Gateway API route adapter", …}`
  */
-export function unbuiltPorts(
+export function unbuiltPorts<P extends UnbuiltPort>(
   runtime: string,
-  adapters: { readonly [P in UnbuiltPort]: string },
-): Pick<StageDeps, UnbuiltPort> {
-  const port = <P extends UnbuiltPort>(name: P): StageDeps[P] =>
+  adapters: { readonly [K in P]: string },
+): Pick<StageDeps, P> {
+  const port = (name: P): StageDeps[P] =>
     Object.fromEntries(
       METHODS[name].map((method) => {
         const what = `${PORT_NAMES[name]}.${String(method)} has no ${runtime} implementation yet`;
         return [method, () => Promise.reject(new NotImplementedYet(adapters[name], what))];
       }),
     ) as unknown as StageDeps[P];
-  return {
-    serving: port("serving"),
-    gateway: port("gateway"),
-    registry: port("registry"),
-    alarms: port("alarms"),
-    metrics: port("metrics"),
-  };
+  return Object.fromEntries((Object.keys(adapters) as P[]).map((name) => [name, port(name)])) as Pick<
+    StageDeps,
+    P
+  >;
 }

@@ -121,6 +121,29 @@ describe("ModelPipeline props: the stack config", () => {
     expect(pipeline.config.namespace).toBe("models");
   });
 
+  it("hands the serving settings to the functions and names their service account in the Pod Identity association", () => {
+    const { pipeline, stack } = pipelineIn({ serving: { serviceAccountName: "llm-runner", port: 9000 } });
+    expect(pipeline.config.serving.port).toBe(9000);
+    expect(pipeline.config.serving.weightsLoader).toBe("init-container");
+    Template.fromStack(stack).hasResourceProperties("AWS::EKS::PodIdentityAssociation", {
+      ServiceAccount: "llm-runner",
+    });
+  });
+
+  it("leaves the cluster's access alone with manageClusterAccess: false, but still lets the functions describe it", () => {
+    const { pipeline, stack } = pipelineIn({ manageClusterAccess: false });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs("AWS::EKS::AccessEntry", 0);
+    template.resourceCountIs("AWS::EKS::PodIdentityAssociation", 0);
+    expect(pipeline.candidateRole).toBeUndefined();
+    expect(pipeline.clusterAccessEntries).toEqual({});
+    const describes = roleStatements(template, pipeline.functions.DeployCandidate).filter((s) =>
+      s.actions.includes("eks:DescribeCluster"),
+    );
+    expect(describes).toHaveLength(1);
+    expect(new AwsSolutionsChecks().validateScope(stack).violations).toEqual([]);
+  });
+
   it("refuses an invalid config at synth, listing every problem with its field", () => {
     const attempt = () =>
       pipelineIn({

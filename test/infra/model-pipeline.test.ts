@@ -351,3 +351,98 @@ describe("ModelPipeline: the rollout table", () => {
     template.allResources("AWS::S3::Bucket", { DeletionPolicy: "Retain" });
   });
 });
+
+describe("ModelPipeline: access to the cluster", () => {
+  const managingCandidates: ModelshipFunction[] = [
+    "DeployCandidate",
+    "CheckCandidate",
+    "SmokeTest",
+    "StressWorker",
+    "EvalShard",
+    "Finalize",
+    "Rollback",
+    "Cleanup",
+  ];
+  const roleArnOf = (name: ModelshipFunction) => ({
+    "Fn::GetAtt": [id(pipeline.functions[name].role as never), "Arn"],
+  });
+
+  it("gives each function that manages candidates an EKS access entry: edit rights in the namespace only", () => {
+    const entries = Object.values(template.findResources("AWS::EKS::AccessEntry"));
+    expect(entries.map((e) => e.Properties.PrincipalArn)).toEqual(
+      expect.arrayContaining(managingCandidates.map(roleArnOf)),
+    );
+    expect(entries).toHaveLength(managingCandidates.length);
+    for (const entry of entries) {
+      expect(entry.Properties).toEqual({
+        ClusterName: "gpu-inference",
+        PrincipalArn: expect.anything(),
+        Type: "STANDARD",
+        AccessPolicies: [
+          {
+            PolicyArn: {
+              "Fn::Join": [
+                "",
+                ["arn:", { Ref: "AWS::Partition" }, ":eks::aws:cluster-access-policy/AmazonEKSEditPolicy"],
+              ],
+            },
+            AccessScope: { Type: "namespace", Namespaces: ["models"] },
+          },
+        ],
+      });
+    }
+  });
+
+  it("lets every function with an access entry describe the cluster, to find its endpoint", () => {
+    for (const name of managingCandidates) {
+      expect(resourcesFor(name, "eks:DescribeCluster"), name).toEqual([
+        "arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:cluster/gpu-inference",
+      ]);
+    }
+    expect(resourcesFor("Validate", "eks:DescribeCluster")).toEqual([]);
+  });
+
+  it("lets DeployCandidate list the model's files (to find a GGUF file), not read them", () => {
+    expect(
+      statementsOf("DeployCandidate").find((s) => s.actions.includes("s3:ListBucket"))?.condition,
+    ).toEqual({
+      StringLike: { "s3:prefix": ["models/*"] },
+    });
+    expect(resourcesFor("DeployCandidate", "s3:GetObject")).toEqual([]);
+  });
+
+  it("binds the candidates' service account through Pod Identity to a role that only reads models/ and decrypts it", () => {
+    const role = pipeline.candidateRole!;
+    template.hasResourceProperties("AWS::EKS::PodIdentityAssociation", {
+      ClusterName: "gpu-inference",
+      Namespace: "models",
+      ServiceAccount: "modelship-candidate",
+      RoleArn: { "Fn::GetAtt": [id(role), "Arn"] },
+    });
+    template.hasResourceProperties("AWS::IAM::Role", {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          {
+            Effect: "Allow",
+            Principal: { Service: "pods.eks.amazonaws.com" },
+            Action: ["sts:AssumeRole", "sts:TagSession"],
+          },
+        ],
+      },
+    });
+    const [policy] = Object.values(
+      template.findResources("AWS::IAM::Policy", { Properties: { Roles: [{ Ref: id(role) }] } }),
+    );
+    const statements = (
+      policy!.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]
+    ).map((s) => ({
+      actions: ([] as string[]).concat(s.Action),
+      resources: ([] as unknown[]).concat(s.Resource).map(flatArn),
+    }));
+    expect(statements).toEqual([
+      { actions: ["s3:GetObject"], resources: [`<${id(pipeline.bucket)}.Arn>/models/*`] },
+      { actions: ["s3:ListBucket"], resources: [`<${id(pipeline.bucket)}.Arn>`] },
+      { actions: ["kms:Decrypt"], resources: [`<${id(pipeline.key)}.Arn>`] },
+    ]);
+  });
+});

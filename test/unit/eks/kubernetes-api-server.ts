@@ -1,0 +1,231 @@
+// A small HTTPS server that answers like a Kubernetes API server, for the EKS serving adapter to talk to
+// over real TLS (a self-signed certificate made with the openssl CLI, handed over as the cluster's CA):
+// Deployments, Services and ServiceAccounts (create → 201 or 409 AlreadyExists, read, delete → 404 when
+// gone), pods by label selector, warning events, container logs (current or previous instance), the
+// service proxy (it answers with what it would have proxied to) — plus scripted failures, and a record of
+// every request with its Authorization header.
+
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import { selfSignedCertificate } from "../../support/self-signed-certificate";
+
+export interface ReceivedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly authorization: string | undefined;
+  readonly body: unknown;
+}
+
+interface ScriptedFailure {
+  readonly method: string;
+  readonly path: RegExp;
+  readonly status: number;
+}
+
+type Json = Record<string, unknown>;
+type Kind = "deployments" | "services" | "serviceaccounts";
+
+const COLLECTIONS: Readonly<Record<string, Kind>> = {
+  "/apis/apps/v1/namespaces/{ns}/deployments": "deployments",
+  "/api/v1/namespaces/{ns}/services": "services",
+  "/api/v1/namespaces/{ns}/serviceaccounts": "serviceaccounts",
+};
+
+export class KubernetesApiServer {
+  readonly requests: ReceivedRequest[] = [];
+  /** `<kind>/<namespace>/<name>` → the stored object. */
+  readonly objects = new Map<string, Json>();
+  readonly pods: Json[] = [];
+  readonly events: Json[] = [];
+  /** `<namespace>/<pod>/<container>/<current|previous>` → log text. */
+  readonly logs = new Map<string, string>();
+  private readonly failures: ScriptedFailure[] = [];
+  private readonly tls = selfSignedCertificate("kube-apiserver");
+  private server: Server | undefined;
+  private sequence = 0;
+
+  /** The cluster CA as DescribeCluster returns it: base64 of the PEM. */
+  get caData(): string {
+    return Buffer.from(this.tls.cert).toString("base64");
+  }
+
+  async start(): Promise<string> {
+    this.server = createServer({ key: this.tls.key, cert: this.tls.cert }, (request, response) => {
+      const chunks: Buffer[] = [];
+      request.on("data", (chunk: Buffer) => chunks.push(chunk));
+      request.on("end", () => {
+        const url = new URL(request.url ?? "/", "https://kubernetes.test");
+        const text = Buffer.concat(chunks).toString("utf8");
+        const received: ReceivedRequest = {
+          method: request.method ?? "GET",
+          path: url.pathname,
+          query: url.searchParams,
+          authorization: request.headers.authorization,
+          body: text ? JSON.parse(text) : undefined,
+        };
+        this.requests.push(received);
+        const { status, body } = this.answer(received);
+        const isText = typeof body === "string";
+        response.writeHead(status, { "content-type": isText ? "text/plain" : "application/json" });
+        response.end(isText ? body : JSON.stringify(body));
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, "127.0.0.1", resolve));
+    return `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve, reject) => this.server?.close((e) => (e ? reject(e) : resolve())));
+  }
+
+  /** Forgets every object, pod, event, log, request and scripted failure. */
+  reset(): void {
+    for (const list of [this.requests, this.pods, this.events, this.failures]) list.length = 0;
+    this.objects.clear();
+    this.logs.clear();
+  }
+
+  /** The next request with this method whose path matches gets `status` (once). */
+  failNext(method: string, path: RegExp, status: number): void {
+    this.failures.push({ method, path, status });
+  }
+
+  object(kind: Kind, namespace: string, name: string): Json | undefined {
+    return this.objects.get(`${kind}/${namespace}/${name}`);
+  }
+
+  /** Puts an object in place as if someone had created it before. */
+  seed(kind: Kind, namespace: string, object: Json): void {
+    const name = (object.metadata as { name: string }).name;
+    this.objects.set(`${kind}/${namespace}/${name}`, object);
+  }
+
+  setDeploymentStatus(namespace: string, name: string, status: Json): void {
+    const deployment = this.object("deployments", namespace, name);
+    if (!deployment) throw new Error(`no deployment ${namespace}/${name}`);
+    deployment.status = status;
+  }
+
+  /** A pod of the stored Deployment (its template's labels), with the given status; returns its name. */
+  addPod(namespace: string, deployment: string, status: Json): string {
+    const template = (this.object("deployments", namespace, deployment)?.spec as Json | undefined)
+      ?.template as { metadata: { labels: Record<string, string> } } | undefined;
+    if (!template) throw new Error(`no deployment ${namespace}/${deployment}`);
+    const name = `${deployment}-7d9c8b6f5-${String(this.pods.length).padStart(5, "q")}`;
+    this.pods.push({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace, labels: template.metadata.labels },
+      status,
+    });
+    return name;
+  }
+
+  addEvent(
+    namespace: string,
+    involved: { kind: string; name: string },
+    reason: string,
+    message: string,
+  ): void {
+    this.sequence += 1;
+    this.events.push({
+      metadata: { name: `event-${this.sequence}`, namespace },
+      involvedObject: { ...involved, namespace },
+      reason,
+      message,
+      type: "Warning",
+      lastTimestamp: new Date(Date.UTC(2025, 0, 1, 0, 0, this.sequence)).toISOString(),
+    });
+  }
+
+  setLog(namespace: string, pod: string, container: string, previous: boolean, text: string): void {
+    this.logs.set(`${namespace}/${pod}/${container}/${previous ? "previous" : "current"}`, text);
+  }
+
+  private answer(request: ReceivedRequest): { status: number; body: unknown } {
+    const failure = this.failures.findIndex((f) => f.method === request.method && f.path.test(request.path));
+    if (failure >= 0) {
+      const [{ status }] = this.failures.splice(failure, 1) as [ScriptedFailure];
+      return statusBody(status, status === 403 ? "Forbidden" : "InternalError", `scripted ${status}`);
+    }
+    const segments = request.path.split("/");
+    const namespace = segments[request.path.startsWith("/apis/") ? 5 : 4] ?? "";
+    const collectionPath = request.path.replace(`/namespaces/${namespace}/`, "/namespaces/{ns}/");
+
+    const proxied = /^\/api\/v1\/namespaces\/[^/]+\/services\/([^/]+)\/proxy(\/.*)$/.exec(request.path);
+    if (proxied) return { status: 200, body: { proxiedTo: proxied[1], path: proxied[2] } };
+    const logMatch = /^\/api\/v1\/namespaces\/[^/]+\/pods\/([^/]+)\/log$/.exec(request.path);
+    if (request.method === "GET" && logMatch) {
+      const container = request.query.get("container") ?? "";
+      const previous = request.query.get("previous") === "true" ? "previous" : "current";
+      const log = this.logs.get(`${namespace}/${logMatch[1]}/${container}/${previous}`);
+      if (log === undefined) return statusBody(400, "BadRequest", `container "${container}" has no log`);
+      const tail = Number(request.query.get("tailLines") ?? "0");
+      const lines = log.replace(/\n$/, "").split("\n");
+      return { status: 200, body: `${(tail > 0 ? lines.slice(-tail) : lines).join("\n")}\n` };
+    }
+    if (request.method === "GET" && collectionPath === "/api/v1/namespaces/{ns}/pods") {
+      const wanted = (request.query.get("labelSelector") ?? "").split(",").filter(Boolean);
+      const items = this.pods.filter((pod) => {
+        const meta = pod.metadata as { namespace: string; labels: Record<string, string> };
+        return (
+          meta.namespace === namespace &&
+          wanted.every((w) => meta.labels[w.split("=")[0]!] === w.split("=")[1])
+        );
+      });
+      return { status: 200, body: { apiVersion: "v1", kind: "PodList", metadata: {}, items } };
+    }
+    if (request.method === "GET" && collectionPath === "/api/v1/namespaces/{ns}/events") {
+      const type = /^type=(\w+)$/.exec(request.query.get("fieldSelector") ?? "")?.[1];
+      const items = this.events.filter(
+        (e) => (e.metadata as { namespace: string }).namespace === namespace && (!type || e.type === type),
+      );
+      return { status: 200, body: { apiVersion: "v1", kind: "EventList", metadata: {}, items } };
+    }
+
+    const collection = COLLECTIONS[collectionPath];
+    if (collection && request.method === "POST")
+      return this.create(collection, namespace, request.body as Json);
+    const itemMatch = /^(.*)\/([^/]+)$/.exec(collectionPath);
+    const itemCollection = itemMatch ? COLLECTIONS[itemMatch[1]!] : undefined;
+    if (itemCollection && itemMatch) {
+      const key = `${itemCollection}/${namespace}/${itemMatch[2]}`;
+      const stored = this.objects.get(key);
+      if (!stored) return statusBody(404, "NotFound", `${itemCollection} "${itemMatch[2]}" not found`);
+      if (request.method === "GET") return { status: 200, body: stored };
+      if (request.method === "DELETE") {
+        this.objects.delete(key);
+        return { status: 200, body: stored };
+      }
+    }
+    return statusBody(404, "NotFound", `the server could not find the requested resource ${request.path}`);
+  }
+
+  private create(kind: Kind, namespace: string, body: Json): { status: number; body: unknown } {
+    const metadata = body.metadata as { name: string };
+    const key = `${kind}/${namespace}/${metadata.name}`;
+    if (this.objects.has(key))
+      return statusBody(409, "AlreadyExists", `${kind} "${metadata.name}" already exists`);
+    this.sequence += 1;
+    const stored = {
+      ...body,
+      metadata: {
+        ...metadata,
+        uid: `uid-${this.sequence}`,
+        resourceVersion: String(this.sequence),
+        creationTimestamp: "2025-06-01T12:00:00Z",
+      },
+    };
+    this.objects.set(key, stored);
+    return { status: 201, body: stored };
+  }
+}
+
+function statusBody(code: number, reason: string, message: string): { status: number; body: unknown } {
+  return {
+    status: code,
+    body: { kind: "Status", apiVersion: "v1", status: "Failure", message, reason, code },
+  };
+}
