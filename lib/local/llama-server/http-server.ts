@@ -1,0 +1,255 @@
+// The HTTP face of the local llama.cpp server (node:http, no framework): `GET /health`, `GET /v1/models`,
+// `POST /v1/chat/completions` and `POST /v1/completions`, as OpenAI clients and modelship's stages call them,
+// streaming as server-sent events. It listens before the model has loaded — `/health` answers 503 until it
+// has — so a supervisor can tell "loading" from "not started". Bad requests get OpenAI-style error bodies.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { GenerationResult } from "./generation";
+import type { LoadedModel, Prompt } from "./loaded-model";
+import { OpenAiError } from "./openai-error";
+import {
+  type ChatRequest,
+  type CompletionRequest,
+  parseChatRequest,
+  parseCompletionRequest,
+} from "./openai-requests";
+import {
+  chatChunk,
+  chatCompletion,
+  responseHeader,
+  textChunk,
+  textCompletion,
+  usage,
+  usageChunk,
+} from "./openai-responses";
+
+interface LlamaHttpServerOptions {
+  readonly servedName: string;
+  /** The model once it has loaded; undefined while it loads. */
+  readonly model: () => LoadedModel | undefined;
+  /** Request bodies over this many bytes are refused with 413. */
+  readonly maxBodyBytes: number;
+}
+
+const ROUTES: Readonly<Record<string, "GET" | "POST">> = {
+  "/health": "GET",
+  "/v1/models": "GET",
+  "/v1/chat/completions": "POST",
+  "/v1/completions": "POST",
+};
+
+/** How far past the size limit a refused body is still read before the connection is cut. */
+const DRAIN_LIMIT_FACTOR = 16;
+
+const ROUTE_LIST = "GET /health, GET /v1/models, POST /v1/chat/completions and POST /v1/completions";
+
+export function createLlamaHttpServer(options: LlamaHttpServerOptions): Server {
+  const startedAt = Math.floor(Date.now() / 1000);
+  return createServer((request, response) => {
+    handle(request, response, options, startedAt).catch((error: unknown) => {
+      const failure =
+        error instanceof OpenAiError
+          ? error
+          : new OpenAiError(500, `The server failed: ${(error as Error).message}`, null, "internal_error");
+      sendError(request, response, failure, options.maxBodyBytes);
+    });
+  });
+}
+
+async function handle(
+  request: IncomingMessage,
+  response: ServerResponse,
+  options: LlamaHttpServerOptions,
+  startedAt: number,
+): Promise<void> {
+  const path = new URL(request.url ?? "/", "http://localhost").pathname;
+  const method = ROUTES[path];
+  if (!method) {
+    throw new OpenAiError(
+      404,
+      `Unknown path: ${request.method} ${path}. This server answers ${ROUTE_LIST}.`,
+      null,
+      "unknown_url",
+    );
+  }
+  if (request.method !== method) {
+    response.setHeader("allow", method);
+    throw new OpenAiError(
+      405,
+      `${path} answers ${method}, not ${request.method}.`,
+      null,
+      "method_not_allowed",
+    );
+  }
+  const model = options.model();
+  if (path === "/health") {
+    sendJson(response, model ? 200 : 503, { status: model ? "ok" : "loading" });
+    return;
+  }
+  if (!model) {
+    throw new OpenAiError(
+      503,
+      "The model is still loading; retry when GET /health answers 200.",
+      null,
+      "model_loading",
+      "unavailable_error",
+    );
+  }
+  if (path === "/v1/models") {
+    sendJson(response, 200, {
+      object: "list",
+      data: [{ id: options.servedName, object: "model", created: startedAt, owned_by: "modelship" }],
+    });
+    return;
+  }
+  const body = await readJsonBody(request, options.maxBodyBytes);
+  if (path === "/v1/chat/completions") {
+    const chat = parseChatRequest(body, options.servedName);
+    await answer(response, model, "chat", chat, model.chatPrompt(chat.messages));
+  } else {
+    const completion = parseCompletionRequest(body, options.servedName);
+    await answer(response, model, "completion", completion, model.textPrompt(completion.prompt));
+  }
+}
+
+async function answer(
+  response: ServerResponse,
+  model: LoadedModel,
+  kind: "chat" | "completion",
+  parsed: ChatRequest | CompletionRequest,
+  prompt: Prompt,
+): Promise<void> {
+  const input = model.plan(prompt, parsed);
+  const header = responseHeader(kind, parsed.model);
+  const promptTokens = prompt.tokens.length;
+  const gone = new AbortController();
+  response.on("close", () => {
+    if (!response.writableFinished) gone.abort();
+  });
+  if (!parsed.stream) {
+    const result = await model.run(input, { onText: () => {}, signal: gone.signal });
+    if (!result || gone.signal.aborted) return;
+    const body =
+      kind === "chat"
+        ? chatCompletion(header, result, promptTokens)
+        : textCompletion(header, result, promptTokens);
+    sendJson(response, 200, body);
+    return;
+  }
+  const event = (data: unknown) => response.write(`data: ${JSON.stringify(data)}\n\n`);
+  const includeUsage = parsed.includeUsage;
+  let result: GenerationResult | undefined;
+  try {
+    result = await model.run(input, {
+      onStart: () => {
+        response.writeHead(200, {
+          "content-type": "text/event-stream; charset=utf-8",
+          "cache-control": "no-cache",
+          connection: "keep-alive",
+        });
+        if (kind === "chat") event(chatChunk(header, { role: "assistant", content: "" }, null, includeUsage));
+      },
+      onText: (piece) =>
+        event(
+          kind === "chat"
+            ? chatChunk(header, { content: piece }, null, includeUsage)
+            : textChunk(header, piece, null, includeUsage),
+        ),
+      signal: gone.signal,
+    });
+  } catch (error) {
+    if (!response.headersSent) throw error;
+    // The stream has started: the failure can only be told inside it.
+    event(
+      new OpenAiError(500, `Generation failed: ${(error as Error).message}`, null, "internal_error").toBody(),
+    );
+    response.end();
+    return;
+  }
+  if (!result || gone.signal.aborted) return;
+  event(
+    kind === "chat"
+      ? chatChunk(header, {}, result.finishReason, includeUsage)
+      : textChunk(header, "", result.finishReason, includeUsage),
+  );
+  if (includeUsage) {
+    const object = kind === "chat" ? "chat.completion.chunk" : "text_completion";
+    event(usageChunk(header, object, usage(promptTokens, result)));
+  }
+  response.end("data: [DONE]\n\n");
+}
+
+async function readJsonBody(request: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const body = await readBody(request, maxBytes);
+  if (body === undefined) {
+    throw new OpenAiError(
+      413,
+      `The request body is over this server's limit of ${maxBytes} bytes.`,
+      null,
+      "request_too_large",
+    );
+  }
+  const text = body.toString("utf8");
+  if (text.trim() === "") {
+    throw new OpenAiError(400, "The request body is empty: send a JSON object.", null, "invalid_json");
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new OpenAiError(
+      400,
+      `The request body is not valid JSON (${(error as Error).message}): send a JSON object with \`Content-Type: application/json\`.`,
+      null,
+      "invalid_json",
+    );
+  }
+}
+
+/**
+ * The whole body, or undefined when it is over `maxBytes`. An oversized body is still read to its end (and
+ * dropped), because a server that answers while its client is still sending resets the connection before
+ * the client reads the answer; one far over the limit is cut off.
+ */
+function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) chunks.push(chunk);
+      else if (size > maxBytes * DRAIN_LIMIT_FACTOR) request.destroy();
+    });
+    request.once("end", () => resolve(size > maxBytes ? undefined : Buffer.concat(chunks)));
+    request.once("error", reject);
+  });
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+  });
+  response.end(text);
+}
+
+function sendError(
+  request: IncomingMessage,
+  response: ServerResponse,
+  error: OpenAiError,
+  maxBodyBytes: number,
+): void {
+  if (response.headersSent) {
+    response.end();
+    return;
+  }
+  if (request.readableEnded) {
+    sendJson(response, error.status, error.toBody());
+    return;
+  }
+  // Refused before its body was read (an unknown path, a wrong method): read it first, as readBody explains.
+  readBody(request, maxBodyBytes).then(
+    () => sendJson(response, error.status, error.toBody()),
+    () => response.destroy(),
+  );
+}
