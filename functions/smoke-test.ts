@@ -1,5 +1,5 @@
-// Lambda entry for the SmokeTest Task. Its stage is not built yet: it fails with NotImplementedYet, naming what is missing.
+// Lambda entry for the SmokeTest Task: proves the ready candidate serves: the model list, chat, completion and streaming, judged prompt by prompt.
 import { stageHandler } from "../lib/aws/lambda/stage-handler";
-import { smokeTest } from "../lib/pipeline/unbuilt-stages";
+import { smokeTest } from "../lib/pipeline/smoke-test";
 
 export const handler = stageHandler("SmokeTest", smokeTest);

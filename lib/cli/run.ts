@@ -108,63 +108,68 @@ async function runCommand(argv: string[]): Promise<number> {
     timeFactor,
     onTransition: (_, transition) => transitions.print(transition),
   });
-  const { objects } = runtime.deps;
+  // Every way out — a finished rollout, a refusal, an error, Ctrl-C — stops the servers this run started.
+  try {
+    const { objects } = runtime.deps;
 
-  const prefix = `models/${name}/${version}/`;
-  if ((await objects.list(prefix)).length > 0) {
-    throw new BadInput(
-      `${name} ${version} is already in the local bucket (${join(paths.bucket, prefix)}).`,
-      "Roll out a new version: pass --version, or change `version:` in the manifest.",
+    const prefix = `models/${name}/${version}/`;
+    if ((await objects.list(prefix)).length > 0) {
+      throw new BadInput(
+        `${name} ${version} is already in the local bucket (${join(paths.bucket, prefix)}).`,
+        "Roll out a new version: pass --version, or change `version:` in the manifest.",
+      );
+    }
+    const files = await filesToCopy(folder, manifest?.fileName);
+    let bytes = 0;
+    for (const file of files) {
+      const body = await readFile(join(folder, file));
+      await objects.put(`${prefix}${file}`, body);
+      bytes += body.byteLength;
+    }
+    const manifestKey = `${prefix}${manifest?.fileName ?? "modelship.yaml"}`;
+    await objects.put(manifestKey, manifest?.text ?? defaultManifest(folder, name, version));
+    console.log(
+      `${name} ${version}: copied ${files.length} file(s), ${formatBytes(bytes)}, and the ${manifest ? "manifest" : "default manifest"} to ${join(paths.bucket, prefix)}`,
     );
-  }
-  const files = await filesToCopy(folder, manifest?.fileName);
-  let bytes = 0;
-  for (const file of files) {
-    const body = await readFile(join(folder, file));
-    await objects.put(`${prefix}${file}`, body);
-    bytes += body.byteLength;
-  }
-  const manifestKey = `${prefix}${manifest?.fileName ?? "modelship.yaml"}`;
-  await objects.put(manifestKey, manifest?.text ?? defaultManifest(folder, name, version));
-  console.log(
-    `${name} ${version}: copied ${files.length} file(s), ${formatBytes(bytes)}, and the ${manifest ? "manifest" : "default manifest"} to ${join(paths.bucket, prefix)}`,
-  );
 
-  const head = await objects.head(manifestKey);
-  const started = await start(
-    {
-      "detail-type": "Object Created",
-      detail: {
-        bucket: { name: objects.location },
-        object: {
-          key: manifestKey.split("/").map(encodeURIComponent).join("/"),
-          ...(head?.etag === undefined ? {} : { etag: head.etag }),
-          ...(head?.versionId === undefined ? {} : { "version-id": head.versionId }),
+    const head = await objects.head(manifestKey);
+    const started = await start(
+      {
+        "detail-type": "Object Created",
+        detail: {
+          bucket: { name: objects.location },
+          object: {
+            key: manifestKey.split("/").map(encodeURIComponent).join("/"),
+            ...(head?.etag === undefined ? {} : { etag: head.etag }),
+            ...(head?.versionId === undefined ? {} : { "version-id": head.versionId }),
+          },
         },
       },
-    },
-    runtime.deps,
-  );
-  if (started.status === "rejected") {
-    console.error(`✖ Nothing was started: ${started.reason}`);
-    for (const finding of started.findings) console.error(`  ${formatFinding(finding)}`);
-    return 1;
+      runtime.deps,
+    );
+    if (started.status === "rejected") {
+      console.error(`✖ Nothing was started: ${started.reason}`);
+      for (const finding of started.findings) console.error(`  ${formatFinding(finding)}`);
+      return 1;
+    }
+    console.log(`Execution ${started.executionId}`);
+    const execution = runtime.executions.get(started.executionId);
+    if (!execution) throw new Error(`The execution ${started.executionId} was started but is not tracked.`);
+    const { result, interruption } = await followExecution(execution, runtime.deps);
+    if (interruption) {
+      const outcome = (await interruption).cleanup as CleanupOutcome | undefined;
+      console.log(`✖ The rollout of ${name} ${version} was interrupted.`);
+      for (const line of outcome?.cleaned ?? []) console.log(`  ✔ ${line}`);
+      for (const line of outcome?.leftBehind ?? []) console.log(`  ✖ left behind: ${line}`);
+    } else {
+      printResult(result, name, version);
+    }
+    console.log(`Events: ${paths.events}\nRecords: ${paths.rollouts}`);
+    if (interruption) return 130;
+    return result.status === "SUCCEEDED" ? 0 : 1;
+  } finally {
+    await runtime.close();
   }
-  console.log(`Execution ${started.executionId}`);
-  const execution = runtime.executions.get(started.executionId);
-  if (!execution) throw new Error(`The execution ${started.executionId} was started but is not tracked.`);
-  const { result, interruption } = await followExecution(execution, runtime.deps);
-  if (interruption) {
-    const outcome = (await interruption).cleanup as CleanupOutcome | undefined;
-    console.log(`✖ The rollout of ${name} ${version} was interrupted.`);
-    for (const line of outcome?.cleaned ?? []) console.log(`  ✔ ${line}`);
-    for (const line of outcome?.leftBehind ?? []) console.log(`  ✖ left behind: ${line}`);
-  } else {
-    printResult(result, name, version);
-  }
-  console.log(`Events: ${paths.events}\nRecords: ${paths.rollouts}`);
-  if (interruption) return 130;
-  return result.status === "SUCCEEDED" ? 0 : 1;
 }
 
 /**

@@ -1,6 +1,7 @@
-// The local runtime, wired: a `.modelship/` home folder holds the bucket, the rollout records, the events
-// and the stack config; each pipeline function runs its stage with these adapters; the local executor runs
-// the state machine over them. Ports with no local adapter yet fail loudly, naming what is missing.
+// The local runtime, wired: a `.modelship/` home folder holds the bucket, the rollout records, the events,
+// the candidate servers' logs and the stack config; each pipeline function runs its stage with these
+// adapters; the local executor runs the state machine over them. Candidates are real servers on this machine
+// (LocalServing), stopped by `close()`. Ports with no local adapter yet fail loudly, naming what is missing.
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -8,9 +9,12 @@ import type { StackConfig } from "../core/config";
 import type { Finding } from "../core/findings";
 import { PIPELINE_FUNCTIONS, type PipelineFunction } from "../core/pipeline-functions";
 import { resolveStackConfig } from "../core/stack-config";
+import { checkCandidate } from "../pipeline/check-candidate";
 import { cleanup } from "../pipeline/cleanup";
+import { deployCandidate } from "../pipeline/deploy-candidate";
 import type { StageDeps } from "../pipeline/deps";
 import { prepare } from "../pipeline/prepare";
+import { smokeTest } from "../pipeline/smoke-test";
 import { unbuiltPorts } from "../pipeline/unbuilt-ports";
 import * as unbuilt from "../pipeline/unbuilt-stages";
 import { validate } from "../pipeline/validate";
@@ -19,14 +23,15 @@ import { FolderObjectStore } from "./folder-object-store";
 import { JsonFileRolloutStore } from "./json-rollout-store";
 import { JsonlEvents } from "./jsonl-events";
 import { LocalExecutions } from "./local-executions";
+import { LocalServing } from "./local-serving";
 
 /** What each pipeline function runs: the stage, given the state (or Map item) and the local adapters. */
 const STAGES: Record<PipelineFunction, (input: never, deps: StageDeps) => Promise<unknown>> = {
   Prepare: prepare,
   Validate: validate,
-  DeployCandidate: unbuilt.deployCandidate,
-  CheckCandidate: unbuilt.checkCandidate,
-  SmokeTest: unbuilt.smokeTest,
+  DeployCandidate: deployCandidate,
+  CheckCandidate: checkCandidate,
+  SmokeTest: smokeTest,
   StressWorker: unbuilt.stressWorker,
   MergeStress: unbuilt.mergeStress,
   EvalShard: unbuilt.evalShard,
@@ -70,6 +75,8 @@ export interface LocalRuntimeOptions {
 export interface LocalRuntime {
   readonly deps: StageDeps;
   readonly executions: LocalExecutions;
+  /** Stops every candidate server this runtime started; call it on every way out. */
+  close(): Promise<void>;
 }
 
 export async function openLocalRuntime(home: string, options: LocalRuntimeOptions): Promise<LocalRuntime> {
@@ -79,8 +86,13 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   const handlers = Object.fromEntries(
     PIPELINE_FUNCTIONS.map((fn) => [fn, (input: unknown) => STAGES[fn](input as never, deps)]),
   ) as Record<PipelineFunction, (input: unknown) => Promise<unknown>> satisfies TaskHandlers;
-  const executor = await LocalExecutor.load({ handlers, timeFactor: options.timeFactor });
+  const executor = await LocalExecutor.load({
+    handlers,
+    timeFactor: options.timeFactor,
+    realTimeWaits: ["WaitForCandidate"],
+  });
   const executions = new LocalExecutions(executor, options.onTransition);
+  const serving = new LocalServing({ home, config });
   const deps: StageDeps = {
     config,
     objects: new FolderObjectStore(paths.bucket),
@@ -88,9 +100,10 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
     events: new JsonlEvents(paths.events),
     clock: { now: () => new Date() },
     executions,
+    serving,
     ...unbuiltLocalPorts,
   };
-  return { deps, executions };
+  return { deps, executions, close: () => serving.stopAll() };
 }
 
 async function readStackConfig(file: string): Promise<StackConfig> {
@@ -116,13 +129,28 @@ async function readStackConfig(file: string): Promise<StackConfig> {
       ]);
     }
   }
-  const { config, findings } = resolveStackConfig(partial, file);
+  const { config, findings } = resolveStackConfig(withLocalServingDefaults(partial), file);
   if (!config) throw new LocalConfigInvalid(file, findings);
   return config;
 }
 
+/**
+ * The local runtime's own serving defaults, under whatever the user's config.json sets: a server on this
+ * machine reads its weights from local disk and starts in seconds, so readiness is polled every second, on
+ * a budget that still fits a GPU workstation's vLLM (a command template) loading a large model.
+ */
+const LOCAL_SERVING_DEFAULTS = { readinessPollSeconds: 1, startupBaseSeconds: 300, startupSecondsPerGiB: 10 };
+
+function withLocalServingDefaults(partial: unknown): unknown {
+  if (typeof partial !== "object" || partial === null || Array.isArray(partial)) return partial;
+  const serving: unknown = (partial as Record<string, unknown>)["serving"];
+  if (serving !== undefined && (typeof serving !== "object" || serving === null || Array.isArray(serving))) {
+    return partial;
+  }
+  return { ...partial, serving: { ...LOCAL_SERVING_DEFAULTS, ...(serving as object | undefined) } };
+}
+
 const unbuiltLocalPorts = unbuiltPorts("local", {
-  serving: "Local serving (llama.cpp or a command template)",
   gateway: "The local weighted gateway",
   registry: "The local model registry",
   alarms: "The local metrics and alarm evaluator",

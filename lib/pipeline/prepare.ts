@@ -52,7 +52,7 @@ export async function prepare(state: ExecutionInput, deps: PrepareDeps): Promise
 
   const record = await deps.store.get(rollout.model);
   const weightBytes = (await deps.objects.list(rollout.source.prefix)).reduce((sum, o) => sum + o.size, 0);
-  const plan = planRollout(manifest, record, weightBytes);
+  const plan = planRollout(manifest, record, deps.config, weightBytes);
   const alreadyRecorded =
     record?.history.some((t) => t.rolloutId === rollout.id && t.stage === STAGE) ?? false;
   if (!alreadyRecorded) {

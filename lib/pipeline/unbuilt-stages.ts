@@ -13,23 +13,10 @@ function unbuilt<Input>(stage: string, capability: string, hint?: string): Unbui
   return () => Promise.reject(new NotImplementedYet(stage, capability, hint));
 }
 
-function skippable(gate: "smoke" | "stress" | "eval"): string {
+function skippable(gate: "stress" | "eval"): string {
   return `Set gates.${gate}.enabled: false in the manifest to skip this gate until it is built.`;
 }
 
-export const deployCandidate = unbuilt<ExecutionState>(
-  "DeployCandidate",
-  "candidate serving on EKS or llama.cpp (creating the candidate's workload)",
-);
-export const checkCandidate = unbuilt<ExecutionState>(
-  "CheckCandidate",
-  "candidate serving on EKS or llama.cpp (reading the candidate's readiness)",
-);
-export const smokeTest = unbuilt<ExecutionState>(
-  "SmokeTest",
-  "the smoke test (chat prompts against the candidate's OpenAI-compatible endpoint)",
-  skippable("smoke"),
-);
 export const stressWorker = unbuilt<StressWorkerInput>(
   "StressWorker",
   "the load generator (streaming requests with TTFT/TPOT histograms)",

@@ -1,6 +1,7 @@
 // `modelship run <folder> --local` on a generated model: the folder goes into the local bucket as a new
-// version, the real pipeline runs with the local adapters, each state is printed, and today the rollout
-// stops loudly at the first stage not built yet (DeployCandidate), through Cleanup.
+// version, the real pipeline runs with the local adapters, each state is printed, and a failure goes
+// through Cleanup. Here the stack's serving command names a program that does not exist, so each rollout
+// stops at DeployCandidate without starting a server (test/local/run-smoke.test.ts runs llama.cpp for real).
 
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,9 +16,16 @@ let work: string;
 let home: string;
 let output: string[];
 
+const MISSING_SERVER = "/nonexistent/modelship-test-server";
+
 beforeEach(async () => {
   work = await mkdtemp(join(tmpdir(), "modelship-run-"));
   home = join(work, ".modelship");
+  await mkdir(home);
+  await writeFile(
+    join(home, "config.json"),
+    JSON.stringify({ local: { command: `${MISSING_SERVER} {dir} --port {port}` } }),
+  );
   output = [];
   const capture = (...parts: unknown[]) => void output.push(parts.join(" "));
   vi.spyOn(console, "log").mockImplementation(capture);
@@ -46,7 +54,7 @@ function printed(): string {
 }
 
 describe("modelship run --local", () => {
-  it("copies the folder in as a new version, validates it, and stops loudly at DeployCandidate through Cleanup", async () => {
+  it("copies the folder in as a new version, validates it, and goes through Cleanup when the candidate cannot start", async () => {
     const folder = await modelFolder("tiny", servable);
 
     const code = await run([folder, "--local", "--home", home, "--time-factor", "0"]);
@@ -62,8 +70,10 @@ describe("modelship run --local", () => {
       expect.stringMatching(/^✖ DeployCandidate \d+\.\ds$/),
       "▶ Cleanup",
     ]);
-    expect(printed()).toContain("NotImplementedYet: DeployCandidate is not built yet: candidate serving");
-    expect(printed()).toContain("✖ The rollout of tiny-llama v1 failed: NotImplementedYet");
+    expect(printed()).toContain(
+      `CandidateFailed: Could not start the server \`${MISSING_SERVER}\`: spawn ${MISSING_SERVER} ENOENT.`,
+    );
+    expect(printed()).toContain("✖ The rollout of tiny-llama v1 failed: CandidateFailed");
 
     const bucket = join(home, "bucket", "models", "tiny-llama", "v1");
     expect(await readFile(join(bucket, "modelship.yaml"), "utf8")).toBe(servable);
@@ -75,7 +85,7 @@ describe("modelship run --local", () => {
       ["Rollout Started", "Prepare"],
       ["Stage Failed", "Cleanup"],
     ]);
-    expect(events[1]?.detail.error).toBe("NotImplementedYet");
+    expect(events[1]?.detail.error).toBe("CandidateFailed");
     for (const event of events)
       expect(event.detail.executionArn).toMatch(/^local:tiny-llama-v1-[0-9a-f]{8}$/);
     const record = await new JsonFileRolloutStore(join(home, "rollouts.json")).get("tiny-llama");

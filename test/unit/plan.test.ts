@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config";
 import { parseManifest, resolveManifest } from "../../lib/core/manifest";
 import type { ResolvedManifest } from "../../lib/core/manifest-schema";
 import { planRollout } from "../../lib/core/plan";
-import type { ModelRecord } from "../../lib/core/rollout";
+import type { ModelRecord, RolloutPlan } from "../../lib/core/rollout";
 
 function manifestFrom(yaml: string): ResolvedManifest {
   const parsed = parseManifest(yaml, "modelship.yaml");
@@ -22,6 +22,7 @@ describe("planRollout", () => {
     const plan = planRollout(
       manifestFrom("rollout: {steps: [5, {weight: 50, bakeSeconds: 60}], bakeSeconds: 30}"),
       servingV2,
+      DEFAULT_STACK_CONFIG,
     );
     expect(plan).toMatchObject({ hasStable: true, stableVersion: "v2" });
     expect(plan.canarySteps).toEqual([
@@ -32,14 +33,18 @@ describe("planRollout", () => {
   });
 
   it("skips the canary for a first release", () => {
-    const plan = planRollout(manifestFrom(""), undefined);
+    const plan = planRollout(manifestFrom(""), undefined, DEFAULT_STACK_CONFIG);
     expect(plan.hasStable).toBe(false);
     expect(plan.stableVersion).toBeUndefined();
     expect(plan.canarySteps).toEqual([]);
   });
 
   it("treats a model whose earlier rollouts all failed as a first release", () => {
-    const plan = planRollout(manifestFrom(""), { model: "llama", status: "failed", history: [] });
+    const plan = planRollout(
+      manifestFrom(""),
+      { model: "llama", status: "failed", history: [] },
+      DEFAULT_STACK_CONFIG,
+    );
     expect(plan.hasStable).toBe(false);
   });
 
@@ -47,39 +52,74 @@ describe("planRollout", () => {
     const plan = planRollout(
       manifestFrom("gates: {smoke: {enabled: false}, eval: {enabled: false}}"),
       servingV2,
+      DEFAULT_STACK_CONFIG,
     );
     expect(plan.gates).toEqual({ smoke: false, stress: true, eval: false });
   });
 
   it("gives each stress worker its share of the load", () => {
-    const plan = planRollout(manifestFrom("gates: {stress: {workers: 3}}"), servingV2);
+    const plan = planRollout(manifestFrom("gates: {stress: {workers: 3}}"), servingV2, DEFAULT_STACK_CONFIG);
     expect(plan.stressWorkers).toEqual([
       { index: 0, of: 3 },
       { index: 1, of: 3 },
       { index: 2, of: 3 },
     ]);
-    expect(planRollout(manifestFrom("gates: {stress: {enabled: false}}"), servingV2).stressWorkers).toEqual(
-      [],
-    );
+    expect(
+      planRollout(manifestFrom("gates: {stress: {enabled: false}}"), servingV2, DEFAULT_STACK_CONFIG)
+        .stressWorkers,
+    ).toEqual([]);
   });
 
   it("carries the watch window after promotion", () => {
-    expect(planRollout(manifestFrom("rollout: {watchSeconds: 900}"), servingV2).watchSeconds).toBe(900);
+    expect(
+      planRollout(manifestFrom("rollout: {watchSeconds: 900}"), servingV2, DEFAULT_STACK_CONFIG).watchSeconds,
+    ).toBe(900);
   });
 
-  it("bounds the readiness polls by a startup budget that grows with the weights' size", () => {
+  it("polls readiness as often as the stack says, within a budget that grows with the weights' size", () => {
     const manifest = manifestFrom("");
-    const small = planRollout(manifest, servingV2, 1 * GiB);
-    const large = planRollout(manifest, servingV2, 140 * GiB);
-    const budget = (p: typeof small) => p.maxReadinessChecks * p.readinessPollSeconds;
-    expect(small.readinessPollSeconds).toBeGreaterThan(0);
-    expect(budget(small)).toBeGreaterThanOrEqual(10 * 60);
-    expect(budget(large)).toBeGreaterThan(budget(small));
-    expect(budget(planRollout(manifest, servingV2))).toBeLessThanOrEqual(budget(small));
+    const config = withServing({
+      readinessPollSeconds: 10,
+      startupBaseSeconds: 600,
+      startupSecondsPerGiB: 20,
+    });
+    const small = planRollout(manifest, servingV2, config, 1 * GiB);
+    const large = planRollout(manifest, servingV2, config, 140 * GiB);
+
+    expect(small.readinessPollSeconds).toBe(10);
+    expect(budget(small)).toBe(620);
+    expect(budget(large)).toBe(600 + 140 * 20);
+    expect(budget(planRollout(manifest, servingV2, config))).toBe(600);
   });
 
-  it("keeps the readiness loop bounded for any size, inside Step Functions' history limit", () => {
-    const plan = planRollout(manifestFrom(""), servingV2, Number.MAX_SAFE_INTEGER);
+  it("polls a short-polling local runtime every second", () => {
+    const config = withServing({ readinessPollSeconds: 1, startupBaseSeconds: 120, startupSecondsPerGiB: 0 });
+    const plan = planRollout(manifestFrom(""), servingV2, config, 500_000);
+
+    expect(plan).toMatchObject({ readinessPollSeconds: 1, maxReadinessChecks: 120 });
+  });
+
+  it("keeps the readiness loop inside Step Functions' history limit by polling less often, not by cutting the budget", () => {
+    const config = withServing({
+      readinessPollSeconds: 1,
+      startupBaseSeconds: 600,
+      startupSecondsPerGiB: 20,
+    });
+    const plan = planRollout(manifestFrom(""), servingV2, config, 1024 * GiB);
+
     expect(plan.maxReadinessChecks * 5).toBeLessThan(25_000);
+    expect(budget(plan)).toBeGreaterThanOrEqual(600 + 1024 * 20);
+    expect(
+      planRollout(manifestFrom(""), servingV2, DEFAULT_STACK_CONFIG, Number.MAX_SAFE_INTEGER)
+        .maxReadinessChecks * 5,
+    ).toBeLessThan(25_000);
   });
 });
+
+function withServing(serving: Partial<StackConfig["serving"]>): StackConfig {
+  return { ...DEFAULT_STACK_CONFIG, serving: { ...DEFAULT_STACK_CONFIG.serving, ...serving } };
+}
+
+function budget(plan: RolloutPlan): number {
+  return plan.maxReadinessChecks * plan.readinessPollSeconds;
+}

@@ -2,25 +2,25 @@ import { describe, expect, it } from "vitest";
 import { NotImplementedYet } from "../../lib/core/errors";
 import type { ExecutionState } from "../../lib/core/rollout";
 import type { StageDeps } from "../../lib/pipeline/deps";
-import { deployCandidate, mergeEval, smokeTest, stressWorker } from "../../lib/pipeline/unbuilt-stages";
+import { mergeEval, mergeStress, registerGateway, stressWorker } from "../../lib/pipeline/unbuilt-stages";
 
 const state = {} as ExecutionState;
 const deps = {} as StageDeps;
 
 describe("stages not built yet", () => {
   it("fail as NotImplementedYet, naming the stage and the missing capability", async () => {
-    const failure = await deployCandidate(state, deps).catch((e: unknown) => e);
+    const failure = await registerGateway(state, deps).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(NotImplementedYet);
     expect((failure as NotImplementedYet).name).toBe("NotImplementedYet");
     expect((failure as NotImplementedYet).reason).toMatch(
-      /^DeployCandidate is not built yet: candidate serving/,
+      /^RegisterGateway is not built yet: the gateway route/,
     );
     expect((failure as NotImplementedYet).hint).toMatch(/Cleanup removes what it started/);
   });
 
   it("tell the user how to skip a gate that is not built", async () => {
     const cases: [Promise<never>, string][] = [
-      [smokeTest(state, deps), "gates.smoke.enabled: false"],
+      [mergeStress(state, deps), "gates.stress.enabled: false"],
       [stressWorker({} as never, deps), "gates.stress.enabled: false"],
       [mergeEval(state, deps), "gates.eval.enabled: false"],
     ];

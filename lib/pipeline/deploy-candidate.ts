@@ -1,0 +1,76 @@
+// The DeployCandidate stage: starts the candidate's server — what to run from the manifest (runtime, image,
+// context length, extra flags), how big from Validate (format, GPU plan, bytes of weights), where the
+// weights are from the rollout — and returns the handle the readiness loop, the gates and Cleanup use.
+// Idempotent: Serving.deploy adopts a candidate that exists, so a retried deploy never starts a second one.
+
+import type { ResolvedManifest } from "../core/manifest-schema";
+import type { ExecutionState, RolloutIdentity, ValidationSummary } from "../core/rollout";
+import type { CandidateHandle, CandidateSpec } from "../ports";
+import type { StageDeps } from "./deps";
+import { rolloutEvent } from "./events";
+
+type DeployDeps = Pick<StageDeps, "serving" | "config" | "events" | "clock">;
+
+const STAGE = "DeployCandidate";
+const TRUST_REMOTE_CODE_FLAG = "--trust-remote-code";
+
+export async function deployCandidate(state: ExecutionState, deps: DeployDeps): Promise<CandidateHandle> {
+  const { rollout, manifest, validation } = state;
+  if (!manifest || !validation) {
+    throw new Error(
+      `${STAGE} needs $.manifest (from Prepare) and $.validation (from Validate); the state has ${manifest ? "no validation" : "no manifest"}.`,
+    );
+  }
+  const spec = candidateSpec(rollout, manifest, validation);
+  const handle = await deps.serving.deploy(spec);
+  const where = spec.gpus > 0 ? `${spec.gpus} GPU${spec.gpus === 1 ? "" : "s"}` : "CPU";
+  await deps.events.emit(
+    rolloutEvent(
+      "Stage Succeeded",
+      rollout,
+      STAGE,
+      `Deployed the candidate ${rollout.model} ${rollout.version} (${spec.runtime}, ${spec.image}, ${where}) as ${handle.id}; waiting for it to be ready.`,
+      deps.clock,
+      {
+        data: {
+          candidate: handle.id,
+          runtime: spec.runtime,
+          image: spec.image,
+          gpus: spec.gpus,
+          // Where the runtime put it (a Deployment and Service, a process and port): for whoever must find it.
+          ...(handle.details === undefined ? {} : { where: handle.details }),
+        },
+      },
+    ),
+  );
+  return handle;
+}
+
+/** The workload for this rollout: the manifest's serving settings sized by Validate's plan. */
+function candidateSpec(
+  rollout: RolloutIdentity,
+  manifest: ResolvedManifest,
+  validation: ValidationSummary,
+): CandidateSpec {
+  const { serving } = manifest;
+  const extraArgs =
+    serving.trustRemoteCode &&
+    serving.runtime === "vllm" &&
+    !serving.extraArgs.includes(TRUST_REMOTE_CODE_FLAG)
+      ? [...serving.extraArgs, TRUST_REMOTE_CODE_FLAG]
+      : serving.extraArgs;
+  return {
+    model: rollout.model,
+    version: rollout.version,
+    rolloutId: rollout.id,
+    servedName: rollout.model,
+    runtime: serving.runtime,
+    image: serving.image,
+    gpus: typeof serving.gpus === "number" ? serving.gpus : validation.gpu.gpus,
+    maxModelLen: serving.maxModelLen,
+    extraArgs,
+    format: validation.format,
+    weights: { bucket: rollout.source.bucket, prefix: rollout.source.prefix },
+    weightBytes: validation.weightBytes,
+  };
+}

@@ -1,0 +1,173 @@
+// End to end with real llama.cpp: `modelship run <gguf-folder> --local` deploys a generated tiny GGUF model
+// as a real server process, waits for it through the readiness loop, smoke-tests it over HTTP, and — the
+// next stages not being built yet — goes through Cleanup, which stops the server. Nothing may be left
+// running, whatever happens: the server's pid, taken from the DeployCandidate event, must be gone.
+
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { run } from "../../lib/cli/run";
+import type { ModelshipEvent } from "../../lib/core/events";
+import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
+import { JsonFileRolloutStore } from "../../lib/local/json-rollout-store";
+import { readEvents } from "../../lib/local/jsonl-events";
+
+let work: string;
+let home: string;
+let output: string[];
+
+beforeEach(async () => {
+  work = await mkdtemp(join(tmpdir(), "modelship-run-smoke-"));
+  home = join(work, ".modelship");
+  await mkdir(home);
+  // Waits run 100× faster here, readiness polls included: a budget of checks a slow machine cannot exhaust
+  // while the server starts (it takes a few seconds of real time).
+  await writeFile(join(home, "config.json"), JSON.stringify({ serving: { startupBaseSeconds: 6000 } }));
+  output = [];
+  const capture = (...parts: unknown[]) => void output.push(parts.join(" "));
+  vi.spyOn(console, "log").mockImplementation(capture);
+  vi.spyOn(console, "error").mockImplementation(capture);
+});
+
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await rm(work, { recursive: true, force: true });
+});
+
+async function modelFolder(manifest: string): Promise<string> {
+  const folder = join(work, "tiny");
+  await mkdir(folder);
+  await writeFile(join(folder, "model.gguf"), buildTinyLlamaGguf());
+  await writeFile(join(folder, "modelship.yaml"), manifest);
+  return folder;
+}
+
+/** Task and Map states as printed, without the readiness loop's turns (their count depends on the machine). */
+function printedStates(): string[] {
+  return output
+    .filter((l) => /^\s*[▶✔✖] /.test(l))
+    .filter((l) => !/(WaitForCandidate|CheckCandidate|The rollout of)/.test(l))
+    .map((l) => l.replace(/ \d+\.\ds$/, ""));
+}
+
+/** The candidate server's pid and port, from the DeployCandidate event. */
+function serverOf(events: readonly ModelshipEvent[]): { pid: number; port: number } {
+  const deployed = events.find((e) => e.detail.stage === "DeployCandidate");
+  const where = deployed?.detail.data?.["where"] as { pid?: unknown; port?: unknown } | undefined;
+  if (typeof where?.pid !== "number" || typeof where.port !== "number") {
+    throw new Error(`No pid and port in the DeployCandidate event: ${JSON.stringify(deployed)}`);
+  }
+  return { pid: where.pid, port: where.port };
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+async function answersOn(port: number): Promise<boolean> {
+  return fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) }).then(
+    () => true,
+    () => false,
+  );
+}
+
+const tinyManifest = (gates: string) =>
+  `name: tiny\nversion: v1\nformat: gguf\nserving:\n  runtime: llama.cpp\n  maxModelLen: 256\ngates:\n${gates}`;
+
+describe("modelship run --local with llama.cpp", () => {
+  it("deploys, waits for readiness, smoke-tests for real, then stops at the stress test and cleans up", async () => {
+    const folder = await modelFolder(
+      tinyManifest(
+        "  smoke: {rejectDegenerate: false}\n  stress: {enabled: true}\n  eval: {enabled: true}\n",
+      ),
+    );
+
+    const code = await run([folder, "--local", "--home", home, "--time-factor", "0.01"]);
+
+    expect(code).toBe(1);
+    expect(printedStates()).toEqual([
+      "▶ Prepare",
+      "✔ Prepare",
+      "▶ Validate",
+      "✔ Validate",
+      "▶ DeployCandidate",
+      "✔ DeployCandidate",
+      "▶ SmokeTest",
+      "✔ SmokeTest",
+      "▶ StressTest",
+      ...["▶ StressWorker #0", "▶ StressWorker #1", "▶ StressWorker #2", "▶ StressWorker #3"].map(
+        (l) => `  ${l}`,
+      ),
+      ...["✖ StressWorker #0", "✖ StressWorker #1", "✖ StressWorker #2", "✖ StressWorker #3"].map(
+        (l) => `  ${l}`,
+      ),
+      "✖ StressTest",
+      "▶ Cleanup",
+      "✔ Cleanup",
+    ]);
+    expect(output.filter((l) => l.startsWith("✔ CheckCandidate")).length).toBeGreaterThan(0);
+    expect(output.join("\n")).toContain("✖ The rollout of tiny v1 failed: NotImplementedYet: StressWorker");
+
+    const events = await readEvents(join(home, "events.jsonl"));
+    expect(events.map((e) => [e.detailType, e.detail.stage])).toEqual([
+      ["Rollout Started", "Prepare"],
+      ["Stage Succeeded", "DeployCandidate"],
+      ["Stage Succeeded", "SmokeTest"],
+      ["Stage Failed", "Cleanup"],
+    ]);
+    const smoke = events[2]?.detail.data ?? {};
+    expect(smoke["requests"]).toBe(5);
+    for (const measured of ["loadSeconds", "ttftMs", "tokensPerSecond"]) {
+      expect(smoke[measured]).toBeGreaterThan(0);
+    }
+    expect(events[3]?.detail.error).toBe("NotImplementedYet");
+    expect(events[3]?.detail.data?.["cleaned"]).toContain(
+      "Removed the candidate workload local-" + events[0]?.detail.rolloutId + ".",
+    );
+
+    const record = await new JsonFileRolloutStore(join(home, "rollouts.json")).get("tiny");
+    expect(record?.status).toBe("failed");
+    expect(record?.lock).toBeUndefined();
+
+    const rolloutId = events[0]?.detail.rolloutId ?? "";
+    const log = await readFile(join(home, "logs", `${rolloutId}.log`), "utf8");
+    expect(log).toContain("ready: serving tiny");
+
+    const server = serverOf(events);
+    expect(isRunning(server.pid)).toBe(false);
+    expect(await answersOn(server.port)).toBe(false);
+  });
+
+  it("fails the smoke test on a random-weight model's noise, with every verdict, and cleans up", async () => {
+    const folder = await modelFolder(tinyManifest("  stress: {enabled: false}\n  eval: {enabled: false}\n"));
+
+    const code = await run([folder, "--local", "--home", home, "--time-factor", "0.01"]);
+
+    expect(code).toBe(1);
+    expect(printedStates().slice(-4)).toEqual(["▶ SmokeTest", "✖ SmokeTest", "▶ Cleanup", "✔ Cleanup"]);
+    const printed = output.join("\n");
+    expect(printed).toMatch(/SmokeFailed: tiny v1 failed [1-4] of 5 smoke checks\./);
+    expect(printed).toMatch(/error {3}default prompt \d: .*degenerate output: it is mostly not text/);
+    expect(printed).toContain('info    GET /v1/models → "tiny": ok.');
+    expect(printed).toContain("Hint: Degenerate answers mean broken weights");
+
+    const events = await readEvents(join(home, "events.jsonl"));
+    expect(events.map((e) => [e.detailType, e.detail.stage, e.detail.error])).toEqual([
+      ["Rollout Started", "Prepare", undefined],
+      ["Stage Succeeded", "DeployCandidate", undefined],
+      ["Stage Failed", "Cleanup", "SmokeFailed"],
+    ]);
+    const record = await new JsonFileRolloutStore(join(home, "rollouts.json")).get("tiny");
+    expect(record?.lock).toBeUndefined();
+
+    const server = serverOf(events);
+    expect(isRunning(server.pid)).toBe(false);
+    expect(await answersOn(server.port)).toBe(false);
+  });
+});

@@ -1,0 +1,65 @@
+// An in-memory Serving port: candidates are entries in a map, keyed like a real adapter keys its workload
+// (model, version, rollout), so deploying twice adopts the first. Their status is whatever the test sets,
+// and their endpoint is the base URL the test gives (a small HTTP server answering like a model server).
+
+import type { CandidateHandle, CandidateSpec, CandidateStatus, Endpoint, Serving } from "../../lib/ports";
+import type { Clock } from "../../lib/ports";
+
+export class MemoryServing implements Serving {
+  /** Every spec deploy was called with, in order. */
+  readonly deployed: CandidateSpec[] = [];
+  readonly removed: string[] = [];
+  private readonly candidates = new Map<string, { handle: CandidateHandle; status: CandidateStatus }>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly endpointFor: (handle: CandidateHandle) => Endpoint = (handle) => ({
+      baseUrl: "http://127.0.0.1:9/v1",
+      headers: {},
+      servedName: handle.servedName,
+    }),
+  ) {}
+
+  async deploy(spec: CandidateSpec): Promise<CandidateHandle> {
+    this.deployed.push(structuredClone(spec));
+    const id = `${spec.model}-${spec.version}-${spec.rolloutId.slice(-8)}`;
+    const existing = this.candidates.get(id);
+    if (existing) return existing.handle;
+    const handle: CandidateHandle = {
+      id,
+      model: spec.model,
+      version: spec.version,
+      rolloutId: spec.rolloutId,
+      servedName: spec.servedName,
+      deployedAt: this.clock.now().toISOString(),
+      details: { entry: id },
+    };
+    this.candidates.set(id, { handle, status: { phase: "pending", reason: "Starting" } });
+    return handle;
+  }
+
+  async status(handle: CandidateHandle): Promise<CandidateStatus> {
+    const candidate = this.candidates.get(handle.id);
+    if (!candidate) return { phase: "failed", reason: "NotFound", message: `No candidate ${handle.id}.` };
+    return structuredClone(candidate.status);
+  }
+
+  async endpoint(handle: CandidateHandle): Promise<Endpoint> {
+    return this.endpointFor(handle);
+  }
+
+  async remove(handle: CandidateHandle): Promise<void> {
+    if (this.candidates.delete(handle.id)) this.removed.push(handle.id);
+  }
+
+  /** What the candidate's platform reports from now on. */
+  setStatus(id: string, status: CandidateStatus): void {
+    const candidate = this.candidates.get(id);
+    if (!candidate) throw new Error(`MemoryServing has no candidate ${id}.`);
+    candidate.status = status;
+  }
+
+  get running(): string[] {
+    return [...this.candidates.keys()];
+  }
+}

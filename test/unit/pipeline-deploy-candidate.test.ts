@@ -1,0 +1,197 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
+import { CandidateFailed } from "../../lib/core/errors";
+import { checkCandidate } from "../../lib/pipeline/check-candidate";
+import { deployCandidate } from "../../lib/pipeline/deploy-candidate";
+import { FixedClock } from "../support/fixed-clock";
+import { MemoryEvents } from "../support/memory-events";
+import { MemoryServing } from "../support/memory-serving";
+import { ROLLOUT, stateAfterValidate, stateWithCandidate, validationSummary } from "../support/rollout-state";
+
+let clock: FixedClock;
+let serving: MemoryServing;
+let events: MemoryEvents;
+
+beforeEach(() => {
+  clock = new FixedClock();
+  serving = new MemoryServing(clock);
+  events = new MemoryEvents();
+});
+
+const deps = () => ({ serving, events, clock, config: DEFAULT_STACK_CONFIG });
+
+describe("DeployCandidate", () => {
+  it("deploys the manifest's server, sized by Validate's GPU plan, with the weights of this rollout", async () => {
+    const state = stateAfterValidate("serving: {maxModelLen: 4096, extraArgs: [--enable-prefix-caching]}");
+
+    const handle = await deployCandidate(state, deps());
+
+    expect(serving.deployed).toEqual([
+      {
+        model: "llama",
+        version: "v3",
+        rolloutId: ROLLOUT.id,
+        servedName: "llama",
+        runtime: "vllm",
+        image: "vllm/vllm-openai:v0.11.0",
+        gpus: 2,
+        maxModelLen: 4096,
+        extraArgs: ["--enable-prefix-caching"],
+        format: "safetensors",
+        weights: { bucket: "models-bucket", prefix: "models/llama/v3/" },
+        weightBytes: 16 * 1024 ** 3,
+      },
+    ]);
+    expect(handle).toMatchObject({ model: "llama", version: "v3", servedName: "llama" });
+  });
+
+  it("uses the GPU count the manifest fixes instead of the plan's", async () => {
+    await deployCandidate(stateAfterValidate("serving: {gpus: 4}"), deps());
+
+    expect(serving.deployed[0]?.gpus).toBe(4);
+  });
+
+  it("runs a GGUF model on llama.cpp on CPU when the plan says 0 GPUs", async () => {
+    const gguf = validationSummary({
+      format: "gguf",
+      weightBytes: 470_000,
+      gpu: { ...validationSummary().gpu, gpus: 0 },
+    });
+    await deployCandidate(
+      stateAfterValidate("serving: {runtime: llama.cpp, maxModelLen: 256}", gguf),
+      deps(),
+    );
+
+    expect(serving.deployed[0]).toMatchObject({
+      runtime: "llama.cpp",
+      image: "ghcr.io/ggml-org/llama.cpp:server",
+      gpus: 0,
+      format: "gguf",
+      weightBytes: 470_000,
+    });
+  });
+
+  it("passes --trust-remote-code to vLLM when the manifest asks and the stack allows it", async () => {
+    const config = { ...DEFAULT_STACK_CONFIG, allowTrustRemoteCode: true };
+    const state = stateAfterValidate("serving: {trustRemoteCode: true}", validationSummary(), config);
+
+    await deployCandidate(state, { ...deps(), config });
+
+    expect(serving.deployed[0]?.extraArgs).toEqual(["--trust-remote-code"]);
+  });
+
+  it("adopts the candidate a first attempt deployed when it runs again", async () => {
+    const state = stateAfterValidate();
+
+    const first = await deployCandidate(state, deps());
+    clock.advance(30);
+    const second = await deployCandidate(state, deps());
+
+    expect(second).toEqual(first);
+    expect(serving.running).toEqual([first.id]);
+  });
+
+  it("announces the deployed candidate: what runs, and where the runtime put it", async () => {
+    const handle = await deployCandidate(stateAfterValidate(), deps());
+
+    expect(events.emitted).toEqual([
+      expect.objectContaining({
+        detailType: "Stage Succeeded",
+        detail: expect.objectContaining({
+          stage: "DeployCandidate",
+          rolloutId: ROLLOUT.id,
+          executionArn: ROLLOUT.executionId,
+          message: `Deployed the candidate llama v3 (vllm, vllm/vllm-openai:v0.11.0, 2 GPUs) as ${handle.id}; waiting for it to be ready.`,
+          data: {
+            candidate: handle.id,
+            runtime: "vllm",
+            image: "vllm/vllm-openai:v0.11.0",
+            gpus: 2,
+            where: { entry: handle.id },
+          },
+        }),
+      }),
+    ]);
+  });
+
+  it("says which key is missing when the state did not pass through Validate", async () => {
+    const { validation: _, ...withoutValidation } = stateAfterValidate();
+
+    await expect(deployCandidate(withoutValidation, deps())).rejects.toThrow(
+      "DeployCandidate needs $.manifest (from Prepare) and $.validation (from Validate); the state has no validation.",
+    );
+    expect(serving.deployed).toEqual([]);
+  });
+});
+
+describe("CheckCandidate", () => {
+  async function deployed() {
+    const state = stateAfterValidate();
+    const handle = await deployCandidate(state, deps());
+    return { state: stateWithCandidate(state, handle), handle };
+  }
+
+  it("returns a pending status with its reason and only the last few log lines", async () => {
+    const { state, handle } = await deployed();
+    const logTail = Array.from({ length: 50 }, (_, i) => `loading shard ${i}`);
+    serving.setStatus(handle.id, {
+      phase: "pending",
+      reason: "Unschedulable",
+      message: "No node can run the candidate yet: Insufficient nvidia.com/gpu.",
+      hint: "Add GPU capacity.",
+      logTail,
+    });
+
+    const status = await checkCandidate(state, { serving });
+
+    expect(status).toEqual({
+      phase: "pending",
+      reason: "Unschedulable",
+      message: "No node can run the candidate yet: Insufficient nvidia.com/gpu.",
+      hint: "Add GPU capacity.",
+      logTail: logTail.slice(-5),
+    });
+  });
+
+  it("returns ready with the seconds the candidate took, and nothing else", async () => {
+    const { state, handle } = await deployed();
+    serving.setStatus(handle.id, { phase: "ready", readySeconds: 184.2, logTail: ["Uvicorn running"] });
+
+    expect(await checkCandidate(state, { serving })).toEqual({ phase: "ready", readySeconds: 184.2 });
+  });
+
+  it("fails as CandidateFailed with the classified reason, the hint and the log tail in the message", async () => {
+    const { state, handle } = await deployed();
+    serving.setStatus(handle.id, {
+      phase: "failed",
+      reason: "CudaOutOfMemory",
+      message: "The model did not fit in GPU memory: CUDA out of memory.",
+      hint: "Give it more GPUs (serving.gpus).",
+      logTail: [
+        "INFO loading weights",
+        "",
+        "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
+      ],
+    });
+
+    const failure = await checkCandidate(state, { serving }).catch((e: unknown) => e);
+
+    expect(failure).toBeInstanceOf(CandidateFailed);
+    const error = failure as CandidateFailed;
+    expect(error.name).toBe("CandidateFailed");
+    expect(error.reason).toBe("CudaOutOfMemory: The model did not fit in GPU memory: CUDA out of memory.");
+    expect(error.hint).toBe("Give it more GPUs (serving.gpus).");
+    expect(error.message.split("\n")).toEqual([
+      "CudaOutOfMemory: The model did not fit in GPU memory: CUDA out of memory.",
+      `info    ${handle.id} log: INFO loading weights`,
+      `info    ${handle.id} log: torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB`,
+      "Hint: Give it more GPUs (serving.gpus).",
+    ]);
+  });
+
+  it("says what is missing when the state has no candidate handle", async () => {
+    await expect(checkCandidate(stateAfterValidate(), { serving })).rejects.toThrow(
+      "CheckCandidate needs $.candidate.handle from DeployCandidate, but the state has no candidate.",
+    );
+  });
+});
