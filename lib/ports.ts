@@ -157,6 +157,11 @@ export interface Serving {
   endpoint(handle: CandidateHandle, purpose: "probe" | "load"): Promise<Endpoint>;
   /** Deletes the workload; removing twice is fine. */
   remove(handle: CandidateHandle): Promise<void>;
+  /**
+   * Deletes every workload of a rollout, found by its rollout label or marker, with or without a handle:
+   * Cleanup's safety net for a deploy that failed half-way. Returns what it removed, in sentences.
+   */
+  removeRollout(model: string, rolloutId: string): Promise<string[]>;
 }
 
 // ── Gateway: the model's route and weights ───────────────────────────────────────────────────────────

@@ -9,7 +9,7 @@
 // is SIGTERM, then SIGKILL after a grace period; children are also stopped when this process ends.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, open, readFile, stat } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, stat } from "node:fs/promises";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import type { StackConfig } from "../core/config";
@@ -196,6 +196,21 @@ export class LocalServing implements Serving {
     }
   }
 
+  async removeRollout(_model: string, rolloutId: string): Promise<string[]> {
+    const candidate = this.candidates.get(rolloutId);
+    if (!candidate) {
+      // Started by another control plane (or before a restart): found by the marker in its environment.
+      const pids = await candidatePids(rolloutId);
+      for (const pid of pids) await stopPid(pid);
+      return pids.map((pid) => `Stopped a server of rollout ${rolloutId} left running (pid ${pid}).`);
+    }
+    const { pid } = candidate.details;
+    const running = !candidate.exited;
+    await stopChild(candidate);
+    this.candidates.delete(rolloutId);
+    return running ? [`Stopped the server of rollout ${rolloutId} (pid ${pid}).`] : [];
+  }
+
   /** Stops every candidate this instance started (test teardown, shutting the control plane down). */
   async stopAll(): Promise<void> {
     await Promise.all([...this.candidates.values()].map(stopChild));
@@ -304,6 +319,14 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/** The processes that carry this rollout's marker (Linux /proc; elsewhere none are found). */
+async function candidatePids(rolloutId: string): Promise<number[]> {
+  const entries = await readdir("/proc").catch(() => [] as string[]);
+  const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => pid !== process.pid);
+  const marked = await Promise.all(pids.map((pid) => isCandidateProcess(pid, rolloutId)));
+  return pids.filter((_, i) => marked[i]);
 }
 
 /** Whether the process carries this rollout's marker in its environment (Linux /proc; elsewhere unknown: no). */

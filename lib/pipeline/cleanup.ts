@@ -55,6 +55,19 @@ export async function cleanup(state: ExecutionState, deps: CleanupDeps): Promise
     }
   }
 
+  // Past Validate, DeployCandidate may have created a workload without returning a handle (a failure
+  // half-way, a timeout): sweep whatever carries this rollout's label.
+  if (state.validation !== undefined) {
+    try {
+      cleaned.push(...(await deps.serving.removeRollout(rollout.model, rollout.id)));
+    } catch (error) {
+      const message = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
+      leftBehind.push(
+        `Could not look for other workloads of rollout ${rollout.id} (${message}); check for any left by hand.`,
+      );
+    }
+  }
+
   const ownsRollout = failure.error !== "RolloutInProgress";
   const record = ownsRollout ? await deps.store.get(rollout.model) : undefined;
   const alreadyRecorded =

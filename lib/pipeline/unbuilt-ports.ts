@@ -7,7 +7,7 @@ import type { StageDeps } from "./deps";
 type UnbuiltPort = "serving" | "gateway" | "registry" | "alarms" | "metrics";
 
 const METHODS: { readonly [P in UnbuiltPort]: readonly (keyof StageDeps[P])[] } = {
-  serving: ["deploy", "status", "endpoint", "remove"],
+  serving: ["deploy", "status", "endpoint", "remove", "removeRollout"],
   gateway: ["register", "setWeights", "promote", "removeBackend", "describe"],
   registry: ["register", "setStatus", "getStatus"],
   alarms: ["ensure", "states", "remove"],

@@ -237,6 +237,25 @@ createServer((request, response) => {
     await serving.remove(handle);
   });
 
+  it("stops every server of a rollout by its marker, even one a previous control plane started", async () => {
+    const script = join(work, "fake server.mjs");
+    await writeFile(script, SCRIPT);
+    const command = `"${process.execPath}" "${script}" --port {port} --name {name}`;
+    const before = localServing({ command });
+    const ours = await deploy(before, await candidate("v-sweep", { "model.gguf": new Uint8Array(8) }));
+    const theirs = await deploy(before, await candidate("v-other", { "model.gguf": new Uint8Array(8) }));
+    await until(before, ours, "ready");
+
+    const restarted = localServing({ command });
+    const removed = await restarted.removeRollout("tiny", ours.rolloutId);
+
+    const pid = ours.details?.["pid"] as number;
+    expect(removed).toEqual([`Stopped a server of rollout ${ours.rolloutId} left running (pid ${pid}).`]);
+    expect(isRunning(pid)).toBe(false);
+    expect(isRunning(theirs.details?.["pid"] as number)).toBe(true);
+    expect(await restarted.removeRollout("tiny", ours.rolloutId)).toEqual([]);
+  });
+
   it("refuses a template whose program does not exist, and placeholders it does not know", async () => {
     const spec = await candidate("v-missing", { "model.gguf": new Uint8Array(8) });
     const missing = localServing({ command: "no-such-server-binary {dir}" });

@@ -52,6 +52,12 @@ export class MemoryServing implements Serving {
     if (this.candidates.delete(handle.id)) this.removed.push(handle.id);
   }
 
+  async removeRollout(_model: string, rolloutId: string): Promise<string[]> {
+    const found = [...this.candidates.values()].filter((c) => c.handle.rolloutId === rolloutId);
+    for (const { handle } of found) await this.remove(handle);
+    return found.map(({ handle }) => `Removed ${handle.id}.`);
+  }
+
   /** What the candidate's platform reports from now on. */
   setStatus(id: string, status: CandidateStatus): void {
     const candidate = this.candidates.get(id);

@@ -6,9 +6,25 @@ import type { CandidateHandle, CandidateSpec, CandidateStatus, Endpoint, Serving
 export class RecordingServing implements Serving {
   readonly removed: string[] = [];
   private readonly removeFailure: Error | undefined;
+  /** Workloads that exist per rollout without a handle in the state (a deploy that failed half-way). */
+  private readonly leftovers: Map<string, string[]>;
 
-  constructor(options: { readonly failRemoveWith?: Error } = {}) {
+  constructor(
+    options: {
+      readonly failRemoveWith?: Error;
+      readonly leftoversByRollout?: Readonly<Record<string, readonly string[]>>;
+    } = {},
+  ) {
     this.removeFailure = options.failRemoveWith;
+    this.leftovers = new Map(Object.entries(options.leftoversByRollout ?? {}).map(([k, v]) => [k, [...v]]));
+  }
+
+  async removeRollout(_model: string, rolloutId: string): Promise<string[]> {
+    if (this.removeFailure) throw this.removeFailure;
+    const found = this.leftovers.get(rolloutId) ?? [];
+    this.leftovers.delete(rolloutId);
+    this.removed.push(...found);
+    return found.map((workload) => `Deleted ${workload}.`);
   }
 
   async remove(handle: CandidateHandle): Promise<void> {

@@ -80,6 +80,44 @@ describe("Cleanup", () => {
     return { store, events, clock, serving };
   }
 
+  describe("a candidate deployed without a handle in the state", () => {
+    const candidateFailed = new NotImplementedYet("DeployCandidate", "x");
+    const validated = (state: ExecutionState): ExecutionState => ({
+      ...state,
+      validation: {} as NonNullable<ExecutionState["validation"]>,
+    });
+
+    it("is found by its rollout and removed, once Validate has passed (a deploy that failed half-way)", async () => {
+      const serving = new RecordingServing({
+        leftoversByRollout: {
+          [ROLLOUT_ID]: ["Deployment models/llama-v3"],
+          "other-rollout": ["Deployment x"],
+        },
+      });
+      const outcome = await cleanup(validated(failedState(candidateFailed)), deps(serving));
+      expect(serving.removed).toEqual(["Deployment models/llama-v3"]);
+      expect(outcome.cleaned).toContain("Deleted Deployment models/llama-v3.");
+      expect(outcome.leftBehind).toEqual([]);
+    });
+
+    it("is not looked for when the rollout failed before DeployCandidate could run", async () => {
+      const serving = new RecordingServing({
+        leftoversByRollout: { [ROLLOUT_ID]: ["Deployment models/llama-v3"] },
+      });
+      await cleanup(failedState(modelInvalid), deps(serving));
+      expect(serving.removed).toEqual([]);
+    });
+
+    it("is reported as possibly left behind when the sweep fails, and the lock is still released", async () => {
+      const serving = new RecordingServing({ failRemoveWith: new Error("connect ETIMEDOUT 10.0.0.1:443") });
+      const outcome = await cleanup(validated(failedState(candidateFailed)), deps(serving));
+      expect(outcome.leftBehind).toEqual([
+        `Could not look for other workloads of rollout ${ROLLOUT_ID} (connect ETIMEDOUT 10.0.0.1:443); check for any left by hand.`,
+      ]);
+      expect((await store.get("llama"))?.lock).toBeUndefined();
+    });
+  });
+
   describe("after a failure of its own rollout", () => {
     it("records the failure with its reason, then releases the lock", async () => {
       await cleanup(failedState(modelInvalid), deps());

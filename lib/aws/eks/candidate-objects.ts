@@ -180,6 +180,11 @@ function candidateName(model: string, version: string): string {
   return `${cleaned.slice(0, 63 - 9).replace(/-+$/, "")}-${shortHash(raw)}`;
 }
 
+/** The value of ROLLOUT_LABEL on a rollout's objects. */
+export function rolloutLabelValue(rolloutId: string): string {
+  return labelValue(rolloutId);
+}
+
 /** A valid label value (≤ 63, alphanumeric ends, `-_.` inside), hashed when it had to change. */
 function labelValue(text: string): string {
   if (text.length <= 63 && /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(text)) return text;

@@ -17,7 +17,12 @@ import type {
   Serving,
 } from "../../ports";
 import { apiStatus, kubernetesFailure } from "./api-errors";
-import { type CandidateObjects, candidateObjects, ROLLOUT_LABEL } from "./candidate-objects";
+import {
+  type CandidateObjects,
+  candidateObjects,
+  ROLLOUT_LABEL,
+  rolloutLabelValue,
+} from "./candidate-objects";
 import { observePods } from "./candidate-evidence";
 import { type ClusterConnection, connectKubernetes, type KubernetesClients } from "./cluster";
 
@@ -192,6 +197,35 @@ export class EksServing implements Serving {
     const { namespace, deployment, service } = candidateRef(handle);
     await this.deleteIgnoringMissing("Deployment", namespace, deployment);
     await this.deleteIgnoringMissing("Service", namespace, service);
+  }
+
+  async removeRollout(_model: string, rolloutId: string): Promise<string[]> {
+    const api = await this.api();
+    const namespace = this.config.namespace;
+    const labelSelector = `${ROLLOUT_LABEL}=${rolloutLabelValue(rolloutId)}`;
+    const list = async <T>(kind: string, request: () => Promise<{ items: T[] }>) =>
+      (
+        await request().catch((error: unknown) => {
+          throw kubernetesFailure(error, `list the ${kind}s of rollout ${rolloutId}`, namespace);
+        })
+      ).items;
+    const deployments = await list("Deployment", () =>
+      api.apps.listNamespacedDeployment({ namespace, labelSelector }),
+    );
+    const services = await list("Service", () => api.core.listNamespacedService({ namespace, labelSelector }));
+    const removed: string[] = [];
+    for (const [kind, items] of [
+      ["Deployment", deployments],
+      ["Service", services],
+    ] as const) {
+      for (const item of items) {
+        const name = item.metadata?.name;
+        if (!name) continue;
+        await this.deleteIgnoringMissing(kind, namespace, name);
+        removed.push(`Deleted the ${kind} ${namespace}/${name}.`);
+      }
+    }
+    return removed;
   }
 
   private api(): Promise<KubernetesClients> {

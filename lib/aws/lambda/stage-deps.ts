@@ -57,6 +57,7 @@ function servingOnFirstUse(build: () => Serving): Serving {
     status: (handle) => get().status(handle),
     endpoint: (handle, purpose) => get().endpoint(handle, purpose),
     remove: (handle) => get().remove(handle),
+    removeRollout: (model, rolloutId) => get().removeRollout(model, rolloutId),
   };
 }
 

@@ -635,6 +635,22 @@ describe("EksServing: remove", () => {
     expect(deletes[0]?.query.get("propagationPolicy")).toBe("Foreground");
   });
 
+  it("finds and deletes a rollout's objects by its label when the state has no handle (a deploy that failed half-way)", async () => {
+    await serving().deploy(spec());
+    await serving().deploy(spec({ model: "other", version: "v1", rolloutId: "other-v1-99999999" }));
+
+    const removed = await serving().removeRollout("llama-3-8b", "llama-3-8b-v3-0a1b2c3d");
+
+    expect(removed).toEqual([
+      `Deleted the Deployment ${NAMESPACE}/${NAME}.`,
+      `Deleted the Service ${NAMESPACE}/${NAME}.`,
+    ]);
+    expect(server.object("deployments", NAMESPACE, NAME)).toBeUndefined();
+    expect(server.object("services", NAMESPACE, NAME)).toBeUndefined();
+    expect(server.object("deployments", NAMESPACE, "other-v1")).toBeDefined();
+    expect(await serving().removeRollout("llama-3-8b", "llama-3-8b-v3-0a1b2c3d")).toEqual([]);
+  });
+
   it("reports a server error while deleting as Transient, for the state machine to retry", async () => {
     const handle = await serving().deploy(spec());
     server.failNext("DELETE", /\/deployments\//, 500);

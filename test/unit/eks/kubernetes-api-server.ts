@@ -188,6 +188,17 @@ export class KubernetesApiServer {
     const collection = COLLECTIONS[collectionPath];
     if (collection && request.method === "POST")
       return this.create(collection, namespace, request.body as Json);
+    if (collection && request.method === "GET") {
+      const wanted = (request.query.get("labelSelector") ?? "").split(",").filter(Boolean);
+      const items = [...this.objects.entries()]
+        .filter(([key]) => key.startsWith(`${collection}/${namespace}/`))
+        .map(([, object]) => object)
+        .filter((object) => {
+          const labels = (object.metadata as { labels?: Record<string, string> }).labels ?? {};
+          return wanted.every((w) => labels[w.split("=")[0]!] === w.split("=")[1]);
+        });
+      return { status: 200, body: { apiVersion: "v1", kind: "List", metadata: {}, items } };
+    }
     const itemMatch = /^(.*)\/([^/]+)$/.exec(collectionPath);
     const itemCollection = itemMatch ? COLLECTIONS[itemMatch[1]!] : undefined;
     if (itemCollection && itemMatch) {
