@@ -21,9 +21,6 @@ beforeEach(async () => {
   work = await mkdtemp(join(tmpdir(), "modelship-run-smoke-"));
   home = join(work, ".modelship");
   await mkdir(home);
-  // Waits run 100× faster here, readiness polls included: a budget of checks a slow machine cannot exhaust
-  // while the server starts (it takes a few seconds of real time).
-  await writeFile(join(home, "config.json"), JSON.stringify({ serving: { startupBaseSeconds: 6000 } }));
   output = [];
   const capture = (...parts: unknown[]) => void output.push(parts.join(" "));
   vi.spyOn(console, "log").mockImplementation(capture);
