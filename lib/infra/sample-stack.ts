@@ -9,6 +9,8 @@ import { resolveStackConfig } from "../core/stack-config";
 import { ModelPipeline } from "./model-pipeline";
 
 const CONFIG_CONTEXT_KEY = "modelship";
+/** `false` when the cluster's access entries and Pod Identity are managed elsewhere (`-c modelshipManageClusterAccess=false`). */
+const MANAGE_CLUSTER_ACCESS_CONTEXT_KEY = "modelshipManageClusterAccess";
 
 export class ModelshipStack extends Stack {
   readonly pipeline: ModelPipeline;
@@ -22,7 +24,23 @@ export class ModelshipStack extends Stack {
         [`The stack config in ${source} is invalid:`, ...findings.map(formatFinding)].join("\n"),
       );
     }
-    this.pipeline = new ModelPipeline(this, "ModelPipeline", config);
+    const manageClusterAccess = this.node.tryGetContext(MANAGE_CLUSTER_ACCESS_CONTEXT_KEY) as unknown;
+    if (
+      manageClusterAccess !== undefined &&
+      typeof manageClusterAccess !== "boolean" &&
+      manageClusterAccess !== "false" &&
+      manageClusterAccess !== "true"
+    ) {
+      throw new Error(
+        `The CDK context "${MANAGE_CLUSTER_ACCESS_CONTEXT_KEY}" must be true or false, found ${JSON.stringify(manageClusterAccess)}.`,
+      );
+    }
+    this.pipeline = new ModelPipeline(this, "ModelPipeline", {
+      ...config,
+      ...(manageClusterAccess === undefined
+        ? {}
+        : { manageClusterAccess: manageClusterAccess === true || manageClusterAccess === "true" }),
+    });
   }
 }
 

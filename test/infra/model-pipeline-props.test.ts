@@ -183,6 +183,17 @@ describe("The sample stack", () => {
     expect(stack.pipeline.config.clusterName).toBe("from-cli");
   });
 
+  it("leaves the cluster's access to another stack with -c modelshipManageClusterAccess=false", () => {
+    const managed = new ModelshipStack(testApp({}), "Modelship");
+    expect(Object.keys(managed.pipeline.clusterAccessEntries).length).toBeGreaterThan(0);
+    const unmanaged = new ModelshipStack(testApp({ modelshipManageClusterAccess: "false" }), "Modelship");
+    expect(unmanaged.pipeline.clusterAccessEntries).toEqual({});
+    Template.fromStack(unmanaged).resourceCountIs("AWS::EKS::PodIdentityAssociation", 0);
+    expect(() => new ModelshipStack(testApp({ modelshipManageClusterAccess: "no" }), "Modelship")).toThrow(
+      /"modelshipManageClusterAccess" must be true or false/,
+    );
+  });
+
   it("says so when a command-line config is not JSON", () => {
     expect(() => new ModelshipStack(testApp({ modelship: "{clusterName: x}" }), "Modelship")).toThrow(
       /"modelship".*not JSON/,
