@@ -6,27 +6,14 @@ import { describe, expect, it } from "vitest";
 import { candidateObjects } from "../../../lib/aws/eks/candidate-objects";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../../lib/core/config";
 import type { CandidateSpec } from "../../../lib/ports";
+import { llamaCandidateSpec } from "../../support/candidate-spec";
 
 const DNS_1035_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const GIB = 2 ** 30;
 
 function spec(overrides: Partial<CandidateSpec> = {}): CandidateSpec {
-  return {
-    model: "llama-3-8b",
-    version: "v3",
-    rolloutId: "llama-3-8b-v3-0a1b2c3d",
-    servedName: "llama-3-8b",
-    runtime: "vllm",
-    image: "vllm/vllm-openai:v0.11.0",
-    gpus: 1,
-    maxModelLen: 8192,
-    extraArgs: [],
-    format: "safetensors",
-    weights: { bucket: "models-bucket", prefix: "models/llama-3-8b/v3/" },
-    weightBytes: 16 * GIB,
-    ...overrides,
-  };
+  return llamaCandidateSpec({ weightBytes: 16 * GIB, ...overrides });
 }
 
 const llamaCpp = (gpus: number) =>

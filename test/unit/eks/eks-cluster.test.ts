@@ -7,6 +7,7 @@ import { DEFAULT_STACK_CONFIG } from "../../../lib/core/config";
 import type { CandidateSpec } from "../../../lib/ports";
 import { FixedClock } from "../../support/fixed-clock";
 import { KubernetesApiServer } from "./kubernetes-api-server";
+import { llamaCandidateSpec } from "../../support/candidate-spec";
 
 const CREDENTIALS = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" };
 const server = new KubernetesApiServer();
@@ -23,20 +24,7 @@ beforeEach(() => {
   eks.reset();
 });
 
-const candidate: CandidateSpec = {
-  model: "llama-3-8b",
-  version: "v3",
-  rolloutId: "llama-3-8b-v3-0a1b2c3d",
-  servedName: "llama-3-8b",
-  runtime: "vllm",
-  image: "vllm/vllm-openai:v0.11.0",
-  gpus: 1,
-  maxModelLen: 8192,
-  extraArgs: [],
-  format: "safetensors",
-  weights: { bucket: "models-bucket", prefix: "models/llama-3-8b/v3/" },
-  weightBytes: 2 ** 30,
-};
+const candidate: CandidateSpec = llamaCandidateSpec();
 
 function servingOn(clusterName: string): EksServing {
   return new EksServing({

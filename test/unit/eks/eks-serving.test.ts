@@ -7,6 +7,7 @@ import type { CandidateHandle, CandidateSpec, Endpoint } from "../../../lib/port
 import { FixedClock } from "../../support/fixed-clock";
 import { MemoryObjectStore } from "../../support/memory-object-store";
 import { KubernetesApiServer } from "./kubernetes-api-server";
+import { llamaCandidateSpec } from "../../support/candidate-spec";
 
 const NAMESPACE = "models";
 const NAME = "llama-3-8b-v3";
@@ -44,21 +45,7 @@ function serving(
 }
 
 function spec(overrides: Partial<CandidateSpec> = {}): CandidateSpec {
-  return {
-    model: "llama-3-8b",
-    version: "v3",
-    rolloutId: "llama-3-8b-v3-0a1b2c3d",
-    servedName: "llama-3-8b",
-    runtime: "vllm",
-    image: "vllm/vllm-openai:v0.11.0",
-    gpus: 1,
-    maxModelLen: 8192,
-    extraArgs: [],
-    format: "safetensors",
-    weights: { bucket: "models-bucket", prefix: "models/llama-3-8b/v3/" },
-    weightBytes: 16 * 2 ** 30,
-    ...overrides,
-  };
+  return llamaCandidateSpec(overrides);
 }
 
 const labelsOf = (object: Record<string, unknown> | undefined) =>

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { awsStageDeps } from "../../../lib/aws/lambda/stage-deps";
 import type { CandidateSpec } from "../../../lib/ports";
 import { KubernetesApiServer } from "./kubernetes-api-server";
+import { llamaCandidateSpec } from "../../support/candidate-spec";
 
 const server = new KubernetesApiServer();
 const eks = mockClient(EKSClient);
@@ -27,20 +28,7 @@ afterAll(async () => {
   await server.stop();
 });
 
-const candidate: CandidateSpec = {
-  model: "llama-3-8b",
-  version: "v3",
-  rolloutId: "llama-3-8b-v3-0a1b2c3d",
-  servedName: "llama-3-8b",
-  runtime: "vllm",
-  image: "vllm/vllm-openai:v0.11.0",
-  gpus: 1,
-  maxModelLen: 8192,
-  extraArgs: [],
-  format: "safetensors",
-  weights: { bucket: "models-bucket", prefix: "models/llama-3-8b/v3/" },
-  weightBytes: 2 ** 30,
-};
+const candidate: CandidateSpec = llamaCandidateSpec();
 
 describe("A Lambda function's Serving port", () => {
   it("does not describe the cluster until a stage uses it, then deploys on the stack's cluster and namespace", async () => {
