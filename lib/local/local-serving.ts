@@ -324,7 +324,10 @@ function isAlive(pid: number): boolean {
 /** The processes that carry this rollout's marker (Linux /proc; elsewhere none are found). */
 async function candidatePids(rolloutId: string): Promise<number[]> {
   const entries = await readdir("/proc").catch(() => [] as string[]);
-  const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => pid !== process.pid);
+  const pids = entries
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number)
+    .filter((pid) => pid !== process.pid);
   const marked = await Promise.all(pids.map((pid) => isCandidateProcess(pid, rolloutId)));
   return pids.filter((_, i) => marked[i]);
 }

@@ -212,7 +212,9 @@ export class EksServing implements Serving {
     const deployments = await list("Deployment", () =>
       api.apps.listNamespacedDeployment({ namespace, labelSelector }),
     );
-    const services = await list("Service", () => api.core.listNamespacedService({ namespace, labelSelector }));
+    const services = await list("Service", () =>
+      api.core.listNamespacedService({ namespace, labelSelector }),
+    );
     const removed: string[] = [];
     for (const [kind, items] of [
       ["Deployment", deployments],
