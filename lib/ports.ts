@@ -3,8 +3,9 @@
 // lives once, in the stages and lib/core. A new need from the world becomes a method here, with both adapters.
 
 import type { AlarmSpec, AlarmState } from "./core/alarm-spec";
+import type { CandidateHandle } from "./core/candidate";
 import type { ModelshipEvent } from "./core/events";
-import type { ExecutionInput, LockHolder, ModelRecord, RolloutStatus, Transition } from "./core/rollout";
+import type { ExecutionInput, LockHolder, ModelRecord, RecordField, Transition } from "./core/rollout";
 
 // ── ObjectStore: the bucket ──────────────────────────────────────────────────────────────────────────
 
@@ -41,12 +42,9 @@ export type LockResult =
   { readonly acquired: true } | { readonly acquired: false; readonly holder: LockHolder };
 
 /** Fields of the model record a transition changes; null clears a field. */
-export interface RecordChanges {
-  readonly stableVersion?: string | null;
-  readonly candidateVersion?: string | null;
-  readonly weights?: { readonly stable: number; readonly candidate: number } | null;
-  readonly status?: RolloutStatus;
-}
+export type RecordChanges = {
+  readonly [K in RecordField]?: NonNullable<ModelRecord[K]> | null;
+};
 
 export interface RolloutStore {
   /** Takes the model's lock. Idempotent: the same rollout taking it again succeeds. */
@@ -116,18 +114,7 @@ export interface CandidateSpec {
   readonly weightBytes: number;
 }
 
-/** A serializable reference to a deployed candidate; it travels in the execution state. */
-export interface CandidateHandle {
-  readonly id: string;
-  readonly model: string;
-  readonly version: string;
-  readonly rolloutId: string;
-  readonly servedName: string;
-  /** ISO timestamp of the deploy. */
-  readonly deployedAt: string;
-  /** Adapter-specific, JSON-serializable. */
-  readonly details?: Readonly<Record<string, unknown>>;
-}
+export type { CandidateHandle } from "./core/candidate";
 
 export interface CandidateStatus {
   readonly phase: "pending" | "ready" | "failed";

@@ -18,7 +18,13 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { Transient } from "../core/errors";
-import type { LockHolder, ModelRecord, RolloutStatus, Transition } from "../core/rollout";
+import {
+  type LockHolder,
+  type ModelRecord,
+  RECORD_FIELDS,
+  type RolloutStatus,
+  type Transition,
+} from "../core/rollout";
 import type { LockResult, RecordChanges, RolloutStore } from "../ports";
 import { asTransientWhenPassing } from "./transient-errors";
 
@@ -254,6 +260,7 @@ export class DynamoRolloutStore implements RolloutStore {
       ...(typeof state.candidateVersion === "string" && { candidateVersion: state.candidateVersion }),
       ...(weights && { weights }),
       ...(typeof state.status === "string" && { status: state.status as RolloutStatus }),
+      ...storedObjects(state),
       ...(typeof state.updatedAt === "string" && { updatedAt: state.updatedAt }),
       history: Items.map(readTransition).reverse(),
     };
@@ -300,7 +307,7 @@ function stateUpdate(model: string, transition: Transition, changes: RecordChang
   };
   const set = ["#model = :model", "#updatedAt = :at", "#transitionCount = :next"];
   const remove: string[] = [];
-  for (const field of ["stableVersion", "candidateVersion", "weights", "status"] as const) {
+  for (const field of RECORD_FIELDS) {
     const value = changes[field];
     if (value === undefined) continue;
     names[`#${field}`] = field;
@@ -384,4 +391,19 @@ function isLostRace(error: unknown): boolean {
   if (errorName(error) !== "TransactionCanceledException") return false;
   const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
   return reasons.some((reason) => reason.Code === "ConditionalCheckFailed");
+}
+
+/** The record's structured fields, stored as DynamoDB maps and lists as they were written. */
+function storedObjects(state: Record<string, unknown>): Partial<ModelRecord> {
+  const fields = [
+    "stable",
+    "candidate",
+    "previousStable",
+    "canary",
+    "alarmNames",
+    "promoteRequested",
+  ] as const;
+  return Object.fromEntries(
+    fields.filter((field) => state[field] !== undefined && state[field] !== null).map((f) => [f, state[f]]),
+  ) as Partial<ModelRecord>;
 }

@@ -2,6 +2,7 @@
 // store keeps per model. Each stage writes only its own key of the state (`ResultPath: $.validation`, …);
 // big results go to the object store under reports/ and the state keeps their keys and a summary.
 
+import type { CandidateHandle } from "./candidate";
 import type { Finding } from "./findings";
 import type { ResolvedManifest } from "./manifest-schema";
 
@@ -131,6 +132,20 @@ export interface Transition {
   readonly weights?: { readonly stable: number; readonly candidate: number };
 }
 
+/** A version with a workload: what it is, which rollout brought it, and how to reach or remove it. */
+export interface ServingVersion {
+  readonly version: string;
+  readonly rolloutId: string;
+  readonly handle: CandidateHandle;
+}
+
+/** Where a canary is: the step just applied (1-based) of how many, and the candidate's weight. */
+export interface CanaryPosition {
+  readonly step: number;
+  readonly steps: number;
+  readonly weight: number;
+}
+
 /** What serves a model right now, and how it got there. */
 export interface ModelRecord {
   readonly model: string;
@@ -139,7 +154,34 @@ export interface ModelRecord {
   readonly candidateVersion?: string;
   readonly weights?: { readonly stable: number; readonly candidate: number };
   readonly status?: RolloutStatus;
+  /** The stable version's workload (it serves `weights.stable`). */
+  readonly stable?: ServingVersion;
+  /** The version being rolled out, once it has a workload. */
+  readonly candidate?: ServingVersion;
+  /** After a promotion, during the watch: the old stable, kept warm so a rollback can return to it. */
+  readonly previousStable?: ServingVersion;
+  readonly canary?: CanaryPosition;
+  /** The candidate's alarms, to read and to remove. */
+  readonly alarmNames?: readonly string[];
+  /** A `Promote Requested` command waiting for CheckCanary: skip the remaining steps. */
+  readonly promoteRequested?: boolean;
   readonly updatedAt?: string;
   /** Newest last; the store may keep only the most recent entries. */
   readonly history: readonly Transition[];
 }
+
+/** The fields a transition may change (RecordChanges); every store keeps exactly these. */
+export const RECORD_FIELDS = [
+  "stableVersion",
+  "candidateVersion",
+  "weights",
+  "status",
+  "stable",
+  "candidate",
+  "previousStable",
+  "canary",
+  "alarmNames",
+  "promoteRequested",
+] as const satisfies readonly (keyof ModelRecord)[];
+
+export type RecordField = (typeof RECORD_FIELDS)[number];

@@ -6,7 +6,7 @@
 // reported and never overwritten.
 
 import { readFile } from "node:fs/promises";
-import type { LockHolder, ModelRecord, Transition } from "../core/rollout";
+import { type LockHolder, type ModelRecord, RECORD_FIELDS, type Transition } from "../core/rollout";
 import type { LockResult, RecordChanges, RolloutStore } from "../ports";
 import { writeFileAtomic } from "./atomic-write";
 import { withFileLock } from "./file-lock";
@@ -57,12 +57,11 @@ export class JsonFileRolloutStore implements RolloutStore {
   record(model: string, transition: Transition, changes: RecordChanges = {}): Promise<void> {
     return this.update((content) => {
       const stored = modelIn(content, model);
-      for (const field of ["stableVersion", "candidateVersion", "weights"] as const) {
+      for (const field of RECORD_FIELDS) {
         const value = changes[field];
         if (value === null) delete stored[field];
         else if (value !== undefined) Object.assign(stored, { [field]: value });
       }
-      if (changes.status !== undefined) stored.status = changes.status;
       stored.updatedAt = transition.at;
       stored.history.push({ ...transition });
       stored.history.splice(0, Math.max(0, stored.history.length - HISTORY_KEPT));

@@ -3,7 +3,7 @@
 // holder, null clears a field, the newest 50 transitions returned, claimOnce true only the first time.
 // It passes the same contract suite (test/unit/memory-rollout-store.test.ts).
 
-import type { LockHolder, ModelRecord, Transition } from "../../lib/core/rollout";
+import { type LockHolder, type ModelRecord, RECORD_FIELDS, type Transition } from "../../lib/core/rollout";
 import type { LockResult, RecordChanges, RolloutStore } from "../../lib/ports";
 
 const HISTORY_RETURNED = 50;
@@ -31,12 +31,11 @@ export class MemoryRolloutStore implements RolloutStore {
 
   async record(model: string, transition: Transition, changes: RecordChanges = {}): Promise<void> {
     const stored = this.modelNamed(model);
-    for (const field of ["stableVersion", "candidateVersion", "weights"] as const) {
+    for (const field of RECORD_FIELDS) {
       const value = changes[field];
       if (value === null) delete stored[field];
       else if (value !== undefined) Object.assign(stored, { [field]: structuredClone(value) });
     }
-    if (changes.status !== undefined) stored.status = changes.status;
     stored.updatedAt = transition.at;
     stored.history.push(structuredClone(transition));
   }

@@ -132,6 +132,39 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
         expect(record?.weights).toBeUndefined();
       });
 
+      it("keeps the workloads, canary position, alarm names and a pending promotion, and clears them with null", async () => {
+        const handle = {
+          id: "models/llama-v2",
+          model: "llama",
+          version: "v2",
+          rolloutId: holderA.rolloutId,
+          servedName: "llama",
+          deployedAt: at(0),
+          details: { namespace: "models", deployment: "llama-v2", port: 8000 },
+        };
+        const changes = {
+          candidate: { version: "v2", rolloutId: holderA.rolloutId, handle },
+          stable: { version: "v1", rolloutId: "llama-v1-00000000", handle: { ...handle, version: "v1" } },
+          canary: { step: 2, steps: 4, weight: 25 },
+          alarmNames: ["modelship-llama-v2-latency", "modelship-llama-v2-errors"],
+          promoteRequested: true,
+        };
+        await store.record("llama", transition({ at: at(1) }), changes);
+        expect(await store.get("llama")).toMatchObject(changes);
+
+        await store.record("llama", transition({ at: at(2), stage: "Rollback", status: "rolled_back" }), {
+          candidate: null,
+          canary: null,
+          alarmNames: null,
+          promoteRequested: null,
+        });
+        const record = await store.get("llama");
+        expect(record?.stable).toEqual(changes.stable);
+        for (const field of ["candidate", "canary", "alarmNames", "promoteRequested"] as const) {
+          expect(record?.[field], field).toBeUndefined();
+        }
+      });
+
       it("keeps the lock when transitions are recorded", async () => {
         await store.acquireLock("llama", holderA);
         await store.record("llama", transition(), { candidateVersion: "v2", status: "running" });
