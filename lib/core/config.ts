@@ -65,6 +65,34 @@ export interface ServingConfig {
   readonly failureSignatures: readonly FailureSignature[];
 }
 
+/** How the gateway routes a model's requests (Kubernetes Gateway API HTTPRoute, or the local gateway). */
+export interface GatewayConfig {
+  /**
+   * The header that names a request's model, which each model's HTTPRoute matches on (an OpenAI-aware
+   * gateway sets it from the body's `model`). Empty: match on `pathPrefix` alone (one model per gateway).
+   */
+  readonly modelHeader: string;
+  /** The path prefix every model route matches, e.g. `/v1`. */
+  readonly pathPrefix: string;
+  /**
+   * The gateway's base URL as the functions reach it (for the prober); empty: the prober reaches each
+   * version's server directly through Serving.endpoint.
+   */
+  readonly url: string;
+}
+
+/** The metrics the canary's alarms watch. */
+export interface CanaryMetricsConfig {
+  /** CloudWatch namespace of `Latency`, `Errors`, `Requests` by Model, Version and Variant. */
+  readonly namespace: string;
+  /** Seconds between probe rounds while a canary runs. */
+  readonly probeEverySeconds: number;
+  /** Requests per variant per round. */
+  readonly probeRequests: number;
+  /** `max_tokens` of a probe request: probes measure responsiveness, not throughput. */
+  readonly probeMaxTokens: number;
+}
+
 /** The local runtime's serving: llama.cpp built in, or a command template for another server. */
 export interface LocalServingConfig {
   /** CPU threads per llama.cpp server (node-llama-cpp's own default oversubscribes small machines). */
@@ -74,6 +102,8 @@ export interface LocalServingConfig {
    * `vllm serve {dir} --port {port} --served-model-name {name}`. Empty: the built-in llama.cpp server.
    */
   readonly command: string;
+  /** Port of the local gateway (and of the control plane's admin API under `/_modelship/`); 0 = any free port. */
+  readonly gatewayPort: number;
 }
 
 export interface RolloutDefaults {
@@ -115,6 +145,8 @@ export interface StackConfig {
   readonly allowTrustRemoteCode: boolean;
   readonly gpu: GpuConfig;
   readonly serving: ServingConfig;
+  readonly gateway: GatewayConfig;
+  readonly canaryMetrics: CanaryMetricsConfig;
   readonly local: LocalServingConfig;
   readonly defaults: ManifestDefaults;
   /** Eval suites are split into shards of at most this many items (one Map iteration each). */
@@ -163,7 +195,9 @@ export const DEFAULT_STACK_CONFIG: StackConfig = {
     memory: "32Gi",
     failureSignatures: [],
   },
-  local: { threads: 1, command: "" },
+  gateway: { modelHeader: "x-model-id", pathPrefix: "/v1", url: "" },
+  canaryMetrics: { namespace: "modelship", probeEverySeconds: 10, probeRequests: 2, probeMaxTokens: 8 },
+  local: { threads: 1, command: "", gatewayPort: 8080 },
   defaults: {
     serving: {
       runtime: "vllm",

@@ -98,9 +98,24 @@ const stackConfigSchema = z.strictObject({
       }),
     ),
   }),
+  gateway: z.strictObject({
+    modelHeader: z.union([
+      z.literal(""),
+      z.string().regex(/^[A-Za-z0-9-]{1,128}$/, "an HTTP header name like x-model-id"),
+    ]),
+    pathPrefix: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, "a path prefix starting with '/'"),
+    url: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]),
+  }),
+  canaryMetrics: z.strictObject({
+    namespace: z.string().regex(/^[A-Za-z0-9._/#:-]{1,255}$/, "a CloudWatch namespace"),
+    probeEverySeconds: z.number().int().min(1).max(60),
+    probeRequests: z.number().int().min(1).max(20),
+    probeMaxTokens: z.number().int().min(1).max(256),
+  }),
   local: z.strictObject({
     threads: z.number().int().min(1).max(256),
     command: z.string(),
+    gatewayPort: z.number().int().min(0).max(65535),
   }),
   defaults: z.strictObject({
     serving: z.strictObject({
