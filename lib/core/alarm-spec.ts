@@ -45,6 +45,11 @@ export interface MetricAlarmSpec extends AlarmBase {
   readonly metric?: MetricId & { readonly statistic?: Statistic; readonly extendedStatistic?: string };
   /** … or metric math. */
   readonly metrics?: readonly MetricQuery[];
+  /**
+   * For a percentile alarm: `ignore` keeps the state while a period has too few samples to be significant
+   * (fewer than 10/(1-p) for p ≥ 0.5, 10/p below); `evaluate` (CloudWatch's default when absent) always decides.
+   */
+  readonly evaluateLowSampleCountPercentile?: "evaluate" | "ignore";
 }
 
 export interface CompositeAlarmSpec extends AlarmBase {

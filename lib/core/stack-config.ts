@@ -103,7 +103,7 @@ const stackConfigSchema = z.strictObject({
       z.literal(""),
       z.string().regex(/^[A-Za-z0-9-]{1,128}$/, "an HTTP header name like x-model-id"),
     ]),
-    pathPrefix: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, "a path prefix starting with '/'"),
+    pathPrefix: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, "a path prefix starting with '/'"),
     url: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]),
   }),
   canaryMetrics: z.strictObject({

@@ -1,0 +1,88 @@
+// Probe observations as CloudWatch Embedded Metric Format records: the prober writes each record as one
+// JSON line to its log, and CloudWatch Logs turns it into `Latency`, `Errors` and `Requests` datapoints.
+// One record per model version, variant and second, each metric a values array (one value per observation,
+// at most 100 per record as the specification allows), so CloudWatch receives the same samples the local
+// metric store records (canary-metrics.ts). The dimension set is exactly the alarms' — Model, Version,
+// Variant — and nothing else: an extra dimension (a library's `service`, `ServiceName`) makes a different
+// metric, and the alarms would watch one that never gets data. StorageResolution 1 keeps the 10-second
+// alarm periods fed.
+
+import type { Observation } from "../ports";
+import {
+  CANARY_DIMENSION_KEYS,
+  CANARY_METRIC_UNITS,
+  type CanaryMetricName,
+  observationSamples,
+} from "./canary-metrics";
+
+/** The specification's limit on the values of one metric in one record. */
+const MAX_VALUES_PER_METRIC = 100;
+const METRIC_NAMES: readonly CanaryMetricName[] = ["Latency", "Errors", "Requests"];
+
+export interface EmfRecord {
+  readonly _aws: {
+    /** Epoch milliseconds. */
+    readonly Timestamp: number;
+    readonly CloudWatchMetrics: readonly {
+      readonly Namespace: string;
+      readonly Dimensions: readonly (readonly string[])[];
+      readonly Metrics: readonly {
+        readonly Name: string;
+        readonly Unit: string;
+        readonly StorageResolution: 1;
+      }[];
+    }[];
+  };
+  readonly Model: string;
+  readonly Version: string;
+  readonly Variant: string;
+  readonly Latency: number[];
+  readonly Errors: number[];
+  readonly Requests: number[];
+}
+
+/**
+ * The EMF records for `observations`, grouped in the order each group's first observation comes. Throws a
+ * RangeError naming the observation whose timestamp or latency is unusable (nothing is written for a batch
+ * that would lie).
+ */
+export function emfRecords(observations: readonly Observation[], namespace: string): EmfRecord[] {
+  const groups = new Map<
+    string,
+    { head: Observation; second: number; values: Record<CanaryMetricName, number[]> }[]
+  >();
+  for (const observation of observations) {
+    const samples = observationSamples(observation, namespace);
+    const second = Math.floor((samples[0]?.at ?? 0) / 1000) * 1000;
+    const key = JSON.stringify([observation.model, observation.version, observation.variant, second]);
+    const chunks = groups.get(key) ?? [];
+    groups.set(key, chunks);
+    let chunk = chunks[chunks.length - 1];
+    if (!chunk || chunk.values.Latency.length >= MAX_VALUES_PER_METRIC) {
+      chunk = { head: observation, second, values: { Latency: [], Errors: [], Requests: [] } };
+      chunks.push(chunk);
+    }
+    for (const sample of samples)
+      chunk.values[sample.metric.metricName as CanaryMetricName].push(sample.value);
+  }
+  return [...groups.values()].flat().map(({ head, second, values }) => ({
+    _aws: {
+      Timestamp: second,
+      CloudWatchMetrics: [
+        {
+          Namespace: namespace,
+          Dimensions: [[...CANARY_DIMENSION_KEYS]],
+          Metrics: METRIC_NAMES.map((name) => ({
+            Name: name,
+            Unit: CANARY_METRIC_UNITS[name],
+            StorageResolution: 1 as const,
+          })),
+        },
+      ],
+    },
+    Model: head.model,
+    Version: head.version,
+    Variant: head.variant,
+    ...values,
+  }));
+}

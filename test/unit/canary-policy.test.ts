@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import { canaryWeights, describeCanary, nextCanaryStep } from "../../lib/core/canary-policy";
+import type { CanaryPosition, RolloutPlan } from "../../lib/core/rollout";
+
+type Plan = Pick<RolloutPlan, "hasStable" | "canarySteps">;
+
+const steps = (...weights: number[]) => weights.map((weight) => ({ weight, bakeSeconds: 600 }));
+const canaryPlan: Plan = { hasStable: true, canarySteps: steps(5, 25, 50, 100) };
+
+describe("canaryWeights", () => {
+  it.each<[string, boolean, number, { stable: number; candidate: number }]>([
+    ["a 5% step", true, 5, { stable: 95, candidate: 5 }],
+    ["the last step", true, 100, { stable: 0, candidate: 100 }],
+    ["a fractional step, without binary noise", true, 33.3, { stable: 66.7, candidate: 33.3 }],
+    ["a weight above 100, held to 100", true, 120, { stable: 0, candidate: 100 }],
+    ["a first release, whatever the step says", false, 5, { stable: 0, candidate: 100 }],
+  ])("gives %s weights that add up to 100", (_title, hasStable, weight, expected) => {
+    const weights = canaryWeights({ hasStable }, weight);
+    expect(weights).toEqual(expected);
+    expect(weights.stable + weights.candidate).toBeCloseTo(100, 9);
+  });
+
+  it("refuses a weight that is not a number", () => {
+    expect(() => canaryWeights({ hasStable: true }, Number.NaN)).toThrow(
+      "A canary weight must be a number from 0 to 100, got NaN.",
+    );
+  });
+});
+
+describe("nextCanaryStep", () => {
+  const at = (step: number, weight: number): CanaryPosition => ({ step, steps: 4, weight });
+
+  it.each<[string, Plan, CanaryPosition | undefined, ReturnType<typeof nextCanaryStep>]>([
+    ["starts at the first step", canaryPlan, undefined, { step: 1, steps: 4, weight: 5, bakeSeconds: 600 }],
+    [
+      "moves to the step after the one applied",
+      canaryPlan,
+      at(2, 25),
+      { step: 3, steps: 4, weight: 50, bakeSeconds: 600 },
+    ],
+    ["ends after the last step: promote", canaryPlan, at(4, 100), undefined],
+    [
+      "never starts at 0%",
+      { hasStable: true, canarySteps: steps(0, 10, 100) },
+      undefined,
+      { step: 2, steps: 3, weight: 10, bakeSeconds: 600 },
+    ],
+    [
+      "skips a step that would not move traffic forward",
+      { hasStable: true, canarySteps: steps(10, 10, 50) },
+      { step: 1, steps: 3, weight: 10 },
+      { step: 3, steps: 3, weight: 50, bakeSeconds: 600 },
+    ],
+    [
+      "keeps each step's own bake",
+      { hasStable: true, canarySteps: [{ weight: 50, bakeSeconds: 1200 }] },
+      undefined,
+      { step: 1, steps: 1, weight: 50, bakeSeconds: 1200 },
+    ],
+    ["has no canary for a first release", { hasStable: false, canarySteps: [] }, undefined, undefined],
+    [
+      "has no canary for a first release even if steps are planned",
+      { hasStable: false, canarySteps: steps(5) },
+      undefined,
+      undefined,
+    ],
+  ])("%s", (_title, plan, applied, expected) => {
+    expect(nextCanaryStep(plan, applied)).toEqual(expected);
+  });
+});
+
+describe("describeCanary", () => {
+  it.each<[string, Parameters<typeof describeCanary>[0], string]>([
+    [
+      "a canary mid-way",
+      {
+        model: "llama",
+        stableVersion: "v1",
+        candidateVersion: "v2",
+        weights: { stable: 75, candidate: 25 },
+        canary: { step: 2, steps: 4, weight: 25 },
+      },
+      "llama: canary step 2 of 4, v2 takes 25%, v1 75%",
+    ],
+    [
+      "a canary whose record has no weights yet",
+      {
+        model: "llama",
+        stableVersion: "v1",
+        candidateVersion: "v2",
+        canary: { step: 1, steps: 4, weight: 5 },
+      },
+      "llama: canary step 1 of 4, v2 takes 5%, v1 95%",
+    ],
+    [
+      "a candidate registered before its canary",
+      { model: "llama", stableVersion: "v1", candidateVersion: "v2", weights: { stable: 100, candidate: 0 } },
+      "llama: v2 waits at 0% for its canary, v1 serves 100%",
+    ],
+    [
+      "a first release at 100%",
+      { model: "llama", candidateVersion: "v1", weights: { stable: 0, candidate: 100 } },
+      "llama: first release v1 takes 100%, no canary",
+    ],
+    [
+      "a first release still in its gates",
+      { model: "llama", candidateVersion: "v1" },
+      "llama: first release v1 waits at 0% for its gates",
+    ],
+    ["a model at rest", { model: "llama", stableVersion: "v2" }, "llama: v2 serves 100%, no canary running"],
+    ["a model nothing serves", { model: "llama" }, "llama: nothing serves it"],
+  ])("describes %s in one line", (_title, record, expected) => {
+    expect(describeCanary(record)).toBe(expected);
+  });
+});

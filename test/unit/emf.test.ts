@@ -1,0 +1,170 @@
+import { describe, expect, it } from "vitest";
+import { canaryAlarmSpecs } from "../../lib/core/canary-alarms";
+import { observationSamples } from "../../lib/core/canary-metrics";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
+import { type EmfRecord, emfRecords } from "../../lib/core/emf";
+import { MetricSeries } from "../../lib/core/metric-series";
+import type { Observation } from "../../lib/ports";
+
+const AT = "2025-06-01T12:00:07.250Z";
+
+function observation(overrides: Partial<Observation> = {}): Observation {
+  return {
+    model: "llama",
+    version: "v2",
+    variant: "candidate",
+    latencyMs: 812.5,
+    error: false,
+    at: AT,
+    ...overrides,
+  };
+}
+
+/** CloudWatch Logs' view of a record: the datapoints it extracts, as the EMF specification defines it. */
+function extract(
+  record: EmfRecord,
+): { name: string; unit: string; dimensions: Record<string, string>; values: number[] }[] {
+  const root = record as unknown as Record<string, unknown>;
+  return record._aws.CloudWatchMetrics.flatMap((directive) =>
+    directive.Dimensions.flatMap((set) =>
+      directive.Metrics.map((metric) => ({
+        name: metric.Name,
+        unit: metric.Unit,
+        dimensions: Object.fromEntries(set.map((key) => [key, root[key] as string])),
+        values: root[metric.Name] as number[],
+      })),
+    ),
+  );
+}
+
+describe("emfRecords", () => {
+  it("writes an observation as Latency, Errors and Requests by Model, Version and Variant, high resolution", () => {
+    expect(emfRecords([observation()], "modelship")).toEqual([
+      {
+        _aws: {
+          Timestamp: Date.parse("2025-06-01T12:00:07.000Z"),
+          CloudWatchMetrics: [
+            {
+              Namespace: "modelship",
+              Dimensions: [["Model", "Version", "Variant"]],
+              Metrics: [
+                { Name: "Latency", Unit: "Milliseconds", StorageResolution: 1 },
+                { Name: "Errors", Unit: "Count", StorageResolution: 1 },
+                { Name: "Requests", Unit: "Count", StorageResolution: 1 },
+              ],
+            },
+          ],
+        },
+        Model: "llama",
+        Version: "v2",
+        Variant: "candidate",
+        Latency: [812.5],
+        Errors: [0],
+        Requests: [1],
+      },
+    ]);
+  });
+
+  it("emits exactly the dimension set the alarms watch, and nothing a library would add", () => {
+    const [record] = emfRecords([observation()], "modelship");
+    const { specs } = canaryAlarmSpecs({
+      model: "llama",
+      version: "v2",
+      alarms: DEFAULT_STACK_CONFIG.defaults.rollout.alarms,
+      namespace: "modelship",
+    });
+    const latencyAlarm = specs.find((s) => s.kind === "metric" && s.metric);
+    const extracted = extract(record!).find((m) => m.name === "Latency");
+    expect(latencyAlarm?.kind === "metric" && latencyAlarm.metric?.dimensions).toEqual(extracted?.dimensions);
+    expect(record!._aws.CloudWatchMetrics.flatMap((d) => d.Dimensions)).toEqual([
+      ["Model", "Version", "Variant"],
+    ]);
+    expect(Object.keys(record!).sort()).toEqual([
+      "Errors",
+      "Latency",
+      "Model",
+      "Requests",
+      "Variant",
+      "Version",
+      "_aws",
+    ]);
+  });
+
+  it("groups observations per version, variant and second, one value each", () => {
+    const records = emfRecords(
+      [
+        observation({ latencyMs: 100 }),
+        observation({ latencyMs: 300, error: true, at: "2025-06-01T12:00:07.900Z" }),
+        observation({ latencyMs: 200, variant: "stable", version: "v1" }),
+        observation({ latencyMs: 400, at: "2025-06-01T12:00:08.000Z" }),
+      ],
+      "modelship",
+    );
+    expect(
+      records.map((r) => [r.Version, r.Variant, r._aws.Timestamp % 60_000, r.Latency, r.Errors, r.Requests]),
+    ).toEqual([
+      ["v2", "candidate", 7_000, [100, 300], [0, 1], [1, 1]],
+      ["v1", "stable", 7_000, [200], [0], [1]],
+      ["v2", "candidate", 8_000, [400], [0], [1]],
+    ]);
+  });
+
+  it("keeps each metric to the 100 values a record may carry", () => {
+    const records = emfRecords(
+      Array.from({ length: 250 }, (_, i) => observation({ latencyMs: i })),
+      "modelship",
+    );
+    expect(records.map((r) => r.Latency.length)).toEqual([100, 100, 50]);
+    expect(records.flatMap((r) => r.Latency)).toEqual(Array.from({ length: 250 }, (_, i) => i));
+  });
+
+  it("gives CloudWatch the same samples the local metric store records", () => {
+    const observations = [
+      observation({ latencyMs: 100 }),
+      observation({ latencyMs: 2600, error: true }),
+      observation({ latencyMs: 450, at: "2025-06-01T12:00:09.999Z" }),
+    ];
+    const statistics = (series: MetricSeries, name: string, statistic: string) =>
+      series.aggregate(
+        {
+          namespace: "modelship",
+          metricName: name,
+          dimensions: { Model: "llama", Version: "v2", Variant: "candidate" },
+        },
+        { statistic, periodSeconds: 10, firstPeriodStart: Date.parse("2025-06-01T12:00:00Z"), periods: 1 },
+      )[0];
+    const fromEmf = new MetricSeries();
+    for (const record of emfRecords(observations, "modelship")) {
+      for (const metric of extract(record)) {
+        const id = { namespace: "modelship", metricName: metric.name, dimensions: metric.dimensions };
+        for (const value of metric.values) fromEmf.record(id, value, record._aws.Timestamp);
+      }
+    }
+    const local = new MetricSeries();
+    for (const o of observations)
+      for (const s of observationSamples(o, "modelship")) local.record(s.metric, s.value, s.at);
+    for (const [name, statistic] of [
+      ["Latency", "p95"],
+      ["Latency", "SampleCount"],
+      ["Errors", "Sum"],
+      ["Requests", "Sum"],
+    ] as const) {
+      expect(statistics(fromEmf, name, statistic), `${name} ${statistic}`).toEqual(
+        statistics(local, name, statistic),
+      );
+    }
+  });
+
+  it("refuses an observation whose timestamp or latency is unusable, naming it", () => {
+    expect(() => emfRecords([observation({ at: "yesterday" })], "modelship")).toThrow(
+      "The observation of llama v2 (candidate) has timestamp 'yesterday', expected an ISO 8601 date-time.",
+    );
+    expect(() => emfRecords([observation({ latencyMs: Number.NaN })], "modelship")).toThrow(
+      `The observation of llama v2 (candidate) at ${AT} has latency NaN ms, expected a finite number ≥ 0.`,
+    );
+  });
+
+  it("writes nothing for no observations", () => {
+    expect(emfRecords([], "modelship")).toEqual([]);
+  });
+});
