@@ -29,7 +29,7 @@ export function apiStatus(error: unknown): number | undefined {
 }
 
 /** The API server's own message (`Status.message`), when its body has one. */
-function apiMessage(error: ApiException<unknown>): string {
+export function apiMessage(error: ApiException<unknown>): string {
   const body: unknown = error.body;
   let parsed: unknown = body;
   if (typeof body === "string") {

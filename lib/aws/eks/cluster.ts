@@ -4,7 +4,7 @@
 // giving the endpoint and a token source directly.
 
 import { DescribeClusterCommand, EKSClient } from "@aws-sdk/client-eks";
-import { AppsV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { CandidateFailed } from "../../core/errors";
 import { asTransientWhenPassing } from "../transient-errors";
 import { eksTokenSource, type SigningCredentials, type TokenSource } from "./token";
@@ -88,6 +88,8 @@ function describeClusterFailure(error: unknown, name: string, region: string): u
 export interface KubernetesClients {
   readonly apps: AppsV1Api;
   readonly core: CoreV1Api;
+  /** Custom resources, e.g. the Gateway API's HTTPRoutes. */
+  readonly custom: CustomObjectsApi;
   readonly endpoint: ClusterEndpoint;
   readonly token: TokenSource;
 }
@@ -115,6 +117,7 @@ export async function connectKubernetes(connection: ClusterConnection): Promise<
   return {
     apps: config.makeApiClient(AppsV1Api),
     core: config.makeApiClient(CoreV1Api),
+    custom: config.makeApiClient(CustomObjectsApi),
     endpoint,
     token: connection.token,
   };

@@ -1,9 +1,10 @@
 // A small HTTPS server that answers like a Kubernetes API server, for the EKS serving adapter to talk to
 // over real TLS (a self-signed certificate made with the openssl CLI, handed over as the cluster's CA):
-// Deployments, Services and ServiceAccounts (create → 201 or 409 AlreadyExists, read, delete → 404 when
+// Deployments, Services, ServiceAccounts and Gateway API HTTPRoutes (create → 201 or 409 AlreadyExists,
+// read, replace and delete with resourceVersion preconditions → 409 Conflict when stale, delete → 404 when
 // gone), pods by label selector, warning events, container logs (current or previous instance), the
 // service proxy (it answers with what it would have proxied to) — plus scripted failures, and a record of
-// every request with its Authorization header.
+// every request with its Authorization header, and hooks that act as another writer between two requests.
 
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -24,13 +25,20 @@ interface ScriptedFailure {
 }
 
 type Json = Record<string, unknown>;
-type Kind = "deployments" | "services" | "serviceaccounts";
+type Kind = "deployments" | "services" | "serviceaccounts" | "httproutes";
 
 const COLLECTIONS: Readonly<Record<string, Kind>> = {
   "/apis/apps/v1/namespaces/{ns}/deployments": "deployments",
   "/api/v1/namespaces/{ns}/services": "services",
   "/api/v1/namespaces/{ns}/serviceaccounts": "serviceaccounts",
+  "/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/httproutes": "httproutes",
 };
+
+interface Interjection {
+  readonly method: string;
+  readonly path: RegExp;
+  readonly act: () => void;
+}
 
 export class KubernetesApiServer {
   readonly requests: ReceivedRequest[] = [];
@@ -41,6 +49,7 @@ export class KubernetesApiServer {
   /** `<namespace>/<pod>/<container>/<current|previous>` → log text. */
   readonly logs = new Map<string, string>();
   private readonly failures: ScriptedFailure[] = [];
+  private readonly interjections: Interjection[] = [];
   private readonly tls = selfSignedCertificate("kube-apiserver");
   private server: Server | undefined;
   private sequence = 0;
@@ -82,7 +91,8 @@ export class KubernetesApiServer {
 
   /** Forgets every object, pod, event, log, request and scripted failure. */
   reset(): void {
-    for (const list of [this.requests, this.pods, this.events, this.failures]) list.length = 0;
+    for (const list of [this.requests, this.pods, this.events, this.failures, this.interjections])
+      list.length = 0;
     this.objects.clear();
     this.logs.clear();
   }
@@ -90,6 +100,20 @@ export class KubernetesApiServer {
   /** The next request with this method whose path matches gets `status` (once). */
   failNext(method: string, path: RegExp, status: number): void {
     this.failures.push({ method, path, status });
+  }
+
+  /** Before the next request with this method whose path matches is answered, `act` runs (once). */
+  beforeNext(method: string, path: RegExp, act: () => void): void {
+    this.interjections.push({ method, path, act });
+  }
+
+  /** Another writer changes a stored object: its resourceVersion moves on, as the API server's would. */
+  edit(kind: Kind, namespace: string, name: string, change: (object: Json) => void): void {
+    const stored = this.object(kind, namespace, name);
+    if (!stored) throw new Error(`no ${kind} ${namespace}/${name}`);
+    change(stored);
+    this.sequence += 1;
+    (stored.metadata as Json).resourceVersion = String(this.sequence);
   }
 
   object(kind: Kind, namespace: string, name: string): Json | undefined {
@@ -145,6 +169,10 @@ export class KubernetesApiServer {
   }
 
   private answer(request: ReceivedRequest): { status: number; body: unknown } {
+    const interjection = this.interjections.findIndex(
+      (i) => i.method === request.method && i.path.test(request.path),
+    );
+    if (interjection >= 0) this.interjections.splice(interjection, 1)[0]?.act();
     const failure = this.failures.findIndex((f) => f.method === request.method && f.path.test(request.path));
     if (failure >= 0) {
       const [{ status }] = this.failures.splice(failure, 1) as [ScriptedFailure];
@@ -206,9 +234,19 @@ export class KubernetesApiServer {
       const stored = this.objects.get(key);
       if (!stored) return statusBody(404, "NotFound", `${itemCollection} "${itemMatch[2]}" not found`);
       if (request.method === "GET") return { status: 200, body: stored };
+      const stale = staleWrite(itemCollection, itemMatch[2] ?? "", stored, request);
+      if (stale) return stale;
       if (request.method === "DELETE") {
         this.objects.delete(key);
         return { status: 200, body: stored };
+      }
+      if (request.method === "PUT") {
+        this.sequence += 1;
+        const body = request.body as Json;
+        const metadata = { ...(body.metadata as Json), resourceVersion: String(this.sequence) };
+        const replaced = { ...body, metadata: { ...metadata, uid: (stored.metadata as Json).uid } };
+        this.objects.set(key, replaced);
+        return { status: 200, body: replaced };
       }
     }
     return statusBody(404, "NotFound", `the server could not find the requested resource ${request.path}`);
@@ -232,6 +270,46 @@ export class KubernetesApiServer {
     this.objects.set(key, stored);
     return { status: 201, body: stored };
   }
+}
+
+/**
+ * A replace must carry the resourceVersion it read (custom resources allow no unconditional update), and a
+ * delete's precondition must match: otherwise the write is refused, as the API server refuses it.
+ */
+function staleWrite(
+  kind: Kind,
+  name: string,
+  stored: Json,
+  request: ReceivedRequest,
+): { status: number; body: unknown } | undefined {
+  const current = (stored.metadata as Json).resourceVersion;
+  const object = `${kind === "httproutes" ? "httproutes.gateway.networking.k8s.io" : kind} "${name}"`;
+  if (request.method === "PUT") {
+    const sent = ((request.body as Json | undefined)?.metadata as Json | undefined)?.resourceVersion;
+    if (sent === undefined)
+      return statusBody(
+        422,
+        "Invalid",
+        `${object} is invalid: metadata.resourceVersion: must be specified for an update`,
+      );
+    if (sent !== current)
+      return statusBody(
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on ${object}: the object has been modified; please apply your changes to the latest version and try again`,
+      );
+  }
+  if (request.method === "DELETE") {
+    const precondition = ((request.body as Json | undefined)?.preconditions as Json | undefined)
+      ?.resourceVersion;
+    if (precondition !== undefined && precondition !== current)
+      return statusBody(
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on ${object}: Precondition failed: ResourceVersion: Precondition failed`,
+      );
+  }
+  return undefined;
 }
 
 function statusBody(code: number, reason: string, message: string): { status: number; body: unknown } {

@@ -1,0 +1,211 @@
+// The Gateway port on a Kubernetes cluster: each model's HTTPRoute (httproute-object.ts), changed by the
+// port's calls (route-slots.ts). Every change reads the route, applies the call to what it holds and writes
+// it back with the resourceVersion it read, so an edit someone made in between is never overwritten: the
+// API server answers 409, and the change is applied again to the route as it is now, a bounded number of
+// times. A route left with no rule is deleted, with the same precondition.
+
+import { ApiException } from "@kubernetes/client-node";
+import type { StackConfig } from "../../core/config";
+import { CandidateFailed, GatewayFailed, Transient } from "../../core/errors";
+import type { CandidateHandle, Gateway, RouteState } from "../../ports";
+import { apiMessage, apiStatus, kubernetesFailure } from "../eks/api-errors";
+import { type ClusterConnection, connectKubernetes, type KubernetesClients } from "../eks/cluster";
+import {
+  asHttpRoute,
+  buildRoute,
+  HTTPROUTE_API,
+  type HttpRoute,
+  readRouteSlots,
+  sameRoute,
+} from "./httproute-object";
+import {
+  NO_SLOTS,
+  promoteVersion,
+  registerCandidate,
+  removeVersion,
+  routeBackends,
+  type RouteSlots,
+  setRouteWeights,
+} from "./route-slots";
+
+export interface HttpRouteGatewayOptions {
+  readonly config: StackConfig;
+  readonly connection: ClusterConnection;
+  /** Read-modify-write attempts before a route that keeps changing under us is reported. Default 5. */
+  readonly maxAttempts?: number;
+}
+
+const FIELD_MANAGER = "modelship";
+
+/** What the functions' Kubernetes identity needs on routes, for the message when it lacks it. */
+const REQUIRED_ACCESS =
+  "get, create, update and delete on httproutes.gateway.networking.k8s.io. The AmazonEKSEditPolicy access policy does not cover Gateway API resources: bind a Role with these verbs to the Kubernetes group the ModelPipeline construct puts the functions' access entries in (modelship-routes)";
+
+export class HttpRouteGateway implements Gateway {
+  private readonly config: StackConfig;
+  private readonly connection: ClusterConnection;
+  private readonly maxAttempts: number;
+  private clients: Promise<KubernetesClients> | undefined;
+
+  constructor(options: HttpRouteGatewayOptions) {
+    this.config = options.config;
+    this.connection = options.connection;
+    this.maxAttempts = options.maxAttempts ?? 5;
+  }
+
+  register(model: string, candidate: CandidateHandle): Promise<void> {
+    return this.change(model, `register ${model} ${candidate.version}`, (slots) =>
+      registerCandidate(model, slots, candidate),
+    );
+  }
+
+  setWeights(model: string, weights: { readonly stable: number; readonly candidate: number }): Promise<void> {
+    return this.change(
+      model,
+      `set the weights of ${model} to stable ${weights.stable} / candidate ${weights.candidate}`,
+      (slots) => setRouteWeights(model, slots, weights),
+    );
+  }
+
+  promote(model: string, version: string): Promise<void> {
+    return this.change(model, `promote ${model} ${version}`, (slots) =>
+      promoteVersion(model, slots, version),
+    );
+  }
+
+  removeBackend(model: string, version: string): Promise<void> {
+    return this.change(model, `remove ${model} ${version} from its route`, (slots) =>
+      removeVersion(slots, version),
+    );
+  }
+
+  async describe(model: string): Promise<RouteState | undefined> {
+    const route = await this.read(await this.api(), model);
+    return route && { model, backends: routeBackends(readRouteSlots(route)) };
+  }
+
+  private async change(model: string, what: string, apply: (slots: RouteSlots) => RouteSlots): Promise<void> {
+    const api = await this.api();
+    const namespace = this.config.namespace;
+    const where = `HTTPRoute ${namespace}/${model}`;
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const current = await this.read(api, model);
+      const next = buildRoute(
+        model,
+        apply(current ? readRouteSlots(current) : NO_SLOTS),
+        this.config,
+        current,
+      );
+      if (sameRoute(current, next)) return;
+      const collection = { ...HTTPROUTE_API, namespace };
+      try {
+        if (!current) {
+          await api.custom.createNamespacedCustomObject({
+            ...collection,
+            body: next,
+            fieldManager: FIELD_MANAGER,
+          });
+        } else if (next) {
+          await api.custom.replaceNamespacedCustomObject({
+            ...collection,
+            name: model,
+            body: next,
+            fieldManager: FIELD_MANAGER,
+          });
+        } else {
+          const preconditions = { resourceVersion: current.metadata.resourceVersion };
+          await api.custom.deleteNamespacedCustomObject({
+            ...collection,
+            name: model,
+            body: { preconditions },
+          });
+        }
+        return;
+      } catch (error) {
+        const status = apiStatus(error);
+        // 409: changed, created or deleted since we read it (AlreadyExists, Conflict); 404 on a write to an
+        // existing route: deleted meanwhile. Either way, read it again and apply the change to what is there.
+        if (status === 409 || (current && status === 404 && next)) continue;
+        if (current && !next && status === 404) return;
+        const verb = !current ? "create" : next ? "update" : "delete";
+        throw routeFailure(error, `${verb} ${where} to ${what}`, namespace, !current);
+      }
+    }
+    throw new Transient(
+      `${where} changed while modelship tried to ${what}, ${this.maxAttempts} times in a row; nothing was overwritten.`,
+      {
+        hint: "Another controller keeps rewriting the route (a GitOps sync, an operator): leave modelship's rules and its modelship.io/backends annotation out of what it manages. The state machine tries again.",
+      },
+    );
+  }
+
+  private async read(api: KubernetesClients, model: string): Promise<HttpRoute | undefined> {
+    const namespace = this.config.namespace;
+    const where = `HTTPRoute ${namespace}/${model}`;
+    const body: unknown = await api.custom
+      .getNamespacedCustomObject({ ...HTTPROUTE_API, namespace, name: model })
+      .catch((error: unknown) => {
+        if (apiStatus(error) === 404) return undefined;
+        throw routeFailure(error, `read ${where}`, namespace, false);
+      });
+    return body === undefined ? undefined : asHttpRoute(body, where);
+  }
+
+  private api(): Promise<KubernetesClients> {
+    this.clients ??= connectKubernetes(this.connection).catch((error: unknown) => {
+      this.clients = undefined;
+      throw error;
+    });
+    return this.clients;
+  }
+}
+
+/**
+ * A failed route call as the user should read it: GatewayFailed with what to do, or Transient for
+ * throttling, a server error or the network. A 404 on create means the Gateway API is not installed.
+ */
+function routeFailure(error: unknown, operation: string, namespace: string, creating: boolean): Error {
+  if (!(error instanceof ApiException)) {
+    const failure = kubernetesFailure(error, operation, namespace);
+    return failure instanceof CandidateFailed
+      ? new GatewayFailed(failure.reason, { ...(failure.hint && { hint: failure.hint }), cause: error })
+      : failure;
+  }
+  const status = error.code;
+  const detail = apiMessage(error);
+  const said = detail ? `: ${detail}` : ".";
+  if (status === 429 || status >= 500) {
+    return new Transient(`The Kubernetes API answered ${status} to ${operation}${said}`, {
+      hint: "A passing failure of the API server; the state machine retries it. If it persists, check the cluster's control plane health.",
+      cause: error,
+    });
+  }
+  if (status === 401) {
+    return new GatewayFailed(
+      `The cluster did not accept modelship's credentials (401) to ${operation}${said}`,
+      {
+        hint: "The function's IAM role needs an EKS access entry on the cluster (authentication mode API or API_AND_CONFIG_MAP).",
+        cause: error,
+      },
+    );
+  }
+  if (status === 403) {
+    return new GatewayFailed(`modelship may not ${operation} (403 Forbidden)${said}`, {
+      hint: `Grant the function's Kubernetes identity, in namespace '${namespace}': ${REQUIRED_ACCESS}.`,
+      cause: error,
+    });
+  }
+  if (status === 404 && creating) {
+    return new GatewayFailed(
+      `The cluster does not serve HTTPRoutes (gateway.networking.k8s.io/v1), so modelship cannot ${operation}.`,
+      {
+        hint: "Install the Gateway API CRDs (v1.0 or later, standard channel) and a Gateway implementation (Istio, Kgateway, Envoy Gateway), and set the stack's gatewayParent to your Gateway.",
+        cause: error,
+      },
+    );
+  }
+  return new GatewayFailed(`The Kubernetes API refused to ${operation} (${status})${said}`, {
+    hint: "Read the API server's message: the stack's gateway settings (gatewayParent, gateway.modelHeader, gateway.pathPrefix) or an admission policy are the usual cause.",
+    cause: error,
+  });
+}

@@ -1,0 +1,137 @@
+// What a model's route holds, as the Gateway port sees it — a stable, a candidate and, after a promotion,
+// the previous stable kept warm — and how each port call changes it. Pure: httproute-object.ts turns the
+// slots into an HTTPRoute and back, httproute-gateway.ts reads and writes it on the cluster.
+
+import type { CandidateHandle } from "../../core/candidate";
+import { GatewayFailed } from "../../core/errors";
+import type { RouteBackend } from "../../ports";
+
+export interface RouteSlots {
+  readonly stable?: CandidateHandle;
+  readonly candidate?: CandidateHandle;
+  /**
+   * After a promotion, the stable it replaced: still on the route (at weight 0, with no rule of its own), so
+   * a rollback during the watch is `promote(model, previous.version)`, and Finalize's `removeBackend` drops it.
+   */
+  readonly previous?: CandidateHandle;
+  /** The weights of the weighted rule's backendRefs; a backend absent from it has 0. */
+  readonly weights: { readonly stable: number; readonly candidate: number };
+}
+
+export const NO_SLOTS: RouteSlots = { weights: { stable: 0, candidate: 0 } };
+
+/** The candidate joins at weight 0: it is reachable by `x-modelship-variant: candidate` only. */
+export function registerCandidate(model: string, slots: RouteSlots, handle: CandidateHandle): RouteSlots {
+  if (slots.stable?.version === handle.version) {
+    throw new GatewayFailed(
+      `${model} ${handle.version} is already the stable version on the route; it cannot also be the candidate.`,
+      { hint: "Upload the model under a new version to roll it out." },
+    );
+  }
+  const current = slots.candidate;
+  if (current && current.version !== handle.version && slots.weights.candidate > 0) {
+    throw new GatewayFailed(
+      `The route of ${model} still sends ${slots.weights.candidate} to candidate ${current.version} (rollout ${current.rolloutId}); ${handle.version} cannot replace it.`,
+      {
+        hint: `Roll ${current.version} back first (npx modelship rollback ${model}), then start this rollout again.`,
+      },
+    );
+  }
+  const sameCandidate = current?.version === handle.version;
+  return {
+    ...slots,
+    candidate: handle,
+    weights: { stable: slots.weights.stable, candidate: sameCandidate ? slots.weights.candidate : 0 },
+  };
+}
+
+export function setRouteWeights(
+  model: string,
+  slots: RouteSlots,
+  weights: { readonly stable: number; readonly candidate: number },
+): RouteSlots {
+  const problems: string[] = [];
+  for (const [variant, weight] of Object.entries(weights)) {
+    if (!Number.isInteger(weight) || weight < 0 || weight > 100)
+      problems.push(`${variant} is ${weight}, not a whole percent from 0 to 100`);
+  }
+  if (problems.length === 0 && weights.stable + weights.candidate !== 100)
+    problems.push(`stable ${weights.stable} + candidate ${weights.candidate} is not 100`);
+  if (weights.stable > 0 && !slots.stable) problems.push(`${model} has no stable version to send traffic to`);
+  if (weights.candidate > 0 && !slots.candidate)
+    problems.push(`${model} has no candidate on its route (register it first)`);
+  if (problems.length > 0) {
+    throw new GatewayFailed(`Cannot set the weights of ${model}'s route: ${problems.join("; ")}.`, {
+      hint: "This is a modelship bug or a route edited by hand: describe the route (kubectl get httproute -o yaml) and report it.",
+    });
+  }
+  return { ...slots, weights: { stable: weights.stable, candidate: weights.candidate } };
+}
+
+/**
+ * `version` becomes the stable at 100%: the candidate (a promotion), the previous stable (a rollback during
+ * the watch, which keeps the version it replaces as the new `previous`) or the stable itself (a repeat).
+ */
+export function promoteVersion(model: string, slots: RouteSlots, version: string): RouteSlots {
+  const all = { stable: 100, candidate: 0 };
+  if (slots.stable?.version === version) return { ...slots, weights: all };
+  if (slots.candidate?.version === version) {
+    const previous = slots.stable ?? slots.previous;
+    return { stable: slots.candidate, ...(previous && { previous }), weights: all };
+  }
+  if (slots.previous?.version === version) {
+    return {
+      stable: slots.previous,
+      ...(slots.candidate && { candidate: slots.candidate }),
+      ...(slots.stable && { previous: slots.stable }),
+      weights: all,
+    };
+  }
+  throw new GatewayFailed(
+    `${model} ${version} is not on the model's route (it has ${describeSlots(slots)}); nothing to promote.`,
+    { hint: "Only the registered candidate or the previous stable kept during the watch can be promoted." },
+  );
+}
+
+/**
+ * Drops the version from the route (a no-op when it is not there). Whichever of stable and candidate remains
+ * takes 100%, as the gateway would do anyway: weights are relative among a rule's backends.
+ */
+export function removeVersion(slots: RouteSlots, version: string): RouteSlots {
+  const { stable, candidate, previous } = slots;
+  if (previous?.version === version) return without(slots, "previous");
+  const role =
+    stable?.version === version ? "stable" : candidate?.version === version ? "candidate" : undefined;
+  if (!role) return slots;
+  const remaining = without(slots, role);
+  return {
+    ...remaining,
+    weights: { stable: remaining.stable ? 100 : 0, candidate: remaining.candidate ? 100 : 0 },
+  };
+}
+
+/** The port's view: stable, candidate, then the previous stable (variant `stable`, weight 0). */
+export function routeBackends(slots: RouteSlots): RouteBackend[] {
+  const backends: RouteBackend[] = [];
+  const add = (variant: RouteBackend["variant"], handle: CandidateHandle | undefined, weight: number) => {
+    if (handle) backends.push({ variant, version: handle.version, weight, handle });
+  };
+  add("stable", slots.stable, slots.weights.stable);
+  add("candidate", slots.candidate, slots.weights.candidate);
+  add("stable", slots.previous, 0);
+  return backends;
+}
+
+function without(slots: RouteSlots, role: "stable" | "candidate" | "previous"): RouteSlots {
+  const { [role]: _dropped, ...rest } = slots;
+  return rest;
+}
+
+function describeSlots(slots: RouteSlots): string {
+  const parts = [
+    slots.stable && `stable ${slots.stable.version}`,
+    slots.candidate && `candidate ${slots.candidate.version}`,
+    slots.previous && `previous stable ${slots.previous.version}`,
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join(", ") : "no backends";
+}
