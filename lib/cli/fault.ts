@@ -1,0 +1,146 @@
+// `modelship fault <model> --variant candidate|stable [--delay 800ms] [--abort 503] [--percent 50] [--clear]`:
+// injects a fault into the requests one variant of a model serves through the running local control plane's
+// gateway (Istio-style: a delay and/or an abort on a share of the requests), or clears it. It finds the
+// control plane by `<home>/control-plane.json` and calls its admin API; a new fault replaces the old one.
+
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { type ControlPlaneInfo, findRunningControlPlane, NoControlPlane } from "../local/control-plane-file";
+import type { AdminFaultAnswer } from "../local/gateway/admin-api";
+import type { Fault } from "../local/gateway/fault-injection";
+
+const USAGE = `Usage: modelship fault <model> --variant candidate|stable [--delay 800ms] [--abort 503] [--percent 50]
+       modelship fault <model> --variant candidate|stable --clear
+
+Injects a fault into the requests that one variant of a model serves through the local gateway of the
+running control plane (\`modelship local\`), to see the canary's alarms roll a slow or failing candidate back.
+A new fault replaces the variant's previous one.
+
+  --variant V      candidate or stable
+  --delay D        hold the requests this long before forwarding them (e.g. 800ms, 2s)
+  --abort STATUS   answer the requests with this HTTP status (400–599) instead of forwarding them
+  --percent P      the share of requests affected, 0–100 (default 100)
+  --clear          remove the variant's fault
+  --home DIR       the local runtime's folder (default .modelship)
+
+Exit status: 0 done, 1 no control plane runs or it refused (e.g. an unknown model), 2 usage error.`;
+
+class UsageError extends Error {}
+class Refused extends Error {}
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    return await faultCommand(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`modelship fault: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof NoControlPlane || error instanceof Refused) {
+      console.error(`✖ ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+async function faultCommand(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        variant: { type: "string" },
+        delay: { type: "string" },
+        abort: { type: "string" },
+        percent: { type: "string" },
+        clear: { type: "boolean", default: false },
+        home: { type: "string", default: ".modelship" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError("give exactly one model name.");
+  const model = positionals[0] as string;
+  const variant = values.variant;
+  if (variant !== "candidate" && variant !== "stable") {
+    throw new UsageError(
+      `--variant must be candidate or stable${variant === undefined ? "" : `, not '${variant}'`}.`,
+    );
+  }
+  const fault = values.clear ? undefined : faultFrom(values);
+  if (values.clear && (values.delay ?? values.abort ?? values.percent) !== undefined) {
+    throw new UsageError("--clear removes the fault; it takes no --delay, --abort or --percent.");
+  }
+
+  const home = resolve(values.home);
+  const controlPlane = await findRunningControlPlane(home);
+  const answer = await callAdminApi(controlPlane, model, variant, fault);
+  const who = `${model} ${variant}${answer.version ? ` (${answer.version})` : " (no such backend now)"}`;
+  console.log(fault ? `✔ ${who}: ${answer.description}.` : `✔ ${who}: fault cleared.`);
+  return 0;
+}
+
+function faultFrom(values: { delay?: string; abort?: string; percent?: string }): Fault {
+  if (values.delay === undefined && values.abort === undefined) {
+    throw new UsageError("give --delay, --abort (or both), or --clear.");
+  }
+  const percentage = values.percent === undefined ? 100 : Number(values.percent);
+  if (values.percent !== undefined && !(/^\d+(\.\d+)?$/.test(values.percent) && percentage <= 100)) {
+    throw new UsageError(`--percent must be a number from 0 to 100, not '${values.percent}'.`);
+  }
+  const fault: { delay?: Fault["delay"]; abort?: Fault["abort"] } = {};
+  if (values.delay !== undefined) fault.delay = { fixedDelayMs: parseDelay(values.delay), percentage };
+  if (values.abort !== undefined) {
+    const status = Number(values.abort);
+    if (!/^\d{3}$/.test(values.abort) || status < 400 || status > 599) {
+      throw new UsageError(`--abort must be an HTTP error status from 400 to 599, not '${values.abort}'.`);
+    }
+    fault.abort = { httpStatus: status, percentage };
+  }
+  return fault;
+}
+
+/** `800ms`, `2s`, `1.5s` → milliseconds. */
+function parseDelay(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s)$/.exec(text.trim());
+  if (!match) throw new UsageError(`--delay must be a duration like 800ms or 2s, not '${text}'.`);
+  const ms = Number(match[1]) * (match[2] === "s" ? 1000 : 1);
+  if (ms > 86_400_000) throw new UsageError(`--delay must be at most a day, not '${text}'.`);
+  return Math.round(ms);
+}
+
+async function callAdminApi(
+  controlPlane: ControlPlaneInfo,
+  model: string,
+  variant: string,
+  fault: Fault | undefined,
+): Promise<AdminFaultAnswer> {
+  const url = `http://127.0.0.1:${controlPlane.gatewayPort}/_modelship/faults/${encodeURIComponent(model)}/${variant}`;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: fault ? "PUT" : "DELETE",
+      ...(fault ? { headers: { "content-type": "application/json" }, body: JSON.stringify(fault) } : {}),
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (error) {
+    throw new Refused(
+      `The local control plane (pid ${controlPlane.pid}) does not answer on 127.0.0.1:${controlPlane.gatewayPort}: ${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message}. If it has stopped, start it again with \`modelship local\`.`,
+    );
+  }
+  const body = (await response.json().catch(() => undefined)) as
+    (AdminFaultAnswer & { error?: { message?: string } }) | undefined;
+  if (!response.ok || !body) {
+    throw new Refused(body?.error?.message ?? `The gateway's admin API answered ${response.status}.`);
+  }
+  return body;
+}

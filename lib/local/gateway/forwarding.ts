@@ -1,0 +1,145 @@
+// Forwards one request to a backend's server and its answer back, as a reverse proxy should: hop-by-hop
+// headers (RFC 9110 §7.6.1, and any the Connection header names) are dropped both ways, the body goes
+// through untouched — a streamed answer chunk by chunk as the server writes it, with backpressure (a slow
+// client slows the read from the server) — and a client that leaves stops the request to the server.
+
+import {
+  type Agent as HttpAgent,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  request as httpRequest,
+  type ServerResponse,
+} from "node:http";
+import { type Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { pipeline } from "node:stream";
+import type { Endpoint } from "../../ports";
+import { OpenAiError } from "../llama-server/openai-error";
+import { sendError } from "./http-messages";
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** Request headers the gateway consumes or sets itself. */
+const NOT_FORWARDED = new Set([
+  "host",
+  "content-length",
+  "expect",
+  "x-modelship-variant",
+  "x-modelship-probe",
+]);
+
+interface ForwardedRequest {
+  readonly method: string;
+  /** Path and query under the endpoint's base URL, e.g. `/chat/completions`. */
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+  readonly clientAddress: string | undefined;
+}
+
+/**
+ * How the exchange ended. `completed`: the whole answer reached the client (`status` is the server's);
+ * `upstream-failed`: the server could not be reached or broke off its answer; `client-gone`: the client left
+ * first (`status` is the server's if its answer had begun).
+ */
+export type ForwardOutcome =
+  | { readonly outcome: "completed"; readonly status: number }
+  | { readonly outcome: "upstream-failed"; readonly status?: number }
+  | { readonly outcome: "client-gone"; readonly status?: number };
+
+export interface Upstream {
+  readonly endpoint: Endpoint;
+  readonly agents: { readonly http: HttpAgent; readonly https: HttpsAgent };
+}
+
+/** Sends the request to the endpoint and streams its answer into `response`, with `extraHeaders` added. */
+export function forward(
+  request: ForwardedRequest,
+  upstream: Upstream,
+  response: ServerResponse,
+  extraHeaders: Readonly<Record<string, string>>,
+): Promise<ForwardOutcome> {
+  const { endpoint, agents } = upstream;
+  const target = new URL(`${endpoint.baseUrl.replace(/\/+$/, "")}${request.path}`);
+  const headers: OutgoingHttpHeaders = {
+    ...endToEndHeaders(request.headers, NOT_FORWARDED),
+    ...endpoint.headers,
+    host: target.host,
+    "content-length": request.body.length,
+  };
+  const forwardedFor = [request.headers["x-forwarded-for"], request.clientAddress].filter(Boolean).join(", ");
+  if (forwardedFor) headers["x-forwarded-for"] = forwardedFor;
+
+  return new Promise((resolve) => {
+    let status: number | undefined;
+    let failure: string | undefined;
+    let clientLeft = false;
+    const toServer =
+      target.protocol === "https:"
+        ? httpsRequest(target, {
+            method: request.method,
+            headers,
+            agent: agents.https,
+            ...(endpoint.caCertificate ? { ca: endpoint.caCertificate } : {}),
+          })
+        : httpRequest(target, { method: request.method, headers, agent: agents.http });
+
+    toServer.on("response", (answer) => {
+      status = answer.statusCode ?? 502;
+      // Before pipeline's own listener, so the cause is known by the time the client's response closes.
+      answer.once("error", (error) => {
+        if (!clientLeft) failure ??= `the server broke off its answer (${error.message})`;
+      });
+      response.writeHead(status, { ...endToEndHeaders(answer.headers, new Set()), ...extraHeaders });
+      response.flushHeaders();
+      pipeline(answer, response, () => {});
+    });
+    toServer.on("error", (error) => {
+      if (clientLeft) return;
+      failure ??= `the server at ${target.origin} could not be reached (${error.message})`;
+      sendError(
+        response,
+        new OpenAiError(502, `The gateway could not get an answer: ${failure}.`, null, "upstream_failed"),
+        extraHeaders,
+      );
+    });
+    response.once("close", () => {
+      const known = status === undefined ? {} : { status };
+      if (failure !== undefined) {
+        resolve({ outcome: "upstream-failed", ...known });
+      } else if (!response.writableFinished) {
+        clientLeft = true;
+        toServer.destroy();
+        resolve({ outcome: "client-gone", ...known });
+      } else {
+        resolve({ outcome: "completed", status: status ?? 502 });
+      }
+    });
+    toServer.end(request.body);
+  });
+}
+
+/** The headers without hop-by-hop ones, those the Connection header names, and `dropped`. */
+function endToEndHeaders(headers: IncomingHttpHeaders, dropped: ReadonlySet<string>): OutgoingHttpHeaders {
+  const named = new Set(
+    String(headers.connection ?? "")
+      .split(",")
+      .map((token) => token.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  const kept: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || dropped.has(name)) continue;
+    kept[name] = value;
+  }
+  return kept;
+}

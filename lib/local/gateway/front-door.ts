@@ -1,0 +1,202 @@
+// The local gateway's OpenAI-compatible front door (`/v1/…`): reads the body's `model`, picks that model's
+// backend — the variant `x-modelship-variant` names, or a draw by the route's weights — applies the
+// variant's injected fault, and forwards the request to the backend's server. Every request that reached a
+// backend becomes one Observation (latency to the end of the response; error for a 5xx, an injected abort
+// or a server that failed), which is what the canary's alarms watch — except a prober's request (marked
+// `x-modelship-probe`): the prober publishes its own observation of it, labelled by rollout role.
+
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { CandidateHandle, Endpoint, Observation, RouteBackend, Variant } from "../../ports";
+import { OpenAiError } from "../llama-server/openai-error";
+import { decideFault, type Fault } from "./fault-injection";
+import { type ForwardOutcome, forward, type Upstream } from "./forwarding";
+import { parseJsonObject, readCappedBody, sendError, sendJson } from "./http-messages";
+import type { RouteTable } from "./route-table";
+
+/** Chat requests with long contexts are a few MB; anything far bigger is not a model request. */
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+const VARIANT_HEADER = "x-modelship-variant";
+const PROBE_HEADER = "x-modelship-probe";
+
+interface FrontDoor {
+  readonly routes: RouteTable;
+  faultOf(model: string, variant: Variant): Fault | undefined;
+  readonly random: () => number;
+  readonly endpointOf: (handle: CandidateHandle) => Promise<Endpoint>;
+  readonly record: (observations: readonly Observation[]) => void;
+  readonly now: () => Date;
+  readonly agents: Upstream["agents"];
+}
+
+export async function serveModelRequest(
+  request: IncomingMessage,
+  response: ServerResponse,
+  door: FrontDoor,
+): Promise<void> {
+  const startedAt = performance.now();
+  const url = new URL(request.url ?? "/", "http://gateway");
+  if (url.pathname === "/v1/models" && request.method === "GET") {
+    listModels(response, door.routes);
+    return;
+  }
+  if (!url.pathname.startsWith("/v1/")) {
+    throw new OpenAiError(
+      404,
+      `Unknown path: ${request.method} ${url.pathname}. The gateway serves the OpenAI API under /v1/ (and its admin API under /_modelship/).`,
+      null,
+      "unknown_url",
+    );
+  }
+  const body = await readCappedBody(request, MAX_BODY_BYTES);
+  const model = parseJsonObject(body, "The request body")["model"];
+  if (typeof model !== "string" || model === "") {
+    throw new OpenAiError(
+      400,
+      "The request body has no `model`: the gateway routes each request by the model it names.",
+      "model",
+      "missing_model",
+    );
+  }
+  const variant = requestedVariant(request);
+  if (!door.routes.has(model)) {
+    const known = door.routes.all().map((r) => r.model);
+    throw new OpenAiError(
+      404,
+      `The model '${model}' does not exist here. ${known.length > 0 ? `Models served: ${known.join(", ")}.` : "No model is served yet."}`,
+      "model",
+      "model_not_found",
+    );
+  }
+  const backend = door.routes.pick(model, variant, door.random);
+  if (!backend) {
+    throw new OpenAiError(
+      503,
+      variant
+        ? `The model '${model}' has no ${variant} backend now.`
+        : `The model '${model}' has no backend carrying traffic now.`,
+      null,
+      "no_backend",
+      "unavailable_error",
+    );
+  }
+
+  const served: Record<string, string> = {
+    "x-modelship-version": backend.version,
+    "x-modelship-variant": backend.variant,
+  };
+  const probe = request.headers[PROBE_HEADER] !== undefined;
+  const observe = (error: boolean) => {
+    if (probe) return;
+    door.record([
+      {
+        model,
+        version: backend.version,
+        variant: backend.variant,
+        latencyMs: performance.now() - startedAt,
+        error,
+        at: door.now().toISOString(),
+      },
+    ]);
+  };
+
+  const fault = decideFault(door.faultOf(model, backend.variant), door.random);
+  if (fault.delayMs > 0) {
+    served["x-modelship-fault-delay-ms"] = String(fault.delayMs);
+    if (!(await waitUnlessClientLeaves(response, fault.delayMs))) {
+      observe(false);
+      return;
+    }
+  }
+  if (fault.abortStatus !== undefined) {
+    served["x-modelship-fault-abort"] = String(fault.abortStatus);
+    sendError(
+      response,
+      new OpenAiError(
+        fault.abortStatus,
+        `Aborted by a fault injected into ${model}'s ${backend.variant} (modelship fault).`,
+        null,
+        "fault_injected",
+      ),
+      served,
+    );
+    observe(true);
+    return;
+  }
+
+  let endpoint: Endpoint;
+  try {
+    endpoint = await door.endpointOf(backend.handle);
+  } catch (error) {
+    sendError(response, unreachable(model, backend, error), served);
+    observe(true);
+    return;
+  }
+  const outcome = await forward(
+    {
+      method: request.method ?? "POST",
+      path: `${url.pathname.slice("/v1".length)}${url.search}`,
+      headers: request.headers,
+      body,
+      clientAddress: request.socket.remoteAddress,
+    },
+    { endpoint, agents: door.agents },
+    response,
+    served,
+  );
+  observe(isError(outcome));
+}
+
+function isError(outcome: ForwardOutcome): boolean {
+  return outcome.outcome === "upstream-failed" || (outcome.status ?? 0) >= 500;
+}
+
+function requestedVariant(request: IncomingMessage): Variant | undefined {
+  const value = request.headers[VARIANT_HEADER];
+  if (value === undefined) return undefined;
+  if (value === "candidate" || value === "stable") return value;
+  throw new OpenAiError(
+    400,
+    `${VARIANT_HEADER} must be candidate or stable, got '${String(value)}'. Leave it out to be routed by the weights.`,
+    null,
+    "invalid_variant",
+  );
+}
+
+function listModels(response: ServerResponse, routes: RouteTable): void {
+  sendJson(response, 200, {
+    object: "list",
+    data: routes.all().map((route) => ({
+      id: route.model,
+      object: "model",
+      created: Math.floor(Date.parse(route.backends[0]?.handle.deployedAt ?? "") / 1000) || 0,
+      owned_by: "modelship",
+    })),
+  });
+}
+
+function unreachable(model: string, backend: RouteBackend, error: unknown): OpenAiError {
+  return new OpenAiError(
+    503,
+    `The ${backend.variant} backend of '${model}' (${backend.version}) cannot be reached: ${(error as Error).message}`,
+    null,
+    "no_backend",
+    "unavailable_error",
+  );
+}
+
+/** Waits `ms`; false when the client left meanwhile (nothing more to send it). */
+async function waitUnlessClientLeaves(response: ServerResponse, ms: number): Promise<boolean> {
+  const left = new AbortController();
+  const onClose = () => left.abort();
+  response.once("close", onClose);
+  try {
+    await sleep(ms, undefined, { signal: left.signal });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    response.off("close", onClose);
+  }
+}

@@ -1,0 +1,174 @@
+// The Gateway port on this machine: a weighted reverse proxy on one 127.0.0.1 port, the local stand-in for
+// an HTTPRoute on a Kubernetes gateway. Its routes follow the same rules (route-table.ts); it forwards
+// OpenAI requests by model and weight (front-door.ts), injects faults per variant and serves an admin API
+// (admin-api.ts), and records every proxied request as an Observation for the canary's alarms. Routes and
+// faults are kept in `<home>/gateway.json`, so a restarted control plane serves what it served before.
+// Only the control plane's process changes them (others go through the admin API), so no file lock is needed.
+
+import { Agent as HttpAgent, createServer, type Server } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import type { CandidateHandle, Endpoint, Gateway, Observation, RouteState, Variant } from "../../ports";
+import { ADMIN_PREFIX, serveAdminRequest } from "./admin-api";
+import type { Fault } from "./fault-injection";
+import { serveModelRequest } from "./front-door";
+import { type FaultTable, readGatewayState, writeGatewayState } from "./gateway-state-file";
+import { sendError } from "./http-messages";
+import { type RouteSlots, RouteTable } from "./route-table";
+
+export interface LocalGatewayOptions {
+  /** The local runtime's home folder: routes and faults are kept in `<home>/gateway.json`. */
+  readonly home: string;
+  /** The port to listen on (127.0.0.1); 0 = any free port. */
+  readonly port: number;
+  /** Where a backend's server answers (Serving.endpoint). */
+  readonly endpointOf: (handle: CandidateHandle) => Promise<Endpoint>;
+  /** Receives each proxied request's observation (the metric store). */
+  readonly record: (observations: readonly Observation[]) => void;
+  /** Uniform in [0, 1): draws backends by weight and faults by percentage. Seed it in tests. */
+  readonly random?: () => number;
+  readonly now?: () => Date;
+}
+
+export class LocalGateway implements Gateway {
+  private readonly routes: RouteTable;
+  private readonly faults: Map<string, Map<Variant, Fault>>;
+  private readonly statePath: string;
+  private readonly server: Server;
+  private readonly agents = {
+    http: new HttpAgent({ keepAlive: true }),
+    https: new HttpsAgent({ keepAlive: true }),
+  };
+  private writes: Promise<void> = Promise.resolve();
+
+  /** Restores `<home>/gateway.json` (if any) and listens. */
+  static async open(options: LocalGatewayOptions): Promise<LocalGateway> {
+    const statePath = join(options.home, "gateway.json");
+    const state = await readGatewayState(statePath);
+    const gateway = new LocalGateway(options, statePath, state.routes, state.faults);
+    await gateway.listen(options.port);
+    return gateway;
+  }
+
+  private constructor(
+    options: LocalGatewayOptions,
+    statePath: string,
+    routes: ReadonlyMap<string, RouteSlots>,
+    faults: FaultTable,
+  ) {
+    this.statePath = statePath;
+    this.routes = new RouteTable(routes);
+    this.faults = new Map([...faults].map(([model, byVariant]) => [model, new Map(byVariant)]));
+    const door = {
+      routes: this.routes,
+      faultOf: (model: string, variant: Variant) => this.faultOf(model, variant),
+      setFault: (model: string, variant: Variant, fault: Fault | undefined) =>
+        this.setFault(model, variant, fault),
+      random: options.random ?? Math.random,
+      endpointOf: options.endpointOf,
+      record: options.record,
+      now: options.now ?? (() => new Date()),
+      agents: this.agents,
+    };
+    this.server = createServer((request, response) => {
+      const serve = (request.url ?? "").startsWith(ADMIN_PREFIX) ? serveAdminRequest : serveModelRequest;
+      serve(request, response, door).catch((error: unknown) => sendError(response, error));
+    });
+  }
+
+  /** The port it listens on. */
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Its base URL, e.g. `http://127.0.0.1:8080` (OpenAI clients use `<url>/v1`). */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async register(model: string, candidate: CandidateHandle): Promise<void> {
+    this.routes.register(model, candidate);
+    await this.save();
+  }
+
+  async setWeights(
+    model: string,
+    weights: { readonly stable: number; readonly candidate: number },
+  ): Promise<void> {
+    this.routes.setWeights(model, weights);
+    await this.save();
+  }
+
+  async promote(model: string, version: string): Promise<void> {
+    this.routes.promote(model, version);
+    await this.save();
+  }
+
+  async removeBackend(model: string, version: string): Promise<void> {
+    this.routes.removeBackend(model, version);
+    if (!this.routes.has(model)) this.faults.delete(model);
+    await this.save();
+  }
+
+  async describe(model: string): Promise<RouteState | undefined> {
+    return this.routes.describe(model);
+  }
+
+  /** Sets (or, with undefined, clears) the fault injected into the requests a model's variant serves. */
+  async setFault(model: string, variant: Variant, fault: Fault | undefined): Promise<void> {
+    if (!this.routes.has(model)) {
+      throw new Error(
+        `The local gateway has no route for ${model}: a fault can be set once it is registered.`,
+      );
+    }
+    const byVariant = this.faults.get(model) ?? new Map<Variant, Fault>();
+    if (fault) byVariant.set(variant, structuredClone(fault));
+    else byVariant.delete(variant);
+    if (byVariant.size > 0) this.faults.set(model, byVariant);
+    else this.faults.delete(model);
+    await this.save();
+  }
+
+  faultOf(model: string, variant: Variant): Fault | undefined {
+    return this.faults.get(model)?.get(variant);
+  }
+
+  /** Stops listening, cuts open connections (streams in flight end) and waits for the state file's last write. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+    await this.writes;
+  }
+
+  private listen(port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException) => {
+        reject(
+          error.code === "EADDRINUSE"
+            ? new Error(
+                `The local gateway cannot listen on 127.0.0.1:${port}: the port is in use. Set local.gatewayPort in the local config.json to a free port (0 = any), or stop what uses it.`,
+                { cause: error },
+              )
+            : error,
+        );
+      };
+      this.server.once("error", onError);
+      this.server.listen(port, "127.0.0.1", () => {
+        this.server.off("error", onError);
+        resolve();
+      });
+    });
+  }
+
+  /** Writes the current routes and faults, in order after earlier writes; resolves once this one is on disk. */
+  private save(): Promise<void> {
+    const state = { routes: this.routes.snapshot(), faults: structuredClone(this.faults) };
+    const written = this.writes.then(() => writeGatewayState(this.statePath, state));
+    this.writes = written.catch(() => undefined);
+    return written;
+  }
+}

@@ -1,0 +1,111 @@
+// The Metrics port on this machine: observations go into the in-process MetricSeries the local alarms read
+// (as `Latency`, `Errors`, `Requests` by Model/Version/Variant, the metrics CloudWatch gets on AWS), and the
+// prober — an EventBridge Scheduler rate on AWS — is a timer per model version that runs a probe round at
+// once and then every `everySeconds`. A round still running when the next is due is not doubled; a round
+// that fails is logged and the next one runs as planned. Timers are unref'ed: a prober never keeps the
+// process alive. `close()` stops every prober and waits for the rounds in flight.
+
+import type { MetricSeries } from "../core/metric-series";
+import { observationSamples } from "../core/canary-metrics";
+import type { Metrics, Observation, ProberTarget } from "../ports";
+
+export interface LocalMetricsOptions {
+  readonly series: MetricSeries;
+  /** CloudWatch namespace the alarms name (`config.canaryMetrics.namespace`). */
+  readonly namespace: string;
+  /** One probe round: a few requests to the target's candidate and stable (the same code as the Lambda prober). */
+  readonly probeRound: (target: ProberTarget) => Promise<void>;
+  /** Where a failed round is told. */
+  readonly log: (message: string) => void;
+}
+
+interface Prober {
+  readonly target: ProberTarget;
+  readonly timer: NodeJS.Timeout;
+  inFlight?: Promise<void>;
+}
+
+export class LocalMetrics implements Metrics {
+  private readonly options: LocalMetricsOptions;
+  private readonly probers = new Map<string, Prober>();
+  /** Rounds running now, stopped probers' included: close() waits for them. */
+  private readonly rounds = new Set<Promise<void>>();
+
+  constructor(options: LocalMetricsOptions) {
+    this.options = options;
+  }
+
+  /** Records every valid observation; then, if any was not, fails naming each of those. */
+  async publish(observations: readonly Observation[]): Promise<void> {
+    const problems: string[] = [];
+    for (const observation of observations) {
+      try {
+        for (const sample of observationSamples(observation, this.options.namespace)) {
+          this.options.series.record(sample.metric, sample.value, sample.at);
+        }
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    }
+    if (problems.length > 0) {
+      throw new RangeError(
+        `${problems.length} of ${observations.length} observation(s) could not be recorded:\n${problems.map((p) => `  ${p}`).join("\n")}`,
+      );
+    }
+  }
+
+  async startProber(target: ProberTarget): Promise<void> {
+    const key = keyOf(target.model, target.version);
+    const running = this.probers.get(key);
+    if (running?.target.everySeconds === target.everySeconds) return;
+    if (running) clearInterval(running.timer);
+    if (!(target.everySeconds > 0)) {
+      throw new RangeError(
+        `The prober of ${target.model} ${target.version} needs everySeconds > 0, got ${target.everySeconds}.`,
+      );
+    }
+    const timer = setInterval(() => this.runRound(key), target.everySeconds * 1000);
+    timer.unref();
+    this.probers.set(key, { target: { ...target }, timer });
+    this.runRound(key);
+  }
+
+  async stopProber(model: string, version: string): Promise<void> {
+    const key = keyOf(model, version);
+    const prober = this.probers.get(key);
+    if (!prober) return;
+    clearInterval(prober.timer);
+    this.probers.delete(key);
+  }
+
+  /** Stops every prober and waits for the rounds still running. */
+  async close(): Promise<void> {
+    const probers = [...this.probers.values()];
+    this.probers.clear();
+    for (const prober of probers) clearInterval(prober.timer);
+    await Promise.all(this.rounds);
+  }
+
+  private runRound(key: string): void {
+    const prober = this.probers.get(key);
+    if (!prober || prober.inFlight) return;
+    const { target } = prober;
+    const round = Promise.resolve()
+      .then(() => this.options.probeRound(target))
+      .catch((error: unknown) => {
+        this.options.log(
+          `The probe round of ${target.model} ${target.version} (rollout ${target.rolloutId}) failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      })
+      .finally(() => {
+        prober.inFlight = undefined;
+        this.rounds.delete(round);
+      });
+    prober.inFlight = round;
+    this.rounds.add(round);
+  }
+}
+
+function keyOf(model: string, version: string): string {
+  return JSON.stringify([model, version]);
+}

@@ -1,0 +1,161 @@
+// The Registry port on one JSON file (`<home>/registry.json`), with the SageMaker Model Registry's
+// lifecycle: a group per model, created on its first version; one numbered entry per rollout (registering
+// the same rollout again returns the same entry; a new rollout of a version makes a new one); each entry
+// starts PendingManualApproval and moves to Approved or Rejected with a reason and a timestamp. A status
+// change names a registered version, or fails as UpdateModelPackage does for a missing package. Changes are
+// read-modify-writes under the file lock, landing by atomic rename; a file that is not a registry is reported
+// and never overwritten.
+
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ApprovalStatus, Registry, RegistryEntry } from "../ports";
+import { writeFileAtomic } from "./atomic-write";
+import { withFileLock } from "./file-lock";
+
+const FORMAT = "modelship-registry/1";
+
+/** One registered version of a model, as the file keeps it. */
+interface StoredRegistryEntry extends RegistryEntry {
+  readonly id: string;
+  /** 1, 2, 3 … within the model's group, like a model package version. */
+  readonly packageVersion: number;
+  readonly createdAt: string;
+  readonly status: ApprovalStatus;
+  /** Every status the entry has had, oldest first, with the reason given and when. */
+  readonly statusHistory: readonly {
+    readonly status: ApprovalStatus;
+    readonly reason: string;
+    readonly at: string;
+  }[];
+}
+
+interface RegistryGroup {
+  readonly createdAt: string;
+  readonly entries: StoredRegistryEntry[];
+}
+
+type Groups = Map<string, RegistryGroup>;
+
+export interface LocalRegistryOptions {
+  /** The local runtime's home folder: the registry is `<home>/registry.json`. */
+  readonly home: string;
+  readonly now?: () => Date;
+}
+
+export class LocalRegistry implements Registry {
+  private readonly filePath: string;
+  private readonly now: () => Date;
+
+  constructor(options: LocalRegistryOptions) {
+    this.filePath = join(options.home, "registry.json");
+    this.now = options.now ?? (() => new Date());
+  }
+
+  register(entry: RegistryEntry): Promise<{ readonly id: string }> {
+    return this.update((groups) => {
+      const at = this.now().toISOString();
+      const group = groups.get(entry.model) ?? { createdAt: at, entries: [] };
+      groups.set(entry.model, group);
+      const existing = group.entries.find(
+        (e) => e.version === entry.version && e.rolloutId === entry.rolloutId,
+      );
+      if (existing) return { id: existing.id };
+      const packageVersion = Math.max(0, ...group.entries.map((e) => e.packageVersion)) + 1;
+      const status = "PendingManualApproval";
+      const stored: StoredRegistryEntry = {
+        ...structuredClone(entry),
+        id: `${entry.model}/${packageVersion}`,
+        packageVersion,
+        createdAt: at,
+        status,
+        statusHistory: [{ status, reason: `Registered by rollout ${entry.rolloutId}.`, at }],
+      };
+      group.entries.push(stored);
+      return { id: stored.id };
+    });
+  }
+
+  setStatus(model: string, version: string, status: ApprovalStatus, reason: string): Promise<void> {
+    return this.update((groups) => {
+      const entries = groups.get(model)?.entries ?? [];
+      const index = entries.findLastIndex((e) => e.version === version);
+      const entry = entries[index];
+      if (!entry) {
+        throw new Error(
+          `The local registry has no ${model} ${version} (${this.filePath}): it was never registered, so its status cannot become ${status}.`,
+        );
+      }
+      // A retried stage repeats its status change: the first reason stands.
+      if (entry.status === status) return;
+      const at = this.now().toISOString();
+      entries[index] = { ...entry, status, statusHistory: [...entry.statusHistory, { status, reason, at }] };
+    });
+  }
+
+  async getStatus(model: string, version: string): Promise<ApprovalStatus | undefined> {
+    return (await this.read()).get(model)?.entries.findLast((e) => e.version === version)?.status;
+  }
+
+  private update<T>(change: (groups: Groups) => T): Promise<T> {
+    return withFileLock(this.filePath, async () => {
+      const groups = await this.read();
+      const result = change(groups);
+      await writeFileAtomic(
+        this.filePath,
+        `${JSON.stringify({ format: FORMAT, groups: Object.fromEntries(groups) }, null, 2)}\n`,
+      );
+      return result;
+    });
+  }
+
+  private async read(): Promise<Groups> {
+    let text: string;
+    try {
+      text = await readFile(this.filePath, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return new Map();
+      throw error;
+    }
+    return parseRegistry(text, this.filePath);
+  }
+}
+
+function parseRegistry(text: string, filePath: string): Groups {
+  const notARegistry = (why: string) =>
+    new Error(
+      `${filePath} is not a modelship registry: ${why}. Fix it or move it away; modelship will not overwrite it.`,
+    );
+  let file: unknown;
+  try {
+    file = JSON.parse(text);
+  } catch (error) {
+    throw notARegistry(`it is not valid JSON (${(error as Error).message})`);
+  }
+  if (!isObject(file) || file["format"] !== FORMAT) throw notARegistry(`expected "format": "${FORMAT}"`);
+  const groups = file["groups"];
+  if (!isObject(groups)) throw notARegistry('expected the object "groups"');
+  for (const [model, group] of Object.entries(groups)) {
+    if (!isObject(group) || !Array.isArray(group["entries"])) {
+      throw notARegistry(`groups.${model} should be {"createdAt", "entries": [...]}`);
+    }
+    group["entries"].forEach((entry: unknown, i) => {
+      if (
+        !isObject(entry) ||
+        typeof entry["version"] !== "string" ||
+        typeof entry["rolloutId"] !== "string" ||
+        typeof entry["packageVersion"] !== "number" ||
+        !Array.isArray(entry["statusHistory"]) ||
+        !["PendingManualApproval", "Approved", "Rejected"].includes(entry["status"] as string)
+      ) {
+        throw notARegistry(
+          `groups.${model}.entries[${i}] should have version, rolloutId, packageVersion, status and statusHistory`,
+        );
+      }
+    });
+  }
+  return new Map(Object.entries(groups as Record<string, RegistryGroup>));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return !!value && typeof value === "object" && !Array.isArray(value);
+}
