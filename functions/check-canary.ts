@@ -1,5 +1,5 @@
-// Lambda entry for the CheckCanary Task. Its stage is not built yet: it fails with NotImplementedYet, naming what is missing.
+// Lambda entry for the CheckCanary and CheckWatch Tasks: reads the alarms and the rollout record, and says roll back, promote or go on.
 import { stageHandler } from "../lib/aws/lambda/stage-handler";
-import { checkCanary } from "../lib/pipeline/unbuilt-stages";
+import { checkCanary } from "../lib/pipeline/check-canary";
 
 export const handler = stageHandler("CheckCanary", checkCanary);

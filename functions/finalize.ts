@@ -1,5 +1,5 @@
-// Lambda entry for the Finalize Task. Its stage is not built yet: it fails with NotImplementedYet, naming what is missing.
+// Lambda entry for the Finalize Task: after a quiet watch, retires the previous stable, removes the alarms and the prober, releases the lock.
 import { stageHandler } from "../lib/aws/lambda/stage-handler";
-import { finalize } from "../lib/pipeline/unbuilt-stages";
+import { finalize } from "../lib/pipeline/finalize";
 
 export const handler = stageHandler("Finalize", finalize);

@@ -1,5 +1,5 @@
-// Lambda entry for the RegisterGateway Task. Its stage is not built yet: it fails with NotImplementedYet, naming what is missing.
+// Lambda entry for the RegisterGateway Task: puts the candidate on the model's route at weight 0 and registers the version in the model registry.
 import { stageHandler } from "../lib/aws/lambda/stage-handler";
-import { registerGateway } from "../lib/pipeline/unbuilt-stages";
+import { registerGateway } from "../lib/pipeline/register-gateway";
 
 export const handler = stageHandler("RegisterGateway", registerGateway);

@@ -1,5 +1,5 @@
-// Lambda entry for the Rollback Task. Its stage is not built yet: it fails with NotImplementedYet, naming what is missing.
+// Lambda entry for the Rollback Task: the state machine's rollback — all traffic back to the version that served before, the candidate removed.
 import { stageHandler } from "../lib/aws/lambda/stage-handler";
-import { rollback } from "../lib/pipeline/unbuilt-stages";
+import { stateMachineRollback } from "../lib/pipeline/rollback";
 
-export const handler = stageHandler("Rollback", rollback);
+export const handler = stageHandler("Rollback", stateMachineRollback);

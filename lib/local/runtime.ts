@@ -9,11 +9,17 @@ import type { StackConfig } from "../core/config";
 import type { Finding } from "../core/findings";
 import { PIPELINE_FUNCTIONS, type PipelineFunction } from "../core/pipeline-functions";
 import { resolveStackConfig } from "../core/stack-config";
+import { canaryStep } from "../pipeline/canary-step";
+import { checkCanary } from "../pipeline/check-canary";
 import { checkCandidate } from "../pipeline/check-candidate";
 import { cleanup } from "../pipeline/cleanup";
 import { deployCandidate } from "../pipeline/deploy-candidate";
 import type { StageDeps } from "../pipeline/deps";
+import { finalize } from "../pipeline/finalize";
 import { prepare } from "../pipeline/prepare";
+import { promote } from "../pipeline/promote";
+import { registerGateway } from "../pipeline/register-gateway";
+import { stateMachineRollback } from "../pipeline/rollback";
 import { smokeTest } from "../pipeline/smoke-test";
 import { unbuiltPorts } from "../pipeline/unbuilt-ports";
 import * as unbuilt from "../pipeline/unbuilt-stages";
@@ -36,12 +42,12 @@ const STAGES: Record<PipelineFunction, (input: never, deps: StageDeps) => Promis
   MergeStress: unbuilt.mergeStress,
   EvalShard: unbuilt.evalShard,
   MergeEval: unbuilt.mergeEval,
-  RegisterGateway: unbuilt.registerGateway,
-  CanaryStep: unbuilt.canaryStep,
-  CheckCanary: unbuilt.checkCanary,
-  Promote: unbuilt.promote,
-  Finalize: unbuilt.finalize,
-  Rollback: unbuilt.rollback,
+  RegisterGateway: registerGateway,
+  CanaryStep: canaryStep,
+  CheckCanary: checkCanary,
+  Promote: promote,
+  Finalize: finalize,
+  Rollback: stateMachineRollback,
   Cleanup: cleanup,
 };
 

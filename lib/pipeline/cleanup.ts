@@ -3,6 +3,9 @@
 // before, because a lock left behind blocks the model and a GPU pod left behind is a bill. Idempotent: a
 // re-run records and emits nothing twice.
 //
+// A failure at RegisterGateway (GatewayFailed, or a state that already has `$.gateway`) may have left the
+// candidate on the model's route: Cleanup takes it off, which is a no-op for a route that never got it.
+//
 // A RolloutInProgress failure means the lock and the model's record belong to another rollout: Cleanup then
 // records nothing and releases nothing. A lock is released only by the rollout holding it.
 
@@ -12,7 +15,7 @@ import type { CandidateHandle } from "../ports";
 import type { StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
 
-type CleanupDeps = Pick<StageDeps, "store" | "events" | "clock" | "serving">;
+type CleanupDeps = Pick<StageDeps, "store" | "events" | "clock" | "serving" | "gateway">;
 
 /** `$.outcome` after a failure. */
 export interface CleanupOutcome {
@@ -33,6 +36,18 @@ export async function cleanup(state: ExecutionState, deps: CleanupDeps): Promise
   const failure = describeCaughtError(state.error);
   const cleaned: string[] = [];
   const leftBehind: string[] = [];
+
+  if (state.gateway !== undefined || failure.error === "GatewayFailed") {
+    try {
+      await deps.gateway.removeBackend(rollout.model, rollout.version);
+      cleaned.push(`Took ${rollout.model} ${rollout.version} off the model's route.`);
+    } catch (error) {
+      const message = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
+      leftBehind.push(
+        `${rollout.model} ${rollout.version} could not be taken off the model's route (${message}); remove its backend by hand.`,
+      );
+    }
+  }
 
   const handle = candidateHandle(state.candidate);
   if (state.candidate?.["handle"] !== undefined && !handle) {

@@ -1,6 +1,6 @@
 // The stages later issues build, one per remaining pipeline function. Each fails with NotImplementedYet
-// naming the missing capability, so a rollout that reaches one stops loudly — through Cleanup, or Rollback
-// once traffic could reach the candidate — and the Lambda handlers and the local runtime share the same code.
+// naming the missing capability, so a rollout that reaches one stops loudly through Cleanup, and the Lambda
+// handlers and the local runtime share the same code.
 
 import { NotImplementedYet } from "../core/errors";
 import type { ExecutionState } from "../core/rollout";
@@ -37,15 +37,3 @@ export const mergeEval = unbuilt<ExecutionState>(
   "the eval gate (scores, confidence intervals, regression)",
   skippable("eval"),
 );
-export const registerGateway = unbuilt<ExecutionState>(
-  "RegisterGateway",
-  "the gateway route and model registry adapters",
-);
-export const canaryStep = unbuilt<ExecutionState>("CanaryStep", "canary weights, alarms and the prober");
-export const checkCanary = unbuilt<ExecutionState>("CheckCanary", "reading the canary's alarms and commands");
-export const promote = unbuilt<ExecutionState>("Promote", "promotion on the gateway and the model registry");
-export const finalize = unbuilt<ExecutionState>(
-  "Finalize",
-  "retiring the old stable version after the watch",
-);
-export const rollback = unbuilt<ExecutionState>("Rollback", "rolling the gateway back to the stable version");

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import {
+  GatewayFailed,
   type ModelshipError,
   ModelInvalid,
   NotImplementedYet,
@@ -10,6 +11,7 @@ import type { CandidateHandle } from "../../lib/ports";
 import { cleanup } from "../../lib/pipeline/cleanup";
 import { FixedClock } from "../support/fixed-clock";
 import { MemoryEvents } from "../support/memory-events";
+import { MemoryGateway } from "../support/memory-gateway";
 import { MemoryRolloutStore } from "../support/memory-rollout-store";
 import { RecordingServing } from "../support/recording-serving";
 
@@ -76,9 +78,65 @@ describe("Cleanup", () => {
     );
   });
 
-  function deps(serving = new RecordingServing()) {
-    return { store, events, clock, serving };
+  function deps(serving = new RecordingServing(), gateway = new MemoryGateway()) {
+    return { store, events, clock, serving, gateway };
   }
+
+  describe("a candidate that reached RegisterGateway", () => {
+    const gatewayFailed = new GatewayFailed("Could not register llama v3 in the model registry: denied.");
+    const stableHandle: CandidateHandle = {
+      ...handle,
+      id: "llama-v2",
+      version: "v2",
+      rolloutId: "llama-v2-1",
+    };
+
+    async function routeWithStableAndCandidate(): Promise<MemoryGateway> {
+      const gateway = new MemoryGateway();
+      await gateway.register("llama", stableHandle);
+      await gateway.promote("llama", "v2");
+      await gateway.register("llama", handle);
+      return gateway;
+    }
+
+    it("is taken off the model's route after GatewayFailed, and the stable keeps its traffic", async () => {
+      const gateway = await routeWithStableAndCandidate();
+      const outcome = await cleanup(failedState(gatewayFailed, handle), deps(undefined, gateway));
+      expect(gateway.weightsOf("llama")).toEqual({ v2: 100 });
+      expect(outcome.cleaned).toContain("Took llama v3 off the model's route.");
+    });
+
+    it("is taken off the route when the state already has $.gateway, whatever failed", async () => {
+      const gateway = await routeWithStableAndCandidate();
+      const state = { ...failedState(modelInvalid, handle), gateway: { route: "llama" } };
+      await cleanup(state, deps(undefined, gateway));
+      expect(gateway.weightsOf("llama")).toEqual({ v2: 100 });
+    });
+
+    it("finds nothing to undo on a route that never got it (a first release's registration failed)", async () => {
+      const gateway = new MemoryGateway();
+      const outcome = await cleanup(failedState(gatewayFailed, handle), deps(undefined, gateway));
+      expect(await gateway.describe("llama")).toBeUndefined();
+      expect(outcome.leftBehind).toEqual([]);
+    });
+
+    it("leaves the route alone for a failure before RegisterGateway", async () => {
+      const gateway = await routeWithStableAndCandidate();
+      await cleanup(failedState(modelInvalid, handle), deps(undefined, gateway));
+      expect(gateway.weightsOf("llama")).toEqual({ v2: 100, v3: 0 });
+    });
+
+    it("reports a route it could not change as left behind, and still releases the lock", async () => {
+      const gateway = Object.assign(new MemoryGateway(), {
+        removeBackend: () => Promise.reject(new Error("httproutes is forbidden\nmore")),
+      });
+      const outcome = await cleanup(failedState(gatewayFailed, handle), deps(undefined, gateway));
+      expect(outcome.leftBehind).toEqual([
+        "llama v3 could not be taken off the model's route (httproutes is forbidden); remove its backend by hand.",
+      ]);
+      expect((await store.get("llama"))?.lock).toBeUndefined();
+    });
+  });
 
   describe("a candidate deployed without a handle in the state", () => {
     const candidateFailed = new NotImplementedYet("DeployCandidate", "x");

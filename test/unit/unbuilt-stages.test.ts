@@ -2,20 +2,17 @@ import { describe, expect, it } from "vitest";
 import { NotImplementedYet } from "../../lib/core/errors";
 import type { ExecutionState } from "../../lib/core/rollout";
 import type { StageDeps } from "../../lib/pipeline/deps";
-import { mergeEval, mergeStress, registerGateway, stressWorker } from "../../lib/pipeline/unbuilt-stages";
+import { mergeEval, mergeStress, stressWorker } from "../../lib/pipeline/unbuilt-stages";
 
 const state = {} as ExecutionState;
 const deps = {} as StageDeps;
 
 describe("stages not built yet", () => {
   it("fail as NotImplementedYet, naming the stage and the missing capability", async () => {
-    const failure = await registerGateway(state, deps).catch((e: unknown) => e);
+    const failure = await mergeEval(state, deps).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(NotImplementedYet);
     expect((failure as NotImplementedYet).name).toBe("NotImplementedYet");
-    expect((failure as NotImplementedYet).reason).toMatch(
-      /^RegisterGateway is not built yet: the gateway route/,
-    );
-    expect((failure as NotImplementedYet).hint).toMatch(/Cleanup removes what it started/);
+    expect((failure as NotImplementedYet).reason).toMatch(/^MergeEval is not built yet: the eval gate/);
   });
 
   it("tell the user how to skip a gate that is not built", async () => {

@@ -1,0 +1,46 @@
+// The alarm's way into Rollback on AWS: CloudWatch's "CloudWatch Alarm State Change" event for a
+// `modelship-*` alarm, delivered by an EventBridge rule within seconds of the change — even while the
+// execution waits in a Bake or the Watch. The local alarm evaluator calls `rollback` directly.
+
+import { z } from "zod";
+import { findingsFromSchemaIssues } from "../core/schema-findings";
+import { findingsSentence } from "./findings-text";
+import { rollback, type RollbackDeps, type RollbackOutcome } from "./rollback";
+
+/** The event as EventBridge delivers it (only the fields read here). */
+export interface AlarmStateChangeEvent {
+  readonly "detail-type": "CloudWatch Alarm State Change";
+  readonly detail: {
+    readonly alarmName: string;
+    readonly state: { readonly value: string; readonly reason?: string };
+  };
+}
+
+const alarmStateChangeSchema = z.object({
+  "detail-type": z.literal("CloudWatch Alarm State Change"),
+  detail: z.object({
+    alarmName: z.string().min(1),
+    state: z.object({
+      value: z.enum(["OK", "ALARM", "INSUFFICIENT_DATA"]),
+      reason: z.string().optional(),
+    }),
+  }),
+});
+
+export async function rollbackOnAlarm(
+  event: AlarmStateChangeEvent,
+  deps: RollbackDeps,
+): Promise<RollbackOutcome> {
+  const parsed = alarmStateChangeSchema.safeParse(event);
+  if (!parsed.success) {
+    const findings = findingsFromSchemaIssues(parsed.error.issues, event, alarmStateChangeSchema, {
+      codePrefix: "alarm-event",
+    });
+    return {
+      result: "nothing to roll back",
+      reason: `Not a CloudWatch alarm state change modelship can act on: ${findingsSentence(findings)}`,
+    };
+  }
+  const { alarmName, state } = parsed.data.detail;
+  return rollback({ by: "alarm", alarmName, stateValue: state.value, reason: state.reason ?? "" }, deps);
+}

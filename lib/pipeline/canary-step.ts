@@ -1,0 +1,100 @@
+// The CanaryStep stage: moves the model's weights to the next step of the plan's canary (the first step is
+// never 0%: some gateways fail a weight-0 dark launch), arming the rollout's alarms and prober at the first
+// step, before any traffic moves. It records the step with its weights and announces "Canary Weight Changed".
+// Idempotent: a retried step finds itself in the record and changes nothing twice.
+
+import type { ExecutionState, ModelRecord, RolloutPlan } from "../core/rollout";
+import { armRolloutWatch } from "./canary-arming";
+import { planAndManifest, previousCanaryStep } from "./canary-state";
+import type { StageDeps } from "./deps";
+import { rolloutEvent } from "./events";
+import type { CanaryProgress } from "./flow-state";
+import { assertStillRunning } from "./rollout-record";
+
+type CanaryStepDeps = Pick<
+  StageDeps,
+  "store" | "gateway" | "alarms" | "metrics" | "events" | "clock" | "config"
+>;
+
+const STAGE = "CanaryStep";
+
+export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): Promise<CanaryProgress> {
+  const { rollout } = state;
+  const { plan, manifest } = planAndManifest(state, STAGE);
+  const record = await deps.store.get(rollout.model);
+  assertStillRunning(record, rollout.id, STAGE);
+  const { stable, candidate } = canaryVersions(record, rollout.id);
+
+  const progress = nextStep(plan, previousCanaryStep(state)?.step ?? 0);
+  if (record?.canary?.step === progress.step && record.canary.weight === progress.weight) return progress;
+
+  const firstStep = record?.alarmNames === undefined;
+  const alarmNames = record?.alarmNames ?? (await armRolloutWatch(rollout, manifest, stable.version, deps));
+  const weights = { stable: 100 - progress.weight, candidate: progress.weight };
+  await deps.gateway.setWeights(rollout.model, weights);
+
+  const previousWeight = record?.canary?.weight ?? 0;
+  const message = `${rollout.model} ${candidate.version} takes ${progress.weight}% of traffic, ${stable.version} ${weights.stable}% (step ${progress.step} of ${progress.steps}); baking ${progress.bakeSeconds} s.`;
+  // Emitted before the record is written: a retry after a failed write repeats the event rather than
+  // losing it (events are at-least-once).
+  await deps.events.emit(
+    rolloutEvent("Canary Weight Changed", rollout, STAGE, message, deps.clock, {
+      data: {
+        step: progress.step,
+        steps: progress.steps,
+        weight: progress.weight,
+        previousWeight,
+        stableVersion: stable.version,
+        bakeSeconds: progress.bakeSeconds,
+      },
+    }),
+  );
+  await deps.store.record(
+    rollout.model,
+    {
+      at: deps.clock.now().toISOString(),
+      rolloutId: rollout.id,
+      version: rollout.version,
+      stage: STAGE,
+      status: "running",
+      reason: message,
+      weights,
+    },
+    {
+      weights,
+      canary: { step: progress.step, steps: progress.steps, weight: progress.weight },
+      ...(firstStep ? { alarmNames } : {}),
+    },
+  );
+  return progress;
+}
+
+/** The step after `applied` (0 before the first), skipping a 0% step at the start. */
+function nextStep(plan: RolloutPlan, applied: number): CanaryProgress {
+  const steps = plan.canarySteps.length;
+  let index = applied;
+  while (index === 0 && plan.canarySteps[index]?.weight === 0) index++;
+  const step = plan.canarySteps[index];
+  if (!step) {
+    throw new Error(
+      `CanaryStep was asked for step ${index + 1}, but the plan has ${steps} step(s): the state machine should have promoted after step ${steps}.`,
+    );
+  }
+  return { step: index + 1, steps, weight: step.weight, bakeSeconds: step.bakeSeconds };
+}
+
+/** The stable and candidate versions a canary shifts between, as the record names them. */
+function canaryVersions(record: ModelRecord | undefined, rolloutId: string) {
+  const { stable, candidate } = record ?? {};
+  if (!candidate || candidate.rolloutId !== rolloutId) {
+    throw new Error(
+      `CanaryStep needs the candidate RegisterGateway records, but ${record?.model ?? "the model"}'s record names ${candidate ? `rollout ${candidate.rolloutId}'s` : "no"} candidate.`,
+    );
+  }
+  if (!stable) {
+    throw new Error(
+      `CanaryStep needs a stable version to shift traffic from, but ${record?.model ?? "the model"}'s record has none: a first release goes straight to Promote.`,
+    );
+  }
+  return { stable, candidate };
+}

@@ -1,0 +1,133 @@
+// The commands modelship takes on its bus (and from `modelship rollback|abort|promote`): `Rollback Requested`
+// and `Abort Requested` roll the model's running rollout back (the same Rollback as the alarms and the state
+// machine use); `Promote Requested` asks the running canary to skip its remaining steps — the request waits
+// in the rollout record until CheckCanary, after the current bake, promotes. Each command's detail is
+// checked, and the answer says what was done, or why nothing was.
+
+import { z } from "zod";
+import type { Finding } from "../core/findings";
+import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
+import { findingsFromSchemaIssues } from "../core/schema-findings";
+import { findingsSentence } from "./findings-text";
+import { rollback, type RollbackDeps } from "./rollback";
+import { PROMOTE_REQUESTED_STAGE } from "./rollout-record";
+
+export type CommandName = "Rollback Requested" | "Abort Requested" | "Promote Requested";
+
+/** A command as EventBridge delivers it (only the fields read here). */
+export interface CommandEvent {
+  readonly "detail-type": CommandName;
+  readonly detail: { readonly model: string; readonly reason?: string; readonly requestedBy?: string };
+}
+
+export interface CommandOutcome {
+  readonly command?: CommandName;
+  readonly model?: string;
+  /** `refused`: the command does not apply to the model now; `rejected`: the command itself is malformed. */
+  readonly status: "done" | "nothing to do" | "refused" | "rejected";
+  /** A sentence a user reads. */
+  readonly message: string;
+  readonly findings?: readonly Finding[];
+}
+
+type CommandDeps = RollbackDeps;
+
+const commandSchema = z.object({
+  "detail-type": z.enum(["Rollback Requested", "Abort Requested", "Promote Requested"]),
+  detail: z.object({
+    model: z.string().regex(MODEL_NAME_PATTERN, "a model name: lowercase letters, digits and '-'"),
+    reason: z.string().min(1).max(1000).optional(),
+    requestedBy: z.string().min(1).max(200).optional(),
+  }),
+});
+
+export async function handleCommand(event: CommandEvent, deps: CommandDeps): Promise<CommandOutcome> {
+  const parsed = commandSchema.safeParse(event);
+  if (!parsed.success) {
+    const findings = findingsFromSchemaIssues(parsed.error.issues, event, commandSchema, {
+      codePrefix: "command",
+    });
+    return {
+      status: "rejected",
+      message: `The command was not carried out: ${findingsSentence(findings)}`,
+      findings,
+    };
+  }
+  const { "detail-type": command, detail } = parsed.data;
+  if (command === "Promote Requested")
+    return { command, model: detail.model, ...(await requestPromotion(detail, deps)) };
+
+  const outcome = await rollback(
+    {
+      by: "command",
+      command,
+      model: detail.model,
+      ...(detail.reason === undefined ? {} : { reason: detail.reason }),
+      ...(detail.requestedBy === undefined ? {} : { requestedBy: detail.requestedBy }),
+    },
+    deps,
+  );
+  return {
+    command,
+    model: detail.model,
+    status: outcome.result === "rolled back" ? "done" : "nothing to do",
+    message: outcome.reason,
+  };
+}
+
+async function requestPromotion(
+  detail: z.infer<typeof commandSchema>["detail"],
+  deps: CommandDeps,
+): Promise<Pick<CommandOutcome, "status" | "message">> {
+  const { model } = detail;
+  const record = await deps.store.get(model);
+  const lock = record?.lock;
+  if (!record || !lock) {
+    return {
+      status: "refused",
+      message: `No rollout of ${model} is running: there is no canary to promote.`,
+    };
+  }
+  const { version, rolloutId } = lock;
+  if (record.candidate?.rolloutId !== rolloutId) {
+    const promoted = record.status === "promoted" && record.stable?.rolloutId === rolloutId;
+    return {
+      status: "refused",
+      message: promoted
+        ? `${model} ${version} is already promoted; its watch is running.`
+        : `${model} ${version} is still in its gates: there is no canary to promote yet. Send the command again once it takes traffic.`,
+    };
+  }
+  if (!record.stable) {
+    return {
+      status: "refused",
+      message: `${model} ${version} is a first release: it goes to 100% after its gates, without a canary to skip.`,
+    };
+  }
+  if (record.promoteRequested) {
+    return {
+      status: "nothing to do",
+      message: `A promotion of ${model} ${version} is already requested; CheckCanary promotes it after the current bake.`,
+    };
+  }
+  const who = detail.requestedBy ?? "an operator";
+  await deps.store.record(
+    model,
+    {
+      at: deps.clock.now().toISOString(),
+      rolloutId,
+      version,
+      stage: PROMOTE_REQUESTED_STAGE,
+      status: "running",
+      reason: `A promotion was requested by ${who}${detail.reason ? ` (${detail.reason})` : ""}.`,
+    },
+    { promoteRequested: true },
+  );
+  const where = record.canary
+    ? ` (step ${record.canary.step} of ${record.canary.steps}, ${record.canary.weight}%)`
+    : "";
+  return {
+    status: "done",
+    message: `Promotion of ${model} ${version} requested: after the current bake${where}, CheckCanary promotes it, skipping the remaining steps.`,
+  };
+}

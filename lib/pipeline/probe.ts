@@ -1,0 +1,171 @@
+// The prober: what gives the canary's alarms data at any traffic level. Each round sends a few small chat
+// requests to the rollout's version and to the version it is compared with, and publishes one observation
+// per request — latency, and whether it failed (not 2xx, timed out, or no connection). On AWS a scheduled
+// Lambda runs a minute of rounds per invocation (`probeMinute`); locally the control plane runs one round
+// per interval (`probeRound`).
+//
+// Observations are labelled by role in the rollout, as the alarms read them: the rollout's version is the
+// `candidate` — also during the watch, when it already serves as the route's stable — and the version it is
+// compared with is the `stable` (the previous stable during the watch, still warm). Requests go through the
+// gateway with `x-modelship-variant` when `gateway.url` is set and the version holds a variant there; else
+// straight to the version's server. A round for a rollout that is over publishes nothing and stops the prober.
+
+import type { ModelRecord, ServingVersion } from "../core/rollout";
+import type { Endpoint, Observation, ProberTarget, Variant } from "../ports";
+import type { StageDeps } from "./deps";
+import { OpenAiClient } from "./openai-client";
+import { holdsLock } from "./rollout-record";
+
+type ProbeDeps = Pick<StageDeps, "store" | "serving" | "metrics" | "clock" | "config">;
+
+export interface ProbeOptions {
+  /** Milliseconds a probe may take before it counts as failed. Default: the probe period. */
+  readonly timeoutMs?: number;
+}
+
+export interface ProbeRound {
+  readonly observations: readonly Observation[];
+  /** Set when the rollout is over: nothing was probed and the prober was stopped. */
+  readonly stopped?: string;
+}
+
+export interface ProbeMinute {
+  readonly rounds: number;
+  readonly requests: number;
+  readonly errors: number;
+  readonly stopped?: string;
+}
+
+/** A version to probe: its role in the rollout and the variant it holds on the route, if any. */
+interface Probe {
+  readonly role: Variant;
+  readonly serving: ServingVersion;
+  readonly routeVariant?: Variant;
+}
+
+const VARIANT_HEADER = "x-modelship-variant";
+/**
+ * Marks a probe: a gateway that records its own traffic (the local one) must not count it twice — the
+ * prober publishes its own observation, labelled by rollout role. Faults still apply to it.
+ */
+const PROBE_HEADER = "x-modelship-probe";
+const PROBE_MESSAGES = [{ role: "user" as const, content: "Reply with one word: ready?" }];
+
+export async function probeRound(
+  target: ProberTarget,
+  deps: ProbeDeps,
+  options: ProbeOptions = {},
+): Promise<ProbeRound> {
+  const record = await deps.store.get(target.model);
+  if (!record || !holdsLock(record, target.rolloutId)) {
+    await deps.metrics.stopProber(target.model, target.version);
+    return {
+      observations: [],
+      stopped: `Rollout ${target.rolloutId} of ${target.model} ${target.version} is over: its prober stopped itself.`,
+    };
+  }
+  const timeoutMs = options.timeoutMs ?? Math.max(1, target.everySeconds) * 1000;
+  const rounds = await Promise.all(
+    probesOf(record, target).map((probe) => probeVersion(probe, target, deps, timeoutMs)),
+  );
+  const observations = rounds.flat();
+  if (observations.length > 0) await deps.metrics.publish(observations);
+  return { observations };
+}
+
+/**
+ * A minute of rounds, `target.everySeconds` apart (the Lambda prober is scheduled once a minute, the
+ * shortest rate EventBridge Scheduler has). Stops early when the rollout is over.
+ */
+export async function probeMinute(
+  target: ProberTarget,
+  deps: ProbeDeps,
+  sleep: (ms: number) => Promise<void>,
+  options: ProbeOptions = {},
+): Promise<ProbeMinute> {
+  const periodMs = Math.max(1, target.everySeconds) * 1000;
+  const rounds = Math.max(1, Math.floor(60_000 / periodMs));
+  let done = 0;
+  let requests = 0;
+  let errors = 0;
+  for (let round = 0; round < rounds; round++) {
+    const startedAt = deps.clock.now().getTime();
+    const result = await probeRound(target, deps, options);
+    if (result.stopped) return { rounds: done, requests, errors, stopped: result.stopped };
+    done++;
+    requests += result.observations.length;
+    errors += result.observations.filter((o) => o.error).length;
+    if (round < rounds - 1) await sleep(Math.max(0, periodMs - (deps.clock.now().getTime() - startedAt)));
+  }
+  return { rounds: done, requests, errors };
+}
+
+function probesOf(record: ModelRecord, target: ProberTarget): Probe[] {
+  if (record.candidate?.rolloutId === target.rolloutId) {
+    return [
+      { role: "candidate", serving: record.candidate, routeVariant: "candidate" },
+      ...(record.stable
+        ? [{ role: "stable" as const, serving: record.stable, routeVariant: "stable" as const }]
+        : []),
+    ];
+  }
+  if (record.stable?.rolloutId === target.rolloutId) {
+    return [
+      { role: "candidate", serving: record.stable, routeVariant: "stable" },
+      ...(record.previousStable ? [{ role: "stable" as const, serving: record.previousStable }] : []),
+    ];
+  }
+  return [];
+}
+
+async function probeVersion(
+  probe: Probe,
+  target: ProberTarget,
+  deps: ProbeDeps,
+  timeoutMs: number,
+): Promise<Observation[]> {
+  const { version } = probe.serving;
+  const observe = (latencyMs: number, error: boolean, at: string): Observation => ({
+    model: target.model,
+    version,
+    variant: probe.role,
+    latencyMs: Math.round(latencyMs * 10) / 10,
+    error,
+    at,
+  });
+  const at = deps.clock.now().toISOString();
+  const startedAt = performance.now();
+  let client: OpenAiClient;
+  try {
+    client = new OpenAiClient(await endpointOf(probe, target, deps), { timeoutMs, retries: 0 });
+  } catch {
+    // A version whose server cannot even be located fails every probe of the round.
+    const failed = observe(performance.now() - startedAt, true, at);
+    return Array.from({ length: deps.config.canaryMetrics.probeRequests }, () => failed);
+  }
+  const generation = { maxTokens: deps.config.canaryMetrics.probeMaxTokens, temperature: 0 };
+  return Promise.all(
+    Array.from({ length: deps.config.canaryMetrics.probeRequests }, async () => {
+      const sentAt = deps.clock.now().toISOString();
+      const sent = performance.now();
+      const answer = await client.chat(PROBE_MESSAGES, generation);
+      const failed = answer.status === undefined || answer.status < 200 || answer.status >= 300;
+      return observe(performance.now() - sent, failed, sentAt);
+    }),
+  );
+}
+
+async function endpointOf(probe: Probe, target: ProberTarget, deps: ProbeDeps): Promise<Endpoint> {
+  const { url, modelHeader } = deps.config.gateway;
+  if (!url || !probe.routeVariant) return deps.serving.endpoint(probe.serving.handle, "probe");
+  const base = url.replace(/\/+$/, "");
+  return {
+    baseUrl: base.endsWith("/v1") ? base : `${base}/v1`,
+    headers: {
+      [VARIANT_HEADER]: probe.routeVariant,
+      [PROBE_HEADER]: "1",
+      ...(modelHeader ? { [modelHeader]: target.model } : {}),
+    },
+    servedName: probe.serving.handle.servedName,
+  };
+}

@@ -1,0 +1,139 @@
+// The RegisterGateway stage: puts the candidate that passed its gates on the model's route — at weight 0,
+// with the `x-modelship-variant: candidate` rule for test traffic; the route is created on a first release —
+// and registers the version in the model registry (PendingManualApproval) with where its weights are, the
+// URIs of its reports and a summary of each gate. The rollout record then names the candidate's workload, so
+// a rollback from anywhere (an alarm, a command) can reach it. Idempotent: the gateway and the registry adopt
+// what exists, and the record and the event are written once.
+//
+// Any failure but a passing one (Transient, retried by the state machine) is GatewayFailed; its Catch goes
+// to Cleanup, which also takes the candidate off the route.
+
+import { GatewayFailed, ModelshipError } from "../core/errors";
+import type { ExecutionState } from "../core/rollout";
+import { candidateProgress } from "./candidate-state";
+import type { StageDeps } from "./deps";
+import { rolloutEvent } from "./events";
+import { assertStillRunning, recordedTransition } from "./rollout-record";
+
+type RegisterGatewayDeps = Pick<StageDeps, "gateway" | "registry" | "store" | "events" | "clock" | "objects">;
+
+/** `$.gateway`: small, for the state. */
+export interface GatewayRegistration {
+  /** The route the candidate joined: the model's. */
+  readonly route: string;
+  readonly registryId: string;
+  readonly artifactUri: string;
+}
+
+const STAGE = "RegisterGateway";
+/** The model registry keeps metadata values up to 256 characters (SageMaker's CustomerMetadataProperties). */
+const MAX_METADATA_CHARS = 256;
+const GATES = ["validation", "smoke", "stress", "eval"] as const;
+
+export async function registerGateway(
+  state: ExecutionState,
+  deps: RegisterGatewayDeps,
+): Promise<GatewayRegistration> {
+  const { rollout } = state;
+  const { handle } = candidateProgress(state, STAGE);
+  const before = await deps.store.get(rollout.model);
+  assertStillRunning(before, rollout.id, STAGE);
+
+  await named(
+    () => deps.gateway.register(rollout.model, handle),
+    `Could not add ${rollout.model} ${rollout.version} to the model's route`,
+    "Check that the gateway's route resource exists and that modelship may edit it (on EKS: the Gateway API CRDs and the HTTPRoute in the stack's namespace); Cleanup removed the candidate.",
+  );
+  const artifactUri = `${deps.objects.location}/${rollout.source.prefix}`;
+  const reportUris = reportUrisOf(state, deps.objects.location);
+  const { id: registryId } = await named(
+    () =>
+      deps.registry.register({
+        model: rollout.model,
+        version: rollout.version,
+        rolloutId: rollout.id,
+        artifactUri,
+        reportUris,
+        metadata: gateSummaries(state),
+      }),
+    `Could not register ${rollout.model} ${rollout.version} in the model registry`,
+    "Check the model registry (on AWS: the SageMaker model package group named after the model) and modelship's access to it; Cleanup removed the candidate and its route entry.",
+  );
+
+  if (!recordedTransition(before, rollout.id, STAGE)) {
+    const message = `${rollout.model} ${rollout.version} joined the model's route at 0% (test traffic: header x-modelship-variant: candidate) and was registered as ${registryId}, pending approval.`;
+    // Emitted before the record is written: a retry after a failed write repeats the event rather than
+    // losing it (events are at-least-once).
+    await deps.events.emit(
+      rolloutEvent("Stage Succeeded", rollout, STAGE, message, deps.clock, {
+        data: { registryId, artifactUri, reportUris },
+      }),
+    );
+    await deps.store.record(
+      rollout.model,
+      {
+        at: deps.clock.now().toISOString(),
+        rolloutId: rollout.id,
+        version: rollout.version,
+        stage: STAGE,
+        status: "running",
+        reason: message,
+      },
+      { candidate: { version: rollout.version, rolloutId: rollout.id, handle } },
+    );
+  }
+  return { route: rollout.model, registryId, artifactUri };
+}
+
+/** The URI of each gate's report (`reportKey` in its result), for the gates that wrote one. */
+function reportUrisOf(state: ExecutionState, location: string): Record<string, string> {
+  const uris: Record<string, string> = {};
+  for (const gate of GATES) {
+    const key = (state[gate] as { reportKey?: unknown } | undefined)?.reportKey;
+    if (typeof key === "string" && key !== "") uris[gate] = `${location}/${key}`;
+  }
+  return uris;
+}
+
+/** One line per gate that ran, as the registry's metadata. */
+function gateSummaries(state: ExecutionState): Record<string, string> {
+  const { rollout, validation, smoke } = state;
+  const summaries: Record<string, string> = { rolloutId: rollout.id };
+  if (rollout.executionId) summaries["executionId"] = rollout.executionId;
+  if (validation) {
+    const dtypes = Object.keys(validation.dtypes).join("/");
+    summaries["validation"] =
+      `${validation.parameters} parameters${dtypes ? ` (${dtypes})` : ""}, ${validation.format}, ${validation.weightBytes} bytes of weights, ${validation.gpu.gpus} GPU(s), ${validation.warnings} warning(s)`;
+  }
+  if (smoke) {
+    const checks = Array.isArray(smoke["verdicts"]) ? smoke["verdicts"].length : undefined;
+    const measured = [
+      typeof smoke["ttftMs"] === "number" ? `first token ${smoke["ttftMs"]} ms` : undefined,
+      typeof smoke["tokensPerSecond"] === "number" ? `${smoke["tokensPerSecond"]} tokens/s` : undefined,
+    ].filter(Boolean);
+    summaries["smoke"] = [`passed${checks === undefined ? "" : ` ${checks} checks`}`, ...measured].join(", ");
+  }
+  for (const gate of ["stress", "eval"] as const) {
+    const result = state[gate];
+    if (result === undefined) continue;
+    const summary = result["summary"];
+    summaries[gate] = typeof summary === "string" ? summary : JSON.stringify(result);
+  }
+  return Object.fromEntries(
+    Object.entries(summaries).map(([key, value]) => [
+      key,
+      value.length > MAX_METADATA_CHARS ? `${value.slice(0, MAX_METADATA_CHARS - 1)}…` : value,
+    ]),
+  );
+}
+
+/** Runs `call`; a failure that is not already named (Transient, GatewayFailed …) becomes GatewayFailed. */
+async function named<T>(call: () => Promise<T>, what: string, hint: string): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof ModelshipError) throw error;
+    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new GatewayFailed(`${what}: ${message}`, { hint, cause: error });
+  }
+}

@@ -1,0 +1,302 @@
+// Rollback: one idempotent function for its three callers — the state machine (CheckCanary saw an alarm or
+// a rolled-back record, or a stage after the gates failed), an alarm going to ALARM (the EventBridge rule on
+// CloudWatch's state change, or the local alarm loop; it acts within seconds, even while the execution
+// waits in a Bake or the Watch) and a `Rollback Requested` / `Abort Requested` command.
+//
+// It returns all traffic to the version that served before — during the watch, the previous stable, still
+// warm — takes the candidate off the route and removes its workload, deletes the alarms and stops the
+// prober, rejects the version in the model registry, records `rolled_back` with the reason (the alarm with
+// its value and threshold, or who asked), announces "Model Rolled Back" and releases the model's lock.
+//
+// - Twice (the alarm rule, then the state machine): the record holds the first rollback's transition, so the
+//   second does nothing and returns the same outcome; its reason is the execution's `RolledBack` cause.
+// - A first release has nothing to return to: its route entry is removed with the candidate (the gateway
+//   drops a route left without backends) and the model is not served until a new version is released.
+// - During the gates (an abort before the candidate took traffic) the route is not touched: the candidate's
+//   workloads are removed, and the execution, finding its candidate gone, ends through Cleanup.
+// - No rollout running for the model, or one other than the caller's: nothing is touched, and the outcome
+//   says so. Every step compares rollout ids: a later rollout of the same model is never rolled back by a
+//   stale request.
+
+import type { AlarmStateValue } from "../core/alarm-spec";
+import { describeCaughtError } from "../core/errors";
+import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
+import type { ExecutionState, LockHolder, ModelRecord } from "../core/rollout";
+import type { CandidateHandle } from "../ports";
+import { describeFiringAlarm, firingReason } from "./alarm-report";
+import { candidateProgress } from "./candidate-state";
+import type { StageDeps } from "./deps";
+import { rolloutEvent } from "./events";
+import type { RolloutOutcome } from "./flow-state";
+import { holdsLock, recordedTransition } from "./rollout-record";
+
+/** Who asks for the rollback, and with what they know. */
+export type RollbackRequest =
+  | { readonly by: "state machine"; readonly state: ExecutionState }
+  | {
+      readonly by: "alarm";
+      readonly alarmName: string;
+      readonly stateValue: AlarmStateValue;
+      /** CloudWatch's reason for the state change, used when the alarm's values cannot be read. */
+      readonly reason: string;
+    }
+  | {
+      readonly by: "command";
+      readonly command: "Rollback Requested" | "Abort Requested";
+      readonly model: string;
+      readonly reason?: string;
+      readonly requestedBy?: string;
+    };
+
+export interface RollbackOutcome extends RolloutOutcome {
+  /** `rolled back`: this call did it; `already rolled back`: an earlier call had; else nothing was touched. */
+  readonly result: "rolled back" | "already rolled back" | "nothing to roll back";
+  readonly model?: string;
+  readonly version?: string;
+  readonly rolloutId?: string;
+}
+
+export type RollbackDeps = Pick<
+  StageDeps,
+  "store" | "gateway" | "serving" | "alarms" | "metrics" | "registry" | "events" | "clock"
+>;
+
+const STAGE = "Rollback";
+const ALARM_PREFIX = "modelship-";
+
+/** The rollout a request is about, and why it is to be rolled back. */
+interface Target {
+  readonly model: string;
+  readonly rolloutId: string;
+  readonly version: string;
+  readonly executionId?: string;
+  readonly record: ModelRecord | undefined;
+  /** A clause: `alarm … is in ALARM: 2412 against a threshold of 2000`, `a rollback was requested by …`. */
+  readonly why: string;
+  /** The candidate's handle from the execution state, when the state machine asks. */
+  readonly handle?: CandidateHandle;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+export async function rollback(request: RollbackRequest, deps: RollbackDeps): Promise<RollbackOutcome> {
+  const target = await findTarget(request, deps);
+  if (typeof target === "string") return { result: "nothing to roll back", reason: target };
+  const { model, rolloutId, version, record } = target;
+  const ids = { model, version, rolloutId };
+
+  const earlier = recordedTransition(record, rolloutId, STAGE);
+  if (earlier) {
+    // A first call that recorded but died before releasing the lock leaves it to this one.
+    await deps.store.releaseLock(model, rolloutId);
+    return { result: "already rolled back", reason: earlier.reason, ...ids };
+  }
+  if (!record || !holdsLock(record, rolloutId)) {
+    const removed = await removeOwnWorkload(target, deps);
+    const holder = record?.lock;
+    return {
+      result: "nothing to roll back",
+      reason: `Rollout ${rolloutId} of ${model} ${version} is no longer running (${holder ? `rollout ${holder.rolloutId} of ${holder.version} holds the model now` : "no rollout holds the model"}), so its route was not touched; it was to be rolled back because ${target.why}.${removed}`,
+      ...ids,
+    };
+  }
+  return rollBack(target, record, deps);
+}
+
+/** The Rollback Task: the state machine's request, with the execution state. */
+export function stateMachineRollback(state: ExecutionState, deps: RollbackDeps): Promise<RollbackOutcome> {
+  return rollback({ by: "state machine", state }, deps);
+}
+
+async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps): Promise<RollbackOutcome> {
+  const { model, rolloutId, version } = target;
+  // During the watch the rolled-back version is the stable one, and the previous stable is still warm.
+  const watching = record.stable?.rolloutId === rolloutId;
+  const onRoute = watching || record.candidate?.rolloutId === rolloutId;
+  const rolledBack = watching ? record.stable : onRoute ? record.candidate : undefined;
+  const restore = watching ? record.previousStable : onRoute ? record.stable : undefined;
+
+  if (onRoute) {
+    // Promoting the version to return to works from either side: during the canary it is the stable, which
+    // takes 100% again; during the watch it is the previous stable the route kept, which becomes the stable.
+    if (restore) await deps.gateway.promote(model, restore.version);
+    await deps.gateway.removeBackend(model, version);
+  }
+  const handle = rolledBack?.handle ?? target.handle;
+  if (handle) await deps.serving.remove(handle);
+  const swept = await deps.serving.removeRollout(model, rolloutId);
+  if (record.alarmNames?.length) await deps.alarms.remove(record.alarmNames);
+  if (onRoute) await deps.metrics.stopProber(model, version);
+
+  const restored = !onRoute
+    ? `${version} had taken no traffic${record.stable ? `; ${record.stable.version} still serves 100%` : ""}`
+    : restore
+      ? `${restore.version}${watching ? " (the previous stable, kept warm)" : ""} serves 100% again`
+      : `${model} had no earlier version to return to, so its route was removed: it is not served until a new version is released`;
+  const reason = `Rolled back ${model} ${version} because ${target.why}; ${restored}.`;
+  if (onRoute) await deps.registry.setStatus(model, version, "Rejected", reason);
+
+  const weights = restore ? { stable: 100, candidate: 0 } : undefined;
+  const subject = {
+    id: rolloutId,
+    model,
+    version,
+    ...(target.executionId === undefined ? {} : { executionId: target.executionId }),
+  };
+  // Emitted before the record is written: a retry after a failed write repeats the event rather than
+  // losing it (events are at-least-once).
+  await deps.events.emit(
+    rolloutEvent("Model Rolled Back", subject, STAGE, reason, deps.clock, {
+      reason: target.why,
+      data: {
+        ...target.data,
+        restoredVersion: restore?.version ?? null,
+        weights: weights ?? null,
+        removed: [...(handle ? [`Removed the workload ${handle.id}.`] : []), ...swept],
+      },
+    }),
+  );
+  await deps.store.record(
+    model,
+    {
+      at: deps.clock.now().toISOString(),
+      rolloutId,
+      version,
+      stage: STAGE,
+      status: "rolled_back",
+      reason,
+      ...(weights ? { weights } : {}),
+    },
+    {
+      status: "rolled_back",
+      candidateVersion: null,
+      candidate: null,
+      canary: null,
+      alarmNames: null,
+      promoteRequested: null,
+      ...(watching
+        ? {
+            stable: restore ?? null,
+            stableVersion: restore?.version ?? null,
+            previousStable: null,
+            weights: weights ?? null,
+          }
+        : onRoute
+          ? { weights: weights ?? null }
+          : {}),
+    },
+  );
+  await deps.store.releaseLock(model, rolloutId);
+  return { result: "rolled back", reason, model, version, rolloutId };
+}
+
+/** A stale state-machine rollback still removes its own workload, unless that workload serves the model. */
+async function removeOwnWorkload(target: Target, deps: RollbackDeps): Promise<string> {
+  const { handle, record } = target;
+  const serving = [record?.stable, record?.previousStable, record?.candidate].some(
+    (v) => v?.rolloutId === target.rolloutId,
+  );
+  if (!handle || serving) return "";
+  await deps.serving.remove(handle);
+  return ` Its candidate workload ${handle.id} was removed.`;
+}
+
+async function findTarget(request: RollbackRequest, deps: RollbackDeps): Promise<Target | string> {
+  switch (request.by) {
+    case "state machine": {
+      const { rollout } = request.state;
+      return {
+        model: rollout.model,
+        rolloutId: rollout.id,
+        version: rollout.version,
+        ...(rollout.executionId === undefined ? {} : { executionId: rollout.executionId }),
+        record: await deps.store.get(rollout.model),
+        why: stateMachineReason(request.state),
+        ...handleIn(request.state),
+        data: { trigger: "state machine" },
+      };
+    }
+    case "alarm": {
+      const { alarmName, stateValue } = request;
+      if (stateValue !== "ALARM")
+        return `Alarm ${alarmName} is ${stateValue}, not ALARM: nothing to roll back.`;
+      const record = await recordArmedWith(alarmName, deps);
+      if (!record?.lock) {
+        return `No running rollout watches alarm ${alarmName} (an earlier version's alarm, or a rollout already rolled back or finished): nothing to roll back.`;
+      }
+      const states = await deps.alarms.states(record.alarmNames ?? []);
+      const fired = states.find((s) => s.name === alarmName);
+      const why =
+        firingReason(states) ??
+        describeFiringAlarm({ ...fired, name: alarmName, state: "ALARM", reason: request.reason });
+      return {
+        ...lockHolderOf(record, record.lock),
+        record,
+        why,
+        data: { trigger: "alarm", alarm: alarmName },
+      };
+    }
+    case "command": {
+      const record = await deps.store.get(request.model);
+      const noun = request.command === "Abort Requested" ? "an abort" : "a rollback";
+      if (!record?.lock) {
+        const serving = record?.stable ? ` ${record.stable.version} serves it.` : "";
+        return `No rollout of ${request.model} is running: ${noun} has nothing to do.${serving}`;
+      }
+      const who = request.requestedBy ?? "an operator";
+      return {
+        ...lockHolderOf(record, record.lock),
+        record,
+        why: `${noun} was requested by ${who}${request.reason ? ` (${request.reason})` : ""}`,
+        data: { trigger: "command", command: request.command, requestedBy: who },
+      };
+    }
+  }
+}
+
+function lockHolderOf(record: ModelRecord, lock: LockHolder) {
+  return {
+    model: record.model,
+    rolloutId: lock.rolloutId,
+    version: lock.version,
+    ...(lock.executionId === undefined ? {} : { executionId: lock.executionId }),
+  };
+}
+
+/**
+ * The record of the model whose running rollout armed this alarm. Alarm names are
+ * `modelship-<model>-<version>-<what>` and both model and version may contain `-`, so each possible model
+ * name is tried; only a record listing the alarm among its rollout's alarms counts.
+ */
+async function recordArmedWith(alarmName: string, deps: RollbackDeps): Promise<ModelRecord | undefined> {
+  if (!alarmName.startsWith(ALARM_PREFIX)) return undefined;
+  const rest = alarmName.slice(ALARM_PREFIX.length);
+  for (let dash = rest.indexOf("-"); dash > 0; dash = rest.indexOf("-", dash + 1)) {
+    const model = rest.slice(0, dash);
+    if (!MODEL_NAME_PATTERN.test(model)) continue;
+    const record = await deps.store.get(model);
+    if (record?.alarmNames?.includes(alarmName)) return record;
+  }
+  return undefined;
+}
+
+/** Why the state machine rolls back: a stage's failure its Catch put in `$.error`, or a check's verdict. */
+function stateMachineReason(state: ExecutionState): string {
+  if (state.error) {
+    const failure = describeCaughtError(state.error);
+    return `the state machine caught ${failure.error}: ${failure.reason}`;
+  }
+  const verdicts = [state.outcome?.["watch"], state.canary?.["check"]];
+  for (const verdict of verdicts) {
+    const { rollback: rollBackNow, reason } = (verdict ?? {}) as { rollback?: unknown; reason?: unknown };
+    if (rollBackNow === true && typeof reason === "string") return reason;
+  }
+  return "the state machine asked for it";
+}
+
+function handleIn(state: ExecutionState): { handle?: CandidateHandle } {
+  try {
+    return { handle: candidateProgress(state, STAGE).handle };
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,71 @@
+// An in-memory Alarms port (lib/ports.ts): `ensure` creates or updates alarms — a composite may name only
+// alarms that exist once the whole batch is applied — and a new alarm starts in INSUFFICIENT_DATA; `states`
+// answers for the alarms that exist (like DescribeAlarms, a missing name is left out); `remove` ignores
+// missing names. The test plays CloudWatch's evaluator: it sets an alarm's state, value and threshold.
+
+import type { AlarmSpec, AlarmState, AlarmStateValue } from "../../lib/core/alarm-spec";
+import type { Alarms } from "../../lib/ports";
+
+export class MemoryAlarms implements Alarms {
+  /** How many times `ensure` was called, and with how many specs. */
+  readonly ensureCalls: number[] = [];
+  private readonly alarms = new Map<string, { spec: AlarmSpec; state: AlarmState }>();
+
+  async ensure(specs: readonly AlarmSpec[]): Promise<void> {
+    const names = new Set([...this.alarms.keys(), ...specs.map((s) => s.name)]);
+    for (const spec of specs) {
+      if (spec.kind !== "composite") continue;
+      for (const [, named] of spec.rule.matchAll(/ALARM\("([^"]+)"\)/g)) {
+        if (named && !names.has(named))
+          throw new Error(`Composite ${spec.name} names a missing alarm ${named}.`);
+      }
+    }
+    this.ensureCalls.push(specs.length);
+    for (const spec of specs) {
+      const state = this.alarms.get(spec.name)?.state ?? {
+        name: spec.name,
+        state: "INSUFFICIENT_DATA" as const,
+        reason: "Unchecked: Initial alarm creation",
+        ...(spec.kind === "metric" ? { threshold: spec.threshold } : {}),
+      };
+      this.alarms.set(spec.name, { spec: structuredClone(spec), state });
+    }
+  }
+
+  async states(names: readonly string[]): Promise<AlarmState[]> {
+    return names.flatMap((name) => {
+      const alarm = this.alarms.get(name);
+      return alarm ? [structuredClone(alarm.state)] : [];
+    });
+  }
+
+  async remove(names: readonly string[]): Promise<void> {
+    for (const name of names) this.alarms.delete(name);
+  }
+
+  /** What CloudWatch's evaluator would decide; the threshold stays the spec's unless given. */
+  setState(
+    name: string,
+    state: AlarmStateValue,
+    detail: { value?: number; threshold?: number; reason?: string } = {},
+  ): void {
+    const alarm = this.alarms.get(name);
+    if (!alarm) throw new Error(`MemoryAlarms has no alarm ${name}.`);
+    const threshold = detail.threshold ?? alarm.state.threshold;
+    alarm.state = {
+      name,
+      state,
+      reason: detail.reason ?? `Set by the test to ${state}.`,
+      ...(detail.value === undefined ? {} : { value: detail.value }),
+      ...(threshold === undefined ? {} : { threshold }),
+    };
+  }
+
+  get names(): string[] {
+    return [...this.alarms.keys()];
+  }
+
+  spec(name: string): AlarmSpec | undefined {
+    return this.alarms.get(name)?.spec;
+  }
+}

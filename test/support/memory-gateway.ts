@@ -1,0 +1,125 @@
+// An in-memory Gateway port with the contract of lib/ports.ts, as both adapters keep it: a model's route
+// holds a stable, a candidate and, after a promotion, the previous stable (weight 0) kept warm for the watch.
+// The first register creates the route and the candidate joins at weight 0; weights are whole percents
+// adding up to 100 that name only backends the route has; promote makes a version on the route (the
+// candidate, the previous stable, or the stable again) the stable at 100%; removing a version that is not
+// there is fine, its share goes to what remains, and a route left empty is removed. Every change is kept,
+// so a test can assert the weights over time.
+
+import type { CandidateHandle, Gateway, RouteBackend, RouteState } from "../../lib/ports";
+
+interface Slots {
+  stable?: CandidateHandle;
+  candidate?: CandidateHandle;
+  previous?: CandidateHandle;
+  weights: { stable: number; candidate: number };
+}
+
+export class MemoryGateway implements Gateway {
+  /** `version: weight` of every backend of the model after each change, oldest first. */
+  readonly changes: { readonly model: string; readonly weights: Readonly<Record<string, number>> }[] = [];
+  private readonly routes = new Map<string, Slots>();
+
+  async register(model: string, candidate: CandidateHandle): Promise<void> {
+    const slots = this.routes.get(model) ?? { weights: { stable: 0, candidate: 0 } };
+    if (slots.stable?.version === candidate.version) {
+      throw new Error(`${model} ${candidate.version} is the stable version; it cannot be the candidate too.`);
+    }
+    if (slots.candidate && slots.candidate.version !== candidate.version && slots.weights.candidate > 0) {
+      throw new Error(`${model}'s candidate ${slots.candidate.version} still takes traffic.`);
+    }
+    if (slots.candidate?.version !== candidate.version) slots.weights.candidate = 0;
+    slots.candidate = structuredClone(candidate);
+    this.routes.set(model, slots);
+    this.note(model);
+  }
+
+  async setWeights(
+    model: string,
+    weights: { readonly stable: number; readonly candidate: number },
+  ): Promise<void> {
+    const slots = this.routeOf(model);
+    const whole = [weights.stable, weights.candidate].every((w) => Number.isInteger(w) && w >= 0 && w <= 100);
+    if (!whole || weights.stable + weights.candidate !== 100) {
+      throw new Error(`Weights must be whole percents adding up to 100, got ${JSON.stringify(weights)}.`);
+    }
+    if (weights.stable > 0 && !slots.stable) throw new Error(`${model} has no stable backend.`);
+    if (weights.candidate > 0 && !slots.candidate) throw new Error(`${model} has no candidate backend.`);
+    slots.weights = { ...weights };
+    this.note(model);
+  }
+
+  async promote(model: string, version: string): Promise<void> {
+    const slots = this.routeOf(model);
+    const { stable, candidate, previous } = slots;
+    if (candidate?.version === version) {
+      slots.previous = stable ?? previous;
+      slots.stable = candidate;
+      delete slots.candidate;
+    } else if (previous?.version === version) {
+      slots.stable = previous;
+      if (stable) slots.previous = stable;
+      else delete slots.previous;
+    } else if (stable?.version !== version) {
+      throw new Error(`${model}'s route has no backend ${version} to promote.`);
+    }
+    if (!slots.previous) delete slots.previous;
+    slots.weights = { stable: 100, candidate: 0 };
+    this.note(model);
+  }
+
+  async removeBackend(model: string, version: string): Promise<void> {
+    const slots = this.routes.get(model);
+    if (!slots) return;
+    if (slots.previous?.version === version) delete slots.previous;
+    else {
+      const role =
+        slots.stable?.version === version
+          ? "stable"
+          : slots.candidate?.version === version
+            ? "candidate"
+            : undefined;
+      if (!role) return;
+      delete slots[role];
+      const other = role === "stable" ? "candidate" : "stable";
+      slots.weights = { stable: 0, candidate: 0, [other]: slots[other] ? 100 : 0 } as Slots["weights"];
+    }
+    if (!slots.stable && !slots.candidate && !slots.previous) this.routes.delete(model);
+    this.note(model);
+  }
+
+  async describe(model: string): Promise<RouteState | undefined> {
+    const slots = this.routes.get(model);
+    if (!slots) return undefined;
+    const backends: RouteBackend[] = [];
+    if (slots.stable) backends.push(backend("stable", slots.stable, slots.weights.stable));
+    if (slots.candidate) backends.push(backend("candidate", slots.candidate, slots.weights.candidate));
+    if (slots.previous) backends.push(backend("stable", slots.previous, 0));
+    return structuredClone({ model, backends });
+  }
+
+  /** `version: weight` of the model's backends now; empty when it has no route. */
+  weightsOf(model: string): Record<string, number> {
+    const slots = this.routes.get(model);
+    if (!slots) return {};
+    return {
+      ...(slots.stable ? { [slots.stable.version]: slots.weights.stable } : {}),
+      ...(slots.candidate ? { [slots.candidate.version]: slots.weights.candidate } : {}),
+      ...(slots.previous ? { [slots.previous.version]: 0 } : {}),
+    };
+  }
+
+  private routeOf(model: string): Slots {
+    const slots = this.routes.get(model);
+    if (!slots) throw new Error(`${model} has no route.`);
+    return slots;
+  }
+
+  private note(model: string): void {
+    this.changes.push({ model, weights: this.weightsOf(model) });
+  }
+}
+
+function backend(variant: RouteBackend["variant"], handle: CandidateHandle, weight: number): RouteBackend {
+  return { variant, version: handle.version, weight, handle };
+}

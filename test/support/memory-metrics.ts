@@ -1,0 +1,30 @@
+// An in-memory Metrics port (lib/ports.ts): keeps every published observation; the prober of a model's
+// version is one entry, so starting it twice is one prober and stopping a stopped one is fine.
+
+import type { Metrics, Observation, ProberTarget } from "../../lib/ports";
+
+export class MemoryMetrics implements Metrics {
+  readonly published: Observation[] = [];
+  private readonly probers = new Map<string, ProberTarget>();
+
+  async publish(observations: readonly Observation[]): Promise<void> {
+    this.published.push(...structuredClone(observations));
+  }
+
+  async startProber(target: ProberTarget): Promise<void> {
+    this.probers.set(keyOf(target.model, target.version), structuredClone(target));
+  }
+
+  async stopProber(model: string, version: string): Promise<void> {
+    this.probers.delete(keyOf(model, version));
+  }
+
+  /** The probers running now. */
+  get running(): ProberTarget[] {
+    return [...this.probers.values()];
+  }
+}
+
+function keyOf(model: string, version: string): string {
+  return JSON.stringify([model, version]);
+}

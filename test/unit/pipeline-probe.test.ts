@@ -1,0 +1,196 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
+import type { ExecutionState } from "../../lib/core/rollout";
+import { probeMinute, probeRound } from "../../lib/pipeline/probe";
+import type { ProberTarget } from "../../lib/ports";
+import {
+  CANARY_FLOW as flow,
+  type CanaryWorld,
+  canaryWorld,
+  MODEL,
+  rolloutThroughGates,
+} from "../support/canary-world";
+import { OpenAiTestServer } from "../support/openai-test-server";
+
+describe("The prober", () => {
+  const servers = new Map<string, OpenAiTestServer>();
+  let gatewayServer: OpenAiTestServer;
+  let world: CanaryWorld;
+  let v2: ExecutionState;
+  let target: ProberTarget;
+
+  async function worldAtFirstStep(gatewayUrl = ""): Promise<void> {
+    world = canaryWorld({
+      config: { ...DEFAULT_STACK_CONFIG, gateway: { ...DEFAULT_STACK_CONFIG.gateway, url: gatewayUrl } },
+      endpointFor: (handle) => ({
+        baseUrl: servers.get(handle.version)?.baseUrl ?? "",
+        headers: {},
+        servedName: handle.servedName,
+      }),
+    });
+    let v1 = await flow.registerGateway(await rolloutThroughGates(world, "v1"), world);
+    v1 = await flow.promote(v1, world);
+    await flow.finalize(v1, world);
+    v2 = await flow.canaryStep(
+      await flow.registerGateway(await rolloutThroughGates(world, "v2"), world),
+      world,
+    );
+    const [running] = world.metrics.running;
+    if (!running) throw new Error("CanaryStep started no prober");
+    target = running;
+    world.metrics.published.length = 0;
+  }
+
+  beforeEach(async () => {
+    for (const version of ["v1", "v2"]) servers.set(version, await OpenAiTestServer.start(MODEL));
+    gatewayServer = await OpenAiTestServer.start(MODEL);
+  });
+  afterEach(async () => {
+    await Promise.all([...servers.values(), gatewayServer].map((s) => s.stop()));
+    servers.clear();
+  });
+
+  const chats = (server: OpenAiTestServer | undefined) =>
+    server?.received.filter((r) => r.path === "/v1/chat/completions") ?? [];
+
+  it("sends a few small chats to the candidate and the stable, one observation per request", async () => {
+    await worldAtFirstStep();
+    expect(target).toEqual({ model: MODEL, version: "v2", rolloutId: v2.rollout.id, everySeconds: 10 });
+    const round = await probeRound(target, world);
+
+    const summary = world.metrics.published.map((o) => `${o.model} ${o.version} ${o.variant} ${o.error}`);
+    expect(summary.sort()).toEqual([
+      "llama v1 stable false",
+      "llama v1 stable false",
+      "llama v2 candidate false",
+      "llama v2 candidate false",
+    ]);
+    expect(round.observations).toEqual(world.metrics.published);
+    for (const observation of round.observations) {
+      expect(observation.latencyMs).toBeGreaterThanOrEqual(0);
+      expect(observation.at).toBe("2025-06-01T12:00:00.000Z");
+    }
+    for (const version of ["v1", "v2"]) {
+      expect(chats(servers.get(version)).map((r) => r.body)).toEqual([
+        expect.objectContaining({ model: MODEL, max_tokens: 8 }),
+        expect.objectContaining({ model: MODEL, max_tokens: 8 }),
+      ]);
+    }
+  });
+
+  it("counts a server error and a timeout as errors", async () => {
+    await worldAtFirstStep();
+    servers.get("v2")?.behave({ failFirst: { count: 2, status: 503 } });
+    servers.get("v1")?.behave({ hang: true });
+    const round = await probeRound(target, world, { timeoutMs: 200 });
+    expect(round.observations.map((o) => `${o.version} ${o.error}`).sort()).toEqual([
+      "v1 true",
+      "v1 true",
+      "v2 true",
+      "v2 true",
+    ]);
+    expect(chats(servers.get("v2"))).toHaveLength(2);
+  });
+
+  it("counts a refused connection as an error", async () => {
+    await worldAtFirstStep();
+    await servers.get("v2")?.stop();
+    const round = await probeRound(target, world);
+    expect(round.observations.map((o) => `${o.variant} ${o.error}`).sort()).toEqual([
+      "candidate true",
+      "candidate true",
+      "stable false",
+      "stable false",
+    ]);
+  });
+
+  it("counts every probe of a version whose server cannot be located as an error", async () => {
+    await worldAtFirstStep();
+    world.serving.endpoint = (handle) =>
+      handle.version === "v2"
+        ? Promise.reject(new Error('services "llama-v2" not found'))
+        : Promise.resolve({ baseUrl: servers.get("v1")?.baseUrl ?? "", headers: {}, servedName: MODEL });
+    const round = await probeRound(target, world);
+    expect(round.observations.map((o) => `${o.variant} ${o.error}`).sort()).toEqual([
+      "candidate true",
+      "candidate true",
+      "stable false",
+      "stable false",
+    ]);
+  });
+
+  it("during the watch, probes the promoted version as the candidate and the warm previous stable as the stable", async () => {
+    await worldAtFirstStep();
+    await flow.promote(v2, world);
+    const round = await probeRound(target, world);
+    expect(round.observations.map((o) => `${o.version} ${o.variant}`).sort()).toEqual([
+      "v1 stable",
+      "v1 stable",
+      "v2 candidate",
+      "v2 candidate",
+    ]);
+  });
+
+  it("goes through the gateway, naming the variant, when the stack gives the gateway's URL", async () => {
+    await worldAtFirstStep(gatewayServer.baseUrl.replace(/\/v1$/, ""));
+    await probeRound(target, world);
+    expect(chats(servers.get("v1"))).toEqual([]);
+    expect(chats(servers.get("v2"))).toEqual([]);
+    const headers = chats(gatewayServer).map(
+      (r) =>
+        `${r.headers["x-model-id"]} ${r.headers["x-modelship-variant"]} ${r.headers["x-modelship-probe"]}`,
+    );
+    expect(headers.sort()).toEqual([
+      "llama candidate 1",
+      "llama candidate 1",
+      "llama stable 1",
+      "llama stable 1",
+    ]);
+  });
+
+  it("during the watch, reaches the previous stable directly: it has no variant on the route any more", async () => {
+    await worldAtFirstStep(gatewayServer.baseUrl);
+    await flow.promote(v2, world);
+    await probeRound(target, world);
+    expect(chats(gatewayServer).map((r) => r.headers["x-modelship-variant"])).toEqual(["stable", "stable"]);
+    expect(chats(servers.get("v1"))).toHaveLength(2);
+  });
+
+  it("stops itself, publishing nothing, once the rollout is over", async () => {
+    await worldAtFirstStep();
+    await flow.rollback({ ...v2, error: { Error: "Transient", Cause: "test" } }, world);
+    await world.metrics.startProber(target);
+    const round = await probeRound(target, world);
+    expect(round).toEqual({
+      observations: [],
+      stopped: `Rollout ${v2.rollout.id} of llama v2 is over: its prober stopped itself.`,
+    });
+    expect(world.metrics.running).toEqual([]);
+    expect(world.metrics.published).toEqual([]);
+  });
+
+  describe("on AWS, a minute per invocation", () => {
+    it("runs 60 / everySeconds rounds, one period apart", async () => {
+      await worldAtFirstStep();
+      const sleeps: number[] = [];
+      const minute = await probeMinute(target, world, async (ms) => {
+        sleeps.push(ms);
+        world.clock.advance(ms / 1000);
+      });
+      expect(minute).toEqual({ rounds: 6, requests: 24, errors: 0 });
+      expect(sleeps).toEqual([10_000, 10_000, 10_000, 10_000, 10_000]);
+      expect(new Set(world.metrics.published.map((o) => o.at)).size).toBe(6);
+    });
+
+    it("stops early when the rollout ends during the minute", async () => {
+      await worldAtFirstStep();
+      let rounds = 0;
+      const minute = await probeMinute(target, world, async () => {
+        if (++rounds === 2)
+          await flow.rollback({ ...v2, error: { Error: "Transient", Cause: "test" } }, world);
+      });
+      expect(minute).toMatchObject({ rounds: 2, requests: 8, stopped: expect.stringMatching(/is over/) });
+      expect(world.metrics.running).toEqual([]);
+    });
+  });
+});
