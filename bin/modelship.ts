@@ -21,6 +21,28 @@ const commands: Record<
       "run <folder> --local                          run one rollout of a model folder on this machine",
     load: () => import("../lib/cli/run"),
   },
+  status: {
+    summary: "status [model] [--json] [--table NAME]       what serves each model on AWS, with its alarms",
+    load: () => import("../lib/cli/status"),
+  },
+  rollback: {
+    summary: 'rollback <model> [--reason "…"] [--bus NAME]  roll the running rollout back on AWS',
+    load: () => import("../lib/cli/rollback"),
+  },
+  promote: {
+    summary:
+      'promote <model> [--reason "…"] [--bus NAME]   skip the running canary\'s remaining steps on AWS',
+    load: () => import("../lib/cli/promote"),
+  },
+  abort: {
+    summary: 'abort <model> [--reason "…"] [--bus NAME]     stop the running rollout on AWS (a rollback)',
+    load: () => import("../lib/cli/abort"),
+  },
+  fault: {
+    summary:
+      "fault <model> --variant candidate|stable [--delay 800ms] [--abort 503] [--percent 50] [--clear]  inject a fault through the local gateway",
+    load: () => import("../lib/cli/fault"),
+  },
 };
 
 function usage(): string {

@@ -1,6 +1,8 @@
 // ModelPipeline: the whole of modelship on AWS as one reusable construct. An upload of a manifest under
 // models/<name>/<version>/ in its bucket starts the Start function, which starts the `modelship-pipeline`
 // state machine (statemachines/pipeline.asl.json) whose Tasks are this construct's Lambda functions.
+// Around the canary: a prober function EventBridge Scheduler invokes while a canary runs, a rule that sends a
+// rollout's composite alarm going to ALARM to AlarmRollback, and one that sends commands to Command.
 // The stack config (cluster, allow-lists, GPU shape, defaults) is props, checked at synth time and handed
 // to every function as MODELSHIP_CONFIG.
 
@@ -15,11 +17,19 @@ import * as lambda from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
+import * as scheduler from "aws-cdk-lib/aws-scheduler";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import { fileURLToPath } from "node:url";
-import type { GpuConfig, ManifestDefaults, ServingConfig, StackConfig } from "../core/config";
+import type {
+  CanaryMetricsConfig,
+  GatewayConfig,
+  GpuConfig,
+  ManifestDefaults,
+  ServingConfig,
+  StackConfig,
+} from "../core/config";
 import { formatFinding } from "../core/findings";
 import {
   functionFileName,
@@ -31,13 +41,16 @@ import { resolveStackConfig } from "../core/stack-config";
 import type { CommandDetailType } from "../core/events";
 import { LAMBDA_ENVIRONMENT } from "../aws/lambda/environment";
 import {
+  accessGrants,
   type AccessTargets,
-  accessStatements,
+  NAME_PREFIX,
+  clusterAccessOf,
+  type EventFunction,
   FUNCTION_ACCESS,
-  managesCandidates,
+  type Grant,
   type ModelshipFunction,
 } from "./function-access";
-import { acknowledgeObjectPrefixes, acknowledgeUnscopableActions } from "./nag-acknowledgements";
+import { acknowledgeResourcePatterns, acknowledgeUnscopableActions } from "./nag-acknowledgements";
 import { PIPELINE_DEFINITION_FILE, readPipelineDefinition } from "./pipeline-definition";
 
 /** A partial stack config value: mappings are merged key by key over the default, lists replace it. */
@@ -115,11 +128,29 @@ export interface ModelPipelineProps {
    */
   readonly serving?: PartialConfig<ServingConfig>;
   /**
+   * How each model's HTTPRoute matches its requests — the header naming the model (an OpenAI-aware gateway sets
+   * it from the body's `model`; empty: the path prefix alone) and the path prefix — and the gateway's URL as the
+   * prober reaches it (empty: the prober reaches each version's server directly). Merged key by key over the
+   * default.
+   *
+   * @default { modelHeader: "x-model-id", pathPrefix: "/v1", url: "" }
+   */
+  readonly gateway?: PartialConfig<GatewayConfig>;
+  /**
+   * The metrics the canary's alarms watch and the prober that feeds them: the CloudWatch namespace of `Latency`,
+   * `Errors` and `Requests` (by Model, Version and Variant), seconds between probe rounds, requests per variant
+   * per round and their `max_tokens`. Merged key by key over the default.
+   *
+   * @default { namespace: "modelship", probeEverySeconds: 10, probeRequests: 2, probeMaxTokens: 8 }
+   */
+  readonly canaryMetrics?: PartialConfig<CanaryMetricsConfig>;
+  /**
    * Whether the construct gives modelship its access to the cluster: an EKS access entry for each function that
-   * manages candidates (AmazonEKSEditPolicy, scoped to `namespace`), and an EKS Pod Identity association that
-   * lets the candidates' service account read the model bucket's `models/` prefix. Turn it off when the
-   * cluster's access is managed elsewhere (its own stack, Terraform, aws-auth); then grant the same yourself
-   * (README: Running candidates on EKS). The cluster's authentication mode must be API or API_AND_CONFIG_MAP.
+   * manages candidates (AmazonEKSEditPolicy, scoped to `namespace`) or changes the models' routes (the Kubernetes
+   * group `modelship-routes`, which you bind to a Role on HTTPRoutes: docs/eks.md), and an EKS Pod Identity
+   * association that lets the candidates' service account read the model bucket's `models/` prefix. Turn it
+   * off when the cluster's access is managed elsewhere (its own stack, Terraform, aws-auth); then grant the
+   * same yourself (README: Running candidates on EKS). The cluster's authentication mode must be API or API_AND_CONFIG_MAP.
    *
    * @default true
    */
@@ -183,11 +214,27 @@ export interface ModelPipelineProps {
 
 const STATE_MACHINE_NAME = "modelship-pipeline";
 const ROLLOUT_REQUESTED: CommandDetailType = "Rollout Requested";
+/** The commands Command takes; `Rollout Requested` goes to Start. */
+const ROLLOUT_COMMANDS: readonly CommandDetailType[] = [
+  "Rollback Requested",
+  "Promote Requested",
+  "Abort Requested",
+];
+/** The EventBridge Scheduler group the prober's schedules (one per canary) are created in. */
+const PROBER_SCHEDULE_GROUP = "modelship-probers";
+/** The handler files (functions/<name>.ts) of the functions events invoke. */
+const EVENT_FUNCTION_FILES: Readonly<Record<EventFunction, string>> = {
+  Prober: "prober",
+  Command: "command",
+  AlarmRollback: "alarm-rollback",
+};
 
 /** Lambda allows 4 KB of environment variables in all; the other variables take well under 600 bytes. */
 const MAX_CONFIG_BYTES = 3_500;
 /** For functions no Task names (their timeout comes from the state machine otherwise). */
 const DEFAULT_TIMEOUT = Duration.seconds(60);
+/** A minute of probe rounds per invocation (Scheduler's shortest rate; a round is at most 60 s apart), and a margin. */
+const PROBER_TIMEOUT = Duration.seconds(90);
 const MAX_LAMBDA_TIMEOUT_SECONDS = 900;
 const DEFAULT_MEMORY_MB = 512;
 const MEMORY_MB: Partial<Record<ModelshipFunction, number>> = {
@@ -209,7 +256,7 @@ export class ModelPipeline extends Construct {
   readonly rolloutTable: dynamodb.Table;
   readonly stateMachine: sfn.StateMachine;
   readonly stateMachineLogGroup: logs.LogGroup;
-  /** Start and one function per pipeline stage, by name. */
+  /** Start, one function per pipeline stage, the prober, Command and AlarmRollback, by name. */
   readonly functions: Readonly<Record<ModelshipFunction, NodejsFunction>>;
   /** Manifest uploads (default bus, from S3) → Start. */
   readonly manifestUploadedRule: events.Rule;
@@ -217,6 +264,19 @@ export class ModelPipeline extends Construct {
   readonly rolloutRequestedRule: events.Rule;
   /** Events the Start function could not take, after EventBridge's and Lambda's retries. */
   readonly startDeadLetterQueue: sqs.Queue;
+  /**
+   * A rollout's composite alarm (named `modelship-…`, the one alarm over all of its others) going to ALARM, on
+   * the default bus → AlarmRollback: the rollback happens within seconds, even while the execution waits.
+   */
+  readonly alarmRollbackRule: events.Rule;
+  /** `Rollback Requested`, `Promote Requested` and `Abort Requested` commands on the modelship bus → Command. */
+  readonly commandsRule: events.Rule;
+  /** Alarm and command events AlarmRollback or Command could not take, after EventBridge's and Lambda's retries. */
+  readonly commandDeadLetterQueue: sqs.Queue;
+  /** The EventBridge Scheduler group the prober's schedules live in (`modelship-probers`). */
+  readonly proberScheduleGroup: scheduler.ScheduleGroup;
+  /** The role EventBridge Scheduler invokes the prober with: it may invoke the prober and nothing else. */
+  readonly schedulerRole: iam.Role;
   /**
    * The role of the candidates' service account (EKS Pod Identity): reads `models/*` of the bucket and nothing
    * else. Absent when `manageClusterAccess` is false.
@@ -261,12 +321,32 @@ export class ModelPipeline extends Construct {
 
     const logSettings = { logRetention, removalPolicy };
     const environment = this.functionEnvironment();
+    this.proberScheduleGroup = new scheduler.ScheduleGroup(this, "ProberSchedules", {
+      scheduleGroupName: PROBER_SCHEDULE_GROUP,
+      // Schedules live only while a canary runs; nothing in the group is worth keeping.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const prober = this.createFunction(
+      "Prober",
+      EVENT_FUNCTION_FILES.Prober,
+      PROBER_TIMEOUT,
+      { ...environment, ...this.proberEnvironment("Prober", undefined) },
+      logSettings,
+    );
+    this.schedulerRole = this.createSchedulerRole(prober);
+    const environmentOf = (name: ModelshipFunction): Record<string, string> => ({
+      ...environment,
+      ...this.proberEnvironment(name, prober),
+    });
+    const timeoutOf = (name: PipelineFunction): Duration => {
+      const taskTimeout = definition.taskTimeoutSeconds.get(substitutionKey(name));
+      return taskTimeout === undefined ? DEFAULT_TIMEOUT : lambdaTimeout(name, taskTimeout);
+    };
     const pipelineFunctions = Object.fromEntries(
-      PIPELINE_FUNCTIONS.map((name) => {
-        const taskTimeout = definition.taskTimeoutSeconds.get(substitutionKey(name));
-        const timeout = taskTimeout === undefined ? DEFAULT_TIMEOUT : lambdaTimeout(name, taskTimeout);
-        return [name, this.createFunction(name, functionFileName(name), timeout, environment, logSettings)];
-      }),
+      PIPELINE_FUNCTIONS.map((name) => [
+        name,
+        this.createFunction(name, functionFileName(name), timeoutOf(name), environmentOf(name), logSettings),
+      ]),
     ) as Record<PipelineFunction, NodejsFunction>;
 
     this.stateMachineLogGroup = new logs.LogGroup(this, "StateMachineLogs", {
@@ -290,7 +370,29 @@ export class ModelPipeline extends Construct {
       logSettings,
       this.startDeadLetterQueue,
     );
-    this.functions = { Start: start, ...pipelineFunctions };
+    this.commandDeadLetterQueue = new sqs.Queue(this, "CommandDeadLetterQueue", {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    // They run the Rollback stage, so they get as long as its Task.
+    const [command, alarmRollback] = (["Command", "AlarmRollback"] as const).map((name) =>
+      this.createFunction(
+        name,
+        EVENT_FUNCTION_FILES[name],
+        timeoutOf("Rollback"),
+        environmentOf(name),
+        logSettings,
+        this.commandDeadLetterQueue,
+      ),
+    ) as [NodejsFunction, NodejsFunction];
+    this.functions = {
+      Start: start,
+      ...pipelineFunctions,
+      Prober: prober,
+      Command: command,
+      AlarmRollback: alarmRollback,
+    };
 
     const startTarget = new targets.LambdaFunction(start, {
       deadLetterQueue: this.startDeadLetterQueue,
@@ -315,6 +417,32 @@ export class ModelPipeline extends Construct {
       eventPattern: { detailType: [ROLLOUT_REQUESTED] },
       targets: [startTarget],
     });
+    const commandTarget = (fn: NodejsFunction) =>
+      new targets.LambdaFunction(fn, {
+        deadLetterQueue: this.commandDeadLetterQueue,
+        retryAttempts: 8,
+        maxEventAge: Duration.hours(1),
+      });
+    this.alarmRollbackRule = new events.Rule(this, "AlarmRollbackRule", {
+      description: "modelship: a rollout's composite alarm going to ALARM rolls the rollout back",
+      eventPattern: {
+        source: ["aws.cloudwatch"],
+        detailType: ["CloudWatch Alarm State Change"],
+        detail: {
+          alarmName: events.Match.prefix(NAME_PREFIX),
+          state: { value: ["ALARM"] },
+          // Only composite alarms carry an alarm rule: one signal per rollout, not one per alarm it combines.
+          configuration: { alarmRule: events.Match.exists() },
+        },
+      },
+      targets: [commandTarget(alarmRollback)],
+    });
+    this.commandsRule = new events.Rule(this, "CommandsRule", {
+      description: `modelship: ${ROLLOUT_COMMANDS.map((c) => `"${c}"`).join(", ")} commands`,
+      eventBus: this.eventBus,
+      eventPattern: { detailType: [...ROLLOUT_COMMANDS] },
+      targets: [commandTarget(command)],
+    });
 
     const access = this.grantFunctionAccess();
     if (props.manageClusterAccess ?? true) {
@@ -325,24 +453,76 @@ export class ModelPipeline extends Construct {
     }
   }
 
-  /** Edit rights in the candidates' namespace, and only there, for each function that manages candidates. */
+  /**
+   * Edit rights in the candidates' namespace, and only there, for each function that manages candidates; the
+   * Kubernetes group `modelship-routes` for each function that changes routes (the Gateway API is outside what
+   * AmazonEKSEditPolicy allows, so the platform team binds the group to a Role on HTTPRoutes: docs/eks.md).
+   */
   private createClusterAccessEntries(): Partial<Record<ModelshipFunction, eks.CfnAccessEntry>> {
     const entries: Partial<Record<ModelshipFunction, eks.CfnAccessEntry>> = {};
     for (const [name, fn] of Object.entries(this.functions) as [ModelshipFunction, NodejsFunction][]) {
-      if (!managesCandidates(name) || !fn.role) continue;
+      const { editNamespace, kubernetesGroups } = clusterAccessOf(name);
+      if ((!editNamespace && kubernetesGroups.length === 0) || !fn.role) continue;
       entries[name] = new eks.CfnAccessEntry(this, `${name}ClusterAccess`, {
         clusterName: this.config.clusterName,
         principalArn: fn.role.roleArn,
         type: "STANDARD",
-        accessPolicies: [
-          {
-            policyArn: `arn:${Aws.PARTITION}:eks::aws:cluster-access-policy/AmazonEKSEditPolicy`,
-            accessScope: { type: "namespace", namespaces: [this.config.namespace] },
-          },
-        ],
+        ...(kubernetesGroups.length > 0 && { kubernetesGroups: [...kubernetesGroups] }),
+        ...(editNamespace && {
+          accessPolicies: [
+            {
+              policyArn: `arn:${Aws.PARTITION}:eks::aws:cluster-access-policy/AmazonEKSEditPolicy`,
+              accessScope: { type: "namespace", namespaces: [this.config.namespace] },
+            },
+          ],
+        }),
       });
     }
     return entries;
+  }
+
+  /**
+   * The role EventBridge Scheduler assumes to invoke the prober: trusted only by Scheduler on behalf of this
+   * account's prober schedule group (the confused-deputy conditions), allowed only to invoke the prober.
+   */
+  private createSchedulerRole(prober: NodejsFunction): iam.Role {
+    const role = new iam.Role(this, "SchedulerRole", {
+      assumedBy: new iam.ServicePrincipal("scheduler.amazonaws.com", {
+        conditions: {
+          StringEquals: { "aws:SourceAccount": Aws.ACCOUNT_ID },
+          ArnEquals: { "aws:SourceArn": this.proberScheduleGroup.scheduleGroupArn },
+        },
+      }),
+      description: "modelship: EventBridge Scheduler invokes the canary's prober with it",
+    });
+    role.addToPolicy(
+      new iam.PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [prober.functionArn] }),
+    );
+    return role;
+  }
+
+  /**
+   * What a function that starts the prober needs to create its schedule (the prober's ARN, the scheduler's role,
+   * the group), and what one that stops it needs (the group) — the prober among them, which stops its own
+   * schedule once its rollout is over; its own ARN in its environment would be a circular reference.
+   */
+  private proberEnvironment(
+    name: ModelshipFunction,
+    prober: NodejsFunction | undefined,
+  ): Record<string, string> {
+    const accesses = FUNCTION_ACCESS[name];
+    const starts = accesses.includes("startProber");
+    if (!starts && !accesses.includes("stopProber")) return {};
+    if (starts && !prober)
+      throw new Error(`ModelPipeline: ${name} starts the prober, so it is created after it.`);
+    return {
+      [LAMBDA_ENVIRONMENT.scheduleGroup]: this.proberScheduleGroup.scheduleGroupName,
+      ...(starts &&
+        prober && {
+          [LAMBDA_ENVIRONMENT.proberFunctionArn]: prober.functionArn,
+          [LAMBDA_ENVIRONMENT.schedulerRoleArn]: this.schedulerRole.roleArn,
+        }),
+    };
   }
 
   /** The candidates' pods read the weights under models/ (and decrypt them) through EKS Pod Identity. */
@@ -351,11 +531,7 @@ export class ModelPipeline extends Construct {
       assumedBy: new iam.SessionTagsPrincipal(new iam.ServicePrincipal("pods.eks.amazonaws.com")),
       description: `modelship candidates (service account ${this.config.namespace}/${this.config.serving.serviceAccountName}): read model weights`,
     });
-    const statements = accessStatements(["readModels"], access);
-    for (const statement of statements) role.addToPolicy(statement);
-    acknowledgeObjectPrefixes(role, [
-      ...new Set(statements.flatMap((s) => s.resources).filter((arn) => arn.includes("*"))),
-    ]);
+    applyGrants(role, accessGrants(["readModels"], access));
     new eks.CfnPodIdentityAssociation(this, "CandidatePodIdentity", {
       clusterName: this.config.clusterName,
       namespace: this.config.namespace,
@@ -497,28 +673,39 @@ export class ModelPipeline extends Construct {
 
   private grantFunctionAccess(): AccessTargets {
     const stack = Stack.of(this);
+    const arn = (service: string, resource: string, resourceName: string, arnFormat: ArnFormat) =>
+      stack.formatArn({ service, resource, resourceName, arnFormat });
     const access: AccessTargets = {
       bucket: this.bucket,
       tableArn: this.rolloutTable.tableArn,
       tableKey: this.key,
       eventBusArn: this.eventBus.eventBusArn,
       stateMachineArn: this.stateMachine.stateMachineArn,
-      clusterArn: stack.formatArn({
-        service: "eks",
-        resource: "cluster",
-        resourceName: this.config.clusterName,
-        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-      }),
+      clusterArn: arn("eks", "cluster", this.config.clusterName, ArnFormat.SLASH_RESOURCE_NAME),
+      alarmsArn: arn("cloudwatch", "alarm", `${NAME_PREFIX}*`, ArnFormat.COLON_RESOURCE_NAME),
+      proberSchedulesArn: arn(
+        "scheduler",
+        "schedule",
+        `${PROBER_SCHEDULE_GROUP}/${NAME_PREFIX}*`,
+        ArnFormat.SLASH_RESOURCE_NAME,
+      ),
+      schedulerRoleArn: this.schedulerRole.roleArn,
+      modelPackageGroupsArn: arn("sagemaker", "model-package-group", "*", ArnFormat.SLASH_RESOURCE_NAME),
+      modelPackagesArn: arn("sagemaker", "model-package", "*", ArnFormat.SLASH_RESOURCE_NAME),
     };
     for (const [name, fn] of Object.entries(this.functions) as [ModelshipFunction, NodejsFunction][]) {
-      const statements = accessStatements(FUNCTION_ACCESS[name], access);
-      for (const statement of statements) fn.addToRolePolicy(statement);
-      const objectPatterns = new Set(
-        statements.flatMap((s) => s.resources).filter((arn) => arn.includes("*")),
-      );
-      if (fn.role) acknowledgeObjectPrefixes(fn.role, [...objectPatterns]);
+      if (fn.role) applyGrants(fn.role, accessGrants(FUNCTION_ACCESS[name], access));
     }
     return access;
+  }
+}
+
+/** Adds the grants to the role, acknowledging each resource pattern with its grant's reason. */
+function applyGrants(role: iam.IRole, grants: readonly Grant[]): void {
+  for (const { statement, patternReason } of grants) {
+    role.addToPrincipalPolicy(statement);
+    const patterns = statement.resources.filter((resource) => resource.includes("*"));
+    if (patternReason && patterns.length > 0) acknowledgeResourcePatterns(role, patterns, patternReason);
   }
 }
 
@@ -549,6 +736,8 @@ function resolvePipelineConfig(scope: Construct, props: ModelPipelineProps): Sta
     allowTrustRemoteCode: props.allowTrustRemoteCode,
     gpu: props.gpu,
     serving: props.serving,
+    gateway: props.gateway,
+    canaryMetrics: props.canaryMetrics,
     defaults: props.defaults,
     evalShardSize: props.evalShardSize,
   };

@@ -13,14 +13,19 @@ export function acknowledgeUnscopableActions(scope: IConstruct, actions: string)
   });
 }
 
-/** `AwsSolutions-IAM5[Resource::<bucket>/<prefix>*]`: object access limited to a key prefix. */
-export function acknowledgeObjectPrefixes(scope: IConstruct, objectArns: readonly string[]): void {
-  for (const arn of objectArns) {
+/**
+ * `AwsSolutions-IAM5[Resource::<pattern>]` for each resource pattern a grant names (`*` included): object
+ * prefixes of the bucket, alarm names, schedules of one group, model packages — each with why.
+ */
+export function acknowledgeResourcePatterns(
+  scope: IConstruct,
+  resources: readonly string[],
+  reason: string,
+): void {
+  for (const resource of resources) {
     Validations.of(scope).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::${nagResourceName(scope, arn)}]`,
-      reason:
-        "Access to the objects under one key prefix of the model bucket: the objects are named by users " +
-        "(models, versions, reports), so their keys cannot be listed in the policy in advance.",
+      id: `AwsSolutions-IAM5[Resource::${nagResourceName(scope, resource)}]`,
+      reason,
     });
   }
 }

@@ -1,8 +1,9 @@
 // The sample stack `npx cdk deploy` deploys: one ModelPipeline configured from the `modelship` key of the
 // CDK context (cdk.json, or `-c modelship='{"clusterName":"gpu"}'`). No lookups and no environment, so
-// `npx cdk synth` works offline, with no AWS account.
+// `npx cdk synth` works offline, with no AWS account. Its outputs name what the CLI and users reach: the
+// bucket to upload to, the bus for events and commands, the rollout table and the state machine.
 
-import { Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import { formatFinding } from "../core/findings";
 import { resolveStackConfig } from "../core/stack-config";
@@ -40,6 +41,23 @@ export class ModelshipStack extends Stack {
       ...(manageClusterAccess === undefined
         ? {}
         : { manageClusterAccess: manageClusterAccess === true || manageClusterAccess === "true" }),
+    });
+    const { bucket, eventBus, rolloutTable, stateMachine } = this.pipeline;
+    new CfnOutput(this, "BucketName", {
+      description: "Upload models here: models/<name>/<version>/…, the manifest last",
+      value: bucket.bucketName,
+    });
+    new CfnOutput(this, "EventBusName", {
+      description: "modelship's events, and the commands it takes (modelship rollback|promote|abort --bus)",
+      value: eventBus.eventBusName,
+    });
+    new CfnOutput(this, "RolloutTableName", {
+      description: "What serves each model (modelship status --table, or MODELSHIP_TABLE)",
+      value: rolloutTable.tableName,
+    });
+    new CfnOutput(this, "StateMachineArn", {
+      description: "The rollout pipeline: one execution per upload",
+      value: stateMachine.stateMachineArn,
     });
   }
 }

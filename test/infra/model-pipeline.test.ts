@@ -182,9 +182,10 @@ describe("ModelPipeline: the state machine", () => {
 });
 
 describe("ModelPipeline: the functions", () => {
-  it("creates Start and one function per pipeline function, and no other Lambda function", () => {
-    expect(Object.keys(pipeline.functions).sort()).toEqual(["Start", ...PIPELINE_FUNCTIONS].sort());
-    template.resourceCountIs("AWS::Lambda::Function", PIPELINE_FUNCTIONS.length + 1);
+  it("creates Start, one function per pipeline function, the prober, Command and AlarmRollback, and no other", () => {
+    const others = ["Start", "Prober", "Command", "AlarmRollback"];
+    expect(Object.keys(pipeline.functions).sort()).toEqual([...others, ...PIPELINE_FUNCTIONS].sort());
+    template.resourceCountIs("AWS::Lambda::Function", PIPELINE_FUNCTIONS.length + others.length);
   });
 
   it("runs every function on nodejs24.x, arm64, with active tracing", () => {
@@ -287,7 +288,7 @@ describe("ModelPipeline: least privilege", () => {
     );
   });
 
-  it("grants no action wildcards, and '*' resources only for X-Ray and Step Functions log delivery", () => {
+  it("grants no action wildcards, and '*' resources only to actions IAM cannot scope, or reads it scopes to '*'", () => {
     const allowedOnAnyResource = new Set([
       "xray:PutTraceSegments",
       "xray:PutTelemetryRecords",
@@ -301,6 +302,10 @@ describe("ModelPipeline: least privilege", () => {
       "logs:PutResourcePolicy",
       "logs:DescribeResourcePolicies",
       "logs:DescribeLogGroups",
+      // Composite alarms are returned only to a DescribeAlarms grant on '*'.
+      "cloudwatch:DescribeAlarms",
+      "cloudwatch:GetMetricData",
+      "sagemaker:ListModelPackages",
     ]);
     for (const policy of Object.values(template.findResources("AWS::IAM::Policy"))) {
       for (const statement of policy.Properties.PolicyDocument.Statement as {
@@ -362,39 +367,70 @@ describe("ModelPipeline: access to the cluster", () => {
     "Finalize",
     "Rollback",
     "Cleanup",
+    "Prober",
+    "Command",
+    "AlarmRollback",
+  ];
+  const changingRoutes: ModelshipFunction[] = [
+    "RegisterGateway",
+    "CanaryStep",
+    "Promote",
+    "Finalize",
+    "Rollback",
+    "Cleanup",
+    "Command",
+    "AlarmRollback",
   ];
   const roleArnOf = (name: ModelshipFunction) => ({
     "Fn::GetAtt": [id(pipeline.functions[name].role as never), "Arn"],
   });
+  const entryOf = (name: ModelshipFunction) =>
+    Object.values(template.findResources("AWS::EKS::AccessEntry")).find(
+      (e) => JSON.stringify(e.Properties.PrincipalArn) === JSON.stringify(roleArnOf(name)),
+    )?.Properties;
+  const editInNamespace = [
+    {
+      PolicyArn: {
+        "Fn::Join": [
+          "",
+          ["arn:", { Ref: "AWS::Partition" }, ":eks::aws:cluster-access-policy/AmazonEKSEditPolicy"],
+        ],
+      },
+      AccessScope: { Type: "namespace", Namespaces: ["models"] },
+    },
+  ];
 
   it("gives each function that manages candidates an EKS access entry: edit rights in the namespace only", () => {
-    const entries = Object.values(template.findResources("AWS::EKS::AccessEntry"));
-    expect(entries.map((e) => e.Properties.PrincipalArn)).toEqual(
-      expect.arrayContaining(managingCandidates.map(roleArnOf)),
-    );
-    expect(entries).toHaveLength(managingCandidates.length);
-    for (const entry of entries) {
-      expect(entry.Properties).toEqual({
+    for (const name of managingCandidates) {
+      expect(entryOf(name), name).toMatchObject({
         ClusterName: "gpu-inference",
-        PrincipalArn: expect.anything(),
         Type: "STANDARD",
-        AccessPolicies: [
-          {
-            PolicyArn: {
-              "Fn::Join": [
-                "",
-                ["arn:", { Ref: "AWS::Partition" }, ":eks::aws:cluster-access-policy/AmazonEKSEditPolicy"],
-              ],
-            },
-            AccessScope: { Type: "namespace", Namespaces: ["models"] },
-          },
-        ],
+        AccessPolicies: editInNamespace,
       });
     }
   });
 
+  it("puts each function that changes routes in the modelship-routes group, and gives route-only functions no edit rights", () => {
+    const entries = Object.values(template.findResources("AWS::EKS::AccessEntry"));
+    expect(entries).toHaveLength(new Set([...managingCandidates, ...changingRoutes]).size);
+    for (const name of changingRoutes) {
+      expect(entryOf(name)?.KubernetesGroups, name).toEqual(["modelship-routes"]);
+    }
+    for (const name of ["RegisterGateway", "CanaryStep", "Promote"] as const) {
+      expect(entryOf(name), name).toEqual({
+        ClusterName: "gpu-inference",
+        PrincipalArn: roleArnOf(name),
+        Type: "STANDARD",
+        KubernetesGroups: ["modelship-routes"],
+      });
+    }
+    for (const name of managingCandidates.filter((n) => !changingRoutes.includes(n))) {
+      expect(entryOf(name)?.KubernetesGroups, name).toBeUndefined();
+    }
+  });
+
   it("lets every function with an access entry describe the cluster, to find its endpoint", () => {
-    for (const name of managingCandidates) {
+    for (const name of new Set([...managingCandidates, ...changingRoutes])) {
       expect(resourcesFor(name, "eks:DescribeCluster"), name).toEqual([
         "arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:cluster/gpu-inference",
       ]);

@@ -33,6 +33,43 @@ describe("readLambdaEnvironment", () => {
     );
   });
 
+  it("reads the prober's function, the scheduler role and the schedule group where they are set (CanaryStep, Promote)", () => {
+    const env = readLambdaEnvironment({
+      ...complete,
+      MODELSHIP_SCHEDULE_GROUP: "modelship-probers",
+      MODELSHIP_PROBER_FUNCTION_ARN: "arn:aws:lambda:eu-west-1:123456789012:function:Modelship-Prober-1AbC",
+      MODELSHIP_SCHEDULER_ROLE_ARN: "arn:aws:iam::123456789012:role/Modelship-SchedulerRole-2XyZ",
+    });
+    expect(env.scheduleGroup).toBe("modelship-probers");
+    expect(env.prober).toEqual({
+      functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:Modelship-Prober-1AbC",
+      schedulerRoleArn: "arn:aws:iam::123456789012:role/Modelship-SchedulerRole-2XyZ",
+    });
+    expect(readLambdaEnvironment(complete).prober).toBeUndefined();
+  });
+
+  it("refuses a prober ARN without the scheduler role and group, and values that are not what they name", () => {
+    const half = messageOf(() =>
+      readLambdaEnvironment({
+        ...complete,
+        MODELSHIP_PROBER_FUNCTION_ARN: "arn:aws:lambda:eu-west-1:123456789012:function:prober",
+      }),
+    );
+    expect(half).toContain("MODELSHIP_SCHEDULER_ROLE_ARN is not set");
+    expect(half).toContain("MODELSHIP_SCHEDULE_GROUP is not set");
+    const malformed = messageOf(() =>
+      readLambdaEnvironment({
+        ...complete,
+        MODELSHIP_SCHEDULE_GROUP: "probers with spaces",
+        MODELSHIP_PROBER_FUNCTION_ARN: "prober",
+        MODELSHIP_SCHEDULER_ROLE_ARN: "arn:aws:iam::123456789012:user/someone",
+      }),
+    );
+    expect(malformed).toContain('MODELSHIP_SCHEDULE_GROUP is "probers with spaces"');
+    expect(malformed).toContain('MODELSHIP_PROBER_FUNCTION_ARN is "prober"');
+    expect(malformed).toContain('MODELSHIP_SCHEDULER_ROLE_ARN is "arn:aws:iam::123456789012:user/someone"');
+  });
+
   it("names every missing variable in one error", () => {
     const message = messageOf(() => readLambdaEnvironment({}));
     for (const name of ["MODELSHIP_BUCKET", "MODELSHIP_TABLE", "MODELSHIP_EVENT_BUS", "MODELSHIP_CONFIG"]) {

@@ -137,14 +137,19 @@ describe("stageHandler", () => {
     expect(error.name).toBe("TimeoutError");
   });
 
-  it("fails with NotImplementedYet, naming the missing method, when a stage reaches an unbuilt adapter", async () => {
-    const handler = stageHandler("DeployCandidate", (_event: unknown, deps: StageDeps) =>
-      deps.gateway.setWeights("llama", { stable: 95, candidate: 5 }),
+  it("fails saying what the function was not given, when a stage reaches beyond it (a prober outside CanaryStep and Promote)", async () => {
+    const handler = stageHandler("Validate", (_event: unknown, deps: StageDeps) =>
+      deps.metrics.startProber({
+        model: "llama",
+        version: "v2",
+        rolloutId: "llama-v2-0a1b2c3d",
+        everySeconds: 10,
+      }),
     );
 
     const error = await failureOf(handler(state, context));
-    expect(error.name).toBe("NotImplementedYet");
-    expect(error.message).toContain("Gateway.setWeights");
+    expect(error.message).toContain("may not start a prober");
+    expect(error.message).toContain("MODELSHIP_PROBER_FUNCTION_ARN");
   });
 
   it("publishes StageDuration and StageFailed = 1 for the stage when it fails", async () => {

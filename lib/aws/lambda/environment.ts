@@ -12,7 +12,19 @@ export const LAMBDA_ENVIRONMENT = {
   config: "MODELSHIP_CONFIG",
   /** Only the Start function has it: the others never start executions. */
   stateMachineArn: "MODELSHIP_STATE_MACHINE_ARN",
+  /** Functions that start or stop the canary's prober: the EventBridge Scheduler group of its schedules. */
+  scheduleGroup: "MODELSHIP_SCHEDULE_GROUP",
+  /** Only functions that start the prober: the function its schedule invokes … */
+  proberFunctionArn: "MODELSHIP_PROBER_FUNCTION_ARN",
+  /** … and the role EventBridge Scheduler invokes it with. */
+  schedulerRoleArn: "MODELSHIP_SCHEDULER_ROLE_ARN",
 } as const;
+
+/** What starting a prober schedule takes; only the functions that start one are given it. */
+export interface ProberScheduling {
+  readonly functionArn: string;
+  readonly schedulerRoleArn: string;
+}
 
 export interface LambdaEnvironment {
   readonly bucket: string;
@@ -20,7 +32,28 @@ export interface LambdaEnvironment {
   readonly eventBus: string;
   readonly config: StackConfig;
   readonly stateMachineArn?: string;
+  readonly scheduleGroup?: string;
+  readonly prober?: ProberScheduling;
 }
+
+interface Shape {
+  readonly pattern: RegExp;
+  /** What a value should look like, for the message. */
+  readonly expected: string;
+}
+
+const LAMBDA_FUNCTION_ARN: Shape = {
+  pattern: /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}$/,
+  expected: "a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)",
+};
+const IAM_ROLE_ARN: Shape = {
+  pattern: /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/,
+  expected: "an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+};
+const SCHEDULE_GROUP_NAME: Shape = {
+  pattern: /^[0-9a-zA-Z._-]{1,64}$/,
+  expected: "a schedule group name (letters, digits, '.', '_' and '-', at most 64)",
+};
 
 /** Reads and checks the function's environment; throws one error naming every missing or bad variable. */
 export function readLambdaEnvironment(env: NodeJS.ProcessEnv = process.env): LambdaEnvironment {
@@ -34,6 +67,8 @@ export function readLambdaEnvironment(env: NodeJS.ProcessEnv = process.env): Lam
   const table = required(LAMBDA_ENVIRONMENT.table);
   const eventBus = required(LAMBDA_ENVIRONMENT.eventBus);
   const config = parseConfig(required(LAMBDA_ENVIRONMENT.config), problems);
+  const scheduleGroup = optional(env, LAMBDA_ENVIRONMENT.scheduleGroup, SCHEDULE_GROUP_NAME, problems);
+  const prober = readProberScheduling(env, problems);
   if (!config || problems.length > 0) {
     throw new Error(
       [
@@ -44,7 +79,46 @@ export function readLambdaEnvironment(env: NodeJS.ProcessEnv = process.env): Lam
     );
   }
   const stateMachineArn = env[LAMBDA_ENVIRONMENT.stateMachineArn];
-  return { bucket, table, eventBus, config, ...(stateMachineArn && { stateMachineArn }) };
+  return {
+    bucket,
+    table,
+    eventBus,
+    config,
+    ...(stateMachineArn && { stateMachineArn }),
+    ...(scheduleGroup && { scheduleGroup }),
+    ...(prober && { prober }),
+  };
+}
+
+/** A variable that may be absent, but when set must have its shape. */
+function optional(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  shape: Shape,
+  problems: string[],
+): string | undefined {
+  const value = env[name];
+  if (value === undefined || value === "") return undefined;
+  if (!shape.pattern.test(value))
+    problems.push(`${name} is ${JSON.stringify(value)}; expected ${shape.expected}.`);
+  return value;
+}
+
+/** The prober's function and the scheduler's role come together, or not at all. */
+function readProberScheduling(env: NodeJS.ProcessEnv, problems: string[]): ProberScheduling | undefined {
+  const { proberFunctionArn, schedulerRoleArn, scheduleGroup } = LAMBDA_ENVIRONMENT;
+  const functionArn = optional(env, proberFunctionArn, LAMBDA_FUNCTION_ARN, problems);
+  const roleArn = optional(env, schedulerRoleArn, IAM_ROLE_ARN, problems);
+  if (!functionArn && !roleArn) return undefined;
+  const missing = [
+    functionArn ? undefined : proberFunctionArn,
+    roleArn ? undefined : schedulerRoleArn,
+    env[scheduleGroup] ? undefined : scheduleGroup,
+  ].filter((name) => name !== undefined);
+  for (const name of missing) {
+    problems.push(`${name} is not set, but a function that starts the prober needs it with the others.`);
+  }
+  return functionArn && roleArn ? { functionArn, schedulerRoleArn: roleArn } : undefined;
 }
 
 function parseConfig(text: string, problems: string[]): StackConfig | undefined {

@@ -1,18 +1,23 @@
 // The stage dependencies (lib/pipeline/deps.ts) of a Lambda function on AWS: the adapters of lib/aws over
-// the bucket, table, bus and state machine the environment names, and the stack config's EKS cluster.
+// the bucket, table, bus and state machine the environment names, the stack config's EKS cluster (candidates
+// and the models' HTTPRoutes), the SageMaker Model Registry, CloudWatch alarms, and the prober's schedules.
 // Built on the first invocation and kept for the life of the container, so SDK clients, connections and
-// the cluster's description are reused across invocations.
+// the cluster's description are reused across invocations; each port that reaches a service is built on its
+// first use, so a function never touches what its stage does not call (nor needs the grants for it).
 
 import type { StageDeps } from "../../pipeline/deps";
-import type { Clock, Executions, ObjectStore, Serving } from "../../ports";
+import type { Alarms, Clock, Executions, Gateway, Metrics, Registry, Serving } from "../../ports";
+import { CloudWatchAlarms } from "../cloudwatch-alarms";
+import { CloudWatchMetrics } from "../cloudwatch-metrics";
 import { DynamoRolloutStore } from "../dynamodb-rollout-store";
-import { eksClusterConnection } from "../eks/cluster";
+import { type ClusterConnection, eksClusterConnection } from "../eks/cluster";
 import { EksServing } from "../eks/eks-serving";
 import { EventBridgeEvents } from "../eventbridge-events";
+import { HttpRouteGateway } from "../gateway/httproute-gateway";
 import { S3ObjectStore } from "../s3-object-store";
+import { SageMakerRegistry } from "../sagemaker-registry";
 import { StepFunctionsExecutions } from "../sfn-executions";
-import { type LambdaEnvironment, readLambdaEnvironment } from "./environment";
-import { unbuiltAwsPorts } from "./unbuilt-ports";
+import { type LambdaEnvironment, LAMBDA_ENVIRONMENT, readLambdaEnvironment } from "./environment";
 
 let cached: StageDeps | undefined;
 
@@ -22,11 +27,37 @@ export function awsStageDeps(): StageDeps {
   return cached;
 }
 
-function buildAwsStageDeps(env: LambdaEnvironment): StageDeps {
+/** Every method of a port, so a port built on first use cannot leave one out. */
+type Methods<Port> = { readonly [Method in keyof Port]-?: true };
+
+const SERVING: Methods<Serving> = {
+  deploy: true,
+  status: true,
+  endpoint: true,
+  remove: true,
+  removeRollout: true,
+};
+const GATEWAY: Methods<Gateway> = {
+  register: true,
+  setWeights: true,
+  promote: true,
+  removeBackend: true,
+  describe: true,
+};
+const REGISTRY: Methods<Registry> = { register: true, setStatus: true, getStatus: true };
+const ALARMS: Methods<Alarms> = { ensure: true, states: true, remove: true };
+const METRICS: Methods<Metrics> = { publish: true, startProber: true, stopProber: true };
+
+export function buildAwsStageDeps(env: LambdaEnvironment): StageDeps {
+  const { config } = env;
   const objects = new S3ObjectStore({ bucket: env.bucket });
   const clock: Clock = { now: () => new Date() };
+  // One connection for Serving and Gateway: the cluster is described once per container.
+  let cluster: ClusterConnection | undefined;
+  const connection = () =>
+    (cluster ??= eksClusterConnection({ clusterName: config.clusterName, region: functionRegion() }));
   return {
-    config: env.config,
+    config,
     objects,
     store: new DynamoRolloutStore({ tableName: env.table }),
     events: new EventBridgeEvents({ busName: env.eventBus }),
@@ -34,31 +65,73 @@ function buildAwsStageDeps(env: LambdaEnvironment): StageDeps {
     executions: env.stateMachineArn
       ? new StepFunctionsExecutions({ stateMachineArn: env.stateMachineArn })
       : executionsOnlyInStart,
-    serving: servingOnFirstUse(() => eksServing(env, objects, clock)),
-    ...unbuiltAwsPorts,
+    serving: builtOnFirstUse(
+      () => new EksServing({ config, connection: connection(), region: functionRegion(), clock, objects }),
+      SERVING,
+    ),
+    gateway: builtOnFirstUse(() => new HttpRouteGateway({ config, connection: connection() }), GATEWAY),
+    registry: builtOnFirstUse(() => new SageMakerRegistry(), REGISTRY),
+    alarms: builtOnFirstUse(() => new CloudWatchAlarms({ clock }), ALARMS),
+    metrics: builtOnFirstUse(() => proberMetrics(env, clock), METRICS),
   };
 }
 
-/** Candidates on the stack's EKS cluster, in the function's own region. */
-function eksServing(env: LambdaEnvironment, objects: ObjectStore, clock: Clock): EksServing {
+/** The function's own region, where its cluster is. */
+function functionRegion(): string {
   const region = process.env["AWS_REGION"];
   if (!region)
     throw new Error("AWS_REGION is not set: the Lambda runtime sets it; set it to run a stage elsewhere.");
-  const connection = eksClusterConnection({ clusterName: env.config.clusterName, region });
-  return new EksServing({ config: env.config, connection, region, clock, objects });
+  return region;
 }
 
-/** Functions that never reach the cluster never build its client. */
-function servingOnFirstUse(build: () => Serving): Serving {
-  let serving: Serving | undefined;
-  const get = () => (serving ??= build());
+/**
+ * Metrics as EMF lines (any function), and the prober's schedules where the environment allows: starting one
+ * needs the prober's ARN and the scheduler role (CanaryStep, Promote), stopping one the schedule group.
+ */
+function proberMetrics(env: LambdaEnvironment, clock: Clock): Metrics {
+  const { scheduleGroup, prober } = env;
+  const metrics = new CloudWatchMetrics({
+    namespace: env.config.canaryMetrics.namespace,
+    scheduleGroup: scheduleGroup ?? "",
+    proberFunctionArn: prober?.functionArn ?? "",
+    schedulerRoleArn: prober?.schedulerRoleArn ?? "",
+    clock,
+  });
+  const notGiven = (what: string, variables: readonly string[]) =>
+    Promise.reject(
+      new Error(
+        `This function may not ${what}: the ModelPipeline construct gives ${variables.join(" and ")} only to the functions that do (lib/infra/function-access.ts).`,
+      ),
+    );
   return {
-    deploy: (spec) => get().deploy(spec),
-    status: (handle) => get().status(handle),
-    endpoint: (handle, purpose) => get().endpoint(handle, purpose),
-    remove: (handle) => get().remove(handle),
-    removeRollout: (model, rolloutId) => get().removeRollout(model, rolloutId),
+    publish: (observations) => metrics.publish(observations),
+    startProber: (target) =>
+      prober && scheduleGroup
+        ? metrics.startProber(target)
+        : notGiven("start a prober", [
+            LAMBDA_ENVIRONMENT.proberFunctionArn,
+            LAMBDA_ENVIRONMENT.schedulerRoleArn,
+            LAMBDA_ENVIRONMENT.scheduleGroup,
+          ]),
+    stopProber: (model, version) =>
+      scheduleGroup
+        ? metrics.stopProber(model, version)
+        : notGiven("stop a prober", [LAMBDA_ENVIRONMENT.scheduleGroup]),
   };
+}
+
+/** A port whose adapter is built when one of its methods is first called. */
+function builtOnFirstUse<Port extends object>(build: () => Port, methods: Methods<Port>): Port {
+  let built: Port | undefined;
+  const port: Record<string, unknown> = {};
+  for (const name of Object.keys(methods)) {
+    port[name] = (...args: unknown[]) => {
+      built ??= build();
+      const method = (built as Record<string, unknown>)[name] as (...params: unknown[]) => unknown;
+      return method.apply(built, args);
+    };
+  }
+  return port as Port;
 }
 
 const onlyInStart =

@@ -1,0 +1,47 @@
+// What the CLI's AWS commands (status, rollback, promote, abort) share: the environment variables that name
+// the stack's table and bus, AWS failures said in words with what to do, and the answer to `--local` until
+// the local control plane exists.
+
+export const CLI_ENVIRONMENT = {
+  /** The rollout table: the stack's RolloutTableName output. */
+  table: "MODELSHIP_TABLE",
+  /** The modelship event bus: the stack's EventBusName output. */
+  bus: "MODELSHIP_BUS",
+} as const;
+
+/** How to find the stack's names, for messages. */
+export const STACK_OUTPUTS_HINT =
+  'aws cloudformation describe-stacks --stack-name Modelship --query "Stacks[0].Outputs"';
+
+/** `--local` on a command that only the local control plane could serve. */
+export function localNeedsControlPlane(command: string): string {
+  return [
+    `modelship ${command} --local talks to the local control plane, \`modelship local\`, which this version of modelship does not have yet.`,
+    `Without --local, \`modelship ${command}\` works on the AWS stack; a rollout on this machine (\`modelship run --local\`) is stopped with Ctrl-C.`,
+  ].join("\n");
+}
+
+/** An AWS SDK failure as a sentence with what to do about it. */
+export function describeAwsFailure(error: unknown): string {
+  const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
+  const said = typeof message === "string" && message ? message : String(error);
+  switch (name) {
+    case "CredentialsProviderError":
+      return `no AWS credentials (${said}). Set AWS_PROFILE, or run \`aws configure\` / \`aws sso login\`.`;
+    case "ResourceNotFoundException":
+      return `${said}. Check the name against the stack's outputs (${STACK_OUTPUTS_HINT}) and the region (AWS_REGION).`;
+    case "AccessDeniedException":
+    case "AccessDenied":
+    case "UnrecognizedClientException":
+      return `${said}. Your AWS identity needs the permission named above, in the stack's account and region.`;
+    default:
+      if (/region is missing/i.test(said))
+        return `no AWS region: set AWS_REGION (or a profile with a region).`;
+      return `${typeof name === "string" ? `${name}: ` : ""}${said}`;
+  }
+}
+
+export function isParseArgsError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_");
+}

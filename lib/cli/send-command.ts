@@ -1,0 +1,170 @@
+// `modelship rollback|promote|abort <model>`: sends a command to a model's running rollout on AWS, as an event
+// on the modelship bus that the Command function acts on within seconds (lib/pipeline/commands.ts). The CLI
+// only delivers the command: what was done, or why nothing was, shows in `modelship status` and the events.
+
+import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { hostname, userInfo } from "node:os";
+import { parseArgs } from "node:util";
+import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
+import type { CommandName } from "../pipeline/commands";
+import { CLI_ENVIRONMENT, describeAwsFailure, isParseArgsError, localNeedsControlPlane } from "./aws-cli";
+
+/** The event source of commands sent from the CLI (the bus's rule matches the detail-type, whatever the source). */
+const CLI_EVENT_SOURCE = "modelship.cli";
+
+/** The longest reason and requester the Command function accepts. */
+const MAX_REASON_CHARS = 1000;
+const MAX_REQUESTER_CHARS = 200;
+
+interface CommandSpec {
+  readonly name: "rollback" | "promote" | "abort";
+  readonly detailType: CommandName;
+  /** What the command does, for its help. */
+  readonly does: string;
+}
+
+export const ROLLOUT_COMMANDS = {
+  rollback: {
+    name: "rollback",
+    detailType: "Rollback Requested",
+    does: "rolls the model's running rollout back (100% to the stable version, the candidate removed)",
+  },
+  promote: {
+    name: "promote",
+    detailType: "Promote Requested",
+    does: "skips the running canary's remaining steps (the candidate is promoted after the current bake)",
+  },
+  abort: {
+    name: "abort",
+    detailType: "Abort Requested",
+    does: "stops the model's running rollout wherever it is, as a rollback does",
+  },
+} as const satisfies Record<string, CommandSpec>;
+
+function usage(spec: CommandSpec): string {
+  return `Usage: modelship ${spec.name} <model> [--reason "…"] [--bus NAME] [--local]
+
+Sends "${spec.detailType}" to modelship on AWS, which ${spec.does}.
+The command travels as an event on the modelship bus; the Command function acts on it within seconds.
+Follow it with \`modelship status <model>\`.
+
+Options:
+  --reason TEXT   why, recorded in the model's history and the events (at most ${MAX_REASON_CHARS} characters)
+  --bus NAME      the modelship event bus (default: $${CLI_ENVIRONMENT.bus}, else "modelship"; the stack's EventBusName output)
+  --local         send it to the local control plane instead (\`modelship local\`)
+  -h, --help      show this help
+
+AWS credentials and region come from the SDK's standard configuration (AWS_PROFILE, AWS_REGION, …).
+
+Exit codes: 0 sent, 1 bad input or not delivered, 2 usage error.`;
+}
+
+class UsageError extends Error {}
+class BadInput extends Error {}
+
+export async function sendRolloutCommand(spec: CommandSpec, argv: string[]): Promise<number> {
+  try {
+    return await send(spec, argv);
+  } catch (error) {
+    if (error instanceof UsageError || isParseArgsError(error)) {
+      console.error(`modelship ${spec.name}: ${(error as Error).message}\n\n${usage(spec)}`);
+      return 2;
+    }
+    if (error instanceof BadInput) {
+      console.error(`✖ ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+async function send(spec: CommandSpec, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      reason: { type: "string" },
+      bus: { type: "string" },
+      local: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(usage(spec));
+    return 0;
+  }
+  if (values.local) {
+    console.error(localNeedsControlPlane(spec.name));
+    return 2;
+  }
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      positionals.length === 0 ? "name the model." : `give one model, found ${positionals.length}.`,
+    );
+  }
+  const model = positionals[0] ?? "";
+  const problems: string[] = [];
+  if (!MODEL_NAME_PATTERN.test(model)) {
+    problems.push(
+      `'${model}' is not a model name: lowercase letters, digits and '-', 1–63 characters, starting with a letter or digit (as in models/<name>/<version>/).`,
+    );
+  }
+  const reason = values.reason?.trim();
+  if (reason !== undefined && reason.length === 0)
+    problems.push("--reason is empty: say why, or leave it out.");
+  if (reason && reason.length > MAX_REASON_CHARS) {
+    problems.push(
+      `--reason has ${reason.length} characters; the Command function takes at most ${MAX_REASON_CHARS}.`,
+    );
+  }
+  if (problems.length > 0) throw new BadInput(problems.join("\n  "));
+
+  const bus = values.bus ?? (process.env[CLI_ENVIRONMENT.bus] || "modelship");
+  const detail = { model, ...(reason && { reason }), requestedBy: requester() };
+  const client = new EventBridgeClient({});
+  let response;
+  try {
+    response = await client.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: bus,
+            Source: CLI_EVENT_SOURCE,
+            DetailType: spec.detailType,
+            Detail: JSON.stringify(detail),
+          },
+        ],
+      }),
+    );
+  } catch (error) {
+    throw new BadInput(
+      `"${spec.detailType}" for ${model} was not sent to bus ${bus}: ${describeAwsFailure(error)}`,
+    );
+  }
+  const failed = response.FailedEntryCount ? (response.Entries?.find((e) => e.ErrorCode) ?? {}) : undefined;
+  if (failed) {
+    throw new BadInput(
+      `EventBridge refused "${spec.detailType}" for ${model} on bus ${bus}: ${failed.ErrorCode ?? "unknown error"} (${failed.ErrorMessage ?? "no message"}).`,
+    );
+  }
+  const eventId = response.Entries?.[0]?.EventId;
+  console.log(
+    [
+      `✓ "${spec.detailType}" for ${model} sent to bus ${bus}${eventId ? ` (event ${eventId})` : ""}.`,
+      `  The Command function acts on it within seconds; see what it did with \`modelship status ${model}\`.`,
+    ].join("\n"),
+  );
+  return 0;
+}
+
+/** Who sends the command, for the model's history: the local user and host. */
+function requester(): string {
+  let user = process.env["USER"] ?? process.env["USERNAME"] ?? "someone";
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry for this uid (some containers): the environment's name will do.
+  }
+  return `${user}@${hostname()} (modelship CLI)`.slice(0, MAX_REQUESTER_CHARS);
+}

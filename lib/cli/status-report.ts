@@ -1,0 +1,95 @@
+// What `modelship status` prints for a model: what serves it now — stable and candidate with their weights,
+// the canary's step, the previous stable kept warm during a watch — each alarm's state with its metric value
+// next to its threshold, and the model's last transition.
+
+import type { AlarmState } from "../core/alarm-spec";
+import type { ModelRecord, ServingVersion } from "../core/rollout";
+
+export interface ModelStatus {
+  readonly record: ModelRecord;
+  /** The states of the alarms the record names; an alarm CloudWatch no longer has is absent. */
+  readonly alarms: readonly AlarmState[];
+}
+
+export function formatModelStatus({ record, alarms }: ModelStatus): string {
+  const lines = [`${record.model}  ${headline(record)}`];
+  const rows: [string, string][] = [];
+  const weights =
+    record.weights ?? (record.stable && !record.candidate ? { stable: 100, candidate: 0 } : undefined);
+  if (record.stable) rows.push(["stable", servingRow(record.stable, weights?.stable)]);
+  else if (record.stableVersion) rows.push(["stable", `${record.stableVersion} (no workload recorded)`]);
+  if (record.candidate) rows.push(["candidate", servingRow(record.candidate, weights?.candidate)]);
+  else if (record.candidateVersion) rows.push(["candidate", `${record.candidateVersion} (no workload yet)`]);
+  if (record.previousStable) {
+    rows.push(["previous", `${servingRow(record.previousStable, undefined)}, kept warm for a rollback`]);
+  }
+  if (record.lock) {
+    rows.push([
+      "rollout",
+      `${record.lock.rolloutId} (${record.lock.version}) holds the model since ${record.lock.since}`,
+    ]);
+  }
+  const last = record.history.at(-1);
+  if (last) rows.push(["last", `${last.stage} at ${last.at}: ${last.reason}`]);
+  const width = Math.max(...rows.map(([label]) => label.length));
+  lines.push(...rows.map(([label, text]) => `  ${label.padEnd(width)}  ${text}`));
+  if (record.alarmNames?.length) {
+    lines.push("  alarms (metric value / threshold)", ...alarmRows(record.alarmNames, alarms));
+  }
+  return lines.join("\n");
+}
+
+/** `running: canary step 2 of 4 (v3 at 25%)`, `promoted: v3 serves 100%`, … */
+function headline(record: ModelRecord): string {
+  const { lock, canary, candidate, stable } = record;
+  if (lock) {
+    if (stable?.rolloutId === lock.rolloutId) {
+      return `running: ${lock.version} promoted, in its watch${record.previousStable ? ` (${record.previousStable.version} kept warm)` : ""}`;
+    }
+    if (canary && candidate?.rolloutId === lock.rolloutId) {
+      const promotion = record.promoteRequested ? "; promotion requested" : "";
+      return `running: canary step ${canary.step} of ${canary.steps} (${lock.version} at ${canary.weight}%)${promotion}`;
+    }
+    return `running: ${lock.version} in its gates${record.history.at(-1) ? ` (last: ${record.history.at(-1)?.stage})` : ""}`;
+  }
+  const serving = stable
+    ? `${stable.version} serves 100%`
+    : record.stableVersion
+      ? `${record.stableVersion} serves 100%`
+      : "not served";
+  switch (record.status) {
+    case "rolled_back":
+      return `rolled back: ${serving}`;
+    case "failed":
+      return `last rollout failed: ${serving}`;
+    case undefined:
+      return serving;
+    default:
+      return `${record.status}: ${serving}`;
+  }
+}
+
+function servingRow(version: ServingVersion, weight: number | undefined): string {
+  const share = weight === undefined ? "" : `${weight}%  `;
+  return `${version.version}  ${share}(rollout ${version.rolloutId}, workload ${version.handle.id})`;
+}
+
+/** One line per alarm the record names: state, `value / threshold`, since when. */
+function alarmRows(names: readonly string[], states: readonly AlarmState[]): string[] {
+  const byName = new Map(states.map((s) => [s.name, s]));
+  const nameWidth = Math.max(...names.map((n) => n.length));
+  return names.map((name) => {
+    const state = byName.get(name);
+    if (!state) return `    ${name.padEnd(nameWidth)}  missing: CloudWatch has no such alarm`;
+    const measured =
+      state.threshold !== undefined
+        ? `${state.value === undefined ? "–" : formatNumber(state.value)} / ${formatNumber(state.threshold)}`
+        : "composite";
+    const since = state.since ? `  since ${state.since}` : "";
+    return `    ${name.padEnd(nameWidth)}  ${state.state.padEnd(17)}  ${measured}${since}`;
+  });
+}
+
+function formatNumber(value: number): string {
+  return Number.isInteger(value) ? String(value) : String(Math.round(value * 1000) / 1000);
+}

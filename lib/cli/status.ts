@@ -1,0 +1,135 @@
+// `modelship status [model] [--json]`: what serves each model on AWS right now, read from the rollout table —
+// stable and candidate with their weights, the canary's step, and each of the rollout's alarms with its
+// metric value next to its threshold (from CloudWatch).
+
+import { parseArgs } from "node:util";
+import { CloudWatchAlarms } from "../aws/cloudwatch-alarms";
+import { DynamoRolloutStore } from "../aws/dynamodb-rollout-store";
+import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
+import type { ModelRecord } from "../core/rollout";
+import type { Alarms } from "../ports";
+import {
+  CLI_ENVIRONMENT,
+  describeAwsFailure,
+  isParseArgsError,
+  localNeedsControlPlane,
+  STACK_OUTPUTS_HINT,
+} from "./aws-cli";
+import { formatModelStatus, type ModelStatus } from "./status-report";
+
+const USAGE = `Usage: modelship status [model] [--json] [--table NAME] [--local]
+
+Shows what serves each model (or the one named) on AWS: the stable and candidate versions with their
+weights, the canary's step, and each alarm's state with its metric value next to its threshold.
+
+Options:
+  --table NAME   the rollout table (default: $${CLI_ENVIRONMENT.table}; the stack's RolloutTableName output)
+  --json         print {models: [{…record, alarms: [{name, state, value, threshold, …}]}]}
+  --local        ask the local control plane instead (\`modelship local\`)
+  -h, --help     show this help
+
+AWS credentials and region come from the SDK's standard configuration (AWS_PROFILE, AWS_REGION, …).
+
+Exit codes: 0 shown, 1 no such model or AWS refused, 2 usage error.`;
+
+class UsageError extends Error {}
+class BadInput extends Error {}
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    return await status(argv);
+  } catch (error) {
+    if (error instanceof UsageError || isParseArgsError(error)) {
+      console.error(`modelship status: ${(error as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof BadInput) {
+      console.error(`✖ ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+async function status(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      table: { type: "string" },
+      json: { type: "boolean", default: false },
+      local: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (values.local) {
+    console.error(localNeedsControlPlane("status"));
+    return 2;
+  }
+  if (positionals.length > 1) throw new UsageError(`give at most one model, found ${positionals.length}.`);
+  const model = positionals[0];
+  if (model !== undefined && !MODEL_NAME_PATTERN.test(model)) {
+    throw new BadInput(
+      `'${model}' is not a model name: lowercase letters, digits and '-', 1–63 characters, starting with a letter or digit.`,
+    );
+  }
+  const table = values.table ?? (process.env[CLI_ENVIRONMENT.table] || undefined);
+  if (!table) {
+    throw new UsageError(
+      `which rollout table? Give --table or set ${CLI_ENVIRONMENT.table}: the stack's RolloutTableName output (${STACK_OUTPUTS_HINT}).`,
+    );
+  }
+
+  const store = new DynamoRolloutStore({ tableName: table });
+  const records = await readRecords(store, model, table);
+  if (records.length === 0) {
+    console.log(
+      model === undefined
+        ? `No model has been rolled out with the table ${table} yet.`
+        : `No rollout of ${model} is recorded in the table ${table}.`,
+    );
+    return model === undefined ? 0 : 1;
+  }
+  const statuses = await withAlarms(records, new CloudWatchAlarms());
+  console.log(
+    values.json
+      ? JSON.stringify({ models: statuses.map(({ record, alarms }) => ({ ...record, alarms })) }, null, 2)
+      : statuses.map(formatModelStatus).join("\n\n"),
+  );
+  return 0;
+}
+
+async function readRecords(
+  store: DynamoRolloutStore,
+  model: string | undefined,
+  table: string,
+): Promise<ModelRecord[]> {
+  try {
+    if (model === undefined) return (await store.list()).sort((a, b) => a.model.localeCompare(b.model));
+    const record = await store.get(model);
+    return record ? [record] : [];
+  } catch (error) {
+    throw new BadInput(`could not read the rollout table ${table}: ${describeAwsFailure(error)}`);
+  }
+}
+
+async function withAlarms(records: readonly ModelRecord[], alarms: Alarms): Promise<ModelStatus[]> {
+  return Promise.all(
+    records.map(async (record) => {
+      const names = record.alarmNames ?? [];
+      if (names.length === 0) return { record, alarms: [] };
+      try {
+        return { record, alarms: await alarms.states(names) };
+      } catch (error) {
+        throw new BadInput(
+          `could not read the alarms of ${record.model} from CloudWatch: ${describeAwsFailure(error)}`,
+        );
+      }
+    }),
+  );
+}

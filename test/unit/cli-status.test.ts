@@ -1,0 +1,246 @@
+import {
+  CloudWatchClient,
+  DescribeAlarmsCommand,
+  GetMetricDataCommand,
+  type GetMetricDataInput,
+} from "@aws-sdk/client-cloudwatch";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { DynamoRolloutStore } from "../../lib/aws/dynamodb-rollout-store";
+import { run as status } from "../../lib/cli/status";
+import type { ServingVersion } from "../../lib/core/rollout";
+import { DynamoTableDouble } from "./adapters/dynamodb-table-double";
+
+const TABLE = "Modelship-RolloutTable-1ABC";
+const dynamo = mockClient(DynamoDBDocumentClient);
+const cloudwatch = mockClient(CloudWatchClient);
+const ALARMS = {
+  latency: "modelship-llama-3-8b-v3-latency-p95",
+  errors: "modelship-llama-3-8b-v3-error-rate",
+  composite: "modelship-llama-3-8b-v3-rollback",
+};
+const dimensions = [
+  { Name: "Model", Value: "llama-3-8b" },
+  { Name: "Version", Value: "v3" },
+  { Name: "Variant", Value: "candidate" },
+];
+
+let out: string[];
+let err: string[];
+
+function serving(version: string, rolloutId: string): ServingVersion {
+  return {
+    version,
+    rolloutId,
+    handle: {
+      id: `models/llama-3-8b-${version}`,
+      model: "llama-3-8b",
+      version,
+      rolloutId,
+      servedName: "llama-3-8b",
+      deployedAt: "2025-06-01T09:00:00.000Z",
+    },
+  };
+}
+
+/** llama-3-8b mid-canary: v2 stable at 75%, v3 at 25% on step 2 of 4, its three alarms armed. */
+async function recordMidCanary(store: DynamoRolloutStore): Promise<void> {
+  const v2 = serving("v2", "llama-3-8b-v2-0a1b2c3d");
+  const v3 = serving("v3", "llama-3-8b-v3-4e5f6a7b");
+  const base = { rolloutId: v3.rolloutId, version: "v3", status: "running" } as const;
+  await store.record(
+    "llama-3-8b",
+    {
+      ...base,
+      rolloutId: v2.rolloutId,
+      version: "v2",
+      at: "2025-05-30T08:00:00.000Z",
+      stage: "Finalize",
+      status: "promoted",
+      reason: "v2 is the stable version.",
+    },
+    { stable: v2, stableVersion: "v2", status: "promoted", weights: { stable: 100, candidate: 0 } },
+  );
+  await store.acquireLock("llama-3-8b", {
+    rolloutId: v3.rolloutId,
+    version: "v3",
+    since: "2025-06-01T08:55:00.000Z",
+  });
+  await store.record(
+    "llama-3-8b",
+    {
+      ...base,
+      at: "2025-06-01T09:10:00.000Z",
+      stage: "RegisterGateway",
+      reason: "v3 is on the route at 0%.",
+    },
+    { candidate: v3, candidateVersion: "v3", status: "running" },
+  );
+  await store.record(
+    "llama-3-8b",
+    {
+      ...base,
+      at: "2025-06-01T09:30:00.000Z",
+      stage: "CanaryStep",
+      reason: "llama-3-8b v3 takes 25% of traffic, v2 75% (step 2 of 4); baking 600 s.",
+      weights: { stable: 75, candidate: 25 },
+    },
+    {
+      weights: { stable: 75, candidate: 25 },
+      canary: { step: 2, steps: 4, weight: 25 },
+      alarmNames: [ALARMS.latency, ALARMS.errors, ALARMS.composite],
+    },
+  );
+}
+
+function answerAlarms(): void {
+  cloudwatch.on(DescribeAlarmsCommand).resolves({
+    MetricAlarms: [
+      {
+        AlarmName: ALARMS.latency,
+        StateValue: "OK",
+        StateReason: "Threshold Crossed: no datapoint was greater than the threshold",
+        StateTransitionedTimestamp: new Date("2025-06-01T09:31:00.000Z"),
+        Namespace: "modelship",
+        MetricName: "Latency",
+        Dimensions: dimensions,
+        ExtendedStatistic: "p95",
+        Period: 10,
+        EvaluationPeriods: 3,
+        Threshold: 2000,
+      },
+      {
+        AlarmName: ALARMS.errors,
+        StateValue: "ALARM",
+        StateReason: "Threshold Crossed: 3 datapoints were greater than the threshold (2.0)",
+        StateTransitionedTimestamp: new Date("2025-06-01T09:34:20.000Z"),
+        Metrics: [
+          {
+            Id: "errors",
+            MetricStat: {
+              Metric: { Namespace: "modelship", MetricName: "Errors", Dimensions: dimensions },
+              Period: 10,
+              Stat: "Sum",
+            },
+            ReturnData: false,
+          },
+          {
+            Id: "requests",
+            MetricStat: {
+              Metric: { Namespace: "modelship", MetricName: "Requests", Dimensions: dimensions },
+              Period: 10,
+              Stat: "Sum",
+            },
+            ReturnData: false,
+          },
+          { Id: "rate", Expression: "100 * errors / MAX([requests, 1])", ReturnData: true },
+        ],
+        EvaluationPeriods: 3,
+        Threshold: 2,
+      },
+    ],
+    CompositeAlarms: [
+      {
+        AlarmName: ALARMS.composite,
+        StateValue: "ALARM",
+        StateReason: `${ALARMS.errors} transitioned to ALARM`,
+        StateTransitionedTimestamp: new Date("2025-06-01T09:34:21.000Z"),
+      },
+    ],
+  });
+  cloudwatch.on(GetMetricDataCommand).callsFake((input: GetMetricDataInput) => {
+    const returned = input.MetricDataQueries?.find((q) => q.ReturnData !== false);
+    return {
+      MetricDataResults: [{ Id: returned?.Id, Values: returned?.Expression ? [3.25] : [1840.5] }],
+    };
+  });
+}
+
+beforeEach(async () => {
+  dynamo.reset();
+  cloudwatch.reset();
+  new DynamoTableDouble(TABLE).answer(dynamo);
+  answerAlarms();
+  out = [];
+  err = [];
+  vi.spyOn(console, "log").mockImplementation((line: unknown) => void out.push(String(line)));
+  vi.spyOn(console, "error").mockImplementation((line: unknown) => void err.push(String(line)));
+  vi.stubEnv("AWS_REGION", "eu-west-1");
+  vi.stubEnv("MODELSHIP_TABLE", "");
+  const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "eu-west-1" }));
+  await recordMidCanary(new DynamoRolloutStore({ tableName: TABLE, client }));
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+});
+
+describe("modelship status", () => {
+  it("shows a model mid-canary: stable and candidate with their weights, the step, and each alarm's value next to its threshold", async () => {
+    expect(await status(["llama-3-8b", "--table", TABLE])).toBe(0);
+    expect(out.join("\n")).toBe(
+      [
+        "llama-3-8b  running: canary step 2 of 4 (v3 at 25%)",
+        "  stable     v2  75%  (rollout llama-3-8b-v2-0a1b2c3d, workload models/llama-3-8b-v2)",
+        "  candidate  v3  25%  (rollout llama-3-8b-v3-4e5f6a7b, workload models/llama-3-8b-v3)",
+        "  rollout    llama-3-8b-v3-4e5f6a7b (v3) holds the model since 2025-06-01T08:55:00.000Z",
+        "  last       CanaryStep at 2025-06-01T09:30:00.000Z: llama-3-8b v3 takes 25% of traffic, v2 75% (step 2 of 4); baking 600 s.",
+        "  alarms (metric value / threshold)",
+        "    modelship-llama-3-8b-v3-latency-p95  OK                 1840.5 / 2000  since 2025-06-01T09:31:00.000Z",
+        "    modelship-llama-3-8b-v3-error-rate   ALARM              3.25 / 2  since 2025-06-01T09:34:20.000Z",
+        "    modelship-llama-3-8b-v3-rollback     ALARM              composite  since 2025-06-01T09:34:21.000Z",
+      ].join("\n"),
+    );
+    expect(cloudwatch.commandCalls(DescribeAlarmsCommand)[0]?.args[0].input.AlarmNames).toEqual([
+      ALARMS.latency,
+      ALARMS.errors,
+      ALARMS.composite,
+    ]);
+  });
+
+  it("prints every model from the table named by MODELSHIP_TABLE as JSON, the alarms' states beside the record", async () => {
+    vi.stubEnv("MODELSHIP_TABLE", TABLE);
+    expect(await status(["--json"])).toBe(0);
+    const printed = JSON.parse(out.join("\n")) as { models: Record<string, unknown>[] };
+    expect(printed.models).toHaveLength(1);
+    expect(printed.models[0]).toMatchObject({
+      model: "llama-3-8b",
+      stableVersion: "v2",
+      candidateVersion: "v3",
+      weights: { stable: 75, candidate: 25 },
+      canary: { step: 2, steps: 4, weight: 25 },
+      alarms: [
+        { name: ALARMS.latency, state: "OK", value: 1840.5, threshold: 2000 },
+        { name: ALARMS.errors, state: "ALARM", value: 3.25, threshold: 2 },
+        { name: ALARMS.composite, state: "ALARM" },
+      ],
+    });
+  });
+
+  it("calls an alarm the record names but CloudWatch no longer has missing", async () => {
+    cloudwatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [], CompositeAlarms: [] });
+    expect(await status(["llama-3-8b", "--table", TABLE])).toBe(0);
+    expect(out.join("\n")).toContain(
+      "    modelship-llama-3-8b-v3-rollback     missing: CloudWatch has no such alarm",
+    );
+  });
+
+  it("says when a model has no record (exit 1), and asks for the table when none is named (exit 2)", async () => {
+    expect(await status(["mistral-7b", "--table", TABLE])).toBe(1);
+    expect(out.join("\n")).toBe(`No rollout of mistral-7b is recorded in the table ${TABLE}.`);
+    expect(await status(["llama-3-8b"])).toBe(2);
+    expect(err.join("\n")).toContain("which rollout table? Give --table or set MODELSHIP_TABLE");
+    expect(err.join("\n")).toContain("RolloutTableName");
+  });
+
+  it("says that --local needs the local control plane", async () => {
+    dynamo.resetHistory();
+    expect(await status(["--local"])).toBe(2);
+    expect(err.join("\n")).toContain(
+      "modelship status --local talks to the local control plane, `modelship local`",
+    );
+    expect(dynamo.calls()).toHaveLength(0);
+  });
+});
