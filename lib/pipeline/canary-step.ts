@@ -3,7 +3,8 @@
 // step, before any traffic moves. It records the step with its weights and announces "Canary Weight Changed".
 // Idempotent: a retried step finds itself in the record and changes nothing twice.
 
-import type { ExecutionState, ModelRecord, RolloutPlan } from "../core/rollout";
+import { canaryWeights, nextCanaryStep } from "../core/canary-policy";
+import type { CanaryPosition, ExecutionState, ModelRecord, RolloutPlan } from "../core/rollout";
 import { armRolloutWatch } from "./canary-arming";
 import { planAndManifest, previousCanaryStep } from "./canary-state";
 import type { StageDeps } from "./deps";
@@ -25,12 +26,12 @@ export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): P
   assertStillRunning(record, rollout.id, STAGE);
   const { stable, candidate } = canaryVersions(record, rollout.id);
 
-  const progress = nextStep(plan, previousCanaryStep(state)?.step ?? 0);
+  const progress = nextStep(plan, previousCanaryStep(state));
   if (record?.canary?.step === progress.step && record.canary.weight === progress.weight) return progress;
 
   const firstStep = record?.alarmNames === undefined;
   const alarmNames = record?.alarmNames ?? (await armRolloutWatch(rollout, manifest, stable.version, deps));
-  const weights = { stable: 100 - progress.weight, candidate: progress.weight };
+  const weights = canaryWeights(plan, progress.weight);
   await deps.gateway.setWeights(rollout.model, weights);
 
   const previousWeight = record?.canary?.weight ?? 0;
@@ -69,18 +70,16 @@ export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): P
   return progress;
 }
 
-/** The step after `applied` (0 before the first), skipping a 0% step at the start. */
-function nextStep(plan: RolloutPlan, applied: number): CanaryProgress {
-  const steps = plan.canarySteps.length;
-  let index = applied;
-  while (index === 0 && plan.canarySteps[index]?.weight === 0) index++;
-  const step = plan.canarySteps[index];
-  if (!step) {
+/** The step after the one applied (none before the first); past the last, the state machine promotes. */
+function nextStep(plan: RolloutPlan, applied: CanaryPosition | undefined): CanaryProgress {
+  const next = nextCanaryStep(plan, applied);
+  if (!next) {
+    const steps = plan.canarySteps.length;
     throw new Error(
-      `CanaryStep was asked for step ${index + 1}, but the plan has ${steps} step(s): the state machine should have promoted after step ${steps}.`,
+      `CanaryStep was asked for a step after step ${applied?.step ?? 0}, but the plan has ${steps} step(s): the state machine should have promoted after step ${steps}.`,
     );
   }
-  return { step: index + 1, steps, weight: step.weight, bakeSeconds: step.bakeSeconds };
+  return next;
 }
 
 /** The stable and candidate versions a canary shifts between, as the record names them. */

@@ -3,8 +3,9 @@
 // before, because a lock left behind blocks the model and a GPU pod left behind is a bill. Idempotent: a
 // re-run records and emits nothing twice.
 //
-// A failure at RegisterGateway (GatewayFailed, or a state that already has `$.gateway`) may have left the
-// candidate on the model's route: Cleanup takes it off, which is a no-op for a route that never got it.
+// A failure at or after RegisterGateway (whatever its error: a Transient that ran out of retries too) may have
+// left the candidate on the model's route: once every gate before it has passed, Cleanup takes the candidate
+// off, which is a no-op for a route that never got it.
 //
 // A RolloutInProgress failure means the lock and the model's record belong to another rollout: Cleanup then
 // records nothing and releases nothing. A lock is released only by the rollout holding it.
@@ -37,7 +38,7 @@ export async function cleanup(state: ExecutionState, deps: CleanupDeps): Promise
   const cleaned: string[] = [];
   const leftBehind: string[] = [];
 
-  if (state.gateway !== undefined || failure.error === "GatewayFailed") {
+  if (reachedRegisterGateway(state) || failure.error === "GatewayFailed") {
     try {
       await deps.gateway.removeBackend(rollout.model, rollout.version);
       cleaned.push(`Took ${rollout.model} ${rollout.version} off the model's route.`);
@@ -147,4 +148,16 @@ function candidateHandle(candidate: ExecutionState["candidate"]): CandidateHandl
   const { id, model, version } = handle as Partial<Record<keyof CandidateHandle, unknown>>;
   const valid = typeof id === "string" && typeof model === "string" && typeof version === "string";
   return valid ? (handle as CandidateHandle) : undefined;
+}
+
+/** Whether the execution got as far as RegisterGateway: a candidate exists and every enabled gate passed. */
+function reachedRegisterGateway(state: ExecutionState): boolean {
+  if (state.gateway !== undefined) return true;
+  const gates = state.plan?.gates;
+  if (!gates || state.candidate === undefined) return false;
+  return (
+    (!gates.smoke || state.smoke !== undefined) &&
+    (!gates.stress || state.stress !== undefined) &&
+    (!gates.eval || state.eval !== undefined)
+  );
 }

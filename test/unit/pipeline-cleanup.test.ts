@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   GatewayFailed,
+  Transient,
   type ModelshipError,
   ModelInvalid,
   NotImplementedYet,
@@ -118,6 +119,17 @@ describe("Cleanup", () => {
       const outcome = await cleanup(failedState(gatewayFailed, handle), deps(undefined, gateway));
       expect(await gateway.describe("llama")).toBeUndefined();
       expect(outcome.leftBehind).toEqual([]);
+    });
+
+    it("is taken off the route after a Transient that ran out of retries once every gate had passed", async () => {
+      const gateway = await routeWithStableAndCandidate();
+      const state: ExecutionState = {
+        ...failedState(new Transient("The API server answered 503."), handle),
+        plan: { gates: { smoke: true, stress: false, eval: false } } as ExecutionState["plan"] & object,
+        smoke: { verdicts: [] },
+      };
+      await cleanup(state, deps(undefined, gateway));
+      expect(gateway.weightsOf("llama")).toEqual({ v2: 100 });
     });
 
     it("leaves the route alone for a failure before RegisterGateway", async () => {
