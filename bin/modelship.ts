@@ -21,21 +21,26 @@ const commands: Record<
       "run <folder> --local                          run one rollout of a model folder on this machine",
     load: () => import("../lib/cli/run"),
   },
+  local: {
+    summary:
+      "local [--home .modelship] [--port 8080]        the local control plane: gateway, bucket watcher, canaries, rollbacks",
+    load: () => import("../lib/cli/local"),
+  },
   status: {
-    summary: "status [model] [--json] [--table NAME]       what serves each model on AWS, with its alarms",
+    summary: "status [model] [--json] [--table NAME | --local]  what serves each model, with its alarms",
     load: () => import("../lib/cli/status"),
   },
   rollback: {
-    summary: 'rollback <model> [--reason "…"] [--bus NAME]  roll the running rollout back on AWS',
+    summary: 'rollback <model> [--reason "…"] [--bus NAME | --local]  roll the running rollout back',
     load: () => import("../lib/cli/rollback"),
   },
   promote: {
     summary:
-      'promote <model> [--reason "…"] [--bus NAME]   skip the running canary\'s remaining steps on AWS',
+      'promote <model> [--reason "…"] [--bus NAME | --local]  skip the running canary\'s remaining steps',
     load: () => import("../lib/cli/promote"),
   },
   abort: {
-    summary: 'abort <model> [--reason "…"] [--bus NAME]     stop the running rollout on AWS (a rollback)',
+    summary: 'abort <model> [--reason "…"] [--bus NAME | --local]  stop the running rollout (a rollback)',
     load: () => import("../lib/cli/abort"),
   },
   fault: {

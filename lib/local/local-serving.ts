@@ -37,6 +37,8 @@ interface ServerDetails {
   /** ISO timestamp. */
   readonly startedAt: string;
   readonly command: readonly string[];
+  /** What was deployed: a restarted control plane starts the same server again from it. */
+  readonly spec?: CandidateSpec;
 }
 
 interface Exit {
@@ -139,6 +141,7 @@ export class LocalServing implements Serving {
       logOffset,
       startedAt: startedAt.toISOString(),
       command: argv,
+      spec: structuredClone(spec),
     };
     const handle: CandidateHandle = {
       id: `local-${spec.rolloutId}`,
@@ -180,6 +183,27 @@ export class LocalServing implements Serving {
   async endpoint(handle: CandidateHandle, _purpose: "probe" | "load"): Promise<Endpoint> {
     const { port } = readDetails(handle);
     return { baseUrl: `http://127.0.0.1:${port}/v1`, headers: {}, servedName: handle.servedName };
+  }
+
+  /**
+   * Starts a version's server again from the handle an earlier control plane recorded (its process is gone):
+   * the same spec, a new process and port, so a new handle. A server of the rollout still running here is
+   * adopted instead.
+   */
+  async restart(handle: CandidateHandle): Promise<CandidateHandle> {
+    const details = readDetails(handle);
+    const candidate = this.candidates.get(handle.rolloutId);
+    if (candidate && !candidate.exited) return candidate.handle;
+    if (!details.spec) {
+      throw new CandidateFailed(
+        `The server of ${handle.model} ${handle.version} (rollout ${handle.rolloutId}) cannot be started again: its handle was recorded by an older modelship without the deploy spec.`,
+        { hint: `Roll ${handle.model} out again (copy a new version into the bucket).` },
+      );
+    }
+    if (isAlive(details.pid) && (await isCandidateProcess(details.pid, handle.rolloutId))) {
+      await stopPid(details.pid);
+    }
+    return this.deploy(details.spec);
   }
 
   async remove(handle: CandidateHandle): Promise<void> {
@@ -387,7 +411,7 @@ async function readLogTail(details: ServerDetails): Promise<string[]> {
 
 function readDetails(handle: CandidateHandle): ServerDetails {
   const details = handle.details ?? {};
-  const { pid, port, logPath, logOffset, startedAt, command } = details;
+  const { pid, port, logPath, logOffset, startedAt, command, spec } = details;
   if (
     typeof pid !== "number" ||
     typeof port !== "number" ||
@@ -400,5 +424,13 @@ function readDetails(handle: CandidateHandle): ServerDetails {
       `The candidate handle ${handle.id} was not made by the local serving adapter: its details lack pid, port, logPath, logOffset, startedAt or command.`,
     );
   }
-  return { pid, port, logPath, logOffset, startedAt, command: command as string[] };
+  return {
+    pid,
+    port,
+    logPath,
+    logOffset,
+    startedAt,
+    command: command as string[],
+    ...(typeof spec === "object" && spec !== null ? { spec: spec as CandidateSpec } : {}),
+  };
 }

@@ -18,8 +18,19 @@ export const ADMIN_PREFIX = "/_modelship/";
 const MAX_ADMIN_BODY_BYTES = 64 * 1024;
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
+/**
+ * More admin routes, from the process that owns the gateway: called with the path's segments after
+ * `/_modelship/`, once the loopback check passed; resolves false for a path it does not serve.
+ */
+export type AdminExtension = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  segments: readonly string[],
+) => Promise<boolean>;
+
 interface AdminSurface {
   readonly routes: RouteTable;
+  readonly extensions?: readonly AdminExtension[];
   faultOf(model: string, variant: Variant): Fault | undefined;
   setFault(model: string, variant: Variant, fault: Fault | undefined): Promise<void>;
 }
@@ -106,9 +117,12 @@ export async function serveAdminRequest(
     sendJson(response, 200, answer);
     return;
   }
+  for (const extension of admin.extensions ?? []) {
+    if (await extension(request, response, segments)) return;
+  }
   throw new OpenAiError(
     404,
-    `Unknown admin path ${path}: the admin API has GET ${ADMIN_PREFIX}routes[/<model>] and PUT|DELETE ${ADMIN_PREFIX}faults/<model>/<variant>.`,
+    `Unknown admin path ${path}: the admin API has GET ${ADMIN_PREFIX}routes[/<model>] and PUT|DELETE ${ADMIN_PREFIX}faults/<model>/<variant>${(admin.extensions?.length ?? 0) > 0 ? `, and the control plane's ${ADMIN_PREFIX}status, commands, uploads and executions/<id>` : ""}.`,
     null,
     "unknown_url",
   );

@@ -10,7 +10,7 @@ import { Agent as HttpsAgent } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { CandidateHandle, Endpoint, Gateway, Observation, RouteState, Variant } from "../../ports";
-import { ADMIN_PREFIX, serveAdminRequest } from "./admin-api";
+import { ADMIN_PREFIX, type AdminExtension, serveAdminRequest } from "./admin-api";
 import type { Fault } from "./fault-injection";
 import { serveModelRequest } from "./front-door";
 import { type FaultTable, readGatewayState, writeGatewayState } from "./gateway-state-file";
@@ -41,6 +41,7 @@ export class LocalGateway implements Gateway {
     https: new HttpsAgent({ keepAlive: true }),
   };
   private writes: Promise<void> = Promise.resolve();
+  private readonly adminExtensions: AdminExtension[] = [];
 
   /** Restores `<home>/gateway.json` (if any) and listens. */
   static async open(options: LocalGatewayOptions): Promise<LocalGateway> {
@@ -70,6 +71,7 @@ export class LocalGateway implements Gateway {
       record: options.record,
       now: options.now ?? (() => new Date()),
       agents: this.agents,
+      extensions: this.adminExtensions,
     };
     this.server = createServer((request, response) => {
       const serve = (request.url ?? "").startsWith(ADMIN_PREFIX) ? serveAdminRequest : serveModelRequest;
@@ -109,6 +111,21 @@ export class LocalGateway implements Gateway {
     this.routes.removeBackend(model, version);
     if (!this.routes.has(model)) this.faults.delete(model);
     await this.save();
+  }
+
+  /** Points the route's backend of the handle's rollout at its server started again (a new port). */
+  async rebind(model: string, handle: CandidateHandle): Promise<boolean> {
+    const rebound = this.routes.rebind(model, handle);
+    if (rebound) await this.save();
+    return rebound;
+  }
+
+  /**
+   * Adds admin routes of the process that owns the gateway (the control plane's commands and status) under
+   * `/_modelship/`, behind the same loopback check; the handler returns false for a path it does not serve.
+   */
+  mountAdmin(handler: AdminExtension): void {
+    this.adminExtensions.push(handler);
   }
 
   async describe(model: string): Promise<RouteState | undefined> {

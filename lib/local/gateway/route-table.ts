@@ -130,6 +130,24 @@ export class RouteTable {
   }
 
   /**
+   * Points the backend of the handle's rollout at the handle (its server was started again, on a new port);
+   * returns false when the route holds no backend of that rollout.
+   */
+  rebind(model: string, handle: CandidateHandle): boolean {
+    const slots = this.routes.get(model);
+    if (!slots) return false;
+    const roles = (["stable", "candidate", "previous"] as const).filter(
+      (role) => slots[role]?.rolloutId === handle.rolloutId,
+    );
+    if (roles.length === 0) return false;
+    this.routes.set(model, {
+      ...slots,
+      ...Object.fromEntries(roles.map((role) => [role, structuredClone(handle)])),
+    });
+    return true;
+  }
+
+  /**
    * The port's view: stable, candidate, then the previous stable. The previous one is shown as a weight-0
    * `candidate`: it is not the stable a canary's weights go back to, so Rollback promotes it back instead.
    */
