@@ -45,6 +45,7 @@ export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): P
         steps: progress.steps,
         weight: progress.weight,
         previousWeight,
+        weights,
         stableVersion: stable.version,
         bakeSeconds: progress.bakeSeconds,
       },

@@ -7,8 +7,11 @@
 // Observations are labelled by role in the rollout, as the alarms read them: the rollout's version is the
 // `candidate` — also during the watch, when it already serves as the route's stable — and the version it is
 // compared with is the `stable` (the previous stable during the watch, still warm). Requests go through the
-// gateway with `x-modelship-variant` when `gateway.url` is set and the version holds a variant there; else
-// straight to the version's server. A round for a rollout that is over publishes nothing and stops the prober.
+// gateway with `x-modelship-variant` when `gateway.url` is set and the route holds the version in that
+// variant; else straight to the version's server. A route that moved the version while the round ran (a
+// promotion, a rollback) makes that version's observations meaningless — a request may have found its
+// variant gone — so they are discarded, not published. A round for a rollout that is over publishes
+// nothing and stops the prober.
 
 import type { ModelRecord, ServingVersion } from "../core/rollout";
 import type { Endpoint, Observation, ProberTarget, Variant } from "../ports";
@@ -16,7 +19,7 @@ import type { StageDeps } from "./deps";
 import { OpenAiClient } from "./openai-client";
 import { holdsLock } from "./rollout-record";
 
-type ProbeDeps = Pick<StageDeps, "store" | "serving" | "metrics" | "clock" | "config">;
+type ProbeDeps = Pick<StageDeps, "store" | "serving" | "gateway" | "metrics" | "clock" | "config">;
 
 export interface ProbeOptions {
   /** Milliseconds a probe may take before it counts as failed. Default: the probe period. */
@@ -25,6 +28,8 @@ export interface ProbeOptions {
 
 export interface ProbeRound {
   readonly observations: readonly Observation[];
+  /** Requests whose version the route moved during the round: not published. */
+  readonly discarded?: number;
   /** Set when the rollout is over: nothing was probed and the prober was stopped. */
   readonly stopped?: string;
 }
@@ -65,12 +70,37 @@ export async function probeRound(
     };
   }
   const timeoutMs = options.timeoutMs ?? Math.max(1, target.everySeconds) * 1000;
-  const rounds = await Promise.all(
-    probesOf(record, target).map((probe) => probeVersion(probe, target, deps, timeoutMs)),
-  );
-  const observations = rounds.flat();
+  const before = await variantHolders(target.model, deps);
+  const probes = probesOf(record, target).map((probe) => confirmedByRoute(probe, before));
+  const rounds = await Promise.all(probes.map((probe) => probeVersion(probe, target, deps, timeoutMs)));
+  const after = await variantHolders(target.model, deps);
+  const kept = rounds.filter((_, i) => {
+    const variant = probes[i]?.routeVariant;
+    return variant === undefined || after.get(variant) === before.get(variant);
+  });
+  const observations = kept.flat();
+  const discarded = rounds.flat().length - observations.length;
   if (observations.length > 0) await deps.metrics.publish(observations);
-  return { observations };
+  return discarded > 0 ? { observations, discarded } : { observations };
+}
+
+/**
+ * The version each variant's requests reach on the model's route: the first backend of that variant (a
+ * previous stable kept warm comes after the one serving). Empty when the prober does not use the gateway.
+ */
+async function variantHolders(model: string, deps: ProbeDeps): Promise<Map<Variant, string>> {
+  const holders = new Map<Variant, string>();
+  if (!deps.config.gateway.url) return holders;
+  for (const backend of (await deps.gateway.describe(model))?.backends ?? []) {
+    if (!holders.has(backend.variant)) holders.set(backend.variant, backend.version);
+  }
+  return holders;
+}
+
+/** Through the gateway only when the variant reaches the version now; else straight to its server. */
+function confirmedByRoute(probe: Probe, holders: ReadonlyMap<Variant, string>): Probe {
+  if (probe.routeVariant && holders.get(probe.routeVariant) === probe.serving.version) return probe;
+  return { role: probe.role, serving: probe.serving };
 }
 
 /**

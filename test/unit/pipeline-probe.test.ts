@@ -156,6 +156,22 @@ describe("The prober", () => {
     expect(chats(servers.get("v1"))).toHaveLength(2);
   });
 
+  it("discards, unpublished, the probes of a version the route moved while the round ran", async () => {
+    await worldAtFirstStep(gatewayServer.baseUrl);
+    const describe = world.gateway.describe.bind(world.gateway);
+    let calls = 0;
+    // The promotion lands between the requests going out and the round's second look at the route.
+    world.gateway.describe = async (model) => {
+      if (++calls === 2) await flow.promote(v2, world);
+      return describe(model);
+    };
+    const round = await probeRound(target, world);
+    expect(round.discarded).toBe(4);
+    expect(round.observations).toEqual([]);
+    expect(world.metrics.published).toEqual([]);
+    expect(chats(gatewayServer)).toHaveLength(4);
+  });
+
   it("stops itself, publishing nothing, once the rollout is over", async () => {
     await worldAtFirstStep();
     await flow.rollback({ ...v2, error: { Error: "Transient", Cause: "test" } }, world);
