@@ -1,6 +1,5 @@
 // What the CLI's AWS commands (status, rollback, promote, abort) share: the environment variables that name
-// the stack's table and bus, AWS failures said in words with what to do, and the answer to `--local` until
-// the local control plane exists.
+// the stack's table and bus, and AWS failures said in words with what to do.
 
 export const CLI_ENVIRONMENT = {
   /** The rollout table: the stack's RolloutTableName output. */
@@ -12,14 +11,6 @@ export const CLI_ENVIRONMENT = {
 /** How to find the stack's names, for messages. */
 export const STACK_OUTPUTS_HINT =
   'aws cloudformation describe-stacks --stack-name Modelship --query "Stacks[0].Outputs"';
-
-/** `--local` on a command that only the local control plane could serve. */
-export function localNeedsControlPlane(command: string): string {
-  return [
-    `modelship ${command} --local talks to the local control plane, \`modelship local\`, which this version of modelship does not have yet.`,
-    `Without --local, \`modelship ${command}\` works on the AWS stack; a rollout on this machine (\`modelship run --local\`) is stopped with Ctrl-C.`,
-  ].join("\n");
-}
 
 /** An AWS SDK failure as a sentence with what to do about it. */
 export function describeAwsFailure(error: unknown): string {

@@ -5,7 +5,8 @@
 
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { type ControlPlaneInfo, findRunningControlPlane, NoControlPlane } from "../local/control-plane-file";
+import { ControlPlaneClient, ControlPlaneRefused } from "../local/control-plane-client";
+import { NoControlPlane } from "../local/control-plane-file";
 import type { AdminFaultAnswer } from "../local/gateway/admin-api";
 import type { Fault } from "../local/gateway/fault-injection";
 
@@ -26,7 +27,6 @@ A new fault replaces the variant's previous one.
 Exit status: 0 done, 1 no control plane runs or it refused (e.g. an unknown model), 2 usage error.`;
 
 class UsageError extends Error {}
-class Refused extends Error {}
 
 export async function run(argv: string[]): Promise<number> {
   try {
@@ -36,7 +36,7 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`modelship fault: ${error.message}\n\n${USAGE}`);
       return 2;
     }
-    if (error instanceof NoControlPlane || error instanceof Refused) {
+    if (error instanceof NoControlPlane || error instanceof ControlPlaneRefused) {
       console.error(`✖ ${error.message}`);
       return 1;
     }
@@ -81,9 +81,9 @@ async function faultCommand(argv: string[]): Promise<number> {
     throw new UsageError("--clear removes the fault; it takes no --delay, --abort or --percent.");
   }
 
-  const home = resolve(values.home);
-  const controlPlane = await findRunningControlPlane(home);
-  const answer = await callAdminApi(controlPlane, model, variant, fault);
+  const controlPlane = await ControlPlaneClient.connect(resolve(values.home));
+  const path = `faults/${encodeURIComponent(model)}/${variant}`;
+  const answer = await controlPlane.call<AdminFaultAnswer>(fault ? "PUT" : "DELETE", path, fault);
   const who = `${model} ${variant}${answer.version ? ` (${answer.version})` : " (no such backend now)"}`;
   console.log(fault ? `✔ ${who}: ${answer.description}.` : `✔ ${who}: fault cleared.`);
   return 0;
@@ -116,31 +116,4 @@ function parseDelay(text: string): number {
   const ms = Number(match[1]) * (match[2] === "s" ? 1000 : 1);
   if (ms > 86_400_000) throw new UsageError(`--delay must be at most a day, not '${text}'.`);
   return Math.round(ms);
-}
-
-async function callAdminApi(
-  controlPlane: ControlPlaneInfo,
-  model: string,
-  variant: string,
-  fault: Fault | undefined,
-): Promise<AdminFaultAnswer> {
-  const url = `http://127.0.0.1:${controlPlane.gatewayPort}/_modelship/faults/${encodeURIComponent(model)}/${variant}`;
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      method: fault ? "PUT" : "DELETE",
-      ...(fault ? { headers: { "content-type": "application/json" }, body: JSON.stringify(fault) } : {}),
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (error) {
-    throw new Refused(
-      `The local control plane (pid ${controlPlane.pid}) does not answer on 127.0.0.1:${controlPlane.gatewayPort}: ${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message}. If it has stopped, start it again with \`modelship local\`.`,
-    );
-  }
-  const body = (await response.json().catch(() => undefined)) as
-    (AdminFaultAnswer & { error?: { message?: string } }) | undefined;
-  if (!response.ok || !body) {
-    throw new Refused(body?.error?.message ?? `The gateway's admin API answered ${response.status}.`);
-  }
-  return body;
 }

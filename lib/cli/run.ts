@@ -1,6 +1,8 @@
 // `modelship run <folder> --local`: one rollout of a model folder on this machine, in the foreground. The
 // folder is copied into the local bucket as a new version (the manifest last: it is the commit marker), the
 // execution is started by the same Start logic an S3 upload triggers, and each state is printed as it runs.
+// With a control plane running for the home (`modelship local`), it runs the rollout and `run` follows it;
+// otherwise `run` is a control plane itself for the one rollout, and what it served stops with it.
 
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, join, relative, resolve, sep } from "node:path";
@@ -12,15 +14,22 @@ import { parseManifestKey } from "../core/keys";
 import type { ExecutionResult, StateTransition } from "../local/executor";
 import { interruptExecution, type Interruption } from "../local/interrupt";
 import type { LocalExecution } from "../local/local-executions";
-import { LocalConfigInvalid, localPaths, openLocalRuntime } from "../local/runtime";
+import { ControlPlaneRunning, startControlPlane } from "../local/control-plane";
+import { ControlPlaneClient, ControlPlaneRefused } from "../local/control-plane-client";
+import { NoControlPlane } from "../local/control-plane-file";
+import { FolderObjectStore } from "../local/folder-object-store";
+import { LocalConfigInvalid, localPaths } from "../local/runtime";
 import { cleanup, type CleanupOutcome } from "../pipeline/cleanup";
 import type { StageDeps } from "../pipeline/deps";
-import { start } from "../pipeline/start";
+import type { StartOutcome } from "../pipeline/start";
+import type { ObjectStore } from "../ports";
 
 const USAGE = `Usage: modelship run <folder> --local [--home .modelship] [--version V] [--time-factor F]
 
 Runs one rollout of a model folder on this machine: copies it into the local bucket as
 models/<name>/<version>/ and runs the pipeline on it, printing each state as it happens.
+With \`modelship local\` running for the home, the control plane runs the rollout (and keeps serving the
+model afterwards) and \`run\` follows it; otherwise \`run\` runs it, and serves the model until it exits.
 
   --local            run on this machine (the only place \`run\` runs for now)
   --home DIR         the local runtime's folder: bucket, records, events, config.json (default .modelship)
@@ -28,6 +37,7 @@ models/<name>/<version>/ and runs the pipeline on it, printing each state as it 
   --time-factor F    scale waits (bakes, watch, polls) and retry pauses: 1 = real time (default), 0.01 = 100× faster
 
 Ctrl-C stops the rollout and runs Cleanup (lock released, failure recorded); Ctrl-C again quits at once.
+Beside a control plane, Ctrl-C stops following: the rollout goes on (\`modelship abort <name> --local\`).
 
 Exit status: 0 the model shipped, 1 the rollout failed or the input is bad, 2 usage error, 130 interrupted.`;
 
@@ -55,6 +65,10 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (error instanceof BadInput) {
       console.error(`✖ ${error.message}${error.hint ? `\n  Hint: ${error.hint}` : ""}`);
+      return 1;
+    }
+    if (error instanceof ControlPlaneRefused || error instanceof ControlPlaneRunning) {
+      console.error(`✖ ${error.message}`);
       return 1;
     }
     if (error instanceof LocalConfigInvalid) {
@@ -102,57 +116,58 @@ async function runCommand(argv: string[]): Promise<number> {
   const manifest = await readManifest(folder);
   const { name, version } = rolloutName(folder, manifest, values.version);
   const home = resolve(values.home);
-  const paths = localPaths(home);
-  const transitions = new TransitionPrinter(timeFactor);
-  const runtime = await openLocalRuntime(home, {
-    timeFactor,
-    onTransition: (_, transition) => transitions.print(transition),
+  const running = await ControlPlaneClient.connect(home).catch((error: unknown) => {
+    if (error instanceof NoControlPlane) return undefined;
+    throw error;
   });
-  // Every way out — a finished rollout, a refusal, an error, Ctrl-C — stops the servers this run started.
-  try {
-    const { objects } = runtime.deps;
-
-    const prefix = `models/${name}/${version}/`;
-    if ((await objects.list(prefix)).length > 0) {
-      throw new BadInput(
-        `${name} ${version} is already in the local bucket (${join(paths.bucket, prefix)}).`,
-        "Roll out a new version: pass --version, or change `version:` in the manifest.",
+  if (running) {
+    if (values["time-factor"] !== "1") {
+      console.log(
+        `--time-factor is the control plane's (pid ${running.info.pid}): it applies only when \`run\` runs the rollout itself.`,
       );
     }
-    const files = await filesToCopy(folder, manifest?.fileName);
-    let bytes = 0;
-    for (const file of files) {
-      const body = await readFile(join(folder, file));
-      await objects.put(`${prefix}${file}`, body);
-      bytes += body.byteLength;
-    }
-    const manifestKey = `${prefix}${manifest?.fileName ?? "modelship.yaml"}`;
-    await objects.put(manifestKey, manifest?.text ?? defaultManifest(folder, name, version));
-    console.log(
-      `${name} ${version}: copied ${files.length} file(s), ${formatBytes(bytes)}, and the ${manifest ? "manifest" : "default manifest"} to ${join(paths.bucket, prefix)}`,
-    );
+    return runThroughControlPlane(running, home, folder, manifest, name, version);
+  }
+  return runHere(home, folder, manifest, name, version, timeFactor);
+}
 
-    const head = await objects.head(manifestKey);
-    const started = await start(
-      {
-        "detail-type": "Object Created",
-        detail: {
-          bucket: { name: objects.location },
-          object: {
-            key: manifestKey.split("/").map(encodeURIComponent).join("/"),
-            ...(head?.etag === undefined ? {} : { etag: head.etag }),
-            ...(head?.versionId === undefined ? {} : { "version-id": head.versionId }),
-          },
-        },
-      },
-      runtime.deps,
+/** No control plane runs for the home: this process is one, for this rollout, and stops with it. */
+async function runHere(
+  home: string,
+  folder: string,
+  manifest: FolderManifest | undefined,
+  name: string,
+  version: string,
+  timeFactor: number,
+): Promise<number> {
+  const paths = localPaths(home);
+  const transitions = new TransitionPrinter(timeFactor);
+  const controlPlane = await startControlPlane({
+    home,
+    timeFactor,
+    port: 0,
+    watchBucket: false,
+    onTransition: (_, transition) => transitions.print(transition),
+  });
+  const { runtime } = controlPlane;
+  // Every way out — a finished rollout, a refusal, an error, Ctrl-C — stops the servers this run started.
+  try {
+    for (const line of runtime.restored) console.log(`Restored: ${line}`);
+    const manifestKey = await copyIntoBucket(
+      runtime.deps.objects,
+      paths.bucket,
+      folder,
+      manifest,
+      name,
+      version,
     );
+    const started = await controlPlane.startManifest(manifestKey);
     if (started.status === "rejected") {
       console.error(`✖ Nothing was started: ${started.reason}`);
       for (const finding of started.findings) console.error(`  ${formatFinding(finding)}`);
       return 1;
     }
-    console.log(`Execution ${started.executionId}`);
+    console.log(`Execution ${started.executionId} (gateway ${controlPlane.url}/v1 while it runs)`);
     const execution = runtime.executions.get(started.executionId);
     if (!execution) throw new Error(`The execution ${started.executionId} was started but is not tracked.`);
     const { result, interruption } = await followExecution(execution, runtime.deps);
@@ -163,13 +178,104 @@ async function runCommand(argv: string[]): Promise<number> {
       for (const line of outcome?.leftBehind ?? []) console.log(`  ✖ left behind: ${line}`);
     } else {
       printResult(result, name, version);
+      if (result.status === "SUCCEEDED") {
+        console.log(
+          `  It is served while this process runs, which is now ending: run \`modelship local --home ${home}\` to keep serving it (it starts ${name} again).`,
+        );
+      }
     }
     console.log(`Events: ${paths.events}\nRecords: ${paths.rollouts}`);
     if (interruption) return 130;
     return result.status === "SUCCEEDED" ? 0 : 1;
   } finally {
-    await runtime.close();
+    await controlPlane.close();
   }
+}
+
+/**
+ * A control plane runs for the home: the folder goes into its bucket, it runs the rollout, and this
+ * process follows it. Ctrl-C stops following, not the rollout.
+ */
+async function runThroughControlPlane(
+  controlPlane: ControlPlaneClient,
+  home: string,
+  folder: string,
+  manifest: FolderManifest | undefined,
+  name: string,
+  version: string,
+): Promise<number> {
+  const paths = localPaths(home);
+  const objects = new FolderObjectStore(paths.bucket);
+  const manifestKey = await copyIntoBucket(objects, paths.bucket, folder, manifest, name, version);
+  const started = await controlPlane.call<StartOutcome>("POST", "uploads", { key: manifestKey });
+  if (started.status === "rejected") {
+    console.error(`✖ Nothing was started: ${started.reason}`);
+    for (const finding of started.findings) console.error(`  ${formatFinding(finding)}`);
+    return 1;
+  }
+  console.log(
+    `Execution ${started.executionId}, run by the control plane (pid ${controlPlane.info.pid}, gateway ${controlPlane.url}/v1)`,
+  );
+  const transitions = new TransitionPrinter(1);
+  const stopFollowing = new AbortController();
+  const interrupt = () => stopFollowing.abort();
+  process.once("SIGINT", interrupt);
+  process.once("SIGTERM", interrupt);
+  try {
+    for await (const entry of controlPlane.follow(started.executionId, stopFollowing.signal)) {
+      if ("transition" in entry) transitions.print(entry.transition);
+      else if ("dropped" in entry) console.log(`(${entry.dropped} earlier transitions are no longer kept)`);
+      else {
+        printResult(entry.result, name, version);
+        console.log(`Events: ${paths.events}\nRecords: ${paths.rollouts}`);
+        return entry.result.status === "SUCCEEDED" ? 0 : 1;
+      }
+    }
+    throw new BadInput(
+      `The control plane stopped before the rollout of ${name} ${version} ended.`,
+      `See \`modelship status ${name} --local\` once it runs again.`,
+    );
+  } catch (error) {
+    if (!stopFollowing.signal.aborted) throw error;
+    console.log(
+      `Stopped following. The rollout of ${name} ${version} goes on in the control plane: \`modelship status ${name} --local\` shows it, \`modelship abort ${name} --local\` stops it.`,
+    );
+    return 130;
+  } finally {
+    process.off("SIGINT", interrupt);
+    process.off("SIGTERM", interrupt);
+  }
+}
+
+/** Copies the folder into the bucket as models/<name>/<version>/, the manifest last; returns its key. */
+async function copyIntoBucket(
+  objects: ObjectStore,
+  bucket: string,
+  folder: string,
+  manifest: FolderManifest | undefined,
+  name: string,
+  version: string,
+): Promise<string> {
+  const prefix = `models/${name}/${version}/`;
+  if ((await objects.list(prefix)).length > 0) {
+    throw new BadInput(
+      `${name} ${version} is already in the local bucket (${join(bucket, prefix)}).`,
+      "Roll out a new version: pass --version, or change `version:` in the manifest.",
+    );
+  }
+  const files = await filesToCopy(folder, manifest?.fileName);
+  let bytes = 0;
+  for (const file of files) {
+    const body = await readFile(join(folder, file));
+    await objects.put(`${prefix}${file}`, body);
+    bytes += body.byteLength;
+  }
+  const manifestKey = `${prefix}${manifest?.fileName ?? "modelship.yaml"}`;
+  await objects.put(manifestKey, manifest?.text ?? defaultManifest(folder, name, version));
+  console.log(
+    `${name} ${version}: copied ${files.length} file(s), ${formatBytes(bytes)}, and the ${manifest ? "manifest" : "default manifest"} to ${join(bucket, prefix)}`,
+  );
+  return manifestKey;
 }
 
 /**

@@ -7,7 +7,11 @@ import { hostname, userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
 import type { CommandName } from "../pipeline/commands";
-import { CLI_ENVIRONMENT, describeAwsFailure, isParseArgsError, localNeedsControlPlane } from "./aws-cli";
+import { resolve } from "node:path";
+import { ControlPlaneClient, ControlPlaneRefused } from "../local/control-plane-client";
+import { NoControlPlane } from "../local/control-plane-file";
+import type { CommandOutcome } from "../pipeline/commands";
+import { CLI_ENVIRONMENT, describeAwsFailure, isParseArgsError } from "./aws-cli";
 
 /** The event source of commands sent from the CLI (the bus's rule matches the detail-type, whatever the source). */
 const CLI_EVENT_SOURCE = "modelship.cli";
@@ -42,21 +46,24 @@ export const ROLLOUT_COMMANDS = {
 } as const satisfies Record<string, CommandSpec>;
 
 function usage(spec: CommandSpec): string {
-  return `Usage: modelship ${spec.name} <model> [--reason "…"] [--bus NAME] [--local]
+  return `Usage: modelship ${spec.name} <model> [--reason "…"] [--bus NAME]
+       modelship ${spec.name} <model> [--reason "…"] --local [--home .modelship]
 
-Sends "${spec.detailType}" to modelship on AWS, which ${spec.does}.
-The command travels as an event on the modelship bus; the Command function acts on it within seconds.
-Follow it with \`modelship status <model>\`.
+Sends "${spec.detailType}" to modelship, which ${spec.does}.
+On AWS the command travels as an event on the modelship bus; the Command function acts on it within
+seconds. With --local the running local control plane (\`modelship local\`) acts on it at once and the
+answer says what was done. Follow it with \`modelship status <model>\`.
 
 Options:
   --reason TEXT   why, recorded in the model's history and the events (at most ${MAX_REASON_CHARS} characters)
   --bus NAME      the modelship event bus (default: $${CLI_ENVIRONMENT.bus}, else "modelship"; the stack's EventBusName output)
   --local         send it to the local control plane instead (\`modelship local\`)
+  --home DIR      with --local: the local runtime's folder (default .modelship)
   -h, --help      show this help
 
 AWS credentials and region come from the SDK's standard configuration (AWS_PROFILE, AWS_REGION, …).
 
-Exit codes: 0 sent, 1 bad input or not delivered, 2 usage error.`;
+Exit codes: 0 sent (--local: done, or nothing to do), 1 bad input, not delivered or refused, 2 usage error.`;
 }
 
 class UsageError extends Error {}
@@ -70,7 +77,11 @@ export async function sendRolloutCommand(spec: CommandSpec, argv: string[]): Pro
       console.error(`modelship ${spec.name}: ${(error as Error).message}\n\n${usage(spec)}`);
       return 2;
     }
-    if (error instanceof BadInput) {
+    if (
+      error instanceof BadInput ||
+      error instanceof NoControlPlane ||
+      error instanceof ControlPlaneRefused
+    ) {
       console.error(`✖ ${error.message}`);
       return 1;
     }
@@ -87,16 +98,13 @@ async function send(spec: CommandSpec, argv: string[]): Promise<number> {
       reason: { type: "string" },
       bus: { type: "string" },
       local: { type: "boolean", default: false },
+      home: { type: "string", default: ".modelship" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     console.log(usage(spec));
     return 0;
-  }
-  if (values.local) {
-    console.error(localNeedsControlPlane(spec.name));
-    return 2;
   }
   if (positionals.length !== 1) {
     throw new UsageError(
@@ -119,6 +127,7 @@ async function send(spec: CommandSpec, argv: string[]): Promise<number> {
     );
   }
   if (problems.length > 0) throw new BadInput(problems.join("\n  "));
+  if (values.local) return sendLocal(spec, values.home, { model, ...(reason && { reason }) });
 
   const bus = values.bus ?? (process.env[CLI_ENVIRONMENT.bus] || "modelship");
   const detail = { model, ...(reason && { reason }), requestedBy: requester() };
@@ -156,6 +165,22 @@ async function send(spec: CommandSpec, argv: string[]): Promise<number> {
     ].join("\n"),
   );
   return 0;
+}
+
+async function sendLocal(
+  spec: CommandSpec,
+  home: string,
+  detail: { readonly model: string; readonly reason?: string },
+): Promise<number> {
+  const controlPlane = await ControlPlaneClient.connect(resolve(home));
+  const outcome = await controlPlane.call<CommandOutcome>("POST", "commands", {
+    command: spec.detailType,
+    ...detail,
+    requestedBy: requester(),
+  });
+  const done = outcome.status === "done" || outcome.status === "nothing to do";
+  console.log(`${outcome.status === "done" ? "✓" : done ? "·" : "✖"} ${outcome.message}`);
+  return done ? 0 : 1;
 }
 
 /** Who sends the command, for the model's history: the local user and host. */

@@ -4,6 +4,8 @@
 
 import type { AlarmState } from "../core/alarm-spec";
 import type { ModelRecord, ServingVersion } from "../core/rollout";
+import { describeFault, type Fault } from "../local/gateway/fault-injection";
+import type { RouteState } from "../ports";
 
 export interface ModelStatus {
   readonly record: ModelRecord;
@@ -37,6 +39,20 @@ export function formatModelStatus({ record, alarms }: ModelStatus): string {
     lines.push("  alarms (metric value / threshold)", ...alarmRows(record.alarmNames, alarms));
   }
   return lines.join("\n");
+}
+
+/** The local gateway's view of a model: each backend with its weight, and the faults injected per variant. */
+export function formatRoute(
+  route: RouteState | null,
+  faults: { readonly stable?: Fault; readonly candidate?: Fault },
+): string[] {
+  const backends = route?.backends.map((b) => `${b.variant} ${b.version} ${b.weight}%`) ?? [];
+  const lines = [`  gateway   ${backends.length > 0 ? backends.join(", ") : "no route"}`];
+  for (const variant of ["stable", "candidate"] as const) {
+    const fault = faults[variant];
+    if (fault) lines.push(`  fault     ${variant}: ${describeFault(fault)}`);
+  }
+  return lines;
 }
 
 /** `running: canary step 2 of 4 (v3 at 25%)`, `promoted: v3 serves 100%`, … */

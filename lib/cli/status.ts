@@ -8,29 +8,30 @@ import { DynamoRolloutStore } from "../aws/dynamodb-rollout-store";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
 import type { ModelRecord } from "../core/rollout";
 import type { Alarms } from "../ports";
-import {
-  CLI_ENVIRONMENT,
-  describeAwsFailure,
-  isParseArgsError,
-  localNeedsControlPlane,
-  STACK_OUTPUTS_HINT,
-} from "./aws-cli";
-import { formatModelStatus, type ModelStatus } from "./status-report";
+import { CLI_ENVIRONMENT, describeAwsFailure, isParseArgsError, STACK_OUTPUTS_HINT } from "./aws-cli";
+import { resolve } from "node:path";
+import { ControlPlaneClient, ControlPlaneRefused } from "../local/control-plane-client";
+import type { LocalModelStatus } from "../local/control-plane-api";
+import { NoControlPlane } from "../local/control-plane-file";
+import { formatModelStatus, formatRoute, type ModelStatus } from "./status-report";
 
-const USAGE = `Usage: modelship status [model] [--json] [--table NAME] [--local]
+const USAGE = `Usage: modelship status [model] [--json] [--table NAME]
+       modelship status [model] [--json] --local [--home .modelship]
 
-Shows what serves each model (or the one named) on AWS: the stable and candidate versions with their
-weights, the canary's step, and each alarm's state with its metric value next to its threshold.
+Shows what serves each model (or the one named): the stable and candidate versions with their weights,
+the canary's step, and each alarm's state with its metric value next to its threshold — on AWS, or with
+--local from the running local control plane (\`modelship local\`), with the gateway's route and faults.
 
 Options:
   --table NAME   the rollout table (default: $${CLI_ENVIRONMENT.table}; the stack's RolloutTableName output)
   --json         print {models: [{…record, alarms: [{name, state, value, threshold, …}]}]}
   --local        ask the local control plane instead (\`modelship local\`)
+  --home DIR     with --local: the local runtime's folder (default .modelship)
   -h, --help     show this help
 
 AWS credentials and region come from the SDK's standard configuration (AWS_PROFILE, AWS_REGION, …).
 
-Exit codes: 0 shown, 1 no such model or AWS refused, 2 usage error.`;
+Exit codes: 0 shown, 1 no such model, or AWS or the control plane refused, 2 usage error.`;
 
 class UsageError extends Error {}
 class BadInput extends Error {}
@@ -43,7 +44,11 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`modelship status: ${(error as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    if (error instanceof BadInput) {
+    if (
+      error instanceof BadInput ||
+      error instanceof NoControlPlane ||
+      error instanceof ControlPlaneRefused
+    ) {
       console.error(`✖ ${error.message}`);
       return 1;
     }
@@ -60,16 +65,13 @@ async function status(argv: string[]): Promise<number> {
       table: { type: "string" },
       json: { type: "boolean", default: false },
       local: { type: "boolean", default: false },
+      home: { type: "string", default: ".modelship" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     console.log(USAGE);
     return 0;
-  }
-  if (values.local) {
-    console.error(localNeedsControlPlane("status"));
-    return 2;
   }
   if (positionals.length > 1) throw new UsageError(`give at most one model, found ${positionals.length}.`);
   const model = positionals[0];
@@ -78,6 +80,7 @@ async function status(argv: string[]): Promise<number> {
       `'${model}' is not a model name: lowercase letters, digits and '-', 1–63 characters, starting with a letter or digit.`,
     );
   }
+  if (values.local) return localStatus(values.home, model, values.json);
   const table = values.table ?? (process.env[CLI_ENVIRONMENT.table] || undefined);
   if (!table) {
     throw new UsageError(
@@ -100,6 +103,36 @@ async function status(argv: string[]): Promise<number> {
     values.json
       ? JSON.stringify({ models: statuses.map(({ record, alarms }) => ({ ...record, alarms })) }, null, 2)
       : statuses.map(formatModelStatus).join("\n\n"),
+  );
+  return 0;
+}
+
+async function localStatus(home: string, model: string | undefined, json: boolean): Promise<number> {
+  const controlPlane = await ControlPlaneClient.connect(resolve(home));
+  const query = model === undefined ? "" : `?model=${encodeURIComponent(model)}`;
+  const { models } = await controlPlane.call<{ models: LocalModelStatus[] }>("GET", `status${query}`);
+  if (models.length === 0) {
+    console.log(
+      model === undefined
+        ? `No model has been rolled out in ${resolve(home)} yet.`
+        : `No rollout of ${model} is recorded in ${resolve(home)}.`,
+    );
+    return model === undefined ? 0 : 1;
+  }
+  if (json) {
+    console.log(JSON.stringify({ models }, null, 2));
+    return 0;
+  }
+  console.log(
+    models
+      .map(({ alarms, route, faults, prober, ...record }) =>
+        [
+          formatModelStatus({ record, alarms }),
+          ...formatRoute(route, faults),
+          ...(prober ? [`  prober    ${prober.version} every ${prober.everySeconds}s`] : []),
+        ].join("\n"),
+      )
+      .join("\n\n"),
   );
   return 0;
 }

@@ -15,6 +15,8 @@ export interface LocalExecution {
   abort(): void;
   /** The state as of the last top-level Task. */
   lastState(): unknown;
+  /** True once `result` has settled. */
+  ended(): boolean;
 }
 
 /** Step Functions' rule for execution names: 1–80 characters, no whitespace, controls or `<>{}[]?*"#%\^|~`$&,;:/`. */
@@ -41,13 +43,18 @@ export class LocalExecutions implements Executions {
       name,
       ...(this.onTransition && { onTransition: (t: StateTransition) => this.onTransition?.(executionId, t) }),
     });
+    let ended = false;
+    const result = running.result.finally(() => {
+      ended = true;
+    });
     this.executions.set(executionId, {
       executionId,
       name,
       input,
-      result: running.result,
+      result,
       abort: running.abort,
       lastState: running.lastState,
+      ended: () => ended,
     });
     return { executionId, alreadyStarted: false };
   }
@@ -58,6 +65,11 @@ export class LocalExecutions implements Executions {
 
   get(executionId: string): LocalExecution | undefined {
     return this.executions.get(executionId);
+  }
+
+  /** The executions that have not ended yet, oldest first. */
+  running(): LocalExecution[] {
+    return this.list().filter((execution) => !execution.ended());
   }
 
   /** Every execution started, oldest first. */

@@ -27,7 +27,7 @@ interface Prober {
 
 export class LocalMetrics implements Metrics {
   private readonly options: LocalMetricsOptions;
-  private readonly probers = new Map<string, Prober>();
+  private readonly running = new Map<string, Prober>();
   /** Rounds running now, stopped probers' included: close() waits for them. */
   private readonly rounds = new Set<Promise<void>>();
 
@@ -56,7 +56,7 @@ export class LocalMetrics implements Metrics {
 
   async startProber(target: ProberTarget): Promise<void> {
     const key = keyOf(target.model, target.version);
-    const running = this.probers.get(key);
+    const running = this.running.get(key);
     if (running?.target.everySeconds === target.everySeconds) return;
     if (running) clearInterval(running.timer);
     if (!(target.everySeconds > 0)) {
@@ -66,28 +66,33 @@ export class LocalMetrics implements Metrics {
     }
     const timer = setInterval(() => this.runRound(key), target.everySeconds * 1000);
     timer.unref();
-    this.probers.set(key, { target: { ...target }, timer });
+    this.running.set(key, { target: { ...target }, timer });
     this.runRound(key);
   }
 
   async stopProber(model: string, version: string): Promise<void> {
     const key = keyOf(model, version);
-    const prober = this.probers.get(key);
+    const prober = this.running.get(key);
     if (!prober) return;
     clearInterval(prober.timer);
-    this.probers.delete(key);
+    this.running.delete(key);
+  }
+
+  /** The probers running now, as they were started. */
+  probers(): ProberTarget[] {
+    return [...this.running.values()].map((prober) => ({ ...prober.target }));
   }
 
   /** Stops every prober and waits for the rounds still running. */
   async close(): Promise<void> {
-    const probers = [...this.probers.values()];
-    this.probers.clear();
+    const probers = [...this.running.values()];
+    this.running.clear();
     for (const prober of probers) clearInterval(prober.timer);
     await Promise.all(this.rounds);
   }
 
   private runRound(key: string): void {
-    const prober = this.probers.get(key);
+    const prober = this.running.get(key);
     if (!prober || prober.inFlight) return;
     const { target } = prober;
     const round = Promise.resolve()

@@ -1,12 +1,17 @@
 // The local runtime, wired: a `.modelship/` home folder holds the bucket, the rollout records, the events,
-// the candidate servers' logs and the stack config; each pipeline function runs its stage with these
-// adapters; the local executor runs the state machine over them. Candidates are real servers on this machine
-// (LocalServing), stopped by `close()`. Ports with no local adapter yet fail loudly, naming what is missing.
+// the registry, the gateway's routes, the servers' logs and the stack config; each pipeline function runs
+// its stage with these adapters, and the local executor runs the state machine over them. Versions are real
+// servers on this machine (LocalServing) behind the local weighted gateway; the canary's metrics live in one
+// in-process series that the prober and the gateway feed and the alarm loop reads, and an alarm going to
+// ALARM calls the same Rollback the AWS alarm rule does. `close()` stops every loop, server and socket.
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { AlarmBook } from "../core/alarm-evaluator";
 import type { StackConfig } from "../core/config";
+import type { ModelshipEvent } from "../core/events";
 import type { Finding } from "../core/findings";
+import { MetricSeries } from "../core/metric-series";
 import { PIPELINE_FUNCTIONS, type PipelineFunction } from "../core/pipeline-functions";
 import { resolveStackConfig } from "../core/stack-config";
 import { canaryStep } from "../pipeline/canary-step";
@@ -17,19 +22,24 @@ import { deployCandidate } from "../pipeline/deploy-candidate";
 import type { StageDeps } from "../pipeline/deps";
 import { finalize } from "../pipeline/finalize";
 import { prepare } from "../pipeline/prepare";
+import { probeRound } from "../pipeline/probe";
 import { promote } from "../pipeline/promote";
 import { registerGateway } from "../pipeline/register-gateway";
-import { stateMachineRollback } from "../pipeline/rollback";
+import { rollback, stateMachineRollback } from "../pipeline/rollback";
 import { smokeTest } from "../pipeline/smoke-test";
-import { unbuiltPorts } from "../pipeline/unbuilt-ports";
 import * as unbuilt from "../pipeline/unbuilt-stages";
 import { validate } from "../pipeline/validate";
 import { LocalExecutor, type StateTransition, type TaskHandlers } from "./executor";
 import { FolderObjectStore } from "./folder-object-store";
+import { LocalGateway } from "./gateway/local-gateway";
 import { JsonFileRolloutStore } from "./json-rollout-store";
 import { JsonlEvents } from "./jsonl-events";
+import { LocalAlarms } from "./local-alarms";
 import { LocalExecutions } from "./local-executions";
+import { LocalMetrics } from "./local-metrics";
+import { LocalRegistry } from "./local-registry";
 import { LocalServing } from "./local-serving";
+import { restoreServing } from "./restore-serving";
 
 /** What each pipeline function runs: the stage, given the state (or Map item) and the local adapters. */
 const STAGES: Record<PipelineFunction, (input: never, deps: StageDeps) => Promise<unknown>> = {
@@ -76,21 +86,45 @@ export interface LocalRuntimeOptions {
   /** Scales Wait states and retry intervals: 1 is real time. */
   readonly timeFactor: number;
   readonly onTransition?: (executionId: string, transition: StateTransition) => void;
+  /** Every event, once it is in the events file. */
+  readonly onEvent?: (event: ModelshipEvent) => void;
+  /** The gateway's port: default `local.gatewayPort` from the config; 0 = any free port. */
+  readonly gatewayPort?: number;
+  /** Where what goes wrong in the background is told: a failed probe round, an alarm's rollback. */
+  readonly log?: (message: string) => void;
 }
 
 export interface LocalRuntime {
   readonly deps: StageDeps;
   readonly executions: LocalExecutions;
-  /** Stops every candidate server this runtime started; call it on every way out. */
+  readonly serving: LocalServing;
+  readonly gateway: LocalGateway;
+  readonly alarms: LocalAlarms;
+  readonly metrics: LocalMetrics;
+  /** What opening did to bring back what served before: servers started again, rollouts cut short rolled back. */
+  readonly restored: readonly string[];
+  /**
+   * Stops everything: rollouts still running are aborted and rolled back (a local execution cannot outlive
+   * its process), then the alarm loop, the probers, the gateway and every server. Call it on every way out.
+   */
   close(): Promise<void>;
 }
+
+/** Why an execution still running when the runtime closes is rolled back. */
+const STOPPING_REASON = "the local runtime running it stopped";
 
 export async function openLocalRuntime(home: string, options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const paths = localPaths(home);
   const config = await readStackConfig(paths.config);
-  // The handlers reach the adapters through `deps`, which needs the executions, which need the handlers.
+  const log = options.log ?? ((message: string) => console.error(message));
+  // The handlers, the prober and the alarm loop reach the adapters through `deps`, which needs them first.
+  const late: { deps?: StageDeps } = {};
+  const depsNow = (): StageDeps => {
+    if (!late.deps) throw new Error("The local runtime is still opening.");
+    return late.deps;
+  };
   const handlers = Object.fromEntries(
-    PIPELINE_FUNCTIONS.map((fn) => [fn, (input: unknown) => STAGES[fn](input as never, deps)]),
+    PIPELINE_FUNCTIONS.map((fn) => [fn, (input: unknown) => STAGES[fn](input as never, depsNow())]),
   ) as Record<PipelineFunction, (input: unknown) => Promise<unknown>> satisfies TaskHandlers;
   const executor = await LocalExecutor.load({
     handlers,
@@ -99,17 +133,99 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   });
   const executions = new LocalExecutions(executor, options.onTransition);
   const serving = new LocalServing({ home, config });
+  const series = new MetricSeries();
+  const metrics = new LocalMetrics({
+    series,
+    namespace: config.canaryMetrics.namespace,
+    probeRound: async (target) => void (await probeRound(target, depsNow())),
+    log,
+  });
+  const alarms = new LocalAlarms({
+    book: new AlarmBook(series),
+    // The composite is the alarm that rolls back, as the AWS rule matches only composites: acting on each
+    // metric alarm too would only repeat an idempotent rollback.
+    onAlarm: async (state) => {
+      if (!state.name.endsWith("-rollback")) return;
+      const outcome = await rollback(
+        { by: "alarm", alarmName: state.name, stateValue: "ALARM", reason: state.reason },
+        depsNow(),
+      );
+      if (outcome.result !== "rolled back") log(outcome.reason);
+    },
+    log,
+  });
+  const gateway = await LocalGateway.open({
+    home,
+    port: options.gatewayPort ?? config.local.gatewayPort,
+    endpointOf: (handle) => serving.endpoint(handle, "probe"),
+    record: (observations) =>
+      void metrics.publish(observations).catch((error: unknown) => log(String(error))),
+  });
+  const events = new JsonlEvents(paths.events);
   const deps: StageDeps = {
-    config,
+    // The prober goes through the gateway, so the faults injected there reach its requests too.
+    config: { ...config, gateway: { ...config.gateway, url: gateway.url } },
     objects: new FolderObjectStore(paths.bucket),
     store: new JsonFileRolloutStore(paths.rollouts),
-    events: new JsonlEvents(paths.events),
+    events: options.onEvent
+      ? {
+          emit: async (event) => {
+            await events.emit(event);
+            options.onEvent?.(event);
+          },
+        }
+      : events,
     clock: { now: () => new Date() },
     executions,
     serving,
-    ...unbuiltLocalPorts,
+    gateway,
+    registry: new LocalRegistry({ home }),
+    alarms,
+    metrics,
   };
-  return { deps, executions, close: () => serving.stopAll() };
+  late.deps = deps;
+  alarms.start();
+  const opened = deps;
+  let restored: string[];
+  try {
+    restored = await restoreServing(opened, serving, gateway);
+  } catch (error) {
+    await Promise.allSettled([alarms.close(), metrics.close(), gateway.close(), serving.stopAll()]);
+    throw error;
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = async () => {
+    for (const execution of executions.running()) {
+      execution.abort();
+      await execution.result;
+      const outcome = await rollback(
+        {
+          by: "command",
+          command: "Abort Requested",
+          model: execution.input.rollout.model,
+          reason: STOPPING_REASON,
+          requestedBy: "modelship (local runtime)",
+        },
+        opened,
+      ).catch((error: unknown) => ({ reason: `rolling it back failed: ${String(error)}` }));
+      log(`Stopped the rollout ${execution.name}: ${outcome.reason}`);
+    }
+    await alarms.close();
+    await metrics.close();
+    await gateway.close();
+    await serving.stopAll();
+  };
+  return {
+    deps: opened,
+    executions,
+    serving,
+    gateway,
+    alarms,
+    metrics,
+    restored,
+    close: () => (closing ??= close()),
+  };
 }
 
 async function readStackConfig(file: string): Promise<StackConfig> {
@@ -155,10 +271,3 @@ function withLocalServingDefaults(partial: unknown): unknown {
   }
   return { ...partial, serving: { ...LOCAL_SERVING_DEFAULTS, ...(serving as object | undefined) } };
 }
-
-const unbuiltLocalPorts = unbuiltPorts("local", {
-  gateway: "The local weighted gateway",
-  registry: "The local model registry",
-  alarms: "The local metrics and alarm evaluator",
-  metrics: "The local metrics and alarm evaluator",
-});

@@ -1,0 +1,153 @@
+// The control plane's part of the admin API on the gateway's port (loopback only, like the rest of it):
+//   GET  /_modelship/status[?model=<name>]     every model's record, alarms with values and thresholds, route and faults
+//   POST /_modelship/commands                  {"command": "Rollback Requested" | "Abort Requested" | "Promote Requested",
+//                                               "model", "reason"?, "requestedBy"?} → what was done, or why nothing was
+//   POST /_modelship/uploads                   {"key": "models/<name>/<version>/modelship.yaml"}: start its rollout now,
+//                                               as the bucket watcher would (the manifest must be in the local bucket)
+//   GET  /_modelship/executions/<id>           the execution's transitions so far and as they happen, then its result,
+//                                               as NDJSON (one JournalEntry per line)
+// These are what `modelship status|rollback|promote|abort --local` and `modelship run` beside a running
+// control plane use.
+
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AlarmState } from "../core/alarm-spec";
+import type { ModelRecord } from "../core/rollout";
+import { type CommandName, handleCommand, type CommandOutcome } from "../pipeline/commands";
+import type { StageDeps } from "../pipeline/deps";
+import type { StartOutcome } from "../pipeline/start";
+import type { ProberTarget, RouteState } from "../ports";
+import type { ExecutionJournal } from "./execution-journal";
+import type { AdminExtension } from "./gateway/admin-api";
+import type { Fault } from "./gateway/fault-injection";
+import type { LocalGateway } from "./gateway/local-gateway";
+import type { LocalMetrics } from "./local-metrics";
+import { parseJsonObject, readCappedBody, sendJson } from "./gateway/http-messages";
+import { OpenAiError } from "./llama-server/openai-error";
+
+const MAX_BODY_BYTES = 64 * 1024;
+const COMMANDS: readonly CommandName[] = ["Rollback Requested", "Abort Requested", "Promote Requested"];
+
+/** One model as `GET /_modelship/status` shows it. */
+export interface LocalModelStatus extends ModelRecord {
+  readonly alarms: readonly AlarmState[];
+  readonly route: RouteState | null;
+  readonly faults: { readonly stable?: Fault; readonly candidate?: Fault };
+  /** The canary's prober of this model, while one runs. */
+  readonly prober: ProberTarget | null;
+}
+
+export interface ControlPlaneSurface {
+  readonly deps: StageDeps;
+  readonly gateway: LocalGateway;
+  readonly metrics: LocalMetrics;
+  readonly journal: ExecutionJournal;
+  /** Starts the rollout of a manifest in the local bucket, as its upload would. */
+  startManifest(key: string): Promise<StartOutcome>;
+}
+
+export function controlPlaneApi(surface: ControlPlaneSurface): AdminExtension {
+  return async (request, response, segments) => {
+    const method = request.method ?? "GET";
+    const [resource, id, ...rest] = segments;
+    if (resource === "status" && segments.length === 1) {
+      allow(method, "GET", request);
+      const model = new URL(request.url ?? "/", "http://control-plane").searchParams.get("model");
+      sendJson(response, 200, { models: await statusOf(surface, model ?? undefined) });
+      return true;
+    }
+    if (resource === "commands" && segments.length === 1) {
+      allow(method, "POST", request);
+      const body = parseJsonObject(await readCappedBody(request, MAX_BODY_BYTES), "The command");
+      const outcome = await runCommand(body, surface.deps);
+      sendJson(response, outcome.status === "rejected" ? 400 : 200, outcome);
+      return true;
+    }
+    if (resource === "uploads" && segments.length === 1) {
+      allow(method, "POST", request);
+      const { key } = parseJsonObject(await readCappedBody(request, MAX_BODY_BYTES), "The upload");
+      if (typeof key !== "string" || key === "") {
+        throw new OpenAiError(
+          400,
+          'The upload needs {"key": "models/<name>/<version>/modelship.yaml"}: the manifest\'s key in the local bucket.',
+          "key",
+          "invalid_upload",
+        );
+      }
+      const outcome = await surface.startManifest(key);
+      sendJson(response, outcome.status === "rejected" ? 400 : 200, outcome);
+      return true;
+    }
+    if (resource === "executions" && id !== undefined && id !== "" && rest.length === 0) {
+      allow(method, "GET", request);
+      follow(id, surface.journal, request, response);
+      return true;
+    }
+    return false;
+  };
+}
+
+async function statusOf(
+  surface: ControlPlaneSurface,
+  model: string | undefined,
+): Promise<LocalModelStatus[]> {
+  const { store, alarms } = surface.deps;
+  const records = model === undefined ? await store.list() : [await store.get(model)];
+  const statuses: LocalModelStatus[] = [];
+  for (const record of records) {
+    if (!record) continue;
+    const stable = surface.gateway.faultOf(record.model, "stable");
+    const candidate = surface.gateway.faultOf(record.model, "candidate");
+    statuses.push({
+      ...record,
+      alarms: record.alarmNames?.length ? await alarms.states(record.alarmNames) : [],
+      route: (await surface.gateway.describe(record.model)) ?? null,
+      faults: { ...(stable ? { stable } : {}), ...(candidate ? { candidate } : {}) },
+      prober: surface.metrics.probers().find((p) => p.model === record.model) ?? null,
+    });
+  }
+  return statuses.sort((a, b) => a.model.localeCompare(b.model));
+}
+
+function runCommand(body: Record<string, unknown>, deps: StageDeps): Promise<CommandOutcome> {
+  const { command, ...detail } = body;
+  if (typeof command !== "string" || !COMMANDS.includes(command as CommandName)) {
+    return Promise.resolve({
+      status: "rejected",
+      message: `The command must be one of ${COMMANDS.map((c) => `"${c}"`).join(", ")}, found ${JSON.stringify(command)}.`,
+    });
+  }
+  return handleCommand({ "detail-type": command as CommandName, detail: detail as { model: string } }, deps);
+}
+
+function follow(
+  executionId: string,
+  journal: ExecutionJournal,
+  request: IncomingMessage,
+  response: ServerResponse,
+): void {
+  if (!journal.has(executionId)) {
+    throw new OpenAiError(
+      404,
+      `This control plane has not run an execution ${executionId}.`,
+      null,
+      "execution_not_found",
+    );
+  }
+  response.writeHead(200, { "content-type": "application/x-ndjson; charset=utf-8" });
+  const stop = journal.follow(executionId, (entry) => {
+    response.write(`${JSON.stringify(entry)}\n`);
+    if ("result" in entry) response.end();
+  });
+  request.socket.once("close", stop);
+}
+
+function allow(method: string, allowed: string, request: IncomingMessage): void {
+  if (method !== allowed) {
+    throw new OpenAiError(
+      405,
+      `${new URL(request.url ?? "/", "http://control-plane").pathname} answers ${allowed}, not ${method}.`,
+      null,
+      "method_not_allowed",
+    );
+  }
+}

@@ -1,0 +1,152 @@
+// The local control plane for one home folder: what the AWS stack is, on one machine and in one process.
+// The local runtime (servers, weighted gateway, prober, alarm loop that rolls back, registry, executions),
+// plus a watcher on the local bucket that starts a rollout for each new manifest as the S3 event rule does,
+// and the control plane's admin API beside the gateway's (status, commands, uploads, following an
+// execution). It announces itself in `<home>/control-plane.json`, so the CLI's `--local` commands and
+// `modelship run` find it; one control plane per home.
+
+import { resolve } from "node:path";
+import type { ModelshipEvent } from "../core/events";
+import { start, type StartOutcome } from "../pipeline/start";
+import { BucketWatcher } from "./bucket-watcher";
+import { controlPlaneApi } from "./control-plane-api";
+import {
+  findRunningControlPlane,
+  NoControlPlane,
+  removeControlPlaneFile,
+  writeControlPlaneFile,
+} from "./control-plane-file";
+import { ExecutionJournal } from "./execution-journal";
+import type { StateTransition } from "./executor";
+import { localPaths, type LocalRuntime, openLocalRuntime } from "./runtime";
+
+export interface ControlPlaneOptions {
+  /** The local runtime's home folder. */
+  readonly home: string;
+  /** Scales Wait states and retry intervals: 1 is real time. */
+  readonly timeFactor: number;
+  /** The gateway's port: default `local.gatewayPort` from the config; 0 = any free port. */
+  readonly port?: number;
+  /** Start a rollout for each manifest written into the local bucket (default true). */
+  readonly watchBucket?: boolean;
+  readonly onTransition?: (executionId: string, transition: StateTransition) => void;
+  readonly onEvent?: (event: ModelshipEvent) => void;
+  readonly log?: (message: string) => void;
+}
+
+export interface ControlPlane {
+  readonly runtime: LocalRuntime;
+  readonly home: string;
+  /** The gateway's base URL; OpenAI clients use `${url}/v1`. */
+  readonly url: string;
+  readonly port: number;
+  /** Starts the rollout of a manifest already in the local bucket, as its upload does. */
+  startManifest(key: string): Promise<StartOutcome>;
+  /** Stops watching, rolls back what still runs, stops every server and loop, removes control-plane.json. */
+  close(): Promise<void>;
+}
+
+/** A control plane already runs for this home; the message says which. */
+export class ControlPlaneRunning extends Error {
+  override readonly name = "ControlPlaneRunning";
+}
+
+export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const home = resolve(options.home);
+  const log = options.log ?? ((message: string) => console.error(message));
+  const other = await findRunningControlPlane(home).catch((error: unknown) => {
+    if (error instanceof NoControlPlane) return undefined;
+    throw error;
+  });
+  if (other) {
+    throw new ControlPlaneRunning(
+      `A control plane already runs for ${home} (pid ${other.pid}, started ${other.startedAt}, gateway http://127.0.0.1:${other.gatewayPort}). Use it, or stop it first.`,
+    );
+  }
+  const journal = new ExecutionJournal();
+  const runtime = await openLocalRuntime(home, {
+    timeFactor: options.timeFactor,
+    onTransition: (executionId, transition) => {
+      journal.record(executionId, transition);
+      options.onTransition?.(executionId, transition);
+    },
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    ...(options.port === undefined ? {} : { gatewayPort: options.port }),
+    log,
+  });
+  const { deps, executions, gateway } = runtime;
+
+  const startManifest = async (key: string): Promise<StartOutcome> => {
+    await watcher?.claim(key);
+    const head = await deps.objects.head(key);
+    if (!head) {
+      return {
+        status: "rejected",
+        reason: `${key} is not in the local bucket (${localPaths(home).bucket}).`,
+        findings: [],
+      };
+    }
+    const outcome = await start(
+      {
+        "detail-type": "Object Created",
+        detail: {
+          bucket: { name: deps.objects.location },
+          object: {
+            key: key.split("/").map(encodeURIComponent).join("/"),
+            ...(head.etag === undefined ? {} : { etag: head.etag }),
+            ...(head.versionId === undefined ? {} : { "version-id": head.versionId }),
+          },
+        },
+      },
+      deps,
+    );
+    if (outcome.status === "started") {
+      const execution = executions.get(outcome.executionId);
+      void execution?.result.then((result) => journal.end(outcome.executionId, result));
+    }
+    return outcome;
+  };
+
+  const watcher =
+    options.watchBucket === false
+      ? undefined
+      : new BucketWatcher({
+          bucket: localPaths(home).bucket,
+          onManifest: async (key) => {
+            const outcome = await startManifest(key);
+            if (outcome.status === "rejected") log(`${key} was not started: ${outcome.reason}`);
+          },
+          log,
+        });
+  gateway.mountAdmin(controlPlaneApi({ deps, gateway, metrics: runtime.metrics, journal, startManifest }));
+  try {
+    await watcher?.start();
+    await writeControlPlaneFile(home, {
+      pid: process.pid,
+      gatewayPort: gateway.port,
+      startedAt: new Date().toISOString(),
+    });
+  } catch (error) {
+    await watcher?.close();
+    await runtime.close();
+    throw error;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    runtime,
+    home,
+    url: gateway.url,
+    port: gateway.port,
+    startManifest,
+    close: () =>
+      (closing ??= (async () => {
+        await watcher?.close();
+        try {
+          await runtime.close();
+        } finally {
+          await removeControlPlaneFile(home, process.pid);
+        }
+      })()),
+  };
+}

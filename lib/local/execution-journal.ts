@@ -1,0 +1,70 @@
+// What a local execution did, kept for whoever follows it from another process (`modelship run` beside a
+// running control plane): every state transition in order, then how it ended. A follower gets the entries
+// so far, then each new one as it happens. Transitions past a cap are dropped from the start of the
+// journal (the readiness loop of a slow server can make many), and the follower is told how many.
+
+import type { ExecutionResult, StateTransition } from "./executor";
+
+export type JournalEntry =
+  | { readonly transition: StateTransition }
+  | { readonly dropped: number }
+  | { readonly result: ExecutionResult };
+
+const MAX_TRANSITIONS = 5_000;
+
+interface Journal {
+  readonly transitions: StateTransition[];
+  dropped: number;
+  result?: ExecutionResult;
+  readonly followers: Set<(entry: JournalEntry) => void>;
+}
+
+export class ExecutionJournal {
+  private readonly journals = new Map<string, Journal>();
+
+  record(executionId: string, transition: StateTransition): void {
+    const journal = this.journalOf(executionId);
+    journal.transitions.push(transition);
+    if (journal.transitions.length > MAX_TRANSITIONS) {
+      journal.transitions.shift();
+      journal.dropped++;
+    }
+    for (const follower of journal.followers) follower({ transition });
+  }
+
+  end(executionId: string, result: ExecutionResult): void {
+    const journal = this.journalOf(executionId);
+    journal.result = result;
+    for (const follower of journal.followers) follower({ result });
+    journal.followers.clear();
+  }
+
+  has(executionId: string): boolean {
+    return this.journals.has(executionId);
+  }
+
+  /**
+   * Calls `onEntry` with every entry so far, then with each new one until the result (the last entry).
+   * Returns how to stop following earlier.
+   */
+  follow(executionId: string, onEntry: (entry: JournalEntry) => void): () => void {
+    const journal = this.journalOf(executionId);
+    if (journal.dropped > 0) onEntry({ dropped: journal.dropped });
+    for (const transition of journal.transitions) onEntry({ transition });
+    if (journal.result) {
+      onEntry({ result: journal.result });
+      return () => undefined;
+    }
+    journal.followers.add(onEntry);
+    return () => journal.followers.delete(onEntry);
+  }
+
+  private journalOf(executionId: string): Journal {
+    let journal = this.journals.get(executionId);
+    if (!journal) {
+      journal = { transitions: [], dropped: 0, followers: new Set() };
+      this.journals.set(executionId, journal);
+    }
+    return journal;
+  }
+}
