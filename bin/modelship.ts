@@ -43,6 +43,11 @@ const commands: Record<
     summary: 'abort <model> [--reason "…"] [--bus NAME | --local]  stop the running rollout (a rollback)',
     load: () => import("../lib/cli/abort"),
   },
+  eval: {
+    summary:
+      "eval <base-url> --model <name> --suite <file.jsonl | sanity> [--compare stable.json] [--json]  score a served model on eval suites",
+    load: () => import("../lib/cli/eval"),
+  },
   fault: {
     summary:
       "fault <model> --variant candidate|stable [--delay 800ms] [--abort 503] [--percent 50] [--clear]  inject a fault through the local gateway",
