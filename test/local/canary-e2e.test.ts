@@ -17,6 +17,7 @@ import type { LocalModelStatus } from "../../lib/local/control-plane-api";
 import { readEvents } from "../../lib/local/jsonl-events";
 import { run as runRollback } from "../../lib/cli/rollback";
 import { run as runStatus } from "../../lib/cli/status";
+import { isRunning } from "../support/process-alive";
 
 let work: string;
 let controlPlane: ControlPlane;
@@ -139,15 +140,6 @@ async function status(): Promise<LocalModelStatus> {
   const response = await fetch(`${controlPlane.url}/_modelship/status?model=tiny`);
   const { models } = (await response.json()) as { models: LocalModelStatus[] };
   return models[0] as LocalModelStatus;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== "ESRCH";
-  }
 }
 
 describe("The canary on the local runtime, with llama.cpp behind the local gateway", () => {

@@ -11,6 +11,7 @@ import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { LocalGateway } from "../../lib/local/gateway/local-gateway";
 import { LocalServing } from "../../lib/local/local-serving";
 import type { CandidateHandle, Observation } from "../../lib/ports";
+import { isRunning } from "../support/process-alive";
 
 let work: string;
 let serving: LocalServing;
@@ -108,13 +109,4 @@ function withoutIdentity(event: string): unknown {
   if (event === "[DONE]") return event;
   const { id: _id, created: _created, ...rest } = JSON.parse(event) as Record<string, unknown>;
   return rest;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

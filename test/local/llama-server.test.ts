@@ -13,6 +13,7 @@ import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { createLlamaHttpServer } from "../../lib/local/llama-server/http-server";
 import { llamaServerCommand } from "../../lib/local/llama-server/launch";
 import type { OpenAiErrorBody } from "../../lib/local/llama-server/openai-error";
+import { isRunning } from "../support/process-alive";
 
 const NAME = "tiny-chat";
 const CONTEXT = 256;
@@ -389,13 +390,4 @@ function freePort(): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -3,7 +3,6 @@
 // "server" is a small Node script. After every test, every process spawned is dead.
 
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -15,6 +14,7 @@ import { CandidateFailed } from "../../lib/core/errors";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { LocalServing } from "../../lib/local/local-serving";
 import type { CandidateHandle, CandidateSpec, CandidateStatus } from "../../lib/ports";
+import { isRunning } from "../support/process-alive";
 
 let work: string;
 let bucket: string;
@@ -322,19 +322,4 @@ ${ending}
 async function servedModels(baseUrl: string): Promise<string[]> {
   const list = (await (await fetch(`${baseUrl}/models`)).json()) as { data: { id: string }[] };
   return list.data.map((model) => model.id);
-}
-
-/** Alive and not a zombie (an orphan whose reaper has not collected it yet is dead). */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return true;
-  }
 }

@@ -12,6 +12,7 @@ import type { ModelshipEvent } from "../../lib/core/events";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { JsonFileRolloutStore } from "../../lib/local/json-rollout-store";
 import { readEvents } from "../../lib/local/jsonl-events";
+import { isRunning } from "../support/process-alive";
 
 let work: string;
 let home: string;
@@ -56,15 +57,6 @@ function serverOf(events: readonly ModelshipEvent[]): { pid: number; port: numbe
     throw new Error(`No pid and port in the DeployCandidate event: ${JSON.stringify(deployed)}`);
   }
   return { pid: where.pid, port: where.port };
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== "ESRCH";
-  }
 }
 
 async function answersOn(port: number): Promise<boolean> {

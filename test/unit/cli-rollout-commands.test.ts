@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { mockClient } from "aws-sdk-client-mock";
 import { hostname, userInfo } from "node:os";
@@ -113,11 +116,15 @@ describe("modelship rollback | promote | abort", () => {
     expect(eventBridge.calls()).toHaveLength(0);
   });
 
-  it("says that --local needs the local control plane, and does not pretend to send", async () => {
-    expect(await rollback(["llama", "--local"])).toBe(2);
-    expect(err.join("\n")).toContain(
-      "modelship rollback --local talks to the local control plane, `modelship local`",
-    );
+  it("with --local and no control plane running for the home, says how to start one and sends nothing", async () => {
+    const home = await mkdtemp(join(tmpdir(), "modelship-no-control-plane-"));
+    try {
+      expect(await rollback(["llama", "--local", "--home", home])).toBe(1);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+    expect(err.join("\n")).toContain(`No local control plane is running for ${home}`);
+    expect(err.join("\n")).toContain(`Start it with \`modelship local --home ${home}\`.`);
     expect(eventBridge.calls()).toHaveLength(0);
   });
 

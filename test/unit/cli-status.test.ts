@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   CloudWatchClient,
   DescribeAlarmsCommand,
@@ -235,12 +238,15 @@ describe("modelship status", () => {
     expect(err.join("\n")).toContain("RolloutTableName");
   });
 
-  it("says that --local needs the local control plane", async () => {
+  it("with --local and no control plane running for the home, says how to start one and reads no table", async () => {
     dynamo.resetHistory();
-    expect(await status(["--local"])).toBe(2);
-    expect(err.join("\n")).toContain(
-      "modelship status --local talks to the local control plane, `modelship local`",
-    );
+    const home = await mkdtemp(join(tmpdir(), "modelship-no-control-plane-"));
+    try {
+      expect(await status(["--local", "--home", home])).toBe(1);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+    expect(err.join("\n")).toContain(`No local control plane is running for ${home}`);
     expect(dynamo.calls()).toHaveLength(0);
   });
 });

@@ -1,0 +1,276 @@
+// The local control plane's admin API over real HTTP (what `modelship status|rollback|promote|abort --local`
+// and `modelship run` beside it use), and how a control plane announces itself in its home: a real control
+// plane on a temp home and any free port. Rollouts here fail in Prepare, so no model server is needed.
+
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { request } from "node:http";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ControlPlane, ControlPlaneRunning, startControlPlane } from "../../lib/local/control-plane";
+import type { JournalEntry } from "../../lib/local/execution-journal";
+import type { OpenAiErrorBody } from "../../lib/local/llama-server/openai-error";
+import type { StartOutcome } from "../../lib/pipeline/start";
+
+let work: string;
+let controlPlane: ControlPlane;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "modelship-control-plane-api-"));
+  controlPlane = await startControlPlane({
+    home: join(work, "home"),
+    timeFactor: 0,
+    port: 0,
+    watchBucket: false,
+    log: () => {},
+  });
+});
+
+afterAll(async () => {
+  await controlPlane?.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+function api(path: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(`${controlPlane.url}/_modelship/${path}`, init);
+}
+
+function post(path: string, body: unknown): Promise<Response> {
+  return api(path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+async function errorOf(response: Response): Promise<string> {
+  return ((await response.json()) as OpenAiErrorBody).error.message;
+}
+
+/** Writes a manifest into the control plane's bucket, as an upload would. */
+async function putManifest(model: string, version: string, text: string): Promise<string> {
+  const folder = join(controlPlane.home, "bucket", "models", model, version);
+  await mkdir(folder, { recursive: true });
+  await writeFile(join(folder, "modelship.yaml"), text);
+  return `models/${model}/${version}/modelship.yaml`;
+}
+
+describe("The local control plane's admin API", () => {
+  it("shows no models for a home where nothing was rolled out", async () => {
+    const all = await api("status");
+    expect(all.status).toBe(200);
+    expect(await all.json()).toEqual({ models: [] });
+    expect(await (await api("status?model=tiny")).json()).toEqual({ models: [] });
+  });
+
+  it("refuses an unknown command with 400, naming the commands it takes", async () => {
+    const response = await post("commands", { command: "Delete Everything", model: "tiny" });
+
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      status: "rejected",
+      message:
+        'The command must be one of "Rollback Requested", "Abort Requested", "Promote Requested", found "Delete Everything".',
+    });
+  });
+
+  it("refuses a command for something that is not a model name, saying which field and what it expects", async () => {
+    const response = await post("commands", { command: "Rollback Requested", model: "Tiny_Llama" });
+
+    expect(response.status).toBe(400);
+    const outcome = (await response.json()) as { status: string; findings: { path: string }[] };
+    expect(outcome.status).toBe("rejected");
+    expect(outcome.findings.map((f) => f.path)).toEqual(["detail.model"]);
+  });
+
+  it("answers a rollback or an abort of a model with no rollout running: nothing to do", async () => {
+    for (const command of ["Rollback Requested", "Abort Requested"]) {
+      const response = await post("commands", { command, model: "tiny", reason: "testing" });
+
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({
+        command,
+        model: "tiny",
+        status: "nothing to do",
+        message: `No rollout of tiny is running: ${command === "Abort Requested" ? "an abort" : "a rollback"} has nothing to do.`,
+      });
+    }
+  });
+
+  it("refuses a command body that is not JSON", async () => {
+    const response = await post("commands", "rollback tiny");
+
+    expect(response.status).toBe(400);
+    expect(await errorOf(response)).toMatch(/^The command is not valid JSON/);
+  });
+
+  it("refuses an upload without a key, saying what to send", async () => {
+    const response = await post("uploads", { manifest: "models/tiny/v1/modelship.yaml" });
+
+    expect(response.status).toBe(400);
+    expect(await errorOf(response)).toBe(
+      'The upload needs {"key": "models/<name>/<version>/modelship.yaml"}: the manifest\'s key in the local bucket.',
+    );
+  });
+
+  it("refuses an upload whose key is not a manifest key, without touching anything outside the bucket", async () => {
+    for (const key of ["../../control-plane.json", "models/tiny/../../../etc/modelship.yaml"]) {
+      const response = await post("uploads", { key });
+
+      expect(response.status).toBe(400);
+      expect(await errorOf(response)).toContain(
+        `The upload's key cannot start a rollout: expected a manifest key models/<name>/<version>/modelship.yaml (or .yml, .json), found '${key}'.`,
+      );
+    }
+    const badVersion = await post("uploads", { key: "models/tiny/../modelship.yaml" });
+    expect(badVersion.status).toBe(400);
+    expect(await errorOf(badVersion)).toContain("version '..' is not valid");
+  });
+
+  it("rejects an upload of a manifest that is not in the local bucket, and starts nothing", async () => {
+    const response = await post("uploads", { key: "models/tiny/v9/modelship.yaml" });
+
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      status: "rejected",
+      reason: `models/tiny/v9/modelship.yaml is not in the local bucket (${join(controlPlane.home, "bucket")}).`,
+      findings: [],
+    });
+    expect(controlPlane.runtime.executions.list()).toEqual([]);
+  });
+
+  it("starts the rollout of an uploaded manifest once, and streams its execution as NDJSON until the result", async () => {
+    const key = await putManifest("tiny", "v1", "name: tiny\nversion: v1\nservng: {}\n");
+
+    const started = (await (await post("uploads", { key })).json()) as StartOutcome;
+    const again = (await (await post("uploads", { key })).json()) as StartOutcome;
+
+    expect(started).toMatchObject({
+      status: "started",
+      executionId: expect.stringMatching(/^local:tiny-v1-/),
+    });
+    if (started.status === "rejected") throw new Error(started.reason);
+    expect(again).toMatchObject({ status: "duplicate", executionId: started.executionId });
+    const followed = await api(`executions/${encodeURIComponent(started.executionId)}`);
+    expect(followed.status).toBe(200);
+    expect(followed.headers.get("content-type")).toBe("application/x-ndjson; charset=utf-8");
+    const entries = (await followed.text())
+      .split("\n")
+      .filter((line) => line !== "")
+      .map((line) => JSON.parse(line) as JournalEntry);
+    const states = entries.flatMap((e) =>
+      "transition" in e && e.transition.type === "entered" ? [e.transition.state] : [],
+    );
+    expect(states).toEqual(["Prepare", "Cleanup", "RolloutFailed"]);
+    const last = entries.at(-1);
+    expect(last && "result" in last && last.result).toMatchObject({
+      status: "FAILED",
+      error: { Error: "ManifestInvalid" },
+    });
+    expect(controlPlane.runtime.executions.list().map((e) => e.executionId)).toEqual([started.executionId]);
+  });
+
+  it("answers 404 for an execution it has not run", async () => {
+    const response = await api("executions/local%3Atiny-v7-00000000");
+
+    expect(response.status).toBe(404);
+    expect(await errorOf(response)).toBe(
+      "This control plane has not run an execution local:tiny-v7-00000000.",
+    );
+  });
+
+  it.each([
+    ["POST", "status", "/_modelship/status answers GET, not POST."],
+    ["GET", "commands", "/_modelship/commands answers POST, not GET."],
+    ["PUT", "uploads", "/_modelship/uploads answers POST, not PUT."],
+    [
+      "DELETE",
+      "executions/local:tiny-v1-00000000",
+      "/_modelship/executions/local:tiny-v1-00000000 answers GET, not DELETE.",
+    ],
+  ])("answers 405 to %s %s, saying which method it takes", async (method, path, message) => {
+    const response = await api(path, { method });
+
+    expect(response.status).toBe(405);
+    expect(await errorOf(response)).toBe(message);
+  });
+
+  it("refuses a request addressed to a host name other than this machine's (a DNS name rebound to 127.0.0.1)", async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const sent = request(
+        `${controlPlane.url}/_modelship/commands`,
+        {
+          method: "POST",
+          headers: { host: "attacker.example", "content-type": "application/json" },
+          agent: false,
+        },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        },
+      );
+      sent.on("error", reject);
+      sent.end(JSON.stringify({ command: "Rollback Requested", model: "tiny" }));
+    });
+
+    expect(status).toBe(403);
+    expect((await api("status", { headers: { host: `localhost:${controlPlane.port}` } })).status).toBe(200);
+  });
+});
+
+describe("startControlPlane", () => {
+  it("refuses a second control plane for the same home, naming the one that runs", async () => {
+    const second = startControlPlane({ home: controlPlane.home, timeFactor: 0, port: 0, log: () => {} });
+
+    await expect(second).rejects.toThrow(ControlPlaneRunning);
+    await expect(second).rejects.toThrow(
+      `A control plane already runs for ${controlPlane.home} (pid ${process.pid}, started `,
+    );
+    await expect(second).rejects.toThrow(
+      `gateway http://127.0.0.1:${controlPlane.port}). Use it, or stop it first.`,
+    );
+  });
+
+  it("announces itself in control-plane.json while it runs, and removes the file when it stops", async () => {
+    const home = join(work, "announced");
+    const file = join(home, "control-plane.json");
+    const own = await startControlPlane({ home, timeFactor: 0, port: 0, watchBucket: false, log: () => {} });
+    try {
+      const announced = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+      expect(announced).toEqual({ pid: process.pid, gatewayPort: own.port, startedAt: expect.any(String) });
+      expect(Number.isNaN(Date.parse(announced["startedAt"] as string))).toBe(false);
+    } finally {
+      await own.close();
+    }
+
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it("starts over a control-plane.json left behind by one that crashed", async () => {
+    const home = join(work, "crashed");
+    await mkdir(home);
+    const deadPid = spawnSync(process.execPath, ["-e", ""]).pid;
+    await writeFile(
+      join(home, "control-plane.json"),
+      JSON.stringify({ pid: deadPid, gatewayPort: 1, startedAt: "2025-01-01T00:00:00.000Z" }),
+    );
+
+    const restarted = await startControlPlane({
+      home,
+      timeFactor: 0,
+      port: 0,
+      watchBucket: false,
+      log: () => {},
+    });
+    try {
+      const announced = JSON.parse(await readFile(join(home, "control-plane.json"), "utf8")) as {
+        pid: number;
+      };
+      expect(announced.pid).toBe(process.pid);
+    } finally {
+      await restarted.close();
+    }
+  });
+});
