@@ -16,6 +16,11 @@ const commands: Record<
       "example <dir> --format safetensors|gguf [--size tiny|small] [--seed N]  write a generated model to try things on",
     load: () => import("../lib/cli/example"),
   },
+  bench: {
+    summary:
+      "bench <base-url> --model <name> [--concurrency N | --rate R] [--duration 60s] [--json]  load-test an OpenAI-compatible endpoint",
+    load: () => import("../lib/cli/bench"),
+  },
   run: {
     summary:
       "run <folder> --local                          run one rollout of a model folder on this machine",

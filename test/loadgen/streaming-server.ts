@@ -1,0 +1,137 @@
+// An in-test OpenAI-compatible server for the load generator: it streams chat completions over SSE with
+// delays and failures a test chooses per request (by arrival order), so the truth a measurement is judged
+// against is what the server was told to do.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export type Reply =
+  | {
+      readonly kind: "stream";
+      /** Wait before the first content chunk (a role-only chunk goes out at once). */
+      readonly ttftMs: number;
+      /** Wait between content chunks. */
+      readonly gapMs: number;
+      readonly chunks: number;
+      /** The `usage` chunk's numbers; no usage chunk when undefined. */
+      readonly usage?: { readonly prompt: number; readonly completion: number };
+      /** Content in `reasoning_content` instead of `content`. */
+      readonly reasoning?: boolean;
+    }
+  | { readonly kind: "status"; readonly status: number }
+  /** The connection drops after the first content chunk. */
+  | { readonly kind: "broken" }
+  /** An event whose data is not JSON. */
+  | { readonly kind: "not-json" }
+  /** The stream ends without `data: [DONE]`. */
+  | { readonly kind: "no-done" }
+  /** The server never answers. */
+  | { readonly kind: "hang" };
+
+export class StreamingServer {
+  /** The JSON bodies received, in arrival order. */
+  readonly bodies: Record<string, unknown>[] = [];
+  private readonly server: Server;
+  private readonly hanging = new Set<ServerResponse>();
+
+  private constructor(private readonly replyTo: (index: number) => Reply) {
+    this.server = createServer((req, res) => void this.handle(req, res));
+  }
+
+  static async start(replyTo: (index: number) => Reply): Promise<StreamingServer> {
+    const server = new StreamingServer(replyTo);
+    await new Promise<void>((resolve) => server.server.listen(0, "127.0.0.1", resolve));
+    return server;
+  }
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (req.method === "GET" && req.url === "/v1/models") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ object: "list", data: [{ id: "tiny", object: "model" }] }));
+      return;
+    }
+    if (req.method !== "POST" || req.url !== "/v1/chat/completions") {
+      res.writeHead(404).end();
+      return;
+    }
+    const index = this.bodies.length;
+    this.bodies.push(JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>);
+    const reply = this.replyTo(index);
+    switch (reply.kind) {
+      case "status":
+        res.writeHead(reply.status, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: { message: `injected ${reply.status}`, type: "server_error" } }));
+        return;
+      case "hang":
+        this.hanging.add(res);
+        return;
+      default:
+        return this.stream(res, reply);
+    }
+  }
+
+  private async stream(
+    res: ServerResponse,
+    reply: Exclude<Reply, { kind: "status" | "hang" }>,
+  ): Promise<void> {
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
+    const delta = (d: object, finish: string | null = null) => ({
+      choices: [{ index: 0, delta: d, finish_reason: finish }],
+    });
+    send(delta({ role: "assistant", content: "" }));
+    if (reply.kind === "broken") {
+      res.write(`data: ${JSON.stringify(delta({ content: "Hi" }))}\n\n`, () => res.destroy());
+      return;
+    }
+    if (reply.kind === "not-json") {
+      res.end("data: {not json\n\ndata: [DONE]\n\n");
+      return;
+    }
+    if (reply.kind === "no-done") {
+      send(delta({ content: "Hi" }));
+      res.end();
+      return;
+    }
+    await pause(reply.ttftMs);
+    for (let i = 0; i < reply.chunks; i++) {
+      if (i > 0) await pause(reply.gapMs);
+      send(delta(reply.reasoning ? { reasoning_content: `step ${i} ` } : { content: `word${i} ` }));
+    }
+    send(delta({}, "length"));
+    if (reply.usage) {
+      send({
+        choices: [],
+        usage: {
+          prompt_tokens: reply.usage.prompt,
+          completion_tokens: reply.usage.completion,
+          total_tokens: reply.usage.prompt + reply.usage.completion,
+        },
+      });
+    }
+    res.end("data: [DONE]\n\n");
+  }
+}
+
+/**
+ * Waits at least `ms` by the monotonic clock the client measures with: a timer alone can fire up to a
+ * millisecond early (the event loop's clock is cached), which would make the injected truth a lie.
+ */
+async function pause(ms: number): Promise<void> {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, until - performance.now()));
+  }
+}
