@@ -1,9 +1,8 @@
-// The canary's arithmetic, pure, for the stages that move traffic and the commands that report it: the
-// weights of a step (they add up to 100; a first release takes everything at once), the step that follows
-// the one applied (never a 0% first step: some gateways fail a weight-0 dark launch), and one line saying
-// where a model's canary stands.
+// The canary's arithmetic, pure, for the stages that move traffic: the weights of a step (they add up to
+// 100; a first release takes everything at once) and the step that follows the one applied (never a 0%
+// first step: some gateways fail a weight-0 dark launch).
 
-import type { CanaryPosition, ModelRecord, RolloutPlan } from "./rollout";
+import type { CanaryPosition, RolloutPlan } from "./rollout";
 
 export interface CanaryWeights {
   readonly stable: number;
@@ -45,32 +44,4 @@ export function nextCanaryStep(
     }
   }
   return undefined;
-}
-
-/**
- * One line a user reads in `modelship status`: `llama: canary step 2 of 4, v2 takes 25%, v1 75%`.
- * Weights come from the record (what the gateway was last set to), else from the canary position.
- */
-export function describeCanary(
-  record: Pick<ModelRecord, "model" | "stableVersion" | "candidateVersion" | "weights" | "canary">,
-): string {
-  const { model, stableVersion, candidateVersion, canary } = record;
-  if (candidateVersion === undefined) {
-    return stableVersion === undefined
-      ? `${model}: nothing serves it`
-      : `${model}: ${stableVersion} serves 100%, no canary running`;
-  }
-  if (stableVersion === undefined) {
-    const weight = record.weights?.candidate ?? 0;
-    return weight > 0
-      ? `${model}: first release ${candidateVersion} takes ${weight}%, no canary`
-      : `${model}: first release ${candidateVersion} waits at 0% for its gates`;
-  }
-  const weights = record.weights ?? (canary ? canaryWeights({ hasStable: true }, canary.weight) : undefined);
-  if (canary) {
-    return `${model}: canary step ${canary.step} of ${canary.steps}, ${candidateVersion} takes ${weights?.candidate ?? canary.weight}%, ${stableVersion} ${weights?.stable ?? 100 - canary.weight}%`;
-  }
-  return weights && weights.candidate > 0
-    ? `${model}: ${candidateVersion} takes ${weights.candidate}%, ${stableVersion} ${weights.stable}%`
-    : `${model}: ${candidateVersion} waits at 0% for its canary, ${stableVersion} serves 100%`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canaryWeights, describeCanary, nextCanaryStep } from "../../lib/core/canary-policy";
+import { canaryWeights, nextCanaryStep } from "../../lib/core/canary-policy";
 import type { CanaryPosition, RolloutPlan } from "../../lib/core/rollout";
 
 type Plan = Pick<RolloutPlan, "hasStable" | "canarySteps">;
@@ -66,50 +66,5 @@ describe("nextCanaryStep", () => {
     ],
   ])("%s", (_title, plan, applied, expected) => {
     expect(nextCanaryStep(plan, applied)).toEqual(expected);
-  });
-});
-
-describe("describeCanary", () => {
-  it.each<[string, Parameters<typeof describeCanary>[0], string]>([
-    [
-      "a canary mid-way",
-      {
-        model: "llama",
-        stableVersion: "v1",
-        candidateVersion: "v2",
-        weights: { stable: 75, candidate: 25 },
-        canary: { step: 2, steps: 4, weight: 25 },
-      },
-      "llama: canary step 2 of 4, v2 takes 25%, v1 75%",
-    ],
-    [
-      "a canary whose record has no weights yet",
-      {
-        model: "llama",
-        stableVersion: "v1",
-        candidateVersion: "v2",
-        canary: { step: 1, steps: 4, weight: 5 },
-      },
-      "llama: canary step 1 of 4, v2 takes 5%, v1 95%",
-    ],
-    [
-      "a candidate registered before its canary",
-      { model: "llama", stableVersion: "v1", candidateVersion: "v2", weights: { stable: 100, candidate: 0 } },
-      "llama: v2 waits at 0% for its canary, v1 serves 100%",
-    ],
-    [
-      "a first release at 100%",
-      { model: "llama", candidateVersion: "v1", weights: { stable: 0, candidate: 100 } },
-      "llama: first release v1 takes 100%, no canary",
-    ],
-    [
-      "a first release still in its gates",
-      { model: "llama", candidateVersion: "v1" },
-      "llama: first release v1 waits at 0% for its gates",
-    ],
-    ["a model at rest", { model: "llama", stableVersion: "v2" }, "llama: v2 serves 100%, no canary running"],
-    ["a model nothing serves", { model: "llama" }, "llama: nothing serves it"],
-  ])("describes %s in one line", (_title, record, expected) => {
-    expect(describeCanary(record)).toBe(expected);
   });
 });
