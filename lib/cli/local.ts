@@ -90,6 +90,10 @@ async function local(argv: string[]): Promise<number> {
       if (line) console.log(`${stamp()} ${executionId.replace(/^local:/, "")}  ${line}`);
     },
     onEvent: (event) => console.log(`${stamp()} ● ${event.detailType}: ${event.detail.message}`),
+    onExecutionEnd: (executionId, result) =>
+      console.log(
+        `${stamp()} ${executionId.replace(/^local:/, "")}  ${result.status === "SUCCEEDED" ? "✔ shipped" : `✖ ${result.status === "FAILED" ? `${result.error.Error}` : result.status}`}`,
+      ),
     log: (message) => console.error(`${stamp()} ! ${message}`),
   });
   const paths = localPaths(home);

@@ -111,17 +111,18 @@ async function localStatus(home: string, model: string | undefined, json: boolea
   const controlPlane = await ControlPlaneClient.connect(resolve(home));
   const query = model === undefined ? "" : `?model=${encodeURIComponent(model)}`;
   const { models } = await controlPlane.call<{ models: LocalModelStatus[] }>("GET", `status${query}`);
+  const found = models.length > 0 || model === undefined;
+  if (json) {
+    console.log(JSON.stringify({ models }, null, 2));
+    return found ? 0 : 1;
+  }
   if (models.length === 0) {
     console.log(
       model === undefined
         ? `No model has been rolled out in ${resolve(home)} yet.`
         : `No rollout of ${model} is recorded in ${resolve(home)}.`,
     );
-    return model === undefined ? 0 : 1;
-  }
-  if (json) {
-    console.log(JSON.stringify({ models }, null, 2));
-    return 0;
+    return found ? 0 : 1;
   }
   console.log(
     models

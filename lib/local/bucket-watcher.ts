@@ -39,7 +39,7 @@ export class BucketWatcher {
   /** Takes note of the manifests already there, then scans every `pollMs`. */
   async start(): Promise<void> {
     for (const [key, marker] of await this.manifests()) this.seen.set(key, marker);
-    this.timer = setInterval(() => void this.scan(), this.options.pollMs ?? DEFAULT_POLL_MS);
+    this.timer = setInterval(() => void this.scanNow(), this.options.pollMs ?? DEFAULT_POLL_MS);
     this.timer.unref();
   }
 
@@ -56,7 +56,8 @@ export class BucketWatcher {
     await this.scanning;
   }
 
-  private scan(): Promise<void> {
+  /** Scans the bucket now, as the timer does every `pollMs` (or waits for the scan in progress). */
+  scanNow(): Promise<void> {
     this.scanning ??= this.scanOnce()
       .catch((error: unknown) => this.options.log(`Scanning the local bucket failed: ${String(error)}`))
       .finally(() => {

@@ -11,6 +11,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AlarmState } from "../core/alarm-spec";
+import { parseManifestKey } from "../core/keys";
 import type { ModelRecord } from "../core/rollout";
 import { type CommandName, handleCommand, type CommandOutcome } from "../pipeline/commands";
 import type { StageDeps } from "../pipeline/deps";
@@ -69,6 +70,15 @@ export function controlPlaneApi(surface: ControlPlaneSurface): AdminExtension {
         throw new OpenAiError(
           400,
           'The upload needs {"key": "models/<name>/<version>/modelship.yaml"}: the manifest\'s key in the local bucket.',
+          "key",
+          "invalid_upload",
+        );
+      }
+      const shape = parseManifestKey(key);
+      if (!shape.ok) {
+        throw new OpenAiError(
+          400,
+          `The upload's key cannot start a rollout: ${shape.finding.message} ${shape.finding.hint ?? ""}`.trim(),
           "key",
           "invalid_upload",
         );

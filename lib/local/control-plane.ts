@@ -17,7 +17,7 @@ import {
   writeControlPlaneFile,
 } from "./control-plane-file";
 import { ExecutionJournal } from "./execution-journal";
-import type { StateTransition } from "./executor";
+import type { ExecutionResult, StateTransition } from "./executor";
 import { localPaths, type LocalRuntime, openLocalRuntime } from "./runtime";
 
 export interface ControlPlaneOptions {
@@ -31,6 +31,8 @@ export interface ControlPlaneOptions {
   readonly watchBucket?: boolean;
   readonly onTransition?: (executionId: string, transition: StateTransition) => void;
   readonly onEvent?: (event: ModelshipEvent) => void;
+  /** Each execution's end: SUCCEEDED, or FAILED with the error. */
+  readonly onExecutionEnd?: (executionId: string, result: ExecutionResult) => void;
   readonly log?: (message: string) => void;
 }
 
@@ -101,8 +103,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       deps,
     );
     if (outcome.status === "started") {
+      journal.begin(outcome.executionId);
       const execution = executions.get(outcome.executionId);
-      void execution?.result.then((result) => journal.end(outcome.executionId, result));
+      void execution?.result.then((result) => {
+        journal.end(outcome.executionId, result);
+        options.onExecutionEnd?.(outcome.executionId, result);
+      });
     }
     return outcome;
   };

@@ -10,7 +10,8 @@ export type JournalEntry =
   | { readonly dropped: number }
   | { readonly result: ExecutionResult };
 
-const MAX_TRANSITIONS = 5_000;
+/** How many transitions a journal keeps; older ones are dropped, and counted. */
+export const MAX_TRANSITIONS = 5_000;
 
 interface Journal {
   readonly transitions: StateTransition[];
@@ -21,6 +22,11 @@ interface Journal {
 
 export class ExecutionJournal {
   private readonly journals = new Map<string, Journal>();
+
+  /** Opens the journal of an execution just started, so it can be followed before its first transition. */
+  begin(executionId: string): void {
+    this.journalOf(executionId);
+  }
 
   record(executionId: string, transition: StateTransition): void {
     const journal = this.journalOf(executionId);

@@ -14,10 +14,12 @@ import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { type ControlPlane, startControlPlane } from "../../lib/local/control-plane";
 import { JsonFileRolloutStore } from "../../lib/local/json-rollout-store";
 import { readEvents } from "../../lib/local/jsonl-events";
+import { startCli } from "../support/cli-process";
+import { isRunning } from "../support/process-alive";
 
 const MISSING_SERVER = "/nonexistent/modelship-test-server";
 /** A server that starts and never answers: the rollout waits for it in WaitForCandidate. */
-const SILENT_SERVER = `"${process.execPath}" -e "setInterval(() => {}, 1000)" {port}`;
+const SILENT_SERVER = `"${process.execPath}" -e "setInterval(Date.now, 1000)" {port}`;
 
 const MANIFEST = "name: tiny-llama\nversion: v1\nserving:\n  runtime: llama.cpp\n  maxModelLen: 256\n";
 
@@ -65,15 +67,6 @@ async function modelFolder(): Promise<string> {
   return folder;
 }
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== "ESRCH";
-  }
-}
-
 /** The Task and Wait states `run` printed, without their durations. */
 function printedStates(): string[] {
   return output.filter((l) => /^[▶✔✖] [A-Z]\w+( \d+\.\ds)?$/.test(l)).map((l) => l.replace(/ \d+\.\ds$/, ""));
@@ -87,13 +80,15 @@ describe("modelship run --local beside a running control plane", () => {
     const code = await run([await modelFolder(), "--local", "--home", home, "--time-factor", "0.5"]);
 
     expect(code).toBe(1);
+    const startsByRun = starts.mock.calls.length;
+    const [execution] = running.runtime.executions.list();
     const printed = output.join("\n");
     expect(printed).toContain(`--time-factor is the control plane's (pid ${process.pid})`);
     expect(printed).toMatch(
       /^tiny-llama v1: copied 1 file\(s\), .* and the manifest to .*models\/tiny-llama\/v1\/$/m,
     );
     expect(printed).toContain(
-      `Execution local:tiny-llama-v1-${starts.mock.calls[0]?.[0].slice(-8)}, run by the control plane (pid ${process.pid}, gateway ${running.url}/v1)`,
+      `Execution ${execution?.executionId}, run by the control plane (pid ${process.pid}, gateway ${running.url}/v1)`,
     );
     expect(printedStates()).toEqual([
       "▶ Prepare",
@@ -115,50 +110,52 @@ describe("modelship run --local beside a running control plane", () => {
     expect(record?.status).toBe("failed");
     expect(record?.lock).toBeUndefined();
 
-    // Another manifest copied into the bucket is started by the watcher, which has by then scanned the
-    // first one at least twice since `run` claimed it: the first is still started only once.
-    await mkdir(join(home, "bucket", "models", "other", "v1"), { recursive: true });
-    await writeFile(join(home, "bucket", "models", "other", "v1", "modelship.yaml"), "name: other\n");
-    await vi.waitFor(
-      () => {
-        if (!starts.mock.calls.some(([name]) => name.startsWith("other-v1-"))) {
-          throw new Error("the watcher has not started models/other/v1 yet");
-        }
-      },
-      { timeout: 30_000, interval: 100 },
-    );
-    expect(starts.mock.calls.map(([name]) => name.replace(/-[0-9a-f]{8}$/, ""))).toEqual([
-      "tiny-llama-v1",
+    // Two more manifests, each copied in once the watcher has started the one before: by the time it starts
+    // the second, it has finished at least two scans since `run` claimed the first, and has not started it.
+    for (const model of ["other", "another"]) {
+      await mkdir(join(home, "bucket", "models", model, "v1"), { recursive: true });
+      await writeFile(join(home, "bucket", "models", model, "v1", "modelship.yaml"), `name: ${model}\n`);
+      await vi.waitFor(
+        () => {
+          if (!starts.mock.calls.some(([name]) => name.startsWith(`${model}-v1-`))) {
+            throw new Error(`the watcher has not started models/${model}/v1 yet`);
+          }
+        },
+        { timeout: 30_000, interval: 100 },
+      );
+    }
+    expect(starts.mock.calls.slice(startsByRun).map(([name]) => name.replace(/-[0-9a-f]{8}$/, ""))).toEqual([
       "other-v1",
+      "another-v1",
     ]);
+    const executions = running.runtime.executions.list();
+    await Promise.all(executions.map((e) => e.result));
+    expect(executions.map((e) => e.input.rollout.model).sort()).toEqual(["another", "other", "tiny-llama"]);
     const events = await readEvents(join(home, "events.jsonl"));
-    expect(events.filter((e) => e.detailType === "Rollout Started").map((e) => e.detail.model)).toEqual([
-      "tiny-llama",
-      "other",
-    ]);
+    expect(
+      events
+        .filter((e) => e.detailType === "Rollout Started")
+        .map((e) => e.detail.model)
+        .sort(),
+    ).toEqual(["another", "other", "tiny-llama"]);
     expect(logged).toEqual([]);
   });
 
   it("stops following on Ctrl-C while the rollout goes on in the control plane, until `modelship abort --local`", async () => {
     const running = await startBeside(SILENT_SERVER);
 
-    const following = run([await modelFolder(), "--local", "--home", home]);
-    await vi.waitFor(
-      () => {
-        if (!output.some((l) => l.startsWith("▶ WaitForCandidate"))) throw new Error("not waiting yet" + output.join("\n") + logged.join("\n"));
-      },
-      { timeout: 30_000, interval: 100 },
-    );
-    process.emit("SIGINT", "SIGINT");
+    // Another process, as a user runs it in a second terminal: Ctrl-C is a real SIGINT to it.
+    const following = startCli(["run", await modelFolder(), "--local", "--home", home]);
+    await following.waitForLine(/^▶ WaitForCandidate/);
+    following.child.kill("SIGINT");
 
-    expect(await following).toBe(130);
-    expect(output.join("\n")).toContain(
+    expect((await following.exited).code).toBe(130);
+    expect(following.lines).toContain(
       "Stopped following. The rollout of tiny-llama v1 goes on in the control plane: `modelship status tiny-llama --local` shows it, `modelship abort tiny-llama --local` stops it.",
     );
     const [execution] = running.runtime.executions.running();
     expect(execution?.name).toMatch(/^tiny-llama-v1-/);
 
-    output.length = 0;
     expect(await abort(["tiny-llama", "--local", "--home", home, "--reason", "stopped from a test"])).toBe(0);
     expect(output.join("\n")).toMatch(/^✓ .*tiny-llama v1/);
     const result = await execution?.result;
