@@ -163,7 +163,7 @@ async function runHere(
     );
     const started = await controlPlane.startManifest(manifestKey);
     if (started.status === "rejected") {
-      console.error(`✖ Nothing was started: ${started.reason}`);
+      console.error(`✖ ${started.reason}`);
       for (const finding of started.findings) console.error(`  ${formatFinding(finding)}`);
       return 1;
     }
@@ -209,7 +209,7 @@ async function runThroughControlPlane(
   const manifestKey = await copyIntoBucket(objects, paths.bucket, folder, manifest, name, version);
   const started = await controlPlane.call<StartOutcome>("POST", "uploads", { key: manifestKey });
   if (started.status === "rejected") {
-    console.error(`✖ Nothing was started: ${started.reason}`);
+    console.error(`✖ ${started.reason}`);
     for (const finding of started.findings) console.error(`  ${formatFinding(finding)}`);
     return 1;
   }

@@ -84,7 +84,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     if (!head) {
       return {
         status: "rejected",
-        reason: `${key} is not in the local bucket (${localPaths(home).bucket}).`,
+        reason: `Nothing was started: ${key} is not in the local bucket (${localPaths(home).bucket}).`,
         findings: [],
       };
     }

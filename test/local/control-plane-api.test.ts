@@ -135,7 +135,7 @@ describe("The local control plane's admin API", () => {
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({
       status: "rejected",
-      reason: `models/tiny/v9/modelship.yaml is not in the local bucket (${join(controlPlane.home, "bucket")}).`,
+      reason: `Nothing was started: models/tiny/v9/modelship.yaml is not in the local bucket (${join(controlPlane.home, "bucket")}).`,
       findings: [],
     });
     expect(controlPlane.runtime.executions.list()).toEqual([]);
