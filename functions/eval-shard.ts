@@ -1,5 +1,5 @@
-// Lambda entry for the EvalShard Task. Its stage is not built yet: it fails with NotImplementedYet, naming what is missing.
+// Lambda entry for the EvalShard Task: one shard of one eval suite against the candidate.
 import { stageHandler } from "../lib/aws/lambda/stage-handler";
-import { evalShard } from "../lib/pipeline/unbuilt-stages";
+import { evalShard } from "../lib/pipeline/eval-shard";
 
 export const handler = stageHandler("EvalShard", evalShard);

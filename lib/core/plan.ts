@@ -1,7 +1,9 @@
 // The rollout plan Prepare decides once and the state machine follows: which gates run, how the stress
-// test fans out, the canary steps (none for a first release), and how long a candidate may take to start.
+// test and the eval suites fan out, the canary steps (none for a first release), and how long a candidate
+// may take to start.
 
 import type { StackConfig } from "./config";
+import { type CheckedSuiteFile, planEvalShards, suitesToRun } from "./eval/eval-plan";
 import type { ResolvedManifest } from "./manifest-schema";
 import type { ModelRecord, RolloutPlan } from "./rollout";
 
@@ -16,12 +18,14 @@ const MAX_READINESS_CHECKS = 4000;
  * The plan for rolling `manifest` out, given what the rollout store says serves the model now. Readiness is
  * polled every `serving.readinessPollSeconds` within a startup budget of `serving.startupBaseSeconds` plus
  * `serving.startupSecondsPerGiB` per GiB of `weightBytes` (all of them must be read before the server is ready).
+ * `suiteFiles` are the manifest's eval suite files as Prepare read them (the built-in suite needs none).
  */
 export function planRollout(
   manifest: ResolvedManifest,
   record: ModelRecord | undefined,
-  config: Pick<StackConfig, "serving">,
+  config: Pick<StackConfig, "serving" | "evalShardSize" | "defaults">,
   weightBytes = 0,
+  suiteFiles: readonly CheckedSuiteFile[] = [],
 ): RolloutPlan {
   const stableVersion = record?.stableVersion;
   const hasStable = stableVersion !== undefined;
@@ -38,6 +42,11 @@ export function planRollout(
     stressWorkers: stress.enabled
       ? Array.from({ length: stress.workers }, (_, index) => ({ index, of: stress.workers }))
       : [],
+    evalShards: planEvalShards(
+      suitesToRun(evaluation, config.defaults.evalSuite),
+      suiteFiles,
+      config.evalShardSize,
+    ),
     canarySteps: hasStable
       ? manifest.rollout.steps.map(({ weight, bakeSeconds }) => ({ weight, bakeSeconds }))
       : [],

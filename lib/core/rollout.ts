@@ -4,7 +4,7 @@
 
 import type { CandidateHandle } from "./candidate";
 import type { Finding } from "./findings";
-import type { ResolvedManifest } from "./manifest-schema";
+import type { ResolvedEvalSuite, ResolvedManifest } from "./manifest-schema";
 
 /** Where a rollout came from: the manifest object that started it. */
 export interface RolloutSource {
@@ -41,6 +41,8 @@ export interface RolloutPlan {
   readonly gates: { readonly smoke: boolean; readonly stress: boolean; readonly eval: boolean };
   /** One item per stress worker: `{index, of}`. */
   readonly stressWorkers: readonly { readonly index: number; readonly of: number }[];
+  /** One item per eval shard (an Eval Map iteration); empty when the eval gate is off. */
+  readonly evalShards: readonly EvalShardPlan[];
   /** Canary steps with bakes resolved; empty for a first release. */
   readonly canarySteps: readonly { readonly weight: number; readonly bakeSeconds: number }[];
   readonly watchSeconds: number;
@@ -48,6 +50,15 @@ export interface RolloutPlan {
   readonly maxReadinessChecks: number;
   /** Seconds between readiness polls. */
   readonly readinessPollSeconds: number;
+}
+
+/** Shard `index` (0-based) of `of` of a suite: the suite's items whose id hashes to `index` (shardItems). */
+export interface EvalShardPlan {
+  readonly suite: ResolvedEvalSuite;
+  readonly index: number;
+  readonly of: number;
+  /** SHA-256 (hex) of the suite file Prepare checked, so every shard runs that file; absent for a built-in suite. */
+  readonly sha256?: string;
 }
 
 export interface PrepareResult {

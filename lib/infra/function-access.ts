@@ -81,7 +81,7 @@ const ROLLS_BACK: readonly Access[] = [
 
 export const FUNCTION_ACCESS: Readonly<Record<ModelshipFunction, readonly Access[]>> = {
   Start: ["startExecution", "putEvents"],
-  Prepare: ["readManifests", "listModels", ...STAGE_RECORDS],
+  Prepare: ["readManifests", "listModels", "readEvals", ...STAGE_RECORDS],
   Validate: ["readModels", "writeReports"],
   // Lists the weights to find the file a GGUF model is served from.
   DeployCandidate: [...WITH_CANDIDATES, "listModels"],

@@ -20,7 +20,9 @@ import { checkCandidate } from "../pipeline/check-candidate";
 import { cleanup } from "../pipeline/cleanup";
 import { deployCandidate } from "../pipeline/deploy-candidate";
 import type { StageDeps } from "../pipeline/deps";
+import { evalShard } from "../pipeline/eval-shard";
 import { finalize } from "../pipeline/finalize";
+import { mergeEval } from "../pipeline/merge-eval";
 import { prepare } from "../pipeline/prepare";
 import { probeRound } from "../pipeline/probe";
 import { promote } from "../pipeline/promote";
@@ -50,8 +52,8 @@ const STAGES: Record<PipelineFunction, (input: never, deps: StageDeps) => Promis
   SmokeTest: smokeTest,
   StressWorker: unbuilt.stressWorker,
   MergeStress: unbuilt.mergeStress,
-  EvalShard: unbuilt.evalShard,
-  MergeEval: unbuilt.mergeEval,
+  EvalShard: evalShard,
+  MergeEval: mergeEval,
   RegisterGateway: registerGateway,
   CanaryStep: canaryStep,
   CheckCanary: checkCanary,

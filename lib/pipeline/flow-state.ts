@@ -2,8 +2,8 @@
 // durations, Map items, Fail causes — and so the shapes the stages on either side of them must return.
 // A stage returning something else breaks the flow, not just a type: keep these and the ASL in step.
 
-import type { ResolvedEvalSuite, ResolvedStressGate } from "../core/manifest-schema";
-import type { RolloutIdentity, RolloutPlan } from "../core/rollout";
+import type { ResolvedStressGate } from "../core/manifest-schema";
+import type { EvalShardPlan, RolloutIdentity, RolloutPlan } from "../core/rollout";
 import type { CandidateHandle, CandidateStatus } from "../ports";
 
 /**
@@ -55,10 +55,9 @@ export interface StressWorkerInput {
   readonly worker: RolloutPlan["stressWorkers"][number];
 }
 
-/** One Eval Map item: one suite. Its result must stay small (scores and a report key). */
+/** One Eval Map item: one shard of one suite (`$.plan.evalShards`). Its result must stay small (counts and a report key). */
 export interface EvalShardInput {
   readonly rollout: RolloutIdentity;
   readonly candidate: CandidateHandle;
-  readonly plan: RolloutPlan;
-  readonly suite: ResolvedEvalSuite;
+  readonly shard: EvalShardPlan;
 }

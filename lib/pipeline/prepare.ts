@@ -3,15 +3,19 @@
 // follows. A retry of the same rollout adopts its own lock and record: Prepare is idempotent.
 //
 // An upload of the version that is already stable is refused (ManifestInvalid on `version`): its candidate
-// would share the stable's name, and cleaning up after a failure would take the stable down with it.
+// would share the stable's name, and cleaning up after a failure would take the stable down with it. So is a
+// manifest whose eval suites cannot run (a suite file missing from `evals/` or with bad lines): every finding
+// of every suite is reported before a GPU is spent on the candidate.
 
 import { ManifestInvalid, type ModelshipError, RolloutInProgress } from "../core/errors";
+import { type CheckedSuiteFile, isBuiltInSuite, suitesToRun } from "../core/eval/eval-plan";
 import { type Finding, hasErrors } from "../core/findings";
 import { loadManifest } from "../core/manifest";
 import type { ResolvedManifest } from "../core/manifest-schema";
 import { planRollout } from "../core/plan";
 import type { ExecutionInput, PrepareResult, RolloutIdentity } from "../core/rollout";
 import type { StageDeps } from "./deps";
+import { loadSuite } from "./eval-suites";
 import { rolloutEvent } from "./events";
 
 type PrepareDeps = Pick<StageDeps, "objects" | "store" | "events" | "clock" | "config">;
@@ -22,7 +26,9 @@ const STAGE = "Prepare";
 
 export async function prepare(state: ExecutionInput, deps: PrepareDeps): Promise<PrepareResult> {
   const { rollout } = state;
-  const { manifest, warnings } = await readRolloutManifest(rollout, deps);
+  const { manifest, warnings: manifestWarnings } = await readRolloutManifest(rollout, deps);
+  const suites = await readEvalSuites(rollout, manifest, deps);
+  const warnings = [...manifestWarnings, ...suites.warnings];
 
   const before = await deps.store.get(rollout.model);
   if (before?.stableVersion === rollout.version) {
@@ -52,7 +58,7 @@ export async function prepare(state: ExecutionInput, deps: PrepareDeps): Promise
 
   const record = await deps.store.get(rollout.model);
   const weightBytes = (await deps.objects.list(rollout.source.prefix)).reduce((sum, o) => sum + o.size, 0);
-  const plan = planRollout(manifest, record, deps.config, weightBytes);
+  const plan = planRollout(manifest, record, deps.config, weightBytes, suites.files);
   const alreadyRecorded =
     record?.history.some((t) => t.rolloutId === rollout.id && t.stage === STAGE) ?? false;
   if (!alreadyRecorded) {
@@ -155,6 +161,37 @@ async function readRolloutManifest(
     );
   }
   return { manifest: resolved.manifest, warnings: findings };
+}
+
+/** Reads and checks every suite file the eval gate names; rejects the rollout with all their errors. */
+async function readEvalSuites(
+  rollout: RolloutIdentity,
+  manifest: ResolvedManifest,
+  deps: PrepareDeps,
+): Promise<{ files: CheckedSuiteFile[]; warnings: Finding[] }> {
+  const names = suitesToRun(manifest.gates.eval, deps.config.defaults.evalSuite)
+    .map((suite) => suite.name)
+    .filter((name) => !isBuiltInSuite(name));
+  const loaded = await Promise.all(names.map((name) => loadSuite(deps.objects, name)));
+  const findings = loaded.flatMap((suite) => suite.findings);
+  const broken = loaded.filter((suite) => hasErrors(suite.findings)).map((suite) => `'${suite.name}'`);
+  if (broken.length > 0) {
+    return reject(
+      rollout,
+      deps,
+      new ManifestInvalid(
+        `The eval suite${broken.length === 1 ? "" : "s"} ${broken.join(", ")} of ${rollout.source.key} cannot be run.`,
+        {
+          findings: findings.filter((f) => f.severity === "error"),
+          hint: "Fix every line listed (docs/evals.md describes a suite item) and upload the suite files under evals/, then upload the manifest again.",
+        },
+      ),
+    );
+  }
+  const files = loaded.flatMap((suite) =>
+    suite.sha256 === undefined ? [] : [{ name: suite.name, items: suite.items.length, sha256: suite.sha256 }],
+  );
+  return { files, warnings: findings };
 }
 
 function alreadyStable(rollout: RolloutIdentity): ManifestInvalid {

@@ -5,7 +5,7 @@
 import { NotImplementedYet } from "../core/errors";
 import type { ExecutionState } from "../core/rollout";
 import type { StageDeps } from "./deps";
-import type { EvalShardInput, StressWorkerInput } from "./flow-state";
+import type { StressWorkerInput } from "./flow-state";
 
 type UnbuiltStage<Input> = (input: Input, deps: StageDeps) => Promise<never>;
 
@@ -13,7 +13,7 @@ function unbuilt<Input>(stage: string, capability: string, hint?: string): Unbui
   return () => Promise.reject(new NotImplementedYet(stage, capability, hint));
 }
 
-function skippable(gate: "stress" | "eval"): string {
+function skippable(gate: "stress"): string {
   return `Set gates.${gate}.enabled: false in the manifest to skip this gate until it is built.`;
 }
 
@@ -26,14 +26,4 @@ export const mergeStress = unbuilt<ExecutionState>(
   "MergeStress",
   "the stress gate (merging histograms, SLO checks)",
   skippable("stress"),
-);
-export const evalShard = unbuilt<EvalShardInput>(
-  "EvalShard",
-  "the eval runner (suites from evals/ and their scorers)",
-  skippable("eval"),
-);
-export const mergeEval = unbuilt<ExecutionState>(
-  "MergeEval",
-  "the eval gate (scores, confidence intervals, regression)",
-  skippable("eval"),
 );

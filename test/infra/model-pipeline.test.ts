@@ -254,10 +254,14 @@ describe("ModelPipeline: least privilege", () => {
     });
   });
 
-  it("lets Prepare read manifests and list models, not read weights", () => {
-    expect(resourcesFor("Prepare", "s3:GetObject")).toEqual([`${bucket()}/models/*/*/modelship.*`]);
+  it("lets Prepare read manifests and eval suites and list models, not read weights", () => {
+    expect(resourcesFor("Prepare", "s3:GetObject")).toEqual([
+      `${bucket()}/models/*/*/modelship.*`,
+      `${bucket()}/evals/*`,
+    ]);
     expect(statementsOf("Prepare").find((s) => s.actions.includes("s3:ListBucket"))?.condition).toEqual({
-      StringLike: { "s3:prefix": ["models/*"] },
+      // Listing evals/ makes a missing suite a 404 (not a 403) to HeadObject: Prepare can say it is missing.
+      StringLike: { "s3:prefix": ["models/*", "evals/*"] },
     });
     expect(resourcesFor("Prepare", "s3:PutObject")).toEqual([]);
     expect(resourcesFor("Prepare", "dynamodb:UpdateItem")).toEqual([`<${id(pipeline.rolloutTable)}.Arn>`]);

@@ -27,6 +27,9 @@ interface State {
   }[];
   readonly Catch?: readonly { ErrorEquals: string[]; Next: string; ResultPath?: string }[];
   readonly ItemProcessor?: { States: Record<string, State> };
+  readonly ItemsPath?: string;
+  readonly ItemSelector?: Record<string, string>;
+  readonly MaxConcurrency?: number;
   readonly ResultPath?: string;
 }
 
@@ -116,6 +119,19 @@ describe("The pipeline definition", () => {
         "$.error",
       ]);
     }
+  });
+
+  it("runs the Eval Map over the shards Prepare planned, each item being EvalShardInput: rollout, handle, shard", () => {
+    const evalMap = top["Eval"];
+
+    expect(evalMap?.ItemsPath).toBe("$.plan.evalShards");
+    expect(evalMap?.ItemSelector).toEqual({
+      "rollout.$": "$.rollout",
+      "candidate.$": "$.candidate.handle",
+      "shard.$": "$$.Map.Item.Value",
+    });
+    expect(evalMap?.MaxConcurrency).toBeGreaterThan(0);
+    expect(evalMap?.MaxConcurrency).toBeLessThanOrEqual(40);
   });
 
   it("sends every failure during the canary and the watch to Rollback", () => {

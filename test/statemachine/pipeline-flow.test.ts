@@ -17,7 +17,7 @@ import {
 } from "../../lib/core/errors";
 import type { PipelineFunction } from "../../lib/core/pipeline-functions";
 import type { ExecutionState } from "../../lib/core/rollout";
-import type { CanaryCheck, CandidateProgress } from "../../lib/pipeline/flow-state";
+import type { CanaryCheck, CandidateProgress, EvalShardInput } from "../../lib/pipeline/flow-state";
 import {
   CANARY_ROUND,
   failure,
@@ -43,11 +43,11 @@ describe("A rollout with a stable version", () => {
     ]);
   });
 
-  it("runs one StressWorker per planned worker and one EvalShard per suite, and merges what they return", async () => {
+  it("runs one StressWorker per planned worker and one EvalShard per planned shard, and merges what they return", async () => {
     const run = await runPipeline();
 
     expect(run.count("StressWorker")).toBe(3);
-    expect(run.count("EvalShard")).toBe(2);
+    expect(run.count("EvalShard")).toBe(3);
     const mergeStressInput = run.calls.find((c) => c.fn === "MergeStress")?.input as ExecutionState;
     expect(mergeStressInput.stress).toEqual({
       workers: [
@@ -59,10 +59,24 @@ describe("A rollout with a stable version", () => {
     const mergeEvalInput = run.calls.find((c) => c.fn === "MergeEval")?.input as ExecutionState;
     expect(mergeEvalInput.eval).toEqual({
       shards: [
-        { suite: "sanity", accuracy: 0.9 },
-        { suite: "mmlu-pro-sample", accuracy: 0.9 },
+        { suite: "sanity", shard: "1/1", correct: 45 },
+        { suite: "mmlu-pro-sample", shard: "1/2", correct: 45 },
+        { suite: "mmlu-pro-sample", shard: "2/2", correct: 45 },
       ],
     });
+  });
+
+  it("gives each EvalShard the rollout, the candidate's handle and its own shard of the plan, nothing more", async () => {
+    const plan = testPlan();
+    const run = await runPipeline({ plan });
+
+    const inputs = run.calls.filter((c) => c.fn === "EvalShard").map((c) => c.input as EvalShardInput);
+    expect(inputs.map((input) => Object.keys(input).sort())).toEqual(
+      plan.evalShards.map(() => ["candidate", "rollout", "shard"]),
+    );
+    expect(inputs.map((input) => input.shard)).toEqual(plan.evalShards);
+    expect(inputs.every((input) => input.candidate.id === "candidate-llama-v2-0badf00d")).toBe(true);
+    expect(inputs.every((input) => input.rollout.id === "llama-v2-0badf00d")).toBe(true);
   });
 
   it("keeps each stage's result under its own key and the rollout identity from the execution input", async () => {
@@ -377,6 +391,30 @@ describe("Retries", () => {
 
     expect(run.result.status).toBe("SUCCEEDED");
     expect(run.count("StressWorker")).toBe(4);
+  });
+
+  it("retries only the eval shard that could not reach the candidate, and MergeEval gets every shard once", async () => {
+    let failed = false;
+    const run = await runPipeline({
+      stages: {
+        EvalShard: async (input) => {
+          const { shard } = input as EvalShardInput;
+          const name = `${shard.suite.name} ${shard.index + 1}/${shard.of}`;
+          if (name === "mmlu-pro-sample 2/2" && !failed) {
+            failed = true;
+            throw new Transient("The candidate cannot be reached before its questions: ECONNREFUSED.");
+          }
+          return { shard: name };
+        },
+      },
+    });
+
+    expect(run.result.status).toBe("SUCCEEDED");
+    expect(run.count("EvalShard")).toBe(4);
+    const mergeEvalInput = run.calls.find((c) => c.fn === "MergeEval")?.input as ExecutionState;
+    expect(mergeEvalInput.eval).toEqual({
+      shards: [{ shard: "sanity 1/1" }, { shard: "mmlu-pro-sample 1/2" }, { shard: "mmlu-pro-sample 2/2" }],
+    });
   });
 
   it("gives up after the retry budget and goes through Cleanup with the Transient error", async () => {

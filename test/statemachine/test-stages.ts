@@ -52,6 +52,11 @@ export function testPlan(overrides: Partial<RolloutPlan> = {}): RolloutPlan {
       { index: 1, of: 3 },
       { index: 2, of: 3 },
     ],
+    evalShards: [
+      { suite: SANITY, index: 0, of: 1 },
+      { suite: MMLU_PRO_SAMPLE, index: 0, of: 2, sha256: "5e1f" },
+      { suite: MMLU_PRO_SAMPLE, index: 1, of: 2, sha256: "5e1f" },
+    ],
     canarySteps: [
       { weight: 10, bakeSeconds: 600 },
       { weight: 50, bakeSeconds: 600 },
@@ -63,6 +68,9 @@ export function testPlan(overrides: Partial<RolloutPlan> = {}): RolloutPlan {
     ...overrides,
   };
 }
+
+const SANITY = { name: "sanity", minScore: 0.5, maxRegression: 0.02 };
+const MMLU_PRO_SAMPLE = { name: "mmlu-pro-sample", minScore: 0.4, maxRegression: 0.02 };
 
 export function testManifest(model = "llama", version = "v2"): ResolvedManifest {
   const { defaults } = DEFAULT_STACK_CONFIG;
@@ -77,10 +85,7 @@ export function testManifest(model = "llama", version = "v2"): ResolvedManifest 
       stress: defaults.gates.stress,
       eval: {
         enabled: true,
-        suites: [
-          { name: "sanity", minScore: 0.5, maxRegression: 0.02 },
-          { name: "mmlu-pro-sample", minScore: 0.4, maxRegression: 0.02 },
-        ],
+        suites: [SANITY, MMLU_PRO_SAMPLE],
       },
     },
     rollout: {
@@ -125,7 +130,10 @@ export function testStages(
       passed: true,
       workers: ((input as ExecutionState).stress?.["workers"] as unknown[]).length,
     }),
-    EvalShard: async (input) => ({ suite: (input as EvalShardInput).suite.name, accuracy: 0.9 }),
+    EvalShard: async (input) => {
+      const { shard } = input as EvalShardInput;
+      return { suite: shard.suite.name, shard: `${shard.index + 1}/${shard.of}`, correct: 45 };
+    },
     MergeEval: async (input) => ({
       passed: true,
       suites: ((input as ExecutionState).eval?.["shards"] as unknown[]).length,
