@@ -150,9 +150,27 @@ describe("A canary", () => {
     const state = await flow.registerGateway(await rolloutThroughGates(world, "v2"), world);
     await runCanary(state, world);
     expect(world.events.ofType("Canary Weight Changed").map((e) => e.detail.data)).toEqual([
-      expect.objectContaining({ step: 1, steps: 3, weight: 10, previousWeight: 0, weights: { stable: 90, candidate: 10 } }),
-      expect.objectContaining({ step: 2, steps: 3, weight: 50, previousWeight: 10, weights: { stable: 50, candidate: 50 } }),
-      expect.objectContaining({ step: 3, steps: 3, weight: 100, previousWeight: 50, weights: { stable: 0, candidate: 100 } }),
+      expect.objectContaining({
+        step: 1,
+        steps: 3,
+        weight: 10,
+        previousWeight: 0,
+        weights: { stable: 90, candidate: 10 },
+      }),
+      expect.objectContaining({
+        step: 2,
+        steps: 3,
+        weight: 50,
+        previousWeight: 10,
+        weights: { stable: 50, candidate: 50 },
+      }),
+      expect.objectContaining({
+        step: 3,
+        steps: 3,
+        weight: 100,
+        previousWeight: 50,
+        weights: { stable: 0, candidate: 100 },
+      }),
     ]);
     const [first] = world.events.ofType("Canary Weight Changed");
     expect(first?.detail).toMatchObject({ model: MODEL, version: "v2", rolloutId: state.rollout.id });
