@@ -129,6 +129,8 @@ export const manifestSchema = z.strictObject({
         .strictObject({
           enabled: z.boolean().optional(),
           suites: z.array(evalSuiteSchema).optional(),
+          /** The most tokens any item may generate (an item asking for more gets this): cost, and small contexts. */
+          maxTokens: positiveInt.max(32768).optional(),
         })
         .optional(),
     })
@@ -189,6 +191,8 @@ export interface ResolvedEvalSuite {
 export interface ResolvedEvalGate {
   readonly enabled: boolean;
   readonly suites: readonly ResolvedEvalSuite[];
+  /** Caps every item's `max_tokens`; unset: each item's own, else the runner's default. */
+  readonly maxTokens?: number;
 }
 
 /** One canary step with its bake resolved. */

@@ -308,7 +308,11 @@ export function resolveManifest(
           rejectDegenerate: smoke.rejectDegenerate ?? defaults.gates.smoke.rejectDegenerate,
         },
         stress,
-        eval: { enabled: evalInput.enabled ?? defaults.gates.eval.enabled, suites },
+        eval: {
+          enabled: evalInput.enabled ?? defaults.gates.eval.enabled,
+          suites,
+          ...(evalInput.maxTokens === undefined ? {} : { maxTokens: evalInput.maxTokens }),
+        },
       },
       rollout: {
         steps,

@@ -46,6 +46,7 @@ export function planRollout(
       suitesToRun(evaluation, config.defaults.evalSuite),
       suiteFiles,
       config.evalShardSize,
+      evaluation.maxTokens,
     ),
     canarySteps: hasStable
       ? manifest.rollout.steps.map(({ weight, bakeSeconds }) => ({ weight, bakeSeconds }))

@@ -59,6 +59,8 @@ export interface EvalShardPlan {
   readonly of: number;
   /** SHA-256 (hex) of the suite file Prepare checked, so every shard runs that file; absent for a built-in suite. */
   readonly sha256?: string;
+  /** The gate's cap on every item's `max_tokens` (`gates.eval.maxTokens`), when set. */
+  readonly maxTokens?: number;
 }
 
 export interface PrepareResult {

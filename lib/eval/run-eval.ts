@@ -18,6 +18,8 @@ export interface EvalRunOptions {
   readonly suite: string;
   /** Run only this shard of the items (by id: see shardItems). Default: all of them, as shard 0 of 1. */
   readonly shard?: ShardRef;
+  /** Caps every item's `max_tokens` (the gate's `maxTokens`). Default: each item's own, else 512. */
+  readonly maxTokens?: number;
   /** Items in flight at once. Default 4. */
   readonly concurrency?: number;
   /** Milliseconds one attempt may take. Default 120 s. */
@@ -52,7 +54,7 @@ export async function runEvalItems(
         const index = next++;
         const item = selected[index]!;
         const prompt = renderPrompt(item);
-        const maxTokens = item.maxTokens ?? DEFAULT_MAX_TOKENS;
+        const maxTokens = Math.min(item.maxTokens ?? DEFAULT_MAX_TOKENS, options.maxTokens ?? Infinity);
         const send = () => attemptCompletion(endpoint, prompt, { dispatcher, maxTokens, timeoutMs });
         const result = await runItem(item, prompt, send, retry);
         results[index] = result;

@@ -73,6 +73,7 @@ export async function evalShard(
   const { summary, detail } = await runEvalItems(suite.items, endpoint, {
     suite: name,
     shard: ref,
+    ...(shard.maxTokens === undefined ? {} : { maxTokens: shard.maxTokens }),
     concurrency,
     timeoutMs: options.timeoutMs ?? attemptTimeoutMs(questions, concurrency),
     ...(options.retry ? { retry: options.retry } : {}),

@@ -98,6 +98,13 @@ describe("resolveManifest", () => {
       ]);
     });
 
+    it("keeps the eval gate's cap on generated tokens only when the manifest sets one", () => {
+      expect(resolved("gates: {eval: {maxTokens: 64}}").gates.eval.maxTokens).toBe(64);
+      expect(resolved("name: llama").gates.eval).not.toHaveProperty("maxTokens");
+      const parsed = parseManifest("gates: {eval: {maxTokens: 0}}", KEY.fileName);
+      expect(parsed.findings.map((f) => f.path)).toEqual(["gates.eval.maxTokens"]);
+    });
+
     it("picks the first allowed llama.cpp image for a llama.cpp manifest that names none", () => {
       const config = configWith({
         allowedImages: {

@@ -54,6 +54,7 @@ export function planEvalShards(
   suites: readonly ResolvedEvalSuite[],
   files: readonly CheckedSuiteFile[],
   shardSize: number,
+  maxTokens?: number,
 ): EvalShardPlan[] {
   const sized = suites.map((suite) => {
     if (isBuiltInSuite(suite.name)) return { suite, items: SANITY_SUITE.length };
@@ -75,6 +76,7 @@ export function planEvalShards(
       index,
       of,
       ...(sha256 === undefined ? {} : { sha256 }),
+      ...(maxTokens === undefined ? {} : { maxTokens }),
     }));
   });
 }

@@ -97,6 +97,17 @@ describe("runEvalItems", () => {
     });
   });
 
+  it("caps every item's max_tokens at the gate's maxTokens, keeping smaller ones", async () => {
+    const endpoint = await serve(() => ({ content: "yes" }));
+    await runEvalItems(
+      items(question("a"), { ...question("b"), maxTokens: 8 }, { ...question("c"), maxTokens: 100 }),
+      endpoint,
+      { suite: "capped", maxTokens: 32 },
+    );
+    const asked = Object.fromEntries(server!.requests.map((r) => [r.question, r.body["max_tokens"]]));
+    expect(asked).toEqual({ "Question a?": 32, "Question b?": 8, "Question c?": 32 });
+  });
+
   it("retries a 500, then a 429, then scores the answer", async () => {
     const endpoint = await serve(({ attempt }) => {
       if (attempt === 1) return { status: 500, message: "CUDA error" };

