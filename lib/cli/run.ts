@@ -141,7 +141,7 @@ async function runHere(
   timeFactor: number,
 ): Promise<number> {
   const paths = localPaths(home);
-  const transitions = new TransitionPrinter(timeFactor);
+  const transitions = new TransitionPrinter();
   const controlPlane = await startControlPlane({
     home,
     timeFactor,
@@ -216,7 +216,7 @@ async function runThroughControlPlane(
   console.log(
     `Execution ${started.executionId}, run by the control plane (pid ${controlPlane.info.pid}, gateway ${controlPlane.url}/v1)`,
   );
-  const transitions = new TransitionPrinter(1);
+  const transitions = new TransitionPrinter();
   const stopFollowing = new AbortController();
   const interrupt = () => stopFollowing.abort();
   process.once("SIGINT", interrupt);
@@ -401,8 +401,6 @@ class TransitionPrinter {
   /** States whose failure was caught: the interpreter still reports them exited, which is no success. */
   private readonly caught = new Set<string>();
 
-  constructor(private readonly timeFactor: number) {}
-
   print(t: StateTransition): void {
     if (!SHOWN_STATE_TYPES.has(t.stateType)) return;
     const indent = t.iteration === undefined ? "" : "  ";
@@ -432,7 +430,9 @@ class TransitionPrinter {
   }
 
   private describeWait(wait: NonNullable<StateTransition["wait"]>): string {
-    return this.timeFactor === 1 ? `${wait.seconds}s` : `${wait.seconds}s, scaled to ${wait.scaledSeconds}s`;
+    return wait.scaledSeconds === wait.seconds
+      ? `${wait.seconds}s`
+      : `${wait.seconds}s, scaled to ${wait.scaledSeconds}s`;
   }
 }
 

@@ -10,7 +10,8 @@ export const MODEL_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 export const MODEL_VERSION_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 const positiveInt = z.number().int().positive();
-const percent = z.number().gt(0).lte(100);
+/** A canary weight: a whole percent, as HTTPRoute backendRef weights and the local gateway take them. */
+const percent = z.number().int().gt(0).lte(100);
 
 export const chatMessageSchema = z.strictObject({
   role: z.enum(["system", "user", "assistant"]),

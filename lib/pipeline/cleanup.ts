@@ -1,4 +1,5 @@
-// The Cleanup stage, for failures before the canary: removes the candidate workload, records the failure,
+// The Cleanup stage, for failures before the canary: removes the candidate workload (and, past
+// RegisterGateway, its route entry, rejecting its registry entry), records the failure,
 // releases the model's lock and emits "Stage Failed" — each step attempted whatever happened to the one
 // before, because a lock left behind blocks the model and a GPU pod left behind is a bill. Idempotent: a
 // re-run records and emits nothing twice.
@@ -16,7 +17,7 @@ import type { CandidateHandle } from "../ports";
 import type { StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
 
-type CleanupDeps = Pick<StageDeps, "store" | "events" | "clock" | "serving" | "gateway">;
+type CleanupDeps = Pick<StageDeps, "store" | "events" | "clock" | "serving" | "gateway" | "registry">;
 
 /** `$.outcome` after a failure. */
 export interface CleanupOutcome {
@@ -38,7 +39,8 @@ export async function cleanup(state: ExecutionState, deps: CleanupDeps): Promise
   const cleaned: string[] = [];
   const leftBehind: string[] = [];
 
-  if (reachedRegisterGateway(state) || failure.error === "GatewayFailed") {
+  const registered = reachedRegisterGateway(state) || failure.error === "GatewayFailed";
+  if (registered) {
     try {
       await deps.gateway.removeBackend(rollout.model, rollout.version);
       cleaned.push(`Took ${rollout.model} ${rollout.version} off the model's route.`);
@@ -46,6 +48,27 @@ export async function cleanup(state: ExecutionState, deps: CleanupDeps): Promise
       const message = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
       leftBehind.push(
         `${rollout.model} ${rollout.version} could not be taken off the model's route (${message}); remove its backend by hand.`,
+      );
+    }
+  }
+
+  if (registered) {
+    try {
+      // RegisterGateway may have failed before the entry existed: only an entry that is there is rejected.
+      const status = await deps.registry.getStatus(rollout.model, rollout.version);
+      if (status === "PendingManualApproval") {
+        await deps.registry.setStatus(
+          rollout.model,
+          rollout.version,
+          "Rejected",
+          `${failure.error}: ${failure.reason}`,
+        );
+        cleaned.push(`Rejected ${rollout.model} ${rollout.version} in the model registry.`);
+      }
+    } catch (error) {
+      const message = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
+      leftBehind.push(
+        `${rollout.model} ${rollout.version} could not be marked Rejected in the model registry (${message}); it still says PendingManualApproval.`,
       );
     }
   }

@@ -134,6 +134,14 @@ describe("parseManifest", () => {
       expect(findingAt(result, "rollout.steps[0].weight").message).toBe("expected a number > 0, found 0.");
     });
 
+    it("refuses a fractional canary weight: gateways take whole percents", () => {
+      const result = parseManifest("rollout:\n  steps: [33.3, {weight: 66.6}]\n", "modelship.yaml");
+      expect(result.findings.map((f) => f.path)).toEqual(["rollout.steps[0]", "rollout.steps[1].weight"]);
+      expect(findingAt(result, "rollout.steps[0]").message).toBe(
+        "expected a whole number or a mapping, found 33.3.",
+      );
+    });
+
     it("lists the alternatives when a value fits none of them", () => {
       const result = parseManifest("serving: {gpus: many}\nrollout: {steps: [five]}\n", "modelship.yaml");
       expect(findingAt(result, "serving.gpus").message).toBe("expected 'auto' or a number, found 'many'.");

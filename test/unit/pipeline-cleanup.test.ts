@@ -13,6 +13,7 @@ import { cleanup } from "../../lib/pipeline/cleanup";
 import { FixedClock } from "../support/fixed-clock";
 import { MemoryEvents } from "../support/memory-events";
 import { MemoryGateway } from "../support/memory-gateway";
+import { MemoryRegistry } from "../support/memory-registry";
 import { MemoryRolloutStore } from "../support/memory-rollout-store";
 import { RecordingServing } from "../support/recording-serving";
 
@@ -79,8 +80,12 @@ describe("Cleanup", () => {
     );
   });
 
-  function deps(serving = new RecordingServing(), gateway = new MemoryGateway()) {
-    return { store, events, clock, serving, gateway };
+  function deps(
+    serving = new RecordingServing(),
+    gateway = new MemoryGateway(),
+    registry = new MemoryRegistry(),
+  ) {
+    return { store, events, clock, serving, gateway, registry };
   }
 
   describe("a candidate that reached RegisterGateway", () => {
@@ -130,6 +135,30 @@ describe("Cleanup", () => {
       };
       await cleanup(state, deps(undefined, gateway));
       expect(gateway.weightsOf("llama")).toEqual({ v2: 100 });
+    });
+
+    it("rejects the version's registry entry, and leaves one it never made alone", async () => {
+      const registry = new MemoryRegistry();
+      await registry.register({
+        model: "llama",
+        version: "v3",
+        rolloutId: handle.rolloutId,
+        artifactUri: "s3://bucket/models/llama/v3/",
+        reportUris: {},
+        metadata: {},
+      });
+      const gateway = await routeWithStableAndCandidate();
+      const outcome = await cleanup(failedState(gatewayFailed, handle), deps(undefined, gateway, registry));
+      expect(await registry.getStatus("llama", "v3")).toBe("Rejected");
+      expect(registry.entry("llama", "v3")?.statusHistory.at(-1)?.reason).toMatch(
+        /^GatewayFailed: Could not/,
+      );
+      expect(outcome.cleaned).toContain("Rejected llama v3 in the model registry.");
+
+      const unregistered = new MemoryRegistry();
+      const again = await cleanup(failedState(gatewayFailed, handle), deps(undefined, gateway, unregistered));
+      expect(await unregistered.getStatus("llama", "v3")).toBeUndefined();
+      expect(again.leftBehind).toEqual([]);
     });
 
     it("leaves the route alone for a failure before RegisterGateway", async () => {
