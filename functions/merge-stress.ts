@@ -1,5 +1,5 @@
-// Lambda entry for the MergeStress Task. Its stage is not built yet: it fails with NotImplementedYet, naming what is missing.
+// Lambda entry for the MergeStress Task: merges the workers' histograms and gates on the SLOs and on regression.
 import { stageHandler } from "../lib/aws/lambda/stage-handler";
-import { mergeStress } from "../lib/pipeline/unbuilt-stages";
+import { mergeStress } from "../lib/pipeline/merge-stress";
 
 export const handler = stageHandler("MergeStress", mergeStress);

@@ -1,5 +1,5 @@
-// Lambda entry for the StressWorker Task. Its stage is not built yet: it fails with NotImplementedYet, naming what is missing.
+// Lambda entry for the StressWorker Task: one load worker's share of the stress test against the candidate.
 import { stageHandler } from "../lib/aws/lambda/stage-handler";
-import { stressWorker } from "../lib/pipeline/unbuilt-stages";
+import { stressWorker } from "../lib/pipeline/stress-worker";
 
 export const handler = stageHandler("StressWorker", stressWorker);

@@ -15,7 +15,6 @@ export const ASL_ERROR_NAMES = [
   "EvalFailed",
   "GatewayFailed",
   "Transient",
-  "NotImplementedYet",
 ] as const;
 
 export type AslErrorName = (typeof ASL_ERROR_NAMES)[number];
@@ -113,18 +112,6 @@ export class GatewayFailed extends ModelshipError {
 /** A passing failure (throttling, a 5xx, a timeout talking to a dependency): the state machine retries it. */
 export class Transient extends ModelshipError {
   override readonly name = "Transient" as const;
-}
-
-/** A stage whose capability is not built yet. Loud on purpose: it names what is missing. */
-export class NotImplementedYet extends ModelshipError {
-  override readonly name = "NotImplementedYet" as const;
-  constructor(stage: string, capability: string, hint?: string) {
-    super(`${stage} is not built yet: ${capability}.`, {
-      hint:
-        hint ??
-        "This release of modelship stops a rollout here; Cleanup removes what it started. The stage arrives in a later release.",
-    });
-  }
 }
 
 /** What a Catch hands the next state: `{Error, Cause}`; on AWS, Cause is the Lambda error JSON. */

@@ -31,6 +31,7 @@ import {
   manifestSchema,
 } from "./manifest-schema";
 import { type FindingSource, describeValue, findingsFromSchemaIssues } from "./schema-findings";
+import { MAX_STRESS_RUN_SECONDS } from "./stress-gate";
 
 export interface ParsedManifest {
   /** Set only when there is no error. */
@@ -247,13 +248,14 @@ export function resolveManifest(
       ),
     );
   }
-  if (stress.warmupSeconds >= stress.durationSeconds) {
+  if (stress.enabled && stress.warmupSeconds + stress.durationSeconds > MAX_STRESS_RUN_SECONDS) {
     findings.push(
       ruleFinding(
         source,
-        "stress-warmup",
-        "gates.stress.warmupSeconds",
-        `the warmup (${stress.warmupSeconds} s) must be shorter than the test (durationSeconds ${stress.durationSeconds} s).`,
+        "stress-too-long",
+        "gates.stress.durationSeconds",
+        `warmupSeconds ${stress.warmupSeconds} + durationSeconds ${stress.durationSeconds} = ${stress.warmupSeconds + stress.durationSeconds} s is longer than a load worker runs (${MAX_STRESS_RUN_SECONDS} s).`,
+        `Set durationSeconds to at most ${MAX_STRESS_RUN_SECONDS - stress.warmupSeconds}: more workers add load, not time.`,
       ),
     );
   }

@@ -23,13 +23,14 @@ import type { StageDeps } from "../pipeline/deps";
 import { evalShard } from "../pipeline/eval-shard";
 import { finalize } from "../pipeline/finalize";
 import { mergeEval } from "../pipeline/merge-eval";
+import { mergeStress } from "../pipeline/merge-stress";
 import { prepare } from "../pipeline/prepare";
 import { probeRound } from "../pipeline/probe";
 import { promote } from "../pipeline/promote";
 import { registerGateway } from "../pipeline/register-gateway";
 import { rollback, stateMachineRollback } from "../pipeline/rollback";
 import { smokeTest } from "../pipeline/smoke-test";
-import * as unbuilt from "../pipeline/unbuilt-stages";
+import { stressWorker } from "../pipeline/stress-worker";
 import { validate } from "../pipeline/validate";
 import { LocalExecutor, type StateTransition, type TaskHandlers } from "./executor";
 import { FolderObjectStore } from "./folder-object-store";
@@ -50,8 +51,8 @@ const STAGES: Record<PipelineFunction, (input: never, deps: StageDeps) => Promis
   DeployCandidate: deployCandidate,
   CheckCandidate: checkCandidate,
   SmokeTest: smokeTest,
-  StressWorker: unbuilt.stressWorker,
-  MergeStress: unbuilt.mergeStress,
+  StressWorker: stressWorker,
+  MergeStress: mergeStress,
   EvalShard: evalShard,
   MergeEval: mergeEval,
   RegisterGateway: registerGateway,

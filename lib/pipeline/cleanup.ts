@@ -87,9 +87,7 @@ export async function cleanup(state: ExecutionState, deps: CleanupDeps): Promise
       const name = error instanceof Error ? error.name : "Error";
       const message = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
       leftBehind.push(
-        name === "NotImplementedYet"
-          ? `The candidate workload ${handle.id} could not be removed: ${message}`
-          : `The candidate workload ${handle.id} could not be removed (${name}: ${message}); delete it by hand.`,
+        `The candidate workload ${handle.id} could not be removed (${name}: ${message}); delete it by hand.`,
       );
     }
   }
@@ -178,9 +176,12 @@ function reachedRegisterGateway(state: ExecutionState): boolean {
   if (state.gateway !== undefined) return true;
   const gates = state.plan?.gates;
   if (!gates || state.candidate === undefined) return false;
+  // A gate passed once its merge returned (`reportKey`): its Map alone writes `$.stress` / `$.eval` too.
+  const merged = (result: Readonly<Record<string, unknown>> | undefined) =>
+    result?.["reportKey"] !== undefined;
   return (
     (!gates.smoke || state.smoke !== undefined) &&
-    (!gates.stress || state.stress !== undefined) &&
-    (!gates.eval || state.eval !== undefined)
+    (!gates.stress || merged(state.stress)) &&
+    (!gates.eval || merged(state.eval))
   );
 }

@@ -31,6 +31,9 @@ export type Reply =
 export class StreamingServer {
   /** The JSON bodies received, in arrival order. */
   readonly bodies: Record<string, unknown>[] = [];
+  /** The most chat completions it was answering at the same time. */
+  maxInFlight = 0;
+  private inFlight = 0;
   private readonly server: Server;
   private readonly hanging = new Set<ServerResponse>();
 
@@ -66,6 +69,9 @@ export class StreamingServer {
       res.writeHead(404).end();
       return;
     }
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    res.on("close", () => this.inFlight--);
     const index = this.bodies.length;
     this.bodies.push(JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>);
     const reply = this.replyTo(index);
@@ -132,6 +138,6 @@ export class StreamingServer {
 async function pause(ms: number): Promise<void> {
   const until = performance.now() + ms;
   while (performance.now() < until) {
-    await new Promise((resolve) => setTimeout(resolve, until - performance.now()));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, until - performance.now())));
   }
 }

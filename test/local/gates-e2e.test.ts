@@ -55,18 +55,26 @@ function serverPid(events: readonly EventLine[]): number {
 }
 
 describe("The release gates with llama.cpp", () => {
-  it("ships a model that passes the eval gate on the sanity suite, with its report", async () => {
+  it("ships a model that passes the stress test and the eval gate on the sanity suite, with their reports", async () => {
     const folder = await modelFolder(
       "v1",
-      "  stress:\n    enabled: false\n  eval:\n    maxTokens: 32\n    suites:\n      - { name: sanity, minScore: 0 }\n",
+      "  stress:\n    concurrency: 2\n    workers: 2\n    warmupSeconds: 1\n    durationSeconds: 3\n    inputTokens: 16\n    outputTokens: 8\n" +
+        "    slo: { ttftP95Ms: 30000, e2eP95Ms: 60000, errorRate: 0 }\n" +
+        "  eval:\n    maxTokens: 32\n    suites:\n      - { name: sanity, minScore: 0 }\n",
     );
     const code = await run([folder, "--local", "--home", home]);
     expect({ code, output: code === 0 ? [] : output }).toEqual({ code: 0, output: [] });
 
     const events = await readEvents(join(home, "events.jsonl"));
-    const merged = stageEvent(events, "MergeEval");
-    expect(merged?.detailType).toBe("Stage Succeeded");
+    expect(stageEvent(events, "MergeStress")?.detailType).toBe("Stage Succeeded");
+    expect(stageEvent(events, "MergeEval")?.detailType).toBe("Stage Succeeded");
     const rolloutId = events[0]?.detail.rolloutId ?? "";
+    const stress = JSON.parse(
+      await readFile(join(home, "bucket", "reports", "tiny", "v1", rolloutId, "stress.json"), "utf8"),
+    ) as { passed: boolean; checks: { name: string; pass: boolean }[]; summary: { completed: number } };
+    expect(stress.passed).toBe(true);
+    expect(stress.checks.map((c) => c.pass)).toEqual([true, true, true]);
+    expect(stress.summary.completed).toBeGreaterThan(0);
     const report = JSON.parse(
       await readFile(join(home, "bucket", "reports", "tiny", "v1", rolloutId, "eval.json"), "utf8"),
     ) as { passed: boolean; suites: { suite: string; pass: boolean; items: { verdict: string }[] }[] };

@@ -1,7 +1,7 @@
 // End to end with real llama.cpp: `modelship run <gguf-folder> --local` deploys a generated tiny GGUF model
-// as a real server process, waits for it through the readiness loop, smoke-tests it over HTTP, and — the
-// next stages not being built yet — goes through Cleanup, which stops the server. Nothing may be left
-// running, whatever happens: the server's pid, taken from the DeployCandidate event, must be gone.
+// as a real server process, waits for it through the readiness loop, smoke-tests it over HTTP, load-tests
+// it, and — an SLO no server can meet failing MergeStress — goes through Cleanup, which stops the server.
+// Nothing may be left running, whatever happens: the server's pid, from the DeployCandidate event, is gone.
 
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -70,17 +70,21 @@ const tinyManifest = (gates: string) =>
   `name: tiny\nversion: v1\nformat: gguf\nserving:\n  runtime: llama.cpp\n  maxModelLen: 256\ngates:\n${gates}`;
 
 describe("modelship run --local with llama.cpp", () => {
-  it("deploys, waits for readiness, smoke-tests for real, then stops at the stress test and cleans up", async () => {
+  it("deploys, waits for readiness, smoke-tests for real, load-tests it, and fails an SLO it cannot meet, cleaning up", async () => {
     const folder = await modelFolder(
       tinyManifest(
-        "  smoke: {rejectDegenerate: false}\n  stress: {enabled: true}\n  eval: {enabled: true}\n",
+        "  smoke: {rejectDegenerate: false}\n" +
+          "  stress: {concurrency: 2, workers: 2, warmupSeconds: 0, durationSeconds: 2, inputTokens: 16, outputTokens: 4,\n" +
+          "           slo: {ttftP95Ms: 0.001, errorRate: 0.5}}\n" +
+          "  eval: {enabled: false}\n",
       ),
     );
 
     const code = await run([folder, "--local", "--home", home, "--time-factor", "0.01"]);
 
     expect(code).toBe(1);
-    expect(printedStates()).toEqual([
+    const isWorker = (line: string) => line.includes("StressWorker");
+    expect(printedStates().filter((l) => !isWorker(l))).toEqual([
       "▶ Prepare",
       "✔ Prepare",
       "▶ Validate",
@@ -90,18 +94,23 @@ describe("modelship run --local with llama.cpp", () => {
       "▶ SmokeTest",
       "✔ SmokeTest",
       "▶ StressTest",
-      ...["▶ StressWorker #0", "▶ StressWorker #1", "▶ StressWorker #2", "▶ StressWorker #3"].map(
-        (l) => `  ${l}`,
-      ),
-      ...["✖ StressWorker #0", "✖ StressWorker #1", "✖ StressWorker #2", "✖ StressWorker #3"].map(
-        (l) => `  ${l}`,
-      ),
-      "✖ StressTest",
+      "✔ StressTest",
+      "▶ MergeStress",
+      "✖ MergeStress",
       "▶ Cleanup",
       "✔ Cleanup",
     ]);
+    // The two load workers run side by side, so they may finish in either order.
+    expect(printedStates().filter(isWorker).sort()).toEqual([
+      "  ▶ StressWorker #0",
+      "  ▶ StressWorker #1",
+      "  ✔ StressWorker #0",
+      "  ✔ StressWorker #1",
+    ]);
     expect(output.filter((l) => l.startsWith("✔ CheckCandidate")).length).toBeGreaterThan(0);
-    expect(output.join("\n")).toContain("✖ The rollout of tiny v1 failed: NotImplementedYet: StressWorker");
+    const printed = output.join("\n");
+    expect(printed).toContain("✖ The rollout of tiny v1 failed: SloViolated");
+    expect(printed).toMatch(/TTFT p95 was [\d.]+ ms; the SLO allows at most 0\.001 ms\./);
 
     const events = await readEvents(join(home, "events.jsonl"));
     expect(events.map((e) => [e.detailType, e.detail.stage])).toEqual([
@@ -115,7 +124,7 @@ describe("modelship run --local with llama.cpp", () => {
     for (const measured of ["loadSeconds", "ttftMs", "tokensPerSecond"]) {
       expect(smoke[measured]).toBeGreaterThan(0);
     }
-    expect(events[3]?.detail.error).toBe("NotImplementedYet");
+    expect(events[3]?.detail.error).toBe("SloViolated");
     expect(events[3]?.detail.data?.["cleaned"]).toContain(
       "Removed the candidate workload local-" + events[0]?.detail.rolloutId + ".",
     );
@@ -127,6 +136,11 @@ describe("modelship run --local with llama.cpp", () => {
     const rolloutId = events[0]?.detail.rolloutId ?? "";
     const log = await readFile(join(home, "logs", `${rolloutId}.log`), "utf8");
     expect(log).toContain("ready: serving tiny");
+    // The load really ran: the merged report counts the requests both workers sent.
+    const stress = JSON.parse(
+      await readFile(join(home, "bucket", "reports", "tiny", "v1", rolloutId, "stress.json"), "utf8"),
+    ) as { summary: { requests: number } };
+    expect(stress.summary.requests).toBeGreaterThan(0);
 
     const server = serverOf(events);
     expect(isRunning(server.pid)).toBe(false);

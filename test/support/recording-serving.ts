@@ -1,5 +1,5 @@
 // A Serving port for stages that only remove candidates: it records removals and can be told to fail
-// them, the way a missing adapter (NotImplementedYet) or a failing cluster would.
+// them, the way a failing cluster would.
 
 import type { CandidateHandle, CandidateSpec, CandidateStatus, Endpoint, Serving } from "../../lib/ports";
 

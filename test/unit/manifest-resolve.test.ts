@@ -256,11 +256,18 @@ describe("resolveManifest", () => {
       });
     });
 
-    it("needs a warmup shorter than the stress test", () => {
-      const result = resolveYaml("gates: {stress: {durationSeconds: 10, warmupSeconds: 10}}");
-      expect(findingAt(result, "gates.stress.warmupSeconds").message).toBe(
-        "the warmup (10 s) must be shorter than the test (durationSeconds 10 s).",
-      );
+    it("refuses a stress test longer than a load worker runs, before any GPU is spent", () => {
+      const result = resolveYaml("gates: {stress: {durationSeconds: 700, warmupSeconds: 30}}");
+      expect(findingAt(result, "gates.stress.durationSeconds")).toMatchObject({
+        message: "warmupSeconds 30 + durationSeconds 700 = 730 s is longer than a load worker runs (720 s).",
+        hint: "Set durationSeconds to at most 690: more workers add load, not time.",
+      });
+      expect(
+        resolved("gates: {stress: {durationSeconds: 10, warmupSeconds: 10}}").gates.stress,
+      ).toMatchObject({
+        durationSeconds: 10,
+        warmupSeconds: 10,
+      });
     });
 
     it("needs exactly one of messages or prompt in a smoke prompt", () => {

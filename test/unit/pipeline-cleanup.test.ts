@@ -1,10 +1,10 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import {
+  CandidateFailed,
   GatewayFailed,
   Transient,
   type ModelshipError,
   ModelInvalid,
-  NotImplementedYet,
   RolloutInProgress,
 } from "../../lib/core/errors";
 import type { ExecutionState } from "../../lib/core/rollout";
@@ -180,7 +180,7 @@ describe("Cleanup", () => {
   });
 
   describe("a candidate deployed without a handle in the state", () => {
-    const candidateFailed = new NotImplementedYet("DeployCandidate", "x");
+    const candidateFailed = new CandidateFailed("The Deployment was created, the Service was not.");
     const validated = (state: ExecutionState): ExecutionState => ({
       ...state,
       validation: {} as NonNullable<ExecutionState["validation"]>,
@@ -288,19 +288,6 @@ describe("Cleanup", () => {
   });
 
   describe("when the workload cannot be removed", () => {
-    it("still records and releases the lock when Serving is not built yet, saying the workload was not removed", async () => {
-      const serving = new RecordingServing({
-        failRemoveWith: new NotImplementedYet("Serving", "removing candidate workloads on EKS"),
-      });
-      const outcome = await cleanup(failedState(modelInvalid, handle), deps(serving));
-      expect(outcome.leftBehind).toEqual([
-        "The candidate workload llama-v3-candidate could not be removed: Serving is not built yet: removing candidate workloads on EKS.",
-      ]);
-      const record = await store.get("llama");
-      expect(record?.lock).toBeUndefined();
-      expect(record?.history.at(-1)?.reason).toContain("could not be removed");
-    });
-
     it("reports any other failure to remove, and still releases the lock", async () => {
       const serving = new RecordingServing({
         failRemoveWith: new Error("connect ECONNREFUSED 10.0.0.1:443"),

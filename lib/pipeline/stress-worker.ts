@@ -1,0 +1,180 @@
+// The StressWorker stage, one iteration of the StressTest Map: drives this worker's share of the stress load
+// against the candidate with the load generator and keeps what it measured. Worker `index` of `of` takes
+// concurrency / of requests in flight (workers 0..r−1 take one more, where r is the remainder) or rate / of
+// requests per second, with a seed of its own derived from the rollout id and its index: workers send
+// different prompts and at different times, and a retried worker sends what it sent before. Its LoadResult
+// goes to the bucket; the Map item's result is a few hundred bytes (its key and counts), so 40 workers stay
+// far inside Step Functions' 256 KB. A candidate that does not answer at all is Transient (the state machine
+// retries the worker); a run that completes with failed requests is not a worker failure: its errors are
+// data for MergeStress's error-rate SLO.
+
+import { createHash } from "node:crypto";
+import { ManifestInvalid, Transient } from "../core/errors";
+import { MAX_STRESS_RUN_SECONDS } from "../core/stress-gate";
+import type { ResolvedStressGate } from "../core/manifest-schema";
+import type { RolloutPlan } from "../core/rollout";
+import { probeEndpoint } from "../loadgen/endpoint-probe";
+import type { LoadResult } from "../loadgen/load-result";
+import { runLoad } from "../loadgen/run-load";
+import type { CandidateHandle, Endpoint } from "../ports";
+import type { StageDeps } from "./deps";
+import type { StressWorkerInput } from "./flow-state";
+
+type StressWorkerDeps = Pick<StageDeps, "objects" | "serving">;
+
+/** One StressTest Map item's result (`$.stress.workers[i]` until MergeStress replaces the list). */
+export interface StressWorkerResult {
+  readonly index: number;
+  readonly of: number;
+  /** This worker's share of the load: requests in flight (concurrency mode) … */
+  readonly concurrency?: number;
+  /** … or requests per second (rate mode). */
+  readonly rate?: number;
+  /** Seeds its prompts and arrival gaps. */
+  readonly seed: number;
+  /** Its LoadResult: `reports/<model>/<version>/<rolloutId>/stress/worker-<index>-of-<of>.json`; absent when it sent nothing. */
+  readonly resultKey?: string;
+  /** Measured requests (completed + failed). */
+  readonly requests: number;
+  readonly failed: number;
+  readonly measuredSeconds: number;
+  /** Why this worker sent nothing: its share of the concurrency was 0. */
+  readonly idle?: string;
+}
+
+/** One request's limit, stream included: the drain at the end of a run waits at most this long. */
+const REQUEST_TIMEOUT_SECONDS = 120;
+/** Prepare refuses a longer run; checked again here so a Task never times out with its measurements lost. */
+const MAX_RUN_SECONDS = MAX_STRESS_RUN_SECONDS;
+
+const STAGE = "StressWorker";
+
+export async function stressWorker(
+  input: StressWorkerInput,
+  deps: StressWorkerDeps,
+): Promise<StressWorkerResult> {
+  const { rollout, candidate, gate, worker } = checkedInput(input);
+  assertRunFits(gate);
+  const share = workerShare(gate, worker);
+  const seed = workerSeed(rollout.id, worker.index);
+  const base = { index: worker.index, of: worker.of, ...share, seed };
+  if (share.concurrency === 0) {
+    return {
+      ...base,
+      requests: 0,
+      failed: 0,
+      measuredSeconds: 0,
+      idle: `Worker ${worker.index + 1} of ${worker.of} sent nothing: a concurrency of ${gate.concurrency} leaves it no request to keep in flight (workers ${gate.concurrency + 1}–${worker.of} are idle).`,
+    };
+  }
+
+  const endpoint = await deps.serving.endpoint(candidate, "load");
+  await assertReachable(endpoint, candidate, "before the load");
+  const result = await runLoad({
+    baseUrl: endpoint.baseUrl,
+    model: endpoint.servedName,
+    headers: endpoint.headers,
+    ...(endpoint.caCertificate ? { caCertificate: endpoint.caCertificate } : {}),
+    mode: gate.mode,
+    concurrency: share.concurrency ?? gate.concurrency,
+    rate: share.rate ?? gate.rate,
+    burstiness: gate.burstiness,
+    durationSeconds: gate.durationSeconds,
+    warmupSeconds: gate.warmupSeconds,
+    inputTokens: gate.inputTokens,
+    outputTokens: gate.outputTokens,
+    slo: gate.slo,
+    seed,
+    requestTimeoutSeconds: REQUEST_TIMEOUT_SECONDS,
+  });
+  if (nothingAnswered(result)) {
+    await assertReachable(endpoint, candidate, "after every request of the load failed to connect");
+  }
+
+  const resultKey = `reports/${rollout.model}/${rollout.version}/${rollout.id}/stress/worker-${worker.index}-of-${worker.of}.json`;
+  await deps.objects.put(resultKey, JSON.stringify(result), { contentType: "application/json" });
+  const { completed, failed } = result.counters;
+  return {
+    ...base,
+    resultKey,
+    requests: completed + failed,
+    failed,
+    measuredSeconds: result.measuredSeconds,
+  };
+}
+
+/** Worker `index`'s part of the gate's load: an equal share, the remainder of the concurrency to the first workers. */
+function workerShare(
+  gate: ResolvedStressGate,
+  { index, of }: RolloutPlan["stressWorkers"][number],
+): { concurrency: number; rate?: never } | { rate: number; concurrency?: never } {
+  if (gate.mode === "rate") return { rate: gate.rate / of };
+  const remainder = gate.concurrency % of;
+  return { concurrency: Math.floor(gate.concurrency / of) + (index < remainder ? 1 : 0) };
+}
+
+/** The same for a retry of the same worker, different for every other worker and rollout. */
+function workerSeed(rolloutId: string, index: number): number {
+  return createHash("sha256").update(`${rolloutId}/stress-worker/${index}`).digest().readUInt32BE(0);
+}
+
+/** Every measured request failed before a status line: the candidate was not there, not slow. */
+function nothingAnswered(result: LoadResult): boolean {
+  const { completed, failed, errors } = result.counters;
+  return completed === 0 && failed > 0 && errors["connect"] === failed;
+}
+
+function assertRunFits(gate: ResolvedStressGate): void {
+  const seconds = gate.warmupSeconds + gate.durationSeconds;
+  if (seconds <= MAX_RUN_SECONDS) return;
+  throw new ManifestInvalid(
+    `The stress test is longer than a load worker can run: warmupSeconds ${gate.warmupSeconds} + durationSeconds ${gate.durationSeconds} = ${seconds} s, at most ${MAX_RUN_SECONDS} s.`,
+    {
+      findings: [
+        {
+          severity: "error",
+          code: "stress.too-long",
+          path: "gates.stress.durationSeconds",
+          message: `A worker runs the whole test inside its 900 s task, with ${REQUEST_TIMEOUT_SECONDS} s for the last requests to finish; ${seconds} s of warm-up and load do not fit.`,
+        },
+      ],
+      hint: `Set gates.stress.durationSeconds to at most ${MAX_RUN_SECONDS - gate.warmupSeconds} (more workers do not help: each runs for the whole duration) and upload again.`,
+    },
+  );
+}
+
+async function assertReachable(endpoint: Endpoint, candidate: CandidateHandle, when: string): Promise<void> {
+  const probe = await probeEndpoint(endpoint.baseUrl, endpoint.headers, endpoint.caCertificate);
+  if (probe.reachable) return;
+  throw new Transient(
+    `The candidate ${candidate.id} does not answer at ${endpoint.baseUrl} ${when}: ${probe.detail}.`,
+    {
+      hint: "The state machine tries the worker again; if the candidate stays down, its pod's events and logs say why (it may have crashed, been evicted or run out of memory under load).",
+    },
+  );
+}
+
+/** The Map item as the ASL builds it (`$.rollout`, `$.candidate.handle`, `$.manifest.gates.stress`, one of `$.plan.stressWorkers`), checked. */
+function checkedInput(input: StressWorkerInput): StressWorkerInput {
+  const { rollout, candidate, gate, worker } = (input ?? {}) as Partial<StressWorkerInput>;
+  const workerOk =
+    Number.isInteger(worker?.of) &&
+    (worker?.of ?? 0) >= 1 &&
+    Number.isInteger(worker?.index) &&
+    (worker?.index ?? -1) >= 0 &&
+    (worker?.index ?? 0) < (worker?.of ?? 0);
+  const gateOk = gate?.mode === "concurrency" || gate?.mode === "rate";
+  if (
+    typeof rollout?.id !== "string" ||
+    typeof candidate?.id !== "string" ||
+    !gate ||
+    !gateOk ||
+    !worker ||
+    !workerOk
+  ) {
+    throw new Error(
+      `${STAGE} needs {rollout, candidate, gate, worker} with the stress gate of the resolved manifest and a worker of $.plan.stressWorkers ({index, of}); it got ${JSON.stringify(input).slice(0, 300)}.`,
+    );
+  }
+  return { rollout, candidate, gate, worker };
+}
