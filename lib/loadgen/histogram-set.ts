@@ -92,7 +92,7 @@ export class HistogramSet {
     const m = this.metrics[metric];
     const count = m.histogram.totalCount;
     if (count === 0) return undefined;
-    const at = (percentile: number) => Math.min(m.histogram.getValueAtPercentile(percentile), m.maxUs) / 1000;
+    const at = (percentile: number) => valueAt(m, percentile);
     return {
       count,
       meanMs: m.sumUs / count / 1000,
@@ -103,6 +103,16 @@ export class HistogramSet {
       maxMs: m.maxUs / 1000,
       clamped: m.clamped,
     };
+  }
+
+  /**
+   * The metric's values in ms at each percentile (0–100), nearest-rank like `stats` and never above the exact
+   * maximum: the points of a percentile curve. Undefined when nothing was recorded.
+   */
+  valuesAtPercentiles(metric: LatencyMetric, percentiles: readonly number[]): number[] | undefined {
+    const m = this.metrics[metric];
+    if (m.histogram.totalCount === 0) return undefined;
+    return percentiles.map((percentile) => valueAt(m, percentile));
   }
 
   /**
@@ -141,6 +151,11 @@ export class HistogramSet {
 
 function emptyMetric(): Metric {
   return { histogram: emptyHistogram(SHAPE), sumUs: 0, maxUs: 0, clamped: 0 };
+}
+
+/** Nearest-rank from the histogram, capped at the exact maximum (a bucket's top can lie above it). */
+function valueAt(m: Metric, percentile: number): number {
+  return Math.min(m.histogram.getValueAtPercentile(percentile), m.maxUs) / 1000;
 }
 
 function parseMetric(name: LatencyMetric, part: string): Metric {

@@ -28,6 +28,7 @@ import type { ExecutionState, RolloutIdentity, RolloutPlan } from "../core/rollo
 import type { StageDeps } from "./deps";
 import type { EvalShardResult } from "./eval-shard";
 import { rolloutEvent } from "./events";
+import { writeRolloutReport } from "./rollout-report";
 
 type MergeEvalDeps = Pick<StageDeps, "objects" | "store" | "events" | "clock">;
 
@@ -69,6 +70,8 @@ export interface EvalGateResult {
   readonly reportKey: string;
   /** `reports/<model>/<version>/<rolloutId>/eval-outcomes.json`: one verdict per item, read back once this version is stable. */
   readonly outcomesKey: string;
+  /** `reports/<model>/<version>/<rolloutId>/report.html`: the rollout's page, charts and tables. */
+  readonly pageKey: string;
 }
 
 /** What the stable version kept, or why there is nothing to compare with. */
@@ -131,7 +134,11 @@ export async function mergeEval(state: ExecutionState, deps: MergeEvalDeps): Pro
     { contentType: "application/json" },
   );
 
-  if (!passed) throw gateFailure(rollout, judged, `${deps.objects.location}/${reportKey}`);
+  const pageKey = await writeRolloutReport(rollout, deps);
+  if (!passed) {
+    const where = `${deps.objects.location}/${pageKey} (data: ${deps.objects.location}/${reportKey})`;
+    throw gateFailure(rollout, judged, where);
+  }
 
   const summaries = judged.map(summarize);
   const result: EvalGateResult = {
@@ -140,6 +147,7 @@ export async function mergeEval(state: ExecutionState, deps: MergeEvalDeps): Pro
     ...(stable ? { stableVersion: stable.version } : {}),
     reportKey,
     outcomesKey,
+    pageKey,
   };
   await deps.events.emit(
     rolloutEvent(
@@ -153,6 +161,7 @@ export async function mergeEval(state: ExecutionState, deps: MergeEvalDeps): Pro
           suites: summaries.map((s) => ({ suite: s.suite, score: s.score, items: s.items })),
           stableVersion: stable?.version ?? null,
           reportKey,
+          pageKey,
         },
       },
     ),

@@ -32,6 +32,7 @@ import {
 import { type LoadSummary, summarizeLoad } from "../loadgen/load-summary";
 import type { StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
+import { writeRolloutReport } from "./rollout-report";
 import type { StressWorkerResult } from "./stress-worker";
 
 type MergeStressDeps = Pick<StageDeps, "objects" | "store" | "events" | "clock">;
@@ -73,6 +74,8 @@ export interface StressGateResult {
   readonly comparison?: StableComparison;
   /** `reports/<model>/<version>/<rolloutId>/stress.json`: everything. */
   readonly reportKey: string;
+  /** `reports/<model>/<version>/<rolloutId>/report.html`: the rollout's page, charts and tables. */
+  readonly pageKey: string;
 }
 
 /** What the stable version kept, as far as the regression check needs it. */
@@ -127,8 +130,10 @@ export async function mergeStress(state: ExecutionState, deps: MergeStressDeps):
     contentType: "application/json",
   });
 
+  const pageKey = await writeRolloutReport(rollout, deps);
   if (violated.length > 0) {
-    throw gateFailure(rollout, gate, profile, loaded.length, checks, `${deps.objects.location}/${reportKey}`);
+    const where = `${deps.objects.location}/${pageKey} (data: ${deps.objects.location}/${reportKey})`;
+    throw gateFailure(rollout, gate, profile, loaded.length, checks, where);
   }
   const result: StressGateResult = {
     summary: describeLoad(load, profile, comparison),
@@ -146,6 +151,7 @@ export async function mergeStress(state: ExecutionState, deps: MergeStressDeps):
     checks,
     ...(comparison ? { comparison } : {}),
     reportKey,
+    pageKey,
   };
   await deps.events.emit(
     rolloutEvent(
@@ -164,6 +170,7 @@ export async function mergeStress(state: ExecutionState, deps: MergeStressDeps):
           outputTokensPerSecond: result.outputTokensPerSecond,
           stableVersion: comparison?.stableVersion ?? null,
           reportKey,
+          pageKey,
         },
       },
     ),

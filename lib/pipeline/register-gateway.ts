@@ -92,6 +92,9 @@ function reportUrisOf(state: ExecutionState, location: string): Record<string, s
     const key = (state[gate] as { reportKey?: unknown } | undefined)?.reportKey;
     if (typeof key === "string" && key !== "") uris[gate] = `${location}/${key}`;
   }
+  // The last gate to run wrote the page over every report before it.
+  const page = [state.eval, state.stress].map((r) => r?.["pageKey"]).find((k) => typeof k === "string");
+  if (typeof page === "string") uris["page"] = `${location}/${page}`;
   return uris;
 }
 

@@ -83,6 +83,17 @@ describe("The release gates with llama.cpp", () => {
     // Every item was asked and scored (a random-weights model answers nonsense: wrong, not errors).
     expect(report.suites[0]?.items.length).toBeGreaterThan(30);
     expect(report.suites[0]?.items.filter((i) => i.verdict === "error")).toEqual([]);
+    // One self-contained page with both gates: no script, nothing fetched from anywhere.
+    const page = await readFile(
+      join(home, "bucket", "reports", "tiny", "v1", rolloutId, "report.html"),
+      "utf8",
+    );
+    expect(page).toMatch(/^<!doctype html>/i);
+    expect(page).toContain("sanity");
+    expect(page).toMatch(/TTFT/);
+    expect(page).not.toMatch(/<script|src=|https?:\/\//i);
+    const registry = JSON.parse(await readFile(join(home, "registry.json"), "utf8")) as unknown;
+    expect(JSON.stringify(registry)).toContain(`${rolloutId}/report.html`);
     expect(isRunning(serverPid(events))).toBe(false);
   }, 300_000);
 });

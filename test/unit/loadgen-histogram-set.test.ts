@@ -70,6 +70,28 @@ describe("HistogramSet", () => {
     expect(stats?.p99Ms).toBeLessThanOrEqual(3_600_000 * 1.001);
   });
 
+  it("reads the value at any percentile: the same as stats at p50–p99, never decreasing, never above the maximum", () => {
+    const values = latencies(7, 4000);
+    const set = new HistogramSet();
+    recordAll(set, "e2e", values);
+    const percentiles = [0, 10, 50, 90, 95, 99, 99.9, 100];
+    const curve = set.valuesAtPercentiles("e2e", percentiles) ?? [];
+    const stats = set.stats("e2e");
+
+    expect([curve[2], curve[3], curve[4], curve[5]]).toEqual([
+      stats?.p50Ms,
+      stats?.p90Ms,
+      stats?.p95Ms,
+      stats?.p99Ms,
+    ]);
+    expect(curve).toEqual([...curve].sort((a, b) => a - b));
+    expect(curve.at(-1)).toBe(stats?.maxMs);
+    expect(Math.abs((curve[0] as number) - Math.min(...values))).toBeLessThanOrEqual(
+      Math.min(...values) / 1000,
+    );
+    expect(new HistogramSet().valuesAtPercentiles("e2e", percentiles)).toBeUndefined();
+  });
+
   it("has no stats for a metric nothing was recorded in", () => {
     expect(new HistogramSet().stats("tpot")).toBeUndefined();
   });

@@ -28,6 +28,7 @@ describe("RegisterGateway", () => {
     const stress = {
       summary: "TTFT p95 412 ms, TPOT p95 21 ms, 0.2% errors at 16 concurrent",
       reportKey: `reports/llama/v1/${state.rollout.id}/stress.json`,
+      pageKey: `reports/llama/v1/${state.rollout.id}/report.html`,
     };
     await registerGateway({ ...state, stress }, world);
     const entry = world.registry.entry(MODEL, "v1");
@@ -40,6 +41,7 @@ describe("RegisterGateway", () => {
       reportUris: {
         validation: `s3://memory-bucket/reports/llama/v1/${state.rollout.id}/validation.json`,
         stress: `s3://memory-bucket/reports/llama/v1/${state.rollout.id}/stress.json`,
+        page: `s3://memory-bucket/reports/llama/v1/${state.rollout.id}/report.html`,
       },
       metadata: {
         rolloutId: state.rollout.id,

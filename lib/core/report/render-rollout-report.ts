@@ -1,0 +1,45 @@
+// The rollout's report.html: one self-contained page — inline CSS and inline SVG, no script, no font, no
+// image, nothing fetched (a Content-Security-Policy says so to the browser too) — with the rollout and its
+// gates' verdicts, the validation, the stress test (checks, latency distributions, throughput over time)
+// and the eval (each suite next to stable's). It stays small: charts come from histogram percentiles and
+// the timeline, and each suite lists only its first few wrong answers.
+
+import { renderEvalSection } from "./eval-section";
+import { markup } from "./html";
+import type { RolloutReportInput } from "./report-input";
+import { REPORT_STYLE } from "./report-style";
+import { renderRolloutSection } from "./rollout-section";
+import { renderStressSection } from "./stress-section";
+import { renderValidationSection } from "./validation-section";
+
+export function renderRolloutReport(input: RolloutReportInput): string {
+  const { rollout } = input;
+  const prefix = `reports/${rollout.model}/${rollout.version}/${rollout.id}/`;
+  return markup`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${rollout.model} ${rollout.version}: rollout report</title>
+<style>${REPORT_STYLE}</style>
+</head>
+<body>
+<header>
+<h1>${rollout.model} ${rollout.version}</h1>
+<p>The release gates of rollout <code>${rollout.id}</code>, as modelship recorded them.</p>
+<nav aria-label="Sections"><a href="#rollout">The rollout</a> <a href="#validation">Validation</a> <a href="#stress">Stress test</a> <a href="#eval">Eval</a></nav>
+</header>
+<main>
+${renderRolloutSection(input)}
+${renderValidationSection(input.validation)}
+${renderStressSection(input.stress)}
+${renderEvalSection(input.eval)}
+</main>
+<footer>
+<p class="note">Made by modelship from validation.json, stress.json and eval.json under <code>${prefix}</code>, which hold everything this page leaves out.</p>
+</footer>
+</body>
+</html>
+`.text;
+}

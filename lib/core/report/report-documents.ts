@@ -1,0 +1,243 @@
+// What the rollout report reads from the reports the stages wrote next to it — validation.json (Validate),
+// stress.json (MergeStress), eval.json (MergeEval) — checked, since a report is only as good as its input: a
+// document that is missing, is not what its stage writes, or belongs to another rollout becomes a sentence
+// in the page, never an exception or a wrong number. Only the fields the page shows are required; other
+// fields may come and go.
+
+import { z } from "zod";
+import type { RolloutIdentity } from "../rollout";
+
+/** One of the gate documents, as the report found it. */
+export type ReportDocument<T> =
+  | { readonly status: "missing"; readonly key: string }
+  | { readonly status: "unreadable"; readonly key: string; readonly problems: readonly string[] }
+  | { readonly status: "read"; readonly key: string; readonly value: T };
+
+const count = z.number().int().nonnegative();
+const amount = z.number().nonnegative();
+const fraction = z.number().min(0).max(1);
+
+/** Every document says whose it is. */
+const owner = { rolloutId: z.string(), version: z.string(), at: z.string() };
+
+const findingSchema = z.object({
+  severity: z.enum(["error", "warning", "info"]),
+  code: z.string(),
+  message: z.string(),
+  file: z.string().optional(),
+  tensor: z.string().optional(),
+  path: z.string().optional(),
+  hint: z.string().optional(),
+});
+
+const validationDocumentSchema = z.object({
+  ...owner,
+  valid: z.boolean(),
+  location: z.string(),
+  format: z.enum(["safetensors", "gguf"]).optional(),
+  architecture: z.string().optional(),
+  parameters: count,
+  dtypes: z.record(z.string(), count),
+  weightBytes: count,
+  totalBytes: count,
+  files: z.array(z.object({ path: z.string() })),
+  requests: count,
+  bytesRead: count,
+  gpu: z.object({
+    weightBytes: amount,
+    kvCacheBytes: amount,
+    overheadBytes: amount,
+    totalBytes: amount,
+    gpus: count,
+    gpuMemoryGiB: amount,
+    explanation: z.string(),
+    fits: z.boolean(),
+  }),
+  errors: count,
+  warnings: count,
+  findings: z.array(findingSchema),
+});
+
+const metricStatsSchema = z.object({
+  count,
+  meanMs: amount,
+  p50Ms: amount,
+  p90Ms: amount,
+  p95Ms: amount,
+  p99Ms: amount,
+  maxMs: amount,
+  clamped: count,
+});
+
+const stressDocumentSchema = z.object({
+  ...owner,
+  passed: z.boolean(),
+  profile: z.object({
+    mode: z.enum(["concurrency", "rate"]),
+    concurrency: z.number().optional(),
+    rate: z.number().optional(),
+    burstiness: z.number().optional(),
+    inputTokens: count,
+    outputTokens: count,
+  }),
+  workers: z.array(z.object({ resultKey: z.string().optional() })),
+  checks: z.array(
+    z.object({
+      name: z.string(),
+      kind: z.enum(["slo", "regression"]),
+      pass: z.boolean(),
+      threshold: z.number(),
+      measured: z.number().nullable(),
+      stable: z.number().optional(),
+      message: z.string(),
+    }),
+  ),
+  comparison: z
+    .object({ stableVersion: z.string(), compared: z.boolean(), notes: z.array(z.string()) })
+    .optional(),
+  summary: z.object({
+    requests: count,
+    completed: count,
+    failed: count,
+    warmupRequests: count,
+    cancelled: count,
+    measuredSeconds: amount,
+    requestsPerSecond: amount,
+    outputTokensPerSecond: amount,
+    inputTokensPerSecond: amount,
+    goodputPerSecond: amount,
+    goodputSlo: z.record(z.string(), z.number()),
+    errorRate: fraction,
+    errors: z.record(z.string(), count),
+    errorExamples: z.record(z.string(), z.string()),
+    inputTokens: count,
+    outputTokens: count,
+    outputTokensFrom: z.object({ usage: count, counted: count }),
+    inputTokensFrom: z.object({ usage: count, estimated: count }),
+    latency: z.object({
+      ttft: metricStatsSchema.optional(),
+      itl: metricStatsSchema.optional(),
+      tpot: metricStatsSchema.optional(),
+      e2e: metricStatsSchema.optional(),
+      queue: metricStatsSchema.optional(),
+    }),
+    stoppedEarly: z.boolean(),
+  }),
+  result: z.object({
+    histograms: z.string(),
+    timeline: z.object({
+      bucketSeconds: z.number().int().positive(),
+      completed: z.array(count).max(10_000),
+      failed: z.array(count).max(10_000),
+      outputTokens: z.array(count).max(10_000),
+    }),
+  }),
+});
+
+const intervalSchema = z.object({ low: fraction, high: fraction });
+
+const evalItemSchema = z.object({
+  id: z.string(),
+  scorer: z.string(),
+  prompt: z.union([
+    z.object({ messages: z.array(z.object({ role: z.string(), content: z.string() })) }),
+    z.object({ prompt: z.string() }),
+  ]),
+  expected: z.string().optional(),
+  output: z.string().optional(),
+  extracted: z.string().optional(),
+  verdict: z.enum(["correct", "wrong", "error"]),
+  error: z.string().optional(),
+});
+
+const evalDocumentSchema = z.object({
+  ...owner,
+  passed: z.boolean(),
+  stable: z.object({ version: z.string(), missing: z.string().optional() }).nullable(),
+  suites: z.array(
+    z.object({
+      suite: z.string(),
+      pass: z.boolean(),
+      minScore: fraction,
+      maxRegression: fraction,
+      score: z.object({
+        items: count,
+        correct: count,
+        wrong: count,
+        errors: count,
+        score: fraction,
+        interval: intervalSchema,
+      }),
+      comparison: z
+        .object({
+          paired: count,
+          candidateScore: fraction,
+          stableScore: fraction,
+          onlyStableCorrect: count,
+          onlyCandidateCorrect: count,
+          pValue: fraction,
+        })
+        .optional(),
+      reasons: z.array(z.string()),
+      items: z.array(evalItemSchema),
+    }),
+  ),
+});
+
+export type ValidationDocument = z.infer<typeof validationDocumentSchema>;
+export type StressDocument = z.infer<typeof stressDocumentSchema>;
+export type EvalDocument = z.infer<typeof evalDocumentSchema>;
+export type EvalSuiteEntry = EvalDocument["suites"][number];
+export type EvalItem = z.infer<typeof evalItemSchema>;
+export type LatencyStats = z.infer<typeof metricStatsSchema>;
+
+const SCHEMAS = {
+  validation: validationDocumentSchema,
+  stress: stressDocumentSchema,
+  eval: evalDocumentSchema,
+} as const;
+
+export type DocumentKind = keyof typeof SCHEMAS;
+/** The checked shape of one kind of document. */
+export type DocumentOf<K extends DocumentKind> = z.infer<(typeof SCHEMAS)[K]>;
+
+/** Problems listed by name; beyond this many, the rest are counted. */
+const MAX_LISTED_PROBLEMS = 12;
+
+/**
+ * Checks a parsed document against what its stage writes and against the rollout it should belong to.
+ * `value` is whatever JSON.parse returned.
+ */
+export function readReportDocument<K extends DocumentKind>(
+  kind: K,
+  key: string,
+  value: unknown,
+  rollout: RolloutIdentity,
+): ReportDocument<DocumentOf<K>> {
+  const parsed = SCHEMAS[kind].safeParse(value);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) =>
+        `${issue.path.length > 0 ? issue.path.map(String).join(".") : "(the document)"}: ${issue.message.replace(/^Invalid input: /, "")}`,
+    );
+    return { status: "unreadable", key, problems: capped(problems) };
+  }
+  const document = parsed.data as DocumentOf<K>;
+  const stranger: string[] = [];
+  if (document.rolloutId !== rollout.id) {
+    stranger.push(`it is the report of rollout '${document.rolloutId}', not of '${rollout.id}'`);
+  }
+  if (document.version !== rollout.version) {
+    stranger.push(`it is the report of version '${document.version}', not of '${rollout.version}'`);
+  }
+  if (stranger.length > 0) return { status: "unreadable", key, problems: stranger };
+  return { status: "read", key, value: document };
+}
+
+function capped(problems: readonly string[]): string[] {
+  if (problems.length <= MAX_LISTED_PROBLEMS) return [...problems];
+  return [
+    ...problems.slice(0, MAX_LISTED_PROBLEMS),
+    `and ${problems.length - MAX_LISTED_PROBLEMS} more problems`,
+  ];
+}
