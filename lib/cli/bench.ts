@@ -14,6 +14,7 @@ import type { LoadPrompt } from "../loadgen/load-prompt";
 import { type LoadSummary, summarizeLoad } from "../loadgen/load-summary";
 import { parsePromptFile, PromptFileInvalid } from "../loadgen/prompt-file";
 import { type LoadOptions, type LoadProgress, runLoad } from "../loadgen/run-load";
+import { BadInput, runCliCommand, UsageError } from "./cli-command";
 
 const STRESS_DEFAULTS = DEFAULT_STACK_CONFIG.defaults.gates.stress;
 const DEFAULT_DURATION_SECONDS = 60;
@@ -52,23 +53,8 @@ Output:
 
 Exit codes: 0 measured, 1 bad input, the endpoint unreachable or no request succeeded, 2 usage error.`;
 
-class UsageError extends Error {}
-class BadInput extends Error {}
-
-export async function run(argv: string[]): Promise<number> {
-  try {
-    return await bench(argv);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`modelship bench: ${error.message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (error instanceof BadInput || error instanceof PromptFileInvalid) {
-      console.error(`✖ ${error.message}`);
-      return 1;
-    }
-    throw error;
-  }
+export function run(argv: string[]): Promise<number> {
+  return runCliCommand({ name: "bench", usage: USAGE, refusals: [PromptFileInvalid] }, () => bench(argv));
 }
 
 async function bench(argv: string[]): Promise<number> {

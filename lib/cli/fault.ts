@@ -9,6 +9,7 @@ import { ControlPlaneClient, ControlPlaneRefused } from "../local/control-plane-
 import { NoControlPlane } from "../local/control-plane-file";
 import type { AdminFaultAnswer } from "../local/gateway/admin-api";
 import type { Fault } from "../local/gateway/fault-injection";
+import { runCliCommand, UsageError } from "./cli-command";
 
 const USAGE = `Usage: modelship fault <model> --variant candidate|stable [--delay 800ms] [--abort 503] [--percent 50]
        modelship fault <model> --variant candidate|stable --clear
@@ -26,22 +27,10 @@ A new fault replaces the variant's previous one.
 
 Exit status: 0 done, 1 no control plane runs or it refused (e.g. an unknown model), 2 usage error.`;
 
-class UsageError extends Error {}
-
-export async function run(argv: string[]): Promise<number> {
-  try {
-    return await faultCommand(argv);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`modelship fault: ${error.message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (error instanceof NoControlPlane || error instanceof ControlPlaneRefused) {
-      console.error(`✖ ${error.message}`);
-      return 1;
-    }
-    throw error;
-  }
+export function run(argv: string[]): Promise<number> {
+  return runCliCommand({ name: "fault", usage: USAGE, refusals: [NoControlPlane, ControlPlaneRefused] }, () =>
+    faultCommand(argv),
+  );
 }
 
 async function faultCommand(argv: string[]): Promise<number> {

@@ -5,10 +5,11 @@
 
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { formatFinding } from "../core/findings";
 import { ControlPlaneRunning, startControlPlane } from "../local/control-plane";
 import type { StateTransition } from "../local/executor";
-import { LocalConfigInvalid, localPaths } from "../local/runtime";
+import { localPaths } from "../local/runtime";
+import { runCliCommand, UsageError } from "./cli-command";
+import { describeLocalConfigInvalid } from "./local-config-error";
 
 const USAGE = `Usage: modelship local [--home .modelship] [--port N] [--time-factor F]
 
@@ -28,26 +29,11 @@ Exit status: 0 stopped, 1 bad config or a control plane already runs for this ho
 /** Transitions worth a line: Task and Wait states, not the flow's Choice and Pass plumbing. */
 const SHOWN_STATE_TYPES = new Set(["Task", "Map", "Wait"]);
 
-class UsageError extends Error {}
-
-export async function run(argv: string[]): Promise<number> {
-  try {
-    return await local(argv);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`modelship local: ${error.message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (error instanceof ControlPlaneRunning) {
-      console.error(`✖ ${error.message}`);
-      return 1;
-    }
-    if (error instanceof LocalConfigInvalid) {
-      console.error(`✖ ${error.message}\n${error.findings.map((f) => `  ${formatFinding(f)}`).join("\n")}`);
-      return 1;
-    }
-    throw error;
-  }
+export function run(argv: string[]): Promise<number> {
+  return runCliCommand(
+    { name: "local", usage: USAGE, refusals: [ControlPlaneRunning], describe: describeLocalConfigInvalid },
+    () => local(argv),
+  );
 }
 
 async function local(argv: string[]): Promise<number> {

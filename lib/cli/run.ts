@@ -18,11 +18,13 @@ import { ControlPlaneRunning, startControlPlane } from "../local/control-plane";
 import { ControlPlaneClient, ControlPlaneRefused } from "../local/control-plane-client";
 import { NoControlPlane } from "../local/control-plane-file";
 import { FolderObjectStore } from "../local/folder-object-store";
-import { LocalConfigInvalid, localPaths } from "../local/runtime";
+import { localPaths } from "../local/runtime";
 import { cleanup, type CleanupOutcome } from "../pipeline/cleanup";
 import type { StageDeps } from "../pipeline/deps";
 import type { StartOutcome } from "../pipeline/start";
 import type { ObjectStore } from "../ports";
+import { BadInput, runCliCommand, UsageError } from "./cli-command";
+import { describeLocalConfigInvalid } from "./local-config-error";
 
 const USAGE = `Usage: modelship run <folder> --local [--home .modelship] [--version V] [--time-factor F]
 
@@ -45,38 +47,16 @@ const MANIFEST_NAMES = ["modelship.yaml", "modelship.yml", "modelship.json"];
 /** State types worth a line; Choice and Pass states are the flow's plumbing. */
 const SHOWN_STATE_TYPES = new Set(["Task", "Map", "Wait"]);
 
-class UsageError extends Error {}
-class BadInput extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(message);
-  }
-}
-
-export async function run(argv: string[]): Promise<number> {
-  try {
-    return await runCommand(argv);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`modelship run: ${error.message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (error instanceof BadInput) {
-      console.error(`✖ ${error.message}${error.hint ? `\n  Hint: ${error.hint}` : ""}`);
-      return 1;
-    }
-    if (error instanceof ControlPlaneRefused || error instanceof ControlPlaneRunning) {
-      console.error(`✖ ${error.message}`);
-      return 1;
-    }
-    if (error instanceof LocalConfigInvalid) {
-      console.error(`✖ ${error.message}\n${error.findings.map((f) => `  ${formatFinding(f)}`).join("\n")}`);
-      return 1;
-    }
-    throw error;
-  }
+export function run(argv: string[]): Promise<number> {
+  return runCliCommand(
+    {
+      name: "run",
+      usage: USAGE,
+      refusals: [ControlPlaneRefused, ControlPlaneRunning],
+      describe: describeLocalConfigInvalid,
+    },
+    () => runCommand(argv),
+  );
 }
 
 async function runCommand(argv: string[]): Promise<number> {

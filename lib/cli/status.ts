@@ -8,12 +8,13 @@ import { DynamoRolloutStore } from "../aws/dynamodb-rollout-store";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
 import type { ModelRecord } from "../core/rollout";
 import type { Alarms } from "../ports";
-import { CLI_ENVIRONMENT, describeAwsFailure, isParseArgsError, STACK_OUTPUTS_HINT } from "./aws-cli";
+import { CLI_ENVIRONMENT, describeAwsFailure, STACK_OUTPUTS_HINT } from "./aws-cli";
 import { resolve } from "node:path";
 import { ControlPlaneClient, ControlPlaneRefused } from "../local/control-plane-client";
 import type { LocalModelStatus } from "../local/control-plane-api";
 import { NoControlPlane } from "../local/control-plane-file";
 import { formatModelStatus, formatRoute, type ModelStatus } from "./status-report";
+import { BadInput, runCliCommand, UsageError } from "./cli-command";
 
 const USAGE = `Usage: modelship status [model] [--json] [--table NAME]
        modelship status [model] [--json] --local [--home .modelship]
@@ -33,27 +34,11 @@ AWS credentials and region come from the SDK's standard configuration (AWS_PROFI
 
 Exit codes: 0 shown, 1 no such model, or AWS or the control plane refused, 2 usage error.`;
 
-class UsageError extends Error {}
-class BadInput extends Error {}
-
-export async function run(argv: string[]): Promise<number> {
-  try {
-    return await status(argv);
-  } catch (error) {
-    if (error instanceof UsageError || isParseArgsError(error)) {
-      console.error(`modelship status: ${(error as Error).message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (
-      error instanceof BadInput ||
-      error instanceof NoControlPlane ||
-      error instanceof ControlPlaneRefused
-    ) {
-      console.error(`✖ ${error.message}`);
-      return 1;
-    }
-    throw error;
-  }
+export function run(argv: string[]): Promise<number> {
+  return runCliCommand(
+    { name: "status", usage: USAGE, refusals: [NoControlPlane, ControlPlaneRefused] },
+    () => status(argv),
+  );
 }
 
 async function status(argv: string[]): Promise<number> {
