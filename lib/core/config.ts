@@ -47,9 +47,10 @@ export interface ServingConfig {
   /** Port the model server listens on inside the pod. */
   readonly port: number;
   /**
-   * URL of a candidate for heavy traffic (the stress test), with `{service}`, `{namespace}`, `{port}`, e.g.
-   * `http://{service}.{namespace}.svc.cluster.local:{port}` when the functions run in the cluster's VPC. Empty:
-   * all traffic goes through the API server's service proxy.
+   * URL of a candidate for heavy traffic (the stress test), with `{service}`, `{namespace}`, `{port}`: a name
+   * the load workers resolve and reach, e.g. an internal load balancer's `http://{service}.models.internal`
+   * (docs/eks.md, "Stress testing from inside the VPC"; cluster DNS names do not resolve outside the cluster).
+   * Empty: all traffic goes through the API server's service proxy.
    */
   readonly internalUrlTemplate: string;
   /** Seconds between readiness checks. */

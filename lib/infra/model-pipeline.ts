@@ -4,10 +4,12 @@
 // Around the canary: a prober function EventBridge Scheduler invokes while a canary runs, a rule that sends a
 // rollout's composite alarm going to ALARM to AlarmRollback, and one that sends commands to Command.
 // The stack config (cluster, allow-lists, GPU shape, defaults) is props, checked at synth time and handed
-// to every function as MODELSHIP_CONFIG.
+// to every function as MODELSHIP_CONFIG. With `loadTesting`, the stress test's load workers run in the
+// cluster's VPC (lib/infra/load-testing.ts).
 
 import { Annotations, ArnFormat, Aws, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as eks from "aws-cdk-lib/aws-eks";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
@@ -50,6 +52,14 @@ import {
   type Grant,
   type ModelshipFunction,
 } from "./function-access";
+import {
+  LOAD_WORKER_FUNCTIONS,
+  type LoadTestingProps,
+  type LoadWorkerNetwork,
+  loadWorkerNetwork,
+  networkInterfaceGrant,
+  warnAboutLoadPath,
+} from "./load-testing";
 import { acknowledgeResourcePatterns, acknowledgeUnscopableActions } from "./nag-acknowledgements";
 import { PIPELINE_DEFINITION_FILE, readPipelineDefinition } from "./pipeline-definition";
 
@@ -155,6 +165,18 @@ export interface ModelPipelineProps {
    * @default true
    */
   readonly manageClusterAccess?: boolean;
+  /**
+   * Runs the stress test's load workers (StressWorker) inside a VPC — the cluster's — so they reach the
+   * candidates at `serving.internalUrlTemplate` (an internal load balancer) instead of sending every request
+   * through the API server's service proxy. They get network interfaces in `vpcSubnets` (their role gets
+   * the EC2 actions Lambda needs for that) and `securityGroups`, or a security group of their own, egress
+   * only, which the platform team allows on the candidates' side (docs/eks.md: Stress testing from inside the
+   * VPC). EvalShard stays outside: its requests go through the service proxy. A template without this prop,
+   * or this prop without a template, is warned about at synth.
+   *
+   * @default - the workers run outside any VPC; leave `serving.internalUrlTemplate` empty (load through the service proxy) or point it at a URL reachable from the internet
+   */
+  readonly loadTesting?: LoadTestingProps;
   /**
    * What a manifest inherits when it leaves a field out: serving, gates and rollout settings. Merged key by
    * key over the default.
@@ -284,11 +306,17 @@ export class ModelPipeline extends Construct {
   readonly candidateRole?: iam.Role;
   /** The EKS access entries of the functions that manage candidates, by function. Empty when `manageClusterAccess` is false. */
   readonly clusterAccessEntries: Readonly<Partial<Record<ModelshipFunction, eks.CfnAccessEntry>>>;
+  /**
+   * The security groups of the load workers in `loadTesting.vpc` — the ones given, or the one the construct
+   * created — for the rule that lets them reach the candidates. Empty without `loadTesting`.
+   */
+  readonly loadWorkerSecurityGroups: readonly ec2.ISecurityGroup[];
 
   constructor(scope: Construct, id: string, props: ModelPipelineProps = {}) {
     super(scope, id);
     checkPropConflicts(props);
     this.config = resolvePipelineConfig(this, props);
+    warnAboutLoadPath(this, this.config.serving, props.loadTesting);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
     const definition = readPipelineDefinition(PIPELINE_FUNCTIONS.map(substitutionKey));
@@ -319,7 +347,9 @@ export class ModelPipeline extends Construct {
       removalPolicy,
     });
 
-    const logSettings = { logRetention, removalPolicy };
+    const loadWorkers = props.loadTesting && loadWorkerNetwork(this, props.loadTesting);
+    this.loadWorkerSecurityGroups = loadWorkers?.securityGroups ?? [];
+    const functionSettings = { logRetention, removalPolicy, loadWorkers };
     const environment = this.functionEnvironment();
     this.proberScheduleGroup = new scheduler.ScheduleGroup(this, "ProberSchedules", {
       scheduleGroupName: PROBER_SCHEDULE_GROUP,
@@ -331,7 +361,7 @@ export class ModelPipeline extends Construct {
       EVENT_FUNCTION_FILES.Prober,
       PROBER_TIMEOUT,
       { ...environment, ...this.proberEnvironment("Prober", undefined) },
-      logSettings,
+      functionSettings,
     );
     this.schedulerRole = this.createSchedulerRole(prober);
     const environmentOf = (name: ModelshipFunction): Record<string, string> => ({
@@ -345,7 +375,13 @@ export class ModelPipeline extends Construct {
     const pipelineFunctions = Object.fromEntries(
       PIPELINE_FUNCTIONS.map((name) => [
         name,
-        this.createFunction(name, functionFileName(name), timeoutOf(name), environmentOf(name), logSettings),
+        this.createFunction(
+          name,
+          functionFileName(name),
+          timeoutOf(name),
+          environmentOf(name),
+          functionSettings,
+        ),
       ]),
     ) as Record<PipelineFunction, NodejsFunction>;
 
@@ -367,7 +403,7 @@ export class ModelPipeline extends Construct {
       "start",
       DEFAULT_TIMEOUT,
       { ...environment, [LAMBDA_ENVIRONMENT.stateMachineArn]: this.stateMachine.stateMachineArn },
-      logSettings,
+      functionSettings,
       this.startDeadLetterQueue,
     );
     this.commandDeadLetterQueue = new sqs.Queue(this, "CommandDeadLetterQueue", {
@@ -382,7 +418,7 @@ export class ModelPipeline extends Construct {
         EVENT_FUNCTION_FILES[name],
         timeoutOf("Rollback"),
         environmentOf(name),
-        logSettings,
+        functionSettings,
         this.commandDeadLetterQueue,
       ),
     ) as [NodejsFunction, NodejsFunction];
@@ -630,12 +666,16 @@ export class ModelPipeline extends Construct {
     fileName: string,
     timeout: Duration,
     environment: Record<string, string>,
-    logSettings: { readonly logRetention: logs.RetentionDays; readonly removalPolicy: RemovalPolicy },
+    settings: {
+      readonly logRetention: logs.RetentionDays;
+      readonly removalPolicy: RemovalPolicy;
+      readonly loadWorkers: LoadWorkerNetwork | undefined;
+    },
     deadLetterQueue?: sqs.IQueue,
   ): NodejsFunction {
     const logGroup = new logs.LogGroup(this, `${name}Logs`, {
-      retention: logSettings.logRetention,
-      removalPolicy: logSettings.removalPolicy,
+      retention: settings.logRetention,
+      removalPolicy: settings.removalPolicy,
     });
     // A role of its own with no managed policy: it may write to its own log group and nothing else yet.
     const role = new iam.Role(this, `${name}Role`, {
@@ -644,6 +684,10 @@ export class ModelPipeline extends Construct {
     });
     logGroup.grantWrite(role);
     acknowledgeUnscopableActions(role, "X-Ray's PutTraceSegments and PutTelemetryRecords (active tracing)");
+    const network = LOAD_WORKER_FUNCTIONS.includes(name) ? settings.loadWorkers : undefined;
+    // In the role's default policy, which the function depends on: Lambda creates its network interfaces
+    // with the role as the function is created.
+    if (network) applyGrants(role, [networkInterfaceGrant()]);
     return new NodejsFunction(this, `${name}Function`, {
       description: `modelship: ${name}`,
       entry: `${FUNCTIONS_DIR}${fileName}.ts`,
@@ -657,6 +701,7 @@ export class ModelPipeline extends Construct {
       logGroup,
       environment,
       ...(deadLetterQueue && { deadLetterQueue }),
+      ...network,
       bundling: {
         format: OutputFormat.CJS,
         target: "node24",

@@ -1,17 +1,22 @@
 // The sample stack `npx cdk deploy` deploys: one ModelPipeline configured from the `modelship` key of the
 // CDK context (cdk.json, or `-c modelship='{"clusterName":"gpu"}'`). No lookups and no environment, so
 // `npx cdk synth` works offline, with no AWS account. Its outputs name what the CLI and users reach: the
-// bucket to upload to, the bus for events and commands, the rollout table and the state machine.
+// bucket to upload to, the bus for events and commands, the rollout table and the state machine. With the
+// `modelshipLoadTestingVpc` context, the load workers run in that VPC, and an output names their security
+// groups for the platform team's rule on the candidates' side.
 
 import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import { formatFinding } from "../core/findings";
 import { resolveStackConfig } from "../core/stack-config";
+import { loadTestingFromContext } from "./load-testing-context";
 import { ModelPipeline } from "./model-pipeline";
 
 const CONFIG_CONTEXT_KEY = "modelship";
 /** `false` when the cluster's access entries and Pod Identity are managed elsewhere (`-c modelshipManageClusterAccess=false`). */
 const MANAGE_CLUSTER_ACCESS_CONTEXT_KEY = "modelshipManageClusterAccess";
+/** The cluster's VPC for the load workers, by ids: `-c modelshipLoadTestingVpc='{"vpcId":"vpc-…",…}'` (docs/eks.md). */
+const LOAD_TESTING_VPC_CONTEXT_KEY = "modelshipLoadTestingVpc";
 
 export class ModelshipStack extends Stack {
   readonly pipeline: ModelPipeline;
@@ -36,13 +41,19 @@ export class ModelshipStack extends Stack {
         `The CDK context "${MANAGE_CLUSTER_ACCESS_CONTEXT_KEY}" must be true or false, found ${JSON.stringify(manageClusterAccess)}.`,
       );
     }
+    const loadTesting = loadTestingFromContext(
+      this,
+      this.node.tryGetContext(LOAD_TESTING_VPC_CONTEXT_KEY),
+      `The CDK context "${LOAD_TESTING_VPC_CONTEXT_KEY}"`,
+    );
     this.pipeline = new ModelPipeline(this, "ModelPipeline", {
       ...config,
       ...(manageClusterAccess === undefined
         ? {}
         : { manageClusterAccess: manageClusterAccess === true || manageClusterAccess === "true" }),
+      ...(loadTesting && { loadTesting }),
     });
-    const { bucket, eventBus, rolloutTable, stateMachine } = this.pipeline;
+    const { bucket, eventBus, rolloutTable, stateMachine, loadWorkerSecurityGroups } = this.pipeline;
     new CfnOutput(this, "BucketName", {
       description: "Upload models here: models/<name>/<version>/…, the manifest last",
       value: bucket.bucketName,
@@ -59,6 +70,13 @@ export class ModelshipStack extends Stack {
       description: "The rollout pipeline: one execution per upload",
       value: stateMachine.stateMachineArn,
     });
+    if (loadWorkerSecurityGroups.length > 0) {
+      new CfnOutput(this, "LoadWorkerSecurityGroups", {
+        description:
+          "The stress test's load workers: allow these on the candidates' serving port (docs/eks.md)",
+        value: loadWorkerSecurityGroups.map((group) => group.securityGroupId).join(","),
+      });
+    }
   }
 }
 
