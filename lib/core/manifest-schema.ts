@@ -121,6 +121,11 @@ export const manifestSchema = z.strictObject({
           warmupSeconds: z.number().int().min(0).optional(),
           inputTokens: positiveInt.optional(),
           outputTokens: positiveInt.optional(),
+          /** A prompt set in the bucket, `prompts/<name>.jsonl`, sent instead of synthetic prompts. */
+          prompts: z
+            .string()
+            .regex(/^[A-Za-z0-9._-]{1,128}$/, "a prompt set name: letters, digits, '.', '_' or '-'")
+            .optional(),
           /** Load workers (the Map's width). */
           workers: positiveInt.max(40).optional(),
           slo: sloSchema.optional(),
@@ -177,8 +182,11 @@ export interface ResolvedStressGate {
   readonly burstiness: number;
   readonly durationSeconds: number;
   readonly warmupSeconds: number;
+  /** Synthetic prompts' length in approximate tokens; unused when `prompts` names a prompt set. */
   readonly inputTokens: number;
   readonly outputTokens: number;
+  /** The prompt set `prompts/<name>.jsonl` in the bucket, sent instead of synthetic prompts. */
+  readonly prompts?: string;
   readonly workers: number;
   readonly slo: Slo;
 }

@@ -8,6 +8,7 @@
 //   of 100% with the default bake is appended, so the canary walks to 100% before Promote.
 // - `--trust-remote-code` in extraArgs means `trustRemoteCode: true`; either needs the stack's permission.
 // - A stress test in `mode: rate` must say its `rate`: a default rate would be a guess at the user's load.
+// - A stress test naming a prompt set may not also set `inputTokens`: one of them would silently not apply.
 // - The default image is the stack's default image for the default runtime, else the first allowed image
 //   of the runtime the manifest chose.
 
@@ -245,6 +246,17 @@ export function resolveManifest(
         "gates.stress.rate",
         "mode 'rate' needs 'rate': the requests per second to send.",
         "Add e.g. rate: 5, or use mode: concurrency.",
+      ),
+    );
+  }
+  if (stressInput.prompts !== undefined && stressInput.inputTokens !== undefined) {
+    findings.push(
+      ruleFinding(
+        source,
+        "stress-prompts-input-tokens",
+        "gates.stress.inputTokens",
+        `inputTokens sets the length of synthetic prompts, but 'prompts: ${stressInput.prompts}' sends the prompts of prompts/${stressInput.prompts}.jsonl as they are.`,
+        "Remove inputTokens to send the prompt set, or remove prompts to send synthetic prompts of inputTokens tokens.",
       ),
     );
   }

@@ -5,7 +5,7 @@
 import type { StackConfig } from "./config";
 import { type CheckedSuiteFile, planEvalShards, suitesToRun } from "./eval/eval-plan";
 import type { ResolvedManifest } from "./manifest-schema";
-import type { ModelRecord, RolloutPlan } from "./rollout";
+import type { ModelRecord, RolloutPlan, StressPromptSet } from "./rollout";
 
 const GiB = 1024 ** 3;
 /**
@@ -18,7 +18,8 @@ const MAX_READINESS_CHECKS = 4000;
  * The plan for rolling `manifest` out, given what the rollout store says serves the model now. Readiness is
  * polled every `serving.readinessPollSeconds` within a startup budget of `serving.startupBaseSeconds` plus
  * `serving.startupSecondsPerGiB` per GiB of `weightBytes` (all of them must be read before the server is ready).
- * `suiteFiles` are the manifest's eval suite files as Prepare read them (the built-in suite needs none).
+ * `suiteFiles` are the manifest's eval suite files as Prepare read them (the built-in suite needs none), and
+ * `stressPrompts` the stress test's prompt set, when the manifest names one.
  */
 export function planRollout(
   manifest: ResolvedManifest,
@@ -26,6 +27,7 @@ export function planRollout(
   config: Pick<StackConfig, "serving" | "evalShardSize" | "defaults">,
   weightBytes = 0,
   suiteFiles: readonly CheckedSuiteFile[] = [],
+  stressPrompts?: StressPromptSet,
 ): RolloutPlan {
   const stableVersion = record?.stableVersion;
   const hasStable = stableVersion !== undefined;
@@ -42,6 +44,7 @@ export function planRollout(
     stressWorkers: stress.enabled
       ? Array.from({ length: stress.workers }, (_, index) => ({ index, of: stress.workers }))
       : [],
+    stressPrompts: stress.enabled ? checkedPromptSet(stress.prompts, stressPrompts) : null,
     evalShards: planEvalShards(
       suitesToRun(evaluation, config.defaults.evalSuite),
       suiteFiles,
@@ -55,4 +58,18 @@ export function planRollout(
     maxReadinessChecks: Math.max(1, Math.ceil(startupSeconds / pollSeconds)),
     readinessPollSeconds: pollSeconds,
   };
+}
+
+/** The prompt set the manifest names, which must be the one Prepare read; null when it names none. */
+function checkedPromptSet(
+  name: string | undefined,
+  checked: StressPromptSet | undefined,
+): StressPromptSet | null {
+  if (name === undefined) return null;
+  if (checked?.name !== name) {
+    throw new Error(
+      `The stress prompt set '${name}' cannot be planned before its file prompts/${name}.jsonl is read and checked.`,
+    );
+  }
+  return checked;
 }

@@ -41,6 +41,11 @@ export interface RolloutPlan {
   readonly gates: { readonly smoke: boolean; readonly stress: boolean; readonly eval: boolean };
   /** One item per stress worker: `{index, of}`. */
   readonly stressWorkers: readonly { readonly index: number; readonly of: number }[];
+  /**
+   * The prompt set every stress worker sends, as Prepare checked it; null for synthetic prompts or no stress
+   * test. Never absent: the StressTest Map's ItemSelector reads it, and a missing path fails the execution.
+   */
+  readonly stressPrompts: StressPromptSet | null;
   /** One item per eval shard (an Eval Map iteration); empty when the eval gate is off. */
   readonly evalShards: readonly EvalShardPlan[];
   /** Canary steps with bakes resolved; empty for a first release. */
@@ -61,6 +66,17 @@ export interface EvalShardPlan {
   readonly sha256?: string;
   /** The gate's cap on every item's `max_tokens` (`gates.eval.maxTokens`), when set. */
   readonly maxTokens?: number;
+}
+
+/** The stress test's prompt set (`gates.stress.prompts`) as Prepare read and checked it. */
+export interface StressPromptSet {
+  readonly name: string;
+  /** `prompts/<name>.jsonl` in the bucket. */
+  readonly key: string;
+  /** SHA-256 (hex) of the file, so every worker sends the file Prepare checked. */
+  readonly sha256: string;
+  /** How many prompts it holds. */
+  readonly prompts: number;
 }
 
 export interface PrepareResult {

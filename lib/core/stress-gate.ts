@@ -5,9 +5,10 @@
 //   candidate p95 / stable p95                        ≤ maxRegressionRatio   for TTFT, TPOT and E2E
 //   stable output tokens/s / candidate output tokens/s ≤ maxRegressionRatio
 //
-// Results measured with different profiles are not compared: a p95 at twice the concurrency says nothing
-// about regression. A value that could not be measured (no request completed) fails the check it is needed
-// for. Every check carries its threshold, the measured value and a sentence with both.
+// Results measured with different profiles are not compared: a p95 at twice the concurrency, or on other
+// prompts (a different prompt set, or a changed file of the same name), says nothing about regression. A
+// value that could not be measured (no request completed) fails the check it is needed for. Every check
+// carries its threshold, the measured value and a sentence with both.
 
 import type { ResolvedStressGate, Slo } from "./manifest-schema";
 
@@ -26,8 +27,16 @@ export interface StressProfile {
   readonly rate?: number;
   /** The arrivals' gamma shape, in rate mode (it changes queueing, so the latencies). */
   readonly burstiness?: number;
-  readonly inputTokens: number;
+  /** Synthetic prompts' length in approximate tokens; absent when a prompt set was sent. */
+  readonly inputTokens?: number;
+  /** The prompt set sent instead of synthetic prompts: its name and the SHA-256 of its file. */
+  readonly prompts?: PromptSetIdentity;
   readonly outputTokens: number;
+}
+
+interface PromptSetIdentity {
+  readonly name: string;
+  readonly sha256: string;
 }
 
 /** What the gate judges, from the merged load of every worker. Latencies in ms; absent when not measured. */
@@ -67,29 +76,49 @@ export interface RegressionChecks {
   readonly notCompared: readonly string[];
 }
 
-export function stressProfile(gate: ResolvedStressGate): StressProfile {
+/** The gate's profile; `prompts` is the prompt set the workers sent, when the gate names one. */
+export function stressProfile(gate: ResolvedStressGate, prompts?: PromptSetIdentity): StressProfile {
   const load =
     gate.mode === "concurrency"
       ? { concurrency: gate.concurrency }
       : { rate: gate.rate, burstiness: gate.burstiness };
-  return { mode: gate.mode, ...load, inputTokens: gate.inputTokens, outputTokens: gate.outputTokens };
+  const input = prompts
+    ? { prompts: { name: prompts.name, sha256: prompts.sha256 } }
+    : { inputTokens: gate.inputTokens };
+  return { mode: gate.mode, ...load, ...input, outputTokens: gate.outputTokens };
 }
 
-/** `concurrency 16, 512 → 128 tokens` or `4 requests/s (burstiness 1), 512 → 128 tokens`. */
+/**
+ * `concurrency 16, 512 → 128 tokens`, `4 requests/s (burstiness 1), 512 → 128 tokens`, or with a prompt set
+ * `concurrency 16, prompt set chat-sample (sha256 1a2b3c4d5e6f…) → 128 tokens`.
+ */
 export function describeProfile(profile: StressProfile): string {
   const load =
     profile.mode === "concurrency"
       ? `concurrency ${profile.concurrency}`
       : `${profile.rate} requests/s (burstiness ${profile.burstiness})`;
-  return `${load}, ${profile.inputTokens} → ${profile.outputTokens} tokens`;
+  const input = profile.prompts ? `prompt set ${describePromptSet(profile.prompts)}` : profile.inputTokens;
+  return `${load}, ${input} → ${profile.outputTokens} tokens`;
 }
 
 /** How `stable`'s profile differs from `candidate`'s, one phrase per difference; empty when they are the same. */
 export function profileDifferences(candidate: StressProfile, stable: StressProfile): string[] {
   const fields = ["mode", "concurrency", "rate", "burstiness", "inputTokens", "outputTokens"] as const;
-  return fields
+  const differences = fields
     .filter((field) => candidate[field] !== stable[field])
     .map((field) => `${field} ${show(stable[field])} (now ${show(candidate[field])})`);
+  const now = candidate.prompts;
+  const then = stable.prompts;
+  if (now?.name !== then?.name || now?.sha256 !== then?.sha256) {
+    const prompts = (set: PromptSetIdentity | undefined) => (set ? describePromptSet(set) : "unset");
+    differences.push(`prompts ${prompts(then)} (now ${prompts(now)})`);
+  }
+  return differences;
+}
+
+/** Enough of the hash to tell two files apart at a glance. */
+function describePromptSet({ name, sha256 }: PromptSetIdentity): string {
+  return `${name} (sha256 ${sha256.slice(0, 12)}…)`;
 }
 
 const LATENCIES = [

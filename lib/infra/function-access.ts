@@ -23,6 +23,8 @@ type Access =
   | "readModels"
   /** List and GetObject under `evals/`: the eval suites. */
   | "readEvals"
+  /** List and GetObject under `prompts/`: the stress test's prompt sets. */
+  | "readPrompts"
   /** List and GetObject under `reports/`. */
   | "readReports"
   /** PutObject under `reports/`. */
@@ -81,13 +83,13 @@ const ROLLS_BACK: readonly Access[] = [
 
 export const FUNCTION_ACCESS: Readonly<Record<ModelshipFunction, readonly Access[]>> = {
   Start: ["startExecution", "putEvents"],
-  Prepare: ["readManifests", "listModels", "readEvals", ...STAGE_RECORDS],
+  Prepare: ["readManifests", "listModels", "readEvals", "readPrompts", ...STAGE_RECORDS],
   Validate: ["readModels", "writeReports"],
   // Lists the weights to find the file a GGUF model is served from.
   DeployCandidate: [...WITH_CANDIDATES, "listModels"],
   CheckCandidate: WITH_CANDIDATES,
   SmokeTest: [...WITH_CANDIDATES, "writeReports"],
-  StressWorker: ["candidateWorkloads", "writeReports"],
+  StressWorker: ["candidateWorkloads", "readPrompts", "writeReports"],
   MergeStress: [...STAGE_RECORDS, "readReports", "writeReports"],
   EvalShard: ["candidateWorkloads", "readEvals", "writeReports"],
   MergeEval: [...STAGE_RECORDS, "readReports", "writeReports"],
@@ -153,6 +155,7 @@ export interface Grant {
 const READ_PREFIX: Partial<Record<Access, string>> = {
   readModels: "models/",
   readEvals: "evals/",
+  readPrompts: "prompts/",
   readReports: "reports/",
 };
 /** Prefixes the bucket is listed under: everything read, and what is only listed. */

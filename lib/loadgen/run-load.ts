@@ -2,7 +2,8 @@
 // through an undici keep-alive pool, following the schedule (closed loop: a fixed number of requests in
 // flight; open loop: gamma-distributed arrivals at a rate), times every request with StreamTiming and folds
 // the records into a LoadResult. Its profile options have the names and meaning of the manifest's
-// `gates.stress`, so the stress stage passes that block straight through.
+// `gates.stress`, so the stress stage passes that block through; only `prompts` differs: the manifest names a
+// prompt set in the bucket, the stage reads it and passes its prompts.
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { Pool } from "undici";

@@ -3,7 +3,7 @@
 // A stage returning something else breaks the flow, not just a type: keep these and the ASL in step.
 
 import type { ResolvedStressGate } from "../core/manifest-schema";
-import type { EvalShardPlan, RolloutIdentity, RolloutPlan } from "../core/rollout";
+import type { EvalShardPlan, RolloutIdentity, RolloutPlan, StressPromptSet } from "../core/rollout";
 import type { CandidateHandle, CandidateStatus } from "../ports";
 
 /**
@@ -53,6 +53,8 @@ export interface StressWorkerInput {
   readonly candidate: CandidateHandle;
   readonly gate: ResolvedStressGate;
   readonly worker: RolloutPlan["stressWorkers"][number];
+  /** `$.plan.stressPrompts`: the prompt set to send, as Prepare checked it; null for synthetic prompts. */
+  readonly prompts?: StressPromptSet | null;
 }
 
 /** One Eval Map item: one shard of one suite (`$.plan.evalShards`). Its result must stay small (counts and a report key). */

@@ -1,7 +1,8 @@
 // The MergeStress stage, after the StressTest Map: reads every worker's LoadResult from the bucket, merges
 // them (exactly: the histograms one client seeing every request would have), summarizes the load and applies
 // the stress gate (lib/core/stress-gate.ts): each SLO the manifest sets and, when the stable version kept a
-// stress result of the same profile, maxRegressionRatio against it. It writes
+// stress result of the same profile (the same load on the same prompts: synthetic ones of the same length, or
+// the same prompt set file), maxRegressionRatio against it. It writes
 // `reports/<model>/<version>/<rolloutId>/stress.json` — the merged result, the summary, every check with its
 // threshold, measured value and verdict, and the profile — then either returns `$.stress`, a small summary
 // that Promote keeps with the version (RolloutStore.saveVersionResults → `{stress: …}`) for the next
@@ -11,7 +12,7 @@ import { z } from "zod";
 import { SloViolated } from "../core/errors";
 import type { Finding } from "../core/findings";
 import type { ResolvedStressGate } from "../core/manifest-schema";
-import type { ExecutionState, RolloutIdentity, RolloutPlan } from "../core/rollout";
+import type { ExecutionState, RolloutIdentity, RolloutPlan, StressPromptSet } from "../core/rollout";
 import {
   checkRegression,
   checkSlos,
@@ -99,7 +100,7 @@ export async function mergeStress(state: ExecutionState, deps: MergeStressDeps):
   const merged = mergeLoadResults(await readLoadResults(loaded, deps));
   const load = summarizeLoad(merged);
   const measurement = measurementOf(load);
-  const profile = stressProfile(gate);
+  const profile = stressProfile(gate, promptSetOf(gate, plan));
 
   const sloChecks = checkSlos(gate.slo, measurement);
   const stable = await stableStress(rollout, plan, deps);
@@ -222,6 +223,15 @@ function workerResults(state: ExecutionState, plan: RolloutPlan): StressWorkerRe
     );
   }
   return results;
+}
+
+/** The prompt set the workers sent: the one the gate names, as Prepare checked it (`$.plan.stressPrompts`). */
+function promptSetOf(gate: ResolvedStressGate, plan: RolloutPlan): StressPromptSet | undefined {
+  const planned = plan.stressPrompts ?? undefined;
+  if (gate.prompts === planned?.name) return planned;
+  throw new Error(
+    `${STAGE}: the stress gate names ${gate.prompts === undefined ? "no prompt set" : `the prompt set '${gate.prompts}'`}, but $.plan.stressPrompts from Prepare is ${JSON.stringify(planned ?? null)}.`,
+  );
 }
 
 /** Every loaded worker's LoadResult, checked; every missing or bad object is named, not just the first. */
@@ -359,7 +369,8 @@ const storedStressSchema = z.object({
     concurrency: z.number().optional(),
     rate: z.number().optional(),
     burstiness: z.number().optional(),
-    inputTokens: z.number(),
+    inputTokens: z.number().optional(),
+    prompts: z.strictObject({ name: z.string(), sha256: z.string() }).optional(),
     outputTokens: z.number(),
   }),
   requests: z.number().int().nonnegative(),

@@ -4,8 +4,9 @@
 //
 // An upload of the version that is already stable is refused (ManifestInvalid on `version`): its candidate
 // would share the stable's name, and cleaning up after a failure would take the stable down with it. So is a
-// manifest whose eval suites cannot run (a suite file missing from `evals/` or with bad lines): every finding
-// of every suite is reported before a GPU is spent on the candidate.
+// manifest whose gates' files cannot be used — an eval suite missing from `evals/` or with bad lines, a stress
+// prompt set missing from `prompts/`, too large or with bad lines: every finding of every file is reported
+// before a GPU is spent on the candidate.
 
 import { ManifestInvalid, type ModelshipError, RolloutInProgress } from "../core/errors";
 import { type CheckedSuiteFile, isBuiltInSuite, suitesToRun } from "../core/eval/eval-plan";
@@ -13,10 +14,11 @@ import { type Finding, hasErrors } from "../core/findings";
 import { loadManifest } from "../core/manifest";
 import type { ResolvedManifest } from "../core/manifest-schema";
 import { planRollout } from "../core/plan";
-import type { ExecutionInput, PrepareResult, RolloutIdentity } from "../core/rollout";
+import type { ExecutionInput, PrepareResult, RolloutIdentity, StressPromptSet } from "../core/rollout";
 import type { StageDeps } from "./deps";
 import { loadSuite } from "./eval-suites";
 import { rolloutEvent } from "./events";
+import { loadPromptSet } from "./stress-prompts";
 
 type PrepareDeps = Pick<StageDeps, "objects" | "store" | "events" | "clock" | "config">;
 
@@ -27,8 +29,14 @@ const STAGE = "Prepare";
 export async function prepare(state: ExecutionInput, deps: PrepareDeps): Promise<PrepareResult> {
   const { rollout } = state;
   const { manifest, warnings: manifestWarnings } = await readRolloutManifest(rollout, deps);
-  const suites = await readEvalSuites(rollout, manifest, deps);
-  const warnings = [...manifestWarnings, ...suites.warnings];
+  const [suites, stressPrompts] = await Promise.all([
+    readEvalSuites(manifest, deps),
+    readStressPrompts(manifest, deps),
+  ]);
+  if (suites.unusable !== undefined || stressPrompts.unusable !== undefined) {
+    return reject(rollout, deps, gateFilesUnusable(rollout, suites, stressPrompts));
+  }
+  const warnings = [...manifestWarnings, ...suites.findings, ...stressPrompts.findings];
 
   const before = await deps.store.get(rollout.model);
   if (before?.stableVersion === rollout.version) {
@@ -58,7 +66,7 @@ export async function prepare(state: ExecutionInput, deps: PrepareDeps): Promise
 
   const record = await deps.store.get(rollout.model);
   const weightBytes = (await deps.objects.list(rollout.source.prefix)).reduce((sum, o) => sum + o.size, 0);
-  const plan = planRollout(manifest, record, deps.config, weightBytes, suites.files);
+  const plan = planRollout(manifest, record, deps.config, weightBytes, suites.files, stressPrompts.set);
   const alreadyRecorded =
     record?.history.some((t) => t.rolloutId === rollout.id && t.stage === STAGE) ?? false;
   if (!alreadyRecorded) {
@@ -163,35 +171,69 @@ async function readRolloutManifest(
   return { manifest: resolved.manifest, warnings: findings };
 }
 
-/** Reads and checks every suite file the eval gate names; rejects the rollout with all their errors. */
+/** A gate's files as Prepare read them: every finding, and which of them cannot be used. */
+interface CheckedGateFiles {
+  readonly findings: readonly Finding[];
+  /** The unusable files, as a phrase (`eval suites 'a', 'b'`); undefined when every file can be used. */
+  readonly unusable?: string;
+}
+
+/** Reads and checks every suite file the eval gate names. */
 async function readEvalSuites(
-  rollout: RolloutIdentity,
   manifest: ResolvedManifest,
   deps: PrepareDeps,
-): Promise<{ files: CheckedSuiteFile[]; warnings: Finding[] }> {
+): Promise<CheckedGateFiles & { files: CheckedSuiteFile[] }> {
   const names = suitesToRun(manifest.gates.eval, deps.config.defaults.evalSuite)
     .map((suite) => suite.name)
     .filter((name) => !isBuiltInSuite(name));
   const loaded = await Promise.all(names.map((name) => loadSuite(deps.objects, name)));
   const findings = loaded.flatMap((suite) => suite.findings);
   const broken = loaded.filter((suite) => hasErrors(suite.findings)).map((suite) => `'${suite.name}'`);
-  if (broken.length > 0) {
-    return reject(
-      rollout,
-      deps,
-      new ManifestInvalid(
-        `The eval suite${broken.length === 1 ? "" : "s"} ${broken.join(", ")} of ${rollout.source.key} cannot be run.`,
-        {
-          findings: findings.filter((f) => f.severity === "error"),
-          hint: "Fix every line listed (docs/evals.md describes a suite item) and upload the suite files under evals/, then upload the manifest again.",
-        },
-      ),
-    );
-  }
   const files = loaded.flatMap((suite) =>
     suite.sha256 === undefined ? [] : [{ name: suite.name, items: suite.items.length, sha256: suite.sha256 }],
   );
-  return { files, warnings: findings };
+  return broken.length === 0
+    ? { files, findings }
+    : { files, findings, unusable: `eval suite${broken.length === 1 ? "" : "s"} ${broken.join(", ")}` };
+}
+
+/** Reads and checks the prompt set an enabled stress gate names. */
+async function readStressPrompts(
+  manifest: ResolvedManifest,
+  deps: PrepareDeps,
+): Promise<CheckedGateFiles & { set?: StressPromptSet }> {
+  const { enabled, prompts: name } = manifest.gates.stress;
+  if (!enabled || name === undefined) return { findings: [] };
+  const loaded = await loadPromptSet(deps.objects, name);
+  const { findings, key, sha256 } = loaded;
+  if (hasErrors(findings) || sha256 === undefined) {
+    return { findings, unusable: `stress prompt set '${name}'` };
+  }
+  return { findings, set: { name, key, sha256, prompts: loaded.prompts.length } };
+}
+
+/** Every error of every unusable file, in one rejection. */
+function gateFilesUnusable(
+  rollout: RolloutIdentity,
+  suites: CheckedGateFiles,
+  stressPrompts: CheckedGateFiles,
+): ManifestInvalid {
+  const unusable = [suites, stressPrompts].filter((files) => files.unusable !== undefined);
+  const uploads = [
+    ...(suites.unusable ? ["the suite files under evals/ (docs/evals.md describes a suite item)"] : []),
+    ...(stressPrompts.unusable
+      ? [
+          'the prompt set under prompts/ (one {"messages": [...]} or {"prompt": "..."} per line; docs/loadgen.md)',
+        ]
+      : []),
+  ];
+  return new ManifestInvalid(
+    `The ${unusable.map((files) => files.unusable).join(" and the ")} of ${rollout.source.key} cannot be ${suites.unusable ? "run" : "used"}.`,
+    {
+      findings: unusable.flatMap((files) => files.findings.filter((f) => f.severity === "error")),
+      hint: `Fix every line listed and upload ${uploads.join(" and ")}, then upload the manifest again.`,
+    },
+  );
 }
 
 function alreadyStable(rollout: RolloutIdentity): ManifestInvalid {

@@ -2,23 +2,28 @@
 // against the candidate with the load generator and keeps what it measured. Worker `index` of `of` takes
 // concurrency / of requests in flight (workers 0..r−1 take one more, where r is the remainder) or rate / of
 // requests per second, with a seed of its own derived from the rollout id and its index: workers send
-// different prompts and at different times, and a retried worker sends what it sent before. Its LoadResult
-// goes to the bucket; the Map item's result is a few hundred bytes (its key and counts), so 40 workers stay
-// far inside Step Functions' 256 KB. A candidate that does not answer at all is Transient (the state machine
-// retries the worker); a run that completes with failed requests is not a worker failure: its errors are
-// data for MergeStress's error-rate SLO.
+// different prompts and at different times, and a retried worker sends what it sent before. The prompts are
+// synthetic, or drawn from the prompt set the manifest names (`prompts/<name>.jsonl`), which must be the very
+// file Prepare checked: a set changed since is ManifestInvalid, as workers sending different files would be
+// merged into one result. Its LoadResult goes to the bucket; the Map item's result is a few hundred bytes
+// (its key and counts), so 40 workers stay far inside Step Functions' 256 KB. A candidate that does not
+// answer at all is Transient (the state machine retries the worker); a run that completes with failed
+// requests is not a worker failure: its errors are data for MergeStress's error-rate SLO.
 
 import { createHash } from "node:crypto";
 import { ManifestInvalid, Transient } from "../core/errors";
+import { type Finding, hasErrors } from "../core/findings";
 import { MAX_STRESS_RUN_SECONDS } from "../core/stress-gate";
 import type { ResolvedStressGate } from "../core/manifest-schema";
-import type { RolloutPlan } from "../core/rollout";
+import type { RolloutPlan, StressPromptSet } from "../core/rollout";
 import { probeEndpoint } from "../loadgen/endpoint-probe";
+import type { LoadPrompt } from "../loadgen/load-prompt";
 import type { LoadResult } from "../loadgen/load-result";
 import { runLoad } from "../loadgen/run-load";
-import type { CandidateHandle, Endpoint } from "../ports";
+import type { CandidateHandle, Endpoint, ObjectStore } from "../ports";
 import type { StageDeps } from "./deps";
 import type { StressWorkerInput } from "./flow-state";
+import { loadPromptSet } from "./stress-prompts";
 
 type StressWorkerDeps = Pick<StageDeps, "objects" | "serving">;
 
@@ -53,7 +58,7 @@ export async function stressWorker(
   input: StressWorkerInput,
   deps: StressWorkerDeps,
 ): Promise<StressWorkerResult> {
-  const { rollout, candidate, gate, worker } = checkedInput(input);
+  const { rollout, candidate, gate, worker, prompts: promptSet } = checkedInput(input);
   assertRunFits(gate);
   const share = workerShare(gate, worker);
   const seed = workerSeed(rollout.id, worker.index);
@@ -68,6 +73,7 @@ export async function stressWorker(
     };
   }
 
+  const prompts = promptSet ? await promptsToSend(promptSet, worker, deps.objects) : undefined;
   const endpoint = await deps.serving.endpoint(candidate, "load");
   await assertReachable(endpoint, candidate, "before the load");
   const result = await runLoad({
@@ -83,6 +89,7 @@ export async function stressWorker(
     warmupSeconds: gate.warmupSeconds,
     inputTokens: gate.inputTokens,
     outputTokens: gate.outputTokens,
+    ...(prompts ? { prompts } : {}),
     slo: gate.slo,
     seed,
     requestTimeoutSeconds: REQUEST_TIMEOUT_SECONDS,
@@ -143,6 +150,31 @@ function assertRunFits(gate: ResolvedStressGate): void {
   );
 }
 
+/** The prompts of the set Prepare checked; ManifestInvalid when the file is gone, broken or another file now. */
+async function promptsToSend(
+  planned: StressPromptSet,
+  { index, of }: RolloutPlan["stressWorkers"][number],
+  objects: ObjectStore,
+): Promise<readonly LoadPrompt[]> {
+  const set = await loadPromptSet(objects, planned.name);
+  if (!hasErrors(set.findings) && set.sha256 === planned.sha256) return set.prompts;
+  const errors = set.findings.filter((f) => f.severity === "error");
+  const changed: Finding = {
+    severity: "error",
+    code: "stress-prompts.changed",
+    file: set.key,
+    path: "gates.stress.prompts",
+    message: `has SHA-256 ${set.sha256}; Prepare checked the file with SHA-256 ${planned.sha256}.`,
+  };
+  throw new ManifestInvalid(
+    `The stress prompt set ${set.key} changed after the rollout started: worker ${index + 1} of ${of} would not send the file Prepare checked.`,
+    {
+      findings: errors.length > 0 ? errors : [changed],
+      hint: "Change prompt sets between rollouts, not during one: upload the manifest again to start a rollout with the prompt set as it is now.",
+    },
+  );
+}
+
 async function assertReachable(endpoint: Endpoint, candidate: CandidateHandle, when: string): Promise<void> {
   const probe = await probeEndpoint(endpoint.baseUrl, endpoint.headers, endpoint.caCertificate);
   if (probe.reachable) return;
@@ -154,9 +186,14 @@ async function assertReachable(endpoint: Endpoint, candidate: CandidateHandle, w
   );
 }
 
-/** The Map item as the ASL builds it (`$.rollout`, `$.candidate.handle`, `$.manifest.gates.stress`, one of `$.plan.stressWorkers`), checked. */
-function checkedInput(input: StressWorkerInput): StressWorkerInput {
-  const { rollout, candidate, gate, worker } = (input ?? {}) as Partial<StressWorkerInput>;
+/**
+ * The Map item as the ASL builds it (`$.rollout`, `$.candidate.handle`, `$.manifest.gates.stress`, one of
+ * `$.plan.stressWorkers`, `$.plan.stressPrompts`), checked.
+ */
+function checkedInput(
+  input: StressWorkerInput,
+): Omit<StressWorkerInput, "prompts"> & { prompts: StressPromptSet | undefined } {
+  const { rollout, candidate, gate, worker, prompts } = (input ?? {}) as Partial<StressWorkerInput>;
   const workerOk =
     Number.isInteger(worker?.of) &&
     (worker?.of ?? 0) >= 1 &&
@@ -176,5 +213,10 @@ function checkedInput(input: StressWorkerInput): StressWorkerInput {
       `${STAGE} needs {rollout, candidate, gate, worker} with the stress gate of the resolved manifest and a worker of $.plan.stressWorkers ({index, of}); it got ${JSON.stringify(input).slice(0, 300)}.`,
     );
   }
-  return { rollout, candidate, gate, worker };
+  if (gate.prompts !== (prompts?.name ?? undefined) || (prompts && typeof prompts.sha256 !== "string")) {
+    throw new Error(
+      `${STAGE}: the stress gate names ${gate.prompts === undefined ? "no prompt set" : `the prompt set '${gate.prompts}'`}, but $.plan.stressPrompts from Prepare is ${JSON.stringify(prompts ?? null).slice(0, 300)}.`,
+    );
+  }
+  return { rollout, candidate, gate, worker, prompts: prompts ?? undefined };
 }

@@ -254,18 +254,24 @@ describe("ModelPipeline: least privilege", () => {
     });
   });
 
-  it("lets Prepare read manifests and eval suites and list models, not read weights", () => {
+  it("lets Prepare read manifests, eval suites and prompt sets and list models, not read weights", () => {
     expect(resourcesFor("Prepare", "s3:GetObject")).toEqual([
       `${bucket()}/models/*/*/modelship.*`,
       `${bucket()}/evals/*`,
+      `${bucket()}/prompts/*`,
     ]);
     expect(statementsOf("Prepare").find((s) => s.actions.includes("s3:ListBucket"))?.condition).toEqual({
-      // Listing evals/ makes a missing suite a 404 (not a 403) to HeadObject: Prepare can say it is missing.
-      StringLike: { "s3:prefix": ["models/*", "evals/*"] },
+      // Listing evals/ and prompts/ makes a missing file a 404 (not a 403) to HeadObject: Prepare says so.
+      StringLike: { "s3:prefix": ["models/*", "evals/*", "prompts/*"] },
     });
     expect(resourcesFor("Prepare", "s3:PutObject")).toEqual([]);
     expect(resourcesFor("Prepare", "dynamodb:UpdateItem")).toEqual([`<${id(pipeline.rolloutTable)}.Arn>`]);
     expect(resourcesFor("Prepare", "events:PutEvents")).toEqual([`<${id(pipeline.eventBus as never)}.Arn>`]);
+  });
+
+  it("lets the stress workers read the prompt sets and write reports, and read no weights", () => {
+    expect(resourcesFor("StressWorker", "s3:GetObject")).toEqual([`${bucket()}/prompts/*`]);
+    expect(resourcesFor("StressWorker", "s3:PutObject")).toEqual([`${bucket()}/reports/*`]);
   });
 
   it("lets Start start this pipeline's state machine and nothing else", () => {

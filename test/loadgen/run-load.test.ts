@@ -251,7 +251,9 @@ describe("runLoad against a streaming server", () => {
       outputTokens: 5,
       slo: { ttftP95Ms: 60_000, errorRate: 0.01 },
     };
-    const result = await runLoad({ ...gate, baseUrl: srv.baseUrl, model: "tiny", requests: 3 });
+    // Its `prompts` names a prompt set in the bucket: the stage reads that file and passes its prompts instead.
+    const { prompts: _promptSetName, ...profile } = gate;
+    const result = await runLoad({ ...profile, baseUrl: srv.baseUrl, model: "tiny", requests: 3 });
     expect(result.counters.completed).toBe(3);
     expect(result.goodputSlo).toEqual({ ttftP95Ms: 60_000 });
     expect(srv.bodies[0]).toMatchObject({ max_tokens: 5 });

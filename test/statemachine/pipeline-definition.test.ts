@@ -121,6 +121,20 @@ describe("The pipeline definition", () => {
     }
   });
 
+  it("runs the StressTest Map over the workers Prepare planned, each item being StressWorkerInput: rollout, handle, gate, prompt set, worker", () => {
+    const stressMap = top["StressTest"];
+
+    expect(stressMap?.ItemsPath).toBe("$.plan.stressWorkers");
+    expect(stressMap?.ItemSelector).toEqual({
+      "rollout.$": "$.rollout",
+      "candidate.$": "$.candidate.handle",
+      "gate.$": "$.manifest.gates.stress",
+      "prompts.$": "$.plan.stressPrompts",
+      "worker.$": "$$.Map.Item.Value",
+    });
+    expect(stressMap?.MaxConcurrency).toBeLessThanOrEqual(40);
+  });
+
   it("runs the Eval Map over the shards Prepare planned, each item being EvalShardInput: rollout, handle, shard", () => {
     const evalMap = top["Eval"];
 

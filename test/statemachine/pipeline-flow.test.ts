@@ -17,7 +17,12 @@ import {
 } from "../../lib/core/errors";
 import type { PipelineFunction } from "../../lib/core/pipeline-functions";
 import type { ExecutionState } from "../../lib/core/rollout";
-import type { CanaryCheck, CandidateProgress, EvalShardInput } from "../../lib/pipeline/flow-state";
+import type {
+  CanaryCheck,
+  CandidateProgress,
+  EvalShardInput,
+  StressWorkerInput,
+} from "../../lib/pipeline/flow-state";
 import {
   CANARY_ROUND,
   failure,
@@ -77,6 +82,34 @@ describe("A rollout with a stable version", () => {
     expect(inputs.map((input) => input.shard)).toEqual(plan.evalShards);
     expect(inputs.every((input) => input.candidate.id === "candidate-llama-v2-0badf00d")).toBe(true);
     expect(inputs.every((input) => input.rollout.id === "llama-v2-0badf00d")).toBe(true);
+  });
+
+  it("gives each StressWorker the rollout, the candidate's handle, the stress gate, its worker and the prompt set Prepare checked", async () => {
+    const stressPrompts = {
+      name: "chat-sample",
+      key: "prompts/chat-sample.jsonl",
+      sha256: "9c1e",
+      prompts: 40,
+    };
+    const plan = testPlan({ stressPrompts });
+    const run = await runPipeline({ plan });
+
+    const inputs = run.calls.filter((c) => c.fn === "StressWorker").map((c) => c.input as StressWorkerInput);
+    expect(inputs.map((input) => Object.keys(input).sort())).toEqual(
+      plan.stressWorkers.map(() => ["candidate", "gate", "prompts", "rollout", "worker"]),
+    );
+    expect(inputs.map((input) => input.worker)).toEqual(plan.stressWorkers);
+    expect(inputs.every((input) => input.candidate.id === "candidate-llama-v2-0badf00d")).toBe(true);
+    expect(inputs.every((input) => input.gate.mode === "concurrency")).toBe(true);
+    expect(inputs.map((input) => input.prompts)).toEqual(plan.stressWorkers.map(() => stressPrompts));
+  });
+
+  it("gives each StressWorker a null prompt set when the workers send synthetic prompts", async () => {
+    const run = await runPipeline({ plan: testPlan({ stressPrompts: null }) });
+
+    const inputs = run.calls.filter((c) => c.fn === "StressWorker").map((c) => c.input as StressWorkerInput);
+    expect(run.result.status).toBe("SUCCEEDED");
+    expect(inputs.map((input) => input.prompts)).toEqual([null, null, null]);
   });
 
   it("keeps each stage's result under its own key and the rollout identity from the execution input", async () => {

@@ -52,6 +52,7 @@ export function testPlan(overrides: Partial<RolloutPlan> = {}): RolloutPlan {
       { index: 1, of: 3 },
       { index: 2, of: 3 },
     ],
+    stressPrompts: null,
     evalShards: [
       { suite: SANITY, index: 0, of: 1 },
       { suite: MMLU_PRO_SAMPLE, index: 0, of: 2, sha256: "5e1f" },
