@@ -77,9 +77,11 @@ async function status(argv: string[]): Promise<number> {
   const records = await readRecords(store, model, table);
   if (records.length === 0) {
     console.log(
-      model === undefined
-        ? `No model has been rolled out with the table ${table} yet.`
-        : `No rollout of ${model} is recorded in the table ${table}.`,
+      values.json
+        ? JSON.stringify({ models: [] }, null, 2)
+        : model === undefined
+          ? `No model has been rolled out with the table ${table} yet.`
+          : `No rollout of ${model} is recorded in the table ${table}.`,
     );
     return model === undefined ? 0 : 1;
   }

@@ -238,6 +238,11 @@ describe("modelship status", () => {
     expect(err.join("\n")).toContain("RolloutTableName");
   });
 
+  it("prints JSON with --json even when the model has no record, so a script can parse what it gets", async () => {
+    expect(await status(["mistral-7b", "--table", TABLE, "--json"])).toBe(1);
+    expect(JSON.parse(out.join("\n"))).toEqual({ models: [] });
+  });
+
   it("with --local and no control plane running for the home, says how to start one and reads no table", async () => {
     dynamo.resetHistory();
     const home = await mkdtemp(join(tmpdir(), "modelship-no-control-plane-"));
