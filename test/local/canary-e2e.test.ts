@@ -211,7 +211,7 @@ describe("The canary on the local runtime, with llama.cpp behind the local gatew
       "stable v1 75, candidate v2 25",
       "stable v1 50, candidate v2 50",
       "stable v1 0, candidate v2 100",
-      "stable v2 100, candidate v1 0",
+      "stable v2 100, stable v1 0",
       "stable v2 100",
     ]);
     expect(isRunning(pids.get("v1") as number)).toBe(false);

@@ -81,8 +81,8 @@ describe("LocalGateway routes", () => {
     expect(await backends(gateway)).toEqual(["v1 stable 75", "v2 candidate 25"]);
 
     await gateway.promote("chat", "v2");
-    // The old stable stays on the route, warm, carrying nothing.
-    expect(await backends(gateway)).toEqual(["v2 stable 100", "v1 candidate 0"]);
+    // The old stable stays on the route, warm, carrying nothing: shown as a weight-0 stable, as on EKS.
+    expect(await backends(gateway)).toEqual(["v2 stable 100", "v1 stable 0"]);
     await gateway.removeBackend("chat", "v1");
     expect(await backends(gateway)).toEqual(["v2 stable 100"]);
   });
@@ -94,7 +94,7 @@ describe("LocalGateway routes", () => {
     await gateway.register("chat", handle("v2"));
     await gateway.promote("chat", "v2");
     await gateway.promote("chat", "v1");
-    expect(await backends(gateway)).toEqual(["v1 stable 100", "v2 candidate 0"]);
+    expect(await backends(gateway)).toEqual(["v1 stable 100", "v2 stable 0"]);
     await gateway.removeBackend("chat", "v2");
     expect(await backends(gateway)).toEqual(["v1 stable 100"]);
   });

@@ -1,5 +1,5 @@
 // The Gateway port on a Kubernetes cluster: each model's HTTPRoute (httproute-object.ts), changed by the
-// port's calls (route-slots.ts). Every change reads the route, applies the call to what it holds and writes
+// port's calls (lib/core/route-slots.ts). Every change reads the route, applies the call to what it holds and writes
 // it back with the resourceVersion it read, so an edit someone made in between is never overwritten: the
 // API server answers 409, and the change is applied again to the route as it is now, a bounded number of
 // times. A route left with no rule is deleted, with the same precondition.
@@ -26,7 +26,7 @@ import {
   routeBackends,
   type RouteSlots,
   setRouteWeights,
-} from "./route-slots";
+} from "../../core/route-slots";
 
 export interface HttpRouteGatewayOptions {
   readonly config: StackConfig;

@@ -17,7 +17,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { CandidateHandle } from "../../core/candidate";
 import type { StackConfig } from "../../core/config";
 import { GatewayFailed } from "../../core/errors";
-import type { RouteSlots } from "./route-slots";
+import type { RouteSlots } from "../../core/route-slots";
 
 export const HTTPROUTE_API = { group: "gateway.networking.k8s.io", version: "v1", plural: "httproutes" };
 const VARIANT_HEADER = "x-modelship-variant";

@@ -371,7 +371,7 @@ describe("HttpRouteGateway", () => {
 
     await expect(gateway.register(MODEL, handle("v3"))).rejects.toMatchObject({
       name: "GatewayFailed",
-      reason: `The route of ${MODEL} still sends 25 to candidate v2 (rollout ${MODEL}-v2-0a1b2c3d); v3 cannot replace it.`,
+      reason: `The route of ${MODEL} still sends 25% to candidate v2 (rollout ${MODEL}-v2-0a1b2c3d); v3 cannot replace it.`,
     });
   });
 

@@ -1,10 +1,11 @@
 // What a model's route holds, as the Gateway port sees it — a stable, a candidate and, after a promotion,
-// the previous stable kept warm — and how each port call changes it. Pure: httproute-object.ts turns the
-// slots into an HTTPRoute and back, httproute-gateway.ts reads and writes it on the cluster.
+// the previous stable kept warm — and how each port call changes it. Pure, and the same rules for both
+// gateways: on EKS lib/aws/gateway turns the slots into an HTTPRoute and back; locally the weighted gateway's
+// route table keeps them.
 
-import type { CandidateHandle } from "../../core/candidate";
-import { GatewayFailed } from "../../core/errors";
-import type { RouteBackend } from "../../ports";
+import type { RouteBackend } from "../ports";
+import type { CandidateHandle } from "./candidate";
+import { GatewayFailed } from "./errors";
 
 export interface RouteSlots {
   readonly stable?: CandidateHandle;
@@ -25,13 +26,13 @@ export function registerCandidate(model: string, slots: RouteSlots, handle: Cand
   if (slots.stable?.version === handle.version) {
     throw new GatewayFailed(
       `${model} ${handle.version} is already the stable version on the route; it cannot also be the candidate.`,
-      { hint: "Upload the model under a new version to roll it out." },
+      { hint: "Roll the model out under a new version." },
     );
   }
   const current = slots.candidate;
   if (current && current.version !== handle.version && slots.weights.candidate > 0) {
     throw new GatewayFailed(
-      `The route of ${model} still sends ${slots.weights.candidate} to candidate ${current.version} (rollout ${current.rolloutId}); ${handle.version} cannot replace it.`,
+      `The route of ${model} still sends ${slots.weights.candidate}% to candidate ${current.version} (rollout ${current.rolloutId}); ${handle.version} cannot replace it.`,
       {
         hint: `Roll ${current.version} back first (npx modelship rollback ${model}), then start this rollout again.`,
       },
@@ -62,7 +63,7 @@ export function setRouteWeights(
     problems.push(`${model} has no candidate on its route (register it first)`);
   if (problems.length > 0) {
     throw new GatewayFailed(`Cannot set the weights of ${model}'s route: ${problems.join("; ")}.`, {
-      hint: "This is a modelship bug or a route edited by hand: describe the route (kubectl get httproute -o yaml) and report it.",
+      hint: "This is a modelship bug or a route edited by hand: look at the route (`modelship status <model>`; on EKS `kubectl get httproute -o yaml`) and report it.",
     });
   }
   return { ...slots, weights: { stable: weights.stable, candidate: weights.candidate } };
