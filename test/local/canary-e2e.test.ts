@@ -18,6 +18,7 @@ import { readEvents } from "../../lib/local/jsonl-events";
 import { run as runRollback } from "../../lib/cli/rollback";
 import { run as runStatus } from "../../lib/cli/status";
 import { isRunning } from "../support/process-alive";
+import { captureConsole } from "../support/console-capture";
 
 let work: string;
 let controlPlane: ControlPlane;
@@ -285,10 +286,7 @@ describe("The canary on the local runtime, with llama.cpp behind the local gatew
     expect(typeof restarted === "number" && restarted !== before && isRunning(restarted)).toBe(true);
     pids.set("v2", restarted as number);
 
-    const printed: string[] = [];
-    const capture = (...parts: unknown[]) => void printed.push(parts.join(" "));
-    vi.spyOn(console, "log").mockImplementation(capture);
-    vi.spyOn(console, "error").mockImplementation(capture);
+    const printed = captureConsole();
     try {
       expect(await runStatus(["tiny", "--local", "--home", controlPlane.home])).toBe(0);
       expect(await runRollback(["tiny", "--local", "--home", controlPlane.home])).toBe(0);

@@ -12,6 +12,7 @@ import { run } from "../../lib/cli/run";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { type EventLine, readEvents } from "../../lib/local/jsonl-events";
 import { isRunning } from "../support/process-alive";
+import { captureConsole } from "../support/console-capture";
 
 let work: string;
 let home: string;
@@ -21,10 +22,7 @@ beforeEach(async () => {
   work = await mkdtemp(join(tmpdir(), "modelship-gates-e2e-"));
   home = join(work, ".modelship");
   await mkdir(home);
-  output = [];
-  const capture = (...parts: unknown[]) => void output.push(parts.join(" "));
-  vi.spyOn(console, "log").mockImplementation(capture);
-  vi.spyOn(console, "error").mockImplementation(capture);
+  output = captureConsole();
 });
 
 afterEach(async () => {

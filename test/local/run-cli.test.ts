@@ -11,6 +11,7 @@ import { run } from "../../lib/cli/run";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { JsonFileRolloutStore } from "../../lib/local/json-rollout-store";
 import { readEvents } from "../../lib/local/jsonl-events";
+import { captureConsole } from "../support/console-capture";
 
 let work: string;
 let home: string;
@@ -26,10 +27,7 @@ beforeEach(async () => {
     join(home, "config.json"),
     JSON.stringify({ local: { command: `${MISSING_SERVER} {dir} --port {port}` } }),
   );
-  output = [];
-  const capture = (...parts: unknown[]) => void output.push(parts.join(" "));
-  vi.spyOn(console, "log").mockImplementation(capture);
-  vi.spyOn(console, "error").mockImplementation(capture);
+  output = captureConsole();
 });
 
 afterEach(async () => {

@@ -13,6 +13,7 @@ import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { JsonFileRolloutStore } from "../../lib/local/json-rollout-store";
 import { readEvents } from "../../lib/local/jsonl-events";
 import { isRunning } from "../support/process-alive";
+import { captureConsole } from "../support/console-capture";
 
 let work: string;
 let home: string;
@@ -22,10 +23,7 @@ beforeEach(async () => {
   work = await mkdtemp(join(tmpdir(), "modelship-run-smoke-"));
   home = join(work, ".modelship");
   await mkdir(home);
-  output = [];
-  const capture = (...parts: unknown[]) => void output.push(parts.join(" "));
-  vi.spyOn(console, "log").mockImplementation(capture);
-  vi.spyOn(console, "error").mockImplementation(capture);
+  output = captureConsole();
 });
 
 afterEach(async () => {
