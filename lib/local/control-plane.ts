@@ -92,7 +92,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       {
         "detail-type": "Object Created",
         detail: {
-          bucket: { name: deps.objects.location },
+          bucket: { name: deps.objects.bucket },
           object: {
             key: key.split("/").map(encodeURIComponent).join("/"),
             ...(head.etag === undefined ? {} : { etag: head.etag }),

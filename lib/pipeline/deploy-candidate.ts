@@ -1,6 +1,7 @@
 // The DeployCandidate stage: starts the candidate's server — what to run from the manifest (runtime, image,
 // context length, extra flags), how big from Validate (format, GPU plan, bytes of weights), where the
-// weights are from the rollout — and returns the handle the readiness loop, the gates and Cleanup use.
+// weights are from the rollout's prefix in the pipeline's own bucket (the one Validate read, never a bucket
+// the rollout's state names) — and returns the handle the readiness loop, the gates and Cleanup use.
 // Idempotent: Serving.deploy adopts a candidate that exists, so a retried deploy never starts a second one.
 
 import type { ResolvedManifest } from "../core/manifest-schema";
@@ -9,7 +10,9 @@ import type { CandidateHandle, CandidateSpec } from "../ports";
 import type { StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
 
-type DeployDeps = Pick<StageDeps, "serving" | "config" | "events" | "clock">;
+type DeployDeps = Pick<StageDeps, "serving" | "config" | "events" | "clock"> & {
+  readonly objects: Pick<StageDeps["objects"], "bucket">;
+};
 
 const STAGE = "DeployCandidate";
 const TRUST_REMOTE_CODE_FLAG = "--trust-remote-code";
@@ -21,7 +24,7 @@ export async function deployCandidate(state: ExecutionState, deps: DeployDeps): 
       `${STAGE} needs $.manifest (from Prepare) and $.validation (from Validate); the state has ${manifest ? "no validation" : "no manifest"}.`,
     );
   }
-  const spec = candidateSpec(rollout, manifest, validation);
+  const spec = candidateSpec(rollout, manifest, validation, deps.objects.bucket);
   const handle = await deps.serving.deploy(spec);
   const where = spec.gpus > 0 ? `${spec.gpus} GPU${spec.gpus === 1 ? "" : "s"}` : "CPU";
   await deps.events.emit(
@@ -51,6 +54,7 @@ function candidateSpec(
   rollout: RolloutIdentity,
   manifest: ResolvedManifest,
   validation: ValidationSummary,
+  bucket: string,
 ): CandidateSpec {
   const { serving } = manifest;
   const extraArgs =
@@ -70,7 +74,7 @@ function candidateSpec(
     maxModelLen: serving.maxModelLen,
     extraArgs,
     format: validation.format,
-    weights: { bucket: rollout.source.bucket, prefix: rollout.source.prefix },
+    weights: { bucket, prefix: rollout.source.prefix },
     weightBytes: validation.weightBytes,
   };
 }

@@ -4,6 +4,9 @@
 //
 // A "Rollout Requested" command names the manifest by `{bucket, key}` (the key as stored, not URL-encoded)
 // and is de-duplicated by its `requestId`, or the EventBridge event id when it has none.
+//
+// Only the pipeline's own bucket is rolled out: Validate reads that bucket and DeployCandidate serves from
+// it, so an event naming any other bucket is rejected — a command cannot deploy weights nobody validated.
 
 import { z } from "zod";
 import type { Finding } from "../core/findings";
@@ -85,11 +88,16 @@ interface Upload {
 
 export async function start(
   event: StartEvent,
-  deps: Pick<StageDeps, "executions" | "events" | "clock">,
+  deps: Pick<StageDeps, "executions" | "events" | "clock"> & {
+    readonly objects: Pick<StageDeps["objects"], "bucket">;
+  },
 ): Promise<StartOutcome> {
   const read = readUpload(event);
   if (!read.upload) return reject(read.findings, undefined, deps);
   const { upload } = read;
+  if (upload.bucket !== deps.objects.bucket) {
+    return reject([foreignBucket(event, upload.bucket, deps.objects.bucket)], upload, deps);
+  }
 
   const parsed = parseManifestKey(upload.key);
   if (!parsed.ok) return reject([parsed.finding], upload, deps);
@@ -173,6 +181,17 @@ function readUpload(event: StartEvent): { upload?: Upload; findings: Finding[] }
         hint: "Route only S3 Object Created events for models/*/*/modelship.* and Rollout Requested commands to Start.",
       },
     ],
+  };
+}
+
+function foreignBucket(event: StartEvent, bucket: string, ownBucket: string): Finding {
+  const upload = event["detail-type"] === "Object Created";
+  return {
+    severity: "error",
+    code: "start-event.bucket",
+    path: upload ? "detail.bucket.name" : "detail.bucket",
+    message: `expected this pipeline's bucket '${ownBucket}', found '${bucket}': modelship rolls out only models in its own bucket, where Validate checks them and candidates load them from.`,
+    hint: `Upload the model under models/<name>/<version>/ in ${ownBucket}${upload ? "" : ", and name that bucket in the command"}.`,
   };
 }
 

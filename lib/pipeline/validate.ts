@@ -30,7 +30,7 @@ import {
   SAFETENSORS_PREFIX_BYTES,
   type SafetensorsHeader,
 } from "../core/safetensors";
-import type { ObjectInfo, ObjectStore } from "../ports";
+import type { ObjectInfo, ObjectStore, ObjectVersion } from "../ports";
 import type { StageDeps } from "./deps";
 
 /**
@@ -480,9 +480,11 @@ class CountingObjectStore implements ObjectStore {
   requests = 0;
   bytesRead = 0;
   readonly location: string;
+  readonly bucket: string;
 
   constructor(private readonly inner: ObjectStore) {
     this.location = inner.location;
+    this.bucket = inner.bucket;
   }
 
   list(prefix: string): Promise<ObjectInfo[]> {
@@ -490,9 +492,9 @@ class CountingObjectStore implements ObjectStore {
     return this.inner.list(prefix);
   }
 
-  head(key: string): Promise<ObjectInfo | undefined> {
+  head(key: string, version?: ObjectVersion): Promise<ObjectInfo | undefined> {
     this.requests += 1;
-    return this.inner.head(key);
+    return this.inner.head(key, version);
   }
 
   async getRange(key: string, start: number, length: number): Promise<Uint8Array> {
@@ -502,9 +504,9 @@ class CountingObjectStore implements ObjectStore {
     return bytes;
   }
 
-  async get(key: string): Promise<Uint8Array | undefined> {
+  async get(key: string, version?: ObjectVersion): Promise<Uint8Array | undefined> {
     this.requests += 1;
-    const bytes = await this.inner.get(key);
+    const bytes = await this.inner.get(key, version);
     this.bytesRead += bytes?.byteLength ?? 0;
     return bytes;
   }

@@ -18,7 +18,13 @@ beforeEach(() => {
   events = new MemoryEvents();
 });
 
-const deps = () => ({ serving, events, clock, config: DEFAULT_STACK_CONFIG });
+const deps = () => ({
+  serving,
+  events,
+  clock,
+  config: DEFAULT_STACK_CONFIG,
+  objects: { bucket: "models-bucket" },
+});
 
 describe("DeployCandidate", () => {
   it("deploys the manifest's server, sized by Validate's GPU plan, with the weights of this rollout", async () => {
@@ -43,6 +49,18 @@ describe("DeployCandidate", () => {
       },
     ]);
     expect(handle).toMatchObject({ model: "llama", version: "v3", servedName: "llama" });
+  });
+
+  it("loads the weights from the pipeline's bucket, the one Validate read, whatever bucket the state names", async () => {
+    const state = stateAfterValidate("");
+    const elsewhere = {
+      ...state,
+      rollout: { ...state.rollout, source: { ...state.rollout.source, bucket: "unvalidated" } },
+    };
+
+    await deployCandidate(elsewhere, deps());
+
+    expect(serving.deployed[0]?.weights).toEqual({ bucket: "models-bucket", prefix: "models/llama/v3/" });
   });
 
   it("uses the GPU count the manifest fixes instead of the plan's", async () => {
