@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { findingsFromSchemaIssues } from "../core/schema-findings";
 import { findingsSentence } from "./findings-text";
-import { rollback, type RollbackDeps, type RollbackOutcome } from "./rollback";
+import { rollback, ROLLBACK_USES, type RollbackDeps, type RollbackOutcome } from "./rollback";
 
 /** The event as EventBridge delivers it (only the fields read here). */
 export interface AlarmStateChangeEvent {
@@ -26,6 +26,9 @@ const alarmStateChangeSchema = z.object({
     }),
   }),
 });
+
+/** Finds the rollout that armed the alarm by its record, then rolls it back. */
+export const ALARM_ROLLBACK_USES = ROLLBACK_USES;
 
 export async function rollbackOnAlarm(
   event: AlarmStateChangeEvent,

@@ -7,8 +7,11 @@ import { canaryAlarmSpecs } from "../core/canary-alarms";
 import type { ResolvedManifest } from "../core/manifest-schema";
 import type { RolloutIdentity } from "../core/rollout";
 import type { StageDeps } from "./deps";
+import { type DepsUsing, portUse } from "./port-use";
 
-type ArmingDeps = Pick<StageDeps, "alarms" | "metrics" | "config">;
+export const ARMING_USES = portUse({ alarms: ["ensure"], metrics: ["startProber"] });
+
+type ArmingDeps = DepsUsing<typeof ARMING_USES> & Pick<StageDeps, "config">;
 
 /** Creates the alarms and starts the prober; returns the alarms' names for the rollout record. */
 export async function armRolloutWatch(

@@ -5,17 +5,21 @@
 
 import { canaryWeights, nextCanaryStep } from "../core/canary-policy";
 import type { CanaryPosition, ExecutionState, ModelRecord, RolloutPlan } from "../core/rollout";
-import { armRolloutWatch } from "./canary-arming";
+import { ARMING_USES, armRolloutWatch } from "./canary-arming";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { planAndManifest, previousCanaryStep } from "./canary-state";
 import type { StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
 import type { CanaryProgress } from "./flow-state";
 import { assertStillRunning } from "./rollout-record";
 
-type CanaryStepDeps = Pick<
-  StageDeps,
-  "store" | "gateway" | "alarms" | "metrics" | "events" | "clock" | "config"
->;
+/** Moves the weights and records the step; arms the alarms and the prober at the first step. */
+export const CANARY_STEP_USES = combinedUse(
+  ARMING_USES,
+  portUse({ store: ["get", "record"], gateway: ["setWeights"], events: ["emit"], clock: ["now"] }),
+);
+
+type CanaryStepDeps = DepsUsing<typeof CANARY_STEP_USES> & Pick<StageDeps, "config">;
 
 const STAGE = "CanaryStep";
 

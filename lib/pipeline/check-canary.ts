@@ -8,11 +8,13 @@
 
 import type { ExecutionState, ModelRecord } from "../core/rollout";
 import { alarmStatusLine, firingReason } from "./alarm-report";
-import type { StageDeps } from "./deps";
+import { type DepsUsing, portUse } from "./port-use";
 import type { CanaryCheck } from "./flow-state";
 import { holdsLock, PROMOTE_REQUESTED_STAGE, recordedTransition } from "./rollout-record";
 
-type CheckCanaryDeps = Pick<StageDeps, "store" | "alarms" | "clock">;
+export const CHECK_CANARY_USES = portUse({ store: ["get", "record"], alarms: ["states"], clock: ["now"] });
+
+type CheckCanaryDeps = DepsUsing<typeof CHECK_CANARY_USES>;
 
 const STAGE = "CheckCanary";
 

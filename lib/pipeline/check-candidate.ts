@@ -9,7 +9,9 @@ import type { Finding } from "../core/findings";
 import type { ExecutionState } from "../core/rollout";
 import type { CandidateStatus } from "../ports";
 import { candidateProgress } from "./candidate-state";
-import type { StageDeps } from "./deps";
+import { type DepsUsing, portUse } from "./port-use";
+
+export const CHECK_CANDIDATE_USES = portUse({ serving: ["status"] });
 
 /** A pending status travels in the state on every poll (and into CandidateTimeout's cause): a few lines do. */
 const PENDING_LOG_LINES = 5;
@@ -18,7 +20,7 @@ const LOG_LINE_CHARS = 300;
 
 export async function checkCandidate(
   state: ExecutionState,
-  deps: Pick<StageDeps, "serving">,
+  deps: DepsUsing<typeof CHECK_CANDIDATE_USES>,
 ): Promise<CandidateStatus> {
   const { handle } = candidateProgress(state, "CheckCandidate");
   const status = await deps.serving.status(handle);

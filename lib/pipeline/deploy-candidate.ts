@@ -8,11 +8,17 @@ import type { ResolvedManifest } from "../core/manifest-schema";
 import type { ExecutionState, RolloutIdentity, ValidationSummary } from "../core/rollout";
 import type { CandidateHandle, CandidateSpec } from "../ports";
 import type { StageDeps } from "./deps";
+import { type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 
-type DeployDeps = Pick<StageDeps, "serving" | "config" | "events" | "clock"> & {
-  readonly objects: Pick<StageDeps["objects"], "bucket">;
-};
+export const DEPLOY_CANDIDATE_USES = portUse({
+  serving: ["deploy"],
+  events: ["emit"],
+  clock: ["now"],
+  objects: { bucket: [] },
+});
+
+type DeployDeps = DepsUsing<typeof DEPLOY_CANDIDATE_USES> & Pick<StageDeps, "config">;
 
 const STAGE = "DeployCandidate";
 const TRUST_REMOTE_CODE_FLAG = "--trust-remote-code";

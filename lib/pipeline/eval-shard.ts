@@ -15,11 +15,17 @@ import { checkEndpoint } from "../eval/endpoint-check";
 import type { RetryPolicy } from "../eval/backoff";
 import { DEFAULT_CONCURRENCY, DEFAULT_ITEM_TIMEOUT_MS, runEvalItems } from "../eval/run-eval";
 import type { CandidateHandle, Endpoint } from "../ports";
-import type { StageDeps } from "./deps";
-import { loadSuite } from "./eval-suites";
+import { loadSuite, SUITE_READS } from "./eval-suites";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import type { EvalShardInput } from "./flow-state";
 
-type EvalShardDeps = Pick<StageDeps, "objects" | "serving">;
+/** Asks the candidate the shard's items; reads the suite Prepare checked, writes the shard's detail under reports/. */
+export const EVAL_SHARD_USES = combinedUse(
+  SUITE_READS,
+  portUse({ objects: { put: ["reports"] }, serving: ["endpoint"] }),
+);
+
+type EvalShardDeps = DepsUsing<typeof EVAL_SHARD_USES>;
 
 export interface EvalShardOptions {
   /** Items in flight at once. Default 4. */

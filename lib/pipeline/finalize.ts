@@ -5,15 +5,23 @@
 // even while the execution waits) is never finalized: its previous stable serves again.
 
 import type { ExecutionState } from "../core/rollout";
-import type { StageDeps } from "./deps";
+import { type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 import type { RolloutOutcome } from "./flow-state";
 import { assertStillRunning, recordedTransition } from "./rollout-record";
 
-type FinalizeDeps = Pick<
-  StageDeps,
-  "store" | "gateway" | "serving" | "alarms" | "metrics" | "events" | "clock"
->;
+/** Retires the old stable (its backendRef and workload); disarms the alarms and the prober. */
+export const FINALIZE_USES = portUse({
+  store: ["get", "record", "releaseLock"],
+  gateway: ["removeBackend"],
+  serving: ["remove"],
+  alarms: ["remove"],
+  metrics: ["stopProber"],
+  events: ["emit"],
+  clock: ["now"],
+});
+
+type FinalizeDeps = DepsUsing<typeof FINALIZE_USES>;
 
 const STAGE = "Finalize";
 

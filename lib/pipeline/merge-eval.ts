@@ -25,12 +25,23 @@ import { EvalFailed } from "../core/errors";
 import type { Finding } from "../core/findings";
 import type { ResolvedEvalSuite } from "../core/manifest-schema";
 import type { ExecutionState, RolloutIdentity, RolloutPlan } from "../core/rollout";
-import type { StageDeps } from "./deps";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import type { EvalShardResult } from "./eval-shard";
 import { rolloutEvent } from "./events";
-import { writeRolloutReport } from "./rollout-report";
+import { ROLLOUT_REPORT_USES, writeRolloutReport } from "./rollout-report";
 
-type MergeEvalDeps = Pick<StageDeps, "objects" | "store" | "events" | "clock">;
+/** Reads the shards' details and the stable's kept outcomes, writes the report; announces the gate. */
+export const MERGE_EVAL_USES = combinedUse(
+  ROLLOUT_REPORT_USES,
+  portUse({
+    objects: { get: ["reports"], put: ["reports"], location: [] },
+    store: ["getVersionResults"],
+    events: ["emit"],
+    clock: ["now"],
+  }),
+);
+
+type MergeEvalDeps = DepsUsing<typeof MERGE_EVAL_USES>;
 
 /** One suite's verdict in `$.eval`: the numbers, not the items. */
 export interface SuiteGateSummary {

@@ -31,12 +31,23 @@ import {
   parseLoadResult,
 } from "../loadgen/load-result";
 import { type LoadSummary, summarizeLoad } from "../loadgen/load-summary";
-import type { StageDeps } from "./deps";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
-import { writeRolloutReport } from "./rollout-report";
+import { ROLLOUT_REPORT_USES, writeRolloutReport } from "./rollout-report";
 import type { StressWorkerResult } from "./stress-worker";
 
-type MergeStressDeps = Pick<StageDeps, "objects" | "store" | "events" | "clock">;
+/** Reads the workers' results and the stable's kept result, writes the report; announces the gate. */
+export const MERGE_STRESS_USES = combinedUse(
+  ROLLOUT_REPORT_USES,
+  portUse({
+    objects: { get: ["reports"], put: ["reports"], location: [] },
+    store: ["getVersionResults"],
+    events: ["emit"],
+    clock: ["now"],
+  }),
+);
+
+type MergeStressDeps = DepsUsing<typeof MERGE_STRESS_USES>;
 
 /** One metric's percentiles in ms, rounded to 0.01 ms. */
 export interface Percentiles {

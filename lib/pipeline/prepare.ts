@@ -17,11 +17,24 @@ import { planRollout } from "../core/plan";
 import type { ExecutionInput, PrepareResult, RolloutIdentity, StressPromptSet } from "../core/rollout";
 import type { ObjectVersion } from "../ports";
 import type { StageDeps } from "./deps";
-import { loadSuite } from "./eval-suites";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
+import { loadSuite, SUITE_READS } from "./eval-suites";
 import { rolloutEvent } from "./events";
-import { loadPromptSet } from "./stress-prompts";
+import { loadPromptSet, PROMPT_SET_READS } from "./stress-prompts";
 
-type PrepareDeps = Pick<StageDeps, "objects" | "store" | "events" | "clock" | "config">;
+/** Reads the manifest and the gates' files, lists the weights (their size), takes the lock and records. */
+export const PREPARE_USES = combinedUse(
+  SUITE_READS,
+  PROMPT_SET_READS,
+  portUse({
+    objects: { head: ["manifests"], get: ["manifests"], list: ["models"], location: [] },
+    store: ["get", "acquireLock", "record"],
+    events: ["emit"],
+    clock: ["now"],
+  }),
+);
+
+type PrepareDeps = DepsUsing<typeof PREPARE_USES> & Pick<StageDeps, "config">;
 
 /** A manifest is a few kilobytes; anything near this is not one, and is not read into memory. */
 const MAX_MANIFEST_BYTES = 1024 * 1024;

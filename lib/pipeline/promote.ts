@@ -6,17 +6,27 @@
 // Idempotent: once recorded, a retry returns the recorded outcome.
 
 import type { ExecutionState } from "../core/rollout";
-import { armRolloutWatch } from "./canary-arming";
+import { ARMING_USES, armRolloutWatch } from "./canary-arming";
 import { planAndManifest } from "./canary-state";
 import type { StageDeps } from "./deps";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 import type { RolloutOutcome } from "./flow-state";
 import { assertStillRunning, recordedTransition } from "./rollout-record";
 
-type PromoteDeps = Pick<
-  StageDeps,
-  "store" | "gateway" | "registry" | "alarms" | "metrics" | "events" | "clock" | "config"
->;
+/** 100% to the candidate, Approved in the registry, its results kept; a first release is armed here. */
+export const PROMOTE_USES = combinedUse(
+  ARMING_USES,
+  portUse({
+    store: ["get", "record", "saveVersionResults"],
+    gateway: ["promote"],
+    registry: ["setStatus"],
+    events: ["emit"],
+    clock: ["now"],
+  }),
+);
+
+type PromoteDeps = DepsUsing<typeof PROMOTE_USES> & Pick<StageDeps, "config">;
 
 const STAGE = "Promote";
 const GATE_RESULTS = ["smoke", "stress", "eval"] as const;

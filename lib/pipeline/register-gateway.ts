@@ -11,11 +11,20 @@
 import { GatewayFailed, ModelshipError } from "../core/errors";
 import type { ExecutionState } from "../core/rollout";
 import { candidateProgress } from "./candidate-state";
-import type { StageDeps } from "./deps";
+import { type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 import { assertStillRunning, recordedTransition } from "./rollout-record";
 
-type RegisterGatewayDeps = Pick<StageDeps, "gateway" | "registry" | "store" | "events" | "clock" | "objects">;
+export const REGISTER_GATEWAY_USES = portUse({
+  gateway: ["register"],
+  registry: ["register"],
+  store: ["get", "record"],
+  events: ["emit"],
+  clock: ["now"],
+  objects: { location: [] },
+});
+
+type RegisterGatewayDeps = DepsUsing<typeof REGISTER_GATEWAY_USES>;
 
 /** `$.gateway`: small, for the state. */
 export interface GatewayRegistration {

@@ -25,7 +25,7 @@ import type { ExecutionState, LockHolder, ModelRecord } from "../core/rollout";
 import type { CandidateHandle } from "../ports";
 import { describeFiringAlarm, firingReason } from "./alarm-report";
 import { candidateProgress } from "./candidate-state";
-import type { StageDeps } from "./deps";
+import { type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 import type { RolloutOutcome } from "./flow-state";
 import { holdsLock, recordedTransition } from "./rollout-record";
@@ -56,10 +56,19 @@ export interface RollbackOutcome extends RolloutOutcome {
   readonly rolloutId?: string;
 }
 
-export type RollbackDeps = Pick<
-  StageDeps,
-  "store" | "gateway" | "serving" | "alarms" | "metrics" | "registry" | "events" | "clock"
->;
+/** Everything a rollback undoes: traffic back to stable, the candidate's workload, alarms, prober and registry status. */
+export const ROLLBACK_USES = portUse({
+  store: ["get", "record", "releaseLock"],
+  gateway: ["promote", "removeBackend"],
+  serving: ["remove", "removeRollout"],
+  alarms: ["states", "remove"],
+  metrics: ["stopProber"],
+  registry: ["setStatus"],
+  events: ["emit"],
+  clock: ["now"],
+});
+
+export type RollbackDeps = DepsUsing<typeof ROLLBACK_USES>;
 
 const STAGE = "Rollback";
 const ALARM_PREFIX = "modelship-";

@@ -19,11 +19,13 @@ import {
   smokeVerdict,
 } from "../core/smoke-verdict";
 import { candidateProgress } from "./candidate-state";
-import type { StageDeps } from "./deps";
+import { type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 import { type Answer, OpenAiClient, type OpenAiClientOptions, type StreamedAnswer } from "./openai-client";
 
-type SmokeDeps = Pick<StageDeps, "serving" | "clock" | "events">;
+export const SMOKE_TEST_USES = portUse({ serving: ["endpoint"], events: ["emit"], clock: ["now"] });
+
+type SmokeDeps = DepsUsing<typeof SMOKE_TEST_USES>;
 
 export interface SmokeTestOptions extends OpenAiClientOptions {
   /** Milliseconds for the whole test; requests not sent by then fail as not sent. Default 600 s (the Task allows 900). */

@@ -13,7 +13,7 @@ import type { Finding } from "../core/findings";
 import { decodeS3EventKey, executionName, parseManifestKey } from "../core/keys";
 import type { ExecutionInput } from "../core/rollout";
 import { describeValue, findingsFromSchemaIssues } from "../core/schema-findings";
-import type { StageDeps } from "./deps";
+import { type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 
 /** S3's "Object Created" event as EventBridge delivers it (only the fields Start reads). */
@@ -86,12 +86,14 @@ interface Upload {
   readonly dedupKey: string;
 }
 
-export async function start(
-  event: StartEvent,
-  deps: Pick<StageDeps, "executions" | "events" | "clock"> & {
-    readonly objects: Pick<StageDeps["objects"], "bucket">;
-  },
-): Promise<StartOutcome> {
+export const START_USES = portUse({
+  executions: ["idFor", "start"],
+  events: ["emit"],
+  clock: ["now"],
+  objects: { bucket: [] },
+});
+
+export async function start(event: StartEvent, deps: DepsUsing<typeof START_USES>): Promise<StartOutcome> {
   const read = readUpload(event);
   if (!read.upload) return reject(read.findings, undefined, deps);
   const { upload } = read;
@@ -202,7 +204,7 @@ function eventFindings(issues: readonly z.core.$ZodIssue[], event: unknown, sche
 async function reject(
   findings: readonly Finding[],
   upload: Upload | undefined,
-  deps: Pick<StageDeps, "events" | "clock">,
+  deps: Pick<DepsUsing<typeof START_USES>, "events" | "clock">,
 ): Promise<StartOutcome> {
   const key = upload?.key ?? "";
   const [, model = "", version = ""] = key.split("/");

@@ -20,12 +20,18 @@ import { probeEndpoint } from "../loadgen/endpoint-probe";
 import type { LoadPrompt } from "../loadgen/load-prompt";
 import type { LoadResult } from "../loadgen/load-result";
 import { runLoad } from "../loadgen/run-load";
-import type { CandidateHandle, Endpoint, ObjectStore } from "../ports";
-import type { StageDeps } from "./deps";
+import type { CandidateHandle, Endpoint } from "../ports";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import type { StressWorkerInput } from "./flow-state";
-import { loadPromptSet } from "./stress-prompts";
+import { loadPromptSet, PROMPT_SET_READS } from "./stress-prompts";
 
-type StressWorkerDeps = Pick<StageDeps, "objects" | "serving">;
+/** Sends load to the candidate's load endpoint; reads the planned prompt set, writes its result under reports/. */
+export const STRESS_WORKER_USES = combinedUse(
+  PROMPT_SET_READS,
+  portUse({ objects: { put: ["reports"] }, serving: ["endpoint"] }),
+);
+
+type StressWorkerDeps = DepsUsing<typeof STRESS_WORKER_USES>;
 
 /** One StressTest Map item's result (`$.stress.workers[i]` until MergeStress replaces the list). */
 export interface StressWorkerResult {
@@ -154,7 +160,7 @@ function assertRunFits(gate: ResolvedStressGate): void {
 async function promptsToSend(
   planned: StressPromptSet,
   { index, of }: RolloutPlan["stressWorkers"][number],
-  objects: ObjectStore,
+  objects: StressWorkerDeps["objects"],
 ): Promise<readonly LoadPrompt[]> {
   const set = await loadPromptSet(objects, planned.name);
   if (!hasErrors(set.findings) && set.sha256 === planned.sha256) return set.prompts;
