@@ -20,16 +20,19 @@ export const PORT_ACTIONS = {
     bucket: [],
     list: ["s3:ListBucket"],
     // HeadObject is authorized by GetObject; reading by version id (a manifest as uploaded) by GetObjectVersion.
-    head: ["s3:GetObject", "s3:GetObjectVersion"],
-    getRange: ["s3:GetObject"],
-    get: ["s3:GetObject", "s3:GetObjectVersion"],
+    // A read of a key that does not exist is answered 404 only to a requester who may list the bucket, 403
+    // to any other (GetObject's API reference, Permissions), and the adapter tells "missing" by the 404.
+    head: ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"],
+    getRange: ["s3:GetObject", "s3:ListBucket"],
+    get: ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"],
     put: ["s3:PutObject"],
   },
   store: {
     acquireLock: ["dynamodb:UpdateItem"],
     releaseLock: ["dynamodb:UpdateItem"],
-    // One transaction: the model's state item updated, the transition put as an item of its own.
-    record: ["dynamodb:UpdateItem", "dynamodb:PutItem"],
+    // Reads the state item's transition count, then one transaction conditional on it: the state item
+    // updated, the transition put as an item of its own.
+    record: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
     // The state item, then the history by a query on the model's partition.
     get: ["dynamodb:GetItem", "dynamodb:Query"],
     list: ["dynamodb:Scan", "dynamodb:Query"],

@@ -9,7 +9,8 @@ import * as ec2 from "aws-cdk-lib/aws-ec2";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { Construct } from "constructs";
 import type { ServingConfig } from "../core/config";
-import type { Grant, ModelshipFunction } from "./function-access";
+import type { ModelshipFunction } from "../core/pipeline-functions";
+import type { Grant } from "./function-access";
 
 export interface LoadTestingProps {
   /**

@@ -34,7 +34,9 @@ import type {
 } from "../core/config";
 import { formatFinding } from "../core/findings";
 import {
+  type EventFunction,
   functionFileName,
+  type ModelshipFunction,
   PIPELINE_FUNCTIONS,
   type PipelineFunction,
   substitutionKey,
@@ -42,15 +44,14 @@ import {
 import { resolveStackConfig } from "../core/stack-config";
 import type { CommandDetailType } from "../core/events";
 import { LAMBDA_ENVIRONMENT } from "../aws/lambda/environment";
+import { clusterAccessOf } from "./cluster-roles";
 import {
-  accessGrants,
   type AccessTargets,
-  NAME_PREFIX,
-  clusterAccessOf,
-  type EventFunction,
-  FUNCTION_ACCESS,
+  functionGrants,
   type Grant,
-  type ModelshipFunction,
+  grantsOf,
+  NAME_PREFIX,
+  usesMember,
 } from "./function-access";
 import {
   LOAD_WORKER_FUNCTIONS,
@@ -156,8 +157,9 @@ export interface ModelPipelineProps {
   readonly canaryMetrics?: PartialConfig<CanaryMetricsConfig>;
   /**
    * Whether the construct gives modelship its access to the cluster: an EKS access entry for each function that
-   * manages candidates (AmazonEKSEditPolicy, scoped to `namespace`) or changes the models' routes (the Kubernetes
-   * group `modelship-routes`, which you bind to a Role on HTTPRoutes: docs/eks.md), and an EKS Pod Identity
+   * reaches it — AmazonEKSEditPolicy scoped to `namespace` for those that create or delete candidates, and
+   * Kubernetes groups for narrower rights (reading candidates, reading or changing the models' HTTPRoutes,
+   * scraping pods' metrics), which you bind to the Roles in docs/eks.md — and an EKS Pod Identity
    * association that lets the candidates' service account read the model bucket's `models/` prefix. Turn it
    * off when the cluster's access is managed elsewhere (its own stack, Terraform, aws-auth); then grant the
    * same yourself (README: Running candidates on EKS). The cluster's authentication mode must be API or API_AND_CONFIG_MAP.
@@ -490,9 +492,9 @@ export class ModelPipeline extends Construct {
   }
 
   /**
-   * Edit rights in the candidates' namespace, and only there, for each function that manages candidates; the
-   * Kubernetes group `modelship-routes` for each function that changes routes (the Gateway API is outside what
-   * AmazonEKSEditPolicy allows, so the platform team binds the group to a Role on HTTPRoutes: docs/eks.md).
+   * Each function's rights in the cluster, from the port methods its stage calls (lib/infra/cluster-roles.ts):
+   * edit rights in the candidates' namespace, and only there, for those that create or delete candidates;
+   * Kubernetes groups, which the platform team binds to Roles (docs/eks.md), for everything narrower.
    */
   private createClusterAccessEntries(): Partial<Record<ModelshipFunction, eks.CfnAccessEntry>> {
     const entries: Partial<Record<ModelshipFunction, eks.CfnAccessEntry>> = {};
@@ -546,9 +548,8 @@ export class ModelPipeline extends Construct {
     name: ModelshipFunction,
     prober: NodejsFunction | undefined,
   ): Record<string, string> {
-    const accesses = FUNCTION_ACCESS[name];
-    const starts = accesses.includes("startProber");
-    if (!starts && !accesses.includes("stopProber")) return {};
+    const starts = usesMember(name, "metrics", "startProber");
+    if (!starts && !usesMember(name, "metrics", "stopProber")) return {};
     if (starts && !prober)
       throw new Error(`ModelPipeline: ${name} starts the prober, so it is created after it.`);
     return {
@@ -567,7 +568,16 @@ export class ModelPipeline extends Construct {
       assumedBy: new iam.SessionTagsPrincipal(new iam.ServicePrincipal("pods.eks.amazonaws.com")),
       description: `modelship candidates (service account ${this.config.namespace}/${this.config.serving.serviceAccountName}): read model weights`,
     });
-    applyGrants(role, accessGrants(["readModels"], access));
+    applyGrants(
+      role,
+      grantsOf(
+        [
+          { action: "s3:GetObject", area: "models" },
+          { action: "s3:ListBucket", area: "models" },
+        ],
+        access,
+      ),
+    );
     new eks.CfnPodIdentityAssociation(this, "CandidatePodIdentity", {
       clusterName: this.config.clusterName,
       namespace: this.config.namespace,
@@ -739,7 +749,7 @@ export class ModelPipeline extends Construct {
       modelPackagesArn: arn("sagemaker", "model-package", "*", ArnFormat.SLASH_RESOURCE_NAME),
     };
     for (const [name, fn] of Object.entries(this.functions) as [ModelshipFunction, NodejsFunction][]) {
-      if (fn.role) applyGrants(fn.role, accessGrants(FUNCTION_ACCESS[name], access));
+      if (fn.role) applyGrants(fn.role, functionGrants(name, access));
     }
     return access;
   }

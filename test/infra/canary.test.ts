@@ -1,7 +1,7 @@
 import { Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ModelshipFunction } from "../../lib/infra/function-access";
+import type { ModelshipFunction } from "../../lib/core/pipeline-functions";
 import { ModelPipeline } from "../../lib/infra/model-pipeline";
 import { flatArn, roleStatements, synthSampleStack, testApp } from "./synth";
 
@@ -234,8 +234,9 @@ describe("ModelPipeline: the SageMaker Model Registry", () => {
     expect(functionsWith("sagemaker:Create")).toEqual(["RegisterGateway"]);
   });
 
-  it("lets Promote and the rollbacks change a version's approval status, and nothing creates or deletes there", () => {
-    const approving = ["AlarmRollback", "Command", "Promote", "Rollback"];
+  it("lets Promote, the rollbacks and Cleanup change a version's approval status, and nothing creates or deletes there", () => {
+    // Cleanup rejects a version that failed at or after RegisterGateway, so it is not left pending approval.
+    const approving = ["AlarmRollback", "Cleanup", "Command", "Promote", "Rollback"];
     for (const name of approving as ModelshipFunction[]) {
       expect(resourcesFor(name, "sagemaker:UpdateModelPackage"), name).toEqual([PACKAGES]);
     }

@@ -2,7 +2,7 @@ import { Match } from "aws-cdk-lib/assertions";
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PIPELINE_FUNCTIONS, substitutionKey } from "../../lib/core/pipeline-functions";
-import type { ModelshipFunction } from "../../lib/infra/function-access";
+import type { ModelshipFunction } from "../../lib/core/pipeline-functions";
 import type { ModelPipeline } from "../../lib/infra/model-pipeline";
 import { PIPELINE_DEFINITION_FILE } from "../../lib/infra/pipeline-definition";
 import { flatArn, roleStatements, synthSampleStack } from "./synth";
@@ -370,16 +370,18 @@ describe("ModelPipeline: the rollout table", () => {
 describe("ModelPipeline: access to the cluster", () => {
   const managingCandidates: ModelshipFunction[] = [
     "DeployCandidate",
+    "Finalize",
+    "Rollback",
+    "Cleanup",
+    "Command",
+    "AlarmRollback",
+  ];
+  const readingCandidates: ModelshipFunction[] = [
     "CheckCandidate",
     "SmokeTest",
     "StressWorker",
     "EvalShard",
-    "Finalize",
-    "Rollback",
-    "Cleanup",
     "Prober",
-    "Command",
-    "AlarmRollback",
   ];
   const changingRoutes: ModelshipFunction[] = [
     "RegisterGateway",
@@ -410,7 +412,7 @@ describe("ModelPipeline: access to the cluster", () => {
     },
   ];
 
-  it("gives each function that manages candidates an EKS access entry: edit rights in the namespace only", () => {
+  it("gives each function that creates or deletes candidates an EKS access entry: edit rights in the namespace only", () => {
     for (const name of managingCandidates) {
       expect(entryOf(name), name).toMatchObject({
         ClusterName: "gpu-inference",
@@ -420,9 +422,27 @@ describe("ModelPipeline: access to the cluster", () => {
     }
   });
 
+  it("gives the functions that only read or proxy to candidates no edit rights, only the candidate readers' group", () => {
+    for (const name of readingCandidates) {
+      expect(entryOf(name)?.AccessPolicies, name).toBeUndefined();
+      expect(entryOf(name)?.KubernetesGroups, name).toContain("modelship-candidate-readers");
+    }
+  });
+
+  it("lets the prober read routes and scrape the serving pods' metrics through their own groups, not the edit group", () => {
+    expect(entryOf("Prober")).toEqual({
+      ClusterName: "gpu-inference",
+      PrincipalArn: roleArnOf("Prober"),
+      Type: "STANDARD",
+      KubernetesGroups: ["modelship-candidate-readers", "modelship-route-readers", "modelship-pod-metrics"],
+    });
+  });
+
   it("puts each function that changes routes in the modelship-routes group, and gives route-only functions no edit rights", () => {
     const entries = Object.values(template.findResources("AWS::EKS::AccessEntry"));
-    expect(entries).toHaveLength(new Set([...managingCandidates, ...changingRoutes]).size);
+    expect(entries).toHaveLength(
+      new Set([...managingCandidates, ...readingCandidates, ...changingRoutes]).size,
+    );
     for (const name of changingRoutes) {
       expect(entryOf(name)?.KubernetesGroups, name).toEqual(["modelship-routes"]);
     }
@@ -440,7 +460,7 @@ describe("ModelPipeline: access to the cluster", () => {
   });
 
   it("lets every function with an access entry describe the cluster, to find its endpoint", () => {
-    for (const name of new Set([...managingCandidates, ...changingRoutes])) {
+    for (const name of new Set([...managingCandidates, ...readingCandidates, ...changingRoutes])) {
       expect(resourcesFor(name, "eks:DescribeCluster"), name).toEqual([
         "arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:cluster/gpu-inference",
       ]);
