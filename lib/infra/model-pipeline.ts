@@ -260,6 +260,14 @@ const DEFAULT_TIMEOUT = Duration.seconds(60);
 /** A minute of probe rounds per invocation (Scheduler's shortest rate; a round is at most 60 s apart), and a margin. */
 const PROBER_TIMEOUT = Duration.seconds(90);
 const MAX_LAMBDA_TIMEOUT_SECONDS = 900;
+/**
+ * How far below its Tasks' TimeoutSeconds a pipeline function's Lambda timeout is. The Task's clock starts when
+ * Step Functions schedules the invocation, the function's when it is invoked: a cold start's init phase (at
+ * most 10 s for on-demand functions) and the invocation itself come before. With this margin the function's
+ * own timeout comes first, so Step Functions reports a Lambda timeout (`Sandbox.Timedout`, or the function's
+ * own TimeoutError as it runs out of time) instead of a `States.Timeout` that says nothing of the function.
+ */
+export const TASK_TIMEOUT_MARGIN_SECONDS = 15;
 const DEFAULT_MEMORY_MB = 512;
 const MEMORY_MB: Partial<Record<ModelshipFunction, number>> = {
   Validate: 1024,
@@ -811,12 +819,21 @@ function resolvePipelineConfig(scope: Construct, props: ModelPipelineProps): Sta
   return config;
 }
 
+/** The Lambda timeout of a function whose shortest Task allows `taskTimeoutSeconds`: the margin below it. */
 function lambdaTimeout(name: ModelshipFunction, taskTimeoutSeconds: number): Duration {
-  if (taskTimeoutSeconds > MAX_LAMBDA_TIMEOUT_SECONDS) {
+  const seconds = taskTimeoutSeconds - TASK_TIMEOUT_MARGIN_SECONDS;
+  const limits = `a Lambda function runs at most ${MAX_LAMBDA_TIMEOUT_SECONDS} s, and its Task waits ${TASK_TIMEOUT_MARGIN_SECONDS} s longer than it runs`;
+  if (seconds > MAX_LAMBDA_TIMEOUT_SECONDS) {
     throw new Error(
-      `${PIPELINE_DEFINITION_FILE}: a Task running ${name} has TimeoutSeconds ${taskTimeoutSeconds}, but a Lambda ` +
-        `function runs at most ${MAX_LAMBDA_TIMEOUT_SECONDS} s. Split the work (a Map, or a Wait-and-check loop) or lower the timeout.`,
+      `${PIPELINE_DEFINITION_FILE}: a Task running ${name} has TimeoutSeconds ${taskTimeoutSeconds}, but ${limits}: ` +
+        `at most ${MAX_LAMBDA_TIMEOUT_SECONDS + TASK_TIMEOUT_MARGIN_SECONDS}. Split the work (a Map, or a Wait-and-check loop) or lower the timeout.`,
     );
   }
-  return Duration.seconds(taskTimeoutSeconds);
+  if (seconds < 1) {
+    throw new Error(
+      `${PIPELINE_DEFINITION_FILE}: a Task running ${name} has TimeoutSeconds ${taskTimeoutSeconds}, but ${limits}: ` +
+        `give it more than ${TASK_TIMEOUT_MARGIN_SECONDS}.`,
+    );
+  }
+  return Duration.seconds(seconds);
 }

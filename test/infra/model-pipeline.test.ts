@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PIPELINE_FUNCTIONS, substitutionKey } from "../../lib/core/pipeline-functions";
 import type { ModelshipFunction } from "../../lib/core/pipeline-functions";
-import type { ModelPipeline } from "../../lib/infra/model-pipeline";
+import { type ModelPipeline, TASK_TIMEOUT_MARGIN_SECONDS } from "../../lib/infra/model-pipeline";
 import { PIPELINE_DEFINITION_FILE } from "../../lib/infra/pipeline-definition";
 import { flatArn, roleStatements, synthSampleStack } from "./synth";
 
@@ -199,16 +199,26 @@ describe("ModelPipeline: the functions", () => {
     }
   });
 
-  it("gives each function as long as its longest Task may run", () => {
-    const definition = JSON.parse(readFileSync(PIPELINE_DEFINITION_FILE, "utf8")) as {
-      States: Record<string, { Resource?: string; TimeoutSeconds?: number }>;
+  it("times each pipeline function out a few seconds before its Tasks, so a Lambda timeout is reported as one", () => {
+    const definition = JSON.parse(readFileSync(PIPELINE_DEFINITION_FILE, "utf8")) as unknown;
+    const tasks: { Resource: string; TimeoutSeconds: number }[] = [];
+    const walk = (node: unknown): void => {
+      if (!node || typeof node !== "object") return;
+      const state = node as { Type?: string; Resource?: string; TimeoutSeconds?: number };
+      if (state.Type === "Task" && state.Resource && state.TimeoutSeconds) {
+        tasks.push({ Resource: state.Resource, TimeoutSeconds: state.TimeoutSeconds });
+      }
+      Object.values(node).forEach(walk);
     };
-    const validateTask = definition.States["Validate"];
-    expect(validateTask?.Resource).toBe("${ValidateFunctionArn}");
-    template.hasResourceProperties("AWS::Lambda::Function", {
-      Description: "modelship: Validate",
-      Timeout: validateTask?.TimeoutSeconds,
-    });
+    walk(definition);
+    expect(tasks.length).toBeGreaterThanOrEqual(PIPELINE_FUNCTIONS.length);
+    const functions = template.findResources("AWS::Lambda::Function");
+    for (const task of tasks) {
+      const name = task.Resource.replace(/^\$\{(.+)FunctionArn\}$/, "$1");
+      const fn = Object.values(functions).find((f) => f.Properties.Description === `modelship: ${name}`);
+      expect(fn?.Properties.Timeout, name).toBe(task.TimeoutSeconds - TASK_TIMEOUT_MARGIN_SECONDS);
+    }
+    expect(TASK_TIMEOUT_MARGIN_SECONDS).toBeGreaterThanOrEqual(10);
   });
 
   it("tells every function its bucket, table, bus and the resolved stack config from cdk.json", () => {
