@@ -13,8 +13,8 @@ import type { ModelshipFunction } from "../core/pipeline-functions";
 import { FUNCTION_PORT_USE } from "../pipeline/function-port-use";
 import { type BucketArea, type PortName, type PortUse, usedMembers } from "../pipeline/port-use";
 
-/** The names of the alarms and prober schedules modelship creates begin with this: IAM and the alarm rule use it. */
-export const NAME_PREFIX = "modelship-";
+/** The names of the prober's schedules (`modelship-<model>-<version>`) in the pipeline's own schedule group. */
+export const SCHEDULE_NAME_PREFIX = "modelship-";
 
 /** An action a function needs, and for a bucket action the area of the bucket it is needed in. */
 export interface Need {

@@ -7,7 +7,7 @@
 // to every function as MODELSHIP_CONFIG. With `loadTesting`, the stress test's load workers run in the
 // cluster's VPC (lib/infra/load-testing.ts).
 
-import { Annotations, ArnFormat, Aws, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Annotations, ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as eks from "aws-cdk-lib/aws-eks";
@@ -42,7 +42,7 @@ import {
   substitutionKey,
 } from "../core/pipeline-functions";
 import { resolveStackConfig } from "../core/stack-config";
-import type { CommandDetailType } from "../core/events";
+import { COMMAND_DETAIL_TYPES, COMMAND_SOURCES, type CommandDetailType } from "../core/events";
 import { LAMBDA_ENVIRONMENT } from "../aws/lambda/environment";
 import { clusterAccessOf } from "./cluster-roles";
 import {
@@ -50,7 +50,7 @@ import {
   functionGrants,
   type Grant,
   grantsOf,
-  NAME_PREFIX,
+  SCHEDULE_NAME_PREFIX,
   usesMember,
 } from "./function-access";
 import {
@@ -150,9 +150,11 @@ export interface ModelPipelineProps {
   /**
    * The metrics the canary's alarms watch and the prober that feeds them: the CloudWatch namespace of `Latency`,
    * `Errors` and `Requests` (by Model, Version and Variant), seconds between probe rounds, requests per variant
-   * per round and their `max_tokens`. Merged key by key over the default.
+   * per round and their `max_tokens`, and the prefix of the canary alarms' names, which the alarm rule and the
+   * alarms' IAM grants match (letters, digits, '_' and '-', ending in '-', at most 64 characters). Merged key by
+   * key over the default.
    *
-   * @default { namespace: "modelship", probeEverySeconds: 10, probeRequests: 2, probeMaxTokens: 8 }
+   * @default { namespace: "modelship", probeEverySeconds: 10, probeRequests: 2, probeMaxTokens: 8, alarmPrefix: "<stack>-<path>-<hash>-" } — the prefix named after the construct, so two pipelines in an account never act on each other's alarms
    */
   readonly canaryMetrics?: PartialConfig<CanaryMetricsConfig>;
   /**
@@ -212,13 +214,13 @@ export interface ModelPipelineProps {
    * An event bus you already have, for modelship's events and the commands it accepts. Providing both this and
    * `eventBusProps` is an error.
    *
-   * @default - an event bus named `modelship` is created
+   * @default - an event bus is created, named after the construct: `<stack>-<path>-<hash>` (`ModelPipeline.eventBus`)
    */
   readonly existingEventBus?: events.IEventBus;
   /**
    * Settings for the event bus the construct creates. Providing both this and `existingEventBus` is an error.
    *
-   * @default { eventBusName: "modelship" }
+   * @default - the bus is named after the construct: `<stack>-<path>-<hash>`, unique in the account and region
    */
   readonly eventBusProps?: events.EventBusProps;
   /**
@@ -234,9 +236,18 @@ export interface ModelPipelineProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Who may send the pipeline its commands (`Rollout Requested`, `Rollback Requested`, `Promote Requested`,
+   * `Abort Requested`): the roles or users (an `ArnPrincipal` for an ARN) of the people and automation that
+   * operate rollouts — the role `modelship rollback|promote|abort` runs as, an admin role. The bus's policy
+   * denies `events:PutEvents` of those detail-types to every other principal, whatever its IAM policies allow;
+   * modelship's own events go through as before.
+   *
+   * @default - nobody: no principal may put a command on the bus (the safest default: commands roll out and roll back, so they are granted by name). The alarms and the state machine still roll back by themselves.
+   */
+  readonly commandPrincipals?: readonly iam.IPrincipal[];
 }
 
-const STATE_MACHINE_NAME = "modelship-pipeline";
 const ROLLOUT_REQUESTED: CommandDetailType = "Rollout Requested";
 /** The commands Command takes; `Rollout Requested` goes to Start. */
 const ROLLOUT_COMMANDS: readonly CommandDetailType[] = [
@@ -244,8 +255,11 @@ const ROLLOUT_COMMANDS: readonly CommandDetailType[] = [
   "Promote Requested",
   "Abort Requested",
 ];
-/** The EventBridge Scheduler group the prober's schedules (one per canary) are created in. */
-const PROBER_SCHEDULE_GROUP = "modelship-probers";
+/**
+ * The longest construct-derived base name: the schedule group (at most 64 characters) adds `-probers`, the
+ * state machine (80) `-pipeline`, and the alarm prefix (64) `-`.
+ */
+const MAX_BASE_NAME = 48;
 /** The handler files (functions/<name>.ts) of the functions events invoke. */
 const EVENT_FUNCTION_FILES: Readonly<Record<EventFunction, string>> = {
   Prober: "prober",
@@ -297,15 +311,19 @@ export class ModelPipeline extends Construct {
   /** Events the Start function could not take, after EventBridge's and Lambda's retries. */
   readonly startDeadLetterQueue: sqs.Queue;
   /**
-   * A rollout's composite alarm (named `modelship-…`, the one alarm over all of its others) going to ALARM, on
+   * A rollout's composite alarm (named with this pipeline's alarm prefix, the one alarm over all of its others) going to ALARM, on
    * the default bus → AlarmRollback: the rollback happens within seconds, even while the execution waits.
    */
   readonly alarmRollbackRule: events.Rule;
   /** `Rollback Requested`, `Promote Requested` and `Abort Requested` commands on the modelship bus → Command. */
   readonly commandsRule: events.Rule;
+  /**
+   * The bus's policy statement that denies putting commands to every principal but `commandPrincipals`.
+   */
+  readonly commandsPolicy: events.CfnEventBusPolicy;
   /** Alarm and command events AlarmRollback or Command could not take, after EventBridge's and Lambda's retries. */
   readonly commandDeadLetterQueue: sqs.Queue;
-  /** The EventBridge Scheduler group the prober's schedules live in (`modelship-probers`). */
+  /** The EventBridge Scheduler group the prober's schedules live in (`<base name>-probers`). */
   readonly proberScheduleGroup: scheduler.ScheduleGroup;
   /** The role EventBridge Scheduler invokes the prober with: it may invoke the prober and nothing else. */
   readonly schedulerRole: iam.Role;
@@ -325,7 +343,8 @@ export class ModelPipeline extends Construct {
   constructor(scope: Construct, id: string, props: ModelPipelineProps = {}) {
     super(scope, id);
     checkPropConflicts(props);
-    this.config = resolvePipelineConfig(this, props);
+    const baseName = Names.uniqueResourceName(this, { maxLength: MAX_BASE_NAME, separator: "-" });
+    this.config = resolvePipelineConfig(this, props, `${baseName}-`);
     warnAboutLoadPath(this, this.config.serving, props.loadTesting);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
@@ -345,7 +364,7 @@ export class ModelPipeline extends Construct {
     }
     this.eventBus =
       props.existingEventBus ??
-      new events.EventBus(this, "EventBus", { eventBusName: "modelship", ...props.eventBusProps });
+      new events.EventBus(this, "EventBus", { eventBusName: baseName, ...props.eventBusProps });
     this.rolloutTable = new dynamodb.Table(this, "RolloutTable", {
       partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
       sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
@@ -362,7 +381,7 @@ export class ModelPipeline extends Construct {
     const functionSettings = { logRetention, removalPolicy, loadWorkers };
     const environment = this.functionEnvironment();
     this.proberScheduleGroup = new scheduler.ScheduleGroup(this, "ProberSchedules", {
-      scheduleGroupName: PROBER_SCHEDULE_GROUP,
+      scheduleGroupName: `${baseName}-probers`,
       // Schedules live only while a canary runs; nothing in the group is worth keeping.
       removalPolicy: RemovalPolicy.DESTROY,
     });
@@ -397,11 +416,17 @@ export class ModelPipeline extends Construct {
 
     this.stateMachineLogGroup = new logs.LogGroup(this, "StateMachineLogs", {
       // The /aws/vendedlogs/ prefix keeps the log group out of CloudWatch Logs' resource policy size limit.
-      logGroupName: `/aws/vendedlogs/states/${STATE_MACHINE_NAME}`,
+      // Kept when the stack is deleted, so the name carries the stack's own id: a stack created again with the
+      // same name gets a log group of its own instead of failing on the retained one.
+      logGroupName: `/aws/vendedlogs/states/${baseName}-pipeline-${stackIdSuffix()}`,
       retention: logRetention,
       removalPolicy,
     });
-    this.stateMachine = this.createStateMachine(pipelineFunctions, this.stateMachineLogGroup);
+    this.stateMachine = this.createStateMachine(
+      `${baseName}-pipeline`,
+      pipelineFunctions,
+      this.stateMachineLogGroup,
+    );
 
     this.startDeadLetterQueue = new sqs.Queue(this, "StartDeadLetterQueue", {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -460,7 +485,7 @@ export class ModelPipeline extends Construct {
     this.rolloutRequestedRule = new events.Rule(this, "RolloutRequestedRule", {
       description: `modelship: a "${ROLLOUT_REQUESTED}" command starts a rollout`,
       eventBus: this.eventBus,
-      eventPattern: { detailType: [ROLLOUT_REQUESTED] },
+      eventPattern: { source: [...Object.values(COMMAND_SOURCES)], detailType: [ROLLOUT_REQUESTED] },
       targets: [startTarget],
     });
     const commandTarget = (fn: NodejsFunction) =>
@@ -475,7 +500,7 @@ export class ModelPipeline extends Construct {
         source: ["aws.cloudwatch"],
         detailType: ["CloudWatch Alarm State Change"],
         detail: {
-          alarmName: events.Match.prefix(NAME_PREFIX),
+          alarmName: events.Match.prefix(this.config.canaryMetrics.alarmPrefix),
           state: { value: ["ALARM"] },
           // Only composite alarms carry an alarm rule: one signal per rollout, not one per alarm it combines.
           configuration: { alarmRule: events.Match.exists() },
@@ -486,9 +511,10 @@ export class ModelPipeline extends Construct {
     this.commandsRule = new events.Rule(this, "CommandsRule", {
       description: `modelship: ${ROLLOUT_COMMANDS.map((c) => `"${c}"`).join(", ")} commands`,
       eventBus: this.eventBus,
-      eventPattern: { detailType: [...ROLLOUT_COMMANDS] },
+      eventPattern: { source: [...Object.values(COMMAND_SOURCES)], detailType: [...ROLLOUT_COMMANDS] },
       targets: [commandTarget(command)],
     });
+    this.commandsPolicy = this.restrictCommands(props.commandPrincipals ?? []);
 
     const access = this.grantFunctionAccess();
     if (props.manageClusterAccess ?? true) {
@@ -497,6 +523,30 @@ export class ModelPipeline extends Construct {
     } else {
       this.clusterAccessEntries = {};
     }
+  }
+
+  /**
+   * An explicit Deny on the bus: `events:PutEvents` of a command detail-type (the `events:detail-type`
+   * condition key, EventBridge's condition keys for PutEvents) by any principal outside `principals`. A Deny in
+   * the resource's policy holds for callers of this account too, whatever their own policies allow.
+   */
+  private restrictCommands(principals: readonly iam.IPrincipal[]): events.CfnEventBusPolicy {
+    const arns = principals.map(principalArn);
+    return new events.CfnEventBusPolicy(this, "CommandsPolicy", {
+      eventBusName: this.eventBus.eventBusName,
+      statementId: "OnlyCommandPrincipalsSendCommands",
+      statement: {
+        Sid: "OnlyCommandPrincipalsSendCommands",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "events:PutEvents",
+        Resource: this.eventBus.eventBusArn,
+        Condition: {
+          StringEquals: { "events:detail-type": [...COMMAND_DETAIL_TYPES] },
+          ...(arns.length > 0 && { ArnNotEquals: { "aws:PrincipalArn": arns } }),
+        },
+      },
+    });
   }
 
   /**
@@ -596,11 +646,12 @@ export class ModelPipeline extends Construct {
   }
 
   private createStateMachine(
+    stateMachineName: string,
     pipelineFunctions: Record<PipelineFunction, NodejsFunction>,
     logGroup: logs.ILogGroup,
   ): sfn.StateMachine {
     const stateMachine = new sfn.StateMachine(this, "StateMachine", {
-      stateMachineName: STATE_MACHINE_NAME,
+      stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromFile(PIPELINE_DEFINITION_FILE),
       definitionSubstitutions: Object.fromEntries(
@@ -745,11 +796,16 @@ export class ModelPipeline extends Construct {
       eventBusArn: this.eventBus.eventBusArn,
       stateMachineArn: this.stateMachine.stateMachineArn,
       clusterArn: arn("eks", "cluster", this.config.clusterName, ArnFormat.SLASH_RESOURCE_NAME),
-      alarmsArn: arn("cloudwatch", "alarm", `${NAME_PREFIX}*`, ArnFormat.COLON_RESOURCE_NAME),
+      alarmsArn: arn(
+        "cloudwatch",
+        "alarm",
+        `${this.config.canaryMetrics.alarmPrefix}*`,
+        ArnFormat.COLON_RESOURCE_NAME,
+      ),
       proberSchedulesArn: arn(
         "scheduler",
         "schedule",
-        `${PROBER_SCHEDULE_GROUP}/${NAME_PREFIX}*`,
+        `${this.proberScheduleGroup.scheduleGroupName}/${SCHEDULE_NAME_PREFIX}*`,
         ArnFormat.SLASH_RESOURCE_NAME,
       ),
       schedulerRoleArn: this.schedulerRole.roleArn,
@@ -772,6 +828,16 @@ function applyGrants(role: iam.IRole, grants: readonly Grant[]): void {
   }
 }
 
+/** The ARN a command principal is known by to `aws:PrincipalArn`: a role's, a user's, or an ARN principal's. */
+function principalArn(principal: iam.IPrincipal): string {
+  if ("roleArn" in principal && typeof principal.roleArn === "string") return principal.roleArn;
+  if ("userArn" in principal && typeof principal.userArn === "string") return principal.userArn;
+  if (principal instanceof iam.ArnPrincipal) return principal.arn;
+  throw new Error(
+    `ModelPipeline: commandPrincipals takes roles, users or ArnPrincipals (their ARN is what the bus's policy names), not ${principal.constructor.name}.`,
+  );
+}
+
 function checkPropConflicts(props: ModelPipelineProps): void {
   const conflicts: string[] = [];
   if (props.existingBucket && props.bucketProps) {
@@ -789,7 +855,12 @@ function checkPropConflicts(props: ModelPipelineProps): void {
   }
 }
 
-function resolvePipelineConfig(scope: Construct, props: ModelPipelineProps): StackConfig {
+/** The resolved config; the alarm prefix is `defaultAlarmPrefix` unless the props give one. */
+function resolvePipelineConfig(
+  scope: Construct,
+  props: ModelPipelineProps,
+  defaultAlarmPrefix: string,
+): StackConfig {
   const partial = {
     clusterName: props.clusterName,
     namespace: props.namespace,
@@ -800,7 +871,7 @@ function resolvePipelineConfig(scope: Construct, props: ModelPipelineProps): Sta
     gpu: props.gpu,
     serving: props.serving,
     gateway: props.gateway,
-    canaryMetrics: props.canaryMetrics,
+    canaryMetrics: { alarmPrefix: defaultAlarmPrefix, ...props.canaryMetrics },
     defaults: props.defaults,
     evalShardSize: props.evalShardSize,
   };
@@ -836,4 +907,9 @@ function lambdaTimeout(name: ModelshipFunction, taskTimeoutSeconds: number): Dur
     );
   }
   return Duration.seconds(seconds);
+}
+
+/** The first 8 hex digits of the stack's id (`arn:…:stack/<name>/<uuid>`): new with each stack created. */
+function stackIdSuffix(): string {
+  return Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Aws.STACK_ID))));
 }

@@ -145,12 +145,19 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   });
   const alarms = new LocalAlarms({
     book: new AlarmBook(series),
+    alarmPrefix: config.canaryMetrics.alarmPrefix,
     // The composite is the alarm that rolls back, as the AWS rule matches only composites: acting on each
     // metric alarm too would only repeat an idempotent rollback.
     onAlarm: async (state) => {
       if (!state.name.endsWith("-rollback")) return;
       const outcome = await rollback(
-        { by: "alarm", alarmName: state.name, stateValue: "ALARM", reason: state.reason },
+        {
+          by: "alarm",
+          alarmName: state.name,
+          alarmPrefix: config.canaryMetrics.alarmPrefix,
+          stateValue: "ALARM",
+          reason: state.reason,
+        },
         depsNow(),
       );
       if (outcome.result !== "rolled back") log(outcome.reason);

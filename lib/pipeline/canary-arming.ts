@@ -26,6 +26,7 @@ export async function armRolloutWatch(
     ...(stableVersion === undefined ? {} : { stableVersion }),
     alarms: manifest.rollout.alarms,
     namespace: deps.config.canaryMetrics.namespace,
+    alarmPrefix: deps.config.canaryMetrics.alarmPrefix,
   });
   await deps.alarms.ensure(specs);
   await deps.metrics.startProber({

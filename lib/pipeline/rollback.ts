@@ -36,6 +36,8 @@ export type RollbackRequest =
   | {
       readonly by: "alarm";
       readonly alarmName: string;
+      /** The pipeline's alarm name prefix (`canaryMetrics.alarmPrefix`): the model's name follows it. */
+      readonly alarmPrefix: string;
       readonly stateValue: AlarmStateValue;
       /** CloudWatch's reason for the state change, used when the alarm's values cannot be read. */
       readonly reason: string;
@@ -71,7 +73,6 @@ export const ROLLBACK_USES = portUse({
 export type RollbackDeps = DepsUsing<typeof ROLLBACK_USES>;
 
 const STAGE = "Rollback";
-const ALARM_PREFIX = "modelship-";
 
 /** The rollout a request is about, and why it is to be rolled back. */
 interface Target {
@@ -228,7 +229,7 @@ async function findTarget(request: RollbackRequest, deps: RollbackDeps): Promise
       const { alarmName, stateValue } = request;
       if (stateValue !== "ALARM")
         return `Alarm ${alarmName} is ${stateValue}, not ALARM: nothing to roll back.`;
-      const record = await recordArmedWith(alarmName, deps);
+      const record = await recordArmedWith(alarmName, request.alarmPrefix, deps);
       if (!record?.lock) {
         return `No running rollout watches alarm ${alarmName} (an earlier version's alarm, or a rollout already rolled back or finished): nothing to roll back.`;
       }
@@ -273,12 +274,16 @@ function lockHolderOf(record: ModelRecord, lock: LockHolder) {
 
 /**
  * The record of the model whose running rollout armed this alarm. Alarm names are
- * `modelship-<model>-<version>-<what>` and both model and version may contain `-`, so each possible model
+ * `<prefix><model>-<version>-<what>` and both model and version may contain `-`, so each possible model
  * name is tried; only a record listing the alarm among its rollout's alarms counts.
  */
-async function recordArmedWith(alarmName: string, deps: RollbackDeps): Promise<ModelRecord | undefined> {
-  if (!alarmName.startsWith(ALARM_PREFIX)) return undefined;
-  const rest = alarmName.slice(ALARM_PREFIX.length);
+async function recordArmedWith(
+  alarmName: string,
+  prefix: string,
+  deps: RollbackDeps,
+): Promise<ModelRecord | undefined> {
+  if (!alarmName.startsWith(prefix)) return undefined;
+  const rest = alarmName.slice(prefix.length);
   for (let dash = rest.indexOf("-"); dash > 0; dash = rest.indexOf("-", dash + 1)) {
     const model = rest.slice(0, dash);
     if (!MODEL_NAME_PATTERN.test(model)) continue;

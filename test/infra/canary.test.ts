@@ -35,21 +35,23 @@ const variablesOf = (name: ModelshipFunction) => {
 const arnOf = (construct: { node: { defaultChild?: unknown } }) => ({ "Fn::GetAtt": [id(construct), "Arn"] });
 
 const ACCOUNT = "<AWS::Region>:<AWS::AccountId>";
-const ALARMS = `arn:<AWS::Partition>:cloudwatch:${ACCOUNT}:alarm:modelship-*`;
-const SCHEDULES = `arn:<AWS::Partition>:scheduler:${ACCOUNT}:schedule/modelship-probers/modelship-*`;
+/** The sample stack's pipeline names its resources after its path: stack, construct and a hash of them. */
+const BASE = "Modelship-ModelPipeline-668C48BE";
+const ALARMS = `arn:<AWS::Partition>:cloudwatch:${ACCOUNT}:alarm:${BASE}-*`;
+const SCHEDULES = `arn:<AWS::Partition>:scheduler:${ACCOUNT}:schedule/${BASE}-probers/modelship-*`;
 const PACKAGE_GROUPS = `arn:<AWS::Partition>:sagemaker:${ACCOUNT}:model-package-group/*`;
 const PACKAGES = `arn:<AWS::Partition>:sagemaker:${ACCOUNT}:model-package/*`;
 const ROLLING_BACK: ModelshipFunction[] = ["AlarmRollback", "Command", "Rollback"];
 
 describe("ModelPipeline: what rolls a canary back", () => {
-  it("sends a modelship composite alarm going to ALARM, from the default bus, to AlarmRollback", () => {
+  it("sends a composite alarm of this pipeline going to ALARM, from the default bus, to AlarmRollback", () => {
     template.hasResourceProperties("AWS::Events::Rule", {
       EventBusName: Match.absent(),
       EventPattern: {
         source: ["aws.cloudwatch"],
         "detail-type": ["CloudWatch Alarm State Change"],
         detail: {
-          alarmName: [{ prefix: "modelship-" }],
+          alarmName: [{ prefix: `${BASE}-` }],
           state: { value: ["ALARM"] },
           configuration: { alarmRule: [{ exists: true }] },
         },
@@ -104,7 +106,7 @@ describe("ModelPipeline: what rolls a canary back", () => {
 
 describe("ModelPipeline: the prober and its schedules", () => {
   it("has a schedule group of its own for the prober's schedules", () => {
-    template.hasResourceProperties("AWS::Scheduler::ScheduleGroup", { Name: "modelship-probers" });
+    template.hasResourceProperties("AWS::Scheduler::ScheduleGroup", { Name: `${BASE}-probers` });
     template.resourceCountIs("AWS::Scheduler::ScheduleGroup", 1);
   });
 
@@ -149,7 +151,7 @@ describe("ModelPipeline: the prober and its schedules", () => {
       expect(variablesOf(name)).toMatchObject({
         MODELSHIP_PROBER_FUNCTION_ARN: arnOf(pipeline.functions.Prober),
         MODELSHIP_SCHEDULER_ROLE_ARN: arnOf(pipeline.schedulerRole),
-        MODELSHIP_SCHEDULE_GROUP: "modelship-probers",
+        MODELSHIP_SCHEDULE_GROUP: `${BASE}-probers`,
       });
     }
     const withGroup = ALL_FUNCTIONS().filter((name) => "MODELSHIP_SCHEDULE_GROUP" in variablesOf(name));
@@ -186,7 +188,7 @@ describe("ModelPipeline: the prober and its schedules", () => {
 });
 
 describe("ModelPipeline: CloudWatch alarms", () => {
-  it("lets CanaryStep and Promote (a first release's arming) create alarms named modelship-* only", () => {
+  it("lets CanaryStep and Promote (a first release's arming) create alarms named with the pipeline's prefix only", () => {
     for (const name of ["CanaryStep", "Promote"] as const) {
       expect(resourcesFor(name, "cloudwatch:PutMetricAlarm"), name).toEqual([ALARMS]);
       expect(resourcesFor(name, "cloudwatch:PutCompositeAlarm"), name).toEqual([ALARMS]);
@@ -194,7 +196,7 @@ describe("ModelPipeline: CloudWatch alarms", () => {
     expect(functionsWith("cloudwatch:Put")).toEqual(["CanaryStep", "Promote"]);
   });
 
-  it("lets Finalize and the rollbacks delete alarms named modelship-* only", () => {
+  it("lets Finalize and the rollbacks delete alarms named with the pipeline's prefix only", () => {
     const deleting = ["AlarmRollback", "Command", "Finalize", "Rollback"];
     for (const name of deleting as ModelshipFunction[]) {
       expect(resourcesFor(name, "cloudwatch:DeleteAlarms"), name).toEqual([ALARMS]);

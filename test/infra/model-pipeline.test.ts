@@ -110,8 +110,8 @@ describe("ModelPipeline: what starts a rollout", () => {
     });
   });
 
-  it('sends a "Rollout Requested" command on the modelship bus to Start', () => {
-    template.hasResourceProperties("AWS::Events::EventBus", { Name: "modelship" });
+  it('sends a "Rollout Requested" command on the pipeline\'s bus to Start', () => {
+    template.hasResourceProperties("AWS::Events::EventBus", { Name: "Modelship-ModelPipeline-668C48BE" });
     template.hasResourceProperties("AWS::Events::Rule", {
       EventBusName: { Ref: id(pipeline.eventBus as never) },
       EventPattern: { "detail-type": ["Rollout Requested"] },
@@ -128,9 +128,9 @@ describe("ModelPipeline: what starts a rollout", () => {
 });
 
 describe("ModelPipeline: the state machine", () => {
-  it("is the Standard workflow modelship-pipeline, logging everything and traced with X-Ray", () => {
+  it("is a Standard workflow named after the pipeline, logging everything and traced with X-Ray", () => {
     template.hasResourceProperties("AWS::StepFunctions::StateMachine", {
-      StateMachineName: "modelship-pipeline",
+      StateMachineName: "Modelship-ModelPipeline-668C48BE-pipeline",
       StateMachineType: "STANDARD",
       LoggingConfiguration: {
         Level: "ALL",
