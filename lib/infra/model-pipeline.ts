@@ -1,11 +1,11 @@
 // ModelPipeline: the whole of modelship on AWS as one reusable construct. An upload of a manifest under
-// models/<name>/<version>/ in its bucket starts the Start function, which starts the `modelship-pipeline`
+// models/<name>/<version>/ in its bucket starts the Start function, which starts the pipeline's
 // state machine (statemachines/pipeline.asl.json) whose Tasks are this construct's Lambda functions.
 // Around the canary: a prober function EventBridge Scheduler invokes while a canary runs, a rule that sends a
 // rollout's composite alarm going to ALARM to AlarmRollback, and one that sends commands to Command.
 // The stack config (cluster, allow-lists, GPU shape, defaults) is props, checked at synth time and handed
-// to every function as MODELSHIP_CONFIG. With `loadTesting`, the stress test's load workers run in the
-// cluster's VPC (lib/infra/load-testing.ts).
+// to every function as MODELSHIP_CONFIG. With `clusterNetwork`, the functions that reach the cluster run in
+// its VPC (lib/infra/cluster-network.ts): a cluster with a private API endpoint works.
 
 import { Annotations, ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
@@ -54,13 +54,14 @@ import {
   usesMember,
 } from "./function-access";
 import {
-  LOAD_WORKER_FUNCTIONS,
-  type LoadTestingProps,
-  type LoadWorkerNetwork,
-  loadWorkerNetwork,
+  type ClusterNetworkProps,
+  clusterFunctions,
+  createServiceEndpoints,
+  type FunctionNetwork,
+  functionNetwork,
   networkInterfaceGrant,
   warnAboutLoadPath,
-} from "./load-testing";
+} from "./cluster-network";
 import { acknowledgeResourcePatterns, acknowledgeUnscopableActions } from "./nag-acknowledgements";
 import { PIPELINE_DEFINITION_FILE, readPipelineDefinition } from "./pipeline-definition";
 
@@ -170,17 +171,19 @@ export interface ModelPipelineProps {
    */
   readonly manageClusterAccess?: boolean;
   /**
-   * Runs the stress test's load workers (StressWorker) inside a VPC — the cluster's — so they reach the
-   * candidates at `serving.internalUrlTemplate` (an internal load balancer) instead of sending every request
-   * through the API server's service proxy. They get network interfaces in `vpcSubnets` (their role gets
-   * the EC2 actions Lambda needs for that) and `securityGroups`, or a security group of their own, egress
-   * only, which the platform team allows on the candidates' side (docs/eks.md: Stress testing from inside the
-   * VPC). EvalShard stays outside: its requests go through the service proxy. A template without this prop,
-   * or this prop without a template, is warned about at synth.
+   * Runs every function that reaches the cluster or its candidates — those whose stage calls the Serving or
+   * Gateway port: DeployCandidate, CheckCandidate, SmokeTest, StressWorker, EvalShard, RegisterGateway,
+   * CanaryStep, Promote, Finalize, Rollback, Cleanup, the Prober, Command and AlarmRollback — inside a VPC,
+   * the cluster's: a cluster whose API endpoint is private works, and the load workers reach the candidates
+   * at `serving.internalUrlTemplate` (an internal load balancer). They get network interfaces in `vpcSubnets`
+   * (their roles get the EC2 actions Lambda needs for that) and `securityGroups`, or a security group of their
+   * own, egress only, which the platform team allows on the cluster's API and the candidates' side
+   * (docs/eks.md). With `createVpcEndpoints`, the construct creates the endpoints of the AWS services they call.
+   * A `serving.internalUrlTemplate` without this prop is warned about at synth.
    *
-   * @default - the workers run outside any VPC; leave `serving.internalUrlTemplate` empty (load through the service proxy) or point it at a URL reachable from the internet
+   * @default - every function runs outside any VPC and reaches the cluster at its public endpoint; leave `serving.internalUrlTemplate` empty (load through the service proxy) or point it at a URL reachable from the internet
    */
-  readonly loadTesting?: LoadTestingProps;
+  readonly clusterNetwork?: ClusterNetworkProps;
   /**
    * What a manifest inherits when it leaves a field out: serving, gates and rollout settings. Merged key by
    * key over the default.
@@ -335,17 +338,20 @@ export class ModelPipeline extends Construct {
   /** The EKS access entries of the functions that manage candidates, by function. Empty when `manageClusterAccess` is false. */
   readonly clusterAccessEntries: Readonly<Partial<Record<ModelshipFunction, eks.CfnAccessEntry>>>;
   /**
-   * The security groups of the load workers in `loadTesting.vpc` — the ones given, or the one the construct
-   * created — for the rule that lets them reach the candidates. Empty without `loadTesting`.
+   * The security groups of the functions in `clusterNetwork.vpc` — the ones given, or the one the construct
+   * created — for the rules that let them reach the cluster's API and the candidates. Empty without
+   * `clusterNetwork`.
    */
-  readonly loadWorkerSecurityGroups: readonly ec2.ISecurityGroup[];
+  readonly clusterNetworkSecurityGroups: readonly ec2.ISecurityGroup[];
+  /** The VPC endpoints the construct created (`clusterNetwork.createVpcEndpoints`), by service prefix. */
+  readonly vpcEndpoints: Readonly<Record<string, ec2.GatewayVpcEndpoint | ec2.InterfaceVpcEndpoint>>;
 
   constructor(scope: Construct, id: string, props: ModelPipelineProps = {}) {
     super(scope, id);
     checkPropConflicts(props);
     const baseName = Names.uniqueResourceName(this, { maxLength: MAX_BASE_NAME, separator: "-" });
     this.config = resolvePipelineConfig(this, props, `${baseName}-`);
-    warnAboutLoadPath(this, this.config.serving, props.loadTesting);
+    warnAboutLoadPath(this, this.config.serving, props.clusterNetwork);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
     const definition = readPipelineDefinition(PIPELINE_FUNCTIONS.map(substitutionKey));
@@ -376,9 +382,11 @@ export class ModelPipeline extends Construct {
       removalPolicy,
     });
 
-    const loadWorkers = props.loadTesting && loadWorkerNetwork(this, props.loadTesting);
-    this.loadWorkerSecurityGroups = loadWorkers?.securityGroups ?? [];
-    const functionSettings = { logRetention, removalPolicy, loadWorkers };
+    const network = props.clusterNetwork && functionNetwork(this, props.clusterNetwork);
+    this.clusterNetworkSecurityGroups = network?.securityGroups ?? [];
+    this.vpcEndpoints =
+      network && props.clusterNetwork?.createVpcEndpoints ? createServiceEndpoints(this, network) : {};
+    const functionSettings = { logRetention, removalPolicy, network };
     const environment = this.functionEnvironment();
     this.proberScheduleGroup = new scheduler.ScheduleGroup(this, "ProberSchedules", {
       scheduleGroupName: `${baseName}-probers`,
@@ -532,20 +540,22 @@ export class ModelPipeline extends Construct {
    */
   private restrictCommands(principals: readonly iam.IPrincipal[]): events.CfnEventBusPolicy {
     const arns = principals.map(principalArn);
+    const sid = "OnlyCommandPrincipalsSendCommands";
+    // By the bus's name, so a bus the construct was given (imported, even from another stack) gets it too.
     return new events.CfnEventBusPolicy(this, "CommandsPolicy", {
       eventBusName: this.eventBus.eventBusName,
-      statementId: "OnlyCommandPrincipalsSendCommands",
-      statement: {
-        Sid: "OnlyCommandPrincipalsSendCommands",
-        Effect: "Deny",
-        Principal: "*",
-        Action: "events:PutEvents",
-        Resource: this.eventBus.eventBusArn,
-        Condition: {
+      statementId: sid,
+      statement: new iam.PolicyStatement({
+        sid,
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ["events:PutEvents"],
+        resources: [this.eventBus.eventBusArn],
+        conditions: {
           StringEquals: { "events:detail-type": [...COMMAND_DETAIL_TYPES] },
           ...(arns.length > 0 && { ArnNotEquals: { "aws:PrincipalArn": arns } }),
         },
-      },
+      }).toStatementJson(),
     });
   }
 
@@ -738,7 +748,7 @@ export class ModelPipeline extends Construct {
     settings: {
       readonly logRetention: logs.RetentionDays;
       readonly removalPolicy: RemovalPolicy;
-      readonly loadWorkers: LoadWorkerNetwork | undefined;
+      readonly network: FunctionNetwork | undefined;
     },
     deadLetterQueue?: sqs.IQueue,
   ): NodejsFunction {
@@ -753,7 +763,7 @@ export class ModelPipeline extends Construct {
     });
     logGroup.grantWrite(role);
     acknowledgeUnscopableActions(role, "X-Ray's PutTraceSegments and PutTelemetryRecords (active tracing)");
-    const network = LOAD_WORKER_FUNCTIONS.includes(name) ? settings.loadWorkers : undefined;
+    const network = clusterFunctions().includes(name) ? settings.network : undefined;
     // In the role's default policy, which the function depends on: Lambda creates its network interfaces
     // with the role as the function is created.
     if (network) applyGrants(role, [networkInterfaceGrant()]);

@@ -2,8 +2,8 @@
 // CDK context (cdk.json, or `-c modelship='{"clusterName":"gpu"}'`). No lookups and no environment, so
 // `npx cdk synth` works offline, with no AWS account. Its outputs name what the CLI and users reach: the
 // bucket to upload to, the bus for events and commands, the rollout table and the state machine. With the
-// `modelshipLoadTestingVpc` context, the load workers run in that VPC, and an output names their security
-// groups for the platform team's rule on the candidates' side. With `modelshipCommandPrincipals`, those roles
+// `modelshipClusterVpc` context, the functions that reach the cluster run in that VPC (a private cluster
+// works), and an output names their security groups for the platform team's rules on the cluster's side. With `modelshipCommandPrincipals`, those roles
 // and users may send commands on the bus (nobody else may).
 
 import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
@@ -11,14 +11,16 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import type { Construct } from "constructs";
 import { formatFinding } from "../core/findings";
 import { resolveStackConfig } from "../core/stack-config";
-import { loadTestingFromContext } from "./load-testing-context";
+import { clusterNetworkFromContext } from "./cluster-network-context";
 import { ModelPipeline, type ModelPipelineProps } from "./model-pipeline";
 
 const CONFIG_CONTEXT_KEY = "modelship";
 /** `false` when the cluster's access entries and Pod Identity are managed elsewhere (`-c modelshipManageClusterAccess=false`). */
 const MANAGE_CLUSTER_ACCESS_CONTEXT_KEY = "modelshipManageClusterAccess";
-/** The cluster's VPC for the load workers, by ids: `-c modelshipLoadTestingVpc='{"vpcId":"vpc-…",…}'` (docs/eks.md). */
-const LOAD_TESTING_VPC_CONTEXT_KEY = "modelshipLoadTestingVpc";
+/** The cluster's VPC for the functions that reach it, by ids: `-c modelshipClusterVpc='{"vpcId":"vpc-…",…}'` (docs/eks.md). */
+const CLUSTER_VPC_CONTEXT_KEY = "modelshipClusterVpc";
+/** The former name of CLUSTER_VPC_CONTEXT_KEY, when only the load workers ran in the VPC: refused, with the new name. */
+const FORMER_VPC_CONTEXT_KEY = "modelshipLoadTestingVpc";
 /** Who may send commands: role or user ARNs, `-c modelshipCommandPrincipals='["arn:aws:iam::…:role/…"]'`. */
 const COMMAND_PRINCIPALS_CONTEXT_KEY = "modelshipCommandPrincipals";
 const PRINCIPAL_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]{1,512}$/;
@@ -47,10 +49,16 @@ export class ModelshipStack extends Stack {
         `The CDK context "${MANAGE_CLUSTER_ACCESS_CONTEXT_KEY}" must be true or false, found ${JSON.stringify(manageClusterAccess)}.`,
       );
     }
-    const loadTesting = loadTestingFromContext(
+    if (this.node.tryGetContext(FORMER_VPC_CONTEXT_KEY) !== undefined) {
+      throw new Error(
+        `The CDK context "${FORMER_VPC_CONTEXT_KEY}" is now "${CLUSTER_VPC_CONTEXT_KEY}": every function that reaches the ` +
+          "cluster runs in that VPC, not only the load workers. Rename the key; its value is the same.",
+      );
+    }
+    const clusterNetwork = clusterNetworkFromContext(
       this,
-      this.node.tryGetContext(LOAD_TESTING_VPC_CONTEXT_KEY),
-      `The CDK context "${LOAD_TESTING_VPC_CONTEXT_KEY}"`,
+      this.node.tryGetContext(CLUSTER_VPC_CONTEXT_KEY),
+      `The CDK context "${CLUSTER_VPC_CONTEXT_KEY}"`,
     );
     const commandPrincipals = commandPrincipalsFromContext(this);
     // What the context gives, checked above: the construct fills in the rest, the names it derives included.
@@ -59,10 +67,10 @@ export class ModelshipStack extends Stack {
       ...(manageClusterAccess === undefined
         ? {}
         : { manageClusterAccess: manageClusterAccess === true || manageClusterAccess === "true" }),
-      ...(loadTesting && { loadTesting }),
+      ...(clusterNetwork && { clusterNetwork }),
       ...(commandPrincipals.length > 0 && { commandPrincipals }),
     });
-    const { bucket, eventBus, rolloutTable, stateMachine, loadWorkerSecurityGroups } = this.pipeline;
+    const { bucket, eventBus, rolloutTable, stateMachine, clusterNetworkSecurityGroups } = this.pipeline;
     new CfnOutput(this, "BucketName", {
       description: "Upload models here: models/<name>/<version>/…, the manifest last",
       value: bucket.bucketName,
@@ -79,11 +87,11 @@ export class ModelshipStack extends Stack {
       description: "The rollout pipeline: one execution per upload",
       value: stateMachine.stateMachineArn,
     });
-    if (loadWorkerSecurityGroups.length > 0) {
-      new CfnOutput(this, "LoadWorkerSecurityGroups", {
+    if (clusterNetworkSecurityGroups.length > 0) {
+      new CfnOutput(this, "ClusterNetworkSecurityGroups", {
         description:
-          "The stress test's load workers: allow these on the candidates' serving port (docs/eks.md)",
-        value: loadWorkerSecurityGroups.map((group) => group.securityGroupId).join(","),
+          "The functions in the cluster's VPC: allow these on the cluster API (443) and the candidates' serving port (docs/eks.md)",
+        value: clusterNetworkSecurityGroups.map((group) => group.securityGroupId).join(","),
       });
     }
   }

@@ -47,7 +47,7 @@ describe("ModelPipeline: the commands it accepts", () => {
     });
     expect(policy.Statement).toMatchObject({
       Effect: "Deny",
-      Principal: "*",
+      Principal: { AWS: "*" },
       Action: "events:PutEvents",
       Condition: {
         StringEquals: { "events:detail-type": [...COMMAND_DETAIL_TYPES] },
