@@ -25,21 +25,12 @@ import { EvalFailed } from "../core/errors";
 import type { Finding } from "../core/findings";
 import type { ResolvedEvalSuite } from "../core/manifest-schema";
 import type { ExecutionState, RolloutIdentity, RolloutPlan } from "../core/rollout";
-import { combinedUse, type DepsUsing, portUse } from "./port-use";
+import type { DepsUsing } from "./port-use";
 import type { EvalShardResult } from "./eval-shard";
 import { rolloutEvent } from "./events";
-import { ROLLOUT_REPORT_USES, writeRolloutReport } from "./rollout-report";
+import { GATE_MERGE_USES, writeRolloutReport } from "./rollout-report";
 
-/** Reads the shards' details and the stable's kept outcomes, writes the report; announces the gate. */
-export const MERGE_EVAL_USES = combinedUse(
-  ROLLOUT_REPORT_USES,
-  portUse({
-    objects: { get: ["reports"], put: ["reports"], location: [] },
-    store: ["getVersionResults"],
-    events: ["emit"],
-    clock: ["now"],
-  }),
-);
+export const MERGE_EVAL_USES = GATE_MERGE_USES;
 
 type MergeEvalDeps = DepsUsing<typeof MERGE_EVAL_USES>;
 

@@ -31,21 +31,12 @@ import {
   parseLoadResult,
 } from "../loadgen/load-result";
 import { type LoadSummary, summarizeLoad } from "../loadgen/load-summary";
-import { combinedUse, type DepsUsing, portUse } from "./port-use";
+import type { DepsUsing } from "./port-use";
 import { rolloutEvent } from "./events";
-import { ROLLOUT_REPORT_USES, writeRolloutReport } from "./rollout-report";
+import { GATE_MERGE_USES, writeRolloutReport } from "./rollout-report";
 import type { StressWorkerResult } from "./stress-worker";
 
-/** Reads the workers' results and the stable's kept result, writes the report; announces the gate. */
-export const MERGE_STRESS_USES = combinedUse(
-  ROLLOUT_REPORT_USES,
-  portUse({
-    objects: { get: ["reports"], put: ["reports"], location: [] },
-    store: ["getVersionResults"],
-    events: ["emit"],
-    clock: ["now"],
-  }),
-);
+export const MERGE_STRESS_USES = GATE_MERGE_USES;
 
 type MergeStressDeps = DepsUsing<typeof MERGE_STRESS_USES>;
 

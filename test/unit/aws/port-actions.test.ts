@@ -197,6 +197,14 @@ const specs = canaryAlarmSpecs({
   alarms: DEFAULT_STACK_CONFIG.defaults.rollout.alarms,
   namespace: "modelship",
 });
+const ENTRY = {
+  model: "llama-3-8b",
+  version: "v3",
+  rolloutId: candidate.rolloutId,
+  artifactUri: "s3://models-bucket/models/llama-3-8b/v3/",
+  reportUris: {},
+  metadata: {},
+};
 const packageArn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/llama-3-8b/1";
 /** The registry has the group and the rollout's package. */
 function registryHasPackage(): void {
@@ -349,25 +357,11 @@ const SCENARIOS: Scenarios = {
           );
         mocks.sagemaker.on(ListModelPackagesCommand).resolves({ ModelPackageSummaryList: [] });
         mocks.sagemaker.on(CreateModelPackageCommand).resolves({ ModelPackageArn: packageArn });
-        return registry().register({
-          model: "llama-3-8b",
-          version: "v3",
-          rolloutId: candidate.rolloutId,
-          artifactUri: "s3://models-bucket/models/llama-3-8b/v3/",
-          reportUris: {},
-          metadata: {},
-        });
+        return registry().register(ENTRY);
       },
       () => {
         registryHasPackage();
-        return registry().register({
-          model: "llama-3-8b",
-          version: "v3",
-          rolloutId: candidate.rolloutId,
-          artifactUri: "s3://models-bucket/models/llama-3-8b/v3/",
-          reportUris: {},
-          metadata: {},
-        });
+        return registry().register(ENTRY);
       },
     ],
     setStatus: [
