@@ -6,8 +6,23 @@
 // reported and never overwritten.
 
 import { readFile } from "node:fs/promises";
-import { type LockHolder, type ModelRecord, RECORD_FIELDS, type Transition } from "../core/rollout";
-import type { LockResult, RecordChanges, RolloutStore } from "../ports";
+import type { ModelshipEvent } from "../core/events";
+import {
+  type EndClaim,
+  type LockHolder,
+  type ModelRecord,
+  RECORD_FIELDS,
+  type Transition,
+} from "../core/rollout";
+import { mayWriteAs, ownershipLost, pendingEventId } from "../core/rollout-ownership";
+import type {
+  EndClaimResult,
+  LockResult,
+  PendingEvent,
+  RecordChanges,
+  RecordOptions,
+  RolloutStore,
+} from "../ports";
 import { writeFileAtomic } from "./atomic-write";
 import { withFileLock } from "./file-lock";
 
@@ -19,7 +34,11 @@ const CLAIM_TTL_MS = 7 * 24 * 3600 * 1000;
 const FORMAT = "modelship-rollouts/1";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type StoredModel = Mutable<Omit<ModelRecord, "history">> & { history: Transition[] };
+type StoredModel = Mutable<Omit<ModelRecord, "history">> & {
+  history: Transition[];
+  /** Events written with a transition and not yet announced (the outbox), oldest first. */
+  outbox?: PendingEvent[];
+};
 
 interface StoreContent {
   readonly models: Map<string, StoredModel>;
@@ -54,9 +73,35 @@ export class JsonFileRolloutStore implements RolloutStore {
     });
   }
 
-  record(model: string, transition: Transition, changes: RecordChanges = {}): Promise<void> {
+  claimEnd(model: string, rolloutId: string, claim: EndClaim): Promise<EndClaimResult> {
+    return this.update((content): EndClaimResult => {
+      const stored = content.models.get(model);
+      const lock = stored?.lock;
+      if (!stored || !lock || !mayWriteAs(lock, rolloutId, claim.stage))
+        return lock ? { claimed: false, lock } : { claimed: false };
+      stored.lock = { ...lock, ending: lock.ending ?? { ...claim } };
+      return { claimed: true };
+    });
+  }
+
+  record(
+    model: string,
+    transition: Transition,
+    changes: RecordChanges = {},
+    options: RecordOptions = {},
+  ): Promise<void> {
     return this.update((content) => {
+      const owned = options.owned === true || options.releaseLock === true;
+      const lock = content.models.get(model)?.lock;
+      if (owned && !mayWriteAs(lock, transition.rolloutId, transition.stage))
+        throw ownershipLost(model, transition, lock);
       const stored = modelIn(content, model);
+      if (options.releaseLock) delete stored.lock;
+      const announced = (options.announce ?? []).map((event: ModelshipEvent, index) => ({
+        id: pendingEventId(transition, index),
+        event,
+      }));
+      if (announced.length > 0) stored.outbox = [...(stored.outbox ?? []), ...announced];
       for (const field of RECORD_FIELDS) {
         const value = changes[field];
         if (value === null) delete stored[field];
@@ -65,6 +110,20 @@ export class JsonFileRolloutStore implements RolloutStore {
       stored.updatedAt = transition.at;
       stored.history.push({ ...transition });
       stored.history.splice(0, Math.max(0, stored.history.length - HISTORY_KEPT));
+    });
+  }
+
+  async pendingEvents(model: string, rolloutId: string): Promise<PendingEvent[]> {
+    const outbox = (await this.read()).models.get(model)?.outbox ?? [];
+    return outbox.filter((p) => p.id.startsWith(`${rolloutId}#`)).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  markAnnounced(model: string, ids: readonly string[]): Promise<void> {
+    return this.update((content) => {
+      const stored = content.models.get(model);
+      if (!stored?.outbox) return;
+      stored.outbox = stored.outbox.filter((p) => !ids.includes(p.id));
+      if (stored.outbox.length === 0) delete stored.outbox;
     });
   }
 
@@ -143,7 +202,7 @@ function modelIn(content: StoreContent, model: string): StoredModel {
   return stored;
 }
 
-function toRecord(stored: StoredModel): ModelRecord {
+function toRecord({ outbox: _outbox, ...stored }: StoredModel): ModelRecord {
   return { ...stored, history: stored.history.slice(-HISTORY_RETURNED) };
 }
 
