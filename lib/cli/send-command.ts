@@ -173,10 +173,10 @@ async function sendLocal(
   detail: { readonly model: string; readonly reason?: string },
 ): Promise<number> {
   const controlPlane = await ControlPlaneClient.connect(resolve(home));
+  // Who asks is who the control plane authenticates: the user its secret belongs to.
   const outcome = await controlPlane.call<CommandOutcome>("POST", "commands", {
     command: spec.detailType,
     ...detail,
-    requestedBy: requester(),
   });
   const done = outcome.status === "done" || outcome.status === "nothing to do";
   console.log(`${outcome.status === "done" ? "✓" : done ? "·" : "✖"} ${outcome.message}`);

@@ -32,6 +32,7 @@ import { rollback, stateMachineRollback } from "../pipeline/rollback";
 import { smokeTest } from "../pipeline/smoke-test";
 import { stressWorker } from "../pipeline/stress-worker";
 import { validate } from "../pipeline/validate";
+import { createAdminSecret } from "./admin-auth";
 import { LocalExecutor, type StateTransition, type TaskHandlers } from "./executor";
 import { FolderObjectStore } from "./folder-object-store";
 import { LocalGateway } from "./gateway/local-gateway";
@@ -159,6 +160,7 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   });
   const gateway = await LocalGateway.open({
     home,
+    adminSecret: await createAdminSecret(home),
     port: options.gatewayPort ?? config.local.gatewayPort,
     endpointOf: (handle) => serving.endpoint(handle, "probe"),
     record: (observations) =>
