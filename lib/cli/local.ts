@@ -10,6 +10,7 @@ import type { StateTransition } from "../local/executor";
 import { localPaths } from "../local/runtime";
 import { runCliCommand, UsageError } from "./cli-command";
 import { describeLocalConfigInvalid } from "./local-config-error";
+import { HomeInvalid, StateFileInvalid } from "../local/state-file-invalid";
 
 const USAGE = `Usage: modelship local [--home .modelship] [--port N] [--time-factor F]
 
@@ -31,7 +32,12 @@ const SHOWN_STATE_TYPES = new Set(["Task", "Map", "Wait"]);
 
 export function run(argv: string[]): Promise<number> {
   return runCliCommand(
-    { name: "local", usage: USAGE, refusals: [ControlPlaneRunning], describe: describeLocalConfigInvalid },
+    {
+      name: "local",
+      usage: USAGE,
+      refusals: [ControlPlaneRunning, HomeInvalid, StateFileInvalid],
+      describe: describeLocalConfigInvalid,
+    },
     () => local(argv),
   );
 }

@@ -25,6 +25,7 @@ import type { StartOutcome } from "../pipeline/start";
 import type { ObjectStore } from "../ports";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";
 import { describeLocalConfigInvalid } from "./local-config-error";
+import { HomeInvalid, StateFileInvalid } from "../local/state-file-invalid";
 
 const USAGE = `Usage: modelship run <folder> --local [--home .modelship] [--version V] [--time-factor F]
 
@@ -52,7 +53,7 @@ export function run(argv: string[]): Promise<number> {
     {
       name: "run",
       usage: USAGE,
-      refusals: [ControlPlaneRefused, ControlPlaneRunning],
+      refusals: [ControlPlaneRefused, ControlPlaneRunning, HomeInvalid, StateFileInvalid],
       describe: describeLocalConfigInvalid,
     },
     () => runCommand(argv),

@@ -35,6 +35,7 @@ import { validate } from "../pipeline/validate";
 import { createAdminSecret } from "./admin-auth";
 import { LocalExecutor, type StateTransition, type TaskHandlers } from "./executor";
 import { FolderObjectStore } from "./folder-object-store";
+import { checkHomeStateFiles } from "./home-state-check";
 import { LocalGateway } from "./gateway/local-gateway";
 import { JsonFileRolloutStore } from "./json-rollout-store";
 import { JsonlEvents } from "./jsonl-events";
@@ -70,6 +71,7 @@ export function localPaths(home: string) {
   return {
     bucket: join(home, "bucket"),
     rollouts: join(home, "rollouts.json"),
+    gateway: join(home, "gateway.json"),
     events: join(home, "events.jsonl"),
     config: join(home, "config.json"),
   };
@@ -120,6 +122,7 @@ const STOPPING_REASON = "the local runtime running it stopped";
 export async function openLocalRuntime(home: string, options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const paths = localPaths(home);
   const config = await readStackConfig(paths.config);
+  await checkHomeStateFiles({ home, rollouts: paths.rollouts, gateway: paths.gateway });
   const log = options.log ?? ((message: string) => console.error(message));
   // The handlers, the prober and the alarm loop reach the adapters through `deps`, which needs them first.
   const late: { deps?: StageDeps } = {};
