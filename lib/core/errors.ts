@@ -15,6 +15,7 @@ export const ASL_ERROR_NAMES = [
   "EvalFailed",
   "GatewayFailed",
   "RolledBack",
+  "Interrupted",
   "Transient",
 ] as const;
 
@@ -117,6 +118,14 @@ export class GatewayFailed extends ModelshipError {
  */
 export class RolledBack extends ModelshipError {
   override readonly name = "RolledBack" as const;
+}
+
+/**
+ * The execution running the stage was stopped (locally: Ctrl-C, a stopping control plane) while the stage
+ * worked: it stopped at once, and what it had measured is discarded rather than judged.
+ */
+export class Interrupted extends ModelshipError {
+  override readonly name = "Interrupted" as const;
 }
 
 /** A passing failure (throttling, a 5xx, a timeout talking to a dependency): the state machine retries it. */

@@ -19,7 +19,7 @@ import { checkCanary } from "../pipeline/check-canary";
 import { checkCandidate } from "../pipeline/check-candidate";
 import { cleanup } from "../pipeline/cleanup";
 import { deployCandidate } from "../pipeline/deploy-candidate";
-import type { StageDeps } from "../pipeline/deps";
+import type { Interruptible, StageDeps } from "../pipeline/deps";
 import { evalShard } from "../pipeline/eval-shard";
 import { finalize } from "../pipeline/finalize";
 import { mergeEval } from "../pipeline/merge-eval";
@@ -33,7 +33,7 @@ import { smokeTest } from "../pipeline/smoke-test";
 import { stressWorker } from "../pipeline/stress-worker";
 import { validate } from "../pipeline/validate";
 import { createAdminSecret } from "./admin-auth";
-import { LocalExecutor, type StateTransition, type TaskHandlers } from "./executor";
+import { LocalExecutor, type StateTransition, type TaskContext, type TaskHandlers } from "./executor";
 import { FolderObjectStore } from "./folder-object-store";
 import { checkHomeStateFiles } from "./home-state-check";
 import { LocalGateway } from "./gateway/local-gateway";
@@ -46,8 +46,14 @@ import { LocalRegistry } from "./local-registry";
 import { LocalServing } from "./local-serving";
 import { restoreServing } from "./restore-serving";
 
-/** What each pipeline function runs: the stage, given the state (or Map item) and the local adapters. */
-const STAGES: Record<PipelineFunction, (input: never, deps: StageDeps) => Promise<unknown>> = {
+/**
+ * What each pipeline function runs: the stage, given the state (or Map item), the local adapters and the
+ * execution's stop signal (the long stages stop at once when the execution is stopped; the others ignore it).
+ */
+const STAGES: Record<
+  PipelineFunction,
+  (input: never, deps: StageDeps, interruptible: Interruptible) => Promise<unknown>
+> = {
   Prepare: prepare,
   Validate: validate,
   DeployCandidate: deployCandidate,
@@ -131,7 +137,10 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
     return late.deps;
   };
   const handlers = Object.fromEntries(
-    PIPELINE_FUNCTIONS.map((fn) => [fn, (input: unknown) => STAGES[fn](input as never, depsNow())]),
+    PIPELINE_FUNCTIONS.map((fn) => [
+      fn,
+      (input: unknown, { signal }: TaskContext) => STAGES[fn](input as never, depsNow(), { signal }),
+    ]),
   ) as Record<PipelineFunction, (input: unknown) => Promise<unknown>> satisfies TaskHandlers;
   const executor = await LocalExecutor.load({
     handlers,

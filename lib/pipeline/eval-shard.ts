@@ -15,13 +15,14 @@ import { checkEndpoint } from "../eval/endpoint-check";
 import type { RetryPolicy } from "../eval/backoff";
 import { DEFAULT_CONCURRENCY, DEFAULT_ITEM_TIMEOUT_MS, runEvalItems } from "../eval/run-eval";
 import type { CandidateHandle, Endpoint } from "../ports";
-import type { StageDeps } from "./deps";
+import type { Interruptible, StageDeps } from "./deps";
 import { loadSuite } from "./eval-suites";
+import { interruptedOr } from "./interruption";
 import type { EvalShardInput } from "./flow-state";
 
 type EvalShardDeps = Pick<StageDeps, "objects" | "serving">;
 
-export interface EvalShardOptions {
+export interface EvalShardOptions extends Interruptible {
   /** Items in flight at once. Default 4. */
   readonly concurrency?: number;
   /** Milliseconds one attempt at one item may take. Default: the shard's time budget shared over its items. */
@@ -77,6 +78,13 @@ export async function evalShard(
     concurrency,
     timeoutMs: options.timeoutMs ?? attemptTimeoutMs(questions, concurrency),
     ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  }).catch((error: unknown) => {
+    throw interruptedOr(
+      error,
+      options.signal,
+      `the eval of shard ${shard.index + 1} of ${shard.of} of ${name}`,
+    );
   });
   // Every answer missing: the candidate may have gone away mid-shard. Retrying the shard then beats scoring it 0.
   if (summary.items > 0 && summary.errors === summary.items) {
