@@ -6,7 +6,7 @@
 // the CLI. Events and records tell the whole story; after the control plane stops, no server, prober, alarm
 // or socket is left.
 
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -86,7 +86,9 @@ async function upload(version: string, seed: number, manifestText: string): Prom
   const folder = join(controlPlane.home, "bucket", "models", "tiny", version);
   await mkdir(folder, { recursive: true });
   await writeFile(join(folder, "model.gguf"), buildTinyLlamaGguf({ seed }));
-  await writeFile(join(folder, "modelship.yaml"), manifestText);
+  // The upload contract: the manifest last, written whole by a rename.
+  await writeFile(join(folder, ".modelship.yaml.tmp"), manifestText);
+  await rename(join(folder, ".modelship.yaml.tmp"), join(folder, "modelship.yaml"));
 }
 
 function eventsOf(version: string, detailType?: string): ModelshipEvent[] {
