@@ -314,7 +314,7 @@ describe("modelship fault", () => {
       "--percent must be a number from 0 to 100",
     ],
     [["chat", "--variant", "stable", "--clear", "--abort", "500"], "--clear removes the fault"],
-    [["chat", "--variant", "stable", "--bogus"], "Unknown option '--bogus'"],
+    [["chat", "--variant", "stable", "--bogus"], "unknown flag --bogus; the flags are"],
   ])("refuses %j as a usage error (exit 2)", async (argv, message) => {
     const result = await runFault(argv);
     expect(result.code).toBe(2);
