@@ -1,7 +1,7 @@
 // The modelship CLI. Each command lives in lib/cli/<command>.ts and exports `run(argv): Promise<number>`
 // (the exit code: 0 ok, 1 the input is bad, 2 usage error). Loaded lazily so `--help` stays instant.
 
-export {};
+import { suggestNearest } from "../lib/core/suggest";
 
 const commands: Record<
   string,
@@ -73,7 +73,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = commands[name];
   if (!command) {
-    console.error(`modelship: unknown command '${name}'.\n\n${usage()}`);
+    const nearest = suggestNearest(name, Object.keys(commands));
+    console.error(
+      `modelship: unknown command '${name}'${nearest ? `: did you mean ${nearest}?` : "."}\n\n${usage()}`,
+    );
     return 2;
   }
   const module = await command.load();

@@ -30,9 +30,14 @@ export const PORT_ACTIONS = {
   store: {
     acquireLock: ["dynamodb:UpdateItem"],
     releaseLock: ["dynamodb:UpdateItem"],
+    // A conditional update of the model's state item: only while the rollout holds the lock.
+    claimEnd: ["dynamodb:UpdateItem"],
     // Reads the state item's transition count, then one transaction conditional on it: the state item
-    // updated, the transition put as an item of its own.
+    // updated, the transition put as an item of its own, and the events to announce put in the outbox.
     record: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
+    // The outbox: the rollout's events, by a query on the model's partition; announced ones deleted.
+    pendingEvents: ["dynamodb:Query"],
+    markAnnounced: ["dynamodb:DeleteItem"],
     // The state item, then the history by a query on the model's partition.
     get: ["dynamodb:GetItem", "dynamodb:Query"],
     list: ["dynamodb:Scan", "dynamodb:Query"],

@@ -6,7 +6,6 @@
 
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, join, relative, resolve, sep } from "node:path";
-import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { describeCaughtError, type CaughtError } from "../core/errors";
 import { formatFinding } from "../core/findings";
@@ -25,6 +24,8 @@ import type { StartOutcome } from "../pipeline/start";
 import type { ObjectStore } from "../ports";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";
 import { describeLocalConfigInvalid } from "./local-config-error";
+import { HomeInvalid, StateFileInvalid } from "../local/state-file-invalid";
+import { parseCommandLine } from "./command-line";
 
 const USAGE = `Usage: modelship run <folder> --local [--home .modelship] [--version V] [--time-factor F]
 
@@ -52,7 +53,7 @@ export function run(argv: string[]): Promise<number> {
     {
       name: "run",
       usage: USAGE,
-      refusals: [ControlPlaneRefused, ControlPlaneRunning],
+      refusals: [ControlPlaneRefused, ControlPlaneRunning, HomeInvalid, StateFileInvalid],
       describe: describeLocalConfigInvalid,
     },
     () => runCommand(argv),
@@ -60,22 +61,17 @@ export function run(argv: string[]): Promise<number> {
 }
 
 async function runCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        local: { type: "boolean" },
-        home: { type: "string", default: ".modelship" },
-        version: { type: "string" },
-        "time-factor": { type: "string", default: "1" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      local: { type: "boolean" },
+      home: { type: "string", default: ".modelship" },
+      version: { type: "string" },
+      "time-factor": { type: "string", default: "1" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
   const { values, positionals } = parsed;
   if (values.help) {
     console.log(USAGE);

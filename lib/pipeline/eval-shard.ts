@@ -15,7 +15,9 @@ import { checkEndpoint } from "../eval/endpoint-check";
 import type { RetryPolicy } from "../eval/backoff";
 import { DEFAULT_CONCURRENCY, DEFAULT_ITEM_TIMEOUT_MS, runEvalItems } from "../eval/run-eval";
 import type { CandidateHandle, Endpoint } from "../ports";
+import type { Interruptible } from "./deps";
 import { loadSuite, SUITE_READS } from "./eval-suites";
+import { interruptedOr } from "./interruption";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import type { EvalShardInput } from "./flow-state";
 
@@ -27,7 +29,7 @@ export const EVAL_SHARD_USES = combinedUse(
 
 type EvalShardDeps = DepsUsing<typeof EVAL_SHARD_USES>;
 
-export interface EvalShardOptions {
+export interface EvalShardOptions extends Interruptible {
   /** Items in flight at once. Default 4. */
   readonly concurrency?: number;
   /** Milliseconds one attempt at one item may take. Default: the shard's time budget shared over its items. */
@@ -83,6 +85,13 @@ export async function evalShard(
     concurrency,
     timeoutMs: options.timeoutMs ?? attemptTimeoutMs(questions, concurrency),
     ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  }).catch((error: unknown) => {
+    throw interruptedOr(
+      error,
+      options.signal,
+      `the eval of shard ${shard.index + 1} of ${shard.of} of ${name}`,
+    );
   });
   // Every answer missing: the candidate may have gone away mid-shard. Retrying the shard then beats scoring it 0.
   if (summary.items > 0 && summary.errors === summary.items) {

@@ -19,6 +19,7 @@ import {
   smokeVerdict,
 } from "../core/smoke-verdict";
 import { candidateProgress } from "./candidate-state";
+import { throwIfInterrupted } from "./interruption";
 import { type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 import { type Answer, OpenAiClient, type OpenAiClientOptions, type StreamedAnswer } from "./openai-client";
@@ -76,6 +77,7 @@ export async function smokeTest(
   ];
   let streamed: StreamedAnswer | undefined;
   for (const request of planSmokeRequests(gate)) {
+    if (options.signal?.aborted) break;
     const label = request.stream ? "chat (streamed)" : request.prompt.messages ? "chat" : "completion";
     const shown = promptText(request.prompt);
     if (performance.now() - startedAt > budgetMs) {
@@ -104,6 +106,8 @@ export async function smokeTest(
     );
   }
 
+  // Stopped: the answers cut off are not the candidate's fault, and are not judged.
+  throwIfInterrupted(options.signal, "the smoke test");
   const failed = verdicts.filter((v) => v.problems.length > 0);
   if (failed.length > 0) {
     throw new SmokeFailed(

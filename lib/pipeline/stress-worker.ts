@@ -21,6 +21,8 @@ import type { LoadPrompt } from "../loadgen/load-prompt";
 import type { LoadResult } from "../loadgen/load-result";
 import { runLoad } from "../loadgen/run-load";
 import type { CandidateHandle, Endpoint } from "../ports";
+import type { Interruptible } from "./deps";
+import { throwIfInterrupted } from "./interruption";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import type { StressWorkerInput } from "./flow-state";
 import { loadPromptSet, PROMPT_SET_READS } from "./stress-prompts";
@@ -63,6 +65,7 @@ const STAGE = "StressWorker";
 export async function stressWorker(
   input: StressWorkerInput,
   deps: StressWorkerDeps,
+  options: Interruptible = {},
 ): Promise<StressWorkerResult> {
   const { rollout, candidate, gate, worker, prompts: promptSet } = checkedInput(input);
   assertRunFits(gate);
@@ -99,7 +102,10 @@ export async function stressWorker(
     slo: gate.slo,
     seed,
     requestTimeoutSeconds: REQUEST_TIMEOUT_SECONDS,
+    ...(options.signal ? { signal: options.signal } : {}),
   });
+  // A load cut short is not the load the gate asked for: nothing is stored for MergeStress to judge.
+  throwIfInterrupted(options.signal, `stress worker ${worker.index + 1} of ${worker.of}`);
   if (nothingAnswered(result)) {
     await assertReachable(endpoint, candidate, "after every request of the load failed to connect");
   }

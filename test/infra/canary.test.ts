@@ -178,8 +178,8 @@ describe("ModelPipeline: the prober and its schedules", () => {
     expect(functionsWith("iam:")).toEqual(["CanaryStep", "Promote"]);
   });
 
-  it("lets the functions that end a canary, and the prober itself, delete the group's schedules and no others", () => {
-    const deleting = ["AlarmRollback", "Command", "Finalize", "Prober", "Rollback"];
+  it("lets the functions that end a canary, the prober itself, and those that start one (to take it back when a rollback acted meanwhile) delete the group's schedules and no others", () => {
+    const deleting = ["AlarmRollback", "CanaryStep", "Command", "Finalize", "Prober", "Promote", "Rollback"];
     for (const name of deleting as ModelshipFunction[]) {
       expect(resourcesFor(name, "scheduler:DeleteSchedule"), name).toEqual([SCHEDULES]);
     }
@@ -196,8 +196,8 @@ describe("ModelPipeline: CloudWatch alarms", () => {
     expect(functionsWith("cloudwatch:Put")).toEqual(["CanaryStep", "Promote"]);
   });
 
-  it("lets Finalize and the rollbacks delete alarms named with the pipeline's prefix only", () => {
-    const deleting = ["AlarmRollback", "Command", "Finalize", "Rollback"];
+  it("lets Finalize, the rollbacks and the arming stages (taking their alarms back after a rollback) delete alarms named with the pipeline's prefix only", () => {
+    const deleting = ["AlarmRollback", "CanaryStep", "Command", "Finalize", "Promote", "Rollback"];
     for (const name of deleting as ModelshipFunction[]) {
       expect(resourcesFor(name, "cloudwatch:DeleteAlarms"), name).toEqual([ALARMS]);
     }
@@ -211,8 +211,10 @@ describe("ModelPipeline: CloudWatch alarms", () => {
       expect(resourcesFor(name, "cloudwatch:GetMetricData"), name).toEqual(["*"]);
     }
     expect(functionsWith("cloudwatch:GetMetricData")).toEqual(reading);
-    // Finalize describes the alarms it deletes, to delete the composite before the alarms it names.
-    expect(functionsWith("cloudwatch:DescribeAlarms")).toEqual([...reading, "Finalize"].sort());
+    // Whoever deletes alarms describes them first, to delete the composite before the alarms it names.
+    expect(functionsWith("cloudwatch:DescribeAlarms")).toEqual(
+      [...reading, "CanaryStep", "Finalize", "Promote"].sort(),
+    );
   });
 
   it("gives the prober no CloudWatch action: its metrics are Embedded Metric Format lines in its own log", () => {
@@ -232,18 +234,18 @@ describe("ModelPipeline: the SageMaker Model Registry", () => {
       PACKAGE_GROUPS,
       PACKAGES,
     ]);
-    expect(resourcesFor("RegisterGateway", "sagemaker:UpdateModelPackage")).toEqual([]);
     expect(functionsWith("sagemaker:Create")).toEqual(["RegisterGateway"]);
   });
 
   it("lets Promote, the rollbacks and Cleanup change a version's approval status, and nothing creates or deletes there", () => {
-    // Cleanup rejects a version that failed at or after RegisterGateway, so it is not left pending approval.
-    const approving = ["AlarmRollback", "Cleanup", "Command", "Promote", "Rollback"];
+    // Cleanup rejects a version that failed at or after RegisterGateway, so it is not left pending approval;
+    // RegisterGateway rejects its own registration again when a rollback acted while it registered.
+    const approving = ["AlarmRollback", "Cleanup", "Command", "Promote", "RegisterGateway", "Rollback"];
     for (const name of approving as ModelshipFunction[]) {
       expect(resourcesFor(name, "sagemaker:UpdateModelPackage"), name).toEqual([PACKAGES]);
     }
     expect(functionsWith("sagemaker:UpdateModelPackage")).toEqual(approving);
-    expect(functionsWith("sagemaker:")).toEqual([...approving, "RegisterGateway"].sort());
+    expect(functionsWith("sagemaker:")).toEqual(approving);
     const actions = ALL_FUNCTIONS().flatMap((name) =>
       statementsOf(name).flatMap((s) => s.actions.filter((a) => a.startsWith("sagemaker:"))),
     );

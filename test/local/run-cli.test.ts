@@ -141,7 +141,7 @@ describe("modelship run --local", () => {
     [["model"], "add --local"],
     [["model", "--local", "--time-factor", "fast"], "--time-factor must be a number ≥ 0, got 'fast'"],
     [["no-such-folder", "--local"], "is not a folder"],
-    [["model", "--local", "--fast"], "Unknown option '--fast'"],
+    [["model", "--local", "--fast"], "unknown flag --fast; the flags are"],
   ])("exits 2 on a usage error: %j", async (argv, message) => {
     await modelFolder("model", servable);
 

@@ -274,6 +274,16 @@ const SCENARIOS: Scenarios = {
   store: {
     acquireLock: [() => store().acquireLock("llama-3-8b", holder)],
     releaseLock: [() => store().releaseLock("llama-3-8b", holder.rolloutId)],
+    claimEnd: [
+      async () => {
+        const locked = store();
+        await locked.acquireLock("llama-3-8b", holder);
+        mocks.dynamodb.resetHistory();
+        return locked.claimEnd("llama-3-8b", holder.rolloutId, { stage: "Rollback", at: holder.since });
+      },
+    ],
+    pendingEvents: [() => store().pendingEvents("llama-3-8b", holder.rolloutId)],
+    markAnnounced: [() => store().markAnnounced("llama-3-8b", ["0001"])],
     record: [() => store().record("llama-3-8b", transition, { status: "running" })],
     get: [
       async () => {
