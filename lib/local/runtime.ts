@@ -180,8 +180,13 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   });
   const events = new JsonlEvents(paths.events);
   const deps: StageDeps = {
-    // The prober goes through the gateway, so the faults injected there reach its requests too.
-    config: { ...config, gateway: { ...config.gateway, url: gateway.url } },
+    // The prober goes through the gateway, so the faults injected there reach its requests too; the rules
+    // that compare a scaled Wait with the alarms' real-time periods see the time factor the Waits run with.
+    config: {
+      ...config,
+      gateway: { ...config.gateway, url: gateway.url },
+      local: { ...config.local, timeFactor: options.timeFactor },
+    },
     objects: new FolderObjectStore(paths.bucket),
     store: new JsonFileRolloutStore(paths.rollouts),
     events: options.onEvent
