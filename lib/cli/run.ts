@@ -48,7 +48,8 @@ model afterwards) and \`run\` follows it; otherwise \`run\` runs it, and serves 
 Ctrl-C stops the rollout and runs Cleanup (lock released, failure recorded); Ctrl-C again quits at once.
 Beside a control plane, Ctrl-C stops following: the rollout goes on (\`modelship abort <name> --local\`).
 
-Exit status: 0 the model shipped, 1 the rollout failed or the input is bad, 2 usage error, 130 interrupted.`;
+Exit status: 0 the model shipped, 1 the rollout failed or the input is bad, 2 usage error, 3 the rollout was
+aborted or rolled back (by its alarm or a command), 130 interrupted.`;
 
 const MANIFEST_NAMES = ["modelship.yaml", "modelship.yml", "modelship.json"];
 
@@ -169,7 +170,7 @@ async function runHere(
     }
     printWhereToLook(paths, started.executionName, name, version);
     if (interruption) return 130;
-    return result.status === "SUCCEEDED" ? 0 : 1;
+    return exitCodeOf(result);
   } finally {
     await controlPlane.close();
   }
@@ -212,7 +213,7 @@ async function runThroughControlPlane(
       else {
         printResult(entry.result, name, version);
         printWhereToLook(paths, started.executionName, name, version);
-        return entry.result.status === "SUCCEEDED" ? 0 : 1;
+        return exitCodeOf(entry.result);
       }
     }
     throw new BadInput(
@@ -515,6 +516,16 @@ function describeFailure(error: CaughtError | undefined, indent: string): string
     .join("\n");
 }
 
+/** The rollout's end as an exit status: 0 shipped, 3 stopped by an alarm or a command, 1 any other failure. */
+function exitCodeOf(result: ExecutionResult): number {
+  if (result.status === "SUCCEEDED") return 0;
+  if (result.status === "FAILED" && STOPPED_ERRORS.has(result.error.Error)) return 3;
+  return 1;
+}
+
+/** The errors of a rollout stopped on purpose — an abort or rollback command, an alarm — not one that failed. */
+const STOPPED_ERRORS = new Set(["Aborted", "RolledBack"]);
+
 function printResult(result: ExecutionResult, name: string, version: string): void {
   switch (result.status) {
     case "SUCCEEDED":
@@ -522,6 +533,12 @@ function printResult(result: ExecutionResult, name: string, version: string): vo
       return;
     case "FAILED": {
       const failure = describeCaughtError(result.error);
+      if (STOPPED_ERRORS.has(failure.error)) {
+        console.log(
+          `✖ The rollout of ${name} ${version} was ${failure.error === "Aborted" ? "aborted" : "rolled back"}: ${failure.reason}`,
+        );
+        return;
+      }
       console.log(`✖ The rollout of ${name} ${version} failed: ${failure.error}: ${failure.reason}`);
       if (failure.hint) console.log(`  Hint: ${failure.hint}`);
       return;

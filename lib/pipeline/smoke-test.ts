@@ -23,8 +23,9 @@ import type { StageDeps } from "./deps";
 import { throwIfInterrupted } from "./interruption";
 import { rolloutEvent } from "./events";
 import { type Answer, OpenAiClient, type OpenAiClientOptions, type StreamedAnswer } from "./openai-client";
+import { assertNotAborted } from "./abort-watch";
 
-type SmokeDeps = Pick<StageDeps, "serving" | "clock" | "events">;
+type SmokeDeps = Pick<StageDeps, "serving" | "clock" | "events" | "store">;
 
 export interface SmokeTestOptions extends OpenAiClientOptions {
   /** Milliseconds for the whole test; requests not sent by then fail as not sent. Default 600 s (the Task allows 900). */
@@ -59,6 +60,7 @@ export async function smokeTest(
   const { handle, readiness } = candidateProgress(state, STAGE);
   if (!manifest) throw new Error(`${STAGE} needs $.manifest from Prepare; the state has none.`);
   const gate = manifest.gates.smoke;
+  await assertNotAborted(deps, rollout, STAGE);
   const endpoint = await deps.serving.endpoint(handle, "probe");
   const client = new OpenAiClient(endpoint, options);
   const budgetMs = options.budgetMs ?? 600_000;
@@ -108,6 +110,8 @@ export async function smokeTest(
   throwIfInterrupted(options.signal, "the smoke test");
   const failed = verdicts.filter((v) => v.problems.length > 0);
   if (failed.length > 0) {
+    // Its candidate removed by an abort meanwhile: what failed is the abort's doing.
+    await assertNotAborted(deps, rollout, STAGE);
     throw new SmokeFailed(
       `${rollout.model} ${rollout.version} failed ${failed.length} of ${verdicts.length} smoke checks.`,
       { findings: smokeFindings(verdicts), hint: smokeFailureHint(verdicts) },
