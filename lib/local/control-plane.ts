@@ -74,7 +74,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       journal.record(executionId, transition);
       options.onTransition?.(executionId, transition);
     },
-    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    onEvent: (event) => {
+      // Who follows an execution sees its rollout's events with its states (`modelship run` prints them).
+      if (journal.has(event.detail.executionArn)) journal.recordEvent(event.detail.executionArn, event);
+      options.onEvent?.(event);
+    },
     ...(options.port === undefined ? {} : { gatewayPort: options.port }),
     log,
   });

@@ -8,15 +8,14 @@ import type { ResolvedManifest } from "../core/manifest-schema";
 import type { ExecutionState, RolloutIdentity, ValidationSummary } from "../core/rollout";
 import type { CandidateHandle, CandidateSpec } from "../ports";
 import type { StageDeps } from "./deps";
-import { type DepsUsing, portUse } from "./port-use";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
+import { ABORT_WATCH_USES, assertNotAborted } from "./abort-watch";
 
-export const DEPLOY_CANDIDATE_USES = portUse({
-  serving: ["deploy"],
-  events: ["emit"],
-  clock: ["now"],
-  objects: { bucket: [] },
-});
+export const DEPLOY_CANDIDATE_USES = combinedUse(
+  ABORT_WATCH_USES,
+  portUse({ serving: ["deploy"], events: ["emit"], clock: ["now"], objects: { bucket: [] } }),
+);
 
 type DeployDeps = DepsUsing<typeof DEPLOY_CANDIDATE_USES> & Pick<StageDeps, "config">;
 
@@ -31,6 +30,8 @@ export async function deployCandidate(state: ExecutionState, deps: DeployDeps): 
     );
   }
   const spec = candidateSpec(rollout, manifest, validation, deps.objects.bucket);
+  // Stopped by a command while it validated: no GPU is started for a rollout already over.
+  await assertNotAborted(deps, rollout, STAGE);
   const handle = await deps.serving.deploy(spec);
   const where = spec.gpus > 0 ? `${spec.gpus} GPU${spec.gpus === 1 ? "" : "s"}` : "CPU";
   await deps.events.emit(

@@ -26,10 +26,15 @@ import { throwIfInterrupted } from "./interruption";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import type { StressWorkerInput } from "./flow-state";
 import { loadPromptSet, PROMPT_SET_READS } from "./stress-prompts";
+import { ABORT_WATCH_USES, assertNotAborted, watchForAbort } from "./abort-watch";
 
-/** Sends load to the candidate's load endpoint; reads the planned prompt set, writes its result under reports/. */
+/**
+ * Sends load to the candidate's load endpoint; reads the planned prompt set, writes its result under
+ * reports/; stops when the rollout was stopped meanwhile.
+ */
 export const STRESS_WORKER_USES = combinedUse(
   PROMPT_SET_READS,
+  ABORT_WATCH_USES,
   portUse({ objects: { put: ["reports"] }, serving: ["endpoint"] }),
 );
 
@@ -83,8 +88,12 @@ export async function stressWorker(
   }
 
   const prompts = promptSet ? await promptsToSend(promptSet, worker, deps.objects) : undefined;
+  const doing = `stress worker ${worker.index + 1} of ${worker.of}`;
+  await assertNotAborted(deps, rollout, doing);
   const endpoint = await deps.serving.endpoint(candidate, "load");
   await assertReachable(endpoint, candidate, "before the load");
+  // The load stops at once when the rollout is stopped by a command, or the execution is stopped.
+  const abort = watchForAbort(deps, rollout, doing, options.signal);
   const result = await runLoad({
     baseUrl: endpoint.baseUrl,
     model: endpoint.servedName,
@@ -102,10 +111,11 @@ export async function stressWorker(
     slo: gate.slo,
     seed,
     requestTimeoutSeconds: REQUEST_TIMEOUT_SECONDS,
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+    signal: abort.signal,
+  }).finally(() => abort.stop());
   // A load cut short is not the load the gate asked for: nothing is stored for MergeStress to judge.
-  throwIfInterrupted(options.signal, `stress worker ${worker.index + 1} of ${worker.of}`);
+  abort.throwIfAborted();
+  throwIfInterrupted(options.signal, doing);
   if (nothingAnswered(result)) {
     await assertReachable(endpoint, candidate, "after every request of the load failed to connect");
   }
