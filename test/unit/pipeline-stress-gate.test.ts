@@ -489,7 +489,9 @@ describe("MergeStress against the stable version", () => {
   it("fails a candidate slower than stable by more than maxRegressionRatio, naming each metric and both values", async () => {
     const deps = world();
     await keepStableResult(deps, PROFILE);
-    const state = await candidateRun(deps, SLOW, { ...PROFILE, slo: { maxRegressionRatio: 1.5 } });
+    // 1.2, not just under SLOW's 8×: a stall on a busy machine that inflates stable's p95 (a max, over a few
+    // requests) by up to 1.7 s still leaves SLOW more than 1.2× slower.
+    const state = await candidateRun(deps, SLOW, { ...PROFILE, slo: { maxRegressionRatio: 1.2 } });
     const error = await gateFailure(state, deps);
 
     expect(error.findings.map((f) => f.code)).toEqual([
@@ -501,7 +503,7 @@ describe("MergeStress against the stable version", () => {
     for (const finding of error.findings) {
       expect(finding.path).toBe("gates.stress.slo.maxRegressionRatio");
       expect(finding.message).toContain(`stable ${STABLE}`);
-      expect(finding.message).toContain("maxRegressionRatio allows at most 1.5×");
+      expect(finding.message).toContain("maxRegressionRatio allows at most 1.2×");
     }
     expect(error.findings[0]?.message).toMatch(/TTFT p95 was [\d.]+× stable v2's \([\d.]+ ms vs [\d.]+ ms\)/);
   });
@@ -528,7 +530,9 @@ describe("MergeStress against the stable version", () => {
     const deps = world();
     await keepStableResult(deps, { concurrency: 4, workers: 2, inputTokens: 32 });
     // Slow enough to fail the regression check, were it made.
-    const state = await candidateRun(deps, SLOW, { ...PROFILE, slo: { maxRegressionRatio: 1.5 } });
+    // 1.2, not just under SLOW's 8×: a stall on a busy machine that inflates stable's p95 (a max, over a few
+    // requests) by up to 1.7 s still leaves SLOW more than 1.2× slower.
+    const state = await candidateRun(deps, SLOW, { ...PROFILE, slo: { maxRegressionRatio: 1.2 } });
 
     const otherProfile = await mergeStress(state, deps);
     expect(otherProfile.comparison?.compared).toBe(false);
