@@ -216,7 +216,8 @@ export interface Observation {
   readonly model: string;
   readonly version: string;
   readonly variant: Variant;
-  readonly latencyMs: number;
+  /** Absent when no request could be sent (the version could not be probed): then it is an error. */
+  readonly latencyMs?: number;
   readonly error: boolean;
   /** ISO timestamp. */
   readonly at: string;

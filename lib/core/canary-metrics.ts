@@ -45,9 +45,10 @@ export interface MetricSample {
 }
 
 /**
- * What an observation contributes: its latency, 1 or 0 to `Errors` and 1 to `Requests`, so `Sum` of the
- * last two is the period's error and request counts whichever way the samples travel (EMF or in-process).
- * Throws a RangeError naming the observation when its timestamp or latency is not a usable number.
+ * What an observation contributes: its latency (if one was measured), 1 or 0 to `Errors` and 1 to
+ * `Requests`, so `Sum` of the last two is the period's error and request counts whichever way the samples
+ * travel (EMF or in-process). Throws a RangeError naming the observation when its timestamp or latency is
+ * not a usable number.
  */
 export function observationSamples(observation: Observation, namespace: string): MetricSample[] {
   const at = Date.parse(observation.at);
@@ -55,13 +56,21 @@ export function observationSamples(observation: Observation, namespace: string):
   if (!Number.isFinite(at)) {
     throw new RangeError(`The ${where} has timestamp '${observation.at}', expected an ISO 8601 date-time.`);
   }
-  if (!Number.isFinite(observation.latencyMs) || observation.latencyMs < 0) {
+  const { latencyMs } = observation;
+  if (latencyMs !== undefined && (!Number.isFinite(latencyMs) || latencyMs < 0)) {
     throw new RangeError(
-      `The ${where} at ${observation.at} has latency ${observation.latencyMs} ms, expected a finite number ≥ 0.`,
+      `The ${where} at ${observation.at} has latency ${latencyMs} ms, expected a finite number ≥ 0.`,
+    );
+  }
+  if (latencyMs === undefined && !observation.error) {
+    throw new RangeError(
+      `The ${where} at ${observation.at} has no latency and is not an error: a request that was sent has a latency.`,
     );
   }
   return [
-    { metric: canaryMetric(namespace, observation, "Latency"), value: observation.latencyMs, at },
+    ...(latencyMs === undefined
+      ? []
+      : [{ metric: canaryMetric(namespace, observation, "Latency"), value: latencyMs, at }]),
     { metric: canaryMetric(namespace, observation, "Errors"), value: observation.error ? 1 : 0, at },
     { metric: canaryMetric(namespace, observation, "Requests"), value: 1, at },
   ];

@@ -36,7 +36,8 @@ export interface EmfRecord {
   readonly Model: string;
   readonly Version: string;
   readonly Variant: string;
-  readonly Latency: number[];
+  /** Absent when no observation of the record measured a latency. */
+  readonly Latency?: number[];
   readonly Errors: number[];
   readonly Requests: number[];
 }
@@ -58,31 +59,38 @@ export function emfRecords(observations: readonly Observation[], namespace: stri
     const chunks = groups.get(key) ?? [];
     groups.set(key, chunks);
     let chunk = chunks[chunks.length - 1];
-    if (!chunk || chunk.values.Latency.length >= MAX_VALUES_PER_METRIC) {
+    // Every observation adds one Requests value (a Latency only when one was measured).
+    if (!chunk || chunk.values.Requests.length >= MAX_VALUES_PER_METRIC) {
       chunk = { head: observation, second, values: { Latency: [], Errors: [], Requests: [] } };
       chunks.push(chunk);
     }
     for (const sample of samples)
       chunk.values[sample.metric.metricName as CanaryMetricName].push(sample.value);
   }
-  return [...groups.values()].flat().map(({ head, second, values }) => ({
-    _aws: {
-      Timestamp: second,
-      CloudWatchMetrics: [
-        {
-          Namespace: namespace,
-          Dimensions: [[...CANARY_DIMENSION_KEYS]],
-          Metrics: METRIC_NAMES.map((name) => ({
-            Name: name,
-            Unit: CANARY_METRIC_UNITS[name],
-            StorageResolution: 1 as const,
-          })),
-        },
-      ],
-    },
-    Model: head.model,
-    Version: head.version,
-    Variant: head.variant,
-    ...values,
-  }));
+  return [...groups.values()].flat().map(({ head, second, values }) => {
+    // A metric without values (no latency was measured in the chunk) is left out: EMF has no empty arrays.
+    const names = METRIC_NAMES.filter((name) => values[name].length > 0);
+    return {
+      _aws: {
+        Timestamp: second,
+        CloudWatchMetrics: [
+          {
+            Namespace: namespace,
+            Dimensions: [[...CANARY_DIMENSION_KEYS]],
+            Metrics: names.map((name) => ({
+              Name: name,
+              Unit: CANARY_METRIC_UNITS[name],
+              StorageResolution: 1 as const,
+            })),
+          },
+        ],
+      },
+      Model: head.model,
+      Version: head.version,
+      Variant: head.variant,
+      ...(values.Latency.length > 0 ? { Latency: values.Latency } : {}),
+      Errors: values.Errors,
+      Requests: values.Requests,
+    };
+  });
 }

@@ -140,7 +140,12 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   const metrics = new LocalMetrics({
     series,
     namespace: config.canaryMetrics.namespace,
-    probeRound: async (target) => void (await probeRound(target, depsNow())),
+    probeRound: async (target) => {
+      const round = await probeRound(target, depsNow());
+      // Rounds that could not probe published errors; the log says why.
+      for (const problem of round.problems ?? [])
+        log(`The prober of ${target.model} ${target.version}: ${problem}`);
+    },
     log,
   });
   const alarms = new LocalAlarms({

@@ -12,6 +12,11 @@
 // promotion, a rollback) makes that version's observations meaningless — a request may have found its
 // variant gone — so they are discarded, not published. A round for a rollout that is over publishes
 // nothing and stops the prober.
+//
+// No data is not health: a round that cannot probe a version — the rollout record or the route cannot be
+// read, the version's server cannot be located — publishes each request it would have sent as an error
+// (without a latency: none was measured), so the error-rate alarm sees it. It never throws for that; only
+// a publish that fails does, since then nothing can be told.
 
 import type { ModelRecord, ServingVersion } from "../core/rollout";
 import type { Endpoint, Observation, ProberTarget, Variant } from "../ports";
@@ -32,6 +37,8 @@ export interface ProbeRound {
   readonly discarded?: number;
   /** Set when the rollout is over: nothing was probed and the prober was stopped. */
   readonly stopped?: string;
+  /** What kept the round from probing, in sentences: its requests were published as errors. */
+  readonly problems?: readonly string[];
 }
 
 export interface ProbeMinute {
@@ -39,6 +46,8 @@ export interface ProbeMinute {
   readonly requests: number;
   readonly errors: number;
   readonly stopped?: string;
+  /** Each distinct problem of the minute's rounds, at most MAX_PROBLEMS of them. */
+  readonly problems?: readonly string[];
 }
 
 /** A version to probe: its role in the rollout and the variant it holds on the route, if any. */
@@ -55,13 +64,22 @@ const VARIANT_HEADER = "x-modelship-variant";
  */
 const PROBE_HEADER = "x-modelship-probe";
 const PROBE_MESSAGES = [{ role: "user" as const, content: "Reply with one word: ready?" }];
+/** Problems a minute reports, so a log line stays readable when every round fails the same way. */
+const MAX_PROBLEMS = 5;
 
 export async function probeRound(
   target: ProberTarget,
   deps: ProbeDeps,
   options: ProbeOptions = {},
 ): Promise<ProbeRound> {
-  const record = await deps.store.get(target.model);
+  let record: ModelRecord | undefined;
+  try {
+    record = await deps.store.get(target.model);
+  } catch (error) {
+    // Whether the rollout still runs is unknown, so its version still counts as reachable by traffic.
+    const problem = `The rollout record of ${target.model} could not be read: ${messageOf(error)}`;
+    return publishUnprobed([{ role: "candidate", version: target.version }], target, deps, [problem]);
+  }
   if (!record || !holdsLock(record, target.rolloutId)) {
     await deps.metrics.stopProber(target.model, target.version);
     return {
@@ -70,31 +88,88 @@ export async function probeRound(
     };
   }
   const timeoutMs = options.timeoutMs ?? Math.max(1, target.everySeconds) * 1000;
+  const planned = probesOf(record, target);
   const before = await variantHolders(target.model, deps);
-  const probes = probesOf(record, target).map((probe) => confirmedByRoute(probe, before));
+  if ("problem" in before) {
+    const versions = planned.map((p) => ({ role: p.role, version: p.serving.version }));
+    return publishUnprobed(versions, target, deps, [before.problem]);
+  }
+  const probes = planned.map((probe) => confirmedByRoute(probe, before.holders));
   const rounds = await Promise.all(probes.map((probe) => probeVersion(probe, target, deps, timeoutMs)));
-  const after = await variantHolders(target.model, deps);
-  const kept = rounds.filter((_, i) => {
+  const after = probes.some((p) => p.routeVariant) ? await variantHolders(target.model, deps) : before;
+  const problems = "problem" in after ? [after.problem] : [];
+  const observations: Observation[] = [];
+  let discarded = 0;
+  rounds.forEach((round, i) => {
     const variant = probes[i]?.routeVariant;
-    return variant === undefined || after.get(variant) === before.get(variant);
+    if (variant === undefined) observations.push(...round);
+    else if ("problem" in after) observations.push(...round.map(unconfirmed));
+    else if (after.holders.get(variant) === before.holders.get(variant)) observations.push(...round);
+    else discarded += round.length;
   });
-  const observations = kept.flat();
-  const discarded = rounds.flat().length - observations.length;
   if (observations.length > 0) await deps.metrics.publish(observations);
-  return discarded > 0 ? { observations, discarded } : { observations };
+  return {
+    observations,
+    ...(discarded > 0 ? { discarded } : {}),
+    ...(problems.length > 0 ? { problems } : {}),
+  };
+}
+
+/**
+ * Every request the round would have sent to these versions, published as an error without a latency:
+ * a version that could not be probed must never look healthy to the alarms.
+ */
+async function publishUnprobed(
+  versions: readonly { readonly role: Variant; readonly version: string }[],
+  target: ProberTarget,
+  deps: ProbeDeps,
+  problems: readonly string[],
+): Promise<ProbeRound> {
+  const at = deps.clock.now().toISOString();
+  const observations = versions.flatMap(({ role, version }) =>
+    Array.from({ length: deps.config.canaryMetrics.probeRequests }, (): Observation => ({
+      model: target.model,
+      version,
+      variant: role,
+      error: true,
+      at,
+    })),
+  );
+  if (observations.length > 0) await deps.metrics.publish(observations);
+  return { observations, problems };
+}
+
+/** A probe whose route could not be read again after it: nobody can say which version it measured. */
+function unconfirmed(observation: Observation): Observation {
+  return {
+    model: observation.model,
+    version: observation.version,
+    variant: observation.variant,
+    error: true,
+    at: observation.at,
+  };
 }
 
 /**
  * The version each variant's requests reach on the model's route: the first backend of that variant (a
  * previous stable kept warm comes after the one serving). Empty when the prober does not use the gateway.
  */
-async function variantHolders(model: string, deps: ProbeDeps): Promise<Map<Variant, string>> {
+async function variantHolders(
+  model: string,
+  deps: ProbeDeps,
+): Promise<{ readonly holders: ReadonlyMap<Variant, string> } | { readonly problem: string }> {
   const holders = new Map<Variant, string>();
-  if (!deps.config.gateway.url) return holders;
-  for (const backend of (await deps.gateway.describe(model))?.backends ?? []) {
+  if (!deps.config.gateway.url) return { holders };
+  let route;
+  try {
+    route = await deps.gateway.describe(model);
+  } catch (error) {
+    return { problem: `The route of ${model} could not be read: ${messageOf(error)}` };
+  }
+  for (const backend of route?.backends ?? []) {
     if (!holders.has(backend.variant)) holders.set(backend.variant, backend.version);
   }
-  return holders;
+  return { holders };
 }
 
 /** Through the gateway only when the variant reaches the version now; else straight to its server. */
@@ -118,16 +193,24 @@ export async function probeMinute(
   let done = 0;
   let requests = 0;
   let errors = 0;
+  const problems = new Set<string>();
+  const summary = () => ({
+    rounds: done,
+    requests,
+    errors,
+    ...(problems.size > 0 ? { problems: [...problems].slice(0, MAX_PROBLEMS) } : {}),
+  });
   for (let round = 0; round < rounds; round++) {
     const startedAt = deps.clock.now().getTime();
     const result = await probeRound(target, deps, options);
-    if (result.stopped) return { rounds: done, requests, errors, stopped: result.stopped };
+    if (result.stopped) return { ...summary(), stopped: result.stopped };
     done++;
     requests += result.observations.length;
     errors += result.observations.filter((o) => o.error).length;
+    for (const problem of result.problems ?? []) problems.add(problem);
     if (round < rounds - 1) await sleep(Math.max(0, periodMs - (deps.clock.now().getTime() - startedAt)));
   }
-  return { rounds: done, requests, errors };
+  return summary();
 }
 
 function probesOf(record: ModelRecord, target: ProberTarget): Probe[] {
@@ -155,22 +238,21 @@ async function probeVersion(
   timeoutMs: number,
 ): Promise<Observation[]> {
   const { version } = probe.serving;
-  const observe = (latencyMs: number, error: boolean, at: string): Observation => ({
+  const observe = (latencyMs: number | undefined, error: boolean, at: string): Observation => ({
     model: target.model,
     version,
     variant: probe.role,
-    latencyMs: Math.round(latencyMs * 10) / 10,
+    ...(latencyMs === undefined ? {} : { latencyMs: Math.round(latencyMs * 10) / 10 }),
     error,
     at,
   });
   const at = deps.clock.now().toISOString();
-  const startedAt = performance.now();
   let client: OpenAiClient;
   try {
     client = new OpenAiClient(await endpointOf(probe, target, deps), { timeoutMs, retries: 0 });
   } catch {
-    // A version whose server cannot even be located fails every probe of the round.
-    const failed = observe(performance.now() - startedAt, true, at);
+    // A version whose server cannot even be located fails every probe of the round; nothing was timed.
+    const failed = observe(undefined, true, at);
     return Array.from({ length: deps.config.canaryMetrics.probeRequests }, () => failed);
   }
   const generation = { maxTokens: deps.config.canaryMetrics.probeMaxTokens, temperature: 0 };
@@ -198,4 +280,8 @@ async function endpointOf(probe: Probe, target: ProberTarget, deps: ProbeDeps): 
     },
     servedName: probe.serving.handle.servedName,
   };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

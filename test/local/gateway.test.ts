@@ -368,7 +368,7 @@ describe("LocalGateway observations", () => {
         at: now.toISOString(),
       },
     ]);
-    expect(observations.every((o) => o.latencyMs >= 0)).toBe(true);
+    expect(observations.every((o) => (o.latencyMs ?? -1) >= 0)).toBe(true);
   });
 
   it("leaves a prober's request (x-modelship-probe) unrecorded: the prober publishes its own observation", async () => {

@@ -114,8 +114,8 @@ describe("emfRecords", () => {
       Array.from({ length: 250 }, (_, i) => observation({ latencyMs: i })),
       "modelship",
     );
-    expect(records.map((r) => r.Latency.length)).toEqual([100, 100, 50]);
-    expect(records.flatMap((r) => r.Latency)).toEqual(Array.from({ length: 250 }, (_, i) => i));
+    expect(records.map((r) => r.Latency?.length)).toEqual([100, 100, 50]);
+    expect(records.flatMap((r) => r.Latency ?? [])).toEqual(Array.from({ length: 250 }, (_, i) => i));
   });
 
   it("gives CloudWatch the same samples the local metric store records", () => {
@@ -161,6 +161,18 @@ describe("emfRecords", () => {
     );
     expect(() => emfRecords([observation({ latencyMs: Number.NaN })], "modelship")).toThrow(
       `The observation of llama v2 (candidate) at ${AT} has latency NaN ms, expected a finite number ≥ 0.`,
+    );
+  });
+
+  it("writes a probe that was never sent as an error and a request, leaving Latency out", () => {
+    const { latencyMs: _measured, ...sent } = observation({ error: true });
+    const [record] = emfRecords([sent], "modelship");
+    expect(record?.Latency).toBeUndefined();
+    expect(record?.Errors).toEqual([1]);
+    expect(record?.Requests).toEqual([1]);
+    expect(record?._aws.CloudWatchMetrics[0]?.Metrics.map((m) => m.Name)).toEqual(["Errors", "Requests"]);
+    expect(() => emfRecords([{ ...sent, error: false }], "modelship")).toThrow(
+      /has no latency and is not an error/,
     );
   });
 

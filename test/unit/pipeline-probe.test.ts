@@ -111,11 +111,11 @@ describe("The prober", () => {
         ? Promise.reject(new Error('services "llama-v2" not found'))
         : Promise.resolve({ baseUrl: servers.get("v1")?.baseUrl ?? "", headers: {}, servedName: MODEL });
     const round = await probeRound(target, world);
-    expect(round.observations.map((o) => `${o.variant} ${o.error}`).sort()).toEqual([
-      "candidate true",
-      "candidate true",
-      "stable false",
-      "stable false",
+    expect(round.observations.map((o) => `${o.variant} ${o.error} ${o.latencyMs}`).sort()).toEqual([
+      "candidate true undefined",
+      "candidate true undefined",
+      expect.stringMatching(/^stable false \d/),
+      expect.stringMatching(/^stable false \d/),
     ]);
   });
 
@@ -154,6 +154,68 @@ describe("The prober", () => {
     await probeRound(target, world);
     expect(chats(gatewayServer).map((r) => r.headers["x-modelship-variant"])).toEqual(["stable", "stable"]);
     expect(chats(servers.get("v1"))).toHaveLength(2);
+  });
+
+  it("publishes every probe as an error, without a latency, when the route cannot be read (a 403)", async () => {
+    await worldAtFirstStep(gatewayServer.baseUrl.replace(/\/v1$/, ""));
+    world.gateway.describe = () =>
+      Promise.reject(new Error('httproutes.gateway.networking.k8s.io "llama" is forbidden'));
+    const round = await probeRound(target, world);
+    expect(world.metrics.published.map((o) => `${o.version} ${o.variant} ${o.error} ${o.latencyMs}`)).toEqual(
+      [
+        "v2 candidate true undefined",
+        "v2 candidate true undefined",
+        "v1 stable true undefined",
+        "v1 stable true undefined",
+      ],
+    );
+    expect(round.problems).toEqual([
+      'The route of llama could not be read: httproutes.gateway.networking.k8s.io "llama" is forbidden',
+    ]);
+    expect(chats(gatewayServer)).toEqual([]);
+  });
+
+  it("publishes the probes as errors when the route cannot be read again after them", async () => {
+    await worldAtFirstStep(gatewayServer.baseUrl.replace(/\/v1$/, ""));
+    const describe = world.gateway.describe.bind(world.gateway);
+    let calls = 0;
+    world.gateway.describe = (model) =>
+      ++calls === 2 ? Promise.reject(new Error("connect ETIMEDOUT")) : describe(model);
+    const round = await probeRound(target, world);
+    expect(round.observations.map((o) => `${o.variant} ${o.error}`).sort()).toEqual([
+      "candidate true",
+      "candidate true",
+      "stable true",
+      "stable true",
+    ]);
+    expect(round.problems).toEqual(["The route of llama could not be read: connect ETIMEDOUT"]);
+    expect(chats(gatewayServer)).toHaveLength(4);
+  });
+
+  it("publishes the candidate's probes as errors when the rollout record cannot be read", async () => {
+    await worldAtFirstStep();
+    world.store.get = () => Promise.reject(new Error("AccessDeniedException: not authorized"));
+    const round = await probeRound(target, world);
+    expect(world.metrics.published).toEqual([
+      { model: MODEL, version: "v2", variant: "candidate", error: true, at: "2025-06-01T12:00:00.000Z" },
+      { model: MODEL, version: "v2", variant: "candidate", error: true, at: "2025-06-01T12:00:00.000Z" },
+    ]);
+    expect(round.problems).toEqual([
+      "The rollout record of llama could not be read: AccessDeniedException: not authorized",
+    ]);
+    expect(world.metrics.running).toEqual([target]);
+  });
+
+  it("counts a minute of rounds that could not probe as errors, and names the problem once", async () => {
+    await worldAtFirstStep(gatewayServer.baseUrl.replace(/\/v1$/, ""));
+    world.gateway.describe = () => Promise.reject(new Error("forbidden"));
+    const minute = await probeMinute(target, world, async (ms) => world.clock.advance(ms / 1000));
+    expect(minute).toEqual({
+      rounds: 6,
+      requests: 24,
+      errors: 24,
+      problems: ["The route of llama could not be read: forbidden"],
+    });
   });
 
   it("discards, unpublished, the probes of a version the route moved while the round ran", async () => {
