@@ -448,6 +448,10 @@ function readPeriods(
     return series.aggregate(spec.metric, { ...query, statistic });
   }
   const values = new Map<string, (number | undefined)[]>();
+  const periodStarts = Array.from(
+    { length: range },
+    (_, i) => firstPeriodStart + i * spec.periodSeconds * 1000,
+  );
   const resolve = (id: string): (number | undefined)[] | undefined => {
     const known = values.get(id);
     if (known) return known;
@@ -459,7 +463,7 @@ function readPeriods(
         .map((p) => p?.value);
     } else {
       const expression = alarm.expressions.get(id);
-      if (expression) result = evaluateMetricMath(expression, resolve, range);
+      if (expression) result = evaluateMetricMath(expression, resolve, range, periodStarts);
     }
     if (result) values.set(id, result);
     return result;

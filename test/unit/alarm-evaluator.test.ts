@@ -632,7 +632,7 @@ describe("AlarmBook", () => {
       [
         "Alarm specs refused:",
         "- math: metrics[0].metricStat.periodSeconds is 60; every metric of the alarm must use its period (10).",
-        `- math: metrics[2].expression Metric math "FILL(m1, 0)": 'FILL' is not a function this evaluator supports; use MAX, MIN, SUM or AVG over [ … ] (column 1).`,
+        `- math: metrics[2].expression Metric math "FILL(m1, 0)": 'FILL' is not a function this evaluator supports; use MAX, MIN, SUM, AVG, IF, TIME_SERIES, EPOCH (column 1).`,
         "- math: metrics has 2 entries with returnData true; exactly one must be, the value the alarm watches.",
         "- math: metrics 'e1' uses 'm2', which is not the id of any entry.",
       ].join("\n"),
