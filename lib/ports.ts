@@ -3,6 +3,7 @@
 // lives once, in the stages and lib/core. A new need from the world becomes a method here, with both adapters.
 
 import type { AlarmSpec, AlarmState } from "./core/alarm-spec";
+import type { TrafficMetricName, TrafficSource } from "./core/canary-metrics";
 import type { CandidateHandle } from "./core/candidate";
 import type { ModelshipEvent } from "./core/events";
 import type { ExecutionInput, LockHolder, ModelRecord, RecordField, Transition } from "./core/rollout";
@@ -223,6 +224,20 @@ export interface Observation {
   readonly at: string;
 }
 
+/**
+ * One window of a version's real traffic (from the last scrape or query to `at`), as values of the
+ * real-traffic metrics (lib/core/canary-metrics.ts); a metric the window has no value for is absent.
+ */
+export interface TrafficPeriod {
+  readonly model: string;
+  readonly version: string;
+  readonly variant: Variant;
+  readonly source: TrafficSource;
+  /** ISO timestamp of the window's end. */
+  readonly at: string;
+  readonly values: Readonly<Partial<Record<TrafficMetricName, number>>>;
+}
+
 export interface ProberTarget {
   readonly model: string;
   readonly version: string;
@@ -232,7 +247,10 @@ export interface ProberTarget {
 }
 
 export interface Metrics {
+  /** The prober's observations, as `Latency`, `Errors` and `Requests` with Source `probe`. */
   publish(observations: readonly Observation[]): Promise<void>;
+  /** Windows of real traffic, each value as its metric with the window's Source. */
+  publishTraffic(periods: readonly TrafficPeriod[]): Promise<void>;
   /** Starts the scheduled prober for a canary (idempotent). */
   startProber(target: ProberTarget): Promise<void>;
   /** Stops it; stopping twice is fine. */

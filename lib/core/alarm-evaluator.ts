@@ -32,6 +32,8 @@ import { type CompositeRule, parseCompositeRule, ruleHolds } from "./composite-r
 import { type MetricMathExpression, evaluateMetricMath, parseMetricMath } from "./metric-math";
 import { type MetricSeries, parseStatistic, periodStart } from "./metric-series";
 
+/** The most metricStat entries, and the most expression entries, a metric-math alarm may have. */
+const MAX_QUERIES_OF_A_KIND = 10;
 /** Periods read beyond EvaluationPeriods, to look past gaps. */
 const EXTRA_RANGE_PERIODS = 2;
 const INITIAL_REASON = "Unchecked: Initial alarm creation";
@@ -335,6 +337,15 @@ function checkMetricQueries(
       } catch (error) {
         at(`${field}.expression`, error instanceof Error ? error.message : String(error));
       }
+    }
+  }
+  // PutMetricAlarm takes at most 10 metricStat and 10 expression entries (the API reference, `Metrics`).
+  for (const [kind, count] of [
+    ["metricStat", queries.filter((q) => q.metricStat).length],
+    ["expression", queries.filter((q) => q.expression !== undefined).length],
+  ] as const) {
+    if (count > MAX_QUERIES_OF_A_KIND) {
+      at("metrics", `has ${count} ${kind} entries; CloudWatch takes at most ${MAX_QUERIES_OF_A_KIND}.`);
     }
   }
   const returned = queries.filter((q) => q.returnData);

@@ -1,13 +1,13 @@
-// The Metrics port on this machine: observations go into the in-process MetricSeries the local alarms read
-// (as `Latency`, `Errors`, `Requests` by Model/Version/Variant, the metrics CloudWatch gets on AWS), and the
+// The Metrics port on this machine: observations and windows of real traffic go into the in-process
+// MetricSeries the local alarms read (as the metrics CloudWatch gets on AWS, lib/core/canary-metrics.ts), and the
 // prober — an EventBridge Scheduler rate on AWS — is a timer per model version that runs a probe round at
 // once and then every `everySeconds`. A round still running when the next is due is not doubled; a round
 // that fails is logged and the next one runs as planned. Timers are unref'ed: a prober never keeps the
 // process alive. `close()` stops every prober and waits for the rounds in flight.
 
 import type { MetricSeries } from "../core/metric-series";
-import { observationSamples } from "../core/canary-metrics";
-import type { Metrics, Observation, ProberTarget } from "../ports";
+import { type MetricSample, observationSamples, trafficSamples } from "../core/canary-metrics";
+import type { Metrics, Observation, ProberTarget, TrafficPeriod } from "../ports";
 
 export interface LocalMetricsOptions {
   readonly series: MetricSeries;
@@ -37,10 +37,19 @@ export class LocalMetrics implements Metrics {
 
   /** Records every valid observation; then, if any was not, fails naming each of those. */
   async publish(observations: readonly Observation[]): Promise<void> {
+    this.record(observations, "observation(s)", (o) => observationSamples(o, this.options.namespace));
+  }
+
+  /** Records every valid window of real traffic; then, if any was not, fails naming each of those. */
+  async publishTraffic(periods: readonly TrafficPeriod[]): Promise<void> {
+    this.record(periods, "traffic window(s)", (p) => trafficSamples(p, this.options.namespace));
+  }
+
+  private record<T>(items: readonly T[], what: string, samplesOf: (item: T) => MetricSample[]): void {
     const problems: string[] = [];
-    for (const observation of observations) {
+    for (const item of items) {
       try {
-        for (const sample of observationSamples(observation, this.options.namespace)) {
+        for (const sample of samplesOf(item)) {
           this.options.series.record(sample.metric, sample.value, sample.at);
         }
       } catch (error) {
@@ -49,7 +58,7 @@ export class LocalMetrics implements Metrics {
     }
     if (problems.length > 0) {
       throw new RangeError(
-        `${problems.length} of ${observations.length} observation(s) could not be recorded:\n${problems.map((p) => `  ${p}`).join("\n")}`,
+        `${problems.length} of ${items.length} ${what} could not be recorded:\n${problems.map((p) => `  ${p}`).join("\n")}`,
       );
     }
   }

@@ -4,11 +4,12 @@
 // updated, a prober that runs keeps running), so a retried stage arms nothing twice.
 
 import { canaryAlarmSpecs } from "../core/canary-alarms";
+import { trafficSourceOf } from "../core/config";
 import type { ResolvedManifest } from "../core/manifest-schema";
 import type { RolloutIdentity } from "../core/rollout";
 import type { StageDeps } from "./deps";
 
-type ArmingDeps = Pick<StageDeps, "alarms" | "metrics" | "config">;
+type ArmingDeps = Pick<StageDeps, "alarms" | "metrics" | "config" | "clock">;
 
 /** Creates the alarms and starts the prober; returns the alarms' names for the rollout record. */
 export async function armRolloutWatch(
@@ -23,6 +24,12 @@ export async function armRolloutWatch(
     ...(stableVersion === undefined ? {} : { stableVersion }),
     alarms: manifest.rollout.alarms,
     namespace: deps.config.canaryMetrics.namespace,
+    trafficSource: trafficSourceOf(deps.config),
+    prober: {
+      everySeconds: deps.config.canaryMetrics.probeEverySeconds,
+      requestsPerRound: deps.config.canaryMetrics.probeRequests,
+    },
+    armedAt: deps.clock.now(),
   });
   await deps.alarms.ensure(specs);
   await deps.metrics.startProber({

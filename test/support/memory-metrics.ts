@@ -1,14 +1,19 @@
-// An in-memory Metrics port (lib/ports.ts): keeps every published observation; the prober of a model's
+// An in-memory Metrics port (lib/ports.ts): keeps every published observation and traffic window; the prober of a model's
 // version is one entry, so starting it twice is one prober and stopping a stopped one is fine.
 
-import type { Metrics, Observation, ProberTarget } from "../../lib/ports";
+import type { Metrics, Observation, ProberTarget, TrafficPeriod } from "../../lib/ports";
 
 export class MemoryMetrics implements Metrics {
   readonly published: Observation[] = [];
+  readonly traffic: TrafficPeriod[] = [];
   private readonly probers = new Map<string, ProberTarget>();
 
   async publish(observations: readonly Observation[]): Promise<void> {
     this.published.push(...structuredClone(observations));
+  }
+
+  async publishTraffic(periods: readonly TrafficPeriod[]): Promise<void> {
+    this.traffic.push(...structuredClone(periods));
   }
 
   async startProber(target: ProberTarget): Promise<void> {

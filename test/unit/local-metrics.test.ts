@@ -52,7 +52,7 @@ function statistic(
   stat = "Sum",
   variant = "candidate" as const,
 ) {
-  const metric = canaryMetric("modelship", { model: "chat", version: "v2", variant }, name);
+  const metric = canaryMetric("modelship", { model: "chat", version: "v2", variant, source: "probe" }, name);
   return series.aggregate(metric, {
     statistic: stat,
     periodSeconds: 10,
@@ -72,7 +72,11 @@ describe("LocalMetrics.publish", () => {
     expect(statistic(series, "Requests")).toBe(2);
     expect(statistic(series, "Errors")).toBe(1);
     expect(statistic(series, "Latency", "Maximum")).toBe(300);
-    const stable = canaryMetric("modelship", { model: "chat", version: "v1", variant: "stable" }, "Latency");
+    const stable = canaryMetric(
+      "modelship",
+      { model: "chat", version: "v1", variant: "stable", source: "probe" },
+      "Latency",
+    );
     expect(
       series.aggregate(stable, {
         statistic: "Sum",

@@ -46,7 +46,12 @@ const GATEWAY: Methods<Gateway> = {
 };
 const REGISTRY: Methods<Registry> = { register: true, setStatus: true, getStatus: true };
 const ALARMS: Methods<Alarms> = { ensure: true, states: true, remove: true };
-const METRICS: Methods<Metrics> = { publish: true, startProber: true, stopProber: true };
+const METRICS: Methods<Metrics> = {
+  publish: true,
+  publishTraffic: true,
+  startProber: true,
+  stopProber: true,
+};
 
 export function buildAwsStageDeps(env: LambdaEnvironment): StageDeps {
   const { config } = env;
@@ -105,6 +110,7 @@ function proberMetrics(env: LambdaEnvironment, clock: Clock): Metrics {
     );
   return {
     publish: (observations) => metrics.publish(observations),
+    publishTraffic: (periods) => metrics.publishTraffic(periods),
     startProber: (target) =>
       prober && scheduleGroup
         ? metrics.startProber(target)
