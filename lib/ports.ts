@@ -137,12 +137,25 @@ export interface Endpoint {
   readonly caCertificate?: string;
 }
 
+/** One serving pod's Prometheus metrics (`GET /metrics`, capped in size), or why they could not be read. */
+export interface PodMetrics {
+  /** The pod's name (locally: the server process), unique while it runs; a restarted pod may keep it. */
+  readonly pod: string;
+  readonly text?: string;
+  readonly error?: string;
+}
+
 export interface Serving {
   /** Creates the workload; deploying the same candidate twice adopts the existing one. */
   deploy(spec: CandidateSpec): Promise<CandidateHandle>;
   status(handle: CandidateHandle): Promise<CandidateStatus>;
   /** `probe`: light traffic (smoke, eval); `load`: heavy traffic (stress), possibly by another route. */
   endpoint(handle: CandidateHandle, purpose: "probe" | "load"): Promise<Endpoint>;
+  /**
+   * The `/metrics` of every ready pod of the workload (on EKS through the API server's pods proxy). Throws
+   * when the pods cannot be listed; a pod whose metrics cannot be read is an entry with its `error`.
+   */
+  scrapeMetrics(handle: CandidateHandle): Promise<PodMetrics[]>;
   /** Deletes the workload; removing twice is fine. */
   remove(handle: CandidateHandle): Promise<void>;
   /**
@@ -251,6 +264,12 @@ export interface Metrics {
   publish(observations: readonly Observation[]): Promise<void>;
   /** Windows of real traffic, each value as its metric with the window's Source. */
   publishTraffic(periods: readonly TrafficPeriod[]): Promise<void>;
+  /**
+   * The number a PromQL query answers at `at` from the stack's Prometheus (canaryMetrics.prometheus):
+   * undefined for an empty answer or NaN. Throws when Prometheus cannot be asked, refuses the query, or
+   * answers more than one number.
+   */
+  queryPrometheus(query: string, at: Date): Promise<number | undefined>;
   /** Starts the scheduled prober for a canary (idempotent). */
   startProber(target: ProberTarget): Promise<void>;
   /** Stops it; stopping twice is fine. */

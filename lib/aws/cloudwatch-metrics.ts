@@ -42,7 +42,8 @@ const SCHEDULE_DESCRIPTION_CHARS = 512;
 const REQUIRED_PERMISSIONS =
   "scheduler:CreateSchedule, UpdateSchedule and DeleteSchedule on the group's modelship-* schedules, and iam:PassRole on the scheduler role";
 
-export class CloudWatchMetrics implements Metrics {
+/** Metrics into CloudWatch and the prober's schedules; Prometheus queries are prometheus-queries.ts'. */
+export class CloudWatchMetrics implements Omit<Metrics, "queryPrometheus"> {
   private readonly options: CloudWatchMetricsOptions;
   private readonly client: SchedulerClient;
   private readonly clock: Clock;

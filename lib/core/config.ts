@@ -105,7 +105,7 @@ export type PrometheusEndpoint =
  * (`candidate` or `stable`) may appear inside quoted label values; `{{window}}` is the window as a range
  * (`10s`), e.g. `sum(increase(vllm:request_success_total{model_name="{{model}}-{{version}}"}[{{window}}]))`.
  */
-export interface PrometheusQueries {
+export interface PrometheusQueryTemplates {
   readonly requests: string;
   readonly errors?: string;
   readonly aborted?: string;
@@ -119,7 +119,7 @@ export interface PrometheusQueries {
 
 export interface PrometheusConfig {
   readonly endpoint: PrometheusEndpoint;
-  readonly queries: PrometheusQueries;
+  readonly queries: PrometheusQueryTemplates;
 }
 
 /** The metrics the canary's alarms watch. */

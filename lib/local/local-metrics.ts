@@ -5,7 +5,16 @@
 // that fails is logged and the next one runs as planned. Timers are unref'ed: a prober never keeps the
 // process alive. `close()` stops every prober and waits for the rounds in flight.
 
+import { request } from "undici";
+import type { PrometheusEndpoint } from "../core/config";
 import type { MetricSeries } from "../core/metric-series";
+import {
+  MAX_ANSWER_BYTES,
+  PrometheusQueryFailed,
+  prometheusQueryRequest,
+  readPrometheusAnswer,
+} from "../core/prometheus-query";
+import { describeNetworkError, readCappedText } from "../eval/http";
 import { type MetricSample, observationSamples, trafficSamples } from "../core/canary-metrics";
 import type { Metrics, Observation, ProberTarget, TrafficPeriod } from "../ports";
 
@@ -17,6 +26,8 @@ export interface LocalMetricsOptions {
   readonly probeRound: (target: ProberTarget) => Promise<void>;
   /** Where a failed round is told. */
   readonly log: (message: string) => void;
+  /** The Prometheus real traffic is read from (config canaryMetrics.prometheus); locally a URL only. */
+  readonly prometheus?: PrometheusEndpoint;
 }
 
 interface Prober {
@@ -24,6 +35,9 @@ interface Prober {
   readonly timer: NodeJS.Timeout;
   inFlight?: Promise<void>;
 }
+
+/** Milliseconds a Prometheus query may take: a probe round lasts a few seconds. */
+const QUERY_TIMEOUT_MS = 5_000;
 
 export class LocalMetrics implements Metrics {
   private readonly options: LocalMetricsOptions;
@@ -43,6 +57,33 @@ export class LocalMetrics implements Metrics {
   /** Records every valid window of real traffic; then, if any was not, fails naming each of those. */
   async publishTraffic(periods: readonly TrafficPeriod[]): Promise<void> {
     this.record(periods, "traffic window(s)", (p) => trafficSamples(p, this.options.namespace));
+  }
+
+  /** One instant query to the configured Prometheus over plain HTTP (this machine has no cluster or AMP). */
+  async queryPrometheus(query: string, at: Date): Promise<number | undefined> {
+    const endpoint = this.options.prometheus;
+    if (endpoint?.kind !== "url") {
+      throw new PrometheusQueryFailed(
+        endpoint
+          ? `The local runtime reaches a Prometheus by URL only, not ${endpoint.kind}: set canaryMetrics.prometheus.endpoint to {"kind": "url", "url": "http://…"}.`
+          : "The local config names no Prometheus (canaryMetrics.prometheus): real traffic is scraped from the servers.",
+      );
+    }
+    const asked = prometheusQueryRequest(query, at);
+    const url = `${endpoint.url.replace(/\/+$/, "")}${asked.path}`;
+    try {
+      const response = await request(url, {
+        method: "POST",
+        headers: asked.headers,
+        body: asked.body,
+        signal: AbortSignal.timeout(QUERY_TIMEOUT_MS),
+      });
+      const text = await readCappedText(response.body, MAX_ANSWER_BYTES);
+      return readPrometheusAnswer(response.statusCode, text, query);
+    } catch (error) {
+      if (error instanceof PrometheusQueryFailed) throw error;
+      throw new PrometheusQueryFailed(`Asking ${url} failed: ${describeNetworkError(error)}`, { cause: error });
+    }
   }
 
   private record<T>(items: readonly T[], what: string, samplesOf: (item: T) => MetricSample[]): void {

@@ -25,7 +25,7 @@ import { finalize } from "../pipeline/finalize";
 import { mergeEval } from "../pipeline/merge-eval";
 import { mergeStress } from "../pipeline/merge-stress";
 import { prepare } from "../pipeline/prepare";
-import { probeRound } from "../pipeline/probe";
+import { probeRound, trafficWindowsFor } from "../pipeline/probe";
 import { promote } from "../pipeline/promote";
 import { registerGateway } from "../pipeline/register-gateway";
 import { rollback, stateMachineRollback } from "../pipeline/rollback";
@@ -137,11 +137,14 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   const executions = new LocalExecutions(executor, options.onTransition);
   const serving = new LocalServing({ home, config });
   const series = new MetricSeries();
+  // The servers' previous scrapes, from one probe round to the next.
+  const traffic = trafficWindowsFor(config);
   const metrics = new LocalMetrics({
     series,
     namespace: config.canaryMetrics.namespace,
+    ...(config.canaryMetrics.prometheus ? { prometheus: config.canaryMetrics.prometheus.endpoint } : {}),
     probeRound: async (target) => {
-      const round = await probeRound(target, depsNow());
+      const round = await probeRound(target, depsNow(), { traffic });
       // Rounds that could not probe published errors; the log says why.
       for (const problem of round.problems ?? [])
         log(`The prober of ${target.model} ${target.version}: ${problem}`);
@@ -261,6 +264,19 @@ async function readStackConfig(file: string): Promise<StackConfig> {
   }
   const { config, findings } = resolveStackConfig(withLocalServingDefaults(partial), file);
   if (!config) throw new LocalConfigInvalid(file, findings);
+  const prometheus = config.canaryMetrics.prometheus?.endpoint;
+  if (prometheus && prometheus.kind !== "url") {
+    throw new LocalConfigInvalid(file, [
+      {
+        severity: "error",
+        code: "stack-config.local-prometheus",
+        file,
+        path: "canaryMetrics.prometheus.endpoint.kind",
+        message: `the local runtime reaches a Prometheus by URL only, found kind '${prometheus.kind}' (AMP and a cluster's service proxy are for AWS).`,
+        hint: 'Write {"kind": "url", "url": "http://127.0.0.1:9090"} for a Prometheus on this machine, or leave canaryMetrics.prometheus out to scrape the servers.',
+      },
+    ]);
+  }
   return config;
 }
 

@@ -13,13 +13,25 @@
 // variant gone — so they are discarded, not published. A round for a rollout that is over publishes
 // nothing and stops the prober.
 //
+// Each round also measures each probed version's real traffic since the last round: every ready pod's own
+// `/metrics` is scraped (Serving.scrapeMetrics) and turned into the window's values (TrafficWindows, which
+// keeps each pod's previous counters from round to round — across a Lambda container's invocations too), or,
+// when the stack names a Prometheus, its PromQL templates are asked for them; the values are published with
+// Source `traffic` or `prometheus` (lib/core/canary-metrics.ts). Pods or queries that fail are counted
+// (ScrapeFailures), never turned into values; the route moving does not discard them, since the pods'
+// counters do not depend on it.
+//
 // No data is not health: a round that cannot probe a version — the rollout record or the route cannot be
 // read, the version's server cannot be located — publishes each request it would have sent as an error
 // (without a latency: none was measured), so the error-rate alarm sees it. It never throws for that; only
 // a publish that fails does, since then nothing can be told.
 
+import type { TrafficMetricName } from "../core/canary-metrics";
+import type { PrometheusQueryTemplates, StackConfig } from "../core/config";
+import { renderPromql } from "../core/promql-template";
 import type { ModelRecord, ServingVersion } from "../core/rollout";
-import type { Endpoint, Observation, ProberTarget, Variant } from "../ports";
+import { TrafficWindows } from "../core/traffic-window";
+import type { Endpoint, Observation, PodMetrics, ProberTarget, TrafficPeriod, Variant } from "../ports";
 import type { StageDeps } from "./deps";
 import { OpenAiClient } from "./openai-client";
 import { holdsLock } from "./rollout-record";
@@ -29,6 +41,11 @@ type ProbeDeps = Pick<StageDeps, "store" | "serving" | "gateway" | "metrics" | "
 export interface ProbeOptions {
   /** Milliseconds a probe may take before it counts as failed. Default: the probe period. */
   readonly timeoutMs?: number;
+  /**
+   * The pods' previous scrapes, kept from one round to the next (trafficWindowsFor). Without it every round
+   * is a first scrape: a baseline, and no real-traffic values.
+   */
+  readonly traffic?: TrafficWindows;
 }
 
 export interface ProbeRound {
@@ -37,8 +54,10 @@ export interface ProbeRound {
   readonly discarded?: number;
   /** Set when the rollout is over: nothing was probed and the prober was stopped. */
   readonly stopped?: string;
-  /** What kept the round from probing, in sentences: its requests were published as errors. */
+  /** What kept the round from probing (its requests were published as errors) or from reading traffic. */
   readonly problems?: readonly string[];
+  /** The windows of real traffic published. */
+  readonly traffic?: readonly TrafficPeriod[];
 }
 
 export interface ProbeMinute {
@@ -64,6 +83,20 @@ const VARIANT_HEADER = "x-modelship-variant";
  */
 const PROBE_HEADER = "x-modelship-probe";
 const PROBE_MESSAGES = [{ role: "user" as const, content: "Reply with one word: ready?" }];
+/** A previous scrape older than this many probe periods is not taken an increase over. */
+const TRAFFIC_MAX_AGE_PERIODS = 2.5;
+/** Each Prometheus query's key, the metric its answer is published as, and what to multiply it by. */
+const PROMETHEUS_METRICS: readonly (readonly [keyof PrometheusQueryTemplates, TrafficMetricName, number])[] =
+  [
+    ["requests", "Requests", 1],
+    ["errors", "Errors", 1],
+    ["aborted", "Aborted", 1],
+    ["latencyP95Seconds", "LatencyP95", 1000],
+    ["ttftP95Seconds", "TtftP95", 1000],
+    ["itlP95Seconds", "ItlP95", 1000],
+    ["queueTimeP95Seconds", "QueueTimeP95", 1000],
+    ["requestsWaiting", "RequestsWaiting", 1],
+  ];
 /** Problems a minute reports, so a log line stays readable when every round fails the same way. */
 const MAX_PROBLEMS = 5;
 
@@ -89,10 +122,12 @@ export async function probeRound(
   }
   const timeoutMs = options.timeoutMs ?? Math.max(1, target.everySeconds) * 1000;
   const planned = probesOf(record, target);
+  const traffic = measureTraffic(planned, target, deps, options.traffic ?? trafficWindowsFor(deps.config));
   const before = await variantHolders(target.model, deps);
   if ("problem" in before) {
     const versions = planned.map((p) => ({ role: p.role, version: p.serving.version }));
-    return publishUnprobed(versions, target, deps, [before.problem]);
+    const unprobed = await publishUnprobed(versions, target, deps, [before.problem]);
+    return withTraffic(unprobed, await traffic);
   }
   const probes = planned.map((probe) => confirmedByRoute(probe, before.holders));
   const rounds = await Promise.all(probes.map((probe) => probeVersion(probe, target, deps, timeoutMs)));
@@ -108,11 +143,111 @@ export async function probeRound(
     else discarded += round.length;
   });
   if (observations.length > 0) await deps.metrics.publish(observations);
+  return withTraffic(
+    {
+      observations,
+      ...(discarded > 0 ? { discarded } : {}),
+      ...(problems.length > 0 ? { problems } : {}),
+    },
+    await traffic,
+  );
+}
+
+/** The pods' previous scrapes for a stack's probe rounds: an increase is taken over at most 2.5 periods. */
+export function trafficWindowsFor(config: Pick<StackConfig, "canaryMetrics">): TrafficWindows {
+  return new TrafficWindows({
+    maxAgeMs: TRAFFIC_MAX_AGE_PERIODS * Math.max(1, config.canaryMetrics.probeEverySeconds) * 1000,
+  });
+}
+
+function withTraffic(
+  round: ProbeRound,
+  traffic: { readonly periods: readonly TrafficPeriod[]; readonly problems: readonly string[] },
+): ProbeRound {
+  const problems = [...(round.problems ?? []), ...traffic.problems];
   return {
-    observations,
-    ...(discarded > 0 ? { discarded } : {}),
+    ...round,
     ...(problems.length > 0 ? { problems } : {}),
+    ...(traffic.periods.length > 0 ? { traffic: traffic.periods } : {}),
   };
+}
+
+/**
+ * Each version's real traffic since the last round — from its pods' metrics, or from the stack's
+ * Prometheus — published; what could not be read is counted as ScrapeFailures and told as problems.
+ */
+async function measureTraffic(
+  probes: readonly Probe[],
+  target: ProberTarget,
+  deps: ProbeDeps,
+  windows: TrafficWindows,
+): Promise<{ readonly periods: TrafficPeriod[]; readonly problems: string[] }> {
+  const at = deps.clock.now();
+  const prometheus = deps.config.canaryMetrics.prometheus;
+  const measured = await Promise.all(
+    probes.map(async (probe) => {
+      const { version } = probe.serving;
+      const base = { model: target.model, version, variant: probe.role, at: at.toISOString() };
+      if (prometheus) {
+        const read = await prometheusValues(prometheus.queries, probe, target, deps, at);
+        return {
+          period: { ...base, source: "prometheus" as const, values: read.values },
+          problems: read.problems,
+        };
+      }
+      let scrapes: PodMetrics[];
+      try {
+        scrapes = await deps.serving.scrapeMetrics(probe.serving.handle);
+      } catch (error) {
+        scrapes = [{ pod: "(all)", error: `the pods could not be listed: ${messageOf(error)}` }];
+      }
+      const window = windows.next(`${target.model} ${version}`, scrapes, at.getTime());
+      return {
+        period: { ...base, source: "traffic" as const, values: window.values },
+        problems: window.report.problems.map(
+          (problem) => `Real traffic of ${target.model} ${version}: ${problem}`,
+        ),
+      };
+    }),
+  );
+  const periods = measured.map((m) => m.period);
+  if (periods.length > 0) await deps.metrics.publishTraffic(periods);
+  return { periods, problems: measured.flatMap((m) => m.problems) };
+}
+
+/** Each configured query's answer for one version and window; a query that fails is a ScrapeFailure. */
+async function prometheusValues(
+  queries: PrometheusQueryTemplates,
+  probe: Probe,
+  target: ProberTarget,
+  deps: ProbeDeps,
+  at: Date,
+): Promise<{ readonly values: Partial<Record<TrafficMetricName, number>>; readonly problems: string[] }> {
+  const values: Partial<Record<TrafficMetricName, number>> = {};
+  const problems: string[] = [];
+  let failures = 0;
+  await Promise.all(
+    PROMETHEUS_METRICS.map(async ([key, metric, scale]) => {
+      const template = queries[key];
+      if (template === undefined) return;
+      try {
+        const query = renderPromql(template, {
+          model: target.model,
+          version: probe.serving.version,
+          variant: probe.role,
+          windowSeconds: target.everySeconds,
+        });
+        const answer = await deps.metrics.queryPrometheus(query, at);
+        if (answer !== undefined && answer >= 0) values[metric] = Math.round(answer * scale * 1000) / 1000;
+      } catch (error) {
+        failures++;
+        problems.push(
+          `Real traffic of ${target.model} ${probe.serving.version}: query ${key}: ${messageOf(error)}`,
+        );
+      }
+    }),
+  );
+  return { values: { ...values, ScrapeFailures: failures }, problems };
 }
 
 /**
@@ -180,7 +315,8 @@ function confirmedByRoute(probe: Probe, holders: ReadonlyMap<Variant, string>): 
 
 /**
  * A minute of rounds, `target.everySeconds` apart (the Lambda prober is scheduled once a minute, the
- * shortest rate EventBridge Scheduler has). Stops early when the rollout is over.
+ * shortest rate EventBridge Scheduler has), sharing the pods' previous scrapes. Stops early when the
+ * rollout is over.
  */
 export async function probeMinute(
   target: ProberTarget,
@@ -190,6 +326,7 @@ export async function probeMinute(
 ): Promise<ProbeMinute> {
   const periodMs = Math.max(1, target.everySeconds) * 1000;
   const rounds = Math.max(1, Math.floor(60_000 / periodMs));
+  const traffic = options.traffic ?? trafficWindowsFor(deps.config);
   let done = 0;
   let requests = 0;
   let errors = 0;
@@ -202,7 +339,7 @@ export async function probeMinute(
   });
   for (let round = 0; round < rounds; round++) {
     const startedAt = deps.clock.now().getTime();
-    const result = await probeRound(target, deps, options);
+    const result = await probeRound(target, deps, { ...options, traffic });
     if (result.stopped) return { ...summary(), stopped: result.stopped };
     done++;
     requests += result.observations.length;

@@ -6,6 +6,11 @@ import type { Metrics, Observation, ProberTarget, TrafficPeriod } from "../../li
 export class MemoryMetrics implements Metrics {
   readonly published: Observation[] = [];
   readonly traffic: TrafficPeriod[] = [];
+  /** Every query asked, in order; `answer` says what Prometheus answers (throw to fail). */
+  readonly queries: string[] = [];
+  answer: (query: string) => number | undefined = () => {
+    throw new Error("MemoryMetrics has no Prometheus: set answer.");
+  };
   private readonly probers = new Map<string, ProberTarget>();
 
   async publish(observations: readonly Observation[]): Promise<void> {
@@ -14,6 +19,11 @@ export class MemoryMetrics implements Metrics {
 
   async publishTraffic(periods: readonly TrafficPeriod[]): Promise<void> {
     this.traffic.push(...structuredClone(periods));
+  }
+
+  async queryPrometheus(query: string): Promise<number | undefined> {
+    this.queries.push(query);
+    return this.answer(query);
   }
 
   async startProber(target: ProberTarget): Promise<void> {
