@@ -2,7 +2,7 @@
 // the registry, the gateway's routes, the servers' logs and the stack config; each pipeline function runs
 // its stage with these adapters, and the local executor runs the state machine over them. Versions are real
 // servers on this machine (LocalServing) behind the local weighted gateway; the canary's metrics live in one
-// in-process series that the prober and the gateway feed and the alarm loop reads, and an alarm going to
+// in-process series that the prober feeds (its chats, and each server's own /metrics) and the alarm loop reads, and an alarm going to
 // ALARM calls the same Rollback the AWS alarm rule does. `close()` stops every loop, server and socket.
 
 import { readFile } from "node:fs/promises";
@@ -169,8 +169,6 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
     home,
     port: options.gatewayPort ?? config.local.gatewayPort,
     endpointOf: (handle) => serving.endpoint(handle, "probe"),
-    record: (observations) =>
-      void metrics.publish(observations).catch((error: unknown) => log(String(error))),
   });
   const events = new JsonlEvents(paths.events);
   const deps: StageDeps = {

@@ -34,7 +34,6 @@ async function openGateway(home?: string) {
     home: home ?? (await mkdtemp(join(work, "home-"))),
     port: 0,
     endpointOf,
-    record: () => {},
     random: seededRandom(1),
   });
   gateways.push(gateway);
@@ -230,7 +229,6 @@ describe("LocalGateway persistence", () => {
         home: await mkdtemp(join(work, "home-")),
         port: taken.port,
         endpointOf,
-        record: () => {},
       }),
     ).rejects.toThrow(`127.0.0.1:${taken.port}: the port is in use. Set local.gatewayPort`);
   });
