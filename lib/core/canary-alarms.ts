@@ -383,6 +383,26 @@ function noProbeDataGuard(input: CanaryAlarmsInput, requests: MetricId): MetricA
   };
 }
 
+/** What a canary alarm watches, as `modelship status` shows it beside the alarm. */
+export type AlarmWatches = "traffic" | "probe" | "auto" | "composite";
+
+/**
+ * What an alarm made by canaryAlarmSpecs watches, read from the end of its name (so it holds whatever
+ * prefix the alarm names carry); undefined for a name it does not know.
+ */
+export function alarmWatches(name: string): AlarmWatches | undefined {
+  if (name.endsWith("-rollback")) return "composite";
+  if (name.endsWith("-no-probe-data") || name.endsWith("-probe")) return "probe";
+  if (name.endsWith("-traffic-unreadable") || name.endsWith("-ttft-p95") || name.endsWith("-traffic")) {
+    return "traffic";
+  }
+  if (AUTO_ALARMS.some((what) => name.endsWith(`-${what}`))) return "auto";
+  return undefined;
+}
+
+/** The alarms named without a source: they watch `auto`. */
+const AUTO_ALARMS = ["latency-p95", "error-rate", "latency-vs-stable", "errors-vs-stable"] as const;
+
 function alarmName(model: string, version: string, what: string): string {
   const name = `modelship-${model}-${version}-${what}`;
   if (name.length > MAX_ALARM_NAME) {

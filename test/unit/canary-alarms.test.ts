@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { MetricAlarmSpec, MetricId } from "../../lib/core/alarm-spec";
 import { AlarmBook } from "../../lib/core/alarm-evaluator";
-import { canaryAlarmSpecs } from "../../lib/core/canary-alarms";
+import { alarmWatches, canaryAlarmSpecs } from "../../lib/core/canary-alarms";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
 import { ALARM_SOURCES, type AlarmSources } from "../../lib/core/manifest-schema";
 import { MetricSeries } from "../../lib/core/metric-series";
@@ -470,5 +470,33 @@ describe("canaryAlarmSpecs: what the specs carry", () => {
     );
     expect(() => canaryAlarmSpecs({ ...input, model: "Llama" })).toThrow(/after model 'Llama'/);
     expect(() => canaryAlarmSpecs({ ...input, stableVersion: "v 1" })).toThrow(/after stable version 'v 1'/);
+  });
+});
+
+describe("alarmWatches", () => {
+  it("tells from an alarm's name what it watches, for every alarm canaryAlarmSpecs makes", () => {
+    const both = canarySpecs({ stableVersion: "v1", alarms: { sources: sources("both"), ttftP95Ms: 500 } });
+    const auto = canarySpecs({ stableVersion: "v1" });
+    expect(
+      Object.fromEntries([...both.alarmNames, ...auto.alarmNames].map((n) => [n, alarmWatches(n)])),
+    ).toEqual({
+      "modelship-llama-v2-latency-p95-probe": "probe",
+      "modelship-llama-v2-latency-p95-traffic": "traffic",
+      "modelship-llama-v2-error-rate-probe": "probe",
+      "modelship-llama-v2-error-rate-traffic": "traffic",
+      "modelship-llama-v2-ttft-p95": "traffic",
+      "modelship-llama-v2-latency-vs-stable-probe": "probe",
+      "modelship-llama-v2-latency-vs-stable-traffic": "traffic",
+      "modelship-llama-v2-errors-vs-stable-probe": "probe",
+      "modelship-llama-v2-errors-vs-stable-traffic": "traffic",
+      "modelship-llama-v2-no-probe-data": "probe",
+      "modelship-llama-v2-traffic-unreadable": "traffic",
+      "modelship-llama-v2-rollback": "composite",
+      "modelship-llama-v2-latency-p95": "auto",
+      "modelship-llama-v2-error-rate": "auto",
+      "modelship-llama-v2-latency-vs-stable": "auto",
+      "modelship-llama-v2-errors-vs-stable": "auto",
+    });
+    expect(alarmWatches("someone-elses-alarm")).toBeUndefined();
   });
 });
