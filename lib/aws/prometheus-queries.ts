@@ -53,11 +53,14 @@ export class PrometheusQueries {
     if (endpoint.kind === "amp") {
       const region = endpoint.region ?? this.options.region;
       const base = this.options.ampUrl ?? `https://aps-workspaces.${region}.amazonaws.com`;
-      url = new URL(`${base.replace(/\/+$/, "")}/workspaces/${encodeURIComponent(endpoint.workspaceId)}${asked.path}`);
+      url = new URL(
+        `${base.replace(/\/+$/, "")}/workspaces/${encodeURIComponent(endpoint.workspaceId)}${asked.path}`,
+      );
       headers = await this.signed(url, headers, asked.body, region);
     } else if (endpoint.kind === "service") {
       const connection = this.options.connection?.();
-      if (!connection) throw new PrometheusQueryFailed("An in-cluster Prometheus needs the cluster's connection.");
+      if (!connection)
+        throw new PrometheusQueryFailed("An in-cluster Prometheus needs the cluster's connection.");
       const { server, caData } = await connection.endpoint();
       const proxy = `/api/v1/namespaces/${endpoint.namespace}/services/${endpoint.service}:${endpoint.port}/proxy`;
       url = new URL(`${server.replace(/\/+$/, "")}${proxy}${endpoint.pathPrefix ?? ""}${asked.path}`);
@@ -80,7 +83,9 @@ export class PrometheusQueries {
       status = response.statusCode;
       text = await readCappedText(response.body, MAX_ANSWER_BYTES);
     } catch (error) {
-      throw new PrometheusQueryFailed(`Asking ${where} failed: ${describeNetworkError(error)}`, { cause: error });
+      throw new PrometheusQueryFailed(`Asking ${where} failed: ${describeNetworkError(error)}`, {
+        cause: error,
+      });
     }
     if (status === 403 || status === 401) {
       throw new PrometheusQueryFailed(

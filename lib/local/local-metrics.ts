@@ -82,7 +82,9 @@ export class LocalMetrics implements Metrics {
       return readPrometheusAnswer(response.statusCode, text, query);
     } catch (error) {
       if (error instanceof PrometheusQueryFailed) throw error;
-      throw new PrometheusQueryFailed(`Asking ${url} failed: ${describeNetworkError(error)}`, { cause: error });
+      throw new PrometheusQueryFailed(`Asking ${url} failed: ${describeNetworkError(error)}`, {
+        cause: error,
+      });
     }
   }
 

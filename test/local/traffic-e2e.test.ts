@@ -4,15 +4,13 @@
 // traffic (long prompts) is slow; the prober's short chats are not. The traffic alarm rolls v2 back while
 // the probe alarm stays quiet, v1 serves 100% again, and nothing is left running.
 
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { setTimeout as pause } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { AlarmState } from "../../lib/core/alarm-spec";
 import type { ModelshipEvent } from "../../lib/core/events";
-import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
-import { type ControlPlane, startControlPlane } from "../../lib/local/control-plane";
+import type { ControlPlane } from "../../lib/local/control-plane";
+import { tinyControlPlane, tinyManifest, uploadTiny } from "../support/tiny-canary";
 import type { LocalModelStatus } from "../../lib/local/control-plane-api";
 import { isRunning } from "../support/process-alive";
 
@@ -24,54 +22,14 @@ const pids = new Map<string, number>();
 /** Each alarm's last state seen while v2's canary ran (the alarms are deleted by the rollback). */
 const alarmsSeen = new Map<string, AlarmState>();
 
-const manifest = (version: string, rollout: string) => `name: tiny
-version: ${version}
-format: gguf
-serving:
-  runtime: llama.cpp
-  maxModelLen: 256
-gates:
-  smoke:
-    rejectDegenerate: false
-  stress:
-    enabled: false
-  eval:
-    enabled: false
-rollout:
-${rollout}
-`;
-
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), "modelship-traffic-e2e-"));
-  const home = join(work, ".modelship");
-  await mkdir(home);
-  await writeFile(
-    join(home, "config.json"),
-    JSON.stringify({
-      canaryMetrics: { probeEverySeconds: 2, probeRequests: 2, probeMaxTokens: 4 },
-      local: { threads: 1 },
-    }),
-  );
-  controlPlane = await startControlPlane({
-    home,
-    timeFactor: 1,
-    port: 0,
-    onEvent: (event) => void events.push(event),
-    log: (message) => void logged.push(message),
-  });
+  ({ work, controlPlane } = await tinyControlPlane("modelship-traffic-e2e-", { events, logged }));
 }, 60_000);
 
 afterAll(async () => {
   await controlPlane?.close();
   await rm(work, { recursive: true, force: true });
 });
-
-async function upload(version: string, seed: number, manifestText: string): Promise<void> {
-  const folder = join(controlPlane.home, "bucket", "models", "tiny", version);
-  await mkdir(folder, { recursive: true });
-  await writeFile(join(folder, "model.gguf"), buildTinyLlamaGguf({ seed }));
-  await writeFile(join(folder, "modelship.yaml"), manifestText);
-}
 
 async function status(): Promise<LocalModelStatus> {
   const response = await fetch(`${controlPlane.url}/_modelship/status?model=tiny`);
@@ -144,7 +102,7 @@ function realTraffic(): { stop: () => Promise<number> } {
 
 describe("Real traffic decides, on the local runtime with llama.cpp", () => {
   it("releases v1", async () => {
-    await upload("v1", 1, manifest("v1", "  watchSeconds: 2"));
+    await uploadTiny(controlPlane.home, "v1", 1, tinyManifest("v1", "  watchSeconds: 2"));
     await until("v1", "Model Promoted", 90_000);
     await vi.waitFor(
       () => {
@@ -163,10 +121,11 @@ describe("Real traffic decides, on the local runtime with llama.cpp", () => {
       body: JSON.stringify({ serverDelay: { fixedDelayMs: 1500, minPromptTokens: 100, percentage: 100 } }),
     });
     expect(fault.status).toBe(200);
-    await upload(
+    await uploadTiny(
+      controlPlane.home,
       "v2",
       2,
-      manifest(
+      tinyManifest(
         "v2",
         `  steps:
     - { weight: 50, bakeSeconds: 30 }

@@ -97,11 +97,7 @@ function functionRegion(): string {
  * needs the prober's ARN and the scheduler role (CanaryStep, Promote), stopping one the schedule group — and
  * queries to the stack's Prometheus when its config names one.
  */
-function proberMetrics(
-  env: LambdaEnvironment,
-  clock: Clock,
-  connection: () => ClusterConnection,
-): Metrics {
+function proberMetrics(env: LambdaEnvironment, clock: Clock, connection: () => ClusterConnection): Metrics {
   const { scheduleGroup, prober } = env;
   const metrics = new CloudWatchMetrics({
     namespace: env.config.canaryMetrics.namespace,
@@ -124,7 +120,9 @@ function proberMetrics(
       const endpoint = env.config.canaryMetrics.prometheus?.endpoint;
       if (!endpoint) {
         return Promise.reject(
-          new Error("The stack names no Prometheus (canaryMetrics.prometheus): real traffic is scraped from the pods."),
+          new Error(
+            "The stack names no Prometheus (canaryMetrics.prometheus): real traffic is scraped from the pods.",
+          ),
         );
       }
       prometheus ??= new PrometheusQueries({ endpoint, region: functionRegion(), connection });
