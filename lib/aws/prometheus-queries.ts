@@ -1,5 +1,5 @@
 // Queries to the Prometheus a platform team already runs (the stack's canaryMetrics.prometheus), from a
-// Lambda function: Amazon Managed Service for Prometheus at
+// Lambda function, each a `GET …/api/v1/query`: Amazon Managed Service for Prometheus at
 // `https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>/api/v1/query`, signed with SigV4 for the
 // service `aps` by the function's role (which needs `aps:QueryMetrics` on the workspace); a Prometheus in the
 // cluster through the API server's service proxy, with the cluster token (RBAC: `get` on `services/proxy`);
@@ -56,7 +56,8 @@ export class PrometheusQueries {
       url = new URL(
         `${base.replace(/\/+$/, "")}/workspaces/${encodeURIComponent(endpoint.workspaceId)}${asked.path}`,
       );
-      headers = await this.signed(url, headers, asked.body, region);
+      for (const [name, value] of Object.entries(asked.query)) url.searchParams.set(name, value);
+      headers = await this.signed(url, headers, asked.query, region);
     } else if (endpoint.kind === "service") {
       const connection = this.options.connection?.();
       if (!connection)
@@ -64,19 +65,20 @@ export class PrometheusQueries {
       const { server, caData } = await connection.endpoint();
       const proxy = `/api/v1/namespaces/${endpoint.namespace}/services/${endpoint.service}:${endpoint.port}/proxy`;
       url = new URL(`${server.replace(/\/+$/, "")}${proxy}${endpoint.pathPrefix ?? ""}${asked.path}`);
+      for (const [name, value] of Object.entries(asked.query)) url.searchParams.set(name, value);
       headers.authorization = `Bearer ${await connection.token()}`;
       this.agent ??= new Agent({ connect: { ca: Buffer.from(caData, "base64").toString("utf8") } });
     } else {
       url = new URL(`${endpoint.url.replace(/\/+$/, "")}${asked.path}`);
+      for (const [name, value] of Object.entries(asked.query)) url.searchParams.set(name, value);
     }
     const where = endpoint.kind === "amp" ? `AMP workspace ${endpoint.workspaceId}` : url.origin;
     let status: number;
     let text: string;
     try {
       const response = await request(url, {
-        method: "POST",
+        method: "GET",
         headers,
-        body: asked.body,
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000),
         ...(endpoint.kind === "service" && this.agent ? { dispatcher: this.agent } : {}),
       });
@@ -101,11 +103,11 @@ export class PrometheusQueries {
     return readPrometheusAnswer(status, text, promql);
   }
 
-  /** The headers with AMP's SigV4 signature (service `aps`) over the method, path, host and body. */
+  /** The headers with AMP's SigV4 signature (service `aps`) over the method, path, query and host. */
   private async signed(
     url: URL,
     headers: Record<string, string>,
-    body: string,
+    query: Readonly<Record<string, string>>,
     region: string,
   ): Promise<Record<string, string>> {
     this.signer ??= new SignatureV4({
@@ -116,13 +118,13 @@ export class PrometheusQueries {
     });
     const signed = await this.signer.sign(
       new HttpRequest({
-        method: "POST",
+        method: "GET",
         protocol: url.protocol,
         hostname: url.hostname,
         ...(url.port ? { port: Number(url.port) } : {}),
         path: url.pathname,
+        query: { ...query },
         headers: { ...headers, host: url.host },
-        body,
       }),
     );
     return Object.fromEntries(Object.entries(signed.headers).map(([name, value]) => [name, String(value)]));

@@ -1,4 +1,5 @@
-// One instant query of Prometheus' HTTP API (`POST <base>/api/v1/query`, form-encoded `query` and `time`),
+// One instant query of Prometheus' HTTP API (`GET <base>/api/v1/query?query=…&time=…` — a GET, so an
+// in-cluster Prometheus needs only `get` on `services/proxy`, where a POST would need `create`),
 // as modelship asks a platform team's Prometheus (or Amazon Managed Service for Prometheus) for a version's
 // real-traffic values: the request to send, and the one number read from the answer. An answer is one
 // number when it is a scalar or a vector of exactly one sample; an empty vector or NaN is no value (no
@@ -18,17 +19,16 @@ export class PrometheusQueryFailed extends Error {
 export interface PrometheusRequest {
   /** Appended to the endpoint's base URL: `/api/v1/query`. */
   readonly path: string;
+  /** The URL's query parameters: `query` and `time` (seconds since the epoch). */
+  readonly query: Readonly<Record<string, string>>;
   readonly headers: Readonly<Record<string, string>>;
-  /** `application/x-www-form-urlencoded`. */
-  readonly body: string;
 }
 
 export function prometheusQueryRequest(query: string, at: Date): PrometheusRequest {
-  const body = new URLSearchParams({ query, time: (at.getTime() / 1000).toFixed(3) }).toString();
   return {
     path: "/api/v1/query",
-    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-    body,
+    query: { query, time: (at.getTime() / 1000).toFixed(3) },
+    headers: { accept: "application/json" },
   };
 }
 

@@ -70,12 +70,12 @@ export class LocalMetrics implements Metrics {
       );
     }
     const asked = prometheusQueryRequest(query, at);
-    const url = `${endpoint.url.replace(/\/+$/, "")}${asked.path}`;
+    const url = new URL(`${endpoint.url.replace(/\/+$/, "")}${asked.path}`);
+    for (const [name, value] of Object.entries(asked.query)) url.searchParams.set(name, value);
     try {
       const response = await request(url, {
-        method: "POST",
+        method: "GET",
         headers: asked.headers,
-        body: asked.body,
         signal: AbortSignal.timeout(QUERY_TIMEOUT_MS),
       });
       const text = await readCappedText(response.body, MAX_ANSWER_BYTES);

@@ -1,6 +1,6 @@
-// A small HTTP server that answers like Prometheus' query API (`POST /api/v1/query`, form-encoded `query`
-// and `time`): each query's answer comes from the test's `answer` function as a JSON body and status, and
-// every request is recorded with its path, headers and form fields.
+// A small HTTP server that answers like Prometheus' query API (`GET /api/v1/query?query=…&time=…`): each
+// query's answer comes from the test's `answer` function as a JSON body and status, and every request is
+// recorded with its path, headers and query parameters.
 
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -9,7 +9,7 @@ export interface PrometheusRequest {
   readonly method: string;
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
-  readonly form: URLSearchParams;
+  readonly params: URLSearchParams;
 }
 
 /** `{"status":"success","data":{"resultType":"vector","result":[…one sample per value…]}}` */
@@ -36,14 +36,14 @@ export class PrometheusTestServer {
       const chunks: Buffer[] = [];
       request.on("data", (chunk: Buffer) => chunks.push(chunk));
       request.on("end", () => {
-        const form = new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
+        const url = new URL(request.url ?? "/", "http://prometheus.test");
         this.requests.push({
           method: request.method ?? "GET",
-          path: new URL(request.url ?? "/", "http://prometheus.test").pathname,
+          path: url.pathname,
           headers: request.headers,
-          form,
+          params: url.searchParams,
         });
-        const { status, body } = this.answer(form.get("query") ?? "");
+        const { status, body } = this.answer(url.searchParams.get("query") ?? "");
         response.writeHead(status, { "content-type": "application/json" });
         response.end(typeof body === "string" ? body : JSON.stringify(body));
       });

@@ -257,7 +257,7 @@ describe("LocalMetrics.queryPrometheus", () => {
     prometheus.answer = () => ({ status: 200, body: vectorAnswer("3.25") });
     const { metrics } = localMetrics(undefined, { kind: "url", url });
     expect(await metrics.queryPrometheus("sum(up)", new Date(START))).toBe(3.25);
-    expect(prometheus.requests.at(-1)?.form.get("query")).toBe("sum(up)");
+    expect(prometheus.requests.at(-1)?.params.get("query")).toBe("sum(up)");
   });
 
   it("refuses a Prometheus it cannot reach from this machine, and having none", async () => {

@@ -37,9 +37,9 @@ describe("PrometheusQueries", () => {
   it("asks an AMP workspace's query API, signed with SigV4 for the service aps in the workspace's region", async () => {
     expect(await amp("eu-west-1").query(QUERY, AT)).toBe(42);
     const [request] = prometheus.requests;
-    expect(request?.method).toBe("POST");
+    expect(request?.method).toBe("GET");
     expect(request?.path).toBe("/workspaces/ws-8f0a6e2b-1c3d/api/v1/query");
-    expect(Object.fromEntries(request?.form ?? [])).toEqual({ query: QUERY, time: "1748779210.000" });
+    expect(Object.fromEntries(request?.params ?? [])).toEqual({ query: QUERY, time: "1748779210.000" });
     expect(request?.headers.authorization).toMatch(
       /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/aps\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/,
     );
@@ -79,6 +79,8 @@ describe("PrometheusQueries", () => {
       "/api/v1/namespaces/monitoring/services/prometheus-server:9090/proxy/prom/api/v1/query",
     );
     expect(proxied?.authorization).toBe("Bearer token-1");
+    // A GET: the Prober's Kubernetes identity needs only `get` on services/proxy.
+    expect([proxied?.method, proxied?.query.get("query")]).toEqual(["GET", QUERY]);
   });
 
   it("asks a plain URL as it is", async () => {
