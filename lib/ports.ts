@@ -6,7 +6,14 @@ import type { AlarmSpec, AlarmState } from "./core/alarm-spec";
 import type { TrafficMetricName, TrafficSource } from "./core/canary-metrics";
 import type { CandidateHandle } from "./core/candidate";
 import type { ModelshipEvent } from "./core/events";
-import type { ExecutionInput, LockHolder, ModelRecord, RecordField, Transition } from "./core/rollout";
+import type {
+  EndClaim,
+  ExecutionInput,
+  LockHolder,
+  ModelRecord,
+  RecordField,
+  Transition,
+} from "./core/rollout";
 
 // ── ObjectStore: the bucket ──────────────────────────────────────────────────────────────────────────
 
@@ -47,13 +54,56 @@ export type RecordChanges = {
   readonly [K in RecordField]?: NonNullable<ModelRecord[K]> | null;
 };
 
+/** How a transition is written (DESIGN §8, ownership: a stage writes only while its rollout holds the lock). */
+export interface RecordOptions {
+  /**
+   * Write only while the transition's rollout owns the model: it holds the lock, and no stage other than the
+   * transition's has claimed the rollout's end. Otherwise nothing is written and the store throws `RolledBack`.
+   */
+  readonly owned?: boolean;
+  /** Release the lock in the same write: the rollout's last transition. Implies `owned`. */
+  readonly releaseLock?: boolean;
+  /**
+   * Events to announce once this write has landed (a transactional outbox): kept with the model until
+   * `markAnnounced`, so a stage that fails between its write and the emit announces them on its retry, and an
+   * event that says a rollout is over can be written with the write that frees its lock and emitted after it.
+   */
+  readonly announce?: readonly ModelshipEvent[];
+}
+
+export type EndClaimResult =
+  | { readonly claimed: true }
+  /** The rollout does not hold the lock (`lock` is whoever does), or another stage claimed its end first. */
+  | { readonly claimed: false; readonly lock?: LockHolder };
+
+/** An event a write left to announce; `id` orders a rollout's events and names them to `markAnnounced`. */
+export interface PendingEvent {
+  readonly id: string;
+  readonly event: ModelshipEvent;
+}
+
 export interface RolloutStore {
   /** Takes the model's lock. Idempotent: the same rollout taking it again succeeds. */
   acquireLock(model: string, holder: LockHolder): Promise<LockResult>;
   /** Releases the lock if this rollout holds it; a no-op otherwise (safe to call twice). */
   releaseLock(model: string, rolloutId: string): Promise<void>;
+  /**
+   * Claims the end of the rollout holding the lock for `claim.stage` (Rollback or Finalize), conditionally:
+   * only while `rolloutId` holds the lock and no other stage claimed its end. Claiming again for the same
+   * stage succeeds (a retry, or a second rollback caller).
+   */
+  claimEnd(model: string, rolloutId: string, claim: EndClaim): Promise<EndClaimResult>;
   /** Appends a transition to the model's history and applies the changes, in one write. */
-  record(model: string, transition: Transition, changes?: RecordChanges): Promise<void>;
+  record(
+    model: string,
+    transition: Transition,
+    changes?: RecordChanges,
+    options?: RecordOptions,
+  ): Promise<void>;
+  /** The events the rollout's writes left to announce, oldest first. */
+  pendingEvents(model: string, rolloutId: string): Promise<PendingEvent[]>;
+  /** Forgets announced events; unknown ids are fine (announced twice). */
+  markAnnounced(model: string, ids: readonly string[]): Promise<void>;
   get(model: string): Promise<ModelRecord | undefined>;
   list(): Promise<ModelRecord[]>;
   /** True for the first claim of a key, false for every repeat: de-duplicates deliveries. */

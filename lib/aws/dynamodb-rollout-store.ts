@@ -3,12 +3,16 @@
 //   MODEL#<name> / STATE                           the model: lock, stable, candidate, weights, status
 //   MODEL#<name> / TX#<iso time>#<rollout>#<n>     one item per transition, so history never outgrows an item
 //   MODEL#<name> / VERSION#<version>               a version's stress/eval results, for regression gates
+//   MODEL#<name> / OUTBOX#<rollout>#<time>#…       an event a transition left to announce (deleted once emitted)
 //   DEDUP#<key>  / DEDUP                           a de-duplication claim (expires through `ttl`)
-// The lock and the claims are conditional writes; a transition and the state change it makes are one
-// transaction. Throttling and server errors become `Transient`, so the state machine retries them.
+// The lock, the end claim and the de-duplication claims are conditional writes; a transition, the state
+// change it makes, the lock's release and the events it announces are one transaction, conditioned — for a
+// stage's write — on the rollout still owning the model (lib/core/rollout-ownership.ts). Throttling and server
+// errors become `Transient`, so the state machine retries them.
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -18,14 +22,24 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { Transient } from "../core/errors";
+import type { ModelshipEvent } from "../core/events";
 import {
+  type EndClaim,
   type LockHolder,
   type ModelRecord,
   RECORD_FIELDS,
   type RolloutStatus,
   type Transition,
 } from "../core/rollout";
-import type { LockResult, RecordChanges, RolloutStore } from "../ports";
+import { mayWriteAs, ownershipLost, pendingEventId } from "../core/rollout-ownership";
+import type {
+  EndClaimResult,
+  LockResult,
+  PendingEvent,
+  RecordChanges,
+  RecordOptions,
+  RolloutStore,
+} from "../ports";
 import { asTransientWhenPassing } from "./transient-errors";
 
 export interface DynamoRolloutStoreOptions {
@@ -44,6 +58,7 @@ const LOCK_ATTEMPTS = 3;
 const RECORD_ATTEMPTS = 5;
 const STATE_SK = "STATE";
 const TRANSITION_SK_PREFIX = "TX#";
+const OUTBOX_SK_PREFIX = "OUTBOX#";
 
 type Item = Record<string, unknown>;
 
@@ -109,19 +124,53 @@ export class DynamoRolloutStore implements RolloutStore {
     }
   }
 
-  async record(model: string, transition: Transition, changes: RecordChanges = {}): Promise<void> {
+  async claimEnd(model: string, rolloutId: string, claim: EndClaim): Promise<EndClaimResult> {
+    try {
+      await this.call(`claim the end of ${rolloutId} for ${claim.stage}`, () =>
+        this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: modelKey(model),
+            UpdateExpression: "SET #lock.#ending = if_not_exists(#lock.#ending, :claim)",
+            ConditionExpression: OWNERSHIP_CONDITION,
+            ExpressionAttributeNames: OWNERSHIP_NAMES,
+            ExpressionAttributeValues: {
+              ":claim": { ...claim },
+              ":rolloutId": rolloutId,
+              ":stage": claim.stage,
+            },
+          }),
+        ),
+      );
+      return { claimed: true };
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+    const lock = readLock((await this.getStateItem(model))?.lock);
+    return lock ? { claimed: false, lock } : { claimed: false };
+  }
+
+  async record(
+    model: string,
+    transition: Transition,
+    changes: RecordChanges = {},
+    options: RecordOptions = {},
+  ): Promise<void> {
+    const owned = options.owned === true || options.releaseLock === true;
     for (let attempt = 1; attempt <= RECORD_ATTEMPTS; attempt++) {
       const state = await this.getStateItem(model);
+      if (owned && !mayWriteAs(readLock(state?.lock), transition.rolloutId, transition.stage)) {
+        throw ownershipLost(model, transition, readLock(state?.lock));
+      }
       const previous = typeof state?.transitionCount === "number" ? state.transitionCount : 0;
       const next = previous + 1;
+      const update = stateUpdate(model, transition, changes, previous, owned, options.releaseLock === true);
       try {
         await this.call(`record ${transition.stage} for ${model}`, () =>
           this.client.send(
             new TransactWriteCommand({
               TransactItems: [
-                {
-                  Update: { TableName: this.tableName, ...stateUpdate(model, transition, changes, previous) },
-                },
+                { Update: { TableName: this.tableName, ...update } },
                 {
                   Put: {
                     TableName: this.tableName,
@@ -130,12 +179,16 @@ export class DynamoRolloutStore implements RolloutStore {
                     ExpressionAttributeNames: { "#pk": "pk" },
                   },
                 },
+                ...(options.announce ?? []).map((event, index) => ({
+                  Put: { TableName: this.tableName, Item: outboxItem(model, transition, index, event) },
+                })),
               ],
             }),
           ),
         );
         return;
       } catch (error) {
+        // Another writer changed the record first, or the rollout lost the model meanwhile: the next read tells.
         if (!isLostRace(error)) throw error;
       }
     }
@@ -145,6 +198,40 @@ export class DynamoRolloutStore implements RolloutStore {
         hint: "Many transitions of this model are being recorded at once; the state machine retries.",
       },
     );
+  }
+
+  async pendingEvents(model: string, rolloutId: string): Promise<PendingEvent[]> {
+    const { Items = [] } = await this.call(`read the events ${rolloutId} left to announce`, () =>
+      this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :outbox)",
+          ExpressionAttributeNames: { "#pk": "pk", "#sk": "sk" },
+          ExpressionAttributeValues: {
+            ":pk": modelKey(model).pk,
+            ":outbox": `${OUTBOX_SK_PREFIX}${rolloutId}#`,
+          },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return Items.map((item) => ({
+      id: String(item.sk).slice(OUTBOX_SK_PREFIX.length),
+      event: JSON.parse(String(item.event)) as ModelshipEvent,
+    }));
+  }
+
+  async markAnnounced(model: string, ids: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      await this.call(`forget the announced event ${id}`, () =>
+        this.client.send(
+          new DeleteCommand({
+            TableName: this.tableName,
+            Key: { pk: modelKey(model).pk, sk: `${OUTBOX_SK_PREFIX}${id}` },
+          }),
+        ),
+      );
+    }
   }
 
   async get(model: string): Promise<ModelRecord | undefined> {
@@ -284,6 +371,25 @@ function versionKey(model: string, version: string): { pk: string; sk: string } 
   return { pk: `MODEL#${model}`, sk: `VERSION#${version}` };
 }
 
+/** The lock is `rolloutId`'s and no stage but `:stage` has claimed the rollout's end (mayWriteAs). */
+const OWNERSHIP_CONDITION =
+  "#lock.#rolloutId = :rolloutId AND (attribute_not_exists(#lock.#ending) OR #lock.#ending.#stage = :stage)";
+const OWNERSHIP_NAMES = {
+  "#lock": "lock",
+  "#rolloutId": "rolloutId",
+  "#ending": "ending",
+  "#stage": "stage",
+};
+
+function outboxItem(model: string, transition: Transition, index: number, event: ModelshipEvent): Item {
+  return {
+    pk: `MODEL#${model}`,
+    sk: `${OUTBOX_SK_PREFIX}${pendingEventId(transition, index)}`,
+    // As JSON text, like version results: the event comes back exactly as it was written.
+    event: JSON.stringify(event),
+  };
+}
+
 function lockItem(holder: LockHolder): Item {
   return {
     rolloutId: holder.rolloutId,
@@ -294,7 +400,14 @@ function lockItem(holder: LockHolder): Item {
 }
 
 /** The state item's update for one transition: the changes, the timestamp, and the transition counter. */
-function stateUpdate(model: string, transition: Transition, changes: RecordChanges, previousCount: number) {
+function stateUpdate(
+  model: string,
+  transition: Transition,
+  changes: RecordChanges,
+  previousCount: number,
+  owned: boolean,
+  releaseLock: boolean,
+) {
   const names: Record<string, string> = {
     "#model": "model",
     "#updatedAt": "updatedAt",
@@ -318,11 +431,21 @@ function stateUpdate(model: string, transition: Transition, changes: RecordChang
       values[`:${field}`] = value;
     }
   }
+  if (releaseLock) {
+    names["#lock"] = "lock";
+    remove.push("#lock");
+  }
   // The counter is the optimistic lock: a concurrent record() changes it and this write fails.
   let condition = "attribute_not_exists(#transitionCount)";
   if (previousCount > 0) {
     condition = "#transitionCount = :previous";
     values[":previous"] = previousCount;
+  }
+  if (owned) {
+    condition = `${condition} AND ${OWNERSHIP_CONDITION}`;
+    Object.assign(names, OWNERSHIP_NAMES);
+    values[":rolloutId"] = transition.rolloutId;
+    values[":stage"] = transition.stage;
   }
   return {
     Key: modelKey(model),
@@ -364,11 +487,14 @@ function readTransition(item: Item): Transition {
 function readLock(value: unknown): LockHolder | undefined {
   if (!value || typeof value !== "object") return undefined;
   const lock = value as Item;
+  const ending = lock.ending as Item | undefined;
   return {
     rolloutId: String(lock.rolloutId),
     version: String(lock.version),
     since: String(lock.since),
     ...(typeof lock.executionId === "string" && { executionId: lock.executionId }),
+    ...(ending &&
+      typeof ending === "object" && { ending: { stage: String(ending.stage), at: String(ending.at) } }),
   };
 }
 

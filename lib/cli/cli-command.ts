@@ -2,8 +2,6 @@
 // command names (no control plane, an endpoint that does not answer, …), exits 1 with `✖ message` and a hint;
 // anything else is a bug and propagates. Commands throw these instead of printing and returning codes.
 
-import { isParseArgsError } from "./aws-cli";
-
 /** The command line itself is wrong: exit 2, with the usage. */
 export class UsageError extends Error {}
 
@@ -33,7 +31,7 @@ export async function runCliCommand(command: CliCommand, body: () => Promise<num
   try {
     return await body();
   } catch (error) {
-    if (error instanceof UsageError || isParseArgsError(error)) {
+    if (error instanceof UsageError) {
       console.error(`modelship ${command.name}: ${(error as Error).message}\n\n${command.usage}`);
       return 2;
     }

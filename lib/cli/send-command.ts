@@ -4,14 +4,15 @@
 
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { hostname, userInfo } from "node:os";
-import { parseArgs } from "node:util";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
 import type { CommandName } from "../pipeline/commands";
 import { resolve } from "node:path";
 import { ControlPlaneClient, ControlPlaneRefused } from "../local/control-plane-client";
 import { NoControlPlane } from "../local/control-plane-file";
 import type { CommandOutcome } from "../pipeline/commands";
-import { CLI_ENVIRONMENT, describeAwsFailure, isParseArgsError } from "./aws-cli";
+import { CLI_ENVIRONMENT, describeAwsFailure } from "./aws-cli";
+import { parseCommandLine } from "./command-line";
+import { UsageError } from "./cli-command";
 
 /** The event source of commands sent from the CLI (the bus's rule matches the detail-type, whatever the source). */
 const CLI_EVENT_SOURCE = "modelship.cli";
@@ -66,14 +67,13 @@ AWS credentials and region come from the SDK's standard configuration (AWS_PROFI
 Exit codes: 0 sent (--local: done, or nothing to do), 1 bad input, not delivered or refused, 2 usage error.`;
 }
 
-class UsageError extends Error {}
 class BadInput extends Error {}
 
 export async function sendRolloutCommand(spec: CommandSpec, argv: string[]): Promise<number> {
   try {
     return await send(spec, argv);
   } catch (error) {
-    if (error instanceof UsageError || isParseArgsError(error)) {
+    if (error instanceof UsageError) {
       console.error(`modelship ${spec.name}: ${(error as Error).message}\n\n${usage(spec)}`);
       return 2;
     }
@@ -90,7 +90,7 @@ export async function sendRolloutCommand(spec: CommandSpec, argv: string[]): Pro
 }
 
 async function send(spec: CommandSpec, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args: argv,
     allowPositionals: true,
     strict: true,
@@ -173,10 +173,10 @@ async function sendLocal(
   detail: { readonly model: string; readonly reason?: string },
 ): Promise<number> {
   const controlPlane = await ControlPlaneClient.connect(resolve(home));
+  // Who asks is who the control plane authenticates: the user its secret belongs to.
   const outcome = await controlPlane.call<CommandOutcome>("POST", "commands", {
     command: spec.detailType,
     ...detail,
-    requestedBy: requester(),
   });
   const done = outcome.status === "done" || outcome.status === "nothing to do";
   console.log(`${outcome.status === "done" ? "✓" : done ? "·" : "✖"} ${outcome.message}`);

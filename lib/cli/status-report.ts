@@ -30,7 +30,7 @@ export function formatModelStatus({ record, alarms }: ModelStatus): string {
   if (record.lock) {
     rows.push([
       "rollout",
-      `${record.lock.rolloutId} (${record.lock.version}) holds the model since ${record.lock.since}`,
+      `${record.lock.rolloutId} (${record.lock.version}) holds the model since ${record.lock.since}${record.lock.ending ? `; ${record.lock.ending.stage} is ending it since ${record.lock.ending.at}` : ""}`,
     ]);
   }
   const last = record.history.at(-1);
@@ -66,6 +66,8 @@ export function formatRoute(
 function headline(record: ModelRecord): string {
   const { lock, canary, candidate, stable } = record;
   if (lock) {
+    if (lock.ending?.stage === "Rollback") return `running: ${lock.version} being rolled back`;
+    if (lock.ending) return `running: ${lock.version} being finalized (${lock.ending.stage})`;
     if (stable?.rolloutId === lock.rolloutId) {
       return `running: ${lock.version} promoted, in its watch${record.previousStable ? ` (${record.previousStable.version} kept warm)` : ""}`;
     }

@@ -155,6 +155,11 @@ export interface LocalServingConfig {
   readonly command: string;
   /** Port of the local gateway (and of the control plane's admin API under `/_modelship/`); 0 = any free port. */
   readonly gatewayPort: number;
+  /**
+   * Not a setting: the local runtime puts the time factor it runs with here (`--time-factor`), for the rules
+   * that compare a scaled Wait with real time — an alarm's periods are never scaled. Absent: real time (AWS).
+   */
+  readonly timeFactor?: number;
 }
 
 export interface RolloutDefaults {

@@ -14,6 +14,9 @@ export const ASL_ERROR_NAMES = [
   "SloViolated",
   "EvalFailed",
   "GatewayFailed",
+  "RolledBack",
+  "Aborted",
+  "Interrupted",
   "Transient",
 ] as const;
 
@@ -107,6 +110,32 @@ export class EvalFailed extends ModelshipError {
 /** The gateway route or the model registry could not be updated. */
 export class GatewayFailed extends ModelshipError {
   override readonly name = "GatewayFailed" as const;
+}
+
+/**
+ * The rollout no longer owns its model: it was rolled back (by its alarm, a command or the state machine) or
+ * ended by someone else while this stage ran. The stage stopped without leaving side effects; the state
+ * machine goes on to Rollback, which finds the work done and ends the execution as `RolledBack`.
+ */
+export class RolledBack extends ModelshipError {
+  override readonly name = "RolledBack" as const;
+}
+
+/**
+ * The rollout was stopped during its gates by a command — `Abort Requested` or `Rollback Requested` — and the
+ * gate that was running stopped too: what it had measured of a candidate being taken away is not judged. The
+ * reason says who asked, and why.
+ */
+export class Aborted extends ModelshipError {
+  override readonly name = "Aborted" as const;
+}
+
+/**
+ * The execution running the stage was stopped (locally: Ctrl-C, a stopping control plane) while the stage
+ * worked: it stopped at once, and what it had measured is discarded rather than judged.
+ */
+export class Interrupted extends ModelshipError {
+  override readonly name = "Interrupted" as const;
 }
 
 /** A passing failure (throttling, a 5xx, a timeout talking to a dependency): the state machine retries it. */

@@ -17,6 +17,7 @@ import { type Finding, hasErrors } from "./findings";
 import { readManifestDocument } from "./manifest-document";
 import {
   checkAlarmTiming,
+  checkBakeWindows,
   checkCanarySteps,
   checkExtraArgs,
   checkImage,
@@ -296,6 +297,21 @@ export function resolveManifest(
 
   const alarms = resolveAlarms(rolloutInput.alarms ?? {}, defaults.rollout.alarms, source);
   findings.push(...alarms.findings, ...checkAlarmTiming(alarms.value, "rollout.alarms", source));
+  const watchSeconds = rolloutInput.watchSeconds ?? defaults.rollout.watchSeconds;
+  findings.push(
+    ...checkBakeWindows(
+      {
+        steps,
+        watchSeconds,
+        alarms: alarms.value,
+        ...(rolloutInput.allowShortBakes === undefined
+          ? {}
+          : { allowShortBakes: rolloutInput.allowShortBakes }),
+      },
+      config.local.timeFactor ?? 1,
+      source,
+    ),
+  );
 
   if (hasErrors(findings) || image === undefined) return { findings };
   return {

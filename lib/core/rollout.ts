@@ -144,6 +144,19 @@ export interface LockHolder {
   readonly executionId?: string;
   /** ISO timestamp. */
   readonly since: string;
+  /**
+   * The stage that claimed the rollout's end — Rollback, or Finalize after a quiet watch — while it undoes or
+   * retires what the rollout changed. From then on no other stage acts for the rollout, and the other of the
+   * two finds the end taken: a rollback and a finalization never both happen.
+   */
+  readonly ending?: EndClaim;
+}
+
+/** Who is ending a rollout, since when. */
+export interface EndClaim {
+  readonly stage: string;
+  /** ISO timestamp. */
+  readonly at: string;
 }
 
 /** One transition of a model's rollout history: what happened, when and why. */

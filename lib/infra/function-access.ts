@@ -29,7 +29,7 @@ type Access =
   | "readReports"
   /** PutObject under `reports/`. */
   | "writeReports"
-  /** Item reads and writes on the rollout table (locks, records, de-duplication claims, version results). */
+  /** Item reads and writes on the rollout table (locks, records, de-duplication claims, version results, the events outbox). */
   | "rolloutTable"
   /** Item reads on the rollout table: what serves each model. */
   | "readRolloutTable"
@@ -217,7 +217,8 @@ export function accessGrants(accesses: readonly Access[], targets: AccessTargets
   }
   const tableActions = [
     ...(has("rolloutTable") || has("readRolloutTable") ? ["dynamodb:GetItem", "dynamodb:Query"] : []),
-    ...(has("rolloutTable") ? ["dynamodb:PutItem", "dynamodb:UpdateItem"] : []),
+    // DeleteItem: announced events leave the outbox (RolloutStore.markAnnounced).
+    ...(has("rolloutTable") ? ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"] : []),
   ];
   if (tableActions.length > 0) {
     grant(tableActions, [targets.tableArn]);

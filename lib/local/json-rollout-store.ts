@@ -6,10 +6,26 @@
 // reported and never overwritten.
 
 import { readFile } from "node:fs/promises";
-import { type LockHolder, type ModelRecord, RECORD_FIELDS, type Transition } from "../core/rollout";
-import type { LockResult, RecordChanges, RolloutStore } from "../ports";
+import type { ModelshipEvent } from "../core/events";
+import {
+  type EndClaim,
+  type LockHolder,
+  type ModelRecord,
+  RECORD_FIELDS,
+  type Transition,
+} from "../core/rollout";
+import { mayWriteAs, ownershipLost, pendingEventId } from "../core/rollout-ownership";
+import type {
+  EndClaimResult,
+  LockResult,
+  PendingEvent,
+  RecordChanges,
+  RecordOptions,
+  RolloutStore,
+} from "../ports";
 import { writeFileAtomic } from "./atomic-write";
 import { withFileLock } from "./file-lock";
+import { StateFileInvalid } from "./state-file-invalid";
 
 /** How many of the newest transitions `get` and `list` return (as the DynamoDB store does). */
 const HISTORY_RETURNED = 50;
@@ -19,7 +35,11 @@ const CLAIM_TTL_MS = 7 * 24 * 3600 * 1000;
 const FORMAT = "modelship-rollouts/1";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type StoredModel = Mutable<Omit<ModelRecord, "history">> & { history: Transition[] };
+type StoredModel = Mutable<Omit<ModelRecord, "history">> & {
+  history: Transition[];
+  /** Events written with a transition and not yet announced (the outbox), oldest first. */
+  outbox?: PendingEvent[];
+};
 
 interface StoreContent {
   readonly models: Map<string, StoredModel>;
@@ -54,9 +74,35 @@ export class JsonFileRolloutStore implements RolloutStore {
     });
   }
 
-  record(model: string, transition: Transition, changes: RecordChanges = {}): Promise<void> {
+  claimEnd(model: string, rolloutId: string, claim: EndClaim): Promise<EndClaimResult> {
+    return this.update((content): EndClaimResult => {
+      const stored = content.models.get(model);
+      const lock = stored?.lock;
+      if (!stored || !lock || !mayWriteAs(lock, rolloutId, claim.stage))
+        return lock ? { claimed: false, lock } : { claimed: false };
+      stored.lock = { ...lock, ending: lock.ending ?? { ...claim } };
+      return { claimed: true };
+    });
+  }
+
+  record(
+    model: string,
+    transition: Transition,
+    changes: RecordChanges = {},
+    options: RecordOptions = {},
+  ): Promise<void> {
     return this.update((content) => {
+      const owned = options.owned === true || options.releaseLock === true;
+      const lock = content.models.get(model)?.lock;
+      if (owned && !mayWriteAs(lock, transition.rolloutId, transition.stage))
+        throw ownershipLost(model, transition, lock);
       const stored = modelIn(content, model);
+      if (options.releaseLock) delete stored.lock;
+      const announced = (options.announce ?? []).map((event: ModelshipEvent, index) => ({
+        id: pendingEventId(transition, index),
+        event,
+      }));
+      if (announced.length > 0) stored.outbox = [...(stored.outbox ?? []), ...announced];
       for (const field of RECORD_FIELDS) {
         const value = changes[field];
         if (value === null) delete stored[field];
@@ -65,6 +111,55 @@ export class JsonFileRolloutStore implements RolloutStore {
       stored.updatedAt = transition.at;
       stored.history.push({ ...transition });
       stored.history.splice(0, Math.max(0, stored.history.length - HISTORY_KEPT));
+    });
+  }
+
+  async pendingEvents(model: string, rolloutId: string): Promise<PendingEvent[]> {
+    const outbox = (await this.read()).models.get(model)?.outbox ?? [];
+    return outbox.filter((p) => p.id.startsWith(`${rolloutId}#`)).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  markAnnounced(model: string, ids: readonly string[]): Promise<void> {
+    return this.update((content) => {
+      const stored = content.models.get(model);
+      if (!stored?.outbox) return;
+      stored.outbox = stored.outbox.filter((p) => !ids.includes(p.id));
+      if (stored.outbox.length === 0) delete stored.outbox;
+    });
+  }
+
+  /**
+   * Forgets a model — its record and kept results — or one version of it: the version's transitions and kept
+   * results (`modelship forget`). `refuse` sees the record under the file's lock and may say why not; nothing
+   * changes then. A record left with nothing in it goes too.
+   */
+  forget(
+    model: string,
+    version: string | undefined,
+    refuse: (record: ModelRecord | undefined) => string | undefined,
+  ): Promise<
+    { readonly refused: string } | { readonly transitions: number; readonly recordRemoved: boolean }
+  > {
+    return this.update((content) => {
+      const stored = content.models.get(model);
+      const refused = refuse(stored && toRecord(stored));
+      if (refused !== undefined) return { refused };
+      const before = stored?.history.length ?? 0;
+      if (version === undefined) {
+        content.models.delete(model);
+        content.versionResults.delete(model);
+        return { transitions: before, recordRemoved: stored !== undefined };
+      }
+      content.versionResults.get(model)?.delete(version);
+      if (!stored) return { transitions: 0, recordRemoved: false };
+      stored.history = stored.history.filter((t) => t.version !== version);
+      if (stored.candidateVersion === version) delete stored.candidateVersion;
+      // The record's status was its latest rollout's; with that one forgotten, it is what serves now.
+      if (stored.stableVersion) stored.status = "promoted";
+      else delete stored.status;
+      const empty = !stored.lock && !stored.stable && !stored.stableVersion && stored.history.length === 0;
+      if (empty) content.models.delete(model);
+      return { transitions: before - stored.history.length, recordRemoved: empty };
     });
   }
 
@@ -143,7 +238,7 @@ function modelIn(content: StoreContent, model: string): StoredModel {
   return stored;
 }
 
-function toRecord(stored: StoredModel): ModelRecord {
+function toRecord({ outbox: _outbox, ...stored }: StoredModel): ModelRecord {
   return { ...stored, history: stored.history.slice(-HISTORY_RETURNED) };
 }
 
@@ -165,30 +260,53 @@ function serialize(content: StoreContent): string {
 }
 
 function parse(text: string, filePath: string): StoreContent {
-  const notAStore = (why: string, cause?: unknown) =>
-    new Error(
-      `${filePath} is not a modelship rollout store: ${why}. Fix it or move it away; modelship will not overwrite it.`,
-      { cause },
+  const notAStore = (...problems: string[]) =>
+    new StateFileInvalid(
+      filePath,
+      "a modelship rollout store",
+      problems,
+      "Fix it, or move it away to start with no rollout records (the versions it names as serving are then not started again).",
     );
   let file: unknown;
   try {
     file = JSON.parse(text);
   } catch (error) {
-    throw notAStore(`it is not valid JSON (${(error as Error).message})`, error);
+    throw notAStore(`it is not valid JSON (${(error as Error).message})`);
   }
   if (!isObject(file) || file.format !== FORMAT) throw notAStore(`expected "format": "${FORMAT}"`);
   const { models, claims, versionResults } = file;
   if (!isObject(models) || !isObject(claims) || !isObject(versionResults)) {
     throw notAStore(`expected the objects "models", "claims" and "versionResults"`);
   }
+  const problems: string[] = [];
   for (const [name, stored] of Object.entries(models)) {
     if (!isObject(stored) || stored.model !== name || !Array.isArray(stored.history)) {
-      throw notAStore(`models.${name} should be {"model": "${name}", "history": [...], ...}`);
+      problems.push(`models.${name} should be {"model": "${name}", "history": [...], ...}`);
+      continue;
     }
+    const lock = stored.lock;
+    if (
+      lock !== undefined &&
+      (!isObject(lock) || typeof lock.rolloutId !== "string" || typeof lock.version !== "string")
+    ) {
+      problems.push(`models.${name}.lock should be {"rolloutId", "version", "since"}`);
+    }
+    stored.history.forEach((transition: unknown, i: number) => {
+      if (
+        !isObject(transition) ||
+        typeof transition.rolloutId !== "string" ||
+        typeof transition.stage !== "string"
+      ) {
+        problems.push(
+          `models.${name}.history[${i}] should be a transition {"at", "rolloutId", "version", "stage", "status", "reason"}`,
+        );
+      }
+    });
   }
   for (const [model, versions] of Object.entries(versionResults)) {
-    if (!isObject(versions)) throw notAStore(`versionResults.${model} should be an object of versions`);
+    if (!isObject(versions)) problems.push(`versionResults.${model} should be an object of versions`);
   }
+  if (problems.length > 0) throw notAStore(...problems);
   return {
     models: new Map(Object.entries(models as Record<string, StoredModel>)),
     claims: new Map(Object.entries(claims).filter((e): e is [string, number] => typeof e[1] === "number")),

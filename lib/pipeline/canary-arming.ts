@@ -1,42 +1,59 @@
-// Arming a rollout's watchers: the version-scoped alarms (created once, at the canary's first step — or at
-// Promote for a first release, which has no canary but is watched by the same alarms) and the scheduled
-// prober that gives them data at any traffic level. Both calls are idempotent (an alarm that exists is
-// updated, a prober that runs keeps running), so a retried stage arms nothing twice.
+// Arming a rollout's watchers: the version-scoped alarms (created at the canary's first step — or at Promote
+// for a first release, which has no canary but is watched by the same alarms) and the scheduled prober that
+// gives them data at any traffic level. Their names are known before anything is created, so a stage records
+// them first: a rollback from anywhere can always find and remove them. Both calls are idempotent (an alarm
+// that exists is updated, a prober that runs keeps running), so a retried stage arms nothing twice; both are
+// fenced, so a rollout rolled back meanwhile is left with neither.
 
-import { canaryAlarmSpecs } from "../core/canary-alarms";
+import { type CanaryAlarms, canaryAlarmSpecs } from "../core/canary-alarms";
 import { trafficSourceOf } from "../core/config";
 import type { ResolvedManifest } from "../core/manifest-schema";
 import type { RolloutIdentity } from "../core/rollout";
 import type { StageDeps } from "./deps";
+import type { RolloutFence } from "./rollout-fence";
+import { alarmsUndo, proberUndo } from "./stage-undos";
 
-type ArmingDeps = Pick<StageDeps, "alarms" | "metrics" | "config" | "clock">;
+type ArmingDeps = Pick<StageDeps, "alarms" | "metrics" | "config">;
 
-/** Creates the alarms and starts the prober; returns the alarms' names for the rollout record. */
-export async function armRolloutWatch(
+/** The rollout's alarms, as specs to create and names to record. */
+export function rolloutAlarms(
   rollout: RolloutIdentity,
   manifest: ResolvedManifest,
   stableVersion: string | undefined,
-  deps: ArmingDeps,
-): Promise<readonly string[]> {
-  const { specs, alarmNames } = canaryAlarmSpecs({
+  { config, clock }: Pick<StageDeps, "config" | "clock">,
+): CanaryAlarms {
+  return canaryAlarmSpecs({
     model: rollout.model,
     version: rollout.version,
     ...(stableVersion === undefined ? {} : { stableVersion }),
     alarms: manifest.rollout.alarms,
-    namespace: deps.config.canaryMetrics.namespace,
-    trafficSource: trafficSourceOf(deps.config),
+    namespace: config.canaryMetrics.namespace,
+    trafficSource: trafficSourceOf(config),
     prober: {
-      everySeconds: deps.config.canaryMetrics.probeEverySeconds,
-      requestsPerRound: deps.config.canaryMetrics.probeRequests,
+      everySeconds: config.canaryMetrics.probeEverySeconds,
+      requestsPerRound: config.canaryMetrics.probeRequests,
     },
-    armedAt: deps.clock.now(),
+    // The no-data guard judges only periods after the prober, started right after, has surely run.
+    armedAt: clock.now(),
   });
-  await deps.alarms.ensure(specs);
-  await deps.metrics.startProber({
-    model: rollout.model,
-    version: rollout.version,
-    rolloutId: rollout.id,
-    everySeconds: deps.config.canaryMetrics.probeEverySeconds,
-  });
-  return alarmNames;
+}
+
+/** Creates the alarms and starts the prober, while the rollout owns its model. */
+export async function armRolloutWatch(
+  rollout: RolloutIdentity,
+  alarms: CanaryAlarms,
+  deps: ArmingDeps,
+  fence: RolloutFence,
+): Promise<void> {
+  await fence.act(() => deps.alarms.ensure(alarms.specs), alarmsUndo(deps.alarms, alarms.alarmNames));
+  await fence.act(
+    () =>
+      deps.metrics.startProber({
+        model: rollout.model,
+        version: rollout.version,
+        rolloutId: rollout.id,
+        everySeconds: deps.config.canaryMetrics.probeEverySeconds,
+      }),
+    proberUndo(deps.metrics, rollout.model, rollout.version),
+  );
 }

@@ -1,16 +1,23 @@
 // The CanaryStep stage: moves the model's weights to the next step of the plan's canary (the first step is
 // never 0%: some gateways fail a weight-0 dark launch), arming the rollout's alarms and prober at the first
-// step, before any traffic moves. It records the step with its weights and announces "Canary Weight Changed".
-// Idempotent: a retried step finds itself in the record and changes nothing twice.
+// step, before any traffic moves. The step is recorded first — its weights, the canary position and the
+// alarms' names, with the "Canary Weight Changed" event to announce — conditionally on the rollout still
+// owning the model; then the world follows the record, each change fenced (lib/pipeline/rollout-fence.ts), so
+// a rollback that acts at any point finds in the record everything it must undo, and the stage, having lost
+// the model, undoes its own late changes. Idempotent: a retried step that finds itself recorded and announced
+// does nothing; one that finds its event still pending makes the same (idempotent) changes again and
+// announces it.
 
 import { canaryWeights, nextCanaryStep } from "../core/canary-policy";
 import type { CanaryPosition, ExecutionState, ModelRecord, RolloutPlan } from "../core/rollout";
-import { armRolloutWatch } from "./canary-arming";
+import { announcePending, stageComplete } from "./announce";
+import { armRolloutWatch, rolloutAlarms } from "./canary-arming";
 import { planAndManifest, previousCanaryStep } from "./canary-state";
 import type { StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
 import type { CanaryProgress } from "./flow-state";
-import { assertStillRunning } from "./rollout-record";
+import { RolloutFence } from "./rollout-fence";
+import { routeUndo } from "./stage-undos";
 
 type CanaryStepDeps = Pick<
   StageDeps,
@@ -22,52 +29,54 @@ const STAGE = "CanaryStep";
 export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): Promise<CanaryProgress> {
   const { rollout } = state;
   const { plan, manifest } = planAndManifest(state, STAGE);
-  const record = await deps.store.get(rollout.model);
-  assertStillRunning(record, rollout.id, STAGE);
+  const fence = new RolloutFence(deps.store, rollout, STAGE);
+  const record = await fence.check();
   const { stable, candidate } = canaryVersions(record, rollout.id);
 
   const progress = nextStep(plan, previousCanaryStep(state));
-  if (record?.canary?.step === progress.step && record.canary.weight === progress.weight) return progress;
-
-  const firstStep = record?.alarmNames === undefined;
-  const alarmNames = record?.alarmNames ?? (await armRolloutWatch(rollout, manifest, stable.version, deps));
   const weights = canaryWeights(plan, progress.weight);
-  await deps.gateway.setWeights(rollout.model, weights);
-
-  const previousWeight = record?.canary?.weight ?? 0;
-  const message = `${rollout.model} ${candidate.version} takes ${progress.weight}% of traffic, ${stable.version} ${weights.stable}% (step ${progress.step} of ${progress.steps}); baking ${progress.bakeSeconds} s.`;
-  // Emitted before the record is written: a retry after a failed write repeats the event rather than
-  // losing it (events are at-least-once).
-  await deps.events.emit(
-    rolloutEvent("Canary Weight Changed", rollout, STAGE, message, deps.clock, {
+  const alarms = rolloutAlarms(rollout, manifest, stable.version, deps);
+  const recorded = record.canary?.step === progress.step && record.canary.weight === progress.weight;
+  if (recorded && (await stageComplete(deps, record, rollout.id, STAGE))) return progress;
+  if (!recorded) {
+    const message = `${rollout.model} ${candidate.version} takes ${progress.weight}% of traffic, ${stable.version} ${weights.stable}% (step ${progress.step} of ${progress.steps}); baking ${progress.bakeSeconds} s.`;
+    const event = rolloutEvent("Canary Weight Changed", rollout, STAGE, message, deps.clock, {
       data: {
         step: progress.step,
         steps: progress.steps,
         weight: progress.weight,
-        previousWeight,
+        previousWeight: record.canary?.weight ?? 0,
         weights,
         stableVersion: stable.version,
         bakeSeconds: progress.bakeSeconds,
       },
-    }),
+    });
+    await fence.record(
+      {
+        at: deps.clock.now().toISOString(),
+        rolloutId: rollout.id,
+        version: rollout.version,
+        stage: STAGE,
+        status: "running",
+        reason: message,
+        weights,
+      },
+      {
+        weights,
+        canary: { step: progress.step, steps: progress.steps, weight: progress.weight },
+        alarmNames: record.alarmNames ?? alarms.alarmNames,
+      },
+      { announce: [event] },
+    );
+  }
+
+  // Armed at the first step, before any traffic moves (again on a retry of it: both calls are idempotent).
+  if (progress.step === 1) await armRolloutWatch(rollout, alarms, deps, fence);
+  await fence.act(
+    () => deps.gateway.setWeights(rollout.model, weights),
+    routeUndo(deps.gateway, rollout.model, rollout.version, stable.version),
   );
-  await deps.store.record(
-    rollout.model,
-    {
-      at: deps.clock.now().toISOString(),
-      rolloutId: rollout.id,
-      version: rollout.version,
-      stage: STAGE,
-      status: "running",
-      reason: message,
-      weights,
-    },
-    {
-      weights,
-      canary: { step: progress.step, steps: progress.steps, weight: progress.weight },
-      ...(firstStep ? { alarmNames } : {}),
-    },
-  );
+  await announcePending(deps, rollout.model, rollout.id);
   return progress;
 }
 
@@ -84,16 +93,16 @@ function nextStep(plan: RolloutPlan, applied: CanaryPosition | undefined): Canar
 }
 
 /** The stable and candidate versions a canary shifts between, as the record names them. */
-function canaryVersions(record: ModelRecord | undefined, rolloutId: string) {
-  const { stable, candidate } = record ?? {};
+function canaryVersions(record: ModelRecord, rolloutId: string) {
+  const { stable, candidate } = record;
   if (!candidate || candidate.rolloutId !== rolloutId) {
     throw new Error(
-      `CanaryStep needs the candidate RegisterGateway records, but ${record?.model ?? "the model"}'s record names ${candidate ? `rollout ${candidate.rolloutId}'s` : "no"} candidate.`,
+      `CanaryStep needs the candidate RegisterGateway records, but ${record.model}'s record names ${candidate ? `rollout ${candidate.rolloutId}'s` : "no"} candidate.`,
     );
   }
   if (!stable) {
     throw new Error(
-      `CanaryStep needs a stable version to shift traffic from, but ${record?.model ?? "the model"}'s record has none: a first release goes straight to Promote.`,
+      `CanaryStep needs a stable version to shift traffic from, but ${record.model}'s record has none: a first release goes straight to Promote.`,
     );
   }
   return { stable, candidate };

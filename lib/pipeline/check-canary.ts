@@ -6,11 +6,17 @@
 //   consumed with a transition, so a retry still promotes and a later check does not promote twice.
 // - Otherwise go on, with a one-line status: the step, the weights and every alarm's value and threshold.
 
+import { RolledBack } from "../core/errors";
 import type { ExecutionState, ModelRecord } from "../core/rollout";
 import { alarmStatusLine, firingReason } from "./alarm-report";
 import type { StageDeps } from "./deps";
 import type { CanaryCheck } from "./flow-state";
-import { holdsLock, PROMOTE_REQUESTED_STAGE, recordedTransition } from "./rollout-record";
+import {
+  lostOwnershipReason,
+  ownsModel,
+  PROMOTE_REQUESTED_STAGE,
+  recordedTransition,
+} from "./rollout-record";
 
 type CheckCanaryDeps = Pick<StageDeps, "store" | "alarms" | "clock">;
 
@@ -19,15 +25,8 @@ const STAGE = "CheckCanary";
 export async function checkCanary(state: ExecutionState, deps: CheckCanaryDeps): Promise<CanaryCheck> {
   const { rollout } = state;
   const record = await deps.store.get(rollout.model);
-  const rolledBack = recordedTransition(record, rollout.id, "Rollback");
-  if (rolledBack) return { rollback: true, promote: false, reason: rolledBack.reason };
-  if (!record || !holdsLock(record, rollout.id)) {
-    const holder = record?.lock;
-    return {
-      rollback: true,
-      promote: false,
-      reason: `Rollout ${rollout.id} no longer holds the lock of ${rollout.model}${holder ? ` (rollout ${holder.rolloutId} of ${holder.version} does)` : ""}: it was ended outside the state machine.`,
-    };
+  if (!record || !ownsModel(record, rollout.id, STAGE)) {
+    return { rollback: true, promote: false, reason: lostOwnershipReason(record, rollout.id, STAGE) };
   }
 
   const names = record.alarmNames ?? [];
@@ -43,18 +42,25 @@ export async function checkCanary(state: ExecutionState, deps: CheckCanaryDeps):
     if (consumed || record.promoteRequested) {
       const reason = promotionReason(record, rollout.id);
       if (!consumed) {
-        await deps.store.record(
-          rollout.model,
-          {
-            at: deps.clock.now().toISOString(),
-            rolloutId: rollout.id,
-            version: rollout.version,
-            stage: STAGE,
-            status: "running",
-            reason,
-          },
-          { promoteRequested: null },
-        );
+        try {
+          await deps.store.record(
+            rollout.model,
+            {
+              at: deps.clock.now().toISOString(),
+              rolloutId: rollout.id,
+              version: rollout.version,
+              stage: STAGE,
+              status: "running",
+              reason,
+            },
+            { promoteRequested: null },
+            { owned: true },
+          );
+        } catch (error) {
+          // Rolled back between the read and this write: the rollback wins.
+          if (!(error instanceof RolledBack)) throw error;
+          return { rollback: true, promote: false, reason: error.reason };
+        }
       }
       return { rollback: false, promote: true, reason };
     }

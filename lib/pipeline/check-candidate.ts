@@ -10,6 +10,7 @@ import type { ExecutionState } from "../core/rollout";
 import type { CandidateStatus } from "../ports";
 import { candidateProgress } from "./candidate-state";
 import type { StageDeps } from "./deps";
+import { assertNotAborted } from "./abort-watch";
 
 /** A pending status travels in the state on every poll (and into CandidateTimeout's cause): a few lines do. */
 const PENDING_LOG_LINES = 5;
@@ -18,11 +19,15 @@ const LOG_LINE_CHARS = 300;
 
 export async function checkCandidate(
   state: ExecutionState,
-  deps: Pick<StageDeps, "serving">,
+  deps: Pick<StageDeps, "serving" | "store">,
 ): Promise<CandidateStatus> {
   const { handle } = candidateProgress(state, "CheckCandidate");
   const status = await deps.serving.status(handle);
-  if (status.phase === "failed") throw candidateFailed(handle.id, status);
+  if (status.phase === "failed") {
+    // A candidate an abort removed is gone, not failed: the abort is the rollout's end.
+    await assertNotAborted(deps, state.rollout, "CheckCandidate");
+    throw candidateFailed(handle.id, status);
+  }
   if (status.phase === "ready") {
     return {
       phase: "ready",

@@ -1,6 +1,6 @@
 // The Cleanup stage, for failures before the canary: removes the candidate workload (and, past
-// RegisterGateway, its route entry, rejecting its registry entry), records the failure,
-// releases the model's lock and emits "Stage Failed" — each step attempted whatever happened to the one
+// RegisterGateway, its route entry, rejecting its registry entry), records the failure and releases the
+// model's lock in one write, then emits "Stage Failed" — each step attempted whatever happened to the one
 // before, because a lock left behind blocks the model and a GPU pod left behind is a bill. Idempotent: a
 // re-run records and emits nothing twice.
 //
@@ -11,9 +11,10 @@
 // A RolloutInProgress failure means the lock and the model's record belong to another rollout: Cleanup then
 // records nothing and releases nothing. A lock is released only by the rollout holding it.
 
-import { describeCaughtError } from "../core/errors";
+import { describeCaughtError, RolledBack } from "../core/errors";
 import type { ExecutionState } from "../core/rollout";
 import type { CandidateHandle } from "../ports";
+import { announcePending } from "./announce";
 import type { StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
 
@@ -111,47 +112,55 @@ export async function cleanup(state: ExecutionState, deps: CleanupDeps): Promise
     record?.history.some((t) => t.rolloutId === rollout.id && t.stage === STAGE) ?? false;
   const holdsLock = record?.lock?.rolloutId === rollout.id;
   const reason = [`${failure.error}: ${failure.reason}`, ...leftBehind].join(" ");
+  const failed = rolloutEvent(
+    "Stage Failed",
+    rollout,
+    STAGE,
+    `Rollout of ${rollout.model} ${rollout.version} failed: ${failure.reason}`,
+    deps.clock,
+    {
+      error: failure.error,
+      reason: failure.reason,
+      ...(failure.hint === undefined ? {} : { hint: failure.hint }),
+      data: { cleaned, leftBehind },
+    },
+  );
 
-  if (!alreadyRecorded) {
-    // Emitted before the record is written: a retry after a failed write repeats the event rather than
-    // losing it (events are at-least-once).
-    await deps.events.emit(
-      rolloutEvent(
-        "Stage Failed",
-        rollout,
-        STAGE,
-        `Rollout of ${rollout.model} ${rollout.version} failed: ${failure.reason}`,
-        deps.clock,
-        {
-          error: failure.error,
-          reason: failure.reason,
-          ...(failure.hint === undefined ? {} : { hint: failure.hint }),
-          data: { cleaned, leftBehind },
-        },
-      ),
-    );
-  }
-  if (ownsRollout && !alreadyRecorded) {
-    await deps.store.record(
-      rollout.model,
-      {
-        at: deps.clock.now().toISOString(),
-        rolloutId: rollout.id,
-        version: rollout.version,
-        stage: STAGE,
-        status: "failed",
-        reason,
-      },
-      // Only the lock holder changes what the record says about the model; a rollout that never got the
-      // lock (an invalid manifest while another runs) adds its failure to the history and nothing else.
-      holdsLock ? { status: "failed", candidateVersion: null } : undefined,
-    );
+  if (!ownsRollout) {
+    // The record and the lock are another rollout's: announce the failure, write nothing.
+    await deps.events.emit(failed);
+  } else if (!alreadyRecorded) {
+    const transition = {
+      at: deps.clock.now().toISOString(),
+      rolloutId: rollout.id,
+      version: rollout.version,
+      stage: STAGE,
+      status: "failed" as const,
+      reason,
+    };
+    // Only the lock holder changes what the record says about the model, and it frees the lock in the same
+    // write; a rollout that never got the lock (an invalid manifest while another runs), or lost it to a
+    // rollback meanwhile, adds its failure to the history and nothing else.
+    let released = false;
+    if (holdsLock) {
+      try {
+        await deps.store.record(
+          rollout.model,
+          transition,
+          { status: "failed", candidateVersion: null },
+          { releaseLock: true, announce: [failed] },
+        );
+        released = true;
+      } catch (error) {
+        if (!(error instanceof RolledBack)) throw error;
+      }
+    }
+    if (!released) await deps.store.record(rollout.model, transition, {}, { announce: [failed] });
     cleaned.push(`Recorded the failure in ${rollout.model}'s history.`);
+    if (released) cleaned.push(`Released the lock on ${rollout.model}.`);
   }
-  if (holdsLock) {
-    await deps.store.releaseLock(rollout.model, rollout.id);
-    cleaned.push(`Released the lock on ${rollout.model}.`);
-  }
+  // After the lock is free: an automation that starts the next version on this event finds the model free.
+  if (ownsRollout) await announcePending(deps, rollout.model, rollout.id);
 
   return {
     error: failure.error,

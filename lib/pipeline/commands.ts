@@ -5,6 +5,7 @@
 // checked, and the answer says what was done, or why nothing was.
 
 import { z } from "zod";
+import { RolledBack } from "../core/errors";
 import type { Finding } from "../core/findings";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
 import { findingsFromSchemaIssues } from "../core/schema-findings";
@@ -111,18 +112,27 @@ async function requestPromotion(
     };
   }
   const who = detail.requestedBy ?? "an operator";
-  await deps.store.record(
-    model,
-    {
-      at: deps.clock.now().toISOString(),
-      rolloutId,
-      version,
-      stage: PROMOTE_REQUESTED_STAGE,
-      status: "running",
-      reason: `A promotion was requested by ${who}${detail.reason ? ` (${detail.reason})` : ""}.`,
-    },
-    { promoteRequested: true },
-  );
+  try {
+    await deps.store.record(
+      model,
+      {
+        at: deps.clock.now().toISOString(),
+        rolloutId,
+        version,
+        stage: PROMOTE_REQUESTED_STAGE,
+        status: "running",
+        reason: `A promotion was requested by ${who}${detail.reason ? ` (${detail.reason})` : ""}.`,
+      },
+      { promoteRequested: true },
+      { owned: true },
+    );
+  } catch (error) {
+    if (!(error instanceof RolledBack)) throw error;
+    return {
+      status: "refused",
+      message: `${model} ${version} was rolled back or ended while the promotion was being requested: there is no canary to promote.`,
+    };
+  }
   const where = record.canary
     ? ` (step ${record.canary.step} of ${record.canary.steps}, ${record.canary.weight}%)`
     : "";

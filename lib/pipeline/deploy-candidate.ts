@@ -8,8 +8,9 @@ import type { ExecutionState, RolloutIdentity, ValidationSummary } from "../core
 import type { CandidateHandle, CandidateSpec } from "../ports";
 import type { StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
+import { assertNotAborted } from "./abort-watch";
 
-type DeployDeps = Pick<StageDeps, "serving" | "config" | "events" | "clock">;
+type DeployDeps = Pick<StageDeps, "serving" | "config" | "events" | "clock" | "store">;
 
 const STAGE = "DeployCandidate";
 const TRUST_REMOTE_CODE_FLAG = "--trust-remote-code";
@@ -22,6 +23,8 @@ export async function deployCandidate(state: ExecutionState, deps: DeployDeps): 
     );
   }
   const spec = candidateSpec(rollout, manifest, validation);
+  // Stopped by a command while it validated: no GPU is started for a rollout already over.
+  await assertNotAborted(deps, rollout, STAGE);
   const handle = await deps.serving.deploy(spec);
   const where = spec.gpus > 0 ? `${spec.gpus} GPU${spec.gpus === 1 ? "" : "s"}` : "CPU";
   await deps.events.emit(

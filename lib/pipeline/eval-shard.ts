@@ -15,13 +15,15 @@ import { checkEndpoint } from "../eval/endpoint-check";
 import type { RetryPolicy } from "../eval/backoff";
 import { DEFAULT_CONCURRENCY, DEFAULT_ITEM_TIMEOUT_MS, runEvalItems } from "../eval/run-eval";
 import type { CandidateHandle, Endpoint } from "../ports";
-import type { StageDeps } from "./deps";
+import type { Interruptible, StageDeps } from "./deps";
 import { loadSuite } from "./eval-suites";
+import { interruptedOr } from "./interruption";
 import type { EvalShardInput } from "./flow-state";
+import { assertNotAborted, watchForAbort } from "./abort-watch";
 
-type EvalShardDeps = Pick<StageDeps, "objects" | "serving">;
+type EvalShardDeps = Pick<StageDeps, "objects" | "serving" | "store">;
 
-export interface EvalShardOptions {
+export interface EvalShardOptions extends Interruptible {
   /** Items in flight at once. Default 4. */
   readonly concurrency?: number;
   /** Milliseconds one attempt at one item may take. Default: the shard's time budget shared over its items. */
@@ -66,10 +68,14 @@ export async function evalShard(
     );
   }
 
+  const doing = `the eval of shard ${shard.index + 1} of ${shard.of} of ${name}`;
+  await assertNotAborted(deps, rollout, doing);
   const endpoint = await deps.serving.endpoint(candidate, "probe");
   await assertReachable(endpoint, candidate, "before its questions");
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const questions = shardItems(suite.items, ref).length;
+  // The questions stop at once when the rollout is stopped by a command, or the execution is stopped.
+  const abort = watchForAbort(deps, rollout, doing, options.signal);
   const { summary, detail } = await runEvalItems(suite.items, endpoint, {
     suite: name,
     shard: ref,
@@ -77,7 +83,13 @@ export async function evalShard(
     concurrency,
     timeoutMs: options.timeoutMs ?? attemptTimeoutMs(questions, concurrency),
     ...(options.retry ? { retry: options.retry } : {}),
-  });
+    signal: abort.signal,
+  })
+    .catch((error: unknown) => {
+      abort.throwIfAborted();
+      throw interruptedOr(error, options.signal, doing);
+    })
+    .finally(() => abort.stop());
   // Every answer missing: the candidate may have gone away mid-shard. Retrying the shard then beats scoring it 0.
   if (summary.items > 0 && summary.errors === summary.items) {
     await assertReachable(endpoint, candidate, "after every one of its questions failed");

@@ -1,14 +1,22 @@
 // The Finalize stage, after a quiet watch: retires the previous stable version (its route entry and its
 // workload), deletes the rollout's alarms and stops its prober, records the rollout as done, releases the
-// model's lock and announces "Stage Succeeded". Idempotent: once recorded, a retry only makes sure the lock
-// is released and returns the recorded outcome. A rollout rolled back during the watch (the alarm rule acts
-// even while the execution waits) is never finalized: its previous stable serves again.
+// model's lock and — once the lock is free — announces "Stage Succeeded", so an automation that starts the
+// next version on that event finds the model free.
+//
+// It first claims the rollout's end: from then on no rollback can start (an alarm firing now is too late to
+// matter: the watch has passed), and a rollback already under way makes the claim fail, so the previous
+// stable is never retired while a rollback returns to it. Retiring is best effort past that point: what
+// cannot be removed is named in the reason for a person to remove, and the rollout still ends; a passing
+// failure (Transient) is retried by the state machine first. Idempotent: a retry claims again, retires what
+// is left, and a recorded Finalize only announces what is still unannounced.
 
+import { RolledBack, Transient } from "../core/errors";
 import type { ExecutionState } from "../core/rollout";
+import { announcePending } from "./announce";
 import type { StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
 import type { RolloutOutcome } from "./flow-state";
-import { assertStillRunning, recordedTransition } from "./rollout-record";
+import { assertStillRunning, lostOwnershipReason, recordedTransition } from "./rollout-record";
 
 type FinalizeDeps = Pick<
   StageDeps,
@@ -22,34 +30,53 @@ export async function finalize(state: ExecutionState, deps: FinalizeDeps): Promi
   const record = await deps.store.get(rollout.model);
   const done = recordedTransition(record, rollout.id, STAGE);
   if (done) {
-    await deps.store.releaseLock(rollout.model, rollout.id);
+    await announcePending(deps, rollout.model, rollout.id);
     return { reason: done.reason };
   }
   assertStillRunning(record, rollout.id, STAGE);
-  if (record?.stable?.rolloutId !== rollout.id) {
+  if (record.stable?.rolloutId !== rollout.id) {
     throw new Error(
-      `Finalize runs after Promote, but ${rollout.model}'s stable version is ${record?.stable ? `${record.stable.version} of rollout ${record.stable.rolloutId}` : "not recorded"}, not ${rollout.version} of rollout ${rollout.id}.`,
+      `Finalize runs after Promote, but ${rollout.model}'s stable version is ${record.stable ? `${record.stable.version} of rollout ${record.stable.rolloutId}` : "not recorded"}, not ${rollout.version} of rollout ${rollout.id}.`,
     );
+  }
+  const claim = await deps.store.claimEnd(rollout.model, rollout.id, {
+    stage: STAGE,
+    at: deps.clock.now().toISOString(),
+  });
+  if (!claim.claimed) {
+    throw new RolledBack(lostOwnershipReason(await deps.store.get(rollout.model), rollout.id, STAGE));
   }
 
   const previous = record.previousStable;
+  const alarmNames = record.alarmNames ?? [];
+  const leftBehind: string[] = [];
+  const retire = async (what: string, step: () => Promise<unknown>) => {
+    try {
+      await step();
+    } catch (error) {
+      if (error instanceof Transient) throw error;
+      leftBehind.push(`${what} (${error instanceof Error ? error.message.split("\n")[0] : String(error)})`);
+    }
+  };
   if (previous) {
-    await deps.gateway.removeBackend(rollout.model, previous.version);
-    await deps.serving.remove(previous.handle);
+    await retire(`remove ${previous.version}'s route entry`, () =>
+      deps.gateway.removeBackend(rollout.model, previous.version),
+    );
+    await retire(`remove ${previous.version}'s workload ${previous.handle.id}`, () =>
+      deps.serving.remove(previous.handle),
+    );
   }
-  if (record.alarmNames?.length) await deps.alarms.remove(record.alarmNames);
-  await deps.metrics.stopProber(rollout.model, rollout.version);
-
-  const reason = previous
-    ? `${rollout.model} ${rollout.version} is the stable version after a quiet watch; ${previous.version} was retired (route entry and workload removed), the alarms and the prober removed.`
-    : `${rollout.model} ${rollout.version} is the stable version after a quiet watch; the alarms and the prober were removed.`;
-  // Emitted before the record is written: a retry after a failed write repeats the event rather than
-  // losing it (events are at-least-once).
-  await deps.events.emit(
-    rolloutEvent("Stage Succeeded", rollout, STAGE, reason, deps.clock, {
-      data: { retired: previous?.version ?? null, alarmsRemoved: record.alarmNames?.length ?? 0 },
-    }),
+  if (alarmNames.length > 0)
+    await retire(`delete the alarms ${alarmNames.join(", ")}`, () => deps.alarms.remove(alarmNames));
+  await retire(`stop the prober of ${rollout.version}`, () =>
+    deps.metrics.stopProber(rollout.model, rollout.version),
   );
+
+  const retired = previous
+    ? `; ${previous.version} was retired (route entry and workload removed), the alarms and the prober removed`
+    : "; the alarms and the prober were removed";
+  const left = leftBehind.length > 0 ? ` Could not ${leftBehind.join("; ")}: do it by hand.` : "";
+  const reason = `${rollout.model} ${rollout.version} is the stable version after a quiet watch${retired}.${left}`;
   await deps.store.record(
     rollout.model,
     {
@@ -61,7 +88,19 @@ export async function finalize(state: ExecutionState, deps: FinalizeDeps): Promi
       reason,
     },
     { previousStable: null, alarmNames: null, promoteRequested: null },
+    {
+      releaseLock: true,
+      announce: [
+        rolloutEvent("Stage Succeeded", rollout, STAGE, reason, deps.clock, {
+          data: {
+            retired: previous?.version ?? null,
+            alarmsRemoved: alarmNames.length,
+            ...(leftBehind.length > 0 && { leftBehind }),
+          },
+        }),
+      ],
+    },
   );
-  await deps.store.releaseLock(rollout.model, rollout.id);
+  await announcePending(deps, rollout.model, rollout.id);
   return { reason };
 }

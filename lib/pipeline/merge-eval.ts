@@ -29,6 +29,7 @@ import type { StageDeps } from "./deps";
 import type { EvalShardResult } from "./eval-shard";
 import { rolloutEvent } from "./events";
 import { writeRolloutReport } from "./rollout-report";
+import { assertNotAborted } from "./abort-watch";
 
 type MergeEvalDeps = Pick<StageDeps, "objects" | "store" | "events" | "clock">;
 
@@ -98,6 +99,8 @@ export async function mergeEval(state: ExecutionState, deps: MergeEvalDeps): Pro
   const { rollout } = state;
   const plan = state.plan;
   if (!plan) throw new Error(`${STAGE} needs $.plan from Prepare; the state has none.`);
+  // Answers cut short by an abort are not scored.
+  await assertNotAborted(deps, rollout, STAGE);
   const results = shardResults(state);
   const suites = plannedSuites(plan);
   const stranger = results.find((r) => !suites.some((s) => s.name === r.summary.suite));

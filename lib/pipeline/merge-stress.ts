@@ -35,6 +35,7 @@ import type { StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
 import { writeRolloutReport } from "./rollout-report";
 import type { StressWorkerResult } from "./stress-worker";
+import { assertNotAborted } from "./abort-watch";
 
 type MergeStressDeps = Pick<StageDeps, "objects" | "store" | "events" | "clock">;
 
@@ -94,6 +95,8 @@ export async function mergeStress(state: ExecutionState, deps: MergeStressDeps):
   const { rollout, manifest, plan } = state;
   if (!manifest) throw new Error(`${STAGE} needs $.manifest from Prepare; the state has none.`);
   if (!plan) throw new Error(`${STAGE} needs $.plan from Prepare; the state has none.`);
+  // A load cut short by an abort is not judged.
+  await assertNotAborted(deps, rollout, STAGE);
   const gate = manifest.gates.stress;
   const workers = workerResults(state, plan);
   const loaded = workers.filter((w) => w.resultKey !== undefined);

@@ -96,6 +96,7 @@ export async function prepare(state: ExecutionInput, deps: PrepareDeps): Promise
         reason,
       },
       { candidateVersion: rollout.version, status: "running" },
+      { owned: true },
     );
   }
   return { manifest, plan };

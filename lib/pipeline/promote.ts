@@ -3,15 +3,24 @@
 // version; the old stable stays warm (previousStable) through the watch so a rollback can return to it. A
 // first release, which had no canary, arms its alarms and prober here: the watch is watched the same way.
 // The candidate's gate results are kept with its version for the next rollout's regression gates.
-// Idempotent: once recorded, a retry returns the recorded outcome.
+//
+// The promotion is recorded first, conditionally on the rollout still owning the model, with the "Model
+// Promoted" event to announce; then the route, the registry and the results follow, each change fenced
+// (lib/pipeline/rollout-fence.ts). A rollback at any point finds the record naming the new stable and the warm
+// previous one, and returns the route to the previous one; a change the stage makes after that is undone by
+// the stage itself. Idempotent: a retry that finds the promotion recorded and announced does nothing; one that
+// finds its event still pending makes the same (idempotent) changes again and announces it.
 
-import type { ExecutionState } from "../core/rollout";
-import { armRolloutWatch } from "./canary-arming";
+import type { ExecutionState, ModelRecord, ServingVersion } from "../core/rollout";
+import { announcePending, stageComplete } from "./announce";
+import { armRolloutWatch, rolloutAlarms } from "./canary-arming";
 import { planAndManifest } from "./canary-state";
 import type { StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
 import type { RolloutOutcome } from "./flow-state";
-import { assertStillRunning, recordedTransition } from "./rollout-record";
+import { RolloutFence } from "./rollout-fence";
+import { recordedTransition } from "./rollout-record";
+import { registryUndo, routeUndo } from "./stage-undos";
 
 type PromoteDeps = Pick<
   StageDeps,
@@ -24,61 +33,92 @@ const GATE_RESULTS = ["smoke", "stress", "eval"] as const;
 export async function promote(state: ExecutionState, deps: PromoteDeps): Promise<RolloutOutcome> {
   const { rollout } = state;
   const { plan, manifest } = planAndManifest(state, STAGE);
-  const record = await deps.store.get(rollout.model);
+  const fence = new RolloutFence(deps.store, rollout, STAGE);
+  const record = await fence.check();
   const done = recordedTransition(record, rollout.id, STAGE);
-  if (done) return { reason: done.reason };
-  assertStillRunning(record, rollout.id, STAGE);
-  const candidate = record?.candidate;
-  if (!candidate || candidate.rolloutId !== rollout.id) {
-    throw new Error(
-      `Promote needs the candidate RegisterGateway records, but ${rollout.model}'s record names ${candidate ? `rollout ${candidate.rolloutId}'s` : "no"} candidate.`,
+  if (done && (await stageComplete(deps, record, rollout.id, STAGE))) return { reason: done.reason };
+  const { candidate, previous } = done
+    ? promotedVersions(record, rollout.id)
+    : versionsToPromote(record, rollout.id);
+  const alarms = rolloutAlarms(rollout, manifest, previous?.version, deps);
+
+  let reason = done?.reason;
+  if (!reason) {
+    reason = previous
+      ? `${rollout.model} ${rollout.version} was promoted to 100%; ${previous.version} stays warm through the ${plan.watchSeconds} s watch.`
+      : `${rollout.model} ${rollout.version} was released at 100% (a first release: no canary) and is watched for ${plan.watchSeconds} s.`;
+    const weights = { stable: 100, candidate: 0 };
+    const event = rolloutEvent("Model Promoted", rollout, STAGE, reason, deps.clock, {
+      data: { previousStable: previous?.version ?? null, watchSeconds: plan.watchSeconds, weights },
+    });
+    await fence.record(
+      {
+        at: deps.clock.now().toISOString(),
+        rolloutId: rollout.id,
+        version: rollout.version,
+        stage: STAGE,
+        status: "promoted",
+        reason,
+        weights,
+      },
+      {
+        status: "promoted",
+        stableVersion: rollout.version,
+        stable: candidate,
+        previousStable: previous ?? null,
+        candidateVersion: null,
+        candidate: null,
+        weights,
+        canary: null,
+        promoteRequested: null,
+        alarmNames: record.alarmNames ?? alarms.alarmNames,
+      },
+      { announce: [event] },
     );
   }
-  const previous = record.stable;
 
-  const alarmNames = record.alarmNames ?? (await armRolloutWatch(rollout, manifest, previous?.version, deps));
-  const reason = previous
-    ? `${rollout.model} ${rollout.version} was promoted to 100%; ${previous.version} stays warm through the ${plan.watchSeconds} s watch.`
-    : `${rollout.model} ${rollout.version} was released at 100% (a first release: no canary) and is watched for ${plan.watchSeconds} s.`;
-  await deps.gateway.promote(rollout.model, rollout.version);
-  await deps.registry.setStatus(rollout.model, rollout.version, "Approved", reason);
-  await deps.store.saveVersionResults(rollout.model, rollout.version, {
-    rolloutId: rollout.id,
-    promotedAt: deps.clock.now().toISOString(),
-    ...Object.fromEntries(GATE_RESULTS.flatMap((gate) => (state[gate] ? [[gate, state[gate]]] : []))),
-  });
-
-  const weights = { stable: 100, candidate: 0 };
-  // Emitted before the record is written: a retry after a failed write repeats the event rather than
-  // losing it (events are at-least-once).
-  await deps.events.emit(
-    rolloutEvent("Model Promoted", rollout, STAGE, reason, deps.clock, {
-      data: { previousStable: previous?.version ?? null, watchSeconds: plan.watchSeconds, weights },
+  // A first release is armed here, before it takes traffic (again on a retry: both calls are idempotent).
+  if (!plan.hasStable) await armRolloutWatch(rollout, alarms, deps, fence);
+  await fence.act(
+    () => deps.gateway.promote(rollout.model, rollout.version),
+    routeUndo(deps.gateway, rollout.model, rollout.version, previous?.version),
+  );
+  await fence.act(
+    () => deps.registry.setStatus(rollout.model, rollout.version, "Approved", reason),
+    registryUndo(deps.registry, rollout.model, rollout.version, `Rolled back while ${STAGE} ran.`),
+  );
+  await fence.act(() =>
+    deps.store.saveVersionResults(rollout.model, rollout.version, {
+      rolloutId: rollout.id,
+      promotedAt: deps.clock.now().toISOString(),
+      ...Object.fromEntries(GATE_RESULTS.flatMap((gate) => (state[gate] ? [[gate, state[gate]]] : []))),
     }),
   );
-  await deps.store.record(
-    rollout.model,
-    {
-      at: deps.clock.now().toISOString(),
-      rolloutId: rollout.id,
-      version: rollout.version,
-      stage: STAGE,
-      status: "promoted",
-      reason,
-      weights,
-    },
-    {
-      status: "promoted",
-      stableVersion: rollout.version,
-      stable: candidate,
-      previousStable: previous ?? null,
-      candidateVersion: null,
-      candidate: null,
-      weights,
-      canary: null,
-      promoteRequested: null,
-      alarmNames,
-    },
-  );
+  await announcePending(deps, rollout.model, rollout.id);
   return { reason };
+}
+
+/** Before the promotion is recorded: the candidate RegisterGateway recorded, and the stable it replaces. */
+function versionsToPromote(record: ModelRecord, rolloutId: string) {
+  const candidate = record.candidate;
+  if (!candidate || candidate.rolloutId !== rolloutId) {
+    throw new Error(
+      `Promote needs the candidate RegisterGateway records, but ${record.model}'s record names ${candidate ? `rollout ${candidate.rolloutId}'s` : "no"} candidate.`,
+    );
+  }
+  return { candidate, previous: record.stable };
+}
+
+/** After the promotion is recorded (a retry): the version is the stable, the one it replaced is kept warm. */
+function promotedVersions(
+  record: ModelRecord,
+  rolloutId: string,
+): { candidate: ServingVersion; previous: ServingVersion | undefined } {
+  const stable = record.stable;
+  if (!stable || stable.rolloutId !== rolloutId) {
+    throw new Error(
+      `Promote was recorded for rollout ${rolloutId}, but ${record.model}'s stable version is ${stable ? `${stable.version} of rollout ${stable.rolloutId}` : "not recorded"}.`,
+    );
+  }
+  return { candidate: stable, previous: record.previousStable };
 }

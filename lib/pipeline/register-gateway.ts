@@ -2,18 +2,23 @@
 // with the `x-modelship-variant: candidate` rule for test traffic; the route is created on a first release —
 // and registers the version in the model registry (PendingManualApproval) with where its weights are, the
 // URIs of its reports and a summary of each gate. The rollout record then names the candidate's workload, so
-// a rollback from anywhere (an alarm, a command) can reach it. Idempotent: the gateway and the registry adopt
-// what exists, and the record and the event are written once.
+// a rollback from anywhere (an alarm, a command) can reach it. Both changes are fenced and the record is
+// written only while the rollout owns the model (lib/pipeline/rollout-fence.ts): a rollout aborted meanwhile
+// takes its candidate off the route and rejects its registry entry again, and stops. Idempotent: the gateway
+// and the registry adopt what exists, and the record and the event are written once.
 //
 // Any failure but a passing one (Transient, retried by the state machine) is GatewayFailed; its Catch goes
 // to Cleanup, which also takes the candidate off the route.
 
 import { GatewayFailed, ModelshipError } from "../core/errors";
 import type { ExecutionState } from "../core/rollout";
+import { announcePending } from "./announce";
 import { candidateProgress } from "./candidate-state";
 import type { StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
-import { assertStillRunning, recordedTransition } from "./rollout-record";
+import { RolloutFence } from "./rollout-fence";
+import { recordedTransition } from "./rollout-record";
+import { registryUndo, routeUndo } from "./stage-undos";
 
 type RegisterGatewayDeps = Pick<StageDeps, "gateway" | "registry" | "store" | "events" | "clock" | "objects">;
 
@@ -36,11 +41,15 @@ export async function registerGateway(
 ): Promise<GatewayRegistration> {
   const { rollout } = state;
   const { handle } = candidateProgress(state, STAGE);
-  const before = await deps.store.get(rollout.model);
-  assertStillRunning(before, rollout.id, STAGE);
+  const fence = new RolloutFence(deps.store, rollout, STAGE);
+  const before = await fence.check();
 
   await named(
-    () => deps.gateway.register(rollout.model, handle),
+    () =>
+      fence.act(
+        () => deps.gateway.register(rollout.model, handle),
+        routeUndo(deps.gateway, rollout.model, rollout.version, before.stable?.version),
+      ),
     `Could not add ${rollout.model} ${rollout.version} to the model's route`,
     "Check that the gateway's route resource exists and that modelship may edit it (on EKS: the Gateway API CRDs and the HTTPRoute in the stack's namespace); Cleanup removed the candidate.",
   );
@@ -48,29 +57,25 @@ export async function registerGateway(
   const reportUris = reportUrisOf(state, deps.objects.location);
   const { id: registryId } = await named(
     () =>
-      deps.registry.register({
-        model: rollout.model,
-        version: rollout.version,
-        rolloutId: rollout.id,
-        artifactUri,
-        reportUris,
-        metadata: gateSummaries(state),
-      }),
+      fence.act(
+        () =>
+          deps.registry.register({
+            model: rollout.model,
+            version: rollout.version,
+            rolloutId: rollout.id,
+            artifactUri,
+            reportUris,
+            metadata: gateSummaries(state),
+          }),
+        registryUndo(deps.registry, rollout.model, rollout.version, `Rolled back while ${STAGE} ran.`),
+      ),
     `Could not register ${rollout.model} ${rollout.version} in the model registry`,
     "Check the model registry (on AWS: the SageMaker model package group named after the model) and modelship's access to it; Cleanup removed the candidate and its route entry.",
   );
 
   if (!recordedTransition(before, rollout.id, STAGE)) {
     const message = `${rollout.model} ${rollout.version} joined the model's route at 0% (test traffic: header x-modelship-variant: candidate) and was registered as ${registryId}, pending approval.`;
-    // Emitted before the record is written: a retry after a failed write repeats the event rather than
-    // losing it (events are at-least-once).
-    await deps.events.emit(
-      rolloutEvent("Stage Succeeded", rollout, STAGE, message, deps.clock, {
-        data: { registryId, artifactUri, reportUris },
-      }),
-    );
-    await deps.store.record(
-      rollout.model,
+    await fence.record(
       {
         at: deps.clock.now().toISOString(),
         rolloutId: rollout.id,
@@ -80,8 +85,16 @@ export async function registerGateway(
         reason: message,
       },
       { candidate: { version: rollout.version, rolloutId: rollout.id, handle } },
+      {
+        announce: [
+          rolloutEvent("Stage Succeeded", rollout, STAGE, message, deps.clock, {
+            data: { registryId, artifactUri, reportUris },
+          }),
+        ],
+      },
     );
   }
+  await announcePending(deps, rollout.model, rollout.id);
   return { route: rollout.model, registryId, artifactUri };
 }
 

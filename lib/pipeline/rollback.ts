@@ -3,13 +3,18 @@
 // CloudWatch's state change, or the local alarm loop; it acts within seconds, even while the execution
 // waits in a Bake or the Watch) and a `Rollback Requested` / `Abort Requested` command.
 //
-// It returns all traffic to the version that served before — during the watch, the previous stable, still
+// It first claims the rollout's end (a conditional write on the lock): from then on no other stage of the
+// rollout acts — each one's next fenced change or conditional write finds the claim, undoes what it changed
+// meanwhile and stops (lib/pipeline/rollout-fence.ts) — and a Finalize under way makes the claim fail. Then it
+// returns all traffic to the version that served before — during the watch, the previous stable, still
 // warm — takes the candidate off the route and removes its workload, deletes the alarms and stops the
-// prober, rejects the version in the model registry, records `rolled_back` with the reason (the alarm with
-// its value and threshold, or who asked), announces "Model Rolled Back" and releases the model's lock.
+// prober, rejects the version in the model registry; records `rolled_back` with the reason (the alarm with
+// its value and threshold, or who asked) and releases the model's lock in one write; and only then announces
+// "Model Rolled Back", so an automation that starts the next version on that event finds the model free.
 //
-// - Twice (the alarm rule, then the state machine): the record holds the first rollback's transition, so the
-//   second does nothing and returns the same outcome; its reason is the execution's `RolledBack` cause.
+// - Twice (the alarm rule, then the state machine; or both at once): both may undo (each step is idempotent),
+//   but only the first write that releases the lock records and announces; the other finds it done and
+//   returns the same outcome, whose reason is the execution's `RolledBack` cause.
 // - A first release has nothing to return to: its route entry is removed with the candidate (the gateway
 //   drops a route left without backends) and the model is not served until a new version is released.
 // - During the gates (an abort before the candidate took traffic) the route is not touched: the candidate's
@@ -19,16 +24,17 @@
 //   stale request.
 
 import type { AlarmStateValue } from "../core/alarm-spec";
-import { describeCaughtError } from "../core/errors";
+import { describeCaughtError, RolledBack } from "../core/errors";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
 import type { ExecutionState, LockHolder, ModelRecord } from "../core/rollout";
 import type { CandidateHandle } from "../ports";
 import { describeFiringAlarm, firingReason } from "./alarm-report";
+import { announcePending } from "./announce";
 import { candidateProgress } from "./candidate-state";
 import type { StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
 import type { RolloutOutcome } from "./flow-state";
-import { holdsLock, recordedTransition } from "./rollout-record";
+import { holdsLock, recordedTransition, ROLLBACK_STAGE } from "./rollout-record";
 
 /** Who asks for the rollback, and with what they know. */
 export type RollbackRequest =
@@ -61,7 +67,7 @@ export type RollbackDeps = Pick<
   "store" | "gateway" | "serving" | "alarms" | "metrics" | "registry" | "events" | "clock"
 >;
 
-const STAGE = "Rollback";
+const STAGE = ROLLBACK_STAGE;
 const ALARM_PREFIX = "modelship-";
 
 /** The rollout a request is about, and why it is to be rolled back. */
@@ -85,11 +91,7 @@ export async function rollback(request: RollbackRequest, deps: RollbackDeps): Pr
   const ids = { model, version, rolloutId };
 
   const earlier = recordedTransition(record, rolloutId, STAGE);
-  if (earlier) {
-    // A first call that recorded but died before releasing the lock leaves it to this one.
-    await deps.store.releaseLock(model, rolloutId);
-    return { result: "already rolled back", reason: earlier.reason, ...ids };
-  }
+  if (earlier) return alreadyRolledBack(earlier.reason, ids, deps);
   if (!record || !holdsLock(record, rolloutId)) {
     const removed = await removeOwnWorkload(target, deps);
     const holder = record?.lock;
@@ -99,7 +101,48 @@ export async function rollback(request: RollbackRequest, deps: RollbackDeps): Pr
       ...ids,
     };
   }
-  return rollBack(target, record, deps);
+  const claim = await deps.store.claimEnd(model, rolloutId, {
+    stage: STAGE,
+    at: deps.clock.now().toISOString(),
+  });
+  // Read again after the claim: a stage may have recorded more (a weight, a promotion) since the first read.
+  const claimed = await deps.store.get(model);
+  if (!claim.claimed || !claimed) return notClaimed(target, claimed, deps);
+  return rollBack(target, claimed, deps);
+}
+
+/** The outcome of a rollback an earlier call recorded; announces what that call left unannounced. */
+async function alreadyRolledBack(
+  reason: string,
+  ids: { model: string; version: string; rolloutId: string },
+  deps: RollbackDeps,
+): Promise<RollbackOutcome> {
+  await announcePending(deps, ids.model, ids.rolloutId);
+  return { result: "already rolled back", reason, ...ids };
+}
+
+/** The end could not be claimed: rolled back by another call meanwhile, or being finalized, or over. */
+async function notClaimed(
+  target: Target,
+  record: ModelRecord | undefined,
+  deps: RollbackDeps,
+): Promise<RollbackOutcome> {
+  const { model, rolloutId, version } = target;
+  const ids = { model, version, rolloutId };
+  const earlier = recordedTransition(record, rolloutId, STAGE);
+  if (earlier) return alreadyRolledBack(earlier.reason, ids, deps);
+  const lock = record?.lock;
+  const why =
+    lock?.rolloutId === rolloutId && lock.ending
+      ? `${lock.ending.stage} has been ending it since ${lock.ending.at}: its watch passed, so it is finished rather than rolled back`
+      : lock
+        ? `rollout ${lock.rolloutId} of ${lock.version} holds the model now`
+        : "no rollout holds the model";
+  return {
+    result: "nothing to roll back",
+    reason: `Rollout ${rolloutId} of ${model} ${version} could not be rolled back (${why}); it was to be rolled back because ${target.why}.`,
+    ...ids,
+  };
 }
 
 /** The Rollback Task: the state machine's request, with the execution state. */
@@ -125,7 +168,8 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
   if (handle) await deps.serving.remove(handle);
   const swept = await deps.serving.removeRollout(model, rolloutId);
   if (record.alarmNames?.length) await deps.alarms.remove(record.alarmNames);
-  if (onRoute) await deps.metrics.stopProber(model, version);
+  // Whether or not its start was recorded: a stage may have started it just before the claim.
+  await deps.metrics.stopProber(model, version);
 
   const restored = !onRoute
     ? `${version} had taken no traffic${record.stable ? `; ${record.stable.version} still serves 100%` : ""}`
@@ -133,7 +177,9 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
       ? `${restore.version}${watching ? " (the previous stable, kept warm)" : ""} serves 100% again`
       : `${model} had no earlier version to return to, so its route was removed: it is not served until a new version is released`;
   const reason = `Rolled back ${model} ${version} because ${target.why}; ${restored}.`;
-  if (onRoute) await deps.registry.setStatus(model, version, "Rejected", reason);
+  // Only an entry that exists: a rollout stopped just as RegisterGateway began has none yet.
+  if (onRoute && (await deps.registry.getStatus(model, version)) !== undefined)
+    await deps.registry.setStatus(model, version, "Rejected", reason);
 
   const weights = restore ? { stable: 100, candidate: 0 } : undefined;
   const subject = {
@@ -142,50 +188,54 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
     version,
     ...(target.executionId === undefined ? {} : { executionId: target.executionId }),
   };
-  // Emitted before the record is written: a retry after a failed write repeats the event rather than
-  // losing it (events are at-least-once).
-  await deps.events.emit(
-    rolloutEvent("Model Rolled Back", subject, STAGE, reason, deps.clock, {
-      reason: target.why,
-      data: {
-        ...target.data,
-        restoredVersion: restore?.version ?? null,
-        weights: weights ?? null,
-        removed: [...(handle ? [`Removed the workload ${handle.id}.`] : []), ...swept],
+  const event = rolloutEvent("Model Rolled Back", subject, STAGE, reason, deps.clock, {
+    reason: target.why,
+    data: {
+      ...target.data,
+      restoredVersion: restore?.version ?? null,
+      weights: weights ?? null,
+      removed: [...(handle ? [`Removed the workload ${handle.id}.`] : []), ...swept],
+    },
+  });
+  try {
+    // The record, the lock's release and the event to announce are one write; the event goes out after it.
+    await deps.store.record(
+      model,
+      {
+        at: deps.clock.now().toISOString(),
+        rolloutId,
+        version,
+        stage: STAGE,
+        status: "rolled_back",
+        reason,
+        ...(weights ? { weights } : {}),
       },
-    }),
-  );
-  await deps.store.record(
-    model,
-    {
-      at: deps.clock.now().toISOString(),
-      rolloutId,
-      version,
-      stage: STAGE,
-      status: "rolled_back",
-      reason,
-      ...(weights ? { weights } : {}),
-    },
-    {
-      status: "rolled_back",
-      candidateVersion: null,
-      candidate: null,
-      canary: null,
-      alarmNames: null,
-      promoteRequested: null,
-      ...(watching
-        ? {
-            stable: restore ?? null,
-            stableVersion: restore?.version ?? null,
-            previousStable: null,
-            weights: weights ?? null,
-          }
-        : onRoute
-          ? { weights: weights ?? null }
-          : {}),
-    },
-  );
-  await deps.store.releaseLock(model, rolloutId);
+      {
+        status: "rolled_back",
+        candidateVersion: null,
+        candidate: null,
+        canary: null,
+        alarmNames: null,
+        promoteRequested: null,
+        ...(watching
+          ? {
+              stable: restore ?? null,
+              stableVersion: restore?.version ?? null,
+              previousStable: null,
+              weights: weights ?? null,
+            }
+          : onRoute
+            ? { weights: weights ?? null }
+            : {}),
+      },
+      { releaseLock: true, announce: [event] },
+    );
+  } catch (error) {
+    // Another call of this rollback recorded it first: the lock is gone, and so is the work.
+    if (!(error instanceof RolledBack)) throw error;
+    return notClaimed(target, await deps.store.get(model), deps);
+  }
+  await announcePending(deps, model, rolloutId);
   return { result: "rolled back", reason, model, version, rolloutId };
 }
 

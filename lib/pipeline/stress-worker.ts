@@ -21,11 +21,13 @@ import type { LoadPrompt } from "../loadgen/load-prompt";
 import type { LoadResult } from "../loadgen/load-result";
 import { runLoad } from "../loadgen/run-load";
 import type { CandidateHandle, Endpoint, ObjectStore } from "../ports";
-import type { StageDeps } from "./deps";
+import type { Interruptible, StageDeps } from "./deps";
+import { throwIfInterrupted } from "./interruption";
 import type { StressWorkerInput } from "./flow-state";
 import { loadPromptSet } from "./stress-prompts";
+import { assertNotAborted, watchForAbort } from "./abort-watch";
 
-type StressWorkerDeps = Pick<StageDeps, "objects" | "serving">;
+type StressWorkerDeps = Pick<StageDeps, "objects" | "serving" | "store">;
 
 /** One StressTest Map item's result (`$.stress.workers[i]` until MergeStress replaces the list). */
 export interface StressWorkerResult {
@@ -57,6 +59,7 @@ const STAGE = "StressWorker";
 export async function stressWorker(
   input: StressWorkerInput,
   deps: StressWorkerDeps,
+  options: Interruptible = {},
 ): Promise<StressWorkerResult> {
   const { rollout, candidate, gate, worker, prompts: promptSet } = checkedInput(input);
   assertRunFits(gate);
@@ -74,8 +77,12 @@ export async function stressWorker(
   }
 
   const prompts = promptSet ? await promptsToSend(promptSet, worker, deps.objects) : undefined;
+  const doing = `stress worker ${worker.index + 1} of ${worker.of}`;
+  await assertNotAborted(deps, rollout, doing);
   const endpoint = await deps.serving.endpoint(candidate, "load");
   await assertReachable(endpoint, candidate, "before the load");
+  // The load stops at once when the rollout is stopped by a command, or the execution is stopped.
+  const abort = watchForAbort(deps, rollout, doing, options.signal);
   const result = await runLoad({
     baseUrl: endpoint.baseUrl,
     model: endpoint.servedName,
@@ -93,7 +100,11 @@ export async function stressWorker(
     slo: gate.slo,
     seed,
     requestTimeoutSeconds: REQUEST_TIMEOUT_SECONDS,
-  });
+    signal: abort.signal,
+  }).finally(() => abort.stop());
+  // A load cut short is not the load the gate asked for: nothing is stored for MergeStress to judge.
+  abort.throwIfAborted();
+  throwIfInterrupted(options.signal, doing);
   if (nothingAnswered(result)) {
     await assertReachable(endpoint, candidate, "after every request of the load failed to connect");
   }

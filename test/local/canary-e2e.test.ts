@@ -18,6 +18,7 @@ import { run as runRollback } from "../../lib/cli/rollback";
 import { run as runStatus } from "../../lib/cli/status";
 import { isRunning } from "../support/process-alive";
 import { captureConsole } from "../support/console-capture";
+import { adminFetch } from "../support/admin-fetch";
 
 let work: string;
 let controlPlane: ControlPlane;
@@ -95,7 +96,7 @@ async function chat(headers: Record<string, string> = {}): Promise<{ status: num
 }
 
 async function status(): Promise<LocalModelStatus> {
-  const response = await fetch(`${controlPlane.url}/_modelship/status?model=tiny`);
+  const response = await adminFetch(controlPlane.url, controlPlane.home, "status?model=tiny");
   const { models } = (await response.json()) as { models: LocalModelStatus[] };
   return models[0] as LocalModelStatus;
 }
@@ -183,7 +184,7 @@ describe("The canary on the local runtime, with llama.cpp behind the local gatew
   }, 180_000);
 
   it("rolls v3 back on its latency alarm while its bake runs, and v2 serves 100% again", async () => {
-    const fault = await fetch(`${controlPlane.url}/_modelship/faults/tiny/candidate`, {
+    const fault = await adminFetch(controlPlane.url, controlPlane.home, "faults/tiny/candidate", {
       method: "PUT",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ delay: { fixedDelayMs: 1500, percentage: 100 } }),

@@ -1,16 +1,24 @@
-// An in-memory Events port: keeps what stages emit, in order, for tests to read.
+// An in-memory Events port: keeps what stages emit, in order, for tests to read; a test may also react to
+// each event as it is emitted (`whenEmitted`), as an EventBridge rule's target would.
 
 import type { EmittedDetailType, ModelshipEvent } from "../../lib/core/events";
 import type { Events } from "../../lib/ports";
 
 export class MemoryEvents implements Events {
   readonly emitted: ModelshipEvent[] = [];
+  private readonly reactions: ((event: ModelshipEvent) => Promise<void>)[] = [];
 
   async emit(event: ModelshipEvent): Promise<void> {
     this.emitted.push(structuredClone(event));
+    for (const react of this.reactions) await react(structuredClone(event));
   }
 
   ofType(detailType: EmittedDetailType): ModelshipEvent[] {
     return this.emitted.filter((e) => e.detailType === detailType);
+  }
+
+  /** Runs `react` on every event from now on, before `emit` returns. */
+  whenEmitted(react: (event: ModelshipEvent) => Promise<void>): void {
+    this.reactions.push(react);
   }
 }

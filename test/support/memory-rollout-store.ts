@@ -1,10 +1,25 @@
 // An in-memory RolloutStore with the real stores' semantics (lib/aws/dynamodb-rollout-store.ts,
 // lib/local/json-rollout-store.ts): a per-model lock the same rollout may take again, release only by the
 // holder, null clears a field, the newest 50 transitions returned, claimOnce true only the first time.
-// It passes the same contract suite (test/unit/memory-rollout-store.test.ts).
+// Conditional writes (`owned`, `releaseLock`), end claims and the outbox of events follow the same rules
+// (lib/core/rollout-ownership.ts). It passes the same contract suite (test/unit/memory-rollout-store.test.ts).
 
-import { type LockHolder, type ModelRecord, RECORD_FIELDS, type Transition } from "../../lib/core/rollout";
-import type { LockResult, RecordChanges, RolloutStore } from "../../lib/ports";
+import {
+  type EndClaim,
+  type LockHolder,
+  type ModelRecord,
+  RECORD_FIELDS,
+  type Transition,
+} from "../../lib/core/rollout";
+import { mayWriteAs, ownershipLost, pendingEventId } from "../../lib/core/rollout-ownership";
+import type {
+  EndClaimResult,
+  LockResult,
+  PendingEvent,
+  RecordChanges,
+  RecordOptions,
+  RolloutStore,
+} from "../../lib/ports";
 
 const HISTORY_RETURNED = 50;
 
@@ -15,6 +30,8 @@ export class MemoryRolloutStore implements RolloutStore {
   private readonly models = new Map<string, StoredModel>();
   private readonly claims = new Set<string>();
   private readonly results = new Map<string, Record<string, unknown>>();
+  /** Model → pending events, in the order written. */
+  private readonly outbox = new Map<string, PendingEvent[]>();
 
   async acquireLock(model: string, holder: LockHolder): Promise<LockResult> {
     const stored = this.modelNamed(model);
@@ -29,8 +46,30 @@ export class MemoryRolloutStore implements RolloutStore {
     if (stored?.lock?.rolloutId === rolloutId) delete stored.lock;
   }
 
-  async record(model: string, transition: Transition, changes: RecordChanges = {}): Promise<void> {
+  async claimEnd(model: string, rolloutId: string, claim: EndClaim): Promise<EndClaimResult> {
+    const stored = this.models.get(model);
+    if (!mayWriteAs(stored?.lock, rolloutId, claim.stage) || !stored?.lock)
+      return stored?.lock ? { claimed: false, lock: structuredClone(stored.lock) } : { claimed: false };
+    stored.lock = { ...stored.lock, ending: stored.lock.ending ?? { ...claim } };
+    return { claimed: true };
+  }
+
+  async record(
+    model: string,
+    transition: Transition,
+    changes: RecordChanges = {},
+    options: RecordOptions = {},
+  ): Promise<void> {
+    const owned = options.owned === true || options.releaseLock === true;
+    if (owned && !mayWriteAs(this.models.get(model)?.lock, transition.rolloutId, transition.stage))
+      throw ownershipLost(model, transition, this.models.get(model)?.lock);
     const stored = this.modelNamed(model);
+    if (options.releaseLock) delete stored.lock;
+    const pending = this.outbox.get(model) ?? [];
+    (options.announce ?? []).forEach((event, index) =>
+      pending.push({ id: pendingEventId(transition, index), event: structuredClone(event) }),
+    );
+    this.outbox.set(model, pending);
     for (const field of RECORD_FIELDS) {
       const value = changes[field];
       if (value === null) delete stored[field];
@@ -38,6 +77,21 @@ export class MemoryRolloutStore implements RolloutStore {
     }
     stored.updatedAt = transition.at;
     stored.history.push(structuredClone(transition));
+  }
+
+  async pendingEvents(model: string, rolloutId: string): Promise<PendingEvent[]> {
+    return structuredClone(
+      (this.outbox.get(model) ?? []).filter((p) => p.id.startsWith(`${rolloutId}#`)),
+    ).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  async markAnnounced(model: string, ids: readonly string[]): Promise<void> {
+    const pending = this.outbox.get(model);
+    if (pending)
+      this.outbox.set(
+        model,
+        pending.filter((p) => !ids.includes(p.id)),
+      );
   }
 
   async get(model: string): Promise<ModelRecord | undefined> {

@@ -1,8 +1,9 @@
 // What the local canary end-to-end tests share: a control plane on a fresh home whose prober runs every 2 s
 // (2 requests, 4 tokens each) on one llama.cpp thread, the manifest of the generated `tiny` model with its
-// gates off but the smoke test, and an upload of a version into the watched bucket as a user makes it.
+// gates off but the smoke test (and short bakes allowed), and an upload of a version into the watched bucket
+// as the upload contract says.
 
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ModelshipEvent } from "../../lib/core/events";
@@ -25,6 +26,9 @@ gates:
   eval:
     enabled: false
 rollout:
+  # Bakes of seconds, shorter than the alarms' window, on purpose: these tests follow the steps and a rollback
+  # the alarm starts in the middle of a long bake, not whether every short bake is judged.
+  allowShortBakes: true
 ${rollout}
 `;
 }
@@ -65,5 +69,7 @@ export async function uploadTiny(
   const folder = join(home, "bucket", "models", "tiny", version);
   await mkdir(folder, { recursive: true });
   await writeFile(join(folder, "model.gguf"), buildTinyLlamaGguf({ seed }));
-  await writeFile(join(folder, "modelship.yaml"), manifest);
+  // The upload contract: the manifest last, written whole by a rename.
+  await writeFile(join(folder, ".modelship.yaml.tmp"), manifest);
+  await rename(join(folder, ".modelship.yaml.tmp"), join(folder, "modelship.yaml"));
 }

@@ -204,6 +204,24 @@ describe("modelship status", () => {
     ]);
   });
 
+  it("says when a rollback has claimed the rollout's end and is under way", async () => {
+    const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "eu-west-1" }));
+    await new DynamoRolloutStore({ tableName: TABLE, client }).claimEnd(
+      "llama-3-8b",
+      "llama-3-8b-v3-4e5f6a7b",
+      {
+        stage: "Rollback",
+        at: "2025-06-01T09:34:25.000Z",
+      },
+    );
+    expect(await status(["llama-3-8b", "--table", TABLE])).toBe(0);
+    const printed = out.join("\n");
+    expect(printed).toMatch(/^llama-3-8b {2}running: v3 being rolled back$/m);
+    expect(printed).toContain(
+      "  rollout    llama-3-8b-v3-4e5f6a7b (v3) holds the model since 2025-06-01T08:55:00.000Z; Rollback is ending it since 2025-06-01T09:34:25.000Z",
+    );
+  });
+
   it("prints every model from the table named by MODELSHIP_TABLE as JSON, the alarms' states beside the record", async () => {
     vi.stubEnv("MODELSHIP_TABLE", TABLE);
     expect(await status(["--json"])).toBe(0);

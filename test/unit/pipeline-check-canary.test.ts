@@ -76,7 +76,7 @@ describe("CheckCanary", () => {
     expect(await checkCanary(state, world)).toEqual({
       rollback: true,
       promote: false,
-      reason: `Rollout ${state.rollout.id} no longer holds the lock of llama: it was ended outside the state machine.`,
+      reason: `CheckCanary stopped: rollout ${state.rollout.id} no longer holds the lock of llama, so it was ended by someone else.`,
     });
   });
 });

@@ -257,6 +257,29 @@ describe("StressWorker", () => {
     expect(await deps.objects.list(`${REPORTS}/`)).toEqual([]);
   });
 
+  it("stops at once when its execution is stopped, stores nothing, and throws Interrupted instead of a result", async () => {
+    const deps = world();
+    const server = await serve(() => FAST);
+    deps.serving.load = () => server.baseUrl;
+    const state = deployedState({ concurrency: 2, workers: 1, durationSeconds: 600 });
+    const stop = new AbortController();
+    const stopped = stressWorker(
+      { rollout: ROLLOUT, candidate: HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
+      deps,
+      { signal: stop.signal },
+    ).catch((e: unknown) => e);
+    // Stopped once the load is under way: the test asked for ten minutes of it.
+    while (server.bodies.length < 4) await new Promise((resolve) => setTimeout(resolve, 5));
+    stop.abort();
+    const error = await stopped;
+
+    expect(error).toMatchObject({
+      name: "Interrupted",
+      reason: "The rollout was stopped during stress worker 1 of 1; what was measured is discarded.",
+    });
+    expect(await deps.objects.list(`${REPORTS}/`)).toEqual([]);
+  });
+
   it("counts failed requests as data, not as a worker failure", async () => {
     const deps = world();
     const server = await serve((i) => (i % 2 === 0 ? { kind: "status", status: 503 } : FAST));

@@ -1,10 +1,11 @@
-// A small in-memory DynamoDB table for aws-sdk-client-mock: Get, Put, Update, TransactWrite, Query and
-// Scan on `pk`/`sk` items, with the condition, key-condition, filter and update expressions the rollout
+// A small in-memory DynamoDB table for aws-sdk-client-mock: Get, Put, Update, Delete, TransactWrite, Query
+// and Scan on `pk`/`sk` items, with the condition, key-condition, filter and update expressions the rollout
 // store sends evaluated here — so the store's conditional logic is exercised against real semantics
 // (all-or-nothing transactions, conditions on the old item, paginated scans), not assumed.
 
 import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -39,6 +40,7 @@ export class DynamoTableDouble {
     mock.on(GetCommand).callsFake((input: GetCommand["input"]) => this.get(input));
     mock.on(PutCommand).callsFake((input: PutCommand["input"]) => this.put(input));
     mock.on(UpdateCommand).callsFake((input: UpdateCommand["input"]) => this.update(input));
+    mock.on(DeleteCommand).callsFake((input: DeleteCommand["input"]) => this.delete(input));
     mock.on(TransactWriteCommand).callsFake((input: TransactWriteCommand["input"]) => this.transact(input));
     mock.on(QueryCommand).callsFake((input: QueryCommand["input"]) => this.query(input));
     mock.on(ScanCommand).callsFake((input: ScanCommand["input"]) => this.scan(input));
@@ -74,6 +76,14 @@ export class DynamoTableDouble {
     const old = this.items.get(keyOf(key));
     if (!this.conditionHolds(input, old)) throw conditionFailed();
     this.items.set(keyOf(key), this.updated(input, key, old));
+    return {};
+  }
+
+  private delete(input: DeleteCommand["input"]) {
+    this.checkTable(input.TableName);
+    const key = input.Key as Item;
+    if (!this.conditionHolds(input, this.items.get(keyOf(key)))) throw conditionFailed();
+    this.items.delete(keyOf(key));
     return {};
   }
 

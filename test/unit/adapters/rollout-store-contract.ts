@@ -2,6 +2,7 @@
 // local JSON-file store must be interchangeable under the stages that use them.
 
 import { beforeEach, describe, expect, it } from "vitest";
+import type { ModelshipEvent } from "../../../lib/core/events";
 import type { LockHolder, Transition } from "../../../lib/core/rollout";
 import type { RolloutStore } from "../../../lib/ports";
 
@@ -26,6 +27,18 @@ function transition(overrides: Partial<Transition> = {}): Transition {
     status: "running",
     reason: "Rollout of llama v2 started.",
     ...overrides,
+  };
+}
+
+function event(
+  detailType: ModelshipEvent["detailType"],
+  stage: string,
+  rolloutId = holderA.rolloutId,
+): ModelshipEvent {
+  return {
+    detailType,
+    time: "2025-01-01T10:00:00.000Z",
+    detail: { model: "llama", version: "v2", rolloutId, executionArn: "exec-a", stage, message: `${stage}.` },
   };
 }
 
@@ -200,6 +213,167 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
         expect(records.map((r) => r.model)).toEqual(["llama", "mistral", "qwen"]);
         expect(records[0]).toMatchObject({ stableVersion: "v7", history: [{ reason: "llama" }] });
         expect(records[1]).toMatchObject({ lock: holderB, history: [] });
+      });
+    });
+
+    describe("ownership: writes conditioned on the lock, the end claim, the outbox", () => {
+      const rollback = (seconds: number) =>
+        transition({ at: at(seconds), stage: "Rollback", status: "rolled_back", reason: "Rolled back." });
+
+      it("writes an owned transition while its rollout holds the lock", async () => {
+        await store.acquireLock("llama", holderA);
+        await store.record(
+          "llama",
+          transition({ stage: "CanaryStep" }),
+          { weights: { stable: 75, candidate: 25 } },
+          { owned: true },
+        );
+        expect(await store.get("llama")).toMatchObject({
+          lock: holderA,
+          weights: { stable: 75, candidate: 25 },
+        });
+      });
+
+      it("refuses an owned write by a rollout that does not hold the lock: RolledBack, nothing changed", async () => {
+        await store.acquireLock("llama", holderB);
+        const write = store.record(
+          "llama",
+          transition({ stage: "Promote", status: "promoted" }),
+          { stableVersion: "v2" },
+          { owned: true, announce: [event("Model Promoted", "Promote")] },
+        );
+        await expect(write).rejects.toMatchObject({ name: "RolledBack" });
+        await expect(write).rejects.toThrow(
+          /Promote stopped without changing anything.*rollout llama-v3-4e5f6a7b of v3 holds it now/,
+        );
+        expect(await store.get("llama")).toEqual({ model: "llama", lock: holderB, history: [] });
+        expect(await store.pendingEvents("llama", holderA.rolloutId)).toEqual([]);
+      });
+
+      it("refuses an owned write when no rollout holds the lock", async () => {
+        const write = store.record("llama", transition({ stage: "CanaryStep" }), {}, { owned: true });
+        await expect(write).rejects.toThrow(/no rollout holds it now/);
+        expect(await store.get("llama")).toBeUndefined();
+      });
+
+      it("claims the rollout's end once: the same stage may claim again, another stage is refused and shown the claim", async () => {
+        await store.acquireLock("llama", holderA);
+        const claim = { stage: "Rollback", at: at(5) };
+        expect(await store.claimEnd("llama", holderA.rolloutId, claim)).toEqual({ claimed: true });
+        expect(await store.claimEnd("llama", holderA.rolloutId, { stage: "Rollback", at: at(6) })).toEqual({
+          claimed: true,
+        });
+        expect(await store.claimEnd("llama", holderA.rolloutId, { stage: "Finalize", at: at(7) })).toEqual({
+          claimed: false,
+          lock: { ...holderA, ending: claim },
+        });
+        expect((await store.get("llama"))?.lock).toEqual({ ...holderA, ending: claim });
+      });
+
+      it("refuses an end claim by a rollout that does not hold the lock", async () => {
+        expect(await store.claimEnd("llama", holderA.rolloutId, { stage: "Rollback", at: at(5) })).toEqual({
+          claimed: false,
+        });
+        await store.acquireLock("llama", holderB);
+        expect(await store.claimEnd("llama", holderA.rolloutId, { stage: "Rollback", at: at(5) })).toEqual({
+          claimed: false,
+          lock: holderB,
+        });
+        expect((await store.get("llama"))?.lock).toEqual(holderB);
+      });
+
+      it("once the end is claimed, refuses the rollout's other stages and lets the claiming stage write", async () => {
+        await store.acquireLock("llama", holderA);
+        await store.claimEnd("llama", holderA.rolloutId, { stage: "Rollback", at: at(5) });
+        await expect(
+          store.record(
+            "llama",
+            transition({ stage: "Promote", status: "promoted" }),
+            { stableVersion: "v2" },
+            { owned: true },
+          ),
+        ).rejects.toThrow(/Rollback is ending the rollout/);
+        await store.record("llama", rollback(6), { status: "rolled_back" }, { owned: true });
+        expect(await store.get("llama")).toMatchObject({
+          status: "rolled_back",
+          lock: { rolloutId: holderA.rolloutId },
+        });
+      });
+
+      it("releases the lock in the same write as the rollout's last transition, and only for its holder", async () => {
+        await store.acquireLock("llama", holderA);
+        await expect(
+          store.record(
+            "llama",
+            transition({ rolloutId: holderB.rolloutId, stage: "Rollback" }),
+            {},
+            { releaseLock: true },
+          ),
+        ).rejects.toMatchObject({ name: "RolledBack" });
+        await store.record("llama", rollback(6), { status: "rolled_back" }, { releaseLock: true });
+        const record = await store.get("llama");
+        expect(record?.lock).toBeUndefined();
+        expect(record).toMatchObject({ status: "rolled_back", history: [{ stage: "Rollback" }] });
+        // The second caller of the same end finds the lock gone: it changes nothing.
+        await expect(store.record("llama", rollback(7), {}, { releaseLock: true })).rejects.toThrow(
+          /no rollout holds it now/,
+        );
+        expect((await store.get("llama"))?.history).toHaveLength(1);
+      });
+
+      it("keeps the events a write announces, per rollout and in the order written, until they are marked announced", async () => {
+        await store.acquireLock("llama", holderA);
+        await store.record(
+          "llama",
+          transition({ at: at(1), stage: "CanaryStep" }),
+          {},
+          {
+            owned: true,
+            announce: [event("Canary Weight Changed", "CanaryStep")],
+          },
+        );
+        await store.record(
+          "llama",
+          rollback(2),
+          {},
+          {
+            releaseLock: true,
+            announce: [event("Model Rolled Back", "Rollback"), event("Stage Failed", "Rollback")],
+          },
+        );
+        await store.record(
+          "llama",
+          transition({ at: at(3), rolloutId: holderB.rolloutId, stage: "Cleanup" }),
+          {},
+          {
+            announce: [event("Stage Failed", "Cleanup", holderB.rolloutId)],
+          },
+        );
+        const pending = await store.pendingEvents("llama", holderA.rolloutId);
+        expect(pending.map((p) => p.event.detailType)).toEqual([
+          "Canary Weight Changed",
+          "Model Rolled Back",
+          "Stage Failed",
+        ]);
+        expect(pending[1]?.event).toEqual(event("Model Rolled Back", "Rollback"));
+        expect(new Set(pending.map((p) => p.id)).size).toBe(3);
+
+        await store.markAnnounced("llama", [pending[0]?.id ?? "", pending[1]?.id ?? "", "never-written"]);
+        expect(
+          (await store.pendingEvents("llama", holderA.rolloutId)).map((p) => p.event.detailType),
+        ).toEqual(["Stage Failed"]);
+        expect(await store.pendingEvents("llama", holderB.rolloutId)).toHaveLength(1);
+        expect(await store.pendingEvents("mistral", holderA.rolloutId)).toEqual([]);
+      });
+
+      it("keeps the outbox out of the record and the model list", async () => {
+        await store.record("llama", transition(), {}, { announce: [event("Stage Failed", "Cleanup")] });
+        expect(await store.get("llama")).toEqual({
+          model: "llama",
+          updatedAt: transition().at,
+          history: [transition()],
+        });
+        expect((await store.list()).map((r) => r.model)).toEqual(["llama"]);
       });
     });
 

@@ -1,0 +1,57 @@
+// How a stage takes back its own changes when its rollout lost the model while it ran (RolloutFence). Each
+// undo is idempotent and reaches only what the stage changed — its version's route entry, alarms, prober and
+// registry entry — so it is safe after a rollback that already put things right.
+
+import type { StageDeps } from "./deps";
+import type { Undo } from "./rollout-fence";
+
+/**
+ * The version leaves the route again and the version it was to replace takes 100%: after a stage moved
+ * traffic (a weight, a promotion, a registration) for a rollout that a rollback meanwhile took off. A route
+ * that no longer holds the version is left alone: the rollback, or a later rollout, owns it.
+ */
+export function routeUndo(
+  gateway: Pick<StageDeps["gateway"], "describe" | "promote" | "removeBackend">,
+  model: string,
+  version: string,
+  restore: string | undefined,
+): Undo {
+  return {
+    what: `take ${model} ${version} off the route${restore ? ` and give ${restore} 100% again` : ""}`,
+    run: async () => {
+      const backends = (await gateway.describe(model))?.backends ?? [];
+      const onRoute = (v: string) => backends.some((b) => b.version === v);
+      if (!onRoute(version)) return;
+      if (restore !== undefined && onRoute(restore)) await gateway.promote(model, restore);
+      await gateway.removeBackend(model, version);
+    },
+  };
+}
+
+export function alarmsUndo(alarms: Pick<StageDeps["alarms"], "remove">, names: readonly string[]): Undo {
+  return { what: `delete the alarms ${names.join(", ")}`, run: () => alarms.remove(names) };
+}
+
+export function proberUndo(
+  metrics: Pick<StageDeps["metrics"], "stopProber">,
+  model: string,
+  version: string,
+): Undo {
+  return { what: `stop the prober of ${model} ${version}`, run: () => metrics.stopProber(model, version) };
+}
+
+/** The version is Rejected again in the model registry (a rollback rejected it; the stage registered or approved it). */
+export function registryUndo(
+  registry: Pick<StageDeps["registry"], "getStatus" | "setStatus">,
+  model: string,
+  version: string,
+  reason: string,
+): Undo {
+  return {
+    what: `mark ${model} ${version} Rejected in the model registry`,
+    run: async () => {
+      if ((await registry.getStatus(model, version)) !== undefined)
+        await registry.setStatus(model, version, "Rejected", reason);
+    },
+  };
+}
