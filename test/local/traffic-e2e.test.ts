@@ -12,6 +12,7 @@ import type { ModelshipEvent } from "../../lib/core/events";
 import type { ControlPlane } from "../../lib/local/control-plane";
 import { tinyControlPlane, tinyManifest, uploadTiny } from "../support/tiny-canary";
 import type { LocalModelStatus } from "../../lib/local/control-plane-api";
+import { adminFetch } from "../support/admin-fetch";
 import { isRunning } from "../support/process-alive";
 
 let work: string;
@@ -32,7 +33,7 @@ afterAll(async () => {
 });
 
 async function status(): Promise<LocalModelStatus> {
-  const response = await fetch(`${controlPlane.url}/_modelship/status?model=tiny`);
+  const response = await adminFetch(controlPlane.url, controlPlane.home, "status?model=tiny");
   const { models } = (await response.json()) as { models: LocalModelStatus[] };
   return models[0] as LocalModelStatus;
 }
@@ -115,7 +116,7 @@ describe("Real traffic decides, on the local runtime with llama.cpp", () => {
   }, 150_000);
 
   it("rolls v2 back on its real-traffic latency alarm while the prober's chats stay fast", async () => {
-    const fault = await fetch(`${controlPlane.url}/_modelship/faults/tiny/candidate`, {
+    const fault = await adminFetch(controlPlane.url, controlPlane.home, "faults/tiny/candidate", {
       method: "PUT",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ serverDelay: { fixedDelayMs: 1500, minPromptTokens: 100, percentage: 100 } }),
