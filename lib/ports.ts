@@ -3,6 +3,7 @@
 // lives once, in the stages and lib/core. A new need from the world becomes a method here, with both adapters.
 
 import type { AlarmSpec, AlarmState } from "./core/alarm-spec";
+import type { TrafficMetricName, TrafficSource } from "./core/canary-metrics";
 import type { CandidateHandle } from "./core/candidate";
 import type { ModelshipEvent } from "./core/events";
 import type {
@@ -200,12 +201,25 @@ export interface Endpoint {
   readonly caCertificate?: string;
 }
 
+/** One serving pod's Prometheus metrics (`GET /metrics`, capped in size), or why they could not be read. */
+export interface PodMetrics {
+  /** The pod's name (locally: the server process), unique while it runs; a restarted pod may keep it. */
+  readonly pod: string;
+  readonly text?: string;
+  readonly error?: string;
+}
+
 export interface Serving {
   /** Creates the workload; deploying the same candidate twice adopts the existing one. */
   deploy(spec: CandidateSpec): Promise<CandidateHandle>;
   status(handle: CandidateHandle): Promise<CandidateStatus>;
   /** `probe`: light traffic (smoke, eval); `load`: heavy traffic (stress), possibly by another route. */
   endpoint(handle: CandidateHandle, purpose: "probe" | "load"): Promise<Endpoint>;
+  /**
+   * The `/metrics` of every ready pod of the workload (on EKS through the API server's pods proxy). Throws
+   * when the pods cannot be listed; a pod whose metrics cannot be read is an entry with its `error`.
+   */
+  scrapeMetrics(handle: CandidateHandle): Promise<PodMetrics[]>;
   /** Deletes the workload; removing twice is fine. */
   remove(handle: CandidateHandle): Promise<void>;
   /**
@@ -280,10 +294,25 @@ export interface Observation {
   readonly model: string;
   readonly version: string;
   readonly variant: Variant;
-  readonly latencyMs: number;
+  /** Absent when no request could be sent (the version could not be probed): then it is an error. */
+  readonly latencyMs?: number;
   readonly error: boolean;
   /** ISO timestamp. */
   readonly at: string;
+}
+
+/**
+ * One window of a version's real traffic (from the last scrape or query to `at`), as values of the
+ * real-traffic metrics (lib/core/canary-metrics.ts); a metric the window has no value for is absent.
+ */
+export interface TrafficPeriod {
+  readonly model: string;
+  readonly version: string;
+  readonly variant: Variant;
+  readonly source: TrafficSource;
+  /** ISO timestamp of the window's end. */
+  readonly at: string;
+  readonly values: Readonly<Partial<Record<TrafficMetricName, number>>>;
 }
 
 export interface ProberTarget {
@@ -295,7 +324,16 @@ export interface ProberTarget {
 }
 
 export interface Metrics {
+  /** The prober's observations, as `Latency`, `Errors` and `Requests` with Source `probe`. */
   publish(observations: readonly Observation[]): Promise<void>;
+  /** Windows of real traffic, each value as its metric with the window's Source. */
+  publishTraffic(periods: readonly TrafficPeriod[]): Promise<void>;
+  /**
+   * The number a PromQL query answers at `at` from the stack's Prometheus (canaryMetrics.prometheus):
+   * undefined for an empty answer or NaN. Throws when Prometheus cannot be asked, refuses the query, or
+   * answers more than one number.
+   */
+  queryPrometheus(query: string, at: Date): Promise<number | undefined>;
   /** Starts the scheduled prober for a canary (idempotent). */
   startProber(target: ProberTarget): Promise<void>;
   /** Stops it; stopping twice is fine. */

@@ -1,6 +1,6 @@
-// The Metrics port on AWS. `publish` writes Embedded Metric Format records to stdout, one JSON line each:
-// in Lambda, CloudWatch Logs turns them into the `Latency`, `Errors` and `Requests` metrics the alarms
-// watch, with no API call and no extra dimension. The prober runs on an EventBridge Scheduler schedule, one
+// The Metrics port on AWS. `publish` and `publishTraffic` write Embedded Metric Format records to stdout,
+// one JSON line each: in Lambda, CloudWatch Logs turns them into the probe's and real traffic's metrics the
+// alarms watch (lib/core/canary-metrics.ts), with no API call and no extra dimension. The prober runs on an EventBridge Scheduler schedule, one
 // per model version, with the ProberTarget as its input: a schedule fires at most once a minute, so each
 // invocation runs a minute of rounds `everySeconds` apart (probeMinute); rounds a minute or more apart get a
 // schedule of that many minutes. No flexible window and no retries (a late or repeated round measures
@@ -15,8 +15,8 @@ import {
   SchedulerClient,
   UpdateScheduleCommand,
 } from "@aws-sdk/client-scheduler";
-import { emfRecords } from "../core/emf";
-import type { Clock, Metrics, Observation, ProberTarget } from "../ports";
+import { emfRecords, trafficEmfRecords } from "../core/emf";
+import type { Clock, Metrics, Observation, ProberTarget, TrafficPeriod } from "../ports";
 import { asTransientWhenPassing } from "./transient-errors";
 
 export interface CloudWatchMetricsOptions {
@@ -42,7 +42,8 @@ const SCHEDULE_DESCRIPTION_CHARS = 512;
 const REQUIRED_PERMISSIONS =
   "scheduler:CreateSchedule, UpdateSchedule and DeleteSchedule on the group's modelship-* schedules, and iam:PassRole on the scheduler role";
 
-export class CloudWatchMetrics implements Metrics {
+/** Metrics into CloudWatch and the prober's schedules; Prometheus queries are prometheus-queries.ts'. */
+export class CloudWatchMetrics implements Omit<Metrics, "queryPrometheus"> {
   private readonly options: CloudWatchMetricsOptions;
   private readonly client: SchedulerClient;
   private readonly clock: Clock;
@@ -57,6 +58,12 @@ export class CloudWatchMetrics implements Metrics {
 
   async publish(observations: readonly Observation[]): Promise<void> {
     for (const record of emfRecords(observations, this.options.namespace)) this.write(JSON.stringify(record));
+  }
+
+  async publishTraffic(periods: readonly TrafficPeriod[]): Promise<void> {
+    for (const record of trafficEmfRecords(periods, this.options.namespace)) {
+      this.write(JSON.stringify(record));
+    }
   }
 
   /** Creates the version's schedule, or brings an existing one up to date (a retried CanaryStep). */

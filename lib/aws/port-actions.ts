@@ -56,6 +56,8 @@ export const PORT_ACTIONS = {
     endpoint: ["eks:DescribeCluster"],
     remove: ["eks:DescribeCluster"],
     removeRollout: ["eks:DescribeCluster"],
+    // Each ready pod's /metrics through the API server's pods proxy.
+    scrapeMetrics: ["eks:DescribeCluster"],
   },
   gateway: {
     register: ["eks:DescribeCluster"],
@@ -91,6 +93,11 @@ export const PORT_ACTIONS = {
   metrics: {
     // Embedded Metric Format lines on stdout: CloudWatch Logs makes the metrics, no API call.
     publish: [],
+    publishTraffic: [],
+    // Asking the stack's Prometheus: an AMP workspace signed for `aps`, or an in-cluster one through the API
+    // server (its `get services/proxy` in the Prometheus' namespace is a Role of its own: cluster-roles.ts). A
+    // stack whose config names no AMP workspace is granted no aps action (function-access.ts).
+    queryPrometheus: ["aps:QueryMetrics", "eks:DescribeCluster"],
     // Created, or updated when it exists; the schedule's target role is passed to Scheduler.
     startProber: ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "iam:PassRole"],
     stopProber: ["scheduler:DeleteSchedule"],
@@ -125,6 +132,7 @@ export const KUBERNETES_ACCESS = {
     endpoint: "readCandidates",
     remove: "editCandidates",
     removeRollout: "editCandidates",
+    scrapeMetrics: "scrapePods",
   },
   gateway: {
     register: "editRoutes",

@@ -1,8 +1,10 @@
 // What `modelship status` prints for a model: what serves it now — stable and candidate with their weights,
-// the canary's step, the previous stable kept warm during a watch — each alarm's state with its metric value
-// next to its threshold, and the model's last transition.
+// the canary's step, the previous stable kept warm during a watch — each alarm's state with what it watches
+// (real traffic, the prober's chats, or auto: traffic when a period has enough requests, else the probes) and
+// its metric value next to its threshold, and the model's last transition.
 
 import type { AlarmState } from "../core/alarm-spec";
+import { alarmWatches } from "../core/canary-alarms";
 import type { ModelRecord, ServingVersion } from "../core/rollout";
 import { describeFault, type Fault } from "../local/gateway/fault-injection";
 import type { RouteState } from "../ports";
@@ -36,7 +38,12 @@ export function formatModelStatus({ record, alarms }: ModelStatus): string {
   const width = Math.max(...rows.map(([label]) => label.length));
   lines.push(...rows.map(([label, text]) => `  ${label.padEnd(width)}  ${text}`));
   if (record.alarmNames?.length) {
-    lines.push("  alarms (metric value / threshold)", ...alarmRows(record.alarmNames, alarms));
+    lines.push("  alarms (watches: metric value / threshold)", ...alarmRows(record.alarmNames, alarms));
+    if (record.alarmNames.some((name) => alarmWatches(name) === "auto")) {
+      lines.push(
+        "    auto: real traffic in a period with at least rollout.alarms.minRequests requests, else the prober's chats",
+      );
+    }
   }
   return lines.join("\n");
 }
@@ -92,16 +99,17 @@ function servingRow(version: ServingVersion, weight: number | undefined): string
   return `${version.version}  ${share}(rollout ${version.rolloutId}, workload ${version.handle.id})`;
 }
 
-/** One line per alarm the record names: state, `value / threshold`, since when. */
+/** One line per alarm the record names: state, what it watches, `value / threshold`, since when. */
 function alarmRows(names: readonly string[], states: readonly AlarmState[]): string[] {
   const byName = new Map(states.map((s) => [s.name, s]));
   const nameWidth = Math.max(...names.map((n) => n.length));
   return names.map((name) => {
     const state = byName.get(name);
     if (!state) return `    ${name.padEnd(nameWidth)}  missing: CloudWatch has no such alarm`;
+    const watches = alarmWatches(name);
     const measured =
       state.threshold !== undefined
-        ? `${state.value === undefined ? "–" : formatNumber(state.value)} / ${formatNumber(state.threshold)}`
+        ? `${watches && watches !== "composite" ? `${watches}: ` : ""}${state.value === undefined ? "–" : formatNumber(state.value)} / ${formatNumber(state.threshold)}`
         : "composite";
     const since = state.since ? `  since ${state.since}` : "";
     return `    ${name.padEnd(nameWidth)}  ${state.state.padEnd(17)}  ${measured}${since}`;

@@ -32,6 +32,8 @@ import { type CompositeRule, parseCompositeRule, ruleHolds } from "./composite-r
 import { type MetricMathExpression, evaluateMetricMath, parseMetricMath } from "./metric-math";
 import { type MetricSeries, parseStatistic, periodStart } from "./metric-series";
 
+/** The most metricStat entries, and the most expression entries, a metric-math alarm may have. */
+const MAX_QUERIES_OF_A_KIND = 10;
 /** Periods read beyond EvaluationPeriods, to look past gaps. */
 const EXTRA_RANGE_PERIODS = 2;
 const INITIAL_REASON = "Unchecked: Initial alarm creation";
@@ -337,6 +339,15 @@ function checkMetricQueries(
       }
     }
   }
+  // PutMetricAlarm takes at most 10 metricStat and 10 expression entries (the API reference, `Metrics`).
+  for (const [kind, count] of [
+    ["metricStat", queries.filter((q) => q.metricStat).length],
+    ["expression", queries.filter((q) => q.expression !== undefined).length],
+  ] as const) {
+    if (count > MAX_QUERIES_OF_A_KIND) {
+      at("metrics", `has ${count} ${kind} entries; CloudWatch takes at most ${MAX_QUERIES_OF_A_KIND}.`);
+    }
+  }
   const returned = queries.filter((q) => q.returnData);
   if (returned.length !== 1) {
     at(
@@ -448,6 +459,10 @@ function readPeriods(
     return series.aggregate(spec.metric, { ...query, statistic });
   }
   const values = new Map<string, (number | undefined)[]>();
+  const periodStarts = Array.from(
+    { length: range },
+    (_, i) => firstPeriodStart + i * spec.periodSeconds * 1000,
+  );
   const resolve = (id: string): (number | undefined)[] | undefined => {
     const known = values.get(id);
     if (known) return known;
@@ -459,7 +474,7 @@ function readPeriods(
         .map((p) => p?.value);
     } else {
       const expression = alarm.expressions.get(id);
-      if (expression) result = evaluateMetricMath(expression, resolve, range);
+      if (expression) result = evaluateMetricMath(expression, resolve, range, periodStarts);
     }
     if (result) values.set(id, result);
     return result;

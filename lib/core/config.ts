@@ -2,6 +2,7 @@
 // and every rollout inherits. On AWS it is the ModelPipeline construct's props, passed to the functions as
 // the MODELSHIP_CONFIG environment variable; locally it is `.modelship/config.json` over these defaults.
 
+import type { TrafficSource } from "./canary-metrics";
 import type { FailureSignature } from "./failure-signatures";
 import type {
   ResolvedAlarms,
@@ -82,9 +83,48 @@ export interface GatewayConfig {
   readonly url: string;
 }
 
+/** Where a Prometheus the platform team already runs answers PromQL. */
+export type PrometheusEndpoint =
+  /** Amazon Managed Service for Prometheus, queried over SigV4 (`aps:QueryMetrics`). */
+  | { readonly kind: "amp"; readonly workspaceId: string; readonly region?: string }
+  /** A Prometheus in the cluster, through the API server's service proxy (`get` on `services/proxy`). */
+  | {
+      readonly kind: "service";
+      readonly namespace: string;
+      readonly service: string;
+      readonly port: number;
+      /** The path Prometheus serves under, e.g. `/prometheus` behind a route prefix. Default: none. */
+      readonly pathPrefix?: string;
+    }
+  /** Any Prometheus-compatible query API the functions (or this machine) reach directly over HTTP(S). */
+  | { readonly kind: "url"; readonly url: string };
+
+/**
+ * The PromQL that gives each real-traffic value of one version for one probe window, by metric: a query
+ * answers one number (a one-element vector or a scalar). `{{model}}`, `{{version}}` and `{{variant}}`
+ * (`candidate` or `stable`) may appear inside quoted label values; `{{window}}` is the window as a range
+ * (`10s`), e.g. `sum(increase(vllm:request_success_total{model_name="{{model}}-{{version}}"}[{{window}}]))`.
+ */
+export interface PrometheusQueryTemplates {
+  readonly requests: string;
+  readonly errors?: string;
+  readonly aborted?: string;
+  /** Seconds, as histogram_quantile over vLLM's `_seconds` histograms gives them. */
+  readonly latencyP95Seconds?: string;
+  readonly ttftP95Seconds?: string;
+  readonly itlP95Seconds?: string;
+  readonly queueTimeP95Seconds?: string;
+  readonly requestsWaiting?: string;
+}
+
+export interface PrometheusConfig {
+  readonly endpoint: PrometheusEndpoint;
+  readonly queries: PrometheusQueryTemplates;
+}
+
 /** The metrics the canary's alarms watch. */
 export interface CanaryMetricsConfig {
-  /** CloudWatch namespace of `Latency`, `Errors`, `Requests` by Model, Version and Variant. */
+  /** CloudWatch namespace of the canary's metrics (lib/core/canary-metrics.ts). */
   readonly namespace: string;
   /** Seconds between probe rounds while a canary runs. */
   readonly probeEverySeconds: number;
@@ -97,6 +137,16 @@ export interface CanaryMetricsConfig {
    * alarms' IAM grants match: one prefix per pipeline, so no two pipelines act on each other's alarms.
    */
   readonly alarmPrefix: string;
+  /**
+   * Real traffic's metrics from a Prometheus the platform team runs, published with Source `prometheus`.
+   * Absent: each probe round scrapes the serving pods' own `/metrics` (Source `traffic`).
+   */
+  readonly prometheus?: PrometheusConfig;
+}
+
+/** Where the alarms find real traffic's values under this config. */
+export function trafficSourceOf(config: Pick<StackConfig, "canaryMetrics">): TrafficSource {
+  return config.canaryMetrics.prometheus ? "prometheus" : "traffic";
 }
 
 /** The local runtime's serving: llama.cpp built in, or a command template for another server. */
@@ -248,7 +298,10 @@ export const DEFAULT_STACK_CONFIG: StackConfig = {
       alarms: {
         latencyP95Ms: 2000,
         errorRate: 0.02,
+        ttftP95Ms: undefined,
         vsStable: { latencyP95Ratio: 1.25, errorRateDelta: 0.01 },
+        sources: { latencyP95Ms: "auto", errorRate: "auto", vsStable: "auto" },
+        minRequests: 20,
         periodSeconds: 10,
         datapointsToAlarm: 3,
         evaluationPeriods: 3,

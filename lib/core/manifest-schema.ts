@@ -50,16 +50,37 @@ export const canaryStepSchema = z.union([
   z.strictObject({ weight: percent, bakeSeconds: z.number().int().min(0).optional() }),
 ]);
 
+/**
+ * What an alarm watches: `traffic` (real traffic, from the serving pods' metrics or the stack's
+ * Prometheus), `probe` (the prober's chats), `both` (one alarm on each; either rolls back), or `auto`: real
+ * traffic in a period in which the candidate served at least `minRequests` requests, the prober's otherwise.
+ */
+export const ALARM_SOURCES = ["auto", "traffic", "probe", "both"] as const;
+export type AlarmSource = (typeof ALARM_SOURCES)[number];
+const alarmSource = z.enum(ALARM_SOURCES);
+
+/** An alarm's threshold, alone or with the source it watches: `2000` or `{threshold: 2000, source: traffic}`. */
+function thresholdSchema(value: z.ZodNumber) {
+  return z.union([value, z.strictObject({ threshold: value, source: alarmSource.optional() })]);
+}
+
 export const alarmsSchema = z.strictObject({
-  latencyP95Ms: z.number().positive().optional(),
+  latencyP95Ms: thresholdSchema(z.number().positive()).optional(),
   /** Fraction of failed requests, 0..1. */
-  errorRate: z.number().min(0).max(1).optional(),
+  errorRate: thresholdSchema(z.number().min(0).max(1)).optional(),
+  /** p95 time to first token of real traffic (the prober does not stream, so it cannot measure it). */
+  ttftP95Ms: thresholdSchema(z.number().positive()).optional(),
   vsStable: z
     .strictObject({
       latencyP95Ratio: z.number().gt(1).optional(),
       errorRateDelta: z.number().min(0).max(1).optional(),
+      source: alarmSource.optional(),
     })
     .optional(),
+  /** The source of every alarm that does not name its own. */
+  source: alarmSource.optional(),
+  /** `auto`: the fewest real requests in a period for real traffic to decide it. */
+  minRequests: positiveInt.optional(),
   periodSeconds: positiveInt.optional(),
   datapointsToAlarm: positiveInt.optional(),
   evaluationPeriods: positiveInt.optional(),
@@ -212,10 +233,22 @@ export interface CanaryStep {
   readonly bakeSeconds: number;
 }
 
+/** The source each alarm watches (TTFT watches real traffic only). */
+export interface AlarmSources {
+  readonly latencyP95Ms: AlarmSource;
+  readonly errorRate: AlarmSource;
+  readonly vsStable: AlarmSource;
+}
+
 export interface ResolvedAlarms {
   readonly latencyP95Ms: number;
   readonly errorRate: number;
+  /** p95 time to first token of real traffic; undefined: no TTFT alarm. */
+  readonly ttftP95Ms: number | undefined;
   readonly vsStable: { readonly latencyP95Ratio: number; readonly errorRateDelta: number } | undefined;
+  readonly sources: AlarmSources;
+  /** `auto` sources: real traffic decides a period with at least this many real requests. */
+  readonly minRequests: number;
   readonly periodSeconds: number;
   readonly datapointsToAlarm: number;
   readonly evaluationPeriods: number;

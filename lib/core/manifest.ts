@@ -25,6 +25,7 @@ import {
   trustRemoteCodeRefused,
 } from "./manifest-rules";
 import {
+  type AlarmSource,
   type CanaryStep,
   type CanaryStepInput,
   type Manifest,
@@ -294,18 +295,15 @@ export function resolveManifest(
   const lastWeight = steps.at(-1)?.weight ?? 0;
   if (lastWeight < 100) steps.push({ weight: 100, bakeSeconds });
 
-  const alarmsInput = rolloutInput.alarms ?? {};
-  const vsStable = resolveVsStable(alarmsInput.vsStable, defaults.rollout.alarms.vsStable, source);
-  findings.push(...vsStable.findings);
-  const alarms = { ...defaults.rollout.alarms, ...alarmsInput, vsStable: vsStable.value };
-  findings.push(...checkAlarmTiming(alarms, "rollout.alarms", source));
+  const alarms = resolveAlarms(rolloutInput.alarms ?? {}, defaults.rollout.alarms, source);
+  findings.push(...alarms.findings, ...checkAlarmTiming(alarms.value, "rollout.alarms", source));
   const watchSeconds = rolloutInput.watchSeconds ?? defaults.rollout.watchSeconds;
   findings.push(
     ...checkBakeWindows(
       {
         steps,
         watchSeconds,
-        alarms,
+        alarms: alarms.value,
         ...(rolloutInput.allowShortBakes === undefined
           ? {}
           : { allowShortBakes: rolloutInput.allowShortBakes }),
@@ -348,7 +346,7 @@ export function resolveManifest(
         steps,
         bakeSeconds,
         watchSeconds: rolloutInput.watchSeconds ?? defaults.rollout.watchSeconds,
-        alarms,
+        alarms: alarms.value,
         approval: rolloutInput.approval ?? defaults.rollout.approval,
       },
     },
@@ -363,10 +361,93 @@ function resolveStep(step: CanaryStepInput | RolloutDefaultStep, bakeSeconds: nu
 
 type RolloutDefaultStep = StackConfig["defaults"]["rollout"]["steps"][number];
 type VsStable = ResolvedAlarms["vsStable"];
+type AlarmsInput = NonNullable<NonNullable<Manifest["rollout"]>["alarms"]>;
+type ThresholdInput = number | { readonly threshold: number; readonly source?: AlarmSource | undefined };
+
+/**
+ * The manifest's alarms over the stack's: each threshold with its source — the alarm's own, else the
+ * manifest's `source`, else the stack's default for that alarm. TTFT watches real traffic only; a source
+ * or a `minRequests` that no alarm would use is a finding, not silently ignored.
+ */
+function resolveAlarms(
+  input: AlarmsInput,
+  stack: ResolvedAlarms,
+  source: FindingSource,
+): { value: ResolvedAlarms; findings: Finding[] } {
+  const findings: Finding[] = [];
+  const { latencyP95Ms, errorRate, ttftP95Ms, vsStable: vsStableInput, source: shared, ...timing } = input;
+  const sourceOf = (given: ThresholdInput | undefined, stackSource: AlarmSource): AlarmSource =>
+    (typeof given === "object" ? given.source : undefined) ?? shared ?? stackSource;
+  const thresholdOf = (given: ThresholdInput | undefined) =>
+    typeof given === "object" ? given.threshold : given;
+  const vsStable = resolveVsStable(vsStableInput, stack.vsStable, source);
+  findings.push(...vsStable.findings);
+  const sources = {
+    latencyP95Ms: sourceOf(latencyP95Ms, stack.sources.latencyP95Ms),
+    errorRate: sourceOf(errorRate, stack.sources.errorRate),
+    vsStable: vsStableInput?.source ?? shared ?? stack.sources.vsStable,
+  };
+
+  const ttftSource = typeof ttftP95Ms === "object" ? ttftP95Ms.source : undefined;
+  if (ttftSource !== undefined && ttftSource !== "traffic") {
+    findings.push(
+      ruleFinding(
+        source,
+        "ttft-source",
+        "rollout.alarms.ttftP95Ms.source",
+        `ttftP95Ms watches real traffic only, found source '${ttftSource}': the prober's chats are not streamed and a few tokens long, so they have no time to first token worth alarming on.`,
+        "Leave source out of ttftP95Ms (or write source: traffic); use latencyP95Ms to watch the prober.",
+      ),
+    );
+  }
+  // The alarms a shared source or minRequests would reach: latency, error rate, and vsStable if it is on.
+  const shareable = [
+    ["latencyP95Ms", latencyP95Ms],
+    ["errorRate", errorRate],
+    ...(vsStable.value ? [["vsStable", vsStableInput] as const] : []),
+  ] as const;
+  if (shared !== undefined && shareable.every(([, given]) => typeof given === "object" && given.source)) {
+    findings.push(
+      ruleFinding(
+        source,
+        "alarm-source-unused",
+        "rollout.alarms.source",
+        `source '${shared}' applies to no alarm: ${shareable.map(([name]) => name).join(", ")} each name their own source.`,
+        "Remove rollout.alarms.source, or remove the alarms' own sources to let it apply.",
+      ),
+    );
+  }
+  const auto = shareable.some(([name]) => sources[name] === "auto");
+  if (input.minRequests !== undefined && !auto) {
+    findings.push(
+      ruleFinding(
+        source,
+        "min-requests-unused",
+        "rollout.alarms.minRequests",
+        `minRequests ${input.minRequests} decides between real traffic and the prober for alarms with source 'auto', and no alarm has it (${shareable.map(([name]) => `${name}: ${sources[name]}`).join(", ")}).`,
+        "Remove minRequests, or set source: auto on the alarms that should fall back to the prober when traffic is thin.",
+      ),
+    );
+  }
+  return {
+    value: {
+      ...stack,
+      ...timing,
+      latencyP95Ms: thresholdOf(latencyP95Ms) ?? stack.latencyP95Ms,
+      errorRate: thresholdOf(errorRate) ?? stack.errorRate,
+      ttftP95Ms: thresholdOf(ttftP95Ms) ?? stack.ttftP95Ms,
+      vsStable: vsStable.value,
+      sources,
+    },
+    findings,
+  };
+}
 
 /** The manifest's comparisons against stable over the stack's; a field neither gives is a finding. */
 function resolveVsStable(
-  input: { readonly latencyP95Ratio?: number; readonly errorRateDelta?: number } | undefined,
+  input:
+    | { readonly latencyP95Ratio?: number; readonly errorRateDelta?: number; readonly source?: AlarmSource }
+    | undefined,
   stackDefault: VsStable,
   source: FindingSource,
 ): { value: VsStable; findings: Finding[] } {

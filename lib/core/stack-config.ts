@@ -14,9 +14,17 @@ import {
   checkCanarySteps,
   checkExtraArgs,
   checkImage,
+  ruleFinding,
   trustRemoteCodeRefused,
 } from "./manifest-rules";
-import { canaryStepSchema, evalSuiteSchema, smokePromptSchema, sloSchema } from "./manifest-schema";
+import {
+  ALARM_SOURCES,
+  canaryStepSchema,
+  evalSuiteSchema,
+  smokePromptSchema,
+  sloSchema,
+} from "./manifest-schema";
+import { promqlTemplateProblems } from "./promql-template";
 import { type FindingSource, describeValue, findingsFromSchemaIssues } from "./schema-findings";
 
 const runtimeSchema = z.enum(["vllm", "llama.cpp"]);
@@ -117,6 +125,44 @@ const stackConfigSchema = z.strictObject({
         /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}-$/,
         "letters, digits, '_' and '-', ending in '-', at most 64 characters (e.g. modelship-prod-)",
       ),
+    prometheus: z
+      .strictObject({
+        endpoint: z.discriminatedUnion("kind", [
+          z.strictObject({
+            kind: z.literal("amp"),
+            // The AMP API's WorkspaceId pattern.
+            workspaceId: z
+              .string()
+              .regex(/^[0-9A-Za-z][-.0-9A-Z_a-z]{0,63}$/, "an AMP workspace id like ws-1234abcd-…"),
+            region: z
+              .string()
+              .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, "an AWS region like us-east-1")
+              .optional(),
+          }),
+          z.strictObject({
+            kind: z.literal("service"),
+            namespace: kubernetesName,
+            service: kubernetesName,
+            port: z.number().int().min(1).max(65535),
+            pathPrefix: z
+              .string()
+              .regex(/^\/[A-Za-z0-9._~/-]*$/, "a path starting with '/'")
+              .optional(),
+          }),
+          z.strictObject({ kind: z.literal("url"), url: z.url({ protocol: /^https?$/ }) }),
+        ]),
+        queries: z.strictObject({
+          requests: z.string(),
+          errors: z.string().optional(),
+          aborted: z.string().optional(),
+          latencyP95Seconds: z.string().optional(),
+          ttftP95Seconds: z.string().optional(),
+          itlP95Seconds: z.string().optional(),
+          queueTimeP95Seconds: z.string().optional(),
+          requestsWaiting: z.string().optional(),
+        }),
+      })
+      .optional(),
   }),
   local: z.strictObject({
     threads: z.number().int().min(1).max(256),
@@ -163,7 +209,14 @@ const stackConfigSchema = z.strictObject({
       alarms: z.strictObject({
         latencyP95Ms: z.number().positive(),
         errorRate: fraction,
+        ttftP95Ms: z.number().positive().optional(),
         vsStable: z.strictObject({ latencyP95Ratio: z.number().gt(1), errorRateDelta: fraction }).optional(),
+        sources: z.strictObject({
+          latencyP95Ms: z.enum(ALARM_SOURCES),
+          errorRate: z.enum(ALARM_SOURCES),
+          vsStable: z.enum(ALARM_SOURCES),
+        }),
+        minRequests: positiveInt,
         periodSeconds: positiveInt,
         datapointsToAlarm: positiveInt,
         evaluationPeriods: positiveInt,
@@ -216,7 +269,11 @@ export function resolveStackConfig(
       ...data.defaults,
       rollout: {
         ...data.defaults.rollout,
-        alarms: { ...data.defaults.rollout.alarms, vsStable: data.defaults.rollout.alarms.vsStable },
+        alarms: {
+          ...data.defaults.rollout.alarms,
+          ttftP95Ms: data.defaults.rollout.alarms.ttftP95Ms,
+          vsStable: data.defaults.rollout.alarms.vsStable,
+        },
       },
     },
   };
@@ -239,6 +296,19 @@ function defaultsFindings(config: StackConfig, source: FindingSource): Finding[]
   ];
   if (serving.trustRemoteCode && !config.allowTrustRemoteCode) {
     findings.push(trustRemoteCodeRefused(source, "defaults.serving.trustRemoteCode"));
+  }
+  for (const [name, template] of Object.entries(config.canaryMetrics.prometheus?.queries ?? {})) {
+    for (const problem of promqlTemplateProblems(template ?? "")) {
+      findings.push(
+        ruleFinding(
+          source,
+          "promql-template",
+          `canaryMetrics.prometheus.queries.${name}`,
+          `${problem}.`,
+          'Each query answers one number for one version and window; see the README\'s "Real traffic from your Prometheus".',
+        ),
+      );
+    }
   }
   return findings;
 }

@@ -6,6 +6,7 @@
 // file also makes those Roles and RoleBindings (docs/eks.md shows them; a test keeps the two equal).
 
 import { KUBERNETES_ACCESS, type KubernetesAccess } from "../aws/port-actions";
+import type { StackConfig } from "../core/config";
 import type { ModelshipFunction } from "../core/pipeline-functions";
 import { FUNCTION_PORT_USE } from "../pipeline/function-port-use";
 import { usedMembers } from "../pipeline/port-use";
@@ -64,18 +65,9 @@ const INCLUDED: Partial<Record<KubernetesAccess, KubernetesAccess>> = {
   readRoutes: "editRoutes",
 };
 
-/**
- * Access a function needs beyond its port methods. The Prober scrapes each serving pod's `/metrics` through
- * the API server's pods proxy (issue 9, real-traffic metrics); when that scrape is a port method, its row in
- * KUBERNETES_ACCESS takes this one's place.
- */
-const EXTRA_ACCESS: Partial<Record<ModelshipFunction, readonly KubernetesAccess[]>> = {
-  Prober: ["scrapePods"],
-};
-
 /** Every kind of Kubernetes access the function's port use needs, the included ones left out. */
 export function kubernetesAccessOf(name: ModelshipFunction): KubernetesAccess[] {
-  const needed = new Set<KubernetesAccess>(EXTRA_ACCESS[name] ?? []);
+  const needed = new Set<KubernetesAccess>();
   for (const { port, members } of usedMembers(FUNCTION_PORT_USE[name])) {
     if (port !== "serving" && port !== "gateway") continue;
     const table: Readonly<Record<string, KubernetesAccess>> = KUBERNETES_ACCESS[port];
@@ -91,44 +83,82 @@ export function kubernetesAccessOf(name: ModelshipFunction): KubernetesAccess[] 
   });
 }
 
+/**
+ * The group of the functions that query an in-cluster Prometheus through the API server's service proxy
+ * (`canaryMetrics.prometheus` of kind `service`): a Role in the Prometheus' own namespace, not the stack's.
+ */
+export const PROMETHEUS_READERS_GROUP = "modelship-prometheus-readers";
+
+/** The in-cluster Prometheus the stack queries, if its config names one. */
+function inClusterPrometheus(config: StackConfig | undefined) {
+  const endpoint = config?.canaryMetrics.prometheus?.endpoint;
+  return endpoint?.kind === "service" ? endpoint : undefined;
+}
+
 /** The function's access entry: the namespace-scoped edit policy, and the Kubernetes groups, if any. */
-export function clusterAccessOf(name: ModelshipFunction): {
+export function clusterAccessOf(
+  name: ModelshipFunction,
+  config?: StackConfig,
+): {
   readonly editNamespace: boolean;
   readonly kubernetesGroups: readonly string[];
 } {
   const accesses = kubernetesAccessOf(name);
+  const queriesPrometheus =
+    inClusterPrometheus(config) !== undefined &&
+    usedMembers(FUNCTION_PORT_USE[name]).some(
+      (used) => used.port === "metrics" && used.members.includes("queryPrometheus"),
+    );
   return {
     editNamespace: accesses.includes("editCandidates"),
-    kubernetesGroups: accesses.flatMap((access) =>
-      access === "editCandidates" ? [] : [KUBERNETES_GROUPS[access]],
-    ),
+    kubernetesGroups: [
+      ...accesses.flatMap((access) => (access === "editCandidates" ? [] : [KUBERNETES_GROUPS[access]])),
+      ...(queriesPrometheus ? [PROMETHEUS_READERS_GROUP] : []),
+    ],
   };
 }
 
 /** A Role or RoleBinding, as `kubectl apply` takes it. */
 export type RbacObject = Readonly<Record<string, unknown>>;
 
-/** The Role and RoleBinding of every group, in the namespace: what the platform team applies once. */
-export function clusterRoleObjects(namespace: string): RbacObject[] {
-  return (Object.entries(KUBERNETES_GROUPS) as [keyof typeof KUBERNETES_GROUPS, string][]).flatMap(
-    ([access, group]) => [
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "Role",
-        metadata: { name: group, namespace },
-        rules: KUBERNETES_RULES[access].map((rule) => ({
-          apiGroups: [...rule.apiGroups],
-          resources: [...rule.resources],
-          verbs: [...rule.verbs],
-        })),
-      },
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "RoleBinding",
-        metadata: { name: group, namespace },
-        subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: group }],
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: group },
-      },
-    ],
-  );
+/**
+ * The Role and RoleBinding of every group, in the namespace: what the platform team applies once; with an
+ * in-cluster Prometheus in the config, also the one that lets the prober query it, in its namespace.
+ */
+export function clusterRoleObjects(namespace: string, config?: StackConfig): RbacObject[] {
+  const prometheus = inClusterPrometheus(config);
+  const prometheusRole = prometheus
+    ? roleAndBinding(PROMETHEUS_READERS_GROUP, prometheus.namespace, [
+        // A query is a GET through the service proxy.
+        { apiGroups: [""], resources: ["services/proxy"], verbs: ["get"] },
+      ])
+    : [];
+  return [
+    ...(Object.entries(KUBERNETES_GROUPS) as [keyof typeof KUBERNETES_GROUPS, string][]).flatMap(
+      ([access, group]) => roleAndBinding(group, namespace, KUBERNETES_RULES[access]),
+    ),
+    ...prometheusRole,
+  ];
+}
+
+function roleAndBinding(group: string, namespace: string, rules: readonly RbacRule[]): RbacObject[] {
+  return [
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: group, namespace },
+      rules: rules.map((rule) => ({
+        apiGroups: [...rule.apiGroups],
+        resources: [...rule.resources],
+        verbs: [...rule.verbs],
+      })),
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: group, namespace },
+      subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: group }],
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: group },
+    },
+  ];
 }

@@ -68,6 +68,8 @@ export interface AccessTargets {
   readonly modelPackageGroupsArn: string;
   /** `arn:…:sagemaker:<region>:<account>:model-package/*` */
   readonly modelPackagesArn: string;
+  /** The AMP workspace the stack's Prometheus is (`canaryMetrics.prometheus`), if it is one. */
+  readonly prometheusWorkspaceArn?: string;
 }
 
 /** An IAM statement, and why it names resources by a pattern or `*` when it does (cdk-nag asks for a reason). */
@@ -113,8 +115,11 @@ interface Placement {
   readonly conditions?: Record<string, unknown>;
 }
 
-/** Where each action (other than the bucket's, placed by area) applies. */
-function placementOf(action: IamAction, targets: AccessTargets): Placement {
+/**
+ * Where each action (other than the bucket's, placed by area) applies; undefined for an action this stack's
+ * config gives nothing to act on (an AMP query when its Prometheus is not an AMP workspace): not granted.
+ */
+function placementOf(action: IamAction, targets: AccessTargets): Placement | undefined {
   const [service] = action.split(":");
   switch (service) {
     case "dynamodb":
@@ -151,6 +156,8 @@ function placementOf(action: IamAction, targets: AccessTargets): Placement {
             : [targets.modelPackagesArn],
         patternReason: MODEL_PACKAGE_REASON,
       };
+    case "aps":
+      return targets.prometheusWorkspaceArn ? { resources: [targets.prometheusWorkspaceArn] } : undefined;
     default:
       throw new Error(`function-access: no resource is known for ${action}; add it to placementOf.`);
   }
@@ -192,7 +199,8 @@ export function grantsOf(needs: readonly Need[], targets: AccessTargets): Grant[
     });
   }
   for (const action of new Set(needs.map((n) => n.action))) {
-    if (!action.startsWith("s3:")) place(action, placementOf(action, targets));
+    const placement = action.startsWith("s3:") ? undefined : placementOf(action, targets);
+    if (placement) place(action, placement);
   }
 
   const grants: Grant[] = [...placed.values()].map(({ placement, actions }) => ({

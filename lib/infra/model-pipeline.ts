@@ -567,7 +567,7 @@ export class ModelPipeline extends Construct {
   private createClusterAccessEntries(): Partial<Record<ModelshipFunction, eks.CfnAccessEntry>> {
     const entries: Partial<Record<ModelshipFunction, eks.CfnAccessEntry>> = {};
     for (const [name, fn] of Object.entries(this.functions) as [ModelshipFunction, NodejsFunction][]) {
-      const { editNamespace, kubernetesGroups } = clusterAccessOf(name);
+      const { editNamespace, kubernetesGroups } = clusterAccessOf(name, this.config);
       if ((!editNamespace && kubernetesGroups.length === 0) || !fn.role) continue;
       entries[name] = new eks.CfnAccessEntry(this, `${name}ClusterAccess`, {
         clusterName: this.config.clusterName,
@@ -821,12 +821,28 @@ export class ModelPipeline extends Construct {
       schedulerRoleArn: this.schedulerRole.roleArn,
       modelPackageGroupsArn: arn("sagemaker", "model-package-group", "*", ArnFormat.SLASH_RESOURCE_NAME),
       modelPackagesArn: arn("sagemaker", "model-package", "*", ArnFormat.SLASH_RESOURCE_NAME),
+      ...prometheusWorkspace(stack, this.config),
     };
     for (const [name, fn] of Object.entries(this.functions) as [ModelshipFunction, NodejsFunction][]) {
       if (fn.role) applyGrants(fn.role, functionGrants(name, access));
     }
     return access;
   }
+}
+
+/** The AMP workspace the prober queries, when the stack's Prometheus is one (`arn:…:aps:<region>:<account>:workspace/<id>`). */
+function prometheusWorkspace(stack: Stack, config: StackConfig): { prometheusWorkspaceArn?: string } {
+  const endpoint = config.canaryMetrics.prometheus?.endpoint;
+  if (endpoint?.kind !== "amp") return {};
+  return {
+    prometheusWorkspaceArn: stack.formatArn({
+      service: "aps",
+      resource: "workspace",
+      resourceName: endpoint.workspaceId,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+      ...(endpoint.region === undefined ? {} : { region: endpoint.region }),
+    }),
+  };
 }
 
 /** Adds the grants to the role, acknowledging each resource pattern with its grant's reason. */

@@ -1,13 +1,22 @@
-// The Metrics port on this machine: observations go into the in-process MetricSeries the local alarms read
-// (as `Latency`, `Errors`, `Requests` by Model/Version/Variant, the metrics CloudWatch gets on AWS), and the
+// The Metrics port on this machine: observations and windows of real traffic go into the in-process
+// MetricSeries the local alarms read (as the metrics CloudWatch gets on AWS, lib/core/canary-metrics.ts), and the
 // prober — an EventBridge Scheduler rate on AWS — is a timer per model version that runs a probe round at
 // once and then every `everySeconds`. A round still running when the next is due is not doubled; a round
 // that fails is logged and the next one runs as planned. Timers are unref'ed: a prober never keeps the
 // process alive. `close()` stops every prober and waits for the rounds in flight.
 
+import { request } from "undici";
+import type { PrometheusEndpoint } from "../core/config";
 import type { MetricSeries } from "../core/metric-series";
-import { observationSamples } from "../core/canary-metrics";
-import type { Metrics, Observation, ProberTarget } from "../ports";
+import {
+  MAX_ANSWER_BYTES,
+  PrometheusQueryFailed,
+  prometheusQueryRequest,
+  readPrometheusAnswer,
+} from "../core/prometheus-query";
+import { describeNetworkError, readCappedText } from "../eval/http";
+import { type MetricSample, observationSamples, trafficSamples } from "../core/canary-metrics";
+import type { Metrics, Observation, ProberTarget, TrafficPeriod } from "../ports";
 
 export interface LocalMetricsOptions {
   readonly series: MetricSeries;
@@ -17,6 +26,8 @@ export interface LocalMetricsOptions {
   readonly probeRound: (target: ProberTarget) => Promise<void>;
   /** Where a failed round is told. */
   readonly log: (message: string) => void;
+  /** The Prometheus real traffic is read from (config canaryMetrics.prometheus); locally a URL only. */
+  readonly prometheus?: PrometheusEndpoint;
 }
 
 interface Prober {
@@ -24,6 +35,9 @@ interface Prober {
   readonly timer: NodeJS.Timeout;
   inFlight?: Promise<void>;
 }
+
+/** Milliseconds a Prometheus query may take: a probe round lasts a few seconds. */
+const QUERY_TIMEOUT_MS = 5_000;
 
 export class LocalMetrics implements Metrics {
   private readonly options: LocalMetricsOptions;
@@ -37,10 +51,48 @@ export class LocalMetrics implements Metrics {
 
   /** Records every valid observation; then, if any was not, fails naming each of those. */
   async publish(observations: readonly Observation[]): Promise<void> {
+    this.record(observations, "observation(s)", (o) => observationSamples(o, this.options.namespace));
+  }
+
+  /** Records every valid window of real traffic; then, if any was not, fails naming each of those. */
+  async publishTraffic(periods: readonly TrafficPeriod[]): Promise<void> {
+    this.record(periods, "traffic window(s)", (p) => trafficSamples(p, this.options.namespace));
+  }
+
+  /** One instant query to the configured Prometheus over plain HTTP (this machine has no cluster or AMP). */
+  async queryPrometheus(query: string, at: Date): Promise<number | undefined> {
+    const endpoint = this.options.prometheus;
+    if (endpoint?.kind !== "url") {
+      throw new PrometheusQueryFailed(
+        endpoint
+          ? `The local runtime reaches a Prometheus by URL only, not ${endpoint.kind}: set canaryMetrics.prometheus.endpoint to {"kind": "url", "url": "http://…"}.`
+          : "The local config names no Prometheus (canaryMetrics.prometheus): real traffic is scraped from the servers.",
+      );
+    }
+    const asked = prometheusQueryRequest(query, at);
+    const url = new URL(`${endpoint.url.replace(/\/+$/, "")}${asked.path}`);
+    for (const [name, value] of Object.entries(asked.query)) url.searchParams.set(name, value);
+    try {
+      const response = await request(url, {
+        method: "GET",
+        headers: asked.headers,
+        signal: AbortSignal.timeout(QUERY_TIMEOUT_MS),
+      });
+      const text = await readCappedText(response.body, MAX_ANSWER_BYTES);
+      return readPrometheusAnswer(response.statusCode, text, query);
+    } catch (error) {
+      if (error instanceof PrometheusQueryFailed) throw error;
+      throw new PrometheusQueryFailed(`Asking ${url} failed: ${describeNetworkError(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  private record<T>(items: readonly T[], what: string, samplesOf: (item: T) => MetricSample[]): void {
     const problems: string[] = [];
-    for (const observation of observations) {
+    for (const item of items) {
       try {
-        for (const sample of observationSamples(observation, this.options.namespace)) {
+        for (const sample of samplesOf(item)) {
           this.options.series.record(sample.metric, sample.value, sample.at);
         }
       } catch (error) {
@@ -49,7 +101,7 @@ export class LocalMetrics implements Metrics {
     }
     if (problems.length > 0) {
       throw new RangeError(
-        `${problems.length} of ${observations.length} observation(s) could not be recorded:\n${problems.map((p) => `  ${p}`).join("\n")}`,
+        `${problems.length} of ${items.length} ${what} could not be recorded:\n${problems.map((p) => `  ${p}`).join("\n")}`,
       );
     }
   }

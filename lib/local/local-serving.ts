@@ -2,7 +2,8 @@
 // built-in llama.cpp server (lib/local/llama-server) on the version's GGUF file, or the stack's command
 // template — with its output in `<home>/logs/<rolloutId>.log`. Readiness is one `GET /health` per status
 // call; a process that exited is classified from its exit and log tail with the same signature table as the
-// EKS adapter. The endpoint's `baseUrl` ends in `/v1`, the OpenAI SDK's convention.
+// EKS adapter. The endpoint's `baseUrl` ends in `/v1`, the OpenAI SDK's convention. A server's `/metrics` is
+// read as the one "pod" of its version, named after its process (a restarted server is a new pod).
 //
 // Processes are tracked in memory: deploying a rollout again while its process lives adopts it. A handle from
 // an earlier control plane (its process is gone, or belongs to no one here) is judged by its pid. Removing
@@ -15,7 +16,16 @@ import { join } from "node:path";
 import type { StackConfig } from "../core/config";
 import { CandidateFailed } from "../core/errors";
 import { classifyFailure } from "../core/failure-signatures";
-import type { CandidateHandle, CandidateSpec, CandidateStatus, Endpoint, Serving } from "../ports";
+import { request } from "undici";
+import { describeNetworkError, readCappedText } from "../eval/http";
+import type {
+  CandidateHandle,
+  CandidateSpec,
+  CandidateStatus,
+  Endpoint,
+  PodMetrics,
+  Serving,
+} from "../ports";
 import { reapOnExit } from "./child-reaper";
 import { candidateCommand } from "./serving-command";
 
@@ -56,6 +66,9 @@ interface Candidate {
 }
 
 const HEALTH_TIMEOUT_MS = 2_000;
+const METRICS_TIMEOUT_MS = 5_000;
+/** As on EKS: a server's /metrics is a few hundred kilobytes; more is a failure, not read into memory. */
+const METRICS_BYTES = 4 * 1024 * 1024;
 const STOP_GRACE_MS = 10_000;
 const KILL_WAIT_MS = 5_000;
 const LOG_TAIL_LINES = 40;
@@ -183,6 +196,26 @@ export class LocalServing implements Serving {
   async endpoint(handle: CandidateHandle, _purpose: "probe" | "load"): Promise<Endpoint> {
     const { port } = readDetails(handle);
     return { baseUrl: `http://127.0.0.1:${port}/v1`, headers: {}, servedName: handle.servedName };
+  }
+
+  async scrapeMetrics(handle: CandidateHandle): Promise<PodMetrics[]> {
+    const details = readDetails(handle);
+    const candidate = this.tracked(handle, details);
+    if (candidate?.exited || (!candidate && !isAlive(details.pid))) return [];
+    const pod = `server-pid-${details.pid}`;
+    try {
+      const response = await request(`http://127.0.0.1:${details.port}/metrics`, {
+        headers: { accept: "text/plain;version=0.0.4" },
+        signal: AbortSignal.timeout(METRICS_TIMEOUT_MS),
+      });
+      const text = await readCappedText(response.body, METRICS_BYTES);
+      if (response.statusCode !== 200) {
+        return [{ pod, error: `GET /metrics answered ${response.statusCode}: ${text.slice(0, 200).trim()}` }];
+      }
+      return [{ pod, text }];
+    } catch (error) {
+      return [{ pod, error: `GET /metrics failed: ${describeNetworkError(error)}` }];
+    }
   }
 
   /**

@@ -2,7 +2,7 @@
 // the registry, the gateway's routes, the servers' logs and the stack config; each pipeline function runs
 // its stage with these adapters, and the local executor runs the state machine over them. Versions are real
 // servers on this machine (LocalServing) behind the local weighted gateway; the canary's metrics live in one
-// in-process series that the prober and the gateway feed and the alarm loop reads, and an alarm going to
+// in-process series that the prober feeds (its chats, and each server's own /metrics) and the alarm loop reads, and an alarm going to
 // ALARM calls the same Rollback the AWS alarm rule does. `close()` stops every loop, server and socket.
 
 import { readFile } from "node:fs/promises";
@@ -25,7 +25,7 @@ import { finalize } from "../pipeline/finalize";
 import { mergeEval } from "../pipeline/merge-eval";
 import { mergeStress } from "../pipeline/merge-stress";
 import { prepare } from "../pipeline/prepare";
-import { probeRound } from "../pipeline/probe";
+import { probeRound, trafficWindowsFor } from "../pipeline/probe";
 import { promote } from "../pipeline/promote";
 import { registerGateway } from "../pipeline/register-gateway";
 import { rollback, stateMachineRollback } from "../pipeline/rollback";
@@ -150,10 +150,18 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   const executions = new LocalExecutions(executor, options.onTransition);
   const serving = new LocalServing({ home, config });
   const series = new MetricSeries();
+  // The servers' previous scrapes, from one probe round to the next.
+  const traffic = trafficWindowsFor(config);
   const metrics = new LocalMetrics({
     series,
     namespace: config.canaryMetrics.namespace,
-    probeRound: async (target) => void (await probeRound(target, depsNow())),
+    ...(config.canaryMetrics.prometheus ? { prometheus: config.canaryMetrics.prometheus.endpoint } : {}),
+    probeRound: async (target) => {
+      const round = await probeRound(target, depsNow(), { traffic });
+      // Rounds that could not probe published errors; the log says why.
+      for (const problem of round.problems ?? [])
+        log(`The prober of ${target.model} ${target.version}: ${problem}`);
+    },
     log,
   });
   const alarms = new LocalAlarms({
@@ -182,8 +190,6 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
     adminSecret: await createAdminSecret(home),
     port: options.gatewayPort ?? config.local.gatewayPort,
     endpointOf: (handle) => serving.endpoint(handle, "probe"),
-    record: (observations) =>
-      void metrics.publish(observations).catch((error: unknown) => log(String(error))),
   });
   const events = new JsonlEvents(paths.events);
   const deps: StageDeps = {
@@ -284,6 +290,19 @@ export async function readLocalStackConfig(home: string): Promise<StackConfig> {
   }
   const { config, findings } = resolveStackConfig(withLocalServingDefaults(partial), file);
   if (!config) throw new LocalConfigInvalid(file, findings);
+  const prometheus = config.canaryMetrics.prometheus?.endpoint;
+  if (prometheus && prometheus.kind !== "url") {
+    throw new LocalConfigInvalid(file, [
+      {
+        severity: "error",
+        code: "stack-config.local-prometheus",
+        file,
+        path: "canaryMetrics.prometheus.endpoint.kind",
+        message: `the local runtime reaches a Prometheus by URL only, found kind '${prometheus.kind}' (AMP and a cluster's service proxy are for AWS).`,
+        hint: 'Write {"kind": "url", "url": "http://127.0.0.1:9090"} for a Prometheus on this machine, or leave canaryMetrics.prometheus out to scrape the servers.',
+      },
+    ]);
+  }
   return config;
 }
 

@@ -6,6 +6,7 @@
 // fenced, so a rollout rolled back meanwhile is left with neither.
 
 import { type CanaryAlarms, canaryAlarmSpecs } from "../core/canary-alarms";
+import { trafficSourceOf } from "../core/config";
 import type { ResolvedManifest } from "../core/manifest-schema";
 import type { RolloutIdentity } from "../core/rollout";
 import type { StageDeps } from "./deps";
@@ -23,7 +24,7 @@ export function rolloutAlarms(
   rollout: RolloutIdentity,
   manifest: ResolvedManifest,
   stableVersion: string | undefined,
-  config: StageDeps["config"],
+  { config, clock }: Pick<StageDeps, "config" | "clock">,
 ): CanaryAlarms {
   return canaryAlarmSpecs({
     model: rollout.model,
@@ -32,6 +33,13 @@ export function rolloutAlarms(
     alarms: manifest.rollout.alarms,
     namespace: config.canaryMetrics.namespace,
     alarmPrefix: config.canaryMetrics.alarmPrefix,
+    trafficSource: trafficSourceOf(config),
+    prober: {
+      everySeconds: config.canaryMetrics.probeEverySeconds,
+      requestsPerRound: config.canaryMetrics.probeRequests,
+    },
+    // The no-data guard judges only periods after the prober, started right after, has surely run.
+    armedAt: clock.now(),
   });
 }
 

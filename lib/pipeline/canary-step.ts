@@ -42,7 +42,7 @@ export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): P
 
   const progress = nextStep(plan, previousCanaryStep(state));
   const weights = canaryWeights(plan, progress.weight);
-  const alarms = rolloutAlarms(rollout, manifest, stable.version, deps.config);
+  const alarms = rolloutAlarms(rollout, manifest, stable.version, deps);
   const recorded = record.canary?.step === progress.step && record.canary.weight === progress.weight;
   if (recorded && (await stageComplete(deps, record, rollout.id, STAGE))) return progress;
   if (!recorded) {

@@ -54,7 +54,7 @@ export async function promote(state: ExecutionState, deps: PromoteDeps): Promise
   const { candidate, previous } = done
     ? promotedVersions(record, rollout.id)
     : versionsToPromote(record, rollout.id);
-  const alarms = rolloutAlarms(rollout, manifest, previous?.version, deps.config);
+  const alarms = rolloutAlarms(rollout, manifest, previous?.version, deps);
 
   let reason = done?.reason;
   if (!reason) {

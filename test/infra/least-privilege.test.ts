@@ -10,10 +10,14 @@ import { readFileSync } from "node:fs";
 import { stringify } from "yaml";
 import { KUBERNETES_ACCESS, PORT_ACTIONS } from "../../lib/aws/port-actions";
 import type { ModelshipFunction } from "../../lib/core/pipeline-functions";
-import { clusterRoleObjects, KUBERNETES_GROUPS } from "../../lib/infra/cluster-roles";
+import {
+  clusterRoleObjects,
+  KUBERNETES_GROUPS,
+  PROMETHEUS_READERS_GROUP,
+} from "../../lib/infra/cluster-roles";
 import type { ModelPipeline } from "../../lib/infra/model-pipeline";
 import { FUNCTION_PORT_USE } from "../../lib/pipeline/function-port-use";
-import { roleStatements, synthSampleStack } from "./synth";
+import { cdkJsonContext, flatArn, roleStatements, synthSampleStack } from "./synth";
 
 let pipeline: ModelPipeline;
 let template: ReturnType<typeof synthSampleStack>["template"];
@@ -38,12 +42,18 @@ function declared(name: ModelshipFunction): [string, string[]][] {
   ]);
 }
 
-/** The actions the declaration needs, read off the action table. */
+/**
+ * The actions the declaration needs, read off the action table — but an AMP query's, which only a stack whose
+ * Prometheus is an AMP workspace is granted (the sample stack's is not).
+ */
 function declaredActions(name: ModelshipFunction): string[] {
   const table = PORT_ACTIONS as Record<string, Record<string, readonly string[]>>;
+  const amp = pipeline.config.canaryMetrics.prometheus?.endpoint.kind === "amp";
   return [
     ...new Set(declared(name).flatMap(([port, members]) => members.flatMap((m) => table[port]?.[m] ?? []))),
-  ].sort();
+  ]
+    .filter((action) => amp || !action.startsWith("aps:"))
+    .sort();
 }
 
 function grantedActions(name: ModelshipFunction): string[] {
@@ -93,8 +103,6 @@ describe("ModelPipeline: each function's rights in the cluster are what its stag
     const accesses = new Set(
       declared(name).flatMap(([port, members]) => members.flatMap((m) => table[port]?.[m] ?? [])),
     );
-    // The Prober scrapes the serving pods' metrics (issue 9, real traffic) beyond its port methods.
-    if (name === "Prober") accesses.add("scrapePods");
     const edit = accesses.has("editCandidates");
     const groups = [
       ...(!edit && accesses.has("readCandidates") ? [KUBERNETES_GROUPS.readCandidates] : []),
@@ -117,6 +125,63 @@ describe("ModelPipeline: each function's rights in the cluster are what its stag
       expect([...(entry?.kubernetesGroups ?? [])].sort()).toEqual(groups.sort());
     },
   );
+});
+
+describe("ModelPipeline with the platform team's Prometheus as real traffic's source", () => {
+  const QUERIES = { requests: 'sum(rate(vllm:request_success_total{model_name="{{model}}"}[1m]))' };
+  const withPrometheus = (endpoint: Record<string, unknown>) => {
+    const context = cdkJsonContext();
+    const config = (context["modelship"] ?? {}) as Record<string, unknown>;
+    return synthSampleStack({
+      modelship: { ...config, canaryMetrics: { prometheus: { endpoint, queries: QUERIES } } },
+    });
+  };
+
+  it("lets the Prober, and no other function, query the AMP workspace it names, and nothing else of AMP", () => {
+    const { stack, template } = withPrometheus({
+      kind: "amp",
+      workspaceId: "ws-8f0a6e2b-1c3d",
+      region: "eu-west-1",
+    });
+    for (const name of FUNCTIONS) {
+      const aps = roleStatements(template, stack.pipeline.functions[name]).filter((s) =>
+        s.actions.some((a) => a.startsWith("aps:")),
+      );
+      if (name !== "Prober") {
+        expect(aps, name).toEqual([]);
+        continue;
+      }
+      expect(aps.map((s) => [s.actions, s.resources.map(flatArn)])).toEqual([
+        [
+          ["aps:QueryMetrics"],
+          ["arn:<AWS::Partition>:aps:eu-west-1:<AWS::AccountId>:workspace/ws-8f0a6e2b-1c3d"],
+        ],
+      ]);
+    }
+  });
+
+  it("gives the Prober a group bound to a Role in an in-cluster Prometheus' namespace that may only get its service proxy", () => {
+    const { stack } = withPrometheus({
+      kind: "service",
+      namespace: "monitoring",
+      service: "prometheus",
+      port: 9090,
+    });
+    expect(stack.pipeline.clusterAccessEntries.Prober?.kubernetesGroups).toContain(PROMETHEUS_READERS_GROUP);
+    expect(stack.pipeline.clusterAccessEntries.Promote?.kubernetesGroups ?? []).not.toContain(
+      PROMETHEUS_READERS_GROUP,
+    );
+    const role = clusterRoleObjects("models", stack.pipeline.config).find(
+      (o) => o.kind === "Role" && (o.metadata as { name: string }).name === PROMETHEUS_READERS_GROUP,
+    );
+    expect(role).toEqual({
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: PROMETHEUS_READERS_GROUP, namespace: "monitoring" },
+      rules: [{ apiGroups: [""], resources: ["services/proxy"], verbs: ["get"] }],
+    });
+    expect(() => new Role(role as never).validate()).not.toThrow();
+  });
 });
 
 describe("The Roles the platform team applies for the groups", () => {

@@ -5,10 +5,9 @@
 import { Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import { canaryAlarmSpecs } from "../../lib/core/canary-alarms";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
 import { ModelPipeline } from "../../lib/infra/model-pipeline";
 import { flatArn, roleStatements, testApp } from "./synth";
+import { canarySpecs } from "../support/canary-alarm-specs";
 
 let pipelines: ModelPipeline[];
 let templates: Template[];
@@ -79,15 +78,7 @@ describe("Two ModelPipelines in one account", () => {
   it("act each on its own alarms: no alarm rule matches another pipeline's alarms, nor may its functions touch them", () => {
     const prefixes = pipelines.map((p) => p.config.canaryMetrics.alarmPrefix);
     expectDistinct(prefixes, 3);
-    const alarmsOf = (prefix: string) =>
-      canaryAlarmSpecs({
-        model: "llama",
-        version: "v2",
-        stableVersion: "v1",
-        alarms: DEFAULT_STACK_CONFIG.defaults.rollout.alarms,
-        namespace: "modelship",
-        alarmPrefix: prefix,
-      }).alarmNames;
+    const alarmsOf = (prefix: string) => canarySpecs({ stableVersion: "v1", alarmPrefix: prefix }).alarmNames;
     pipelines.forEach((pipeline, index) => {
       const template = templates[index < 2 ? 0 : 1] as Template;
       const rule =

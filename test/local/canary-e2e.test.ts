@@ -6,13 +6,12 @@
 // the CLI. Events and records tell the whole story; after the control plane stops, no server, prober, alarm
 // or socket is left.
 
-import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ModelshipEvent } from "../../lib/core/events";
-import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { type ControlPlane, startControlPlane } from "../../lib/local/control-plane";
+import { tinyControlPlane, tinyManifest, uploadTiny } from "../support/tiny-canary";
 import type { LocalModelStatus } from "../../lib/local/control-plane-api";
 import { readEvents } from "../../lib/local/jsonl-events";
 import { run as runRollback } from "../../lib/cli/rollback";
@@ -38,61 +37,14 @@ const ALARMS = (latencyP95Ms: number) => `  alarms:
     evaluationPeriods: 2
     treatMissingData: notBreaching`;
 
-const manifest = (version: string, rollout: string) => `name: tiny
-version: ${version}
-format: gguf
-serving:
-  runtime: llama.cpp
-  maxModelLen: 256
-gates:
-  smoke:
-    rejectDegenerate: false
-  stress:
-    enabled: false
-  eval:
-    enabled: false
-rollout:
-  # Bakes of seconds, shorter than the alarms' window, on purpose: these tests follow the steps and a rollback
-  # the alarm starts in the middle of a long bake, not whether every short bake is judged.
-  allowShortBakes: true
-${rollout}
-`;
-
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), "modelship-canary-e2e-"));
-  const home = join(work, ".modelship");
-  await mkdir(home);
-  // Probes every 2 s with a 2 s timeout: a 1.5 s injected delay shows as latency, not as failures.
-  await writeFile(
-    join(home, "config.json"),
-    JSON.stringify({
-      canaryMetrics: { probeEverySeconds: 2, probeRequests: 2, probeMaxTokens: 4 },
-      local: { threads: 1 },
-    }),
-  );
-  controlPlane = await startControlPlane({
-    home,
-    timeFactor: 1,
-    port: 0,
-    onEvent: (event) => void events.push(event),
-    log: (message) => void logged.push(message),
-  });
+  ({ work, controlPlane } = await tinyControlPlane("modelship-canary-e2e-", { events, logged }));
 }, 60_000);
 
 afterAll(async () => {
   await controlPlane?.close();
   await rm(work, { recursive: true, force: true });
 });
-
-/** Copies a version into the watched bucket as a user would: the weights, then the manifest. */
-async function upload(version: string, seed: number, manifestText: string): Promise<void> {
-  const folder = join(controlPlane.home, "bucket", "models", "tiny", version);
-  await mkdir(folder, { recursive: true });
-  await writeFile(join(folder, "model.gguf"), buildTinyLlamaGguf({ seed }));
-  // The upload contract: the manifest last, written whole by a rename.
-  await writeFile(join(folder, ".modelship.yaml.tmp"), manifestText);
-  await rename(join(folder, ".modelship.yaml.tmp"), join(folder, "modelship.yaml"));
-}
 
 function eventsOf(version: string, detailType?: string): ModelshipEvent[] {
   return events.filter(
@@ -151,7 +103,7 @@ async function status(): Promise<LocalModelStatus> {
 
 describe("The canary on the local runtime, with llama.cpp behind the local gateway", () => {
   it("releases v1 to 100% without a canary, from a manifest copied into the bucket", async () => {
-    await upload("v1", 1, manifest("v1", `  watchSeconds: 2\n${ALARMS(5000)}`));
+    await uploadTiny(controlPlane.home, "v1", 1, tinyManifest("v1", `  watchSeconds: 2\n${ALARMS(5000)}`));
     await until("v1", "Model Promoted", 60_000);
     const finalized = await until("v1", "Stage Succeeded", 30_000).then(() =>
       vi.waitFor(
@@ -173,10 +125,11 @@ describe("The canary on the local runtime, with llama.cpp behind the local gatew
   }, 120_000);
 
   it("takes v2 through every canary step to promotion, with traffic on v2 during the canary, then removes v1", async () => {
-    await upload(
+    await uploadTiny(
+      controlPlane.home,
       "v2",
       2,
-      manifest(
+      tinyManifest(
         "v2",
         `  steps:\n    - { weight: 25, bakeSeconds: 4 }\n    - { weight: 50, bakeSeconds: 4 }\n  bakeSeconds: 3\n  watchSeconds: 4\n${ALARMS(5000)}`,
       ),
@@ -237,10 +190,11 @@ describe("The canary on the local runtime, with llama.cpp behind the local gatew
       body: JSON.stringify({ delay: { fixedDelayMs: 1500, percentage: 100 } }),
     });
     expect(fault.status).toBe(200);
-    await upload(
+    await uploadTiny(
+      controlPlane.home,
       "v3",
       3,
-      manifest(
+      tinyManifest(
         "v3",
         `  steps:\n    - { weight: 50, bakeSeconds: 40 }\n  bakeSeconds: 40\n  watchSeconds: 4\n${ALARMS(800)}`,
       ),

@@ -41,7 +41,7 @@ async function controlPlane() {
   const candidate = await startUpstream("candidate");
   upstreams.push(stable, candidate);
   const adminSecret = await createAdminSecret(home);
-  const gateway = await LocalGateway.open({ home, adminSecret, port: 0, endpointOf, record: () => {} });
+  const gateway = await LocalGateway.open({ home, adminSecret, port: 0, endpointOf });
   gateways.push(gateway);
   await gateway.register("chat", stable.handle("chat", "v1"));
   await gateway.promote("chat", "v1");
@@ -247,6 +247,28 @@ describe("modelship fault", () => {
     expect(answer.status).toBe(503);
   });
 
+  it("sets a server delay on long prompts, passed on to the model's server", async () => {
+    const { home, gateway } = await controlPlane();
+    const result = await runFault([
+      "chat",
+      "--variant",
+      "candidate",
+      "--server-delay",
+      "1.5s",
+      "--min-prompt-tokens",
+      "100",
+      "--home",
+      home,
+    ]);
+    expect(result).toMatchObject({
+      code: 0,
+      out: "✔ chat candidate (v2): server delay 1500 ms on prompts of 100+ tokens, 100% of requests.",
+    });
+    expect(gateway.faultOf("chat", "candidate")).toEqual({
+      serverDelay: { fixedDelayMs: 1500, minPromptTokens: 100, percentage: 100 },
+    });
+  });
+
   it("clears a fault", async () => {
     const { home, gateway } = await controlPlane();
     await gateway.setFault("chat", "candidate", { abort: { httpStatus: 500, percentage: 100 } });
@@ -300,7 +322,7 @@ describe("modelship fault", () => {
     [["chat", "--delay", "1s"], "--variant must be candidate or stable"],
     [["chat", "--variant", "canary", "--delay", "1s"], "--variant must be candidate or stable, not 'canary'"],
     [["--variant", "stable", "--delay", "1s"], "give exactly one model name"],
-    [["chat", "--variant", "stable"], "give --delay, --abort (or both), or --clear"],
+    [["chat", "--variant", "stable"], "give --delay, --abort, --server-delay (or several), or --clear"],
     [
       ["chat", "--variant", "stable", "--delay", "800"],
       "--delay must be a duration like 800ms or 2s, not '800'",
@@ -314,6 +336,18 @@ describe("modelship fault", () => {
       "--percent must be a number from 0 to 100",
     ],
     [["chat", "--variant", "stable", "--clear", "--abort", "500"], "--clear removes the fault"],
+    [
+      ["chat", "--variant", "stable", "--server-delay", "1s"],
+      "--server-delay and --min-prompt-tokens go together",
+    ],
+    [
+      ["chat", "--variant", "stable", "--server-delay", "soon", "--min-prompt-tokens", "5"],
+      "--server-delay must be a duration like 800ms or 2s, not 'soon'",
+    ],
+    [
+      ["chat", "--variant", "stable", "--server-delay", "1s", "--min-prompt-tokens", "many"],
+      "--min-prompt-tokens must be a whole number of tokens, not 'many'",
+    ],
     [["chat", "--variant", "stable", "--bogus"], "unknown flag --bogus; the flags are"],
   ])("refuses %j as a usage error (exit 2)", async (argv, message) => {
     const result = await runFault(argv);

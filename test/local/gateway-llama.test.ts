@@ -1,23 +1,24 @@
 // The local gateway in front of a real llama.cpp server (LocalServing on a generated tiny GGUF): a streamed
 // chat goes through the gateway event by event and says exactly what the server says when asked directly
-// with the same seed; the request is observed as the stable version's. Nothing is left running.
+// with the same seed; the server counts it in its own /metrics, which LocalServing reads. Nothing is left
+// running.
 
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
+import { parsePrometheusText } from "../../lib/core/prometheus-text";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { LocalGateway } from "../../lib/local/gateway/local-gateway";
 import { LocalServing } from "../../lib/local/local-serving";
-import type { CandidateHandle, Observation } from "../../lib/ports";
+import type { CandidateHandle } from "../../lib/ports";
 import { isRunning } from "../support/process-alive";
 
 let work: string;
 let serving: LocalServing;
 let gateway: LocalGateway;
 let handle: CandidateHandle;
-const observations: Observation[] = [];
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "modelship-gateway-llama-"));
@@ -51,7 +52,6 @@ beforeAll(async () => {
     home: join(work, ".modelship"),
     port: 0,
     endpointOf: (h) => serving.endpoint(h, "probe"),
-    record: (recorded) => observations.push(...recorded),
   });
   await gateway.register("tiny", handle);
   await gateway.promote("tiny", "v1");
@@ -87,7 +87,14 @@ describe("LocalGateway in front of the llama.cpp server", () => {
     // Ids and timestamps differ per request; the seeded tokens, finish and usage do not.
     expect(viaGateway.events.map(withoutIdentity)).toEqual(direct.events.map(withoutIdentity));
     expect(viaGateway.events.length).toBeGreaterThan(3);
-    expect(observations).toMatchObject([{ model: "tiny", version: "v1", variant: "stable", error: false }]);
+  });
+
+  it("is counted by the server's own /metrics, which LocalServing reads as the version's one pod", async () => {
+    const [pod] = await serving.scrapeMetrics(handle);
+    expect(pod?.pod).toBe(`server-pid-${String(handle.details?.["pid"])}`);
+    const counted = parsePrometheusText(pod?.text ?? "", (name) => name === "vllm:request_success_total");
+    // The two streamed chats of the test above: one straight to the server, one through the gateway.
+    expect(counted.reduce((sum, sample) => sum + sample.value, 0)).toBe(2);
   });
 });
 

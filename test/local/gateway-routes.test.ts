@@ -35,7 +35,6 @@ async function openGateway(home?: string) {
     home: home ?? (await mkdtemp(join(work, "home-"))),
     port: 0,
     endpointOf,
-    record: () => {},
     random: seededRandom(1),
   });
   gateways.push(gateway);
@@ -232,7 +231,6 @@ describe("LocalGateway persistence", () => {
         home: await mkdtemp(join(work, "home-")),
         port: taken.port,
         endpointOf,
-        record: () => {},
       }),
     ).rejects.toThrow(`127.0.0.1:${taken.port}: the port is in use. Set local.gatewayPort`);
   });

@@ -9,6 +9,8 @@ import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { parsePrometheusText } from "../../lib/core/prometheus-text";
+import { VllmMetricsRecorder } from "../../lib/core/vllm-metrics";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { createLlamaHttpServer } from "../../lib/local/llama-server/http-server";
 import { llamaServerCommand } from "../../lib/local/llama-server/launch";
@@ -298,6 +300,70 @@ describe("The local llama.cpp server", () => {
     expect(tooMany.body.error.message).toContain("at most 250 tokens");
   });
 
+  it("exposes vLLM's request metrics on /metrics: each answered request by finish reason, not a refused one", async () => {
+    const before = await metricsNow();
+    await postJson("/v1/chat/completions", {
+      model: NAME,
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 3,
+    });
+    await postJson("/v1/completions", { model: NAME, prompt: "x".repeat(400), max_tokens: 3 });
+    const after = await metricsNow();
+    expect(
+      after.counter('vllm:request_success_total{finished_reason="length"}') -
+        before.counter('vllm:request_success_total{finished_reason="length"}') +
+        after.counter('vllm:request_success_total{finished_reason="stop"}') -
+        before.counter('vllm:request_success_total{finished_reason="stop"}'),
+    ).toBe(1);
+    expect(
+      after.counter("vllm:e2e_request_latency_seconds_count") -
+        before.counter("vllm:e2e_request_latency_seconds_count"),
+    ).toBe(1);
+    expect(
+      after.counter("vllm:time_to_first_token_seconds_count") -
+        before.counter("vllm:time_to_first_token_seconds_count"),
+    ).toBe(1);
+    expect(after.text).toContain("# TYPE vllm:inter_token_latency_seconds histogram");
+    expect(after.text).toMatch(/^process_start_time_seconds \d+\.?\d*$/m);
+  });
+
+  it("holds a long prompt for the gateway's server delay before it joins the queue, and not a short one", async () => {
+    const before = await metricsNow();
+    const fault = { "x-modelship-fault-server-delay": "delayMs=3000;minPromptTokens=100" };
+    const short = await postJson("/v1/completions", { model: NAME, prompt: "short", max_tokens: 1 }, fault);
+    const long = await postJson(
+      "/v1/completions",
+      { model: NAME, prompt: "y".repeat(150), max_tokens: 1 },
+      fault,
+    );
+    expect([short.status, long.status]).toEqual([200, 200]);
+    const after = await metricsNow();
+    // The long prompt waited 3 s before its turn: its E2E and TTFT are over 2.5 s, not its queue time; the
+    // short one (a single token) was not held, far below 2.5 s.
+    const slowE2e =
+      after.counter('vllm:e2e_request_latency_seconds_bucket{le="2.5"}') -
+      before.counter('vllm:e2e_request_latency_seconds_bucket{le="2.5"}');
+    expect(slowE2e).toBe(1);
+    const fastTtft =
+      after.counter('vllm:time_to_first_token_seconds_bucket{le="2.5"}') -
+      before.counter('vllm:time_to_first_token_seconds_bucket{le="2.5"}');
+    expect(fastTtft).toBe(1);
+    const queued =
+      after.counter('vllm:request_queue_time_seconds_bucket{le="2.5"}') -
+      before.counter('vllm:request_queue_time_seconds_bucket{le="2.5"}');
+    expect(queued).toBe(2);
+  });
+
+  it("refuses a server delay it cannot read", async () => {
+    const { status, body } = await postJson(
+      "/v1/completions",
+      { model: NAME, prompt: "x", max_tokens: 1 },
+      { "x-modelship-fault-server-delay": "lots" },
+    );
+    expect(status).toBe(400);
+    expect(body).toMatchObject({ error: { code: "invalid_fault" } });
+  });
+
   it("refuses a body over its size limit with 413", async () => {
     const response = await fetch(`${base}/v1/completions`, {
       method: "POST",
@@ -319,7 +385,12 @@ describe("The local llama.cpp server while its model loads", () => {
   let loadingBase: string;
 
   beforeAll(async () => {
-    loading = createLlamaHttpServer({ servedName: NAME, model: () => undefined, maxBodyBytes: 1024 });
+    loading = createLlamaHttpServer({
+      servedName: NAME,
+      model: () => undefined,
+      maxBodyBytes: 1024,
+      metrics: new VllmMetricsRecorder(NAME, 0),
+    });
     await new Promise<void>((resolve) => loading.listen(0, "127.0.0.1", resolve));
     loadingBase = `http://127.0.0.1:${(loading.address() as AddressInfo).port}`;
   });
@@ -347,15 +418,35 @@ async function getJson(path: string): Promise<{ status: number; body: any }> {
   return { status: response.status, body: await response.json() };
 }
 
-async function postJson(path: string, body: unknown): Promise<{ status: number; body: any }> {
+async function postJson(
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
   const response = await fetch(`${base}${path}`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
   });
   return { status: response.status, body: await response.json() };
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
+
+/** The server's /metrics now: its text, and a counter by name and labels (e.g. `m{le="0.5"}`), summed. */
+async function metricsNow(): Promise<{ text: string; counter: (selector: string) => number }> {
+  const response = await fetch(`${base}/metrics`);
+  expect(response.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+  const text = await response.text();
+  const samples = parsePrometheusText(text, () => true);
+  const counter = (selector: string) => {
+    const [, name = selector, labelText = ""] = /^([^{]+)(?:\{(.*)\})?$/.exec(selector) ?? [];
+    const wanted = [...labelText.matchAll(/(\w+)="([^"]*)"/g)].map(([, k, v]) => [k, v] as const);
+    return samples
+      .filter((s) => s.name === name && wanted.every(([k, v]) => s.labels[k as string] === v))
+      .reduce((sum, s) => sum + s.value, 0);
+  };
+  return { text, counter };
+}
 
 async function errorOf(response: Response): Promise<OpenAiErrorBody["error"]> {
   return ((await response.json()) as OpenAiErrorBody).error;

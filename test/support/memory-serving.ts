@@ -1,8 +1,16 @@
 // An in-memory Serving port: candidates are entries in a map, keyed like a real adapter keys its workload
 // (model, version, rollout), so deploying twice adopts the first. Their status is whatever the test sets,
-// and their endpoint is the base URL the test gives (a small HTTP server answering like a model server).
+// their endpoint is the base URL the test gives (a small HTTP server answering like a model server), and their
+// pods' /metrics what the test sets.
 
-import type { CandidateHandle, CandidateSpec, CandidateStatus, Endpoint, Serving } from "../../lib/ports";
+import type {
+  CandidateHandle,
+  CandidateSpec,
+  CandidateStatus,
+  Endpoint,
+  PodMetrics,
+  Serving,
+} from "../../lib/ports";
 import type { Clock } from "../../lib/ports";
 
 export class MemoryServing implements Serving {
@@ -46,6 +54,14 @@ export class MemoryServing implements Serving {
 
   async endpoint(handle: CandidateHandle): Promise<Endpoint> {
     return this.endpointFor(handle);
+  }
+
+  /** What each version's pods answer on /metrics (by version); throw to fail the listing. */
+  podMetrics: (handle: CandidateHandle) => PodMetrics[] = () => [];
+
+  async scrapeMetrics(handle: CandidateHandle): Promise<PodMetrics[]> {
+    if (!this.candidates.has(handle.id)) return [];
+    return structuredClone(this.podMetrics(handle));
   }
 
   async remove(handle: CandidateHandle): Promise<void> {

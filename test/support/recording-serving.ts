@@ -1,7 +1,14 @@
 // A Serving port for stages that only remove candidates: it records removals and can be told to fail
 // them, the way a failing cluster would.
 
-import type { CandidateHandle, CandidateSpec, CandidateStatus, Endpoint, Serving } from "../../lib/ports";
+import type {
+  CandidateHandle,
+  CandidateSpec,
+  CandidateStatus,
+  Endpoint,
+  PodMetrics,
+  Serving,
+} from "../../lib/ports";
 
 export class RecordingServing implements Serving {
   readonly removed: string[] = [];
@@ -33,6 +40,10 @@ export class RecordingServing implements Serving {
   }
 
   deploy(_spec: CandidateSpec): Promise<CandidateHandle> {
+    throw new Error("RecordingServing only removes candidates.");
+  }
+
+  scrapeMetrics(_handle: CandidateHandle): Promise<PodMetrics[]> {
     throw new Error("RecordingServing only removes candidates.");
   }
 

@@ -13,12 +13,11 @@ import {
   evaluateCompositeAlarm,
   evaluateMetricAlarm,
 } from "../../lib/core/alarm-evaluator";
-import { canaryAlarmSpecs } from "../../lib/core/canary-alarms";
-import { observationSamples } from "../../lib/core/canary-metrics";
+import { observationSamples, trafficSamples } from "../../lib/core/canary-metrics";
 import { CompositeRuleError, parseCompositeRule } from "../../lib/core/composite-rule";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
 import { MetricSeries } from "../../lib/core/metric-series";
 import type { Observation } from "../../lib/ports";
+import { canarySpecs } from "../support/canary-alarm-specs";
 
 const PERIOD = 10;
 const T0 = Date.parse("2025-06-01T12:00:00.000Z");
@@ -286,13 +285,7 @@ describe("metric alarm: percentiles and low sample counts", () => {
 
 describe("metric alarm: metric math", () => {
   function canarySpec(what: string, treatMissingData: TreatMissingData = "missing"): MetricAlarmSpec {
-    const { specs } = canaryAlarmSpecs({
-      model: "llama",
-      version: "v2",
-      stableVersion: "v1",
-      alarms: { ...DEFAULT_STACK_CONFIG.defaults.rollout.alarms, treatMissingData },
-      namespace: "modelship",
-    });
+    const { specs } = canarySpecs({ stableVersion: "v1", alarms: { treatMissingData } });
     return specs.find((s) => s.name === `modelship-llama-v2-${what}`) as MetricAlarmSpec;
   }
   const errorRateSpec = () => canarySpec("error-rate");
@@ -632,7 +625,7 @@ describe("AlarmBook", () => {
       [
         "Alarm specs refused:",
         "- math: metrics[0].metricStat.periodSeconds is 60; every metric of the alarm must use its period (10).",
-        `- math: metrics[2].expression Metric math "FILL(m1, 0)": 'FILL' is not a function this evaluator supports; use MAX, MIN, SUM or AVG over [ … ] (column 1).`,
+        `- math: metrics[2].expression Metric math "FILL(m1, 0)": 'FILL' is not a function this evaluator supports; use MAX, MIN, SUM, AVG, IF, TIME_SERIES, EPOCH (column 1).`,
         "- math: metrics has 2 entries with returnData true; exactly one must be, the value the alarm watches.",
         "- math: metrics 'e1' uses 'm2', which is not the id of any entry.",
       ].join("\n"),
@@ -666,13 +659,7 @@ describe("AlarmBook with the canary's alarms", () => {
   it("rolls a canary back three periods after its latency goes bad, and not before", () => {
     const series = new MetricSeries();
     const book = new AlarmBook(series);
-    const { specs, compositeName } = canaryAlarmSpecs({
-      model: "llama",
-      version: "v2",
-      stableVersion: "v1",
-      alarms: DEFAULT_STACK_CONFIG.defaults.rollout.alarms,
-      namespace: "modelship",
-    });
+    const { specs, compositeName } = canarySpecs({ stableVersion: "v1" });
     book.put(specs, new Date(T0));
     const probe = (second: number, variant: "candidate" | "stable", latencyMs: number) => {
       const observation: Observation = {
@@ -700,7 +687,145 @@ describe("AlarmBook with the canary's alarms", () => {
       "modelship-llama-v2-error-rate OK",
       "modelship-llama-v2-latency-vs-stable ALARM",
       "modelship-llama-v2-errors-vs-stable OK",
+      "modelship-llama-v2-no-probe-data OK",
       "modelship-llama-v2-rollback ALARM",
     ]);
+  });
+});
+
+describe("AlarmBook with the canary's no-data guard", () => {
+  const ARMED = Date.parse("2025-06-01T12:00:07.000Z");
+  /** The first whole minute the guard judges: 12:00:07 + 120 s grace → 12:03:00. */
+  const FIRST_JUDGED = Date.parse("2025-06-01T12:03:00.000Z");
+
+  function world(options: { probeFrom: number; probeUntil?: number; failing?: boolean }) {
+    const series = new MetricSeries();
+    const book = new AlarmBook(series);
+    const { specs } = canarySpecs({ armedAt: new Date(ARMED) });
+    book.put(specs, new Date(ARMED));
+    const states = (name: string) => book.states([`modelship-llama-v2-${name}`])[0]?.state;
+    const fired = new Map<string, number>();
+    /** Runs a probe round every 10 s (2 requests) from `probeFrom` and evaluates every second until `until`. */
+    const run = (until: number) => {
+      for (let t = ARMED; t <= until; t += 1000) {
+        const sinceStart = t - options.probeFrom;
+        if (sinceStart >= 0 && sinceStart % 10_000 === 0 && t < (options.probeUntil ?? Infinity)) {
+          for (let i = 0; i < 2; i++) {
+            const observation: Observation = options.failing
+              ? {
+                  model: "llama",
+                  version: "v2",
+                  variant: "candidate",
+                  error: true,
+                  at: new Date(t).toISOString(),
+                }
+              : {
+                  model: "llama",
+                  version: "v2",
+                  variant: "candidate",
+                  latencyMs: 300,
+                  error: false,
+                  at: new Date(t).toISOString(),
+                };
+            for (const s of observationSamples(observation, "modelship"))
+              series.record(s.metric, s.value, s.at);
+          }
+        }
+        book.evaluateAll(new Date(t));
+        for (const name of ["no-probe-data", "error-rate", "rollback"]) {
+          if (states(name) === "ALARM" && !fired.has(name)) fired.set(name, t);
+        }
+      }
+      return fired;
+    };
+    return { run, states };
+  }
+
+  it("never rolls a healthy canary back, even when the prober's first round comes late in the grace", () => {
+    const { run } = world({ probeFrom: ARMED + 95_000 });
+    expect(run(ARMED + 15 * 60_000)).toEqual(new Map());
+  });
+
+  it("never judges the partial minute the prober starts in, nor the minutes before it", () => {
+    const { run, states } = world({ probeFrom: ARMED });
+    expect(run(FIRST_JUDGED - 1000)).toEqual(new Map());
+    expect(states("no-probe-data")).toBe("OK");
+  });
+
+  it("rolls back two whole minutes after the prober stops", () => {
+    const stopped = Date.parse("2025-06-01T12:06:30.000Z");
+    const { run } = world({ probeFrom: ARMED, probeUntil: stopped });
+    const fired = run(ARMED + 15 * 60_000);
+    // 12:06 has 3 rounds (6 of 12 requests: not below 6), 12:07 and 12:08 none: ALARM once 12:08 has ended.
+    expect(new Date(fired.get("no-probe-data") ?? 0).toISOString()).toBe("2025-06-01T12:09:00.000Z");
+    expect(fired.get("rollback")).toBe(fired.get("no-probe-data"));
+  });
+
+  it("rolls back a prober that never ran, two whole minutes after the grace", () => {
+    const { run } = world({ probeFrom: Infinity });
+    const fired = run(ARMED + 15 * 60_000);
+    expect(new Date(fired.get("no-probe-data") ?? 0).toISOString()).toBe("2025-06-01T12:05:00.000Z");
+  });
+
+  it("leaves rounds that cannot probe to the error rate: they publish their requests as errors", () => {
+    const { run, states } = world({ probeFrom: ARMED, failing: true });
+    const fired = run(ARMED + 6 * 60_000);
+    expect(new Date(fired.get("error-rate") ?? 0).toISOString()).toBe("2025-06-01T12:00:30.000Z");
+    expect(fired.has("no-probe-data")).toBe(false);
+    expect(states("no-probe-data")).toBe("OK");
+  });
+});
+
+describe("AlarmBook with an alarm whose source is auto", () => {
+  function periodOf(
+    series: MetricSeries,
+    period: number,
+    traffic: { requests: number; p95: number } | undefined,
+  ) {
+    const at = T0 + period * 10_000 + 5_000;
+    const probe: Observation = {
+      model: "llama",
+      version: "v2",
+      variant: "candidate",
+      latencyMs: 200,
+      error: false,
+      at: new Date(at).toISOString(),
+    };
+    for (const s of observationSamples(probe, "modelship")) series.record(s.metric, s.value, s.at);
+    if (!traffic) return;
+    for (const s of trafficSamples(
+      {
+        model: "llama",
+        version: "v2",
+        variant: "candidate",
+        source: "traffic",
+        at: new Date(at).toISOString(),
+        values: { Requests: traffic.requests, Errors: 0, LatencyP95: traffic.p95 },
+      },
+      "modelship",
+    ))
+      series.record(s.metric, s.value, s.at);
+  }
+  const latency = () =>
+    canarySpecs().specs.find((s) => s.name === "modelship-llama-v2-latency-p95") as MetricAlarmSpec;
+
+  it("is decided by real traffic in periods where the candidate served at least minRequests", () => {
+    const series = new MetricSeries();
+    for (let p = 0; p < 3; p++) periodOf(series, p, { requests: 25, p95: 3000 });
+    expect(evaluateMetricAlarm(latency(), series, new Date(T0 + 31_000))).toMatchObject({
+      state: "ALARM",
+      value: 3000,
+    });
+  });
+
+  it("is decided by the probes where real traffic was thin or not measured", () => {
+    const series = new MetricSeries();
+    periodOf(series, 0, { requests: 19, p95: 3000 });
+    periodOf(series, 1, undefined);
+    periodOf(series, 2, { requests: 3, p95: 9000 });
+    expect(evaluateMetricAlarm(latency(), series, new Date(T0 + 31_000))).toMatchObject({
+      state: "OK",
+      value: 200,
+    });
   });
 });

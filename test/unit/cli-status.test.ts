@@ -181,7 +181,7 @@ afterEach(() => {
 });
 
 describe("modelship status", () => {
-  it("shows a model mid-canary: stable and candidate with their weights, the step, and each alarm's value next to its threshold", async () => {
+  it("shows a model mid-canary: stable and candidate with their weights, the step, and each alarm's source and value next to its threshold", async () => {
     expect(await status(["llama-3-8b", "--table", TABLE])).toBe(0);
     expect(out.join("\n")).toBe(
       [
@@ -190,10 +190,11 @@ describe("modelship status", () => {
         "  candidate  v3  25%  (rollout llama-3-8b-v3-4e5f6a7b, workload models/llama-3-8b-v3)",
         "  rollout    llama-3-8b-v3-4e5f6a7b (v3) holds the model since 2025-06-01T08:55:00.000Z",
         "  last       CanaryStep at 2025-06-01T09:30:00.000Z: llama-3-8b v3 takes 25% of traffic, v2 75% (step 2 of 4); baking 600 s.",
-        "  alarms (metric value / threshold)",
-        "    modelship-llama-3-8b-v3-latency-p95  OK                 1840.5 / 2000  since 2025-06-01T09:31:00.000Z",
-        "    modelship-llama-3-8b-v3-error-rate   ALARM              3.25 / 2  since 2025-06-01T09:34:20.000Z",
+        "  alarms (watches: metric value / threshold)",
+        "    modelship-llama-3-8b-v3-latency-p95  OK                 auto: 1840.5 / 2000  since 2025-06-01T09:31:00.000Z",
+        "    modelship-llama-3-8b-v3-error-rate   ALARM              auto: 3.25 / 2  since 2025-06-01T09:34:20.000Z",
         "    modelship-llama-3-8b-v3-rollback     ALARM              composite  since 2025-06-01T09:34:21.000Z",
+        "    auto: real traffic in a period with at least rollout.alarms.minRequests requests, else the prober's chats",
       ].join("\n"),
     );
     expect(cloudwatch.commandCalls(DescribeAlarmsCommand)[0]?.args[0].input.AlarmNames).toEqual([

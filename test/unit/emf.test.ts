@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { canaryAlarmSpecs } from "../../lib/core/canary-alarms";
-import { observationSamples } from "../../lib/core/canary-metrics";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
-import { type EmfRecord, emfRecords } from "../../lib/core/emf";
+import { observationSamples, trafficSamples } from "../../lib/core/canary-metrics";
+import { type EmfRecord, emfRecords, trafficEmfRecords } from "../../lib/core/emf";
 import { MetricSeries } from "../../lib/core/metric-series";
-import type { Observation } from "../../lib/ports";
+import type { Observation, TrafficPeriod } from "../../lib/ports";
+import { canarySpecs } from "../support/canary-alarm-specs";
 
 const AT = "2025-06-01T12:00:07.250Z";
 
@@ -37,8 +36,75 @@ function extract(
   );
 }
 
+describe("trafficEmfRecords", () => {
+  const window: TrafficPeriod = {
+    model: "llama",
+    version: "v2",
+    variant: "candidate",
+    source: "traffic",
+    at: "2025-06-01T12:00:10.000Z",
+    values: { Requests: 42, Errors: 1, LatencyP95: 1840.5, TtftP95: 96.25, ScrapeFailures: 0 },
+  };
+
+  it("writes a window of real traffic as one record of single values at its end, with its Source", () => {
+    expect(trafficEmfRecords([window], "modelship")).toEqual([
+      {
+        _aws: {
+          Timestamp: Date.parse("2025-06-01T12:00:10.000Z"),
+          CloudWatchMetrics: [
+            {
+              Namespace: "modelship",
+              Dimensions: [["Model", "Version", "Variant", "Source"]],
+              Metrics: [
+                { Name: "Requests", Unit: "Count", StorageResolution: 1 },
+                { Name: "Errors", Unit: "Count", StorageResolution: 1 },
+                { Name: "LatencyP95", Unit: "Milliseconds", StorageResolution: 1 },
+                { Name: "TtftP95", Unit: "Milliseconds", StorageResolution: 1 },
+                { Name: "ScrapeFailures", Unit: "Count", StorageResolution: 1 },
+              ],
+            },
+          ],
+        },
+        Model: "llama",
+        Version: "v2",
+        Variant: "candidate",
+        Source: "traffic",
+        Requests: 42,
+        Errors: 1,
+        LatencyP95: 1840.5,
+        TtftP95: 96.25,
+        ScrapeFailures: 0,
+      },
+    ]);
+  });
+
+  it("names exactly the metric the traffic alarms watch", () => {
+    const [record] = trafficEmfRecords([window], "modelship");
+    const { specs } = canarySpecs({
+      alarms: { sources: { latencyP95Ms: "traffic", errorRate: "traffic", vsStable: "traffic" } },
+    });
+    const alarm = specs.find((s) => s.name === "modelship-llama-v2-latency-p95-traffic");
+    const extracted = extract(record!).find((m) => m.name === "LatencyP95");
+    expect(alarm?.kind === "metric" && alarm.metric?.dimensions).toEqual(extracted?.dimensions);
+  });
+
+  it("gives CloudWatch the samples the local metric store records", () => {
+    const [record] = trafficEmfRecords([window], "modelship");
+    const local = trafficSamples(window, "modelship").map((s) => [s.metric.metricName, s.value]);
+    expect(extract(record!).map((m) => [m.name, m.values])).toEqual(local);
+  });
+
+  it("writes nothing for a window without values, and refuses one whose value or time is unusable", () => {
+    expect(trafficEmfRecords([{ ...window, values: {} }], "modelship")).toEqual([]);
+    expect(() => trafficEmfRecords([{ ...window, values: { LatencyP95: Number.NaN } }], "modelship")).toThrow(
+      "The traffic window of llama v2 (candidate) at 2025-06-01T12:00:10.000Z has LatencyP95 NaN, expected a finite number ≥ 0.",
+    );
+    expect(() => trafficEmfRecords([{ ...window, at: "soon" }], "modelship")).toThrow(/timestamp 'soon'/);
+  });
+});
+
 describe("emfRecords", () => {
-  it("writes an observation as Latency, Errors and Requests by Model, Version and Variant, high resolution", () => {
+  it("writes an observation as Latency, Errors and Requests by Model, Version, Variant and Source probe, high resolution", () => {
     expect(emfRecords([observation()], "modelship")).toEqual([
       {
         _aws: {
@@ -46,7 +112,7 @@ describe("emfRecords", () => {
           CloudWatchMetrics: [
             {
               Namespace: "modelship",
-              Dimensions: [["Model", "Version", "Variant"]],
+              Dimensions: [["Model", "Version", "Variant", "Source"]],
               Metrics: [
                 { Name: "Latency", Unit: "Milliseconds", StorageResolution: 1 },
                 { Name: "Errors", Unit: "Count", StorageResolution: 1 },
@@ -58,6 +124,7 @@ describe("emfRecords", () => {
         Model: "llama",
         Version: "v2",
         Variant: "candidate",
+        Source: "probe",
         Latency: [812.5],
         Errors: [0],
         Requests: [1],
@@ -67,23 +134,21 @@ describe("emfRecords", () => {
 
   it("emits exactly the dimension set the alarms watch, and nothing a library would add", () => {
     const [record] = emfRecords([observation()], "modelship");
-    const { specs } = canaryAlarmSpecs({
-      model: "llama",
-      version: "v2",
-      alarms: DEFAULT_STACK_CONFIG.defaults.rollout.alarms,
-      namespace: "modelship",
+    const { specs } = canarySpecs({
+      alarms: { sources: { latencyP95Ms: "probe", errorRate: "probe", vsStable: "probe" } },
     });
     const latencyAlarm = specs.find((s) => s.kind === "metric" && s.metric);
     const extracted = extract(record!).find((m) => m.name === "Latency");
     expect(latencyAlarm?.kind === "metric" && latencyAlarm.metric?.dimensions).toEqual(extracted?.dimensions);
     expect(record!._aws.CloudWatchMetrics.flatMap((d) => d.Dimensions)).toEqual([
-      ["Model", "Version", "Variant"],
+      ["Model", "Version", "Variant", "Source"],
     ]);
     expect(Object.keys(record!).sort()).toEqual([
       "Errors",
       "Latency",
       "Model",
       "Requests",
+      "Source",
       "Variant",
       "Version",
       "_aws",
@@ -114,8 +179,9 @@ describe("emfRecords", () => {
       Array.from({ length: 250 }, (_, i) => observation({ latencyMs: i })),
       "modelship",
     );
-    expect(records.map((r) => r.Latency.length)).toEqual([100, 100, 50]);
-    expect(records.flatMap((r) => r.Latency)).toEqual(Array.from({ length: 250 }, (_, i) => i));
+    const latencies = records.map((r) => (r.Latency ?? []) as number[]);
+    expect(latencies.map((l) => l.length)).toEqual([100, 100, 50]);
+    expect(latencies.flat()).toEqual(Array.from({ length: 250 }, (_, i) => i));
   });
 
   it("gives CloudWatch the same samples the local metric store records", () => {
@@ -161,6 +227,18 @@ describe("emfRecords", () => {
     );
     expect(() => emfRecords([observation({ latencyMs: Number.NaN })], "modelship")).toThrow(
       `The observation of llama v2 (candidate) at ${AT} has latency NaN ms, expected a finite number ≥ 0.`,
+    );
+  });
+
+  it("writes a probe that was never sent as an error and a request, leaving Latency out", () => {
+    const { latencyMs: _measured, ...sent } = observation({ error: true });
+    const [record] = emfRecords([sent], "modelship");
+    expect(record?.Latency).toBeUndefined();
+    expect(record?.Errors).toEqual([1]);
+    expect(record?.Requests).toEqual([1]);
+    expect(record?._aws.CloudWatchMetrics[0]?.Metrics.map((m) => m.Name)).toEqual(["Errors", "Requests"]);
+    expect(() => emfRecords([{ ...sent, error: false }], "modelship")).toThrow(
+      /has no latency and is not an error/,
     );
   });
 

@@ -5,30 +5,21 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { AlarmSpec, AlarmState } from "../../lib/core/alarm-spec";
 import { AlarmBook } from "../../lib/core/alarm-evaluator";
-import { canaryAlarmSpecs } from "../../lib/core/canary-alarms";
 import { MetricSeries } from "../../lib/core/metric-series";
 import { LocalAlarms } from "../../lib/local/local-alarms";
 import { LocalMetrics } from "../../lib/local/local-metrics";
+import { canarySpecs } from "../support/canary-alarm-specs";
 
 /** A period boundary: 10-second periods start at whole multiples of 10 s since the epoch. */
 const START = new Date("2026-03-01T12:00:00.000Z");
 const PERIOD_MS = 10_000;
 
-const { specs, alarmNames } = canaryAlarmSpecs({
+const { specs, alarmNames } = canarySpecs({
   model: "chat",
-  version: "v2",
-  alarms: {
-    latencyP95Ms: 2000,
-    errorRate: 0.02,
-    vsStable: undefined,
-    periodSeconds: 10,
-    datapointsToAlarm: 3,
-    evaluationPeriods: 3,
-    treatMissingData: "notBreaching",
-  },
-  namespace: "modelship",
+  armedAt: START,
+  alarms: { vsStable: undefined, sources: { latencyP95Ms: "probe", errorRate: "probe", vsStable: "probe" } },
 });
-const LATENCY = "modelship-chat-v2-latency-p95";
+const LATENCY = "modelship-chat-v2-latency-p95-probe";
 const ROLLBACK = "modelship-chat-v2-rollback";
 
 let calls: { state: AlarmState; spec: AlarmSpec }[];
@@ -114,19 +105,10 @@ describe("LocalAlarms", () => {
   });
 
   it("does not call onAlarm for alarms whose name does not start with modelship-", async () => {
-    const renamed = canaryAlarmSpecs({
+    const renamed = canarySpecs({
       model: "chat",
-      version: "v2",
-      alarms: {
-        latencyP95Ms: 2000,
-        errorRate: 0.02,
-        vsStable: undefined,
-        periodSeconds: 10,
-        datapointsToAlarm: 1,
-        evaluationPeriods: 1,
-        treatMissingData: "notBreaching",
-      },
-      namespace: "modelship",
+      armedAt: START,
+      alarms: { vsStable: undefined, datapointsToAlarm: 1, evaluationPeriods: 1 },
     })
       .specs.filter((s) => s.kind === "metric")
       .map((s) => ({ ...s, name: `team-${s.name}` }));

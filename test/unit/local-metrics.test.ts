@@ -1,12 +1,15 @@
-// LocalMetrics: observations land in the metric series as the canary's alarms read them (Latency, Errors,
-// Requests by Model/Version/Variant), and the prober — one timer per model version — runs a probe round at
-// once and then every `everySeconds`, on fake time; failures are logged, never thrown into the void.
+// LocalMetrics: observations and windows of real traffic land in the metric series as the canary's alarms
+// read them (by Model/Version/Variant/Source), queries go to a Prometheus by URL, and the prober — one timer
+// per model version — runs a probe round at once and then every `everySeconds`, on fake time; failures are
+// logged, never thrown into the void.
 
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { PrometheusEndpoint } from "../../lib/core/config";
 import { canaryMetric } from "../../lib/core/canary-metrics";
 import { MetricSeries } from "../../lib/core/metric-series";
 import { LocalMetrics } from "../../lib/local/local-metrics";
 import type { Observation, ProberTarget } from "../../lib/ports";
+import { PrometheusTestServer, vectorAnswer } from "../support/prometheus-test-server";
 
 const START = Date.parse("2026-03-01T12:00:00.000Z");
 const opened: LocalMetrics[] = [];
@@ -16,7 +19,10 @@ afterEach(async () => {
   vi.useRealTimers();
 });
 
-function localMetrics(probeRound: (target: ProberTarget) => Promise<void> = async () => {}) {
+function localMetrics(
+  probeRound: (target: ProberTarget) => Promise<void> = async () => {},
+  prometheus?: PrometheusEndpoint,
+) {
   const series = new MetricSeries();
   const logged: string[] = [];
   const metrics = new LocalMetrics({
@@ -24,6 +30,7 @@ function localMetrics(probeRound: (target: ProberTarget) => Promise<void> = asyn
     namespace: "modelship",
     probeRound,
     log: (m) => void logged.push(m),
+    ...(prometheus ? { prometheus } : {}),
   });
   opened.push(metrics);
   return { metrics, series, logged };
@@ -52,7 +59,7 @@ function statistic(
   stat = "Sum",
   variant = "candidate" as const,
 ) {
-  const metric = canaryMetric("modelship", { model: "chat", version: "v2", variant }, name);
+  const metric = canaryMetric("modelship", { model: "chat", version: "v2", variant, source: "probe" }, name);
   return series.aggregate(metric, {
     statistic: stat,
     periodSeconds: 10,
@@ -72,7 +79,11 @@ describe("LocalMetrics.publish", () => {
     expect(statistic(series, "Requests")).toBe(2);
     expect(statistic(series, "Errors")).toBe(1);
     expect(statistic(series, "Latency", "Maximum")).toBe(300);
-    const stable = canaryMetric("modelship", { model: "chat", version: "v1", variant: "stable" }, "Latency");
+    const stable = canaryMetric(
+      "modelship",
+      { model: "chat", version: "v1", variant: "stable", source: "probe" },
+      "Latency",
+    );
     expect(
       series.aggregate(stable, {
         statistic: "Sum",
@@ -204,5 +215,58 @@ describe("LocalMetrics prober", () => {
     await metrics.startProber(target("v2", 3600));
     await metrics.startProber(target("v3", 3600));
     expect(process.getActiveResourcesInfo().filter((r) => r === "Timeout").length).toBe(timersBefore);
+  });
+});
+
+describe("LocalMetrics.publishTraffic", () => {
+  it("records each value of a window of real traffic as its metric, with the window's Source", async () => {
+    const { metrics, series } = localMetrics();
+    await metrics.publishTraffic([
+      {
+        model: "chat",
+        version: "v2",
+        variant: "candidate",
+        source: "traffic",
+        at: new Date(START + 5000).toISOString(),
+        values: { Requests: 12, LatencyP95: 840 },
+      },
+    ]);
+    const read = (name: "Requests" | "LatencyP95") =>
+      series.aggregate(
+        canaryMetric(
+          "modelship",
+          { model: "chat", version: "v2", variant: "candidate", source: "traffic" },
+          name,
+        ),
+        { statistic: "Maximum", periodSeconds: 10, firstPeriodStart: START, periods: 1 },
+      )[0]?.value;
+    expect([read("Requests"), read("LatencyP95")]).toEqual([12, 840]);
+    expect(statistic(series, "Requests")).toBeUndefined();
+  });
+});
+
+describe("LocalMetrics.queryPrometheus", () => {
+  const prometheus = new PrometheusTestServer();
+  let url = "";
+  beforeAll(async () => {
+    url = await prometheus.start();
+  });
+  afterAll(() => prometheus.stop());
+
+  it("asks a Prometheus on this machine by URL for one number", async () => {
+    prometheus.answer = () => ({ status: 200, body: vectorAnswer("3.25") });
+    const { metrics } = localMetrics(undefined, { kind: "url", url });
+    expect(await metrics.queryPrometheus("sum(up)", new Date(START))).toBe(3.25);
+    expect(prometheus.requests.at(-1)?.params.get("query")).toBe("sum(up)");
+  });
+
+  it("refuses a Prometheus it cannot reach from this machine, and having none", async () => {
+    const { metrics } = localMetrics(undefined, { kind: "amp", workspaceId: "ws-1" });
+    await expect(metrics.queryPrometheus("up", new Date(START))).rejects.toThrow(
+      "The local runtime reaches a Prometheus by URL only, not amp",
+    );
+    await expect(localMetrics().metrics.queryPrometheus("up", new Date(START))).rejects.toThrow(
+      "The local config names no Prometheus",
+    );
   });
 });

@@ -245,6 +245,88 @@ describe("resolveManifest", () => {
     });
   });
 
+  describe("what each alarm watches", () => {
+    it("gives every alarm the stack's source, auto by default, with the stack's minRequests", () => {
+      expect(resolved("").rollout.alarms).toMatchObject({
+        sources: { latencyP95Ms: "auto", errorRate: "auto", vsStable: "auto" },
+        minRequests: 20,
+        ttftP95Ms: undefined,
+      });
+    });
+
+    it("takes one source for every alarm, and an alarm's own source over it", () => {
+      const alarms = resolved(
+        "rollout: {alarms: {source: traffic, latencyP95Ms: {threshold: 1500, source: both}}}",
+      ).rollout.alarms;
+      expect(alarms).toMatchObject({
+        latencyP95Ms: 1500,
+        sources: { latencyP95Ms: "both", errorRate: "traffic", vsStable: "traffic" },
+      });
+      expect(
+        resolveYaml("rollout: {alarms: {source: traffic, minRequests: 50}}").findings.map((f) => f.code),
+      ).toEqual(["manifest.min-requests-unused"]);
+      expect(
+        resolved(
+          "rollout: {alarms: {errorRate: {threshold: 0.05, source: probe}, vsStable: {source: probe}}}",
+        ).rollout.alarms,
+      ).toMatchObject({
+        errorRate: 0.05,
+        vsStable: { latencyP95Ratio: 1.25, errorRateDelta: 0.01 },
+        sources: { latencyP95Ms: "auto", errorRate: "probe", vsStable: "probe" },
+      });
+    });
+
+    it("sets a TTFT alarm on real traffic, as a number or with source traffic", () => {
+      expect(resolved("rollout: {alarms: {ttftP95Ms: 600}}").rollout.alarms.ttftP95Ms).toBe(600);
+      expect(
+        resolved("rollout: {alarms: {ttftP95Ms: {threshold: 600, source: traffic}}}").rollout.alarms
+          .ttftP95Ms,
+      ).toBe(600);
+    });
+
+    it("refuses a TTFT alarm on any other source: the prober cannot measure it", () => {
+      const finding = findingAt(
+        resolveYaml("rollout: {alarms: {ttftP95Ms: {threshold: 600, source: probe}}}"),
+        "rollout.alarms.ttftP95Ms.source",
+      );
+      expect(finding.code).toBe("manifest.ttft-source");
+      expect(finding.message).toMatch(/^ttftP95Ms watches real traffic only, found source 'probe'/);
+      expect(finding.hint).toMatch(/Leave source out of ttftP95Ms/);
+    });
+
+    it("refuses minRequests when no alarm decides by it, naming each alarm's source", () => {
+      const finding = findingAt(
+        resolveYaml("rollout: {alarms: {source: probe, minRequests: 10}}"),
+        "rollout.alarms.minRequests",
+      );
+      expect(finding.code).toBe("manifest.min-requests-unused");
+      expect(finding.message).toBe(
+        "minRequests 10 decides between real traffic and the prober for alarms with source 'auto', and no alarm has it (latencyP95Ms: probe, errorRate: probe, vsStable: probe).",
+      );
+    });
+
+    it("refuses a shared source that every alarm overrides", () => {
+      const finding = findingAt(
+        resolveYaml(
+          "rollout: {alarms: {source: traffic, latencyP95Ms: {threshold: 900, source: probe}, errorRate: {threshold: 0.1, source: probe}, vsStable: {source: both}}}",
+        ),
+        "rollout.alarms.source",
+      );
+      expect(finding.code).toBe("manifest.alarm-source-unused");
+    });
+
+    it("refuses an unknown source and an unknown key in an alarm's object, with the path", () => {
+      const parsed = parseManifest(
+        "rollout: {alarms: {source: metrics, latencyP95Ms: {threshold: 900, sauce: probe}}}",
+        KEY.fileName,
+      );
+      expect(parsed.manifest).toBeUndefined();
+      expect(parsed.findings.map((f) => f.path)).toEqual(
+        expect.arrayContaining(["rollout.alarms.source", "rollout.alarms.latencyP95Ms.sauce"]),
+      );
+    });
+  });
+
   describe("gates", () => {
     it("needs the rate of a stress test in rate mode", () => {
       expect(findingAt(resolveYaml("gates: {stress: {mode: rate}}"), "gates.stress.rate").message).toBe(

@@ -51,6 +51,7 @@ describe("A first release", () => {
     const armed = [
       "modelship-llama-v1-latency-p95",
       "modelship-llama-v1-error-rate",
+      "modelship-llama-v1-no-probe-data",
       "modelship-llama-v1-rollback",
     ];
     expect((await world.store.get(MODEL))?.alarmNames).toEqual(armed);

@@ -31,7 +31,7 @@ describe("CheckCanary", () => {
       rollback: false,
       promote: false,
       reason:
-        "Step 1 of 3: v2 at 10%, v1 at 90%; alarms: latency-p95 OK (812.25 / 2000), error-rate OK (0 / 2), latency-vs-stable INSUFFICIENT_DATA (– / 1.25), errors-vs-stable INSUFFICIENT_DATA (– / 1), rollback OK.",
+        "Step 1 of 3: v2 at 10%, v1 at 90%; alarms: latency-p95 OK (812.25 / 2000), error-rate OK (0 / 2), latency-vs-stable INSUFFICIENT_DATA (– / 1.25), errors-vs-stable INSUFFICIENT_DATA (– / 1), no-probe-data INSUFFICIENT_DATA (– / 6), rollback OK.",
     });
   });
 

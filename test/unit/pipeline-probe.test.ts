@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config";
 import type { ExecutionState } from "../../lib/core/rollout";
-import { probeMinute, probeRound } from "../../lib/pipeline/probe";
+import { VllmMetricsRecorder } from "../../lib/core/vllm-metrics";
+import { probeMinute, probeRound, trafficWindowsFor } from "../../lib/pipeline/probe";
 import type { ProberTarget } from "../../lib/ports";
 import {
   CANARY_FLOW as flow,
@@ -19,9 +20,16 @@ describe("The prober", () => {
   let v2: ExecutionState;
   let target: ProberTarget;
 
-  async function worldAtFirstStep(gatewayUrl = ""): Promise<void> {
+  async function worldAtFirstStep(
+    gatewayUrl = "",
+    prometheus?: StackConfig["canaryMetrics"]["prometheus"],
+  ): Promise<void> {
     world = canaryWorld({
-      config: { ...DEFAULT_STACK_CONFIG, gateway: { ...DEFAULT_STACK_CONFIG.gateway, url: gatewayUrl } },
+      config: {
+        ...DEFAULT_STACK_CONFIG,
+        gateway: { ...DEFAULT_STACK_CONFIG.gateway, url: gatewayUrl },
+        canaryMetrics: { ...DEFAULT_STACK_CONFIG.canaryMetrics, ...(prometheus ? { prometheus } : {}) },
+      },
       endpointFor: (handle) => ({
         baseUrl: servers.get(handle.version)?.baseUrl ?? "",
         headers: {},
@@ -111,11 +119,11 @@ describe("The prober", () => {
         ? Promise.reject(new Error('services "llama-v2" not found'))
         : Promise.resolve({ baseUrl: servers.get("v1")?.baseUrl ?? "", headers: {}, servedName: MODEL });
     const round = await probeRound(target, world);
-    expect(round.observations.map((o) => `${o.variant} ${o.error}`).sort()).toEqual([
-      "candidate true",
-      "candidate true",
-      "stable false",
-      "stable false",
+    expect(round.observations.map((o) => `${o.variant} ${o.error} ${o.latencyMs}`).sort()).toEqual([
+      "candidate true undefined",
+      "candidate true undefined",
+      expect.stringMatching(/^stable false \d/),
+      expect.stringMatching(/^stable false \d/),
     ]);
   });
 
@@ -156,6 +164,68 @@ describe("The prober", () => {
     expect(chats(servers.get("v1"))).toHaveLength(2);
   });
 
+  it("publishes every probe as an error, without a latency, when the route cannot be read (a 403)", async () => {
+    await worldAtFirstStep(gatewayServer.baseUrl.replace(/\/v1$/, ""));
+    world.gateway.describe = () =>
+      Promise.reject(new Error('httproutes.gateway.networking.k8s.io "llama" is forbidden'));
+    const round = await probeRound(target, world);
+    expect(world.metrics.published.map((o) => `${o.version} ${o.variant} ${o.error} ${o.latencyMs}`)).toEqual(
+      [
+        "v2 candidate true undefined",
+        "v2 candidate true undefined",
+        "v1 stable true undefined",
+        "v1 stable true undefined",
+      ],
+    );
+    expect(round.problems).toEqual([
+      'The route of llama could not be read: httproutes.gateway.networking.k8s.io "llama" is forbidden',
+    ]);
+    expect(chats(gatewayServer)).toEqual([]);
+  });
+
+  it("publishes the probes as errors when the route cannot be read again after them", async () => {
+    await worldAtFirstStep(gatewayServer.baseUrl.replace(/\/v1$/, ""));
+    const describe = world.gateway.describe.bind(world.gateway);
+    let calls = 0;
+    world.gateway.describe = (model) =>
+      ++calls === 2 ? Promise.reject(new Error("connect ETIMEDOUT")) : describe(model);
+    const round = await probeRound(target, world);
+    expect(round.observations.map((o) => `${o.variant} ${o.error}`).sort()).toEqual([
+      "candidate true",
+      "candidate true",
+      "stable true",
+      "stable true",
+    ]);
+    expect(round.problems).toEqual(["The route of llama could not be read: connect ETIMEDOUT"]);
+    expect(chats(gatewayServer)).toHaveLength(4);
+  });
+
+  it("publishes the candidate's probes as errors when the rollout record cannot be read", async () => {
+    await worldAtFirstStep();
+    world.store.get = () => Promise.reject(new Error("AccessDeniedException: not authorized"));
+    const round = await probeRound(target, world);
+    expect(world.metrics.published).toEqual([
+      { model: MODEL, version: "v2", variant: "candidate", error: true, at: "2025-06-01T12:00:00.000Z" },
+      { model: MODEL, version: "v2", variant: "candidate", error: true, at: "2025-06-01T12:00:00.000Z" },
+    ]);
+    expect(round.problems).toEqual([
+      "The rollout record of llama could not be read: AccessDeniedException: not authorized",
+    ]);
+    expect(world.metrics.running).toEqual([target]);
+  });
+
+  it("counts a minute of rounds that could not probe as errors, and names the problem once", async () => {
+    await worldAtFirstStep(gatewayServer.baseUrl.replace(/\/v1$/, ""));
+    world.gateway.describe = () => Promise.reject(new Error("forbidden"));
+    const minute = await probeMinute(target, world, async (ms) => world.clock.advance(ms / 1000));
+    expect(minute).toEqual({
+      rounds: 6,
+      requests: 24,
+      errors: 24,
+      problems: ["The route of llama could not be read: forbidden"],
+    });
+  });
+
   it("discards, unpublished, the probes of a version the route moved while the round ran", async () => {
     await worldAtFirstStep(gatewayServer.baseUrl);
     const describe = world.gateway.describe.bind(world.gateway);
@@ -183,6 +253,119 @@ describe("The prober", () => {
     });
     expect(world.metrics.running).toEqual([]);
     expect(world.metrics.published).toEqual([]);
+  });
+
+  describe("real traffic", () => {
+    const recorders = new Map<string, VllmMetricsRecorder>();
+    const serve = (version: string, count: number, seconds: number) => {
+      for (let i = 0; i < count; i++) {
+        recorders
+          .get(version)
+          ?.finish({ reason: "stop", e2eSeconds: seconds, queueSeconds: 0, ttftSeconds: 0.05 });
+      }
+    };
+    beforeEach(() => {
+      recorders.clear();
+      for (const version of ["v1", "v2"])
+        recorders.set(version, new VllmMetricsRecorder("llama", 1_748_779_000));
+    });
+    const withPods = () => {
+      world.serving.podMetrics = (handle) => [
+        { pod: `llama-${handle.version}-pod`, text: recorders.get(handle.version)?.exposition() ?? "" },
+      ];
+    };
+
+    it("publishes each probed version's traffic since the last round, from its pods' own metrics", async () => {
+      await worldAtFirstStep();
+      withPods();
+      const traffic = trafficWindowsFor(world.config);
+      const first = await probeRound(target, world, { traffic });
+      expect(first.traffic?.map((p) => [p.version, p.variant, p.source, p.values])).toEqual([
+        ["v2", "candidate", "traffic", { ScrapeFailures: 0, RequestsWaiting: 0 }],
+        ["v1", "stable", "traffic", { ScrapeFailures: 0, RequestsWaiting: 0 }],
+      ]);
+      serve("v2", 30, 0.7);
+      serve("v1", 10, 0.4);
+      world.clock.advance(10);
+      await probeRound(target, world, { traffic });
+      expect(
+        world.metrics.traffic.slice(2).map((p) => [p.version, p.at, p.values.Requests, p.values.LatencyP95]),
+      ).toEqual([
+        // 30 in (0.5, 0.8] s: 0.5 + 0.3 × 28.5/30 = 0.785 s; 10 in (0.3, 0.5]: 0.3 + 0.2 × 9.5/10 = 0.49 s.
+        ["v2", "2025-06-01T12:00:10.000Z", 30, 785],
+        ["v1", "2025-06-01T12:00:10.000Z", 10, 490],
+      ]);
+    });
+
+    it("counts the pods as a scrape failure when they cannot be listed, and still probes", async () => {
+      await worldAtFirstStep();
+      world.serving.podMetrics = () => {
+        throw new Error('pods is forbidden: User "prober" cannot list resource "pods"');
+      };
+      const round = await probeRound(target, world, { traffic: trafficWindowsFor(world.config) });
+      expect(round.traffic?.map((p) => p.values)).toEqual([{ ScrapeFailures: 1 }, { ScrapeFailures: 1 }]);
+      expect(round.problems).toContain(
+        'Real traffic of llama v2: pod (all): the pods could not be listed: pods is forbidden: User "prober" cannot list resource "pods"',
+      );
+      expect(round.observations).toHaveLength(4);
+    });
+
+    it("asks the stack's Prometheus instead, one query per metric with the version's labels and the window", async () => {
+      await worldAtFirstStep("", {
+        endpoint: { kind: "url", url: "http://prometheus.test" },
+        queries: {
+          requests:
+            'sum(increase(vllm:request_success_total{model_name="{{model}}-{{version}}"}[{{window}}]))',
+          latencyP95Seconds:
+            'histogram_quantile(0.95, sum by (le) (increase(vllm:e2e_request_latency_seconds_bucket{model_name="{{model}}-{{version}}",role="{{variant}}"}[{{window}}])))',
+        },
+      });
+      world.metrics.answer = (query) =>
+        query.startsWith("sum(") ? 42 : query.includes("v2") ? 1.25 : undefined;
+      const round = await probeRound(target, world);
+      expect(world.metrics.queries.sort()).toEqual([
+        'histogram_quantile(0.95, sum by (le) (increase(vllm:e2e_request_latency_seconds_bucket{model_name="llama-v1",role="stable"}[10s])))',
+        'histogram_quantile(0.95, sum by (le) (increase(vllm:e2e_request_latency_seconds_bucket{model_name="llama-v2",role="candidate"}[10s])))',
+        'sum(increase(vllm:request_success_total{model_name="llama-v1"}[10s]))',
+        'sum(increase(vllm:request_success_total{model_name="llama-v2"}[10s]))',
+      ]);
+      expect(round.traffic?.map((p) => [p.version, p.source, p.values])).toEqual([
+        ["v2", "prometheus", { Requests: 42, LatencyP95: 1250, ScrapeFailures: 0 }],
+        ["v1", "prometheus", { Requests: 42, ScrapeFailures: 0 }],
+      ]);
+    });
+
+    it("counts a Prometheus query that fails as a scrape failure, naming the query", async () => {
+      await worldAtFirstStep("", {
+        endpoint: { kind: "url", url: "http://prometheus.test" },
+        queries: { requests: "sum(up)" },
+      });
+      world.metrics.answer = () => {
+        throw new Error("sum(up) answered 3 series");
+      };
+      const round = await probeRound(target, world);
+      expect(round.traffic?.map((p) => p.values)).toEqual([{ ScrapeFailures: 1 }, { ScrapeFailures: 1 }]);
+      expect(round.problems).toContain("Real traffic of llama v2: query requests: sum(up) answered 3 series");
+    });
+
+    it("keeps the pods' previous scrapes through a minute of rounds", async () => {
+      await worldAtFirstStep();
+      withPods();
+      let round = 0;
+      await probeMinute(target, world, async (ms) => {
+        serve("v2", ++round, 0.4);
+        world.clock.advance(ms / 1000);
+      });
+      // Round 1 is the baseline; rounds 2 to 6 see the 1 + 2 + 3 + 4 + 5 requests served before them.
+      expect(world.metrics.traffic.filter((p) => p.version === "v2").map((p) => p.values.Requests)).toEqual([
+        undefined,
+        1,
+        2,
+        3,
+        4,
+        5,
+      ]);
+    });
   });
 
   describe("on AWS, a minute per invocation", () => {

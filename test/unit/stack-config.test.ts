@@ -132,4 +132,56 @@ describe("resolveStackConfig", () => {
       expect(({} as { allowTrustRemoteCode?: boolean }).allowTrustRemoteCode).toBeUndefined();
     });
   });
+
+  describe("a Prometheus for real traffic", () => {
+    const queries = {
+      requests: 'sum(increase(vllm:request_success_total{model_name="{{model}}-{{version}}"}[{{window}}]))',
+      latencyP95Seconds:
+        'histogram_quantile(0.95, sum by (le) (increase(vllm:e2e_request_latency_seconds_bucket{model_name="{{model}}-{{version}}"}[{{window}}])))',
+    };
+
+    it("takes an AMP workspace, an in-cluster service or a URL, with a query per metric", () => {
+      for (const endpoint of [
+        { kind: "amp", workspaceId: "ws-8f0a6e2b-1c3d-4e5f-9a8b-7c6d5e4f3a2b", region: "eu-west-1" },
+        { kind: "service", namespace: "monitoring", service: "prometheus-server", port: 9090 },
+        { kind: "url", url: "http://127.0.0.1:9090" },
+      ]) {
+        const config = configFrom({ canaryMetrics: { prometheus: { endpoint, queries } } });
+        expect(config.canaryMetrics.prometheus).toEqual({ endpoint, queries });
+      }
+      expect(DEFAULT_STACK_CONFIG.canaryMetrics.prometheus).toBeUndefined();
+    });
+
+    it("refuses a query whose placeholders could change its meaning, naming the metric", () => {
+      const finding = findingAt(
+        {
+          canaryMetrics: {
+            prometheus: {
+              endpoint: { kind: "url", url: "http://127.0.0.1:9090" },
+              queries: { ...queries, errors: "sum(increase(errors{model={{model}}}[{{window}}]))" },
+            },
+          },
+        },
+        "canaryMetrics.prometheus.queries.errors",
+      );
+      expect(finding.code).toBe("stack-config.promql-template");
+      expect(finding.message).toMatch(/^\{\{model\}\} must be inside a quoted label value/);
+    });
+
+    it("refuses an unknown kind of endpoint and a query for a metric it does not know", () => {
+      const result = resolveStackConfig(
+        {
+          canaryMetrics: {
+            prometheus: { endpoint: { kind: "thanos" }, queries: { ...queries, tokens: "sum(x)" } },
+          },
+        },
+        SOURCE,
+      );
+      expect(result.config).toBeUndefined();
+      expect(result.findings.map((f) => f.path).sort()).toEqual([
+        "canaryMetrics.prometheus.endpoint.kind",
+        "canaryMetrics.prometheus.queries.tokens",
+      ]);
+    });
+  });
 });

@@ -61,6 +61,11 @@ export interface CandidateObjects {
   readonly serviceAccount: V1ServiceAccount;
 }
 
+/** The label selector of a candidate Deployment's pods, by the Deployment's name. */
+export function candidatePodSelector(deployment: string): string {
+  return `${INSTANCE_LABEL}=${deployment},${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+}
+
 /** The Deployment, Service and service account of a candidate; CandidateFailed for anything not allowed. */
 export function candidateObjects(spec: CandidateSpec, options: CandidateObjectOptions): CandidateObjects {
   const { config } = options;

@@ -1,9 +1,11 @@
 // The Serving port on a Kubernetes cluster (EKS): a candidate is a Deployment and a Service in the stack's
 // namespace (candidate-objects.ts). Deploying twice adopts what this rollout created; removing twice is
-// fine; status classifies what the pods, their events and the crashed container's log show; and the
-// candidate is reached through the API server's service proxy, or an in-cluster URL for heavy traffic.
+// fine; status classifies what the pods, their events and the crashed container's log show; the candidate
+// is reached through the API server's service proxy, or an in-cluster URL for heavy traffic; and each ready
+// pod's own `/metrics` is read through the API server's pods proxy (RBAC: list pods, get pods/proxy).
 
 import type { V1Deployment, V1Pod, V1Service } from "@kubernetes/client-node";
+import { Agent, request } from "undici";
 import type { StackConfig } from "../../core/config";
 import { CandidateFailed, Transient } from "../../core/errors";
 import { classifyFailure } from "../../core/failure-signatures";
@@ -14,12 +16,15 @@ import type {
   Clock,
   Endpoint,
   ObjectStore,
+  PodMetrics,
   Serving,
 } from "../../ports";
+import { describeNetworkError, readCappedText } from "../../eval/http";
 import { apiStatus, kubernetesFailure } from "./api-errors";
 import {
   type CandidateObjects,
   candidateObjects,
+  candidatePodSelector,
   ROLLOUT_LABEL,
   rolloutLabelValue,
 } from "./candidate-objects";
@@ -44,6 +49,12 @@ interface CandidateRef {
   readonly port: number;
 }
 
+/** A vLLM pod's /metrics is a few hundred kilobytes; more is read as a failure, not into memory. */
+const METRICS_BYTES = 4 * 1024 * 1024;
+/** Milliseconds one pod's /metrics may take through the proxy: a probe round lasts a few seconds. */
+const METRICS_TIMEOUT_MS = 5000;
+/** Pods read per version in one round (more are left out, and counted as failures by the prober). */
+const METRICS_PODS = 64;
 const LOG_LINES = 50;
 const LOG_BYTES = 64 * 1024;
 const GGUF_SHARD = /-(\d{5})-of-\d{5}\.gguf$/;
@@ -55,6 +66,8 @@ export class EksServing implements Serving {
   private readonly clock: Clock;
   private readonly objects: ObjectStore | undefined;
   private clients: Promise<KubernetesClients> | undefined;
+  /** Keep-alive connections to the API server for the pods proxy, trusting the cluster's CA. */
+  private proxyAgent: Agent | undefined;
 
   constructor(options: EksServingOptions) {
     this.config = options.config;
@@ -193,6 +206,27 @@ export class EksServing implements Serving {
     };
   }
 
+  async scrapeMetrics(handle: CandidateHandle): Promise<PodMetrics[]> {
+    const ref = candidateRef(handle);
+    const { namespace } = ref;
+    const api = await this.api();
+    const pods = (
+      await api.core
+        .listNamespacedPod({ namespace, labelSelector: candidatePodSelector(ref.deployment) })
+        .catch((error: unknown) => {
+          throw kubernetesFailure(error, `list the pods of ${namespace}/${ref.deployment}`, namespace);
+        })
+    ).items;
+    // A pod that is not ready takes no traffic (its Service leaves it out), and a terminating one is going.
+    const serving = pods
+      .filter((pod) => readySince(pod) !== undefined && !pod.metadata?.deletionTimestamp)
+      .map((pod) => pod.metadata?.name)
+      .filter((name): name is string => typeof name === "string");
+    return Promise.all(
+      serving.slice(0, METRICS_PODS).map((pod) => this.podMetrics(namespace, pod, ref.port)),
+    );
+  }
+
   async remove(handle: CandidateHandle): Promise<void> {
     const { namespace, deployment, service } = candidateRef(handle);
     await this.deleteIgnoringMissing("Deployment", namespace, deployment);
@@ -228,6 +262,28 @@ export class EksServing implements Serving {
       }
     }
     return removed;
+  }
+
+  /** `GET /api/v1/namespaces/<ns>/pods/<pod>:<port>/proxy/metrics`, capped in size and time. */
+  private async podMetrics(namespace: string, pod: string, port: number): Promise<PodMetrics> {
+    const { server, caData } = await this.connection.endpoint();
+    const token = await this.connection.token();
+    this.proxyAgent ??= new Agent({ connect: { ca: Buffer.from(caData, "base64").toString("utf8") } });
+    const url = `${server.replace(/\/+$/, "")}/api/v1/namespaces/${namespace}/pods/${pod}:${port}/proxy/metrics`;
+    try {
+      const response = await request(url, {
+        headers: { authorization: `Bearer ${token}`, accept: "text/plain;version=0.0.4" },
+        dispatcher: this.proxyAgent,
+        signal: AbortSignal.timeout(METRICS_TIMEOUT_MS),
+      });
+      const text = await readCappedText(response.body, METRICS_BYTES);
+      if (response.statusCode !== 200) {
+        return { pod, error: `GET /metrics answered ${response.statusCode}: ${text.slice(0, 200).trim()}` };
+      }
+      return { pod, text };
+    } catch (error) {
+      return { pod, error: `GET /metrics failed: ${describeNetworkError(error)}` };
+    }
   }
 
   private api(): Promise<KubernetesClients> {

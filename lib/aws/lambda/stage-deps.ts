@@ -14,6 +14,7 @@ import { type ClusterConnection, eksClusterConnection } from "../eks/cluster";
 import { EksServing } from "../eks/eks-serving";
 import { EventBridgeEvents } from "../eventbridge-events";
 import { HttpRouteGateway } from "../gateway/httproute-gateway";
+import { PrometheusQueries } from "../prometheus-queries";
 import { S3ObjectStore } from "../s3-object-store";
 import { SageMakerRegistry } from "../sagemaker-registry";
 import { StepFunctionsExecutions } from "../sfn-executions";
@@ -34,6 +35,7 @@ const SERVING: Methods<Serving> = {
   deploy: true,
   status: true,
   endpoint: true,
+  scrapeMetrics: true,
   remove: true,
   removeRollout: true,
 };
@@ -46,7 +48,13 @@ const GATEWAY: Methods<Gateway> = {
 };
 const REGISTRY: Methods<Registry> = { register: true, setStatus: true, getStatus: true };
 const ALARMS: Methods<Alarms> = { ensure: true, states: true, remove: true };
-const METRICS: Methods<Metrics> = { publish: true, startProber: true, stopProber: true };
+const METRICS: Methods<Metrics> = {
+  publish: true,
+  publishTraffic: true,
+  queryPrometheus: true,
+  startProber: true,
+  stopProber: true,
+};
 
 export function buildAwsStageDeps(env: LambdaEnvironment): StageDeps {
   const { config } = env;
@@ -72,7 +80,7 @@ export function buildAwsStageDeps(env: LambdaEnvironment): StageDeps {
     gateway: builtOnFirstUse(() => new HttpRouteGateway({ config, connection: connection() }), GATEWAY),
     registry: builtOnFirstUse(() => new SageMakerRegistry(), REGISTRY),
     alarms: builtOnFirstUse(() => new CloudWatchAlarms({ clock }), ALARMS),
-    metrics: builtOnFirstUse(() => proberMetrics(env, clock), METRICS),
+    metrics: builtOnFirstUse(() => proberMetrics(env, clock, connection), METRICS),
   };
 }
 
@@ -85,10 +93,11 @@ function functionRegion(): string {
 }
 
 /**
- * Metrics as EMF lines (any function), and the prober's schedules where the environment allows: starting one
- * needs the prober's ARN and the scheduler role (CanaryStep, Promote), stopping one the schedule group.
+ * Metrics as EMF lines (any function), the prober's schedules where the environment allows — starting one
+ * needs the prober's ARN and the scheduler role (CanaryStep, Promote), stopping one the schedule group — and
+ * queries to the stack's Prometheus when its config names one.
  */
-function proberMetrics(env: LambdaEnvironment, clock: Clock): Metrics {
+function proberMetrics(env: LambdaEnvironment, clock: Clock, connection: () => ClusterConnection): Metrics {
   const { scheduleGroup, prober } = env;
   const metrics = new CloudWatchMetrics({
     namespace: env.config.canaryMetrics.namespace,
@@ -97,6 +106,7 @@ function proberMetrics(env: LambdaEnvironment, clock: Clock): Metrics {
     schedulerRoleArn: prober?.schedulerRoleArn ?? "",
     clock,
   });
+  let prometheus: PrometheusQueries | undefined;
   const notGiven = (what: string, variables: readonly string[]) =>
     Promise.reject(
       new Error(
@@ -105,6 +115,19 @@ function proberMetrics(env: LambdaEnvironment, clock: Clock): Metrics {
     );
   return {
     publish: (observations) => metrics.publish(observations),
+    publishTraffic: (periods) => metrics.publishTraffic(periods),
+    queryPrometheus: (query, at) => {
+      const endpoint = env.config.canaryMetrics.prometheus?.endpoint;
+      if (!endpoint) {
+        return Promise.reject(
+          new Error(
+            "The stack names no Prometheus (canaryMetrics.prometheus): real traffic is scraped from the pods.",
+          ),
+        );
+      }
+      prometheus ??= new PrometheusQueries({ endpoint, region: functionRegion(), connection });
+      return prometheus.query(query, at);
+    },
     startProber: (target) =>
       prober && scheduleGroup
         ? metrics.startProber(target)

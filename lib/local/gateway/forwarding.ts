@@ -28,13 +28,14 @@ const HOP_BY_HOP = new Set([
   "upgrade",
 ]);
 
-/** Request headers the gateway consumes or sets itself. */
+/** Request headers the gateway consumes or sets itself (a client cannot inject a server fault). */
 const NOT_FORWARDED = new Set([
   "host",
   "content-length",
   "expect",
   "x-modelship-variant",
   "x-modelship-probe",
+  "x-modelship-fault-server-delay",
 ]);
 
 interface ForwardedRequest {

@@ -1,32 +1,27 @@
 // The local gateway's OpenAI-compatible front door (`/v1/…`): reads the body's `model`, picks that model's
 // backend — the variant `x-modelship-variant` names, or a draw by the route's weights — applies the
-// variant's injected fault, and forwards the request to the backend's server. Every request that reached a
-// backend becomes one Observation (latency to the end of the response; error for a 5xx, an injected abort
-// or a server that failed), which is what the canary's alarms watch — except a prober's request (marked
-// `x-modelship-probe`): the prober publishes its own observation of it, labelled by rollout role.
+// variant's injected fault, and forwards the request to the backend's server. It measures nothing itself:
+// as on EKS, the canary's alarms watch the prober's chats and the servers' own metrics (scraped by the
+// prober), so a fault meant for real-traffic alarms is a server delay the server itself measures.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { CandidateHandle, Endpoint, Observation, RouteBackend, Variant } from "../../ports";
+import type { CandidateHandle, Endpoint, RouteBackend, Variant } from "../../ports";
 import { OpenAiError } from "../llama-server/openai-error";
-import { decideFault, type Fault } from "./fault-injection";
-import { type ForwardOutcome, forward, type Upstream } from "./forwarding";
+import { decideFault, type Fault, SERVER_DELAY_HEADER } from "./fault-injection";
+import { forward, type Upstream } from "./forwarding";
 import { parseJsonObject, readCappedBody, sendError, sendJson } from "./http-messages";
 import type { RouteTable } from "./route-table";
 
 /** Chat requests with long contexts are a few MB; anything far bigger is not a model request. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 const VARIANT_HEADER = "x-modelship-variant";
-const PROBE_HEADER = "x-modelship-probe";
 
 interface FrontDoor {
   readonly routes: RouteTable;
   faultOf(model: string, variant: Variant): Fault | undefined;
   readonly random: () => number;
   readonly endpointOf: (handle: CandidateHandle) => Promise<Endpoint>;
-  readonly record: (observations: readonly Observation[]) => void;
-  readonly now: () => Date;
   readonly agents: Upstream["agents"];
 }
 
@@ -35,7 +30,6 @@ export async function serveModelRequest(
   response: ServerResponse,
   door: FrontDoor,
 ): Promise<void> {
-  const startedAt = performance.now();
   const url = new URL(request.url ?? "/", "http://gateway");
   if (url.pathname === "/v1/models" && request.method === "GET") {
     listModels(response, door.routes);
@@ -86,28 +80,10 @@ export async function serveModelRequest(
     "x-modelship-version": backend.version,
     "x-modelship-variant": backend.variant,
   };
-  const probe = request.headers[PROBE_HEADER] !== undefined;
-  const observe = (error: boolean) => {
-    if (probe) return;
-    door.record([
-      {
-        model,
-        version: backend.version,
-        variant: backend.variant,
-        latencyMs: performance.now() - startedAt,
-        error,
-        at: door.now().toISOString(),
-      },
-    ]);
-  };
-
   const fault = decideFault(door.faultOf(model, backend.variant), door.random);
   if (fault.delayMs > 0) {
     served["x-modelship-fault-delay-ms"] = String(fault.delayMs);
-    if (!(await waitUnlessClientLeaves(response, fault.delayMs))) {
-      observe(false);
-      return;
-    }
+    if (!(await waitUnlessClientLeaves(response, fault.delayMs))) return;
   }
   if (fault.abortStatus !== undefined) {
     served["x-modelship-fault-abort"] = String(fault.abortStatus);
@@ -121,7 +97,6 @@ export async function serveModelRequest(
       ),
       served,
     );
-    observe(true);
     return;
   }
 
@@ -130,10 +105,21 @@ export async function serveModelRequest(
     endpoint = await door.endpointOf(backend.handle);
   } catch (error) {
     sendError(response, unreachable(model, backend, error), served);
-    observe(true);
     return;
   }
-  const outcome = await forward(
+  if (fault.serverDelay) {
+    // The server holds the request itself (a slow prefill), so its own metrics see the delay.
+    const { delayMs, minPromptTokens } = fault.serverDelay;
+    served[SERVER_DELAY_HEADER] = String(delayMs);
+    endpoint = {
+      ...endpoint,
+      headers: {
+        ...endpoint.headers,
+        [SERVER_DELAY_HEADER]: `delayMs=${delayMs};minPromptTokens=${minPromptTokens}`,
+      },
+    };
+  }
+  await forward(
     {
       method: request.method ?? "POST",
       path: `${url.pathname.slice("/v1".length)}${url.search}`,
@@ -145,11 +131,6 @@ export async function serveModelRequest(
     response,
     served,
   );
-  observe(isError(outcome));
-}
-
-function isError(outcome: ForwardOutcome): boolean {
-  return outcome.outcome === "upstream-failed" || (outcome.status ?? 0) >= 500;
 }
 
 function requestedVariant(request: IncomingMessage): Variant | undefined {

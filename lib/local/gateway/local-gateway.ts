@@ -1,15 +1,14 @@
 // The Gateway port on this machine: a weighted reverse proxy on one 127.0.0.1 port, the local stand-in for
 // an HTTPRoute on a Kubernetes gateway. Its routes follow the same rules (route-table.ts); it forwards
 // OpenAI requests by model and weight (front-door.ts), injects faults per variant and serves an admin API
-// (admin-api.ts), and records every proxied request as an Observation for the canary's alarms. Routes and
-// faults are kept in `<home>/gateway.json`, so a restarted control plane serves what it served before.
+// (admin-api.ts). Routes and faults are kept in `<home>/gateway.json`, so a restarted control plane serves what it served before.
 // Only the control plane's process changes them (others go through the admin API), so no file lock is needed.
 
 import { Agent as HttpAgent, createServer, type Server } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import type { CandidateHandle, Endpoint, Gateway, Observation, RouteState, Variant } from "../../ports";
+import type { CandidateHandle, Endpoint, Gateway, RouteState, Variant } from "../../ports";
 import { ADMIN_PREFIX, type AdminExtension, serveAdminRequest } from "./admin-api";
 import type { Fault } from "./fault-injection";
 import { serveModelRequest } from "./front-door";
@@ -26,11 +25,8 @@ export interface LocalGatewayOptions {
   readonly port: number;
   /** Where a backend's server answers (Serving.endpoint). */
   readonly endpointOf: (handle: CandidateHandle) => Promise<Endpoint>;
-  /** Receives each proxied request's observation (the metric store). */
-  readonly record: (observations: readonly Observation[]) => void;
   /** Uniform in [0, 1): draws backends by weight and faults by percentage. Seed it in tests. */
   readonly random?: () => number;
-  readonly now?: () => Date;
 }
 
 export class LocalGateway implements Gateway {
@@ -71,8 +67,6 @@ export class LocalGateway implements Gateway {
         this.setFault(model, variant, fault),
       random: options.random ?? Math.random,
       endpointOf: options.endpointOf,
-      record: options.record,
-      now: options.now ?? (() => new Date()),
       agents: this.agents,
       extensions: this.adminExtensions,
     };

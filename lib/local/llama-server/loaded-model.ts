@@ -57,6 +57,8 @@ interface RunCallbacks {
 
 export class LoadedModel {
   private queue: Promise<void> = Promise.resolve();
+  private waiting = 0;
+  private running = 0;
 
   private constructor(
     private readonly model: LlamaModel,
@@ -166,17 +168,32 @@ export class LoadedModel {
     };
   }
 
+  /** Requests waiting for their turn, and generating now (vLLM's num_requests_waiting and _running). */
+  get load(): { readonly waiting: number; readonly running: number } {
+    return { waiting: this.waiting, running: this.running };
+  }
+
   /** Generates when the request's turn comes; undefined when it was aborted before then. */
   async run(input: GenerationInput, callbacks: RunCallbacks): Promise<GenerationResult | undefined> {
     const previous = this.queue;
     let done!: () => void;
     this.queue = new Promise((resolve) => (done = resolve));
+    this.waiting++;
+    let started = false;
     try {
       await previous;
+      this.waiting--;
+      started = true;
       if (callbacks.signal.aborted) return undefined;
-      callbacks.onStart?.();
-      return await generate(this.sequence, input, callbacks.onText, callbacks.signal);
+      this.running++;
+      try {
+        callbacks.onStart?.();
+        return await generate(this.sequence, input, callbacks.onText, callbacks.signal);
+      } finally {
+        this.running--;
+      }
     } finally {
+      if (!started) this.waiting--;
       done();
     }
   }

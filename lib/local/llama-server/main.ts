@@ -4,6 +4,7 @@
 // stderr and exits 1; SIGTERM or SIGINT (and, with --exit-with-stdin, its parent going away) stop it.
 
 import type { AddressInfo } from "node:net";
+import { VllmMetricsRecorder } from "../../core/vllm-metrics";
 import { createLlamaHttpServer } from "./http-server";
 import { LoadedModel } from "./loaded-model";
 import { parseServerArgs, type ServerArgs, ServerArgsInvalid } from "./server-args";
@@ -26,6 +27,8 @@ const server = createLlamaHttpServer({
   servedName: args.servedName,
   model: () => model,
   maxBodyBytes: args.maxBodyBytes,
+  // process_start_time_seconds: a restarted server's counters start again, and the scrape can tell.
+  metrics: new VllmMetricsRecorder(args.servedName, Math.round(Date.now() - process.uptime() * 1000) / 1000),
 });
 
 let stopping = false;

@@ -11,6 +11,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { CloudWatchAlarms } from "../../../lib/aws/cloudwatch-alarms";
 import type { CompositeAlarmSpec, MetricAlarmSpec } from "../../../lib/core/alarm-spec";
+import { canarySpecs } from "../../support/canary-alarm-specs";
 import { FixedClock } from "../../support/fixed-clock";
 
 const cloudwatch = mockClient(CloudWatchClient);
@@ -172,6 +173,77 @@ describe("CloudWatchAlarms", () => {
           Dimensions: candidateDimensions,
           Statistic: "Sum",
           Period: 10,
+        },
+      ]);
+    });
+
+    it("sends the canary's no-data guard and an alarm whose source is auto as exactly these PutMetricAlarm inputs", async () => {
+      const { specs } = canarySpecs({ model: "llama-3-8b" });
+      await alarms.ensure(
+        specs.filter((s) => s.name.endsWith("-no-probe-data") || s.name.endsWith("-latency-p95")),
+      );
+      const dimensions = (source: string) => [...candidateDimensions, { Name: "Source", Value: source }];
+      const metric = (name: string, source: string) => ({
+        Namespace: "modelship",
+        MetricName: name,
+        Dimensions: dimensions(source),
+      });
+      expect(cloudwatch.commandCalls(PutMetricAlarmCommand).map((c) => c.args[0].input)).toEqual([
+        {
+          AlarmName: `${PREFIX}-latency-p95`,
+          AlarmDescription:
+            "p95 latency of llama-3-8b v2 (real traffic in periods with at least 20 requests, else the prober's chats) above 2000 ms for 3 of 3 10-second periods",
+          ComparisonOperator: "GreaterThanThreshold",
+          Threshold: 2000,
+          EvaluationPeriods: 3,
+          DatapointsToAlarm: 3,
+          TreatMissingData: "notBreaching",
+          Metrics: [
+            {
+              Id: "traffic_requests",
+              MetricStat: { Metric: metric("Requests", "traffic"), Period: 10, Stat: "Sum" },
+              ReturnData: false,
+            },
+            {
+              Id: "traffic_p95",
+              MetricStat: { Metric: metric("LatencyP95", "traffic"), Period: 10, Stat: "Maximum" },
+              ReturnData: false,
+            },
+            {
+              Id: "probe_p95",
+              MetricStat: { Metric: metric("Latency", "probe"), Period: 10, Stat: "p95" },
+              ReturnData: false,
+            },
+            {
+              Id: "latency_p95",
+              Expression: "IF(traffic_requests >= TIME_SERIES(20), traffic_p95, probe_p95)",
+              Label: "p95 latency of llama-3-8b v2 (ms)",
+              ReturnData: true,
+            },
+          ],
+        },
+        {
+          AlarmName: `${PREFIX}-no-probe-data`,
+          AlarmDescription:
+            "the prober sent llama-3-8b v2 fewer than 6 of its 12 requests per 1-minute period for 2 periods in a row, from 2025-06-01T12:03:00.000Z on",
+          ComparisonOperator: "LessThanThreshold",
+          Threshold: 6,
+          EvaluationPeriods: 2,
+          DatapointsToAlarm: 2,
+          TreatMissingData: "notBreaching",
+          Metrics: [
+            {
+              Id: "requests",
+              MetricStat: { Metric: metric("Requests", "probe"), Period: 60, Stat: "Sum" },
+              ReturnData: false,
+            },
+            {
+              Id: "probe_requests",
+              Expression: "IF(EPOCH(requests) >= 1748779380, requests + TIME_SERIES(0))",
+              Label: "probe requests to llama-3-8b v2 per period",
+              ReturnData: true,
+            },
+          ],
         },
       ]);
     });

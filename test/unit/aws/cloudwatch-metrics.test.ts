@@ -69,7 +69,7 @@ describe("CloudWatchMetrics", () => {
 
       const definition = {
         Namespace: "modelship",
-        Dimensions: [["Model", "Version", "Variant"]],
+        Dimensions: [["Model", "Version", "Variant", "Source"]],
         Metrics: [
           { Name: "Latency", Unit: "Milliseconds", StorageResolution: 1 },
           { Name: "Errors", Unit: "Count", StorageResolution: 1 },
@@ -83,6 +83,7 @@ describe("CloudWatchMetrics", () => {
           Model: "llama-3-8b",
           Version: "v2",
           Variant: "candidate",
+          Source: "probe",
           Latency: [412, 950],
           Errors: [0, 1],
           Requests: [1, 1],
@@ -92,6 +93,7 @@ describe("CloudWatchMetrics", () => {
           Model: "llama-3-8b",
           Version: "v1",
           Variant: "stable",
+          Source: "probe",
           Latency: [380],
           Errors: [0],
           Requests: [1],
@@ -103,6 +105,44 @@ describe("CloudWatchMetrics", () => {
     it("writes nothing for no observations", async () => {
       await metrics.publish([]);
       expect(lines).toEqual([]);
+    });
+  });
+
+  describe("publishTraffic", () => {
+    it("writes each window of real traffic as one EMF line with its Source, at the window's end", async () => {
+      await metrics.publishTraffic([
+        {
+          model: "llama-3-8b",
+          version: "v2",
+          variant: "candidate",
+          source: "prometheus",
+          at: "2025-06-01T12:00:10.000Z",
+          values: { Requests: 31, LatencyP95: 2210 },
+        },
+      ]);
+      expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual([
+        {
+          _aws: {
+            Timestamp: Date.parse("2025-06-01T12:00:10.000Z"),
+            CloudWatchMetrics: [
+              {
+                Namespace: "modelship",
+                Dimensions: [["Model", "Version", "Variant", "Source"]],
+                Metrics: [
+                  { Name: "Requests", Unit: "Count", StorageResolution: 1 },
+                  { Name: "LatencyP95", Unit: "Milliseconds", StorageResolution: 1 },
+                ],
+              },
+            ],
+          },
+          Model: "llama-3-8b",
+          Version: "v2",
+          Variant: "candidate",
+          Source: "prometheus",
+          Requests: 31,
+          LatencyP95: 2210,
+        },
+      ]);
     });
   });
 

@@ -33,7 +33,6 @@ import { type IamAction, KUBERNETES_ACCESS, PORT_ACTIONS } from "../../../lib/aw
 import { S3ObjectStore } from "../../../lib/aws/s3-object-store";
 import { SageMakerRegistry } from "../../../lib/aws/sagemaker-registry";
 import { StepFunctionsExecutions } from "../../../lib/aws/sfn-executions";
-import { canaryAlarmSpecs } from "../../../lib/core/canary-alarms";
 import { DEFAULT_STACK_CONFIG } from "../../../lib/core/config";
 import type { CandidateHandle } from "../../../lib/ports";
 import { KUBERNETES_RULES } from "../../../lib/infra/cluster-roles";
@@ -42,6 +41,9 @@ import { DynamoTableDouble } from "../adapters/dynamodb-table-double";
 import { llamaCandidateSpec } from "../../support/candidate-spec";
 import { FixedClock } from "../../support/fixed-clock";
 import { KubernetesApiServer } from "../eks/kubernetes-api-server";
+import { PrometheusQueries } from "../../../lib/aws/prometheus-queries";
+import { canarySpecs } from "../../support/canary-alarm-specs";
+import { PrometheusTestServer } from "../../support/prometheus-test-server";
 
 const REGION = "us-east-1";
 const mocks = {
@@ -95,6 +97,11 @@ function actionsOf(
 
 function sentActions(): Set<IamAction> {
   const actions = new Set<IamAction>();
+  // Signed HTTP requests to AMP are no SDK command: each is authorized by aps:QueryMetrics.
+  for (const request of prometheus.requests) {
+    if (/\/aps\/aws4_request/.test(String(request.headers.authorization ?? "")))
+      actions.add("aps:QueryMetrics");
+  }
   for (const [service, mock] of Object.entries(mocks) as [Service, AnyStub][]) {
     for (const call of mock.calls()) {
       for (const action of actionsOf(service, call.args[0] as never)) actions.add(action);
@@ -105,6 +112,7 @@ function sentActions(): Set<IamAction> {
 
 function resetMocks(): void {
   for (const mock of Object.values(mocks) as AnyStub[]) mock.reset();
+  prometheus.requests.length = 0;
 }
 
 /** Runs a scenario, keeping what it sent whether it succeeded or not (a branch may end in an adapter error). */
@@ -114,10 +122,16 @@ async function run(scenario: () => Promise<unknown>): Promise<void> {
 
 const kubernetes = new KubernetesApiServer();
 let kubernetesUrl = "";
+const prometheus = new PrometheusTestServer();
+let prometheusUrl = "";
 beforeAll(async () => {
   kubernetesUrl = await kubernetes.start();
+  prometheusUrl = await prometheus.start();
 });
-afterAll(() => kubernetes.stop());
+afterAll(async () => {
+  await kubernetes.stop();
+  await prometheus.stop();
+});
 
 /** A fresh connection each time: it describes the cluster once, as a function's first call does. */
 function connection() {
@@ -190,13 +204,7 @@ const transition = {
   status: "running",
   reason: "started",
 } as const;
-const specs = canaryAlarmSpecs({
-  model: "llama-3-8b",
-  version: "v3",
-  stableVersion: "v2",
-  alarms: DEFAULT_STACK_CONFIG.defaults.rollout.alarms,
-  namespace: "modelship",
-});
+const specs = canarySpecs({ model: "llama-3-8b", version: "v3", stableVersion: "v2" });
 const ENTRY = {
   model: "llama-3-8b",
   version: "v3",
@@ -348,6 +356,8 @@ const SCENARIOS: Scenarios = {
     endpoint: [() => serving().endpoint(candidate, "probe")],
     remove: [() => serving().remove(candidate)],
     removeRollout: [() => serving().removeRollout(candidate.model, candidate.rolloutId)],
+    // On a candidate whose ready pod answers (prepare).
+    scrapeMetrics: [() => serving().scrapeMetrics(scraped.handle ?? candidate)],
   },
   gateway: {
     register: [() => gateway().register(candidate.model, candidate)],
@@ -443,6 +453,36 @@ const SCENARIOS: Scenarios = {
       },
     ],
     stopProber: [() => metrics().stopProber("m", "v1")],
+    publishTraffic: [
+      () =>
+        metrics().publishTraffic([
+          {
+            model: "m",
+            version: "v1",
+            variant: "candidate",
+            source: "traffic",
+            at: "2025-06-01T12:00:00.000Z",
+            values: { Requests: 3 },
+          },
+        ]),
+    ],
+    queryPrometheus: [
+      // An AMP workspace: the query is signed for the service `aps`.
+      () =>
+        new PrometheusQueries({
+          endpoint: { kind: "amp", workspaceId: "ws-8f0a6e2b-1c3d" },
+          region: REGION,
+          ampUrl: prometheusUrl,
+          credentials: { accessKeyId: "AKIDMODELSHIPTEST", secretAccessKey: "test-secret" },
+        }).query("sum(up)", new Date("2025-06-01T12:00:00Z")),
+      // A Prometheus in the cluster, through the API server's service proxy.
+      () =>
+        new PrometheusQueries({
+          endpoint: { kind: "service", namespace: "monitoring", service: "prometheus", port: 9090 },
+          region: REGION,
+          connection,
+        }).query("sum(up)", new Date("2025-06-01T12:00:00Z")),
+    ],
   },
 };
 
@@ -451,6 +491,22 @@ function executions() {
     stateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:pipeline",
     client: new SFNClient({ region: REGION }),
   });
+}
+
+/** The candidate whose pod serving.scrapeMetrics reads, once prepare deployed it. */
+const scraped: { handle?: CandidateHandle } = {};
+
+/** What a method's scenarios need in place first, not counted as what it sends: a route, a serving pod. */
+async function prepare(port: PortName, method: string): Promise<void> {
+  if (port === "gateway" && method !== "register") await gateway().register(candidate.model, candidate);
+  if (port === "serving" && method === "scrapeMetrics") {
+    scraped.handle = await serving().deploy(llamaCandidateSpec({}));
+    const pod = kubernetes.addPod("models", "llama-3-8b-v3", {
+      phase: "Running",
+      conditions: [{ type: "Ready", status: "True", lastTransitionTime: "2025-06-01T12:00:00Z" }],
+    });
+    kubernetes.podMetrics.set(`models/${pod}:8000`, { status: 200, body: "vllm:num_requests_waiting 0\n" });
+  }
 }
 
 const methods = (
@@ -474,7 +530,7 @@ describe("The port action table (lib/aws/port-actions.ts)", () => {
       for (const scenario of scenarios) {
         resetMocks();
         kubernetes.reset();
-        if (port === "gateway" && method !== "register") await gateway().register(candidate.model, candidate);
+        await prepare(port, method);
         resetMocks();
         await run(scenario);
         for (const action of sentActions()) sent.add(action);
@@ -522,7 +578,7 @@ describe("The Kubernetes access table (lib/aws/port-actions.ts)", () => {
       const seen: string[] = [];
       for (const scenario of scenarios) {
         kubernetes.reset();
-        if (port === "gateway" && method !== "register") await gateway().register(candidate.model, candidate);
+        await prepare(port, method);
         const before = kubernetes.requests.length;
         await run(scenario);
         for (const request of kubernetes.requests.slice(before)) {

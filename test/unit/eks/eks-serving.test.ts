@@ -554,6 +554,75 @@ describe("EksServing: status", () => {
   });
 });
 
+describe("EksServing: scrapeMetrics", () => {
+  const ready = {
+    phase: "Running",
+    conditions: [{ type: "Ready", status: "True", lastTransitionTime: "2025-06-01T12:00:00Z" }],
+  };
+  const metrics = 'vllm:request_success_total{finished_reason="stop"} 7.0\n';
+
+  it("reads each ready pod's /metrics through the API server's pods proxy, with the bearer token", async () => {
+    const handle = await serving().deploy(spec());
+    const a = server.addPod(NAMESPACE, NAME, ready);
+    const b = server.addPod(NAMESPACE, NAME, ready);
+    server.podMetrics.set(`${NAMESPACE}/${a}:8000`, { status: 200, body: metrics });
+    server.podMetrics.set(`${NAMESPACE}/${b}:8000`, { status: 200, body: "vllm:num_requests_waiting 2.0\n" });
+
+    const scraped = await serving().scrapeMetrics(handle);
+
+    expect(scraped).toEqual([
+      { pod: a, text: metrics },
+      { pod: b, text: "vllm:num_requests_waiting 2.0\n" },
+    ]);
+    const proxied = server.requests.filter((r) => r.path.endsWith("/proxy/metrics"));
+    expect(proxied.map((r) => r.path)).toEqual([
+      `/api/v1/namespaces/${NAMESPACE}/pods/${a}:8000/proxy/metrics`,
+      `/api/v1/namespaces/${NAMESPACE}/pods/${b}:8000/proxy/metrics`,
+    ]);
+    expect(proxied.every((r) => /^Bearer token-\d+$/.test(r.authorization ?? ""))).toBe(true);
+    const listed = server.requests.find((r) => r.path === `/api/v1/namespaces/${NAMESPACE}/pods`);
+    expect(listed?.query.get("labelSelector")).toBe(
+      `app.kubernetes.io/instance=${NAME},app.kubernetes.io/managed-by=modelship`,
+    );
+  });
+
+  it("leaves out pods that are not ready or are terminating: they take no traffic", async () => {
+    const handle = await serving().deploy(spec());
+    server.addPod(NAMESPACE, NAME, { phase: "Pending", conditions: [{ type: "Ready", status: "False" }] });
+    const going = server.addPod(NAMESPACE, NAME, ready);
+    const pod = server.pods.find((p) => (p.metadata as { name: string }).name === going);
+    (pod?.metadata as Record<string, unknown>).deletionTimestamp = "2025-06-01T12:00:00Z";
+    expect(await serving().scrapeMetrics(handle)).toEqual([]);
+  });
+
+  it("reports a pod whose /metrics cannot be read by what the proxy answered", async () => {
+    const handle = await serving().deploy(spec());
+    const a = server.addPod(NAMESPACE, NAME, ready);
+    expect(await serving().scrapeMetrics(handle)).toEqual([
+      {
+        pod: a,
+        error: expect.stringMatching(/^GET \/metrics answered 503: .*no endpoints available for pod/),
+      },
+    ]);
+  });
+
+  it("does not read a pod's metrics into memory past the cap", async () => {
+    const handle = await serving().deploy(spec());
+    const a = server.addPod(NAMESPACE, NAME, ready);
+    server.podMetrics.set(`${NAMESPACE}/${a}:8000`, { status: 200, body: "x".repeat(5 * 1024 * 1024) });
+    expect(await serving().scrapeMetrics(handle)).toEqual([
+      { pod: a, error: "GET /metrics failed: the answer is larger than 4194304 bytes" },
+    ]);
+  });
+
+  it("fails, naming the access it lacks, when the pods cannot be listed", async () => {
+    const handle = await serving().deploy(spec());
+    server.failNext("GET", /\/pods$/, 403);
+    const failure = await failureOf(serving().scrapeMetrics(handle));
+    expect(failure.message).toMatch(/list the pods of models\/llama-3-8b-v3/);
+  });
+});
+
 describe("EksServing: endpoint", () => {
   it("reaches the candidate for probes through the API server's service proxy, with a bearer token and the cluster CA", async () => {
     const handle = await serving().deploy(spec());

@@ -3,8 +3,9 @@
 // Deployments, Services, ServiceAccounts and Gateway API HTTPRoutes (create → 201 or 409 AlreadyExists,
 // read, replace and delete with resourceVersion preconditions → 409 Conflict when stale, delete → 404 when
 // gone), pods by label selector, warning events, container logs (current or previous instance), the
-// service proxy (it answers with what it would have proxied to) — plus scripted failures, and a record of
-// every request with its Authorization header, and hooks that act as another writer between two requests.
+// service proxy (it answers with what it would have proxied to, or what a test says the service answers),
+// the pods proxy to a pod's /metrics — plus scripted failures, and a record of every request with its
+// Authorization header, and hooks that act as another writer between two requests.
 
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -48,6 +49,12 @@ export class KubernetesApiServer {
   readonly events: Json[] = [];
   /** `<namespace>/<pod>/<container>/<current|previous>` → log text. */
   readonly logs = new Map<string, string>();
+  /** `<namespace>/<pod>:<port>` → what the pod answers on /metrics through the pods proxy. */
+  readonly podMetrics = new Map<string, { readonly status: number; readonly body: string }>();
+  /** What a proxied service answers, when the test says (else the proxy echoes where it went). */
+  serviceAnswer:
+    | ((service: string, path: string, request: ReceivedRequest) => { status: number; body: unknown })
+    | undefined;
   private readonly failures: ScriptedFailure[] = [];
   private readonly interjections: Interjection[] = [];
   private readonly tls = selfSignedCertificate("kube-apiserver");
@@ -66,12 +73,13 @@ export class KubernetesApiServer {
       request.on("end", () => {
         const url = new URL(request.url ?? "/", "https://kubernetes.test");
         const text = Buffer.concat(chunks).toString("utf8");
+        const isJson = (request.headers["content-type"] ?? "").includes("json");
         const received: ReceivedRequest = {
           method: request.method ?? "GET",
           path: url.pathname,
           query: url.searchParams,
           authorization: request.headers.authorization,
-          body: text ? JSON.parse(text) : undefined,
+          body: text ? (isJson || /^[{[]/.test(text) ? JSON.parse(text) : text) : undefined,
         };
         this.requests.push(received);
         const { status, body } = this.answer(received);
@@ -95,6 +103,8 @@ export class KubernetesApiServer {
       list.length = 0;
     this.objects.clear();
     this.logs.clear();
+    this.podMetrics.clear();
+    this.serviceAnswer = undefined;
   }
 
   /** The next request with this method whose path matches gets `status` (once). */
@@ -183,7 +193,15 @@ export class KubernetesApiServer {
     const collectionPath = request.path.replace(`/namespaces/${namespace}/`, "/namespaces/{ns}/");
 
     const proxied = /^\/api\/v1\/namespaces\/[^/]+\/services\/([^/]+)\/proxy(\/.*)$/.exec(request.path);
+    if (proxied && this.serviceAnswer) return this.serviceAnswer(proxied[1] ?? "", proxied[2] ?? "", request);
     if (proxied) return { status: 200, body: { proxiedTo: proxied[1], path: proxied[2] } };
+    const podProxy = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/proxy\/metrics$/.exec(request.path);
+    if (request.method === "GET" && podProxy) {
+      const answer = this.podMetrics.get(`${podProxy[1]}/${podProxy[2]}`);
+      return (
+        answer ?? statusBody(503, "ServiceUnavailable", `no endpoints available for pod "${podProxy[2]}"`)
+      );
+    }
     const logMatch = /^\/api\/v1\/namespaces\/[^/]+\/pods\/([^/]+)\/log$/.exec(request.path);
     if (request.method === "GET" && logMatch) {
       const container = request.query.get("container") ?? "";
