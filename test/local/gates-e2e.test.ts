@@ -56,7 +56,7 @@ describe("The release gates with llama.cpp", () => {
   it("ships a model that passes the stress test and the eval gate on the sanity suite, with their reports", async () => {
     const folder = await modelFolder(
       "v1",
-      "  stress:\n    concurrency: 2\n    workers: 2\n    warmupSeconds: 1\n    durationSeconds: 3\n    inputTokens: 16\n    outputTokens: 8\n" +
+      "  stress:\n    concurrency: 2\n    workers: 2\n    warmupSeconds: 1\n    durationSeconds: 3\n    inputTokens: 32\n    outputTokens: 8\n" +
         "    slo: { ttftP95Ms: 30000, e2eP95Ms: 60000, errorRate: 0 }\n" +
         "  eval:\n    maxTokens: 32\n    suites:\n      - { name: sanity, minScore: 0 }\n",
     );
