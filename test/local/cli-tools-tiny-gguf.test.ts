@@ -1,14 +1,16 @@
-// `modelship bench` on the project's own example, for real: the README's tiny GGUF (a byte-level vocabulary
-// and a ChatML template, a 256-token context) served by modelship's llama.cpp server behind the local gateway,
-// as `modelship local` serves it. The prompts are calibrated against the server's own usage counts, the
-// context comes from the gateway's listing of what the server reports, and what cannot fit is refused with
-// the numbers. Nothing is left running.
+// `modelship bench` and `modelship eval` on the project's own example, for real: the README's tiny GGUF (a
+// byte-level vocabulary and a ChatML template, a 256-token context) served by modelship's llama.cpp server
+// behind the local gateway, as `modelship local` serves it. bench calibrates its prompts against the server's
+// own usage counts, takes the context from the gateway's listing of what the server reports, and refuses what
+// cannot fit with the numbers; eval tells items the server refused from wrong answers and fails a suite it
+// could not evaluate. Nothing is left running.
 
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { run } from "../../lib/cli/bench";
+import { run as runEval } from "../../lib/cli/eval";
 import type { LoadResult } from "../../lib/loadgen/load-result";
 import { summarizeLoad } from "../../lib/loadgen/load-summary";
 import { captureStreams, type CapturedStreams } from "../support/console-capture";
@@ -100,5 +102,28 @@ describe("modelship bench on the README's tiny GGUF model", () => {
         "Lower --input-tokens to at most 128 (with --output-tokens 128), or lower --output-tokens.",
     );
     expect(printed.stdout).toEqual([]);
+  });
+});
+
+describe("modelship eval on the README's tiny GGUF model", () => {
+  it("exits 1 saying the sanity suite could not be evaluated when the server refuses its items, not 0.0% and exit 0", async () => {
+    expect(await runEval([gatewayUrl(), "--model", "tiny-gguf", "--suite", "sanity", "--json"])).toBe(1);
+    const report = JSON.parse(printed.stdout.join("\n")) as { suites: Record<string, unknown>[] };
+    expect(report.suites[0]).toMatchObject({ evaluated: false, unanswered: { tooMany: true } });
+    const { unanswered } = report.suites[0] as {
+      unanswered: { count: number; kinds: Record<string, number> };
+    };
+    expect(unanswered.kinds).toEqual({ "HTTP 400": unanswered.count });
+    expect(printed.stderr.join("\n")).toMatch(
+      /^✖ sanity could not be evaluated: \d+ of 38 items got no answer \(HTTP 400 ×\d+\), more than --max-errors 10\.0% allows\.\n {2}Hint: the server refused them \(HTTP 400\): when a prompt and its max_tokens do not fit the model's context, lower --max-tokens/,
+    );
+  });
+
+  it("answers every sanity item with --max-tokens 32 and exits 0", async () => {
+    expect(
+      await runEval([gatewayUrl(), "--model", "tiny-gguf", "--suite", "sanity", "--max-tokens", "32"]),
+    ).toBe(0);
+    expect(printed.stdout.join("\n")).toMatch(/^ {2}answered 38 of 38: \d+ correct, \d+ wrong$/m);
+    expect(printed.stderr).toEqual([]);
   });
 });
