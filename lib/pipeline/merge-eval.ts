@@ -106,6 +106,11 @@ export async function mergeEval(state: ExecutionState, deps: MergeEvalDeps): Pro
   if (!plan) throw new Error(`${STAGE} needs $.plan from Prepare; the state has none.`);
   if (!manifest) throw new Error(`${STAGE} needs $.manifest from Prepare; the state has none.`);
   const { maxErrorRate } = manifest.gates.eval;
+  if (typeof maxErrorRate !== "number") {
+    throw new Error(
+      `${STAGE} needs $.manifest.gates.eval.maxErrorRate, which Prepare resolves; the manifest in the state has none (it was resolved by an older version).`,
+    );
+  }
   const results = shardResults(state);
   const suites = plannedSuites(plan);
   const stranger = results.find((r) => !suites.some((s) => s.name === r.summary.suite));
