@@ -53,6 +53,11 @@ const commands: Record<
       "eval <base-url> --model <name> --suite <file.jsonl | sanity> [--compare stable.json] [--json]  score a served model on eval suites",
     load: () => import("../lib/cli/eval"),
   },
+  forget: {
+    summary:
+      "forget <model> [--version V] --local           remove a model, or a version, that no longer serves from a local home",
+    load: () => import("../lib/cli/forget"),
+  },
   fault: {
     summary:
       "fault <model> --variant candidate|stable [--delay 800ms] [--abort 503] [--percent 50] [--clear]  inject a fault through the local gateway",

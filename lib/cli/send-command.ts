@@ -4,6 +4,7 @@
 
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { hostname, userInfo } from "node:os";
+import { COMMAND_SOURCES } from "../core/events";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
 import type { CommandName } from "../pipeline/commands";
 import { resolve } from "node:path";
@@ -13,9 +14,6 @@ import type { CommandOutcome } from "../pipeline/commands";
 import { CLI_ENVIRONMENT, describeAwsFailure } from "./aws-cli";
 import { parseCommandLine } from "./command-line";
 import { UsageError } from "./cli-command";
-
-/** The event source of commands sent from the CLI (the bus's rule matches the detail-type, whatever the source). */
-const CLI_EVENT_SOURCE = "modelship.cli";
 
 /** The longest reason and requester the Command function accepts. */
 const MAX_REASON_CHARS = 1000;
@@ -57,7 +55,7 @@ answer says what was done. Follow it with \`modelship status <model>\`.
 
 Options:
   --reason TEXT   why, recorded in the model's history and the events (at most ${MAX_REASON_CHARS} characters)
-  --bus NAME      the modelship event bus (default: $${CLI_ENVIRONMENT.bus}, else "modelship"; the stack's EventBusName output)
+  --bus NAME      the pipeline's event bus: the stack's EventBusName output (default: $${CLI_ENVIRONMENT.bus})
   --local         send it to the local control plane instead (\`modelship local\`)
   --home DIR      with --local: the local runtime's folder (default .modelship)
   -h, --help      show this help
@@ -129,7 +127,13 @@ async function send(spec: CommandSpec, argv: string[]): Promise<number> {
   if (problems.length > 0) throw new BadInput(problems.join("\n  "));
   if (values.local) return sendLocal(spec, values.home, { model, ...(reason && { reason }) });
 
-  const bus = values.bus ?? (process.env[CLI_ENVIRONMENT.bus] || "modelship");
+  const bus = values.bus ?? process.env[CLI_ENVIRONMENT.bus];
+  if (!bus) {
+    throw new BadInput(
+      `name the pipeline's event bus: --bus NAME or ${CLI_ENVIRONMENT.bus}, the stack's EventBusName output ` +
+        '(aws cloudformation describe-stacks --stack-name Modelship --query "Stacks[0].Outputs"); or --local for the local runtime.',
+    );
+  }
   const detail = { model, ...(reason && { reason }), requestedBy: requester() };
   const client = new EventBridgeClient({});
   let response;
@@ -139,7 +143,7 @@ async function send(spec: CommandSpec, argv: string[]): Promise<number> {
         Entries: [
           {
             EventBusName: bus,
-            Source: CLI_EVENT_SOURCE,
+            Source: COMMAND_SOURCES.cli,
             DetailType: spec.detailType,
             Detail: JSON.stringify(detail),
           },

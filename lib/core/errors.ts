@@ -15,6 +15,7 @@ export const ASL_ERROR_NAMES = [
   "EvalFailed",
   "GatewayFailed",
   "RolledBack",
+  "Aborted",
   "Interrupted",
   "Transient",
 ] as const;
@@ -118,6 +119,15 @@ export class GatewayFailed extends ModelshipError {
  */
 export class RolledBack extends ModelshipError {
   override readonly name = "RolledBack" as const;
+}
+
+/**
+ * The rollout was stopped during its gates by a command — `Abort Requested` or `Rollback Requested` — and the
+ * gate that was running stopped too: what it had measured of a candidate being taken away is not judged. The
+ * reason says who asked, and why.
+ */
+export class Aborted extends ModelshipError {
+  override readonly name = "Aborted" as const;
 }
 
 /**

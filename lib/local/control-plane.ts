@@ -74,7 +74,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       journal.record(executionId, transition);
       options.onTransition?.(executionId, transition);
     },
-    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    onEvent: (event) => {
+      // Who follows an execution sees its rollout's events with its states (`modelship run` prints them).
+      if (journal.has(event.detail.executionArn)) journal.recordEvent(event.detail.executionArn, event);
+      options.onEvent?.(event);
+    },
     ...(options.port === undefined ? {} : { gatewayPort: options.port }),
     log,
   });
@@ -95,7 +99,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         ? {
             "detail-type": "Object Created",
             detail: {
-              bucket: { name: deps.objects.location },
+              bucket: { name: deps.objects.bucket },
               object: {
                 key: key.split("/").map(encodeURIComponent).join("/"),
                 ...(head.etag === undefined ? {} : { etag: head.etag }),
@@ -106,7 +110,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         : // The same write, requested again: a new execution, named apart from the one that found the model busy.
           {
             "detail-type": "Rollout Requested",
-            detail: { bucket: deps.objects.location, key, requestId: `retry-of-${retryOf}` },
+            detail: { bucket: deps.objects.bucket, key, requestId: `retry-of-${retryOf}` },
           },
       deps,
     );

@@ -9,11 +9,14 @@
 //   digest in a sidecar under `.modelship-meta/` together with the size and mtime it belongs to. A file
 //   copied in by other means, or changed since, has no checksum (as on S3 without a SHA-256 checksum).
 // Content types are not kept: nothing reads them back locally.
+// A folder keeps no versions: a read by ETag finds the file only while it is unchanged (the local runtime's
+// uploads carry an ETag, never a version id), and a read by version id is refused, not answered with
+// whatever the file holds now.
 
 import { createHash } from "node:crypto";
 import { open, readdir, readFile, stat } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
-import type { ObjectInfo, ObjectStore } from "../ports";
+import type { ObjectInfo, ObjectStore, ObjectVersion } from "../ports";
 import { isAtomicWriteTempName, writeFileAtomic } from "./atomic-write";
 
 const META_FOLDER = ".modelship-meta";
@@ -27,11 +30,13 @@ interface ChecksumSidecar {
 
 export class FolderObjectStore implements ObjectStore {
   readonly location: string;
+  readonly bucket: string;
   private readonly root: string;
 
   constructor(rootDir: string) {
     this.root = resolve(rootDir);
     this.location = this.root;
+    this.bucket = this.root;
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {
@@ -58,9 +63,10 @@ export class FolderObjectStore implements ObjectStore {
     return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
+  async head(key: string, version?: ObjectVersion): Promise<ObjectInfo | undefined> {
+    this.refuseVersionId(key, version);
     const info = await this.describe(key, this.pathOf(key));
-    if (!info) return undefined;
+    if (!info || !matches(info, version)) return undefined;
     const sha256 = await this.recordedSha256(key, info);
     return sha256 ? { ...info, checksumSha256: sha256, checksumType: "FULL_OBJECT" } : info;
   }
@@ -93,13 +99,26 @@ export class FolderObjectStore implements ObjectStore {
     }
   }
 
-  async get(key: string): Promise<Uint8Array | undefined> {
+  async get(key: string, version?: ObjectVersion): Promise<Uint8Array | undefined> {
+    this.refuseVersionId(key, version);
+    let handle;
     try {
-      const bytes = await readFile(this.pathOf(key));
+      handle = await open(this.pathOf(key), "r");
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    try {
+      // The ETag of the file this handle reads, not of a later file renamed over the key.
+      const stats = await handle.stat({ bigint: true });
+      if (!stats.isFile() || !matches({ etag: etagOf(stats) }, version)) return undefined;
+      const bytes = await handle.readFile();
       return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;
+    } finally {
+      await handle.close();
     }
   }
 
@@ -124,7 +143,7 @@ export class FolderObjectStore implements ObjectStore {
       return {
         key,
         size: Number(stats.size),
-        etag: `${stats.size.toString(16)}-${stats.mtimeNs.toString(16)}`,
+        etag: etagOf(stats),
         lastModified: stats.mtime.toISOString(),
       };
     } catch (error) {
@@ -177,9 +196,26 @@ export class FolderObjectStore implements ObjectStore {
     );
   }
 
+  private refuseVersionId(key: string, version: ObjectVersion | undefined): void {
+    if (version?.versionId === undefined) return;
+    throw new Error(
+      `${this.describeKey(key)}: a folder keeps no object versions, so version ${version.versionId} cannot be read. ` +
+        "Start local rollouts from the folder's own events (they carry an ETag, not a version id).",
+    );
+  }
+
   private describeKey(key: string): string {
     return `${key} in ${this.root}`;
   }
+}
+
+/** Size and modification time in nanoseconds: it changes whenever the file is rewritten. */
+function etagOf(stats: { readonly size: bigint; readonly mtimeNs: bigint }): string {
+  return `${stats.size.toString(16)}-${stats.mtimeNs.toString(16)}`;
+}
+
+function matches(info: { readonly etag?: string }, version: ObjectVersion | undefined): boolean {
+  return version?.etag === undefined || version.etag.replace(/^"(.*)"$/, "$1") === info.etag;
 }
 
 function isMissing(error: unknown): boolean {

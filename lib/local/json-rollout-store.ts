@@ -128,6 +128,41 @@ export class JsonFileRolloutStore implements RolloutStore {
     });
   }
 
+  /**
+   * Forgets a model — its record and kept results — or one version of it: the version's transitions and kept
+   * results (`modelship forget`). `refuse` sees the record under the file's lock and may say why not; nothing
+   * changes then. A record left with nothing in it goes too.
+   */
+  forget(
+    model: string,
+    version: string | undefined,
+    refuse: (record: ModelRecord | undefined) => string | undefined,
+  ): Promise<
+    { readonly refused: string } | { readonly transitions: number; readonly recordRemoved: boolean }
+  > {
+    return this.update((content) => {
+      const stored = content.models.get(model);
+      const refused = refuse(stored && toRecord(stored));
+      if (refused !== undefined) return { refused };
+      const before = stored?.history.length ?? 0;
+      if (version === undefined) {
+        content.models.delete(model);
+        content.versionResults.delete(model);
+        return { transitions: before, recordRemoved: stored !== undefined };
+      }
+      content.versionResults.get(model)?.delete(version);
+      if (!stored) return { transitions: 0, recordRemoved: false };
+      stored.history = stored.history.filter((t) => t.version !== version);
+      if (stored.candidateVersion === version) delete stored.candidateVersion;
+      // The record's status was its latest rollout's; with that one forgotten, it is what serves now.
+      if (stored.stableVersion) stored.status = "promoted";
+      else delete stored.status;
+      const empty = !stored.lock && !stored.stable && !stored.stableVersion && stored.history.length === 0;
+      if (empty) content.models.delete(model);
+      return { transitions: before - stored.history.length, recordRemoved: empty };
+    });
+  }
+
   async get(model: string): Promise<ModelRecord | undefined> {
     const stored = (await this.read()).models.get(model);
     return stored && toRecord(stored);

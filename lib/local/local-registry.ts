@@ -109,6 +109,19 @@ export class LocalRegistry implements Registry {
     });
   }
 
+  /** Forgets a model's group, or one version's entries in it (`modelship forget`); returns how many entries went. */
+  forget(model: string, version: string | undefined): Promise<number> {
+    return this.update((groups) => {
+      const group = groups.get(model);
+      if (!group) return 0;
+      const kept = version === undefined ? [] : group.entries.filter((e) => e.version !== version);
+      const removed = group.entries.length - kept.length;
+      if (kept.length === 0) groups.delete(model);
+      else groups.set(model, { ...group, entries: kept });
+      return removed;
+    });
+  }
+
   /** Reads the file, for a check at start: throws StateFileInvalid when it is not a registry. */
   async check(): Promise<void> {
     await this.read();

@@ -127,7 +127,7 @@ const STOPPING_REASON = "the local runtime running it stopped";
 
 export async function openLocalRuntime(home: string, options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const paths = localPaths(home);
-  const config = await readStackConfig(paths.config);
+  const config = await readLocalStackConfig(home);
   await checkHomeStateFiles({ home, rollouts: paths.rollouts, gateway: paths.gateway });
   const log = options.log ?? ((message: string) => console.error(message));
   // The handlers, the prober and the alarm loop reach the adapters through `deps`, which needs them first.
@@ -158,12 +158,19 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   });
   const alarms = new LocalAlarms({
     book: new AlarmBook(series),
+    alarmPrefix: config.canaryMetrics.alarmPrefix,
     // The composite is the alarm that rolls back, as the AWS rule matches only composites: acting on each
     // metric alarm too would only repeat an idempotent rollback.
     onAlarm: async (state) => {
       if (!state.name.endsWith("-rollback")) return;
       const outcome = await rollback(
-        { by: "alarm", alarmName: state.name, stateValue: "ALARM", reason: state.reason },
+        {
+          by: "alarm",
+          alarmName: state.name,
+          alarmPrefix: config.canaryMetrics.alarmPrefix,
+          stateValue: "ALARM",
+          reason: state.reason,
+        },
         depsNow(),
       );
       if (outcome.result !== "rolled back") log(outcome.reason);
@@ -180,8 +187,13 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   });
   const events = new JsonlEvents(paths.events);
   const deps: StageDeps = {
-    // The prober goes through the gateway, so the faults injected there reach its requests too.
-    config: { ...config, gateway: { ...config.gateway, url: gateway.url } },
+    // The prober goes through the gateway, so the faults injected there reach its requests too; the rules
+    // that compare a scaled Wait with the alarms' real-time periods see the time factor the Waits run with.
+    config: {
+      ...config,
+      gateway: { ...config.gateway, url: gateway.url },
+      local: { ...config.local, timeFactor: options.timeFactor },
+    },
     objects: new FolderObjectStore(paths.bucket),
     store: new JsonFileRolloutStore(paths.rollouts),
     events: options.onEvent
@@ -245,7 +257,9 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   };
 }
 
-async function readStackConfig(file: string): Promise<StackConfig> {
+/** The home's stack config: `<home>/config.json` over the defaults; LocalConfigInvalid when it is not one. */
+export async function readLocalStackConfig(home: string): Promise<StackConfig> {
+  const file = localPaths(home).config;
   let text: string | undefined;
   try {
     text = await readFile(file, "utf8");

@@ -26,13 +26,25 @@ import type { LoadResult } from "../loadgen/load-result";
 import { runLoad } from "../loadgen/run-load";
 import { ServerRequests } from "../loadgen/server-requests";
 import { LoadDoesNotFit, type LoadOptionNames, planSyntheticLoad } from "../loadgen/synthetic-load-plan";
-import type { CandidateHandle, Endpoint, ObjectStore } from "../ports";
-import type { Interruptible, StageDeps } from "./deps";
+import type { CandidateHandle, Endpoint } from "../ports";
+import type { Interruptible } from "./deps";
 import { throwIfInterrupted } from "./interruption";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import type { StressWorkerInput } from "./flow-state";
-import { loadPromptSet } from "./stress-prompts";
+import { loadPromptSet, PROMPT_SET_READS } from "./stress-prompts";
+import { ABORT_WATCH_USES, assertNotAborted, watchForAbort } from "./abort-watch";
 
-type StressWorkerDeps = Pick<StageDeps, "objects" | "serving">;
+/**
+ * Sends load to the candidate's load endpoint; reads the planned prompt set, writes its result under
+ * reports/; stops when the rollout was stopped meanwhile.
+ */
+export const STRESS_WORKER_USES = combinedUse(
+  PROMPT_SET_READS,
+  ABORT_WATCH_USES,
+  portUse({ objects: { put: ["reports"] }, serving: ["endpoint"] }),
+);
+
+type StressWorkerDeps = DepsUsing<typeof STRESS_WORKER_USES>;
 
 /** One StressTest Map item's result (`$.stress.workers[i]` until MergeStress replaces the list). */
 export interface StressWorkerResult {
@@ -84,32 +96,42 @@ export async function stressWorker(
   }
 
   const prompts = promptSet ? await promptsToSend(promptSet, worker, deps.objects) : undefined;
+  const doing = `stress worker ${worker.index + 1} of ${worker.of}`;
+  await assertNotAborted(deps, rollout, doing);
   const endpoint = await deps.serving.endpoint(candidate, "load");
   const probe = await assertReachable(endpoint, candidate, "before the load");
-  const lengths = prompts ? undefined : await calibratedLengths(endpoint, probe, gate, options.signal);
-  throwIfInterrupted(options.signal, `stress worker ${worker.index + 1} of ${worker.of}`);
-  const result = await runLoad({
-    baseUrl: endpoint.baseUrl,
-    model: endpoint.servedName,
-    headers: endpoint.headers,
-    ...(endpoint.caCertificate ? { caCertificate: endpoint.caCertificate } : {}),
-    mode: gate.mode,
-    concurrency: share.concurrency ?? gate.concurrency,
-    rate: share.rate ?? gate.rate,
-    burstiness: gate.burstiness,
-    durationSeconds: gate.durationSeconds,
-    warmupSeconds: gate.warmupSeconds,
-    inputTokens: gate.inputTokens,
-    outputTokens: gate.outputTokens,
-    ...(prompts ? { prompts } : {}),
-    ...(lengths?.calibrated ? { promptCalibration: lengths.calibration } : {}),
-    slo: gate.slo,
-    seed,
-    requestTimeoutSeconds: REQUEST_TIMEOUT_SECONDS,
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+  // The calibration and the load stop at once when the rollout is stopped by a command, or the execution is stopped.
+  const abort = watchForAbort(deps, rollout, doing, options.signal);
+  let lengths: PromptLengths | undefined;
+  let result: LoadResult;
+  try {
+    lengths = prompts ? undefined : await calibratedLengths(endpoint, probe, gate, abort.signal);
+    result = await runLoad({
+      baseUrl: endpoint.baseUrl,
+      model: endpoint.servedName,
+      headers: endpoint.headers,
+      ...(endpoint.caCertificate ? { caCertificate: endpoint.caCertificate } : {}),
+      mode: gate.mode,
+      concurrency: share.concurrency ?? gate.concurrency,
+      rate: share.rate ?? gate.rate,
+      burstiness: gate.burstiness,
+      durationSeconds: gate.durationSeconds,
+      warmupSeconds: gate.warmupSeconds,
+      inputTokens: gate.inputTokens,
+      outputTokens: gate.outputTokens,
+      ...(prompts ? { prompts } : {}),
+      ...(lengths?.calibrated ? { promptCalibration: lengths.calibration } : {}),
+      slo: gate.slo,
+      seed,
+      requestTimeoutSeconds: REQUEST_TIMEOUT_SECONDS,
+      signal: abort.signal,
+    });
+  } finally {
+    abort.stop();
+  }
   // A load cut short is not the load the gate asked for: nothing is stored for MergeStress to judge.
-  throwIfInterrupted(options.signal, `stress worker ${worker.index + 1} of ${worker.of}`);
+  abort.throwIfAborted();
+  throwIfInterrupted(options.signal, doing);
   if (nothingAnswered(result)) {
     await assertReachable(endpoint, candidate, "after every request of the load failed to connect");
   }
@@ -223,7 +245,7 @@ function assertRunFits(gate: ResolvedStressGate): void {
 async function promptsToSend(
   planned: StressPromptSet,
   { index, of }: RolloutPlan["stressWorkers"][number],
-  objects: ObjectStore,
+  objects: StressWorkerDeps["objects"],
 ): Promise<readonly LoadPrompt[]> {
   const set = await loadPromptSet(objects, planned.name);
   if (!hasErrors(set.findings) && set.sha256 === planned.sha256) return set.prompts;

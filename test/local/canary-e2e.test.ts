@@ -52,6 +52,9 @@ gates:
   eval:
     enabled: false
 rollout:
+  # Bakes of seconds, shorter than the alarms' window, on purpose: these tests follow the steps and a rollback
+  # the alarm starts in the middle of a long bake, not whether every short bake is judged.
+  allowShortBakes: true
 ${rollout}
 `;
 
