@@ -1,18 +1,29 @@
 // `modelship bench <base-url> --model <name> [--concurrency N | --rate R] [--duration 60s] [--json] …`: the
 // load generator as a tool of its own, against any OpenAI-compatible endpoint (vLLM, llama.cpp, a gateway).
-// A live progress line on stderr when it is a terminal, then a summary table (or JSON) on stdout. Ctrl-C
-// stops the run early and still prints what was measured.
+// Before the load, synthetic prompts are calibrated against the server's own token counts and the profile is
+// checked against the context the server reports (a load that cannot fit is refused with the numbers). A
+// live progress line on stderr when it is a terminal, then a summary table (or JSON) on stdout. Ctrl-C stops
+// the run early and still prints what was measured.
 // Exit codes: 0 measured, 1 bad input or the endpoint unreachable (or no request succeeded), 2 usage error.
 
 import { readFile, stat } from "node:fs/promises";
 import { DEFAULT_STACK_CONFIG } from "../core/config";
 import type { Slo } from "../core/manifest-schema";
-import { probeEndpoint } from "../loadgen/endpoint-probe";
+import { type ProbeResult, probeEndpoint } from "../loadgen/endpoint-probe";
 import { LATENCY_METRICS, type LatencyMetric } from "../loadgen/histogram-set";
 import type { LoadPrompt } from "../loadgen/load-prompt";
 import { type LoadSummary, summarizeLoad } from "../loadgen/load-summary";
 import { parsePromptFile, PromptFileInvalid } from "../loadgen/prompt-file";
+import type { PromptLengths } from "../loadgen/prompt-calibration";
 import { type LoadOptions, type LoadProgress, runLoad } from "../loadgen/run-load";
+import { type ServedContext, servedContext } from "../loadgen/served-context";
+import { ServerRequests } from "../loadgen/server-requests";
+import {
+  contextProblems,
+  LoadDoesNotFit,
+  type LoadOptionNames,
+  planSyntheticLoad,
+} from "../loadgen/synthetic-load-plan";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";
 import { parseCommandLine } from "./command-line";
 
@@ -37,7 +48,8 @@ Load:
   --warmup D             a first period whose requests are sent but not measured (default 0s)
 Requests:
   --model NAME           the served model name (required)
-  --input-tokens N       synthetic prompt length in approximate tokens (default ${STRESS_DEFAULTS.inputTokens})
+  --input-tokens N       synthetic prompt length in tokens as the server counts them, chat template
+                         included (calibrated before the run; default ${STRESS_DEFAULTS.inputTokens})
   --input-spread F       vary prompt lengths uniformly by ±F, 0 ≤ F < 1 (default 0)
   --output-tokens N      max_tokens of every request (default ${STRESS_DEFAULTS.outputTokens})
   --ignore-eos           send ignore_eos: true (vLLM, llama.cpp) so every answer is --output-tokens long
@@ -48,7 +60,7 @@ Requests:
 Goodput (requests meeting every SLO given, per second; the table marks each p95 against it):
   --slo-ttft-p95 D  --slo-tpot-p95 D  --slo-e2e-p95 D      e.g. 500ms, 2s
 Output:
-  --json                 print {target, profile, summary, result} as JSON instead of a table
+  --json                 print {target, profile, prompts, summary, result} as JSON instead of a table
   -h, --help             show this help
 
 Exit codes: 0 measured, 1 bad input, the endpoint unreachable or no request succeeded, 2 usage error.`;
@@ -105,6 +117,18 @@ async function bench(argv: string[]): Promise<number> {
     );
   }
 
+  const prepared = await prepareLengths(options, probe);
+  if (prepared.lengths?.calibrated === false) {
+    console.error(
+      `⚠ prompt lengths are uncalibrated estimates (a word taken for a token): ${prepared.lengths.reason}.`,
+    );
+  }
+  if (!prepared.context) {
+    console.error(
+      "⚠ the server reports no context size (no max_model_len in /v1/models, no /props): the profile was not checked against it.",
+    );
+  }
+
   const controller = new AbortController();
   const interrupt = () => controller.abort();
   process.once("SIGINT", interrupt);
@@ -113,6 +137,7 @@ async function bench(argv: string[]): Promise<number> {
   try {
     result = await runLoad({
       ...options,
+      ...(prepared.lengths?.calibrated ? { promptCalibration: prepared.lengths.calibration } : {}),
       signal: controller.signal,
       ...(live
         ? { onProgress: (p: LoadProgress) => process.stderr.write(`\r\x1b[K${progressLine(p)}`) }
@@ -125,11 +150,11 @@ async function bench(argv: string[]): Promise<number> {
   const summary = summarizeLoad(result);
   if (values.json) {
     const { baseUrl, model } = options;
-    console.log(
-      JSON.stringify({ target: { baseUrl, model }, profile: profileOf(options), summary, result }, null, 2),
-    );
+    const target = { baseUrl, model, ...(prepared.context ? { context: prepared.context } : {}) };
+    const prompts = prepared.lengths ?? { file: options.prompts?.length };
+    console.log(JSON.stringify({ target, profile: profileOf(options), prompts, summary, result }, null, 2));
   } else {
-    console.log(summaryTable(options, summary));
+    console.log(summaryTable(options, prepared, summary));
   }
   if (summary.requests > 0 && summary.completed === 0) {
     const onlyConnect = Object.keys(summary.errors).every((c) => c === "connect");
@@ -144,6 +169,58 @@ async function bench(argv: string[]): Promise<number> {
 }
 
 type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** The flags a refusal names. */
+const FLAG_NAMES: LoadOptionNames = {
+  inputTokens: "--input-tokens",
+  inputTokensSpread: "--input-spread",
+  outputTokens: "--output-tokens",
+};
+
+/** What the server told about the run's lengths: its context, and (synthetic prompts) their calibration. */
+interface PreparedLengths {
+  readonly context?: ServedContext;
+  /** Absent for a prompt file: its prompts are sent as they are. */
+  readonly lengths?: PromptLengths;
+}
+
+/**
+ * The context the server reports and the calibration of synthetic prompts; BadInput, with the numbers, when
+ * the profile cannot fit (every request would fail) or asks for prompts shorter than the server can be sent.
+ */
+async function prepareLengths(options: LoadOptions, probe: ProbeResult): Promise<PreparedLengths> {
+  const server = new ServerRequests(options);
+  try {
+    if (options.prompts) {
+      const context = await servedContext(probe, options.model, server);
+      const problems = context
+        ? contextProblems(
+            { inputTokensSpread: 0, outputTokens: options.outputTokens },
+            context,
+            options.model,
+            FLAG_NAMES,
+          )
+        : [];
+      if (problems.length > 0) throw new LoadDoesNotFit(problems);
+      return context ? { context } : {};
+    }
+    const load = {
+      inputTokens: options.inputTokens,
+      inputTokensSpread: options.inputTokensSpread ?? 0,
+      outputTokens: options.outputTokens,
+    };
+    return await planSyntheticLoad(server, probe, options.model, load, FLAG_NAMES);
+  } catch (error) {
+    if (error instanceof LoadDoesNotFit) {
+      throw new BadInput(
+        `the load does not fit ${options.model} on ${options.baseUrl}:\n  ${error.problems.map((p) => p.message).join("\n  ")}`,
+      );
+    }
+    throw error;
+  } finally {
+    await server.close();
+  }
+}
 
 /** Every flag checked; usage problems are reported together. */
 async function loadOptionsFrom(values: Values, positionals: readonly string[]): Promise<LoadOptions> {
@@ -311,7 +388,7 @@ const SLO_OF: Partial<Record<LatencyMetric, keyof Slo>> = {
   e2e: "e2eP95Ms",
 };
 
-function summaryTable(o: LoadOptions, s: LoadSummary): string {
+function summaryTable(o: LoadOptions, prepared: PreparedLengths, s: LoadSummary): string {
   const lines: string[] = [];
   const load =
     o.mode === "concurrency"
@@ -321,14 +398,16 @@ function summaryTable(o: LoadOptions, s: LoadSummary): string {
     o.durationSeconds !== undefined ? `${o.durationSeconds} s` : undefined,
     o.requests !== undefined ? `${o.requests} requests` : undefined,
   ].filter(Boolean);
+  const spread = o.inputTokensSpread ? ` ±${o.inputTokensSpread * 100}%` : "";
   const prompts = o.prompts
     ? `${o.prompts.length} prompts from a file`
-    : `prompts ≈${o.inputTokens} tokens${o.inputTokensSpread ? ` ±${o.inputTokensSpread * 100}%` : ""}`;
+    : `prompts ${prepared.lengths?.calibrated ? "" : "≈"}${o.inputTokens} tokens${spread}`;
   lines.push(`modelship bench → ${o.baseUrl} (model ${o.model})`);
   lines.push(
     `${load} · ${bounds.join(" or ")}${o.warmupSeconds ? ` after ${o.warmupSeconds} s warm-up` : ""} · ${prompts} · ` +
       `max_tokens ${o.outputTokens}${o.ignoreEos ? " (ignore_eos)" : ""}`,
   );
+  lines.push(lengthsLine(prepared));
   if (s.stoppedEarly) lines.push("stopped early: the numbers cover the requests that ended before the stop.");
   lines.push("");
 
@@ -379,6 +458,20 @@ function summaryTable(o: LoadOptions, s: LoadSummary): string {
   return lines.join("\n");
 }
 
+/** How the prompts' lengths were made and what the server's context is, in one line. */
+function lengthsLine(prepared: PreparedLengths): string {
+  const { lengths, context } = prepared;
+  const served = context ? `context ${context.tokens} tokens (${context.from})` : "context not reported";
+  if (!lengths) return `${served}; prompt lengths not checked`;
+  if (!lengths.calibrated) return `${served}; prompt lengths are estimates (a word taken for a token)`;
+  const { source, requests, check } = lengths.calibration;
+  const how = source === "tokenize" ? "its /tokenize" : "the usage of one-token chat completions";
+  return (
+    `${served}; prompts calibrated to the server's count (${how}, ${requests} requests): ` +
+    `a prompt composed to ${check.tokens} tokens counted ${check.counted}`
+  );
+}
+
 function sloText(s: LoadSummary): string {
   const parts = [
     s.goodputSlo.ttftP95Ms !== undefined ? `TTFT ≤ ${s.goodputSlo.ttftP95Ms} ms` : undefined,
@@ -395,9 +488,10 @@ function tokenSources(s: LoadSummary): string {
       : s.outputTokensFrom.usage === 0
         ? "output counted as content chunks (the server sent no usage)"
         : `output from usage for ${s.outputTokensFrom.usage} requests, counted as content chunks for ${s.outputTokensFrom.counted}`;
+  const perRequest = s.completed > 0 ? ` (${(s.inputTokens / s.completed).toFixed(1)} per request)` : "";
   const input =
     s.inputTokensFrom.estimated === 0
-      ? "input from usage"
+      ? `input from usage${perRequest}`
       : s.inputTokensFrom.usage === 0
         ? "input estimated from the prompts (no usage)"
         : `input from usage for ${s.inputTokensFrom.usage} requests, estimated for ${s.inputTokensFrom.estimated}`;

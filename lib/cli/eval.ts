@@ -1,12 +1,20 @@
 // `modelship eval <base-url> --model <name> --suite <file.jsonl | sanity> …`: the eval runner on its own,
 // against any OpenAI-compatible endpoint. Prints each suite's accuracy with its Wilson 95% interval and,
-// with --compare (a stable version's `--json` output), the paired comparison and the gate's verdict.
+// with --compare (a stable version's `--json` output), the paired comparison and the gate's verdict. Items
+// that got no answer (the server refused them, failed or timed out) are counted apart from wrong answers, by
+// kind; a suite with more of them than --max-errors allows could not be evaluated, and says so.
 // Exit codes: 0 done (and the gate passed, when one applies); 1 a suite or results file is bad (every
-// finding printed), the endpoint cannot be reached, or the gate failed; 2 usage error.
+// finding printed), the endpoint cannot be reached, a suite could not be evaluated, or the gate failed;
+// 2 usage error.
 
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { decideSuiteGate, type SuiteGateVerdict } from "../core/eval/eval-gate";
+import {
+  checkUnanswered,
+  decideSuiteGate,
+  type SuiteGateVerdict,
+  type UnansweredCheck,
+} from "../core/eval/eval-gate";
 import {
   type ItemResult,
   type SuiteOutcomes,
@@ -19,6 +27,9 @@ import { SANITY_SUITE, SANITY_SUITE_NAME } from "../core/eval/sanity-suite";
 import type { SuiteItem } from "../core/eval/suite-item";
 import { parseSuite } from "../core/eval/suite-parser";
 import { readStoredOutcomes } from "../core/eval/stored-outcomes";
+import { DEFAULT_MAX_TOKENS } from "../core/eval/suite-item";
+import { describeKinds, unansweredByKind } from "../core/eval/unanswered-items";
+import { DEFAULT_STACK_CONFIG } from "../core/config";
 import { type Finding, formatFinding, sortFindings } from "../core/findings";
 import { checkEndpoint } from "../eval/endpoint-check";
 import { DEFAULT_CONCURRENCY, DEFAULT_ITEM_TIMEOUT_MS, runEvalItems } from "../eval/run-eval";
@@ -27,8 +38,12 @@ import { parseCommandLine } from "./command-line";
 import { UsageError } from "./cli-command";
 
 const DEFAULT_MAX_REGRESSION = 0.02;
+const DEFAULT_MAX_ERRORS = DEFAULT_STACK_CONFIG.defaults.gates.eval.maxErrorRate;
+/** The gate's cap on max_tokens may not exceed this (the manifest's gates.eval.maxTokens has the same bound). */
+const MAX_MAX_TOKENS = 32_768;
 
 const USAGE = `Usage: modelship eval <base-url> --model <name> --suite <file.jsonl | sanity> [--suite …]
+                      [--max-tokens N] [--max-errors ${DEFAULT_MAX_ERRORS * 100}%]
                       [--concurrency ${DEFAULT_CONCURRENCY}] [--timeout ${DEFAULT_ITEM_TIMEOUT_MS / 1000}] [--json]
                       [--compare stable-results.json] [--min-score 0] [--max-regression ${DEFAULT_MAX_REGRESSION}]
 
@@ -40,6 +55,10 @@ built-in 'sanity' suite. See docs/evals.md.
 Options:
   --model <name>          the model name to send (as the server lists it in /v1/models)
   --suite <file|sanity>   a suite to run; repeat for several
+  --max-tokens <n>        caps every item's max_tokens (default: each item's own, else ${DEFAULT_MAX_TOKENS}); a
+                          small context needs a small cap
+  --max-errors <share>    the largest share of a suite's items that may get no answer, as 10% or 0.1
+                          (default ${DEFAULT_MAX_ERRORS * 100}%): past it the suite could not be evaluated (exit 1)
   --concurrency <n>       items in flight at once (default ${DEFAULT_CONCURRENCY})
   --timeout <seconds>     time limit of one attempt at one item (default ${DEFAULT_ITEM_TIMEOUT_MS / 1000})
   --compare <file>        a stable version's results (this command's --json output): compare item by item
@@ -50,13 +69,16 @@ Options:
   -h, --help              show this help
 
 Exit codes: 0 done (gate passed, if --compare or --min-score); 1 a bad suite or results file, an
-unreachable endpoint, or a failed gate; 2 usage error.`;
+unreachable endpoint, a suite that could not be evaluated, or a failed gate; 2 usage error.`;
 
 interface Settings {
   readonly endpoint: Endpoint;
   readonly suites: readonly string[];
   readonly concurrency: number;
   readonly timeoutMs: number;
+  /** Caps every item's max_tokens; undefined: each item's own. */
+  readonly maxTokens?: number;
+  readonly maxErrorRate: number;
   readonly json: boolean;
   readonly compare?: string;
   readonly minScore?: number;
@@ -71,6 +93,7 @@ interface LoadedSuite {
 interface SuiteRun {
   readonly report: SuiteReport;
   readonly outcomes: SuiteOutcomes;
+  readonly unanswered: UnansweredCheck;
   readonly comparison?: PairedComparison;
   readonly stableMissing: boolean;
   readonly gate?: SuiteGateVerdict;
@@ -123,6 +146,7 @@ export async function run(argv: string[]): Promise<number> {
       suite: suite.name,
       concurrency: settings.concurrency,
       timeoutMs: settings.timeoutMs,
+      ...(settings.maxTokens === undefined ? {} : { maxTokens: settings.maxTokens }),
       onItem: progress(suite.name),
     });
     clearProgress();
@@ -131,7 +155,22 @@ export async function run(argv: string[]): Promise<number> {
   console.log(
     settings.json ? JSON.stringify(jsonReport(settings, runs), null, 2) : humanReport(settings, runs),
   );
-  return runs.some((r) => r.gate && !r.gate.pass) ? 1 : 0;
+  const notEvaluated = runs.filter((r) => r.unanswered.tooMany);
+  for (const run of notEvaluated) console.error(notEvaluatedMessage(run, settings));
+  return notEvaluated.length > 0 || runs.some((r) => r.gate && !r.gate.pass) ? 1 : 0;
+}
+
+/** Why a suite could not be evaluated, and what to do about it: `✖ …` then a hint. */
+function notEvaluatedMessage({ report, unanswered }: SuiteRun, settings: Settings): string {
+  const kinds = unansweredByKind(report.items);
+  const refused = Object.keys(kinds)[0] === "HTTP 400";
+  const hint = refused
+    ? `the server refused them (HTTP 400): when a prompt and its max_tokens do not fit the model's context, lower --max-tokens${settings.maxTokens === undefined ? ` (items ask for up to ${DEFAULT_MAX_TOKENS} tokens unless they set their own)` : ""}.`
+    : "each item's error is in the table above (all of them with --json): make the server answer, or raise --timeout.";
+  return (
+    `✖ ${report.score.suite} could not be evaluated: ${unanswered.count} of ${unanswered.items} items got no answer (${describeKinds(kinds)}), ` +
+    `more than --max-errors ${percent(unanswered.maxErrorRate)} allows.\n  Hint: ${hint} Raise --max-errors only if some failures are expected.`
+  );
 }
 
 function readSettings(argv: string[]): Settings | "help" {
@@ -142,6 +181,8 @@ function readSettings(argv: string[]): Settings | "help" {
       suite: { type: "string", multiple: true },
       concurrency: { type: "string" },
       timeout: { type: "string" },
+      "max-tokens": { type: "string" },
+      "max-errors": { type: "string" },
       compare: { type: "string" },
       "min-score": { type: "string" },
       "max-regression": { type: "string" },
@@ -168,6 +209,11 @@ function readSettings(argv: string[]): Settings | "help" {
     suites,
     concurrency: wholeNumber("--concurrency", values.concurrency, DEFAULT_CONCURRENCY, 256),
     timeoutMs: seconds("--timeout", values.timeout, DEFAULT_ITEM_TIMEOUT_MS),
+    ...(values["max-tokens"] === undefined
+      ? {}
+      : { maxTokens: wholeNumber("--max-tokens", values["max-tokens"], DEFAULT_MAX_TOKENS, MAX_MAX_TOKENS) }),
+    maxErrorRate:
+      values["max-errors"] === undefined ? DEFAULT_MAX_ERRORS : share("--max-errors", values["max-errors"]),
     json: values.json,
     ...(values.compare === undefined ? {} : { compare: values.compare }),
     ...(minScore === undefined ? {} : { minScore }),
@@ -251,6 +297,7 @@ function judge(
   stable: readonly SuiteOutcomes[] | undefined,
 ): SuiteRun {
   const outcomes = suiteOutcomes(report);
+  const unanswered = checkUnanswered(report.score, settings.maxErrorRate);
   const stableSuite = stable?.find((s) => s.score.suite === report.score.suite);
   const comparison = stableSuite ? comparePaired(outcomes, stableSuite) : undefined;
   const gated = stable !== undefined || settings.minScore !== undefined;
@@ -259,12 +306,14 @@ function judge(
         score: report.score,
         minScore: settings.minScore ?? 0,
         maxRegression: settings.maxRegression,
+        maxErrorRate: settings.maxErrorRate,
         ...(comparison ? { comparison } : {}),
       })
     : undefined;
   return {
     report,
     outcomes,
+    unanswered,
     ...(comparison ? { comparison } : {}),
     stableMissing: stable !== undefined && !stableSuite,
     ...(gate ? { gate } : {}),
@@ -277,6 +326,8 @@ function jsonReport(settings: Settings, runs: readonly SuiteRun[]): object {
     baseUrl: settings.endpoint.baseUrl,
     suites: runs.map((r) => ({
       score: r.outcomes.score,
+      evaluated: !r.unanswered.tooMany,
+      unanswered: { ...r.unanswered, kinds: unansweredByKind(r.report.items) },
       ...(r.gate ? { gate: r.gate } : {}),
       verdicts: r.outcomes.verdicts,
       items: r.report.items,
@@ -286,16 +337,26 @@ function jsonReport(settings: Settings, runs: readonly SuiteRun[]): object {
 
 function humanReport(settings: Settings, runs: readonly SuiteRun[]): string {
   const lines = [`${settings.endpoint.servedName} at ${settings.endpoint.baseUrl}`];
-  for (const { report, comparison, stableMissing, gate } of runs) {
+  for (const { report, comparison, stableMissing, gate, unanswered } of runs) {
     const { score } = report;
     lines.push(
       "",
-      `${score.suite}: ${percent(score.score)} (${score.correct}/${score.items} correct), 95% CI ${percent(score.interval.low)}–${percent(score.interval.high)}` +
-        ` · ${score.wrong} wrong · ${score.errors} without an answer`,
+      `${score.suite}: ${percent(score.score)} (${score.correct}/${score.items} correct), 95% CI ${percent(score.interval.low)}–${percent(score.interval.high)}`,
+      `  answered ${score.items - score.errors} of ${score.items}: ${score.correct} correct, ${score.wrong} wrong`,
     );
-    for (const item of failures(report.items)) lines.push(`  no answer for '${item.id}': ${item.error}`);
+    if (score.errors > 0) {
+      lines.push(
+        `  no answer for ${score.errors} of ${score.items} (${percent(unanswered.share)}; at most ${percent(unanswered.maxErrorRate)} allowed): ${describeKinds(unansweredByKind(report.items))}`,
+      );
+    }
+    for (const item of failures(report.items)) lines.push(`    '${item.id}': ${item.error}`);
     if (score.errors > MAX_PRINTED_FAILURES) {
-      lines.push(`  … and ${score.errors - MAX_PRINTED_FAILURES} more without an answer (see --json).`);
+      lines.push(`    … and ${score.errors - MAX_PRINTED_FAILURES} more without an answer (see --json).`);
+    }
+    if (unanswered.tooMany) {
+      lines.push(
+        `  ✗ not evaluated: more than --max-errors ${percent(unanswered.maxErrorRate)} of the items got no answer; the score would measure the server's failures, not the model.`,
+      );
     }
     if (comparison) lines.push(...describeComparison(comparison));
     if (stableMissing)
@@ -359,6 +420,16 @@ function seconds(option: string, value: string | undefined, fallbackMs: number):
   if (!Number.isFinite(n) || n <= 0)
     throw new UsageError(`${option} takes seconds (e.g. 60), not '${value}'.`);
   return n * 1000;
+}
+
+/** `10%` or `0.1`: a share from 0 to 1. */
+function share(option: string, value: string): number {
+  const percentage = /^(\d+(?:\.\d+)?)%$/.exec(value.trim());
+  const n = percentage ? Number(percentage[1]) / 100 : Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new UsageError(`${option} takes a share from 0% to 100% (e.g. 10% or 0.1), not '${value}'.`);
+  }
+  return n;
 }
 
 function fraction(option: string, value: string): number {

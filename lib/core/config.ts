@@ -180,7 +180,12 @@ export interface ManifestDefaults {
   readonly gates: {
     readonly smoke: ResolvedSmokeGate;
     readonly stress: ResolvedStressGate;
-    readonly eval: { readonly enabled: boolean; readonly suites: readonly ResolvedEvalSuite[] };
+    readonly eval: {
+      readonly enabled: boolean;
+      readonly suites: readonly ResolvedEvalSuite[];
+      /** The share of a suite's items that may go without an answer before it counts as not evaluated. */
+      readonly maxErrorRate: number;
+    };
   };
   readonly rollout: RolloutDefaults;
   /** Default `minScore` / `maxRegression` for a suite that names neither. */
@@ -289,7 +294,8 @@ export const DEFAULT_STACK_CONFIG: StackConfig = {
         workers: 4,
         slo: { errorRate: 0.01 },
       },
-      eval: { enabled: true, suites: [] },
+      // One item in ten without an answer still leaves the score meaning something; more is a server problem.
+      eval: { enabled: true, suites: [], maxErrorRate: 0.1 },
     },
     rollout: {
       steps: [5, 25, 50, 100],

@@ -158,6 +158,8 @@ export const manifestSchema = z.strictObject({
           suites: z.array(evalSuiteSchema).optional(),
           /** The most tokens any item may generate (an item asking for more gets this): cost, and small contexts. */
           maxTokens: positiveInt.max(32768).optional(),
+          /** The largest share of a suite's items that may get no answer, 0..1; past it the suite could not be evaluated. */
+          maxErrorRate: z.number().min(0).max(1).optional(),
         })
         .optional(),
     })
@@ -225,6 +227,8 @@ export interface ResolvedEvalGate {
   readonly suites: readonly ResolvedEvalSuite[];
   /** Caps every item's `max_tokens`; unset: each item's own, else the runner's default. */
   readonly maxTokens?: number;
+  /** A suite with a larger share of items without an answer fails as not evaluated, whatever its score. */
+  readonly maxErrorRate: number;
 }
 
 /** One canary step with its bake resolved. */

@@ -340,6 +340,7 @@ export function resolveManifest(
           enabled: evalInput.enabled ?? defaults.gates.eval.enabled,
           suites,
           ...(evalInput.maxTokens === undefined ? {} : { maxTokens: evalInput.maxTokens }),
+          maxErrorRate: evalInput.maxErrorRate ?? defaults.gates.eval.maxErrorRate,
         },
       },
       rollout: {

@@ -200,6 +200,7 @@ const stackConfigSchema = z.strictObject({
       eval: z.strictObject({
         enabled: z.boolean(),
         suites: z.array(evalSuiteSchema.required()),
+        maxErrorRate: fraction,
       }),
     }),
     rollout: z.strictObject({

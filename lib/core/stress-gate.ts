@@ -10,6 +10,7 @@
 // value that could not be measured (no request completed) fails the check it is needed for. Every check
 // carries its threshold, the measured value and a sentence with both.
 
+import { clipText } from "./clip-text";
 import type { ResolvedStressGate, Slo } from "./manifest-schema";
 
 /**
@@ -270,7 +271,7 @@ function errorRateCheck(limit: number, measured: StressMeasurement): StressCheck
     .sort(([, a], [, b]) => b - a)
     .map(([kind, count]) => {
       const example = measured.errorExamples[kind];
-      return `${kind} ×${count}${example ? ` (${JSON.stringify(example.slice(0, 120))})` : ""}`;
+      return `${kind} ×${count}${example ? ` (${JSON.stringify(clipText(example, 120))})` : ""}`;
     });
   return {
     name: "errorRate",

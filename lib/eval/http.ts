@@ -4,7 +4,11 @@
 
 import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher } from "undici";
+import { clipText } from "../core/clip-text";
 import type { Endpoint } from "../ports";
+
+/** A server's error message is kept to this many characters, cut at a word. */
+const MAX_MESSAGE_CHARS = 300;
 
 /** A pool of up to `connections` keep-alive connections; time limits are the caller's own timers. */
 export function connectionPool(endpoint: Endpoint, connections: number): Agent {
@@ -58,11 +62,11 @@ export function errorMessageOf(text: string): string {
     const parsed: unknown = JSON.parse(text);
     const error = field(parsed, "error");
     const message = typeof error === "string" ? error : field(error, "message");
-    if (typeof message === "string") return message.slice(0, 300);
+    if (typeof message === "string") return clipText(message, MAX_MESSAGE_CHARS);
   } catch {
     // Not JSON: the text itself says what happened.
   }
-  return text.trim().slice(0, 300);
+  return clipText(text.trim(), MAX_MESSAGE_CHARS);
 }
 
 export function field(value: unknown, key: string): unknown {

@@ -1,11 +1,18 @@
-// One cheap request before a load run: is anything answering at the base URL, and which models does it
-// list? A refused connection then reads as "the endpoint is unreachable", not as thousands of failed requests.
+// One cheap request before a load run: is anything answering at the base URL, which models does it list,
+// and with what context (vLLM lists each model's `max_model_len`)? A refused connection then reads as "the
+// endpoint is unreachable", not as thousands of failed requests.
 
 import { Agent, request } from "undici";
 import { openAiRoute } from "./endpoint-url";
 
 export type ProbeResult =
-  | { readonly reachable: true; readonly status: number; readonly models?: readonly string[] }
+  | {
+      readonly reachable: true;
+      readonly status: number;
+      readonly models?: readonly string[];
+      /** Tokens of context per listed model id, for the models whose entry has `max_model_len`. */
+      readonly maxModelLen?: Readonly<Record<string, number>>;
+    }
   | { readonly reachable: false; readonly detail: string };
 
 const PROBE_TIMEOUT_MS = 10_000;
@@ -31,8 +38,8 @@ export async function probeEndpoint(
       await response.body.dump();
       return { reachable: true, status: response.statusCode };
     }
-    const models = listedModels(await response.body.text().catch(() => ""));
-    return { reachable: true, status: 200, ...(models ? { models } : {}) };
+    const listing = readListing(await response.body.text().catch(() => ""));
+    return { reachable: true, status: 200, ...listing };
   } catch (error) {
     return { reachable: false, detail: describeProbeError(error) };
   } finally {
@@ -40,16 +47,25 @@ export async function probeEndpoint(
   }
 }
 
-function listedModels(text: string): string[] | undefined {
+/** The ids a `/v1/models` listing names, and each one's `max_model_len` where it has one. */
+function readListing(text: string): { models?: string[]; maxModelLen?: Record<string, number> } {
+  let data: unknown;
   try {
-    const data = (JSON.parse(text) as { data?: unknown }).data;
-    if (!Array.isArray(data)) return undefined;
-    return data
-      .map((m: unknown) => (typeof m === "object" && m !== null ? (m as { id?: unknown }).id : undefined))
-      .filter((id): id is string => typeof id === "string");
+    data = (JSON.parse(text) as { data?: unknown }).data;
   } catch {
-    return undefined;
+    return {};
   }
+  if (!Array.isArray(data)) return {};
+  const models: string[] = [];
+  const maxModelLen: Record<string, number> = {};
+  for (const entry of data as unknown[]) {
+    if (typeof entry !== "object" || entry === null) continue;
+    const { id, max_model_len: length } = entry as { id?: unknown; max_model_len?: unknown };
+    if (typeof id !== "string") continue;
+    models.push(id);
+    if (typeof length === "number" && Number.isSafeInteger(length) && length > 0) maxModelLen[id] = length;
+  }
+  return { models, ...(Object.keys(maxModelLen).length > 0 ? { maxModelLen } : {}) };
 }
 
 function describeProbeError(error: unknown): string {

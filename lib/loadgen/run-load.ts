@@ -10,6 +10,7 @@ import { Pool } from "undici";
 import type { Slo } from "../core/manifest-schema";
 import { arrivalTimes, RunPlan, type Admission } from "./arrival-schedule";
 import { openAiRoute } from "./endpoint-url";
+import { networkErrorMessage, serverErrorMessage } from "./error-detail";
 import type { LoadPrompt } from "./load-prompt";
 import type { GoodputSlo, LoadResult } from "./load-result";
 import { LoadTally } from "./load-tally";
@@ -17,7 +18,7 @@ import { seededRandom } from "./random";
 import type { RequestRecord } from "./request-record";
 import { SseParser } from "./sse";
 import { type StreamMeasurement, StreamTiming } from "./stream-timing";
-import { syntheticPrompts } from "./synthetic-prompts";
+import { syntheticPrompts, type WordCosts } from "./synthetic-prompts";
 
 export interface LoadOptions {
   /** The server: `http://host:8000` or a base ending in `/v1`; requests go to `<base>/v1/chat/completions`. */
@@ -41,7 +42,10 @@ export interface LoadOptions {
   readonly durationSeconds?: number | undefined;
   /** Requests scheduled in this first period are sent but left out of the results. */
   readonly warmupSeconds: number;
-  /** Synthetic prompt length in approximate tokens (unused when `prompts` is given). */
+  /**
+   * Synthetic prompt length: tokens as the server counts them, chat template included, with
+   * `promptCalibration`; else approximate tokens (one word each). Not with `prompts`.
+   */
   readonly inputTokens: number;
   /** `max_tokens` of every request. */
   readonly outputTokens: number;
@@ -58,6 +62,8 @@ export interface LoadOptions {
   readonly ignoreEos?: boolean;
   /** Prompts to send (picked at random) instead of synthetic ones. */
   readonly prompts?: readonly LoadPrompt[];
+  /** What the server counts for synthetic prompts' words (calibratePrompts): prompts of exactly `inputTokens`. */
+  readonly promptCalibration?: WordCosts;
   /** Seeds the arrival gaps and the prompts; give each parallel worker its own. Default 0. */
   readonly seed?: number;
   /** One request's whole time, stream included, before it counts as `timeout`. Default 120 s. */
@@ -94,7 +100,6 @@ const DEFAULT_TIMEOUT_SECONDS = 120;
 /** A completion stream is kilobytes; past this, the server is not streaming a completion. */
 const MAX_STREAM_BYTES = 16 * 1024 * 1024;
 const MAX_ERROR_BODY_BYTES = 16 * 1024;
-const DETAIL_CHARS = 200;
 const PROGRESS_EVERY_MS = 1000;
 const RATE_WINDOW_MS = 3000;
 
@@ -253,7 +258,7 @@ class LoadRun {
       answered = true;
       if (response.statusCode !== 200) {
         const text = await readCapped(response.body, MAX_ERROR_BODY_BYTES);
-        return { ok: false, error: `http_${response.statusCode}`, detail: errorMessage(text) };
+        return { ok: false, error: `http_${response.statusCode}`, detail: serverErrorMessage(text) };
       }
       const contentType = String(response.headers["content-type"] ?? "");
       if (!contentType.includes("text/event-stream")) {
@@ -274,7 +279,7 @@ class LoadRun {
           detail: `no complete answer within ${this.timeoutMs / 1000} s`,
         };
       }
-      const detail = describeError(error);
+      const detail = networkErrorMessage(error);
       return answered
         ? { ok: false, error: "broken_stream", detail: `the stream broke: ${detail}` }
         : { ok: false, error: "connect", detail };
@@ -357,29 +362,6 @@ async function readCapped(body: Body, maxBytes: number): Promise<string> {
   return Buffer.concat(chunks).toString("utf8", 0, Math.min(total, maxBytes));
 }
 
-/** An OpenAI-style `{"error": {"message"}}` body's message, else the body's start. */
-function errorMessage(text: string): string {
-  try {
-    const parsed = JSON.parse(text) as { error?: { message?: unknown } | string };
-    const message = typeof parsed.error === "string" ? parsed.error : parsed.error?.message;
-    if (typeof message === "string") return message.slice(0, DETAIL_CHARS);
-  } catch {
-    // Not JSON: the text says what happened.
-  }
-  return text.trim().slice(0, DETAIL_CHARS) || "(empty body)";
-}
-
-function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error).slice(0, DETAIL_CHARS);
-  const code = "code" in error ? String(error.code) : undefined;
-  const cause = error.cause instanceof Error ? error.cause.message : undefined;
-  const parts = [error.message, cause, code && !error.message.includes(code) ? code : undefined];
-  return parts
-    .filter((p) => p !== undefined && p !== "")
-    .join(": ")
-    .slice(0, DETAIL_CHARS);
-}
-
 function goodputSloOf(slo: Slo | undefined): GoodputSlo {
   const picked: { ttftP95Ms?: number; tpotP95Ms?: number; e2eP95Ms?: number } = {};
   if (slo?.ttftP95Ms !== undefined) picked.ttftP95Ms = slo.ttftP95Ms;
@@ -399,6 +381,7 @@ function promptSource(options: LoadOptions): () => LoadPrompt {
     inputTokens: options.inputTokens,
     spread: options.inputTokensSpread ?? 0,
     seed: seed + 2,
+    ...(options.promptCalibration ? { costs: options.promptCalibration } : {}),
   });
 }
 
@@ -438,6 +421,14 @@ function checkOptions(o: LoadOptions): string[] {
     problems.push(`warmupSeconds must be 0 or more, not ${o.warmupSeconds}`);
   }
   if (!o.prompts?.length) positiveInt("inputTokens", o.inputTokens);
+  else if (o.promptCalibration) {
+    problems.push("promptCalibration shapes synthetic prompts: it does not apply to the prompts given");
+  }
+  if (o.promptCalibration && !hasWordCosts(o.promptCalibration)) {
+    problems.push(
+      "promptCalibration needs a cost of 1 or more for at least one first word and one further word",
+    );
+  }
   positiveInt("outputTokens", o.outputTokens);
   const spread = o.inputTokensSpread ?? 0;
   if (!(spread >= 0 && spread < 1))
@@ -447,4 +438,10 @@ function checkOptions(o: LoadOptions): string[] {
     problems.push(`requestTimeoutSeconds must be above 0, not ${timeout}`);
   }
   return problems;
+}
+
+function hasWordCosts(costs: WordCosts): boolean {
+  const counts = (record: Readonly<Record<string, number>>) =>
+    Object.values(record).some((n) => Number.isSafeInteger(n) && n >= 1);
+  return counts(costs.firstWord) && counts(costs.nextWord);
 }

@@ -7,14 +7,14 @@
 // (`reasoning_content`, or `reasoning` in newer vLLM), never a role-only chunk; output tokens come from the
 // server's `usage` when it sends one, else they are the content chunks counted.
 
+import { clipText } from "../core/clip-text";
+import { DETAIL_CHARS } from "./error-detail";
 import type { CompletedRequest, FailedRequest } from "./request-record";
 
 type Measured = "ttftMs" | "itlMs" | "tpotMs" | "e2eMs" | "inputTokens" | "inputTokensFrom";
 type Counted = "outputTokens" | "outputTokensFrom";
 export type StreamMeasurement =
   Pick<CompletedRequest, "ok" | Measured | Counted> | Pick<FailedRequest, "ok" | "error" | "detail">;
-
-const DETAIL_CHARS = 200;
 
 export class StreamTiming {
   private firstContentAt: number | undefined;
@@ -54,7 +54,7 @@ export class StreamTiming {
     if (error !== undefined && error !== null) {
       const message = field(error, "message");
       const text = typeof message === "string" ? message : JSON.stringify(error);
-      this.problem = `the stream carried an error: ${text.slice(0, DETAIL_CHARS)}`;
+      this.problem = `the stream carried an error: ${clipText(text, DETAIL_CHARS)}`;
       return;
     }
     this.readUsage(field(chunk, "usage"));

@@ -7,7 +7,10 @@
 // `$.eval` is a small summary with both keys. Promote keeps `$.eval` with the version
 // (RolloutStore.saveVersionResults → `{eval: {outcomesKey, …}}`), which is where the next rollout's MergeEval
 // finds the outcomes of its stable version. A failing suite fails the stage with EvalFailed, naming each
-// failing suite with its score, interval, threshold and comparison.
+// failing suite with its score, interval, threshold and comparison — or, for a suite where more than
+// gates.eval.maxErrorRate of the items got no answer, saying that it could not be evaluated (its own finding,
+// `eval.not-evaluated`), which is a server or manifest problem, not a low score. It stays EvalFailed so the
+// state machine's Catch, Cleanup and the rules users keyed on the error name treat it as the gate failing.
 
 import { decideSuiteGate, type SuiteGateVerdict } from "../core/eval/eval-gate";
 import {
@@ -20,6 +23,7 @@ import {
 import { mergeShardDetails } from "../core/eval/merge-shards";
 import { comparePaired } from "../core/eval/paired-comparison";
 import { readStoredOutcomes } from "../core/eval/stored-outcomes";
+import { describeKinds, unansweredByKind } from "../core/eval/unanswered-items";
 import type { Interval } from "../core/eval/wilson-interval";
 import { EvalFailed } from "../core/errors";
 import type { Finding } from "../core/findings";
@@ -45,6 +49,8 @@ export interface SuiteGateSummary {
   readonly correct: number;
   /** Items without an answer (counted as not correct). */
   readonly errors: number;
+  /** The share of items without an answer allowed (gates.eval.maxErrorRate). */
+  readonly maxErrorRate: number;
   readonly minScore: number;
   readonly maxRegression: number;
   /** Against the stable version on the items both answered, when it kept results for this suite. */
@@ -98,9 +104,16 @@ interface JudgedSuite {
 const STAGE = "MergeEval";
 
 export async function mergeEval(state: ExecutionState, deps: MergeEvalDeps): Promise<EvalGateResult> {
-  const { rollout } = state;
+  const { rollout, manifest } = state;
   const plan = state.plan;
   if (!plan) throw new Error(`${STAGE} needs $.plan from Prepare; the state has none.`);
+  if (!manifest) throw new Error(`${STAGE} needs $.manifest from Prepare; the state has none.`);
+  const { maxErrorRate } = manifest.gates.eval;
+  if (typeof maxErrorRate !== "number") {
+    throw new Error(
+      `${STAGE} needs $.manifest.gates.eval.maxErrorRate, which Prepare resolves; the manifest in the state has none (it was resolved by an older version).`,
+    );
+  }
   // Answers cut short by an abort are not scored.
   await assertNotAborted(deps, rollout, STAGE);
   const results = shardResults(state);
@@ -116,7 +129,7 @@ export async function mergeEval(state: ExecutionState, deps: MergeEvalDeps): Pro
   const judged: JudgedSuite[] = [];
   for (const suite of suites) {
     const own = results.filter((r) => r.summary.suite === suite.name);
-    judged.push(await judgeSuite(suite, own, stable, deps));
+    judged.push(await judgeSuite(suite, own, stable, maxErrorRate, deps));
   }
 
   const prefix = `reports/${rollout.model}/${rollout.version}/${rollout.id}`;
@@ -179,6 +192,7 @@ async function judgeSuite(
   suite: ResolvedEvalSuite,
   shards: readonly EvalShardResult[],
   stable: StableOutcomes | undefined,
+  maxErrorRate: number,
   deps: MergeEvalDeps,
 ): Promise<JudgedSuite> {
   if (shards.length === 0) throw new Error(`${STAGE} got no shard results of suite '${suite.name}'.`);
@@ -190,6 +204,7 @@ async function judgeSuite(
     score: report.score,
     minScore: suite.minScore,
     maxRegression: suite.maxRegression,
+    maxErrorRate,
     ...(comparison ? { comparison } : {}),
   });
   const whyNoComparison =
@@ -328,6 +343,7 @@ function summarize({ gate, report, whyNoComparison }: JudgedSuite): SuiteGateSum
     items: gate.items,
     correct: report.score.correct,
     errors: report.score.errors,
+    maxErrorRate: gate.unanswered.maxErrorRate,
     minScore: gate.minScore,
     maxRegression: gate.maxRegression,
     ...(comparison && comparison.paired > 0
@@ -384,6 +400,7 @@ function fullReport(
       minScore: suite.minScore,
       maxRegression: suite.maxRegression,
       score: report.score,
+      unanswered: { ...gate.unanswered, kinds: unansweredByKind(report.items) },
       ...(gate.comparison ? { comparison: gate.comparison } : {}),
       reasons,
       shardKeys,
@@ -398,21 +415,52 @@ function gateFailure(
   reportUri: string,
 ): EvalFailed {
   const failing = judged.filter((j) => !j.gate.pass);
-  const findings: Finding[] = failing.map(({ suite, reasons }) => ({
-    severity: "error",
-    code: "eval.gate-failed",
-    path: `suite ${suite.name}`,
-    message: reasons.join(" "),
-  }));
-  return new EvalFailed(
-    `${rollout.model} ${rollout.version} failed the eval gate on ${failing.length} of ${judged.length} suite${judged.length === 1 ? "" : "s"}: ${failing.map((j) => j.suite.name).join(", ")}.`,
-    {
-      findings,
-      hint:
-        `Every item's prompt, output and verdict (and, against stable, which items only stable got right) is in ${reportUri}. ` +
-        "Fix the model; or, if a suite is at fault, fix its items, or its minScore or maxRegression in gates.eval.suites, and upload again.",
-    },
+  const notEvaluated = failing.filter((j) => j.gate.unanswered.tooMany);
+  const lowScored = failing.filter((j) => !j.gate.unanswered.tooMany);
+  const findings: Finding[] = failing.map(({ suite, reasons, gate, report }) =>
+    gate.unanswered.tooMany
+      ? {
+          severity: "error",
+          code: "eval.not-evaluated",
+          path: `suite ${suite.name}`,
+          message: `${gate.unanswered.reason} By kind: ${describeKinds(unansweredByKind(report.items))}.`,
+        }
+      : {
+          severity: "error",
+          code: "eval.gate-failed",
+          path: `suite ${suite.name}`,
+          message: reasons.join(" "),
+        },
   );
+  const of = `of ${judged.length} suite${judged.length === 1 ? "" : "s"}`;
+  const names = (list: readonly JudgedSuite[]) => list.map((j) => j.suite.name).join(", ");
+  const parts = [
+    ...(lowScored.length > 0
+      ? [`failed the eval gate on ${lowScored.length} ${of}: ${names(lowScored)}`]
+      : []),
+    ...(notEvaluated.length > 0
+      ? [
+          `could not be evaluated on ${notEvaluated.length} ${of}, too many items without an answer: ${names(notEvaluated)}`,
+        ]
+      : []),
+  ];
+  const hints = [
+    `Every item's prompt, output and verdict (and, against stable, which items only stable got right) is in ${reportUri}.`,
+    ...(lowScored.length > 0
+      ? [
+          "Fix the model; or, if a suite is at fault, fix its items, or its minScore or maxRegression in gates.eval.suites, and upload again.",
+        ]
+      : []),
+    ...(notEvaluated.length > 0
+      ? [
+          "Items without an answer are the server's failures, each item's error says which: a 400 whose prompt and max_tokens overflow the context wants a lower gates.eval.maxTokens (or a larger serving.maxModelLen); timeouts and 5xx want a healthier server. Raise gates.eval.maxErrorRate only if some failures are expected.",
+        ]
+      : []),
+  ];
+  return new EvalFailed(`${rollout.model} ${rollout.version} ${parts.join("; and ")}.`, {
+    findings,
+    hint: hints.join(" "),
+  });
 }
 
 function percent(fraction: number): string {

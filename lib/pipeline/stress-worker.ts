@@ -5,7 +5,10 @@
 // different prompts and at different times, and a retried worker sends what it sent before. The prompts are
 // synthetic, or drawn from the prompt set the manifest names (`prompts/<name>.jsonl`), which must be the very
 // file Prepare checked: a set changed since is ManifestInvalid, as workers sending different files would be
-// merged into one result. Its LoadResult goes to the bucket; the Map item's result is a few hundred bytes
+// merged into one result. Synthetic prompts are calibrated against the candidate's own token counts before the
+// load (so `inputTokens` is what the server counts, chat template included), and a profile that cannot fit
+// the context the candidate reports — or asks for prompts shorter than its chat template allows — is
+// ManifestInvalid naming the field, before any load is sent. Its LoadResult goes to the bucket; the Map item's result is a few hundred bytes
 // (its key and counts), so 40 workers stay far inside Step Functions' 256 KB. A candidate that does not
 // answer at all is Transient (the state machine retries the worker); a run that completes with failed
 // requests is not a worker failure: its errors are data for MergeStress's error-rate SLO.
@@ -16,10 +19,13 @@ import { type Finding, hasErrors } from "../core/findings";
 import { MAX_STRESS_RUN_SECONDS } from "../core/stress-gate";
 import type { ResolvedStressGate } from "../core/manifest-schema";
 import type { RolloutPlan, StressPromptSet } from "../core/rollout";
-import { probeEndpoint } from "../loadgen/endpoint-probe";
+import { type ProbeResult, probeEndpoint } from "../loadgen/endpoint-probe";
+import type { PromptLengths } from "../loadgen/prompt-calibration";
 import type { LoadPrompt } from "../loadgen/load-prompt";
 import type { LoadResult } from "../loadgen/load-result";
 import { runLoad } from "../loadgen/run-load";
+import { ServerRequests } from "../loadgen/server-requests";
+import { LoadDoesNotFit, type LoadOptionNames, planSyntheticLoad } from "../loadgen/synthetic-load-plan";
 import type { CandidateHandle, Endpoint } from "../ports";
 import type { Interruptible } from "./deps";
 import { throwIfInterrupted } from "./interruption";
@@ -58,6 +64,8 @@ export interface StressWorkerResult {
   readonly measuredSeconds: number;
   /** Why this worker sent nothing: its share of the concurrency was 0. */
   readonly idle?: string;
+  /** How its synthetic prompts' lengths were made (calibrated, or estimates and why); absent for a prompt set. */
+  readonly promptLengths?: string;
 }
 
 /** One request's limit, stream included: the drain at the end of a run waits at most this long. */
@@ -91,28 +99,36 @@ export async function stressWorker(
   const doing = `stress worker ${worker.index + 1} of ${worker.of}`;
   await assertNotAborted(deps, rollout, doing);
   const endpoint = await deps.serving.endpoint(candidate, "load");
-  await assertReachable(endpoint, candidate, "before the load");
-  // The load stops at once when the rollout is stopped by a command, or the execution is stopped.
+  const probe = await assertReachable(endpoint, candidate, "before the load");
+  // The calibration and the load stop at once when the rollout is stopped by a command, or the execution is stopped.
   const abort = watchForAbort(deps, rollout, doing, options.signal);
-  const result = await runLoad({
-    baseUrl: endpoint.baseUrl,
-    model: endpoint.servedName,
-    headers: endpoint.headers,
-    ...(endpoint.caCertificate ? { caCertificate: endpoint.caCertificate } : {}),
-    mode: gate.mode,
-    concurrency: share.concurrency ?? gate.concurrency,
-    rate: share.rate ?? gate.rate,
-    burstiness: gate.burstiness,
-    durationSeconds: gate.durationSeconds,
-    warmupSeconds: gate.warmupSeconds,
-    inputTokens: gate.inputTokens,
-    outputTokens: gate.outputTokens,
-    ...(prompts ? { prompts } : {}),
-    slo: gate.slo,
-    seed,
-    requestTimeoutSeconds: REQUEST_TIMEOUT_SECONDS,
-    signal: abort.signal,
-  }).finally(() => abort.stop());
+  let lengths: PromptLengths | undefined;
+  let result: LoadResult;
+  try {
+    lengths = prompts ? undefined : await calibratedLengths(endpoint, probe, gate, abort.signal);
+    result = await runLoad({
+      baseUrl: endpoint.baseUrl,
+      model: endpoint.servedName,
+      headers: endpoint.headers,
+      ...(endpoint.caCertificate ? { caCertificate: endpoint.caCertificate } : {}),
+      mode: gate.mode,
+      concurrency: share.concurrency ?? gate.concurrency,
+      rate: share.rate ?? gate.rate,
+      burstiness: gate.burstiness,
+      durationSeconds: gate.durationSeconds,
+      warmupSeconds: gate.warmupSeconds,
+      inputTokens: gate.inputTokens,
+      outputTokens: gate.outputTokens,
+      ...(prompts ? { prompts } : {}),
+      ...(lengths?.calibrated ? { promptCalibration: lengths.calibration } : {}),
+      slo: gate.slo,
+      seed,
+      requestTimeoutSeconds: REQUEST_TIMEOUT_SECONDS,
+      signal: abort.signal,
+    });
+  } finally {
+    abort.stop();
+  }
   // A load cut short is not the load the gate asked for: nothing is stored for MergeStress to judge.
   abort.throwIfAborted();
   throwIfInterrupted(options.signal, doing);
@@ -129,7 +145,60 @@ export async function stressWorker(
     requests: completed + failed,
     failed,
     measuredSeconds: result.measuredSeconds,
+    ...(lengths ? { promptLengths: describeLengths(lengths) } : {}),
   };
+}
+
+/** The manifest fields a refusal names (the gate has no spread: its synthetic prompts are all inputTokens long). */
+const MANIFEST_NAMES: LoadOptionNames = {
+  inputTokens: "gates.stress.inputTokens",
+  inputTokensSpread: "gates.stress.inputTokensSpread",
+  outputTokens: "gates.stress.outputTokens",
+};
+
+/**
+ * The candidate's token counts for synthetic prompts; ManifestInvalid, with the numbers, when the gate's
+ * prompts and answers cannot fit the context it reports or its prompts cannot be as short as asked.
+ */
+async function calibratedLengths(
+  endpoint: Endpoint,
+  probe: ProbeResult,
+  gate: ResolvedStressGate,
+  signal: AbortSignal | undefined,
+): Promise<PromptLengths> {
+  const server = new ServerRequests({
+    baseUrl: endpoint.baseUrl,
+    model: endpoint.servedName,
+    headers: endpoint.headers,
+    ...(endpoint.caCertificate ? { caCertificate: endpoint.caCertificate } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  const load = { inputTokens: gate.inputTokens, inputTokensSpread: 0, outputTokens: gate.outputTokens };
+  try {
+    return (await planSyntheticLoad(server, probe, endpoint.servedName, load, MANIFEST_NAMES)).lengths;
+  } catch (error) {
+    if (!(error instanceof LoadDoesNotFit)) throw error;
+    throw new ManifestInvalid(
+      `The stress test's requests cannot be sent to ${endpoint.servedName} as ${error.problems.map((p) => MANIFEST_NAMES[p.option]).join(" and ")} set${error.problems.length === 1 ? "s" : ""} them.`,
+      {
+        findings: error.problems.map((problem) => ({
+          severity: "error",
+          code: "stress.does-not-fit",
+          path: MANIFEST_NAMES[problem.option],
+          message: problem.message,
+        })),
+        hint: "Change the stress gate's lengths in the manifest (or serve the model with a larger context, serving.maxModelLen) and upload again.",
+      },
+    );
+  } finally {
+    await server.close();
+  }
+}
+
+function describeLengths(lengths: PromptLengths): string {
+  if (!lengths.calibrated) return `estimates (a word taken for a token): ${lengths.reason}`;
+  const { source, requests, check } = lengths.calibration;
+  return `calibrated to the candidate's count (${source === "tokenize" ? "/tokenize" : "usage.prompt_tokens"}, ${requests} requests): a prompt composed to ${check.tokens} tokens counted ${check.counted}`;
 }
 
 /** Worker `index`'s part of the gate's load: an equal share, the remainder of the concurrency to the first workers. */
@@ -197,9 +266,13 @@ async function promptsToSend(
   );
 }
 
-async function assertReachable(endpoint: Endpoint, candidate: CandidateHandle, when: string): Promise<void> {
+async function assertReachable(
+  endpoint: Endpoint,
+  candidate: CandidateHandle,
+  when: string,
+): Promise<ProbeResult> {
   const probe = await probeEndpoint(endpoint.baseUrl, endpoint.headers, endpoint.caCertificate);
-  if (probe.reachable) return;
+  if (probe.reachable) return probe;
   throw new Transient(
     `The candidate ${candidate.id} does not answer at ${endpoint.baseUrl} ${when}: ${probe.detail}.`,
     {

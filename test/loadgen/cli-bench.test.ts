@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { run } from "../../lib/cli/bench";
 import { parseLoadResult } from "../../lib/loadgen/load-result";
+import { captureStreams } from "../support/console-capture";
 import { type Reply, StreamingServer } from "./streaming-server";
 
 let server: StreamingServer | undefined;
@@ -13,10 +14,7 @@ let stderr: string[];
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "modelship-bench-"));
-  stdout = [];
-  stderr = [];
-  vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void stdout.push(args.join(" ")));
-  vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void stderr.push(args.join(" ")));
+  ({ stdout, stderr } = captureStreams());
 });
 
 afterEach(async () => {
@@ -47,7 +45,7 @@ describe("modelship bench", () => {
     expect(out).toMatch(/^E2E {6}\s+10 /m);
   });
 
-  it("prints {target, profile, summary, result} with --json, the result mergeable like a worker's", async () => {
+  it("prints {target, profile, prompts, summary, result} with --json, the result mergeable like a worker's", async () => {
     const url = await serve();
     const code = await run([
       url,
@@ -63,7 +61,7 @@ describe("modelship bench", () => {
     ]);
     expect(code).toBe(0);
     const report = JSON.parse(stdout.join("\n")) as Record<string, unknown>;
-    expect(Object.keys(report)).toEqual(["target", "profile", "summary", "result"]);
+    expect(Object.keys(report)).toEqual(["target", "profile", "prompts", "summary", "result"]);
     expect(report["profile"]).toMatchObject({ mode: "rate", rate: 40, burstiness: "inf", requests: 6 });
     expect(report["summary"]).toMatchObject({ completed: 6, failed: 0 });
     expect(parseLoadResult(report["result"], "--json result").counters.completed).toBe(6);

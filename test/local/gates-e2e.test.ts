@@ -2,7 +2,7 @@
 // passes the stress test and the eval gate (the built-in sanity suite; SLOs and a minimum score a
 // random-weights model can meet) and ships, with the reports written; a rollout whose SLO cannot be met
 // fails at MergeStress with SloViolated naming the SLO and its numbers, goes through Cleanup, and leaves
-// nothing running.
+// nothing running; one whose eval items the server refuses fails at MergeEval as not evaluated.
 
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -57,7 +57,7 @@ describe("The release gates with llama.cpp", () => {
   it("ships a model that passes the stress test and the eval gate on the sanity suite, with their reports", async () => {
     const folder = await modelFolder(
       "v1",
-      "  stress:\n    concurrency: 2\n    workers: 2\n    warmupSeconds: 1\n    durationSeconds: 3\n    inputTokens: 16\n    outputTokens: 8\n" +
+      "  stress:\n    concurrency: 2\n    workers: 2\n    warmupSeconds: 1\n    durationSeconds: 3\n    inputTokens: 32\n    outputTokens: 8\n" +
         "    slo: { ttftP95Ms: 30000, e2eP95Ms: 60000, errorRate: 0 }\n" +
         "  eval:\n    maxTokens: 32\n    suites:\n      - { name: sanity, minScore: 0 }\n",
     );
@@ -93,6 +93,33 @@ describe("The release gates with llama.cpp", () => {
     expect(page).not.toMatch(/<script|src=|https?:\/\//i);
     const registry = JSON.parse(await readFile(join(home, "registry.json"), "utf8")) as unknown;
     expect(JSON.stringify(registry)).toContain(`${rolloutId}/report.html`);
+    expect(isRunning(serverPid(events))).toBe(false);
+  }, 300_000);
+
+  it("fails at MergeEval as not evaluated, not as a low score, when the server refuses the sanity items, and cleans up", async () => {
+    // No gates.eval.maxTokens: the sanity items ask for 512 tokens, more than the model's 256-token context.
+    const folder = await modelFolder(
+      "v1",
+      "  stress:\n    enabled: false\n  eval:\n    suites:\n      - { name: sanity, minScore: 0 }\n",
+    );
+    const code = await run([folder, "--local", "--home", home]);
+    expect(code).toBe(1);
+
+    const events = await readEvents(join(home, "events.jsonl"));
+    const failed = events.find((e) => e.detailType === "Stage Failed");
+    // Cleanup announces the failure of MergeEval, with the gate's own error and reason.
+    expect(failed?.detail).toMatchObject({
+      stage: "Cleanup",
+      error: "EvalFailed",
+      reason: "tiny v1 could not be evaluated on 1 of 1 suite, too many items without an answer: sanity.",
+    });
+    const printed = output.join("\n");
+    expect(printed).toMatch(/✖ MergeEval/);
+    expect(printed).toMatch(
+      /Could not evaluate: \d+ of 38 items \(\d+\.\d%\) got no answer, more than maxErrorRate 10\.0% allows/,
+    );
+    expect(printed).toContain("By kind: HTTP 400 ×");
+    expect(printed).toContain("a lower gates.eval.maxTokens");
     expect(isRunning(serverPid(events))).toBe(false);
   }, 300_000);
 });

@@ -3,65 +3,30 @@
 // with the same seed; the server counts it in its own /metrics, which LocalServing reads. Nothing is left
 // running.
 
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parsePrometheusText } from "../../lib/core/prometheus-text";
-import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
-import { LocalGateway } from "../../lib/local/gateway/local-gateway";
-import { LocalServing } from "../../lib/local/local-serving";
+import type { LocalGateway } from "../../lib/local/gateway/local-gateway";
+import type { LocalServing } from "../../lib/local/local-serving";
 import type { CandidateHandle } from "../../lib/ports";
-import { isRunning } from "../support/process-alive";
+import { serveTinyGgufBehindGateway, type TinyGgufBehindGateway } from "../support/tiny-gguf-behind-gateway";
 
 let work: string;
+let served: TinyGgufBehindGateway | undefined;
 let serving: LocalServing;
 let gateway: LocalGateway;
 let handle: CandidateHandle;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "modelship-gateway-llama-"));
-  const prefix = "models/tiny/v1/";
-  await mkdir(join(work, "bucket", prefix), { recursive: true });
-  await writeFile(join(work, "bucket", prefix, "model.gguf"), buildTinyLlamaGguf({ seed: 4 }));
-  serving = new LocalServing({ home: join(work, ".modelship"), config: DEFAULT_STACK_CONFIG });
-  handle = await serving.deploy({
-    model: "tiny",
-    version: "v1",
-    rolloutId: "tiny-v1-0badc0de",
-    servedName: "tiny",
-    runtime: "llama.cpp",
-    image: "ghcr.io/ggml-org/llama.cpp:server",
-    gpus: 0,
-    maxModelLen: 256,
-    extraArgs: [],
-    format: "gguf",
-    weights: { bucket: join(work, "bucket"), prefix },
-    weightBytes: 0,
-  });
-  await vi.waitFor(
-    async () => {
-      const status = await serving.status(handle);
-      if (status.phase !== "ready") throw new Error(`still ${status.phase}: ${JSON.stringify(status)}`);
-    },
-    { timeout: 30_000, interval: 100 },
-  );
-  gateway = await LocalGateway.open({
-    adminSecret: "not-used-by-these-tests",
-    home: join(work, ".modelship"),
-    port: 0,
-    endpointOf: (h) => serving.endpoint(h, "probe"),
-  });
-  await gateway.register("tiny", handle);
-  await gateway.promote("tiny", "v1");
+  served = await serveTinyGgufBehindGateway(work, { model: "tiny", seed: 4 });
+  ({ serving, gateway, handle } = served);
 });
 
 afterAll(async () => {
-  await gateway?.close();
-  await serving?.stopAll();
-  const pid = handle?.details?.["pid"] as number | undefined;
-  if (pid) expect(isRunning(pid)).toBe(false);
+  await served?.close();
   await rm(work, { recursive: true, force: true });
 });
 

@@ -60,14 +60,18 @@ afterAll(async () => {
 });
 
 describe("The local llama.cpp server", () => {
-  it("answers /health and lists the served name in /v1/models", async () => {
+  it("answers /health and lists the served name in /v1/models, with its context as max_model_len", async () => {
     const health = await fetch(`${base}/health`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: "ok" });
 
     const models = await getJson("/v1/models");
     expect(models.status).toBe(200);
-    expect(models.body).toMatchObject({ object: "list", data: [{ id: NAME, object: "model" }] });
+    // The context a prompt and its answer share, listed as vLLM lists it.
+    expect(models.body).toMatchObject({
+      object: "list",
+      data: [{ id: NAME, object: "model", max_model_len: CONTEXT }],
+    });
   });
 
   it("answers a chat through the chat template, counting the template's tokens as the prompt", async () => {

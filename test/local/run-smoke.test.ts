@@ -73,7 +73,7 @@ describe("modelship run --local with llama.cpp", () => {
     const folder = await modelFolder(
       tinyManifest(
         "  smoke: {rejectDegenerate: false}\n" +
-          "  stress: {concurrency: 2, workers: 2, warmupSeconds: 0, durationSeconds: 2, inputTokens: 16, outputTokens: 4,\n" +
+          "  stress: {concurrency: 2, workers: 2, warmupSeconds: 0, durationSeconds: 2, inputTokens: 32, outputTokens: 4,\n" +
           "           slo: {ttftP95Ms: 0.001, errorRate: 0.5}}\n" +
           "  eval: {enabled: false}\n",
       ),

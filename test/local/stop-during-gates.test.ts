@@ -36,7 +36,7 @@ const MANIFEST = `format: gguf
 serving: {runtime: llama.cpp, maxModelLen: 256}
 gates:
   smoke: {rejectDegenerate: false}
-  stress: {concurrency: 2, workers: 1, warmupSeconds: 0, durationSeconds: 600, inputTokens: 8, outputTokens: 8,
+  stress: {concurrency: 2, workers: 1, warmupSeconds: 0, durationSeconds: 600, inputTokens: 32, outputTokens: 8,
            slo: {ttftP95Ms: 60000, tpotP95Ms: 60000, errorRate: 1}}
   eval: {enabled: false}
 `;

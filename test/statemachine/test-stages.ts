@@ -88,6 +88,7 @@ export function testManifest(model = "llama", version = "v2"): ResolvedManifest 
       eval: {
         enabled: true,
         suites: [SANITY, MMLU_PRO_SAMPLE],
+        maxErrorRate: defaults.gates.eval.maxErrorRate,
       },
     },
     rollout: {

@@ -255,6 +255,8 @@ export interface EvalOptions {
   readonly minScore?: number;
   /** Compare with the stable version (v2), which answered every quiz question right. */
   readonly withStable?: boolean;
+  /** How many quiz questions, besides q9, the candidate's server refuses (HTTP 400, a context overflow). */
+  readonly unanswered?: number;
 }
 
 /** MergeEval on the built-in sanity suite and the quiz suite, answered by the scripted candidate. */
@@ -263,7 +265,12 @@ export async function writeEvalJson(world: ReportWorld, options: EvalOptions = {
     const stable = await runMergeEval(world, STABLE, stableModel, options.minScore);
     await world.store.saveVersionResults(STABLE.model, STABLE.version, { eval: stable });
   }
-  await runMergeEval(world, CANDIDATE, candidateModel, options.minScore, options.withStable);
+  const refused = new Set(Array.from({ length: options.unanswered ?? 0 }, (_, i) => `q${i + 1}`));
+  const candidate = (item: SuiteItem): Answer =>
+    refused.has(item.id) && QUIZ.includes(item)
+      ? { error: "HTTP 400: The prompt and max_tokens are over this server's context of 256 tokens." }
+      : candidateModel(item);
+  await runMergeEval(world, CANDIDATE, candidate, options.minScore, options.withStable);
 }
 
 async function runMergeEval(

@@ -1,6 +1,25 @@
 import { describe, expect, it } from "vitest";
 import { parsePromptFile, PromptFileInvalid } from "../../lib/loadgen/prompt-file";
-import { syntheticPrompts } from "../../lib/loadgen/synthetic-prompts";
+import { seededRandom } from "../../lib/loadgen/random";
+import {
+  CALIBRATION_WORDS,
+  PromptComposer,
+  syntheticPrompts,
+  type WordCosts,
+} from "../../lib/loadgen/synthetic-prompts";
+
+/** A byte-level tokenizer without merges: a token per character, 20 for the chat template. */
+function byteCosts(): WordCosts {
+  return {
+    firstWord: Object.fromEntries(CALIBRATION_WORDS.map((w) => [w, 20 + w.length])),
+    nextWord: Object.fromEntries(CALIBRATION_WORDS.map((w) => [w, w.length + 1])),
+  };
+}
+
+/** What the byte-level server counts for a prompt text. */
+function byteCount(text: string): number {
+  return 20 + text.length;
+}
 
 describe("synthetic prompts", () => {
   it("are exactly the target length in words (approximate tokens) when there is no spread", () => {
@@ -32,6 +51,47 @@ describe("synthetic prompts", () => {
     const firstWords = new Set(texts(5).map((t) => t.split(" ").slice(0, 4).join(" ")));
     expect(firstWords.size).toBe(50);
     expect(texts(5)).toEqual(texts(5));
+  });
+});
+
+describe("synthetic prompts composed from a server's word costs", () => {
+  it("are exactly the length the server will count, from the shortest possible up", () => {
+    const composer = new PromptComposer(byteCosts());
+    expect(composer.shortest).toBe(22);
+    const random = seededRandom(3);
+    for (let tokens = 22; tokens <= 600; tokens++) {
+      const { text, tokens: made } = composer.compose(tokens, random);
+      expect(made).toBe(tokens);
+      expect(byteCount(text)).toBe(tokens);
+    }
+  });
+
+  it("come as near as the words allow when no combination is exact, and say how long they are", () => {
+    // Every further word costs 3: from a 22-token start, only 22 + 3k can be made.
+    const costs: WordCosts = { firstWord: { of: 22 }, nextWord: { the: 3 } };
+    const composer = new PromptComposer(costs);
+    expect(composer.compose(27, seededRandom(1))).toEqual({ text: "of the the", tokens: 28 });
+    expect(composer.compose(26, seededRandom(1))).toEqual({ text: "of the", tokens: 25 });
+    expect(composer.compose(10, seededRandom(1))).toEqual({ text: "of", tokens: 22 });
+  });
+
+  it("leave out words that add no tokens (a server whose counts do not follow them)", () => {
+    const composer = new PromptComposer({ firstWord: { of: 5 }, nextWord: { the: 0, and: 2 } });
+    expect(composer.compose(9, seededRandom(1)).text).toBe("of and and");
+  });
+
+  it("vary from prompt to prompt, and repeat for the same seed", () => {
+    const texts = (seed: number) => {
+      const next = syntheticPrompts({ inputTokens: 128, spread: 0, seed, costs: byteCosts() });
+      return Array.from({ length: 50 }, () => next());
+    };
+    const prompts = texts(4);
+    expect(prompts.every((p) => p.estimatedTokens === 128)).toBe(true);
+    expect(prompts.every((p) => byteCount(p.messages[0]?.content ?? "") === 128)).toBe(true);
+    expect(new Set(prompts.map((p) => p.messages[0]?.content.split(" ").slice(0, 4).join(" "))).size).toBe(
+      50,
+    );
+    expect(texts(4)).toEqual(prompts);
   });
 });
 

@@ -105,6 +105,30 @@ describe("resolveManifest", () => {
       expect(parsed.findings.map((f) => f.path)).toEqual(["gates.eval.maxTokens"]);
     });
 
+    it("takes the share of eval items that may go without an answer from the manifest, else the stack's default", () => {
+      expect(resolved("gates: {eval: {maxErrorRate: 0.25}}").gates.eval.maxErrorRate).toBe(0.25);
+      expect(resolved("name: llama").gates.eval.maxErrorRate).toBe(0.1);
+      const config = configWith({
+        defaults: {
+          ...DEFAULT_STACK_CONFIG.defaults,
+          gates: {
+            ...DEFAULT_STACK_CONFIG.defaults.gates,
+            eval: { enabled: true, suites: [], maxErrorRate: 0 },
+          },
+        },
+      });
+      expect(resolved("name: llama", config).gates.eval.maxErrorRate).toBe(0);
+    });
+
+    it("refuses a maxErrorRate that is not a share, and suggests the key for a misspelt one", () => {
+      const parsed = parseManifest("gates: {eval: {maxErrorRate: 10}}", KEY.fileName);
+      expect(parsed.findings.map((f) => [f.path, f.message])).toEqual([
+        ["gates.eval.maxErrorRate", "expected a number ≤ 1, found 10."],
+      ]);
+      const typo = parseManifest("gates: {eval: {maxErrorRates: 0.2}}", KEY.fileName);
+      expect(typo.findings.map((f) => f.hint)).toEqual([expect.stringContaining("maxErrorRate")]);
+    });
+
     it("picks the first allowed llama.cpp image for a llama.cpp manifest that names none", () => {
       const config = configWith({
         allowedImages: {

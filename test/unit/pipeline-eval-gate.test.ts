@@ -50,11 +50,20 @@ function quizFile(): string {
 let server: ScriptedModelServer;
 /** The quiz questions the model serving now gets right; it answers every other question "I do not know". */
 let knows: ReadonlySet<string>;
+/** The quiz questions the server refuses (HTTP 400), as a small context refuses a long prompt. */
+let refuses: ReadonlySet<string>;
 
 beforeAll(async () => {
   server = await ScriptedModelServer.start(({ question }) => {
     const id = /^Question (q\d+)\?$/.exec(question)?.[1];
     if (id === undefined) return { content: "I do not know." };
+    if (refuses.has(id)) {
+      return {
+        status: 400,
+        message:
+          "The prompt is 60 tokens and 512 more were asked for, over this server's context of 256 tokens.",
+      };
+    }
     return { content: knows.has(id) ? "Yes." : "No." };
   });
 });
@@ -65,6 +74,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   knows = new Set(QUIZ_IDS);
+  refuses = new Set();
   server.requests.length = 0;
 });
 
@@ -296,6 +306,7 @@ describe("MergeEval", () => {
       items: 40,
       correct: 30,
       errors: 0,
+      maxErrorRate: 0.1,
       minScore: 0.5,
       maxRegression: 0.05,
     });
@@ -339,6 +350,70 @@ describe("MergeEval", () => {
       ["sanity", true],
       ["quiz", false],
     ]);
+  });
+
+  it("fails a suite where more than gates.eval.maxErrorRate of the items got no answer as not evaluated, with its own finding, not as a low score", async () => {
+    refuses = new Set(QUIZ_IDS.slice(0, 10));
+    const deps = world(10);
+    const state = await evaluated(deps, "v1");
+
+    const error = await gateFailure(state, deps);
+
+    expect(error.reason).toBe(
+      "llama v1 could not be evaluated on 1 of 2 suites, too many items without an answer: quiz.",
+    );
+    expect(error.findings.map((f) => [f.code, f.path, f.message])).toEqual([
+      [
+        "eval.not-evaluated",
+        "suite quiz",
+        "Could not evaluate: 10 of 40 items (25.0%) got no answer, more than maxErrorRate 10.0% allows; the score would measure the server's failures, not the model. By kind: HTTP 400 ×10.",
+      ],
+    ]);
+    expect(error.hint).toContain("a lower gates.eval.maxTokens");
+    const report = json<{ suites: { suite: string; pass: boolean; unanswered: unknown; score: unknown }[] }>(
+      deps,
+      `reports/llama/v1/${state.rollout.id}/eval.json`,
+    );
+    expect(report.suites.find((s) => s.suite === "quiz")).toMatchObject({
+      pass: false,
+      score: { correct: 30, wrong: 0, errors: 10 },
+      unanswered: { count: 10, share: 0.25, maxErrorRate: 0.1, tooMany: true, kinds: { "HTTP 400": 10 } },
+    });
+  });
+
+  it("names both failures when one suite scores low and another could not be evaluated", async () => {
+    refuses = new Set(QUIZ_IDS.slice(0, 10));
+    const deps = world(10);
+    const withMinimum = MANIFEST.replace("suites: [", "suites: [{name: sanity, minScore: 0.9}, ");
+    const state = await evaluated(deps, "v1", withMinimum);
+
+    const error = await gateFailure(state, deps);
+
+    expect(error.reason).toBe(
+      "llama v1 failed the eval gate on 1 of 2 suites: sanity; and could not be evaluated on 1 of 2 suites, too many items without an answer: quiz.",
+    );
+    expect(error.findings.map((f) => [f.code, f.path])).toEqual([
+      ["eval.gate-failed", "suite sanity"],
+      ["eval.not-evaluated", "suite quiz"],
+    ]);
+  });
+
+  it("lets gates.eval.maxErrorRate allow a larger share of items without an answer", async () => {
+    refuses = new Set(QUIZ_IDS.slice(0, 10));
+    const deps = world(10);
+    const state = await evaluated(
+      deps,
+      "v1",
+      MANIFEST.replace("eval: {suites:", "eval: {maxErrorRate: 0.25, suites:"),
+    );
+
+    const result = await mergeEval(state, deps);
+
+    expect(result.suites.find((s) => s.suite === "quiz")).toMatchObject({
+      pass: true,
+      errors: 10,
+      maxErrorRate: 0.25,
+    });
   });
 
   describe("against the stable version", () => {

@@ -205,7 +205,8 @@ describe("StressWorker", () => {
 
   it("gives every worker prompts of its own, and a retried worker the prompts it sent before", async () => {
     const deps = world();
-    const state = deployedState({ concurrency: 2, workers: 2 });
+    // Long enough for many prompts of the length: 16 tokens are a single word with the test's tokenizer.
+    const state = deployedState({ concurrency: 2, workers: 2, inputTokens: 64 });
     const firstPrompts = async (index: number) => {
       const server = await serve(() => FAST);
       deps.serving.load = () => server.baseUrl;
@@ -240,6 +241,94 @@ describe("StressWorker", () => {
     expect(result.requests).toBe(server.bodies.length);
     // 40 of these must stay far below Step Functions' 256 KB.
     expect(JSON.stringify(result).length).toBeLessThan(1000);
+  });
+
+  it("sends synthetic prompts of inputTokens as the candidate counts them, chat template included, and says how they were calibrated", async () => {
+    const deps = world();
+    // The test server counts a token per character and 12 for its chat template.
+    const server = await serve(() => ({ ...FAST, usage: { completion: 4 } }));
+    deps.serving.load = () => server.baseUrl;
+    const state = deployedState({ concurrency: 2, workers: 1, inputTokens: 48 });
+    const result = await stressWorker(
+      { rollout: ROLLOUT, candidate: HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
+      deps,
+    );
+
+    expect(server.bodies.length).toBeGreaterThan(0);
+    expect(new Set(server.bodies.map((body) => server.promptTokens(body)))).toEqual(new Set([48]));
+    expect(result.promptLengths).toMatch(
+      /^calibrated to the candidate's count \(\/tokenize, \d+ requests\): a prompt composed to 48 tokens counted 48$/,
+    );
+    const stored = parseLoadResult(storedJson(deps, result.resultKey!), result.resultKey!);
+    expect(stored.counters.inputTokens).toBe(48 * stored.counters.completed);
+  });
+
+  it("is ManifestInvalid naming inputTokens, with the numbers, when the prompts and answers cannot fit the candidate's context, before any load", async () => {
+    const deps = world();
+    const server = await StreamingServer.start(() => FAST, { maxModelLen: 256 });
+    servers.push(server);
+    deps.serving.load = () => server.baseUrl;
+    const state = deployedState({ concurrency: 2, workers: 1, inputTokens: 512, outputTokens: 128 });
+    const error = await stressWorker(
+      { rollout: ROLLOUT, candidate: HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
+      deps,
+    ).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ManifestInvalid);
+    expect((error as ManifestInvalid).reason).toBe(
+      "The stress test's requests cannot be sent to tiny as gates.stress.inputTokens sets them.",
+    );
+    expect((error as ManifestInvalid).findings).toEqual([
+      expect.objectContaining({
+        code: "stress.does-not-fit",
+        path: "gates.stress.inputTokens",
+        message:
+          "Prompts of up to 512 tokens with answers of up to 128 need 640 tokens of context, but the server serves tiny with a context of 256 tokens " +
+          "(max_model_len in GET /v1/models): every request would fail. Lower gates.stress.inputTokens to at most 128 (with gates.stress.outputTokens 128), or lower gates.stress.outputTokens.",
+      }),
+    ]);
+    expect(server.bodies).toHaveLength(0);
+    expect(await deps.objects.list(`${REPORTS}/`)).toEqual([]);
+  });
+
+  it("is ManifestInvalid when inputTokens is shorter than the candidate's chat template and one word", async () => {
+    const deps = world();
+    const server = await serve(() => FAST);
+    deps.serving.load = () => server.baseUrl;
+    const state = deployedState({ concurrency: 2, workers: 1, inputTokens: 8 });
+    const error = await stressWorker(
+      { rollout: ROLLOUT, candidate: HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
+      deps,
+    ).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ManifestInvalid);
+    expect((error as ManifestInvalid).findings.map((f) => [f.path, f.message])).toEqual([
+      [
+        "gates.stress.inputTokens",
+        "The shortest prompt this server can be sent is 14 tokens as it counts them (its chat template and one word), " +
+          "but gates.stress.inputTokens 8 asks for 8. Raise gates.stress.inputTokens to at least 14.",
+      ],
+    ]);
+    expect(server.bodies).toHaveLength(0);
+  });
+
+  it("sends estimated lengths, and says why, when the candidate counts no prompt tokens", async () => {
+    const deps = world();
+    const server = await StreamingServer.start(() => ({ ...FAST, usage: undefined }), {
+      tokenizeRoute: false,
+    });
+    servers.push(server);
+    deps.serving.load = () => server.baseUrl;
+    const state = deployedState({ concurrency: 1, workers: 1 });
+    const result = await stressWorker(
+      { rollout: ROLLOUT, candidate: HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
+      deps,
+    );
+
+    expect(result.promptLengths).toMatch(
+      /^estimates \(a word taken for a token\): the server counts no prompt tokens: .*usage\.prompt_tokens$/,
+    );
+    expect(result.requests).toBeGreaterThan(0);
   });
 
   it("is Transient when nothing answers at the candidate's load endpoint, and writes nothing", async () => {

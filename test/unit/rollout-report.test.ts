@@ -191,17 +191,26 @@ describe("report.html of a rollout whose gates all ran, compared with stable", (
     expect(suites.find((s) => s.suite === "quiz")?.comparison?.onlyStableCorrect).toBe(3);
   });
 
-  it("lists a suite's failing items with the prompt, the expected answer, what was extracted and the output", () => {
-    const items = tableRecords(page, "The 4 items not answered right");
+  it("lists a suite's items answered wrong with the prompt, the expected answer, what was extracted and the output", () => {
+    const items = tableRecords(page, "The 3 items answered wrong");
     const byId = Object.fromEntries(items.map((row) => [visibleText(row["Item"] ?? "").split(" ")[0], row]));
-    expect(Object.keys(byId)).toEqual([HOSTILE.itemId, "q3", "q7", "q9"]);
+    expect(Object.keys(byId)).toEqual([HOSTILE.itemId, "q3", "q7"]);
     const q3 = byId["q3"]!;
     expect([q3["Prompt"], q3["Expected"], q3["Output"]].map((cell) => visibleText(cell ?? ""))).toEqual([
       "user: Question q3?",
       "yes",
       "No.",
     ]);
-    expect(visibleText(byId["q9"]?.["Output"] ?? "")).toBe(`no answer: ${HOSTILE.itemError}`);
+  });
+
+  it("lists the items without an answer apart from the wrong ones, with the server's error, and counts them by kind", () => {
+    const [item, ...more] = tableRecords(page, "The 1 item without an answer");
+    expect(more).toEqual([]);
+    expect(visibleText(item?.["Item"] ?? "")).toMatch(/^q9 error/);
+    expect(visibleText(item?.["Output"] ?? "")).toBe(`no answer: ${HOSTILE.itemError}`);
+    const quiz = tableRecords(page, "Suites").find((row) => visibleText(row["Suite"] ?? "") === "quiz")!;
+    expect(visibleText(quiz["Wrong"] ?? "")).toBe("3");
+    expect(visibleText(quiz["No answer"] ?? "")).toBe("1 (7.7%; at most 10.0%) HTTP 500 ×1");
   });
 
   it("escapes every string a user or a model wrote: a <script> in a model's output is shown as text", () => {
@@ -210,7 +219,7 @@ describe("report.html of a rollout whose gates all ran, compared with stable", (
     expect(page).toContain(
       "&lt;script&gt;alert(&#39;output&#39;)&lt;/script&gt;&lt;img src=&quot;https://evil.example/x.png&quot;&gt;",
     );
-    const hostile = tableRecords(page, "The 4 items not answered right")[0]!;
+    const hostile = tableRecords(page, "The 3 items answered wrong")[0]!;
     expect(visibleText(hostile["Output"] ?? "")).toBe(HOSTILE.output);
     expect(visibleText(hostile["Prompt"] ?? "")).toBe(HOSTILE.prompt);
     expect(visibleText(hostile["Expected"] ?? "")).toBe(HOSTILE.expected);
@@ -257,12 +266,29 @@ describe("report.html of a rollout that failed its gates", () => {
     expect(visibleText(elementById(page, "eval"))).toContain(
       "There is no stable version to compare with (a first release): only minScore applies.",
     );
+    const verdicts = tableRecords(page, "Suites").map((row) => visibleText(row["Verdict"] ?? ""));
+    expect(verdicts).toEqual(["✔ passed", "✘ failed"]);
     const findings = tableRecords(page, /^Findings/).map((row) => [
       visibleText(row["Severity"] ?? ""),
       visibleText(row["Where"] ?? ""),
     ]);
     expect(findings[0]).toEqual(["error", "config.json"]);
     expect(findings).toContainEqual(["warning", HOSTILE.fileName]);
+    expect(structureProblems(page)).toEqual([]);
+  });
+});
+
+describe("report.html of a rollout whose eval could not be evaluated", () => {
+  it("marks the suite not evaluated, apart from failed, with its items without an answer by kind", async () => {
+    const world = reportWorld();
+    await writeEvalJson(world, { unanswered: 6 });
+    const page = await pageOf(world);
+
+    const quiz = tableRecords(page, "Suites").find((row) => visibleText(row["Suite"] ?? "") === "quiz")!;
+    expect(visibleText(quiz["Verdict"] ?? "")).toBe("✘ not evaluated");
+    expect(visibleText(quiz["No answer"] ?? "")).toBe("7 (53.8%; at most 10.0%) HTTP 400 ×6, HTTP 500 ×1");
+    expect(visibleText(elementById(page, "eval"))).toContain("Could not evaluate: 7 of");
+    expect(tableRecords(page, "The first 5 of 7 items without an answer")).toHaveLength(5);
     expect(structureProblems(page)).toEqual([]);
   });
 });

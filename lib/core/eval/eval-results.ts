@@ -3,6 +3,7 @@
 // bucket. A *summary* is a few hundred bytes whatever the suite's size: it travels in the execution state
 // (a Map item's result, 256 KB for all of them). All of it is plain JSON.
 
+import { clipText } from "../clip-text";
 import { type Interval, wilsonInterval } from "./wilson-interval";
 import type { EvalPrompt, Scorer } from "./suite-item";
 
@@ -111,7 +112,7 @@ export function summarizeShard(detail: ShardDetail): ShardSummary {
   const failures = detail.items
     .filter((item) => item.verdict === "error")
     .slice(0, MAX_LISTED_FAILURES)
-    .map((item) => ({ id: item.id, reason: (item.error ?? "no answer").slice(0, MAX_FAILURE_REASON_CHARS) }));
+    .map((item) => ({ id: item.id, reason: clipText(item.error ?? "no answer", MAX_FAILURE_REASON_CHARS) }));
   return {
     suite: detail.suite,
     shard: detail.shard,

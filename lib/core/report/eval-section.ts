@@ -1,11 +1,14 @@
-// The report's section on the eval gate: one row per suite — its score with the Wilson 95% interval, n,
-// minScore, and, when the stable version kept results of the suite, stable's score on the same items with
-// the paired comparison (b, c, exact McNemar p) — then, per suite, the gate's reasons and the first items it
-// got wrong: prompt, expected answer, what was extracted and the raw output. Outputs are the model's and
+// The report's section on the eval gate: one row per suite — its score with the Wilson 95% interval, n, the
+// items answered wrong and those without an answer (by kind, against maxErrorRate: past it the suite was not
+// evaluated), minScore, and, when the stable version kept results of the suite, stable's score on the same
+// items with the paired comparison (b, c, exact McNemar p) — then, per suite, the gate's reasons, the first
+// items it got wrong (prompt, expected answer, what was extracted and the raw output) and, apart, the first
+// items that got no answer with the server's error. Outputs are the model's and
 // untrusted: like every other string here they reach the page only as escaped text.
 
 import { dataValue, type Html, markup } from "./html";
 import { PASSED, section, unavailable, verdict } from "./report-parts";
+import { describeKinds } from "../eval/unanswered-items";
 import type { EvalDocument, EvalItem, EvalSuiteEntry, ReportDocument } from "./report-documents";
 import { formatCount, formatPercent, formatPValue } from "./report-format";
 
@@ -61,6 +64,8 @@ function renderSuiteTable(suites: readonly EvalSuiteEntry[]): Html {
           <th scope="col">Verdict</th>
           <th scope="col">Score (95% CI)</th>
           <th scope="col">n</th>
+          <th scope="col">Wrong</th>
+          <th scope="col">No answer</th>
           <th scope="col">minScore</th>
           <th scope="col">Stable on the same items</th>
           <th scope="col">b</th>
@@ -83,14 +88,14 @@ function renderSuiteTable(suites: readonly EvalSuiteEntry[]): Html {
             : markup`<td colspan="4">not compared</td>`;
           return markup`<tr>
             <th scope="row">${s.suite}</th>
-            <td>${verdict(s.pass, PASSED)}</td>
+            <td>${s.unanswered?.tooMany ? verdict(false, NOT_EVALUATED) : verdict(s.pass, PASSED)}</td>
             <td>
               ${dataPercent(s.score.score)}
               (${formatPercent(s.score.interval.low)}–${formatPercent(s.score.interval.high)})
             </td>
-            <td>
-              ${formatCount(s.score.correct)}/${formatCount(s.score.items)}${s.score.errors > 0 ? ` (${formatCount(s.score.errors)} without an answer)` : ""}
-            </td>
+            <td>${formatCount(s.score.correct)}/${formatCount(s.score.items)}</td>
+            <td>${formatCount(s.score.wrong)}</td>
+            <td>${unansweredCell(s)}</td>
             <td>${formatPercent(s.minScore)}</td>
             ${versus}
             <td>${(s.maxRegression * 100).toFixed(1)} points</td>
@@ -101,24 +106,44 @@ function renderSuiteTable(suites: readonly EvalSuiteEntry[]): Html {
     <p class="note">
       b: items only stable got right; c: items only the candidate got right; p: two-sided exact McNemar test
       on b and c. A suite fails when its score is below minScore, or when it is both more than maxRegression
-      below stable on the same items and significantly so (p &lt; 0.05).
+      below stable on the same items and significantly so (p &lt; 0.05). A suite where more than
+      maxErrorRate of the items got no answer was not evaluated: its score would measure the server's
+      failures.
     </p>`;
 }
 
+const NOT_EVALUATED = { pass: "evaluated", fail: "not evaluated" } as const;
+
+function unansweredCell(s: EvalSuiteEntry): Html | string {
+  if (s.score.errors === 0) return "0";
+  const share = s.unanswered
+    ? ` (${formatPercent(s.unanswered.share)}; at most ${formatPercent(s.unanswered.maxErrorRate)})`
+    : "";
+  const kinds = s.unanswered ? markup`<br /><small>${describeKinds(s.unanswered.kinds)}</small>` : "";
+  return markup`${formatCount(s.score.errors)}${share}${kinds}`;
+}
+
 function renderSuiteDetail(suite: EvalSuiteEntry, index: number): Html {
-  const failures = suite.items.filter((item) => item.verdict !== "correct");
-  const shown = failures.slice(0, MAX_SHOWN_FAILURES);
   return markup`<section class="suite" aria-labelledby="suite-${index}-heading">
     <h3 id="suite-${index}-heading">Suite ${suite.suite}</h3>
     <ul>
       ${suite.reasons.map((reason) => markup`<li>${reason}</li>`)}
     </ul>
-    ${
-      shown.length === 0
-        ? markup`<p>No item was answered wrong.</p>`
-        : markup`<table class="items">
+    ${renderItems(suite, "wrong", "answered wrong", "No item was answered wrong.")}
+    ${suite.score.errors > 0 ? renderItems(suite, "error", "without an answer", "") : ""}
+  </section> `;
+}
+
+/** The first items of one verdict, in a table; `none` when there is no such item. */
+function renderItems(suite: EvalSuiteEntry, kind: "wrong" | "error", described: string, none: string): Html {
+  const failures = suite.items.filter((item) => item.verdict === kind);
+  const shown = failures.slice(0, MAX_SHOWN_FAILURES);
+  return markup`${
+    shown.length === 0
+      ? markup`<p>${none}</p>`
+      : markup`<table class="items">
             <caption>
-              ${shown.length < failures.length ? `The first ${shown.length} of ${formatCount(failures.length)} items not answered right` : `The ${shown.length} item${shown.length === 1 ? "" : "s"} not answered right`}
+              ${shown.length < failures.length ? `The first ${shown.length} of ${formatCount(failures.length)} items ${described}` : `The ${shown.length} item${shown.length === 1 ? "" : "s"} ${described}`}
             </caption>
             <thead>
               <tr>
@@ -133,8 +158,7 @@ function renderSuiteDetail(suite: EvalSuiteEntry, index: number): Html {
               ${shown.map(renderItem)}
             </tbody>
           </table>`
-    }
-  </section> `;
+  }`;
 }
 
 function renderItem(item: EvalItem): Html {

@@ -179,6 +179,16 @@ const evalDocumentSchema = z.object({
           pValue: fraction,
         })
         .optional(),
+      /** Items without an answer against gates.eval.maxErrorRate; absent in reports written before it existed. */
+      unanswered: z
+        .object({
+          count,
+          share: fraction,
+          maxErrorRate: fraction,
+          tooMany: z.boolean(),
+          kinds: z.record(z.string(), count),
+        })
+        .optional(),
       reasons: z.array(z.string()),
       items: z.array(evalItemSchema),
     }),

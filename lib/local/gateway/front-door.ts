@@ -16,6 +16,8 @@ import type { RouteTable } from "./route-table";
 /** Chat requests with long contexts are a few MB; anything far bigger is not a model request. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 const VARIANT_HEADER = "x-modelship-variant";
+/** A backend's listing is local and small: one that takes longer is not answering. */
+const BACKEND_LISTING_TIMEOUT_MS = 2000;
 
 interface FrontDoor {
   readonly routes: RouteTable;
@@ -32,7 +34,7 @@ export async function serveModelRequest(
 ): Promise<void> {
   const url = new URL(request.url ?? "/", "http://gateway");
   if (url.pathname === "/v1/models" && request.method === "GET") {
-    listModels(response, door.routes);
+    await listModels(response, door);
     return;
   }
   if (!url.pathname.startsWith("/v1/")) {
@@ -145,16 +147,51 @@ function requestedVariant(request: IncomingMessage): Variant | undefined {
   );
 }
 
-function listModels(response: ServerResponse, routes: RouteTable): void {
+/**
+ * Every routed model, with `max_model_len` as vLLM lists it when each of its backends reports one: the
+ * smallest, since a request may reach any of them (a client sizes its prompts and answers by it).
+ */
+async function listModels(response: ServerResponse, door: FrontDoor): Promise<void> {
+  const routes = door.routes.all();
+  const contexts = await Promise.all(
+    routes.map(async (route) => {
+      const reported = await Promise.all(route.backends.map((b) => backendContext(b.handle, door)));
+      return reported.every((n) => n !== undefined) && reported.length > 0
+        ? Math.min(...reported)
+        : undefined;
+    }),
+  );
   sendJson(response, 200, {
     object: "list",
-    data: routes.all().map((route) => ({
+    data: routes.map((route, i) => ({
       id: route.model,
       object: "model",
       created: Math.floor(Date.parse(route.backends[0]?.handle.deployedAt ?? "") / 1000) || 0,
       owned_by: "modelship",
+      ...(contexts[i] === undefined ? {} : { max_model_len: contexts[i] }),
     })),
   });
+}
+
+/** The `max_model_len` a backend's own `/v1/models` lists for its served name; undefined when it says none. */
+async function backendContext(handle: CandidateHandle, door: FrontDoor): Promise<number | undefined> {
+  try {
+    const endpoint = await door.endpointOf(handle);
+    const answer = await fetch(`${endpoint.baseUrl.replace(/\/+$/, "")}/models`, {
+      headers: { accept: "application/json", ...endpoint.headers },
+      signal: AbortSignal.timeout(BACKEND_LISTING_TIMEOUT_MS),
+    });
+    if (!answer.ok) return undefined;
+    const { data } = (await answer.json()) as { data?: unknown };
+    const entry = Array.isArray(data)
+      ? (data as { id?: unknown; max_model_len?: unknown }[]).find((m) => m?.id === endpoint.servedName)
+      : undefined;
+    const length = entry?.max_model_len;
+    return typeof length === "number" && Number.isSafeInteger(length) && length > 0 ? length : undefined;
+  } catch {
+    // A backend that does not answer its listing has no context to report; requests to it fail on their own.
+    return undefined;
+  }
 }
 
 function unreachable(model: string, backend: RouteBackend, error: unknown): OpenAiError {

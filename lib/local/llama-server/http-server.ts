@@ -128,7 +128,16 @@ async function handle(
   if (path === "/v1/models") {
     sendJson(response, 200, {
       object: "list",
-      data: [{ id: options.servedName, object: "model", created: startedAt, owned_by: "modelship" }],
+      // `max_model_len` as vLLM lists it: the context a prompt and its answer share, so clients can size requests.
+      data: [
+        {
+          id: options.servedName,
+          object: "model",
+          created: startedAt,
+          owned_by: "modelship",
+          max_model_len: model.contextSize,
+        },
+      ],
     });
     return;
   }

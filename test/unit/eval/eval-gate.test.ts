@@ -62,11 +62,13 @@ describe("decideSuiteGate", () => {
     stable: SuiteOutcomes | undefined,
     minScore = 0,
     maxRegression = 0.02,
+    maxErrorRate = 0.1,
   ) =>
     decideSuiteGate({
       score: candidate.score,
       minScore,
       maxRegression,
+      maxErrorRate,
       ...(stable ? { comparison: comparePaired(candidate, stable) } : {}),
     });
 
@@ -117,6 +119,36 @@ describe("decideSuiteGate", () => {
   it("fails on minScore even when the candidate beats stable", () => {
     const { candidate, stable } = pairs(10, 0, 10, 80);
     expect(gate(candidate, stable, 0.5).pass).toBe(false);
+  });
+
+  it("fails a suite where more than maxErrorRate of the items got no answer as not evaluated, not as a low score", () => {
+    const verdict = gate(outcomes("cceeeeeeee"), undefined, 0);
+    expect(verdict.pass).toBe(false);
+    expect(verdict.unanswered).toMatchObject({
+      count: 8,
+      items: 10,
+      share: 0.8,
+      maxErrorRate: 0.1,
+      tooMany: true,
+    });
+    expect(verdict.reasons[0]).toBe(
+      "Could not evaluate: 8 of 10 items (80.0%) got no answer, more than maxErrorRate 10.0% allows; the score would measure the server's failures, not the model.",
+    );
+  });
+
+  it("fails as not evaluated even a suite whose answered items would clear every threshold", () => {
+    const { candidate, stable } = pairs(8, 0, 0, 0);
+    const unanswered = outcomes(`${"c".repeat(8)}ee`);
+    expect(gate(candidate, stable, 0.5).pass).toBe(true);
+    expect(gate(unanswered, stable, 0.5, 0.02, 0.1).pass).toBe(false);
+  });
+
+  it("passes a share of unanswered items up to maxErrorRate exactly, and says how many there were", () => {
+    const verdict = gate(outcomes(`${"c".repeat(9)}e`), undefined, 0.5, 0.02, 0.1);
+    expect(verdict.pass).toBe(true);
+    expect(verdict.unanswered.tooMany).toBe(false);
+    expect(verdict.unanswered.reason).toBe("1 of 10 items (10.0%) got no answer (≤ maxErrorRate 10.0%).");
+    expect(verdict.reasons.some((r) => r.startsWith("Could not evaluate"))).toBe(false);
   });
 
   it("cannot judge a regression when no item is paired, and says so", () => {

@@ -1,0 +1,72 @@
+// A generated tiny GGUF served for real, as `modelship local` serves a released model: LocalServing starts
+// modelship's llama.cpp server on it (context 256), and a LocalGateway on a free port routes the model to it
+// as its stable version. `close` stops both and checks that the server process is gone.
+
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { expect, vi } from "vitest";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
+import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
+import { LocalGateway } from "../../lib/local/gateway/local-gateway";
+import { LocalServing } from "../../lib/local/local-serving";
+import type { CandidateHandle } from "../../lib/ports";
+import { isRunning } from "./process-alive";
+
+export interface TinyGgufBehindGateway {
+  readonly serving: LocalServing;
+  readonly gateway: LocalGateway;
+  readonly handle: CandidateHandle;
+  close(): Promise<void>;
+}
+
+/** Serves `model` v1 from a tiny GGUF of `seed` under `work`, behind a gateway. */
+export async function serveTinyGgufBehindGateway(
+  work: string,
+  options: { readonly model: string; readonly seed: number },
+): Promise<TinyGgufBehindGateway> {
+  const { model } = options;
+  const prefix = `models/${model}/v1/`;
+  await mkdir(join(work, "bucket", prefix), { recursive: true });
+  await writeFile(join(work, "bucket", prefix, "model.gguf"), buildTinyLlamaGguf({ seed: options.seed }));
+  const serving = new LocalServing({ home: join(work, ".modelship"), config: DEFAULT_STACK_CONFIG });
+  const handle = await serving.deploy({
+    model,
+    version: "v1",
+    rolloutId: `${model}-v1-0badc0de`,
+    servedName: model,
+    runtime: "llama.cpp",
+    image: "ghcr.io/ggml-org/llama.cpp:server",
+    gpus: 0,
+    maxModelLen: 256,
+    extraArgs: [],
+    format: "gguf",
+    weights: { bucket: join(work, "bucket"), prefix },
+    weightBytes: 0,
+  });
+  await vi.waitFor(
+    async () => {
+      const status = await serving.status(handle);
+      if (status.phase !== "ready") throw new Error(`still ${status.phase}: ${JSON.stringify(status)}`);
+    },
+    { timeout: 30_000, interval: 100 },
+  );
+  const gateway = await LocalGateway.open({
+    adminSecret: "not-used-by-these-tests",
+    home: join(work, ".modelship"),
+    port: 0,
+    endpointOf: (h) => serving.endpoint(h, "probe"),
+  });
+  await gateway.register(model, handle);
+  await gateway.promote(model, "v1");
+  return {
+    serving,
+    gateway,
+    handle,
+    async close() {
+      await gateway.close();
+      await serving.stopAll();
+      const pid = handle.details?.["pid"] as number | undefined;
+      if (pid) expect(isRunning(pid)).toBe(false);
+    },
+  };
+}
