@@ -4,8 +4,10 @@
 
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { hostname, userInfo } from "node:os";
+import { DynamoRolloutStore } from "../aws/dynamodb-rollout-store";
 import { COMMAND_SOURCES } from "../core/events";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
+import { suggestNearest } from "../core/suggest";
 import type { CommandName } from "../pipeline/commands";
 import { resolve } from "node:path";
 import { ControlPlaneClient, ControlPlaneRefused } from "../local/control-plane-client";
@@ -45,7 +47,7 @@ export const ROLLOUT_COMMANDS = {
 } as const satisfies Record<string, CommandSpec>;
 
 function usage(spec: CommandSpec): string {
-  return `Usage: modelship ${spec.name} <model> [--reason "…"] [--bus NAME]
+  return `Usage: modelship ${spec.name} <model> [--reason "…"] [--bus NAME] [--table NAME]
        modelship ${spec.name} <model> [--reason "…"] --local [--home .modelship]
 
 Sends "${spec.detailType}" to modelship, which ${spec.does}.
@@ -56,6 +58,8 @@ answer says what was done. Follow it with \`modelship status <model>\`.
 Options:
   --reason TEXT   why, recorded in the model's history and the events (at most ${MAX_REASON_CHARS} characters)
   --bus NAME      the pipeline's event bus: the stack's EventBusName output (default: $${CLI_ENVIRONMENT.bus})
+  --table NAME    the pipeline's rollout table: the stack's RolloutTableName output (default:
+                  $${CLI_ENVIRONMENT.table}); the command is sent only for a model it knows
   --local         send it to the local control plane instead (\`modelship local\`)
   --home DIR      with --local: the local runtime's folder (default .modelship)
   -h, --help      show this help
@@ -95,6 +99,7 @@ async function send(spec: CommandSpec, argv: string[]): Promise<number> {
     options: {
       reason: { type: "string" },
       bus: { type: "string" },
+      table: { type: "string" },
       local: { type: "boolean", default: false },
       home: { type: "string", default: ".modelship" },
       help: { type: "boolean", short: "h", default: false },
@@ -134,6 +139,14 @@ async function send(spec: CommandSpec, argv: string[]): Promise<number> {
         '(aws cloudformation describe-stacks --stack-name Modelship --query "Stacks[0].Outputs"); or --local for the local runtime.',
     );
   }
+  const table = values.table ?? process.env[CLI_ENVIRONMENT.table];
+  if (!table) {
+    throw new BadInput(
+      `name the pipeline's rollout table: --table NAME or ${CLI_ENVIRONMENT.table}, the stack's RolloutTableName output: ` +
+        `the command is sent only for a model the table knows, so a mistyped name is not taken for "nothing to do".`,
+    );
+  }
+  await assertKnownModel(model, table);
   const detail = { model, ...(reason && { reason }), requestedBy: requester() };
   const client = new EventBridgeClient({});
   let response;
@@ -185,6 +198,24 @@ async function sendLocal(
   const done = outcome.status === "done" || outcome.status === "nothing to do";
   console.log(`${outcome.status === "done" ? "✓" : done ? "·" : "✖"} ${outcome.message}`);
   return done ? 0 : 1;
+}
+
+/** Refuses a model the rollout table has no record of, naming the models it has (nearest first when one is close). */
+async function assertKnownModel(model: string, table: string): Promise<void> {
+  const store = new DynamoRolloutStore({ tableName: table });
+  try {
+    if (await store.get(model)) return;
+    const known = (await store.list()).map((r) => r.model);
+    const nearest = suggestNearest(model, known);
+    throw new BadInput(
+      known.length === 0
+        ? `No model named ${model} has been rolled out with the table ${table}: it knows no model yet.`
+        : `No model named ${model} has been rolled out with the table ${table}${nearest ? ` (did you mean ${nearest}?)` : ""}: the models it knows are ${known.join(", ")}.`,
+    );
+  } catch (error) {
+    if (error instanceof BadInput) throw error;
+    throw new BadInput(`could not read the rollout table ${table}: ${describeAwsFailure(error)}`);
+  }
 }
 
 /** Who sends the command, for the model's history: the local user and host. */

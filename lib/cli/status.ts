@@ -15,6 +15,7 @@ import { NoControlPlane } from "../local/control-plane-file";
 import { formatModelStatus, formatRoute, type ModelStatus } from "./status-report";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";
 import { parseCommandLine } from "./command-line";
+import { suggestNearest } from "../core/suggest";
 
 const USAGE = `Usage: modelship status [model] [--json] [--table NAME]
        modelship status [model] [--json] --local [--home .modelship]
@@ -76,12 +77,13 @@ async function status(argv: string[]): Promise<number> {
   const store = new DynamoRolloutStore({ tableName: table });
   const records = await readRecords(store, model, table);
   if (records.length === 0) {
+    const known = model === undefined ? [] : (await readRecords(store, undefined, table)).map((r) => r.model);
     console.log(
       values.json
         ? JSON.stringify({ models: [] }, null, 2)
         : model === undefined
           ? `No model has been rolled out with the table ${table} yet.`
-          : `No rollout of ${model} is recorded in the table ${table}.`,
+          : `No rollout of ${model} is recorded in the table ${table}.${knownModels(model, known)}`,
     );
     return model === undefined ? 0 : 1;
   }
@@ -104,10 +106,16 @@ async function localStatus(home: string, model: string | undefined, json: boolea
     return found ? 0 : 1;
   }
   if (models.length === 0) {
+    const known =
+      model === undefined
+        ? []
+        : (await controlPlane.call<{ models: LocalModelStatus[] }>("GET", "status")).models.map(
+            (m) => m.model,
+          );
     console.log(
       model === undefined
         ? `No model has been rolled out in ${resolve(home)} yet.`
-        : `No rollout of ${model} is recorded in ${resolve(home)}.`,
+        : `No rollout of ${model} is recorded in ${resolve(home)}.${knownModels(model, known)}`,
     );
     return found ? 0 : 1;
   }
@@ -123,6 +131,13 @@ async function localStatus(home: string, model: string | undefined, json: boolea
       .join("\n\n"),
   );
   return 0;
+}
+
+/** ` The models it knows: a, b (did you mean a?).` — or that there are none. */
+function knownModels(model: string, known: readonly string[]): string {
+  if (known.length === 0) return " It knows no model yet.";
+  const nearest = suggestNearest(model, known);
+  return ` The models it knows: ${known.join(", ")}${nearest ? ` (did you mean ${nearest}?)` : ""}.`;
 }
 
 async function readRecords(

@@ -9,7 +9,9 @@ import { RolledBack } from "../core/errors";
 import type { Finding } from "../core/findings";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
 import { findingsFromSchemaIssues } from "../core/schema-findings";
+import { suggestNearest } from "../core/suggest";
 import { findingsSentence } from "./findings-text";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rollback, ROLLBACK_USES, type RollbackDeps } from "./rollback";
 import { PROMOTE_REQUESTED_STAGE } from "./rollout-record";
 
@@ -31,10 +33,13 @@ export interface CommandOutcome {
   readonly findings?: readonly Finding[];
 }
 
-/** Rollback and Abort roll back; Promote marks the rollout record for CheckCanary. */
-export const COMMAND_USES = ROLLBACK_USES;
+/**
+ * Rollback and Abort roll back; Promote marks the rollout record for CheckCanary; a command for a model
+ * modelship does not know is refused, naming the models it knows.
+ */
+export const COMMAND_USES = combinedUse(ROLLBACK_USES, portUse({ store: ["list"] }));
 
-type CommandDeps = RollbackDeps;
+type CommandDeps = RollbackDeps & DepsUsing<typeof COMMAND_USES>;
 
 const commandSchema = z.object({
   "detail-type": z.enum(["Rollback Requested", "Abort Requested", "Promote Requested"]),
@@ -58,6 +63,15 @@ export async function handleCommand(event: CommandEvent, deps: CommandDeps): Pro
     };
   }
   const { "detail-type": command, detail } = parsed.data;
+  // A mistyped name in an incident must not read as "nothing to do".
+  if (!(await deps.store.get(detail.model))) {
+    return {
+      command,
+      model: detail.model,
+      status: "refused",
+      message: await unknownModel(detail.model, deps),
+    };
+  }
   if (command === "Promote Requested")
     return { command, model: detail.model, ...(await requestPromotion(detail, deps)) };
 
@@ -77,6 +91,14 @@ export async function handleCommand(event: CommandEvent, deps: CommandDeps): Pro
     status: outcome.result === "rolled back" ? "done" : "nothing to do",
     message: outcome.reason,
   };
+}
+
+/** `No model named x …`, with the models there are, nearest first when one is close. */
+async function unknownModel(model: string, deps: CommandDeps): Promise<string> {
+  const known = (await deps.store.list()).map((r) => r.model);
+  if (known.length === 0) return `No model named ${model} has been rolled out: modelship knows no model yet.`;
+  const nearest = suggestNearest(model, known);
+  return `No model named ${model} has been rolled out${nearest ? ` (did you mean ${nearest}?)` : ""}: the models modelship knows are ${known.join(", ")}.`;
 }
 
 async function requestPromotion(

@@ -156,6 +156,21 @@ describe("The --local commands beside a running control plane", () => {
     expect(out).toEqual(["· No rollout of tiny is running: a rollback has nothing to do."]);
   });
 
+  it("refuses a command or a status for a model it does not know (a typo in an incident), naming the ones it does (exit 1)", async () => {
+    for (const command of [rollback, abort, promote]) {
+      out.length = 0;
+      expect(await command(["tiyn", "--local", "--home", home])).toBe(1);
+      expect(out).toEqual([
+        "✖ No model named tiyn has been rolled out (did you mean tiny?): the models modelship knows are tiny.",
+      ]);
+    }
+    out.length = 0;
+    expect(await status(["tiyn", "--local", "--home", home])).toBe(1);
+    expect(out).toEqual([
+      `No rollout of tiyn is recorded in ${home}. The models it knows: tiny (did you mean tiny?).`,
+    ]);
+  });
+
   it("prints the control plane's refusal of a promotion with no canary running (exit 1)", async () => {
     expect(await promote(["tiny", "--local", "--home", home])).toBe(1);
 

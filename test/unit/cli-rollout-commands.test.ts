@@ -2,6 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { hostname, userInfo } from "node:os";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -9,14 +11,18 @@ import { run as abort } from "../../lib/cli/abort";
 import { run as promote } from "../../lib/cli/promote";
 import { run as rollback } from "../../lib/cli/rollback";
 import { type CommandEvent, handleCommand } from "../../lib/pipeline/commands";
+import { DynamoRolloutStore } from "../../lib/aws/dynamodb-rollout-store";
 import { canaryWorld } from "../support/canary-world";
+import { DynamoTableDouble } from "./adapters/dynamodb-table-double";
 
 const eventBridge = mockClient(EventBridgeClient);
+const dynamo = mockClient(DynamoDBDocumentClient);
+const TABLE = "rollouts";
 const REQUESTER = `${userInfo().username}@${hostname()} (modelship CLI)`;
 let out: string[];
 let err: string[];
 
-beforeEach(() => {
+beforeEach(async () => {
   eventBridge.reset();
   eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: "event-1" }] });
   out = [];
@@ -25,10 +31,28 @@ beforeEach(() => {
   vi.spyOn(console, "error").mockImplementation((line: unknown) => void err.push(String(line)));
   vi.stubEnv("AWS_REGION", "eu-west-1");
   vi.stubEnv("MODELSHIP_BUS", "");
+  vi.stubEnv("MODELSHIP_TABLE", TABLE);
+  dynamo.reset();
+  new DynamoTableDouble(TABLE).answer(dynamo);
+  const store = new DynamoRolloutStore({
+    tableName: TABLE,
+    client: DynamoDBDocumentClient.from(new DynamoDBClient({ region: "eu-west-1" })),
+  });
+  for (const model of ["llama-3-8b", "llama"]) await store.record(model, finished(model));
 });
 afterEach(() => {
   vi.restoreAllMocks();
   vi.unstubAllEnvs();
+});
+
+/** A transition of a rollout of `model` that is over: the model is known, nothing of it runs. */
+const finished = (model: string) => ({
+  at: "2025-06-01T12:00:00.000Z",
+  rolloutId: `${model}-v3-0a1b2c3d`,
+  version: "v3",
+  stage: "Finalize",
+  status: "promoted" as const,
+  reason: "done",
 });
 
 const sentEntries = () =>
@@ -89,6 +113,7 @@ describe("modelship rollback | promote | abort", () => {
     await rollback(["llama", "--reason", "bad answers"]);
     await promote(["llama"]);
     const world = canaryWorld();
+    await world.store.record("llama", finished("llama"));
     const outcomes = [];
     for (const [entry] of sentEntries().map((entries) => entries ?? [])) {
       const event = { "detail-type": entry?.DetailType, detail: JSON.parse(entry?.Detail ?? "{}") };
@@ -128,6 +153,23 @@ describe("modelship rollback | promote | abort", () => {
     expect(err.join("\n")).toContain(`No local control plane is running for ${home}`);
     expect(err.join("\n")).toContain(`Start it with \`modelship local --home ${home}\`.`);
     expect(eventBridge.calls()).toHaveLength(0);
+  });
+
+  it("refuses a model the rollout table does not know, naming the ones it does, and sends nothing", async () => {
+    vi.stubEnv("MODELSHIP_BUS", "modelship");
+    expect(await rollback(["llama-3-8", "--reason", "typo"])).toBe(1);
+    expect(err.join("\n")).toBe(
+      `✖ No model named llama-3-8 has been rolled out with the table ${TABLE} (did you mean llama-3-8b?): the models it knows are llama, llama-3-8b.`,
+    );
+    expect(sentEntries()).toEqual([]);
+  });
+
+  it("refuses to send without the rollout table, which tells a known model from a typo", async () => {
+    vi.stubEnv("MODELSHIP_BUS", "modelship");
+    vi.stubEnv("MODELSHIP_TABLE", "");
+    expect(await abort(["llama-3-8b"])).toBe(1);
+    expect(err.join("\n")).toContain("name the pipeline's rollout table: --table NAME or MODELSHIP_TABLE");
+    expect(sentEntries()).toEqual([]);
   });
 
   it("refuses to guess the bus: the stack names it, so it must be named", async () => {
