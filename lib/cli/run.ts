@@ -11,6 +11,7 @@ import { parse as parseYaml } from "yaml";
 import { describeCaughtError, type CaughtError } from "../core/errors";
 import { formatFinding } from "../core/findings";
 import { parseManifestKey } from "../core/keys";
+import { terminalText } from "../core/terminal-text";
 import type { ExecutionResult, StateTransition } from "../local/executor";
 import { interruptExecution, type Interruption } from "../local/interrupt";
 import type { LocalExecution } from "../local/local-executions";
@@ -143,7 +144,7 @@ async function runHere(
     );
     const started = await controlPlane.startManifest(manifestKey);
     if (started.status === "rejected") {
-      console.error(`✖ ${started.reason}`);
+      console.error(`✖ ${terminalText(started.reason)}`);
       for (const finding of started.findings) console.error(`  ${formatFinding(finding)}`);
       return 1;
     }
@@ -189,7 +190,7 @@ async function runThroughControlPlane(
   const manifestKey = await copyIntoBucket(objects, paths.bucket, folder, manifest, name, version);
   const started = await controlPlane.call<StartOutcome>("POST", "uploads", { key: manifestKey });
   if (started.status === "rejected") {
-    console.error(`✖ ${started.reason}`);
+    console.error(`✖ ${terminalText(started.reason)}`);
     for (const finding of started.findings) console.error(`  ${formatFinding(finding)}`);
     return 1;
   }
@@ -428,7 +429,7 @@ function describeFailure(error: CaughtError | undefined, indent: string): string
     ...details,
     ...(failure.hint ? [`Hint: ${failure.hint}`] : []),
   ]
-    .map((line) => `${indent}${line}`)
+    .map((line) => `${indent}${terminalText(line)}`)
     .join("\n");
 }
 
@@ -439,8 +440,10 @@ function printResult(result: ExecutionResult, name: string, version: string): vo
       return;
     case "FAILED": {
       const failure = describeCaughtError(result.error);
-      console.log(`✖ The rollout of ${name} ${version} failed: ${failure.error}: ${failure.reason}`);
-      if (failure.hint) console.log(`  Hint: ${failure.hint}`);
+      console.log(
+        terminalText(`✖ The rollout of ${name} ${version} failed: ${failure.error}: ${failure.reason}`),
+      );
+      if (failure.hint) console.log(terminalText(`  Hint: ${failure.hint}`));
       return;
     }
     default:

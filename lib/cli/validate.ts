@@ -12,6 +12,7 @@ import { type Finding, type Severity, sortFindings } from "../core/findings";
 import { loadManifest } from "../core/manifest";
 import type { ResolvedManifest } from "../core/manifest-schema";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
+import { terminalLines, terminalText } from "../core/terminal-text";
 import { FolderObjectStore } from "../local/folder-object-store";
 import { type ValidationReport, validateModel } from "../pipeline/validate";
 import type { ObjectStore } from "../ports";
@@ -78,11 +79,11 @@ export async function run(argv: string[]): Promise<number> {
     return result.valid ? 0 : 1;
   } catch (error) {
     if (error instanceof UsageError || isParseArgsError(error)) {
-      console.error(`modelship validate: ${(error as Error).message}\n\n${USAGE}`);
+      console.error(`modelship validate: ${terminalLines((error as Error).message)}\n\n${USAGE}`);
       return 2;
     }
     if (error instanceof StoreError) {
-      console.error(`modelship validate: ${error.message}`);
+      console.error(`modelship validate: ${terminalLines(error.message)}`);
       return 2;
     }
     throw error;
@@ -244,7 +245,8 @@ function humanReport(report: ValidationReport): string {
       if (f.hint) lines.push(`    hint: ${f.hint}`);
     }
   }
-  return lines.join("\n");
+  // Every line quotes the folder: names, architectures and messages are shown, never acted on by the terminal.
+  return lines.map(terminalText).join("\n");
 }
 
 function dtypeMix(report: ValidationReport): string {

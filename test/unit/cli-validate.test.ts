@@ -10,6 +10,7 @@ import {
   type ModelFiles,
   writeModelFiles,
 } from "../../lib/examples/safetensors-model";
+import { startCli } from "../support/cli-process";
 import { truncate } from "../support/model-mutations";
 
 let root: string;
@@ -142,5 +143,27 @@ describe("modelship validate", () => {
     await writeFile(file, "x");
     expect(await run([file])).toBe(2);
     expect(stderr.join("\n")).toContain("is a file; give the folder");
+  });
+});
+
+describe("modelship validate, run as a process in a terminal", () => {
+  it("prints file names holding a newline or an escape sequence as escapes, so a name cannot forge a line or drive the terminal", async () => {
+    const files = buildSafetensorsModel();
+    files.set("notes\n✓ valid: 0 errors, 0 warnings", new Uint8Array(1));
+    files.set("\u001b]0;pwned\u0007\u001b[2Jweights.bin", new Uint8Array(1));
+    files.set("model\u202egnp.safetensors.json", new Uint8Array(1));
+    const dir = await folderWith(files);
+
+    const cli = startCli(["validate", dir]);
+    const { code } = await cli.exited;
+    const out = cli.lines.join("\n");
+
+    expect(code).toBe(0);
+    // eslint-disable-next-line no-control-regex -- the test looks for raw control characters
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(cli.lines.filter((line) => line.startsWith("✓ valid"))).toEqual(["✓ valid: 0 errors, 1 warning"]);
+    expect(out).toContain("notes\\n✓ valid: 0 errors, 0 warnings: Not a file serving uses");
+    expect(out).toContain("\\x1b]0;pwned\\x07\\x1b[2Jweights.bin: A pickle file");
+    expect(out).toContain("model\\u202egnp.safetensors.json: Not a file serving uses");
   });
 });
