@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { S3ObjectStore } from "../aws/s3-object-store";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../core/config";
 import { type Finding, type Severity, sortFindings } from "../core/findings";
-import { loadManifest } from "../core/manifest";
+import { loadManifest, MAX_MANIFEST_BYTES, manifestTooLarge } from "../core/manifest";
 import type { ResolvedManifest } from "../core/manifest-schema";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
 import { terminalLines, terminalText } from "../core/terminal-text";
@@ -117,10 +117,10 @@ async function readManifest(
   target: Target,
   config: StackConfig,
 ): Promise<{ manifest?: ResolvedManifest; findings: Finding[] }> {
-  const found: { name: string; bytes: Uint8Array }[] = [];
+  const found: { name: string; size: number }[] = [];
   for (const name of MANIFEST_NAMES) {
-    const bytes = await target.objects.get(`${target.prefix}${name}`);
-    if (bytes) found.push({ name, bytes });
+    const info = await target.objects.head(`${target.prefix}${name}`);
+    if (info) found.push({ name, size: info.size });
   }
   const [first, ...others] = found;
   if (!first) return { findings: [] };
@@ -131,8 +131,16 @@ async function readManifest(
     message: `The folder has more than one manifest; ${first.name} is used and ${other.name} is ignored.`,
     hint: "Keep one manifest.",
   }));
+  if (first.size > MAX_MANIFEST_BYTES) {
+    return { findings: [...findings, manifestTooLarge(first.name, first.size)] };
+  }
+  const bytes = await target.objects.get(`${target.prefix}${first.name}`);
+  if (!bytes) return { findings };
+  if (bytes.byteLength > MAX_MANIFEST_BYTES) {
+    return { findings: [...findings, manifestTooLarge(first.name, bytes.byteLength)] };
+  }
   const resolved = loadManifest(
-    new TextDecoder().decode(first.bytes),
+    new TextDecoder().decode(bytes),
     { name: target.name, version: target.version, fileName: first.name },
     config,
   );

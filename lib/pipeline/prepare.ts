@@ -11,7 +11,7 @@
 import { ManifestInvalid, type ModelshipError, RolloutInProgress } from "../core/errors";
 import { type CheckedSuiteFile, isBuiltInSuite, suitesToRun } from "../core/eval/eval-plan";
 import { type Finding, hasErrors } from "../core/findings";
-import { loadManifest } from "../core/manifest";
+import { loadManifest, MAX_MANIFEST_BYTES, manifestTooLarge } from "../core/manifest";
 import type { ResolvedManifest } from "../core/manifest-schema";
 import { planRollout } from "../core/plan";
 import type { ExecutionInput, PrepareResult, RolloutIdentity, StressPromptSet } from "../core/rollout";
@@ -22,8 +22,6 @@ import { loadPromptSet } from "./stress-prompts";
 
 type PrepareDeps = Pick<StageDeps, "objects" | "store" | "events" | "clock" | "config">;
 
-/** A manifest is a few kilobytes; anything near this is not one, and is not read into memory. */
-const MAX_MANIFEST_BYTES = 1024 * 1024;
 const STAGE = "Prepare";
 
 export async function prepare(state: ExecutionInput, deps: PrepareDeps): Promise<PrepareResult> {
@@ -111,12 +109,11 @@ async function readRolloutManifest(
   const info = await deps.objects.head(key);
   const bytes = info && info.size <= MAX_MANIFEST_BYTES ? await deps.objects.get(key) : undefined;
   if (info && (info.size > MAX_MANIFEST_BYTES || (bytes && bytes.length > MAX_MANIFEST_BYTES))) {
-    const message = `the manifest is ${info.size} bytes; a manifest is at most ${MAX_MANIFEST_BYTES} bytes.`;
     return reject(
       rollout,
       deps,
       new ManifestInvalid(`The manifest ${key} is too large to be a manifest.`, {
-        findings: [{ severity: "error", code: "manifest.too-large", file: fileName, message }],
+        findings: [manifestTooLarge(fileName, info.size)],
         hint: "Upload the manifest (settings only) as modelship.yaml; weights go in their own files beside it.",
       }),
     );

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { run } from "../../lib/cli/validate";
@@ -103,9 +103,7 @@ describe("modelship validate", () => {
     vi.stubEnv("AWS_REGION", "eu-west-1");
     const s3 = mockClient(S3Client);
     s3.on(ListObjectsV2Command).resolves({ Contents: [] });
-    s3.on(GetObjectCommand).rejects(
-      Object.assign(new Error("The specified key does not exist."), { name: "NoSuchKey" }),
-    );
+    s3.on(HeadObjectCommand).rejects(Object.assign(new Error("Not Found"), { name: "NotFound" }));
     try {
       expect(await run(["s3://models-bucket/models/llama-3-8b/v3", "--json"])).toBe(1);
       const report = JSON.parse(stdout.join("\n")) as Record<string, unknown>;
@@ -118,6 +116,24 @@ describe("modelship validate", () => {
       s3.restore();
       vi.unstubAllEnvs();
     }
+  });
+
+  it("exits 1 naming the line of a YAML tag in the manifest, where it crashed with a TypeError", async () => {
+    const files = buildSafetensorsModel();
+    files.set("modelship.yaml", new TextEncoder().encode("name: tiny-llama\nserving: !!binary aGVsbG8=\n"));
+    expect(await run([await folderWith(files)])).toBe(1);
+    expect(stdout.join("\n")).toContain(
+      "modelship.yaml at serving: the tag !!binary on line 2 asks for a value that is not plain YAML",
+    );
+  });
+
+  it("does not read a manifest bigger than a manifest can be, and says so", async () => {
+    const files = buildSafetensorsModel();
+    files.set("modelship.yaml", new TextEncoder().encode(`# ${"x".repeat(200_000)}\nname: tiny-llama\n`));
+    expect(await run([await folderWith(files)])).toBe(1);
+    expect(stdout.join("\n")).toContain(
+      "modelship.yaml: the manifest is 200020 bytes; a manifest is at most 131072 bytes.",
+    );
   });
 
   it.each([
