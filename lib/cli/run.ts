@@ -4,14 +4,16 @@
 // With a control plane running for the home (`modelship local`), it runs the rollout and `run` follows it;
 // otherwise `run` is a control plane itself for the one rollout, and what it served stops with it.
 
-import { readdir, readFile, stat } from "node:fs/promises";
-import { basename, join, relative, resolve, sep } from "node:path";
+import { stat } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { parse as parseYaml } from "yaml";
 import { describeCaughtError, type CaughtError } from "../core/errors";
 import { formatFinding } from "../core/findings";
 import { parseManifestKey } from "../core/keys";
+import { MAX_MANIFEST_BYTES, manifestTooLarge } from "../core/manifest";
+import { readManifestDocument } from "../core/manifest-document";
 import { terminalText } from "../core/terminal-text";
+import { unreadableEntryFinding } from "../core/unreadable-entry";
 import type { ExecutionResult, StateTransition } from "../local/executor";
 import { interruptExecution, type Interruption } from "../local/interrupt";
 import type { LocalExecution } from "../local/local-executions";
@@ -23,7 +25,7 @@ import { localPaths } from "../local/runtime";
 import { cleanup, type CleanupOutcome } from "../pipeline/cleanup";
 import type { StageDeps } from "../pipeline/deps";
 import type { StartOutcome } from "../pipeline/start";
-import type { ObjectStore } from "../ports";
+import type { ObjectInfo, ObjectStore } from "../ports";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";
 import { describeLocalConfigInvalid } from "./local-config-error";
 
@@ -244,10 +246,12 @@ async function copyIntoBucket(
       "Roll out a new version: pass --version, or change `version:` in the manifest.",
     );
   }
-  const files = await filesToCopy(folder, manifest?.fileName);
+  const source = new FolderObjectStore(folder);
+  const files = await filesToCopy(source, manifest?.fileName);
   let bytes = 0;
   for (const file of files) {
-    const body = await readFile(join(folder, file));
+    const body = await source.get(file);
+    if (!body) throw new BadInput(`${join(folder, file)} was removed while it was being copied.`);
     await objects.put(`${prefix}${file}`, body);
     bytes += body.byteLength;
   }
@@ -299,26 +303,38 @@ interface FolderManifest {
   readonly version?: string;
 }
 
+/**
+ * The folder's manifest, read through the folder store as the rest of the folder is: a manifest that is a link
+ * out of the folder, or bigger than a manifest can be, is refused here rather than copied.
+ */
 async function readManifest(folder: string): Promise<FolderManifest | undefined> {
-  const present: string[] = [];
+  const source = new FolderObjectStore(folder);
+  const present: ObjectInfo[] = [];
   for (const fileName of MANIFEST_NAMES) {
-    if ((await stat(join(folder, fileName)).catch(() => undefined))?.isFile()) present.push(fileName);
+    const info = await source.head(fileName);
+    if (info) present.push(info);
   }
   if (present.length > 1) {
     throw new BadInput(
-      `${folder} has ${present.length} manifests (${present.join(", ")}); a rollout has one.`,
+      `${folder} has ${present.length} manifests (${present.map((info) => info.key).join(", ")}); a rollout has one.`,
       "Keep one of them.",
     );
   }
-  const [fileName] = present;
-  if (!fileName) return undefined;
-  const text = await readFile(join(folder, fileName), "utf8");
-  let data: unknown;
-  try {
-    data = parseYaml(text);
-  } catch {
-    // An unreadable manifest is still rolled out: Prepare reports every finding in it, as for an upload.
+  const [info] = present;
+  if (!info) return undefined;
+  const fileName = info.key;
+  if (info.unreadable) {
+    const finding = unreadableEntryFinding(fileName, info.unreadable, folder);
+    throw new BadInput(`${join(folder, fileName)}: ${finding.message}`, finding.hint);
   }
+  if (info.size > MAX_MANIFEST_BYTES) {
+    throw new BadInput(`${join(folder, fileName)}: ${manifestTooLarge(fileName, info.size).message}`);
+  }
+  const bytes = await source.get(fileName);
+  const text = new TextDecoder().decode(bytes);
+  // An unreadable manifest is still rolled out: Prepare reports every finding in it, as for an upload.
+  const read = readManifestDocument(text, extensionOf(fileName), { codePrefix: "manifest", file: fileName });
+  const data = read.readable ? read.data : undefined;
   const fields = typeof data === "object" && data !== null ? (data as Record<string, unknown>) : {};
   return {
     fileName,
@@ -326,6 +342,10 @@ async function readManifest(folder: string): Promise<FolderManifest | undefined>
     ...(typeof fields["name"] === "string" ? { name: fields["name"] } : {}),
     ...(typeof fields["version"] === "string" ? { version: fields["version"] } : {}),
   };
+}
+
+function extensionOf(fileName: string): "yaml" | "yml" | "json" {
+  return fileName.endsWith(".json") ? "json" : fileName.endsWith(".yml") ? "yml" : "yaml";
 }
 
 function rolloutName(folder: string, manifest: FolderManifest | undefined, versionFlag: string | undefined) {
@@ -354,17 +374,33 @@ function timestampVersion(now: Date): string {
   return `local-${stamp}`;
 }
 
-/** Every file under the folder except the manifest and hidden files (`.git`, `.DS_Store`), as keys. */
-async function filesToCopy(folder: string, manifestFileName: string | undefined): Promise<string[]> {
+/**
+ * Every file under the folder except the manifest and hidden files (`.git`, `.DS_Store`), as keys. What the
+ * folder store will not read — a link out of the folder, a broken link, a FIFO — is refused, every one named.
+ */
+async function filesToCopy(
+  source: FolderObjectStore,
+  manifestFileName: string | undefined,
+): Promise<string[]> {
   const files: string[] = [];
-  for (const entry of await readdir(folder, { recursive: true, withFileTypes: true })) {
-    const path = join(entry.parentPath, entry.name);
-    const key = relative(folder, path).split(sep).join("/");
-    if (key === manifestFileName || key.split("/").some((segment) => segment.startsWith("."))) continue;
-    const isFile = entry.isFile() || (entry.isSymbolicLink() && (await stat(path)).isFile());
-    if (isFile) files.push(key);
+  const refused: string[] = [];
+  const hints = new Set<string>();
+  for (const info of await source.list("")) {
+    if (info.key === manifestFileName || info.key.split("/").some((segment) => segment.startsWith(".")))
+      continue;
+    if (info.unreadable) {
+      const finding = unreadableEntryFinding(info.key, info.unreadable, source.location);
+      refused.push(`  ${info.key}: ${finding.message}`);
+      if (finding.hint) hints.add(finding.hint);
+    } else files.push(info.key);
   }
-  return files.sort();
+  if (refused.length > 0) {
+    throw new BadInput(
+      `${source.location} holds ${refused.length} file(s) that are not copied:\n${refused.join("\n")}`,
+      [...hints].join(" "),
+    );
+  }
+  return files;
 }
 
 function defaultManifest(folder: string, name: string, version: string): string {

@@ -15,6 +15,7 @@ import { loadManifest, MAX_MANIFEST_BYTES, manifestTooLarge } from "../core/mani
 import type { ResolvedManifest } from "../core/manifest-schema";
 import { planRollout } from "../core/plan";
 import type { ExecutionInput, PrepareResult, RolloutIdentity, StressPromptSet } from "../core/rollout";
+import { unreadableEntryFinding } from "../core/unreadable-entry";
 import type { StageDeps } from "./deps";
 import { loadSuite } from "./eval-suites";
 import { rolloutEvent } from "./events";
@@ -107,6 +108,16 @@ async function readRolloutManifest(
   const { key } = rollout.source;
   const fileName = key.split("/").at(-1) ?? key;
   const info = await deps.objects.head(key);
+  if (info?.unreadable) {
+    return reject(
+      rollout,
+      deps,
+      new ManifestInvalid(`The manifest ${key} is not read.`, {
+        findings: [unreadableEntryFinding(fileName, info.unreadable, deps.objects.location)],
+        hint: "Write the manifest itself into the version's folder, not a link to it.",
+      }),
+    );
+  }
   const bytes = info && info.size <= MAX_MANIFEST_BYTES ? await deps.objects.get(key) : undefined;
   if (info && (info.size > MAX_MANIFEST_BYTES || (bytes && bytes.length > MAX_MANIFEST_BYTES))) {
     return reject(

@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { CappedFindings } from "../core/capped-findings";
 import type { Finding } from "../core/findings";
+import { unreadableEntryFinding } from "../core/unreadable-entry";
 import type { LoadPrompt } from "../loadgen/load-prompt";
 import { parsePromptFile, PromptFileInvalid, type PromptLineProblem } from "../loadgen/prompt-file";
 import type { ObjectStore } from "../ports";
@@ -35,6 +36,14 @@ export function promptSetKey(name: string): string {
 export async function loadPromptSet(objects: ObjectStore, name: string): Promise<LoadedPromptSet> {
   const key = promptSetKey(name);
   const info = await objects.head(key);
+  if (info?.unreadable) {
+    const {
+      severity: _,
+      file: __,
+      ...finding
+    } = unreadableEntryFinding(key, info.unreadable, objects.location);
+    return unusable(name, key, finding);
+  }
   if (info && info.size > MAX_PROMPT_SET_BYTES) return tooLarge(name, key, info.size);
   const bytes = info ? await objects.get(key) : undefined;
   if (bytes && bytes.length > MAX_PROMPT_SET_BYTES) return tooLarge(name, key, bytes.length);

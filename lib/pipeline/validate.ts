@@ -30,6 +30,7 @@ import {
   SAFETENSORS_PREFIX_BYTES,
   type SafetensorsHeader,
 } from "../core/safetensors";
+import { unreadableEntryFinding } from "../core/unreadable-entry";
 import type { ObjectInfo, ObjectStore } from "../ports";
 import type { StageDeps } from "./deps";
 
@@ -104,15 +105,18 @@ export async function validateModel(
   const location = `${objects.location}/${root}`;
   const listing = await store.list(root);
   const stored = new Map<string, StoredFile>();
+  const findings: Finding[] = [];
   for (const info of listing) {
     const path = info.key.slice(root.length);
-    if (path !== "" && !path.endsWith("/")) stored.set(path, toStoredFile(path, info));
+    if (path === "" || path.endsWith("/")) continue;
+    // A link out of the folder, a FIFO …: named as an error and never read, by this stage or any other.
+    if (info.unreadable) findings.push(unreadableEntryFinding(path, info.unreadable, objects.location));
+    else stored.set(path, toStoredFile(path, info));
   }
   const files = [...stored.values()];
-  const findings: Finding[] = [];
   const serving = options.manifest?.serving ?? options.config.defaults.serving;
 
-  if (files.length === 0) {
+  if (files.length === 0 && findings.length === 0) {
     findings.push({
       severity: "error",
       code: "model.empty",

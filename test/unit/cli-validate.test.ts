@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
@@ -134,6 +134,54 @@ describe("modelship validate", () => {
     expect(stdout.join("\n")).toContain(
       "modelship.yaml: the manifest is 200020 bytes; a manifest is at most 131072 bytes.",
     );
+  });
+
+  describe("links in the folder", () => {
+    const SECRET = "root:x:0:0:root:/root:/bin/bash\n";
+
+    it("names a config.json linked out of the folder and prints none of the target's bytes", async () => {
+      const files = buildSafetensorsModel();
+      files.delete("config.json");
+      const dir = await folderWith(files);
+      const secret = join(root, "passwd");
+      await writeFile(secret, SECRET);
+      await symlink(secret, join(dir, "config.json"));
+
+      expect(await run([dir])).toBe(1);
+
+      const out = stdout.join("\n");
+      expect(out).toContain(`config.json: A symbolic link to "${secret}" whose real path is outside ${dir}`);
+      expect(out).not.toContain("root:x");
+      expect(out).not.toContain("Unexpected token");
+    });
+
+    it("names a weight file linked out of the folder instead of printing the target's first 8 bytes as a length", async () => {
+      const dir = await folderWith(buildSafetensorsModel());
+      const secret = join(root, "shadow");
+      await writeFile(secret, SECRET);
+      await symlink(secret, join(dir, "extra.safetensors"));
+
+      expect(await run([dir, "--json"])).toBe(1);
+
+      const report = JSON.parse(stdout.join("\n")) as { findings: { code: string; file?: string }[] };
+      expect(report.findings.filter((f) => f.file === "extra.safetensors").map((f) => f.code)).toEqual([
+        "model.file.link-outside",
+      ]);
+      expect(stdout.join("\n")).not.toMatch(/length prefix|root:x/);
+    });
+
+    it("reads a link whose real path stays inside the folder like the file it names", async () => {
+      const files = buildSafetensorsModel();
+      const weights = files.get("model.safetensors")!;
+      files.delete("model.safetensors");
+      const dir = await folderWith(files);
+      await mkdir(join(dir, "blobs"));
+      await writeFile(join(dir, "blobs", "weights"), weights);
+      await symlink("blobs/weights", join(dir, "model.safetensors"));
+
+      expect(await run([dir])).toBe(0);
+      expect(stdout.join("\n")).toContain("107,328 parameters");
+    });
   });
 
   it.each([
