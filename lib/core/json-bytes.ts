@@ -14,16 +14,18 @@ export interface JsonSpan {
 }
 
 /** Where the document stops being JSON, and what was expected there. */
-export class JsonSyntaxError {
+export class JsonSyntaxError extends Error {
   constructor(
     readonly offset: number,
     readonly expected: string,
-    private readonly excerpt: string,
-  ) {}
-
-  /** `expected ':' at byte 12 (found "xyz…")`: a sentence for a finding, quoting at most a few bytes. */
-  get message(): string {
-    return `expected ${this.expected} at byte ${this.offset}${this.excerpt === "" ? " (found the end of the input)" : ` (found ${this.excerpt})`}`;
+    /** At most a few bytes of the input from `offset`, as an escaped JSON string (empty at the end). */
+    excerpt: string,
+  ) {
+    // A sentence for a finding: `expected ':' at byte 12 (found "xyz…")`.
+    super(
+      `expected ${expected} at byte ${offset} (found ${excerpt === "" ? "the end of the input" : excerpt})`,
+    );
+    this.name = "JsonSyntaxError";
   }
 }
 

@@ -61,11 +61,13 @@ export function readShardIndexFile(
         totalSize = typeof size === "number" && Number.isSafeInteger(size) ? size : undefined;
       });
     } else if (key === "weight_map") {
-      weightMap = json.peek(value.start) === 0x7b ? new Map() : undefined;
-      const map = weightMap;
+      weightMap = undefined;
+      if (json.peek(value.start) !== 0x7b) return;
+      const map = new Map<string, string>();
+      weightMap = map;
       json.members(value.start, (tensor, shard) => {
         const name = json.string(shard);
-        if (!map || name === undefined) {
+        if (name === undefined) {
           weightMap = undefined;
           return false;
         }

@@ -242,6 +242,11 @@ describe("the JSON files, at and past their caps", () => {
     expect(read.findings.map((f) => f.code)).toEqual(["index.too-many-tensors"]);
   });
 
+  it("reads an index whose weight_map is a list as an index without a map, which the check refuses", () => {
+    const read = readShardIndexFile(new TextEncoder().encode('{"weight_map":[],"":{"":0}}'), "index.json");
+    expect(read).toEqual({ index: {}, findings: [] });
+  });
+
   it("quotes at most a short escaped excerpt of a file that is not JSON, never its content", () => {
     const passwd = new TextEncoder().encode(
       "root:x:0:0:root:/root:/bin/bash\n\u001b[2Jdaemon:x:1:1::/usr/sbin\n",
