@@ -14,6 +14,7 @@
 import { isMap, isNode, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { CappedFindings } from "./capped-findings";
 import type { Finding } from "./findings";
+import { JsonBytes, JsonSyntaxError } from "./json-bytes";
 import { findDuplicateJsonKeys } from "./json-duplicate-keys";
 import { type FindingSource, formatPath } from "./schema-findings";
 
@@ -174,8 +175,9 @@ function readJson(text: string, source: FindingSource): ReadDocument {
   let data: unknown;
   try {
     data = JSON.parse(text);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.replace(/\s+/g, " ") : String(error);
+  } catch {
+    // Where it breaks, quoting a few escaped bytes at most (JSON.parse's message quotes the text raw).
+    const reason = jsonSyntaxReason(text);
     return {
       readable: false,
       findings: [
@@ -200,6 +202,16 @@ function readJson(text: string, source: FindingSource): ReadDocument {
 
 function firstLine(message: string): string {
   return (message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "").replace(/[.:]$/, "");
+}
+
+function jsonSyntaxReason(text: string): string {
+  try {
+    new JsonBytes(new TextEncoder().encode(text)).document();
+  } catch (error) {
+    if (error instanceof JsonSyntaxError) return error.message;
+    throw error;
+  }
+  return "not valid JSON";
 }
 
 /** Blank text is an empty document (all defaults); `extension` picks JSON or YAML. */

@@ -221,6 +221,31 @@ describe("safetensors headers of a million tensors (item 5)", () => {
   });
 });
 
+describe("findings that quote what a file holds", () => {
+  it("cut a 100,000-character tensor name short, so the findings the execution state carries stay small", async () => {
+    const name = "x".repeat(100_000);
+    const text = JSON.stringify(
+      Object.fromEntries(
+        Array.from({ length: 30 }, (_, i) => [
+          `${name}${i}`,
+          { dtype: "Q9", shape: [1], data_offsets: [i, i + 1] },
+        ]),
+      ),
+    );
+    const files = buildSafetensorsModel();
+    const header = new TextEncoder().encode(text);
+    const file = new Uint8Array(8 + header.length + 30);
+    new DataView(file.buffer).setBigUint64(0, BigInt(header.length), true);
+    file.set(header, 8);
+    files.set("extra.safetensors", file);
+    const report = await validateModel(new MemoryObjectStore().addFiles(PREFIX, files), PREFIX, { config });
+    const unknown = report.findings.filter((f) => f.code === "safetensors.dtype.unknown");
+    expect(unknown).toHaveLength(30);
+    for (const f of unknown) expect(f.tensor).toMatch(/^x{299}…$/);
+    expect(JSON.stringify(report.findings.slice(0, 20)).length).toBeLessThan(64 * 1024);
+  });
+});
+
 describe("the JSON files, at and past their caps", () => {
   it("refuses a config.json bigger than its cap without reading it", async () => {
     const files = buildSafetensorsModel();

@@ -232,6 +232,13 @@ describe("parseManifest", () => {
       expect(parseManifest(text, "modelship.json").findings).toEqual([]);
     });
 
+    it("says where JSON stops being JSON, quoting a few escaped bytes, not the rest of the file", () => {
+      const result = parseManifest('{"rollout": root:x:0:0:root:/root:/bin/bash\u001b[2J}', "modelship.json");
+      expect(errorsOf(result).map((f) => f.message)).toEqual([
+        'JSON syntax error: expected a value at byte 12 (found "root:x:0:0:r…").',
+      ]);
+    });
+
     it("names the file of a JSON syntax error", () => {
       const result = parseManifest('{"rollout": ', "modelship.json");
       expect(errorsOf(result)).toEqual([
