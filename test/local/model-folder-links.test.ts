@@ -16,6 +16,7 @@ import { LocalServing } from "../../lib/local/local-serving";
 import { prepare } from "../../lib/pipeline/prepare";
 import { validateModel } from "../../lib/pipeline/validate";
 import type { CandidateSpec } from "../../lib/ports";
+import { llamaCandidateSpec } from "../support/candidate-spec";
 import { FixedClock } from "../support/fixed-clock";
 import { MemoryEvents } from "../support/memory-events";
 import { MemoryRolloutStore } from "../support/memory-rollout-store";
@@ -66,8 +67,9 @@ async function validateVersion(version: string, prefix: string) {
   return validateModel(new FolderObjectStore(bucket), prefix, { manifest, config: DEFAULT_STACK_CONFIG });
 }
 
+/** The llama.cpp candidate DeployCandidate would ask for, for the version at `prefix` in the bucket. */
 function spec(version: string, prefix: string): CandidateSpec {
-  return {
+  return llamaCandidateSpec({
     model: "tiny",
     version,
     rolloutId: `tiny-${version}-0123abcd`,
@@ -76,11 +78,10 @@ function spec(version: string, prefix: string): CandidateSpec {
     image: "ghcr.io/ggml-org/llama.cpp:server",
     gpus: 0,
     maxModelLen: 256,
-    extraArgs: [],
     format: "gguf",
     weights: { bucket, prefix },
     weightBytes: 0,
-  };
+  });
 }
 
 describe("a GGUF linked in the local bucket", () => {
