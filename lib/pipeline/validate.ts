@@ -117,13 +117,16 @@ export async function validateModel(
   const location = `${objects.location}/${root}`;
   const listing = await store.list(root);
   const stored = new Map<string, StoredFile>();
+  const unreadable = new Set<string>();
   const findings = new CappedFindings();
   for (const info of listing) {
     const path = info.key.slice(root.length);
     if (path === "" || path.endsWith("/")) continue;
     // A link out of the folder, a FIFO …: named as an error and never read, by this stage or any other.
-    if (info.unreadable) findings.add(unreadableEntryFinding(path, info.unreadable, objects.location));
-    else stored.set(path, toStoredFile(path, info));
+    if (info.unreadable) {
+      unreadable.add(path);
+      findings.add(unreadableEntryFinding(path, info.unreadable, objects.location));
+    } else stored.set(path, toStoredFile(path, info));
   }
   const files = [...stored.values()];
   const serving = options.manifest?.serving ?? options.config.defaults.serving;
@@ -203,7 +206,8 @@ export async function validateModel(
       });
     }
     const config = (await readJson("config.json", MAX_JSON_FILE_BYTES["config.json"], parseJsonFile))?.value;
-    if (!stored.has("config.json")) {
+    // A config.json that is an unreadable link is named as such above, not as missing.
+    if (!stored.has("config.json") && !unreadable.has("config.json")) {
       findings.add({
         severity: "error",
         code: "config.missing",

@@ -153,6 +153,7 @@ describe("modelship validate", () => {
       expect(out).toContain(`config.json: A symbolic link to "${secret}" whose real path is outside ${dir}`);
       expect(out).not.toContain("root:x");
       expect(out).not.toContain("Unexpected token");
+      expect(out).not.toContain("The folder has no config.json");
     });
 
     it("names a weight file linked out of the folder instead of printing the target's first 8 bytes as a length", async () => {
