@@ -97,6 +97,8 @@ async function runCommand(argv: string[]): Promise<number> {
   }
 
   const manifest = await readManifest(folder);
+  // Refused before anything starts: a folder whose links cannot be copied (copying checks them again).
+  await filesToCopy(new FolderObjectStore(folder), manifest?.fileName);
   const { name, version } = rolloutName(folder, manifest, values.version);
   const home = resolve(values.home);
   const running = await ControlPlaneClient.connect(home).catch((error: unknown) => {
