@@ -212,22 +212,23 @@ export class JsonBytes {
   /** The offset after the closing quote of the string starting at `at`. */
   private skipString(at: number): number {
     const { bytes } = this;
+    const length = bytes.length;
     let i = at + 1;
     for (;;) {
-      const b = bytes[i];
-      if (b === undefined) throw this.error(i, "the closing '\"' of a string");
+      // The common bytes in one tight loop; the three that need a look end it.
+      let b = 0;
+      while (i < length && (b = bytes[i]!) !== QUOTE && b !== BACKSLASH && b >= 0x20) i++;
+      if (i >= length) throw this.error(i, "the closing '\"' of a string");
       if (b === QUOTE) return i + 1;
       if (b < 0x20) throw this.error(i, "a character (control characters must be escaped in strings)");
-      if (b === BACKSLASH) {
-        const escaped = bytes[i + 1];
-        if (escaped === undefined || !ESCAPABLE.has(escaped)) throw this.error(i, "an escape sequence");
-        if (escaped === 0x75) {
-          for (let h = i + 2; h < i + 6; h++) {
-            if (!isHexDigit(bytes[h])) throw this.error(i, "four hex digits after \\u");
-          }
-          i += 6;
-        } else i += 2;
-      } else i++;
+      const escaped = bytes[i + 1];
+      if (escaped === undefined || !ESCAPABLE.has(escaped)) throw this.error(i, "an escape sequence");
+      if (escaped === 0x75) {
+        for (let h = i + 2; h < i + 6; h++) {
+          if (!isHexDigit(bytes[h])) throw this.error(i, "four hex digits after \\u");
+        }
+        i += 6;
+      } else i += 2;
     }
   }
 

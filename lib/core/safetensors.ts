@@ -230,6 +230,28 @@ class HeaderReader {
   private readonly parameters = new ExactSum();
   private readonly dtypes: Record<string, ExactSum> = {};
 
+  /** The entry being read, by one visitor made once rather than a closure per tensor. */
+  private entry: TensorEntry = {};
+  private entryName = "";
+  private readonly entryKeys = new KeysSeen();
+  private readonly readEntryField = (key: string, value: JsonSpan): void => {
+    const { json } = this;
+    if (this.entryKeys.repeats(key)) {
+      this.findings.add({
+        severity: "error",
+        code: "safetensors.header.duplicate-key",
+        file: this.file,
+        tensor: this.entryName,
+        message: `The entry repeats the key "${key.slice(0, 40)}"; readers disagree on which value wins.`,
+        hint: "Export the file again with a safetensors writer.",
+      });
+      return;
+    }
+    if (key === "dtype") this.entry.dtype = json.string(value) ?? json.value(value);
+    else if (key === "shape") this.entry.shape = json.numbers(value) ?? json.value(value);
+    else if (key === "data_offsets") this.entry.data_offsets = json.numbers(value) ?? json.value(value);
+  };
+
   constructor(
     private readonly json: JsonBytes,
     private readonly dataBytes: number,
@@ -322,26 +344,11 @@ class HeaderReader {
     if (json.peek(span.start) !== 0x7b) {
       return readTensor(name, json.value(span), this.dataBytes, file, findings);
     }
-    const entry: TensorEntry = {};
-    const keys: string[] = [];
-    json.members(span.start, (key, value) => {
-      if (keys.includes(key)) {
-        findings.add({
-          severity: "error",
-          code: "safetensors.header.duplicate-key",
-          file,
-          tensor: name,
-          message: `The entry repeats the key "${key.slice(0, 40)}"; readers disagree on which value wins.`,
-          hint: "Export the file again with a safetensors writer.",
-        });
-        return;
-      }
-      keys.push(key);
-      if (key === "dtype") entry.dtype = json.string(value) ?? json.value(value);
-      else if (key === "shape") entry.shape = json.numbers(value) ?? json.value(value);
-      else if (key === "data_offsets") entry.data_offsets = json.numbers(value) ?? json.value(value);
-    });
-    return readTensor(name, entry, this.dataBytes, file, findings);
+    this.entry = {};
+    this.entryName = name;
+    this.entryKeys.reset();
+    json.members(span.start, this.readEntryField);
+    return readTensor(name, this.entry, this.dataBytes, file, findings);
   }
 
   private readMetadata(span: JsonSpan): void {
@@ -394,6 +401,32 @@ class HeaderReader {
         configurable: true,
       });
     });
+  }
+}
+
+/** The keys of one entry so far, without an allocation for the three every entry has. */
+class KeysSeen {
+  private known = 0;
+  private others: Set<string> | undefined;
+
+  /** Forgets the keys, for the next entry. */
+  reset(): void {
+    this.known = 0;
+    this.others = undefined;
+  }
+
+  /** Whether `key` was seen before in this entry (and notes it). */
+  repeats(key: string): boolean {
+    const bit = key === "dtype" ? 1 : key === "shape" ? 2 : key === "data_offsets" ? 4 : 0;
+    if (bit !== 0) {
+      const seen = (this.known & bit) !== 0;
+      this.known |= bit;
+      return seen;
+    }
+    this.others ??= new Set();
+    const seen = this.others.has(key);
+    this.others.add(key);
+    return seen;
   }
 }
 
@@ -468,28 +501,37 @@ function readTensor(
   if (!dims) return undefined;
   const elements = productOf(dims);
   if (bits !== undefined && span) {
-    const totalBits = elements * BigInt(bits);
-    if (totalBits % 8n !== 0n) {
+    const spanBytes = span.end - span.begin;
+    // In numbers while they are exact (every real tensor); in bigints past 2^53.
+    const exact = typeof elements === "number" && Number.isSafeInteger(elements * bits);
+    const totalBits = exact ? (elements as number) * bits : BigInt(elements) * BigInt(bits);
+    const whole = exact ? (totalBits as number) % 8 === 0 : (totalBits as bigint) % 8n === 0n;
+    const bytes = exact ? (totalBits as number) / 8 : (totalBits as bigint) / 8n;
+    if (!whole) {
       report(
         "safetensors.shape.misaligned",
         `${elements} elements of ${dtype} are ${totalBits} bits, not a whole number of bytes.`,
         "Sub-byte tensors must fill whole bytes: pad the tensor.",
       );
-    } else if (totalBits / 8n !== BigInt(span.end - span.begin)) {
+    } else if (exact ? bytes !== spanBytes : bytes !== BigInt(spanBytes)) {
       report(
         "safetensors.size.mismatch",
-        `Shape [${dims.join(", ")}] of ${dtype} needs ${totalBits / 8n} bytes, but data_offsets [${span.begin}, ${span.end}] span ${span.end - span.begin}.`,
+        `Shape [${dims.join(", ")}] of ${dtype} needs ${bytes} bytes, but data_offsets [${span.begin}, ${span.end}] span ${spanBytes}.`,
         "The header does not match the data: export the file again.",
       );
     }
   }
-  return {
+  const tensor: { -readonly [K in keyof SafetensorsTensor]: SafetensorsTensor[K] } = {
     name,
     dtype: typeof dtype === "string" ? dtype : "invalid",
     shape: dims,
-    ...span,
-    ...(elements <= BigInt(Number.MAX_SAFE_INTEGER) && { elements: Number(elements) }),
   };
+  if (span) {
+    tensor.begin = span.begin;
+    tensor.end = span.end;
+  }
+  if (typeof elements === "number") tensor.elements = elements;
+  return tensor;
 }
 
 /** Tensors must tile the data region: sorted by offset, each begins where the previous one ended. */
@@ -540,14 +582,14 @@ function checkCoverage(
   }
 }
 
-/** The product of `dims`, exactly: computed with numbers while it stays a safe integer (nearly always). */
-function productOf(dims: readonly number[]): bigint {
+/** The product of `dims`, exactly: a number while it is a safe integer (nearly always), else a bigint. */
+function productOf(dims: readonly number[]): number | bigint {
   let product = 1;
   for (const d of dims) {
     product *= d;
     if (!Number.isSafeInteger(product)) return dims.reduce((exact, e) => exact * BigInt(e), 1n);
   }
-  return BigInt(product);
+  return product;
 }
 
 function readShape(value: unknown): number[] | undefined {
