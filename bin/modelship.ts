@@ -1,7 +1,7 @@
 // The modelship CLI. Each command lives in lib/cli/<command>.ts and exports `run(argv): Promise<number>`
 // (the exit code: 0 ok, 1 the input is bad, 2 usage error). Loaded lazily so `--help` stays instant.
 
-export {};
+import { suggestNearest } from "../lib/core/suggest";
 
 const commands: Record<
   string,
@@ -53,6 +53,11 @@ const commands: Record<
       "eval <base-url> --model <name> --suite <file.jsonl | sanity> [--compare stable.json] [--json]  score a served model on eval suites",
     load: () => import("../lib/cli/eval"),
   },
+  forget: {
+    summary:
+      "forget <model> [--version V] --local           remove a model, or a version, that no longer serves from a local home",
+    load: () => import("../lib/cli/forget"),
+  },
   fault: {
     summary:
       "fault <model> --variant candidate|stable [--delay 800ms] [--abort 503] [--percent 50] [--clear]  inject a fault through the local gateway",
@@ -73,7 +78,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = commands[name];
   if (!command) {
-    console.error(`modelship: unknown command '${name}'.\n\n${usage()}`);
+    const nearest = suggestNearest(name, Object.keys(commands));
+    console.error(
+      `modelship: unknown command '${name}'${nearest ? `: did you mean ${nearest}?` : "."}\n\n${usage()}`,
+    );
     return 2;
   }
   const module = await command.load();

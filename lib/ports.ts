@@ -35,17 +35,31 @@ export interface ObjectInfo {
   readonly unreadable?: UnreadableEntry;
 }
 
+/**
+ * Which version of an object to read: the S3 version id an upload's event carries, or, in an unversioned
+ * bucket, the ETag it had. A read asking for a version that no longer matches finds nothing.
+ */
+export interface ObjectVersion {
+  readonly versionId?: string;
+  readonly etag?: string;
+}
+
 export interface ObjectStore {
   /** Where it is, for messages: `s3://bucket` or a folder path. */
   readonly location: string;
+  /** The bucket's name as upload events and rollouts name it: the S3 bucket's name, or the folder's path. */
+  readonly bucket: string;
   /** Every object under the prefix (all pages), sorted by key. */
   list(prefix: string): Promise<ObjectInfo[]>;
-  /** Undefined when the object does not exist. */
-  head(key: string): Promise<ObjectInfo | undefined>;
+  /** Undefined when the object (in that version, when one is given) does not exist. */
+  head(key: string, version?: ObjectVersion): Promise<ObjectInfo | undefined>;
   /** Bytes [start, start + length); fewer at the end of the object. Throws if the object does not exist. */
   getRange(key: string, start: number, length: number): Promise<Uint8Array>;
-  /** The whole object, or undefined when it does not exist. For small objects (manifests, configs). */
-  get(key: string): Promise<Uint8Array | undefined>;
+  /**
+   * The whole object, or undefined when it (in that version, when one is given) does not exist. For small
+   * objects (manifests, configs).
+   */
+  get(key: string, version?: ObjectVersion): Promise<Uint8Array | undefined>;
   put(key: string, body: Uint8Array | string, options?: { readonly contentType?: string }): Promise<void>;
 }
 

@@ -11,7 +11,7 @@ import {
   S3Client,
   type GetObjectCommandOutput,
 } from "@aws-sdk/client-s3";
-import type { ObjectInfo, ObjectStore } from "../ports";
+import type { ObjectInfo, ObjectStore, ObjectVersion } from "../ports";
 import { asTransientWhenPassing } from "./transient-errors";
 
 export interface S3ObjectStoreOptions {
@@ -22,7 +22,7 @@ export interface S3ObjectStoreOptions {
 
 export class S3ObjectStore implements ObjectStore {
   readonly location: string;
-  private readonly bucket: string;
+  readonly bucket: string;
   private readonly client: S3Client;
 
   constructor({ bucket, client }: S3ObjectStoreOptions) {
@@ -64,10 +64,15 @@ export class S3ObjectStore implements ObjectStore {
     return objects.sort((a, b) => compareKeys(a.key, b.key));
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
+  async head(key: string, version?: ObjectVersion): Promise<ObjectInfo | undefined> {
     try {
       const head = await this.client.send(
-        new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: "ENABLED" }),
+        new HeadObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ChecksumMode: "ENABLED",
+          ...versionParameters(version),
+        }),
       );
       return {
         key,
@@ -81,7 +86,7 @@ export class S3ObjectStore implements ObjectStore {
         }),
       };
     } catch (error) {
-      if (isNotFound(error)) return undefined;
+      if (isNotFound(error) || isOtherVersion(error)) return undefined;
       throw asTransientWhenPassing(error, `HeadObject ${this.url(key)}`);
     }
   }
@@ -117,12 +122,14 @@ export class S3ObjectStore implements ObjectStore {
     return readAtMost(response.Body, length);
   }
 
-  async get(key: string): Promise<Uint8Array | undefined> {
+  async get(key: string, version?: ObjectVersion): Promise<Uint8Array | undefined> {
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const response = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, ...versionParameters(version) }),
+      );
       return (await response.Body?.transformToByteArray()) ?? new Uint8Array(0);
     } catch (error) {
-      if (isNotFound(error)) return undefined;
+      if (isNotFound(error) || isOtherVersion(error)) return undefined;
       throw asTransientWhenPassing(error, `GetObject ${this.url(key)}`);
     }
   }
@@ -177,6 +184,28 @@ function errorName(error: unknown): string | undefined {
 function isNotFound(error: unknown): boolean {
   const name = errorName(error);
   return name === "NoSuchKey" || name === "NotFound";
+}
+
+/**
+ * The version asked for is not there: S3 answers `NoSuchVersion` for a version id it does not have (also
+ * `InvalidArgument` for one that cannot be an id of this bucket's), and 412 `PreconditionFailed` when the
+ * object's ETag no longer matches `If-Match`.
+ */
+function isOtherVersion(error: unknown): boolean {
+  const name = errorName(error);
+  // A HEAD answer has no body to name its error, so 412 is known by its status alone.
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
+    ?.httpStatusCode;
+  return (
+    name === "NoSuchVersion" || name === "PreconditionFailed" || name === "InvalidArgument" || status === 412
+  );
+}
+
+/** GetObject/HeadObject parameters reading exactly `version`: by id, else by ETag (S3 wants it quoted). */
+function versionParameters(version: ObjectVersion | undefined): { VersionId?: string; IfMatch?: string } {
+  if (version?.versionId !== undefined) return { VersionId: version.versionId };
+  if (version?.etag !== undefined) return { IfMatch: `"${stripQuotes(version.etag)}"` };
+  return {};
 }
 
 /** Never more than `limit` bytes, whatever the server sends: a response's size is not trusted. */

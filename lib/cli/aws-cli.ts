@@ -31,8 +31,3 @@ export function describeAwsFailure(error: unknown): string {
       return `${typeof name === "string" ? `${name}: ` : ""}${said}`;
   }
 }
-
-export function isParseArgsError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_");
-}

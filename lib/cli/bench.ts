@@ -5,7 +5,6 @@
 // Exit codes: 0 measured, 1 bad input or the endpoint unreachable (or no request succeeded), 2 usage error.
 
 import { readFile, stat } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { DEFAULT_STACK_CONFIG } from "../core/config";
 import type { Slo } from "../core/manifest-schema";
 import { probeEndpoint } from "../loadgen/endpoint-probe";
@@ -15,6 +14,7 @@ import { type LoadSummary, summarizeLoad } from "../loadgen/load-summary";
 import { parsePromptFile, PromptFileInvalid } from "../loadgen/prompt-file";
 import { type LoadOptions, type LoadProgress, runLoad } from "../loadgen/run-load";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";
+import { parseCommandLine } from "./command-line";
 
 const STRESS_DEFAULTS = DEFAULT_STACK_CONFIG.defaults.gates.stress;
 const DEFAULT_DURATION_SECONDS = 60;
@@ -58,39 +58,34 @@ export function run(argv: string[]): Promise<number> {
 }
 
 async function bench(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        model: { type: "string" },
-        concurrency: { type: "string" },
-        rate: { type: "string" },
-        burstiness: { type: "string" },
-        "max-concurrency": { type: "string" },
-        duration: { type: "string" },
-        requests: { type: "string" },
-        warmup: { type: "string" },
-        "input-tokens": { type: "string" },
-        "input-spread": { type: "string" },
-        "output-tokens": { type: "string" },
-        "ignore-eos": { type: "boolean", default: false },
-        prompts: { type: "string" },
-        header: { type: "string", multiple: true },
-        timeout: { type: "string" },
-        seed: { type: "string" },
-        "slo-ttft-p95": { type: "string" },
-        "slo-tpot-p95": { type: "string" },
-        "slo-e2e-p95": { type: "string" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      model: { type: "string" },
+      concurrency: { type: "string" },
+      rate: { type: "string" },
+      burstiness: { type: "string" },
+      "max-concurrency": { type: "string" },
+      duration: { type: "string" },
+      requests: { type: "string" },
+      warmup: { type: "string" },
+      "input-tokens": { type: "string" },
+      "input-spread": { type: "string" },
+      "output-tokens": { type: "string" },
+      "ignore-eos": { type: "boolean", default: false },
+      prompts: { type: "string" },
+      header: { type: "string", multiple: true },
+      timeout: { type: "string" },
+      seed: { type: "string" },
+      "slo-ttft-p95": { type: "string" },
+      "slo-tpot-p95": { type: "string" },
+      "slo-e2e-p95": { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
   const { values, positionals } = parsed;
   if (values.help) {
     console.log(USAGE);

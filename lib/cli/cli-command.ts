@@ -3,7 +3,6 @@
 // anything else is a bug and propagates. Commands throw these instead of printing and returning codes.
 
 import { terminalLines } from "../core/terminal-text";
-import { isParseArgsError } from "./aws-cli";
 
 /** The command line itself is wrong: exit 2, with the usage. */
 export class UsageError extends Error {}
@@ -34,7 +33,7 @@ export async function runCliCommand(command: CliCommand, body: () => Promise<num
   try {
     return await body();
   } catch (error) {
-    if (error instanceof UsageError || isParseArgsError(error)) {
+    if (error instanceof UsageError) {
       console.error(`modelship ${command.name}: ${(error as Error).message}\n\n${command.usage}`);
       return 2;
     }

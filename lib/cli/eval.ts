@@ -6,7 +6,6 @@
 
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { parseArgs } from "node:util";
 import { decideSuiteGate, type SuiteGateVerdict } from "../core/eval/eval-gate";
 import {
   type ItemResult,
@@ -24,6 +23,8 @@ import { type Finding, formatFinding, sortFindings } from "../core/findings";
 import { checkEndpoint } from "../eval/endpoint-check";
 import { DEFAULT_CONCURRENCY, DEFAULT_ITEM_TIMEOUT_MS, runEvalItems } from "../eval/run-eval";
 import type { Endpoint } from "../ports";
+import { parseCommandLine } from "./command-line";
+import { UsageError } from "./cli-command";
 
 const DEFAULT_MAX_REGRESSION = 0.02;
 
@@ -50,8 +51,6 @@ Options:
 
 Exit codes: 0 done (gate passed, if --compare or --min-score); 1 a bad suite or results file, an
 unreachable endpoint, or a failed gate; 2 usage error.`;
-
-class UsageError extends Error {}
 
 interface Settings {
   readonly endpoint: Endpoint;
@@ -99,7 +98,7 @@ export async function run(argv: string[]): Promise<number> {
     suites = loaded.suites;
     stable = compared?.outcomes;
   } catch (error) {
-    if (error instanceof UsageError || isParseArgsError(error)) {
+    if (error instanceof UsageError) {
       console.error(`modelship eval: ${(error as Error).message}\n\n${USAGE}`);
       return 2;
     }
@@ -136,7 +135,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 function readSettings(argv: string[]): Settings | "help" {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args: argv,
     options: {
       model: { type: "string" },
@@ -372,9 +371,4 @@ function fraction(option: string, value: string): number {
 
 function percent(fraction: number): string {
   return `${(fraction * 100).toFixed(1)}%`;
-}
-
-function isParseArgsError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_");
 }

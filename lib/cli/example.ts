@@ -4,9 +4,10 @@
 
 import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { buildTinyLlamaGguf } from "../examples/gguf-model";
 import { buildSafetensorsModel, type ModelFiles, writeModelFiles } from "../examples/safetensors-model";
+import { parseCommandLine } from "./command-line";
+import { UsageError } from "./cli-command";
 
 const USAGE = `Usage: modelship example <dir> --format safetensors|gguf [--size tiny|small] [--seed N] [--shards N]
 
@@ -19,11 +20,9 @@ Options:
   --seed N                   seeds the weights (default 1)
   --shards N                 safetensors only: split the weights into N shards with an index (default 1)`;
 
-class UsageError extends Error {}
-
 export async function run(argv: string[]): Promise<number> {
   try {
-    const { values, positionals } = parseArgs({
+    const { values, positionals } = parseCommandLine({
       args: argv,
       options: {
         format: { type: "string" },

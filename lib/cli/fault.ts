@@ -4,12 +4,12 @@
 // control plane by `<home>/control-plane.json` and calls its admin API; a new fault replaces the old one.
 
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { ControlPlaneClient, ControlPlaneRefused } from "../local/control-plane-client";
 import { NoControlPlane } from "../local/control-plane-file";
 import type { AdminFaultAnswer } from "../local/gateway/admin-api";
 import type { Fault } from "../local/gateway/fault-injection";
 import { runCliCommand, UsageError } from "./cli-command";
+import { parseCommandLine } from "./command-line";
 
 const USAGE = `Usage: modelship fault <model> --variant candidate|stable [--delay 800ms] [--abort 503] [--percent 50]
        modelship fault <model> --variant candidate|stable --clear
@@ -34,24 +34,19 @@ export function run(argv: string[]): Promise<number> {
 }
 
 async function faultCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        variant: { type: "string" },
-        delay: { type: "string" },
-        abort: { type: "string" },
-        percent: { type: "string" },
-        clear: { type: "boolean", default: false },
-        home: { type: "string", default: ".modelship" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      variant: { type: "string" },
+      delay: { type: "string" },
+      abort: { type: "string" },
+      percent: { type: "string" },
+      clear: { type: "boolean", default: false },
+      home: { type: "string", default: ".modelship" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
   const { values, positionals } = parsed;
   if (values.help) {
     console.log(USAGE);

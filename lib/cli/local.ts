@@ -4,12 +4,13 @@
 // `--local` commands. Each state and event is printed as one line; Ctrl-C stops everything it started.
 
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { ControlPlaneRunning, startControlPlane } from "../local/control-plane";
 import type { StateTransition } from "../local/executor";
 import { localPaths } from "../local/runtime";
 import { runCliCommand, UsageError } from "./cli-command";
 import { describeLocalConfigInvalid } from "./local-config-error";
+import { HomeInvalid, StateFileInvalid } from "../local/state-file-invalid";
+import { parseCommandLine } from "./command-line";
 
 const USAGE = `Usage: modelship local [--home .modelship] [--port N] [--time-factor F]
 
@@ -31,26 +32,26 @@ const SHOWN_STATE_TYPES = new Set(["Task", "Map", "Wait"]);
 
 export function run(argv: string[]): Promise<number> {
   return runCliCommand(
-    { name: "local", usage: USAGE, refusals: [ControlPlaneRunning], describe: describeLocalConfigInvalid },
+    {
+      name: "local",
+      usage: USAGE,
+      refusals: [ControlPlaneRunning, HomeInvalid, StateFileInvalid],
+      describe: describeLocalConfigInvalid,
+    },
     () => local(argv),
   );
 }
 
 async function local(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        home: { type: "string", default: ".modelship" },
-        port: { type: "string" },
-        "time-factor": { type: "string", default: "1" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parseCommandLine({
+    args: argv,
+    options: {
+      home: { type: "string", default: ".modelship" },
+      port: { type: "string" },
+      "time-factor": { type: "string", default: "1" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
   const { values } = parsed;
   if (values.help) {
     console.log(USAGE);

@@ -4,16 +4,18 @@
 // With a control plane running for the home (`modelship local`), it runs the rollout and `run` follows it;
 // otherwise `run` is a control plane itself for the one rollout, and what it served stops with it.
 
-import { stat } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { rm, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { describeCaughtError, type CaughtError } from "../core/errors";
-import { formatFinding } from "../core/findings";
-import { parseManifestKey } from "../core/keys";
-import { MAX_MANIFEST_BYTES, manifestTooLarge } from "../core/manifest";
+import type { ModelshipEvent } from "../core/events";
+import { formatFinding, sortFindings } from "../core/findings";
+import { loadManifest, MAX_MANIFEST_BYTES, manifestTooLarge } from "../core/manifest";
 import { readManifestDocument } from "../core/manifest-document";
 import { terminalText } from "../core/terminal-text";
 import { unreadableEntryFinding } from "../core/unreadable-entry";
+import { whyVersionServed } from "../core/version-served";
+import { parseManifestKey } from "../core/keys";
 import type { ExecutionResult, StateTransition } from "../local/executor";
 import { interruptExecution, type Interruption } from "../local/interrupt";
 import type { LocalExecution } from "../local/local-executions";
@@ -21,15 +23,18 @@ import { ControlPlaneRunning, startControlPlane } from "../local/control-plane";
 import { ControlPlaneClient, ControlPlaneRefused } from "../local/control-plane-client";
 import { NoControlPlane } from "../local/control-plane-file";
 import { FolderObjectStore } from "../local/folder-object-store";
-import { localPaths } from "../local/runtime";
+import { JsonFileRolloutStore } from "../local/json-rollout-store";
+import { localPaths, readLocalStackConfig } from "../local/runtime";
 import { cleanup, type CleanupOutcome } from "../pipeline/cleanup";
 import type { StageDeps } from "../pipeline/deps";
 import type { StartOutcome } from "../pipeline/start";
 import type { ObjectInfo, ObjectStore } from "../ports";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";
 import { describeLocalConfigInvalid } from "./local-config-error";
+import { HomeInvalid, StateFileInvalid } from "../local/state-file-invalid";
+import { parseCommandLine } from "./command-line";
 
-const USAGE = `Usage: modelship run <folder> --local [--home .modelship] [--version V] [--time-factor F]
+const USAGE = `Usage: modelship run <folder> --local [--home .modelship] [--name N] [--version V] [--time-factor F]
 
 Runs one rollout of a model folder on this machine: copies it into the local bucket as
 models/<name>/<version>/ and runs the pipeline on it, printing each state as it happens.
@@ -38,15 +43,19 @@ model afterwards) and \`run\` follows it; otherwise \`run\` runs it, and serves 
 
   --local            run on this machine (the only place \`run\` runs for now)
   --home DIR         the local runtime's folder: bucket, records, events, config.json (default .modelship)
-  --version V        the version to roll out (default: the manifest's, else a timestamp)
+  --name N           the model's name (default: the manifest's \`name:\`, else the folder's name)
+  --version V        the version to roll out (default: the manifest's \`version:\`, else a timestamp)
   --time-factor F    scale waits (bakes, watch, polls) and retry pauses: 1 = real time (default), 0.01 = 100× faster
 
 Ctrl-C stops the rollout and runs Cleanup (lock released, failure recorded); Ctrl-C again quits at once.
 Beside a control plane, Ctrl-C stops following: the rollout goes on (\`modelship abort <name> --local\`).
 
-Exit status: 0 the model shipped, 1 the rollout failed or the input is bad, 2 usage error, 130 interrupted.`;
+Exit status: 0 the model shipped, 1 the rollout failed or the input is bad, 2 usage error, 3 the rollout was
+aborted or rolled back (by its alarm or a command), 130 interrupted.`;
 
 const MANIFEST_NAMES = ["modelship.yaml", "modelship.yml", "modelship.json"];
+
+type LocalPaths = ReturnType<typeof localPaths>;
 /** State types worth a line; Choice and Pass states are the flow's plumbing. */
 const SHOWN_STATE_TYPES = new Set(["Task", "Map", "Wait"]);
 
@@ -55,7 +64,7 @@ export function run(argv: string[]): Promise<number> {
     {
       name: "run",
       usage: USAGE,
-      refusals: [ControlPlaneRefused, ControlPlaneRunning],
+      refusals: [ControlPlaneRefused, ControlPlaneRunning, HomeInvalid, StateFileInvalid],
       describe: describeLocalConfigInvalid,
     },
     () => runCommand(argv),
@@ -63,22 +72,18 @@ export function run(argv: string[]): Promise<number> {
 }
 
 async function runCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        local: { type: "boolean" },
-        home: { type: "string", default: ".modelship" },
-        version: { type: "string" },
-        "time-factor": { type: "string", default: "1" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      local: { type: "boolean" },
+      home: { type: "string", default: ".modelship" },
+      name: { type: "string" },
+      version: { type: "string" },
+      "time-factor": { type: "string", default: "1" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
   const { values, positionals } = parsed;
   if (values.help) {
     console.log(USAGE);
@@ -99,8 +104,12 @@ async function runCommand(argv: string[]): Promise<number> {
   const manifest = await readManifest(folder);
   // Refused before anything starts: a folder whose links cannot be copied (copying checks them again).
   await filesToCopy(new FolderObjectStore(folder), manifest?.fileName);
-  const { name, version } = rolloutName(folder, manifest, values.version);
+  const { name, version, from } = rolloutName(folder, manifest, values.name, values.version);
+  console.log(
+    `Rolling out ${name} ${version} (the name from ${from.name}, the version from ${from.version}).`,
+  );
   const home = resolve(values.home);
+  await checkManifest(home, manifest, name, version);
   const running = await ControlPlaneClient.connect(home).catch((error: unknown) => {
     if (error instanceof NoControlPlane) return undefined;
     throw error;
@@ -133,19 +142,13 @@ async function runHere(
     port: 0,
     watchBucket: false,
     onTransition: (_, transition) => transitions.print(transition),
+    onEvent: (event) => transitions.event(event),
   });
   const { runtime } = controlPlane;
   // Every way out — a finished rollout, a refusal, an error, Ctrl-C — stops the servers this run started.
   try {
     for (const line of runtime.restored) console.log(`Restored: ${line}`);
-    const manifestKey = await copyIntoBucket(
-      runtime.deps.objects,
-      paths.bucket,
-      folder,
-      manifest,
-      name,
-      version,
-    );
+    const manifestKey = await copyIntoBucket(runtime.deps.objects, paths, folder, manifest, name, version);
     const started = await controlPlane.startManifest(manifestKey);
     if (started.status === "rejected") {
       console.error(`✖ ${terminalText(started.reason)}`);
@@ -169,9 +172,9 @@ async function runHere(
         );
       }
     }
-    console.log(`Events: ${paths.events}\nRecords: ${paths.rollouts}`);
+    printWhereToLook(paths, started.executionName, name, version);
     if (interruption) return 130;
-    return result.status === "SUCCEEDED" ? 0 : 1;
+    return exitCodeOf(result);
   } finally {
     await controlPlane.close();
   }
@@ -191,7 +194,7 @@ async function runThroughControlPlane(
 ): Promise<number> {
   const paths = localPaths(home);
   const objects = new FolderObjectStore(paths.bucket);
-  const manifestKey = await copyIntoBucket(objects, paths.bucket, folder, manifest, name, version);
+  const manifestKey = await copyIntoBucket(objects, paths, folder, manifest, name, version);
   const started = await controlPlane.call<StartOutcome>("POST", "uploads", { key: manifestKey });
   if (started.status === "rejected") {
     console.error(`✖ ${terminalText(started.reason)}`);
@@ -209,11 +212,12 @@ async function runThroughControlPlane(
   try {
     for await (const entry of controlPlane.follow(started.executionId, stopFollowing.signal)) {
       if ("transition" in entry) transitions.print(entry.transition);
+      else if ("event" in entry) transitions.event(entry.event);
       else if ("dropped" in entry) console.log(`(${entry.dropped} earlier transitions are no longer kept)`);
       else {
         printResult(entry.result, name, version);
-        console.log(`Events: ${paths.events}\nRecords: ${paths.rollouts}`);
-        return entry.result.status === "SUCCEEDED" ? 0 : 1;
+        printWhereToLook(paths, started.executionName, name, version);
+        return exitCodeOf(entry.result);
       }
     }
     throw new BadInput(
@@ -232,22 +236,64 @@ async function runThroughControlPlane(
   }
 }
 
+/**
+ * The manifest as Prepare will read it, before anything is copied: a manifest with errors is refused here
+ * with every finding, and the bucket is left as it was.
+ */
+async function checkManifest(
+  home: string,
+  manifest: FolderManifest | undefined,
+  name: string,
+  version: string,
+): Promise<void> {
+  if (!manifest) return;
+  const config = await readLocalStackConfig(home);
+  const { findings } = loadManifest(manifest.text, { name, version, fileName: manifest.fileName }, config);
+  const errors = findings.filter((f) => f.severity === "error");
+  if (errors.length === 0) return;
+  throw new BadInput(
+    [
+      `${manifest.fileName} has ${errors.length} error${errors.length === 1 ? "" : "s"}; nothing was copied into the local bucket.`,
+      ...sortFindings(findings).map((f) => `  ${formatFinding(f)}`),
+    ].join("\n"),
+    "Fix every finding, then run again.",
+  );
+}
+
+/**
+ * The version is in the local bucket already. If it never served — its rollout failed in its gates, or never
+ * started — the new upload replaces it, as a new upload of an S3 key is a new object version; a version that
+ * served, or one being rolled out, is kept and the run refused.
+ */
+async function replaceUnservedUpload(paths: LocalPaths, name: string, version: string): Promise<void> {
+  const folder = join(paths.bucket, "models", name, version);
+  const record = await new JsonFileRolloutStore(paths.rollouts).get(name);
+  const lock = record?.lock;
+  const refusal =
+    lock?.version === version
+      ? `rollout ${lock.rolloutId} of it is running`
+      : whyVersionServed(record, version);
+  if (refusal !== undefined) {
+    throw new BadInput(
+      `${name} ${version} is already in the local bucket (${folder}) and ${refusal}.`,
+      "Roll out a new version: pass --version, or change `version:` in the manifest.",
+    );
+  }
+  await rm(folder, { recursive: true, force: true });
+  console.log(`${name} ${version} was uploaded before and never served: this upload replaces it.`);
+}
+
 /** Copies the folder into the bucket as models/<name>/<version>/, the manifest last; returns its key. */
 async function copyIntoBucket(
   objects: ObjectStore,
-  bucket: string,
+  paths: LocalPaths,
   folder: string,
   manifest: FolderManifest | undefined,
   name: string,
   version: string,
 ): Promise<string> {
   const prefix = `models/${name}/${version}/`;
-  if ((await objects.list(prefix)).length > 0) {
-    throw new BadInput(
-      `${name} ${version} is already in the local bucket (${join(bucket, prefix)}).`,
-      "Roll out a new version: pass --version, or change `version:` in the manifest.",
-    );
-  }
+  if ((await objects.list(prefix)).length > 0) await replaceUnservedUpload(paths, name, version);
   const source = new FolderObjectStore(folder);
   const files = await filesToCopy(source, manifest?.fileName);
   let bytes = 0;
@@ -260,7 +306,7 @@ async function copyIntoBucket(
   const manifestKey = `${prefix}${manifest?.fileName ?? "modelship.yaml"}`;
   await objects.put(manifestKey, manifest?.text ?? defaultManifest(folder, name, version));
   console.log(
-    `${name} ${version}: copied ${files.length} file(s), ${formatBytes(bytes)}, and the ${manifest ? "manifest" : "default manifest"} to ${join(bucket, prefix)}`,
+    `${name} ${version}: copied ${files.length} file(s), ${formatBytes(bytes)}, and the ${manifest ? "manifest" : "default manifest"} to ${join(paths.bucket, prefix)}`,
   );
   return manifestKey;
 }
@@ -350,24 +396,56 @@ function extensionOf(fileName: string): "yaml" | "yml" | "json" {
   return fileName.endsWith(".json") ? "json" : fileName.endsWith(".yml") ? "yml" : "yaml";
 }
 
-function rolloutName(folder: string, manifest: FolderManifest | undefined, versionFlag: string | undefined) {
-  if (manifest?.version !== undefined && versionFlag !== undefined && manifest.version !== versionFlag) {
+/** Where the name and version come from, for the line that says which were used. */
+interface NameSources {
+  readonly name: string;
+  readonly version: string;
+}
+
+function rolloutName(
+  folder: string,
+  manifest: FolderManifest | undefined,
+  nameFlag: string | undefined,
+  versionFlag: string | undefined,
+): { name: string; version: string; from: NameSources } {
+  const disagreements = [
+    manifest?.name !== undefined && nameFlag !== undefined && manifest.name !== nameFlag
+      ? `--name ${nameFlag} disagrees with name: ${manifest.name}`
+      : undefined,
+    manifest?.version !== undefined && versionFlag !== undefined && manifest.version !== versionFlag
+      ? `--version ${versionFlag} disagrees with version: ${manifest.version}`
+      : undefined,
+  ].filter((d) => d !== undefined);
+  if (disagreements.length > 0) {
     throw new BadInput(
-      `--version ${versionFlag} disagrees with version: ${manifest.version} in ${manifest.fileName}.`,
-      "Drop --version, or change the manifest's version.",
+      `${disagreements.join("; ")} in ${manifest?.fileName}.`,
+      "Drop the flag, or change the manifest.",
     );
   }
-  const name = manifest?.name ?? basename(folder);
+  const name = manifest?.name ?? nameFlag ?? basename(folder);
   const version = manifest?.version ?? versionFlag ?? timestampVersion(new Date());
+  const from: NameSources = {
+    name:
+      manifest?.name !== undefined
+        ? `${manifest.fileName}`
+        : nameFlag !== undefined
+          ? "--name"
+          : `the folder's name (pass --name to choose another)`,
+    version:
+      manifest?.version !== undefined
+        ? `${manifest.fileName}`
+        : versionFlag !== undefined
+          ? "--version"
+          : "the time now (pass --version to choose one)",
+  };
   const key = parseManifestKey(`models/${name}/${version}/modelship.yaml`);
   if (!key.ok) {
-    const source = manifest?.name ? `the manifest's name` : `the folder name '${basename(folder)}'`;
     throw new BadInput(
-      `Cannot roll out as ${name} ${version} (the name comes from ${source}): ${key.finding.message}`,
-      "Set `name:` and `version:` in the manifest, or pass --version.",
+      `Cannot roll out as ${name} ${version} (the name from ${from.name}, the version from ${from.version}): ${key.finding.message}`,
+      "Set `name:` and `version:` in the manifest, or pass --name and --version.",
     );
   }
-  return { name, version };
+  return { name, version, from };
 }
 
 /** `local-20250102-030405`: sortable, and unique per second. */
@@ -448,6 +526,11 @@ class TransitionPrinter {
     }
   }
 
+  /** A line for what the rollout announced — a gate's summary, a canary step's weights, the end. */
+  event(event: ModelshipEvent): void {
+    console.log(`  ● ${event.detailType}: ${event.detail.message}`);
+  }
+
   private describeWait(wait: NonNullable<StateTransition["wait"]>): string {
     return wait.scaledSeconds === wait.seconds
       ? `${wait.seconds}s`
@@ -471,6 +554,16 @@ function describeFailure(error: CaughtError | undefined, indent: string): string
     .join("\n");
 }
 
+/** The rollout's end as an exit status: 0 shipped, 3 stopped by an alarm or a command, 1 any other failure. */
+function exitCodeOf(result: ExecutionResult): number {
+  if (result.status === "SUCCEEDED") return 0;
+  if (result.status === "FAILED" && STOPPED_ERRORS.has(result.error.Error)) return 3;
+  return 1;
+}
+
+/** The errors of a rollout stopped on purpose — an abort or rollback command, an alarm — not one that failed. */
+const STOPPED_ERRORS = new Set(["Aborted", "RolledBack"]);
+
 function printResult(result: ExecutionResult, name: string, version: string): void {
   switch (result.status) {
     case "SUCCEEDED":
@@ -478,6 +571,14 @@ function printResult(result: ExecutionResult, name: string, version: string): vo
       return;
     case "FAILED": {
       const failure = describeCaughtError(result.error);
+      if (STOPPED_ERRORS.has(failure.error)) {
+        console.log(
+          terminalText(
+            `✖ The rollout of ${name} ${version} was ${failure.error === "Aborted" ? "aborted" : "rolled back"}: ${failure.reason}`,
+          ),
+        );
+        return;
+      }
       console.log(
         terminalText(`✖ The rollout of ${name} ${version} failed: ${failure.error}: ${failure.reason}`),
       );
@@ -487,6 +588,17 @@ function printResult(result: ExecutionResult, name: string, version: string): vo
     default:
       console.log(`✖ The rollout of ${name} ${version} ended ${result.status}.`);
   }
+}
+
+/** The rollout's report page (when a stage wrote one), its events and the records, last. */
+function printWhereToLook(paths: LocalPaths, rolloutId: string, name: string, version: string): void {
+  const report = join(paths.bucket, "reports", name, version, rolloutId, "report.html");
+  const lines = [
+    ...(existsSync(report) ? [`Report:  ${report}`] : []),
+    `Events:  ${paths.events}`,
+    `Records: ${paths.rollouts}`,
+  ];
+  console.log(lines.join("\n"));
 }
 
 function formatBytes(bytes: number): string {

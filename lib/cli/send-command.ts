@@ -4,17 +4,16 @@
 
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { hostname, userInfo } from "node:os";
-import { parseArgs } from "node:util";
+import { COMMAND_SOURCES } from "../core/events";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
 import type { CommandName } from "../pipeline/commands";
 import { resolve } from "node:path";
 import { ControlPlaneClient, ControlPlaneRefused } from "../local/control-plane-client";
 import { NoControlPlane } from "../local/control-plane-file";
 import type { CommandOutcome } from "../pipeline/commands";
-import { CLI_ENVIRONMENT, describeAwsFailure, isParseArgsError } from "./aws-cli";
-
-/** The event source of commands sent from the CLI (the bus's rule matches the detail-type, whatever the source). */
-const CLI_EVENT_SOURCE = "modelship.cli";
+import { CLI_ENVIRONMENT, describeAwsFailure } from "./aws-cli";
+import { parseCommandLine } from "./command-line";
+import { UsageError } from "./cli-command";
 
 /** The longest reason and requester the Command function accepts. */
 const MAX_REASON_CHARS = 1000;
@@ -56,7 +55,7 @@ answer says what was done. Follow it with \`modelship status <model>\`.
 
 Options:
   --reason TEXT   why, recorded in the model's history and the events (at most ${MAX_REASON_CHARS} characters)
-  --bus NAME      the modelship event bus (default: $${CLI_ENVIRONMENT.bus}, else "modelship"; the stack's EventBusName output)
+  --bus NAME      the pipeline's event bus: the stack's EventBusName output (default: $${CLI_ENVIRONMENT.bus})
   --local         send it to the local control plane instead (\`modelship local\`)
   --home DIR      with --local: the local runtime's folder (default .modelship)
   -h, --help      show this help
@@ -66,14 +65,13 @@ AWS credentials and region come from the SDK's standard configuration (AWS_PROFI
 Exit codes: 0 sent (--local: done, or nothing to do), 1 bad input, not delivered or refused, 2 usage error.`;
 }
 
-class UsageError extends Error {}
 class BadInput extends Error {}
 
 export async function sendRolloutCommand(spec: CommandSpec, argv: string[]): Promise<number> {
   try {
     return await send(spec, argv);
   } catch (error) {
-    if (error instanceof UsageError || isParseArgsError(error)) {
+    if (error instanceof UsageError) {
       console.error(`modelship ${spec.name}: ${(error as Error).message}\n\n${usage(spec)}`);
       return 2;
     }
@@ -90,7 +88,7 @@ export async function sendRolloutCommand(spec: CommandSpec, argv: string[]): Pro
 }
 
 async function send(spec: CommandSpec, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args: argv,
     allowPositionals: true,
     strict: true,
@@ -129,7 +127,13 @@ async function send(spec: CommandSpec, argv: string[]): Promise<number> {
   if (problems.length > 0) throw new BadInput(problems.join("\n  "));
   if (values.local) return sendLocal(spec, values.home, { model, ...(reason && { reason }) });
 
-  const bus = values.bus ?? (process.env[CLI_ENVIRONMENT.bus] || "modelship");
+  const bus = values.bus ?? process.env[CLI_ENVIRONMENT.bus];
+  if (!bus) {
+    throw new BadInput(
+      `name the pipeline's event bus: --bus NAME or ${CLI_ENVIRONMENT.bus}, the stack's EventBusName output ` +
+        '(aws cloudformation describe-stacks --stack-name Modelship --query "Stacks[0].Outputs"); or --local for the local runtime.',
+    );
+  }
   const detail = { model, ...(reason && { reason }), requestedBy: requester() };
   const client = new EventBridgeClient({});
   let response;
@@ -139,7 +143,7 @@ async function send(spec: CommandSpec, argv: string[]): Promise<number> {
         Entries: [
           {
             EventBusName: bus,
-            Source: CLI_EVENT_SOURCE,
+            Source: COMMAND_SOURCES.cli,
             DetailType: spec.detailType,
             Detail: JSON.stringify(detail),
           },
@@ -173,10 +177,10 @@ async function sendLocal(
   detail: { readonly model: string; readonly reason?: string },
 ): Promise<number> {
   const controlPlane = await ControlPlaneClient.connect(resolve(home));
+  // Who asks is who the control plane authenticates: the user its secret belongs to.
   const outcome = await controlPlane.call<CommandOutcome>("POST", "commands", {
     command: spec.detailType,
     ...detail,
-    requestedBy: requester(),
   });
   const done = outcome.status === "done" || outcome.status === "nothing to do";
   console.log(`${outcome.status === "done" ? "✓" : done ? "·" : "✖"} ${outcome.message}`);

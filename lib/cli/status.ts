@@ -2,7 +2,6 @@
 // stable and candidate with their weights, the canary's step, and each of the rollout's alarms with its
 // metric value next to its threshold (from CloudWatch).
 
-import { parseArgs } from "node:util";
 import { CloudWatchAlarms } from "../aws/cloudwatch-alarms";
 import { DynamoRolloutStore } from "../aws/dynamodb-rollout-store";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
@@ -15,6 +14,7 @@ import type { LocalModelStatus } from "../local/control-plane-api";
 import { NoControlPlane } from "../local/control-plane-file";
 import { formatModelStatus, formatRoute, type ModelStatus } from "./status-report";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";
+import { parseCommandLine } from "./command-line";
 
 const USAGE = `Usage: modelship status [model] [--json] [--table NAME]
        modelship status [model] [--json] --local [--home .modelship]
@@ -42,7 +42,7 @@ export function run(argv: string[]): Promise<number> {
 }
 
 async function status(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args: argv,
     allowPositionals: true,
     strict: true,

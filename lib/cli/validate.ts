@@ -5,7 +5,6 @@
 
 import { stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { S3ObjectStore } from "../aws/s3-object-store";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../core/config";
 import { type Finding, type Severity, sortFindings } from "../core/findings";
@@ -16,6 +15,8 @@ import { terminalLines, terminalText } from "../core/terminal-text";
 import { FolderObjectStore } from "../local/folder-object-store";
 import { type ValidationReport, validateModel } from "../pipeline/validate";
 import type { ObjectStore } from "../ports";
+import { parseCommandLine } from "./command-line";
+import { UsageError } from "./cli-command";
 
 const USAGE = `Usage: modelship validate <folder | s3://bucket/prefix> [--json] [--gpu-memory <GiB>]
 
@@ -39,11 +40,9 @@ interface Target {
   readonly version: string;
 }
 
-class UsageError extends Error {}
-
 export async function run(argv: string[]): Promise<number> {
   try {
-    const { values, positionals } = parseArgs({
+    const { values, positionals } = parseCommandLine({
       args: argv,
       options: {
         json: { type: "boolean", default: false },
@@ -78,7 +77,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(values.json ? JSON.stringify(jsonReport(result), null, 2) : humanReport(result));
     return result.valid ? 0 : 1;
   } catch (error) {
-    if (error instanceof UsageError || isParseArgsError(error)) {
+    if (error instanceof UsageError) {
       console.error(`modelship validate: ${terminalLines((error as Error).message)}\n\n${USAGE}`);
       return 2;
     }
@@ -196,11 +195,6 @@ function withGpuMemory(config: StackConfig, value: string | undefined): StackCon
     throw new UsageError(`--gpu-memory takes the GiB of one GPU (e.g. 24, 80), not '${value}'.`);
   }
   return { ...config, gpu: { ...config.gpu, memoryGiB } };
-}
-
-function isParseArgsError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_");
 }
 
 function jsonReport(report: ValidationReport): object {

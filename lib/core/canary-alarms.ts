@@ -2,8 +2,8 @@
 // PutMetricAlarm / PutCompositeAlarm inputs: the candidate's p95 latency and error rate against absolute
 // thresholds, and — when the manifest asks and a stable version serves beside it — its latency ratio and
 // error-rate difference against the stable version in the same periods; one composite over them all is the
-// alarm the rollback rule watches. Names are `modelship-<model>-<version>-<what>`, so a firing alarm of an
-// old version never blocks the next rollout.
+// alarm the rollback rule watches. Names are `<alarmPrefix><model>-<version>-<what>` (`modelship-` unless
+// the pipeline has its own prefix), so a firing alarm of an old version never blocks the next rollout.
 
 import type { AlarmSpec, MetricAlarmSpec, MetricId, MetricQuery } from "./alarm-spec";
 import { type CanaryMetricName, canaryMetric } from "./canary-metrics";
@@ -17,6 +17,8 @@ export interface CanaryAlarmsInput {
   readonly alarms: ResolvedAlarms;
   /** CloudWatch namespace of the canary metrics (config `canaryMetrics.namespace`). */
   readonly namespace: string;
+  /** The pipeline's alarm name prefix (config `canaryMetrics.alarmPrefix`). Default `modelship-`. */
+  readonly alarmPrefix?: string;
 }
 
 export interface CanaryAlarms {
@@ -32,6 +34,8 @@ const MAX_ALARM_NAME = 255;
 
 export function canaryAlarmSpecs(input: CanaryAlarmsInput): CanaryAlarms {
   const { model, version, stableVersion, alarms, namespace } = input;
+  const alarmName = (model: string, version: string, what: string) =>
+    prefixedAlarmName(input.alarmPrefix ?? DEFAULT_ALARM_PREFIX, model, version, what);
   checkNamePart("model", model, MODEL_NAME_PATTERN);
   checkNamePart("version", version, MODEL_VERSION_PATTERN);
   if (stableVersion !== undefined) checkNamePart("stable version", stableVersion, MODEL_VERSION_PATTERN);
@@ -146,8 +150,10 @@ export function canaryAlarmSpecs(input: CanaryAlarmsInput): CanaryAlarms {
   return { specs, compositeName, alarmNames: specs.map((s) => s.name) };
 }
 
-function alarmName(model: string, version: string, what: string): string {
-  const name = `modelship-${model}-${version}-${what}`;
+const DEFAULT_ALARM_PREFIX = "modelship-";
+
+function prefixedAlarmName(prefix: string, model: string, version: string, what: string): string {
+  const name = `${prefix}${model}-${version}-${what}`;
   if (name.length > MAX_ALARM_NAME) {
     throw new RangeError(
       `Alarm name ${name} has ${name.length} characters; CloudWatch allows ${MAX_ALARM_NAME}.`,

@@ -92,6 +92,11 @@ export interface CanaryMetricsConfig {
   readonly probeRequests: number;
   /** `max_tokens` of a probe request: probes measure responsiveness, not throughput. */
   readonly probeMaxTokens: number;
+  /**
+   * How the canary's alarms are named — `<alarmPrefix><model>-<version>-<what>` — and what the alarm rule and the
+   * alarms' IAM grants match: one prefix per pipeline, so no two pipelines act on each other's alarms.
+   */
+  readonly alarmPrefix: string;
 }
 
 /** The local runtime's serving: llama.cpp built in, or a command template for another server. */
@@ -105,6 +110,11 @@ export interface LocalServingConfig {
   readonly command: string;
   /** Port of the local gateway (and of the control plane's admin API under `/_modelship/`); 0 = any free port. */
   readonly gatewayPort: number;
+  /**
+   * Not a setting: the local runtime puts the time factor it runs with here (`--time-factor`), for the rules
+   * that compare a scaled Wait with real time — an alarm's periods are never scaled. Absent: real time (AWS).
+   */
+  readonly timeFactor?: number;
 }
 
 export interface RolloutDefaults {
@@ -197,7 +207,13 @@ export const DEFAULT_STACK_CONFIG: StackConfig = {
     failureSignatures: [],
   },
   gateway: { modelHeader: "x-model-id", pathPrefix: "/v1", url: "" },
-  canaryMetrics: { namespace: "modelship", probeEverySeconds: 10, probeRequests: 2, probeMaxTokens: 8 },
+  canaryMetrics: {
+    namespace: "modelship",
+    probeEverySeconds: 10,
+    probeRequests: 2,
+    probeMaxTokens: 8,
+    alarmPrefix: "modelship-",
+  },
   local: { threads: 1, command: "", gatewayPort: 8080 },
   defaults: {
     serving: {

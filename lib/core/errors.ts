@@ -15,6 +15,8 @@ export const ASL_ERROR_NAMES = [
   "EvalFailed",
   "GatewayFailed",
   "RolledBack",
+  "Aborted",
+  "Interrupted",
   "Transient",
 ] as const;
 
@@ -117,6 +119,23 @@ export class GatewayFailed extends ModelshipError {
  */
 export class RolledBack extends ModelshipError {
   override readonly name = "RolledBack" as const;
+}
+
+/**
+ * The rollout was stopped during its gates by a command — `Abort Requested` or `Rollback Requested` — and the
+ * gate that was running stopped too: what it had measured of a candidate being taken away is not judged. The
+ * reason says who asked, and why.
+ */
+export class Aborted extends ModelshipError {
+  override readonly name = "Aborted" as const;
+}
+
+/**
+ * The execution running the stage was stopped (locally: Ctrl-C, a stopping control plane) while the stage
+ * worked: it stopped at once, and what it had measured is discarded rather than judged.
+ */
+export class Interrupted extends ModelshipError {
+  override readonly name = "Interrupted" as const;
 }
 
 /** A passing failure (throttling, a 5xx, a timeout talking to a dependency): the state machine retries it. */

@@ -22,6 +22,13 @@ export const COMMAND_DETAIL_TYPES = [
 ] as const;
 export type CommandDetailType = (typeof COMMAND_DETAIL_TYPES)[number];
 
+/**
+ * The sources a command may come from: the CLI's own, and the one any other sender (a script, a catalog's
+ * automation) uses. The bus's rules take commands from these sources only — never modelship's own events —
+ * and the bus's policy lets only the pipeline's command principals put them.
+ */
+export const COMMAND_SOURCES = { cli: "modelship.cli", other: "modelship.commands" } as const;
+
 export interface EventDetail {
   readonly model: string;
   readonly version: string;

@@ -88,6 +88,67 @@ export function checkAlarmTiming(
   return findings;
 }
 
+/**
+ * Every bake and the watch must last at least as long as the alarms need to reach ALARM — DatapointsToAlarm
+ * whole periods — in real time: locally the Waits are scaled by the time factor and the alarms' periods are
+ * not, so a 30 s bake at a factor of 0.1 lasts 3 s, and a bad canary would pass it unjudged. An error, or a
+ * warning when the manifest says `allowShortBakes: true`.
+ */
+export function checkBakeWindows(
+  rollout: {
+    readonly steps: readonly { readonly weight: number; readonly bakeSeconds: number }[];
+    readonly watchSeconds: number;
+    readonly alarms: { readonly periodSeconds: number; readonly datapointsToAlarm: number };
+    readonly allowShortBakes?: boolean;
+  },
+  timeFactor: number,
+  source: FindingSource,
+): Finding[] {
+  const { periodSeconds, datapointsToAlarm } = rollout.alarms;
+  const needed = periodSeconds * datapointsToAlarm;
+  const scaled = (seconds: number) =>
+    timeFactor === 1
+      ? `${seconds} s`
+      : `${seconds} s (${round(seconds * timeFactor)} s at a time factor of ${timeFactor})`;
+  if (timeFactor === 0) {
+    // No waiting at all is a choice the user made (tests, CI): said once, not refused.
+    return [
+      {
+        ...ruleFinding(
+          source,
+          "bakes-skipped",
+          "rollout",
+          "at a time factor of 0 every bake and the watch are skipped: the alarms judge nothing before the version ships.",
+          "Use a time factor above 0 for a canary the alarms can stop.",
+        ),
+        severity: "warning" as const,
+      },
+    ];
+  }
+  const short = [
+    ...rollout.steps.map((step, i) => ({
+      path: `rollout.steps[${i}]`,
+      what: `the bake of the ${step.weight}% step`,
+      seconds: step.bakeSeconds,
+    })),
+    { path: "rollout.watchSeconds", what: "the watch", seconds: rollout.watchSeconds },
+  ].filter((wait) => wait.seconds * timeFactor < needed);
+  return short.map((wait) => ({
+    ...ruleFinding(
+      source,
+      "bake-shorter-than-alarms",
+      wait.path,
+      `${wait.what} lasts ${scaled(wait.seconds)}, shorter than the ${needed} s the alarms need to reach ALARM (${datapointsToAlarm} breaching period${datapointsToAlarm === 1 ? "" : "s"} of ${periodSeconds} s): a bad version would pass it unjudged.`,
+      `Bake for at least ${Math.ceil(needed / timeFactor)} s${timeFactor === 1 ? "" : " at this time factor"}, or shorten the alarms' window (rollout.alarms.periodSeconds, datapointsToAlarm), or set rollout.allowShortBakes: true to go on with a warning.`,
+    ),
+    ...(rollout.allowShortBakes === true && { severity: "warning" as const }),
+  }));
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 100) / 100;
+}
+
 /** The image must be on the stack's list for the runtime: bucket write access must not pick what runs. */
 export function checkImage(
   image: string | undefined,

@@ -148,6 +148,8 @@ export const manifestSchema = z.strictObject({
       watchSeconds: z.number().int().min(0).optional(),
       alarms: alarmsSchema.optional(),
       approval: z.enum(["auto", "manual"]).optional(),
+      /** Go on, with a warning, when a bake or the watch is shorter than the alarms need to fire. */
+      allowShortBakes: z.boolean().optional(),
     })
     .optional(),
 });

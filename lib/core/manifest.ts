@@ -18,6 +18,7 @@ import { type Finding, hasErrors } from "./findings";
 import { readManifestDocument } from "./manifest-document";
 import {
   checkAlarmTiming,
+  checkBakeWindows,
   checkCanarySteps,
   checkExtraArgs,
   checkImage,
@@ -321,6 +322,21 @@ export function resolveManifest(
   findings.push(...vsStable.findings);
   const alarms = { ...defaults.rollout.alarms, ...alarmsInput, vsStable: vsStable.value };
   findings.push(...checkAlarmTiming(alarms, "rollout.alarms", source));
+  const watchSeconds = rolloutInput.watchSeconds ?? defaults.rollout.watchSeconds;
+  findings.push(
+    ...checkBakeWindows(
+      {
+        steps,
+        watchSeconds,
+        alarms,
+        ...(rolloutInput.allowShortBakes === undefined
+          ? {}
+          : { allowShortBakes: rolloutInput.allowShortBakes }),
+      },
+      config.local.timeFactor ?? 1,
+      source,
+    ),
+  );
 
   if (hasErrors(findings) || image === undefined) return { findings };
   return {

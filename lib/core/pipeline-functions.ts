@@ -32,3 +32,9 @@ export function substitutionKey(fn: PipelineFunction): string {
 export function functionFileName(fn: PipelineFunction): string {
   return fn.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase();
 }
+
+/** Functions outside the state machine that events invoke: the canary's prober (on a schedule), commands, alarms. */
+export type EventFunction = "Prober" | "Command" | "AlarmRollback";
+
+/** Every Lambda function of modelship: Start, the pipeline's, and those events invoke. */
+export type ModelshipFunction = "Start" | PipelineFunction | EventFunction;

@@ -111,6 +111,12 @@ const stackConfigSchema = z.strictObject({
     probeEverySeconds: z.number().int().min(1).max(60),
     probeRequests: z.number().int().min(1).max(20),
     probeMaxTokens: z.number().int().min(1).max(256),
+    alarmPrefix: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}-$/,
+        "letters, digits, '_' and '-', ending in '-', at most 64 characters (e.g. modelship-prod-)",
+      ),
   }),
   local: z.strictObject({
     threads: z.number().int().min(1).max(256),

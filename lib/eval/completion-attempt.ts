@@ -30,6 +30,8 @@ export interface AttemptSettings {
   readonly maxTokens: number;
   /** The whole attempt — connecting, the model generating, the body — within this many milliseconds. */
   readonly timeoutMs: number;
+  /** Cuts the attempt off when the run is stopped. */
+  readonly signal?: AbortSignal;
 }
 
 /** An eval answer is at most a few thousand tokens; a bigger body is a broken server. */
@@ -56,7 +58,7 @@ export async function attemptCompletion(
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json", ...endpoint.headers },
       body: JSON.stringify(body),
-      signal: timeout.signal,
+      signal: settings.signal ? AbortSignal.any([timeout.signal, settings.signal]) : timeout.signal,
       dispatcher: settings.dispatcher,
     });
     const text = await readCappedText(response.body, MAX_BODY_BYTES);

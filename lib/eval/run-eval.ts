@@ -27,6 +27,8 @@ export interface EvalRunOptions {
   readonly retry?: Partial<RetryPolicy>;
   /** Called as each item finishes (for a progress line). */
   readonly onItem?: (result: ItemResult, finished: number, total: number) => void;
+  /** Stops the run: no item is started after it aborts, and answers in flight are cut off. */
+  readonly signal?: AbortSignal;
 }
 
 export const DEFAULT_CONCURRENCY = 4;
@@ -50,12 +52,18 @@ export async function runEvalItems(
   let finished = 0;
   try {
     const worker = async () => {
-      while (next < selected.length) {
+      while (next < selected.length && !options.signal?.aborted) {
         const index = next++;
         const item = selected[index]!;
         const prompt = renderPrompt(item);
         const maxTokens = Math.min(item.maxTokens ?? DEFAULT_MAX_TOKENS, options.maxTokens ?? Infinity);
-        const send = () => attemptCompletion(endpoint, prompt, { dispatcher, maxTokens, timeoutMs });
+        const send = () =>
+          attemptCompletion(endpoint, prompt, {
+            dispatcher,
+            maxTokens,
+            timeoutMs,
+            ...(options.signal ? { signal: options.signal } : {}),
+          });
         const result = await runItem(item, prompt, send, retry);
         results[index] = result;
         finished++;
@@ -66,6 +74,8 @@ export async function runEvalItems(
   } finally {
     await dispatcher.destroy();
   }
+  // Stopped: what was measured is partial, and is not for scoring.
+  options.signal?.throwIfAborted();
   const detail = { suite: options.suite, shard, items: results };
   return { summary: summarizeShard(detail), detail };
 }

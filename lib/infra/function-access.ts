@@ -1,131 +1,56 @@
-// What each Lambda function may touch, in one table — least privilege per function, written as what a stage
-// uses rather than as IAM — and its translation into exact IAM statements (the cluster's side of
-// candidateWorkloads and modelRoutes, an EKS access entry, is made by the ModelPipeline construct). Functions
-// whose stage is not built yet get only what they are known to need now (the rollout table, events, their
-// report prefix); the issue that builds a stage widens its row here along with its adapter.
+// What each Lambda function may do on AWS, derived — never written by hand — from the port methods its stage
+// declares (lib/pipeline/function-port-use.ts) and the IAM actions each method of the AWS adapters sends
+// (lib/aws/port-actions.ts, checked against the adapters by test/unit/aws/port-actions.test.ts): a function
+// gets exactly the actions of the methods it calls, each on the resources it reaches — the bucket's areas its
+// stage declared, the rollout table, this pipeline's bus, state machine, cluster, alarms and schedules. The
+// cluster's side (Kubernetes rights) is lib/infra/cluster-roles.ts.
 
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
-import type { PipelineFunction } from "../core/pipeline-functions";
+import { type IamAction, PORT_ACTIONS, SERVING_BUCKET_AREA } from "../aws/port-actions";
+import type { ModelshipFunction } from "../core/pipeline-functions";
+import { FUNCTION_PORT_USE } from "../pipeline/function-port-use";
+import { type BucketArea, type PortName, type PortUse, usedMembers } from "../pipeline/port-use";
 
-/** Functions outside the state machine that events invoke: the canary's prober (on a schedule), commands, alarms. */
-export type EventFunction = "Prober" | "Command" | "AlarmRollback";
+/** The names of the prober's schedules (`modelship-<model>-<version>`) in the pipeline's own schedule group. */
+export const SCHEDULE_NAME_PREFIX = "modelship-";
 
-export type ModelshipFunction = "Start" | PipelineFunction | EventFunction;
-
-type Access =
-  /** GetObject on `models/*\/*\/modelship.*`: the manifests. */
-  | "readManifests"
-  /** ListBucket under `models/`: which files a model has and their sizes, not their contents. */
-  | "listModels"
-  /** List and GetObject under `models/`: weights, configs, tokenizers (headers by ranged reads). */
-  | "readModels"
-  /** List and GetObject under `evals/`: the eval suites. */
-  | "readEvals"
-  /** List and GetObject under `prompts/`: the stress test's prompt sets. */
-  | "readPrompts"
-  /** List and GetObject under `reports/`. */
-  | "readReports"
-  /** PutObject under `reports/`. */
-  | "writeReports"
-  /** Item reads and writes on the rollout table (locks, records, de-duplication claims, version results, the events outbox). */
-  | "rolloutTable"
-  /** Item reads on the rollout table: what serves each model. */
-  | "readRolloutTable"
-  /** PutEvents on the modelship bus. */
-  | "putEvents"
-  /** StartExecution on this pipeline's state machine. */
-  | "startExecution"
-  /**
-   * Candidate workloads in the stack's namespace: eks:DescribeCluster on the configured cluster (its endpoint
-   * and CA, to talk to its API), and (not IAM) an EKS access entry that lets the function's role edit
-   * Deployments, Services, pods, their logs and events, and use the service proxy.
-   */
-  | "candidateWorkloads"
-  /**
-   * The models' HTTPRoutes in the stack's namespace: eks:DescribeCluster, and (not IAM) the access entry's
-   * Kubernetes group MODEL_ROUTES_GROUP, which the platform team binds to a Role on httproutes (docs/eks.md).
-   */
-  | "modelRoutes"
-  /** PutMetricAlarm and PutCompositeAlarm on alarms named `modelship-*`. */
-  | "writeAlarms"
-  /** DescribeAlarms (composite alarms are returned only to a grant on `*`) and GetMetricData: states and values. */
-  | "readAlarms"
-  /** DeleteAlarms on alarms named `modelship-*`, and DescribeAlarms to delete composites before what they name. */
-  | "deleteAlarms"
-  /** Create and update the prober's schedules in the stack's schedule group, passing the scheduler role. */
-  | "startProber"
-  /** Delete the prober's schedules in the stack's schedule group. */
-  | "stopProber"
-  /** Create model package groups and versions in the SageMaker Model Registry, and read them back. */
-  | "registerVersions"
-  /** Read and change a model package version's approval status. */
-  | "approveVersions";
-
-/** The Kubernetes group of the access entries of functions that change the models' routes (see docs/eks.md). */
-const MODEL_ROUTES_GROUP = "modelship-routes";
-
-/** The names of the alarms and prober schedules modelship creates begin with this: IAM and the alarm rule use it. */
-export const NAME_PREFIX = "modelship-";
-
-const STAGE_RECORDS: readonly Access[] = ["rolloutTable", "putEvents"];
-const WITH_CANDIDATES: readonly Access[] = [...STAGE_RECORDS, "candidateWorkloads"];
-/** Everything a rollback undoes: traffic back to stable, the candidate's workload, alarms, prober and registry status. */
-const ROLLS_BACK: readonly Access[] = [
-  ...WITH_CANDIDATES,
-  "modelRoutes",
-  "readAlarms",
-  "deleteAlarms",
-  "stopProber",
-  "approveVersions",
-];
-
-export const FUNCTION_ACCESS: Readonly<Record<ModelshipFunction, readonly Access[]>> = {
-  Start: ["startExecution", "putEvents"],
-  Prepare: ["readManifests", "listModels", "readEvals", "readPrompts", ...STAGE_RECORDS],
-  Validate: ["readModels", "writeReports"],
-  // Lists the weights to find the file a GGUF model is served from.
-  DeployCandidate: [...WITH_CANDIDATES, "listModels"],
-  CheckCandidate: WITH_CANDIDATES,
-  SmokeTest: [...WITH_CANDIDATES, "writeReports"],
-  StressWorker: ["candidateWorkloads", "readPrompts", "writeReports"],
-  MergeStress: [...STAGE_RECORDS, "readReports", "writeReports"],
-  EvalShard: ["candidateWorkloads", "readEvals", "writeReports"],
-  MergeEval: [...STAGE_RECORDS, "readReports", "writeReports"],
-  RegisterGateway: [...STAGE_RECORDS, "modelRoutes", "registerVersions"],
-  CanaryStep: [...STAGE_RECORDS, "modelRoutes", "writeAlarms", "startProber"],
-  // After each bake and after the watch.
-  CheckCanary: [...STAGE_RECORDS, "readAlarms"],
-  // A first release is armed at Promote: it has no canary step to arm it.
-  Promote: [...STAGE_RECORDS, "modelRoutes", "approveVersions", "writeAlarms", "startProber"],
-  // Retires the old stable: its backendRef and workload; disarms the alarms and the prober.
-  Finalize: [...WITH_CANDIDATES, "modelRoutes", "deleteAlarms", "stopProber"],
-  Rollback: ROLLS_BACK,
-  // A failure at RegisterGateway may have left the candidate on the model's route: Cleanup takes it off.
-  Cleanup: [...WITH_CANDIDATES, "modelRoutes"],
-  // Reads which versions serve the model and reaches them (through the service proxy without a gateway URL);
-  // stops its own schedule once the rollout is over.
-  Prober: ["readRolloutTable", "candidateWorkloads", "stopProber"],
-  // Rollback and Abort roll back; Promote marks the record for CheckCanary.
-  Command: ROLLS_BACK,
-  // Finds the rollout that armed the alarm by its record, then rolls it back.
-  AlarmRollback: ROLLS_BACK,
-};
-
-/** The functions whose roles get an EKS access entry: those that manage candidates or change routes. */
-export function clusterAccessOf(name: ModelshipFunction): {
-  readonly editNamespace: boolean;
-  readonly kubernetesGroups: readonly string[];
-} {
-  const accesses = FUNCTION_ACCESS[name];
-  return {
-    editNamespace: accesses.includes("candidateWorkloads"),
-    kubernetesGroups: accesses.includes("modelRoutes") ? [MODEL_ROUTES_GROUP] : [],
-  };
+/** An action a function needs, and for a bucket action the area of the bucket it is needed in. */
+export interface Need {
+  readonly action: IamAction;
+  readonly area?: BucketArea;
 }
 
-/** The resources the access kinds refer to. */
+/** Every action the port use needs: each used method's row of PORT_ACTIONS, bucket actions by area. */
+export function needsOf(use: PortUse): Need[] {
+  const needs: Need[] = [];
+  for (const { port, members } of usedMembers(use)) {
+    const rows = PORT_ACTIONS[port] as Readonly<Record<string, readonly IamAction[]>>;
+    for (const member of members) {
+      for (const action of rows[member] ?? []) {
+        if (!action.startsWith("s3:")) needs.push({ action });
+        else for (const area of bucketAreas(use, port, member)) needs.push({ action, area });
+      }
+    }
+  }
+  return needs;
+}
+
+/** The areas a bucket action of `port.member` reaches: those the stage declared, or where the adapter looks. */
+function bucketAreas(use: PortUse, port: PortName, member: string): readonly BucketArea[] {
+  if (port === "objects") return use.objects?.[member as keyof NonNullable<PortUse["objects"]>] ?? [];
+  return [SERVING_BUCKET_AREA];
+}
+
+/** The function's port use, for the construct's other derived settings (its environment). */
+export function usesMember(name: ModelshipFunction, port: PortName, member: string): boolean {
+  return usedMembers(FUNCTION_PORT_USE[name]).some(
+    (used) => used.port === port && used.members.includes(member),
+  );
+}
+
+/** The resources the actions refer to. */
 export interface AccessTargets {
   readonly bucket: IBucket;
   readonly tableArn: string;
@@ -133,9 +58,9 @@ export interface AccessTargets {
   readonly eventBusArn: string;
   readonly stateMachineArn: string;
   readonly clusterArn: string;
-  /** `arn:…:cloudwatch:<region>:<account>:alarm:modelship-*` */
+  /** `arn:…:cloudwatch:<region>:<account>:alarm:<prefix>*` */
   readonly alarmsArn: string;
-  /** `arn:…:scheduler:<region>:<account>:schedule/<group>/modelship-*` */
+  /** `arn:…:scheduler:<region>:<account>:schedule/<group>/<prefix>*` */
   readonly proberSchedulesArn: string;
   /** The role EventBridge Scheduler invokes the prober with. */
   readonly schedulerRoleArn: string;
@@ -151,27 +76,28 @@ export interface Grant {
   readonly patternReason?: string;
 }
 
-/** Prefixes the bucket is read under, for each reading access kind. */
-const READ_PREFIX: Partial<Record<Access, string>> = {
-  readModels: "models/",
-  readEvals: "evals/",
-  readPrompts: "prompts/",
-  readReports: "reports/",
+/** The key patterns of each area of the bucket. */
+const AREA_OBJECTS: Readonly<Record<BucketArea, string>> = {
+  manifests: "models/*/*/modelship.*",
+  models: "models/*",
+  evals: "evals/*",
+  prompts: "prompts/*",
+  reports: "reports/*",
 };
-/** Prefixes the bucket is listed under: everything read, and what is only listed. */
-const LIST_PREFIX: Partial<Record<Access, string>> = { ...READ_PREFIX, listModels: "models/" };
+/** The listing prefixes of each area (`s3:prefix`). */
+const AREA_PREFIXES: Readonly<Record<BucketArea, string>> = { ...AREA_OBJECTS, manifests: "models/*" };
 
 const OBJECT_PREFIX_REASON =
   "Access to the objects under one key prefix of the model bucket: the objects are named by users " +
   "(models, versions, reports), so their keys cannot be listed in the policy in advance.";
 const ALARM_PREFIX_REASON =
-  "The alarms modelship creates for each rollout, all named modelship-<model>-<version>-…: versions arrive " +
-  "with uploads, so the names cannot be listed in advance; the prefix keeps every other alarm out of reach.";
+  "The alarms this pipeline creates for each rollout, all named <alarm prefix><model>-<version>-…: versions " +
+  "arrive with uploads, so the names cannot be listed in advance; the prefix keeps every other alarm out of reach.";
 const COMPOSITE_READ_REASON =
   "CloudWatch returns composite alarms from DescribeAlarms only to a grant on '*' (API reference), and " +
   "GetMetricData has no resource-level permissions; both only read.";
 const SCHEDULE_REASON =
-  "The prober's schedules, one per model version (modelship-<model>-<version>), inside the stack's own " +
+  "The prober's schedules, one per model version (<alarm prefix><model>-<version>), inside the stack's own " +
   "schedule group: versions arrive with uploads, and the pattern covers that group and nothing else.";
 const MODEL_PACKAGE_REASON =
   "Model package groups are named after the models uploaded to the bucket and versions are numbered by " +
@@ -180,16 +106,114 @@ const MODEL_PACKAGE_LIST_REASON =
   "ListModelPackages has no resource-level permissions (IAM accepts only '*'); it only reads, to find a " +
   "rollout's version in its model's package group.";
 
-/** The grants of exactly `accesses`: no action wildcards, resource patterns only with a reason. */
-export function accessGrants(accesses: readonly Access[], targets: AccessTargets): Grant[] {
+/** Where an action applies: its resources, the reason for a pattern, its conditions. */
+interface Placement {
+  readonly resources: readonly string[];
+  readonly patternReason?: string;
+  readonly conditions?: Record<string, unknown>;
+}
+
+/** Where each action (other than the bucket's, placed by area) applies. */
+function placementOf(action: IamAction, targets: AccessTargets): Placement {
+  const [service] = action.split(":");
+  switch (service) {
+    case "dynamodb":
+      return { resources: [targets.tableArn] };
+    case "events":
+      return { resources: [targets.eventBusArn] };
+    case "states":
+      return { resources: [targets.stateMachineArn] };
+    case "eks":
+      return { resources: [targets.clusterArn] };
+    case "scheduler":
+      return { resources: [targets.proberSchedulesArn], patternReason: SCHEDULE_REASON };
+    case "iam":
+      return {
+        resources: [targets.schedulerRoleArn],
+        conditions: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
+      };
+    case "cloudwatch":
+      return action === "cloudwatch:DescribeAlarms" || action === "cloudwatch:GetMetricData"
+        ? { resources: ["*"], patternReason: COMPOSITE_READ_REASON }
+        : { resources: [targets.alarmsArn], patternReason: ALARM_PREFIX_REASON };
+    case "sagemaker":
+      if (action === "sagemaker:ListModelPackages") {
+        return { resources: ["*"], patternReason: MODEL_PACKAGE_LIST_REASON };
+      }
+      if (action.endsWith("ModelPackageGroup")) {
+        return { resources: [targets.modelPackageGroupsArn], patternReason: MODEL_PACKAGE_REASON };
+      }
+      // A version is created in its group: CreateModelPackage is authorized on both.
+      return {
+        resources:
+          action === "sagemaker:CreateModelPackage"
+            ? [targets.modelPackageGroupsArn, targets.modelPackagesArn]
+            : [targets.modelPackagesArn],
+        patternReason: MODEL_PACKAGE_REASON,
+      };
+    default:
+      throw new Error(`function-access: no resource is known for ${action}; add it to placementOf.`);
+  }
+}
+
+/** The grants of exactly these needs: no action wildcards, resource patterns only with a reason. */
+export function grantsOf(needs: readonly Need[], targets: AccessTargets): Grant[] {
   const { bucket } = targets;
-  const has = (access: Access) => accesses.includes(access);
-  const grants: Grant[] = [];
-  const grant = (actions: string[], resources: string[], patternReason?: string, conditions?: object) =>
-    grants.push({
-      statement: new PolicyStatement({ actions, resources, ...(conditions && { conditions }) }),
-      ...(patternReason && { patternReason }),
+  const placed = new Map<string, { placement: Placement; actions: Set<string> }>();
+  const place = (action: string, placement: Placement) => {
+    const key = JSON.stringify([placement.resources, placement.conditions ?? null]);
+    const entry = placed.get(key) ?? { placement, actions: new Set<string>() };
+    entry.actions.add(action);
+    placed.set(key, entry);
+  };
+  // In the layout's order, whatever order the stage declared them in.
+  const areasOf = (actions: readonly string[]) =>
+    (Object.keys(AREA_OBJECTS) as BucketArea[]).filter((area) =>
+      needs.some((n) => actions.includes(n.action) && n.area === area),
+    );
+  // Within models/*, a manifest pattern says nothing more.
+  const objectPatterns = (areas: readonly BucketArea[]) =>
+    areas.filter((a) => !(a === "manifests" && areas.includes("models"))).map((a) => AREA_OBJECTS[a]);
+
+  for (const action of ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"] as const) {
+    const patterns = objectPatterns(areasOf([action]));
+    if (patterns.length > 0) {
+      place(action, {
+        resources: patterns.map((pattern) => bucket.arnForObjects(pattern)),
+        patternReason: OBJECT_PREFIX_REASON,
+      });
+    }
+  }
+  const listed = [...new Set(areasOf(["s3:ListBucket"]).map((area) => AREA_PREFIXES[area]))];
+  if (listed.length > 0) {
+    place("s3:ListBucket", {
+      resources: [bucket.bucketArn],
+      conditions: { StringLike: { "s3:prefix": listed } },
     });
+  }
+  for (const action of new Set(needs.map((n) => n.action))) {
+    if (!action.startsWith("s3:")) place(action, placementOf(action, targets));
+  }
+
+  const grants: Grant[] = [...placed.values()].map(({ placement, actions }) => ({
+    statement: new PolicyStatement({
+      actions: [...actions].sort(),
+      resources: [...placement.resources],
+      ...(placement.conditions && { conditions: placement.conditions }),
+    }),
+    ...(placement.patternReason && { patternReason: placement.patternReason }),
+  }));
+  for (const [key, actions] of keyUse(needs, targets)) {
+    grants.push({
+      statement: new PolicyStatement({ actions: [...actions].sort(), resources: [key.keyArn] }),
+    });
+  }
+  return grants;
+}
+
+/** The KMS actions the bucket's and the table's keys need for the needs' reads and writes. */
+function keyUse(needs: readonly Need[], targets: AccessTargets): Map<IKey, Set<string>> {
+  const has = (test: (action: IamAction) => boolean) => needs.some((n) => test(n.action));
   const keyActions = new Map<IKey, Set<string>>();
   const useKey = (key: IKey | undefined, ...actions: string[]) => {
     if (!key) return;
@@ -197,89 +221,20 @@ export function accessGrants(accesses: readonly Access[], targets: AccessTargets
     for (const action of actions) set.add(action);
     keyActions.set(key, set);
   };
+  if (has((a) => a === "s3:GetObject" || a === "s3:GetObjectVersion")) {
+    useKey(targets.bucket.encryptionKey, "kms:Decrypt");
+  }
+  // Decrypt too: a multipart upload reads back the data key of its parts.
+  if (has((a) => a === "s3:PutObject"))
+    useKey(targets.bucket.encryptionKey, "kms:GenerateDataKey", "kms:Decrypt");
+  if (has((a) => a.startsWith("dynamodb:"))) useKey(targets.tableKey, "kms:Decrypt", "kms:DescribeKey");
+  if (has((a) => ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"].includes(a))) {
+    useKey(targets.tableKey, "kms:Encrypt", "kms:GenerateDataKey");
+  }
+  return keyActions;
+}
 
-  const readPrefixes = accesses.flatMap((a) => (READ_PREFIX[a] ? [`${READ_PREFIX[a]}*`] : []));
-  const readObjects = [...(has("readManifests") ? ["models/*/*/modelship.*"] : []), ...readPrefixes].map(
-    (pattern) => bucket.arnForObjects(pattern),
-  );
-  if (readObjects.length > 0) {
-    grant(["s3:GetObject"], readObjects, OBJECT_PREFIX_REASON);
-    useKey(bucket.encryptionKey, "kms:Decrypt");
-  }
-  const listPrefixes = [...new Set(accesses.flatMap((a) => (LIST_PREFIX[a] ? [`${LIST_PREFIX[a]}*`] : [])))];
-  if (listPrefixes.length > 0) {
-    grant(["s3:ListBucket"], [bucket.bucketArn], undefined, { StringLike: { "s3:prefix": listPrefixes } });
-  }
-  if (has("writeReports")) {
-    grant(["s3:PutObject"], [bucket.arnForObjects("reports/*")], OBJECT_PREFIX_REASON);
-    // Decrypt too: a multipart upload reads back the data key of its parts.
-    useKey(bucket.encryptionKey, "kms:GenerateDataKey", "kms:Decrypt");
-  }
-  const tableActions = [
-    ...(has("rolloutTable") || has("readRolloutTable") ? ["dynamodb:GetItem", "dynamodb:Query"] : []),
-    // DeleteItem: announced events leave the outbox (RolloutStore.markAnnounced).
-    ...(has("rolloutTable") ? ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"] : []),
-  ];
-  if (tableActions.length > 0) {
-    grant(tableActions, [targets.tableArn]);
-    useKey(
-      targets.tableKey,
-      "kms:Decrypt",
-      "kms:DescribeKey",
-      ...(has("rolloutTable") ? ["kms:Encrypt", "kms:GenerateDataKey"] : []),
-    );
-  }
-  if (has("putEvents")) grant(["events:PutEvents"], [targets.eventBusArn]);
-  if (has("startExecution")) grant(["states:StartExecution"], [targets.stateMachineArn]);
-  if (has("candidateWorkloads") || has("modelRoutes")) {
-    grant(["eks:DescribeCluster"], [targets.clusterArn]);
-  }
-  if (has("writeAlarms")) {
-    grant(
-      ["cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm"],
-      [targets.alarmsArn],
-      ALARM_PREFIX_REASON,
-    );
-  }
-  if (has("deleteAlarms")) grant(["cloudwatch:DeleteAlarms"], [targets.alarmsArn], ALARM_PREFIX_REASON);
-  if (has("readAlarms") || has("deleteAlarms")) {
-    grant(
-      ["cloudwatch:DescribeAlarms", ...(has("readAlarms") ? ["cloudwatch:GetMetricData"] : [])],
-      ["*"],
-      COMPOSITE_READ_REASON,
-    );
-  }
-  if (has("startProber")) {
-    grant(
-      ["scheduler:CreateSchedule", "scheduler:UpdateSchedule"],
-      [targets.proberSchedulesArn],
-      SCHEDULE_REASON,
-    );
-    grant(["iam:PassRole"], [targets.schedulerRoleArn], undefined, {
-      StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" },
-    });
-  }
-  if (has("stopProber")) grant(["scheduler:DeleteSchedule"], [targets.proberSchedulesArn], SCHEDULE_REASON);
-  if (has("registerVersions")) {
-    grant(
-      ["sagemaker:CreateModelPackageGroup", "sagemaker:DescribeModelPackageGroup"],
-      [targets.modelPackageGroupsArn],
-      MODEL_PACKAGE_REASON,
-    );
-    grant(
-      ["sagemaker:CreateModelPackage"],
-      [targets.modelPackageGroupsArn, targets.modelPackagesArn],
-      MODEL_PACKAGE_REASON,
-    );
-  }
-  if (has("approveVersions")) {
-    grant(["sagemaker:UpdateModelPackage"], [targets.modelPackagesArn], MODEL_PACKAGE_REASON);
-  }
-  if (has("registerVersions") || has("approveVersions")) {
-    // Both find a rollout's package among its group's versions, and read its metadata and status.
-    grant(["sagemaker:DescribeModelPackage"], [targets.modelPackagesArn], MODEL_PACKAGE_REASON);
-    grant(["sagemaker:ListModelPackages"], ["*"], MODEL_PACKAGE_LIST_REASON);
-  }
-  for (const [key, actions] of keyActions) grant([...actions].sort(), [key.keyArn]);
-  return grants;
+/** The grants of the function: what its port use needs, on this pipeline's resources. */
+export function functionGrants(name: ModelshipFunction, targets: AccessTargets): Grant[] {
+  return grantsOf(needsOf(FUNCTION_PORT_USE[name]), targets);
 }

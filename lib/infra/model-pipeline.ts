@@ -1,13 +1,13 @@
 // ModelPipeline: the whole of modelship on AWS as one reusable construct. An upload of a manifest under
-// models/<name>/<version>/ in its bucket starts the Start function, which starts the `modelship-pipeline`
+// models/<name>/<version>/ in its bucket starts the Start function, which starts the pipeline's
 // state machine (statemachines/pipeline.asl.json) whose Tasks are this construct's Lambda functions.
 // Around the canary: a prober function EventBridge Scheduler invokes while a canary runs, a rule that sends a
 // rollout's composite alarm going to ALARM to AlarmRollback, and one that sends commands to Command.
 // The stack config (cluster, allow-lists, GPU shape, defaults) is props, checked at synth time and handed
-// to every function as MODELSHIP_CONFIG. With `loadTesting`, the stress test's load workers run in the
-// cluster's VPC (lib/infra/load-testing.ts).
+// to every function as MODELSHIP_CONFIG. With `clusterNetwork`, the functions that reach the cluster run in
+// its VPC (lib/infra/cluster-network.ts): a cluster with a private API endpoint works.
 
-import { Annotations, ArnFormat, Aws, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Annotations, ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as eks from "aws-cdk-lib/aws-eks";
@@ -34,32 +34,34 @@ import type {
 } from "../core/config";
 import { formatFinding } from "../core/findings";
 import {
+  type EventFunction,
   functionFileName,
+  type ModelshipFunction,
   PIPELINE_FUNCTIONS,
   type PipelineFunction,
   substitutionKey,
 } from "../core/pipeline-functions";
 import { resolveStackConfig } from "../core/stack-config";
-import type { CommandDetailType } from "../core/events";
+import { COMMAND_DETAIL_TYPES, COMMAND_SOURCES, type CommandDetailType } from "../core/events";
 import { LAMBDA_ENVIRONMENT } from "../aws/lambda/environment";
+import { clusterAccessOf } from "./cluster-roles";
 import {
-  accessGrants,
   type AccessTargets,
-  NAME_PREFIX,
-  clusterAccessOf,
-  type EventFunction,
-  FUNCTION_ACCESS,
+  functionGrants,
   type Grant,
-  type ModelshipFunction,
+  grantsOf,
+  SCHEDULE_NAME_PREFIX,
+  usesMember,
 } from "./function-access";
 import {
-  LOAD_WORKER_FUNCTIONS,
-  type LoadTestingProps,
-  type LoadWorkerNetwork,
-  loadWorkerNetwork,
+  type ClusterNetworkProps,
+  clusterFunctions,
+  createServiceEndpoints,
+  type FunctionNetwork,
+  functionNetwork,
   networkInterfaceGrant,
   warnAboutLoadPath,
-} from "./load-testing";
+} from "./cluster-network";
 import { acknowledgeResourcePatterns, acknowledgeUnscopableActions } from "./nag-acknowledgements";
 import { PIPELINE_DEFINITION_FILE, readPipelineDefinition } from "./pipeline-definition";
 
@@ -149,15 +151,18 @@ export interface ModelPipelineProps {
   /**
    * The metrics the canary's alarms watch and the prober that feeds them: the CloudWatch namespace of `Latency`,
    * `Errors` and `Requests` (by Model, Version and Variant), seconds between probe rounds, requests per variant
-   * per round and their `max_tokens`. Merged key by key over the default.
+   * per round and their `max_tokens`, and the prefix of the canary alarms' names, which the alarm rule and the
+   * alarms' IAM grants match (letters, digits, '_' and '-', ending in '-', at most 64 characters). Merged key by
+   * key over the default.
    *
-   * @default { namespace: "modelship", probeEverySeconds: 10, probeRequests: 2, probeMaxTokens: 8 }
+   * @default { namespace: "modelship", probeEverySeconds: 10, probeRequests: 2, probeMaxTokens: 8, alarmPrefix: "<stack>-<path>-<hash>-" } — the prefix named after the construct, so two pipelines in an account never act on each other's alarms
    */
   readonly canaryMetrics?: PartialConfig<CanaryMetricsConfig>;
   /**
    * Whether the construct gives modelship its access to the cluster: an EKS access entry for each function that
-   * manages candidates (AmazonEKSEditPolicy, scoped to `namespace`) or changes the models' routes (the Kubernetes
-   * group `modelship-routes`, which you bind to a Role on HTTPRoutes: docs/eks.md), and an EKS Pod Identity
+   * reaches it — AmazonEKSEditPolicy scoped to `namespace` for those that create or delete candidates, and
+   * Kubernetes groups for narrower rights (reading candidates, reading or changing the models' HTTPRoutes,
+   * scraping pods' metrics), which you bind to the Roles in docs/eks.md — and an EKS Pod Identity
    * association that lets the candidates' service account read the model bucket's `models/` prefix. Turn it
    * off when the cluster's access is managed elsewhere (its own stack, Terraform, aws-auth); then grant the
    * same yourself (README: Running candidates on EKS). The cluster's authentication mode must be API or API_AND_CONFIG_MAP.
@@ -166,17 +171,19 @@ export interface ModelPipelineProps {
    */
   readonly manageClusterAccess?: boolean;
   /**
-   * Runs the stress test's load workers (StressWorker) inside a VPC — the cluster's — so they reach the
-   * candidates at `serving.internalUrlTemplate` (an internal load balancer) instead of sending every request
-   * through the API server's service proxy. They get network interfaces in `vpcSubnets` (their role gets
-   * the EC2 actions Lambda needs for that) and `securityGroups`, or a security group of their own, egress
-   * only, which the platform team allows on the candidates' side (docs/eks.md: Stress testing from inside the
-   * VPC). EvalShard stays outside: its requests go through the service proxy. A template without this prop,
-   * or this prop without a template, is warned about at synth.
+   * Runs every function that reaches the cluster or its candidates — those whose stage calls the Serving or
+   * Gateway port: DeployCandidate, CheckCandidate, SmokeTest, StressWorker, EvalShard, RegisterGateway,
+   * CanaryStep, Promote, Finalize, Rollback, Cleanup, the Prober, Command and AlarmRollback — inside a VPC,
+   * the cluster's: a cluster whose API endpoint is private works, and the load workers reach the candidates
+   * at `serving.internalUrlTemplate` (an internal load balancer). They get network interfaces in `vpcSubnets`
+   * (their roles get the EC2 actions Lambda needs for that) and `securityGroups`, or a security group of their
+   * own, egress only, which the platform team allows on the cluster's API and the candidates' side
+   * (docs/eks.md). With `createVpcEndpoints`, the construct creates the endpoints of the AWS services they call.
+   * A `serving.internalUrlTemplate` without this prop is warned about at synth.
    *
-   * @default - the workers run outside any VPC; leave `serving.internalUrlTemplate` empty (load through the service proxy) or point it at a URL reachable from the internet
+   * @default - every function runs outside any VPC and reaches the cluster at its public endpoint; leave `serving.internalUrlTemplate` empty (load through the service proxy) or point it at a URL reachable from the internet
    */
-  readonly loadTesting?: LoadTestingProps;
+  readonly clusterNetwork?: ClusterNetworkProps;
   /**
    * What a manifest inherits when it leaves a field out: serving, gates and rollout settings. Merged key by
    * key over the default.
@@ -210,13 +217,13 @@ export interface ModelPipelineProps {
    * An event bus you already have, for modelship's events and the commands it accepts. Providing both this and
    * `eventBusProps` is an error.
    *
-   * @default - an event bus named `modelship` is created
+   * @default - an event bus is created, named after the construct: `<stack>-<path>-<hash>` (`ModelPipeline.eventBus`)
    */
   readonly existingEventBus?: events.IEventBus;
   /**
    * Settings for the event bus the construct creates. Providing both this and `existingEventBus` is an error.
    *
-   * @default { eventBusName: "modelship" }
+   * @default - the bus is named after the construct: `<stack>-<path>-<hash>`, unique in the account and region
    */
   readonly eventBusProps?: events.EventBusProps;
   /**
@@ -232,9 +239,18 @@ export interface ModelPipelineProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Who may send the pipeline its commands (`Rollout Requested`, `Rollback Requested`, `Promote Requested`,
+   * `Abort Requested`): the roles or users (an `ArnPrincipal` for an ARN) of the people and automation that
+   * operate rollouts — the role `modelship rollback|promote|abort` runs as, an admin role. The bus's policy
+   * denies `events:PutEvents` of those detail-types to every other principal, whatever its IAM policies allow;
+   * modelship's own events go through as before.
+   *
+   * @default - nobody: no principal may put a command on the bus (the safest default: commands roll out and roll back, so they are granted by name). The alarms and the state machine still roll back by themselves.
+   */
+  readonly commandPrincipals?: readonly iam.IPrincipal[];
 }
 
-const STATE_MACHINE_NAME = "modelship-pipeline";
 const ROLLOUT_REQUESTED: CommandDetailType = "Rollout Requested";
 /** The commands Command takes; `Rollout Requested` goes to Start. */
 const ROLLOUT_COMMANDS: readonly CommandDetailType[] = [
@@ -242,8 +258,11 @@ const ROLLOUT_COMMANDS: readonly CommandDetailType[] = [
   "Promote Requested",
   "Abort Requested",
 ];
-/** The EventBridge Scheduler group the prober's schedules (one per canary) are created in. */
-const PROBER_SCHEDULE_GROUP = "modelship-probers";
+/**
+ * The longest construct-derived base name: the schedule group (at most 64 characters) adds `-probers`, the
+ * state machine (80) `-pipeline`, and the alarm prefix (64) `-`.
+ */
+const MAX_BASE_NAME = 48;
 /** The handler files (functions/<name>.ts) of the functions events invoke. */
 const EVENT_FUNCTION_FILES: Readonly<Record<EventFunction, string>> = {
   Prober: "prober",
@@ -258,6 +277,14 @@ const DEFAULT_TIMEOUT = Duration.seconds(60);
 /** A minute of probe rounds per invocation (Scheduler's shortest rate; a round is at most 60 s apart), and a margin. */
 const PROBER_TIMEOUT = Duration.seconds(90);
 const MAX_LAMBDA_TIMEOUT_SECONDS = 900;
+/**
+ * How far below its Tasks' TimeoutSeconds a pipeline function's Lambda timeout is. The Task's clock starts when
+ * Step Functions schedules the invocation, the function's when it is invoked: a cold start's init phase (at
+ * most 10 s for on-demand functions) and the invocation itself come before. With this margin the function's
+ * own timeout comes first, so Step Functions reports a Lambda timeout (`Sandbox.Timedout`, or the function's
+ * own TimeoutError as it runs out of time) instead of a `States.Timeout` that says nothing of the function.
+ */
+export const TASK_TIMEOUT_MARGIN_SECONDS = 15;
 const DEFAULT_MEMORY_MB = 512;
 /** Memory of the functions that need more than the default: what bench/hostile measures Validate against. */
 export const FUNCTION_MEMORY_MB: Partial<Record<ModelshipFunction, number>> = {
@@ -288,15 +315,19 @@ export class ModelPipeline extends Construct {
   /** Events the Start function could not take, after EventBridge's and Lambda's retries. */
   readonly startDeadLetterQueue: sqs.Queue;
   /**
-   * A rollout's composite alarm (named `modelship-…`, the one alarm over all of its others) going to ALARM, on
+   * A rollout's composite alarm (named with this pipeline's alarm prefix, the one alarm over all of its others) going to ALARM, on
    * the default bus → AlarmRollback: the rollback happens within seconds, even while the execution waits.
    */
   readonly alarmRollbackRule: events.Rule;
   /** `Rollback Requested`, `Promote Requested` and `Abort Requested` commands on the modelship bus → Command. */
   readonly commandsRule: events.Rule;
+  /**
+   * The bus's policy statement that denies putting commands to every principal but `commandPrincipals`.
+   */
+  readonly commandsPolicy: events.CfnEventBusPolicy;
   /** Alarm and command events AlarmRollback or Command could not take, after EventBridge's and Lambda's retries. */
   readonly commandDeadLetterQueue: sqs.Queue;
-  /** The EventBridge Scheduler group the prober's schedules live in (`modelship-probers`). */
+  /** The EventBridge Scheduler group the prober's schedules live in (`<base name>-probers`). */
   readonly proberScheduleGroup: scheduler.ScheduleGroup;
   /** The role EventBridge Scheduler invokes the prober with: it may invoke the prober and nothing else. */
   readonly schedulerRole: iam.Role;
@@ -308,16 +339,20 @@ export class ModelPipeline extends Construct {
   /** The EKS access entries of the functions that manage candidates, by function. Empty when `manageClusterAccess` is false. */
   readonly clusterAccessEntries: Readonly<Partial<Record<ModelshipFunction, eks.CfnAccessEntry>>>;
   /**
-   * The security groups of the load workers in `loadTesting.vpc` — the ones given, or the one the construct
-   * created — for the rule that lets them reach the candidates. Empty without `loadTesting`.
+   * The security groups of the functions in `clusterNetwork.vpc` — the ones given, or the one the construct
+   * created — for the rules that let them reach the cluster's API and the candidates. Empty without
+   * `clusterNetwork`.
    */
-  readonly loadWorkerSecurityGroups: readonly ec2.ISecurityGroup[];
+  readonly clusterNetworkSecurityGroups: readonly ec2.ISecurityGroup[];
+  /** The VPC endpoints the construct created (`clusterNetwork.createVpcEndpoints`), by service prefix. */
+  readonly vpcEndpoints: Readonly<Record<string, ec2.GatewayVpcEndpoint | ec2.InterfaceVpcEndpoint>>;
 
   constructor(scope: Construct, id: string, props: ModelPipelineProps = {}) {
     super(scope, id);
     checkPropConflicts(props);
-    this.config = resolvePipelineConfig(this, props);
-    warnAboutLoadPath(this, this.config.serving, props.loadTesting);
+    const baseName = Names.uniqueResourceName(this, { maxLength: MAX_BASE_NAME, separator: "-" });
+    this.config = resolvePipelineConfig(this, props, `${baseName}-`);
+    warnAboutLoadPath(this, this.config.serving, props.clusterNetwork);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
     const definition = readPipelineDefinition(PIPELINE_FUNCTIONS.map(substitutionKey));
@@ -336,7 +371,7 @@ export class ModelPipeline extends Construct {
     }
     this.eventBus =
       props.existingEventBus ??
-      new events.EventBus(this, "EventBus", { eventBusName: "modelship", ...props.eventBusProps });
+      new events.EventBus(this, "EventBus", { eventBusName: baseName, ...props.eventBusProps });
     this.rolloutTable = new dynamodb.Table(this, "RolloutTable", {
       partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
       sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
@@ -348,12 +383,14 @@ export class ModelPipeline extends Construct {
       removalPolicy,
     });
 
-    const loadWorkers = props.loadTesting && loadWorkerNetwork(this, props.loadTesting);
-    this.loadWorkerSecurityGroups = loadWorkers?.securityGroups ?? [];
-    const functionSettings = { logRetention, removalPolicy, loadWorkers };
+    const network = props.clusterNetwork && functionNetwork(this, props.clusterNetwork);
+    this.clusterNetworkSecurityGroups = network?.securityGroups ?? [];
+    this.vpcEndpoints =
+      network && props.clusterNetwork?.createVpcEndpoints ? createServiceEndpoints(this, network) : {};
+    const functionSettings = { logRetention, removalPolicy, network };
     const environment = this.functionEnvironment();
     this.proberScheduleGroup = new scheduler.ScheduleGroup(this, "ProberSchedules", {
-      scheduleGroupName: PROBER_SCHEDULE_GROUP,
+      scheduleGroupName: `${baseName}-probers`,
       // Schedules live only while a canary runs; nothing in the group is worth keeping.
       removalPolicy: RemovalPolicy.DESTROY,
     });
@@ -388,11 +425,17 @@ export class ModelPipeline extends Construct {
 
     this.stateMachineLogGroup = new logs.LogGroup(this, "StateMachineLogs", {
       // The /aws/vendedlogs/ prefix keeps the log group out of CloudWatch Logs' resource policy size limit.
-      logGroupName: `/aws/vendedlogs/states/${STATE_MACHINE_NAME}`,
+      // Kept when the stack is deleted, so the name carries the stack's own id: a stack created again with the
+      // same name gets a log group of its own instead of failing on the retained one.
+      logGroupName: `/aws/vendedlogs/states/${baseName}-pipeline-${stackIdSuffix()}`,
       retention: logRetention,
       removalPolicy,
     });
-    this.stateMachine = this.createStateMachine(pipelineFunctions, this.stateMachineLogGroup);
+    this.stateMachine = this.createStateMachine(
+      `${baseName}-pipeline`,
+      pipelineFunctions,
+      this.stateMachineLogGroup,
+    );
 
     this.startDeadLetterQueue = new sqs.Queue(this, "StartDeadLetterQueue", {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -451,7 +494,7 @@ export class ModelPipeline extends Construct {
     this.rolloutRequestedRule = new events.Rule(this, "RolloutRequestedRule", {
       description: `modelship: a "${ROLLOUT_REQUESTED}" command starts a rollout`,
       eventBus: this.eventBus,
-      eventPattern: { detailType: [ROLLOUT_REQUESTED] },
+      eventPattern: { source: [...Object.values(COMMAND_SOURCES)], detailType: [ROLLOUT_REQUESTED] },
       targets: [startTarget],
     });
     const commandTarget = (fn: NodejsFunction) =>
@@ -466,7 +509,7 @@ export class ModelPipeline extends Construct {
         source: ["aws.cloudwatch"],
         detailType: ["CloudWatch Alarm State Change"],
         detail: {
-          alarmName: events.Match.prefix(NAME_PREFIX),
+          alarmName: events.Match.prefix(this.config.canaryMetrics.alarmPrefix),
           state: { value: ["ALARM"] },
           // Only composite alarms carry an alarm rule: one signal per rollout, not one per alarm it combines.
           configuration: { alarmRule: events.Match.exists() },
@@ -477,9 +520,10 @@ export class ModelPipeline extends Construct {
     this.commandsRule = new events.Rule(this, "CommandsRule", {
       description: `modelship: ${ROLLOUT_COMMANDS.map((c) => `"${c}"`).join(", ")} commands`,
       eventBus: this.eventBus,
-      eventPattern: { detailType: [...ROLLOUT_COMMANDS] },
+      eventPattern: { source: [...Object.values(COMMAND_SOURCES)], detailType: [...ROLLOUT_COMMANDS] },
       targets: [commandTarget(command)],
     });
+    this.commandsPolicy = this.restrictCommands(props.commandPrincipals ?? []);
 
     const access = this.grantFunctionAccess();
     if (props.manageClusterAccess ?? true) {
@@ -491,9 +535,35 @@ export class ModelPipeline extends Construct {
   }
 
   /**
-   * Edit rights in the candidates' namespace, and only there, for each function that manages candidates; the
-   * Kubernetes group `modelship-routes` for each function that changes routes (the Gateway API is outside what
-   * AmazonEKSEditPolicy allows, so the platform team binds the group to a Role on HTTPRoutes: docs/eks.md).
+   * An explicit Deny on the bus: `events:PutEvents` of a command detail-type (the `events:detail-type`
+   * condition key, EventBridge's condition keys for PutEvents) by any principal outside `principals`. A Deny in
+   * the resource's policy holds for callers of this account too, whatever their own policies allow.
+   */
+  private restrictCommands(principals: readonly iam.IPrincipal[]): events.CfnEventBusPolicy {
+    const arns = principals.map(principalArn);
+    const sid = "OnlyCommandPrincipalsSendCommands";
+    // By the bus's name, so a bus the construct was given (imported, even from another stack) gets it too.
+    return new events.CfnEventBusPolicy(this, "CommandsPolicy", {
+      eventBusName: this.eventBus.eventBusName,
+      statementId: sid,
+      statement: new iam.PolicyStatement({
+        sid,
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ["events:PutEvents"],
+        resources: [this.eventBus.eventBusArn],
+        conditions: {
+          StringEquals: { "events:detail-type": [...COMMAND_DETAIL_TYPES] },
+          ...(arns.length > 0 && { ArnNotEquals: { "aws:PrincipalArn": arns } }),
+        },
+      }).toStatementJson(),
+    });
+  }
+
+  /**
+   * Each function's rights in the cluster, from the port methods its stage calls (lib/infra/cluster-roles.ts):
+   * edit rights in the candidates' namespace, and only there, for those that create or delete candidates;
+   * Kubernetes groups, which the platform team binds to Roles (docs/eks.md), for everything narrower.
    */
   private createClusterAccessEntries(): Partial<Record<ModelshipFunction, eks.CfnAccessEntry>> {
     const entries: Partial<Record<ModelshipFunction, eks.CfnAccessEntry>> = {};
@@ -547,9 +617,8 @@ export class ModelPipeline extends Construct {
     name: ModelshipFunction,
     prober: NodejsFunction | undefined,
   ): Record<string, string> {
-    const accesses = FUNCTION_ACCESS[name];
-    const starts = accesses.includes("startProber");
-    if (!starts && !accesses.includes("stopProber")) return {};
+    const starts = usesMember(name, "metrics", "startProber");
+    if (!starts && !usesMember(name, "metrics", "stopProber")) return {};
     if (starts && !prober)
       throw new Error(`ModelPipeline: ${name} starts the prober, so it is created after it.`);
     return {
@@ -568,7 +637,16 @@ export class ModelPipeline extends Construct {
       assumedBy: new iam.SessionTagsPrincipal(new iam.ServicePrincipal("pods.eks.amazonaws.com")),
       description: `modelship candidates (service account ${this.config.namespace}/${this.config.serving.serviceAccountName}): read model weights`,
     });
-    applyGrants(role, accessGrants(["readModels"], access));
+    applyGrants(
+      role,
+      grantsOf(
+        [
+          { action: "s3:GetObject", area: "models" },
+          { action: "s3:ListBucket", area: "models" },
+        ],
+        access,
+      ),
+    );
     new eks.CfnPodIdentityAssociation(this, "CandidatePodIdentity", {
       clusterName: this.config.clusterName,
       namespace: this.config.namespace,
@@ -579,11 +657,12 @@ export class ModelPipeline extends Construct {
   }
 
   private createStateMachine(
+    stateMachineName: string,
     pipelineFunctions: Record<PipelineFunction, NodejsFunction>,
     logGroup: logs.ILogGroup,
   ): sfn.StateMachine {
     const stateMachine = new sfn.StateMachine(this, "StateMachine", {
-      stateMachineName: STATE_MACHINE_NAME,
+      stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromFile(PIPELINE_DEFINITION_FILE),
       definitionSubstitutions: Object.fromEntries(
@@ -670,7 +749,7 @@ export class ModelPipeline extends Construct {
     settings: {
       readonly logRetention: logs.RetentionDays;
       readonly removalPolicy: RemovalPolicy;
-      readonly loadWorkers: LoadWorkerNetwork | undefined;
+      readonly network: FunctionNetwork | undefined;
     },
     deadLetterQueue?: sqs.IQueue,
   ): NodejsFunction {
@@ -685,7 +764,7 @@ export class ModelPipeline extends Construct {
     });
     logGroup.grantWrite(role);
     acknowledgeUnscopableActions(role, "X-Ray's PutTraceSegments and PutTelemetryRecords (active tracing)");
-    const network = LOAD_WORKER_FUNCTIONS.includes(name) ? settings.loadWorkers : undefined;
+    const network = clusterFunctions().includes(name) ? settings.network : undefined;
     // In the role's default policy, which the function depends on: Lambda creates its network interfaces
     // with the role as the function is created.
     if (network) applyGrants(role, [networkInterfaceGrant()]);
@@ -728,11 +807,16 @@ export class ModelPipeline extends Construct {
       eventBusArn: this.eventBus.eventBusArn,
       stateMachineArn: this.stateMachine.stateMachineArn,
       clusterArn: arn("eks", "cluster", this.config.clusterName, ArnFormat.SLASH_RESOURCE_NAME),
-      alarmsArn: arn("cloudwatch", "alarm", `${NAME_PREFIX}*`, ArnFormat.COLON_RESOURCE_NAME),
+      alarmsArn: arn(
+        "cloudwatch",
+        "alarm",
+        `${this.config.canaryMetrics.alarmPrefix}*`,
+        ArnFormat.COLON_RESOURCE_NAME,
+      ),
       proberSchedulesArn: arn(
         "scheduler",
         "schedule",
-        `${PROBER_SCHEDULE_GROUP}/${NAME_PREFIX}*`,
+        `${this.proberScheduleGroup.scheduleGroupName}/${SCHEDULE_NAME_PREFIX}*`,
         ArnFormat.SLASH_RESOURCE_NAME,
       ),
       schedulerRoleArn: this.schedulerRole.roleArn,
@@ -740,7 +824,7 @@ export class ModelPipeline extends Construct {
       modelPackagesArn: arn("sagemaker", "model-package", "*", ArnFormat.SLASH_RESOURCE_NAME),
     };
     for (const [name, fn] of Object.entries(this.functions) as [ModelshipFunction, NodejsFunction][]) {
-      if (fn.role) applyGrants(fn.role, accessGrants(FUNCTION_ACCESS[name], access));
+      if (fn.role) applyGrants(fn.role, functionGrants(name, access));
     }
     return access;
   }
@@ -753,6 +837,16 @@ function applyGrants(role: iam.IRole, grants: readonly Grant[]): void {
     const patterns = statement.resources.filter((resource) => resource.includes("*"));
     if (patternReason && patterns.length > 0) acknowledgeResourcePatterns(role, patterns, patternReason);
   }
+}
+
+/** The ARN a command principal is known by to `aws:PrincipalArn`: a role's, a user's, or an ARN principal's. */
+function principalArn(principal: iam.IPrincipal): string {
+  if ("roleArn" in principal && typeof principal.roleArn === "string") return principal.roleArn;
+  if ("userArn" in principal && typeof principal.userArn === "string") return principal.userArn;
+  if (principal instanceof iam.ArnPrincipal) return principal.arn;
+  throw new Error(
+    `ModelPipeline: commandPrincipals takes roles, users or ArnPrincipals (their ARN is what the bus's policy names), not ${principal.constructor.name}.`,
+  );
 }
 
 function checkPropConflicts(props: ModelPipelineProps): void {
@@ -772,7 +866,12 @@ function checkPropConflicts(props: ModelPipelineProps): void {
   }
 }
 
-function resolvePipelineConfig(scope: Construct, props: ModelPipelineProps): StackConfig {
+/** The resolved config; the alarm prefix is `defaultAlarmPrefix` unless the props give one. */
+function resolvePipelineConfig(
+  scope: Construct,
+  props: ModelPipelineProps,
+  defaultAlarmPrefix: string,
+): StackConfig {
   const partial = {
     clusterName: props.clusterName,
     namespace: props.namespace,
@@ -783,7 +882,7 @@ function resolvePipelineConfig(scope: Construct, props: ModelPipelineProps): Sta
     gpu: props.gpu,
     serving: props.serving,
     gateway: props.gateway,
-    canaryMetrics: props.canaryMetrics,
+    canaryMetrics: { alarmPrefix: defaultAlarmPrefix, ...props.canaryMetrics },
     defaults: props.defaults,
     evalShardSize: props.evalShardSize,
   };
@@ -802,12 +901,26 @@ function resolvePipelineConfig(scope: Construct, props: ModelPipelineProps): Sta
   return config;
 }
 
+/** The Lambda timeout of a function whose shortest Task allows `taskTimeoutSeconds`: the margin below it. */
 function lambdaTimeout(name: ModelshipFunction, taskTimeoutSeconds: number): Duration {
-  if (taskTimeoutSeconds > MAX_LAMBDA_TIMEOUT_SECONDS) {
+  const seconds = taskTimeoutSeconds - TASK_TIMEOUT_MARGIN_SECONDS;
+  const limits = `a Lambda function runs at most ${MAX_LAMBDA_TIMEOUT_SECONDS} s, and its Task waits ${TASK_TIMEOUT_MARGIN_SECONDS} s longer than it runs`;
+  if (seconds > MAX_LAMBDA_TIMEOUT_SECONDS) {
     throw new Error(
-      `${PIPELINE_DEFINITION_FILE}: a Task running ${name} has TimeoutSeconds ${taskTimeoutSeconds}, but a Lambda ` +
-        `function runs at most ${MAX_LAMBDA_TIMEOUT_SECONDS} s. Split the work (a Map, or a Wait-and-check loop) or lower the timeout.`,
+      `${PIPELINE_DEFINITION_FILE}: a Task running ${name} has TimeoutSeconds ${taskTimeoutSeconds}, but ${limits}: ` +
+        `at most ${MAX_LAMBDA_TIMEOUT_SECONDS + TASK_TIMEOUT_MARGIN_SECONDS}. Split the work (a Map, or a Wait-and-check loop) or lower the timeout.`,
     );
   }
-  return Duration.seconds(taskTimeoutSeconds);
+  if (seconds < 1) {
+    throw new Error(
+      `${PIPELINE_DEFINITION_FILE}: a Task running ${name} has TimeoutSeconds ${taskTimeoutSeconds}, but ${limits}: ` +
+        `give it more than ${TASK_TIMEOUT_MARGIN_SECONDS}.`,
+    );
+  }
+  return Duration.seconds(seconds);
+}
+
+/** The first 8 hex digits of the stack's id (`arn:…:stack/<name>/<uuid>`): new with each stack created. */
+function stackIdSuffix(): string {
+  return Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Aws.STACK_ID))));
 }

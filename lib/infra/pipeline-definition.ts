@@ -1,6 +1,8 @@
 // What the CDK app checks and learns from statemachines/pipeline.asl.json before it deploys it: every
 // `${...}` placeholder must be one the app substitutes, every Task must have a TimeoutSeconds, and each
-// function's longest Task timeout becomes its Lambda timeout. The file itself is deployed as it is.
+// function's shortest Task timeout bounds its Lambda timeout (the construct keeps the Lambda timeout a margin
+// below it, so a function that runs out of time fails as a Lambda timeout, not as the Task's States.Timeout).
+// The file itself is deployed as it is.
 
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -10,7 +12,7 @@ export const PIPELINE_DEFINITION_FILE = fileURLToPath(
 );
 
 interface PipelineDefinitionFacts {
-  /** Substitution key (`ValidateFunctionArn`) → the longest TimeoutSeconds of the Tasks that use it. */
+  /** Substitution key (`ValidateFunctionArn`) → the shortest TimeoutSeconds of the Tasks that use it. */
   readonly taskTimeoutSeconds: ReadonlyMap<string, number>;
 }
 
@@ -52,12 +54,12 @@ export function readPipelineDefinition(
       untimed.push(stateName);
       continue;
     }
-    taskTimeoutSeconds.set(key, Math.max(task.TimeoutSeconds, taskTimeoutSeconds.get(key) ?? 0));
+    taskTimeoutSeconds.set(key, Math.min(task.TimeoutSeconds, taskTimeoutSeconds.get(key) ?? Infinity));
   }
   if (untimed.length > 0) {
     problems.push(
       `the Task states ${untimed.join(", ")} have no TimeoutSeconds. ` +
-        "Give every Task an explicit TimeoutSeconds: it bounds the stage and becomes its function's Lambda timeout.",
+        "Give every Task an explicit TimeoutSeconds: it bounds the stage, and its function's Lambda timeout is set just below it.",
     );
   }
   if (problems.length > 0) throw new Error([`${file}:`, ...problems.map((p) => `  ${p}`)].join("\n"));

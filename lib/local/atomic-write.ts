@@ -13,13 +13,17 @@ export function isAtomicWriteTempName(fileName: string): boolean {
   return fileName.startsWith(".") && fileName.includes(TEMP_MARKER);
 }
 
-/** Replaces `filePath` with `bytes` atomically, creating missing folders. */
-export async function writeFileAtomic(filePath: string, bytes: Uint8Array | string): Promise<void> {
+/** Replaces `filePath` with `bytes` atomically, creating missing folders; `mode` for a new file (default 0666 less the umask). */
+export async function writeFileAtomic(
+  filePath: string,
+  bytes: Uint8Array | string,
+  options: { readonly mode?: number } = {},
+): Promise<void> {
   const folder = dirname(filePath);
   await mkdir(folder, { recursive: true });
   const tempPath = join(folder, `.${basename(filePath)}${TEMP_MARKER}${randomUUID()}`);
   try {
-    const handle = await open(tempPath, "wx");
+    const handle = await open(tempPath, "wx", options.mode ?? 0o666);
     try {
       await handle.writeFile(bytes);
       await handle.sync();

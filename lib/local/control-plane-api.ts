@@ -1,7 +1,9 @@
-// The control plane's part of the admin API on the gateway's port (loopback only, like the rest of it):
+// The control plane's part of the admin API on the gateway's port (loopback, same-origin, with the home's
+// secret, like the rest of it: admin-auth.ts):
 //   GET  /_modelship/status[?model=<name>]     every model's record, alarms with values and thresholds, route and faults
 //   POST /_modelship/commands                  {"command": "Rollback Requested" | "Abort Requested" | "Promote Requested",
-//                                               "model", "reason"?, "requestedBy"?} → what was done, or why nothing was
+//                                               "model", "reason"?} → what was done, or why nothing was; who asked
+//                                               is who the secret authenticates, never a field of the body
 //   POST /_modelship/uploads                   {"key": "models/<name>/<version>/modelship.yaml"}: start its rollout now,
 //                                               as the bucket watcher would (the manifest must be in the local bucket)
 //   GET  /_modelship/executions/<id>           the execution's transitions so far and as they happen, then its result,
@@ -18,6 +20,7 @@ import type { StageDeps } from "../pipeline/deps";
 import type { StartOutcome } from "../pipeline/start";
 import type { ProberTarget, RouteState } from "../ports";
 import type { ExecutionJournal } from "./execution-journal";
+import type { AdminCaller } from "./admin-auth";
 import type { AdminExtension } from "./gateway/admin-api";
 import type { Fault } from "./gateway/fault-injection";
 import type { LocalGateway } from "./gateway/local-gateway";
@@ -47,7 +50,7 @@ export interface ControlPlaneSurface {
 }
 
 export function controlPlaneApi(surface: ControlPlaneSurface): AdminExtension {
-  return async (request, response, segments) => {
+  return async (request, response, segments, caller) => {
     const method = request.method ?? "GET";
     const [resource, id, ...rest] = segments;
     if (resource === "status" && segments.length === 1) {
@@ -59,7 +62,7 @@ export function controlPlaneApi(surface: ControlPlaneSurface): AdminExtension {
     if (resource === "commands" && segments.length === 1) {
       allow(method, "POST", request);
       const body = parseJsonObject(await readCappedBody(request, MAX_BODY_BYTES), "The command");
-      const outcome = await runCommand(body, surface.deps);
+      const outcome = await runCommand(body, caller, surface.deps);
       sendJson(response, outcome.status === "rejected" ? 400 : 200, outcome);
       return true;
     }
@@ -118,15 +121,31 @@ async function statusOf(
   return statuses.sort((a, b) => a.model.localeCompare(b.model));
 }
 
-function runCommand(body: Record<string, unknown>, deps: StageDeps): Promise<CommandOutcome> {
+function runCommand(
+  body: Record<string, unknown>,
+  caller: AdminCaller,
+  deps: StageDeps,
+): Promise<CommandOutcome> {
   const { command, ...detail } = body;
+  if ("requestedBy" in detail) {
+    return Promise.resolve({
+      status: "rejected",
+      message: `The command names requestedBy, but who asked is who the admin API authenticated (${caller.requestedBy}): leave requestedBy out.`,
+    });
+  }
   if (typeof command !== "string" || !COMMANDS.includes(command as CommandName)) {
     return Promise.resolve({
       status: "rejected",
       message: `The command must be one of ${COMMANDS.map((c) => `"${c}"`).join(", ")}, found ${JSON.stringify(command)}.`,
     });
   }
-  return handleCommand({ "detail-type": command as CommandName, detail: detail as { model: string } }, deps);
+  return handleCommand(
+    {
+      "detail-type": command as CommandName,
+      detail: { ...(detail as { model: string }), requestedBy: caller.requestedBy },
+    },
+    deps,
+  );
 }
 
 function follow(

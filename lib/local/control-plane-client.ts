@@ -1,7 +1,8 @@
 // How a command run beside the local control plane talks to it: finds it by `<home>/control-plane.json`,
-// calls its admin API on 127.0.0.1, and turns "not running", "not answering" and refusals into errors whose
+// calls its admin API on 127.0.0.1 with the secret it wrote into `<home>/admin-token`, and turns "not running", "not answering" and refusals into errors whose
 // message says what to do.
 
+import { AdminSecretUnreadable, readAdminSecret } from "./admin-auth";
 import { type ControlPlaneInfo, findRunningControlPlane } from "./control-plane-file";
 import type { JournalEntry } from "./execution-journal";
 
@@ -22,10 +23,19 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export class ControlPlaneClient {
   /** The control plane running for this home; NoControlPlane (saying how to start one) when there is none. */
   static async connect(home: string): Promise<ControlPlaneClient> {
-    return new ControlPlaneClient(await findRunningControlPlane(home));
+    const info = await findRunningControlPlane(home);
+    try {
+      return new ControlPlaneClient(info, await readAdminSecret(home));
+    } catch (error) {
+      if (error instanceof AdminSecretUnreadable) throw new ControlPlaneRefused(error.message);
+      throw error;
+    }
   }
 
-  private constructor(readonly info: ControlPlaneInfo) {}
+  private constructor(
+    readonly info: ControlPlaneInfo,
+    private readonly secret: string,
+  ) {}
 
   /** The gateway's base URL (OpenAI clients use `${url}/v1`). */
   get url(): string {
@@ -85,11 +95,15 @@ export class ControlPlaneClient {
     signal: AbortSignal | undefined,
   ): Promise<Response> {
     try {
+      const authorization = `Bearer ${this.secret}`;
       return await fetch(`${this.url}/_modelship/${path}`, {
         method,
         ...(body === undefined
-          ? {}
-          : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+          ? { headers: { authorization } }
+          : {
+              headers: { authorization, "content-type": "application/json" },
+              body: JSON.stringify(body),
+            }),
         ...(signal ? { signal } : {}),
       });
     } catch (error) {

@@ -7,6 +7,8 @@
 
 import { resolve } from "node:path";
 import type { ModelshipEvent } from "../core/events";
+import { parseManifestKey } from "../core/keys";
+import { recordedTransition } from "../pipeline/rollout-record";
 import { start, type StartOutcome } from "../pipeline/start";
 import { BucketWatcher } from "./bucket-watcher";
 import { controlPlaneApi } from "./control-plane-api";
@@ -72,14 +74,18 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       journal.record(executionId, transition);
       options.onTransition?.(executionId, transition);
     },
-    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    onEvent: (event) => {
+      // Who follows an execution sees its rollout's events with its states (`modelship run` prints them).
+      if (journal.has(event.detail.executionArn)) journal.recordEvent(event.detail.executionArn, event);
+      options.onEvent?.(event);
+    },
     ...(options.port === undefined ? {} : { gatewayPort: options.port }),
     log,
   });
   const { deps, executions, gateway } = runtime;
 
-  const startManifest = async (key: string): Promise<StartOutcome> => {
-    await watcher?.claim(key);
+  const startManifest = async (key: string, retryOf?: string): Promise<StartOutcome> => {
+    if (retryOf === undefined) await watcher?.claim(key);
     const head = await deps.objects.head(key);
     if (!head) {
       return {
@@ -89,17 +95,23 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       };
     }
     const outcome = await start(
-      {
-        "detail-type": "Object Created",
-        detail: {
-          bucket: { name: deps.objects.location },
-          object: {
-            key: key.split("/").map(encodeURIComponent).join("/"),
-            ...(head.etag === undefined ? {} : { etag: head.etag }),
-            ...(head.versionId === undefined ? {} : { "version-id": head.versionId }),
+      retryOf === undefined
+        ? {
+            "detail-type": "Object Created",
+            detail: {
+              bucket: { name: deps.objects.bucket },
+              object: {
+                key: key.split("/").map(encodeURIComponent).join("/"),
+                ...(head.etag === undefined ? {} : { etag: head.etag }),
+                ...(head.versionId === undefined ? {} : { "version-id": head.versionId }),
+              },
+            },
+          }
+        : // The same write, requested again: a new execution, named apart from the one that found the model busy.
+          {
+            "detail-type": "Rollout Requested",
+            detail: { bucket: deps.objects.bucket, key, requestId: `retry-of-${retryOf}` },
           },
-        },
-      },
       deps,
     );
     if (outcome.status === "started") {
@@ -108,9 +120,45 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       void execution?.result.then((result) => {
         journal.end(outcome.executionId, result);
         options.onExecutionEnd?.(outcome.executionId, result);
+        if (result.status === "FAILED" && result.error.Error === "RolloutInProgress") {
+          void retryWhenFree(key, outcome.executionName).catch((error: unknown) =>
+            log(`${key} was not tried again: ${String(error)}`),
+          );
+        }
       });
     }
     return outcome;
+  };
+
+  /**
+   * A manifest written again while a rollout of its earlier write ran (a manifest copied in two parts, the
+   * first read half-written) found the model's lock taken by that rollout. Once that rollout ends, this write
+   * is tried again — if the earlier one never took traffic; a version that served is not rolled out again.
+   */
+  const retryWhenFree = async (key: string, executionName: string): Promise<void> => {
+    const { model, version } = parseManifestKeyParts(key);
+    const holder = (await deps.store.get(model))?.lock;
+    if (!holder || holder.version !== version) return;
+    const running = holder.executionId === undefined ? undefined : executions.get(holder.executionId);
+    if (!running) {
+      log(
+        `${key} was not tried again: rollout ${holder.rolloutId} of ${model} ${version} holds its lock, and this control plane is not running it.`,
+      );
+      return;
+    }
+    await running.result;
+    const record = await deps.store.get(model);
+    if (recordedTransition(record, holder.rolloutId, "RegisterGateway")) {
+      log(
+        `${key} was written again while rollout ${holder.rolloutId} of ${model} ${version} ran, and that rollout took traffic: the new write is not rolled out. Upload it as a new version.`,
+      );
+      return;
+    }
+    log(
+      `${key} was written again while rollout ${holder.rolloutId} of ${model} ${version} ran; that rollout ended before it served, so the new write is rolled out now.`,
+    );
+    const outcome = await startManifest(key, executionName);
+    if (outcome.status === "rejected") log(`${key} was not started: ${outcome.reason}`);
   };
 
   const watcher =
@@ -155,4 +203,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         }
       })()),
   };
+}
+
+/** The model and version a manifest key names (keys reaching here were checked by Start already). */
+function parseManifestKeyParts(key: string): { model: string; version: string } {
+  const parsed = parseManifestKey(key);
+  return parsed.ok ? { model: parsed.name, version: parsed.version } : { model: "", version: "" };
 }

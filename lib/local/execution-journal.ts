@@ -1,20 +1,25 @@
 // What a local execution did, kept for whoever follows it from another process (`modelship run` beside a
-// running control plane): every state transition in order, then how it ended. A follower gets the entries
-// so far, then each new one as it happens. Transitions past a cap are dropped from the start of the
-// journal (the readiness loop of a slow server can make many), and the follower is told how many.
+// running control plane): every state transition and every event the rollout emitted, in order, then how it
+// ended. A follower gets the entries so far, then each new one as it happens. Entries past a cap are dropped
+// from the start of the journal (the readiness loop of a slow server can make many), and the follower is told
+// how many.
 
+import type { ModelshipEvent } from "../core/events";
 import type { ExecutionResult, StateTransition } from "./executor";
 
 export type JournalEntry =
   | { readonly transition: StateTransition }
+  | { readonly event: ModelshipEvent }
   | { readonly dropped: number }
   | { readonly result: ExecutionResult };
 
-/** How many transitions a journal keeps; older ones are dropped, and counted. */
+type Happening = Extract<JournalEntry, { transition: unknown } | { event: unknown }>;
+
+/** How many transitions and events a journal keeps; older ones are dropped, and counted. */
 export const MAX_TRANSITIONS = 5_000;
 
 interface Journal {
-  readonly transitions: StateTransition[];
+  readonly happenings: Happening[];
   dropped: number;
   result?: ExecutionResult;
   readonly followers: Set<(entry: JournalEntry) => void>;
@@ -29,13 +34,12 @@ export class ExecutionJournal {
   }
 
   record(executionId: string, transition: StateTransition): void {
-    const journal = this.journalOf(executionId);
-    journal.transitions.push(transition);
-    if (journal.transitions.length > MAX_TRANSITIONS) {
-      journal.transitions.shift();
-      journal.dropped++;
-    }
-    for (const follower of journal.followers) follower({ transition });
+    this.add(executionId, { transition });
+  }
+
+  /** An event the execution's rollout emitted (its detail's `executionArn` is the execution's id). */
+  recordEvent(executionId: string, event: ModelshipEvent): void {
+    this.add(executionId, { event });
   }
 
   end(executionId: string, result: ExecutionResult): void {
@@ -56,7 +60,7 @@ export class ExecutionJournal {
   follow(executionId: string, onEntry: (entry: JournalEntry) => void): () => void {
     const journal = this.journalOf(executionId);
     if (journal.dropped > 0) onEntry({ dropped: journal.dropped });
-    for (const transition of journal.transitions) onEntry({ transition });
+    for (const happening of journal.happenings) onEntry(happening);
     if (journal.result) {
       onEntry({ result: journal.result });
       return () => undefined;
@@ -65,10 +69,20 @@ export class ExecutionJournal {
     return () => journal.followers.delete(onEntry);
   }
 
+  private add(executionId: string, happening: Happening): void {
+    const journal = this.journalOf(executionId);
+    journal.happenings.push(happening);
+    if (journal.happenings.length > MAX_TRANSITIONS) {
+      journal.happenings.shift();
+      journal.dropped++;
+    }
+    for (const follower of journal.followers) follower(happening);
+  }
+
   private journalOf(executionId: string): Journal {
     let journal = this.journals.get(executionId);
     if (!journal) {
-      journal = { transitions: [], dropped: 0, followers: new Set() };
+      journal = { happenings: [], dropped: 0, followers: new Set() };
       this.journals.set(executionId, journal);
     }
     return journal;

@@ -16,8 +16,16 @@ import {
 
 export const PIPELINE_DEFINITION = new URL("../../statemachines/pipeline.asl.json", import.meta.url);
 
-/** A local stand-in for one pipeline Lambda: the state's input in, the result out; a throw is a failure. */
-export type TaskHandler = (input: unknown) => Promise<unknown>;
+/**
+ * A local stand-in for one pipeline Lambda: the state's input in, the result out; a throw is a failure. The
+ * signal aborts when the execution is stopped, so a long stage (a stress test, an eval) stops at once rather
+ * than holding the stop up; what it returns then is discarded.
+ */
+export type TaskHandler = (input: unknown, context: TaskContext) => Promise<unknown>;
+
+export interface TaskContext {
+  readonly signal: AbortSignal;
+}
 
 export type TaskHandlers = Readonly<Record<PipelineFunction, TaskHandler>>;
 
@@ -144,6 +152,7 @@ export class LocalExecutor {
     const sleptMs = new Map<string, number[]>();
     let localFailure: CaughtError | undefined;
     let aborted = false;
+    const stopping = new AbortController();
     // Abort does not stop a handler already running; its effects (a lock, a workload) must land before
     // anyone cleans up after the execution.
     const running = new Set<Promise<unknown>>();
@@ -165,7 +174,7 @@ export class LocalExecutor {
       const handler = this.options.handlers[fn];
       const isTopLevel = this.topLevelResultPaths.has(stateName);
       taskResourceLocalHandlers[stateName] = (taskInput) => {
-        const invocation = invokeLikeLambda(handler, taskInput).then((output) => {
+        const invocation = invokeLikeLambda(handler, taskInput, stopping.signal).then((output) => {
           if (isTopLevel)
             latestData = placeResult(taskInput, this.topLevelResultPaths.get(stateName), output);
           return output;
@@ -193,6 +202,7 @@ export class LocalExecutor {
     const failLocally = (error: CaughtError): void => {
       localFailure ??= error;
       execution.abort();
+      stopping.abort();
     };
 
     const observe = (event: StateEvent): void => {
@@ -232,6 +242,7 @@ export class LocalExecutor {
     })().catch((error: unknown) => {
       // A caller's observer failed: stop the execution rather than run on unobserved.
       execution.abort();
+      stopping.abort();
       throw error;
     });
 
@@ -259,6 +270,7 @@ export class LocalExecutor {
       abort: () => {
         aborted = true;
         execution.abort();
+        stopping.abort();
       },
       lastState: () => latestData,
     };
@@ -365,10 +377,14 @@ function checkedResultPath(
  * Calls a handler the way Step Functions calls a Lambda: the input and output cross a JSON boundary, and a
  * thrown error becomes `Error` = its name and `Cause` = `{"errorType","errorMessage"}` JSON, as on AWS.
  */
-async function invokeLikeLambda(handler: TaskHandler, input: JsonValue): Promise<JsonValue> {
+async function invokeLikeLambda(
+  handler: TaskHandler,
+  input: JsonValue,
+  signal: AbortSignal,
+): Promise<JsonValue> {
   let output: unknown;
   try {
-    output = await handler(structuredClone(input));
+    output = await handler(structuredClone(input), { signal });
   } catch (error) {
     const errorType = error instanceof Error ? error.name : "Error";
     const errorMessage = error instanceof Error ? error.message : String(error);

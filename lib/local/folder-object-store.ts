@@ -9,6 +9,9 @@
 //   digest in a sidecar under `.modelship-meta/` together with the size and mtime it belongs to. A file
 //   copied in by other means, or changed since, has no checksum (as on S3 without a SHA-256 checksum).
 // Content types are not kept: nothing reads them back locally.
+// A folder keeps no versions: a read by ETag finds the file only while it is unchanged (the local runtime's
+// uploads carry an ETag, never a version id), and a read by version id is refused, not answered with
+// whatever the file holds now.
 //
 // Nothing is read or written through a link that leaves the folder (DESIGN §8): a key's real path, links
 // resolved, must lie inside the folder's real path. A link inside it (`v2/model.gguf → ../v1/model.gguf`) is
@@ -24,7 +27,7 @@ import { constants, type Stats } from "node:fs";
 import { type FileHandle, lstat, mkdir, open, readdir, readlink, realpath, stat } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { type UnreadableEntry, unreadableEntryFinding } from "../core/unreadable-entry";
-import type { ObjectInfo, ObjectStore } from "../ports";
+import type { ObjectInfo, ObjectStore, ObjectVersion } from "../ports";
 import { isAtomicWriteTempName, writeFileAtomic } from "./atomic-write";
 
 const META_FOLDER = ".modelship-meta";
@@ -52,6 +55,7 @@ interface ChecksumSidecar {
 
 export class FolderObjectStore implements ObjectStore {
   readonly location: string;
+  readonly bucket: string;
   private readonly root: string;
   /** The folder's own real path (it may itself be reached through a link), once it exists. */
   private realRoot: string | undefined;
@@ -59,6 +63,7 @@ export class FolderObjectStore implements ObjectStore {
   constructor(rootDir: string) {
     this.root = resolve(rootDir);
     this.location = this.root;
+    this.bucket = this.root;
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {
@@ -91,9 +96,11 @@ export class FolderObjectStore implements ObjectStore {
     return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
+  async head(key: string, version?: ObjectVersion): Promise<ObjectInfo | undefined> {
+    this.refuseVersionId(key, version);
     const info = await this.describe(key, this.pathOf(key));
-    if (!info || info.unreadable) return info;
+    if (info?.unreadable) return info;
+    if (!info || !matches(info, version)) return undefined;
     const sha256 = await this.recordedSha256(key, info);
     return sha256 ? { ...info, checksumSha256: sha256, checksumType: "FULL_OBJECT" } : info;
   }
@@ -121,10 +128,13 @@ export class FolderObjectStore implements ObjectStore {
     }
   }
 
-  async get(key: string): Promise<Uint8Array | undefined> {
+  async get(key: string, version?: ObjectVersion): Promise<Uint8Array | undefined> {
+    this.refuseVersionId(key, version);
     const opened = await this.openInside(key, this.pathOf(key));
     if (!opened || opened === "folder") return undefined;
     try {
+      // The ETag of the file this handle reads, not of a later file renamed over the key.
+      if (!matches({ etag: etagOf(await opened.handle.stat({ bigint: true })) }, version)) return undefined;
       const bytes = await opened.handle.readFile();
       return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     } finally {
@@ -175,7 +185,7 @@ export class FolderObjectStore implements ObjectStore {
     return {
       key,
       size: Number(stats.size),
-      etag: `${stats.size.toString(16)}-${stats.mtimeNs.toString(16)}`,
+      etag: etagOf(stats),
       lastModified: stats.mtime.toISOString(),
     };
   }
@@ -311,9 +321,26 @@ export class FolderObjectStore implements ObjectStore {
     );
   }
 
+  private refuseVersionId(key: string, version: ObjectVersion | undefined): void {
+    if (version?.versionId === undefined) return;
+    throw new Error(
+      `${this.describeKey(key)}: a folder keeps no object versions, so version ${version.versionId} cannot be read. ` +
+        "Start local rollouts from the folder's own events (they carry an ETag, not a version id).",
+    );
+  }
+
   private describeKey(key: string): string {
     return `${key} in ${this.root}`;
   }
+}
+
+/** Size and modification time in nanoseconds: it changes whenever the file is rewritten. */
+function etagOf(stats: { readonly size: bigint; readonly mtimeNs: bigint }): string {
+  return `${stats.size.toString(16)}-${stats.mtimeNs.toString(16)}`;
+}
+
+function matches(info: { readonly etag?: string }, version: ObjectVersion | undefined): boolean {
+  return version?.etag === undefined || version.etag.replace(/^"(.*)"$/, "$1") === info.etag;
 }
 
 function isInside(path: string, root: string): boolean {

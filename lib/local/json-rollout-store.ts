@@ -25,6 +25,7 @@ import type {
 } from "../ports";
 import { writeFileAtomic } from "./atomic-write";
 import { withFileLock } from "./file-lock";
+import { StateFileInvalid } from "./state-file-invalid";
 
 /** How many of the newest transitions `get` and `list` return (as the DynamoDB store does). */
 const HISTORY_RETURNED = 50;
@@ -127,6 +128,41 @@ export class JsonFileRolloutStore implements RolloutStore {
     });
   }
 
+  /**
+   * Forgets a model — its record and kept results — or one version of it: the version's transitions and kept
+   * results (`modelship forget`). `refuse` sees the record under the file's lock and may say why not; nothing
+   * changes then. A record left with nothing in it goes too.
+   */
+  forget(
+    model: string,
+    version: string | undefined,
+    refuse: (record: ModelRecord | undefined) => string | undefined,
+  ): Promise<
+    { readonly refused: string } | { readonly transitions: number; readonly recordRemoved: boolean }
+  > {
+    return this.update((content) => {
+      const stored = content.models.get(model);
+      const refused = refuse(stored && toRecord(stored));
+      if (refused !== undefined) return { refused };
+      const before = stored?.history.length ?? 0;
+      if (version === undefined) {
+        content.models.delete(model);
+        content.versionResults.delete(model);
+        return { transitions: before, recordRemoved: stored !== undefined };
+      }
+      content.versionResults.get(model)?.delete(version);
+      if (!stored) return { transitions: 0, recordRemoved: false };
+      stored.history = stored.history.filter((t) => t.version !== version);
+      if (stored.candidateVersion === version) delete stored.candidateVersion;
+      // The record's status was its latest rollout's; with that one forgotten, it is what serves now.
+      if (stored.stableVersion) stored.status = "promoted";
+      else delete stored.status;
+      const empty = !stored.lock && !stored.stable && !stored.stableVersion && stored.history.length === 0;
+      if (empty) content.models.delete(model);
+      return { transitions: before - stored.history.length, recordRemoved: empty };
+    });
+  }
+
   async get(model: string): Promise<ModelRecord | undefined> {
     const stored = (await this.read()).models.get(model);
     return stored && toRecord(stored);
@@ -224,30 +260,53 @@ function serialize(content: StoreContent): string {
 }
 
 function parse(text: string, filePath: string): StoreContent {
-  const notAStore = (why: string, cause?: unknown) =>
-    new Error(
-      `${filePath} is not a modelship rollout store: ${why}. Fix it or move it away; modelship will not overwrite it.`,
-      { cause },
+  const notAStore = (...problems: string[]) =>
+    new StateFileInvalid(
+      filePath,
+      "a modelship rollout store",
+      problems,
+      "Fix it, or move it away to start with no rollout records (the versions it names as serving are then not started again).",
     );
   let file: unknown;
   try {
     file = JSON.parse(text);
   } catch (error) {
-    throw notAStore(`it is not valid JSON (${(error as Error).message})`, error);
+    throw notAStore(`it is not valid JSON (${(error as Error).message})`);
   }
   if (!isObject(file) || file.format !== FORMAT) throw notAStore(`expected "format": "${FORMAT}"`);
   const { models, claims, versionResults } = file;
   if (!isObject(models) || !isObject(claims) || !isObject(versionResults)) {
     throw notAStore(`expected the objects "models", "claims" and "versionResults"`);
   }
+  const problems: string[] = [];
   for (const [name, stored] of Object.entries(models)) {
     if (!isObject(stored) || stored.model !== name || !Array.isArray(stored.history)) {
-      throw notAStore(`models.${name} should be {"model": "${name}", "history": [...], ...}`);
+      problems.push(`models.${name} should be {"model": "${name}", "history": [...], ...}`);
+      continue;
     }
+    const lock = stored.lock;
+    if (
+      lock !== undefined &&
+      (!isObject(lock) || typeof lock.rolloutId !== "string" || typeof lock.version !== "string")
+    ) {
+      problems.push(`models.${name}.lock should be {"rolloutId", "version", "since"}`);
+    }
+    stored.history.forEach((transition: unknown, i: number) => {
+      if (
+        !isObject(transition) ||
+        typeof transition.rolloutId !== "string" ||
+        typeof transition.stage !== "string"
+      ) {
+        problems.push(
+          `models.${name}.history[${i}] should be a transition {"at", "rolloutId", "version", "stage", "status", "reason"}`,
+        );
+      }
+    });
   }
   for (const [model, versions] of Object.entries(versionResults)) {
-    if (!isObject(versions)) throw notAStore(`versionResults.${model} should be an object of versions`);
+    if (!isObject(versions)) problems.push(`versionResults.${model} should be an object of versions`);
   }
+  if (problems.length > 0) throw notAStore(...problems);
   return {
     models: new Map(Object.entries(models as Record<string, StoredModel>)),
     claims: new Map(Object.entries(claims).filter((e): e is [string, number] => typeof e[1] === "number")),

@@ -1,7 +1,7 @@
 // The Alarms port on this machine: the same specs the AWS adapter sends to PutMetricAlarm, kept in an
 // AlarmBook (lib/core/alarm-evaluator.ts) over the local metric series and evaluated in-process with
 // CloudWatch's semantics. A loop re-evaluates every alarm on a short interval and, for each alarm named
-// `modelship-*` that goes into ALARM, calls `onAlarm` once per transition — as the EventBridge rule on
+// with the pipeline's alarm prefix (`modelship-*` by default) that goes into ALARM, calls `onAlarm` once per transition — as the EventBridge rule on
 // `CloudWatch Alarm State Change` calls the Rollback function on AWS. A failing `onAlarm` is logged; the loop
 // goes on. Its timer is unref'ed; `close()` stops it and waits for the `onAlarm` calls in flight.
 
@@ -9,8 +9,8 @@ import type { AlarmSpec, AlarmState } from "../core/alarm-spec";
 import type { AlarmBook } from "../core/alarm-evaluator";
 import type { Alarms } from "../ports";
 
-/** The alarms whose ALARM starts a rollback: the prefix the EventBridge rule matches on AWS. */
-const ROLLBACK_ALARM_PREFIX = "modelship-";
+/** The alarms whose ALARM starts a rollback, unless told otherwise: the prefix the EventBridge rule matches on AWS. */
+const DEFAULT_ALARM_PREFIX = "modelship-";
 /**
  * Evaluations per second by default: the newest whole period is judged within this interval of its end,
  * so an ALARM is acted on well inside a second of the period boundary that produced it.
@@ -24,6 +24,8 @@ export interface LocalAlarmsOptions {
   /** Where a failed `onAlarm` is told. */
   readonly log: (message: string) => void;
   readonly now?: () => Date;
+  /** The pipeline's alarm name prefix (`canaryMetrics.alarmPrefix`). Default `modelship-`. */
+  readonly alarmPrefix?: string;
 }
 
 export class LocalAlarms implements Alarms {
@@ -79,7 +81,12 @@ export class LocalAlarms implements Alarms {
     }
     for (const transition of transitions) {
       const spec = this.specs.get(transition.name);
-      if (transition.to !== "ALARM" || !spec || !transition.name.startsWith(ROLLBACK_ALARM_PREFIX)) continue;
+      if (
+        transition.to !== "ALARM" ||
+        !spec ||
+        !transition.name.startsWith(this.options.alarmPrefix ?? DEFAULT_ALARM_PREFIX)
+      )
+        continue;
       const handled = Promise.resolve()
         .then(() => this.options.onAlarm(structuredClone(transition.state), structuredClone(spec)))
         .catch((error: unknown) => {

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { ApprovalStatus, Registry, RegistryEntry } from "../ports";
 import { writeFileAtomic } from "./atomic-write";
 import { withFileLock } from "./file-lock";
+import { StateFileInvalid } from "./state-file-invalid";
 
 const FORMAT = "modelship-registry/1";
 
@@ -108,6 +109,24 @@ export class LocalRegistry implements Registry {
     });
   }
 
+  /** Forgets a model's group, or one version's entries in it (`modelship forget`); returns how many entries went. */
+  forget(model: string, version: string | undefined): Promise<number> {
+    return this.update((groups) => {
+      const group = groups.get(model);
+      if (!group) return 0;
+      const kept = version === undefined ? [] : group.entries.filter((e) => e.version !== version);
+      const removed = group.entries.length - kept.length;
+      if (kept.length === 0) groups.delete(model);
+      else groups.set(model, { ...group, entries: kept });
+      return removed;
+    });
+  }
+
+  /** Reads the file, for a check at start: throws StateFileInvalid when it is not a registry. */
+  async check(): Promise<void> {
+    await this.read();
+  }
+
   private async read(): Promise<Groups> {
     let text: string;
     try {
@@ -121,9 +140,12 @@ export class LocalRegistry implements Registry {
 }
 
 function parseRegistry(text: string, filePath: string): Groups {
-  const notARegistry = (why: string) =>
-    new Error(
-      `${filePath} is not a modelship registry: ${why}. Fix it or move it away; modelship will not overwrite it.`,
+  const notARegistry = (...problems: string[]) =>
+    new StateFileInvalid(
+      filePath,
+      "a modelship registry",
+      problems,
+      "Fix it, or move it away to start an empty registry (the versions it lists are then not in it).",
     );
   let file: unknown;
   try {
@@ -134,9 +156,11 @@ function parseRegistry(text: string, filePath: string): Groups {
   if (!isObject(file) || file["format"] !== FORMAT) throw notARegistry(`expected "format": "${FORMAT}"`);
   const groups = file["groups"];
   if (!isObject(groups)) throw notARegistry('expected the object "groups"');
+  const problems: string[] = [];
   for (const [model, group] of Object.entries(groups)) {
     if (!isObject(group) || !Array.isArray(group["entries"])) {
-      throw notARegistry(`groups.${model} should be {"createdAt", "entries": [...]}`);
+      problems.push(`groups.${model} should be {"createdAt", "entries": [...]}`);
+      continue;
     }
     group["entries"].forEach((entry: unknown, i) => {
       if (
@@ -147,12 +171,13 @@ function parseRegistry(text: string, filePath: string): Groups {
         !Array.isArray(entry["statusHistory"]) ||
         !["PendingManualApproval", "Approved", "Rejected"].includes(entry["status"] as string)
       ) {
-        throw notARegistry(
+        problems.push(
           `groups.${model}.entries[${i}] should have version, rolloutId, packageVersion, status and statusHistory`,
         );
       }
     });
   }
+  if (problems.length > 0) throw notARegistry(...problems);
   return new Map(Object.entries(groups as Record<string, RegistryGroup>));
 }
 

@@ -19,7 +19,7 @@ import { checkCanary } from "../pipeline/check-canary";
 import { checkCandidate } from "../pipeline/check-candidate";
 import { cleanup } from "../pipeline/cleanup";
 import { deployCandidate } from "../pipeline/deploy-candidate";
-import type { StageDeps } from "../pipeline/deps";
+import type { Interruptible, StageDeps } from "../pipeline/deps";
 import { evalShard } from "../pipeline/eval-shard";
 import { finalize } from "../pipeline/finalize";
 import { mergeEval } from "../pipeline/merge-eval";
@@ -32,8 +32,10 @@ import { rollback, stateMachineRollback } from "../pipeline/rollback";
 import { smokeTest } from "../pipeline/smoke-test";
 import { stressWorker } from "../pipeline/stress-worker";
 import { validate } from "../pipeline/validate";
-import { LocalExecutor, type StateTransition, type TaskHandlers } from "./executor";
+import { createAdminSecret } from "./admin-auth";
+import { LocalExecutor, type StateTransition, type TaskContext, type TaskHandlers } from "./executor";
 import { FolderObjectStore } from "./folder-object-store";
+import { checkHomeStateFiles } from "./home-state-check";
 import { LocalGateway } from "./gateway/local-gateway";
 import { JsonFileRolloutStore } from "./json-rollout-store";
 import { JsonlEvents } from "./jsonl-events";
@@ -44,8 +46,14 @@ import { LocalRegistry } from "./local-registry";
 import { LocalServing } from "./local-serving";
 import { restoreServing } from "./restore-serving";
 
-/** What each pipeline function runs: the stage, given the state (or Map item) and the local adapters. */
-const STAGES: Record<PipelineFunction, (input: never, deps: StageDeps) => Promise<unknown>> = {
+/**
+ * What each pipeline function runs: the stage, given the state (or Map item), the local adapters and the
+ * execution's stop signal (the long stages stop at once when the execution is stopped; the others ignore it).
+ */
+const STAGES: Record<
+  PipelineFunction,
+  (input: never, deps: StageDeps, interruptible: Interruptible) => Promise<unknown>
+> = {
   Prepare: prepare,
   Validate: validate,
   DeployCandidate: deployCandidate,
@@ -69,6 +77,7 @@ export function localPaths(home: string) {
   return {
     bucket: join(home, "bucket"),
     rollouts: join(home, "rollouts.json"),
+    gateway: join(home, "gateway.json"),
     events: join(home, "events.jsonl"),
     config: join(home, "config.json"),
   };
@@ -118,7 +127,8 @@ const STOPPING_REASON = "the local runtime running it stopped";
 
 export async function openLocalRuntime(home: string, options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const paths = localPaths(home);
-  const config = await readStackConfig(paths.config);
+  const config = await readLocalStackConfig(home);
+  await checkHomeStateFiles({ home, rollouts: paths.rollouts, gateway: paths.gateway });
   const log = options.log ?? ((message: string) => console.error(message));
   // The handlers, the prober and the alarm loop reach the adapters through `deps`, which needs them first.
   const late: { deps?: StageDeps } = {};
@@ -127,7 +137,10 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
     return late.deps;
   };
   const handlers = Object.fromEntries(
-    PIPELINE_FUNCTIONS.map((fn) => [fn, (input: unknown) => STAGES[fn](input as never, depsNow())]),
+    PIPELINE_FUNCTIONS.map((fn) => [
+      fn,
+      (input: unknown, { signal }: TaskContext) => STAGES[fn](input as never, depsNow(), { signal }),
+    ]),
   ) as Record<PipelineFunction, (input: unknown) => Promise<unknown>> satisfies TaskHandlers;
   const executor = await LocalExecutor.load({
     handlers,
@@ -145,12 +158,19 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   });
   const alarms = new LocalAlarms({
     book: new AlarmBook(series),
+    alarmPrefix: config.canaryMetrics.alarmPrefix,
     // The composite is the alarm that rolls back, as the AWS rule matches only composites: acting on each
     // metric alarm too would only repeat an idempotent rollback.
     onAlarm: async (state) => {
       if (!state.name.endsWith("-rollback")) return;
       const outcome = await rollback(
-        { by: "alarm", alarmName: state.name, stateValue: "ALARM", reason: state.reason },
+        {
+          by: "alarm",
+          alarmName: state.name,
+          alarmPrefix: config.canaryMetrics.alarmPrefix,
+          stateValue: "ALARM",
+          reason: state.reason,
+        },
         depsNow(),
       );
       if (outcome.result !== "rolled back") log(outcome.reason);
@@ -159,6 +179,7 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   });
   const gateway = await LocalGateway.open({
     home,
+    adminSecret: await createAdminSecret(home),
     port: options.gatewayPort ?? config.local.gatewayPort,
     endpointOf: (handle) => serving.endpoint(handle, "probe"),
     record: (observations) =>
@@ -166,8 +187,13 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   });
   const events = new JsonlEvents(paths.events);
   const deps: StageDeps = {
-    // The prober goes through the gateway, so the faults injected there reach its requests too.
-    config: { ...config, gateway: { ...config.gateway, url: gateway.url } },
+    // The prober goes through the gateway, so the faults injected there reach its requests too; the rules
+    // that compare a scaled Wait with the alarms' real-time periods see the time factor the Waits run with.
+    config: {
+      ...config,
+      gateway: { ...config.gateway, url: gateway.url },
+      local: { ...config.local, timeFactor: options.timeFactor },
+    },
     objects: new FolderObjectStore(paths.bucket),
     store: new JsonFileRolloutStore(paths.rollouts),
     events: options.onEvent
@@ -231,7 +257,9 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   };
 }
 
-async function readStackConfig(file: string): Promise<StackConfig> {
+/** The home's stack config: `<home>/config.json` over the defaults; LocalConfigInvalid when it is not one. */
+export async function readLocalStackConfig(home: string): Promise<StackConfig> {
+  const file = localPaths(home).config;
   let text: string | undefined;
   try {
     text = await readFile(file, "utf8");

@@ -1,11 +1,12 @@
-// The alarm's way into Rollback on AWS: CloudWatch's "CloudWatch Alarm State Change" event for a
-// `modelship-*` alarm, delivered by an EventBridge rule within seconds of the change — even while the
+// The alarm's way into Rollback on AWS: CloudWatch's "CloudWatch Alarm State Change" event for one of this
+// pipeline's alarms (named `<canaryMetrics.alarmPrefix>*`), delivered by an EventBridge rule within seconds of the change — even while the
 // execution waits in a Bake or the Watch. The local alarm evaluator calls `rollback` directly.
 
 import { z } from "zod";
 import { findingsFromSchemaIssues } from "../core/schema-findings";
 import { findingsSentence } from "./findings-text";
-import { rollback, type RollbackDeps, type RollbackOutcome } from "./rollback";
+import type { StageDeps } from "./deps";
+import { rollback, ROLLBACK_USES, type RollbackDeps, type RollbackOutcome } from "./rollback";
 
 /** The event as EventBridge delivers it (only the fields read here). */
 export interface AlarmStateChangeEvent {
@@ -27,9 +28,12 @@ const alarmStateChangeSchema = z.object({
   }),
 });
 
+/** Finds the rollout that armed the alarm by its record, then rolls it back. */
+export const ALARM_ROLLBACK_USES = ROLLBACK_USES;
+
 export async function rollbackOnAlarm(
   event: AlarmStateChangeEvent,
-  deps: RollbackDeps,
+  deps: RollbackDeps & Pick<StageDeps, "config">,
 ): Promise<RollbackOutcome> {
   const parsed = alarmStateChangeSchema.safeParse(event);
   if (!parsed.success) {
@@ -42,5 +46,9 @@ export async function rollbackOnAlarm(
     };
   }
   const { alarmName, state } = parsed.data.detail;
-  return rollback({ by: "alarm", alarmName, stateValue: state.value, reason: state.reason ?? "" }, deps);
+  const { alarmPrefix } = deps.config.canaryMetrics;
+  return rollback(
+    { by: "alarm", alarmName, alarmPrefix, stateValue: state.value, reason: state.reason ?? "" },
+    deps,
+  );
 }

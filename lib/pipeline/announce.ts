@@ -4,10 +4,13 @@
 // event is never lost between a write and a failed emit (it may be repeated: events are at-least-once).
 
 import type { ModelRecord } from "../core/rollout";
-import type { StageDeps } from "./deps";
+import { type DepsUsing, portUse } from "./port-use";
 import { recordedTransition } from "./rollout-record";
 
-type AnnounceDeps = Pick<StageDeps, "store" | "events">;
+/** Emits what a rollout's writes left to announce, then forgets it. */
+export const ANNOUNCE_USES = portUse({ store: ["pendingEvents", "markAnnounced"], events: ["emit"] });
+
+type AnnounceDeps = DepsUsing<typeof ANNOUNCE_USES>;
 
 /** Emits the rollout's pending events, oldest first; returns how many. */
 export async function announcePending(deps: AnnounceDeps, model: string, rolloutId: string): Promise<number> {

@@ -9,10 +9,14 @@ import { type CanaryAlarms, canaryAlarmSpecs } from "../core/canary-alarms";
 import type { ResolvedManifest } from "../core/manifest-schema";
 import type { RolloutIdentity } from "../core/rollout";
 import type { StageDeps } from "./deps";
+import { type DepsUsing, portUse } from "./port-use";
 import type { RolloutFence } from "./rollout-fence";
 import { alarmsUndo, proberUndo } from "./stage-undos";
 
-type ArmingDeps = Pick<StageDeps, "alarms" | "metrics" | "config">;
+/** Creates the alarms and starts the prober; takes either back when the rollout lost its model meanwhile. */
+export const ARMING_USES = portUse({ alarms: ["ensure", "remove"], metrics: ["startProber", "stopProber"] });
+
+type ArmingDeps = DepsUsing<typeof ARMING_USES> & Pick<StageDeps, "config">;
 
 /** The rollout's alarms, as specs to create and names to record. */
 export function rolloutAlarms(
@@ -27,6 +31,7 @@ export function rolloutAlarms(
     ...(stableVersion === undefined ? {} : { stableVersion }),
     alarms: manifest.rollout.alarms,
     namespace: config.canaryMetrics.namespace,
+    alarmPrefix: config.canaryMetrics.alarmPrefix,
   });
 }
 

@@ -10,19 +10,26 @@
 
 import { canaryWeights, nextCanaryStep } from "../core/canary-policy";
 import type { CanaryPosition, ExecutionState, ModelRecord, RolloutPlan } from "../core/rollout";
-import { announcePending, stageComplete } from "./announce";
-import { armRolloutWatch, rolloutAlarms } from "./canary-arming";
+import { ANNOUNCE_USES, announcePending, stageComplete } from "./announce";
+import { ARMING_USES, armRolloutWatch, rolloutAlarms } from "./canary-arming";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { planAndManifest, previousCanaryStep } from "./canary-state";
 import type { StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
 import type { CanaryProgress } from "./flow-state";
-import { RolloutFence } from "./rollout-fence";
-import { routeUndo } from "./stage-undos";
+import { FENCE_USES, RolloutFence } from "./rollout-fence";
+import { ROUTE_UNDO_USES, routeUndo } from "./stage-undos";
 
-type CanaryStepDeps = Pick<
-  StageDeps,
-  "store" | "gateway" | "alarms" | "metrics" | "events" | "clock" | "config"
->;
+/** Moves the weights and records the step; arms the alarms and the prober at the first step. */
+export const CANARY_STEP_USES = combinedUse(
+  ARMING_USES,
+  FENCE_USES,
+  ANNOUNCE_USES,
+  ROUTE_UNDO_USES,
+  portUse({ store: ["get", "record"], gateway: ["setWeights"], events: ["emit"], clock: ["now"] }),
+);
+
+type CanaryStepDeps = DepsUsing<typeof CANARY_STEP_USES> & Pick<StageDeps, "config">;
 
 const STAGE = "CanaryStep";
 

@@ -9,7 +9,7 @@
 import { RolledBack } from "../core/errors";
 import type { ExecutionState, ModelRecord } from "../core/rollout";
 import { alarmStatusLine, firingReason } from "./alarm-report";
-import type { StageDeps } from "./deps";
+import { type DepsUsing, portUse } from "./port-use";
 import type { CanaryCheck } from "./flow-state";
 import {
   lostOwnershipReason,
@@ -18,7 +18,9 @@ import {
   recordedTransition,
 } from "./rollout-record";
 
-type CheckCanaryDeps = Pick<StageDeps, "store" | "alarms" | "clock">;
+export const CHECK_CANARY_USES = portUse({ store: ["get", "record"], alarms: ["states"], clock: ["now"] });
+
+type CheckCanaryDeps = DepsUsing<typeof CHECK_CANARY_USES>;
 
 const STAGE = "CheckCanary";
 

@@ -9,7 +9,10 @@ import type { Finding } from "../core/findings";
 import type { ExecutionState } from "../core/rollout";
 import type { CandidateStatus } from "../ports";
 import { candidateProgress } from "./candidate-state";
-import type { StageDeps } from "./deps";
+import { ABORT_WATCH_USES, assertNotAborted } from "./abort-watch";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
+
+export const CHECK_CANDIDATE_USES = combinedUse(ABORT_WATCH_USES, portUse({ serving: ["status"] }));
 
 /** A pending status travels in the state on every poll (and into CandidateTimeout's cause): a few lines do. */
 const PENDING_LOG_LINES = 5;
@@ -18,11 +21,15 @@ const LOG_LINE_CHARS = 300;
 
 export async function checkCandidate(
   state: ExecutionState,
-  deps: Pick<StageDeps, "serving">,
+  deps: DepsUsing<typeof CHECK_CANDIDATE_USES>,
 ): Promise<CandidateStatus> {
   const { handle } = candidateProgress(state, "CheckCandidate");
   const status = await deps.serving.status(handle);
-  if (status.phase === "failed") throw candidateFailed(handle.id, status);
+  if (status.phase === "failed") {
+    // A candidate an abort removed is gone, not failed: the abort is the rollout's end.
+    await assertNotAborted(deps, state.rollout, "CheckCandidate");
+    throw candidateFailed(handle.id, status);
+  }
   if (status.phase === "ready") {
     return {
       phase: "ready",

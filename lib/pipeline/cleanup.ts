@@ -14,11 +14,27 @@
 import { describeCaughtError, RolledBack } from "../core/errors";
 import type { ExecutionState } from "../core/rollout";
 import type { CandidateHandle } from "../ports";
-import { announcePending } from "./announce";
-import type { StageDeps } from "./deps";
+import { ANNOUNCE_USES, announcePending } from "./announce";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 
-type CleanupDeps = Pick<StageDeps, "store" | "events" | "clock" | "serving" | "gateway" | "registry">;
+/**
+ * Removes the candidate's workload (and what a half-done deploy left), takes it off the model's route (a
+ * failure at RegisterGateway may have put it there), rejects its registry entry, records and releases.
+ */
+export const CLEANUP_USES = combinedUse(
+  ANNOUNCE_USES,
+  portUse({
+    store: ["get", "record", "releaseLock"],
+    serving: ["remove", "removeRollout"],
+    gateway: ["removeBackend"],
+    registry: ["getStatus", "setStatus"],
+    events: ["emit"],
+    clock: ["now"],
+  }),
+);
+
+type CleanupDeps = DepsUsing<typeof CLEANUP_USES>;
 
 /** `$.outcome` after a failure. */
 export interface CleanupOutcome {

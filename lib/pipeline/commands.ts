@@ -10,7 +10,7 @@ import type { Finding } from "../core/findings";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
 import { findingsFromSchemaIssues } from "../core/schema-findings";
 import { findingsSentence } from "./findings-text";
-import { rollback, type RollbackDeps } from "./rollback";
+import { rollback, ROLLBACK_USES, type RollbackDeps } from "./rollback";
 import { PROMOTE_REQUESTED_STAGE } from "./rollout-record";
 
 export type CommandName = "Rollback Requested" | "Abort Requested" | "Promote Requested";
@@ -30,6 +30,9 @@ export interface CommandOutcome {
   readonly message: string;
   readonly findings?: readonly Finding[];
 }
+
+/** Rollback and Abort roll back; Promote marks the rollout record for CheckCanary. */
+export const COMMAND_USES = ROLLBACK_USES;
 
 type CommandDeps = RollbackDeps;
 

@@ -1,15 +1,23 @@
 // The DeployCandidate stage: starts the candidate's server — what to run from the manifest (runtime, image,
 // context length, extra flags), how big from Validate (format, GPU plan, bytes of weights), where the
-// weights are from the rollout — and returns the handle the readiness loop, the gates and Cleanup use.
+// weights are from the rollout's prefix in the pipeline's own bucket (the one Validate read, never a bucket
+// the rollout's state names) — and returns the handle the readiness loop, the gates and Cleanup use.
 // Idempotent: Serving.deploy adopts a candidate that exists, so a retried deploy never starts a second one.
 
 import type { ResolvedManifest } from "../core/manifest-schema";
 import type { ExecutionState, RolloutIdentity, ValidationSummary } from "../core/rollout";
 import type { CandidateHandle, CandidateSpec } from "../ports";
 import type { StageDeps } from "./deps";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
+import { ABORT_WATCH_USES, assertNotAborted } from "./abort-watch";
 
-type DeployDeps = Pick<StageDeps, "serving" | "config" | "events" | "clock">;
+export const DEPLOY_CANDIDATE_USES = combinedUse(
+  ABORT_WATCH_USES,
+  portUse({ serving: ["deploy"], events: ["emit"], clock: ["now"], objects: { bucket: [] } }),
+);
+
+type DeployDeps = DepsUsing<typeof DEPLOY_CANDIDATE_USES> & Pick<StageDeps, "config">;
 
 const STAGE = "DeployCandidate";
 const TRUST_REMOTE_CODE_FLAG = "--trust-remote-code";
@@ -21,7 +29,9 @@ export async function deployCandidate(state: ExecutionState, deps: DeployDeps): 
       `${STAGE} needs $.manifest (from Prepare) and $.validation (from Validate); the state has ${manifest ? "no validation" : "no manifest"}.`,
     );
   }
-  const spec = candidateSpec(rollout, manifest, validation);
+  const spec = candidateSpec(rollout, manifest, validation, deps.objects.bucket);
+  // Stopped by a command while it validated: no GPU is started for a rollout already over.
+  await assertNotAborted(deps, rollout, STAGE);
   const handle = await deps.serving.deploy(spec);
   const where = spec.gpus > 0 ? `${spec.gpus} GPU${spec.gpus === 1 ? "" : "s"}` : "CPU";
   await deps.events.emit(
@@ -51,6 +61,7 @@ function candidateSpec(
   rollout: RolloutIdentity,
   manifest: ResolvedManifest,
   validation: ValidationSummary,
+  bucket: string,
 ): CandidateSpec {
   const { serving } = manifest;
   const extraArgs =
@@ -70,7 +81,7 @@ function candidateSpec(
     maxModelLen: serving.maxModelLen,
     extraArgs,
     format: validation.format,
-    weights: { bucket: rollout.source.bucket, prefix: rollout.source.prefix },
+    weights: { bucket, prefix: rollout.source.prefix },
     weightBytes: validation.weightBytes,
   };
 }

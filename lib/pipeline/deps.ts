@@ -15,6 +15,12 @@ import type {
   Serving,
 } from "../ports";
 
+/** What a long stage (a stress worker, an eval shard, the smoke test) may be stopped by. */
+export interface Interruptible {
+  /** Aborts when the execution running the stage is stopped: the stage stops at once, and throws Interrupted. */
+  readonly signal?: AbortSignal;
+}
+
 export interface StageDeps {
   readonly config: StackConfig;
   readonly objects: ObjectStore;

@@ -15,13 +15,26 @@ import { checkEndpoint } from "../eval/endpoint-check";
 import type { RetryPolicy } from "../eval/backoff";
 import { DEFAULT_CONCURRENCY, DEFAULT_ITEM_TIMEOUT_MS, runEvalItems } from "../eval/run-eval";
 import type { CandidateHandle, Endpoint } from "../ports";
-import type { StageDeps } from "./deps";
-import { loadSuite } from "./eval-suites";
+import type { Interruptible } from "./deps";
+import { loadSuite, SUITE_READS } from "./eval-suites";
+import { interruptedOr } from "./interruption";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import type { EvalShardInput } from "./flow-state";
+import { ABORT_WATCH_USES, assertNotAborted, watchForAbort } from "./abort-watch";
 
-type EvalShardDeps = Pick<StageDeps, "objects" | "serving">;
+/**
+ * Asks the candidate the shard's items; reads the suite Prepare checked, writes the shard's detail under
+ * reports/; stops when the rollout was stopped meanwhile.
+ */
+export const EVAL_SHARD_USES = combinedUse(
+  SUITE_READS,
+  ABORT_WATCH_USES,
+  portUse({ objects: { put: ["reports"] }, serving: ["endpoint"] }),
+);
 
-export interface EvalShardOptions {
+type EvalShardDeps = DepsUsing<typeof EVAL_SHARD_USES>;
+
+export interface EvalShardOptions extends Interruptible {
   /** Items in flight at once. Default 4. */
   readonly concurrency?: number;
   /** Milliseconds one attempt at one item may take. Default: the shard's time budget shared over its items. */
@@ -66,10 +79,14 @@ export async function evalShard(
     );
   }
 
+  const doing = `the eval of shard ${shard.index + 1} of ${shard.of} of ${name}`;
+  await assertNotAborted(deps, rollout, doing);
   const endpoint = await deps.serving.endpoint(candidate, "probe");
   await assertReachable(endpoint, candidate, "before its questions");
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const questions = shardItems(suite.items, ref).length;
+  // The questions stop at once when the rollout is stopped by a command, or the execution is stopped.
+  const abort = watchForAbort(deps, rollout, doing, options.signal);
   const { summary, detail } = await runEvalItems(suite.items, endpoint, {
     suite: name,
     shard: ref,
@@ -77,7 +94,13 @@ export async function evalShard(
     concurrency,
     timeoutMs: options.timeoutMs ?? attemptTimeoutMs(questions, concurrency),
     ...(options.retry ? { retry: options.retry } : {}),
-  });
+    signal: abort.signal,
+  })
+    .catch((error: unknown) => {
+      abort.throwIfAborted();
+      throw interruptedOr(error, options.signal, doing);
+    })
+    .finally(() => abort.stop());
   // Every answer missing: the candidate may have gone away mid-shard. Retrying the shard then beats scoring it 0.
   if (summary.items > 0 && summary.errors === summary.items) {
     await assertReachable(endpoint, candidate, "after every one of its questions failed");

@@ -10,7 +10,7 @@ import type { SuiteItem } from "../core/eval/suite-item";
 import { parseSuite } from "../core/eval/suite-parser";
 import type { Finding } from "../core/findings";
 import { unreadableEntryFinding } from "../core/unreadable-entry";
-import type { ObjectStore } from "../ports";
+import { type DepsUsing, portUse } from "./port-use";
 
 /** Thousands of questions with long prompts fit many times over; a bigger file is not a suite. */
 export const MAX_SUITE_BYTES = 64 * 1024 * 1024;
@@ -24,7 +24,13 @@ export interface LoadedSuite {
   readonly sha256?: string;
 }
 
-export async function loadSuite(objects: ObjectStore, name: string): Promise<LoadedSuite> {
+/** Reading a suite: its size first, then its bytes, from `evals/`. */
+export const SUITE_READS = portUse({ objects: { head: ["evals"], get: ["evals"], location: [] } });
+
+export async function loadSuite(
+  objects: DepsUsing<typeof SUITE_READS>["objects"],
+  name: string,
+): Promise<LoadedSuite> {
   if (isBuiltInSuite(name)) return { name, items: SANITY_SUITE, findings: [] };
   const key = suiteFileKey(name);
   const info = await objects.head(key);

@@ -12,16 +12,27 @@
 
 import { RolledBack, Transient } from "../core/errors";
 import type { ExecutionState } from "../core/rollout";
-import { announcePending } from "./announce";
-import type { StageDeps } from "./deps";
+import { ANNOUNCE_USES, announcePending } from "./announce";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 import type { RolloutOutcome } from "./flow-state";
 import { assertStillRunning, lostOwnershipReason, recordedTransition } from "./rollout-record";
 
-type FinalizeDeps = Pick<
-  StageDeps,
-  "store" | "gateway" | "serving" | "alarms" | "metrics" | "events" | "clock"
->;
+/** Retires the old stable (its backendRef and workload); disarms the alarms and the prober. */
+export const FINALIZE_USES = combinedUse(
+  ANNOUNCE_USES,
+  portUse({
+    store: ["get", "record", "releaseLock", "claimEnd"],
+    gateway: ["removeBackend"],
+    serving: ["remove"],
+    alarms: ["remove"],
+    metrics: ["stopProber"],
+    events: ["emit"],
+    clock: ["now"],
+  }),
+);
+
+type FinalizeDeps = DepsUsing<typeof FINALIZE_USES>;
 
 const STAGE = "Finalize";
 

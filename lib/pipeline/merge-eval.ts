@@ -25,12 +25,15 @@ import { EvalFailed } from "../core/errors";
 import type { Finding } from "../core/findings";
 import type { ResolvedEvalSuite } from "../core/manifest-schema";
 import type { ExecutionState, RolloutIdentity, RolloutPlan } from "../core/rollout";
-import type { StageDeps } from "./deps";
+import { combinedUse, type DepsUsing } from "./port-use";
 import type { EvalShardResult } from "./eval-shard";
 import { rolloutEvent } from "./events";
-import { writeRolloutReport } from "./rollout-report";
+import { GATE_MERGE_USES, writeRolloutReport } from "./rollout-report";
+import { ABORT_WATCH_USES, assertNotAborted } from "./abort-watch";
 
-type MergeEvalDeps = Pick<StageDeps, "objects" | "store" | "events" | "clock">;
+export const MERGE_EVAL_USES = combinedUse(GATE_MERGE_USES, ABORT_WATCH_USES);
+
+type MergeEvalDeps = DepsUsing<typeof MERGE_EVAL_USES>;
 
 /** One suite's verdict in `$.eval`: the numbers, not the items. */
 export interface SuiteGateSummary {
@@ -98,6 +101,8 @@ export async function mergeEval(state: ExecutionState, deps: MergeEvalDeps): Pro
   const { rollout } = state;
   const plan = state.plan;
   if (!plan) throw new Error(`${STAGE} needs $.plan from Prepare; the state has none.`);
+  // Answers cut short by an abort are not scored.
+  await assertNotAborted(deps, rollout, STAGE);
   const results = shardResults(state);
   const suites = plannedSuites(plan);
   const stranger = results.find((r) => !suites.some((s) => s.name === r.summary.suite));

@@ -31,12 +31,15 @@ import {
   parseLoadResult,
 } from "../loadgen/load-result";
 import { type LoadSummary, summarizeLoad } from "../loadgen/load-summary";
-import type { StageDeps } from "./deps";
+import { combinedUse, type DepsUsing } from "./port-use";
 import { rolloutEvent } from "./events";
-import { writeRolloutReport } from "./rollout-report";
+import { GATE_MERGE_USES, writeRolloutReport } from "./rollout-report";
 import type { StressWorkerResult } from "./stress-worker";
+import { ABORT_WATCH_USES, assertNotAborted } from "./abort-watch";
 
-type MergeStressDeps = Pick<StageDeps, "objects" | "store" | "events" | "clock">;
+export const MERGE_STRESS_USES = combinedUse(GATE_MERGE_USES, ABORT_WATCH_USES);
+
+type MergeStressDeps = DepsUsing<typeof MERGE_STRESS_USES>;
 
 /** One metric's percentiles in ms, rounded to 0.01 ms. */
 export interface Percentiles {
@@ -94,6 +97,8 @@ export async function mergeStress(state: ExecutionState, deps: MergeStressDeps):
   const { rollout, manifest, plan } = state;
   if (!manifest) throw new Error(`${STAGE} needs $.manifest from Prepare; the state has none.`);
   if (!plan) throw new Error(`${STAGE} needs $.plan from Prepare; the state has none.`);
+  // A load cut short by an abort is not judged.
+  await assertNotAborted(deps, rollout, STAGE);
   const gate = manifest.gates.stress;
   const workers = workerResults(state, plan);
   const loaded = workers.filter((w) => w.resultKey !== undefined);

@@ -13,6 +13,8 @@ import type { Endpoint } from "../ports";
 export interface OpenAiClientOptions {
   /** Milliseconds one request (attempt) may take, the whole body or stream included. Default 60 s. */
   readonly timeoutMs?: number;
+  /** Cuts every request off when it aborts (the execution was stopped). */
+  readonly signal?: AbortSignal;
   /** Extra attempts after a connection error or a 5xx. Default 2. */
   readonly retries?: number;
   /** Pause before the first retry, doubled for each next one. Default 1 s. */
@@ -54,6 +56,7 @@ const ERROR_BODY_CHARS = 300;
 
 export class OpenAiClient {
   private readonly timeoutMs: number;
+  private readonly signal: AbortSignal | undefined;
   private readonly retries: number;
   private readonly retryDelayMs: number;
 
@@ -62,6 +65,7 @@ export class OpenAiClient {
     options: OpenAiClientOptions = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.signal = options.signal;
     this.retries = options.retries ?? 2;
     this.retryDelayMs = options.retryDelayMs ?? 1000;
     if (endpoint.caCertificate) trustCertificate(endpoint.caCertificate);
@@ -158,14 +162,16 @@ export class OpenAiClient {
             ...this.endpoint.headers,
           },
           ...(body ? { body: JSON.stringify(body) } : {}),
-          signal: AbortSignal.timeout(this.timeoutMs),
+          signal: this.signal
+            ? AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.signal])
+            : AbortSignal.timeout(this.timeoutMs),
         });
         if (response.status < 500 || attempt === this.retries) return { ok: true, response, sentAt };
         lastError = `HTTP ${response.status}`;
         await response.body?.cancel();
       } catch (error) {
         lastError = describeFetchError(error, this.timeoutMs);
-        if (isTimeout(error)) break;
+        if (isTimeout(error) || this.signal?.aborted) break;
       }
     }
     const tries = attempts > 1 ? ` (${attempts} attempts)` : "";

@@ -16,12 +16,26 @@ import type { ResolvedManifest } from "../core/manifest-schema";
 import { planRollout } from "../core/plan";
 import type { ExecutionInput, PrepareResult, RolloutIdentity, StressPromptSet } from "../core/rollout";
 import { unreadableEntryFinding } from "../core/unreadable-entry";
+import type { ObjectVersion } from "../ports";
 import type { StageDeps } from "./deps";
-import { loadSuite } from "./eval-suites";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
+import { loadSuite, SUITE_READS } from "./eval-suites";
 import { rolloutEvent } from "./events";
-import { loadPromptSet } from "./stress-prompts";
+import { loadPromptSet, PROMPT_SET_READS } from "./stress-prompts";
 
-type PrepareDeps = Pick<StageDeps, "objects" | "store" | "events" | "clock" | "config">;
+/** Reads the manifest and the gates' files, lists the weights (their size), takes the lock and records. */
+export const PREPARE_USES = combinedUse(
+  SUITE_READS,
+  PROMPT_SET_READS,
+  portUse({
+    objects: { head: ["manifests"], get: ["manifests"], list: ["models"], location: [] },
+    store: ["get", "acquireLock", "record"],
+    events: ["emit"],
+    clock: ["now"],
+  }),
+);
+
+type PrepareDeps = DepsUsing<typeof PREPARE_USES> & Pick<StageDeps, "config">;
 
 const STAGE = "Prepare";
 
@@ -107,7 +121,8 @@ async function readRolloutManifest(
 ): Promise<{ manifest: ResolvedManifest; warnings: Finding[] }> {
   const { key } = rollout.source;
   const fileName = key.split("/").at(-1) ?? key;
-  const info = await deps.objects.head(key);
+  const uploaded = uploadedVersion(rollout);
+  const info = await deps.objects.head(key, uploaded);
   if (info?.unreadable) {
     return reject(
       rollout,
@@ -118,7 +133,7 @@ async function readRolloutManifest(
       }),
     );
   }
-  const bytes = info && info.size <= MAX_MANIFEST_BYTES ? await deps.objects.get(key) : undefined;
+  const bytes = info && info.size <= MAX_MANIFEST_BYTES ? await deps.objects.get(key, uploaded) : undefined;
   if (info && (info.size > MAX_MANIFEST_BYTES || (bytes && bytes.length > MAX_MANIFEST_BYTES))) {
     return reject(
       rollout,
@@ -130,6 +145,18 @@ async function readRolloutManifest(
     );
   }
   if (!bytes) {
+    if (uploaded && (await deps.objects.head(key))) {
+      return reject(
+        rollout,
+        deps,
+        new ManifestInvalid(
+          `The manifest ${key} in ${deps.objects.location} is no longer the one whose upload started this rollout (${describeVersion(uploaded)}): it was replaced since.`,
+          {
+            hint: "Nothing of the replaced manifest is used. The upload that replaced it starts a rollout of its own; to roll out this version, upload its manifest again.",
+          },
+        ),
+      );
+    }
     return reject(
       rollout,
       deps,
@@ -178,6 +205,22 @@ async function readRolloutManifest(
     );
   }
   return { manifest: resolved.manifest, warnings: findings };
+}
+
+/**
+ * The manifest exactly as uploaded: by the S3 version id the upload's event carried, or by its ETag in an
+ * unversioned bucket, so a manifest uploaded over it meanwhile cannot take its place. A "Rollout Requested"
+ * command names no version: it rolls out the manifest as it is when Prepare reads it.
+ */
+function uploadedVersion(rollout: RolloutIdentity): ObjectVersion | undefined {
+  const { versionId, etag } = rollout.source;
+  if (versionId !== undefined) return { versionId };
+  if (etag !== undefined) return { etag };
+  return undefined;
+}
+
+function describeVersion(version: ObjectVersion): string {
+  return version.versionId === undefined ? `ETag ${version.etag}` : `version ${version.versionId}`;
 }
 
 /** A gate's files as Prepare read them: every finding, and which of them cannot be used. */

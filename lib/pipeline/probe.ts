@@ -16,10 +16,23 @@
 import type { ModelRecord, ServingVersion } from "../core/rollout";
 import type { Endpoint, Observation, ProberTarget, Variant } from "../ports";
 import type { StageDeps } from "./deps";
+import { type DepsUsing, portUse } from "./port-use";
 import { OpenAiClient } from "./openai-client";
 import { holdsLock } from "./rollout-record";
 
-type ProbeDeps = Pick<StageDeps, "store" | "serving" | "gateway" | "metrics" | "clock" | "config">;
+/**
+ * Reads which versions serve the model, reaches them (through the gateway's route, or each version's server
+ * by the service proxy), publishes what it measured; stops its own schedule once the rollout is over.
+ */
+export const PROBE_USES = portUse({
+  store: ["get"],
+  serving: ["endpoint"],
+  gateway: ["describe"],
+  metrics: ["publish", "stopProber"],
+  clock: ["now"],
+});
+
+type ProbeDeps = DepsUsing<typeof PROBE_USES> & Pick<StageDeps, "config">;
 
 export interface ProbeOptions {
   /** Milliseconds a probe may take before it counts as failed. Default: the probe period. */

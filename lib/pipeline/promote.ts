@@ -12,20 +12,34 @@
 // finds its event still pending makes the same (idempotent) changes again and announces it.
 
 import type { ExecutionState, ModelRecord, ServingVersion } from "../core/rollout";
-import { announcePending, stageComplete } from "./announce";
-import { armRolloutWatch, rolloutAlarms } from "./canary-arming";
+import { ANNOUNCE_USES, announcePending, stageComplete } from "./announce";
+import { ARMING_USES, armRolloutWatch, rolloutAlarms } from "./canary-arming";
 import { planAndManifest } from "./canary-state";
 import type { StageDeps } from "./deps";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 import type { RolloutOutcome } from "./flow-state";
-import { RolloutFence } from "./rollout-fence";
+import { FENCE_USES, RolloutFence } from "./rollout-fence";
 import { recordedTransition } from "./rollout-record";
-import { registryUndo, routeUndo } from "./stage-undos";
+import { REGISTRY_UNDO_USES, registryUndo, ROUTE_UNDO_USES, routeUndo } from "./stage-undos";
 
-type PromoteDeps = Pick<
-  StageDeps,
-  "store" | "gateway" | "registry" | "alarms" | "metrics" | "events" | "clock" | "config"
->;
+/** 100% to the candidate, Approved in the registry, its results kept; a first release is armed here. */
+export const PROMOTE_USES = combinedUse(
+  ARMING_USES,
+  FENCE_USES,
+  ANNOUNCE_USES,
+  ROUTE_UNDO_USES,
+  REGISTRY_UNDO_USES,
+  portUse({
+    store: ["get", "record", "saveVersionResults"],
+    gateway: ["promote"],
+    registry: ["setStatus"],
+    events: ["emit"],
+    clock: ["now"],
+  }),
+);
+
+type PromoteDeps = DepsUsing<typeof PROMOTE_USES> & Pick<StageDeps, "config">;
 
 const STAGE = "Promote";
 const GATE_RESULTS = ["smoke", "stress", "eval"] as const;

@@ -12,15 +12,30 @@
 
 import { GatewayFailed, ModelshipError } from "../core/errors";
 import type { ExecutionState } from "../core/rollout";
-import { announcePending } from "./announce";
+import { ANNOUNCE_USES, announcePending } from "./announce";
 import { candidateProgress } from "./candidate-state";
-import type { StageDeps } from "./deps";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
-import { RolloutFence } from "./rollout-fence";
+import { FENCE_USES, RolloutFence } from "./rollout-fence";
 import { recordedTransition } from "./rollout-record";
-import { registryUndo, routeUndo } from "./stage-undos";
+import { REGISTRY_UNDO_USES, registryUndo, ROUTE_UNDO_USES, routeUndo } from "./stage-undos";
 
-type RegisterGatewayDeps = Pick<StageDeps, "gateway" | "registry" | "store" | "events" | "clock" | "objects">;
+export const REGISTER_GATEWAY_USES = combinedUse(
+  FENCE_USES,
+  ANNOUNCE_USES,
+  ROUTE_UNDO_USES,
+  REGISTRY_UNDO_USES,
+  portUse({
+    gateway: ["register"],
+    registry: ["register"],
+    store: ["get", "record"],
+    events: ["emit"],
+    clock: ["now"],
+    objects: { location: [] },
+  }),
+);
+
+type RegisterGatewayDeps = DepsUsing<typeof REGISTER_GATEWAY_USES>;
 
 /** `$.gateway`: small, for the state. */
 export interface GatewayRegistration {

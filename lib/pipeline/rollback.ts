@@ -29,9 +29,9 @@ import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
 import type { ExecutionState, LockHolder, ModelRecord } from "../core/rollout";
 import type { CandidateHandle } from "../ports";
 import { describeFiringAlarm, firingReason } from "./alarm-report";
-import { announcePending } from "./announce";
+import { ANNOUNCE_USES, announcePending } from "./announce";
 import { candidateProgress } from "./candidate-state";
-import type { StageDeps } from "./deps";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 import type { RolloutOutcome } from "./flow-state";
 import { holdsLock, recordedTransition, ROLLBACK_STAGE } from "./rollout-record";
@@ -42,6 +42,8 @@ export type RollbackRequest =
   | {
       readonly by: "alarm";
       readonly alarmName: string;
+      /** The pipeline's alarm name prefix (`canaryMetrics.alarmPrefix`): the model's name follows it. */
+      readonly alarmPrefix: string;
       readonly stateValue: AlarmStateValue;
       /** CloudWatch's reason for the state change, used when the alarm's values cannot be read. */
       readonly reason: string;
@@ -62,13 +64,24 @@ export interface RollbackOutcome extends RolloutOutcome {
   readonly rolloutId?: string;
 }
 
-export type RollbackDeps = Pick<
-  StageDeps,
-  "store" | "gateway" | "serving" | "alarms" | "metrics" | "registry" | "events" | "clock"
->;
+/** Everything a rollback undoes: traffic back to stable, the candidate's workload, alarms, prober and registry status. */
+export const ROLLBACK_USES = combinedUse(
+  ANNOUNCE_USES,
+  portUse({
+    store: ["get", "record", "releaseLock", "claimEnd"],
+    gateway: ["promote", "removeBackend"],
+    serving: ["remove", "removeRollout"],
+    alarms: ["states", "remove"],
+    metrics: ["stopProber"],
+    registry: ["getStatus", "setStatus"],
+    events: ["emit"],
+    clock: ["now"],
+  }),
+);
+
+export type RollbackDeps = DepsUsing<typeof ROLLBACK_USES>;
 
 const STAGE = ROLLBACK_STAGE;
-const ALARM_PREFIX = "modelship-";
 
 /** The rollout a request is about, and why it is to be rolled back. */
 interface Target {
@@ -269,7 +282,7 @@ async function findTarget(request: RollbackRequest, deps: RollbackDeps): Promise
       const { alarmName, stateValue } = request;
       if (stateValue !== "ALARM")
         return `Alarm ${alarmName} is ${stateValue}, not ALARM: nothing to roll back.`;
-      const record = await recordArmedWith(alarmName, deps);
+      const record = await recordArmedWith(alarmName, request.alarmPrefix, deps);
       if (!record?.lock) {
         return `No running rollout watches alarm ${alarmName} (an earlier version's alarm, or a rollout already rolled back or finished): nothing to roll back.`;
       }
@@ -314,12 +327,16 @@ function lockHolderOf(record: ModelRecord, lock: LockHolder) {
 
 /**
  * The record of the model whose running rollout armed this alarm. Alarm names are
- * `modelship-<model>-<version>-<what>` and both model and version may contain `-`, so each possible model
+ * `<prefix><model>-<version>-<what>` and both model and version may contain `-`, so each possible model
  * name is tried; only a record listing the alarm among its rollout's alarms counts.
  */
-async function recordArmedWith(alarmName: string, deps: RollbackDeps): Promise<ModelRecord | undefined> {
-  if (!alarmName.startsWith(ALARM_PREFIX)) return undefined;
-  const rest = alarmName.slice(ALARM_PREFIX.length);
+async function recordArmedWith(
+  alarmName: string,
+  prefix: string,
+  deps: RollbackDeps,
+): Promise<ModelRecord | undefined> {
+  if (!alarmName.startsWith(prefix)) return undefined;
+  const rest = alarmName.slice(prefix.length);
   for (let dash = rest.indexOf("-"); dash > 0; dash = rest.indexOf("-", dash + 1)) {
     const model = rest.slice(0, dash);
     if (!MODEL_NAME_PATTERN.test(model)) continue;

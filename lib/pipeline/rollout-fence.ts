@@ -10,7 +10,7 @@
 import { ModelshipError, RolledBack } from "../core/errors";
 import type { ModelRecord, Transition } from "../core/rollout";
 import type { RecordChanges, RecordOptions } from "../ports";
-import type { StageDeps } from "./deps";
+import { type DepsUsing, portUse } from "./port-use";
 import { assertStillRunning, lostOwnershipReason, ownsModel } from "./rollout-record";
 
 /** How to take back one change, and what it is, for a message when that fails. */
@@ -20,11 +20,14 @@ export interface Undo {
   readonly run: () => Promise<unknown>;
 }
 
+/** Reads the record to check ownership, and writes transitions on the condition of it. */
+export const FENCE_USES = portUse({ store: ["get", "record"] });
+
 export class RolloutFence {
   private readonly undos: Undo[] = [];
 
   constructor(
-    private readonly store: StageDeps["store"],
+    private readonly store: DepsUsing<typeof FENCE_USES>["store"],
     private readonly rollout: { readonly id: string; readonly model: string },
     private readonly stage: string,
   ) {}

@@ -18,16 +18,34 @@ import { formatBytes } from "../core/report/report-format";
 import type { StressReport } from "../core/report/report-input";
 import type { RolloutIdentity } from "../core/rollout";
 import { HistogramSet, HistogramSetInvalid } from "../loadgen/histogram-set";
-import type { ObjectStore } from "../ports";
-import type { StageDeps } from "./deps";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 
 /** A gate document bigger than this is not read into memory: no stage writes one (eval.json keeps outputs short). */
 const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
 
+/** Reads the gates' documents and writes the page, all under `reports/`. */
+export const ROLLOUT_REPORT_USES = portUse({
+  objects: { head: ["reports"], get: ["reports"], put: ["reports"] },
+});
+
+/**
+ * What a gate's merge stage (MergeStress, MergeEval) uses: it reads its shards' results and the stable's kept
+ * result, writes its report and the rollout's page under `reports/`, and announces the gate.
+ */
+export const GATE_MERGE_USES = combinedUse(
+  ROLLOUT_REPORT_USES,
+  portUse({
+    objects: { get: ["reports"], put: ["reports"], location: [] },
+    store: ["getVersionResults"],
+    events: ["emit"],
+    clock: ["now"],
+  }),
+);
+
 /** Renders and writes `reports/<model>/<version>/<rolloutId>/report.html`; returns its key. */
 export async function writeRolloutReport(
   rollout: RolloutIdentity,
-  deps: Pick<StageDeps, "objects">,
+  deps: DepsUsing<typeof ROLLOUT_REPORT_USES>,
 ): Promise<string> {
   const prefix = `reports/${rollout.model}/${rollout.version}/${rollout.id}`;
   const [validation, stress, evaluation] = await Promise.all([
@@ -45,7 +63,7 @@ async function readDocument<K extends DocumentKind>(
   kind: K,
   key: string,
   rollout: RolloutIdentity,
-  objects: ObjectStore,
+  objects: DepsUsing<typeof ROLLOUT_REPORT_USES>["objects"],
 ): Promise<ReportDocument<DocumentOf<K>>> {
   const info = await objects.head(key);
   if (!info) return { status: "missing", key };

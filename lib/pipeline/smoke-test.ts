@@ -19,11 +19,18 @@ import {
   smokeVerdict,
 } from "../core/smoke-verdict";
 import { candidateProgress } from "./candidate-state";
-import type { StageDeps } from "./deps";
+import { throwIfInterrupted } from "./interruption";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 import { type Answer, OpenAiClient, type OpenAiClientOptions, type StreamedAnswer } from "./openai-client";
+import { ABORT_WATCH_USES, assertNotAborted } from "./abort-watch";
 
-type SmokeDeps = Pick<StageDeps, "serving" | "clock" | "events">;
+export const SMOKE_TEST_USES = combinedUse(
+  ABORT_WATCH_USES,
+  portUse({ serving: ["endpoint"], events: ["emit"], clock: ["now"] }),
+);
+
+type SmokeDeps = DepsUsing<typeof SMOKE_TEST_USES>;
 
 export interface SmokeTestOptions extends OpenAiClientOptions {
   /** Milliseconds for the whole test; requests not sent by then fail as not sent. Default 600 s (the Task allows 900). */
@@ -58,6 +65,7 @@ export async function smokeTest(
   const { handle, readiness } = candidateProgress(state, STAGE);
   if (!manifest) throw new Error(`${STAGE} needs $.manifest from Prepare; the state has none.`);
   const gate = manifest.gates.smoke;
+  await assertNotAborted(deps, rollout, STAGE);
   const endpoint = await deps.serving.endpoint(handle, "probe");
   const client = new OpenAiClient(endpoint, options);
   const budgetMs = options.budgetMs ?? 600_000;
@@ -74,6 +82,7 @@ export async function smokeTest(
   ];
   let streamed: StreamedAnswer | undefined;
   for (const request of planSmokeRequests(gate)) {
+    if (options.signal?.aborted) break;
     const label = request.stream ? "chat (streamed)" : request.prompt.messages ? "chat" : "completion";
     const shown = promptText(request.prompt);
     if (performance.now() - startedAt > budgetMs) {
@@ -102,8 +111,12 @@ export async function smokeTest(
     );
   }
 
+  // Stopped: the answers cut off are not the candidate's fault, and are not judged.
+  throwIfInterrupted(options.signal, "the smoke test");
   const failed = verdicts.filter((v) => v.problems.length > 0);
   if (failed.length > 0) {
+    // Its candidate removed by an abort meanwhile: what failed is the abort's doing.
+    await assertNotAborted(deps, rollout, STAGE);
     throw new SmokeFailed(
       `${rollout.model} ${rollout.version} failed ${failed.length} of ${verdicts.length} smoke checks.`,
       { findings: smokeFindings(verdicts), hint: smokeFailureHint(verdicts) },

@@ -3,7 +3,13 @@
 // registry entry — so it is safe after a rollback that already put things right.
 
 import type { StageDeps } from "./deps";
+import { portUse } from "./port-use";
 import type { Undo } from "./rollout-fence";
+
+/** What `routeUndo` calls: it reads the route, then gives the version it replaced 100% and removes its own. */
+export const ROUTE_UNDO_USES = portUse({ gateway: ["describe", "promote", "removeBackend"] });
+/** What `registryUndo` calls. */
+export const REGISTRY_UNDO_USES = portUse({ registry: ["getStatus", "setStatus"] });
 
 /**
  * The version leaves the route again and the version it was to replace takes 100%: after a stage moved

@@ -4,13 +4,16 @@
 //
 // A "Rollout Requested" command names the manifest by `{bucket, key}` (the key as stored, not URL-encoded)
 // and is de-duplicated by its `requestId`, or the EventBridge event id when it has none.
+//
+// Only the pipeline's own bucket is rolled out: Validate reads that bucket and DeployCandidate serves from
+// it, so an event naming any other bucket is rejected — a command cannot deploy weights nobody validated.
 
 import { z } from "zod";
 import type { Finding } from "../core/findings";
 import { decodeS3EventKey, executionName, parseManifestKey } from "../core/keys";
 import type { ExecutionInput } from "../core/rollout";
 import { describeValue, findingsFromSchemaIssues } from "../core/schema-findings";
-import type { StageDeps } from "./deps";
+import { type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 
 /** S3's "Object Created" event as EventBridge delivers it (only the fields Start reads). */
@@ -83,13 +86,20 @@ interface Upload {
   readonly dedupKey: string;
 }
 
-export async function start(
-  event: StartEvent,
-  deps: Pick<StageDeps, "executions" | "events" | "clock">,
-): Promise<StartOutcome> {
+export const START_USES = portUse({
+  executions: ["idFor", "start"],
+  events: ["emit"],
+  clock: ["now"],
+  objects: { bucket: [] },
+});
+
+export async function start(event: StartEvent, deps: DepsUsing<typeof START_USES>): Promise<StartOutcome> {
   const read = readUpload(event);
   if (!read.upload) return reject(read.findings, undefined, deps);
   const { upload } = read;
+  if (upload.bucket !== deps.objects.bucket) {
+    return reject([foreignBucket(event, upload.bucket, deps.objects.bucket)], upload, deps);
+  }
 
   const parsed = parseManifestKey(upload.key);
   if (!parsed.ok) return reject([parsed.finding], upload, deps);
@@ -176,6 +186,17 @@ function readUpload(event: StartEvent): { upload?: Upload; findings: Finding[] }
   };
 }
 
+function foreignBucket(event: StartEvent, bucket: string, ownBucket: string): Finding {
+  const upload = event["detail-type"] === "Object Created";
+  return {
+    severity: "error",
+    code: "start-event.bucket",
+    path: upload ? "detail.bucket.name" : "detail.bucket",
+    message: `expected this pipeline's bucket '${ownBucket}', found '${bucket}': modelship rolls out only models in its own bucket, where Validate checks them and candidates load them from.`,
+    hint: `Upload the model under models/<name>/<version>/ in ${ownBucket}${upload ? "" : ", and name that bucket in the command"}.`,
+  };
+}
+
 function eventFindings(issues: readonly z.core.$ZodIssue[], event: unknown, schema: z.ZodType): Finding[] {
   return findingsFromSchemaIssues(issues, event, schema, { codePrefix: "start-event" });
 }
@@ -183,7 +204,7 @@ function eventFindings(issues: readonly z.core.$ZodIssue[], event: unknown, sche
 async function reject(
   findings: readonly Finding[],
   upload: Upload | undefined,
-  deps: Pick<StageDeps, "events" | "clock">,
+  deps: Pick<DepsUsing<typeof START_USES>, "events" | "clock">,
 ): Promise<StartOutcome> {
   const key = upload?.key ?? "";
   const [, model = "", version = ""] = key.split("/");

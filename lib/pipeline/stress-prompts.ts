@@ -10,7 +10,7 @@ import type { Finding } from "../core/findings";
 import { unreadableEntryFinding } from "../core/unreadable-entry";
 import type { LoadPrompt } from "../loadgen/load-prompt";
 import { parsePromptFile, PromptFileInvalid, type PromptLineProblem } from "../loadgen/prompt-file";
-import type { ObjectStore } from "../ports";
+import { type DepsUsing, portUse } from "./port-use";
 
 /** Tens of thousands of long prompts fit; every worker holds the whole set in memory. */
 export const MAX_PROMPT_SET_BYTES = 64 * 1024 * 1024;
@@ -33,7 +33,13 @@ export function promptSetKey(name: string): string {
   return `prompts/${name}.jsonl`;
 }
 
-export async function loadPromptSet(objects: ObjectStore, name: string): Promise<LoadedPromptSet> {
+/** Reading a prompt set: its size first, then its bytes, from `prompts/`. */
+export const PROMPT_SET_READS = portUse({ objects: { head: ["prompts"], get: ["prompts"], location: [] } });
+
+export async function loadPromptSet(
+  objects: DepsUsing<typeof PROMPT_SET_READS>["objects"],
+  name: string,
+): Promise<LoadedPromptSet> {
   const key = promptSetKey(name);
   const info = await objects.head(key);
   if (info?.unreadable) {

@@ -20,12 +20,25 @@ import { probeEndpoint } from "../loadgen/endpoint-probe";
 import type { LoadPrompt } from "../loadgen/load-prompt";
 import type { LoadResult } from "../loadgen/load-result";
 import { runLoad } from "../loadgen/run-load";
-import type { CandidateHandle, Endpoint, ObjectStore } from "../ports";
-import type { StageDeps } from "./deps";
+import type { CandidateHandle, Endpoint } from "../ports";
+import type { Interruptible } from "./deps";
+import { throwIfInterrupted } from "./interruption";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import type { StressWorkerInput } from "./flow-state";
-import { loadPromptSet } from "./stress-prompts";
+import { loadPromptSet, PROMPT_SET_READS } from "./stress-prompts";
+import { ABORT_WATCH_USES, assertNotAborted, watchForAbort } from "./abort-watch";
 
-type StressWorkerDeps = Pick<StageDeps, "objects" | "serving">;
+/**
+ * Sends load to the candidate's load endpoint; reads the planned prompt set, writes its result under
+ * reports/; stops when the rollout was stopped meanwhile.
+ */
+export const STRESS_WORKER_USES = combinedUse(
+  PROMPT_SET_READS,
+  ABORT_WATCH_USES,
+  portUse({ objects: { put: ["reports"] }, serving: ["endpoint"] }),
+);
+
+type StressWorkerDeps = DepsUsing<typeof STRESS_WORKER_USES>;
 
 /** One StressTest Map item's result (`$.stress.workers[i]` until MergeStress replaces the list). */
 export interface StressWorkerResult {
@@ -57,6 +70,7 @@ const STAGE = "StressWorker";
 export async function stressWorker(
   input: StressWorkerInput,
   deps: StressWorkerDeps,
+  options: Interruptible = {},
 ): Promise<StressWorkerResult> {
   const { rollout, candidate, gate, worker, prompts: promptSet } = checkedInput(input);
   assertRunFits(gate);
@@ -74,8 +88,12 @@ export async function stressWorker(
   }
 
   const prompts = promptSet ? await promptsToSend(promptSet, worker, deps.objects) : undefined;
+  const doing = `stress worker ${worker.index + 1} of ${worker.of}`;
+  await assertNotAborted(deps, rollout, doing);
   const endpoint = await deps.serving.endpoint(candidate, "load");
   await assertReachable(endpoint, candidate, "before the load");
+  // The load stops at once when the rollout is stopped by a command, or the execution is stopped.
+  const abort = watchForAbort(deps, rollout, doing, options.signal);
   const result = await runLoad({
     baseUrl: endpoint.baseUrl,
     model: endpoint.servedName,
@@ -93,7 +111,11 @@ export async function stressWorker(
     slo: gate.slo,
     seed,
     requestTimeoutSeconds: REQUEST_TIMEOUT_SECONDS,
-  });
+    signal: abort.signal,
+  }).finally(() => abort.stop());
+  // A load cut short is not the load the gate asked for: nothing is stored for MergeStress to judge.
+  abort.throwIfAborted();
+  throwIfInterrupted(options.signal, doing);
   if (nothingAnswered(result)) {
     await assertReachable(endpoint, candidate, "after every request of the load failed to connect");
   }
@@ -154,7 +176,7 @@ function assertRunFits(gate: ResolvedStressGate): void {
 async function promptsToSend(
   planned: StressPromptSet,
   { index, of }: RolloutPlan["stressWorkers"][number],
-  objects: ObjectStore,
+  objects: StressWorkerDeps["objects"],
 ): Promise<readonly LoadPrompt[]> {
   const set = await loadPromptSet(objects, planned.name);
   if (!hasErrors(set.findings) && set.sha256 === planned.sha256) return set.prompts;

@@ -44,7 +44,8 @@ import {
   tensorBudgetSpent,
 } from "../core/safetensors";
 import { unreadableEntryFinding } from "../core/unreadable-entry";
-import type { ObjectInfo, ObjectStore } from "../ports";
+import type { ObjectInfo, ObjectVersion } from "../ports";
+import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import type { StageDeps } from "./deps";
 
 /**
@@ -106,9 +107,21 @@ export interface ValidationReport {
   readonly findings: readonly Finding[];
 }
 
+/** Validating a model reads under `models/` only: the listing, heads, header ranges and small files. */
+const MODEL_READS = portUse({
+  objects: { list: ["models"], head: ["models"], getRange: ["models"], get: ["models"], location: [] },
+});
+type ModelReads = DepsUsing<typeof MODEL_READS>["objects"];
+
+/** Validate's use: reading the model, writing its report under `reports/`. */
+export const VALIDATE_USES = combinedUse(
+  MODEL_READS,
+  portUse({ objects: { put: ["reports"] }, clock: ["now"] }),
+);
+
 /** Validates the model under `prefix`. Throws only when the store itself fails. */
 export async function validateModel(
-  objects: ObjectStore,
+  objects: ModelReads,
   prefix: string,
   options: ValidateOptions,
 ): Promise<ValidationReport> {
@@ -290,7 +303,7 @@ export async function validateModel(
  */
 export async function validate(
   state: ExecutionState,
-  deps: Pick<StageDeps, "objects" | "config" | "clock">,
+  deps: DepsUsing<typeof VALIDATE_USES> & Pick<StageDeps, "config">,
 ): Promise<ValidationSummary> {
   const { rollout, manifest } = state;
   const report = await validateModel(deps.objects, rollout.source.prefix, {
@@ -368,7 +381,7 @@ class HeaderReading {
   private readonly markChecked: (() => void)[] = [];
 
   constructor(
-    readonly store: ObjectStore,
+    readonly store: ModelReads,
     files: number,
   ) {
     this.checked = Array.from(
@@ -441,7 +454,7 @@ async function readSafetensorsFile(
 
 /** Reads a GGUF header, growing the read as far as the parser asks (it bounds the total). */
 async function readGgufFile(
-  store: ObjectStore,
+  store: ModelReads,
   key: string,
   path: string,
   size: number,
@@ -514,7 +527,7 @@ function shapeFromGguf(info: GgufInfo): ModelShape {
 
 /** The listing has no checksums (ListObjectsV2 does not return them): head the files the manifest hashes. */
 async function addChecksums(
-  store: ObjectStore,
+  store: ModelReads,
   stored: Map<string, StoredFile>,
   declared: ResolvedManifest["files"],
   key: (path: string) => string,
@@ -558,12 +571,12 @@ function fileReport(
 }
 
 /** Counts every request and every byte read through it. */
-class CountingObjectStore implements ObjectStore {
+class CountingObjectStore implements ModelReads {
   requests = 0;
   bytesRead = 0;
   readonly location: string;
 
-  constructor(private readonly inner: ObjectStore) {
+  constructor(private readonly inner: ModelReads) {
     this.location = inner.location;
   }
 
@@ -572,9 +585,9 @@ class CountingObjectStore implements ObjectStore {
     return this.inner.list(prefix);
   }
 
-  head(key: string): Promise<ObjectInfo | undefined> {
+  head(key: string, version?: ObjectVersion): Promise<ObjectInfo | undefined> {
     this.requests += 1;
-    return this.inner.head(key);
+    return this.inner.head(key, version);
   }
 
   async getRange(key: string, start: number, length: number): Promise<Uint8Array> {
@@ -584,16 +597,11 @@ class CountingObjectStore implements ObjectStore {
     return bytes;
   }
 
-  async get(key: string): Promise<Uint8Array | undefined> {
+  async get(key: string, version?: ObjectVersion): Promise<Uint8Array | undefined> {
     this.requests += 1;
-    const bytes = await this.inner.get(key);
+    const bytes = await this.inner.get(key, version);
     this.bytesRead += bytes?.byteLength ?? 0;
     return bytes;
-  }
-
-  put(key: string, body: Uint8Array | string, options?: { readonly contentType?: string }): Promise<void> {
-    this.requests += 1;
-    return this.inner.put(key, body, options);
   }
 }
 
@@ -603,7 +611,7 @@ class ReadTally {
   private bytesRead = 0;
 
   constructor(
-    private readonly store: ObjectStore,
+    private readonly store: ModelReads,
     private readonly key: string,
   ) {}
 

@@ -1,7 +1,7 @@
 import { Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ModelshipFunction } from "../../lib/infra/function-access";
+import type { ModelshipFunction } from "../../lib/core/pipeline-functions";
 import { ModelPipeline } from "../../lib/infra/model-pipeline";
 import { flatArn, roleStatements, synthSampleStack, testApp } from "./synth";
 
@@ -35,21 +35,23 @@ const variablesOf = (name: ModelshipFunction) => {
 const arnOf = (construct: { node: { defaultChild?: unknown } }) => ({ "Fn::GetAtt": [id(construct), "Arn"] });
 
 const ACCOUNT = "<AWS::Region>:<AWS::AccountId>";
-const ALARMS = `arn:<AWS::Partition>:cloudwatch:${ACCOUNT}:alarm:modelship-*`;
-const SCHEDULES = `arn:<AWS::Partition>:scheduler:${ACCOUNT}:schedule/modelship-probers/modelship-*`;
+/** The sample stack's pipeline names its resources after its path: stack, construct and a hash of them. */
+const BASE = "Modelship-ModelPipeline-668C48BE";
+const ALARMS = `arn:<AWS::Partition>:cloudwatch:${ACCOUNT}:alarm:${BASE}-*`;
+const SCHEDULES = `arn:<AWS::Partition>:scheduler:${ACCOUNT}:schedule/${BASE}-probers/modelship-*`;
 const PACKAGE_GROUPS = `arn:<AWS::Partition>:sagemaker:${ACCOUNT}:model-package-group/*`;
 const PACKAGES = `arn:<AWS::Partition>:sagemaker:${ACCOUNT}:model-package/*`;
 const ROLLING_BACK: ModelshipFunction[] = ["AlarmRollback", "Command", "Rollback"];
 
 describe("ModelPipeline: what rolls a canary back", () => {
-  it("sends a modelship composite alarm going to ALARM, from the default bus, to AlarmRollback", () => {
+  it("sends a composite alarm of this pipeline going to ALARM, from the default bus, to AlarmRollback", () => {
     template.hasResourceProperties("AWS::Events::Rule", {
       EventBusName: Match.absent(),
       EventPattern: {
         source: ["aws.cloudwatch"],
         "detail-type": ["CloudWatch Alarm State Change"],
         detail: {
-          alarmName: [{ prefix: "modelship-" }],
+          alarmName: [{ prefix: `${BASE}-` }],
           state: { value: ["ALARM"] },
           configuration: { alarmRule: [{ exists: true }] },
         },
@@ -104,7 +106,7 @@ describe("ModelPipeline: what rolls a canary back", () => {
 
 describe("ModelPipeline: the prober and its schedules", () => {
   it("has a schedule group of its own for the prober's schedules", () => {
-    template.hasResourceProperties("AWS::Scheduler::ScheduleGroup", { Name: "modelship-probers" });
+    template.hasResourceProperties("AWS::Scheduler::ScheduleGroup", { Name: `${BASE}-probers` });
     template.resourceCountIs("AWS::Scheduler::ScheduleGroup", 1);
   });
 
@@ -149,7 +151,7 @@ describe("ModelPipeline: the prober and its schedules", () => {
       expect(variablesOf(name)).toMatchObject({
         MODELSHIP_PROBER_FUNCTION_ARN: arnOf(pipeline.functions.Prober),
         MODELSHIP_SCHEDULER_ROLE_ARN: arnOf(pipeline.schedulerRole),
-        MODELSHIP_SCHEDULE_GROUP: "modelship-probers",
+        MODELSHIP_SCHEDULE_GROUP: `${BASE}-probers`,
       });
     }
     const withGroup = ALL_FUNCTIONS().filter((name) => "MODELSHIP_SCHEDULE_GROUP" in variablesOf(name));
@@ -176,8 +178,8 @@ describe("ModelPipeline: the prober and its schedules", () => {
     expect(functionsWith("iam:")).toEqual(["CanaryStep", "Promote"]);
   });
 
-  it("lets the functions that end a canary, and the prober itself, delete the group's schedules and no others", () => {
-    const deleting = ["AlarmRollback", "Command", "Finalize", "Prober", "Rollback"];
+  it("lets the functions that end a canary, the prober itself, and those that start one (to take it back when a rollback acted meanwhile) delete the group's schedules and no others", () => {
+    const deleting = ["AlarmRollback", "CanaryStep", "Command", "Finalize", "Prober", "Promote", "Rollback"];
     for (const name of deleting as ModelshipFunction[]) {
       expect(resourcesFor(name, "scheduler:DeleteSchedule"), name).toEqual([SCHEDULES]);
     }
@@ -186,7 +188,7 @@ describe("ModelPipeline: the prober and its schedules", () => {
 });
 
 describe("ModelPipeline: CloudWatch alarms", () => {
-  it("lets CanaryStep and Promote (a first release's arming) create alarms named modelship-* only", () => {
+  it("lets CanaryStep and Promote (a first release's arming) create alarms named with the pipeline's prefix only", () => {
     for (const name of ["CanaryStep", "Promote"] as const) {
       expect(resourcesFor(name, "cloudwatch:PutMetricAlarm"), name).toEqual([ALARMS]);
       expect(resourcesFor(name, "cloudwatch:PutCompositeAlarm"), name).toEqual([ALARMS]);
@@ -194,8 +196,8 @@ describe("ModelPipeline: CloudWatch alarms", () => {
     expect(functionsWith("cloudwatch:Put")).toEqual(["CanaryStep", "Promote"]);
   });
 
-  it("lets Finalize and the rollbacks delete alarms named modelship-* only", () => {
-    const deleting = ["AlarmRollback", "Command", "Finalize", "Rollback"];
+  it("lets Finalize, the rollbacks and the arming stages (taking their alarms back after a rollback) delete alarms named with the pipeline's prefix only", () => {
+    const deleting = ["AlarmRollback", "CanaryStep", "Command", "Finalize", "Promote", "Rollback"];
     for (const name of deleting as ModelshipFunction[]) {
       expect(resourcesFor(name, "cloudwatch:DeleteAlarms"), name).toEqual([ALARMS]);
     }
@@ -209,8 +211,10 @@ describe("ModelPipeline: CloudWatch alarms", () => {
       expect(resourcesFor(name, "cloudwatch:GetMetricData"), name).toEqual(["*"]);
     }
     expect(functionsWith("cloudwatch:GetMetricData")).toEqual(reading);
-    // Finalize describes the alarms it deletes, to delete the composite before the alarms it names.
-    expect(functionsWith("cloudwatch:DescribeAlarms")).toEqual([...reading, "Finalize"].sort());
+    // Whoever deletes alarms describes them first, to delete the composite before the alarms it names.
+    expect(functionsWith("cloudwatch:DescribeAlarms")).toEqual(
+      [...reading, "CanaryStep", "Finalize", "Promote"].sort(),
+    );
   });
 
   it("gives the prober no CloudWatch action: its metrics are Embedded Metric Format lines in its own log", () => {
@@ -230,17 +234,18 @@ describe("ModelPipeline: the SageMaker Model Registry", () => {
       PACKAGE_GROUPS,
       PACKAGES,
     ]);
-    expect(resourcesFor("RegisterGateway", "sagemaker:UpdateModelPackage")).toEqual([]);
     expect(functionsWith("sagemaker:Create")).toEqual(["RegisterGateway"]);
   });
 
-  it("lets Promote and the rollbacks change a version's approval status, and nothing creates or deletes there", () => {
-    const approving = ["AlarmRollback", "Command", "Promote", "Rollback"];
+  it("lets Promote, the rollbacks and Cleanup change a version's approval status, and nothing creates or deletes there", () => {
+    // Cleanup rejects a version that failed at or after RegisterGateway, so it is not left pending approval;
+    // RegisterGateway rejects its own registration again when a rollback acted while it registered.
+    const approving = ["AlarmRollback", "Cleanup", "Command", "Promote", "RegisterGateway", "Rollback"];
     for (const name of approving as ModelshipFunction[]) {
       expect(resourcesFor(name, "sagemaker:UpdateModelPackage"), name).toEqual([PACKAGES]);
     }
     expect(functionsWith("sagemaker:UpdateModelPackage")).toEqual(approving);
-    expect(functionsWith("sagemaker:")).toEqual([...approving, "RegisterGateway"].sort());
+    expect(functionsWith("sagemaker:")).toEqual(approving);
     const actions = ALL_FUNCTIONS().flatMap((name) =>
       statementsOf(name).flatMap((s) => s.actions.filter((a) => a.startsWith("sagemaker:"))),
     );

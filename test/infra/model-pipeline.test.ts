@@ -2,8 +2,8 @@ import { Match } from "aws-cdk-lib/assertions";
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PIPELINE_FUNCTIONS, substitutionKey } from "../../lib/core/pipeline-functions";
-import type { ModelshipFunction } from "../../lib/infra/function-access";
-import type { ModelPipeline } from "../../lib/infra/model-pipeline";
+import type { ModelshipFunction } from "../../lib/core/pipeline-functions";
+import { type ModelPipeline, TASK_TIMEOUT_MARGIN_SECONDS } from "../../lib/infra/model-pipeline";
 import { PIPELINE_DEFINITION_FILE } from "../../lib/infra/pipeline-definition";
 import { flatArn, roleStatements, synthSampleStack } from "./synth";
 
@@ -110,8 +110,8 @@ describe("ModelPipeline: what starts a rollout", () => {
     });
   });
 
-  it('sends a "Rollout Requested" command on the modelship bus to Start', () => {
-    template.hasResourceProperties("AWS::Events::EventBus", { Name: "modelship" });
+  it('sends a "Rollout Requested" command on the pipeline\'s bus to Start', () => {
+    template.hasResourceProperties("AWS::Events::EventBus", { Name: "Modelship-ModelPipeline-668C48BE" });
     template.hasResourceProperties("AWS::Events::Rule", {
       EventBusName: { Ref: id(pipeline.eventBus as never) },
       EventPattern: { "detail-type": ["Rollout Requested"] },
@@ -128,9 +128,9 @@ describe("ModelPipeline: what starts a rollout", () => {
 });
 
 describe("ModelPipeline: the state machine", () => {
-  it("is the Standard workflow modelship-pipeline, logging everything and traced with X-Ray", () => {
+  it("is a Standard workflow named after the pipeline, logging everything and traced with X-Ray", () => {
     template.hasResourceProperties("AWS::StepFunctions::StateMachine", {
-      StateMachineName: "modelship-pipeline",
+      StateMachineName: "Modelship-ModelPipeline-668C48BE-pipeline",
       StateMachineType: "STANDARD",
       LoggingConfiguration: {
         Level: "ALL",
@@ -199,16 +199,26 @@ describe("ModelPipeline: the functions", () => {
     }
   });
 
-  it("gives each function as long as its longest Task may run", () => {
-    const definition = JSON.parse(readFileSync(PIPELINE_DEFINITION_FILE, "utf8")) as {
-      States: Record<string, { Resource?: string; TimeoutSeconds?: number }>;
+  it("times each pipeline function out a few seconds before its Tasks, so a Lambda timeout is reported as one", () => {
+    const definition = JSON.parse(readFileSync(PIPELINE_DEFINITION_FILE, "utf8")) as unknown;
+    const tasks: { Resource: string; TimeoutSeconds: number }[] = [];
+    const walk = (node: unknown): void => {
+      if (!node || typeof node !== "object") return;
+      const state = node as { Type?: string; Resource?: string; TimeoutSeconds?: number };
+      if (state.Type === "Task" && state.Resource && state.TimeoutSeconds) {
+        tasks.push({ Resource: state.Resource, TimeoutSeconds: state.TimeoutSeconds });
+      }
+      Object.values(node).forEach(walk);
     };
-    const validateTask = definition.States["Validate"];
-    expect(validateTask?.Resource).toBe("${ValidateFunctionArn}");
-    template.hasResourceProperties("AWS::Lambda::Function", {
-      Description: "modelship: Validate",
-      Timeout: validateTask?.TimeoutSeconds,
-    });
+    walk(definition);
+    expect(tasks.length).toBeGreaterThanOrEqual(PIPELINE_FUNCTIONS.length);
+    const functions = template.findResources("AWS::Lambda::Function");
+    for (const task of tasks) {
+      const name = task.Resource.replace(/^\$\{(.+)FunctionArn\}$/, "$1");
+      const fn = Object.values(functions).find((f) => f.Properties.Description === `modelship: ${name}`);
+      expect(fn?.Properties.Timeout, name).toBe(task.TimeoutSeconds - TASK_TIMEOUT_MARGIN_SECONDS);
+    }
+    expect(TASK_TIMEOUT_MARGIN_SECONDS).toBeGreaterThanOrEqual(10);
   });
 
   it("tells every function its bucket, table, bus and the resolved stack config from cdk.json", () => {
@@ -370,16 +380,18 @@ describe("ModelPipeline: the rollout table", () => {
 describe("ModelPipeline: access to the cluster", () => {
   const managingCandidates: ModelshipFunction[] = [
     "DeployCandidate",
+    "Finalize",
+    "Rollback",
+    "Cleanup",
+    "Command",
+    "AlarmRollback",
+  ];
+  const readingCandidates: ModelshipFunction[] = [
     "CheckCandidate",
     "SmokeTest",
     "StressWorker",
     "EvalShard",
-    "Finalize",
-    "Rollback",
-    "Cleanup",
     "Prober",
-    "Command",
-    "AlarmRollback",
   ];
   const changingRoutes: ModelshipFunction[] = [
     "RegisterGateway",
@@ -410,7 +422,7 @@ describe("ModelPipeline: access to the cluster", () => {
     },
   ];
 
-  it("gives each function that manages candidates an EKS access entry: edit rights in the namespace only", () => {
+  it("gives each function that creates or deletes candidates an EKS access entry: edit rights in the namespace only", () => {
     for (const name of managingCandidates) {
       expect(entryOf(name), name).toMatchObject({
         ClusterName: "gpu-inference",
@@ -420,9 +432,27 @@ describe("ModelPipeline: access to the cluster", () => {
     }
   });
 
+  it("gives the functions that only read or proxy to candidates no edit rights, only the candidate readers' group", () => {
+    for (const name of readingCandidates) {
+      expect(entryOf(name)?.AccessPolicies, name).toBeUndefined();
+      expect(entryOf(name)?.KubernetesGroups, name).toContain("modelship-candidate-readers");
+    }
+  });
+
+  it("lets the prober read routes and scrape the serving pods' metrics through their own groups, not the edit group", () => {
+    expect(entryOf("Prober")).toEqual({
+      ClusterName: "gpu-inference",
+      PrincipalArn: roleArnOf("Prober"),
+      Type: "STANDARD",
+      KubernetesGroups: ["modelship-candidate-readers", "modelship-route-readers", "modelship-pod-metrics"],
+    });
+  });
+
   it("puts each function that changes routes in the modelship-routes group, and gives route-only functions no edit rights", () => {
     const entries = Object.values(template.findResources("AWS::EKS::AccessEntry"));
-    expect(entries).toHaveLength(new Set([...managingCandidates, ...changingRoutes]).size);
+    expect(entries).toHaveLength(
+      new Set([...managingCandidates, ...readingCandidates, ...changingRoutes]).size,
+    );
     for (const name of changingRoutes) {
       expect(entryOf(name)?.KubernetesGroups, name).toEqual(["modelship-routes"]);
     }
@@ -440,7 +470,7 @@ describe("ModelPipeline: access to the cluster", () => {
   });
 
   it("lets every function with an access entry describe the cluster, to find its endpoint", () => {
-    for (const name of new Set([...managingCandidates, ...changingRoutes])) {
+    for (const name of new Set([...managingCandidates, ...readingCandidates, ...changingRoutes])) {
       expect(resourcesFor(name, "eks:DescribeCluster"), name).toEqual([
         "arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:cluster/gpu-inference",
       ]);

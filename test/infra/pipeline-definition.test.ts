@@ -21,7 +21,7 @@ const task = (fn: string, timeoutSeconds?: number) => ({
 });
 
 describe("The state machine definition, as the CDK app reads it", () => {
-  it("gives each function the longest TimeoutSeconds of its Tasks, Map iterations included", () => {
+  it("finds each function's shortest Task TimeoutSeconds, Map iterations included", () => {
     const file = definitionFile("ok.asl.json", {
       StartAt: "Check",
       States: {
@@ -35,7 +35,7 @@ describe("The state machine definition, as the CDK app reads it", () => {
       },
     });
     const { taskTimeoutSeconds } = readPipelineDefinition(["CheckFunctionArn", "WorkerFunctionArn"], file);
-    expect(Object.fromEntries(taskTimeoutSeconds)).toEqual({ CheckFunctionArn: 300, WorkerFunctionArn: 900 });
+    expect(Object.fromEntries(taskTimeoutSeconds)).toEqual({ CheckFunctionArn: 120, WorkerFunctionArn: 900 });
   });
 
   it("names every substitution the app does not provide and every Task without a timeout, at once", () => {

@@ -143,8 +143,10 @@ describe("modelship bench", () => {
     expect(err).toContain("--output-tokens must be a whole number above 0, not '0.5'.");
   });
 
-  it("exits 2 on an unknown flag", async () => {
+  it("exits 2 on an unknown flag, naming the flag it was probably meant to be", async () => {
     expect(await run(["http://127.0.0.1:1", "--model", "m", "--concurency", "4"])).toBe(2);
-    expect(stderr.join("\n")).toContain("--concurency");
+    expect(stderr.join("\n")).toContain(
+      "modelship bench: unknown flag --concurency: did you mean --concurrency?",
+    );
   });
 });

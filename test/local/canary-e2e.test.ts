@@ -6,7 +6,7 @@
 // the CLI. Events and records tell the whole story; after the control plane stops, no server, prober, alarm
 // or socket is left.
 
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -19,6 +19,7 @@ import { run as runRollback } from "../../lib/cli/rollback";
 import { run as runStatus } from "../../lib/cli/status";
 import { isRunning } from "../support/process-alive";
 import { captureConsole } from "../support/console-capture";
+import { adminFetch } from "../support/admin-fetch";
 
 let work: string;
 let controlPlane: ControlPlane;
@@ -51,6 +52,9 @@ gates:
   eval:
     enabled: false
 rollout:
+  # Bakes of seconds, shorter than the alarms' window, on purpose: these tests follow the steps and a rollback
+  # the alarm starts in the middle of a long bake, not whether every short bake is judged.
+  allowShortBakes: true
 ${rollout}
 `;
 
@@ -85,7 +89,9 @@ async function upload(version: string, seed: number, manifestText: string): Prom
   const folder = join(controlPlane.home, "bucket", "models", "tiny", version);
   await mkdir(folder, { recursive: true });
   await writeFile(join(folder, "model.gguf"), buildTinyLlamaGguf({ seed }));
-  await writeFile(join(folder, "modelship.yaml"), manifestText);
+  // The upload contract: the manifest last, written whole by a rename.
+  await writeFile(join(folder, ".modelship.yaml.tmp"), manifestText);
+  await rename(join(folder, ".modelship.yaml.tmp"), join(folder, "modelship.yaml"));
 }
 
 function eventsOf(version: string, detailType?: string): ModelshipEvent[] {
@@ -138,7 +144,7 @@ async function chat(headers: Record<string, string> = {}): Promise<{ status: num
 }
 
 async function status(): Promise<LocalModelStatus> {
-  const response = await fetch(`${controlPlane.url}/_modelship/status?model=tiny`);
+  const response = await adminFetch(controlPlane.url, controlPlane.home, "status?model=tiny");
   const { models } = (await response.json()) as { models: LocalModelStatus[] };
   return models[0] as LocalModelStatus;
 }
@@ -225,7 +231,7 @@ describe("The canary on the local runtime, with llama.cpp behind the local gatew
   }, 180_000);
 
   it("rolls v3 back on its latency alarm while its bake runs, and v2 serves 100% again", async () => {
-    const fault = await fetch(`${controlPlane.url}/_modelship/faults/tiny/candidate`, {
+    const fault = await adminFetch(controlPlane.url, controlPlane.home, "faults/tiny/candidate", {
       method: "PUT",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ delay: { fixedDelayMs: 1500, percentage: 100 } }),

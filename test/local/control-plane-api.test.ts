@@ -5,14 +5,15 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { request } from "node:http";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, ControlPlaneRunning, startControlPlane } from "../../lib/local/control-plane";
 import type { JournalEntry } from "../../lib/local/execution-journal";
 import type { OpenAiErrorBody } from "../../lib/local/llama-server/openai-error";
 import type { StartOutcome } from "../../lib/pipeline/start";
+import { adminFetch } from "../support/admin-fetch";
 
 let work: string;
 let controlPlane: ControlPlane;
@@ -34,7 +35,7 @@ afterAll(async () => {
 });
 
 function api(path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${controlPlane.url}/_modelship/${path}`, init);
+  return adminFetch(controlPlane.url, controlPlane.home, path, init);
 }
 
 function post(path: string, body: unknown): Promise<Response> {
@@ -271,6 +272,121 @@ describe("startControlPlane", () => {
       expect(announced.pid).toBe(process.pid);
     } finally {
       await restarted.close();
+    }
+  });
+});
+
+describe("Who may use the local control plane's admin API", () => {
+  const lockHolder = { rolloutId: "guarded-v2-0a1b2c3d", version: "v2", since: new Date().toISOString() };
+  const abort = JSON.stringify({ command: "Abort Requested", model: "guarded", reason: "csrf" });
+  /** A request as a web page would send it: no secret, a cross-site origin, a body that needs no preflight. */
+  const fromAWebPage = (headers: Record<string, string> = {}) => ({
+    method: "POST",
+    headers: {
+      origin: "http://evil.example",
+      "content-type": "text/plain",
+      "sec-fetch-site": "cross-site",
+      ...headers,
+    },
+    body: abort,
+  });
+
+  it("refuses a cross-site request even when it somehow carries the secret, a request without the secret, and a body that is not JSON — and acts on none", async () => {
+    const { store } = controlPlane.runtime.deps;
+    await store.acquireLock("guarded", lockHolder);
+    const secret = (await readFile(join(controlPlane.home, "admin-token"), "utf8")).trim();
+    const auth = { authorization: `Bearer ${secret}` };
+
+    const csrf = await fetch(`${controlPlane.url}/_modelship/commands`, fromAWebPage());
+    expect(csrf.status).toBe(403);
+    expect(await errorOf(csrf)).toBe(
+      "The admin API answers requests from its own origin only, not from http://evil.example.",
+    );
+    const marked = await fetch(`${controlPlane.url}/_modelship/commands`, {
+      ...fromAWebPage({ ...auth, "content-type": "application/json" }),
+      headers: { ...auth, "content-type": "application/json", "sec-fetch-site": "same-site" },
+    });
+    expect(marked.status).toBe(403);
+    const noSecret = await fetch(`${controlPlane.url}/_modelship/commands`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: abort,
+    });
+    expect(noSecret.status).toBe(401);
+    expect(await errorOf(noSecret)).toMatch(/needs the control plane's secret/);
+    const wrongSecret = await fetch(`${controlPlane.url}/_modelship/status`, {
+      headers: { authorization: `Bearer ${secret.slice(0, -1)}x` },
+    });
+    expect(wrongSecret.status).toBe(401);
+    const plainText = await api("commands", {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: abort,
+    });
+    expect(plainText.status).toBe(415);
+
+    const record = await store.get("guarded");
+    expect(record?.lock?.rolloutId).toBe(lockHolder.rolloutId);
+    expect(record?.history).toEqual([]);
+  });
+
+  it("takes who asked from the secret it authenticated, never from the body", async () => {
+    const { store } = controlPlane.runtime.deps;
+    await store.acquireLock("guarded", lockHolder);
+    const forged = await post("commands", {
+      command: "Abort Requested",
+      model: "guarded",
+      requestedBy: "someone else",
+    });
+    expect(forged.status).toBe(400);
+    expect(await forged.json()).toMatchObject({
+      status: "rejected",
+      message: expect.stringMatching(/leave requestedBy out/),
+    });
+    expect((await store.get("guarded"))?.lock?.rolloutId).toBe(lockHolder.rolloutId);
+
+    const sameOrigin = await api("commands", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        origin: controlPlane.url,
+        "sec-fetch-site": "same-origin",
+      },
+      body: abort,
+    });
+    expect(sameOrigin.status).toBe(200);
+    expect(await sameOrigin.json()).toMatchObject({ status: "done" });
+    const record = await store.get("guarded");
+    expect(record?.lock).toBeUndefined();
+    expect(record?.history.at(-1)?.reason).toContain(
+      `an abort was requested by ${userInfo().username} (local admin API) (csrf)`,
+    );
+  });
+
+  it("keeps its secret in the home, readable by its owner only, and makes a new one at each start", async () => {
+    const path = join(controlPlane.home, "admin-token");
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    const other = await startControlPlane({
+      home: join(work, "second-home"),
+      timeFactor: 0,
+      port: 0,
+      watchBucket: false,
+      log: () => {},
+    });
+    try {
+      const first = await readFile(join(other.home, "admin-token"), "utf8");
+      await other.close();
+      const again = await startControlPlane({
+        home: other.home,
+        timeFactor: 0,
+        port: 0,
+        watchBucket: false,
+        log: () => {},
+      });
+      await again.close();
+      expect(await readFile(join(other.home, "admin-token"), "utf8")).not.toBe(first);
+    } finally {
+      await other.close();
     }
   });
 });

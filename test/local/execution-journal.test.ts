@@ -22,13 +22,37 @@ function story(entries: readonly JournalEntry[]): string[] {
   return entries.map((entry) =>
     "transition" in entry
       ? entry.transition.state
-      : "dropped" in entry
-        ? `dropped ${entry.dropped}`
-        : `result ${entry.result.status}`,
+      : "event" in entry
+        ? `● ${entry.event.detailType}`
+        : "dropped" in entry
+          ? `dropped ${entry.dropped}`
+          : `result ${entry.result.status}`,
   );
 }
 
 describe("ExecutionJournal", () => {
+  it("keeps the rollout's events among its transitions, in the order they happened", () => {
+    const journal = new ExecutionJournal();
+    const seen: JournalEntry[] = [];
+    journal.record(ID, entered("SmokeTest"));
+    journal.recordEvent(ID, {
+      detailType: "Stage Succeeded",
+      time: "2025-01-01T00:00:00.000Z",
+      detail: {
+        model: "tiny",
+        version: "v1",
+        rolloutId: "tiny-v1-0123abcd",
+        executionArn: ID,
+        stage: "SmokeTest",
+        message: "passed",
+      },
+    });
+    journal.follow(ID, (entry) => void seen.push(entry));
+    journal.record(ID, entered("RegisterGateway"));
+    journal.end(ID, FAILED);
+    expect(story(seen)).toEqual(["SmokeTest", "● Stage Succeeded", "RegisterGateway", "result FAILED"]);
+  });
+
   it("gives a follower the transitions so far, then each new one as it happens, then the result, and nothing after", () => {
     const journal = new ExecutionJournal();
     journal.record(ID, entered("Prepare"));

@@ -37,7 +37,8 @@ async function modelFolder(version: string, gates: string): Promise<string> {
   await writeFile(
     join(folder, "modelship.yaml"),
     `name: tiny\nversion: ${version}\nformat: gguf\nserving:\n  runtime: llama.cpp\n  maxModelLen: 512\n` +
-      `gates:\n  smoke:\n    rejectDegenerate: false\n${gates}rollout:\n  watchSeconds: 1\n`,
+      // A one-second watch, shorter than the alarms' window on purpose: this test is about the gates.
+      `gates:\n  smoke:\n    rejectDegenerate: false\n${gates}rollout:\n  watchSeconds: 1\n  allowShortBakes: true\n`,
   );
   return folder;
 }

@@ -9,9 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { run as fault } from "../../lib/cli/fault";
+import { createAdminSecret } from "../../lib/local/admin-auth";
 import { removeControlPlaneFile, writeControlPlaneFile } from "../../lib/local/control-plane-file";
 import type { OpenAiErrorBody } from "../../lib/local/llama-server/openai-error";
 import { LocalGateway } from "../../lib/local/gateway/local-gateway";
+import { adminFetch } from "../support/admin-fetch";
 import { endpointOf, startUpstream, type TestUpstream } from "./gateway-upstream";
 
 let work: string;
@@ -38,7 +40,8 @@ async function controlPlane() {
   const stable = await startUpstream("stable");
   const candidate = await startUpstream("candidate");
   upstreams.push(stable, candidate);
-  const gateway = await LocalGateway.open({ home, port: 0, endpointOf, record: () => {} });
+  const adminSecret = await createAdminSecret(home);
+  const gateway = await LocalGateway.open({ home, adminSecret, port: 0, endpointOf, record: () => {} });
   gateways.push(gateway);
   await gateway.register("chat", stable.handle("chat", "v1"));
   await gateway.promote("chat", "v1");
@@ -48,11 +51,14 @@ async function controlPlane() {
     gatewayPort: gateway.port,
     startedAt: new Date().toISOString(),
   });
+  homes.set(gateway, home);
   return { home, gateway };
 }
 
+const homes = new Map<LocalGateway, string>();
+
 function admin(gateway: LocalGateway, path: string, init: RequestInit = {}) {
-  return fetch(`${gateway.url}/_modelship/${path}`, init);
+  return adminFetch(gateway.url, homes.get(gateway) ?? "", path, init);
 }
 
 /** Runs `modelship fault …` and returns its exit code and what it printed. */
@@ -92,6 +98,7 @@ describe("The gateway's admin API", () => {
     const { gateway } = await controlPlane();
     const put = await admin(gateway, "faults/chat/candidate", {
       method: "PUT",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ delay: { fixedDelayMs: 800, percentage: 50 } }),
     });
     expect(put.status).toBe(200);
@@ -115,6 +122,7 @@ describe("The gateway's admin API", () => {
     const { gateway } = await controlPlane();
     const response = await admin(gateway, "faults/chat/stable", {
       method: "PUT",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({
         delay: { fixedDelay: "5s" },
         abort: { httpStatus: 200, percentage: 140 },
@@ -160,6 +168,38 @@ describe("The gateway's admin API", () => {
     expect((await admin(gateway, "routes", { headers: { host: `localhost:${gateway.port}` } })).status).toBe(
       200,
     );
+  });
+});
+
+describe("Who may change the gateway through its admin API", () => {
+  it("sets a fault only for a same-origin request with the home's secret and a JSON body", async () => {
+    const { gateway } = await controlPlane();
+    const fault = JSON.stringify({ abort: { httpStatus: 500, percentage: 100 } });
+    const tries: [RequestInit, number][] = [
+      [{ method: "PUT", headers: { "content-type": "application/json" }, body: fault }, 401],
+      [
+        {
+          method: "PUT",
+          headers: {
+            origin: "http://evil.example",
+            "sec-fetch-site": "cross-site",
+            "content-type": "text/plain",
+          },
+          body: fault,
+        },
+        403,
+      ],
+    ];
+    for (const [init, status] of tries) {
+      expect((await fetch(`${gateway.url}/_modelship/faults/chat/stable`, init)).status).toBe(status);
+    }
+    const notJson = await admin(gateway, "faults/chat/stable", {
+      method: "PUT",
+      headers: { "content-type": "text/plain" },
+      body: fault,
+    });
+    expect(notJson.status).toBe(415);
+    expect(gateway.faultOf("chat", "stable")).toBeUndefined();
   });
 });
 
@@ -274,7 +314,7 @@ describe("modelship fault", () => {
       "--percent must be a number from 0 to 100",
     ],
     [["chat", "--variant", "stable", "--clear", "--abort", "500"], "--clear removes the fault"],
-    [["chat", "--variant", "stable", "--bogus"], "Unknown option '--bogus'"],
+    [["chat", "--variant", "stable", "--bogus"], "unknown flag --bogus; the flags are"],
   ])("refuses %j as a usage error (exit 2)", async (argv, message) => {
     const result = await runFault(argv);
     expect(result.code).toBe(2);

@@ -47,6 +47,7 @@ beforeAll(async () => {
     { timeout: 30_000, interval: 100 },
   );
   gateway = await LocalGateway.open({
+    adminSecret: "not-used-by-these-tests",
     home: join(work, ".modelship"),
     port: 0,
     endpointOf: (h) => serving.endpoint(h, "probe"),

@@ -31,6 +31,7 @@ afterAll(async () => {
 
 async function openGateway(home?: string) {
   const gateway = await LocalGateway.open({
+    adminSecret: "not-used-by-these-tests",
     home: home ?? (await mkdtemp(join(work, "home-"))),
     port: 0,
     endpointOf,
@@ -227,6 +228,7 @@ describe("LocalGateway persistence", () => {
     const taken = await openGateway();
     await expect(
       LocalGateway.open({
+        adminSecret: "not-used-by-these-tests",
         home: await mkdtemp(join(work, "home-")),
         port: taken.port,
         endpointOf,

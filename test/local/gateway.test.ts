@@ -40,6 +40,7 @@ async function upstream(name: string, respond?: Responder): Promise<TestUpstream
 async function openGateway(options: Partial<LocalGatewayOptions> = {}) {
   const observations: Observation[] = [];
   const gateway = await LocalGateway.open({
+    adminSecret: "not-used-by-these-tests",
     home: await mkdtemp(join(work, "home-")),
     port: 0,
     endpointOf,

@@ -66,7 +66,10 @@ describe("Interrupting a local rollout (Ctrl-C)", () => {
         "detail-type": "Object Created",
         detail: {
           bucket: { name: objects.location },
-          object: { key: "models/tiny/v1/modelship.yaml", etag: "e1" },
+          object: {
+            key: "models/tiny/v1/modelship.yaml",
+            etag: (await objects.head("models/tiny/v1/modelship.yaml"))?.etag ?? "",
+          },
         },
       },
       deps,

@@ -124,21 +124,24 @@ describe("a GGUF linked in the local bucket", () => {
 });
 
 describe("Prepare in the local bucket", () => {
-  /** Prepare of `version`, whose manifest is at `prefix` in the bucket. */
-  function prepareVersion(version: string, prefix: string) {
+  /** Prepare of `version`, whose manifest is at `prefix` in the bucket, as its upload's event names it. */
+  async function prepareVersion(version: string, prefix: string) {
+    const objects = new FolderObjectStore(bucket);
+    const key = `${prefix}modelship.yaml`;
     const deps = {
-      objects: new FolderObjectStore(bucket),
+      objects,
       store: new MemoryRolloutStore(),
       events: new MemoryEvents(),
       clock: new FixedClock("2025-06-01T12:00:00.000Z"),
       config: DEFAULT_STACK_CONFIG,
     };
+    const etag = (await objects.head(key))?.etag ?? "none";
     const input = {
       rollout: {
         id: `tiny-${version}-0a1b2c3d`,
         model: "tiny",
         version,
-        source: { bucket, key: `${prefix}modelship.yaml`, prefix, etag: "e" },
+        source: { bucket, key, prefix, etag },
       },
     };
     return { deps, failed: prepare(input, deps) };
@@ -150,7 +153,7 @@ describe("Prepare in the local bucket", () => {
     await writeFile(join(outside, "modelship.yaml"), "format: gguf\n");
     await symlink(join(outside, "modelship.yaml"), join(bucket, prefix, "modelship.yaml"));
 
-    const { deps, failed } = prepareVersion("v3", prefix);
+    const { deps, failed } = await prepareVersion("v3", prefix);
 
     await expect(failed).rejects.toBeInstanceOf(ManifestInvalid);
     await expect(failed).rejects.toMatchObject({
@@ -172,7 +175,7 @@ describe("Prepare in the local bucket", () => {
       "format: gguf\ngates:\n  eval: {suites: [{name: linked, minScore: 0.5}]}\n  stress: {prompts: linked}\n",
     );
 
-    const { failed } = prepareVersion("v4", prefix);
+    const { failed } = await prepareVersion("v4", prefix);
 
     await expect(failed).rejects.toBeInstanceOf(ManifestInvalid);
     await expect(failed).rejects.toMatchObject({

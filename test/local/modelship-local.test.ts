@@ -81,7 +81,7 @@ describe("modelship local", () => {
   it.each([
     [["--port", "70000"], "--port must be a port number from 0 to 65535, got '70000'."],
     [["--time-factor", "fast"], "--time-factor must be a number ≥ 0, got 'fast'."],
-    [["--watch"], "Unknown option '--watch'"],
+    [["--watch"], "unknown flag --watch; the flags are"],
   ])("refuses %j with exit 2 and its usage, starting nothing", async (argv, message) => {
     const home = join(work, "usage");
 

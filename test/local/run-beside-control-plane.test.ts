@@ -102,7 +102,7 @@ describe("modelship run --local beside a running control plane", () => {
     ]);
     expect(printed).toContain(`CandidateFailed: Could not start the server \`${MISSING_SERVER}\``);
     expect(printed).toContain("✖ The rollout of tiny-llama v1 failed: CandidateFailed");
-    expect(printed).toContain(`Events: ${join(home, "events.jsonl")}`);
+    expect(printed).toContain(`Events:  ${join(home, "events.jsonl")}`);
 
     const copied = join(home, "bucket", "models", "tiny-llama", "v1");
     expect(await readFile(join(copied, "modelship.yaml"), "utf8")).toBe(MANIFEST);

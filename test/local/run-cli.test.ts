@@ -3,6 +3,7 @@
 // through Cleanup. Here the stack's serving command names a program that does not exist, so each rollout
 // stops at DeployCandidate without starting a server (test/local/run-smoke.test.ts runs llama.cpp for real).
 
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -109,15 +110,40 @@ describe("modelship run --local", () => {
     expect(printed()).not.toContain("DeployCandidate");
   });
 
-  it("refuses to overwrite a version already in the local bucket", async () => {
+  it("uploads again a version that never served, replacing the earlier upload", async () => {
     const folder = await modelFolder("tiny", servable);
     await run([folder, "--local", "--home", home, "--time-factor", "0"]);
+    output.length = 0;
+
+    await run([folder, "--local", "--home", home, "--time-factor", "0"]);
+
+    expect(printed()).toContain(
+      "tiny-llama v1 was uploaded before and never served: this upload replaces it.",
+    );
+    expect(printed()).toMatch(/✖ DeployCandidate/);
+  });
+
+  it("refuses to overwrite a version that served, saying when it joined the route", async () => {
+    const folder = await modelFolder("tiny", servable);
+    await run([folder, "--local", "--home", home, "--time-factor", "0"]);
+    await new JsonFileRolloutStore(join(home, "rollouts.json")).record("tiny-llama", {
+      at: "2025-06-01T12:00:00.000Z",
+      rolloutId: "tiny-llama-v1-0a1b2c3d",
+      version: "v1",
+      stage: "RegisterGateway",
+      status: "running",
+      reason: "tiny-llama v1 joined the model's route at 0%.",
+    });
     output.length = 0;
 
     const code = await run([folder, "--local", "--home", home, "--time-factor", "0"]);
 
     expect(code).toBe(1);
-    expect(printed()).toContain("tiny-llama v1 is already in the local bucket");
+    expect(printed()).toContain(
+      "tiny-llama v1 is already in the local bucket (" +
+        join(home, "bucket", "models", "tiny-llama", "v1") +
+        ") and it joined the model's route at 2025-06-01T12:00:00.000Z (rollout tiny-llama-v1-0a1b2c3d).",
+    );
     expect(printed()).toContain("Hint: Roll out a new version");
   });
 
@@ -156,6 +182,38 @@ describe("modelship run --local", () => {
     await expect(readdir(join(home, "bucket"))).rejects.toThrow();
   });
 
+  it("refuses a manifest with errors before copying anything, naming every finding", async () => {
+    const folder = await modelFolder("tiny", `${servable}rollout:\n  bakeSecond: 30\n`);
+
+    expect(await run([folder, "--local", "--home", home, "--time-factor", "0"])).toBe(1);
+    expect(printed()).toContain("modelship.yaml has 1 error; nothing was copied into the local bucket.");
+    expect(printed()).toContain("did you mean 'bakeSeconds'?");
+    expect(existsSync(join(home, "bucket", "models", "tiny-llama"))).toBe(false);
+  });
+
+  it("says which name and version it rolls out and where each came from, and takes --name", async () => {
+    const folder = await modelFolder("some-folder");
+
+    await run([
+      folder,
+      "--local",
+      "--home",
+      home,
+      "--name",
+      "chosen",
+      "--version",
+      "v3",
+      "--time-factor",
+      "0",
+    ]);
+    expect(printed()).toContain("Rolling out chosen v3 (the name from --name, the version from --version).");
+    output.length = 0;
+    await run([folder, "--local", "--home", home, "--time-factor", "0"]);
+    expect(printed()).toMatch(
+      /Rolling out some-folder local-\d{8}-\d{6} \(the name from the folder's name \(pass --name to choose another\), the version from the time now/,
+    );
+  });
+
   it("refuses a --version that disagrees with the manifest", async () => {
     const folder = await modelFolder("tiny", servable);
 
@@ -167,7 +225,7 @@ describe("modelship run --local", () => {
     const folder = await modelFolder("Tiny_Llama");
 
     expect(await run([folder, "--local", "--home", home])).toBe(1);
-    expect(printed()).toContain("the folder name 'Tiny_Llama'");
+    expect(printed()).toContain("the name from the folder's name");
     expect(printed()).toContain("Hint: Set `name:`");
   });
 
@@ -176,7 +234,7 @@ describe("modelship run --local", () => {
     [["model"], "add --local"],
     [["model", "--local", "--time-factor", "fast"], "--time-factor must be a number ≥ 0, got 'fast'"],
     [["no-such-folder", "--local"], "is not a folder"],
-    [["model", "--local", "--fast"], "Unknown option '--fast'"],
+    [["model", "--local", "--fast"], "unknown flag --fast; the flags are"],
   ])("exits 2 on a usage error: %j", async (argv, message) => {
     await modelFolder("model", servable);
 

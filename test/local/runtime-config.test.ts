@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 async function servingConfig() {
-  const runtime = await openLocalRuntime(home, { timeFactor: 0 });
+  const runtime = await openLocalRuntime(home, { timeFactor: 0, gatewayPort: 0 });
   await runtime.close();
   return runtime.deps.config.serving;
 }
@@ -40,7 +40,7 @@ describe("The local runtime's stack config", () => {
   it("still reports a serving section that is not a mapping", async () => {
     await writeFile(join(home, "config.json"), JSON.stringify({ serving: 15 }));
 
-    const failure = await openLocalRuntime(home, { timeFactor: 0 }).catch((e: unknown) => e);
+    const failure = await openLocalRuntime(home, { timeFactor: 0, gatewayPort: 0 }).catch((e: unknown) => e);
 
     expect(failure).toBeInstanceOf(LocalConfigInvalid);
     expect((failure as LocalConfigInvalid).findings.map((f) => f.path)).toContain("serving");

@@ -12,6 +12,7 @@ import {
   PIPELINE_DEFINITION,
   type ExecutionResult,
   type StateTransition,
+  type TaskContext,
   type TaskHandler,
   type TaskHandlers,
 } from "../../lib/local/executor";
@@ -160,9 +161,9 @@ export function testStages(
       const handler = overrides[fn] ?? passing[fn];
       return [
         fn,
-        (input: unknown) => {
+        (input: unknown, context: TaskContext) => {
           calls.push({ fn, input });
-          return handler(input);
+          return handler(input, context);
         },
       ];
     }),

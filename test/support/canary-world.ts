@@ -95,7 +95,13 @@ export async function rolloutThroughGates(
       model: MODEL,
       version,
       executionId: world.executions.idFor(id),
-      source: { bucket: "models-bucket", key, prefix, etag: upload },
+      // The manifest's ETag as the upload's event carries it: Prepare reads that object and no other.
+      source: {
+        bucket: world.objects.bucket,
+        key,
+        prefix,
+        etag: world.objects.versionOf(key)?.etag ?? upload,
+      },
     },
   };
   const prepared = await prepare(input, world);

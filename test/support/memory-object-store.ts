@@ -1,13 +1,16 @@
 // An in-memory ObjectStore that behaves like S3 where stages can tell: listings are sorted and carry no
 // checksums (ListObjectsV2 returns none), head reports a full-object SHA-256 for objects stored with one,
-// a range past the end is short. It logs every read so tests can assert how much a stage asked for.
+// a range past the end is short, an object put again gets a new version id and ETag while its older versions
+// stay readable by id (a versioned bucket). It logs every read so tests can assert how much a stage asked for.
 
 import { createHash } from "node:crypto";
-import type { ObjectInfo, ObjectStore } from "../../lib/ports";
+import type { ObjectInfo, ObjectStore, ObjectVersion } from "../../lib/ports";
 
 interface StoredObject {
   readonly bytes: Uint8Array;
   readonly checksumSha256?: string;
+  readonly versionId: string;
+  readonly etag: string;
 }
 
 export interface ReadRecord {
@@ -18,9 +21,13 @@ export interface ReadRecord {
 }
 
 export class MemoryObjectStore implements ObjectStore {
-  readonly location = "s3://memory-bucket";
+  readonly bucket = "memory-bucket";
+  readonly location = `s3://${this.bucket}`;
   readonly reads: ReadRecord[] = [];
   private readonly objects = new Map<string, StoredObject>();
+  /** Every version ever stored, by `<key>#<versionId>`. */
+  private readonly versions = new Map<string, StoredObject>();
+  private nextVersion = 1;
 
   /** Stores each file under `prefix`, with a SHA-256 checksum unless `checksums` is false. */
   addFiles(
@@ -29,12 +36,15 @@ export class MemoryObjectStore implements ObjectStore {
     options: { checksums?: boolean } = {},
   ): this {
     for (const [path, bytes] of files) {
-      this.objects.set(`${prefix}${path}`, {
-        bytes,
-        ...(options.checksums !== false && { checksumSha256: sha256Base64(bytes) }),
-      });
+      this.store(`${prefix}${path}`, bytes, options.checksums !== false);
     }
     return this;
+  }
+
+  /** The version id and ETag the object has now, as an upload's event would carry them. */
+  versionOf(key: string): { versionId: string; etag: string } | undefined {
+    const object = this.objects.get(key);
+    return object && { versionId: object.versionId, etag: object.etag };
   }
 
   /** The object's bytes, for assertions on what a stage wrote. */
@@ -50,8 +60,8 @@ export class MemoryObjectStore implements ObjectStore {
       .map(([key, object]) => ({ key, size: object.bytes.byteLength }));
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
-    const object = this.objects.get(key);
+  async head(key: string, version?: ObjectVersion): Promise<ObjectInfo | undefined> {
+    const object = this.find(key, version);
     if (!object) return undefined;
     return {
       key,
@@ -70,15 +80,33 @@ export class MemoryObjectStore implements ObjectStore {
     return object.bytes.slice(start, start + length);
   }
 
-  async get(key: string): Promise<Uint8Array | undefined> {
-    const object = this.objects.get(key);
+  async get(key: string, version?: ObjectVersion): Promise<Uint8Array | undefined> {
+    const object = this.find(key, version);
     if (object) this.reads.push({ key, start: 0, length: object.bytes.byteLength });
     return object?.bytes.slice();
   }
 
   async put(key: string, body: Uint8Array | string): Promise<void> {
-    const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
-    this.objects.set(key, { bytes, checksumSha256: sha256Base64(bytes) });
+    this.store(key, typeof body === "string" ? new TextEncoder().encode(body) : body, true);
+  }
+
+  private store(key: string, bytes: Uint8Array, checksum: boolean): void {
+    const object: StoredObject = {
+      bytes,
+      versionId: `version-${this.nextVersion++}`,
+      etag: createHash("md5").update(bytes).digest("hex"),
+      ...(checksum && { checksumSha256: sha256Base64(bytes) }),
+    };
+    this.objects.set(key, object);
+    this.versions.set(`${key}#${object.versionId}`, object);
+  }
+
+  private find(key: string, version: ObjectVersion | undefined): StoredObject | undefined {
+    const object =
+      version?.versionId === undefined
+        ? this.objects.get(key)
+        : this.versions.get(`${key}#${version.versionId}`);
+    return object && (version?.etag === undefined || version.etag === object.etag) ? object : undefined;
   }
 }
 

@@ -135,7 +135,10 @@ describe("modelship eval", () => {
       ["http://localhost:8000", "--model", "m", "--suite", "sanity", "--suite", "sanity"],
       "suite 'sanity' is given twice",
     ],
-    [["http://localhost:8000", "--model", "m", "--suite", "sanity", "--frobnicate"], "Unknown option"],
+    [
+      ["http://localhost:8000", "--model", "m", "--suite", "sanity", "--frobnicate"],
+      "unknown flag --frobnicate; the flags are",
+    ],
   ])("exits 2 with the usage for %j", async (argv, message) => {
     expect(await run(argv)).toBe(2);
     expect(stderr.join("\n")).toContain(message);

@@ -35,7 +35,8 @@ const sentEntries = () =>
   eventBridge.commandCalls(PutEventsCommand).map((call) => call.args[0].input.Entries);
 
 describe("modelship rollback | promote | abort", () => {
-  it("puts one Rollback Requested event on the modelship bus, with the model, the reason and who asked", async () => {
+  it("puts one Rollback Requested event on the pipeline's bus, from the CLI's source, with the model, the reason and who asked", async () => {
+    vi.stubEnv("MODELSHIP_BUS", "modelship");
     expect(await rollback(["llama-3-8b", "--reason", "p95 latency regressed in eu-west-1"])).toBe(0);
     expect(sentEntries()).toEqual([
       [
@@ -84,6 +85,7 @@ describe("modelship rollback | promote | abort", () => {
   });
 
   it("sends what the Command function reads: the detail passes its checks and names the model", async () => {
+    vi.stubEnv("MODELSHIP_BUS", "modelship");
     await rollback(["llama", "--reason", "bad answers"]);
     await promote(["llama"]);
     const world = canaryWorld();
@@ -128,7 +130,14 @@ describe("modelship rollback | promote | abort", () => {
     expect(eventBridge.calls()).toHaveLength(0);
   });
 
+  it("refuses to guess the bus: the stack names it, so it must be named", async () => {
+    expect(await rollback(["llama"])).toBe(1);
+    expect(err.join("\n")).toContain("name the pipeline's event bus: --bus NAME or MODELSHIP_BUS");
+    expect(eventBridge.calls()).toHaveLength(0);
+  });
+
   it("fails when EventBridge refuses the entry or the call, saying why and what to check", async () => {
+    vi.stubEnv("MODELSHIP_BUS", "modelship");
     eventBridge.on(PutEventsCommand).resolves({
       FailedEntryCount: 1,
       Entries: [{ ErrorCode: "AccessDeniedException", ErrorMessage: "not authorized to put events" }],

@@ -188,7 +188,7 @@ describe("modelship validate", () => {
   it.each([
     ["no target", [], /give the folder or s3:\/\/ prefix/],
     ["two targets", ["a", "b"], /exactly one/],
-    ["an unknown option", ["x", "--jsn"], /Unknown option '--jsn'/],
+    ["an unknown option", ["x", "--jsn"], /unknown flag --jsn: did you mean --json\?/],
     ["a bad --gpu-memory", ["x", "--gpu-memory", "lots"], /--gpu-memory takes the GiB/],
     ["a malformed S3 URI", ["s3:/bucket"], /not an S3 URI/],
   ])("exits 2 with usage for %s", async (_, args, message) => {

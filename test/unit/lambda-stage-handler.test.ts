@@ -3,8 +3,7 @@ import type { Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ModelInvalid } from "../../lib/core/errors";
 import { resolveStackConfig } from "../../lib/core/stack-config";
-import type { stageHandler as StageHandlerFactory } from "../../lib/aws/lambda/stage-handler";
-import type { StageDeps } from "../../lib/pipeline/deps";
+import type { FunctionDeps, stageHandler as StageHandlerFactory } from "../../lib/aws/lambda/stage-handler";
 
 // The handler factory reads its environment as Lambda gives it: the variables the construct sets, plus
 // POWERTOOLS_DEV so Powertools writes its logs and metrics to the console this test listens to.
@@ -87,8 +86,8 @@ const logLines = () =>
 
 describe("stageHandler", () => {
   it("hands the stage its event and the AWS adapters the environment names", async () => {
-    let seen: StageDeps | undefined;
-    const handler = stageHandler("Validate", async (event: typeof state, deps: StageDeps) => {
+    let seen: FunctionDeps<"Validate"> | undefined;
+    const handler = stageHandler("Validate", async (event: typeof state, deps: FunctionDeps<"Validate">) => {
       seen = deps;
       return { validated: event.rollout.version };
     });
@@ -137,8 +136,8 @@ describe("stageHandler", () => {
     expect(error.name).toBe("TimeoutError");
   });
 
-  it("fails saying what the function was not given, when a stage reaches beyond it (a prober outside CanaryStep and Promote)", async () => {
-    const handler = stageHandler("Validate", (_event: unknown, deps: StageDeps) =>
+  it("fails saying what the function was not given, when its environment lacks what its stage calls (the prober's ARN)", async () => {
+    const handler = stageHandler("CanaryStep", (_event: unknown, deps: FunctionDeps<"CanaryStep">) =>
       deps.metrics.startProber({
         model: "llama",
         version: "v2",

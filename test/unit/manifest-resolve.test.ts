@@ -361,3 +361,55 @@ describe("loadManifest", () => {
     expect(result.manifest?.rollout.steps.map((s) => s.weight)).toEqual([10, 100]);
   });
 });
+
+describe("Bakes the alarms can judge", () => {
+  const atFactor = (timeFactor: number) =>
+    configWith({ local: { ...DEFAULT_STACK_CONFIG.local, timeFactor } });
+  const ROLLOUT = `rollout:
+  steps: [25, {weight: 50, bakeSeconds: 60}, 100]
+  bakeSeconds: 30
+  watchSeconds: 60
+  alarms: {periodSeconds: 10, datapointsToAlarm: 3, evaluationPeriods: 3}
+`;
+
+  it("takes bakes and a watch at least as long as the alarms need to reach ALARM, in real time", () => {
+    expect(resolveYaml(ROLLOUT).findings).toEqual([]);
+  });
+
+  it("refuses each bake and the watch a time factor makes shorter than the alarms' window, saying what to set", () => {
+    const result = resolveYaml(ROLLOUT, atFactor(0.1));
+    expect(result.manifest).toBeUndefined();
+    expect(result.findings.map((f) => [f.severity, f.path])).toEqual([
+      ["error", "rollout.steps[0]"],
+      ["error", "rollout.steps[1]"],
+      ["error", "rollout.steps[2]"],
+      ["error", "rollout.watchSeconds"],
+    ]);
+    const first = findingAt(result, "rollout.steps[0]");
+    expect(first.message).toBe(
+      "the bake of the 25% step lasts 30 s (3 s at a time factor of 0.1), shorter than the 30 s the alarms need to reach ALARM (3 breaching periods of 10 s): a bad version would pass it unjudged.",
+    );
+    expect(first.hint).toBe(
+      "Bake for at least 300 s at this time factor, or shorten the alarms' window (rollout.alarms.periodSeconds, datapointsToAlarm), or set rollout.allowShortBakes: true to go on with a warning.",
+    );
+  });
+
+  it("refuses a bake shorter than the alarms' window at real time too", () => {
+    const result = resolveYaml(ROLLOUT.replace("bakeSeconds: 30", "bakeSeconds: 20"));
+    expect(findingAt(result, "rollout.steps[0]").message).toContain("lasts 20 s, shorter than the 30 s");
+  });
+
+  it("goes on with warnings when the manifest allows short bakes", () => {
+    const result = resolveYaml(`${ROLLOUT}  allowShortBakes: true\n`, atFactor(0.1));
+    expect(result.manifest).toBeDefined();
+    expect(result.findings.map((f) => f.severity)).toEqual(["warning", "warning", "warning", "warning"]);
+  });
+
+  it("says once, as a warning, that a time factor of 0 skips every bake", () => {
+    const result = resolveYaml(ROLLOUT, atFactor(0));
+    expect(result.manifest).toBeDefined();
+    expect(result.findings).toMatchObject([
+      { severity: "warning", path: "rollout", code: expect.stringMatching(/bakes-skipped$/) },
+    ]);
+  });
+});

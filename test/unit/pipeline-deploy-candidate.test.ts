@@ -7,6 +7,7 @@ import { FixedClock } from "../support/fixed-clock";
 import { MemoryEvents } from "../support/memory-events";
 import { MemoryServing } from "../support/memory-serving";
 import { ROLLOUT, stateAfterValidate, stateWithCandidate, validationSummary } from "../support/rollout-state";
+import { MemoryRolloutStore } from "../support/memory-rollout-store";
 
 let clock: FixedClock;
 let serving: MemoryServing;
@@ -18,7 +19,14 @@ beforeEach(() => {
   events = new MemoryEvents();
 });
 
-const deps = () => ({ serving, events, clock, config: DEFAULT_STACK_CONFIG });
+const deps = () => ({
+  serving,
+  events,
+  clock,
+  config: DEFAULT_STACK_CONFIG,
+  objects: { bucket: "models-bucket" },
+  store: new MemoryRolloutStore(),
+});
 
 describe("DeployCandidate", () => {
   it("deploys the manifest's server, sized by Validate's GPU plan, with the weights of this rollout", async () => {
@@ -43,6 +51,18 @@ describe("DeployCandidate", () => {
       },
     ]);
     expect(handle).toMatchObject({ model: "llama", version: "v3", servedName: "llama" });
+  });
+
+  it("loads the weights from the pipeline's bucket, the one Validate read, whatever bucket the state names", async () => {
+    const state = stateAfterValidate("");
+    const elsewhere = {
+      ...state,
+      rollout: { ...state.rollout, source: { ...state.rollout.source, bucket: "unvalidated" } },
+    };
+
+    await deployCandidate(elsewhere, deps());
+
+    expect(serving.deployed[0]?.weights).toEqual({ bucket: "models-bucket", prefix: "models/llama/v3/" });
   });
 
   it("uses the GPU count the manifest fixes instead of the plan's", async () => {
@@ -142,7 +162,7 @@ describe("CheckCandidate", () => {
       logTail,
     });
 
-    const status = await checkCandidate(state, { serving });
+    const status = await checkCandidate(state, { serving, store: new MemoryRolloutStore() });
 
     expect(status).toEqual({
       phase: "pending",
@@ -157,7 +177,10 @@ describe("CheckCandidate", () => {
     const { state, handle } = await deployed();
     serving.setStatus(handle.id, { phase: "ready", readySeconds: 184.2, logTail: ["Uvicorn running"] });
 
-    expect(await checkCandidate(state, { serving })).toEqual({ phase: "ready", readySeconds: 184.2 });
+    expect(await checkCandidate(state, { serving, store: new MemoryRolloutStore() })).toEqual({
+      phase: "ready",
+      readySeconds: 184.2,
+    });
   });
 
   it("fails as CandidateFailed with the classified reason, the hint and the log tail in the message", async () => {
@@ -174,7 +197,9 @@ describe("CheckCandidate", () => {
       ],
     });
 
-    const failure = await checkCandidate(state, { serving }).catch((e: unknown) => e);
+    const failure = await checkCandidate(state, { serving, store: new MemoryRolloutStore() }).catch(
+      (e: unknown) => e,
+    );
 
     expect(failure).toBeInstanceOf(CandidateFailed);
     const error = failure as CandidateFailed;
@@ -190,7 +215,9 @@ describe("CheckCandidate", () => {
   });
 
   it("says what is missing when the state has no candidate handle", async () => {
-    await expect(checkCandidate(stateAfterValidate(), { serving })).rejects.toThrow(
+    await expect(
+      checkCandidate(stateAfterValidate(), { serving, store: new MemoryRolloutStore() }),
+    ).rejects.toThrow(
       "CheckCandidate needs $.candidate.handle from DeployCandidate, but the state has no candidate.",
     );
   });

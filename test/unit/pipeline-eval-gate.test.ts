@@ -168,6 +168,24 @@ describe("EvalShard", () => {
     expect(JSON.stringify(result).length).toBeLessThan(2048);
   });
 
+  it("stops asking when its execution is stopped, stores nothing, and throws Interrupted instead of a score", async () => {
+    const deps = world(10);
+    const state = await rolloutThroughGates(deps, "v1", MANIFEST);
+    const shard = state.plan?.evalShards.find((s) => s.suite.name === "quiz");
+    if (!shard) throw new Error("the plan has no quiz shard");
+    const stop = new AbortController();
+    stop.abort();
+
+    const error = await evalShard({ rollout: state.rollout, candidate: handleOf(state), shard }, deps, {
+      ...FAST,
+      signal: stop.signal,
+    }).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ name: "Interrupted" });
+    expect(quizQuestionsAsked()).toEqual([]);
+    expect(await deps.objects.list(`reports/llama/v1/${state.rollout.id}/eval/`)).toEqual([]);
+  });
+
   it("is Transient when the candidate cannot be reached, so the state machine tries the shard again", async () => {
     const port = await closedPort();
     const deps = world(50, () => `http://127.0.0.1:${port}/v1`);

@@ -16,7 +16,7 @@ const INPUT: ExecutionInput = {
     id: "llama-v3-0a1b2c3d",
     model: "llama",
     version: "v3",
-    source: { bucket: "models-bucket", key: `${PREFIX}modelship.yaml`, prefix: PREFIX, etag: "e1" },
+    source: { bucket: "models-bucket", key: `${PREFIX}modelship.yaml`, prefix: PREFIX },
   },
 };
 

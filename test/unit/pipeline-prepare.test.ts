@@ -16,7 +16,7 @@ function rolloutInput(fileName = "modelship.yaml"): ExecutionInput {
       id: "llama-v3-0a1b2c3d",
       model: "llama",
       version: "v3",
-      source: { bucket: "models-bucket", key: `${PREFIX}${fileName}`, prefix: PREFIX, etag: "e1" },
+      source: { bucket: "models-bucket", key: `${PREFIX}${fileName}`, prefix: PREFIX },
     },
   };
 }
@@ -229,6 +229,36 @@ describe("Prepare", () => {
       const error = (await caught(prepare(rolloutInput(), deps))) as ManifestInvalid;
       expect(error).toBeInstanceOf(ManifestInvalid);
       expect(error.findings[0]).toMatchObject({ path: "version", code: "manifest.version-is-stable" });
+      expect((await store.get("llama"))?.lock).toBeUndefined();
+    });
+  });
+
+  describe("the manifest whose upload started the rollout", () => {
+    const key = `${PREFIX}modelship.yaml`;
+    const uploadedAs = (version: { versionId?: string; etag?: string }): ExecutionInput => {
+      const input = rolloutInput();
+      return { rollout: { ...input.rollout, source: { ...input.rollout.source, ...version } } };
+    };
+
+    it("is read by the version id of its upload, so a manifest uploaded over it meanwhile is not used", async () => {
+      await objects.put(key, "format: gguf\nrollout: {steps: [10, 50]}\n");
+      const uploaded = objects.versionOf(key);
+      await objects.put(key, "format: gguf\nrollout: {steps: [99]}\n");
+      const result = await prepare(uploadedAs({ versionId: uploaded?.versionId ?? "" }), deps);
+      expect(result.manifest.rollout.steps.map((s) => s.weight)).toEqual([10, 50, 100]);
+    });
+
+    it("is read by its ETag when the bucket keeps no versions, and refused once it was replaced", async () => {
+      await objects.put(key, "format: gguf\n");
+      const uploaded = objects.versionOf(key);
+      await objects.put(key, "format: gguf\nrollout: {steps: [99]}\n");
+      const error = (await caught(
+        prepare(uploadedAs({ etag: uploaded?.etag ?? "" }), deps),
+      )) as ManifestInvalid;
+      expect(error).toBeInstanceOf(ManifestInvalid);
+      expect(error.reason).toBe(
+        `The manifest ${key} in s3://memory-bucket is no longer the one whose upload started this rollout (ETag ${uploaded?.etag}): it was replaced since.`,
+      );
       expect((await store.get("llama"))?.lock).toBeUndefined();
     });
   });

@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
 import type { ExecutionState } from "../../lib/core/rollout";
 import { rollbackOnAlarm } from "../../lib/pipeline/alarm-rollback";
 import { handleCommand } from "../../lib/pipeline/commands";
@@ -262,6 +263,28 @@ describe("Rollback", () => {
     expect(unknown.reason).toBe("No rollout of mistral is running: an abort has nothing to do.");
     expect(world.gateway.changes).toHaveLength(routeChanges);
     expect(world.events.ofType("Model Rolled Back")).toEqual([]);
+  });
+
+  it("names the alarms with the pipeline's own prefix and acts only on alarms named with it", async () => {
+    const config = {
+      ...DEFAULT_STACK_CONFIG,
+      canaryMetrics: { ...DEFAULT_STACK_CONFIG.canaryMetrics, alarmPrefix: "Team-A-Pipeline-" },
+    };
+    const teamA = canaryWorld({ config });
+    await releaseV1(teamA);
+    await canaryAtFirstStep(teamA, "v2");
+    const armed = (await teamA.store.get(MODEL))?.alarmNames ?? [];
+    expect(armed).toContain("Team-A-Pipeline-llama-v2-rollback");
+    teamA.alarms.setState("Team-A-Pipeline-llama-v2-rollback", "ALARM");
+
+    // Another pipeline's alarm for a model of the same name is not this pipeline's to act on.
+    const other = await rollbackOnAlarm(alarmEvent(rollbackAlarm("v2")), teamA);
+    expect(other.result).toBe("nothing to roll back");
+    expect(teamA.gateway.weightsOf(MODEL)).toEqual({ v1: 90, v2: 10 });
+
+    const own = await rollbackOnAlarm(alarmEvent("Team-A-Pipeline-llama-v2-rollback"), teamA);
+    expect(own.result).toBe("rolled back");
+    expect(teamA.gateway.weightsOf(MODEL)).toEqual({ v1: 100 });
   });
 
   it("ignores an alarm going back to OK", async () => {

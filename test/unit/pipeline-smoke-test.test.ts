@@ -10,6 +10,7 @@ import { MemoryServing } from "../support/memory-serving";
 import { OpenAiTestServer } from "../support/openai-test-server";
 import { selfSignedCertificate } from "../support/self-signed-certificate";
 import { ROLLOUT, stateAfterValidate, stateWithCandidate } from "../support/rollout-state";
+import { MemoryRolloutStore } from "../support/memory-rollout-store";
 
 let server: OpenAiTestServer;
 let serving: MemoryServing;
@@ -59,7 +60,11 @@ async function readyCandidate(manifestYaml = ""): Promise<ExecutionState> {
 }
 
 async function smokeFailure(state: ExecutionState, options = OPTIONS): Promise<SmokeFailed> {
-  const failure = await smokeTest(state, { serving, events, clock }, options).catch((e: unknown) => e);
+  const failure = await smokeTest(
+    state,
+    { serving, events, clock, store: new MemoryRolloutStore() },
+    options,
+  ).catch((e: unknown) => e);
   expect(failure).toBeInstanceOf(SmokeFailed);
   return failure as SmokeFailed;
 }
@@ -70,7 +75,11 @@ function errorLines(failure: SmokeFailed): string[] {
 
 describe("SmokeTest", () => {
   it("passes a server that answers well, and records load time, time to first token and tokens/s", async () => {
-    const result = await smokeTest(await readyCandidate(), { serving, events, clock }, OPTIONS);
+    const result = await smokeTest(
+      await readyCandidate(),
+      { serving, events, clock, store: new MemoryRolloutStore() },
+      OPTIONS,
+    );
 
     expect(result.verdicts.map((v) => [v.request, v.source ?? "", v.problems])).toEqual([
       ["GET /v1/models", "", []],
@@ -98,7 +107,11 @@ describe("SmokeTest", () => {
   });
 
   it("sends the served name, the endpoint's headers, one chat through the template and one stream with usage", async () => {
-    await smokeTest(await readyCandidate(), { serving, events, clock }, OPTIONS);
+    await smokeTest(
+      await readyCandidate(),
+      { serving, events, clock, store: new MemoryRolloutStore() },
+      OPTIONS,
+    );
 
     const posts = server.received.filter((r) => r.method === "POST");
     expect(posts.map((r) => [r.path, r.body?.["stream"] ?? false])).toEqual([
@@ -121,7 +134,11 @@ describe("SmokeTest", () => {
       'gates: {smoke: {prompts: [{prompt: "2 + 2 =", expectContains: four, maxTokens: 4}]}}',
     );
 
-    const result = await smokeTest(state, { serving, events, clock }, OPTIONS);
+    const result = await smokeTest(
+      state,
+      { serving, events, clock, store: new MemoryRolloutStore() },
+      OPTIONS,
+    );
 
     expect(result.verdicts.map((v) => [v.request, v.source])).toEqual([
       ["GET /v1/models", undefined],
@@ -177,7 +194,7 @@ describe("SmokeTest", () => {
 
     const result = await smokeTest(
       await readyCandidate("gates: {smoke: {rejectDegenerate: false}}"),
-      { serving, events, clock },
+      { serving, events, clock, store: new MemoryRolloutStore() },
       OPTIONS,
     );
 
@@ -198,7 +215,11 @@ describe("SmokeTest", () => {
   it("retries a cold server's 503s a couple of times, then passes", async () => {
     server.behave({ failFirst: { count: 2, status: 503 } });
 
-    const result = await smokeTest(await readyCandidate(), { serving, events, clock }, OPTIONS);
+    const result = await smokeTest(
+      await readyCandidate(),
+      { serving, events, clock, store: new MemoryRolloutStore() },
+      OPTIONS,
+    );
 
     expect(result.verdicts.every((v) => v.problems.length === 0)).toBe(true);
     expect(server.received.filter((r) => r.path === "/v1/models")).toHaveLength(3);
@@ -282,7 +303,11 @@ describe("SmokeTest", () => {
         caCertificate: certificate.cert,
       }));
 
-      const result = await smokeTest(await readyCandidate(), { serving, events, clock }, OPTIONS);
+      const result = await smokeTest(
+        await readyCandidate(),
+        { serving, events, clock, store: new MemoryRolloutStore() },
+        OPTIONS,
+      );
 
       expect(tlsServer.baseUrl).toMatch(/^https:/);
       expect(result.verdicts.every((v) => v.problems.length === 0)).toBe(true);

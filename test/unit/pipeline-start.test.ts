@@ -26,12 +26,17 @@ function objectCreated(
 describe("Start", () => {
   let executions: RecordingExecutions;
   let events: MemoryEvents;
-  let deps: { executions: RecordingExecutions; events: MemoryEvents; clock: FixedClock };
+  let deps: {
+    executions: RecordingExecutions;
+    events: MemoryEvents;
+    clock: FixedClock;
+    objects: { bucket: string };
+  };
 
   beforeEach(() => {
     executions = new RecordingExecutions();
     events = new MemoryEvents();
-    deps = { executions, events, clock: new FixedClock() };
+    deps = { executions, events, clock: new FixedClock(), objects: { bucket: "models-bucket" } };
   });
 
   describe("an uploaded manifest", () => {
@@ -216,11 +221,33 @@ describe("Start", () => {
       expect(executions.started).toEqual([]);
     });
 
+    it("is refused for a bucket other than the pipeline's, starting nothing and saying which bucket to use", async () => {
+      const outcome = await start(
+        {
+          "detail-type": "Rollout Requested",
+          detail: { bucket: "unvalidated-weights", key: "models/llama/v3/modelship.json", requestId: "r" },
+        },
+        deps,
+      );
+      expect(outcome).toMatchObject({
+        status: "rejected",
+        findings: [{ code: "start-event.bucket", path: "detail.bucket" }],
+      });
+      expect(executions.started).toEqual([]);
+      expect(events.emitted[0]).toMatchObject({
+        detailType: "Rollout Rejected",
+        detail: { model: "llama", version: "v3", error: "InvalidEvent" },
+      });
+      expect(events.emitted[0]?.detail.reason).toBe(
+        "Nothing was started: expected this pipeline's bucket 'models-bucket', found 'unvalidated-weights': modelship rolls out only models in its own bucket, where Validate checks them and candidates load them from.",
+      );
+    });
+
     it("is refused for a key of the wrong shape, like an upload", async () => {
       const outcome = await start(
         {
           "detail-type": "Rollout Requested",
-          detail: { bucket: "b", key: "llama/v3/modelship.yaml", requestId: "r" },
+          detail: { bucket: "models-bucket", key: "llama/v3/modelship.yaml", requestId: "r" },
         },
         deps,
       );

@@ -257,6 +257,29 @@ describe("StressWorker", () => {
     expect(await deps.objects.list(`${REPORTS}/`)).toEqual([]);
   });
 
+  it("stops at once when its execution is stopped, stores nothing, and throws Interrupted instead of a result", async () => {
+    const deps = world();
+    const server = await serve(() => FAST);
+    deps.serving.load = () => server.baseUrl;
+    const state = deployedState({ concurrency: 2, workers: 1, durationSeconds: 600 });
+    const stop = new AbortController();
+    const stopped = stressWorker(
+      { rollout: ROLLOUT, candidate: HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
+      deps,
+      { signal: stop.signal },
+    ).catch((e: unknown) => e);
+    // Stopped once the load is under way: the test asked for ten minutes of it.
+    while (server.bodies.length < 4) await new Promise((resolve) => setTimeout(resolve, 5));
+    stop.abort();
+    const error = await stopped;
+
+    expect(error).toMatchObject({
+      name: "Interrupted",
+      reason: "The rollout was stopped during stress worker 1 of 1; what was measured is discarded.",
+    });
+    expect(await deps.objects.list(`${REPORTS}/`)).toEqual([]);
+  });
+
   it("counts failed requests as data, not as a worker failure", async () => {
     const deps = world();
     const server = await serve((i) => (i % 2 === 0 ? { kind: "status", status: 503 } : FAST));
@@ -466,7 +489,9 @@ describe("MergeStress against the stable version", () => {
   it("fails a candidate slower than stable by more than maxRegressionRatio, naming each metric and both values", async () => {
     const deps = world();
     await keepStableResult(deps, PROFILE);
-    const state = await candidateRun(deps, SLOW, { ...PROFILE, slo: { maxRegressionRatio: 1.5 } });
+    // 1.2, not just under SLOW's 8×: a stall on a busy machine that inflates stable's p95 (a max, over a few
+    // requests) by up to 1.7 s still leaves SLOW more than 1.2× slower.
+    const state = await candidateRun(deps, SLOW, { ...PROFILE, slo: { maxRegressionRatio: 1.2 } });
     const error = await gateFailure(state, deps);
 
     expect(error.findings.map((f) => f.code)).toEqual([
@@ -478,7 +503,7 @@ describe("MergeStress against the stable version", () => {
     for (const finding of error.findings) {
       expect(finding.path).toBe("gates.stress.slo.maxRegressionRatio");
       expect(finding.message).toContain(`stable ${STABLE}`);
-      expect(finding.message).toContain("maxRegressionRatio allows at most 1.5×");
+      expect(finding.message).toContain("maxRegressionRatio allows at most 1.2×");
     }
     expect(error.findings[0]?.message).toMatch(/TTFT p95 was [\d.]+× stable v2's \([\d.]+ ms vs [\d.]+ ms\)/);
   });
@@ -505,7 +530,9 @@ describe("MergeStress against the stable version", () => {
     const deps = world();
     await keepStableResult(deps, { concurrency: 4, workers: 2, inputTokens: 32 });
     // Slow enough to fail the regression check, were it made.
-    const state = await candidateRun(deps, SLOW, { ...PROFILE, slo: { maxRegressionRatio: 1.5 } });
+    // 1.2, not just under SLOW's 8×: a stall on a busy machine that inflates stable's p95 (a max, over a few
+    // requests) by up to 1.7 s still leaves SLOW more than 1.2× slower.
+    const state = await candidateRun(deps, SLOW, { ...PROFILE, slo: { maxRegressionRatio: 1.2 } });
 
     const otherProfile = await mergeStress(state, deps);
     expect(otherProfile.comparison?.compared).toBe(false);

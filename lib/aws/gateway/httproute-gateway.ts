@@ -39,7 +39,7 @@ const FIELD_MANAGER = "modelship";
 
 /** What the functions' Kubernetes identity needs on routes, for the message when it lacks it. */
 const REQUIRED_ACCESS =
-  "get, create, update and delete on httproutes.gateway.networking.k8s.io. The AmazonEKSEditPolicy access policy does not cover Gateway API resources: bind a Role with these verbs to the Kubernetes group the ModelPipeline construct puts the functions' access entries in (modelship-routes)";
+  "get, create, update and delete on httproutes.gateway.networking.k8s.io. The AmazonEKSEditPolicy access policy does not cover Gateway API resources: bind a Role with these verbs to the Kubernetes group the ModelPipeline construct puts the functions' access entries in (modelship-routes; the prober reads through modelship-route-readers): docs/eks.md";
 
 export class HttpRouteGateway implements Gateway {
   private readonly config: StackConfig;

@@ -1,13 +1,16 @@
-// The local gateway's admin API under `/_modelship/`, on the gateway's own port and answering loopback
-// clients addressing it as 127.0.0.1 or localhost only (`modelship fault` and the tests use it):
+// The local gateway's admin API under `/_modelship/`, on the gateway's own port, answering loopback clients
+// addressing it as 127.0.0.1 or localhost only, from its own origin, with the home's secret (admin-auth.ts;
+// `modelship fault` and the other `--local` commands send it):
 //   GET    /_modelship/routes                      every model's backends, weights and faults
 //   GET    /_modelship/routes/<model>              one model's
 //   PUT    /_modelship/faults/<model>/<variant>    set the variant's fault: {"delay": {...}, "abort": {...}}
 //   DELETE /_modelship/faults/<model>/<variant>    clear it (clearing no fault is fine)
-// Errors are `{"error": {"message", ...}}` with 400 (a bad fault, every problem listed), 403, 404 or 405.
+// Errors are `{"error": {"message", ...}}` with 400 (a bad fault, every problem listed), 401 (no secret), 403
+// (not loopback, or cross-origin), 404, 405 or 415 (a body that is not JSON).
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RouteState, Variant } from "../../ports";
+import { type AdminCaller, authenticateAdminRequest } from "../admin-auth";
 import { OpenAiError } from "../llama-server/openai-error";
 import { describeFault, type Fault, parseFault } from "./fault-injection";
 import { parseJsonObject, readCappedBody, sendJson } from "./http-messages";
@@ -20,15 +23,19 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 /**
  * More admin routes, from the process that owns the gateway: called with the path's segments after
- * `/_modelship/`, once the loopback check passed; resolves false for a path it does not serve.
+ * `/_modelship/` and who is calling, once the request passed the checks; resolves false for a path it does
+ * not serve.
  */
 export type AdminExtension = (
   request: IncomingMessage,
   response: ServerResponse,
   segments: readonly string[],
+  caller: AdminCaller,
 ) => Promise<boolean>;
 
 interface AdminSurface {
+  /** The home's secret every request must carry (`Authorization: Bearer …`). */
+  readonly adminSecret: string;
   readonly routes: RouteTable;
   readonly extensions?: readonly AdminExtension[];
   faultOf(model: string, variant: Variant): Fault | undefined;
@@ -65,6 +72,7 @@ export async function serveAdminRequest(
       "forbidden",
     );
   }
+  const caller = authenticateAdminRequest(request, admin.adminSecret);
   const path = new URL(request.url ?? "/", "http://gateway").pathname;
   const segments = path.slice(ADMIN_PREFIX.length).split("/").map(decodeSegment);
   const method = request.method ?? "GET";
@@ -118,7 +126,7 @@ export async function serveAdminRequest(
     return;
   }
   for (const extension of admin.extensions ?? []) {
-    if (await extension(request, response, segments)) return;
+    if (await extension(request, response, segments, caller)) return;
   }
   throw new OpenAiError(
     404,

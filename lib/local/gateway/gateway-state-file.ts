@@ -5,6 +5,7 @@
 import { readFile } from "node:fs/promises";
 import type { Variant } from "../../ports";
 import { writeFileAtomic } from "../atomic-write";
+import { StateFileInvalid } from "../state-file-invalid";
 import { type Fault, parseFault } from "./fault-injection";
 import type { RouteSlots } from "./route-table";
 
@@ -96,10 +97,12 @@ function parseGatewayState(text: string, filePath: string): GatewayState {
   return { routes: restoredRoutes, faults: restoredFaults };
 }
 
-function notAGatewayState(filePath: string, problems: readonly string[]): Error {
-  return new Error(
-    `${filePath} is not a modelship gateway state:\n${problems.map((p) => `  ${p}`).join("\n")}\n` +
-      "Fix it, or move it away to start with no routes; modelship will not overwrite it.",
+function notAGatewayState(filePath: string, problems: readonly string[]): StateFileInvalid {
+  return new StateFileInvalid(
+    filePath,
+    "a modelship gateway state",
+    problems,
+    "Fix it, or move it away to start with no routes (the models it routed are then not reachable through the gateway until a version of each is released again).",
   );
 }
 

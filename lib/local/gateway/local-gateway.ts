@@ -20,6 +20,8 @@ import { type RouteSlots, RouteTable } from "./route-table";
 export interface LocalGatewayOptions {
   /** The local runtime's home folder: routes and faults are kept in `<home>/gateway.json`. */
   readonly home: string;
+  /** The secret the admin API requires of every request (lib/local/admin-auth.ts). */
+  readonly adminSecret: string;
   /** The port to listen on (127.0.0.1); 0 = any free port. */
   readonly port: number;
   /** Where a backend's server answers (Serving.endpoint). */
@@ -62,6 +64,7 @@ export class LocalGateway implements Gateway {
     this.routes = new RouteTable(routes);
     this.faults = new Map([...faults].map(([model, byVariant]) => [model, new Map(byVariant)]));
     const door = {
+      adminSecret: options.adminSecret,
       routes: this.routes,
       faultOf: (model: string, variant: Variant) => this.faultOf(model, variant),
       setFault: (model: string, variant: Variant, fault: Fault | undefined) =>

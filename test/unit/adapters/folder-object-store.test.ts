@@ -27,8 +27,19 @@ describe("FolderObjectStore", () => {
     store = new FolderObjectStore(root);
   });
 
-  it("names its folder as its location", () => {
+  it("names its folder as its location and as its bucket", () => {
     expect(store.location).toBe(root);
+    expect(store.bucket).toBe(root);
+  });
+
+  it("refuses to read a version id, which a folder does not keep, rather than read the file as it is now", async () => {
+    await store.put("models/llama/v1/modelship.yaml", "name: llama");
+    await expect(store.get("models/llama/v1/modelship.yaml", { versionId: "3HL4kq" })).rejects.toThrow(
+      "a folder keeps no object versions, so version 3HL4kq cannot be read",
+    );
+    await expect(store.head("models/llama/v1/modelship.yaml", { versionId: "3HL4kq" })).rejects.toThrow(
+      "keeps no object versions",
+    );
   });
 
   it.each([

@@ -136,6 +136,29 @@ describe("JsonFileRolloutStore", () => {
     expect(await readFile(file, "utf8")).toBe('{"some": "other tool\'s data"}');
   });
 
+  it("names every model whose record is not one, with the path of each problem", async () => {
+    const file = join(await freshFolder(), "rollouts.json");
+    await writeFile(
+      file,
+      JSON.stringify({
+        format: "modelship-rollouts/1",
+        models: {
+          llama: { model: "llama", lock: "mine", history: [{ stage: "Prepare" }] },
+          qwen: { model: "mistral", history: [] },
+        },
+        claims: {},
+        versionResults: {},
+      }),
+    );
+    const error = await new JsonFileRolloutStore(file).list().catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: "StateFileInvalid", file });
+    expect((error as { problems: string[] }).problems).toEqual([
+      'models.llama.lock should be {"rolloutId", "version", "since"}',
+      'models.llama.history[0] should be a transition {"at", "rolloutId", "version", "stage", "status", "reason"}',
+      'models.qwen should be {"model": "qwen", "history": [...], ...}',
+    ]);
+  });
+
   it("refuses a truncated file instead of starting over", async () => {
     const file = join(await freshFolder(), "rollouts.json");
     await writeFile(file, '{"format": "modelship-rollouts/1", "models": {');

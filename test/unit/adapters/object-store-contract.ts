@@ -39,6 +39,17 @@ export function describeObjectStoreContract(name: string, makeStore: () => Promi
       expect(after?.etag).not.toMatch(/"/);
     });
 
+    it("reads an object by the ETag it had, and finds nothing once it was replaced", async () => {
+      await store.put("models/llama/v1/modelship.yaml", "name: llama");
+      const uploaded = await store.head("models/llama/v1/modelship.yaml");
+      const etag = uploaded?.etag ?? "";
+      expect(text(await store.get("models/llama/v1/modelship.yaml", { etag }))).toBe("name: llama");
+      expect(await store.head("models/llama/v1/modelship.yaml", { etag })).toMatchObject({ size: 11 });
+      await store.put("models/llama/v1/modelship.yaml", "name: swapped in");
+      expect(await store.get("models/llama/v1/modelship.yaml", { etag })).toBeUndefined();
+      expect(await store.head("models/llama/v1/modelship.yaml", { etag })).toBeUndefined();
+    });
+
     it("lists every object under a prefix, sorted by key, with sizes", async () => {
       const keys = [
         "tokenizer.json",

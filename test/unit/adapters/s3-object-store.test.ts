@@ -26,6 +26,7 @@ afterAll(async () => {
 
 function resetServer(): void {
   server.objects.clear();
+  server.noncurrent.clear();
   server.requests.length = 0;
   server.failures.length = 0;
   server.ignoreRange = false;
@@ -41,6 +42,10 @@ describe("S3ObjectStore", () => {
   beforeEach(() => {
     resetServer();
     store = new S3ObjectStore({ bucket: BUCKET });
+  });
+
+  it("names its bucket by name, as upload events do", () => {
+    expect(store.bucket).toBe(BUCKET);
   });
 
   it("names its bucket as its location", () => {
@@ -92,6 +97,46 @@ describe("S3ObjectStore", () => {
     expect(await store.head("models/llama/v1/modelship.yaml")).toMatchObject({
       versionId: "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo",
       checksumType: "FULL_OBJECT",
+    });
+  });
+
+  describe("reading one version of an object", () => {
+    const key = "models/llama/v1/modelship.yaml";
+    const uploaded = { body: Buffer.from("name: llama"), etag: "0f1e2d3c4b5a69788796a5b4c3d2e1f0" };
+    const replaced = { body: Buffer.from("name: swapped"), etag: "ffeeddccbbaa99887766554433221100" };
+    beforeEach(() => {
+      server.noncurrent.set(`${key}\0v-uploaded`, {
+        ...uploaded,
+        lastModified: new Date("2025-01-01T00:00:00Z"),
+        versionId: "v-uploaded",
+      });
+      server.objects.set(key, {
+        ...replaced,
+        lastModified: new Date("2025-01-01T00:01:00Z"),
+        versionId: "v-replaced",
+      });
+    });
+
+    it("reads the version id it is given, not the newest object, with the VersionId parameter", async () => {
+      const bytes = await store.get(key, { versionId: "v-uploaded" });
+      expect(new TextDecoder().decode(bytes)).toBe("name: llama");
+      expect(server.requests[0]?.query.get("versionId")).toBe("v-uploaded");
+      expect(await store.head(key, { versionId: "v-uploaded" })).toMatchObject({
+        size: uploaded.body.length,
+      });
+    });
+
+    it("finds nothing for a version id the bucket does not have", async () => {
+      expect(await store.get(key, { versionId: "v-deleted" })).toBeUndefined();
+      expect(await store.head(key, { versionId: "v-deleted" })).toBeUndefined();
+    });
+
+    it("reads by ETag with If-Match, and finds nothing once the object was replaced", async () => {
+      expect(await store.get(key, { etag: uploaded.etag })).toBeUndefined();
+      expect(await store.head(key, { etag: uploaded.etag })).toBeUndefined();
+      expect(server.requests[0]?.headers["if-match"]).toBe(`"${uploaded.etag}"`);
+      const bytes = await store.get(key, { etag: `"${replaced.etag}"` });
+      expect(new TextDecoder().decode(bytes)).toBe("name: swapped");
     });
   });
 

@@ -1,7 +1,8 @@
 // A small HTTP server that answers like S3, path-style (`/<bucket>/<key>`), for the S3 adapter to talk to
 // over real HTTP: ListObjectsV2 XML with continuation tokens (a tiny page size, so pagination is
 // exercised), HEAD with the SHA-256 checksum headers when asked for them, GET with Range → 206 or 416,
-// PUT (verifying a sent SHA-256), NoSuchKey errors — and scripted failures for the error paths.
+// PUT (verifying a sent SHA-256), reads of an older version (`versionId`) or on a condition (`If-Match`),
+// NoSuchKey errors — and scripted failures for the error paths.
 
 import { createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
@@ -25,6 +26,8 @@ export interface ReceivedRequest {
 
 export class S3TestServer {
   readonly objects = new Map<string, StoredObject>();
+  /** Older versions of objects of a versioned bucket, by `<key>\0<versionId>`. */
+  readonly noncurrent = new Map<string, StoredObject>();
   readonly requests: ReceivedRequest[] = [];
   /** Status codes and S3 error codes to answer the next requests with, first to last. */
   readonly failures: { status: number; code: string }[] = [];
@@ -71,8 +74,17 @@ export class S3TestServer {
       return this.list(parsed.searchParams, response);
     }
     if (method === "PUT") return this.put(key, headers, Buffer.concat(chunks), response);
-    const object = this.objects.get(key);
-    if (!object) return sendError(response, 404, "NoSuchKey", method);
+    const versionId = parsed.searchParams.get("versionId");
+    const current = this.objects.get(key);
+    const object =
+      versionId === null || current?.versionId === versionId
+        ? current
+        : this.noncurrent.get(`${key}\0${versionId}`);
+    if (!object) return sendError(response, 404, versionId === null ? "NoSuchKey" : "NoSuchVersion", method);
+    const ifMatch = headers["if-match"];
+    if (ifMatch !== undefined && ifMatch !== `"${object.etag}"`) {
+      return sendError(response, 412, "PreconditionFailed", method);
+    }
     if (method === "HEAD") return this.head(object, headers, response);
     if (method === "GET") return this.get(object, headers, response);
     sendError(response, 405, "MethodNotAllowed", method);

@@ -4,7 +4,7 @@ import * as ec2 from "aws-cdk-lib/aws-ec2";
 import type { CfnPolicy } from "aws-cdk-lib/aws-iam";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
-import type { ModelshipFunction } from "../../lib/infra/function-access";
+import type { ModelshipFunction } from "../../lib/core/pipeline-functions";
 import { ModelPipeline, type ModelPipelineProps } from "../../lib/infra/model-pipeline";
 import { ModelshipStack } from "../../lib/infra/sample-stack";
 import { cdkJsonContext, roleStatements, synthSampleStack, testApp } from "./synth";
@@ -15,6 +15,24 @@ const VPC_CONTEXT = {
   availabilityZones: ["us-east-1a", "us-east-1b"],
   privateSubnetIds: SUBNETS,
 };
+const ROUTE_TABLES = ["rtb-0aaaaaaaaaaaaaaa1", "rtb-0bbbbbbbbbbbbbbb2"];
+/** The functions whose stage calls the Serving or Gateway port: they reach the cluster. */
+const REACHING_THE_CLUSTER: ModelshipFunction[] = [
+  "DeployCandidate",
+  "CheckCandidate",
+  "SmokeTest",
+  "StressWorker",
+  "EvalShard",
+  "RegisterGateway",
+  "CanaryStep",
+  "Promote",
+  "Finalize",
+  "Rollback",
+  "Cleanup",
+  "Prober",
+  "Command",
+  "AlarmRollback",
+];
 const ENI_ACTIONS = [
   "ec2:AssignPrivateIpAddresses",
   "ec2:CreateNetworkInterface",
@@ -25,19 +43,19 @@ const ENI_ACTIONS = [
 ];
 const LOAD_BALANCER_URL = "http://{service}.candidates.internal.example.com:{port}";
 
-/** A pipeline in a stack of its own; `loadTesting: "cluster-vpc"` stands for the cluster's VPC, imported by ids. */
+/** A pipeline in a stack of its own; `clusterNetwork: "cluster-vpc"` stands for the cluster's VPC, imported by ids. */
 function pipelineIn(
-  props: Omit<ModelPipelineProps, "loadTesting"> & {
-    loadTesting?: "cluster-vpc" | ((stack: Stack) => ModelPipelineProps["loadTesting"]);
+  props: Omit<ModelPipelineProps, "clusterNetwork"> & {
+    clusterNetwork?: "cluster-vpc" | ((stack: Stack) => ModelPipelineProps["clusterNetwork"]);
   },
 ): { pipeline: ModelPipeline; stack: Stack; template: Template } {
   const stack = new Stack(testApp(), "Pipeline");
-  const { loadTesting, ...rest } = props;
+  const { clusterNetwork, ...rest } = props;
   const vpc = () => ec2.Vpc.fromVpcAttributes(stack, "ClusterVpc", VPC_CONTEXT);
   const pipeline = new ModelPipeline(stack, "ModelPipeline", {
     ...rest,
-    ...(loadTesting === "cluster-vpc" && { loadTesting: { vpc: vpc() } }),
-    ...(typeof loadTesting === "function" && { loadTesting: loadTesting(stack) }),
+    ...(clusterNetwork === "cluster-vpc" && { clusterNetwork: { vpc: vpc() } }),
+    ...(typeof clusterNetwork === "function" && { clusterNetwork: clusterNetwork(stack) }),
   });
   return { pipeline, stack, template: Template.fromStack(stack) };
 }
@@ -51,19 +69,21 @@ function vpcConfigOf(template: Template, stack: Stack, pipeline: ModelPipeline, 
 const warnings = (stack: Stack, pattern: RegExp) =>
   Annotations.fromStack(stack).findWarning("*", Match.stringLikeRegexp(pattern.source));
 
-describe("ModelPipeline loadTesting: the load workers inside the cluster's VPC", () => {
-  it("places StressWorker in the VPC's private subnets with a security group of its own that only sends", () => {
+describe("ModelPipeline clusterNetwork: the functions that reach the cluster, inside its VPC", () => {
+  it("places each function that reaches the cluster in the VPC's private subnets with a security group of their own that only sends", () => {
     const { pipeline, stack, template } = pipelineIn({
-      loadTesting: "cluster-vpc",
+      clusterNetwork: "cluster-vpc",
       serving: { internalUrlTemplate: LOAD_BALANCER_URL },
     });
-    const [group] = pipeline.loadWorkerSecurityGroups;
+    const [group] = pipeline.clusterNetworkSecurityGroups;
     const groupId = stack.getLogicalId(group!.node.defaultChild as never);
-    expect(pipeline.loadWorkerSecurityGroups).toHaveLength(1);
-    expect(vpcConfigOf(template, stack, pipeline, "StressWorker")).toEqual({
-      SubnetIds: SUBNETS,
-      SecurityGroupIds: [{ "Fn::GetAtt": [groupId, "GroupId"] }],
-    });
+    expect(pipeline.clusterNetworkSecurityGroups).toHaveLength(1);
+    for (const name of REACHING_THE_CLUSTER) {
+      expect(vpcConfigOf(template, stack, pipeline, name), name).toEqual({
+        SubnetIds: SUBNETS,
+        SecurityGroupIds: [{ "Fn::GetAtt": [groupId, "GroupId"] }],
+      });
+    }
     template.hasResourceProperties("AWS::EC2::SecurityGroup", {
       VpcId: VPC_CONTEXT.vpcId,
       SecurityGroupEgress: [{ CidrIp: "0.0.0.0/0", IpProtocol: "-1" }],
@@ -72,17 +92,84 @@ describe("ModelPipeline loadTesting: the load workers inside the cluster's VPC",
     template.resourceCountIs("AWS::EC2::SecurityGroupIngress", 0);
   });
 
-  it("leaves every other function outside the VPC, EvalShard included: its requests take the service proxy", () => {
-    const { pipeline, stack, template } = pipelineIn({ loadTesting: "cluster-vpc" });
+  it("leaves the functions that never reach the cluster outside the VPC", () => {
+    const { pipeline, stack, template } = pipelineIn({ clusterNetwork: "cluster-vpc" });
     const inVpc = (Object.keys(pipeline.functions) as ModelshipFunction[]).filter(
       (name) => vpcConfigOf(template, stack, pipeline, name) !== undefined,
     );
-    expect(inVpc).toEqual(["StressWorker"]);
+    expect(inVpc.sort()).toEqual([...REACHING_THE_CLUSTER].sort());
+    expect(inVpc).not.toContain("Validate");
+    expect(inVpc).not.toContain("Start");
+  });
+
+  it("creates the VPC endpoints of exactly the services those functions call, when asked", () => {
+    const { pipeline, stack, template } = pipelineIn({
+      clusterNetwork: (scope) => ({
+        vpc: ec2.Vpc.fromVpcAttributes(scope, "ClusterVpc", {
+          ...VPC_CONTEXT,
+          privateSubnetRouteTableIds: ROUTE_TABLES,
+        }),
+        createVpcEndpoints: true,
+      }),
+    });
+    expect(Object.keys(pipeline.vpcEndpoints).sort()).toEqual([
+      "cloudwatch",
+      "dynamodb",
+      "eks",
+      "events",
+      "s3",
+      "sagemaker",
+      "scheduler",
+      "xray",
+    ]);
+    const services = Object.values(template.findResources("AWS::EC2::VPCEndpoint")).map((e) =>
+      JSON.stringify(e.Properties.ServiceName),
+    );
+    for (const service of [
+      ".s3",
+      ".dynamodb",
+      ".events",
+      ".monitoring",
+      ".scheduler",
+      ".sagemaker.api",
+      ".eks",
+      ".xray",
+    ]) {
+      expect(
+        services.some((name) => name.includes(service)),
+        service,
+      ).toBe(true);
+    }
+    template.hasResourceProperties("AWS::EC2::VPCEndpoint", {
+      VpcEndpointType: "Gateway",
+      RouteTableIds: ROUTE_TABLES,
+    });
+    template.hasResourceProperties("AWS::EC2::VPCEndpoint", {
+      VpcEndpointType: "Interface",
+      PrivateDnsEnabled: true,
+      SubnetIds: SUBNETS,
+    });
+    const [functions] = pipeline.clusterNetworkSecurityGroups;
+    template.hasResourceProperties("AWS::EC2::SecurityGroupIngress", {
+      IpProtocol: "tcp",
+      FromPort: 443,
+      ToPort: 443,
+      SourceSecurityGroupId: {
+        "Fn::GetAtt": [stack.getLogicalId(functions!.node.defaultChild as never), "GroupId"],
+      },
+    });
+    expect(new AwsSolutionsChecks().validateScope(stack).violations).toEqual([]);
+  });
+
+  it("creates no endpoint unless asked: the VPC may have them, or a NAT gateway, already", () => {
+    const { pipeline, template } = pipelineIn({ clusterNetwork: "cluster-vpc" });
+    expect(pipeline.vpcEndpoints).toEqual({});
+    template.resourceCountIs("AWS::EC2::VPCEndpoint", 0);
   });
 
   it("uses the subnets and security groups it is given and creates no group", () => {
     const { pipeline, stack, template } = pipelineIn({
-      loadTesting: (scope) => {
+      clusterNetwork: (scope) => {
         const vpc = ec2.Vpc.fromVpcAttributes(scope, "ClusterVpc", VPC_CONTEXT);
         return {
           vpc,
@@ -96,11 +183,13 @@ describe("ModelPipeline loadTesting: the load workers inside the cluster's VPC",
       SecurityGroupIds: ["sg-0123456789abcdef0"],
     });
     template.resourceCountIs("AWS::EC2::SecurityGroup", 0);
-    expect(pipeline.loadWorkerSecurityGroups.map((g) => g.securityGroupId)).toEqual(["sg-0123456789abcdef0"]);
+    expect(pipeline.clusterNetworkSecurityGroups.map((g) => g.securityGroupId)).toEqual([
+      "sg-0123456789abcdef0",
+    ]);
   });
 
-  it("lets Lambda create the workers' network interfaces: the EC2 actions are in the policy the function waits for", () => {
-    const { pipeline, stack, template } = pipelineIn({ loadTesting: "cluster-vpc" });
+  it("lets Lambda create the functions' network interfaces: the EC2 actions are in the policy the function waits for", () => {
+    const { pipeline, stack, template } = pipelineIn({ clusterNetwork: "cluster-vpc" });
     const worker = pipeline.functions.StressWorker;
     const eniStatements = roleStatements(template, worker).filter((s) =>
       s.actions.includes("ec2:CreateNetworkInterface"),
@@ -109,7 +198,7 @@ describe("ModelPipeline loadTesting: the load workers inside the cluster's VPC",
     const policy = worker.role!.node.tryFindChild("DefaultPolicy")!.node.defaultChild as CfnPolicy;
     const functionId = stack.getLogicalId(worker.node.defaultChild as never);
     expect(template.toJSON().Resources[functionId].DependsOn).toContain(stack.getLogicalId(policy));
-    const others = roleStatements(template, pipeline.functions.EvalShard).flatMap((s) => s.actions);
+    const others = roleStatements(template, pipeline.functions.Validate).flatMap((s) => s.actions);
     expect(others.filter((action) => action.startsWith("ec2:"))).toEqual([]);
   });
 
@@ -124,12 +213,12 @@ describe("ModelPipeline loadTesting: the load workers inside the cluster's VPC",
       ).toEqual([]);
     }
     template.resourceCountIs("AWS::EC2::SecurityGroup", 0);
-    expect(pipeline.loadWorkerSecurityGroups).toEqual([]);
+    expect(pipeline.clusterNetworkSecurityGroups).toEqual([]);
   });
 
   it("passes cdk-nag's AwsSolutions checks, the network interfaces' '*' acknowledged with why", () => {
     const { pipeline, stack } = pipelineIn({
-      loadTesting: "cluster-vpc",
+      clusterNetwork: "cluster-vpc",
       serving: { internalUrlTemplate: LOAD_BALANCER_URL },
     });
     expect(new AwsSolutionsChecks().validateScope(stack).violations).toEqual([]);
@@ -143,22 +232,23 @@ describe("ModelPipeline loadTesting: the load workers inside the cluster's VPC",
   });
 });
 
-describe("ModelPipeline loadTesting: warnings about a load path that cannot work", () => {
+describe("ModelPipeline clusterNetwork: warnings about a load path that cannot work", () => {
   it("warns that the workers may not reach the candidates when a template is set but they have no VPC", () => {
     const { stack } = pipelineIn({ serving: { internalUrlTemplate: LOAD_BALANCER_URL } });
     const found = warnings(stack, /may not reach the candidates/);
     expect(found).toHaveLength(1);
     expect(found[0]!.entry.data).toContain(LOAD_BALANCER_URL);
-    expect(found[0]!.entry.data).toContain("loadTesting: { vpc }");
+    expect(found[0]!.entry.data).toContain("clusterNetwork: { vpc }");
   });
 
   it("warns about nothing with the template and the VPC, or with neither", () => {
     for (const props of [
-      { loadTesting: "cluster-vpc" as const, serving: { internalUrlTemplate: LOAD_BALANCER_URL } },
+      { clusterNetwork: "cluster-vpc" as const, serving: { internalUrlTemplate: LOAD_BALANCER_URL } },
+      { clusterNetwork: "cluster-vpc" as const },
       {},
     ]) {
       const { stack } = pipelineIn(props);
-      expect(warnings(stack, /internalUrlTemplate|loadTesting/)).toEqual([]);
+      expect(warnings(stack, /internalUrlTemplate|clusterNetwork/)).toEqual([]);
     }
   });
 
@@ -173,31 +263,27 @@ describe("ModelPipeline loadTesting: warnings about a load path that cannot work
 
   it("warns that a cluster DNS name is out of a function's reach, even inside the VPC", () => {
     const { stack } = pipelineIn({
-      loadTesting: "cluster-vpc",
+      clusterNetwork: "cluster-vpc",
       serving: { internalUrlTemplate: "http://{service}.{namespace}.svc.cluster.local:{port}" },
     });
     const found = warnings(stack, /cluster DNS name/);
     expect(found).toHaveLength(1);
     expect(found[0]!.entry.data).toContain("internal load balancer");
   });
-
-  it("warns that the load still takes the service proxy when the workers have a VPC but no template", () => {
-    const { stack } = pipelineIn({ loadTesting: "cluster-vpc" });
-    expect(warnings(stack, /still goes through the API server's service proxy/)).toHaveLength(1);
-  });
 });
 
-describe("The sample stack: -c modelshipLoadTestingVpc", () => {
-  it("runs the load workers in the VPC it names by ids, outputs their security group, passes cdk-nag and warns of nothing", () => {
+describe("The sample stack: -c modelshipClusterVpc", () => {
+  it("runs the functions that reach the cluster in the VPC it names by ids, outputs their security group, passes cdk-nag and warns of nothing", () => {
     const config = cdkJsonContext()["modelship"] as object;
     const { stack, template } = synthSampleStack({
       modelship: { ...config, serving: { internalUrlTemplate: LOAD_BALANCER_URL } },
-      modelshipLoadTestingVpc: VPC_CONTEXT,
+      modelshipClusterVpc: VPC_CONTEXT,
     });
     const { pipeline } = stack;
     expect(vpcConfigOf(template, stack, pipeline, "StressWorker")?.SubnetIds).toEqual(SUBNETS);
-    const [group] = pipeline.loadWorkerSecurityGroups;
-    template.hasOutput("LoadWorkerSecurityGroups", {
+    expect(vpcConfigOf(template, stack, pipeline, "Prober")?.SubnetIds).toEqual(SUBNETS);
+    const [group] = pipeline.clusterNetworkSecurityGroups;
+    template.hasOutput("ClusterNetworkSecurityGroups", {
       Value: { "Fn::GetAtt": [stack.getLogicalId(group!.node.defaultChild as never), "GroupId"] },
     });
     expect(new AwsSolutionsChecks().validateScope(stack).violations).toEqual([]);
@@ -206,7 +292,7 @@ describe("The sample stack: -c modelshipLoadTestingVpc", () => {
 
   it("takes the value as JSON from the command line, with the security groups it names", () => {
     const { stack, template } = synthSampleStack({
-      modelshipLoadTestingVpc: JSON.stringify({ ...VPC_CONTEXT, securityGroupIds: ["sg-0123456789abcdef0"] }),
+      modelshipClusterVpc: JSON.stringify({ ...VPC_CONTEXT, securityGroupIds: ["sg-0123456789abcdef0"] }),
     });
     expect(vpcConfigOf(template, stack, stack.pipeline, "StressWorker")?.SecurityGroupIds).toEqual([
       "sg-0123456789abcdef0",
@@ -217,7 +303,36 @@ describe("The sample stack: -c modelshipLoadTestingVpc", () => {
   it("has no VPC, no security group and no output without the key", () => {
     const { template } = synthSampleStack();
     template.resourceCountIs("AWS::EC2::SecurityGroup", 0);
-    expect(template.findOutputs("LoadWorkerSecurityGroups")).toEqual({});
+    expect(template.findOutputs("ClusterNetworkSecurityGroups")).toEqual({});
+  });
+
+  it("creates the VPC endpoints with createVpcEndpoints, on the route tables it names, and passes cdk-nag", () => {
+    const { stack, template } = synthSampleStack({
+      modelshipClusterVpc: {
+        ...VPC_CONTEXT,
+        privateSubnetRouteTableIds: ROUTE_TABLES,
+        createVpcEndpoints: true,
+      },
+    });
+    template.resourceCountIs("AWS::EC2::VPCEndpoint", 8);
+    expect(new AwsSolutionsChecks().validateScope(stack).violations).toEqual([]);
+    expect(Annotations.fromStack(stack).findWarning("*", Match.anyValue())).toEqual([]);
+  });
+
+  it("refuses createVpcEndpoints without the subnets' route tables, which the gateway endpoints need", () => {
+    expect(
+      () =>
+        new ModelshipStack(
+          testApp({ modelshipClusterVpc: { ...VPC_CONTEXT, createVpcEndpoints: true } }),
+          "Modelship",
+        ),
+    ).toThrow(/privateSubnetRouteTableIds: expected the subnets' route tables with createVpcEndpoints/);
+  });
+
+  it("refuses the former key, naming the new one", () => {
+    expect(() => new ModelshipStack(testApp({ modelshipLoadTestingVpc: VPC_CONTEXT }), "Modelship")).toThrow(
+      /"modelshipLoadTestingVpc" is now "modelshipClusterVpc"/,
+    );
   });
 
   it("lists every problem of a malformed value, naming the key, the field and what was expected", () => {
@@ -225,7 +340,7 @@ describe("The sample stack: -c modelshipLoadTestingVpc", () => {
     try {
       new ModelshipStack(
         testApp({
-          modelshipLoadTestingVpc: {
+          modelshipClusterVpc: {
             vpcId: "vpc-xyz",
             availabilityZones: ["us-east-1a", "us-east-1b"],
             privateSubnetIds: [...SUBNETS, "subnet-0ccccccccccccccc3"],
@@ -237,15 +352,15 @@ describe("The sample stack: -c modelshipLoadTestingVpc", () => {
     } catch (error) {
       message = (error as Error).message;
     }
-    expect(message).toContain('"modelshipLoadTestingVpc"');
+    expect(message).toContain('"modelshipClusterVpc"');
     expect(message).toMatch(/vpcId: expected an id like vpc-/);
     expect(message).toMatch(/securityGroupId: unknown key .*did you mean 'securityGroupIds'/);
     expect(message).toMatch(/privateSubnetIds: .*multiple of the number of availabilityZones/);
   });
 
   it("says so when a command-line value is not JSON", () => {
-    expect(() => new ModelshipStack(testApp({ modelshipLoadTestingVpc: "{vpcId: x}" }), "Modelship")).toThrow(
-      /"modelshipLoadTestingVpc" is a string that is not JSON/,
+    expect(() => new ModelshipStack(testApp({ modelshipClusterVpc: "{vpcId: x}" }), "Modelship")).toThrow(
+      /"modelshipClusterVpc" is a string that is not JSON/,
     );
   });
 });
