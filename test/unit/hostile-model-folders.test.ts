@@ -20,7 +20,6 @@ import {
   parseSafetensorsHeader,
   SAFETENSORS_PREFIX_BYTES,
 } from "../../lib/core/safetensors";
-import type { Finding } from "../../lib/core/findings";
 import { buildSafetensorsModel } from "../../lib/examples/safetensors-model";
 import { FIRST_READ_BYTES, validateModel } from "../../lib/pipeline/validate";
 import {
@@ -31,19 +30,11 @@ import {
   modelClaimingLayers,
   safetensorsOfTensors,
 } from "../support/hostile-models";
+import { assertCappedPerCode } from "../support/fuzz-targets";
 import { MemoryObjectStore } from "../support/memory-object-store";
 
 const PREFIX = "models/hostile/v1/";
 const config = DEFAULT_STACK_CONFIG;
-
-/** Findings of any one code, at most: the cap (50) and the summary that counts the rest. */
-const CAPPED_PER_CODE = 51;
-
-function expectCappedPerCode(findings: readonly Finding[]): void {
-  const perCode = new Map<string, number>();
-  for (const f of findings) perCode.set(f.code, (perCode.get(f.code) ?? 0) + 1);
-  for (const [code, count] of perCode) expect(count, code).toBeLessThanOrEqual(CAPPED_PER_CODE);
-}
 
 function parsedGguf(bytes: Uint8Array): Extract<GgufParseResult, { kind: "parsed" }> {
   const result = parseGguf(bytes, bytes.length, "model.gguf");
@@ -97,7 +88,7 @@ describe("a GGUF file of many tensor infos of one name (item 4)", () => {
     const result = parsedGguf(ggufOfDuplicateTensors(MAX_GGUF_TENSORS));
     expect(result.info.tensors).toHaveLength(MAX_GGUF_TENSORS);
     expect(result.findings.filter((f) => f.code === "gguf.tensor.duplicate")).toHaveLength(1);
-    expectCappedPerCode(result.findings);
+    assertCappedPerCode(result.findings, "gguf");
     expect(result.findings.at(-1)?.message).toMatch(
       /^\d+ more findings like the ones above \(gguf\.tensor\.overlap\)/,
     );
@@ -177,7 +168,7 @@ describe("safetensors headers of a million tensors (item 5)", () => {
     );
     // Its first read only: the header it holds is never parsed.
     expect(store.reads.filter((r) => r.key.endsWith("model-00002-of-00002.safetensors"))).toHaveLength(1);
-    expectCappedPerCode(report.findings);
+    assertCappedPerCode(report.findings, "validate");
   });
 
   it("reads and parses one header bigger than the first read at a time, so two are never held at once", async () => {
