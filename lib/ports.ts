@@ -14,6 +14,7 @@ import type {
   RecordField,
   Transition,
 } from "./core/rollout";
+import type { UnreadableEntry } from "./core/unreadable-entry";
 
 // ── ObjectStore: the bucket ──────────────────────────────────────────────────────────────────────────
 
@@ -28,6 +29,11 @@ export interface ObjectInfo {
   readonly checksumSha256?: string;
   /** `FULL_OBJECT`: the checksum is of the whole object and comparable to a file's sha256. */
   readonly checksumType?: "FULL_OBJECT" | "COMPOSITE";
+  /**
+   * Set when a folder-backed store lists an entry it will not read (a link out of its folder, a FIFO …):
+   * its size is 0 and reading it throws. S3 never sets it.
+   */
+  readonly unreadable?: UnreadableEntry;
 }
 
 /**

@@ -2,6 +2,8 @@
 // command names (no control plane, an endpoint that does not answer, …), exits 1 with `✖ message` and a hint;
 // anything else is a bug and propagates. Commands throw these instead of printing and returning codes.
 
+import { terminalLines } from "../core/terminal-text";
+
 /** The command line itself is wrong: exit 2, with the usage. */
 export class UsageError extends Error {}
 
@@ -35,17 +37,18 @@ export async function runCliCommand(command: CliCommand, body: () => Promise<num
       console.error(`modelship ${command.name}: ${(error as Error).message}\n\n${command.usage}`);
       return 2;
     }
+    // Messages quote names and values from files and folders: shown, never acted on by the terminal.
     if (error instanceof BadInput) {
-      console.error(`✖ ${error.message}${error.hint ? `\n  Hint: ${error.hint}` : ""}`);
+      console.error(terminalLines(`✖ ${error.message}${error.hint ? `\n  Hint: ${error.hint}` : ""}`));
       return 1;
     }
     const described = command.describe?.(error);
     if (described !== undefined) {
-      console.error(`✖ ${described}`);
+      console.error(terminalLines(`✖ ${described}`));
       return 1;
     }
     if (command.refusals?.some((refusal) => error instanceof refusal)) {
-      console.error(`✖ ${(error as Error).message}`);
+      console.error(terminalLines(`✖ ${(error as Error).message}`));
       return 1;
     }
     throw error;

@@ -5,13 +5,15 @@
 // otherwise `run` is a control plane itself for the one rollout, and what it served stops with it.
 
 import { existsSync } from "node:fs";
-import { readdir, readFile, rm, stat } from "node:fs/promises";
-import { basename, join, relative, resolve, sep } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { rm, stat } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 import { describeCaughtError, type CaughtError } from "../core/errors";
 import type { ModelshipEvent } from "../core/events";
 import { formatFinding, sortFindings } from "../core/findings";
-import { loadManifest } from "../core/manifest";
+import { loadManifest, MAX_MANIFEST_BYTES, manifestTooLarge } from "../core/manifest";
+import { readManifestDocument } from "../core/manifest-document";
+import { terminalText } from "../core/terminal-text";
+import { unreadableEntryFinding } from "../core/unreadable-entry";
 import { whyVersionServed } from "../core/version-served";
 import { parseManifestKey } from "../core/keys";
 import type { ExecutionResult, StateTransition } from "../local/executor";
@@ -26,7 +28,7 @@ import { localPaths, readLocalStackConfig } from "../local/runtime";
 import { cleanup, type CleanupOutcome } from "../pipeline/cleanup";
 import type { StageDeps } from "../pipeline/deps";
 import type { StartOutcome } from "../pipeline/start";
-import type { ObjectStore } from "../ports";
+import type { ObjectInfo, ObjectStore } from "../ports";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";
 import { describeLocalConfigInvalid } from "./local-config-error";
 import { HomeInvalid, StateFileInvalid } from "../local/state-file-invalid";
@@ -100,6 +102,8 @@ async function runCommand(argv: string[]): Promise<number> {
   }
 
   const manifest = await readManifest(folder);
+  // Refused before anything starts: a folder whose links cannot be copied (copying checks them again).
+  await filesToCopy(new FolderObjectStore(folder), manifest?.fileName);
   const { name, version, from } = rolloutName(folder, manifest, values.name, values.version);
   console.log(
     `Rolling out ${name} ${version} (the name from ${from.name}, the version from ${from.version}).`,
@@ -147,7 +151,7 @@ async function runHere(
     const manifestKey = await copyIntoBucket(runtime.deps.objects, paths, folder, manifest, name, version);
     const started = await controlPlane.startManifest(manifestKey);
     if (started.status === "rejected") {
-      console.error(`✖ ${started.reason}`);
+      console.error(`✖ ${terminalText(started.reason)}`);
       for (const finding of started.findings) console.error(`  ${formatFinding(finding)}`);
       return 1;
     }
@@ -193,7 +197,7 @@ async function runThroughControlPlane(
   const manifestKey = await copyIntoBucket(objects, paths, folder, manifest, name, version);
   const started = await controlPlane.call<StartOutcome>("POST", "uploads", { key: manifestKey });
   if (started.status === "rejected") {
-    console.error(`✖ ${started.reason}`);
+    console.error(`✖ ${terminalText(started.reason)}`);
     for (const finding of started.findings) console.error(`  ${formatFinding(finding)}`);
     return 1;
   }
@@ -290,10 +294,12 @@ async function copyIntoBucket(
 ): Promise<string> {
   const prefix = `models/${name}/${version}/`;
   if ((await objects.list(prefix)).length > 0) await replaceUnservedUpload(paths, name, version);
-  const files = await filesToCopy(folder, manifest?.fileName);
+  const source = new FolderObjectStore(folder);
+  const files = await filesToCopy(source, manifest?.fileName);
   let bytes = 0;
   for (const file of files) {
-    const body = await readFile(join(folder, file));
+    const body = await source.get(file);
+    if (!body) throw new BadInput(`${join(folder, file)} was removed while it was being copied.`);
     await objects.put(`${prefix}${file}`, body);
     bytes += body.byteLength;
   }
@@ -345,26 +351,38 @@ interface FolderManifest {
   readonly version?: string;
 }
 
+/**
+ * The folder's manifest, read through the folder store as the rest of the folder is: a manifest that is a link
+ * out of the folder, or bigger than a manifest can be, is refused here rather than copied.
+ */
 async function readManifest(folder: string): Promise<FolderManifest | undefined> {
-  const present: string[] = [];
+  const source = new FolderObjectStore(folder);
+  const present: ObjectInfo[] = [];
   for (const fileName of MANIFEST_NAMES) {
-    if ((await stat(join(folder, fileName)).catch(() => undefined))?.isFile()) present.push(fileName);
+    const info = await source.head(fileName);
+    if (info) present.push(info);
   }
   if (present.length > 1) {
     throw new BadInput(
-      `${folder} has ${present.length} manifests (${present.join(", ")}); a rollout has one.`,
+      `${folder} has ${present.length} manifests (${present.map((info) => info.key).join(", ")}); a rollout has one.`,
       "Keep one of them.",
     );
   }
-  const [fileName] = present;
-  if (!fileName) return undefined;
-  const text = await readFile(join(folder, fileName), "utf8");
-  let data: unknown;
-  try {
-    data = parseYaml(text);
-  } catch {
-    // An unreadable manifest is still rolled out: Prepare reports every finding in it, as for an upload.
+  const [info] = present;
+  if (!info) return undefined;
+  const fileName = info.key;
+  if (info.unreadable) {
+    const finding = unreadableEntryFinding(fileName, info.unreadable, folder);
+    throw new BadInput(`${join(folder, fileName)}: ${finding.message}`, finding.hint);
   }
+  if (info.size > MAX_MANIFEST_BYTES) {
+    throw new BadInput(`${join(folder, fileName)}: ${manifestTooLarge(fileName, info.size).message}`);
+  }
+  const bytes = await source.get(fileName);
+  const text = new TextDecoder().decode(bytes);
+  // An unreadable manifest is still rolled out: Prepare reports every finding in it, as for an upload.
+  const read = readManifestDocument(text, extensionOf(fileName), { codePrefix: "manifest", file: fileName });
+  const data = read.readable ? read.data : undefined;
   const fields = typeof data === "object" && data !== null ? (data as Record<string, unknown>) : {};
   return {
     fileName,
@@ -372,6 +390,10 @@ async function readManifest(folder: string): Promise<FolderManifest | undefined>
     ...(typeof fields["name"] === "string" ? { name: fields["name"] } : {}),
     ...(typeof fields["version"] === "string" ? { version: fields["version"] } : {}),
   };
+}
+
+function extensionOf(fileName: string): "yaml" | "yml" | "json" {
+  return fileName.endsWith(".json") ? "json" : fileName.endsWith(".yml") ? "yml" : "yaml";
 }
 
 /** Where the name and version come from, for the line that says which were used. */
@@ -432,17 +454,33 @@ function timestampVersion(now: Date): string {
   return `local-${stamp}`;
 }
 
-/** Every file under the folder except the manifest and hidden files (`.git`, `.DS_Store`), as keys. */
-async function filesToCopy(folder: string, manifestFileName: string | undefined): Promise<string[]> {
+/**
+ * Every file under the folder except the manifest and hidden files (`.git`, `.DS_Store`), as keys. What the
+ * folder store will not read — a link out of the folder, a broken link, a FIFO — is refused, every one named.
+ */
+async function filesToCopy(
+  source: FolderObjectStore,
+  manifestFileName: string | undefined,
+): Promise<string[]> {
   const files: string[] = [];
-  for (const entry of await readdir(folder, { recursive: true, withFileTypes: true })) {
-    const path = join(entry.parentPath, entry.name);
-    const key = relative(folder, path).split(sep).join("/");
-    if (key === manifestFileName || key.split("/").some((segment) => segment.startsWith("."))) continue;
-    const isFile = entry.isFile() || (entry.isSymbolicLink() && (await stat(path)).isFile());
-    if (isFile) files.push(key);
+  const refused: string[] = [];
+  const hints = new Set<string>();
+  for (const info of await source.list("")) {
+    if (info.key === manifestFileName || info.key.split("/").some((segment) => segment.startsWith(".")))
+      continue;
+    if (info.unreadable) {
+      const finding = unreadableEntryFinding(info.key, info.unreadable, source.location);
+      refused.push(`  ${info.key}: ${finding.message}`);
+      if (finding.hint) hints.add(finding.hint);
+    } else files.push(info.key);
   }
-  return files.sort();
+  if (refused.length > 0) {
+    throw new BadInput(
+      `${source.location} holds ${refused.length} file(s) that are not copied:\n${refused.join("\n")}`,
+      [...hints].join(" "),
+    );
+  }
+  return files;
 }
 
 function defaultManifest(folder: string, name: string, version: string): string {
@@ -512,7 +550,7 @@ function describeFailure(error: CaughtError | undefined, indent: string): string
     ...details,
     ...(failure.hint ? [`Hint: ${failure.hint}`] : []),
   ]
-    .map((line) => `${indent}${line}`)
+    .map((line) => `${indent}${terminalText(line)}`)
     .join("\n");
 }
 
@@ -535,12 +573,16 @@ function printResult(result: ExecutionResult, name: string, version: string): vo
       const failure = describeCaughtError(result.error);
       if (STOPPED_ERRORS.has(failure.error)) {
         console.log(
-          `✖ The rollout of ${name} ${version} was ${failure.error === "Aborted" ? "aborted" : "rolled back"}: ${failure.reason}`,
+          terminalText(
+            `✖ The rollout of ${name} ${version} was ${failure.error === "Aborted" ? "aborted" : "rolled back"}: ${failure.reason}`,
+          ),
         );
         return;
       }
-      console.log(`✖ The rollout of ${name} ${version} failed: ${failure.error}: ${failure.reason}`);
-      if (failure.hint) console.log(`  Hint: ${failure.hint}`);
+      console.log(
+        terminalText(`✖ The rollout of ${name} ${version} failed: ${failure.error}: ${failure.reason}`),
+      );
+      if (failure.hint) console.log(terminalText(`  Hint: ${failure.hint}`));
       return;
     }
     default:

@@ -6,6 +6,7 @@
 import type { AlarmState } from "../core/alarm-spec";
 import { alarmWatches } from "../core/canary-alarms";
 import type { ModelRecord, ServingVersion } from "../core/rollout";
+import { terminalText } from "../core/terminal-text";
 import { describeFault, type Fault } from "../local/gateway/fault-injection";
 import type { RouteState } from "../ports";
 
@@ -34,7 +35,7 @@ export function formatModelStatus({ record, alarms }: ModelStatus): string {
     ]);
   }
   const last = record.history.at(-1);
-  if (last) rows.push(["last", `${last.stage} at ${last.at}: ${last.reason}`]);
+  if (last) rows.push(["last", `${last.stage} at ${last.at}: ${terminalText(last.reason)}`]);
   const width = Math.max(...rows.map(([label]) => label.length));
   lines.push(...rows.map(([label, text]) => `  ${label.padEnd(width)}  ${text}`));
   if (record.alarmNames?.length) {

@@ -8,9 +8,10 @@ import { basename, resolve } from "node:path";
 import { S3ObjectStore } from "../aws/s3-object-store";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../core/config";
 import { type Finding, type Severity, sortFindings } from "../core/findings";
-import { loadManifest } from "../core/manifest";
+import { loadManifest, MAX_MANIFEST_BYTES, manifestTooLarge } from "../core/manifest";
 import type { ResolvedManifest } from "../core/manifest-schema";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
+import { terminalLines, terminalText } from "../core/terminal-text";
 import { FolderObjectStore } from "../local/folder-object-store";
 import { type ValidationReport, validateModel } from "../pipeline/validate";
 import type { ObjectStore } from "../ports";
@@ -77,11 +78,11 @@ export async function run(argv: string[]): Promise<number> {
     return result.valid ? 0 : 1;
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`modelship validate: ${(error as Error).message}\n\n${USAGE}`);
+      console.error(`modelship validate: ${terminalLines((error as Error).message)}\n\n${USAGE}`);
       return 2;
     }
     if (error instanceof StoreError) {
-      console.error(`modelship validate: ${error.message}`);
+      console.error(`modelship validate: ${terminalLines(error.message)}`);
       return 2;
     }
     throw error;
@@ -115,10 +116,10 @@ async function readManifest(
   target: Target,
   config: StackConfig,
 ): Promise<{ manifest?: ResolvedManifest; findings: Finding[] }> {
-  const found: { name: string; bytes: Uint8Array }[] = [];
+  const found: { name: string; size: number }[] = [];
   for (const name of MANIFEST_NAMES) {
-    const bytes = await target.objects.get(`${target.prefix}${name}`);
-    if (bytes) found.push({ name, bytes });
+    const info = await target.objects.head(`${target.prefix}${name}`);
+    if (info) found.push({ name, size: info.size });
   }
   const [first, ...others] = found;
   if (!first) return { findings: [] };
@@ -129,8 +130,16 @@ async function readManifest(
     message: `The folder has more than one manifest; ${first.name} is used and ${other.name} is ignored.`,
     hint: "Keep one manifest.",
   }));
+  if (first.size > MAX_MANIFEST_BYTES) {
+    return { findings: [...findings, manifestTooLarge(first.name, first.size)] };
+  }
+  const bytes = await target.objects.get(`${target.prefix}${first.name}`);
+  if (!bytes) return { findings };
+  if (bytes.byteLength > MAX_MANIFEST_BYTES) {
+    return { findings: [...findings, manifestTooLarge(first.name, bytes.byteLength)] };
+  }
   const resolved = loadManifest(
-    new TextDecoder().decode(first.bytes),
+    new TextDecoder().decode(bytes),
     { name: target.name, version: target.version, fileName: first.name },
     config,
   );
@@ -238,7 +247,8 @@ function humanReport(report: ValidationReport): string {
       if (f.hint) lines.push(`    hint: ${f.hint}`);
     }
   }
-  return lines.join("\n");
+  // Every line quotes the folder: names, architectures and messages are shown, never acted on by the terminal.
+  return lines.map(terminalText).join("\n");
 }
 
 function dtypeMix(report: ValidationReport): string {

@@ -1,6 +1,8 @@
 // A finding is one thing wrong (or worth knowing) about an input: a manifest field, a file, a tensor.
 // Every check reports all of its findings, never just the first, so a user fixes everything in one pass.
 
+import { terminalText } from "./terminal-text";
+
 export type Severity = "error" | "warning" | "info";
 
 export interface Finding {
@@ -30,9 +32,12 @@ export function sortFindings(findings: readonly Finding[]): Finding[] {
   return [...findings].sort((a, b) => severityOrder[a.severity] - severityOrder[b.severity]);
 }
 
-/** One line per finding: `error  model.safetensors  tensor 'lm_head.weight': … (hint: …)`. */
+/**
+ * One line per finding: `error  model.safetensors  tensor 'lm_head.weight': … (hint: …)`. Names and messages
+ * quote what the files hold, so their control characters are escaped: the line stays one line.
+ */
 export function formatFinding(f: Finding): string {
   const where = [f.file, f.tensor ? `tensor '${f.tensor}'` : undefined, f.path].filter(Boolean).join(" ");
   const hint = f.hint ? ` Hint: ${f.hint}` : "";
-  return `${f.severity.padEnd(7)} ${where ? `${where}: ` : ""}${f.message}${hint}`;
+  return terminalText(`${f.severity.padEnd(7)} ${where ? `${where}: ` : ""}${f.message}${hint}`);
 }

@@ -3,6 +3,7 @@
 // dimensions, none negative, an element count that fits in int64, rows that are whole blocks of the type,
 // names shorter than 64 bytes and unique, and data at aligned offsets, in header order, inside the file.
 
+import type { CappedFindings } from "./capped-findings";
 import type { Finding } from "./findings";
 import { GGML_MAX_NAME, GGML_TYPE_BY_ID, type GgmlType, REMOVED_GGML_TYPES } from "./gguf-types";
 
@@ -32,10 +33,10 @@ const INT64_MAX = (1n << 63n) - 1n;
 const REEXPORT_HINT =
   "Re-export the model with llama.cpp's convert_hf_to_gguf.py or quantize it again with llama-quantize.";
 
-export function resolveTensor(raw: RawTensorInfo, file: string, findings: Finding[]): ResolvedTensor {
+export function resolveTensor(raw: RawTensorInfo, file: string, findings: CappedFindings): ResolvedTensor {
   const tensor = raw.name;
   if (raw.nameBytes >= GGML_MAX_NAME) {
-    findings.push({
+    findings.add({
       severity: "error",
       code: "gguf.tensor.name-too-long",
       file,
@@ -49,7 +50,7 @@ export function resolveTensor(raw: RawTensorInfo, file: string, findings: Findin
   const type = GGML_TYPE_BY_ID.get(raw.typeId);
   if (!type) {
     const removed = REMOVED_GGML_TYPES.get(raw.typeId);
-    findings.push({
+    findings.add({
       severity: "error",
       code: removed ? "gguf.tensor.type-removed" : "gguf.tensor.type-unknown",
       file,
@@ -67,7 +68,7 @@ export function resolveTensor(raw: RawTensorInfo, file: string, findings: Findin
 
   const rowLength = raw.dims[0] ?? 1n;
   if (rowLength % BigInt(type.blockSize) !== 0n) {
-    findings.push({
+    findings.add({
       severity: "error",
       code: "gguf.tensor.partial-block",
       file,
@@ -82,10 +83,10 @@ export function resolveTensor(raw: RawTensorInfo, file: string, findings: Findin
   return { raw, type, elements, bytes: (elements / BigInt(type.blockSize)) * BigInt(type.typeSize) };
 }
 
-function countElements(raw: RawTensorInfo, file: string, findings: Finding[]): bigint | undefined {
+function countElements(raw: RawTensorInfo, file: string, findings: CappedFindings): bigint | undefined {
   const negative = raw.dims.findIndex((d) => d > INT64_MAX);
   if (negative >= 0) {
-    findings.push({
+    findings.add({
       severity: "error",
       code: "gguf.tensor.dim-negative",
       file,
@@ -97,7 +98,7 @@ function countElements(raw: RawTensorInfo, file: string, findings: Finding[]): b
   }
   const elements = raw.dims.reduce((product, d) => product * d, 1n);
   if (elements > INT64_MAX) {
-    findings.push({
+    findings.add({
       severity: "error",
       code: "gguf.tensor.too-many-elements",
       file,
@@ -110,14 +111,17 @@ function countElements(raw: RawTensorInfo, file: string, findings: Finding[]): b
   return elements;
 }
 
-export function checkDuplicateTensorNames(tensors: readonly RawTensorInfo[], file: string): Finding[] {
+export function checkDuplicateTensorNames(
+  tensors: readonly RawTensorInfo[],
+  file: string,
+  findings: CappedFindings,
+): void {
   const seen = new Set<string>();
   const reported = new Set<string>();
-  const findings: Finding[] = [];
   for (const { name } of tensors) {
     if (seen.has(name) && !reported.has(name)) {
       reported.add(name);
-      findings.push({
+      findings.add({
         severity: "error",
         code: "gguf.tensor.duplicate",
         file,
@@ -128,7 +132,6 @@ export function checkDuplicateTensorNames(tensors: readonly RawTensorInfo[], fil
     }
     seen.add(name);
   }
-  return findings;
 }
 
 interface DataSection {
@@ -146,19 +149,19 @@ export function checkTensorLayout(
   tensors: readonly ResolvedTensor[],
   data: DataSection,
   file: string,
-): Finding[] {
-  const findings: Finding[] = [];
+  findings: CappedFindings,
+): void {
   const alignment = BigInt(data.alignment);
   const fileSize = BigInt(data.fileSize);
   const start = BigInt(data.start);
   const flagged = new Set<ResolvedTensor>();
   const flag = (t: ResolvedTensor, finding: Finding): void => {
     flagged.add(t);
-    findings.push(finding);
+    findings.add(finding);
   };
 
   if (tensors.length > 0 && start > fileSize) {
-    findings.push({
+    findings.add({
       severity: "error",
       code: "gguf.data.out-of-bounds",
       file,
@@ -218,9 +221,9 @@ export function checkTensorLayout(
 
   let expected = 0n;
   for (const t of tensors) {
-    if (t.bytes === undefined) return findings;
+    if (t.bytes === undefined) return;
     if (!flagged.has(t) && t.raw.offset !== expected) {
-      findings.push({
+      findings.add({
         severity: "error",
         code: "gguf.tensor.unexpected-offset",
         file,
@@ -230,11 +233,10 @@ export function checkTensorLayout(
           `each padded to ${alignment} bytes, which puts this one at offset ${expected}.`,
         hint: REEXPORT_HINT,
       });
-      return findings;
+      return;
     }
     expected += roundUp(t.bytes, alignment);
   }
-  return findings;
 }
 
 function roundUp(value: bigint, alignment: bigint): bigint {

@@ -4,7 +4,14 @@
 // allocates more than the bytes it was given. When those bytes end before the header does, it answers
 // `need-more` with how many bytes from the start to read next — never more than the file or
 // GGUF_HEADER_CAP_BYTES; a header that does not fit in the cap is a finding.
+//
+// What it keeps is bounded by caps, not by the file's counts: at most MAX_GGUF_TENSORS tensor infos and
+// MAX_GGUF_METADATA_ENTRIES metadata entries (a header declaring more is a finding), strings and arrays
+// summarized past their limits and past a budget for the whole header, findings capped per kind. At the caps
+// a parse of a 64 MiB header holds ~150 MB besides its bytes; bench/hostile measures it through
+// `modelship validate`.
 
+import { CappedFindings } from "./capped-findings";
 import type { Finding } from "./findings";
 import { arrayLength, checkModelMetadata, countOf, type GgufSplit, readSplit } from "./gguf-model-checks";
 import { GgufReader, OutOfBytes, toSafeNumber } from "./gguf-reader";
@@ -31,10 +38,21 @@ import {
  */
 export const GGUF_HEADER_CAP_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Tensor infos read at most. llama.cpp merges a MoE layer's experts into one tensor, so real files hold a few
+ * thousand (DeepSeek-V3: ~1,000; gpt-oss-120b: ~700); a 64 MiB header could declare 2.5 million.
+ */
+export const MAX_GGUF_TENSORS = 65_536;
+/** Metadata entries read at most: real files have 30–60 (a vocabulary is one entry holding an array). */
+export const MAX_GGUF_METADATA_ENTRIES = 65_536;
 /** Never ask for less than this, so a short first read does not turn into many small ones. */
 const MIN_READ_BYTES = 64 * 1024;
 /** Longer strings (a tokenizer JSON, say) are summarized as `{type: "string", length}`. */
 const MAX_KEPT_STRING_BYTES = 64 * 1024;
+/** Bytes of string values kept across the whole header; past it, strings are summarized. */
+const KEPT_TEXT_BUDGET = 16 * 1024 * 1024;
+/** Bytes of metadata keys across the whole header: real files' keys take a few KB. */
+const KEY_BYTES_BUDGET = 1024 * 1024;
 /** Longer arrays (vocabularies, merges) are summarized as `{type: "array", elementType, length}`. */
 const MAX_KEPT_ARRAY_LENGTH = 1024;
 /** Array elements kept across the whole header, so nested arrays cannot multiply the limit above. */
@@ -42,7 +60,8 @@ const KEPT_ELEMENT_BUDGET = 16 * 1024;
 /** Deeper nesting than any real file has; it bounds the recursion. */
 const MAX_ARRAY_DEPTH = 8;
 const MAX_KEY_BYTES = 65_535;
-const MAX_KEPT_TENSOR_NAME_BYTES = 4096;
+/** A name of 64 bytes or more is refused anyway (GGML_MAX_NAME); this much of it is kept to show it. */
+const MAX_KEPT_TENSOR_NAME_BYTES = 256;
 /** Smallest encodings: a key-value pair (empty key, type, one byte) and a tensor info (empty name, 0 dims). */
 const MIN_KV_BYTES = 8 + 4 + 1;
 const MIN_TENSOR_INFO_BYTES = 8 + 4 + 4 + 8;
@@ -132,18 +151,18 @@ export function parseGguf(prefix: Uint8Array, fileSize: number, file: string): G
     tensors: [],
     alignment: GGUF_DEFAULT_ALIGNMENT,
   };
-  const findings: Finding[] = [];
+  const findings = new CappedFindings();
   try {
     new HeaderParser(reader, size, file, header, findings).parse();
   } catch (error) {
     if (error instanceof OutOfBytes) {
       const bytes = bytesToRead(error, reader.available, size);
       if (bytes !== undefined) return { kind: "need-more", bytes };
-      findings.push(outOfBytesFinding(error, size, file));
+      findings.add(outOfBytesFinding(error, size, file));
     } else if (error instanceof Unreadable) {
-      findings.push(error.finding);
+      findings.add(error.finding);
     } else {
-      findings.push({
+      findings.add({
         severity: "error",
         code: "gguf.unreadable",
         file,
@@ -189,19 +208,31 @@ function outOfBytesFinding(error: OutOfBytes, fileSize: number, file: string): F
 
 class HeaderParser {
   private keptElementBudget = KEPT_ELEMENT_BUDGET;
+  private keptTextBudget = KEPT_TEXT_BUDGET;
+  private keyBytesBudget = KEY_BYTES_BUDGET;
 
   constructor(
     private readonly reader: GgufReader,
     private readonly fileSize: number,
     private readonly file: string,
     private readonly header: Header,
-    private readonly findings: Finding[],
+    private readonly findings: CappedFindings,
   ) {}
 
   parse(): void {
     this.readPreamble();
-    const tensorCount = this.readCount("the tensor count", MIN_TENSOR_INFO_BYTES, "tensors");
-    const kvCount = this.readCount("the metadata count", MIN_KV_BYTES, "metadata entries");
+    const tensorCount = this.readCount(
+      "the tensor count",
+      MIN_TENSOR_INFO_BYTES,
+      "tensors",
+      MAX_GGUF_TENSORS,
+    );
+    const kvCount = this.readCount(
+      "the metadata count",
+      MIN_KV_BYTES,
+      "metadata entries",
+      MAX_GGUF_METADATA_ENTRIES,
+    );
     for (let i = 0; i < kvCount; i++) this.readKeyValue(i);
     this.header.alignment = this.readAlignment();
     this.readTensorInfos(tensorCount);
@@ -240,8 +271,11 @@ class HeaderParser {
     });
   }
 
-  /** A count from the header, refused when its smallest possible encoding cannot fit in the file. */
-  private readCount(what: string, minBytesEach: number, things: string): number {
+  /**
+   * A count from the header, refused when its smallest possible encoding cannot fit in the file or when it is
+   * more than `cap`, beyond any real file.
+   */
+  private readCount(what: string, minBytesEach: number, things: string, cap: number): number {
     const at = this.reader.position;
     const count = toSafeNumber(this.reader.u64(what));
     const room = this.fileSize - this.reader.position;
@@ -254,6 +288,15 @@ class HeaderParser {
           `The header at byte ${at} declares ${Number.isFinite(count) ? count : "more than 2^53"} ${things}, ` +
           `which need at least ${minBytesEach} bytes each; only ${room} bytes of the file remain.`,
         hint: "The header is corrupt: re-export the model.",
+      });
+    }
+    if (count > cap) {
+      throw new Unreadable({
+        severity: "error",
+        code: "gguf.count",
+        file: this.file,
+        message: `The header at byte ${at} declares ${count} ${things}; modelship reads at most ${cap}, far more than any real model has.`,
+        hint: "The header is corrupt or hostile: re-export the model.",
       });
     }
     return count;
@@ -273,11 +316,21 @@ class HeaderParser {
       });
     }
     const name = key.text;
+    this.keyBytesBudget -= key.length;
+    if (this.keyBytesBudget < 0) {
+      throw new Unreadable({
+        severity: "error",
+        code: "gguf.metadata.too-large",
+        file,
+        message: `The metadata keys run past ${KEY_BYTES_BUDGET} bytes at entry ${index} (byte ${keyAt}); real files' keys take a few KB.`,
+        hint: "The header is corrupt or hostile: re-export the model.",
+      });
+    }
     const typeId = reader.u32(`the value type of metadata key '${name}'`);
     const value = this.readValue(typeId, name, `the value of metadata key '${name}'`, 0);
 
     if (name === "") {
-      this.findings.push({
+      this.findings.add({
         severity: "error",
         code: "gguf.metadata.key-empty",
         file,
@@ -287,7 +340,7 @@ class HeaderParser {
       return;
     }
     if (Object.hasOwn(header.metadata, name)) {
-      this.findings.push({
+      this.findings.add({
         severity: "error",
         code: "gguf.metadata.key-duplicate",
         file,
@@ -343,8 +396,10 @@ class HeaderParser {
       case "bool":
         return this.readBool(key, what);
       case "string": {
-        const { text, length } = reader.string(what, MAX_KEPT_STRING_BYTES);
-        return text ?? ({ type: "string", length } satisfies GgufSummarizedValue);
+        const { text, length } = reader.string(what, Math.min(MAX_KEPT_STRING_BYTES, this.keptTextBudget));
+        if (text === undefined) return { type: "string", length } satisfies GgufSummarizedValue;
+        this.keptTextBudget -= length;
+        return text;
       }
       case "array":
         return this.readArray(key, what, depth);
@@ -354,7 +409,7 @@ class HeaderParser {
   private readBool(key: string, what: string): boolean {
     const byte = this.reader.u8(what);
     if (byte > 1) {
-      this.findings.push({
+      this.findings.add({
         severity: "warning",
         code: "gguf.metadata.bool",
         file: this.file,
@@ -393,7 +448,7 @@ class HeaderParser {
         });
       }
       if (depth === 0) {
-        this.findings.push({
+        this.findings.add({
           severity: "warning",
           code: "gguf.metadata.nested-array",
           file,
@@ -458,7 +513,7 @@ class HeaderParser {
     const valid =
       typeof value === "number" && Number.isSafeInteger(value) && value > 0 && (value & (value - 1)) === 0;
     if (type !== "u32" || !valid) {
-      this.findings.push({
+      this.findings.add({
         severity: "error",
         code: "gguf.metadata.alignment",
         file,
@@ -518,17 +573,15 @@ function describe(
   header: Header,
   fileSize: number,
   file: string,
-  findings: Finding[],
+  findings: CappedFindings,
 ): { info: GgufInfo; findings: Finding[] } {
   const complete = header.end !== undefined;
   const dataOffset = complete ? alignUp(header.end!, header.alignment) : 0;
   const resolved: ResolvedTensor[] = header.tensors.map((raw) => resolveTensor(raw, file, findings));
-  findings.push(...checkDuplicateTensorNames(header.tensors, file));
+  checkDuplicateTensorNames(header.tensors, file, findings);
   if (complete) {
-    findings.push(
-      ...checkTensorLayout(resolved, { start: dataOffset, alignment: header.alignment, fileSize }, file),
-    );
-    findings.push(...checkModelMetadata(header.metadata, header.tensors, file));
+    checkTensorLayout(resolved, { start: dataOffset, alignment: header.alignment, fileSize }, file, findings);
+    findings.addAll(checkModelMetadata(header.metadata, header.tensors, file));
   }
 
   let parameters = 0n;
@@ -577,7 +630,7 @@ function describe(
     alignment: header.alignment,
     ...(split ? { split } : {}),
   };
-  return { info, findings };
+  return { info, findings: findings.list() };
 }
 
 function typeName(t: ResolvedTensor): string {

@@ -12,6 +12,7 @@
 // - The default image is the stack's default image for the default runtime, else the first allowed image
 //   of the runtime the manifest chose.
 
+import { CappedFindings } from "./capped-findings";
 import type { StackConfig } from "./config";
 import { type Finding, hasErrors } from "./findings";
 import { readManifestDocument } from "./manifest-document";
@@ -35,6 +36,25 @@ import {
 } from "./manifest-schema";
 import { type FindingSource, describeValue, findingsFromSchemaIssues } from "./schema-findings";
 import { MAX_STRESS_RUN_SECONDS } from "./stress-gate";
+
+/**
+ * A manifest is settings, a few kilobytes (a `files` list of a thousand files with their SHA-256 is ~130 KB
+ * of JSON, ~100 KB of YAML); a bigger file is not read. YAML costs far more than its bytes to parse: at this
+ * cap the worst documents measured (a flow list of 64k numbers, nesting deep enough to exhaust the parser's
+ * stack, an alias bomb) take ~250 MiB of RSS and ~2 s, the Prepare Lambda's and `modelship validate`'s worst case.
+ */
+export const MAX_MANIFEST_BYTES = 128 * 1024;
+
+/** The finding for a manifest file bigger than MAX_MANIFEST_BYTES, which is not read. */
+export function manifestTooLarge(fileName: string, size: number): Finding {
+  return {
+    severity: "error",
+    code: "manifest.too-large",
+    file: fileName,
+    message: `the manifest is ${size} bytes; a manifest is at most ${MAX_MANIFEST_BYTES} bytes.`,
+    hint: "Keep only settings in the manifest; weights, eval suites and prompt sets go in their own files.",
+  };
+}
 
 export interface ParsedManifest {
   /** Set only when there is no error. */
@@ -159,7 +179,10 @@ export function loadManifest(
   const toResolve = parsed.manifest ?? parsed.salvaged;
   if (!toResolve) return { findings: parsed.findings };
   const resolved = resolveManifest(toResolve, context, config);
-  const findings = [...parsed.findings, ...resolved.findings];
+  const capped = new CappedFindings();
+  capped.addAll(parsed.findings);
+  capped.addAll(resolved.findings);
+  const findings = capped.list();
   return parsed.manifest && resolved.manifest ? { manifest: resolved.manifest, findings } : { findings };
 }
 

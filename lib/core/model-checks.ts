@@ -25,32 +25,6 @@ export interface ModelShape {
   readonly contextLength?: number;
 }
 
-export interface JsonFileResult {
-  readonly value?: unknown;
-  readonly findings: Finding[];
-}
-
-const textDecoder = new TextDecoder("utf-8", { fatal: true });
-
-/** Parses a small JSON file; malformed bytes become one finding naming the file. */
-export function parseJsonFile(bytes: Uint8Array, file: string): JsonFileResult {
-  try {
-    return { value: JSON.parse(textDecoder.decode(bytes)), findings: [] };
-  } catch (error) {
-    return {
-      findings: [
-        {
-          severity: "error",
-          code: "json.invalid",
-          file,
-          message: `Not valid UTF-8 JSON (${String((error as Error).message).slice(0, 160)}).`,
-          hint: "Fix the file's syntax; `python -m json.tool <file>` shows where it breaks.",
-        },
-      ],
-    };
-  }
-}
-
 /**
  * Every tensor name declared by more than one weight file (or twice in the index's view of them).
  * `tensorsByFile` maps each shard to the tensor names its header declares.
@@ -77,21 +51,29 @@ export function checkDuplicateTensors(tensorsByFile: ReadonlyMap<string, readonl
   return findings.list();
 }
 
+/** What the checks read of `model.safetensors.index.json` (core/model-json-files reads it from the bytes). */
+export interface ShardIndex {
+  /** Tensor name → shard file; undefined when the index has no weight_map of strings. */
+  readonly weightMap?: ReadonlyMap<string, string>;
+  /** `metadata.total_size`, when it is a safe integer. */
+  readonly totalSize?: number;
+}
+
 /**
  * `model.safetensors.index.json` against the shards: every tensor of `weight_map` is in the shard it
  * names, every named shard exists, every shard is named, and every shard's tensors are in the map.
  * `tensorsByFile` holds the tensor names of every safetensors file that could be parsed; `listed` is
- * every safetensors file in the folder (parsed or not).
+ * every safetensors file in the folder (parsed or not). Linear in the entries and tensors.
  */
 export function checkShardIndex(
-  index: unknown,
+  index: ShardIndex,
   indexFile: string,
   tensorsByFile: ReadonlyMap<string, readonly string[]>,
   listed: readonly string[],
   dataBytesByFile: ReadonlyMap<string, number>,
 ): Finding[] {
   const findings = new CappedFindings();
-  const weightMap = readWeightMap(index);
+  const { weightMap } = index;
   if (!weightMap) {
     findings.add({
       severity: "error",
@@ -106,11 +88,11 @@ export function checkShardIndex(
   const tensorFile = new Map<string, string>();
   for (const [file, names] of tensorsByFile) for (const name of names) tensorFile.set(name, file);
 
-  const referenced = new Set(Object.values(weightMap));
+  const tensorsPerShard = new Map<string, number>();
+  for (const shard of weightMap.values()) tensorsPerShard.set(shard, (tensorsPerShard.get(shard) ?? 0) + 1);
   const listedSet = new Set(listed);
-  for (const shard of referenced) {
+  for (const [shard, count] of tensorsPerShard) {
     if (!listedSet.has(shard)) {
-      const count = Object.values(weightMap).filter((f) => f === shard).length;
       findings.add({
         severity: "error",
         code: "index.shard-missing",
@@ -121,7 +103,7 @@ export function checkShardIndex(
     }
   }
   for (const shard of listed) {
-    if (!referenced.has(shard)) {
+    if (!tensorsPerShard.has(shard)) {
       findings.add({
         severity: "error",
         code: "index.shard-unreferenced",
@@ -131,7 +113,7 @@ export function checkShardIndex(
       });
     }
   }
-  for (const [tensor, shard] of Object.entries(weightMap)) {
+  for (const [tensor, shard] of weightMap) {
     if (!listedSet.has(shard) || !tensorsByFile.has(shard)) continue;
     const actual = tensorFile.get(tensor);
     if (actual === shard) continue;
@@ -149,7 +131,7 @@ export function checkShardIndex(
   }
   for (const [file, names] of tensorsByFile) {
     for (const name of names) {
-      if (!Object.hasOwn(weightMap, name)) {
+      if (!weightMap.has(name)) {
         findings.add({
           severity: "error",
           code: "index.tensor-unlisted",
@@ -161,9 +143,10 @@ export function checkShardIndex(
       }
     }
   }
-  const totalSize = readTotalSize(index);
-  if (totalSize !== undefined && [...referenced].every((f) => dataBytesByFile.has(f))) {
-    const actual = [...referenced].reduce((sum, f) => sum + (dataBytesByFile.get(f) ?? 0), 0);
+  const { totalSize } = index;
+  const referenced = [...tensorsPerShard.keys()];
+  if (totalSize !== undefined && referenced.every((f) => dataBytesByFile.has(f))) {
+    const actual = referenced.reduce((sum, f) => sum + (dataBytesByFile.get(f) ?? 0), 0);
     if (actual !== totalSize) {
       findings.add({
         severity: "warning",
@@ -176,22 +159,6 @@ export function checkShardIndex(
     }
   }
   return findings.list();
-}
-
-function readWeightMap(index: unknown): Record<string, string> | undefined {
-  if (!isObject(index) || !isObject(index["weight_map"])) return undefined;
-  const map: Record<string, string> = {};
-  for (const [tensor, file] of Object.entries(index["weight_map"])) {
-    if (typeof file !== "string") return undefined;
-    map[tensor] = file;
-  }
-  return map;
-}
-
-function readTotalSize(index: unknown): number | undefined {
-  if (!isObject(index) || !isObject(index["metadata"])) return undefined;
-  const size = index["metadata"]["total_size"];
-  return typeof size === "number" && Number.isSafeInteger(size) ? size : undefined;
 }
 
 const EMBEDDING_SUFFIXES = ["embed_tokens.weight", "wte.weight", "word_embeddings.weight", "embed_in.weight"];
@@ -323,6 +290,10 @@ function compareDimension(
   ];
 }
 
+/**
+ * num_hidden_layers against the `model.layers.N.` blocks found. Bounded by the tensors, not by the number
+ * config.json claims: a claim of 10^12 layers costs what the weights' layer numbers cost.
+ */
 function checkLayers(layers: number | undefined, tensors: ReadonlyMap<string, TensorLocation>): Finding[] {
   const found = new Set<number>();
   for (const name of tensors.keys()) {
@@ -353,13 +324,18 @@ function checkLayers(layers: number | undefined, tensors: ReadonlyMap<string, Te
       },
     ];
   }
-  const missing: number[] = [];
-  for (let i = 0; i < layers; i++) if (!found.has(i)) missing.push(i);
+  const present = [...found].filter((i) => i < layers).length;
+  const missingCount = layers - present;
+  // The first few missing layer numbers: each step passes a found layer or finds a missing one.
+  const firstMissing: number[] = [];
+  for (let i = 0; i < layers && firstMissing.length < SHOWN_NUMBERS; i++)
+    if (!found.has(i)) firstMissing.push(i);
   const extra = [...found].filter((i) => i >= layers).sort((a, b) => a - b);
-  if (missing.length === 0 && extra.length === 0) return [];
+  if (missingCount === 0 && extra.length === 0) return [];
   const parts = [
-    missing.length > 0 && `layers ${summariseNumbers(missing)} are missing`,
-    extra.length > 0 && `layers ${summariseNumbers(extra)} are beyond it`,
+    missingCount > 0 && `layers ${summariseNumbers(firstMissing, missingCount)} are missing`,
+    extra.length > 0 &&
+      `layers ${summariseNumbers(extra.slice(0, SHOWN_NUMBERS), extra.length)} are beyond it`,
   ].filter(Boolean);
   return [
     {
@@ -373,9 +349,13 @@ function checkLayers(layers: number | undefined, tensors: ReadonlyMap<string, Te
   ];
 }
 
-function summariseNumbers(values: readonly number[]): string {
-  const shown = values.slice(0, 8).join(", ");
-  return values.length > 8 ? `${shown}, … (${values.length} in all)` : shown;
+/** Layer numbers a message lists before it says how many there are in all. */
+const SHOWN_NUMBERS = 8;
+
+/** `2, 3, 4` or `2, 3, …, 9, … (99999998 in all)`: the first numbers of `total`. */
+function summariseNumbers(first: readonly number[], total: number): string {
+  const shown = first.slice(0, SHOWN_NUMBERS).join(", ");
+  return total > SHOWN_NUMBERS ? `${shown}, … (${total} in all)` : shown;
 }
 
 /**

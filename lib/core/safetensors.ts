@@ -4,16 +4,49 @@
 // header) plus an optional `__metadata__` string map, then the data region, which tensors must cover
 // exactly: no gaps, no overlaps, nothing after the last tensor. Every problem becomes a finding naming the
 // file and the tensor; nothing here throws on malformed bytes or allocates from a size the file declares.
+//
+// Bounded by design: the header is walked one tensor at a time from its bytes (never decoded whole, never
+// one JSON tree), a tensor's entry is parsed only when it is small enough to be one, what is kept of the
+// tensors is bounded by a budget the model's files share (a count and the bytes of their names), and
+// findings are capped per kind. At the caps — a 100 MB header, 262,144 tensors, 16 Mi characters of names — a parse
+// holds the header's bytes plus ~200 bytes per tensor kept and takes a few seconds; bench/hostile measures
+// it through `modelship validate`.
 
 import { CappedFindings } from "./capped-findings";
 import { SAFETENSORS_DTYPES, safetensorsDtypeBits } from "./dtypes";
 import type { Finding } from "./findings";
-import { findDuplicateJsonKeys } from "./json-duplicate-keys";
+import { isValidUtf8, JsonBytes, type JsonSpan, JsonSyntaxError } from "./json-bytes";
 
 /** Bytes of the header-length prefix. */
 export const SAFETENSORS_PREFIX_BYTES = 8;
 /** The reference implementation refuses headers above 100 MB; so do we. */
 export const MAX_SAFETENSORS_HEADER_BYTES = 100_000_000;
+/**
+ * Tensors kept from one model's headers, all files together. The largest real checkpoints have ~140,000
+ * (Kimi K2: 60 MoE layers × 384 experts × 3 matrices, each with its FP8 scale); a header can declare two
+ * million in 100 MB, and keeping them all would cost gigabytes.
+ */
+export const MAX_SAFETENSORS_TENSORS = 262_144;
+/** Characters of tensor names kept from one model's headers: Kimi K2's ~140,000 names take ~8 million. */
+export const MAX_SAFETENSORS_NAME_CHARS = 16 * 1024 * 1024;
+
+/**
+ * What the tensors kept from a model's headers may still take; each parse spends from it. Without it, four
+ * 100 MB headers could keep two million tensors each, or a few hundred thousand names of a kilobyte.
+ */
+export interface TensorBudget {
+  tensors: number;
+  nameChars: number;
+}
+
+/** The budget of a whole model's files. */
+export function modelTensorBudget(): TensorBudget {
+  return { tensors: MAX_SAFETENSORS_TENSORS, nameChars: MAX_SAFETENSORS_NAME_CHARS };
+}
+/** A tensor's entry is ~60–100 bytes (`{"dtype":"BF16","shape":[4096,4096],"data_offsets":[0,33554432]}`). */
+const MAX_TENSOR_ENTRY_BYTES = 64 * 1024;
+/** Metadata values kept in the result, all together; longer metadata is checked but not kept. */
+const MAX_KEPT_METADATA_CHARS = 1024 * 1024;
 
 export interface SafetensorsTensor {
   readonly name: string;
@@ -28,6 +61,7 @@ export interface SafetensorsTensor {
 
 export interface SafetensorsHeader {
   readonly headerLength: number;
+  /** `__metadata__`'s values, up to 1 Mi characters in all (the rest are checked, not kept). */
   readonly metadata: Readonly<Record<string, string>>;
   /** Every tensor whose shape could be read, in the header's order. */
   readonly tensors: readonly SafetensorsTensor[];
@@ -97,12 +131,14 @@ export function locateSafetensorsHeader(prefix: Uint8Array, fileSize: number, fi
 /**
  * Parses the JSON header (the N bytes after the length prefix) of a file of `fileSize` bytes and checks
  * every tensor: known dtype, shape of non-negative integers, offsets in bounds, size = shape × dtype, and
- * the data region covered exactly once.
+ * the data region covered exactly once. The tensors it keeps are spent from `budget` (the model's, shared by
+ * its files); a header that would overspend it is a finding, and the rest of it is not read.
  */
 export function parseSafetensorsHeader(
   headerBytes: Uint8Array,
   fileSize: number,
   file: string,
+  budget: TensorBudget = modelTensorBudget(),
 ): SafetensorsParseResult {
   const findings = new CappedFindings();
   const dataBytes = fileSize - SAFETENSORS_PREFIX_BYTES - headerBytes.byteLength;
@@ -116,128 +152,289 @@ export function parseSafetensorsHeader(
     });
     return { findings: findings.list() };
   }
-  const root = parseHeaderJson(headerBytes, file, findings);
-  if (!root) return { findings: findings.list() };
+  const notJson = (message: string): SafetensorsParseResult => ({
+    findings: [
+      {
+        severity: "error",
+        code: "safetensors.header.invalid-json",
+        file,
+        message,
+        hint: "The header is corrupt or the file is not safetensors: export it again.",
+      },
+    ],
+  });
+  if (headerBytes[0] !== 0x7b) return notJson("The header must be a JSON object starting with '{'.");
+  if (!isValidUtf8(headerBytes)) return notJson("The header is not valid UTF-8.");
 
-  for (const { key, path } of findDuplicateJsonKeys(root.text)) {
-    const tensor = path.length === 0 ? key : String(path[0]);
-    findings.add({
-      severity: "error",
-      code: "safetensors.header.duplicate-key",
-      file,
-      ...(tensor !== "__metadata__" && { tensor }),
-      message:
-        path.length === 0
-          ? "The header declares this tensor more than once; readers disagree on which entry wins."
-          : `The entry repeats the key "${key}"; readers disagree on which value wins.`,
-      hint: "Export the file again with a safetensors writer.",
-    });
+  const json = new JsonBytes(headerBytes);
+  const header = new HeaderReader(json, dataBytes, file, budget, findings);
+  try {
+    const end = json.members(0, (name, span) => header.member(name, span));
+    // Only whitespace may follow the object (the reference writer pads the header with spaces).
+    if (!header.stopped) json.expectEnd(end);
+  } catch (error) {
+    if (!(error instanceof JsonSyntaxError)) throw error;
+    return notJson(`The header is not valid JSON: ${error.message}.`);
   }
+  return { header: header.finish(), findings: findings.list() };
+}
 
-  const metadata = readMetadata(root.value["__metadata__"], file, findings);
-  const tensors: SafetensorsTensor[] = [];
-  let parameters = 0n;
-  const dtypes: Record<string, bigint> = {};
-  for (const [name, entry] of Object.entries(root.value)) {
-    if (name === "__metadata__") continue;
-    const tensor = readTensor(name, entry, dataBytes, file, findings);
-    if (!tensor) continue;
-    tensors.push(tensor);
-    if (tensor.elements !== undefined) {
-      parameters += BigInt(tensor.elements);
-      dtypes[tensor.dtype] = (dtypes[tensor.dtype] ?? 0n) + BigInt(tensor.elements);
-    }
-  }
-  if (tensors.length === 0 && Object.keys(root.value).every((k) => k === "__metadata__")) {
-    findings.add({
-      severity: "warning",
-      code: "safetensors.no-tensors",
-      file,
-      message: "The file holds no tensors.",
-      hint: "Remove it, or export the weights into it again.",
-    });
-  }
-  checkCoverage(tensors, dataBytes, file, findings);
-
+/**
+ * The finding for a file whose tensors overspend the budget a model's files share: at the tensor `at` (the
+ * first one not kept), or before its header was read at all.
+ */
+export function tensorBudgetSpent(file: string, at?: string): Finding {
+  const where =
+    at === undefined
+      ? "this file's header was not read"
+      : `this file's go past that at '${at.slice(0, 200)}', and the rest of its header was not read`;
   return {
-    header: {
-      headerLength: headerBytes.byteLength,
-      metadata,
-      tensors,
-      parameters: safeNumber(parameters),
-      dtypes: Object.fromEntries(Object.entries(dtypes).map(([k, v]) => [k, safeNumber(v)])),
-      dataBytes,
-    },
-    findings: findings.list(),
+    severity: "error",
+    code: "safetensors.tensors.too-many",
+    file,
+    message: `The model's files declare more tensors than modelship checks (${MAX_SAFETENSORS_TENSORS} in all, with ${MAX_SAFETENSORS_NAME_CHARS} characters of names); ${where}.`,
+    hint: "Real checkpoints hold at most ~150,000 tensors with names of ~60 bytes; these headers are corrupt or hostile: export the model again.",
   };
+}
+
+/** A sum of safe integers, exact at any size: added as numbers while they fit, carried into a bigint. */
+class ExactSum {
+  private carried = 0n;
+  private current = 0;
+
+  add(value: number): void {
+    if (this.current > Number.MAX_SAFE_INTEGER - value) {
+      this.carried += BigInt(this.current);
+      this.current = 0;
+    }
+    this.current += value;
+  }
+
+  total(): bigint {
+    return this.carried + BigInt(this.current);
+  }
 }
 
 function invalid(finding: Finding): HeaderLocation {
   return { ok: false, findings: [finding] };
 }
 
-const textDecoder = new TextDecoder("utf-8", { fatal: true });
+/** The header's members, read one at a time: what is kept of them and the findings they earn. */
+class HeaderReader {
+  readonly tensors: SafetensorsTensor[] = [];
+  /** True once the budget was spent and the walk was stopped. */
+  stopped = false;
+  private readonly names = new Set<string>();
+  private readonly metadata: Record<string, string> = {};
+  private metadataSeen = false;
+  private readonly parameters = new ExactSum();
+  private readonly dtypes: Record<string, ExactSum> = {};
 
-function parseHeaderJson(
-  bytes: Uint8Array,
-  file: string,
-  findings: CappedFindings,
-): { text: string; value: Record<string, unknown> } | undefined {
-  const notJson = (message: string): undefined => {
-    findings.add({
-      severity: "error",
-      code: "safetensors.header.invalid-json",
-      file,
-      message,
-      hint: "The header is corrupt or the file is not safetensors: export it again.",
-    });
-    return undefined;
+  /** The entry being read, by one visitor made once rather than a closure per tensor. */
+  private entry: TensorEntry = {};
+  private entryName = "";
+  private readonly entryKeys = new KeysSeen();
+  private readonly readEntryField = (key: string, value: JsonSpan): void => {
+    const { json } = this;
+    if (this.entryKeys.repeats(key)) {
+      this.findings.add({
+        severity: "error",
+        code: "safetensors.header.duplicate-key",
+        file: this.file,
+        tensor: this.entryName,
+        message: `The entry repeats the key "${key.slice(0, 40)}"; readers disagree on which value wins.`,
+        hint: "Export the file again with a safetensors writer.",
+      });
+      return;
+    }
+    if (key === "dtype") this.entry.dtype = json.string(value) ?? json.value(value);
+    else if (key === "shape") this.entry.shape = json.numbers(value) ?? json.value(value);
+    else if (key === "data_offsets") this.entry.data_offsets = json.numbers(value) ?? json.value(value);
   };
-  if (bytes[0] !== 0x7b) return notJson("The header must be a JSON object starting with '{'.");
-  let text: string;
-  try {
-    text = textDecoder.decode(bytes);
-  } catch {
-    return notJson("The header is not valid UTF-8.");
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    return notJson(`The header is not valid JSON (${String((error as Error).message).slice(0, 160)}).`);
-  }
-  if (!isPlainObject(value)) return notJson("The header must be a JSON object of tensors.");
-  return { text, value };
-}
 
-function readMetadata(value: unknown, file: string, findings: CappedFindings): Record<string, string> {
-  if (value === undefined) return {};
-  if (!isPlainObject(value)) {
-    findings.add({
-      severity: "error",
-      code: "safetensors.metadata.invalid",
-      file,
-      path: "__metadata__",
-      message: "`__metadata__` must be an object mapping strings to strings.",
-      hint: 'Write metadata values as strings (e.g. `{"format": "pt"}`).',
-    });
-    return {};
+  constructor(
+    private readonly json: JsonBytes,
+    private readonly dataBytes: number,
+    private readonly file: string,
+    private readonly budget: TensorBudget,
+    private readonly findings: CappedFindings,
+  ) {}
+
+  /** One member of the header; false stops the walk. */
+  member(name: string, span: JsonSpan): boolean {
+    const { file, findings } = this;
+    const repeated = name === "__metadata__" ? this.metadataSeen : this.names.has(name);
+    if (repeated) {
+      // The first entry is the one checked: readers disagree on which wins, so neither is trustworthy.
+      findings.add({
+        severity: "error",
+        code: "safetensors.header.duplicate-key",
+        file,
+        ...(name !== "__metadata__" && { tensor: name }),
+        message: "The header declares this tensor more than once; readers disagree on which entry wins.",
+        hint: "Export the file again with a safetensors writer.",
+      });
+      return true;
+    }
+    if (name === "__metadata__") {
+      this.metadataSeen = true;
+      this.readMetadata(span);
+      return true;
+    }
+    if (this.budget.tensors < 1 || this.budget.nameChars < name.length) {
+      findings.add(tensorBudgetSpent(file, name));
+      this.stopped = true;
+      return false;
+    }
+    this.budget.tensors -= 1;
+    this.budget.nameChars -= name.length;
+    this.names.add(name);
+    const tensor = this.readEntry(name, span);
+    if (!tensor) return true;
+    this.tensors.push(tensor);
+    if (tensor.elements !== undefined) {
+      this.parameters.add(tensor.elements);
+      const byType = (this.dtypes[tensor.dtype] ??= new ExactSum());
+      byType.add(tensor.elements);
+    }
+    return true;
   }
-  const metadata: Record<string, string> = {};
-  for (const [key, entry] of Object.entries(value)) {
-    if (typeof entry === "string") metadata[key] = entry;
-    else {
+
+  finish(): SafetensorsHeader {
+    const { tensors, dataBytes, file, findings } = this;
+    if (tensors.length === 0 && this.names.size === 0 && !this.stopped) {
+      findings.add({
+        severity: "warning",
+        code: "safetensors.no-tensors",
+        file,
+        message: "The file holds no tensors.",
+        hint: "Remove it, or export the weights into it again.",
+      });
+    }
+    if (!this.stopped) checkCoverage(tensors, dataBytes, file, findings);
+    return {
+      headerLength: this.json.length,
+      metadata: this.metadata,
+      tensors,
+      parameters: safeNumber(this.parameters.total()),
+      dtypes: Object.fromEntries(Object.entries(this.dtypes).map(([k, v]) => [k, safeNumber(v.total())])),
+      dataBytes,
+    };
+  }
+
+  /**
+   * A tensor's entry, read only when it is small enough to be one: its keys checked for repeats (the first
+   * of each is read), `shape` and `data_offsets` read as lists of numbers straight from the bytes, anything
+   * else as JSON.parse reads it, for the message that says what it is.
+   */
+  private readEntry(name: string, span: JsonSpan): SafetensorsTensor | undefined {
+    const { json, file, findings } = this;
+    const bytes = span.end - span.start;
+    if (bytes > MAX_TENSOR_ENTRY_BYTES) {
+      findings.add({
+        severity: "error",
+        code: "safetensors.tensor.invalid",
+        file,
+        tensor: name,
+        message: `The entry is ${bytes} bytes; a tensor's {dtype, shape, data_offsets} takes under 1 KB, so it was not read.`,
+        hint: "Export the file again with a safetensors writer.",
+      });
+      return undefined;
+    }
+    if (json.peek(span.start) !== 0x7b) {
+      return readTensor(name, json.value(span), this.dataBytes, file, findings);
+    }
+    this.entry = {};
+    this.entryName = name;
+    this.entryKeys.reset();
+    json.members(span.start, this.readEntryField);
+    return readTensor(name, this.entry, this.dataBytes, file, findings);
+  }
+
+  private readMetadata(span: JsonSpan): void {
+    const { json, file, findings } = this;
+    if (json.peek(span.start) !== 0x7b) {
       findings.add({
         severity: "error",
         code: "safetensors.metadata.invalid",
         file,
-        path: `__metadata__.${key}`,
-        message: `Metadata values must be strings; \`${key}\` is ${describeJsonType(entry)}.`,
-        hint: "Write metadata values as strings, e.g. JSON-encode them.",
+        path: "__metadata__",
+        message: "`__metadata__` must be an object mapping strings to strings.",
+        hint: 'Write metadata values as strings (e.g. `{"format": "pt"}`).',
       });
+      return;
     }
+    let kept = 0;
+    const keys = new Set<string>();
+    json.members(span.start, (key, value) => {
+      if (keys.has(key)) {
+        findings.add({
+          severity: "error",
+          code: "safetensors.header.duplicate-key",
+          file,
+          path: `__metadata__.${key}`,
+          message: `The metadata repeats the key "${key.slice(0, 40)}"; readers disagree on which value wins.`,
+          hint: "Export the file again with a safetensors writer.",
+        });
+        return;
+      }
+      keys.add(key);
+      const first = json.peek(value.start);
+      if (first !== 0x22) {
+        findings.add({
+          severity: "error",
+          code: "safetensors.metadata.invalid",
+          file,
+          path: `__metadata__.${key}`,
+          message: `Metadata values must be strings; \`${key}\` is ${describeJsonStart(first)}.`,
+          hint: "Write metadata values as strings, e.g. JSON-encode them.",
+        });
+        return;
+      }
+      if (kept + (value.end - value.start) > MAX_KEPT_METADATA_CHARS) return;
+      const text = json.string(value) ?? "";
+      kept += text.length;
+      Object.defineProperty(this.metadata, key, {
+        value: text,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    });
   }
-  return metadata;
+}
+
+/** The keys of one entry so far, without an allocation for the three every entry has. */
+class KeysSeen {
+  private known = 0;
+  private others: Set<string> | undefined;
+
+  /** Forgets the keys, for the next entry. */
+  reset(): void {
+    this.known = 0;
+    this.others = undefined;
+  }
+
+  /** Whether `key` was seen before in this entry (and notes it). */
+  repeats(key: string): boolean {
+    const bit = key === "dtype" ? 1 : key === "shape" ? 2 : key === "data_offsets" ? 4 : 0;
+    if (bit !== 0) {
+      const seen = (this.known & bit) !== 0;
+      this.known |= bit;
+      return seen;
+    }
+    this.others ??= new Set();
+    const seen = this.others.has(key);
+    this.others.add(key);
+    return seen;
+  }
+}
+
+/** The fields of a tensor's entry that are read; other keys are ignored, as the reference reader does. */
+interface TensorEntry {
+  dtype?: unknown;
+  shape?: unknown;
+  data_offsets?: unknown;
 }
 
 function readTensor(
@@ -302,30 +499,39 @@ function readTensor(
   }
 
   if (!dims) return undefined;
-  const elements = dims.reduce((product, d) => product * BigInt(d), 1n);
+  const elements = productOf(dims);
   if (bits !== undefined && span) {
-    const totalBits = elements * BigInt(bits);
-    if (totalBits % 8n !== 0n) {
+    const spanBytes = span.end - span.begin;
+    // In numbers while they are exact (every real tensor); in bigints past 2^53.
+    const exact = typeof elements === "number" && Number.isSafeInteger(elements * bits);
+    const totalBits = exact ? (elements as number) * bits : BigInt(elements) * BigInt(bits);
+    const whole = exact ? (totalBits as number) % 8 === 0 : (totalBits as bigint) % 8n === 0n;
+    const bytes = exact ? (totalBits as number) / 8 : (totalBits as bigint) / 8n;
+    if (!whole) {
       report(
         "safetensors.shape.misaligned",
         `${elements} elements of ${dtype} are ${totalBits} bits, not a whole number of bytes.`,
         "Sub-byte tensors must fill whole bytes: pad the tensor.",
       );
-    } else if (totalBits / 8n !== BigInt(span.end - span.begin)) {
+    } else if (exact ? bytes !== spanBytes : bytes !== BigInt(spanBytes)) {
       report(
         "safetensors.size.mismatch",
-        `Shape [${dims.join(", ")}] of ${dtype} needs ${totalBits / 8n} bytes, but data_offsets [${span.begin}, ${span.end}] span ${span.end - span.begin}.`,
+        `Shape [${dims.join(", ")}] of ${dtype} needs ${bytes} bytes, but data_offsets [${span.begin}, ${span.end}] span ${spanBytes}.`,
         "The header does not match the data: export the file again.",
       );
     }
   }
-  return {
+  const tensor: { -readonly [K in keyof SafetensorsTensor]: SafetensorsTensor[K] } = {
     name,
     dtype: typeof dtype === "string" ? dtype : "invalid",
     shape: dims,
-    ...span,
-    ...(elements <= BigInt(Number.MAX_SAFE_INTEGER) && { elements: Number(elements) }),
   };
+  if (span) {
+    tensor.begin = span.begin;
+    tensor.end = span.end;
+  }
+  if (typeof elements === "number") tensor.elements = elements;
+  return tensor;
 }
 
 /** Tensors must tile the data region: sorted by offset, each begins where the previous one ended. */
@@ -376,6 +582,16 @@ function checkCoverage(
   }
 }
 
+/** The product of `dims`, exactly: a number while it is a safe integer (nearly always), else a bigint. */
+function productOf(dims: readonly number[]): number | bigint {
+  let product = 1;
+  for (const d of dims) {
+    product *= d;
+    if (!Number.isSafeInteger(product)) return dims.reduce((exact, e) => exact * BigInt(e), 1n);
+  }
+  return product;
+}
+
 function readShape(value: unknown): number[] | undefined {
   if (!Array.isArray(value)) return undefined;
   const dims: number[] = [];
@@ -421,6 +637,15 @@ function describeJsonType(value: unknown): string {
   if (Array.isArray(value)) return "a list";
   if (value === undefined) return "missing";
   return `a ${typeof value}`;
+}
+
+/** What a JSON value is, from its first byte. */
+function describeJsonStart(first: number | undefined): string {
+  if (first === 0x7b) return "an object";
+  if (first === 0x5b) return "a list";
+  if (first === 0x74 || first === 0x66) return "a boolean";
+  if (first === 0x6e) return "null";
+  return "a number";
 }
 
 function describeJsonValue(value: unknown): string {

@@ -3,6 +3,7 @@
 // with the nearest known one ("did you mean 'bakeSeconds'?"). Every issue becomes a finding, not the first.
 
 import { z } from "zod";
+import { CappedFindings } from "./capped-findings";
 import type { Finding } from "./findings";
 import { suggestNearest } from "./suggest";
 
@@ -16,14 +17,19 @@ export interface FindingSource {
   readonly file?: string;
 }
 
-/** One finding (or one per unknown key) for every issue of a failed `schema.safeParse(input)`. */
+/**
+ * One finding (or one per unknown key) for every issue of a failed `schema.safeParse(input)`, capped per kind
+ * (a mapping of 10,000 unknown keys is a few findings and a count, not 10,000).
+ */
 export function findingsFromSchemaIssues(
   issues: readonly Issue[],
   input: unknown,
   schema: z.ZodType,
   source: FindingSource,
 ): Finding[] {
-  return issues.flatMap((issue) => findingsFromIssue(issue, [], input, schema, source));
+  const findings = new CappedFindings();
+  for (const issue of issues) findings.addAll(findingsFromIssue(issue, [], input, schema, source));
+  return findings.list();
 }
 
 /** `["rollout", "steps", 2, "weight"]` → `rollout.steps[2].weight`. */

@@ -286,7 +286,8 @@ const MAX_LAMBDA_TIMEOUT_SECONDS = 900;
  */
 export const TASK_TIMEOUT_MARGIN_SECONDS = 15;
 const DEFAULT_MEMORY_MB = 512;
-const MEMORY_MB: Partial<Record<ModelshipFunction, number>> = {
+/** Memory of the functions that need more than the default: what bench/hostile measures Validate against. */
+export const FUNCTION_MEMORY_MB: Partial<Record<ModelshipFunction, number>> = {
   Validate: 1024,
   StressWorker: 1024,
 };
@@ -773,7 +774,7 @@ export class ModelPipeline extends Construct {
       handler: "handler",
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: MEMORY_MB[name] ?? DEFAULT_MEMORY_MB,
+      memorySize: FUNCTION_MEMORY_MB[name] ?? DEFAULT_MEMORY_MB,
       timeout,
       tracing: lambda.Tracing.ACTIVE,
       role,

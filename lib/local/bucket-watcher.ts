@@ -8,7 +8,7 @@
 // a second of two directory levels is cheap.
 
 import type { Dirent } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
+import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 
 const MANIFEST_NAMES = ["modelship.yaml", "modelship.yml", "modelship.json"];
@@ -107,7 +107,12 @@ async function folders(path: string): Promise<string[]> {
   return entries.filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => e.name);
 }
 
+/**
+ * The manifest's own size and mtime, a link's included: the watcher never follows a link (DESIGN §8). A link
+ * is handed on like a file, and Prepare reads it through the bucket's store, which reads one only when it
+ * stays inside the bucket and otherwise rejects the rollout naming the link.
+ */
 async function markerOf(path: string): Promise<string | undefined> {
-  const info = await stat(path, { bigint: true }).catch(() => undefined);
-  return info?.isFile() ? `${info.size}:${info.mtimeNs}` : undefined;
+  const info = await lstat(path, { bigint: true }).catch(() => undefined);
+  return info?.isFile() || info?.isSymbolicLink() ? `${info.size}:${info.mtimeNs}` : undefined;
 }

@@ -12,14 +12,39 @@
 // A folder keeps no versions: a read by ETag finds the file only while it is unchanged (the local runtime's
 // uploads carry an ETag, never a version id), and a read by version id is refused, not answered with
 // whatever the file holds now.
+//
+// Nothing is read or written through a link that leaves the folder (DESIGN §8): a key's real path, links
+// resolved, must lie inside the folder's real path. A link inside it (`v2/model.gguf → ../v1/model.gguf`) is
+// read like the file it names; a link out of it, a broken link, a link to a folder, and anything that is not
+// a regular file (a FIFO would block its reader) are listed with `unreadable` set — size 0, never followed —
+// and reading one throws. A read opens the resolved path, so a link changed after the check is not followed.
+// Beyond this: a folder swapped for a link in the instant between the check and the open (whoever can do that
+// can read the file themselves), and a hard link, which is the file itself (making one needs permission on
+// the file).
 
 import { createHash } from "node:crypto";
-import { open, readdir, readFile, stat } from "node:fs/promises";
-import { join, relative, resolve, sep } from "node:path";
+import { constants, type Stats } from "node:fs";
+import { type FileHandle, lstat, mkdir, open, readdir, readlink, realpath, stat } from "node:fs/promises";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { type UnreadableEntry, unreadableEntryFinding } from "../core/unreadable-entry";
 import type { ObjectInfo, ObjectStore, ObjectVersion } from "../ports";
 import { isAtomicWriteTempName, writeFileAtomic } from "./atomic-write";
 
 const META_FOLDER = ".modelship-meta";
+/** O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer that never comes. */
+const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
+/** Reading an entry the store lists as unreadable, or a key whose real path leaves the folder. */
+export class UnreadableObject extends Error {
+  constructor(
+    readonly key: string,
+    readonly entry: UnreadableEntry,
+    root: string,
+  ) {
+    super(`${key}: ${unreadableEntryFinding(key, entry, root).message}`);
+    this.name = "UnreadableObject";
+  }
+}
 
 interface ChecksumSidecar {
   readonly key: string;
@@ -32,6 +57,8 @@ export class FolderObjectStore implements ObjectStore {
   readonly location: string;
   readonly bucket: string;
   private readonly root: string;
+  /** The folder's own real path (it may itself be reached through a link), once it exists. */
+  private realRoot: string | undefined;
 
   constructor(rootDir: string) {
     this.root = resolve(rootDir);
@@ -44,6 +71,11 @@ export class FolderObjectStore implements ObjectStore {
     const folderSegments = prefixSegments.slice(0, -1);
     if (folderSegments.length > 0) this.checkSegments(prefix, folderSegments);
     const start = join(this.root, ...folderSegments);
+    const startInside = await this.realPathInside(start);
+    if (startInside === "missing") return [];
+    if (startInside === "outside") {
+      throw new UnreadableObject(`${folderSegments.join("/")}/`, { reason: "link-outside" }, this.root);
+    }
     let entries;
     try {
       entries = await readdir(start, { recursive: true, withFileTypes: true });
@@ -57,7 +89,8 @@ export class FolderObjectStore implements ObjectStore {
       const path = join(entry.parentPath, entry.name);
       const key = relative(this.root, path).split(sep).join("/");
       if (!key.startsWith(prefix) || key === META_FOLDER || key.startsWith(`${META_FOLDER}/`)) continue;
-      const info = await this.describe(key, path);
+      // readdir does not descend through links, so a regular file it found under `start` is inside.
+      const info = await this.describe(key, path, entry.isFile());
       if (info) objects.push(info);
     }
     return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -66,6 +99,7 @@ export class FolderObjectStore implements ObjectStore {
   async head(key: string, version?: ObjectVersion): Promise<ObjectInfo | undefined> {
     this.refuseVersionId(key, version);
     const info = await this.describe(key, this.pathOf(key));
+    if (info?.unreadable) return info;
     if (!info || !matches(info, version)) return undefined;
     const sha256 = await this.recordedSha256(key, info);
     return sha256 ? { ...info, checksumSha256: sha256, checksumType: "FULL_OBJECT" } : info;
@@ -75,16 +109,11 @@ export class FolderObjectStore implements ObjectStore {
     if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new RangeError(`${this.describeKey(key)}: invalid range start=${start} length=${length}.`);
     }
-    let handle;
+    const opened = await this.openInside(key, this.pathOf(key));
+    if (!opened) throw new Error(`${this.describeKey(key)} does not exist.`);
+    if (opened === "folder") throw new Error(`${this.describeKey(key)} is a folder, not an object.`);
+    const { handle, stats } = opened;
     try {
-      handle = await open(this.pathOf(key), "r");
-    } catch (error) {
-      if (isMissing(error)) throw new Error(`${this.describeKey(key)} does not exist.`, { cause: error });
-      throw error;
-    }
-    try {
-      const stats = await handle.stat();
-      if (!stats.isFile()) throw new Error(`${this.describeKey(key)} is a folder, not an object.`);
       // Sized by what the file holds, not by what was asked: a length is never trusted for an allocation.
       const bytes = new Uint8Array(Math.max(0, Math.min(length, stats.size - start)));
       let filled = 0;
@@ -101,30 +130,22 @@ export class FolderObjectStore implements ObjectStore {
 
   async get(key: string, version?: ObjectVersion): Promise<Uint8Array | undefined> {
     this.refuseVersionId(key, version);
-    let handle;
-    try {
-      handle = await open(this.pathOf(key), "r");
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
-    }
+    const opened = await this.openInside(key, this.pathOf(key));
+    if (!opened || opened === "folder") return undefined;
     try {
       // The ETag of the file this handle reads, not of a later file renamed over the key.
-      const stats = await handle.stat({ bigint: true });
-      if (!stats.isFile() || !matches({ etag: etagOf(stats) }, version)) return undefined;
-      const bytes = await handle.readFile();
+      if (!matches({ etag: etagOf(await opened.handle.stat({ bigint: true })) }, version)) return undefined;
+      const bytes = await opened.handle.readFile();
       return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
     } finally {
-      await handle.close();
+      await opened.handle.close();
     }
   }
 
   async put(key: string, body: Uint8Array | string): Promise<void> {
     const path = this.pathOf(key);
     const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+    await this.makeFolderInside(key, dirname(path));
     await writeFileAtomic(path, bytes);
     const written = await stat(path, { bigint: true });
     const sidecar: ChecksumSidecar = {
@@ -133,29 +154,133 @@ export class FolderObjectStore implements ObjectStore {
       mtimeNs: written.mtimeNs.toString(),
       sha256: createHash("sha256").update(bytes).digest("base64"),
     };
-    await writeFileAtomic(this.sidecarPath(key), JSON.stringify(sidecar));
+    const sidecarPath = this.sidecarPath(key);
+    await this.makeFolderInside(key, dirname(sidecarPath));
+    await writeFileAtomic(sidecarPath, JSON.stringify(sidecar));
   }
 
-  private async describe(key: string, path: string): Promise<ObjectInfo | undefined> {
+  /**
+   * The object at `path` as a listing shows it: a regular file (or a link to one inside the folder) with its
+   * size; an entry the store will not read with `unreadable` and size 0; undefined for a folder or nothing.
+   */
+  private async describe(key: string, path: string, knownInside = false): Promise<ObjectInfo | undefined> {
+    let own;
     try {
-      const stats = await stat(path, { bigint: true });
-      if (!stats.isFile()) return undefined;
-      return {
-        key,
-        size: Number(stats.size),
-        etag: etagOf(stats),
-        lastModified: stats.mtime.toISOString(),
-      };
+      own = await lstat(path);
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;
     }
+    if (own.isDirectory()) return undefined;
+    const unreadable = (entry: UnreadableEntry): ObjectInfo => ({ key, size: 0, unreadable: entry });
+    if (!own.isFile() && !own.isSymbolicLink()) return unreadable({ reason: "not-a-file" });
+    const target = own.isSymbolicLink() ? { target: await readlink(path) } : {};
+    const inside = knownInside && own.isFile() ? "inside" : await this.realPathInside(path);
+    if (inside === "missing")
+      return own.isSymbolicLink() ? unreadable({ reason: "link-broken", ...target }) : undefined;
+    if (inside === "outside") return unreadable({ reason: "link-outside", ...target });
+    const stats = await stat(path, { bigint: true });
+    if (stats.isDirectory()) return unreadable({ reason: "link-to-folder", ...target });
+    if (!stats.isFile()) return unreadable({ reason: "not-a-file", ...target });
+    return {
+      key,
+      size: Number(stats.size),
+      etag: etagOf(stats),
+      lastModified: stats.mtime.toISOString(),
+    };
+  }
+
+  /**
+   * Opens `path` for reading if it is a regular file whose real path lies inside the folder; undefined when
+   * there is nothing there, "folder" for a folder. Throws UnreadableObject for anything else. It opens the resolved path, not the
+   * name: a link changed after the check is not followed.
+   */
+  private async openInside(
+    key: string,
+    path: string,
+  ): Promise<{ handle: FileHandle; stats: Stats } | "folder" | undefined> {
+    const linkTarget = async (): Promise<{ target?: string }> => {
+      const own = await lstat(path).catch(() => undefined);
+      return own?.isSymbolicLink() ? { target: await readlink(path) } : {};
+    };
+    let real: string;
+    try {
+      real = await realpath(path);
+    } catch (error) {
+      if (!isMissing(error) && (error as { code?: unknown }).code !== "ELOOP") throw error;
+      const link = await linkTarget();
+      if (link.target === undefined) return undefined;
+      throw new UnreadableObject(key, { reason: "link-broken", ...link }, this.root);
+    }
+    if (!isInside(real, await this.rootReal())) {
+      throw new UnreadableObject(key, { reason: "link-outside", ...(await linkTarget()) }, this.root);
+    }
+    let handle: FileHandle;
+    try {
+      handle = await open(real, READ_FLAGS);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    try {
+      const stats = await handle.stat();
+      if (stats.isFile()) return { handle, stats };
+      const link = await linkTarget();
+      if (stats.isDirectory() && link.target === undefined) {
+        await handle.close();
+        return "folder";
+      }
+      const reason = stats.isDirectory() ? "link-to-folder" : "not-a-file";
+      throw new UnreadableObject(key, { reason, ...link }, this.root);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  /** Whether `path`, links resolved, lies inside the folder ("missing" when it leads nowhere). */
+  private async realPathInside(path: string): Promise<"inside" | "outside" | "missing"> {
+    let real: string;
+    try {
+      real = await realpath(path);
+    } catch (error) {
+      if (isMissing(error) || (error as { code?: unknown }).code === "ELOOP") return "missing";
+      throw error;
+    }
+    return isInside(real, await this.rootReal()) ? "inside" : "outside";
+  }
+
+  private async rootReal(): Promise<string> {
+    this.realRoot ??= await realpath(this.root).catch((error: unknown) => {
+      // Before the folder exists nothing can be inside it but what is created under its own name.
+      if (isMissing(error)) return undefined;
+      throw error;
+    });
+    return this.realRoot ?? this.root;
+  }
+
+  /**
+   * Creates the folders a write needs, first checking that the deepest one that exists lies inside the store's
+   * folder: a write never lands outside it through a linked folder.
+   */
+  private async makeFolderInside(key: string, folder: string): Promise<void> {
+    let existing = folder;
+    while (!(await stat(existing).catch(() => undefined)) && existing.startsWith(this.root + sep)) {
+      existing = dirname(existing);
+    }
+    if ((await this.realPathInside(existing)) === "outside") {
+      throw new UnreadableObject(key, { reason: "link-outside" }, this.root);
+    }
+    await mkdir(folder, { recursive: true });
   }
 
   private async recordedSha256(key: string, info: ObjectInfo): Promise<string | undefined> {
     let sidecar: Partial<ChecksumSidecar>;
     try {
-      sidecar = JSON.parse(await readFile(this.sidecarPath(key), "utf8")) as Partial<ChecksumSidecar>;
+      const opened = await this.openInside(key, this.sidecarPath(key));
+      if (!opened || opened === "folder") return undefined;
+      const text = await opened.handle.readFile("utf8").finally(() => opened.handle.close());
+      sidecar = JSON.parse(text) as Partial<ChecksumSidecar>;
     } catch {
       return undefined;
     }
@@ -216,6 +341,10 @@ function etagOf(stats: { readonly size: bigint; readonly mtimeNs: bigint }): str
 
 function matches(info: { readonly etag?: string }, version: ObjectVersion | undefined): boolean {
   return version?.etag === undefined || version.etag.replace(/^"(.*)"$/, "$1") === info.etag;
+}
+
+function isInside(path: string, root: string): boolean {
+  return path === root || path.startsWith(root + sep);
 }
 
 function isMissing(error: unknown): boolean {

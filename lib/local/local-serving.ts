@@ -93,7 +93,8 @@ export class LocalServing implements Serving {
     const existing = this.candidates.get(spec.rolloutId);
     if (existing && !existing.exited) return existing.handle;
 
-    const dir = join(this.weightsRoot(spec.weights.bucket), spec.weights.prefix);
+    const bucket = this.weightsRoot(spec.weights.bucket);
+    const dir = join(bucket, spec.weights.prefix);
     if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
       throw new CandidateFailed(`The weights folder ${dir} does not exist.`, {
         hint: "Check that the version's files are in the local bucket under the rollout's prefix.",
@@ -102,6 +103,7 @@ export class LocalServing implements Serving {
     const port = await freePort();
     const command = await candidateCommand(this.config.local.command, {
       dir,
+      weights: { bucket, prefix: spec.weights.prefix },
       port,
       servedName: spec.servedName,
       format: spec.format,

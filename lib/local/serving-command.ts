@@ -4,14 +4,20 @@
 // `{dir}`, `{file}`, `{port}` and `{name}` replaced, each inside its own argv element: it never goes through
 // a shell, so a folder or model name cannot inject anything.
 
-import { readdir } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { CandidateFailed } from "../core/errors";
+import { unreadableEntryFinding } from "../core/unreadable-entry";
+import { FolderObjectStore } from "./folder-object-store";
 import { type Command, llamaServerCommand } from "./llama-server/launch";
 
 interface CandidateLaunch {
   /** The folder holding the version's weights. */
   readonly dir: string;
+  /**
+   * The same folder as the local bucket's folder and the version's prefix in it: the GGUF file is found
+   * through the bucket's store, as Validate found it, so a link the store refuses is refused here too.
+   */
+  readonly weights: { readonly bucket: string; readonly prefix: string };
   readonly port: number;
   readonly servedName: string;
   readonly format: "safetensors" | "gguf";
@@ -37,7 +43,7 @@ export async function candidateCommand(template: string, launch: CandidateLaunch
         },
       );
     }
-    const modelPath = await findGgufFile(launch.dir);
+    const modelPath = await findGgufFile(launch.weights);
     return {
       ...llamaServerCommand({
         modelPath,
@@ -60,7 +66,7 @@ export async function candidateCommand(template: string, launch: CandidateLaunch
   }
   const values: Record<(typeof PLACEHOLDERS)[number], string> = {
     dir: launch.dir,
-    file: used.has("file") ? await findGgufFile(launch.dir) : "",
+    file: used.has("file") ? await findGgufFile(launch.weights) : "",
     port: String(launch.port),
     name: launch.servedName,
   };
@@ -105,30 +111,38 @@ function splitCommandTemplate(template: string): string[] {
   return words;
 }
 
-/** The model's GGUF file in its folder: the only one, or the first shard of a split model. */
-async function findGgufFile(dir: string): Promise<string> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  const files = entries
-    .filter((entry) => entry.isFile() && entry.name.toLowerCase().endsWith(".gguf"))
-    .map((entry) => join(entry.parentPath, entry.name))
-    .filter(
-      (path) =>
-        !relative(dir, path)
-          .split(/[\\/]/)
-          .some((segment) => segment.startsWith(".")),
-    )
-    .sort();
-  const models = files.filter((path) => {
-    const split = SPLIT_GGUF.exec(path);
-    return !split || Number(split[1]) === 1;
+/**
+ * The model's GGUF file: the only one at the top of the version's folder, or the first shard of a split model
+ * — the files Validate checked (it reads the top of the folder, skips hidden files, and refuses what the
+ * store will not read, such as a link out of the bucket).
+ */
+async function findGgufFile(weights: CandidateLaunch["weights"]): Promise<string> {
+  const dir = join(weights.bucket, weights.prefix);
+  const prefix = weights.prefix.endsWith("/") ? weights.prefix : `${weights.prefix}/`;
+  const gguf = (await new FolderObjectStore(weights.bucket).list(prefix)).filter((object) => {
+    const name = object.key.slice(prefix.length);
+    return !name.includes("/") && !name.startsWith(".") && name.toLowerCase().endsWith(".gguf");
   });
+  const refused = gguf.filter((object) => object.unreadable !== undefined);
+  const [firstRefused] = refused;
+  if (firstRefused?.unreadable) {
+    const finding = unreadableEntryFinding(firstRefused.key, firstRefused.unreadable, weights.bucket);
+    throw new CandidateFailed(`${finding.file}: ${finding.message}`, {
+      ...(finding.hint !== undefined && { hint: finding.hint }),
+    });
+  }
+  const models = gguf
+    .map((object) => object.key.slice(prefix.length))
+    .filter((name) => {
+      const split = SPLIT_GGUF.exec(name);
+      return !split || Number(split[1]) === 1;
+    });
   const [only] = models;
-  if (models.length === 1 && only !== undefined) return only;
-  const listed = models.map((path) => relative(dir, path)).join(", ");
+  if (models.length === 1 && only !== undefined) return join(dir, only);
   throw new CandidateFailed(
     models.length === 0
       ? `There is no .gguf file in ${dir} for the llama.cpp server to load.`
-      : `${dir} holds ${models.length} GGUF models (${listed}); the llama.cpp server loads one.`,
+      : `${dir} holds ${models.length} GGUF models (${models.join(", ")}); the llama.cpp server loads one.`,
     {
       hint:
         models.length === 0

@@ -9,6 +9,7 @@ import { SANITY_SUITE } from "../core/eval/sanity-suite";
 import type { SuiteItem } from "../core/eval/suite-item";
 import { parseSuite } from "../core/eval/suite-parser";
 import type { Finding } from "../core/findings";
+import { unreadableEntryFinding } from "../core/unreadable-entry";
 import { type DepsUsing, portUse } from "./port-use";
 
 /** Thousands of questions with long prompts fit many times over; a bigger file is not a suite. */
@@ -33,6 +34,10 @@ export async function loadSuite(
   if (isBuiltInSuite(name)) return { name, items: SANITY_SUITE, findings: [] };
   const key = suiteFileKey(name);
   const info = await objects.head(key);
+  if (info?.unreadable) {
+    const { severity: _, ...finding } = unreadableEntryFinding(key, info.unreadable, objects.location);
+    return unusable(name, finding);
+  }
   if (info && info.size > MAX_SUITE_BYTES) return tooLarge(name, key, info.size);
   const bytes = info ? await objects.get(key) : undefined;
   if (bytes && bytes.length > MAX_SUITE_BYTES) return tooLarge(name, key, bytes.length);

@@ -11,10 +11,11 @@
 import { ManifestInvalid, type ModelshipError, RolloutInProgress } from "../core/errors";
 import { type CheckedSuiteFile, isBuiltInSuite, suitesToRun } from "../core/eval/eval-plan";
 import { type Finding, hasErrors } from "../core/findings";
-import { loadManifest } from "../core/manifest";
+import { loadManifest, MAX_MANIFEST_BYTES, manifestTooLarge } from "../core/manifest";
 import type { ResolvedManifest } from "../core/manifest-schema";
 import { planRollout } from "../core/plan";
 import type { ExecutionInput, PrepareResult, RolloutIdentity, StressPromptSet } from "../core/rollout";
+import { unreadableEntryFinding } from "../core/unreadable-entry";
 import type { ObjectVersion } from "../ports";
 import type { StageDeps } from "./deps";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
@@ -36,8 +37,6 @@ export const PREPARE_USES = combinedUse(
 
 type PrepareDeps = DepsUsing<typeof PREPARE_USES> & Pick<StageDeps, "config">;
 
-/** A manifest is a few kilobytes; anything near this is not one, and is not read into memory. */
-const MAX_MANIFEST_BYTES = 1024 * 1024;
 const STAGE = "Prepare";
 
 export async function prepare(state: ExecutionInput, deps: PrepareDeps): Promise<PrepareResult> {
@@ -124,14 +123,23 @@ async function readRolloutManifest(
   const fileName = key.split("/").at(-1) ?? key;
   const uploaded = uploadedVersion(rollout);
   const info = await deps.objects.head(key, uploaded);
+  if (info?.unreadable) {
+    return reject(
+      rollout,
+      deps,
+      new ManifestInvalid(`The manifest ${key} is not read.`, {
+        findings: [unreadableEntryFinding(fileName, info.unreadable, deps.objects.location)],
+        hint: "Write the manifest itself into the version's folder, not a link to it.",
+      }),
+    );
+  }
   const bytes = info && info.size <= MAX_MANIFEST_BYTES ? await deps.objects.get(key, uploaded) : undefined;
   if (info && (info.size > MAX_MANIFEST_BYTES || (bytes && bytes.length > MAX_MANIFEST_BYTES))) {
-    const message = `the manifest is ${info.size} bytes; a manifest is at most ${MAX_MANIFEST_BYTES} bytes.`;
     return reject(
       rollout,
       deps,
       new ManifestInvalid(`The manifest ${key} is too large to be a manifest.`, {
-        findings: [{ severity: "error", code: "manifest.too-large", file: fileName, message }],
+        findings: [manifestTooLarge(fileName, info.size)],
         hint: "Upload the manifest (settings only) as modelship.yaml; weights go in their own files beside it.",
       }),
     );

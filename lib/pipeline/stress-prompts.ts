@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { CappedFindings } from "../core/capped-findings";
 import type { Finding } from "../core/findings";
+import { unreadableEntryFinding } from "../core/unreadable-entry";
 import type { LoadPrompt } from "../loadgen/load-prompt";
 import { parsePromptFile, PromptFileInvalid, type PromptLineProblem } from "../loadgen/prompt-file";
 import { type DepsUsing, portUse } from "./port-use";
@@ -41,6 +42,14 @@ export async function loadPromptSet(
 ): Promise<LoadedPromptSet> {
   const key = promptSetKey(name);
   const info = await objects.head(key);
+  if (info?.unreadable) {
+    const {
+      severity: _,
+      file: __,
+      ...finding
+    } = unreadableEntryFinding(key, info.unreadable, objects.location);
+    return unusable(name, key, finding);
+  }
   if (info && info.size > MAX_PROMPT_SET_BYTES) return tooLarge(name, key, info.size);
   const bytes = info ? await objects.get(key) : undefined;
   if (bytes && bytes.length > MAX_PROMPT_SET_BYTES) return tooLarge(name, key, bytes.length);

@@ -3,7 +3,14 @@
 // read, a second for exactly the rest otherwise) and the small JSON files, checks everything lib/core knows
 // how to check, sizes the GPUs, and reports every finding at once. Malformed input never throws here; only
 // the stage throws ModelInvalid at the end, after writing the full report.
+//
+// Memory is bounded by design, whatever the files claim: a header longer than the first read is read (and
+// parsed) one file at a time, and what is kept of a file once it is checked is its tensors' names and
+// shapes, not its header; the model's files share one budget of tensors kept (core/safetensors); the JSON files
+// are read under a cap each, the two big ones member by member; findings are capped per kind. Worst cases,
+// measured by bench/hostile through `modelship validate`: README, "How a model folder is read".
 
+import { CappedFindings } from "../core/capped-findings";
 import { type Finding, sortFindings } from "../core/findings";
 import type { StackConfig } from "../core/config";
 import { ModelInvalid } from "../core/errors";
@@ -18,18 +25,25 @@ import {
   checkShardIndex,
   checkTokenizer,
   type ModelShape,
-  parseJsonFile,
   type StoredFile,
   type TensorLocation,
 } from "../core/model-checks";
 import { type ModelFormat, planModelFolder, SHARD_INDEX_FILE } from "../core/model-files";
+import {
+  MAX_JSON_FILE_BYTES,
+  parseJsonFile,
+  readShardIndexFile,
+  readTokenizerConfigFile,
+} from "../core/model-json-files";
 import type { ExecutionState, GpuPlan, ValidationSummary } from "../core/rollout";
 import {
   locateSafetensorsHeader,
+  modelTensorBudget,
   parseSafetensorsHeader,
   SAFETENSORS_PREFIX_BYTES,
-  type SafetensorsHeader,
+  tensorBudgetSpent,
 } from "../core/safetensors";
+import { unreadableEntryFinding } from "../core/unreadable-entry";
 import type { ObjectInfo, ObjectVersion } from "../ports";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import type { StageDeps } from "./deps";
@@ -37,13 +51,12 @@ import type { StageDeps } from "./deps";
 /**
  * The first ranged read of every weight file. A safetensors header costs ~100 bytes per tensor: a
  * Llama-3-8B shard's is under 10 KB, a large MoE shard's (1,000–2,000 tensors) 100–250 KB. 256 KiB makes
- * "one read per file" true for all of them, and is 0.005% of a 5 GB shard.
+ * "one read per file" true for all of them, and is 0.005% of a 5 GB shard. A longer header is read whole in a
+ * second request (re-reading these first bytes): one buffer the size of the header, never a copy of it.
  */
 export const FIRST_READ_BYTES = 256 * 1024;
 /** Files read at the same time: enough to hide S3's first-byte latency, few enough to stay polite. */
 const READ_CONCURRENCY = 4;
-/** config.json, the index and tokenizer_config.json are kilobytes; a bigger one is not what it claims. */
-const MAX_JSON_FILE_BYTES = 16 * 1024 * 1024;
 /** A GGUF header is read in a few growing steps (the parser says how far); this bounds the loop. */
 const MAX_GGUF_READS = 16;
 /** The state carries this many findings; the report has all of them. */
@@ -117,16 +130,22 @@ export async function validateModel(
   const location = `${objects.location}/${root}`;
   const listing = await store.list(root);
   const stored = new Map<string, StoredFile>();
+  const unreadable = new Set<string>();
+  const findings = new CappedFindings();
   for (const info of listing) {
     const path = info.key.slice(root.length);
-    if (path !== "" && !path.endsWith("/")) stored.set(path, toStoredFile(path, info));
+    if (path === "" || path.endsWith("/")) continue;
+    // A link out of the folder, a FIFO …: named as an error and never read, by this stage or any other.
+    if (info.unreadable) {
+      unreadable.add(path);
+      findings.add(unreadableEntryFinding(path, info.unreadable, objects.location));
+    } else stored.set(path, toStoredFile(path, info));
   }
   const files = [...stored.values()];
-  const findings: Finding[] = [];
   const serving = options.manifest?.serving ?? options.config.defaults.serving;
 
-  if (files.length === 0) {
-    findings.push({
+  if (listing.length === 0) {
+    findings.add({
       severity: "error",
       code: "model.empty",
       message: `Nothing is stored under ${location}.`,
@@ -134,64 +153,64 @@ export async function validateModel(
     });
   }
   const folder = planModelFolder(files, options.manifest?.format);
-  if (files.length > 0) findings.push(...folder.findings);
+  if (files.length > 0) findings.addAll(folder.findings);
   const weightPaths = new Set(folder.weights.map((f) => f.path));
   const key = (path: string): string => `${root}${path}`;
 
-  const weights = await mapWithConcurrency(folder.weights, READ_CONCURRENCY, (file) =>
+  const reading = new HeaderReading(store, folder.weights.length);
+  const weights = await mapWithConcurrency(folder.weights, READ_CONCURRENCY, (file, index) =>
     folder.format === "gguf"
       ? readGgufFile(store, key(file.path), file.path, file.size)
-      : readSafetensorsFile(store, key(file.path), file.path, file.size),
+      : readSafetensorsFile(reading, index, key(file.path), file.path, file.size),
   );
-  for (const w of weights) findings.push(...w.findings);
+  for (const w of weights) findings.addAll(w.findings);
 
-  const readJson = async (path: string): Promise<unknown> => {
+  /** A JSON file read under its cap, one at a time, as `read` makes of it (undefined when absent). */
+  const readJson = async <T extends { readonly findings: Finding[] }>(
+    path: string,
+    cap: number,
+    read: (bytes: Uint8Array, file: string) => T,
+  ): Promise<T | undefined> => {
     const file = stored.get(path);
     if (!file) return undefined;
-    if (file.size > MAX_JSON_FILE_BYTES) {
-      findings.push({
+    if (file.size > cap) {
+      findings.add({
         severity: "error",
         code: "json.too-large",
         file: path,
-        message: `The file is ${file.size} bytes; a ${path} is a few kilobytes, so it was not read.`,
+        message: `The file is ${file.size} bytes; a ${path} is at most ${cap} bytes, so it was not read.`,
         hint: "Upload the file that came with the model.",
       });
       return undefined;
     }
     const bytes = await store.get(key(path));
     if (!bytes) return undefined;
-    const parsed = parseJsonFile(bytes, path);
-    findings.push(...parsed.findings);
-    return parsed.value;
+    const parsed = read(bytes, path);
+    findings.addAll(parsed.findings);
+    return parsed;
   };
 
   let shape: ModelShape = {};
   let contextSource = "config.json";
   if (folder.format === "safetensors") {
     const safetensors = weights.filter((w) => w.safetensors !== undefined);
-    const tensorsByFile = new Map(
-      safetensors.map((w) => [w.path, w.safetensors!.tensors.map((t) => t.name)]),
-    );
+    const tensorsByFile = new Map(safetensors.map((w) => [w.path, w.safetensors!.names]));
     const tensors = new Map<string, TensorLocation>();
     for (const w of safetensors) {
-      for (const t of w.safetensors!.tensors) tensors.set(t.name, { file: w.path, shape: t.shape });
+      const { names, shapes } = w.safetensors!;
+      names.forEach((name, i) => tensors.set(name, { file: w.path, shape: shapes[i]! }));
     }
-    findings.push(...checkDuplicateTensors(tensorsByFile));
+    findings.addAll(checkDuplicateTensors(tensorsByFile));
 
-    const [config, index, tokenizerConfig] = await Promise.all([
-      readJson("config.json"),
-      readJson(SHARD_INDEX_FILE),
-      readJson("tokenizer_config.json"),
-    ]);
+    // One after another: at most one file's bytes and what is made of them are held at a time.
+    const index = (await readJson(SHARD_INDEX_FILE, MAX_JSON_FILE_BYTES.index, readShardIndexFile))?.index;
     if (stored.has(SHARD_INDEX_FILE)) {
       if (index !== undefined) {
         const dataBytes = new Map(safetensors.map((w) => [w.path, w.safetensors!.dataBytes]));
-        findings.push(
-          ...checkShardIndex(index, SHARD_INDEX_FILE, tensorsByFile, [...weightPaths], dataBytes),
-        );
+        findings.addAll(checkShardIndex(index, SHARD_INDEX_FILE, tensorsByFile, [...weightPaths], dataBytes));
       }
     } else if (folder.weights.length > 1) {
-      findings.push({
+      findings.add({
         severity: "warning",
         code: "index.missing",
         file: SHARD_INDEX_FILE,
@@ -199,8 +218,10 @@ export async function validateModel(
         hint: "Upload the index that came with the shards (save_pretrained writes it).",
       });
     }
-    if (!stored.has("config.json")) {
-      findings.push({
+    const config = (await readJson("config.json", MAX_JSON_FILE_BYTES["config.json"], parseJsonFile))?.value;
+    // A config.json that is an unreadable link is named as such above, not as missing.
+    if (!stored.has("config.json") && !unreadable.has("config.json")) {
+      findings.add({
         severity: "error",
         code: "config.missing",
         file: "config.json",
@@ -210,10 +231,17 @@ export async function validateModel(
     } else if (config !== undefined) {
       const checked = checkConfig(config, tensors);
       shape = checked.shape;
-      findings.push(...checked.findings);
+      findings.addAll(checked.findings);
     }
+    const tokenizerConfig = (
+      await readJson(
+        "tokenizer_config.json",
+        MAX_JSON_FILE_BYTES["tokenizer_config.json"],
+        readTokenizerConfigFile,
+      )
+    )?.value;
     const topLevel = new Set(files.map((f) => f.path).filter((p) => !p.includes("/")));
-    findings.push(...checkTokenizer(topLevel, tokenizerConfig));
+    findings.addAll(checkTokenizer(topLevel, tokenizerConfig));
   } else if (folder.format === "gguf") {
     const first = weights.find((w) => w.gguf !== undefined);
     if (first?.gguf) {
@@ -226,12 +254,12 @@ export async function validateModel(
     const fit = checkServingFit(serving, folder.format, shape.contextLength, contextSource);
     // A manifest that names its format had runtime and format checked together when it was resolved.
     const declared = options.manifest?.format !== undefined;
-    findings.push(...fit.filter((f) => !(declared && f.code === "serving.runtime-format")));
+    findings.addAll(fit.filter((f) => !(declared && f.code === "serving.runtime-format")));
   }
 
   if (options.manifest) {
     await addChecksums(store, stored, options.manifest.files, key);
-    findings.push(...checkManifestFiles(options.manifest.files, stored));
+    findings.addAll(checkManifestFiles(options.manifest.files, stored));
   }
 
   let parameters = 0;
@@ -243,10 +271,10 @@ export async function validateModel(
     for (const [dtype, count] of Object.entries(w.dtypes)) dtypes[dtype] = (dtypes[dtype] ?? 0) + count;
   }
   const gpu = planGpus({ weightBytes: tensorDataBytes, shape, serving, gpu: options.config.gpu });
-  if (folder.format && parameters > 0) findings.push(...gpu.findings);
+  if (folder.format && parameters > 0) findings.addAll(gpu.findings);
 
   const byPath = new Map(weights.map((w) => [w.path, w]));
-  const sorted = sortFindings(findings);
+  const sorted = sortFindings(findings.list());
   const errors = sorted.filter((f) => f.severity === "error").length;
   return {
     valid: errors === 0,
@@ -323,7 +351,8 @@ export async function validate(
 interface WeightFileResult {
   readonly path: string;
   readonly findings: Finding[];
-  readonly safetensors?: SafetensorsHeader;
+  /** What the folder's checks need of a safetensors header: its tensors' names and shapes, in order. */
+  readonly safetensors?: SafetensorsTensors;
   readonly gguf?: GgufInfo;
   readonly parameters: number;
   readonly dtypes: Readonly<Record<string, number>>;
@@ -334,40 +363,93 @@ interface WeightFileResult {
   readonly bytesRead: number;
 }
 
-/** Reads a safetensors header: the first read, then exactly the rest of the header if it is longer. */
+interface SafetensorsTensors {
+  readonly names: readonly string[];
+  readonly shapes: readonly (readonly number[])[];
+  readonly dataBytes: number;
+}
+
+/**
+ * What reading a model's safetensors headers shares: the budget of tensors its files may still keep, spent in
+ * the listing's order (so the same folder gets the same findings however fast each read returns), and the
+ * turn that has each file checked only after the one before it — first reads run ahead, concurrently, but at
+ * most one header bigger than the first read, and its parse, is in memory at a time.
+ */
+class HeaderReading {
+  readonly budget = modelTensorBudget();
+  private readonly checked: Promise<void>[];
+  private readonly markChecked: (() => void)[] = [];
+
+  constructor(
+    readonly store: ModelReads,
+    files: number,
+  ) {
+    this.checked = Array.from(
+      { length: files },
+      (_, i) => new Promise((resolve) => (this.markChecked[i] = resolve)),
+    );
+  }
+
+  /** Runs `check` for the file at `index` once the file before it is checked. */
+  async inTurn<T>(index: number, check: () => Promise<T>): Promise<T> {
+    if (index > 0) await this.checked[index - 1];
+    try {
+      return await check();
+    } finally {
+      this.markChecked[index]!();
+    }
+  }
+}
+
+/** Reads a safetensors header: the first read, then — in turn — the whole header if it is longer. */
 async function readSafetensorsFile(
-  store: ModelReads,
+  reading: HeaderReading,
+  index: number,
   key: string,
   path: string,
   size: number,
 ): Promise<WeightFileResult> {
-  const reads = new ReadTally(store, key);
+  const reads = new ReadTally(reading.store, key);
   const empty = { path, parameters: 0, dtypes: {}, tensorDataBytes: 0 };
-  const first =
-    size >= SAFETENSORS_PREFIX_BYTES
-      ? await reads.range(0, Math.min(size, FIRST_READ_BYTES))
-      : new Uint8Array(0);
-  const location = locateSafetensorsHeader(first, size, path);
-  if (!location.ok) return { ...empty, findings: location.findings, ...reads.counts() };
-  let headerBytes = first.subarray(SAFETENSORS_PREFIX_BYTES, location.headerEnd);
-  if (location.headerEnd > first.byteLength) {
-    const rest = await reads.range(first.byteLength, location.headerEnd - first.byteLength);
-    if (first.byteLength + rest.byteLength < location.headerEnd) {
+  const firstRead =
+    size >= SAFETENSORS_PREFIX_BYTES ? reads.range(0, Math.min(size, FIRST_READ_BYTES)) : undefined;
+  // Awaited in turn below; until then a failed read must not count as unhandled.
+  firstRead?.catch(() => undefined);
+  const check = (headerBytes: Uint8Array): WeightFileResult => {
+    const parsed = parseSafetensorsHeader(headerBytes, size, path, reading.budget);
+    const header = parsed.header;
+    // The header and its tensors' records go; their names and shapes are all the folder's checks read.
+    const tensors = header && {
+      names: header.tensors.map((t) => t.name),
+      shapes: header.tensors.map((t) => t.shape),
+      dataBytes: header.dataBytes,
+    };
+    return {
+      path,
+      findings: parsed.findings,
+      ...(header &&
+        tensors && { safetensors: tensors, headerBytes: header.headerLength, tensors: tensors.names.length }),
+      parameters: header?.parameters ?? 0,
+      dtypes: header?.dtypes ?? {},
+      tensorDataBytes: header?.dataBytes ?? 0,
+      ...reads.counts(),
+    };
+  };
+  return reading.inTurn(index, async () => {
+    const first = (await firstRead) ?? new Uint8Array(0);
+    const location = locateSafetensorsHeader(first, size, path);
+    if (!location.ok) return { ...empty, findings: location.findings, ...reads.counts() };
+    if (reading.budget.tensors < 1)
+      return { ...empty, findings: [tensorBudgetSpent(path)], ...reads.counts() };
+    if (location.headerEnd <= first.byteLength) {
+      return check(first.subarray(SAFETENSORS_PREFIX_BYTES, location.headerEnd));
+    }
+    const header = await reads.range(SAFETENSORS_PREFIX_BYTES, location.headerLength);
+    if (header.byteLength < location.headerLength) {
       return { ...empty, findings: [shortReadFinding(path, size)], ...reads.counts() };
     }
-    headerBytes = concat(first.subarray(SAFETENSORS_PREFIX_BYTES), rest);
-  }
-  const parsed = parseSafetensorsHeader(headerBytes, size, path);
-  const header = parsed.header;
-  return {
-    path,
-    findings: parsed.findings,
-    ...(header && { safetensors: header, headerBytes: header.headerLength, tensors: header.tensors.length }),
-    parameters: header?.parameters ?? 0,
-    dtypes: header?.dtypes ?? {},
-    tensorDataBytes: header?.dataBytes ?? 0,
-    ...reads.counts(),
-  };
+    return check(header);
+  });
 }
 
 /** Reads a GGUF header, growing the read as far as the parser asks (it bounds the total). */
@@ -553,17 +635,18 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/** `fn` over the items, at most `limit` at a time, each item started in order. */
 async function mapWithConcurrency<T, R>(
   items: readonly T[],
   limit: number,
-  fn: (item: T) => Promise<R>,
+  fn: (item: T, index: number) => Promise<R>,
 ): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const index = next++;
-      results[index] = await fn(items[index] as T);
+      results[index] = await fn(items[index] as T, index);
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));

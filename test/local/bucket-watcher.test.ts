@@ -2,7 +2,8 @@
 // rollout, and when. Scans are driven one at a time with scanNow() (the poll interval is an hour), so "two
 // scans in a row" is counted, not timed.
 
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -199,5 +200,21 @@ describe("BucketWatcher", () => {
     await scanning;
 
     expect(closed).toBe(true);
+  });
+  it("hands on a manifest that is a link without following it, so Prepare names the link instead of nothing happening", async () => {
+    const outside = await mkdtemp(join(tmpdir(), "modelship-outside-"));
+    try {
+      // A FIFO outside the bucket: following the link to stat it finds no file, and the upload is ignored.
+      execFileSync("mkfifo", [join(outside, "modelship.yaml")]);
+      await watch();
+      await put("models/tiny/v3/model.gguf", "weights");
+      await symlink(join(outside, "modelship.yaml"), join(bucket, "models/tiny/v3/modelship.yaml"));
+
+      await scan(2);
+
+      expect(handedOn).toEqual(["models/tiny/v3/modelship.yaml"]);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
   });
 });

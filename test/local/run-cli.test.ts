@@ -4,7 +4,7 @@
 // stops at DeployCandidate without starting a server (test/local/run-smoke.test.ts runs llama.cpp for real).
 
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -145,6 +145,41 @@ describe("modelship run --local", () => {
         ") and it joined the model's route at 2025-06-01T12:00:00.000Z (rollout tiny-llama-v1-0a1b2c3d).",
     );
     expect(printed()).toContain("Hint: Roll out a new version");
+  });
+
+  it("copies nothing from a folder holding links out of it, naming every one, and reads none of their bytes", async () => {
+    const folder = await modelFolder("tiny", servable);
+    const secret = join(work, "secret.txt");
+    await writeFile(secret, "root:x:0:0:root:/root:/bin/bash\n");
+    await symlink(secret, join(folder, "config.json"));
+    await symlink(join(work, "nowhere"), join(folder, "tokenizer.json"));
+
+    expect(await run([folder, "--local", "--home", home, "--time-factor", "0"])).toBe(1);
+
+    expect(printed()).toContain(`✖ ${folder} holds 2 file(s) that are not copied:`);
+    expect(printed()).toContain(
+      `  config.json: A symbolic link to "${secret}" whose real path is outside ${folder}`,
+    );
+    expect(printed()).toContain(
+      `  tokenizer.json: A symbolic link to "${join(work, "nowhere")}" that leads to no file`,
+    );
+    expect(printed()).toContain("Hint: Put the file itself in the folder instead of a link (`cp -L`).");
+    expect(printed()).not.toContain("root:x");
+    await expect(readdir(join(home, "bucket"))).rejects.toThrow();
+  });
+
+  it("refuses a manifest that is a link out of the folder, before copying anything", async () => {
+    const folder = await modelFolder("tiny");
+    const elsewhere = join(work, "elsewhere.yaml");
+    await writeFile(elsewhere, servable);
+    await symlink(elsewhere, join(folder, "modelship.yaml"));
+
+    expect(await run([folder, "--local", "--home", home, "--time-factor", "0"])).toBe(1);
+
+    expect(printed()).toContain(
+      `✖ ${join(folder, "modelship.yaml")}: A symbolic link to "${elsewhere}" whose real path is outside ${folder}`,
+    );
+    await expect(readdir(join(home, "bucket"))).rejects.toThrow();
   });
 
   it("refuses a manifest with errors before copying anything, naming every finding", async () => {

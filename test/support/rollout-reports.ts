@@ -40,7 +40,8 @@ export const HOSTILE = {
   itemId: "q<i>13</i>",
   prompt: 'Summarize: </td></tr></table><script>alert("prompt")</script>',
   expected: '<b onmouseover="alert(1)">yes</b>',
-  output: `<script>alert('output')</script><img src="https://evil.example/x.png"> and http://evil.example/`,
+  // A NUL is not valid in an HTML page; U+202E would show the text after it reversed ("exe.png" as "gnp.exe").
+  output: `<script>alert('output')</script><img src="https://evil.example/x.png"> and http://evil.example/ \u0000\u202egnp.exe`,
   itemError: "HTTP 500: <h1>upstream</h1> failed",
 } as const;
 

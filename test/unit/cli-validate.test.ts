@@ -1,7 +1,7 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { run } from "../../lib/cli/validate";
@@ -10,6 +10,7 @@ import {
   type ModelFiles,
   writeModelFiles,
 } from "../../lib/examples/safetensors-model";
+import { startCli } from "../support/cli-process";
 import { truncate } from "../support/model-mutations";
 
 let root: string;
@@ -102,9 +103,7 @@ describe("modelship validate", () => {
     vi.stubEnv("AWS_REGION", "eu-west-1");
     const s3 = mockClient(S3Client);
     s3.on(ListObjectsV2Command).resolves({ Contents: [] });
-    s3.on(GetObjectCommand).rejects(
-      Object.assign(new Error("The specified key does not exist."), { name: "NoSuchKey" }),
-    );
+    s3.on(HeadObjectCommand).rejects(Object.assign(new Error("Not Found"), { name: "NotFound" }));
     try {
       expect(await run(["s3://models-bucket/models/llama-3-8b/v3", "--json"])).toBe(1);
       const report = JSON.parse(stdout.join("\n")) as Record<string, unknown>;
@@ -117,6 +116,73 @@ describe("modelship validate", () => {
       s3.restore();
       vi.unstubAllEnvs();
     }
+  });
+
+  it("exits 1 naming the line of a YAML tag in the manifest, where it crashed with a TypeError", async () => {
+    const files = buildSafetensorsModel();
+    files.set("modelship.yaml", new TextEncoder().encode("name: tiny-llama\nserving: !!binary aGVsbG8=\n"));
+    expect(await run([await folderWith(files)])).toBe(1);
+    expect(stdout.join("\n")).toContain(
+      "modelship.yaml at serving: the tag !!binary on line 2 asks for a value that is not plain YAML",
+    );
+  });
+
+  it("does not read a manifest bigger than a manifest can be, and says so", async () => {
+    const files = buildSafetensorsModel();
+    files.set("modelship.yaml", new TextEncoder().encode(`# ${"x".repeat(200_000)}\nname: tiny-llama\n`));
+    expect(await run([await folderWith(files)])).toBe(1);
+    expect(stdout.join("\n")).toContain(
+      "modelship.yaml: the manifest is 200020 bytes; a manifest is at most 131072 bytes.",
+    );
+  });
+
+  describe("links in the folder", () => {
+    const SECRET = "root:x:0:0:root:/root:/bin/bash\n";
+
+    it("names a config.json linked out of the folder and prints none of the target's bytes", async () => {
+      const files = buildSafetensorsModel();
+      files.delete("config.json");
+      const dir = await folderWith(files);
+      const secret = join(root, "passwd");
+      await writeFile(secret, SECRET);
+      await symlink(secret, join(dir, "config.json"));
+
+      expect(await run([dir])).toBe(1);
+
+      const out = stdout.join("\n");
+      expect(out).toContain(`config.json: A symbolic link to "${secret}" whose real path is outside ${dir}`);
+      expect(out).not.toContain("root:x");
+      expect(out).not.toContain("Unexpected token");
+      expect(out).not.toContain("The folder has no config.json");
+    });
+
+    it("names a weight file linked out of the folder instead of printing the target's first 8 bytes as a length", async () => {
+      const dir = await folderWith(buildSafetensorsModel());
+      const secret = join(root, "shadow");
+      await writeFile(secret, SECRET);
+      await symlink(secret, join(dir, "extra.safetensors"));
+
+      expect(await run([dir, "--json"])).toBe(1);
+
+      const report = JSON.parse(stdout.join("\n")) as { findings: { code: string; file?: string }[] };
+      expect(report.findings.filter((f) => f.file === "extra.safetensors").map((f) => f.code)).toEqual([
+        "model.file.link-outside",
+      ]);
+      expect(stdout.join("\n")).not.toMatch(/length prefix|root:x/);
+    });
+
+    it("reads a link whose real path stays inside the folder like the file it names", async () => {
+      const files = buildSafetensorsModel();
+      const weights = files.get("model.safetensors")!;
+      files.delete("model.safetensors");
+      const dir = await folderWith(files);
+      await mkdir(join(dir, "blobs"));
+      await writeFile(join(dir, "blobs", "weights"), weights);
+      await symlink("blobs/weights", join(dir, "model.safetensors"));
+
+      expect(await run([dir])).toBe(0);
+      expect(stdout.join("\n")).toContain("107,328 parameters");
+    });
   });
 
   it.each([
@@ -142,5 +208,27 @@ describe("modelship validate", () => {
     await writeFile(file, "x");
     expect(await run([file])).toBe(2);
     expect(stderr.join("\n")).toContain("is a file; give the folder");
+  });
+});
+
+describe("modelship validate, run as a process in a terminal", () => {
+  it("prints file names holding a newline or an escape sequence as escapes, so a name cannot forge a line or drive the terminal", async () => {
+    const files = buildSafetensorsModel();
+    files.set("notes\n✓ valid: 0 errors, 0 warnings", new Uint8Array(1));
+    files.set("\u001b]0;pwned\u0007\u001b[2Jweights.bin", new Uint8Array(1));
+    files.set("model\u202egnp.safetensors.json", new Uint8Array(1));
+    const dir = await folderWith(files);
+
+    const cli = startCli(["validate", dir]);
+    const { code } = await cli.exited;
+    const out = cli.lines.join("\n");
+
+    expect(code).toBe(0);
+    // eslint-disable-next-line no-control-regex -- the test looks for raw control characters
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(cli.lines.filter((line) => line.startsWith("✓ valid"))).toEqual(["✓ valid: 0 errors, 1 warning"]);
+    expect(out).toContain("notes\\n✓ valid: 0 errors, 0 warnings: Not a file serving uses");
+    expect(out).toContain("\\x1b]0;pwned\\x07\\x1b[2Jweights.bin: A pickle file");
+    expect(out).toContain("model\\u202egnp.safetensors.json: Not a file serving uses");
   });
 });

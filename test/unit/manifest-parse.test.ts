@@ -232,6 +232,13 @@ describe("parseManifest", () => {
       expect(parseManifest(text, "modelship.json").findings).toEqual([]);
     });
 
+    it("says where JSON stops being JSON, quoting a few escaped bytes, not the rest of the file", () => {
+      const result = parseManifest('{"rollout": root:x:0:0:root:/root:/bin/bash\u001b[2J}', "modelship.json");
+      expect(errorsOf(result).map((f) => f.message)).toEqual([
+        'JSON syntax error: expected a value at byte 12 (found "root:x:0:0:r…").',
+      ]);
+    });
+
     it("names the file of a JSON syntax error", () => {
       const result = parseManifest('{"rollout": ', "modelship.json");
       expect(errorsOf(result)).toEqual([
@@ -251,6 +258,63 @@ describe("parseManifest", () => {
       }
       const result = parseManifest(lines.join("\n"), "modelship.yaml");
       expect(errorsOf(result)[0]?.message).toMatch(/^the YAML cannot be read: /);
+    });
+
+    describe("YAML beyond plain data", () => {
+      it.each([
+        ["!!binary", "serving: !!binary aGVsbG8=\n", "serving", 1],
+        ["!!set", "gates: !!set {smoke, stress}\n", "gates", 1],
+        ["!!omap", "rollout:\n  steps: !!omap [a: 1]\n", "rollout.steps", 2],
+        ["!!timestamp", "version: !!timestamp 2001-12-14\n", "version", 1],
+        ["!python/object:os.system", "name: !python/object:os.system echo\n", "name", 1],
+        ["!<tag:yaml.org,2002:binary>", "name: !<tag:yaml.org,2002:binary> aGk=\n", "name", 1],
+      ])("refuses the tag %s as a finding naming its line and path", (tag, text, path, line) => {
+        const result = parseManifest(text, "modelship.yaml");
+        expect(result.manifest).toBeUndefined();
+        expect(errorsOf(result)).toEqual([
+          expect.objectContaining({
+            code: "manifest.yaml-tag",
+            file: "modelship.yaml",
+            path,
+            message: expect.stringContaining(`on line ${line} asks for a value that is not plain YAML`),
+          }),
+        ]);
+        expect(errorsOf(result)[0]?.message).toContain(
+          `the tag ${tag.replace("!<tag:yaml.org,2002:binary>", "!!binary")} `,
+        );
+      });
+
+      it("names every tagged value, in the order they are written, even deep in lists", () => {
+        const text = "gates:\n  smoke:\n    prompts:\n      - !!binary aGk=\n      - {messages: !foo []}\n";
+        const result = parseManifest(text, "modelship.yaml");
+        expect(errorsOf(result).map((f) => [f.path, f.message.split(" asks")[0]])).toEqual([
+          ["gates.smoke.prompts[0]", "the tag !!binary on line 4"],
+          ["gates.smoke.prompts[1].messages", "the tag !foo on line 5"],
+        ]);
+      });
+
+      it("accepts the core schema's own tags, which only restate plain values", () => {
+        const result = parseManifest(
+          "name: !!str llama\nserving:\n  maxModelLen: !!int 4096\n",
+          "modelship.yaml",
+        );
+        expect(result.findings).toEqual([]);
+        expect(result.manifest).toMatchObject({ name: "llama", serving: { maxModelLen: 4096 } });
+      });
+
+      it("lists 50 of 5,000 unknown keys one by one and counts the rest, rather than 5,000 findings", () => {
+        const text = Array.from({ length: 5000 }, (_, i) => `key${i}: 1`).join("\n");
+        const findings = parseManifest(text, "modelship.yaml").findings;
+        expect(findings).toHaveLength(51);
+        expect(findings.at(-1)?.message).toMatch(
+          /^4950 more findings like the ones above \(manifest\.unknown-key\)/,
+        );
+      });
+
+      it("refuses a %YAML 1.1 directive, under which yes, n and dates are not text", () => {
+        const result = parseManifest("%YAML 1.1\n---\nversion: 2001-12-14\n", "modelship.yaml");
+        expect(errorsOf(result)).toEqual([expect.objectContaining({ code: "manifest.yaml-version" })]);
+      });
     });
 
     it("expects a mapping at the top level", () => {

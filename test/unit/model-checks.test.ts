@@ -8,11 +8,11 @@ import {
   checkServingFit,
   checkShardIndex,
   checkTokenizer,
-  parseJsonFile,
   type StoredFile,
   type TensorLocation,
 } from "../../lib/core/model-checks";
 import { type ListedFile, planModelFolder } from "../../lib/core/model-files";
+import { parseJsonFile, readShardIndexFile } from "../../lib/core/model-json-files";
 import { EXAMPLE_DIMENSIONS, llamaConfig, llamaTensorShapes } from "../../lib/examples/safetensors-model";
 
 function listed(...paths: string[]): ListedFile[] {
@@ -121,8 +121,15 @@ describe("Shard index", () => {
     metadata: { total_size: totalSize },
     weight_map: weightMap,
   });
-  const check = (idx: unknown, listedFiles = files): Finding[] =>
-    checkShardIndex(idx, "model.safetensors.index.json", shards, listedFiles, dataBytes);
+  /** The index written as JSON, read back from its bytes as Validate reads it, and checked. */
+  const check = (idx: unknown, listedFiles = files): Finding[] => {
+    const read = readShardIndexFile(
+      new TextEncoder().encode(JSON.stringify(idx)),
+      "model.safetensors.index.json",
+    );
+    expect(read.findings).toEqual([]);
+    return checkShardIndex(read.index!, "model.safetensors.index.json", shards, listedFiles, dataBytes);
+  };
   const complete = {
     a: "model-00001-of-00002.safetensors",
     b: "model-00001-of-00002.safetensors",

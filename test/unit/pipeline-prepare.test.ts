@@ -149,6 +149,20 @@ describe("Prepare", () => {
       expect(await store.get("llama")).toBeUndefined();
     });
 
+    it("fails with ManifestInvalid naming the line of a YAML tag, never with a TypeError", async () => {
+      await objects.put(`${PREFIX}modelship.yaml`, "format: gguf\nserving: !!binary aGVsbG8=\n");
+      const error = await caught(prepare(rolloutInput(), deps));
+      expect(error).toBeInstanceOf(ManifestInvalid);
+      expect((error as ManifestInvalid).findings).toEqual([
+        expect.objectContaining({
+          code: "manifest.yaml-tag",
+          path: "serving",
+          message: expect.stringMatching(/^the tag !!binary on line 2 /),
+        }),
+      ]);
+      expect(await store.get("llama")).toBeUndefined();
+    });
+
     it("reports the semantic errors alone when the manifest parses", async () => {
       await objects.put(`${PREFIX}modelship.yaml`, "name: mistral\nrollout:\n  steps: [50, 5]\n");
       const error = (await caught(prepare(rolloutInput(), deps))) as ManifestInvalid;

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { formatMs } from "../../lib/core/report/report-format";
 import { renderRolloutReport } from "../../lib/core/report/render-rollout-report";
+import { escapeControlCharacters } from "../../lib/core/terminal-text";
 import type { LoadSummary } from "../../lib/loadgen/load-summary";
 import { writeRolloutReport } from "../../lib/pipeline/rollout-report";
 import {
@@ -58,7 +59,7 @@ async function pageOf(world: ReportWorld): Promise<string> {
 function withoutUserText(page: string): string {
   let rest = page;
   for (const text of Object.values(HOSTILE)) {
-    const escaped = text.replace(
+    const escaped = escapeControlCharacters(text, "\t\n\r").replace(
       /[&<>"']/g,
       (c) => `&${{ "&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "#39" }[c]};`,
     );
@@ -220,11 +221,18 @@ describe("report.html of a rollout whose gates all ran, compared with stable", (
       "&lt;script&gt;alert(&#39;output&#39;)&lt;/script&gt;&lt;img src=&quot;https://evil.example/x.png&quot;&gt;",
     );
     const hostile = tableRecords(page, "The 3 items answered wrong")[0]!;
-    expect(visibleText(hostile["Output"] ?? "")).toBe(HOSTILE.output);
+    expect(visibleText(hostile["Output"] ?? "")).toBe(HOSTILE.output.replace("\u0000\u202e", "\\x00\\u202e"));
     expect(visibleText(hostile["Prompt"] ?? "")).toBe(HOSTILE.prompt);
     expect(visibleText(hostile["Expected"] ?? "")).toBe(HOSTILE.expected);
     expect(visibleText(hostile["Item"] ?? "")).toContain(HOSTILE.itemId);
     expect(visibleText(tableRecords(page, /^Findings/)[0]?.["Where"] ?? "")).toBe(HOSTILE.fileName);
+  });
+
+  it("shows a NUL and a right-to-left override in a model's output as escapes, never as the characters", () => {
+    expect(HOSTILE.output).toContain("\u0000\u202egnp.exe");
+    // eslint-disable-next-line no-control-regex -- the test looks for raw control characters
+    expect(page).not.toMatch(/[\u0000\u202e]/);
+    expect(page).toContain(" \\x00\\u202egnp.exe");
   });
 
   it("refers to nothing outside itself: no URL but inside escaped user text, no external resource", () => {

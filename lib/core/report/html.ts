@@ -1,6 +1,10 @@
 // HTML that is safe by construction. The `markup` template tag escapes every value put into it unless the value
 // is itself Html made by the tag, so a model's output, a suite name or a file name can only ever be text:
 // never a tag, an attribute or a script. Markup exists only in the templates' literal parts, which we write.
+// Control characters in such text are shown as escapes (`\x00`, `\u202e`): a NUL is not valid in an HTML
+// document, and a bidirectional override would reorder the text after it on the page.
+
+import { escapeControlCharacters } from "../terminal-text";
 
 /** Markup made by `markup`: its text is already safe to place in a document. */
 export class Html {
@@ -22,9 +26,9 @@ const ESCAPES: Readonly<Record<string, string>> = {
   "'": "&#39;",
 };
 
-/** Text for an element's content or a quoted attribute value. */
+/** Text for an element's content or a quoted attribute value; tabs and line breaks are whitespace there. */
 function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
+  return escapeControlCharacters(text, "\t\n\r").replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 }
 
 export function markup(strings: TemplateStringsArray, ...values: readonly HtmlValue[]): Html {

@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, open, readdir, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, open, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
@@ -103,5 +104,121 @@ describe("FolderObjectStore", () => {
     expect(await store.get("models/llama/v1")).toBeUndefined();
     expect(await store.head("models/llama/v1")).toBeUndefined();
     await expect(store.getRange("models/llama/v1", 0, 4)).rejects.toThrow("is a folder");
+  });
+});
+
+describe("FolderObjectStore and what a folder can hold that a bucket cannot", () => {
+  let outside: string;
+  let root: string;
+  let store: FolderObjectStore;
+  const SECRET = "root:x:0:0:root:/root:/bin/bash\n";
+
+  beforeEach(async () => {
+    outside = await freshFolder();
+    await writeFile(join(outside, "passwd"), SECRET);
+    root = await freshFolder();
+    await mkdir(join(root, "m"), { recursive: true });
+    store = new FolderObjectStore(root);
+  });
+
+  /** Every byte the store hands out for `key`, by both reads, as text; or the error's message. */
+  async function readEither(key: string): Promise<string[]> {
+    const outcomes = await Promise.allSettled([store.get(key), store.getRange(key, 0, 1024)]);
+    return outcomes.map((o) =>
+      o.status === "fulfilled" ? Buffer.from(o.value ?? new Uint8Array()).toString() : String(o.reason),
+    );
+  }
+
+  it("reads a link to a file inside the folder like the file it names", async () => {
+    await writeFile(join(root, "m/real.gguf"), "GGUF");
+    await symlink("real.gguf", join(root, "m/model.gguf"));
+    expect(await store.list("m/")).toEqual([
+      expect.objectContaining({ key: "m/model.gguf", size: 4 }),
+      expect.objectContaining({ key: "m/real.gguf", size: 4 }),
+    ]);
+    expect(await readEither("m/model.gguf")).toEqual(["GGUF", "GGUF"]);
+  });
+
+  it("lists a link out of the folder as unreadable, naming its target, and never reads through it", async () => {
+    await symlink(join(outside, "passwd"), join(root, "m/config.json"));
+    const listed = await store.list("m/");
+    expect(listed).toEqual([
+      {
+        key: "m/config.json",
+        size: 0,
+        unreadable: { reason: "link-outside", target: join(outside, "passwd") },
+      },
+    ]);
+    expect(await store.head("m/config.json")).toEqual(listed[0]);
+    const reads = await readEither("m/config.json");
+    for (const read of reads) {
+      expect(read).toContain("UnreadableObject: m/config.json: A symbolic link to");
+      expect(read).not.toContain("root:x");
+    }
+  });
+
+  it("refuses a file reached through a linked folder that leads out, as it refuses the link", async () => {
+    await symlink(outside, join(root, "m/v1"));
+    expect(await store.head("m/v1/passwd")).toEqual({
+      key: "m/v1/passwd",
+      size: 0,
+      unreadable: { reason: "link-outside" },
+    });
+    expect((await readEither("m/v1/passwd")).every((r) => r.includes("real path is outside"))).toBe(true);
+    await expect(store.list("m/v1/")).rejects.toThrow("m/v1/: A symbolic link whose real path is outside");
+    expect((await store.list("m/")).map((o) => [o.key, o.unreadable?.reason])).toEqual([
+      ["m/v1", "link-outside"],
+    ]);
+  });
+
+  it("lists a broken link and a loop of links as broken, and a link to a folder without its files", async () => {
+    await symlink("missing.json", join(root, "m/dangling.json"));
+    await symlink("loop-b", join(root, "m/loop-a"));
+    await symlink("loop-a", join(root, "m/loop-b"));
+    await mkdir(join(root, "shards"));
+    await writeFile(join(root, "shards/a.safetensors"), "x");
+    await symlink("../shards", join(root, "m/shards"));
+    expect((await store.list("m/")).map((o) => [o.key, o.unreadable?.reason, o.size])).toEqual([
+      ["m/dangling.json", "link-broken", 0],
+      ["m/loop-a", "link-broken", 0],
+      ["m/loop-b", "link-broken", 0],
+      ["m/shards", "link-to-folder", 0],
+    ]);
+    expect(await readEither("m/dangling.json")).toEqual([
+      expect.stringContaining("that leads to no file"),
+      expect.stringContaining("that leads to no file"),
+    ]);
+    expect(await readEither("m/shards")).toEqual([
+      expect.stringContaining("to a folder"),
+      expect.stringContaining("to a folder"),
+    ]);
+  });
+
+  it("lists a FIFO as not a file and refuses to read it, rather than waiting forever for a writer", async () => {
+    execFileSync("mkfifo", [join(root, "m/config.json")]);
+    expect(await store.list("m/")).toEqual([
+      { key: "m/config.json", size: 0, unreadable: { reason: "not-a-file" } },
+    ]);
+    expect(await readEither("m/config.json")).toEqual([
+      expect.stringContaining("Not a regular file"),
+      expect.stringContaining("Not a regular file"),
+    ]);
+  });
+
+  it("writes nothing through a linked folder that leads out", async () => {
+    await symlink(outside, join(root, "reports"));
+    await expect(store.put("reports/m/v1/validation.json", "{}")).rejects.toThrow("real path is outside");
+    expect(await readdir(outside)).toEqual(["passwd"]);
+  });
+
+  it("works in a folder that is itself reached through a link", async () => {
+    const linkedRoot = join(await freshFolder(), "bucket");
+    await symlink(root, linkedRoot);
+    const linked = new FolderObjectStore(linkedRoot);
+    await linked.put("m/config.json", "{}");
+    expect((await linked.list("m/")).map((o) => [o.key, o.unreadable])).toEqual([
+      ["m/config.json", undefined],
+    ]);
+    expect(Buffer.from((await linked.get("m/config.json")) ?? []).toString()).toBe("{}");
   });
 });
