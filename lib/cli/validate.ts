@@ -104,11 +104,24 @@ async function validateTarget(
     });
     return { report, manifestFindings: findings };
   } catch (error) {
+    // Only what the store says — a file system error, an S3 error — is "could not read"; anything else is a
+    // bug of modelship's, and surfaces as one rather than as a message that blames the folder.
+    if (!isStoreFailure(error)) throw error;
     throw new StoreError(
       `could not read ${target.objects.location}/${target.prefix}: ${error instanceof Error ? error.message : String(error)}`,
       { cause: error },
     );
   }
+}
+
+/** A failure of the store itself: a Node.js file system error (`code`) or an AWS SDK error (`$metadata`). */
+function isStoreFailure(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const { code, $metadata } = error as { code?: unknown; $metadata?: unknown };
+  return (
+    (typeof code === "string" && /^E[A-Z]+$/.test(code)) ||
+    (typeof $metadata === "object" && $metadata !== null)
+  );
 }
 
 /** The folder's manifest, checked and resolved against the stack config; its findings join the report. */

@@ -118,6 +118,35 @@ describe("modelship validate", () => {
     }
   });
 
+  it("says it could not read a prefix only when the store failed, and lets a bug of its own surface as one", async () => {
+    vi.stubEnv("AWS_REGION", "eu-west-1");
+    const s3 = mockClient(S3Client);
+    try {
+      s3.on(ListObjectsV2Command).rejects(
+        Object.assign(new Error("Access Denied"), {
+          name: "AccessDenied",
+          $metadata: { httpStatusCode: 403 },
+        }),
+      );
+      s3.on(HeadObjectCommand).rejects(Object.assign(new Error("Not Found"), { name: "NotFound" }));
+      expect(await run(["s3://models-bucket/models/llama-3-8b/v3"])).toBe(2);
+      expect(stderr.join("\n")).toContain(
+        "modelship validate: could not read s3://models-bucket/models/llama-3-8b/v3/: ",
+      );
+
+      // A listing the adapter cannot make sense of is not the prefix's fault: not worded as if it were.
+      s3.reset();
+      s3.on(HeadObjectCommand).rejects(Object.assign(new Error("Not Found"), { name: "NotFound" }));
+      s3.on(ListObjectsV2Command).callsFake(() => {
+        throw new TypeError("Cannot read properties of undefined (reading 'Contents')");
+      });
+      await expect(run(["s3://models-bucket/models/llama-3-8b/v3"])).rejects.toThrow(TypeError);
+    } finally {
+      s3.restore();
+      vi.unstubAllEnvs();
+    }
+  });
+
   it("exits 1 naming the line of a YAML tag in the manifest, where it crashed with a TypeError", async () => {
     const files = buildSafetensorsModel();
     files.set("modelship.yaml", new TextEncoder().encode("name: tiny-llama\nserving: !!binary aGVsbG8=\n"));
