@@ -228,7 +228,8 @@ class HeaderReader {
   private readonly metadata: Record<string, string> = {};
   private metadataSeen = false;
   private readonly parameters = new ExactSum();
-  private readonly dtypes: Record<string, ExactSum> = {};
+  /** A Map, not an object: a dtype is the file's text, and `__proto__` must be a key like any other. */
+  private readonly dtypes = new Map<string, ExactSum>();
 
   /** The entry being read, by one visitor made once rather than a closure per tensor. */
   private entry: TensorEntry = {};
@@ -294,7 +295,8 @@ class HeaderReader {
     this.tensors.push(tensor);
     if (tensor.elements !== undefined) {
       this.parameters.add(tensor.elements);
-      const byType = (this.dtypes[tensor.dtype] ??= new ExactSum());
+      let byType = this.dtypes.get(tensor.dtype);
+      if (!byType) this.dtypes.set(tensor.dtype, (byType = new ExactSum()));
       byType.add(tensor.elements);
     }
     return true;
@@ -317,7 +319,7 @@ class HeaderReader {
       metadata: this.metadata,
       tensors,
       parameters: safeNumber(this.parameters.total()),
-      dtypes: Object.fromEntries(Object.entries(this.dtypes).map(([k, v]) => [k, safeNumber(v.total())])),
+      dtypes: Object.fromEntries([...this.dtypes].map(([k, v]) => [k, safeNumber(v.total())])),
       dataBytes,
     };
   }

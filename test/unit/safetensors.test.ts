@@ -154,6 +154,15 @@ describe("safetensors header", () => {
     expect(finding.hint).toContain("BF16");
   });
 
+  it("names a dtype spelled like an object's own property (`__proto__`) as unknown, never as a crash", () => {
+    // Found by the JSON-header fuzz below: the per-dtype counts were kept in a plain object.
+    const file = editHeader(validFile(), (h) => {
+      h["model.norm.weight"]!.dtype = "__proto__";
+    });
+    const finding = only(parseFile(file).findings, "safetensors.dtype.unknown");
+    expect(finding).toMatchObject({ file: FILE, tensor: "model.norm.weight" });
+  });
+
   it("names the tensor whose shape is not a list of non-negative integers", () => {
     const file = editHeader(validFile(), (h) => {
       h["model.norm.weight"]!.shape = [-64];
