@@ -254,14 +254,19 @@ describe("ModelPipeline: the SageMaker Model Registry", () => {
 });
 
 describe("ModelPipeline: the rollbacks' reach", () => {
-  it("lets Command and AlarmRollback do what Rollback does, no more", () => {
+  it("lets Command and AlarmRollback do what Rollback does, no more — Command also lists the table to name the models it knows", () => {
     const actionsOf = (name: ModelshipFunction) =>
       statementsOf(name)
         .flatMap((s) => s.actions.map((a) => `${a} ${JSON.stringify(s.resources.map(flatArn))}`))
         .filter((a) => !a.startsWith("logs:") && !a.startsWith("sqs:"))
         .map((a) => a.replaceAll(id(pipeline.functions.Rollback), "<self>"))
         .sort();
-    for (const name of ROLLING_BACK) expect(actionsOf(name), name).toEqual(actionsOf("Rollback"));
+    const rollback = actionsOf("Rollback");
+    const scan = rollback.find((a) => a.startsWith("dynamodb:Query "))!.replace("Query", "Scan");
+    for (const name of ROLLING_BACK) {
+      const expected = name === "Command" ? [...rollback, scan].sort() : rollback;
+      expect(actionsOf(name), name).toEqual(expected);
+    }
   });
 });
 

@@ -86,7 +86,7 @@ describe("The local control plane's admin API", () => {
     expect(outcome.findings.map((f) => f.path)).toEqual(["detail.model"]);
   });
 
-  it("answers a rollback or an abort of a model with no rollout running: nothing to do", async () => {
+  it("refuses a rollback or an abort of a model it has never rolled out, rather than calling it nothing to do", async () => {
     for (const command of ["Rollback Requested", "Abort Requested"]) {
       const response = await post("commands", { command, model: "tiny", reason: "testing" });
 
@@ -94,8 +94,8 @@ describe("The local control plane's admin API", () => {
       expect(await response.json()).toEqual({
         command,
         model: "tiny",
-        status: "nothing to do",
-        message: `No rollout of tiny is running: ${command === "Abort Requested" ? "an abort" : "a rollback"} has nothing to do.`,
+        status: "refused",
+        message: "No model named tiny has been rolled out: modelship knows no model yet.",
       });
     }
   });

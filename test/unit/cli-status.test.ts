@@ -251,7 +251,9 @@ describe("modelship status", () => {
 
   it("says when a model has no record (exit 1), and asks for the table when none is named (exit 2)", async () => {
     expect(await status(["mistral-7b", "--table", TABLE])).toBe(1);
-    expect(out.join("\n")).toBe(`No rollout of mistral-7b is recorded in the table ${TABLE}.`);
+    expect(out.join("\n")).toBe(
+      `No rollout of mistral-7b is recorded in the table ${TABLE}. The models it knows: llama-3-8b.`,
+    );
     expect(await status(["llama-3-8b"])).toBe(2);
     expect(err.join("\n")).toContain("which rollout table? Give --table or set MODELSHIP_TABLE");
     expect(err.join("\n")).toContain("RolloutTableName");
