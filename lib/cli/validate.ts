@@ -124,7 +124,10 @@ function isStoreFailure(error: unknown): boolean {
   );
 }
 
-/** The folder's manifest, checked and resolved against the stack config; its findings join the report. */
+/**
+ * The folder's manifest, checked and resolved against the stack config; its findings join the report. The
+ * manifest returned is what the report plans from — every valid setting, even when others are refused.
+ */
 async function readManifest(
   target: Target,
   config: StackConfig,
@@ -151,13 +154,27 @@ async function readManifest(
   if (bytes.byteLength > MAX_MANIFEST_BYTES) {
     return { findings: [...findings, manifestTooLarge(first.name, bytes.byteLength)] };
   }
-  const resolved = loadManifest(
+  const loaded = loadManifest(
     new TextDecoder().decode(bytes),
     { name: target.name, version: target.version, fileName: first.name },
     config,
   );
-  findings.push(...resolved.findings);
-  return { ...(resolved.manifest !== undefined && { manifest: resolved.manifest }), findings };
+  findings.push(...loaded.findings);
+  // A manifest with errors still plans from every setting it got right; one that could not be read at all
+  // leaves the plan to the stack's defaults, and the report says so rather than presenting them as its own.
+  if (loaded.planned === undefined) findings.push(defaultsUsed(first.name));
+  return { ...(loaded.planned !== undefined && { manifest: loaded.planned }), findings };
+}
+
+function defaultsUsed(file: string): Finding {
+  return {
+    severity: "info",
+    code: "manifest.defaults-used",
+    file,
+    message:
+      "Nothing of the manifest could be read, so the checks and the GPU plan use the stack's defaults, not its settings.",
+    hint: "Fix the errors in the manifest and validate again to see the plan for its settings.",
+  };
 }
 
 async function openTarget(target: string): Promise<Target> {
@@ -235,6 +252,11 @@ function humanReport(report: ValidationReport): string {
   const share =
     report.weightBytes > 0 ? ` (${formatShare(report.bytesRead / report.weightBytes)} of the weights)` : "";
   lines.push(`  read ${formatBytes(report.bytesRead)} in ${count(report.requests, "request")}${share}`);
+  if (report.format !== undefined) {
+    const { serving } = report;
+    lines.push(`Serving: ${serving.runtime} (${serving.image}), context ${serving.maxModelLen} tokens`);
+    for (const note of serving.notes) lines.push(`  ${note}`);
+  }
   if (report.parameters > 0) {
     const { gpu } = report;
     const verdict =

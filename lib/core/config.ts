@@ -175,8 +175,14 @@ export interface RolloutDefaults {
   readonly approval: "auto" | "manual";
 }
 
+/**
+ * The stack's serving defaults. `runtime` and `image` go together (the image is one allowed for that runtime);
+ * `maxModelLen` caps the context an unset manifest value takes from the model (core/serving-choice).
+ */
+export type ServingDefaults = Required<ResolvedServing>;
+
 export interface ManifestDefaults {
-  readonly serving: ResolvedServing;
+  readonly serving: ServingDefaults;
   readonly gates: {
     readonly smoke: ResolvedSmokeGate;
     readonly stress: ResolvedStressGate;

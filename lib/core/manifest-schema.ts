@@ -184,11 +184,18 @@ export type SmokePrompt = z.infer<typeof smokePromptSchema>;
 export type Slo = z.infer<typeof sloSchema>;
 export type CanaryStepInput = z.infer<typeof canaryStepSchema>;
 
+export type Runtime = "vllm" | "llama.cpp";
+
+/**
+ * The serving settings as the manifest decides them. `runtime`, `image` and `maxModelLen` are set only when
+ * the manifest (or, for the runtime, its declared format or image) decides them; otherwise the Validate
+ * stage chooses them from the weights (core/serving-choice), and DeployCandidate serves what it chose.
+ */
 export interface ResolvedServing {
-  readonly runtime: "vllm" | "llama.cpp";
-  readonly image: string;
+  readonly runtime?: Runtime;
+  readonly image?: string;
   readonly gpus: "auto" | number;
-  readonly maxModelLen: number;
+  readonly maxModelLen?: number;
   readonly extraArgs: readonly string[];
   readonly trustRemoteCode: boolean;
 }

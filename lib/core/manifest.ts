@@ -33,8 +33,10 @@ import {
   type ResolvedAlarms,
   type ResolvedManifest,
   manifestSchema,
+  type Runtime,
 } from "./manifest-schema";
 import { type FindingSource, describeValue, findingsFromSchemaIssues } from "./schema-findings";
+import { declaredRuntime } from "./serving-choice";
 import { MAX_STRESS_RUN_SECONDS } from "./stress-gate";
 
 /**
@@ -166,15 +168,25 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/**
- * Parses and resolves in one pass: every syntax, schema and semantic finding together. `manifest` is set
- * only when there is no error.
- */
+/** A manifest loaded: what may run (only without errors), and what a report may plan from. */
+export interface LoadedManifest {
+  /** Set only when there is no error: the manifest a rollout runs with. */
+  readonly manifest?: ResolvedManifest;
+  readonly findings: Finding[];
+  /**
+   * Every setting that is valid, resolved over the stack's defaults, even when others are refused — for
+   * `validate`'s GPU plan and checks, so one typo does not turn the rest into defaults. Never run.
+   * Undefined when nothing of the manifest could be read (a syntax error, not a mapping).
+   */
+  readonly planned?: ResolvedManifest;
+}
+
+/** Parses and resolves in one pass: every syntax, schema and semantic finding together. */
 export function loadManifest(
   text: string,
   context: ManifestContext & { readonly fileName: string },
   config: StackConfig,
-): { manifest?: ResolvedManifest; findings: Finding[] } {
+): LoadedManifest {
   const parsed = parseManifest(text, context.fileName);
   const toResolve = parsed.manifest ?? parsed.salvaged;
   if (!toResolve) return { findings: parsed.findings };
@@ -183,7 +195,9 @@ export function loadManifest(
   capped.addAll(parsed.findings);
   capped.addAll(resolved.findings);
   const findings = capped.list();
-  return parsed.manifest && resolved.manifest ? { manifest: resolved.manifest, findings } : { findings };
+  return parsed.manifest && resolved.manifest
+    ? { manifest: resolved.manifest, findings, planned: resolved.planned }
+    : { findings, planned: resolved.planned };
 }
 
 /** Where the manifest came from: the key's name and version, and the file for findings. */
@@ -195,13 +209,13 @@ export interface ManifestContext {
 
 /**
  * Fills every default from the stack config and applies the semantic rules; `manifest` is set only when
- * there is no error.
+ * there is no error, `planned` always (see LoadedManifest).
  */
 export function resolveManifest(
   manifest: Manifest,
   context: ManifestContext,
   config: StackConfig,
-): { manifest?: ResolvedManifest; findings: Finding[] } {
+): { manifest?: ResolvedManifest; findings: Finding[]; planned: ResolvedManifest } {
   const source: FindingSource = {
     codePrefix: "manifest",
     ...(context.fileName === undefined ? {} : { file: context.fileName }),
@@ -213,11 +227,19 @@ export function resolveManifest(
   const defaults = config.defaults;
 
   const serving = manifest.serving ?? {};
-  const runtime = serving.runtime ?? defaults.serving.runtime;
-  const image =
-    serving.image ??
-    (runtime === defaults.serving.runtime ? defaults.serving.image : config.allowedImages[runtime][0]);
-  findings.push(...checkImage(image, runtime, config, "serving.image", source));
+  // An unset runtime is implied by a written image (each image is allowed for one runtime) or the declared
+  // format; otherwise Validate chooses it from the weights it finds (core/serving-choice).
+  const runtime =
+    serving.runtime ??
+    (serving.image === undefined ? undefined : runtimeAllowing(serving.image, config)) ??
+    declaredRuntime({}, manifest.format);
+  if (serving.image !== undefined) {
+    findings.push(
+      ...checkImage(serving.image, runtime ?? defaults.serving.runtime, config, "serving.image", source),
+    );
+  } else if (runtime !== undefined && runtime !== defaults.serving.runtime) {
+    findings.push(...checkImage(config.allowedImages[runtime][0], runtime, config, "serving.image", source));
+  }
   if (runtime === "llama.cpp" && manifest.format === "safetensors") {
     findings.push(
       ruleFinding(
@@ -336,45 +358,51 @@ export function resolveManifest(
     ),
   );
 
-  if (hasErrors(findings) || image === undefined) return { findings };
-  return {
-    findings,
-    manifest: {
-      name: context.name,
-      version: context.version,
-      format: manifest.format,
-      files: manifest.files ?? [],
-      serving: {
-        runtime,
-        image,
-        gpus: serving.gpus ?? defaults.serving.gpus,
-        maxModelLen: serving.maxModelLen ?? defaults.serving.maxModelLen,
-        extraArgs: args.extraArgs,
-        trustRemoteCode,
+  const resolved: ResolvedManifest = {
+    name: context.name,
+    version: context.version,
+    format: manifest.format,
+    files: manifest.files ?? [],
+    serving: {
+      ...(runtime !== undefined && { runtime }),
+      ...(serving.image !== undefined && { image: serving.image }),
+      gpus: serving.gpus ?? defaults.serving.gpus,
+      ...(serving.maxModelLen !== undefined && { maxModelLen: serving.maxModelLen }),
+      extraArgs: args.extraArgs,
+      trustRemoteCode,
+    },
+    gates: {
+      smoke: {
+        enabled: smoke.enabled ?? defaults.gates.smoke.enabled,
+        prompts: smoke.prompts ?? defaults.gates.smoke.prompts,
+        rejectDegenerate: smoke.rejectDegenerate ?? defaults.gates.smoke.rejectDegenerate,
       },
-      gates: {
-        smoke: {
-          enabled: smoke.enabled ?? defaults.gates.smoke.enabled,
-          prompts: smoke.prompts ?? defaults.gates.smoke.prompts,
-          rejectDegenerate: smoke.rejectDegenerate ?? defaults.gates.smoke.rejectDegenerate,
-        },
-        stress,
-        eval: {
-          enabled: evalInput.enabled ?? defaults.gates.eval.enabled,
-          suites,
-          ...(evalInput.maxTokens === undefined ? {} : { maxTokens: evalInput.maxTokens }),
-          maxErrorRate: evalInput.maxErrorRate ?? defaults.gates.eval.maxErrorRate,
-        },
-      },
-      rollout: {
-        steps,
-        bakeSeconds,
-        watchSeconds: rolloutInput.watchSeconds ?? defaults.rollout.watchSeconds,
-        alarms: alarms.value,
-        approval: rolloutInput.approval ?? defaults.rollout.approval,
+      stress,
+      eval: {
+        enabled: evalInput.enabled ?? defaults.gates.eval.enabled,
+        suites,
+        ...(evalInput.maxTokens === undefined ? {} : { maxTokens: evalInput.maxTokens }),
+        maxErrorRate: evalInput.maxErrorRate ?? defaults.gates.eval.maxErrorRate,
       },
     },
+    rollout: {
+      steps,
+      bakeSeconds,
+      watchSeconds: rolloutInput.watchSeconds ?? defaults.rollout.watchSeconds,
+      alarms: alarms.value,
+      approval: rolloutInput.approval ?? defaults.rollout.approval,
+    },
   };
+  return hasErrors(findings)
+    ? { findings, planned: resolved }
+    : { findings, manifest: resolved, planned: resolved };
+}
+
+/** The runtime whose allowed images include `image`, if one does. */
+function runtimeAllowing(image: string, config: StackConfig): Runtime | undefined {
+  return (Object.keys(config.allowedImages) as Runtime[]).find((runtime) =>
+    config.allowedImages[runtime].includes(image),
+  );
 }
 
 function resolveStep(step: CanaryStepInput | RolloutDefaultStep, bakeSeconds: number): CanaryStep {

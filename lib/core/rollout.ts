@@ -5,6 +5,7 @@
 import type { CandidateHandle } from "./candidate";
 import type { Finding } from "./findings";
 import type { ResolvedEvalSuite, ResolvedManifest } from "./manifest-schema";
+import type { ChosenServing } from "./serving-choice";
 
 /** Where a rollout came from: the manifest object that started it. */
 export interface RolloutSource {
@@ -112,6 +113,11 @@ export interface ValidationSummary {
   readonly bytesRead: number;
   readonly requests: number;
   readonly gpu: GpuPlan;
+  /**
+   * What DeployCandidate serves: the manifest's runtime, image and context where it sets them, the weights'
+   * where it does not. Absent only in states written before it existed (the manifest's values then apply).
+   */
+  readonly serving?: ChosenServing;
   readonly errors: number;
   readonly warnings: number;
   /** The first findings (state payloads stay small); all of them are in the report. */

@@ -1,11 +1,14 @@
-// The DeployCandidate stage: starts the candidate's server — what to run from the manifest (runtime, image,
-// context length, extra flags), how big from Validate (format, GPU plan, bytes of weights), where the
-// weights are from the rollout's prefix in the pipeline's own bucket (the one Validate read, never a bucket
-// the rollout's state names) — and returns the handle the readiness loop, the gates and Cleanup use.
+// The DeployCandidate stage: starts the candidate's server — what to run as Validate chose it (the manifest's
+// runtime, image and context length, or the weights' where it sets none; its extra flags), how big from
+// Validate (format, GPU plan, bytes of weights), where the weights are from the rollout's prefix in the
+// pipeline's own bucket (the one Validate read, never a bucket the rollout's state names) — and returns the
+// handle the readiness loop, the gates and Cleanup use.
 // Idempotent: Serving.deploy adopts a candidate that exists, so a retried deploy never starts a second one.
 
+import type { StackConfig } from "../core/config";
 import type { ResolvedManifest } from "../core/manifest-schema";
 import type { ExecutionState, RolloutIdentity, ValidationSummary } from "../core/rollout";
+import { chooseServing } from "../core/serving-choice";
 import type { CandidateHandle, CandidateSpec } from "../ports";
 import type { StageDeps } from "./deps";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
@@ -29,7 +32,7 @@ export async function deployCandidate(state: ExecutionState, deps: DeployDeps): 
       `${STAGE} needs $.manifest (from Prepare) and $.validation (from Validate); the state has ${manifest ? "no validation" : "no manifest"}.`,
     );
   }
-  const spec = candidateSpec(rollout, manifest, validation, deps.objects.bucket);
+  const spec = candidateSpec(rollout, manifest, validation, deps.objects.bucket, deps.config);
   // Stopped by a command while it validated: no GPU is started for a rollout already over.
   await assertNotAborted(deps, rollout, STAGE);
   const handle = await deps.serving.deploy(spec);
@@ -62,8 +65,10 @@ function candidateSpec(
   manifest: ResolvedManifest,
   validation: ValidationSummary,
   bucket: string,
+  config: StackConfig,
 ): CandidateSpec {
-  const { serving } = manifest;
+  // A state Validate wrote before it chose the serving settings: the same choice, without the model's context.
+  const serving = validation.serving ?? chooseServing(manifest.serving, validation.format, undefined, config);
   const extraArgs =
     serving.trustRemoteCode &&
     serving.runtime === "vllm" &&

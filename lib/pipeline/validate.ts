@@ -16,7 +16,7 @@ import type { StackConfig } from "../core/config";
 import { ModelInvalid } from "../core/errors";
 import { parseGguf, type GgufInfo } from "../core/gguf";
 import { planGpus } from "../core/gpu-plan";
-import type { ResolvedManifest } from "../core/manifest-schema";
+import type { ResolvedManifest, ResolvedServing } from "../core/manifest-schema";
 import {
   checkConfig,
   checkDuplicateTensors,
@@ -43,6 +43,7 @@ import {
   SAFETENSORS_PREFIX_BYTES,
   tensorBudgetSpent,
 } from "../core/safetensors";
+import { type ChosenServing, chooseServing } from "../core/serving-choice";
 import { unreadableEntryFinding } from "../core/unreadable-entry";
 import type { ObjectInfo, ObjectVersion } from "../ports";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
@@ -101,6 +102,8 @@ export interface ValidationReport {
   readonly requests: number;
   readonly bytesRead: number;
   readonly gpu: GpuPlan;
+  /** What the candidate is served with: the manifest's settings, and the weights' where it sets none. */
+  readonly serving: ChosenServing;
   readonly errors: number;
   readonly warnings: number;
   /** Every finding, errors first. */
@@ -142,7 +145,12 @@ export async function validateModel(
     } else stored.set(path, toStoredFile(path, info));
   }
   const files = [...stored.values()];
-  const serving = options.manifest?.serving ?? options.config.defaults.serving;
+  // Without a manifest nothing is decided: the weights and the stack choose, as for an unset field.
+  const manifestServing: ResolvedServing = options.manifest?.serving ?? {
+    gpus: options.config.defaults.serving.gpus,
+    extraArgs: options.config.defaults.serving.extraArgs,
+    trustRemoteCode: options.config.defaults.serving.trustRemoteCode,
+  };
 
   if (listing.length === 0) {
     findings.add({
@@ -250,6 +258,16 @@ export async function validateModel(
     }
   }
 
+  const serving = chooseServing(manifestServing, folder.format, shape.contextLength, options.config);
+  if (serving.image === "") {
+    findings.add({
+      severity: "error",
+      code: "serving.image-none",
+      path: "serving.image",
+      message: `The weights are served by ${serving.runtime}, and the stack allows no image for it.`,
+      hint: `Ask the platform team to add a ${serving.runtime} image to the stack's allowedImages.`,
+    });
+  }
   if (folder.format) {
     const fit = checkServingFit(serving, folder.format, shape.contextLength, contextSource);
     // A manifest that names its format had runtime and format checked together when it was resolved.
@@ -290,6 +308,7 @@ export async function validateModel(
     requests: store.requests,
     bytesRead: store.bytesRead,
     gpu: gpu.plan,
+    serving,
     errors,
     warnings: sorted.filter((f) => f.severity === "warning").length,
     findings: sorted,
@@ -341,6 +360,7 @@ export async function validate(
     bytesRead: report.bytesRead,
     requests: report.requests,
     gpu: report.gpu,
+    serving: report.serving,
     errors: report.errors,
     warnings: report.warnings,
     findings: report.findings.slice(0, SUMMARY_FINDINGS),

@@ -12,6 +12,7 @@ import {
 } from "../../lib/examples/safetensors-model";
 import { startCli } from "../support/cli-process";
 import { truncate } from "../support/model-mutations";
+import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 
 let root: string;
 let stdout: string[];
@@ -97,6 +98,79 @@ describe("modelship validate", () => {
     expect(await run([await folderWith(files), "--json"])).toBe(1);
     const report = JSON.parse(stdout.join("\n")) as { findings: { code: string }[] };
     expect(report.findings.map((f) => f.code)).toEqual(["serving.max-model-len"]);
+  });
+
+  describe("plans from what the user wrote, and from the weights where they wrote nothing (issue 11, items 1 and 2)", () => {
+    const ggufFolder = async (manifest?: string): Promise<string> => {
+      const files: ModelFiles = new Map([["model.gguf", buildTinyLlamaGguf()]]);
+      if (manifest !== undefined) files.set("modelship.yaml", new TextEncoder().encode(manifest));
+      return folderWith(files, "tiny-gguf");
+    };
+    const shortContext = (): ModelFiles => {
+      const files = buildSafetensorsModel();
+      const config = JSON.parse(new TextDecoder().decode(files.get("config.json"))) as object;
+      const edited = { ...config, max_position_embeddings: 512 };
+      files.set("config.json", new TextEncoder().encode(JSON.stringify(edited)));
+      return files;
+    };
+
+    it("keeps every valid field of a manifest with a typo: the context, runtime and CPU plan stay the user's", async () => {
+      const dir = await ggufFolder(
+        "format: gguf\nserving:\n  runtime: llama.cpp\n  maxModelLen: 256\nrollout:\n  bakeSecond: 30\n",
+      );
+      expect(await run([dir])).toBe(1);
+      const out = stdout.join("\n");
+      expect(out).toContain("did you mean 'bakeSeconds'");
+      expect(out).toContain("✗ not valid: 1 error, 0 warnings");
+      expect(out).not.toContain("maxModelLen is 8192");
+      expect(out).toContain("Serving: llama.cpp (ghcr.io/ggml-org/llama.cpp:server), context 256 tokens");
+      expect(out).toContain("GPU plan: CPU (0 GPUs)");
+      expect(out).not.toContain("stack's defaults");
+    });
+
+    it("says the plan uses the stack's defaults when the manifest cannot be read at all", async () => {
+      const dir = await ggufFolder("format: [gguf\n");
+      expect(await run([dir, "--json"])).toBe(1);
+      const report = JSON.parse(stdout.join("\n")) as { findings: { code: string; severity: string }[] };
+      expect(report.findings.map((f) => f.code)).toEqual(["manifest.yaml-syntax", "manifest.defaults-used"]);
+    });
+
+    it("serves a safetensors model without a manifest at its own context, with no error the user never wrote", async () => {
+      expect(await run([await folderWith(shortContext()), "--json"])).toBe(0);
+      const report = JSON.parse(stdout.join("\n")) as {
+        findings: unknown[];
+        serving: { runtime: string; maxModelLen: number; from: object; notes: string[] };
+      };
+      expect(report.findings).toEqual([]);
+      expect(report.serving).toMatchObject({
+        runtime: "vllm",
+        maxModelLen: 512,
+        from: { runtime: "weights", maxModelLen: "weights", image: "stack" },
+      });
+      expect(report.serving.notes.join(" ")).toContain("the model's own context");
+    });
+
+    it("serves a bare GGUF with llama.cpp at the context its header gives", async () => {
+      expect(await run([await ggufFolder()])).toBe(0);
+      const out = stdout.join("\n");
+      expect(out).toContain("✓ valid: 0 errors, 0 warnings");
+      expect(out).toContain("Serving: llama.cpp (ghcr.io/ggml-org/llama.cpp:server), context 256 tokens");
+      expect(out).toContain("runtime llama.cpp: serves GGUF weights (the manifest sets no serving.runtime).");
+      expect(out).toContain("GPU plan: CPU (0 GPUs)");
+    });
+
+    it("still refuses a context the user wrote beyond the model's, pointing at the manifest", async () => {
+      const files = shortContext();
+      files.set("modelship.yaml", new TextEncoder().encode("serving:\n  maxModelLen: 1024\n"));
+      expect(await run([await folderWith(files), "--json"])).toBe(1);
+      const report = JSON.parse(stdout.join("\n")) as { findings: { code: string; hint: string }[] };
+      expect(report.findings).toEqual([
+        expect.objectContaining({
+          code: "serving.max-model-len",
+          hint: expect.stringContaining("in the manifest"),
+        }),
+      ]);
+    });
   });
 
   it("validates an S3 prefix, naming the model and version from its key", async () => {

@@ -3,6 +3,7 @@ import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config";
 import { type Finding, formatFinding } from "../../lib/core/findings";
 import { loadManifest, parseManifest, resolveManifest } from "../../lib/core/manifest";
 import type { ResolvedManifest } from "../../lib/core/manifest-schema";
+import { chooseServing } from "../../lib/core/serving-choice";
 
 const KEY = { name: "llama", version: "v3", fileName: "modelship.yaml" };
 
@@ -40,7 +41,12 @@ describe("resolveManifest", () => {
       const manifest = resolved("");
       const defaults = DEFAULT_STACK_CONFIG.defaults;
       expect(manifest).toMatchObject({ name: "llama", version: "v3", format: undefined, files: [] });
-      expect(manifest.serving).toEqual({ ...defaults.serving, extraArgs: [] });
+      // Runtime, image and context are left for Validate to choose from the weights (core/serving-choice).
+      expect(manifest.serving).toEqual({
+        gpus: defaults.serving.gpus,
+        trustRemoteCode: defaults.serving.trustRemoteCode,
+        extraArgs: [],
+      });
       expect(manifest.gates.stress).toEqual(defaults.gates.stress);
       expect(manifest.rollout.steps).toEqual([
         { weight: 5, bakeSeconds: 600 },
@@ -136,7 +142,10 @@ describe("resolveManifest", () => {
           "llama.cpp": ["ghcr.io/ggml-org/llama.cpp:server-b6000", "other"],
         },
       });
-      expect(resolved("format: gguf\nserving: {runtime: llama.cpp}", config).serving.image).toBe(
+      const manifest = resolved("format: gguf\nserving: {runtime: llama.cpp}", config);
+      expect(manifest.serving).toMatchObject({ runtime: "llama.cpp" });
+      expect(manifest.serving.image).toBeUndefined();
+      expect(chooseServing(manifest.serving, "gguf", 4096, config).image).toBe(
         "ghcr.io/ggml-org/llama.cpp:server-b6000",
       );
     });

@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
 import { CandidateFailed } from "../../lib/core/errors";
 import { checkCandidate } from "../../lib/pipeline/check-candidate";
+import { chooseServing } from "../../lib/core/serving-choice";
 import { deployCandidate } from "../../lib/pipeline/deploy-candidate";
 import { FixedClock } from "../support/fixed-clock";
 import { MemoryEvents } from "../support/memory-events";
@@ -63,6 +64,34 @@ describe("DeployCandidate", () => {
     await deployCandidate(elsewhere, deps());
 
     expect(serving.deployed[0]?.weights).toEqual({ bucket: "models-bucket", prefix: "models/llama/v3/" });
+  });
+
+  it("serves what Validate chose from the weights where the manifest is silent: the model's own context", async () => {
+    const state = stateAfterValidate(
+      "",
+      validationSummary({
+        serving: chooseServing(
+          { gpus: "auto", extraArgs: [], trustRemoteCode: false },
+          "safetensors",
+          2048,
+          DEFAULT_STACK_CONFIG,
+        ),
+      }),
+    );
+
+    await deployCandidate(state, deps());
+
+    expect(serving.deployed[0]).toMatchObject({
+      runtime: "vllm",
+      image: "vllm/vllm-openai:v0.11.0",
+      maxModelLen: 2048,
+    });
+  });
+
+  it("chooses the same way for a state Validate wrote before it recorded its choice", async () => {
+    await deployCandidate(stateAfterValidate(""), deps());
+
+    expect(serving.deployed[0]).toMatchObject({ runtime: "vllm", maxModelLen: 8192 });
   });
 
   it("uses the GPU count the manifest fixes instead of the plan's", async () => {
