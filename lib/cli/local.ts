@@ -5,6 +5,7 @@
 
 import { resolve } from "node:path";
 import { ControlPlaneRunning, startControlPlane } from "../local/control-plane";
+import { GatewayPortInUse } from "../local/gateway/local-gateway";
 import type { StateTransition } from "../local/executor";
 import { localPaths } from "../local/runtime";
 import { runCliCommand, UsageError } from "./cli-command";
@@ -35,7 +36,7 @@ export function run(argv: string[]): Promise<number> {
     {
       name: "local",
       usage: USAGE,
-      refusals: [ControlPlaneRunning, HomeInvalid, StateFileInvalid],
+      refusals: [ControlPlaneRunning, GatewayPortInUse, HomeInvalid, StateFileInvalid],
       describe: describeLocalConfigInvalid,
     },
     () => local(argv),

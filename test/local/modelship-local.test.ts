@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { run as local } from "../../lib/cli/local";
@@ -106,6 +107,25 @@ describe("modelship local", () => {
     expect(printed).toContain(`✖ ${join(home, "config.json")} is not a valid stack config (2 finding(s)).`);
     expect(printed).toContain("local.threads");
     expect(printed).toContain("local.gatewayPort");
+    expect(existsSync(join(home, "control-plane.json"))).toBe(false);
+  });
+
+  it("refuses a gateway port that is taken with exit 1 and what to do, never a stack trace, and starts nothing", async () => {
+    const home = join(work, "port-taken");
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      expect(await local(["--home", home, "--port", String(port), "--time-factor", "0"])).toBe(1);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+
+    const printed = err.join("\n");
+    expect(printed).toBe(
+      `✖ The local gateway cannot listen on 127.0.0.1:${port}: the port is in use. Pass --port with a free port (0 = any), set local.gatewayPort in the local config.json, or stop what uses it.`,
+    );
+    expect(printed).not.toContain("    at ");
     expect(existsSync(join(home, "control-plane.json"))).toBe(false);
   });
 });

@@ -29,6 +29,20 @@ export interface LocalGatewayOptions {
   readonly random?: () => number;
 }
 
+/** The gateway's port is taken (another control plane, or anything else): a refusal, not a crash. */
+export class GatewayPortInUse extends Error {
+  override readonly name = "GatewayPortInUse";
+  constructor(
+    readonly port: number,
+    cause: Error,
+  ) {
+    super(
+      `The local gateway cannot listen on 127.0.0.1:${port}: the port is in use. Pass --port with a free port (0 = any), set local.gatewayPort in the local config.json, or stop what uses it.`,
+      { cause },
+    );
+  }
+}
+
 export class LocalGateway implements Gateway {
   private readonly routes: RouteTable;
   private readonly faults: Map<string, Map<Variant, Fault>>;
@@ -161,14 +175,7 @@ export class LocalGateway implements Gateway {
   private listen(port: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException) => {
-        reject(
-          error.code === "EADDRINUSE"
-            ? new Error(
-                `The local gateway cannot listen on 127.0.0.1:${port}: the port is in use. Set local.gatewayPort in the local config.json to a free port (0 = any), or stop what uses it.`,
-                { cause: error },
-              )
-            : error,
-        );
+        reject(error.code === "EADDRINUSE" ? new GatewayPortInUse(port, error) : error);
       };
       this.server.once("error", onError);
       this.server.listen(port, "127.0.0.1", () => {
