@@ -12,6 +12,7 @@
 // for a CPU others are using. Both include Node's and tsx's start-up; a valid tiny model is measured first as
 // the reference.
 
+import { formatBytes } from "../lib/core/report/report-format";
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -184,7 +185,7 @@ export async function bench(): Promise<void> {
       const bytes = [...files.values()].reduce((sum, f) => sum + f.byteLength, 0);
       try {
         const measured = await measure(folder, join(work, `usage-${rows.length}.json`));
-        rows.push({ name: `${name} [${(bytes / 1e6).toFixed(1)} MB on disk]`, measured });
+        rows.push({ name: `${name} [${formatBytes(bytes)} on disk]`, measured });
         return measured;
       } finally {
         await rm(folder, { recursive: true, force: true });

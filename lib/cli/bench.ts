@@ -330,7 +330,7 @@ async function readPrompts(file: string): Promise<LoadPrompt[]> {
   if (!info?.isFile()) throw new BadInput(`--prompts ${file}: no such file.`);
   if (info.size > MAX_PROMPT_FILE_BYTES) {
     throw new BadInput(
-      `--prompts ${file}: ${info.size} bytes is more than the ${MAX_PROMPT_FILE_BYTES / 1024 / 1024} MB a prompt set may have; sample it down.`,
+      `--prompts ${file}: ${info.size} bytes is more than the ${MAX_PROMPT_FILE_BYTES / 1024 / 1024} MiB a prompt set may have; sample it down.`,
     );
   }
   return parsePromptFile(await readFile(file, "utf8"), file);

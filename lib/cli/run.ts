@@ -4,6 +4,7 @@
 // With a control plane running for the home (`modelship local`), it runs the rollout and `run` follows it;
 // otherwise `run` is a control plane itself for the one rollout, and what it served stops with it.
 
+import { formatBytes } from "../core/report/report-format";
 import { existsSync } from "node:fs";
 import { rm, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
@@ -599,16 +600,4 @@ function printWhereToLook(paths: LocalPaths, rolloutId: string, name: string, ve
     `Records: ${paths.rollouts}`,
   ];
   console.log(lines.join("\n"));
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KB", "MB", "GB", "TB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
 }

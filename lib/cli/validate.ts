@@ -3,6 +3,7 @@
 // count and the GPU plan. The folder's modelship.yaml|yml|json, if any, is checked and applied too.
 // Exit codes: 0 valid, 1 invalid, 2 usage error (bad arguments, no such folder, store unreachable).
 
+import { formatBytes } from "../core/report/report-format";
 import { stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { S3ObjectStore } from "../aws/s3-object-store";
@@ -300,15 +301,4 @@ function formatShare(fraction: number): string {
   if (percent >= 99.95 && fraction < 1) return "99.9%";
   if (percent >= 1 || percent === 0) return `${Number(percent.toFixed(1))}%`;
   return `${percent.toPrecision(2)}%`;
-}
-
-function formatBytes(bytes: number): string {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }

@@ -51,7 +51,7 @@ const MIN_READ_BYTES = 64 * 1024;
 const MAX_KEPT_STRING_BYTES = 64 * 1024;
 /** Bytes of string values kept across the whole header; past it, strings are summarized. */
 const KEPT_TEXT_BUDGET = 16 * 1024 * 1024;
-/** Bytes of metadata keys across the whole header: real files' keys take a few KB. */
+/** Bytes of metadata keys across the whole header: real files' keys take a few KiB. */
 const KEY_BYTES_BUDGET = 1024 * 1024;
 /** Longer arrays (vocabularies, merges) are summarized as `{type: "array", elementType, length}`. */
 const MAX_KEPT_ARRAY_LENGTH = 1024;
@@ -202,7 +202,7 @@ function outOfBytesFinding(error: OutOfBytes, fileSize: number, file: string): F
     message:
       `The header goes past the first ${GGUF_HEADER_CAP_BYTES / 1024 / 1024} MiB of the file ` +
       `(${error.what} at byte ${error.at} needs bytes up to ${error.end}); modelship reads no further.`,
-    hint: "Real GGUF headers are a few MB; the file is probably corrupt. Re-export it.",
+    hint: "Real GGUF headers are a few MiB; the file is probably corrupt. Re-export it.",
   };
 }
 

@@ -338,7 +338,7 @@ class HeaderReader {
         code: "safetensors.tensor.invalid",
         file,
         tensor: name,
-        message: `The entry is ${bytes} bytes; a tensor's {dtype, shape, data_offsets} takes under 1 KB, so it was not read.`,
+        message: `The entry is ${bytes} bytes; a tensor's {dtype, shape, data_offsets} takes under 1 KiB, so it was not read.`,
         hint: "Export the file again with a safetensors writer.",
       });
       return undefined;

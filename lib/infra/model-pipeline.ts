@@ -725,7 +725,7 @@ export class ModelPipeline extends Construct {
     if (config.length > MAX_CONFIG_BYTES) {
       throw new Error(
         `ModelPipeline: the stack config is ${config.length} bytes as JSON; it travels to every function as the ` +
-          `${LAMBDA_ENVIRONMENT.config} environment variable, and Lambda allows 4 KB of environment in all ` +
+          `${LAMBDA_ENVIRONMENT.config} environment variable, and Lambda allows 4 KiB of environment in all ` +
           `(${MAX_CONFIG_BYTES} bytes for the config). Shorten the allow-lists or the default smoke prompts.`,
       );
     }

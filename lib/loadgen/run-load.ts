@@ -338,7 +338,7 @@ async function readStream(body: Body, timing: StreamTiming): Promise<StreamMeasu
       return {
         ok: false,
         error: "broken_stream",
-        detail: `the stream went past ${MAX_STREAM_BYTES / 1024 / 1024} MB; it was cut there`,
+        detail: `the stream went past ${MAX_STREAM_BYTES / 1024 / 1024} MiB; it was cut there`,
       };
     }
     for (const event of parser.push(chunk)) timing.observe(event.data, at);

@@ -165,7 +165,7 @@ describe("ModelPipeline props: the stack config", () => {
   it("refuses a config too large to travel in the functions' environment, saying what to shorten", () => {
     const images = Array.from({ length: 80 }, (_, i) => `registry.example.com/team/vllm-openai:v0.11.${i}`);
     expect(() => pipelineIn({ allowedImages: { vllm: images } })).toThrow(
-      /4 KB of environment.*allow-lists/s,
+      /4 KiB of environment.*allow-lists/s,
     );
   });
 });

@@ -47,6 +47,9 @@ describe("modelship validate", () => {
     expect(out).toContain("107,328 parameters (BF16 100%)");
     expect(out).toContain("GPU plan: 1 × 80 GiB GPU");
     expect(out).toMatch(/read .* in 4 requests/);
+    // Sizes in binary units everywhere (the GPU plan's GiB, the report's KiB), never a decimal KB beside them.
+    expect(out).toMatch(/· 211\.7 KiB of weights in 1 file/);
+    expect(out).not.toMatch(/\d KB/);
   });
 
   it("prints {valid, parameters, findings, bytesRead, requests, gpu} with --json", async () => {

@@ -57,7 +57,7 @@ describe("EventBridgeEvents", () => {
     });
   });
 
-  it("drops data first to fit an event into EventBridge's 256 KB, saying that it did", async () => {
+  it("drops data first to fit an event into EventBridge's 256 KiB, saying that it did", async () => {
     await events.emit(event({ data: { findings: "f".repeat(300_000) } }));
     const entry = eventBridge.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries?.[0];
     const detail = JSON.parse(entry?.Detail ?? "{}");
