@@ -107,7 +107,7 @@ async function runCommand(argv: string[]): Promise<number> {
   await filesToCopy(new FolderObjectStore(folder), manifest?.fileName);
   const { name, version, from } = rolloutName(folder, manifest, values.name, values.version);
   console.log(
-    `Rolling out ${name} ${version} (the name from ${from.name}, the version from ${from.version}).`,
+    `Rolling out ${name} ${version}: the name from ${from.name}, the version from ${from.version}.`,
   );
   const home = resolve(values.home);
   await checkManifest(home, manifest, name, version);

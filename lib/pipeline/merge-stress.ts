@@ -55,6 +55,8 @@ export interface StableComparison {
   readonly compared: boolean;
   /** Why it was not compared (a different profile, no stored result, no maxRegressionRatio) or what was left out. */
   readonly notes: readonly string[];
+  /** When not compared, the reason in a few words, for the gate's one-line summary. */
+  readonly skippedBecause?: string;
 }
 
 /** `$.stress` after MergeStress: what the registry shows and what Promote keeps for the next rollout. */
@@ -302,23 +304,28 @@ function compareWithStable(
   stable: StableStress | undefined,
 ): { checks: readonly StressCheck[]; comparison: StableComparison } | undefined {
   if (!stable) return undefined;
-  const skipped = (why: string) => ({
+  const skipped = (why: string, because: string) => ({
     checks: [],
-    comparison: { stableVersion: stable.version, compared: false, notes: [why] },
+    comparison: { stableVersion: stable.version, compared: false, notes: [why], skippedBecause: because },
   });
   if (!stable.profile || !stable.measurement) {
-    return skipped(stable.missing ?? `Stable ${stable.version} kept no stress result.`);
+    return skipped(
+      stable.missing ?? `Stable ${stable.version} kept no stress result.`,
+      "no usable result of it kept",
+    );
   }
   const differences = profileDifferences(profile, stable.profile);
   if (differences.length > 0) {
     return skipped(
       `The regression check was skipped: stable ${stable.version} was measured with a different profile (${differences.join(", ")}), so its numbers are not comparable.`,
+      "measured with a different profile",
     );
   }
   const ratio = gate.slo.maxRegressionRatio;
   if (ratio === undefined) {
     return skipped(
       `The regression check was skipped: gates.stress.slo.maxRegressionRatio is not set (stable ${stable.version} kept a comparable result).`,
+      "gates.stress.slo.maxRegressionRatio not set",
     );
   }
   const { checks, notCompared } = checkRegression(ratio, measurement, stable.measurement, stable.version);
@@ -427,7 +434,7 @@ function describeLoad(
   const versus = comparison
     ? comparison.compared
       ? `; within maxRegressionRatio of stable ${comparison.stableVersion}`
-      : `; not compared with stable ${comparison.stableVersion}`
+      : `; not compared with stable ${comparison.stableVersion}${comparison.skippedBecause ? ` (${comparison.skippedBecause})` : ""}`
     : "";
   return `${load.requests} requests at ${describeProfile(profile)}: ${numbers.join(", ")}${versus}`;
 }

@@ -206,11 +206,11 @@ describe("modelship run --local", () => {
       "--time-factor",
       "0",
     ]);
-    expect(printed()).toContain("Rolling out chosen v3 (the name from --name, the version from --version).");
+    expect(printed()).toContain("Rolling out chosen v3: the name from --name, the version from --version.");
     output.length = 0;
     await run([folder, "--local", "--home", home, "--time-factor", "0"]);
     expect(printed()).toMatch(
-      /Rolling out some-folder local-\d{8}-\d{6} \(the name from the folder's name \(pass --name to choose another\), the version from the time now/,
+      /Rolling out some-folder local-\d{8}-\d{6}: the name from the folder's name \(pass --name to choose another\), the version from the time now/,
     );
   });
 

@@ -615,6 +615,18 @@ describe("MergeStress against the stable version", () => {
     expect(result.summary).toContain("within maxRegressionRatio of stable v2");
   });
 
+  it("says in the gate's summary that it did not compare because maxRegressionRatio is not set", async () => {
+    const deps = world();
+    await keepStableResult(deps, PROFILE);
+    const state = await candidateRun(deps, STEADY, PROFILE);
+
+    const result = await mergeStress(state, deps);
+
+    expect(result.summary).toContain(
+      "; not compared with stable v2 (gates.stress.slo.maxRegressionRatio not set)",
+    );
+  });
+
   it("skips the comparison, and says why, when stable was measured with another profile or kept nothing", async () => {
     const deps = world();
     await keepStableResult(deps, { concurrency: 4, workers: 2, inputTokens: 32 });
@@ -629,10 +641,14 @@ describe("MergeStress against the stable version", () => {
       /skipped: stable v2 was measured with a different profile \(concurrency 4 \(now 2\), inputTokens 32 \(now 16\)\)/,
     );
     expect(otherProfile.checks.some((c) => c.kind === "regression")).toBe(false);
+    expect(otherProfile.summary).toContain(
+      "; not compared with stable v2 (measured with a different profile)",
+    );
 
     await deps.store.saveVersionResults(ROLLOUT.model, STABLE, { rolloutId: "llama-v2-00000000" });
     const keptNothing = await mergeStress(state, deps);
     expect(keptNothing.comparison?.notes[0]).toMatch(/skipped: stable v2 kept no stress result/);
+    expect(keptNothing.summary).toContain("; not compared with stable v2 (no usable result of it kept)");
 
     await deps.store.saveVersionResults(ROLLOUT.model, STABLE, { stress: { profile: "fast" } });
     const unreadable = await mergeStress(state, deps);
