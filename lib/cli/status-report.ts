@@ -74,7 +74,7 @@ function headline(record: ModelRecord): string {
     }
     if (canary && candidate?.rolloutId === lock.rolloutId) {
       const promotion = record.promoteRequested ? "; promotion requested" : "";
-      return `running: canary step ${canary.step} of ${canary.steps} (${lock.version} at ${canary.weight}%)${promotion}`;
+      return `running: ${canary.strategy ?? "canary"} step ${canary.step} of ${canary.steps} (${lock.version} at ${canary.weight}%)${promotion}`;
     }
     return `running: ${lock.version} in its gates${record.history.at(-1) ? ` (last: ${record.history.at(-1)?.stage})` : ""}`;
   }

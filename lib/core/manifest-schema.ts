@@ -3,6 +3,7 @@
 // into a ResolvedManifest that stages read without checking for undefined.
 
 import { z } from "zod";
+import type { RolloutStrategy } from "./rollout-strategy";
 
 /** `<name>` becomes a Kubernetes name: a DNS-1123 label, ≤ 63 chars, starting and ending alphanumeric. */
 export const MODEL_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -171,6 +172,15 @@ export const manifestSchema = z.strictObject({
       watchSeconds: z.number().int().min(0).optional(),
       alarms: alarmsSchema.optional(),
       approval: z.enum(["auto", "manual"]).optional(),
+      /** How traffic moves to the candidate (core/rollout-strategy): canary steps, linear, or blue/green. */
+      strategy: z.enum(["canary", "linear", "blueGreen"]).optional(),
+      /** The linear strategy's step and interval; only with `strategy: linear`. */
+      linear: z
+        .strictObject({
+          stepPercent: positiveInt.max(100).optional(),
+          intervalSeconds: z.number().int().min(0).optional(),
+        })
+        .optional(),
       /** Go on, with a warning, when a bake or the watch is shorter than the alarms need to fire. */
       allowShortBakes: z.boolean().optional(),
     })
@@ -267,6 +277,8 @@ export interface ResolvedAlarms {
 }
 
 export interface ResolvedRollout {
+  readonly strategy: RolloutStrategy;
+  /** The canary steps the strategy makes: the manifest's, linear's, or none for blue/green. */
   readonly steps: readonly CanaryStep[];
   readonly bakeSeconds: number;
   readonly watchSeconds: number;

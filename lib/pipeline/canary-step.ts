@@ -70,7 +70,12 @@ export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): P
       },
       {
         weights,
-        canary: { step: progress.step, steps: progress.steps, weight: progress.weight },
+        canary: {
+          ...(plan.strategy?.kind === "linear" && { strategy: "linear" as const }),
+          step: progress.step,
+          steps: progress.steps,
+          weight: progress.weight,
+        },
         alarmNames: record.alarmNames ?? alarms.alarmNames,
       },
       { announce: [event] },
