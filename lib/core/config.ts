@@ -167,6 +167,28 @@ export interface LocalServingConfig {
   readonly timeFactor?: number;
 }
 
+/** A function hook a manifest may name (`lambda: <name>`): the allow-list that keeps bucket writers from naming code. */
+export interface HookFunction {
+  readonly name: string;
+  /** On AWS: the function's ARN, the only ones RunHooks may invoke (the construct's `allowedHookFunctions`). */
+  readonly arn?: string;
+  /** Locally: the command (program and arguments, no shell) run with the hook's request on stdin. */
+  readonly command?: readonly string[];
+}
+
+/** What rollout hooks (core/hooks.ts) may call. */
+export interface HooksConfig {
+  /** The function hooks manifests may name; any other name is refused at Prepare. */
+  readonly functions: readonly HookFunction[];
+  /**
+   * Whether manifests may name URL hooks: their bodies are signed with a key the stack holds (on AWS a Secrets
+   * Manager secret, the construct's `hookSigningSecret`; locally the home's `hook-signing-key`).
+   */
+  readonly urlHooks: boolean;
+  /** Whether a URL hook may be plain `http://` to a loopback address (the local runtime: the request never leaves the machine). */
+  readonly loopbackHttp: boolean;
+}
+
 export interface RolloutDefaults {
   readonly steps: readonly (number | { readonly weight: number; readonly bakeSeconds?: number })[];
   readonly bakeSeconds: number;
@@ -220,6 +242,7 @@ export interface StackConfig {
   readonly gateway: GatewayConfig;
   readonly canaryMetrics: CanaryMetricsConfig;
   readonly local: LocalServingConfig;
+  readonly hooks: HooksConfig;
   readonly defaults: ManifestDefaults;
   /** Eval suites are split into shards of at most this many items (one Map iteration each). */
   readonly evalShardSize: number;
@@ -276,6 +299,7 @@ export const DEFAULT_STACK_CONFIG: StackConfig = {
     alarmPrefix: "modelship-",
   },
   local: { threads: 1, command: "", gatewayPort: 8080 },
+  hooks: { functions: [], urlHooks: false, loopbackHttp: false },
   defaults: {
     serving: {
       runtime: "vllm",

@@ -19,6 +19,29 @@ export const chatMessageSchema = z.strictObject({
   content: z.string(),
 });
 
+/** Where in a rollout a hook runs (core/hooks.ts): before any traffic, after each canary step, before and after promotion. */
+export const HOOK_POINTS = ["preTraffic", "eachStep", "prePromote", "postPromote"] as const;
+export type HookPoint = (typeof HOOK_POINTS)[number];
+
+/**
+ * A rollout hook: a function the stack allow-lists (`lambda`) or an HTTPS endpoint (`url`) that judges the
+ * candidate at one point of the rollout; core/hooks.ts resolves and checks it against the stack config.
+ */
+export const hookSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "1-64 letters, digits, '.', '_' or '-'"),
+  at: z.enum(HOOK_POINTS),
+  /** The name of a function on the stack's allow-list (locally: a hook command in config.json). */
+  lambda: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "a Lambda function name: 1-64 letters, digits, '_' or '-'")
+    .optional(),
+  url: z.string().min(1).max(2048).optional(),
+  /** Seconds the hook may take in all, its retries included. */
+  timeoutSeconds: z.number().int().min(1).max(600).optional(),
+  /** `rollback` (the default): a failing hook ends the rollout; `ignore`: it is recorded and the rollout goes on. */
+  onFailure: z.enum(["rollback", "ignore"]).optional(),
+});
+
 export const smokePromptSchema = z.strictObject({
   /** A chat prompt (exercises the chat template). */
   messages: z.array(chatMessageSchema).min(1).optional(),
@@ -163,6 +186,8 @@ export const manifestSchema = z.strictObject({
           maxErrorRate: z.number().min(0).max(1).optional(),
         })
         .optional(),
+      /** Checks of the user's own at points of the rollout (core/hooks.ts); at most 20. */
+      hooks: z.array(hookSchema).max(20).optional(),
     })
     .optional(),
   rollout: z
@@ -193,6 +218,7 @@ export type ChatMessage = z.infer<typeof chatMessageSchema>;
 export type SmokePrompt = z.infer<typeof smokePromptSchema>;
 export type Slo = z.infer<typeof sloSchema>;
 export type CanaryStepInput = z.infer<typeof canaryStepSchema>;
+export type HookInput = z.infer<typeof hookSchema>;
 
 export type Runtime = "vllm" | "llama.cpp";
 
@@ -248,6 +274,16 @@ export interface ResolvedEvalGate {
   readonly maxErrorRate: number;
 }
 
+/** A hook as it runs: what it calls, for how long at most, and what its failure does. */
+export interface ResolvedHook {
+  readonly name: string;
+  readonly at: HookPoint;
+  readonly target:
+    { readonly kind: "function"; readonly name: string } | { readonly kind: "url"; readonly url: string };
+  readonly timeoutSeconds: number;
+  readonly onFailure: "rollback" | "ignore";
+}
+
 /** One canary step with its bake resolved. */
 export interface CanaryStep {
   readonly weight: number;
@@ -297,6 +333,7 @@ export interface ResolvedManifest {
     readonly smoke: ResolvedSmokeGate;
     readonly stress: ResolvedStressGate;
     readonly eval: ResolvedEvalGate;
+    readonly hooks: readonly ResolvedHook[];
   };
   readonly rollout: ResolvedRollout;
 }

@@ -15,6 +15,7 @@
 import { CappedFindings } from "./capped-findings";
 import type { StackConfig } from "./config";
 import { type Finding, hasErrors } from "./findings";
+import { resolveHooks } from "./hooks";
 import { readManifestDocument } from "./manifest-document";
 import {
   checkAlarmTiming,
@@ -327,6 +328,8 @@ export function resolveManifest(
     maxRegression: suite.maxRegression ?? defaults.evalSuite.maxRegression,
   }));
   findings.push(...duplicateSuiteFindings(suites, source));
+  const hooks = resolveHooks(manifest.gates?.hooks ?? [], config, source);
+  findings.push(...hooks.findings);
 
   const rolloutInput = manifest.rollout ?? {};
   const bakeSeconds = rolloutInput.bakeSeconds ?? defaults.rollout.bakeSeconds;
@@ -397,6 +400,7 @@ export function resolveManifest(
         ...(evalInput.maxTokens === undefined ? {} : { maxTokens: evalInput.maxTokens }),
         maxErrorRate: evalInput.maxErrorRate ?? defaults.gates.eval.maxErrorRate,
       },
+      hooks: hooks.hooks,
     },
     rollout: {
       strategy,

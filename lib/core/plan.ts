@@ -4,6 +4,7 @@
 
 import type { StackConfig } from "./config";
 import { type CheckedSuiteFile, planEvalShards, suitesToRun } from "./eval/eval-plan";
+import { hooksByPoint } from "./hooks";
 import type { ResolvedManifest } from "./manifest-schema";
 import type { ModelRecord, RolloutPlan, StressPromptSet } from "./rollout";
 
@@ -58,6 +59,7 @@ export function planRollout(
     watchSeconds: manifest.rollout.watchSeconds,
     maxReadinessChecks: Math.max(1, Math.ceil(startupSeconds / pollSeconds)),
     readinessPollSeconds: pollSeconds,
+    hooks: hooksByPoint(manifest.gates.hooks),
   };
 }
 

@@ -5,7 +5,7 @@
 import type { RolloutStrategy } from "./rollout-strategy";
 import type { CandidateHandle } from "./candidate";
 import type { Finding } from "./findings";
-import type { ResolvedEvalSuite, ResolvedManifest } from "./manifest-schema";
+import type { HookPoint, ResolvedEvalSuite, ResolvedManifest } from "./manifest-schema";
 import type { ChosenServing } from "./serving-choice";
 
 /** Where a rollout came from: the manifest object that started it. */
@@ -61,6 +61,11 @@ export interface RolloutPlan {
   readonly maxReadinessChecks: number;
   /** Seconds between readiness polls. */
   readonly readinessPollSeconds: number;
+  /**
+   * The names of the hooks at each point that has any (core/hooks.ts): the state machine runs a point's
+   * hooks only when its key is present. Absent in plans made before hooks existed: none.
+   */
+  readonly hooks?: Partial<Record<HookPoint, readonly string[]>>;
 }
 
 /** Shard `index` (0-based) of `of` of a suite: the suite's items whose id hashes to `index` (shardItems). */

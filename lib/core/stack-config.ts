@@ -169,6 +169,21 @@ const stackConfigSchema = z.strictObject({
     command: z.string(),
     gatewayPort: z.number().int().min(0).max(65535),
   }),
+  hooks: z.strictObject({
+    functions: z
+      .array(
+        z.strictObject({
+          name: z
+            .string()
+            .regex(/^[A-Za-z0-9_-]{1,64}$/, "a function name: 1-64 letters, digits, '_' or '-'"),
+          arn: z.string().min(1).optional(),
+          command: z.array(z.string().min(1)).min(1).optional(),
+        }),
+      )
+      .max(50),
+    urlHooks: z.boolean(),
+    loopbackHttp: z.boolean(),
+  }),
   defaults: z.strictObject({
     serving: z.strictObject({
       runtime: runtimeSchema,

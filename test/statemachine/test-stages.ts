@@ -90,6 +90,7 @@ export function testManifest(model = "llama", version = "v2"): ResolvedManifest 
         suites: [SANITY, MMLU_PRO_SAMPLE],
         maxErrorRate: defaults.gates.eval.maxErrorRate,
       },
+      hooks: [],
     },
     rollout: {
       strategy: { kind: "canary" },
