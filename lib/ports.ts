@@ -345,3 +345,17 @@ export interface Metrics {
   /** Stops it; stopping twice is fine. */
   stopProber(model: string, version: string): Promise<void>;
 }
+
+// ── Hooks: the user's own checks (core/hooks.ts) ─────────────────────────────────────────────────────────
+
+export interface Hooks {
+  /**
+   * Runs the allow-listed function hook `name` (on AWS a Lambda function of the stack's allow-list, locally a
+   * command of the home's config) with the request `body` (JSON) and answers the text it returned, at most
+   * MAX_HOOK_ANSWER_BYTES. Throws, saying why, when it is not allowed, cannot be run, fails, answers too much or
+   * outlasts `timeoutMs`.
+   */
+  callFunction(name: string, body: string, timeoutMs: number): Promise<string>;
+  /** The key URL hooks' bodies are signed with (HMAC-SHA256): a Secrets Manager secret's value, or the home's key. */
+  signingKey(): Promise<string>;
+}

@@ -102,6 +102,11 @@ export const PORT_ACTIONS = {
     startProber: ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "iam:PassRole"],
     stopProber: ["scheduler:DeleteSchedule"],
   },
+  // Only on the functions of the stack's allow-list (allowedHookFunctions), and only the signing secret.
+  hooks: {
+    callFunction: ["lambda:InvokeFunction"],
+    signingKey: ["secretsmanager:GetSecretValue"],
+  },
 } as const satisfies ActionTable;
 
 /**

@@ -14,6 +14,7 @@ export const ASL_ERROR_NAMES = [
   "SloViolated",
   "EvalFailed",
   "GatewayFailed",
+  "HookFailed",
   "RolledBack",
   "Aborted",
   "Interrupted",
@@ -110,6 +111,14 @@ export class EvalFailed extends ModelshipError {
 /** The gateway route or the model registry could not be updated. */
 export class GatewayFailed extends ModelshipError {
   override readonly name = "GatewayFailed" as const;
+}
+
+/**
+ * A rollout hook (gates.hooks) answered fail, could not be reached, or did not answer in time; the reason names
+ * the hook and the point it ran at. Before any traffic the rollout stops (Cleanup); after, it rolls back.
+ */
+export class HookFailed extends ModelshipError {
+  override readonly name = "HookFailed" as const;
 }
 
 /**

@@ -115,6 +115,8 @@ export class LocalExecutor {
   private readonly taskFunctions = new Map<string, PipelineFunction>();
   /** Top-level Task state name → its ResultPath, to follow the execution's data for Wait durations. */
   private readonly topLevelResultPaths = new Map<string, string | null | undefined>();
+  /** Top-level Task state name → the Parameters key that carries the whole state (`"state.$": "$"`). */
+  private readonly wholeStateKeys = new Map<string, string>();
   private readonly waits = new Map<string, WaitSpec>();
   /** State name → its Retry list: the same objects the interpreter reports in its retry events. */
   private readonly retriers = new Map<string, readonly { readonly IntervalSeconds?: number }[]>();
@@ -175,8 +177,13 @@ export class LocalExecutor {
       const isTopLevel = this.topLevelResultPaths.has(stateName);
       taskResourceLocalHandlers[stateName] = (taskInput) => {
         const invocation = invokeLikeLambda(handler, taskInput, stopping.signal).then((output) => {
-          if (isTopLevel)
-            latestData = placeResult(taskInput, this.topLevelResultPaths.get(stateName), output);
+          if (isTopLevel) {
+            // A Task with Parameters is handed the whole state under one key; its result lands in the state.
+            const stateKey = this.wholeStateKeys.get(stateName);
+            const data =
+              stateKey === undefined ? taskInput : (taskInput as Record<string, JsonValue>)[stateKey];
+            latestData = placeResult(data, this.topLevelResultPaths.get(stateName), output);
+          }
           return output;
         });
         running.add(invocation);
@@ -314,7 +321,11 @@ export class LocalExecutor {
           const fn = functionOfResource(name, state.Resource);
           this.taskFunctions.set(name, fn);
           state.Resource = localFunctionArn(fn);
-          if (!nested) this.topLevelResultPaths.set(name, checkedResultPath(name, state.ResultPath));
+          if (!nested) {
+            this.topLevelResultPaths.set(name, checkedResultPath(name, state.ResultPath));
+            if (state.Parameters !== undefined)
+              this.wholeStateKeys.set(name, wholeStateKey(name, state.Parameters));
+          }
           break;
         }
         case "Wait":
@@ -359,6 +370,22 @@ function functionOfResource(stateName: string, resource: string): PipelineFuncti
     );
   }
   return fn;
+}
+
+/**
+ * The key of a top-level Task's Parameters that passes the whole state (`"state.$": "$"`): the executor follows
+ * the execution's data through it, for the Waits that read it. Parameters without one are refused.
+ */
+function wholeStateKey(stateName: string, parameters: unknown): string {
+  const entry = Object.entries(parameters as Record<string, unknown>).find(
+    ([key, value]) => key.endsWith(".$") && value === "$",
+  );
+  if (!entry) {
+    throw new Error(
+      `Task '${stateName}': a top-level Task with Parameters must pass the whole state under one key (e.g. "state.$": "$"), so the local executor can follow the execution's data.`,
+    );
+  }
+  return entry[0].slice(0, -2);
 }
 
 function checkedResultPath(

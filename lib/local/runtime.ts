@@ -28,6 +28,7 @@ import { prepare } from "../pipeline/prepare";
 import { probeRound, trafficWindowsFor } from "../pipeline/probe";
 import { promote } from "../pipeline/promote";
 import { registerGateway } from "../pipeline/register-gateway";
+import { runHooks } from "../pipeline/run-hooks";
 import { rollback, stateMachineRollback } from "../pipeline/rollback";
 import { smokeTest } from "../pipeline/smoke-test";
 import { stressWorker } from "../pipeline/stress-worker";
@@ -37,6 +38,7 @@ import { LocalExecutor, type StateTransition, type TaskContext, type TaskHandler
 import { FolderObjectStore } from "./folder-object-store";
 import { checkHomeStateFiles } from "./home-state-check";
 import { LocalGateway } from "./gateway/local-gateway";
+import { LocalHooks } from "./local-hooks";
 import { JsonFileRolloutStore } from "./json-rollout-store";
 import { JsonlEvents } from "./jsonl-events";
 import { LocalAlarms } from "./local-alarms";
@@ -64,6 +66,7 @@ const STAGES: Record<
   EvalShard: evalShard,
   MergeEval: mergeEval,
   RegisterGateway: registerGateway,
+  RunHooks: runHooks,
   CanaryStep: canaryStep,
   CheckCanary: checkCanary,
   Promote: promote,
@@ -217,6 +220,7 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
     registry: new LocalRegistry({ home }),
     alarms,
     metrics,
+    hooks: new LocalHooks({ home, functions: config.hooks.functions }),
   };
   late.deps = deps;
   alarms.start();

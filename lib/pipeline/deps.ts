@@ -8,6 +8,7 @@ import type {
   Events,
   Executions,
   Gateway,
+  Hooks,
   Metrics,
   ObjectStore,
   Registry,
@@ -33,4 +34,5 @@ export interface StageDeps {
   readonly registry: Registry;
   readonly alarms: Alarms;
   readonly metrics: Metrics;
+  readonly hooks: Hooks;
 }

@@ -21,6 +21,7 @@ import { PROBE_USES } from "./probe";
 import { PROMOTE_USES } from "./promote";
 import { REGISTER_GATEWAY_USES } from "./register-gateway";
 import { ROLLBACK_USES } from "./rollback";
+import { RUN_HOOKS_USES } from "./run-hooks";
 import { SMOKE_TEST_USES } from "./smoke-test";
 import { START_USES } from "./start";
 import { STRESS_WORKER_USES } from "./stress-worker";
@@ -38,6 +39,8 @@ export const FUNCTION_PORT_USE = {
   EvalShard: EVAL_SHARD_USES,
   MergeEval: MERGE_EVAL_USES,
   RegisterGateway: REGISTER_GATEWAY_USES,
+  // At each point of the rollout that has hooks (PreTrafficHooks, StepHooks, PrePromoteHooks, PostPromoteHooks).
+  RunHooks: RUN_HOOKS_USES,
   CanaryStep: CANARY_STEP_USES,
   // After each bake (CheckCanary) and after the watch (CheckWatch).
   CheckCanary: CHECK_CANARY_USES,

@@ -111,6 +111,7 @@ describe("The pipeline definition", () => {
       "Eval",
       "MergeEval",
       "RegisterGateway",
+      "PreTrafficHooks",
     ];
     for (const state of beforeCanary) {
       expect([state, catchTarget(state), top[state]?.Catch?.[0]?.ResultPath]).toEqual([
@@ -149,7 +150,15 @@ describe("The pipeline definition", () => {
   });
 
   it("sends every failure during the canary and the watch to Rollback", () => {
-    for (const state of ["CanaryStep", "CheckCanary", "Promote", "CheckWatch"]) {
+    for (const state of [
+      "CanaryStep",
+      "CheckCanary",
+      "StepHooks",
+      "PrePromoteHooks",
+      "Promote",
+      "PostPromoteHooks",
+      "CheckWatch",
+    ]) {
       expect([state, catchTarget(state)]).toEqual([state, "Rollback"]);
     }
   });
@@ -182,9 +191,13 @@ describe("The pipeline definition", () => {
       Eval: "$.eval",
       MergeEval: "$.eval",
       RegisterGateway: "$.gateway",
+      PreTrafficHooks: "$.hooks",
       CanaryStep: "$.canary",
       CheckCanary: "$.canary.check",
+      StepHooks: "$.hooks",
+      PrePromoteHooks: "$.hooks",
       Promote: "$.outcome",
+      PostPromoteHooks: "$.hooks",
       CheckWatch: "$.outcome.watch",
       Finalize: "$.outcome",
       Rollback: "$.outcome",

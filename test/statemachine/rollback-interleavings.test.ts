@@ -142,6 +142,7 @@ async function runRollout(
       EvalShard: given({}),
       MergeEval: given({}),
       RegisterGateway: real("RegisterGateway", registerGateway),
+      RunHooks: given({ results: [] }),
       CanaryStep: real("CanaryStep", canaryStep),
       CheckCanary: real("CheckCanary", checkCanary),
       Promote: real("Promote", promote),

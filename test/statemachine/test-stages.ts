@@ -144,6 +144,7 @@ export function testStages(
       suites: ((input as ExecutionState).eval?.["shards"] as unknown[]).length,
     }),
     RegisterGateway: async () => ({ route: "llama", weight: 0 }),
+    RunHooks: async (input) => ({ at: (input as { at: string }).at, results: [] }),
     CanaryStep: async (input): Promise<CanaryProgress> => {
       const state = input as ExecutionState;
       const step = ((state.canary as CanaryProgress | undefined)?.step ?? 0) + 1;
@@ -243,9 +244,19 @@ export const HAPPY_PATH_TO_GATEWAY = [
   "Eval",
   "MergeEval",
   "RegisterGateway",
+  "HasPreTrafficHooks",
   "HasStableVersion",
 ];
 
-export const CANARY_ROUND = ["CanaryStep", "Bake", "CheckCanary", "CanaryVerdict"];
+export const CANARY_ROUND = ["CanaryStep", "Bake", "CheckCanary", "HasStepHooks", "CanaryVerdict"];
 
-export const PROMOTION = ["Promote", "Watch", "CheckWatch", "WatchVerdict", "Finalize", "Shipped"];
+export const PROMOTION = [
+  "HasPrePromoteHooks",
+  "Promote",
+  "HasPostPromoteHooks",
+  "Watch",
+  "CheckWatch",
+  "WatchVerdict",
+  "Finalize",
+  "Shipped",
+];

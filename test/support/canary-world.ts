@@ -22,6 +22,7 @@ import { FixedClock } from "./fixed-clock";
 import { MemoryAlarms } from "./memory-alarms";
 import { MemoryEvents } from "./memory-events";
 import { MemoryGateway } from "./memory-gateway";
+import { MemoryHooks } from "./memory-hooks";
 import { MemoryMetrics } from "./memory-metrics";
 import { MemoryObjectStore } from "./memory-object-store";
 import { MemoryRegistry } from "./memory-registry";
@@ -40,6 +41,7 @@ export interface CanaryWorld extends StageDeps {
   readonly registry: MemoryRegistry;
   readonly alarms: MemoryAlarms;
   readonly metrics: MemoryMetrics;
+  readonly hooks: MemoryHooks;
 }
 
 export const MODEL = "llama";
@@ -71,6 +73,7 @@ export function canaryWorld(
     registry: new MemoryRegistry(),
     alarms: new MemoryAlarms(),
     metrics: new MemoryMetrics(),
+    hooks: new MemoryHooks(),
   };
 }
 

@@ -18,6 +18,8 @@ export const LAMBDA_ENVIRONMENT = {
   proberFunctionArn: "MODELSHIP_PROBER_FUNCTION_ARN",
   /** … and the role EventBridge Scheduler invokes it with. */
   schedulerRoleArn: "MODELSHIP_SCHEDULER_ROLE_ARN",
+  /** Only the RunHooks function, when the stack has one: the Secrets Manager secret that signs URL hooks. */
+  hookSigningSecretArn: "MODELSHIP_HOOK_SIGNING_SECRET_ARN",
 } as const;
 
 /** What starting a prober schedule takes; only the functions that start one are given it. */
@@ -34,6 +36,7 @@ export interface LambdaEnvironment {
   readonly stateMachineArn?: string;
   readonly scheduleGroup?: string;
   readonly prober?: ProberScheduling;
+  readonly hookSigningSecretArn?: string;
 }
 
 interface Shape {
@@ -49,6 +52,10 @@ const LAMBDA_FUNCTION_ARN: Shape = {
 const IAM_ROLE_ARN: Shape = {
   pattern: /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/,
   expected: "an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+};
+const SECRET_ARN: Shape = {
+  pattern: /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]{1,512}$/,
+  expected: "a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)",
 };
 const SCHEDULE_GROUP_NAME: Shape = {
   pattern: /^[0-9a-zA-Z._-]{1,64}$/,
@@ -69,6 +76,7 @@ export function readLambdaEnvironment(env: NodeJS.ProcessEnv = process.env): Lam
   const config = parseConfig(required(LAMBDA_ENVIRONMENT.config), problems);
   const scheduleGroup = optional(env, LAMBDA_ENVIRONMENT.scheduleGroup, SCHEDULE_GROUP_NAME, problems);
   const prober = readProberScheduling(env, problems);
+  const hookSigningSecretArn = optional(env, LAMBDA_ENVIRONMENT.hookSigningSecretArn, SECRET_ARN, problems);
   if (!config || problems.length > 0) {
     throw new Error(
       [
@@ -87,6 +95,7 @@ export function readLambdaEnvironment(env: NodeJS.ProcessEnv = process.env): Lam
     ...(stateMachineArn && { stateMachineArn }),
     ...(scheduleGroup && { scheduleGroup }),
     ...(prober && { prober }),
+    ...(hookSigningSecretArn && { hookSigningSecretArn }),
   };
 }
 

@@ -6,7 +6,7 @@
 // first use, so a function never touches what its stage does not call (nor needs the grants for it).
 
 import type { StageDeps } from "../../pipeline/deps";
-import type { Alarms, Clock, Executions, Gateway, Metrics, Registry, Serving } from "../../ports";
+import type { Alarms, Clock, Executions, Gateway, Hooks, Metrics, Registry, Serving } from "../../ports";
 import { CloudWatchAlarms } from "../cloudwatch-alarms";
 import { CloudWatchMetrics } from "../cloudwatch-metrics";
 import { DynamoRolloutStore } from "../dynamodb-rollout-store";
@@ -14,6 +14,7 @@ import { type ClusterConnection, eksClusterConnection } from "../eks/cluster";
 import { EksServing } from "../eks/eks-serving";
 import { EventBridgeEvents } from "../eventbridge-events";
 import { HttpRouteGateway } from "../gateway/httproute-gateway";
+import { LambdaHooks } from "../lambda-hooks";
 import { PrometheusQueries } from "../prometheus-queries";
 import { S3ObjectStore } from "../s3-object-store";
 import { SageMakerRegistry } from "../sagemaker-registry";
@@ -48,6 +49,7 @@ const GATEWAY: Methods<Gateway> = {
 };
 const REGISTRY: Methods<Registry> = { register: true, setStatus: true, getStatus: true };
 const ALARMS: Methods<Alarms> = { ensure: true, states: true, remove: true };
+const HOOKS: Methods<Hooks> = { callFunction: true, signingKey: true };
 const METRICS: Methods<Metrics> = {
   publish: true,
   publishTraffic: true,
@@ -81,6 +83,15 @@ export function buildAwsStageDeps(env: LambdaEnvironment): StageDeps {
     registry: builtOnFirstUse(() => new SageMakerRegistry(), REGISTRY),
     alarms: builtOnFirstUse(() => new CloudWatchAlarms({ clock }), ALARMS),
     metrics: builtOnFirstUse(() => proberMetrics(env, clock, connection), METRICS),
+    hooks: builtOnFirstUse(
+      () =>
+        new LambdaHooks({
+          functions: config.hooks.functions,
+          region: functionRegion(),
+          ...(env.hookSigningSecretArn ? { signingSecretArn: env.hookSigningSecretArn } : {}),
+        }),
+      HOOKS,
+    ),
   };
 }
 

@@ -42,6 +42,8 @@ import { llamaCandidateSpec } from "../../support/candidate-spec";
 import { FixedClock } from "../../support/fixed-clock";
 import { KubernetesApiServer } from "../eks/kubernetes-api-server";
 import { PrometheusQueries } from "../../../lib/aws/prometheus-queries";
+import { LambdaHooks } from "../../../lib/aws/lambda-hooks";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { canarySpecs } from "../../support/canary-alarm-specs";
 import { PrometheusTestServer } from "../../support/prometheus-test-server";
 
@@ -55,6 +57,7 @@ const mocks = {
   cloudwatch: mockClient(CloudWatchClient),
   sagemaker: mockClient(SageMakerClient),
   eks: mockClient(EKSClient),
+  lambda: mockClient(LambdaClient),
 };
 type Service = keyof typeof mocks;
 type AnyStub = Pick<AwsClientStub<S3Client>, "calls" | "reset" | "resetHistory">;
@@ -90,6 +93,9 @@ function actionsOf(
       const target = input.Target as { RoleArn?: string } | undefined;
       return [`scheduler:${name}`, ...(target?.RoleArn ? (["iam:PassRole"] as const) : [])];
     }
+    case "lambda":
+      // The Invoke API is authorized by lambda:InvokeFunction.
+      return name === "Invoke" ? ["lambda:InvokeFunction"] : [`lambda:${name}`];
     default:
       return [`${service}:${name}`];
   }
@@ -101,6 +107,9 @@ function sentActions(): Set<IamAction> {
   for (const request of prometheus.requests) {
     if (/\/aps\/aws4_request/.test(String(request.headers.authorization ?? "")))
       actions.add("aps:QueryMetrics");
+    if (request.headers["x-amz-target"] === "secretsmanager.GetSecretValue") {
+      actions.add("secretsmanager:GetSecretValue");
+    }
   }
   for (const [service, mock] of Object.entries(mocks) as [Service, AnyStub][]) {
     for (const call of mock.calls()) {
@@ -118,6 +127,18 @@ function resetMocks(): void {
 /** Runs a scenario, keeping what it sent whether it succeeded or not (a branch may end in an adapter error). */
 async function run(scenario: () => Promise<unknown>): Promise<void> {
   await scenario().catch(() => undefined);
+}
+
+function lambdaHooks(): LambdaHooks {
+  return new LambdaHooks({
+    functions: [
+      { name: "regression-check", arn: "arn:aws:lambda:us-east-1:123456789012:function:regression-check" },
+    ],
+    region: REGION,
+    signingSecretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:modelship-hooks-AbCdEf",
+    secretsManagerUrl: prometheusUrl,
+    credentials: { accessKeyId: "AKIDMODELSHIPTEST", secretAccessKey: "test-secret" },
+  });
 }
 
 const kubernetes = new KubernetesApiServer();
@@ -483,6 +504,16 @@ const SCENARIOS: Scenarios = {
           connection,
         }).query("sum(up)", new Date("2025-06-01T12:00:00Z")),
     ],
+  },
+  hooks: {
+    callFunction: [
+      () => {
+        mocks.lambda.on(InvokeCommand).resolves({ Payload: Buffer.from('{"pass":true}') as never });
+        return lambdaHooks().callFunction("regression-check", "{}", 5000);
+      },
+    ],
+    // A SigV4-signed GetSecretValue call to Secrets Manager's JSON API (the Prometheus test server records it).
+    signingKey: [() => lambdaHooks().signingKey()],
   },
 };
 
