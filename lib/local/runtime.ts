@@ -292,8 +292,27 @@ export async function readLocalStackConfig(home: string): Promise<StackConfig> {
       ]);
     }
   }
-  const { config, findings } = resolveStackConfig(withLocalServingDefaults(partial), file);
+  const { config, findings } = resolveStackConfig(
+    withLocalHookDefaults(withLocalServingDefaults(partial)),
+    file,
+  );
   if (!config) throw new LocalConfigInvalid(file, findings);
+  const notCommands = config.hooks.functions.flatMap((fn, i) =>
+    fn.command === undefined || fn.arn !== undefined ? [{ fn, i }] : [],
+  );
+  if (notCommands.length > 0) {
+    throw new LocalConfigInvalid(
+      file,
+      notCommands.map(({ fn, i }) => ({
+        severity: "error" as const,
+        code: "stack-config.local-hook-function",
+        file,
+        path: `hooks.functions[${i}]`,
+        message: `hook function '${fn.name}' needs a 'command' (and no 'arn'): the local runtime runs a command, not a Lambda function.`,
+        hint: `Write {"name": "${fn.name}", "command": ["python3", "/path/to/check.py"]}.`,
+      })),
+    );
+  }
   const prometheus = config.canaryMetrics.prometheus?.endpoint;
   if (prometheus && prometheus.kind !== "url") {
     throw new LocalConfigInvalid(file, [
@@ -316,6 +335,19 @@ export async function readLocalStackConfig(home: string): Promise<StackConfig> {
  * a budget that still fits a GPU workstation's vLLM (a command template) loading a large model.
  */
 const LOCAL_SERVING_DEFAULTS = { readinessPollSeconds: 1, startupBaseSeconds: 300, startupSecondsPerGiB: 10 };
+
+/**
+ * URL hooks locally: signed with the home's own key (local-hooks.ts), and plain http allowed to loopback
+ * only — a request to 127.0.0.1 never leaves the machine, and a hook script on a laptop should not need a
+ * certificate. config.json may still turn either off.
+ */
+function withLocalHookDefaults(partial: unknown): unknown {
+  if (typeof partial !== "object" || partial === null || Array.isArray(partial)) return partial;
+  const hooks: unknown = (partial as Record<string, unknown>)["hooks"];
+  if (hooks !== undefined && (typeof hooks !== "object" || hooks === null || Array.isArray(hooks)))
+    return partial;
+  return { ...partial, hooks: { urlHooks: true, loopbackHttp: true, ...(hooks as object | undefined) } };
+}
 
 function withLocalServingDefaults(partial: unknown): unknown {
   if (typeof partial !== "object" || partial === null || Array.isArray(partial)) return partial;

@@ -1,8 +1,9 @@
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { hookSigningKeyPath, LocalHooks } from "../../lib/local/local-hooks";
+import { readLocalStackConfig } from "../../lib/local/runtime";
 import { isRunning } from "../support/process-alive";
 
 const homes: string[] = [];
@@ -101,5 +102,34 @@ describe("LocalHooks", () => {
     expect(first).toMatch(/^[0-9a-f]{64}$/);
     expect(again).toBe(first);
     expect((await stat(hookSigningKeyPath(dir))).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe("The home's hooks config", () => {
+  it("takes signed URL hooks, plain http to loopback included, unless config.json says otherwise", async () => {
+    const dir = await home();
+    expect((await readLocalStackConfig(dir)).hooks).toEqual({
+      functions: [],
+      urlHooks: true,
+      loopbackHttp: true,
+    });
+    await writeFile(join(dir, "config.json"), JSON.stringify({ hooks: { loopbackHttp: false } }));
+    expect((await readLocalStackConfig(dir)).hooks.loopbackHttp).toBe(false);
+  });
+
+  it("refuses a hook function without a command, naming it", async () => {
+    const dir = await home();
+    await writeFile(
+      join(dir, "config.json"),
+      JSON.stringify({ hooks: { functions: [{ name: "regression", arn: "arn:aws:lambda:x" }] } }),
+    );
+    await expect(readLocalStackConfig(dir)).rejects.toMatchObject({
+      findings: [
+        expect.objectContaining({
+          path: "hooks.functions[0]",
+          message: expect.stringContaining("hook function 'regression' needs a 'command'"),
+        }),
+      ],
+    });
   });
 });
