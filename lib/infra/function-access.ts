@@ -70,6 +70,10 @@ export interface AccessTargets {
   readonly modelPackagesArn: string;
   /** The AMP workspace the stack's Prometheus is (`canaryMetrics.prometheus`), if it is one. */
   readonly prometheusWorkspaceArn?: string;
+  /** The allow-listed hook functions (`allowedHookFunctions`): the only functions RunHooks may invoke. */
+  readonly hookFunctionArns: readonly string[];
+  /** The secret that signs URL hooks (`hookSigningSecret`), if the stack has one. */
+  readonly hookSigningSecretArn?: string;
 }
 
 /** An IAM statement, and why it names resources by a pattern or `*` when it does (cdk-nag asks for a reason). */
@@ -158,6 +162,10 @@ function placementOf(action: IamAction, targets: AccessTargets): Placement | und
       };
     case "aps":
       return targets.prometheusWorkspaceArn ? { resources: [targets.prometheusWorkspaceArn] } : undefined;
+    case "lambda":
+      return targets.hookFunctionArns.length > 0 ? { resources: targets.hookFunctionArns } : undefined;
+    case "secretsmanager":
+      return targets.hookSigningSecretArn ? { resources: [targets.hookSigningSecretArn] } : undefined;
     default:
       throw new Error(`function-access: no resource is known for ${action}; add it to placementOf.`);
   }

