@@ -246,6 +246,16 @@ export interface ModelRecord {
   readonly history: readonly Transition[];
 }
 
+/**
+ * The record as status shows it: a wait for approval without its task token, which resumes the execution
+ * and so is shown to nobody (the store's readers with rights on the table are the only ones to see it).
+ */
+export function recordForDisplay(record: ModelRecord): ModelRecord {
+  if (!record.approval) return record;
+  const { token: _token, ...approval } = record.approval;
+  return { ...record, approval: { ...approval, token: "(hidden)" } };
+}
+
 /** The fields a transition may change (RecordChanges); every store keeps exactly these. */
 export const RECORD_FIELDS = [
   "stableVersion",
