@@ -54,16 +54,17 @@ describe("rollout.approval", () => {
   });
 
   it("takes the stack's default, in either form, under a manifest's bare mode", () => {
-    const { config } = resolveStackConfig({
+    const { config, findings } = resolveStackConfig({
       defaults: { rollout: { approval: { mode: "manual", timeoutSeconds: 3600 } } },
     });
-    expect(config?.defaults.rollout.approval).toEqual({
+    if (!config) throw new Error(findings.map((f) => f.message).join("\n"));
+    expect(config.defaults.rollout.approval).toEqual({
       mode: "manual",
       at: "beforePromote",
       timeoutSeconds: 3600,
     });
     expect(approvalOf("name: llama", config).plan).toEqual({ wait: "beforePromote", timeoutSeconds: 3600 });
-    expect(approvalOf("rollout: {approval: auto}", config).plan.wait).toBe("never");
+    expect(approvalOf("rollout: {approval: auto}", config).plan?.wait).toBe("never");
     expect(
       resolveStackConfig({ defaults: { rollout: { approval: "manual" } } }).config?.defaults.rollout.approval,
     ).toEqual({ mode: "manual", at: "beforePromote", timeoutSeconds: 86400 });
