@@ -157,6 +157,13 @@ export interface Executions {
   idFor(name: string): string;
   /** Starts the pipeline under a readable, deterministic name; the same name twice is the same rollout. */
   start(name: string, input: ExecutionInput): Promise<StartedExecution>;
+  /**
+   * Resumes the execution whose `.waitForTaskToken` Task waits on `token`, with `output` as the Task's
+   * result. False when no Task waits on it any more (answered already, timed out, its execution ended).
+   */
+  sendTaskSuccess(token: string, output: Readonly<Record<string, unknown>>): Promise<boolean>;
+  /** Fails that Task with `error` (its Catch sees the name) and `cause`; false as for `sendTaskSuccess`. */
+  sendTaskFailure(token: string, error: string, cause: string): Promise<boolean>;
 }
 
 // ── Clock ────────────────────────────────────────────────────────────────────────────────────────────

@@ -46,7 +46,13 @@ export const PORT_ACTIONS = {
     getVersionResults: ["dynamodb:GetItem"],
   },
   events: { emit: ["events:PutEvents"] },
-  executions: { idFor: [], start: ["states:StartExecution"] },
+  // The task responses are authorized on the state machine (as CDK's StateMachine.grantTaskResponse grants them).
+  executions: {
+    idFor: [],
+    start: ["states:StartExecution"],
+    sendTaskSuccess: ["states:SendTaskSuccess"],
+    sendTaskFailure: ["states:SendTaskFailure"],
+  },
   clock: { now: [] },
   // The cluster's endpoint and CA; the rest happens in the Kubernetes API (KUBERNETES_ACCESS).
   serving: {

@@ -35,6 +35,14 @@ export function formatModelStatus({ record, alarms }: ModelStatus): string {
       `${record.lock.rolloutId} (${record.lock.version}) holds the model since ${record.lock.since}${record.lock.ending ? `; ${record.lock.ending.stage} is ending it since ${record.lock.ending.at}` : ""}`,
     ]);
   }
+  const approval =
+    record.lock && record.approval?.rolloutId === record.lock.rolloutId ? record.approval : undefined;
+  if (approval) {
+    rows.push([
+      "approval",
+      `${approval.version} waits ${approval.at === "beforeTraffic" ? "before any traffic" : "before its promotion"} since ${approval.since}, until ${approval.expiresAt}: modelship approve|reject ${record.model}`,
+    ]);
+  }
   const last = record.history.at(-1);
   if (last) rows.push(["last", `${last.stage} at ${last.at}: ${terminalText(last.reason)}`]);
   const width = Math.max(...rows.map(([label]) => label.length));

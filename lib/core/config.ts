@@ -6,6 +6,7 @@ import type { TrafficSource } from "./canary-metrics";
 import type { FailureSignature } from "./failure-signatures";
 import type {
   ResolvedAlarms,
+  ResolvedApproval,
   ResolvedEvalSuite,
   ResolvedServing,
   ResolvedSmokeGate,
@@ -172,7 +173,7 @@ export interface RolloutDefaults {
   readonly bakeSeconds: number;
   readonly watchSeconds: number;
   readonly alarms: ResolvedAlarms;
-  readonly approval: "auto" | "manual";
+  readonly approval: ResolvedApproval;
 }
 
 /**
@@ -319,7 +320,8 @@ export const DEFAULT_STACK_CONFIG: StackConfig = {
         evaluationPeriods: 3,
         treatMissingData: "notBreaching",
       },
-      approval: "auto",
+      // A person's day: an approval nobody gives within 24 h rolls the rollout back.
+      approval: { mode: "auto", at: "beforePromote", timeoutSeconds: 24 * 3600 },
     },
     evalSuite: { minScore: 0, maxRegression: 0.02 },
   },

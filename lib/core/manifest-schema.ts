@@ -40,6 +40,27 @@ export const sloSchema = z.strictObject({
   maxRegressionRatio: z.number().gte(1).optional(),
 });
 
+/** Where a manual approval holds the rollout: after the gates, before any traffic moves; or before the promotion. */
+export const APPROVAL_POINTS = ["beforeTraffic", "beforePromote"] as const;
+export type ApprovalPoint = (typeof APPROVAL_POINTS)[number];
+
+/**
+ * The longest an approval may wait: 7 days. Step Functions would hold the task for up to a year, but the
+ * candidate's workload (a GPU pod) runs all that time, so a longer wait is far more likely a mistake; and
+ * the local executor times the wait with one Node timer, which takes at most 2^31 − 1 ms (24.8 days).
+ */
+export const MAX_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600;
+
+/** `auto`, `manual`, or `{mode, at, timeoutSeconds}`. */
+export const approvalSchema = z.union([
+  z.enum(["auto", "manual"]),
+  z.strictObject({
+    mode: z.enum(["auto", "manual"]),
+    at: z.enum(APPROVAL_POINTS).optional(),
+    timeoutSeconds: positiveInt.max(MAX_APPROVAL_TIMEOUT_SECONDS).optional(),
+  }),
+]);
+
 export const evalSuiteSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "a suite name: letters, digits, '.', '_' or '-'"),
   minScore: z.number().min(0).max(1).optional(),
@@ -171,7 +192,8 @@ export const manifestSchema = z.strictObject({
       bakeSeconds: z.number().int().min(0).optional(),
       watchSeconds: z.number().int().min(0).optional(),
       alarms: alarmsSchema.optional(),
-      approval: z.enum(["auto", "manual"]).optional(),
+      /** `manual`: the rollout waits for a person's approval (`at` and `timeoutSeconds` in the object form). */
+      approval: approvalSchema.optional(),
       /** How traffic moves to the candidate (core/rollout-strategy): canary steps, linear, or blue/green. */
       strategy: z.enum(["canary", "linear", "blueGreen"]).optional(),
       /** The linear strategy's step and interval; only with `strategy: linear`. */
@@ -276,6 +298,16 @@ export interface ResolvedAlarms {
   readonly treatMissingData: "breaching" | "notBreaching" | "ignore" | "missing";
 }
 
+/**
+ * Whether a person must approve the rollout, where it waits (`at`) and for how long before it is rolled
+ * back (`timeoutSeconds`); `at` and `timeoutSeconds` are resolved for `auto` too, and then unused.
+ */
+export interface ResolvedApproval {
+  readonly mode: "auto" | "manual";
+  readonly at: ApprovalPoint;
+  readonly timeoutSeconds: number;
+}
+
 export interface ResolvedRollout {
   readonly strategy: RolloutStrategy;
   /** The canary steps the strategy makes: the manifest's, linear's, or none for blue/green. */
@@ -283,7 +315,7 @@ export interface ResolvedRollout {
   readonly bakeSeconds: number;
   readonly watchSeconds: number;
   readonly alarms: ResolvedAlarms;
-  readonly approval: "auto" | "manual";
+  readonly approval: ResolvedApproval;
 }
 
 /** The manifest with every default filled in: what stages read. */

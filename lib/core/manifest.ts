@@ -31,6 +31,7 @@ import {
   type CanaryStepInput,
   type Manifest,
   type ResolvedAlarms,
+  type ResolvedApproval,
   type ResolvedManifest,
   manifestSchema,
   type Runtime,
@@ -404,12 +405,26 @@ export function resolveManifest(
       bakeSeconds,
       watchSeconds: rolloutInput.watchSeconds ?? defaults.rollout.watchSeconds,
       alarms: alarms.value,
-      approval: rolloutInput.approval ?? defaults.rollout.approval,
+      approval: resolveApproval(rolloutInput.approval, defaults.rollout.approval),
     },
   };
   return hasErrors(findings)
     ? { findings, planned: resolved }
     : { findings, manifest: resolved, planned: resolved };
+}
+
+/** The manifest's approval over the stack's: a bare mode keeps the stack's point and timeout. */
+export function resolveApproval(
+  input: ApprovalInput | undefined,
+  defaults: ResolvedApproval,
+): ResolvedApproval {
+  if (input === undefined) return defaults;
+  if (typeof input === "string") return { ...defaults, mode: input };
+  return {
+    mode: input.mode,
+    at: input.at ?? defaults.at,
+    timeoutSeconds: input.timeoutSeconds ?? defaults.timeoutSeconds,
+  };
 }
 
 /** The runtime whose allowed images include `image`, if one does. */
@@ -470,6 +485,7 @@ function resolveStep(step: CanaryStepInput | RolloutDefaultStep, bakeSeconds: nu
 
 type RolloutDefaultStep = StackConfig["defaults"]["rollout"]["steps"][number];
 type VsStable = ResolvedAlarms["vsStable"];
+type ApprovalInput = NonNullable<NonNullable<Manifest["rollout"]>["approval"]>;
 type AlarmsInput = NonNullable<NonNullable<Manifest["rollout"]>["alarms"]>;
 type ThresholdInput = number | { readonly threshold: number; readonly source?: AlarmSource | undefined };
 

@@ -13,6 +13,7 @@ export const PIPELINE_FUNCTIONS = [
   "EvalShard",
   "MergeEval",
   "RegisterGateway",
+  "RequestApproval",
   "CanaryStep",
   "CheckCanary",
   "Promote",

@@ -5,7 +5,7 @@
 import type { RolloutStrategy } from "./rollout-strategy";
 import type { CandidateHandle } from "./candidate";
 import type { Finding } from "./findings";
-import type { ResolvedEvalSuite, ResolvedManifest } from "./manifest-schema";
+import type { ApprovalPoint, ResolvedEvalSuite, ResolvedManifest } from "./manifest-schema";
 import type { ChosenServing } from "./serving-choice";
 
 /** Where a rollout came from: the manifest object that started it. */
@@ -57,10 +57,20 @@ export interface RolloutPlan {
   /** Canary steps with bakes resolved; empty for a first release and for blue/green. */
   readonly canarySteps: readonly { readonly weight: number; readonly bakeSeconds: number }[];
   readonly watchSeconds: number;
+  /**
+   * Where the execution waits for a person's approval (`never` for `approval: auto`), and how long: the
+   * approval Task's TimeoutSecondsPath reads it. Absent in states written before approvals existed.
+   */
+  readonly approval?: ApprovalPlan;
   /** Upper bound of readiness polls before CandidateTimeout. */
   readonly maxReadinessChecks: number;
   /** Seconds between readiness polls. */
   readonly readinessPollSeconds: number;
+}
+
+export interface ApprovalPlan {
+  readonly wait: "never" | ApprovalPoint;
+  readonly timeoutSeconds: number;
 }
 
 /** Shard `index` (0-based) of `of` of a suite: the suite's items whose id hashes to `index` (shardItems). */
@@ -201,6 +211,22 @@ export interface CanaryPosition {
   readonly weight: number;
 }
 
+/**
+ * A rollout waiting for a person's approval: the task token that resumes its execution (kept here, never in
+ * an event), where it waits and until when.
+ */
+export interface ApprovalWait {
+  readonly rolloutId: string;
+  readonly version: string;
+  /** The Step Functions task token (locally, the local executor's) that SendTaskSuccess/Failure answers. */
+  readonly token: string;
+  readonly at: ApprovalPoint;
+  /** ISO timestamp: since when it waits. */
+  readonly since: string;
+  /** ISO timestamp: when the wait times out and the rollout is rolled back. */
+  readonly expiresAt: string;
+}
+
 /** What serves a model right now, and how it got there. */
 export interface ModelRecord {
   readonly model: string;
@@ -220,9 +246,21 @@ export interface ModelRecord {
   readonly alarmNames?: readonly string[];
   /** A `Promote Requested` command waiting for CheckCanary: skip the remaining steps. */
   readonly promoteRequested?: boolean;
+  /** Set while the rollout waits for a person's approval; cleared by the answer, a rollback or the timeout. */
+  readonly approval?: ApprovalWait;
   readonly updatedAt?: string;
   /** Newest last; the store may keep only the most recent entries. */
   readonly history: readonly Transition[];
+}
+
+/**
+ * The record as status shows it: a wait for approval without its task token, which resumes the execution
+ * and so is shown to nobody (the store's readers with rights on the table are the only ones to see it).
+ */
+export function recordForDisplay(record: ModelRecord): ModelRecord {
+  if (!record.approval) return record;
+  const { token: _token, ...approval } = record.approval;
+  return { ...record, approval: { ...approval, token: "(hidden)" } };
 }
 
 /** The fields a transition may change (RecordChanges); every store keeps exactly these. */
@@ -237,6 +275,7 @@ export const RECORD_FIELDS = [
   "canary",
   "alarmNames",
   "promoteRequested",
+  "approval",
 ] as const satisfies readonly (keyof ModelRecord)[];
 
 export type RecordField = (typeof RECORD_FIELDS)[number];

@@ -17,8 +17,10 @@ import {
   ruleFinding,
   trustRemoteCodeRefused,
 } from "./manifest-rules";
+import { resolveApproval } from "./manifest";
 import {
   ALARM_SOURCES,
+  approvalSchema,
   canaryStepSchema,
   evalSuiteSchema,
   smokePromptSchema,
@@ -223,7 +225,8 @@ const stackConfigSchema = z.strictObject({
         evaluationPeriods: positiveInt,
         treatMissingData: z.enum(["breaching", "notBreaching", "ignore", "missing"]),
       }),
-      approval: z.enum(["auto", "manual"]),
+      // The manifest's forms; an object is merged over the default one, so its fields are all there.
+      approval: approvalSchema,
     }),
     evalSuite: z.strictObject({ minScore: fraction, maxRegression: fraction }),
   }),
@@ -275,6 +278,10 @@ export function resolveStackConfig(
           ttftP95Ms: data.defaults.rollout.alarms.ttftP95Ms,
           vsStable: data.defaults.rollout.alarms.vsStable,
         },
+        approval: resolveApproval(
+          data.defaults.rollout.approval,
+          DEFAULT_STACK_CONFIG.defaults.rollout.approval,
+        ),
       },
     },
   };

@@ -28,7 +28,9 @@ import { prepare } from "../pipeline/prepare";
 import { probeRound, trafficWindowsFor } from "../pipeline/probe";
 import { promote } from "../pipeline/promote";
 import { registerGateway } from "../pipeline/register-gateway";
-import { rollback, stateMachineRollback } from "../pipeline/rollback";
+import { requestApproval } from "../pipeline/request-approval";
+import { rollbackReleasingApproval } from "../pipeline/approvals";
+import { stateMachineRollback } from "../pipeline/rollback";
 import { smokeTest } from "../pipeline/smoke-test";
 import { stressWorker } from "../pipeline/stress-worker";
 import { validate } from "../pipeline/validate";
@@ -64,6 +66,7 @@ const STAGES: Record<
   EvalShard: evalShard,
   MergeEval: mergeEval,
   RegisterGateway: registerGateway,
+  RequestApproval: requestApproval,
   CanaryStep: canaryStep,
   CheckCanary: checkCanary,
   Promote: promote,
@@ -171,7 +174,7 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
     // metric alarm too would only repeat an idempotent rollback.
     onAlarm: async (state) => {
       if (!state.name.endsWith("-rollback")) return;
-      const outcome = await rollback(
+      const outcome = await rollbackReleasingApproval(
         {
           by: "alarm",
           alarmName: state.name,
@@ -234,7 +237,7 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
     for (const execution of executions.running()) {
       execution.abort();
       await execution.result;
-      const outcome = await rollback(
+      const outcome = await rollbackReleasingApproval(
         {
           by: "command",
           command: "Abort Requested",

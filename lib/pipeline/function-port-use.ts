@@ -20,6 +20,7 @@ import { PREPARE_USES } from "./prepare";
 import { PROBE_USES } from "./probe";
 import { PROMOTE_USES } from "./promote";
 import { REGISTER_GATEWAY_USES } from "./register-gateway";
+import { REQUEST_APPROVAL_USES } from "./request-approval";
 import { ROLLBACK_USES } from "./rollback";
 import { SMOKE_TEST_USES } from "./smoke-test";
 import { START_USES } from "./start";
@@ -38,6 +39,7 @@ export const FUNCTION_PORT_USE = {
   EvalShard: EVAL_SHARD_USES,
   MergeEval: MERGE_EVAL_USES,
   RegisterGateway: REGISTER_GATEWAY_USES,
+  RequestApproval: REQUEST_APPROVAL_USES,
   CanaryStep: CANARY_STEP_USES,
   // After each bake (CheckCanary) and after the watch (CheckWatch).
   CheckCanary: CHECK_CANARY_USES,

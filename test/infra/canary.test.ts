@@ -68,10 +68,18 @@ describe("ModelPipeline: what rolls a canary back", () => {
     expect(id(pipeline.alarmRollbackRule)).toBeDefined();
   });
 
-  it("sends Rollback, Promote and Abort Requested on the modelship bus to Command, and nothing else there", () => {
+  it("sends Rollback, Promote, Abort, Approve and Reject Requested on the modelship bus to Command, and the registry's approvals", () => {
     template.hasResourceProperties("AWS::Events::Rule", {
       EventBusName: { Ref: id(pipeline.eventBus as never) },
-      EventPattern: { "detail-type": ["Rollback Requested", "Promote Requested", "Abort Requested"] },
+      EventPattern: {
+        "detail-type": [
+          "Rollback Requested",
+          "Promote Requested",
+          "Abort Requested",
+          "Approve Requested",
+          "Reject Requested",
+        ],
+      },
       Targets: [
         {
           Arn: arnOf(pipeline.functions.Command),
@@ -81,10 +89,22 @@ describe("ModelPipeline: what rolls a canary back", () => {
         },
       ],
     });
+    // On the default bus: only packages modelship registered, set to Approved or Rejected.
+    template.hasResourceProperties("AWS::Events::Rule", {
+      EventPattern: {
+        source: ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        detail: {
+          ModelApprovalStatus: ["Approved", "Rejected"],
+          CustomerMetadataProperties: { "modelship:rolloutId": [{ exists: true }] },
+        },
+      },
+      Targets: [Match.objectLike({ Arn: arnOf(pipeline.functions.Command) })],
+    });
     const commandRules = Object.values(template.findResources("AWS::Events::Rule")).filter((rule) =>
       JSON.stringify(rule.Properties.Targets).includes(id(pipeline.functions.Command)),
     );
-    expect(commandRules).toHaveLength(1);
+    expect(commandRules).toHaveLength(2);
   });
 
   it("keeps what Command and AlarmRollback failed on, after Lambda's own retries, in the command dead-letter queue", () => {
@@ -254,7 +274,7 @@ describe("ModelPipeline: the SageMaker Model Registry", () => {
 });
 
 describe("ModelPipeline: the rollbacks' reach", () => {
-  it("lets Command and AlarmRollback do what Rollback does, no more — Command also lists the table to name the models it knows", () => {
+  it("lets Command and AlarmRollback do what Rollback does and answer a waiting approval, no more — Command also lists the table to name the models it knows", () => {
     const actionsOf = (name: ModelshipFunction) =>
       statementsOf(name)
         .flatMap((s) => s.actions.map((a) => `${a} ${JSON.stringify(s.resources.map(flatArn))}`))
@@ -263,8 +283,17 @@ describe("ModelPipeline: the rollbacks' reach", () => {
         .sort();
     const rollback = actionsOf("Rollback");
     const scan = rollback.find((a) => a.startsWith("dynamodb:Query "))!.replace("Query", "Scan");
+    // The task responses, on this pipeline's state machine only.
+    const machine = JSON.stringify([flatArn(template.toJSON().Outputs["StateMachineArn"].Value)]);
+    const fail = `states:SendTaskFailure ${machine}`;
+    const succeed = `states:SendTaskSuccess ${machine}`;
     for (const name of ROLLING_BACK) {
-      const expected = name === "Command" ? [...rollback, scan].sort() : rollback;
+      const expected =
+        name === "Rollback"
+          ? rollback
+          : name === "Command"
+            ? [...rollback, scan, fail, succeed].sort()
+            : [...rollback, fail].sort();
       expect(actionsOf(name), name).toEqual(expected);
     }
   });

@@ -238,11 +238,15 @@ describe("ModelPipeline: the functions", () => {
     }
   });
 
-  it("tells only Start which state machine to start", () => {
+  it("tells only Start (to start it) and Command and AlarmRollback (to answer a waiting approval) which state machine", () => {
     const withArn = Object.values(template.findResources("AWS::Lambda::Function")).filter(
       (fn) => "MODELSHIP_STATE_MACHINE_ARN" in fn.Properties.Environment.Variables,
     );
-    expect(withArn.map((fn) => fn.Properties.Description)).toEqual(["modelship: Start"]);
+    expect(withArn.map((fn) => fn.Properties.Description).sort()).toEqual([
+      "modelship: AlarmRollback",
+      "modelship: Command",
+      "modelship: Start",
+    ]);
   });
 
   it("writes each function's logs to a log group of its own with a retention", () => {

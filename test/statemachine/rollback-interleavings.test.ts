@@ -142,6 +142,8 @@ async function runRollout(
       EvalShard: given({}),
       MergeEval: given({}),
       RegisterGateway: real("RegisterGateway", registerGateway),
+      RequestApproval: () =>
+        Promise.reject(new Error("Not reached: these rollouts are approved automatically.")),
       CanaryStep: real("CanaryStep", canaryStep),
       CheckCanary: real("CheckCanary", checkCanary),
       Promote: real("Promote", promote),

@@ -158,11 +158,13 @@ function builtOnFirstUse<Port extends object>(build: () => Port, methods: Method
 }
 
 const onlyInStart =
-  "Only the Start function starts executions: no other function is given the state machine's ARN or the right to start it.";
+  "Only the Start, Command and AlarmRollback functions reach executions: no other function is given the state machine's ARN or a right on it.";
 
 const executionsOnlyInStart: Executions = {
   idFor: () => {
     throw new Error(onlyInStart);
   },
   start: () => Promise.reject(new Error(onlyInStart)),
+  sendTaskSuccess: () => Promise.reject(new Error(onlyInStart)),
+  sendTaskFailure: () => Promise.reject(new Error(onlyInStart)),
 };

@@ -17,7 +17,12 @@ import {
   SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
 import { ConflictException, CreateScheduleCommand, SchedulerClient } from "@aws-sdk/client-scheduler";
-import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import {
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { Readable } from "node:stream";
@@ -332,6 +337,18 @@ const SCENARIOS: Scenarios = {
         return executions().start("m-v1-0a1b2c3d", {
           rollout: { id: "r", model: "m", version: "v1", source: { bucket: "b", key: "k", prefix: "p" } },
         });
+      },
+    ],
+    sendTaskSuccess: [
+      () => {
+        mocks.states.on(SendTaskSuccessCommand).resolves({});
+        return executions().sendTaskSuccess("token", { approvedBy: "someone" });
+      },
+    ],
+    sendTaskFailure: [
+      () => {
+        mocks.states.on(SendTaskFailureCommand).resolves({});
+        return executions().sendTaskFailure("token", "ApprovalRejected", "no");
       },
     ],
   },
