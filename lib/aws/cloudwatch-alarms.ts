@@ -4,6 +4,8 @@
 // `states` reads both kinds in one DescribeAlarms per 100 names and puts the metric's latest value next to
 // the threshold: from GetMetricData over the alarm's evaluation window, since the state reason's data is
 // only refreshed when the state changes; that data is the fallback when GetMetricData fails.
+// `metricHistory` reads each metric alarm's metric over a span with the queries its definition holds, at the
+// period historyPeriodSeconds chooses, page by page, oldest first.
 // `remove` deletes composites before the alarms they name, since CloudWatch refuses to delete an alarm a
 // composite still names, and only what exists, since one missing name makes DeleteAlarms delete nothing.
 
@@ -19,11 +21,13 @@ import {
   PutMetricAlarmCommand,
   type PutMetricAlarmInput,
 } from "@aws-sdk/client-cloudwatch";
+import { type AlarmMetricHistory, historyPeriodSeconds, type TimeSpan } from "../core/alarm-history";
 import type {
   AlarmSpec,
   AlarmState,
   AlarmStateValue,
   CompositeAlarmSpec,
+  ComparisonOperator,
   MetricAlarmSpec,
   MetricId,
 } from "../core/alarm-spec";
@@ -95,6 +99,55 @@ export class CloudWatchAlarms implements Alarms {
     return states;
   }
 
+  async metricHistory(names: readonly string[], span: TimeSpan): Promise<AlarmMetricHistory[]> {
+    const { metric } = await this.describe(names);
+    const histories: AlarmMetricHistory[] = [];
+    for (const name of names) {
+      const alarm = metric.get(name);
+      const alarmPeriod = alarm && alarmPeriodOf(alarm);
+      if (!alarm || !alarmPeriod || alarm.Threshold === undefined || !alarm.ComparisonOperator) continue;
+      const period = historyPeriodSeconds(alarmPeriod, span, this.clock.now());
+      const queries = valueQueries(alarm).map((query) =>
+        query.MetricStat ? { ...query, MetricStat: { ...query.MetricStat, Period: period } } : query,
+      );
+      const returned = queries.find((q) => q.ReturnData !== false)?.Id;
+      const points: { at: string; value: number }[] = [];
+      let nextToken: string | undefined;
+      do {
+        const page = await this.call(`read the metric of the alarm ${name}`, () =>
+          this.client.send(
+            new GetMetricDataCommand({
+              MetricDataQueries: queries,
+              StartTime: span.start,
+              EndTime: span.end,
+              ScanBy: "TimestampAscending",
+              ...(nextToken && { NextToken: nextToken }),
+            }),
+          ),
+        );
+        const result = page.MetricDataResults?.find((r) => r.Id === returned);
+        (result?.Timestamps ?? []).forEach((timestamp, i) => {
+          const value = result?.Values?.[i];
+          if (value !== undefined && Number.isFinite(value))
+            points.push({ at: timestamp.toISOString(), value });
+        });
+        nextToken = page.NextToken;
+      } while (nextToken);
+      histories.push({
+        name,
+        ...(alarm.AlarmDescription && { description: alarm.AlarmDescription }),
+        threshold: alarm.Threshold,
+        comparison: alarm.ComparisonOperator as ComparisonOperator,
+        alarmPeriodSeconds: alarmPeriod,
+        evaluationPeriods: alarm.EvaluationPeriods ?? 1,
+        datapointsToAlarm: alarm.DatapointsToAlarm ?? alarm.EvaluationPeriods ?? 1,
+        periodSeconds: period,
+        points,
+      });
+    }
+    return histories;
+  }
+
   async remove(names: readonly string[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const { metric, composite } = await this.describe(names);
@@ -145,7 +198,7 @@ export class CloudWatchAlarms implements Alarms {
   /** The alarm's metric (or metric math) now: the newest datapoint of its evaluation window. */
   private async currentValue(alarm: MetricAlarm): Promise<number | undefined> {
     const queries = valueQueries(alarm);
-    const period = alarm.Period ?? queries.find((q) => q.MetricStat)?.MetricStat?.Period;
+    const period = alarmPeriodOf(alarm);
     if (!queries.length || !period) return reasonDataValue(alarm);
     const end = this.clock.now();
     const windowSeconds = period * Math.max(1, alarm.EvaluationPeriods ?? 1);
@@ -230,6 +283,11 @@ function metricOf(metric: MetricId): {
     MetricName: metric.metricName,
     Dimensions: Object.entries(metric.dimensions).map(([Name, Value]) => ({ Name, Value })),
   };
+}
+
+/** A metric alarm's period: its own, or its metric math's metrics'. */
+function alarmPeriodOf(alarm: MetricAlarm): number | undefined {
+  return alarm.Period ?? alarm.Metrics?.find((q) => q.MetricStat)?.MetricStat?.Period;
 }
 
 /** What GetMetricData is asked to get an alarm's value: its metric math as it is, or its one metric. */

@@ -309,6 +309,7 @@ describe("renderRolloutReport", () => {
       validation: { status: "missing", key: key("validation.json") },
       stress: { status: "missing", key: key("stress.json") },
       eval: { status: "missing", key: key("eval.json") },
+      outcome: { status: "missing", key: key("outcome.json") },
     });
 
     expect(visibleText(elementById(page, "stress"))).toBe(
