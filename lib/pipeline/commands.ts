@@ -89,7 +89,7 @@ export async function handleCommand(event: CommandEvent, deps: CommandDeps): Pro
     command,
     model: detail.model,
     status: outcome.result === "rolled back" ? "done" : "nothing to do",
-    message: outcome.reason,
+    message: outcome.reportProblem ? `${outcome.reason} ${outcome.reportProblem}` : outcome.reason,
   };
 }
 

@@ -304,6 +304,7 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
       end: { ...target.asker, stage: STAGE, at, reason },
       ...(alarmMetrics && { alarms: alarmMetrics }),
       ...(target.state?.plan && { plan: target.state.plan }),
+      ...(record.canary && { stepCount: record.canary.steps }),
       ...((restore ?? record.stable) && { stableVersion: (restore ?? record.stable)?.version }),
     },
     deps,

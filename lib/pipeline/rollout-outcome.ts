@@ -78,6 +78,8 @@ export interface RolloutEndFacts {
   readonly end: RolloutEnd;
   readonly alarms?: AlarmMetrics;
   readonly plan?: RolloutPlan;
+  /** How many steps the canary has, from the record's canary position, when the stage has no plan. */
+  readonly stepCount?: number;
   /** The version that serves (or served, during the canary) beside this one. */
   readonly stableVersion?: string;
 }
@@ -100,6 +102,7 @@ export async function writeRolloutEnd(
         history: record?.history ?? [],
         end: facts.end,
         ...(facts.plan && { plannedSteps: facts.plan.canarySteps }),
+        ...(facts.stepCount !== undefined && { stepCount: facts.stepCount }),
         ...(facts.stableVersion !== undefined && { stableVersion: facts.stableVersion }),
         ...(facts.alarms && { alarms: facts.alarms }),
         at: deps.clock.now().toISOString(),

@@ -164,7 +164,7 @@ function renderAlarms(document: OutcomeDocument): Html {
   const at = (iso: string) => (Date.parse(iso) - start) / 1000;
   const markers: Tick[] = [
     ...document.steps.map((s) => ({ value: at(s.at), label: `${s.weight}%` })),
-    ...(document.promotion ? [{ value: at(document.promotion.at), label: "100%" }] : []),
+    ...(document.promotion ? [{ value: at(document.promotion.at), label: "promoted" }] : []),
     { value: at(document.end.at), label: STATE_WORDS[document.end.state].toLowerCase() },
   ];
   const problem = alarms.problem

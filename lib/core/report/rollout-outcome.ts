@@ -26,6 +26,8 @@ export interface OutcomeInput {
   readonly end: RolloutEnd;
   /** The plan's steps, when the stage knows the plan (it has the execution state). */
   readonly plannedSteps?: readonly { readonly weight: number; readonly bakeSeconds: number }[];
+  /** How many steps the canary has, when only the record's canary position tells it. */
+  readonly stepCount?: number;
   readonly stableVersion?: string;
   /** The alarms' metrics, or why they could not be read; undefined when no alarm was armed. */
   readonly alarms?: AlarmMetrics;
@@ -46,6 +48,7 @@ export function rolloutOutcome(input: OutcomeInput): OutcomeDocument {
     .slice(-MAX_TRANSITIONS)
     .sort((a, b) => a.at.localeCompare(b.at));
   const stepTransitions = own.filter((t) => t.stage === "CanaryStep");
+  const stepCount = input.plannedSteps?.length ?? input.stepCount;
   const steps = stepTransitions.map((t, i) => {
     const until =
       own.find((later) => later.at > t.at && ENDS_A_BAKE.has(later.stage) && later !== t)?.at ??
@@ -54,7 +57,7 @@ export function rolloutOutcome(input: OutcomeInput): OutcomeDocument {
     const weight = t.weights?.candidate ?? planned?.weight ?? 0;
     return {
       step: i + 1,
-      ...(input.plannedSteps && { of: input.plannedSteps.length }),
+      ...(stepCount !== undefined && { of: stepCount }),
       weight,
       stableWeight: t.weights?.stable ?? 100 - weight,
       at: t.at,
