@@ -10,7 +10,7 @@
 // page again, so who ended it is never overwritten by who found it ended.
 
 import type { AlarmMetricHistory } from "../core/alarm-history";
-import { readReportDocument } from "../core/report/report-documents";
+import { type OutcomeDocument, readReportDocument } from "../core/report/report-documents";
 import type { ReportRollout } from "../core/report/report-input";
 import {
   alarmsArmedAt,
@@ -93,7 +93,11 @@ export async function writeRolloutEnd(
   try {
     const key = `${reportPrefix(rollout)}/outcome.json`;
     const existing = await readDocument("outcome", key, rollout, deps.objects);
-    if (existing.status !== "read") {
+    if (existing.status === "read") {
+      // The first account stands; the plan, which only the state machine's stages know, fills in its steps.
+      const planned = facts.plan && withPlannedSteps(existing.value, facts.plan);
+      if (planned) await putOutcome(key, planned, rollout, deps);
+    } else {
       const record = await deps.store.get(rollout.model);
       const document = rolloutOutcome({
         model: rollout.model,
@@ -107,16 +111,7 @@ export async function writeRolloutEnd(
         ...(facts.alarms && { alarms: facts.alarms }),
         at: deps.clock.now().toISOString(),
       });
-      // What is written is what the page reads back: a document the reader would refuse is a bug here.
-      const checked = readReportDocument("outcome", key, document, rollout);
-      if (checked.status !== "read") {
-        throw new Error(
-          `the outcome built does not pass its own check: ${checked.status === "unreadable" ? checked.problems.join("; ") : "missing"}`,
-        );
-      }
-      await deps.objects.put(key, JSON.stringify(document, null, 2), {
-        contentType: "application/json",
-      });
+      await putOutcome(key, document, rollout, deps);
     }
     return { reportKey: await writeRolloutReport(rollout, deps) };
   } catch (error) {
@@ -124,6 +119,35 @@ export async function writeRolloutEnd(
       reportProblem: `The report of rollout ${rollout.id} could not be written: ${firstLine(error)}`,
     };
   }
+}
+
+async function putOutcome(
+  key: string,
+  document: OutcomeDocument,
+  rollout: ReportRollout,
+  deps: RolloutEndDeps,
+): Promise<void> {
+  // What is written is what the page reads back: a document the reader would refuse is a bug here.
+  const checked = readReportDocument("outcome", key, document, rollout);
+  if (checked.status === "unreadable") {
+    throw new Error(`the outcome built does not pass its own check: ${checked.problems.join("; ")}`);
+  }
+  await deps.objects.put(key, JSON.stringify(document, null, 2), { contentType: "application/json" });
+}
+
+/** The document with each step's planned bake and the step count from the plan; undefined when it has them. */
+function withPlannedSteps(document: OutcomeDocument, plan: RolloutPlan): OutcomeDocument | undefined {
+  const missing = document.steps.some(
+    (s, i) => plan.canarySteps[i] !== undefined && (s.plannedBakeSeconds === undefined || s.of === undefined),
+  );
+  if (!missing) return undefined;
+  return {
+    ...document,
+    steps: document.steps.map((s, i) => {
+      const planned = plan.canarySteps[i];
+      return planned ? { ...s, of: plan.canarySteps.length, plannedBakeSeconds: planned.bakeSeconds } : s;
+    }),
+  };
 }
 
 function firstLine(error: unknown): string {

@@ -145,6 +145,8 @@ describe("report.html of a canary rolled back by its alarm", () => {
     expect(visibleText(again)).toContain(`✘ Rolled back by alarm ${ROLLBACK} at 2025-06-01 12:06:40 UTC.`);
     expect(visibleText(elementById(again, "rollout"))).toContain(`Manifest models/llama/v2/modelship.yaml`);
     expect(countElements(elementById(again, "canary"), "svg")).toBe(5);
+    // The state machine knows the plan: the step gets its planned bake.
+    expect(textRecords(again, "Canary steps")[0]).toMatchObject({ Step: "1 of 3", "Planned bake": "60.0 s" });
   });
 });
 
