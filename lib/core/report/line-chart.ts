@@ -109,7 +109,12 @@ export function renderLineChart(chart: LineChart): Html {
             y2="${PLOT.bottom}"
             stroke="#888888"
             stroke-dasharray="3 3"
-          /><text x="${coordinate(toX(m.value) + 3)}" y="${PLOT.top + 10}" fill="#555555">${m.label}</text>`,
+          />${
+            // A label near the right edge runs leftwards from its line, so it stays inside the chart.
+            toX(m.value) > PLOT.right - (PLOT.right - PLOT.left) * 0.15
+              ? markup`<text x="${coordinate(toX(m.value) - 3)}" y="${PLOT.top + 10}" fill="#555555" text-anchor="end">${m.label}</text>`
+              : markup`<text x="${coordinate(toX(m.value) + 3)}" y="${PLOT.top + 10}" fill="#555555">${m.label}</text>`
+          }`,
     );
   const legend: Html[] = [];
   if (chart.series.length > 1) {

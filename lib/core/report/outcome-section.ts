@@ -145,6 +145,8 @@ function renderSteps(document: OutcomeDocument): Html {
     <p class="note">
       Baked: from the step's start to the next step, the promotion or the end, as the rollout history
       recorded them. A bake that ended early was cut short by a rollback, an abort or a requested promotion.
+      The planned bake is the manifest's; the local runtime's <code>--time-factor</code> scales the bakes it
+      runs.
     </p>`;
 }
 
@@ -160,8 +162,15 @@ function renderAlarms(document: OutcomeDocument): Html {
     return markup`<p class="not-run">No alarm was armed: the rollout ended before its canary.</p>`;
   }
   const start = Date.parse(alarms.start);
-  const span = Math.max(1, (Date.parse(alarms.end) - start) / 1000);
   const at = (iso: string) => (Date.parse(iso) - start) / 1000;
+  // From the start of the first period read (which may begin before the alarms were armed) to the end of the
+  // last, so every period and the end's marker lie inside the chart.
+  const periodEnds = alarms.series.flatMap((s) => s.points.map((p) => at(p.at) + s.periodSeconds));
+  const periodStarts = alarms.series.flatMap((s) => s.points.map((p) => at(p.at)));
+  const domain: [number, number] = [
+    Math.min(0, ...periodStarts),
+    Math.max(1, at(alarms.end) + 1, ...periodEnds),
+  ];
   const markers: Tick[] = [
     ...document.steps.map((s) => ({ value: at(s.at), label: `${s.weight}%` })),
     ...(document.promotion ? [{ value: at(document.promotion.at), label: "promoted" }] : []),
@@ -176,7 +185,9 @@ function renderAlarms(document: OutcomeDocument): Html {
     return markup`${problem}
       <p class="not-run">No metric alarm was found to chart (the alarms were removed before they could be read).</p>`;
   }
-  const xTicks = niceTicks(0, span, 6).filter((t) => t.value <= span);
+  const xTicks = niceTicks(domain[0], domain[1], 6).filter(
+    (t) => t.value >= domain[0] && t.value <= domain[1],
+  );
   return markup`<h3>The alarms, from ${formatTimestamp(alarms.start)} to ${formatTimestamp(alarms.end)}</h3>
     ${problem}
     <table>
@@ -210,11 +221,12 @@ function renderAlarms(document: OutcomeDocument): Html {
       </tbody>
     </table>
     <div class="charts">
-      ${alarms.series.map((s, i) => renderAlarmChart(s, i, start, span, xTicks, markers))}
+      ${alarms.series.map((s, i) => renderAlarmChart(s, i, start, domain, xTicks, markers))}
     </div>
     <p class="note">
-      Each chart is the alarm's own metric (or metric math), one value per period as the alarm evaluates it; a
-      period without data has no point. The dashed lines mark the canary's steps and the end.
+      Each chart is the alarm's own metric (or metric math), one value per period as the alarm evaluates it,
+      drawn at the period's start; a period without data has no point. The dashed lines mark the canary's
+      steps, the promotion and the end.
     </p>`;
 }
 
@@ -222,7 +234,7 @@ function renderAlarmChart(
   s: AlarmSeries,
   index: number,
   start: number,
-  span: number,
+  domain: readonly [number, number],
   xTicks: readonly Tick[],
   markers: readonly Tick[],
 ): Html {
@@ -235,15 +247,15 @@ function renderAlarmChart(
       description: `${s.description ?? s.name}: ${s.points.length} periods of ${s.periodSeconds} s with data, ${beyond} of them ${COMPARISON_WORDS[s.comparison]} the threshold ${formatValue(s.threshold)}.`,
       xLabel: "Seconds since the alarms were armed",
       yLabel: "Alarm's metric",
-      xDomain: [0, span],
+      xDomain: domain,
       xTicks,
       series: [
         { name: "value", points },
         {
           name: `threshold ${formatValue(s.threshold)}`,
           points: [
-            { x: 0, y: s.threshold },
-            { x: span, y: s.threshold },
+            { x: domain[0], y: s.threshold },
+            { x: domain[1], y: s.threshold },
           ],
         },
       ],
