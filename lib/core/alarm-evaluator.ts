@@ -32,6 +32,7 @@ import {
   type AlarmMetricHistory,
   historyPeriodSeconds,
   MAX_HISTORY_PERIODS,
+  specHistory,
   type TimeSpan,
 } from "./alarm-history";
 import { type CompositeRule, parseCompositeRule, ruleHolds } from "./composite-rule";
@@ -173,21 +174,10 @@ export class AlarmBook {
       );
       const atPeriod = { ...alarm, spec: withPeriod(spec, period) };
       const values = readPeriods(atPeriod, this.series, first, periods);
-      return [
-        {
-          name,
-          description: spec.description,
-          threshold: spec.threshold,
-          comparison: spec.comparison,
-          alarmPeriodSeconds: spec.periodSeconds,
-          evaluationPeriods: spec.evaluationPeriods,
-          datapointsToAlarm: spec.datapointsToAlarm,
-          periodSeconds: period,
-          points: values.flatMap((p, i) =>
-            p === undefined ? [] : [{ at: new Date(first + i * periodMs).toISOString(), value: p.value }],
-          ),
-        },
-      ];
+      const points = values.flatMap((p, i) =>
+        p === undefined ? [] : [{ at: new Date(first + i * periodMs).toISOString(), value: p.value }],
+      );
+      return [specHistory(spec, period, points)];
     });
   }
 

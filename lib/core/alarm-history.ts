@@ -7,7 +7,7 @@
 // GetMetricData returns none for a high-resolution period whose StartTime is older than that (MetricStat's
 // API reference, Period); a long canary is read at whole minutes, as many as the chart can show.
 
-import type { ComparisonOperator } from "./alarm-spec";
+import type { ComparisonOperator, MetricAlarmSpec } from "./alarm-spec";
 
 /** One period of the alarm's metric: its start (ISO) and value. A period without data is absent. */
 export interface AlarmMetricPoint {
@@ -50,4 +50,23 @@ export function historyPeriodSeconds(alarmPeriodSeconds: number, span: TimeSpan,
     period = Math.ceil(spanSeconds / MAX_HISTORY_PERIODS / 60) * 60;
   }
   return period;
+}
+
+/** The history of an alarm we hold the spec of, read at `periodSeconds`. */
+export function specHistory(
+  spec: MetricAlarmSpec,
+  periodSeconds: number,
+  points: readonly AlarmMetricPoint[],
+): AlarmMetricHistory {
+  return {
+    name: spec.name,
+    description: spec.description,
+    threshold: spec.threshold,
+    comparison: spec.comparison,
+    alarmPeriodSeconds: spec.periodSeconds,
+    evaluationPeriods: spec.evaluationPeriods,
+    datapointsToAlarm: spec.datapointsToAlarm,
+    periodSeconds,
+    points,
+  };
 }

@@ -4,7 +4,12 @@
 // missing names. The test plays CloudWatch's evaluator: it sets an alarm's state, value and threshold, and
 // the values `metricHistory` answers for an alarm's metric (`setPoints`), or makes it fail (`failHistory`).
 
-import type { AlarmMetricHistory, AlarmMetricPoint, TimeSpan } from "../../lib/core/alarm-history";
+import {
+  type AlarmMetricHistory,
+  type AlarmMetricPoint,
+  specHistory,
+  type TimeSpan,
+} from "../../lib/core/alarm-history";
 import type { AlarmSpec, AlarmState, AlarmStateValue } from "../../lib/core/alarm-spec";
 import type { Alarms } from "../../lib/ports";
 
@@ -56,19 +61,7 @@ export class MemoryAlarms implements Alarms {
         const at = Date.parse(p.at);
         return at >= span.start.getTime() && at <= span.end.getTime();
       });
-      return [
-        {
-          name,
-          description: spec.description,
-          threshold: spec.threshold,
-          comparison: spec.comparison,
-          alarmPeriodSeconds: spec.periodSeconds,
-          evaluationPeriods: spec.evaluationPeriods,
-          datapointsToAlarm: spec.datapointsToAlarm,
-          periodSeconds: spec.periodSeconds,
-          points: structuredClone(inSpan),
-        },
-      ];
+      return [specHistory(spec, spec.periodSeconds, structuredClone(inSpan))];
     });
   }
 
