@@ -2,6 +2,7 @@
 // interfaces; lib/aws implements them on AWS and lib/local on one machine. Adapters are thin — the logic
 // lives once, in the stages and lib/core. A new need from the world becomes a method here, with both adapters.
 
+import type { AlarmMetricHistory, TimeSpan } from "./core/alarm-history";
 import type { AlarmSpec, AlarmState } from "./core/alarm-spec";
 import type { TrafficMetricName, TrafficSource } from "./core/canary-metrics";
 import type { CandidateHandle } from "./core/candidate";
@@ -298,6 +299,11 @@ export interface Alarms {
   /** Creates or updates every alarm (composites after the alarms they name). */
   ensure(specs: readonly AlarmSpec[]): Promise<void>;
   states(names: readonly string[]): Promise<AlarmState[]>;
+  /**
+   * Each named metric alarm's metric over `span`, one value per period (historyPeriodSeconds), with its
+   * threshold: what the rollout report charts. Composites and missing names are left out.
+   */
+  metricHistory(names: readonly string[], span: TimeSpan): Promise<AlarmMetricHistory[]>;
   /** Deletes them; missing ones are fine. */
   remove(names: readonly string[]): Promise<void>;
 }

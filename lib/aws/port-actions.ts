@@ -93,6 +93,8 @@ export const PORT_ACTIONS = {
     ensure: ["cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm"],
     // The alarms' states, and the current value of each metric alarm for the status line.
     states: ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"],
+    // Each alarm's metric (or metric math) as its definition says, over the rollout's span.
+    metricHistory: ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"],
     // Composites are deleted before the alarms they name, so the names are described first.
     remove: ["cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"],
   },

@@ -142,7 +142,13 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   const handlers = Object.fromEntries(
     PIPELINE_FUNCTIONS.map((fn) => [
       fn,
-      (input: unknown, { signal }: TaskContext) => STAGES[fn](input as never, depsNow(), { signal }),
+      async (input: unknown, { signal }: TaskContext) => {
+        const output: unknown = await STAGES[fn](input as never, depsNow(), { signal });
+        // A stage that ended a rollout but could not write its report says so here, as the Lambda's log does.
+        const problem = (output as { reportProblem?: unknown } | undefined)?.reportProblem;
+        if (typeof problem === "string") log(problem);
+        return output;
+      },
     ]),
   ) as Record<PipelineFunction, (input: unknown) => Promise<unknown>> satisfies TaskHandlers;
   const executor = await LocalExecutor.load({
@@ -152,7 +158,9 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   });
   const executions = new LocalExecutions(executor, options.onTransition);
   const serving = new LocalServing({ home, config });
-  const series = new MetricSeries();
+  // Three hours, as CloudWatch keeps high-resolution datapoints: the report charts a canary's alarms from
+  // these samples when it ends. A few probe samples a second per version stay well under a megabyte.
+  const series = new MetricSeries({ retentionSeconds: 3 * 3600 });
   // The servers' previous scrapes, from one probe round to the next.
   const traffic = trafficWindowsFor(config);
   const metrics = new LocalMetrics({
@@ -185,6 +193,7 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
         depsNow(),
       );
       if (outcome.result !== "rolled back") log(outcome.reason);
+      if (outcome.reportProblem) log(outcome.reportProblem);
     },
     log,
   });

@@ -149,7 +149,7 @@ export async function handleCommand(
     command,
     model: detail.model,
     status: outcome.result === "rolled back" ? "done" : "nothing to do",
-    message: outcome.reason,
+    message: outcome.reportProblem ? `${outcome.reason} ${outcome.reportProblem}` : outcome.reason,
   };
 }
 

@@ -224,17 +224,15 @@ describe("ModelPipeline: CloudWatch alarms", () => {
     expect(functionsWith("cloudwatch:DeleteAlarms")).toEqual(deleting);
   });
 
-  it("lets CheckCanary and the rollbacks read alarm states and values, on '*' as composite alarms require", () => {
-    const reading = ["AlarmRollback", "CheckCanary", "Command", "Rollback"];
+  it("lets CheckCanary and the rollbacks read alarm states and values, and Finalize its alarms' metrics for the report, on '*' as composite alarms require", () => {
+    const reading = ["AlarmRollback", "CheckCanary", "Command", "Finalize", "Rollback"];
     for (const name of reading as ModelshipFunction[]) {
       expect(resourcesFor(name, "cloudwatch:DescribeAlarms"), name).toEqual(["*"]);
       expect(resourcesFor(name, "cloudwatch:GetMetricData"), name).toEqual(["*"]);
     }
     expect(functionsWith("cloudwatch:GetMetricData")).toEqual(reading);
     // Whoever deletes alarms describes them first, to delete the composite before the alarms it names.
-    expect(functionsWith("cloudwatch:DescribeAlarms")).toEqual(
-      [...reading, "CanaryStep", "Finalize", "Promote"].sort(),
-    );
+    expect(functionsWith("cloudwatch:DescribeAlarms")).toEqual([...reading, "CanaryStep", "Promote"].sort());
   });
 
   it("gives the prober no CloudWatch action: its metrics are Embedded Metric Format lines in its own log", () => {

@@ -296,10 +296,15 @@ describe("ModelPipeline: least privilege", () => {
     expect(resourcesFor("Start", "s3:GetObject")).toEqual([]);
   });
 
-  it("lets Cleanup use the rollout table and the bus, and not the bucket", () => {
+  it("lets Cleanup use the rollout table and the bus, and the bucket only to read and write the rollout's reports", () => {
     const actions = statementsOf("Cleanup").flatMap((s) => s.actions);
     expect(actions).toEqual(expect.arrayContaining(["dynamodb:UpdateItem", "events:PutEvents"]));
-    expect(actions.filter((a) => a.startsWith("s3:"))).toEqual([]);
+    for (const action of ["s3:GetObject", "s3:PutObject"]) {
+      expect(resourcesFor("Cleanup", action), action).toEqual([`${bucket()}/reports/*`]);
+    }
+    expect(statementsOf("Cleanup").find((s) => s.actions.includes("s3:ListBucket"))?.condition).toEqual({
+      StringLike: { "s3:prefix": ["reports/*"] },
+    });
   });
 
   it("lets the functions that talk to the cluster describe the configured cluster only", () => {

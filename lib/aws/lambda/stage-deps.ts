@@ -47,7 +47,7 @@ const GATEWAY: Methods<Gateway> = {
   describe: true,
 };
 const REGISTRY: Methods<Registry> = { register: true, setStatus: true, getStatus: true };
-const ALARMS: Methods<Alarms> = { ensure: true, states: true, remove: true };
+const ALARMS: Methods<Alarms> = { ensure: true, states: true, metricHistory: true, remove: true };
 const METRICS: Methods<Metrics> = {
   publish: true,
   publishTraffic: true,

@@ -435,6 +435,28 @@ const SCENARIOS: Scenarios = {
         return alarms().states(specs.alarmNames);
       },
     ],
+    metricHistory: [
+      () => {
+        mocks.cloudwatch.on(DescribeAlarmsCommand).resolves({
+          MetricAlarms: [
+            {
+              AlarmName: specs.alarmNames[0],
+              StateValue: "ALARM",
+              MetricName: "Latency",
+              Namespace: "modelship",
+              Period: 10,
+              ExtendedStatistic: "p95",
+              Threshold: 2000,
+              ComparisonOperator: "GreaterThanThreshold",
+              Dimensions: [{ Name: "Model", Value: "llama-3-8b" }],
+            },
+          ],
+        });
+        mocks.cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+        const end = new Date();
+        return alarms().metricHistory(specs.alarmNames, { start: new Date(end.getTime() - 60_000), end });
+      },
+    ],
     remove: [
       () => {
         mocks.cloudwatch.on(DescribeAlarmsCommand).resolves({
