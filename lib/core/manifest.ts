@@ -38,6 +38,7 @@ import {
 import { type FindingSource, describeValue, findingsFromSchemaIssues } from "./schema-findings";
 import { declaredRuntime } from "./serving-choice";
 import { MAX_STRESS_RUN_SECONDS } from "./stress-gate";
+import { type Stickiness, unusableStickinessHeader } from "./sticky-routing";
 
 /**
  * A manifest is settings, a few kilobytes (a `files` list of a thousand files with their SHA-256 is ~130 KB
@@ -358,6 +359,9 @@ export function resolveManifest(
     ),
   );
 
+  const stickiness = resolveStickiness(rolloutInput.stickiness, config.gateway.modelHeader, source);
+  findings.push(...stickiness.findings);
+
   const resolved: ResolvedManifest = {
     name: context.name,
     version: context.version,
@@ -391,6 +395,7 @@ export function resolveManifest(
       watchSeconds: rolloutInput.watchSeconds ?? defaults.rollout.watchSeconds,
       alarms: alarms.value,
       approval: rolloutInput.approval ?? defaults.rollout.approval,
+      ...(stickiness.value && { stickiness: stickiness.value }),
     },
   };
   return hasErrors(findings)
@@ -492,6 +497,33 @@ function resolveAlarms(
       sources,
     },
     findings,
+  };
+}
+
+/**
+ * `rollout.stickiness` (the schema has checked that it names exactly one of a header and a cookie): a header
+ * that can tell conversations apart — not one modelship uses itself, nor one every request of the model shares.
+ */
+function resolveStickiness(
+  input: { readonly header?: string; readonly cookie?: string } | undefined,
+  modelHeader: string,
+  source: FindingSource,
+): { value?: Stickiness; findings: Finding[] } {
+  if (input?.cookie !== undefined) return { value: { cookie: input.cookie }, findings: [] };
+  const header = input?.header;
+  if (header === undefined) return { findings: [] };
+  const unusable = unusableStickinessHeader(header, modelHeader);
+  if (unusable === undefined) return { value: { header }, findings: [] };
+  return {
+    findings: [
+      ruleFinding(
+        source,
+        "stickiness-header",
+        "rollout.stickiness.header",
+        `'${header}' cannot be the conversation key: ${unusable}.`,
+        "Name the header your clients send with every turn of a conversation, e.g. x-session-id.",
+      ),
+    ],
   };
 }
 

@@ -6,6 +6,7 @@ import type { CandidateHandle } from "./candidate";
 import type { Finding } from "./findings";
 import type { ResolvedEvalSuite, ResolvedManifest } from "./manifest-schema";
 import type { ChosenServing } from "./serving-choice";
+import type { Stickiness } from "./sticky-routing";
 
 /** Where a rollout came from: the manifest object that started it. */
 export interface RolloutSource {
@@ -187,11 +188,15 @@ export interface ServingVersion {
   readonly handle: CandidateHandle;
 }
 
-/** Where a canary is: the step just applied (1-based) of how many, and the candidate's weight. */
+/**
+ * Where a canary is: the step just applied (1-based) of how many, the candidate's weight, and the
+ * conversation key that keeps a request on one version (`rollout.stickiness`) when the rollout has one.
+ */
 export interface CanaryPosition {
   readonly step: number;
   readonly steps: number;
   readonly weight: number;
+  readonly stickiness?: Stickiness;
 }
 
 /** What serves a model right now, and how it got there. */
