@@ -55,17 +55,19 @@ export class HttpRouteGateway implements Gateway {
     this.maxAttempts = options.maxAttempts ?? 5;
   }
 
-  register(model: string, candidate: CandidateHandle, stickiness?: Stickiness): Promise<void> {
+  async register(model: string, candidate: CandidateHandle, stickiness?: Stickiness): Promise<void> {
+    this.checkKeepsSessions(model, stickiness);
     return this.change(model, `register ${model} ${candidate.version}`, (slots) =>
       registerCandidate(model, slots, candidate, stickiness),
     );
   }
 
-  setWeights(
+  async setWeights(
     model: string,
     weights: { readonly stable: number; readonly candidate: number },
     stickiness?: Stickiness,
   ): Promise<void> {
+    this.checkKeepsSessions(model, stickiness);
     return this.change(
       model,
       `set the weights of ${model} to stable ${weights.stable} / candidate ${weights.candidate}`,
@@ -94,6 +96,17 @@ export class HttpRouteGateway implements Gateway {
       backends: routeBackends(slots),
       ...(slots.stickiness && { stickiness: slots.stickiness }),
     };
+  }
+
+  /** A sticky rollout needs a gateway that keeps sessions; the stack says whether its gateway does. */
+  private checkKeepsSessions(model: string, stickiness: Stickiness | undefined): void {
+    if (!stickiness || this.config.gateway.sessionPersistence) return;
+    throw new GatewayFailed(
+      `${model}'s rollout asks for stickiness (${describeStickiness(stickiness)}), but the stack's gateway is not set up to keep sessions (gateway.sessionPersistence is false): its traffic split would move a conversation between versions.`,
+      {
+        hint: "If the cluster's gateway implements HTTPRoute sessionPersistence (Envoy Gateway, kgateway; not Istio) with the Gateway API's experimental-channel CRDs, set gateway.sessionPersistence: true in the stack config; otherwise remove rollout.stickiness from the manifest (docs/eks.md, Sticky canaries).",
+      },
+    );
   }
 
   private async change(model: string, what: string, apply: (slots: RouteSlots) => RouteSlots): Promise<void> {

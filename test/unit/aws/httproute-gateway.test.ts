@@ -228,9 +228,31 @@ describe("HttpRouteGateway", () => {
 
   describe("a sticky rollout", () => {
     const byHeader = { sessionName: "x-session-id", type: "Header" };
+    /** A stack whose gateway implements HTTPRoute session persistence. */
+    const keepingSessions = () =>
+      gatewayWith({
+        ...DEFAULT_STACK_CONFIG,
+        gateway: { ...DEFAULT_STACK_CONFIG.gateway, sessionPersistence: true },
+      });
+
+    it("is refused, writing nothing, on a stack whose gateway is not set up to keep sessions", async () => {
+      const gateway = gatewayWith();
+      await releaseFirstVersion(gateway);
+      const before = writes().length;
+
+      await expect(gateway.register(MODEL, handle("v2"), { header: "x-session-id" })).rejects.toMatchObject({
+        name: "GatewayFailed",
+        message: expect.stringContaining("gateway.sessionPersistence is false"),
+        hint: expect.stringContaining("set gateway.sessionPersistence: true in the stack config"),
+      });
+      await expect(
+        gateway.setWeights(MODEL, { stable: 50, candidate: 50 }, { cookie: "chat" }),
+      ).rejects.toMatchObject({ name: "GatewayFailed" });
+      expect(writes()).toHaveLength(before);
+    });
 
     it("puts Gateway API session persistence on the weighted rule from its register to its promotion", async () => {
-      const gateway = gatewayWith();
+      const gateway = keepingSessions();
       await releaseFirstVersion(gateway);
       const stickiness = { header: "x-session-id" };
 
@@ -253,7 +275,7 @@ describe("HttpRouteGateway", () => {
     });
 
     it("names a cookie session, with the session cookie lifetime the API server would default", async () => {
-      const gateway = gatewayWith();
+      const gateway = keepingSessions();
       await releaseFirstVersion(gateway);
       await gateway.register(MODEL, handle("v2"), { cookie: "chat" });
       await gateway.setWeights(MODEL, { stable: 50, candidate: 50 }, { cookie: "chat" });
@@ -269,7 +291,7 @@ describe("HttpRouteGateway", () => {
     });
 
     it("takes the session persistence off on a rollback, so no session is held on the candidate", async () => {
-      const gateway = gatewayWith();
+      const gateway = keepingSessions();
       await releaseFirstVersion(gateway);
       await gateway.register(MODEL, handle("v2"), { header: "x-session-id" });
       await gateway.setWeights(MODEL, { stable: 25, candidate: 75 }, { header: "x-session-id" });
@@ -281,7 +303,7 @@ describe("HttpRouteGateway", () => {
     });
 
     it("refuses to go on when the cluster's HTTPRoute CRD drops the field (the standard channel's)", async () => {
-      const gateway = gatewayWith();
+      const gateway = keepingSessions();
       await releaseFirstVersion(gateway);
       server.prune = (_kind, route) => {
         for (const rule of (route.spec as HttpRoute["spec"]).rules ?? []) delete rule.sessionPersistence;
