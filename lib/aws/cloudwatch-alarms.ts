@@ -1,9 +1,10 @@
 // The Alarms port on CloudWatch. Each AlarmSpec is already a PutMetricAlarm / PutCompositeAlarm input in
 // our own words, so `ensure` only spells it CloudWatch's way (creating or updating: both calls are upserts),
 // one call at a time because PutMetricAlarm's rate quota is low, composites after the alarms they name.
-// `states` reads both kinds in one DescribeAlarms per 100 names and puts the metric's latest value next to
-// the threshold: from GetMetricData over the alarm's evaluation window, since the state reason's data is
-// only refreshed when the state changes; that data is the fallback when GetMetricData fails.
+// `states` reads both kinds in one DescribeAlarms per 100 names and, for a metric alarm, reads its evaluation
+// range with GetMetricData (the state reason's data is only refreshed when the state changes, and is the
+// fallback when GetMetricData fails): the newest value goes next to the threshold, and the range is summed
+// up as CloudWatch evaluates it, DatapointsToAlarm out of EvaluationPeriods (`summarizeEvaluation`).
 // `remove` deletes composites before the alarms they name, since CloudWatch refuses to delete an alarm a
 // composite still names, and only what exists, since one missing name makes DeleteAlarms delete nothing.
 
@@ -19,13 +20,17 @@ import {
   PutMetricAlarmCommand,
   type PutMetricAlarmInput,
 } from "@aws-sdk/client-cloudwatch";
+import { evaluationRangePeriods, summarizeEvaluation } from "../core/alarm-evaluation";
 import type {
+  AlarmEvaluation,
   AlarmSpec,
   AlarmState,
   AlarmStateValue,
+  ComparisonOperator,
   CompositeAlarmSpec,
   MetricAlarmSpec,
   MetricId,
+  TreatMissingData,
 } from "../core/alarm-spec";
 import type { Alarms, Clock } from "../ports";
 import { asTransientWhenPassing } from "./transient-errors";
@@ -80,7 +85,9 @@ export class CloudWatchAlarms implements Alarms {
     for (const name of names) {
       const alarm = metric.get(name) ?? composite.get(name);
       if (!alarm) continue;
-      const value = metric.has(name) ? await this.currentValue(alarm as MetricAlarm) : undefined;
+      const { value, evaluation } = metric.has(name)
+        ? await this.currentEvaluation(alarm as MetricAlarm)
+        : {};
       const threshold = (alarm as MetricAlarm).Threshold;
       const since = alarm.StateTransitionedTimestamp ?? alarm.StateUpdatedTimestamp;
       states.push({
@@ -89,6 +96,7 @@ export class CloudWatchAlarms implements Alarms {
         reason: alarm.StateReason ?? "",
         ...(value !== undefined && { value }),
         ...(threshold !== undefined && { threshold }),
+        ...(evaluation && { evaluation }),
         ...(since && { since: since.toISOString() }),
       });
     }
@@ -142,31 +150,47 @@ export class CloudWatchAlarms implements Alarms {
     return { metric, composite };
   }
 
-  /** The alarm's metric (or metric math) now: the newest datapoint of its evaluation window. */
-  private async currentValue(alarm: MetricAlarm): Promise<number | undefined> {
+  /**
+   * The newest value of the alarm's metric (or metric math) and how its evaluation range evaluates; the
+   * range is the whole periods before the current one, as many as the local evaluator reads.
+   */
+  private async currentEvaluation(
+    alarm: MetricAlarm,
+  ): Promise<{ readonly value?: number; readonly evaluation?: AlarmEvaluation }> {
+    const fallback = () => {
+      const value = reasonDataValue(alarm);
+      return value === undefined ? {} : { value };
+    };
     const queries = valueQueries(alarm);
     const period = alarm.Period ?? queries.find((q) => q.MetricStat)?.MetricStat?.Period;
-    if (!queries.length || !period) return reasonDataValue(alarm);
-    const end = this.clock.now();
-    const windowSeconds = period * Math.max(1, alarm.EvaluationPeriods ?? 1);
-    const start = new Date(
-      Math.floor((end.getTime() - windowSeconds * 1000) / (period * 1000)) * period * 1000,
-    );
+    if (!queries.length || !period) return fallback();
+    const periodMs = period * 1000;
+    const range = evaluationRangePeriods(Math.max(1, alarm.EvaluationPeriods ?? 1));
+    // GetMetricData's StartTime is inclusive and EndTime exclusive: exactly `range` whole periods.
+    const end = Math.floor(this.clock.now().getTime() / periodMs) * periodMs;
+    const start = end - range * periodMs;
     try {
       const answer = await this.client.send(
         new GetMetricDataCommand({
           MetricDataQueries: queries,
-          StartTime: start,
-          EndTime: end,
+          StartTime: new Date(start),
+          EndTime: new Date(end),
           ScanBy: "TimestampDescending",
         }),
       );
       const returned = queries.find((q) => q.ReturnData !== false)?.Id;
-      const newest = answer.MetricDataResults?.find((r) => r.Id === returned)?.Values?.[0];
-      return newest ?? reasonDataValue(alarm);
+      const result = answer.MetricDataResults?.find((r) => r.Id === returned);
+      const value = result?.Values?.[0];
+      if (value === undefined) return fallback();
+      const newestFirst = periodValues(result?.Timestamps, result?.Values, end, periodMs, range);
+      const spec = evaluationSpec(alarm);
+      return {
+        value,
+        ...(newestFirst && spec && { evaluation: summarizeEvaluation(spec, newestFirst) }),
+      };
     } catch {
       // The value is for people to read; the alarm's state, which decides, is already in hand.
-      return reasonDataValue(alarm);
+      return fallback();
     }
   }
 
@@ -252,6 +276,49 @@ function valueQueries(alarm: MetricAlarm): MetricDataQuery[] {
       ReturnData: true,
     },
   ];
+}
+
+/**
+ * One value per period of the range, newest first, undefined where GetMetricData returned no datapoint (a
+ * timestamp is the start of its period); undefined when timestamps and values do not pair up.
+ */
+function periodValues(
+  timestamps: readonly Date[] | undefined,
+  values: readonly number[] | undefined,
+  end: number,
+  periodMs: number,
+  range: number,
+): (number | undefined)[] | undefined {
+  if (!timestamps || !values || timestamps.length !== values.length) return undefined;
+  const byStart = new Map(timestamps.map((timestamp, i) => [timestamp.getTime(), values[i]]));
+  return Array.from({ length: range }, (_, i) => byStart.get(end - (i + 1) * periodMs));
+}
+
+const COMPARISONS: readonly ComparisonOperator[] = [
+  "GreaterThanThreshold",
+  "GreaterThanOrEqualToThreshold",
+  "LessThanThreshold",
+  "LessThanOrEqualToThreshold",
+];
+const TREATMENTS: readonly TreatMissingData[] = ["breaching", "notBreaching", "ignore", "missing"];
+
+/**
+ * What the evaluation summary needs of a described alarm, with CloudWatch's defaults (DatapointsToAlarm:
+ * EvaluationPeriods; TreatMissingData: missing); undefined for an alarm it cannot judge this way, such as
+ * an anomaly-detection band.
+ */
+function evaluationSpec(alarm: MetricAlarm): Parameters<typeof summarizeEvaluation>[0] | undefined {
+  const comparison = COMPARISONS.find((known) => known === alarm.ComparisonOperator);
+  const treatMissingData = TREATMENTS.find((known) => known === (alarm.TreatMissingData ?? "missing"));
+  const { Threshold: threshold, EvaluationPeriods: evaluationPeriods } = alarm;
+  if (!comparison || !treatMissingData || threshold === undefined || !evaluationPeriods) return undefined;
+  return {
+    comparison,
+    threshold,
+    evaluationPeriods,
+    datapointsToAlarm: alarm.DatapointsToAlarm ?? evaluationPeriods,
+    treatMissingData,
+  };
 }
 
 /** The newest datapoint CloudWatch evaluated at the alarm's last state change (`StateReasonData`). */

@@ -1,10 +1,11 @@
 // What `modelship status` prints for a model: what serves it now — stable and candidate with their weights,
 // the canary's step and, for a sticky rollout, the conversation key it keeps on one version, the previous
 // stable kept warm during a watch — each alarm's state with what it watches
-// (real traffic, the prober's chats, or auto: traffic when a period has enough requests, else the probes) and
-// its metric value next to its threshold, and the model's last transition.
+// (real traffic, the prober's chats, or auto: traffic when a period has enough requests, else the probes),
+// its evaluation as CloudWatch explains it (how many of the last N periods breach, the M it takes, the periods
+// without data and how they count) and its latest value next to its threshold, and the last transition.
 
-import type { AlarmState } from "../core/alarm-spec";
+import type { AlarmEvaluation, AlarmState, TreatMissingData } from "../core/alarm-spec";
 import { alarmWatches } from "../core/canary-alarms";
 import { describeStickiness } from "../core/sticky-routing";
 import type { ModelRecord, ServingVersion } from "../core/rollout";
@@ -48,7 +49,10 @@ export function formatModelStatus({ record, alarms }: ModelStatus): string {
   const width = Math.max(...rows.map(([label]) => label.length));
   lines.push(...rows.map(([label, text]) => `  ${label.padEnd(width)}  ${text}`));
   if (record.alarmNames?.length) {
-    lines.push("  alarms (watches: metric value / threshold)", ...alarmRows(record.alarmNames, alarms));
+    lines.push(
+      "  alarms (watches: how many of the evaluated periods breach; latest value / threshold)",
+      ...alarmRows(record.alarmNames, alarms),
+    );
     if (record.alarmNames.some((name) => alarmWatches(name) === "auto")) {
       lines.push(
         "    auto: real traffic in a period with at least rollout.alarms.minRequests requests, else the prober's chats",
@@ -83,7 +87,7 @@ function headline(record: ModelRecord): string {
     }
     if (canary && candidate?.rolloutId === lock.rolloutId) {
       const promotion = record.promoteRequested ? "; promotion requested" : "";
-      return `running: canary step ${canary.step} of ${canary.steps} (${lock.version} at ${canary.weight}%)${promotion}`;
+      return `running: ${canary.strategy ?? "canary"} step ${canary.step} of ${canary.steps} (${lock.version} at ${canary.weight}%)${promotion}`;
     }
     return `running: ${lock.version} in its gates${record.history.at(-1) ? ` (last: ${record.history.at(-1)?.stage})` : ""}`;
   }
@@ -120,7 +124,10 @@ function servingRow(version: ServingVersion, weight: number | undefined): string
   return `${version.version}  ${share}(rollout ${version.rolloutId}, workload ${version.handle.id})`;
 }
 
-/** One line per alarm the record names: state, what it watches, `value / threshold`, since when. */
+/**
+ * One line per alarm the record names: state, what it watches, its evaluation, `latest value / threshold`,
+ * since when. A composite shows only its state: its rule over the others decides.
+ */
 function alarmRows(names: readonly string[], states: readonly AlarmState[]): string[] {
   const byName = new Map(states.map((s) => [s.name, s]));
   const nameWidth = Math.max(...names.map((n) => n.length));
@@ -128,13 +135,30 @@ function alarmRows(names: readonly string[], states: readonly AlarmState[]): str
     const state = byName.get(name);
     if (!state) return `    ${name.padEnd(nameWidth)}  missing: CloudWatch has no such alarm`;
     const watches = alarmWatches(name);
+    const latest = `latest ${state.value === undefined ? "–" : formatNumber(state.value)}`;
     const measured =
       state.threshold !== undefined
-        ? `${watches && watches !== "composite" ? `${watches}: ` : ""}${state.value === undefined ? "–" : formatNumber(state.value)} / ${formatNumber(state.threshold)}`
+        ? `${watches && watches !== "composite" ? `${watches}: ` : ""}${state.evaluation ? `${evaluationText(state.evaluation)}; ` : ""}${latest} / ${formatNumber(state.threshold)}`
         : "composite";
     const since = state.since ? `  since ${state.since}` : "";
     return `    ${name.padEnd(nameWidth)}  ${state.state.padEnd(17)}  ${measured}${since}`;
   });
+}
+
+/** What CloudWatch does with a period without data, per TreatMissingData. */
+const MISSING_DATA_COUNTS: Readonly<Record<TreatMissingData, string>> = {
+  breaching: "treated as breaching",
+  notBreaching: "treated as not breaching",
+  missing: "not counted",
+  ignore: "ignored",
+};
+
+/** `breaching 2 of the last 3 periods (alarms at 3), 1 had no data: treated as not breaching` */
+function evaluationText(evaluation: AlarmEvaluation): string {
+  const { breaching, evaluationPeriods, datapointsToAlarm, noData, treatMissingData } = evaluation;
+  const periods = evaluationPeriods === 1 ? "the last period" : `the last ${evaluationPeriods} periods`;
+  const gaps = noData > 0 ? `, ${noData} had no data: ${MISSING_DATA_COUNTS[treatMissingData]}` : "";
+  return `breaching ${breaching} of ${periods} (alarms at ${datapointsToAlarm})${gaps}`;
 }
 
 function formatNumber(value: number): string {

@@ -2,8 +2,7 @@
 // PutMetricAlarm / PutCompositeAlarm, so the local runtime rolls back when CloudWatch would.
 //
 // A metric alarm at `now` looks at whole periods only: the current, incomplete period is never evaluated.
-// It reads an evaluation range of EvaluationPeriods + 2 periods (CloudWatch reads "more than Evaluation
-// Periods", and its documented example reads 5 for 3; the exact number is not published), then, as the
+// It reads an evaluation range of EvaluationPeriods + 2 periods (`evaluationRangePeriods`), then, as the
 // CloudWatch user guide describes ("How alarm state is evaluated when data is missing"):
 // - with at least N real datapoints in the range, the N most recent decide (M of them breaching → ALARM);
 //   TreatMissingData does not matter;
@@ -28,14 +27,13 @@ import type {
   MetricAlarmSpec,
   TreatMissingData,
 } from "./alarm-spec";
+import { evaluationRangePeriods, isBreaching, summarizeEvaluation } from "./alarm-evaluation";
 import { type CompositeRule, parseCompositeRule, ruleHolds } from "./composite-rule";
 import { type MetricMathExpression, evaluateMetricMath, parseMetricMath } from "./metric-math";
 import { type MetricSeries, parseStatistic, periodStart } from "./metric-series";
 
 /** The most metricStat entries, and the most expression entries, a metric-math alarm may have. */
 const MAX_QUERIES_OF_A_KIND = 10;
-/** Periods read beyond EvaluationPeriods, to look past gaps. */
-const EXTRA_RANGE_PERIODS = 2;
 const INITIAL_REASON = "Unchecked: Initial alarm creation";
 
 /** A state change `evaluateAll` saw: the alarm, the state it left and the state it is in now. */
@@ -399,7 +397,7 @@ function nameProblems(name: string): string[] {
 
 /** History a metric alarm needs: its evaluation range, the current period and one period of margin. */
 function retentionSeconds(spec: MetricAlarmSpec): number {
-  return (spec.evaluationPeriods + EXTRA_RANGE_PERIODS + 2) * spec.periodSeconds;
+  return (evaluationRangePeriods(spec.evaluationPeriods) + 2) * spec.periodSeconds;
 }
 
 // ── Evaluating ───────────────────────────────────────────────────────────────────────────────────────
@@ -411,7 +409,7 @@ function evaluatePrepared(
   previous: AlarmState | undefined,
 ): AlarmState {
   const { spec } = alarm;
-  const range = spec.evaluationPeriods + EXTRA_RANGE_PERIODS;
+  const range = evaluationRangePeriods(spec.evaluationPeriods);
   const periodMs = spec.periodSeconds * 1000;
   // The period `now` falls in has not ended: the newest period evaluated is the one before it.
   const firstPeriodStart = periodStart(now.getTime(), spec.periodSeconds) - range * periodMs;
@@ -422,6 +420,7 @@ function evaluatePrepared(
     name: spec.name,
     threshold: spec.threshold,
     ...(newest === undefined ? {} : { value: newest.value }),
+    evaluation: summarizeEvaluation(spec, periods.map((p) => p?.value).reverse()),
   };
   const lowSamples =
     alarm.percentile !== undefined &&
@@ -490,7 +489,7 @@ type Verdict =
 function decide(spec: MetricAlarmSpec, periods: readonly (PeriodValue | undefined)[]): Verdict {
   const n = spec.evaluationPeriods;
   const m = spec.datapointsToAlarm;
-  const breaches = (p: PeriodValue) => breaching(p.value, spec.comparison, spec.threshold);
+  const breaches = (p: PeriodValue) => isBreaching(p.value, spec.comparison, spec.threshold);
   // Real datapoints with their age in periods (1 = the newest period evaluated), newest first.
   const real = periods
     .map((p, i) => (p === undefined ? undefined : { ...p, age: periods.length - i }))
@@ -624,19 +623,6 @@ function evaluateComposite(
     reason: `${rule.source} is ${holds ? "TRUE" : "FALSE"}${named.length > 0 ? `: ${named.join("; ")}` : ""}.`,
     since: since(state),
   };
-}
-
-function breaching(value: number, comparison: ComparisonOperator, threshold: number): boolean {
-  switch (comparison) {
-    case "GreaterThanThreshold":
-      return value > threshold;
-    case "GreaterThanOrEqualToThreshold":
-      return value >= threshold;
-    case "LessThanThreshold":
-      return value < threshold;
-    case "LessThanOrEqualToThreshold":
-      return value <= threshold;
-  }
 }
 
 function comparisonPhrase(comparison: ComparisonOperator): string {

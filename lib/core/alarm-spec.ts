@@ -69,6 +69,21 @@ export interface AlarmState {
   /** The latest evaluated value, next to its threshold, for `modelship status`. */
   readonly value?: number;
   readonly threshold?: number;
+  /** For a metric alarm: how its evaluation reads, M out of N, where the adapter could read the periods. */
+  readonly evaluation?: AlarmEvaluation;
   /** ISO timestamp of the last state change. */
   readonly since?: string;
+}
+
+/**
+ * A metric alarm's evaluation in CloudWatch's terms: of the `evaluationPeriods` (N) periods evaluated,
+ * `breaching` have a value beyond the threshold and `noData` had no datapoint; `datapointsToAlarm` (M)
+ * breaching periods make ALARM, and `treatMissingData` says how the periods without data count.
+ */
+export interface AlarmEvaluation {
+  readonly evaluationPeriods: number;
+  readonly datapointsToAlarm: number;
+  readonly breaching: number;
+  readonly noData: number;
+  readonly treatMissingData: TreatMissingData;
 }

@@ -3,6 +3,7 @@
 // into a ResolvedManifest that stages read without checking for undefined.
 
 import { z } from "zod";
+import type { RolloutStrategy } from "./rollout-strategy";
 import { HTTP_TOKEN_PATTERN, type Stickiness } from "./sticky-routing";
 
 /** `<name>` becomes a Kubernetes name: a DNS-1123 label, ≤ 63 chars, starting and ending alphanumeric. */
@@ -175,6 +176,15 @@ export const manifestSchema = z.strictObject({
       watchSeconds: z.number().int().min(0).optional(),
       alarms: alarmsSchema.optional(),
       approval: z.enum(["auto", "manual"]).optional(),
+      /** How traffic moves to the candidate (core/rollout-strategy): canary steps, linear, or blue/green. */
+      strategy: z.enum(["canary", "linear", "blueGreen"]).optional(),
+      /** The linear strategy's step and interval; only with `strategy: linear`. */
+      linear: z
+        .strictObject({
+          stepPercent: positiveInt.max(100).optional(),
+          intervalSeconds: z.number().int().min(0).optional(),
+        })
+        .optional(),
       /** During a canary, requests carrying this header's or cookie's value stay on the version it hashes to. */
       stickiness: z
         .strictObject({
@@ -282,6 +292,8 @@ export interface ResolvedAlarms {
 }
 
 export interface ResolvedRollout {
+  readonly strategy: RolloutStrategy;
+  /** The canary steps the strategy makes: the manifest's, linear's, or none for blue/green. */
   readonly steps: readonly CanaryStep[];
   readonly bakeSeconds: number;
   readonly watchSeconds: number;

@@ -37,6 +37,7 @@ import {
 } from "./manifest-schema";
 import { type FindingSource, describeValue, findingsFromSchemaIssues } from "./schema-findings";
 import { declaredRuntime } from "./serving-choice";
+import { DEFAULT_LINEAR_STEP_PERCENT, linearSteps, type RolloutStrategy } from "./rollout-strategy";
 import { MAX_STRESS_RUN_SECONDS } from "./stress-gate";
 import { type Stickiness, unusableStickinessHeader } from "./sticky-routing";
 
@@ -330,37 +331,60 @@ export function resolveManifest(
 
   const rolloutInput = manifest.rollout ?? {};
   const bakeSeconds = rolloutInput.bakeSeconds ?? defaults.rollout.bakeSeconds;
-  const steps = (rolloutInput.steps ?? defaults.rollout.steps).map((step) => resolveStep(step, bakeSeconds));
-  findings.push(
-    ...checkCanarySteps(
-      steps.map((s) => s.weight),
-      "rollout.steps",
-      source,
-    ),
-  );
-  const lastWeight = steps.at(-1)?.weight ?? 0;
-  if (lastWeight < 100) steps.push({ weight: 100, bakeSeconds });
+  const strategy = resolveStrategy(rolloutInput, bakeSeconds, source, findings);
+  let steps: CanaryStep[];
+  if (strategy.kind === "canary") {
+    steps = (rolloutInput.steps ?? defaults.rollout.steps).map((step) => resolveStep(step, bakeSeconds));
+    findings.push(
+      ...checkCanarySteps(
+        steps.map((s) => s.weight),
+        "rollout.steps",
+        source,
+      ),
+    );
+    const lastWeight = steps.at(-1)?.weight ?? 0;
+    if (lastWeight < 100) steps.push({ weight: 100, bakeSeconds });
+  } else {
+    steps = strategy.kind === "linear" ? linearSteps(strategy.stepPercent, strategy.intervalSeconds) : [];
+  }
 
   const alarms = resolveAlarms(rolloutInput.alarms ?? {}, defaults.rollout.alarms, source);
   findings.push(...alarms.findings, ...checkAlarmTiming(alarms.value, "rollout.alarms", source));
   const watchSeconds = rolloutInput.watchSeconds ?? defaults.rollout.watchSeconds;
+  // A linear rollout's steps all bake its interval: one finding, at the interval, rather than one per step.
+  const bakeFindings = checkBakeWindows(
+    {
+      steps: strategy.kind === "linear" ? steps.slice(0, 1) : steps,
+      watchSeconds,
+      alarms: alarms.value,
+      ...(rolloutInput.allowShortBakes === undefined
+        ? {}
+        : { allowShortBakes: rolloutInput.allowShortBakes }),
+    },
+    config.local.timeFactor ?? 1,
+    source,
+  );
   findings.push(
-    ...checkBakeWindows(
-      {
-        steps,
-        watchSeconds,
-        alarms: alarms.value,
-        ...(rolloutInput.allowShortBakes === undefined
-          ? {}
-          : { allowShortBakes: rolloutInput.allowShortBakes }),
-      },
-      config.local.timeFactor ?? 1,
-      source,
+    ...bakeFindings.map((finding) =>
+      strategy.kind === "linear" && finding.path === "rollout.steps[0]"
+        ? { ...finding, path: "rollout.linear.intervalSeconds" }
+        : finding,
     ),
   );
 
   const stickiness = resolveStickiness(rolloutInput.stickiness, config.gateway.modelHeader, source);
   findings.push(...stickiness.findings);
+  if (stickiness.value && strategy.kind === "blueGreen") {
+    findings.push(
+      ruleFinding(
+        source,
+        "stickiness-blue-green",
+        "rollout.stickiness",
+        "stickiness keeps a conversation on one version while traffic is split, but strategy: blueGreen moves all traffic at once: there is no split to stay on one side of.",
+        "Remove rollout.stickiness, or use strategy: canary or linear.",
+      ),
+    );
+  }
 
   const resolved: ResolvedManifest = {
     name: context.name,
@@ -390,6 +414,7 @@ export function resolveManifest(
       },
     },
     rollout: {
+      strategy,
       steps,
       bakeSeconds,
       watchSeconds: rolloutInput.watchSeconds ?? defaults.rollout.watchSeconds,
@@ -408,6 +433,49 @@ function runtimeAllowing(image: string, config: StackConfig): Runtime | undefine
   return (Object.keys(config.allowedImages) as Runtime[]).find((runtime) =>
     config.allowedImages[runtime].includes(image),
   );
+}
+
+/**
+ * The strategy the manifest names (canary when none), with linear's step and interval filled in; settings of
+ * another strategy than the one named are refused, not ignored.
+ */
+function resolveStrategy(
+  rollout: NonNullable<Manifest["rollout"]>,
+  bakeSeconds: number,
+  source: FindingSource,
+  findings: Finding[],
+): RolloutStrategy {
+  const kind = rollout.strategy ?? "canary";
+  if (rollout.steps !== undefined && kind !== "canary") {
+    findings.push(
+      ruleFinding(
+        source,
+        "strategy-steps",
+        "rollout.steps",
+        `rollout.steps are the canary strategy's, but the manifest says strategy: ${kind}, which ${kind === "linear" ? "makes its steps from rollout.linear" : "has no steps: all traffic moves at once"}.`,
+        kind === "linear"
+          ? "Remove rollout.steps, or set strategy: canary."
+          : "Remove rollout.steps, or set strategy: canary (or linear).",
+      ),
+    );
+  }
+  if (rollout.linear !== undefined && kind !== "linear") {
+    findings.push(
+      ruleFinding(
+        source,
+        "strategy-linear",
+        "rollout.linear",
+        `rollout.linear sets the linear strategy's steps, but the manifest says strategy: ${kind}${rollout.strategy === undefined ? " (the default)" : ""}.`,
+        "Set rollout.strategy: linear, or remove rollout.linear.",
+      ),
+    );
+  }
+  if (kind !== "linear") return { kind };
+  return {
+    kind,
+    stepPercent: rollout.linear?.stepPercent ?? DEFAULT_LINEAR_STEP_PERCENT,
+    intervalSeconds: rollout.linear?.intervalSeconds ?? bakeSeconds,
+  };
 }
 
 function resolveStep(step: CanaryStepInput | RolloutDefaultStep, bakeSeconds: number): CanaryStep {

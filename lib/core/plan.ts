@@ -51,6 +51,7 @@ export function planRollout(
       config.evalShardSize,
       evaluation.maxTokens,
     ),
+    strategy: manifest.rollout.strategy,
     canarySteps: hasStable
       ? manifest.rollout.steps.map(({ weight, bakeSeconds }) => ({ weight, bakeSeconds }))
       : [],

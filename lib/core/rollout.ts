@@ -2,6 +2,7 @@
 // store keeps per model. Each stage writes only its own key of the state (`ResultPath: $.validation`, …);
 // big results go to the object store under reports/ and the state keeps their keys and a summary.
 
+import type { RolloutStrategy } from "./rollout-strategy";
 import type { CandidateHandle } from "./candidate";
 import type { Finding } from "./findings";
 import type { ResolvedEvalSuite, ResolvedManifest } from "./manifest-schema";
@@ -50,7 +51,11 @@ export interface RolloutPlan {
   readonly stressPrompts: StressPromptSet | null;
   /** One item per eval shard (an Eval Map iteration); empty when the eval gate is off. */
   readonly evalShards: readonly EvalShardPlan[];
-  /** Canary steps with bakes resolved; empty for a first release. */
+  /**
+   * How traffic moves (core/rollout-strategy); absent in plans made before strategies existed: canary.
+   */
+  readonly strategy?: RolloutStrategy;
+  /** Canary steps with bakes resolved; empty for a first release and for blue/green. */
   readonly canarySteps: readonly { readonly weight: number; readonly bakeSeconds: number }[];
   readonly watchSeconds: number;
   /** Upper bound of readiness polls before CandidateTimeout. */
@@ -193,6 +198,8 @@ export interface ServingVersion {
  * conversation key that keeps a request on one version (`rollout.stickiness`) when the rollout has one.
  */
 export interface CanaryPosition {
+  /** Which strategy's step: linear's or (absent) the canary's. */
+  readonly strategy?: "linear";
   readonly step: number;
   readonly steps: number;
   readonly weight: number;

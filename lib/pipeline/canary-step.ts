@@ -77,6 +77,7 @@ export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): P
       {
         weights,
         canary: {
+          ...(plan.strategy?.kind === "linear" && { strategy: "linear" as const }),
           step: progress.step,
           steps: progress.steps,
           weight: progress.weight,

@@ -14,7 +14,13 @@ import { type Finding, hasErrors } from "../core/findings";
 import { loadManifest, MAX_MANIFEST_BYTES, manifestTooLarge } from "../core/manifest";
 import type { ResolvedManifest } from "../core/manifest-schema";
 import { planRollout } from "../core/plan";
-import type { ExecutionInput, PrepareResult, RolloutIdentity, StressPromptSet } from "../core/rollout";
+import type {
+  ExecutionInput,
+  PrepareResult,
+  RolloutIdentity,
+  RolloutPlan,
+  StressPromptSet,
+} from "../core/rollout";
 import { unreadableEntryFinding } from "../core/unreadable-entry";
 import type { ObjectVersion } from "../ports";
 import type { StageDeps } from "./deps";
@@ -84,7 +90,7 @@ export async function prepare(state: ExecutionInput, deps: PrepareDeps): Promise
     record?.history.some((t) => t.rolloutId === rollout.id && t.stage === STAGE) ?? false;
   if (!alreadyRecorded) {
     const reason = plan.stableVersion
-      ? `Rolling out ${rollout.model} ${rollout.version} as a canary against stable ${plan.stableVersion}.`
+      ? `Rolling out ${rollout.model} ${rollout.version} ${strategyPhrase(plan)} against stable ${plan.stableVersion}.`
       : `Rolling out ${rollout.model} ${rollout.version}: a first release, no canary.`;
     // Emitted before the record is written: a retry after a failed write repeats the event rather than
     // losing it (events are at-least-once).
@@ -92,6 +98,7 @@ export async function prepare(state: ExecutionInput, deps: PrepareDeps): Promise
       rolloutEvent("Rollout Started", rollout, STAGE, reason, deps.clock, {
         data: {
           stableVersion: plan.stableVersion ?? null,
+          strategy: plan.strategy?.kind ?? "canary",
           canarySteps: plan.canarySteps.map((s) => s.weight),
           gates: plan.gates,
           warnings: warnings.length,
@@ -317,4 +324,17 @@ async function reject(rollout: RolloutIdentity, deps: PrepareDeps, error: Models
     }),
   );
   throw error;
+}
+
+/** `as a canary`, `linearly (10% more every 300 s)`, `blue/green (all traffic at once after the gates)`. */
+function strategyPhrase(plan: RolloutPlan): string {
+  const strategy = plan.strategy ?? { kind: "canary" };
+  switch (strategy.kind) {
+    case "canary":
+      return "as a canary";
+    case "linear":
+      return `linearly (${strategy.stepPercent}% more every ${strategy.intervalSeconds} s)`;
+    case "blueGreen":
+      return "blue/green (all traffic at once after the gates)";
+  }
 }

@@ -58,9 +58,11 @@ export async function promote(state: ExecutionState, deps: PromoteDeps): Promise
 
   let reason = done?.reason;
   if (!reason) {
-    reason = previous
-      ? `${rollout.model} ${rollout.version} was promoted to 100%; ${previous.version} stays warm through the ${plan.watchSeconds} s watch.`
-      : `${rollout.model} ${rollout.version} was released at 100% (a first release: no canary) and is watched for ${plan.watchSeconds} s.`;
+    reason = !previous
+      ? `${rollout.model} ${rollout.version} was released at 100% (a first release: no canary) and is watched for ${plan.watchSeconds} s.`
+      : plan.strategy?.kind === "blueGreen"
+        ? `${rollout.model} ${rollout.version} took 100% of traffic at once (blue/green); ${previous.version} stays warm through the ${plan.watchSeconds} s watch, to take it all back in one step on an alarm.`
+        : `${rollout.model} ${rollout.version} was promoted to 100%; ${previous.version} stays warm through the ${plan.watchSeconds} s watch.`;
     const weights = { stable: 100, candidate: 0 };
     const event = rolloutEvent("Model Promoted", rollout, STAGE, reason, deps.clock, {
       data: { previousStable: previous?.version ?? null, watchSeconds: plan.watchSeconds, weights },
@@ -91,8 +93,9 @@ export async function promote(state: ExecutionState, deps: PromoteDeps): Promise
     );
   }
 
-  // A first release is armed here, before it takes traffic (again on a retry: both calls are idempotent).
-  if (!plan.hasStable) await armRolloutWatch(rollout, alarms, deps, fence);
+  // A rollout with no canary steps (a first release, blue/green) is armed here, before it takes traffic
+  // (again on a retry: both calls are idempotent).
+  if (plan.canarySteps.length === 0) await armRolloutWatch(rollout, alarms, deps, fence);
   await fence.act(
     () => deps.gateway.promote(rollout.model, rollout.version),
     routeUndo(deps.gateway, rollout.model, rollout.version, previous?.version),

@@ -180,6 +180,48 @@ describe("A first release", () => {
   });
 });
 
+describe("The rollout strategies", () => {
+  it("blue/green: with a stable but no steps, from the gateway straight to Promote, still watched", async () => {
+    const run = await runPipeline({
+      plan: testPlan({ hasStable: true, strategy: { kind: "blueGreen" }, canarySteps: [] }),
+    });
+
+    expect(run.result.status).toBe("SUCCEEDED");
+    expect(run.path).toEqual([...HAPPY_PATH_TO_GATEWAY, ...PROMOTION]);
+    expect(run.count("CanaryStep")).toBe(0);
+  });
+
+  it("blue/green: an alarm in the watch rolls everything back in one step", async () => {
+    const run = await runPipeline({
+      plan: testPlan({ hasStable: true, strategy: { kind: "blueGreen" }, canarySteps: [] }),
+      stages: {
+        CheckCanary: async (): Promise<CanaryCheck> => ({
+          rollback: true,
+          promote: false,
+          reason: "Alarm modelship-llama-v2-errors is in ALARM.",
+        }),
+      },
+    });
+
+    expect(failure(run).Error).toBe("RolledBack");
+    expect(run.path.slice(-5)).toEqual(["Watch", "CheckWatch", "WatchVerdict", "Rollback", "RolledBack"]);
+  });
+
+  it("linear: one canary round per step of the plan, then the promotion", async () => {
+    const steps = [20, 40, 60, 80, 100].map((weight) => ({ weight, bakeSeconds: 0 }));
+    const run = await runPipeline({
+      plan: testPlan({
+        strategy: { kind: "linear", stepPercent: 20, intervalSeconds: 0 },
+        canarySteps: steps,
+      }),
+    });
+
+    expect(run.result.status).toBe("SUCCEEDED");
+    expect(run.count("CanaryStep")).toBe(5);
+    expect(run.path.slice(-PROMOTION.length)).toEqual(PROMOTION);
+  });
+});
+
 describe("Skippable gates", () => {
   it.each([
     ["smoke", ["IsSmokeTestEnabled", "IsStressTestEnabled"], ["SmokeTest"]],

@@ -92,6 +92,7 @@ export function testManifest(model = "llama", version = "v2"): ResolvedManifest 
       },
     },
     rollout: {
+      strategy: { kind: "canary" },
       steps: [],
       bakeSeconds: 600,
       watchSeconds: 1800,

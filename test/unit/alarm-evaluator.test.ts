@@ -158,6 +158,13 @@ describe("metric alarm: reasons, values and timestamps", () => {
         "Threshold Crossed: 3 out of the last 3 datapoints [2533.0, 2610.5, 2450.0] were greater than the threshold (2000.0)",
       value: 2533,
       threshold: 2000,
+      evaluation: {
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        breaching: 3,
+        noData: 0,
+        treatMissingData: "missing",
+      },
       since: now.toISOString(),
     });
   });
@@ -224,6 +231,46 @@ describe("metric alarm: reasons, values and timestamps", () => {
     };
     const state = evaluateMetricAlarm(metricAlarm({ treatMissingData: "ignore" }), series, now, previous);
     expect(state).toMatchObject({ state: "ALARM", reason: "it was bad", since: "2025-06-01T11:00:00.000Z" });
+  });
+});
+
+describe("metric alarm: its evaluation, M out of N, beside the state", () => {
+  function evaluationOf(pattern: string, spec: MetricAlarmSpec) {
+    const { series, now } = fromPattern(pattern);
+    return evaluateMetricAlarm(spec, series, now);
+  }
+
+  it("says an OK alarm whose newest value is over the threshold breaches 2 of its 3 periods and needs 3", () => {
+    const state = evaluationOf("0 X X", metricAlarm({ datapointsToAlarm: 3 }));
+    expect(state).toMatchObject({ state: "OK", value: 20, threshold: 10 });
+    expect(state.evaluation).toEqual({
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      breaching: 2,
+      noData: 0,
+      treatMissingData: "missing",
+    });
+  });
+
+  it("counts the periods without data among the N evaluated, with the alarm's TreatMissingData", () => {
+    const state = evaluationOf("- - 0 - X", metricAlarm({ treatMissingData: "notBreaching" }));
+    expect(state.state).toBe("OK");
+    expect(state.evaluation).toMatchObject({ breaching: 1, noData: 1, treatMissingData: "notBreaching" });
+    expect(evaluationOf("- - - - -", metricAlarm()).evaluation).toMatchObject({ breaching: 0, noData: 3 });
+  });
+
+  it("evaluates the N newest datapoints when the range has at least N, skipping the gaps between them", () => {
+    const state = evaluationOf("0 X X - X", metricAlarm());
+    expect(state.state).toBe("ALARM");
+    expect(state.evaluation).toMatchObject({ breaching: 3, noData: 0 });
+  });
+
+  it("leaves the current, incomplete period out of the count", () => {
+    const series = new MetricSeries();
+    for (const offset of [1_000, 11_000, 21_000]) series.record(LATENCY, 5, T0 + offset);
+    series.record(LATENCY, 999, T0 + 31_000);
+    const state = evaluateMetricAlarm(metricAlarm(), series, new Date(T0 + 39_999));
+    expect(state.evaluation).toMatchObject({ breaching: 0, noData: 0 });
   });
 });
 

@@ -112,6 +112,7 @@ function answerAlarms(): void {
         ExtendedStatistic: "p95",
         Period: 10,
         EvaluationPeriods: 3,
+        ComparisonOperator: "GreaterThanThreshold",
         Threshold: 2000,
       },
       {
@@ -141,6 +142,9 @@ function answerAlarms(): void {
           { Id: "rate", Expression: "100 * errors / MAX([requests, 1])", ReturnData: true },
         ],
         EvaluationPeriods: 3,
+        DatapointsToAlarm: 2,
+        ComparisonOperator: "GreaterThanThreshold",
+        TreatMissingData: "notBreaching",
         Threshold: 2,
       },
     ],
@@ -153,10 +157,28 @@ function answerAlarms(): void {
       },
     ],
   });
+  answerMetricData({ latency: [2210, 1840.5, 2300], errors: [3.25, 1.5, 4] });
+}
+
+/** Each alarm's values over the newest periods of the range asked for, newest first; `undefined`: no datapoint. */
+function answerMetricData(values: {
+  readonly latency: readonly (number | undefined)[];
+  readonly errors: readonly (number | undefined)[];
+}): void {
   cloudwatch.on(GetMetricDataCommand).callsFake((input: GetMetricDataInput) => {
     const returned = input.MetricDataQueries?.find((q) => q.ReturnData !== false);
+    const end = input.EndTime?.getTime() ?? 0;
+    const datapoints = (returned?.Expression ? values.errors : values.latency).flatMap((value, i) =>
+      value === undefined ? [] : [{ timestamp: new Date(end - (i + 1) * 10_000), value }],
+    );
     return {
-      MetricDataResults: [{ Id: returned?.Id, Values: returned?.Expression ? [3.25] : [1840.5] }],
+      MetricDataResults: [
+        {
+          Id: returned?.Id,
+          Timestamps: datapoints.map((d) => d.timestamp),
+          Values: datapoints.map((d) => d.value),
+        },
+      ],
     };
   });
 }
@@ -181,7 +203,7 @@ afterEach(() => {
 });
 
 describe("modelship status", () => {
-  it("shows a model mid-canary: stable and candidate with their weights, the step, and each alarm's source and value next to its threshold", async () => {
+  it("shows a model mid-canary: stable and candidate with their weights, the step, and each alarm's source, how many of its evaluated periods breach and its latest value next to its threshold", async () => {
     expect(await status(["llama-3-8b", "--table", TABLE])).toBe(0);
     expect(out.join("\n")).toBe(
       [
@@ -190,9 +212,9 @@ describe("modelship status", () => {
         "  candidate  v3  25%  (rollout llama-3-8b-v3-4e5f6a7b, workload models/llama-3-8b-v3)",
         "  rollout    llama-3-8b-v3-4e5f6a7b (v3) holds the model since 2025-06-01T08:55:00.000Z",
         "  last       CanaryStep at 2025-06-01T09:30:00.000Z: llama-3-8b v3 takes 25% of traffic, v2 75% (step 2 of 4); baking 600 s.",
-        "  alarms (watches: metric value / threshold)",
-        "    modelship-llama-3-8b-v3-latency-p95  OK                 auto: 1840.5 / 2000  since 2025-06-01T09:31:00.000Z",
-        "    modelship-llama-3-8b-v3-error-rate   ALARM              auto: 3.25 / 2  since 2025-06-01T09:34:20.000Z",
+        "  alarms (watches: how many of the evaluated periods breach; latest value / threshold)",
+        "    modelship-llama-3-8b-v3-latency-p95  OK                 auto: breaching 2 of the last 3 periods (alarms at 3); latest 2210 / 2000  since 2025-06-01T09:31:00.000Z",
+        "    modelship-llama-3-8b-v3-error-rate   ALARM              auto: breaching 2 of the last 3 periods (alarms at 2); latest 3.25 / 2  since 2025-06-01T09:34:20.000Z",
         "    modelship-llama-3-8b-v3-rollback     ALARM              composite  since 2025-06-01T09:34:21.000Z",
         "    auto: real traffic in a period with at least rollout.alarms.minRequests requests, else the prober's chats",
       ].join("\n"),
@@ -264,11 +286,29 @@ describe("modelship status", () => {
       weights: { stable: 75, candidate: 25 },
       canary: { step: 2, steps: 4, weight: 25 },
       alarms: [
-        { name: ALARMS.latency, state: "OK", value: 1840.5, threshold: 2000 },
+        {
+          name: ALARMS.latency,
+          state: "OK",
+          value: 2210,
+          threshold: 2000,
+          evaluation: { evaluationPeriods: 3, datapointsToAlarm: 3, breaching: 2, noData: 0 },
+        },
         { name: ALARMS.errors, state: "ALARM", value: 3.25, threshold: 2 },
         { name: ALARMS.composite, state: "ALARM" },
       ],
     });
+  });
+
+  it("says how many evaluated periods had no data and how each alarm counts them", async () => {
+    answerMetricData({ latency: [2210, undefined, undefined], errors: [4, undefined, 3.5] });
+    expect(await status(["llama-3-8b", "--table", TABLE])).toBe(0);
+    const printed = out.join("\n");
+    expect(printed).toContain(
+      "modelship-llama-3-8b-v3-latency-p95  OK                 auto: breaching 1 of the last 3 periods (alarms at 3), 2 had no data: not counted; latest 2210 / 2000",
+    );
+    expect(printed).toContain(
+      "modelship-llama-3-8b-v3-error-rate   ALARM              auto: breaching 2 of the last 3 periods (alarms at 2), 1 had no data: treated as not breaching; latest 4 / 2",
+    );
   });
 
   it("calls an alarm the record names but CloudWatch no longer has missing", async () => {

@@ -94,6 +94,25 @@ describe("LocalAlarms", () => {
     expect(await alarms.states([LATENCY, ROLLBACK])).toMatchObject([{ state: "ALARM" }, { state: "ALARM" }]);
   });
 
+  it("answers, for an OK alarm whose newest period is over its threshold, how many of its periods breach and the count it takes", async () => {
+    await alarms.ensure(specs);
+    alarms.start(250);
+    for (const latency of [100, 5000, 5000]) {
+      await periodOf(latency);
+      await crossBoundary(250);
+    }
+    const [latency] = await alarms.states([LATENCY]);
+    expect(latency).toMatchObject({ state: "OK", value: 5000, threshold: 2000 });
+    expect(latency?.evaluation).toEqual({
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      breaching: 2,
+      noData: 0,
+      treatMissingData: "notBreaching",
+    });
+    expect(calls).toEqual([]);
+  });
+
   it("calls onAlarm again after the alarm went back to OK and breached again", async () => {
     await alarms.ensure(specs);
     alarms.start(500);

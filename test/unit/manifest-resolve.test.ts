@@ -180,6 +180,67 @@ describe("resolveManifest", () => {
     });
   });
 
+  describe("rollout strategies", () => {
+    it("keeps the canary's steps when no strategy is named", () => {
+      const manifest = resolved("rollout: {steps: [10, 100], bakeSeconds: 60}");
+      expect(manifest.rollout.strategy).toEqual({ kind: "canary" });
+      expect(manifest.rollout.steps.map((s) => s.weight)).toEqual([10, 100]);
+    });
+
+    it("makes linear's steps from its step and interval, the last at 100%", () => {
+      const manifest = resolved(
+        "rollout: {strategy: linear, linear: {stepPercent: 30, intervalSeconds: 120}}",
+      );
+      expect(manifest.rollout.strategy).toEqual({ kind: "linear", stepPercent: 30, intervalSeconds: 120 });
+      expect(manifest.rollout.steps).toEqual([
+        { weight: 30, bakeSeconds: 120 },
+        { weight: 60, bakeSeconds: 120 },
+        { weight: 90, bakeSeconds: 120 },
+        { weight: 100, bakeSeconds: 120 },
+      ]);
+    });
+
+    it("gives linear 10% steps at the manifest's bake when it names only the strategy", () => {
+      const manifest = resolved("rollout: {strategy: linear, bakeSeconds: 45}");
+      expect(manifest.rollout.steps).toHaveLength(10);
+      expect(manifest.rollout.steps[0]).toEqual({ weight: 10, bakeSeconds: 45 });
+    });
+
+    it("has no steps for blue/green: all traffic moves at once after the gates", () => {
+      const manifest = resolved("rollout: {strategy: blueGreen}");
+      expect(manifest.rollout.strategy).toEqual({ kind: "blueGreen" });
+      expect(manifest.rollout.steps).toEqual([]);
+    });
+
+    it("refuses another strategy's settings instead of ignoring them, naming both", () => {
+      const result = resolveYaml(
+        "rollout: {strategy: blueGreen, steps: [10, 100], linear: {stepPercent: 5}}",
+      );
+      expect(result.manifest).toBeUndefined();
+      expect(findingAt(result, "rollout.steps").message).toBe(
+        "rollout.steps are the canary strategy's, but the manifest says strategy: blueGreen, which has no steps: all traffic moves at once.",
+      );
+      expect(findingAt(result, "rollout.linear").message).toBe(
+        "rollout.linear sets the linear strategy's steps, but the manifest says strategy: blueGreen.",
+      );
+      expect(
+        findingAt(resolveYaml("rollout: {linear: {stepPercent: 5}}"), "rollout.linear").message,
+      ).toContain("strategy: canary (the default)");
+    });
+
+    it("refuses an unknown strategy, listing the three", () => {
+      const parsed = parseManifest("rollout: {strategy: shadow}", KEY.fileName);
+      expect(findingAt(parsed, "rollout.strategy").message).toMatch(/canary.*linear.*blueGreen/);
+    });
+
+    it("judges linear's interval once against the alarms' window, at the interval's path", () => {
+      const result = resolveYaml(
+        "rollout: {strategy: linear, linear: {stepPercent: 25, intervalSeconds: 10}, watchSeconds: 60}",
+      );
+      expect(result.findings.map((f) => f.path)).toEqual(["rollout.linear.intervalSeconds"]);
+    });
+  });
+
   describe("images and server flags come only from the stack's allow-lists", () => {
     it("refuses an image the stack does not allow, naming the allowed ones", () => {
       const finding = findingAt(resolveYaml("serving: {image: attacker/vllm:latest}"), "serving.image");

@@ -59,6 +59,22 @@ describe("rollout.stickiness", () => {
     }
   });
 
+  it("refuses it with blue/green, which moves all traffic at once, and keeps it with a linear rollout", () => {
+    const yaml = (strategy: string) =>
+      `rollout:\n  strategy: ${strategy}\n  stickiness: {header: x-session-id}\n`;
+    const blueGreen = loadManifest(yaml("blueGreen"), KEY, DEFAULT_STACK_CONFIG);
+    expect(blueGreen.manifest).toBeUndefined();
+    expect(blueGreen.findings).toEqual([
+      expect.objectContaining({
+        code: "manifest.stickiness-blue-green",
+        path: "rollout.stickiness",
+        message: expect.stringContaining("strategy: blueGreen moves all traffic at once"),
+      }),
+    ]);
+    const linear = loadManifest(yaml("linear"), KEY, DEFAULT_STACK_CONFIG);
+    expect(linear.manifest?.rollout.stickiness).toEqual({ header: "x-session-id" });
+  });
+
   it("refuses an unknown key in it, suggesting the known ones", () => {
     const { findings } = load("{headers: x-session-id}");
     expect(findings[0]).toMatchObject({ path: "rollout.stickiness.headers" });

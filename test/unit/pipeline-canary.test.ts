@@ -214,3 +214,71 @@ describe("A canary", () => {
     expect(check.reason).toMatch(/INSUFFICIENT_DATA/);
   });
 });
+
+describe("The rollout strategies", () => {
+  let world: CanaryWorld;
+  beforeEach(async () => {
+    world = canaryWorld();
+    await releaseFirstVersion(world);
+    world.events.emitted.length = 0;
+    world.gateway.changes.length = 0;
+  });
+
+  const GATES_OFF = "gates:\n  stress: {enabled: false}\n  eval: {enabled: false}\n";
+
+  it("blue/green: after the gates v2 takes all traffic at once, armed first, with v1 warm; an alarm takes it all back in one step", async () => {
+    let state = await rolloutThroughGates(
+      world,
+      "v2",
+      `${GATES_OFF}rollout: {strategy: blueGreen, watchSeconds: 300}\n`,
+    );
+    expect(state.plan).toMatchObject({ hasStable: true, strategy: { kind: "blueGreen" }, canarySteps: [] });
+    expect(world.events.emitted[0]?.detail.message).toBe(
+      `Rolling out llama v2 blue/green (all traffic at once after the gates) against stable v1.`,
+    );
+    state = await flow.registerGateway(state, world);
+
+    state = await flow.promote(state, world);
+    expect(world.alarms.names).toContain("modelship-llama-v2-rollback");
+    expect(world.gateway.changes.map((c) => c.weights)).toEqual([
+      { v1: 100, v2: 0 },
+      { v2: 100, v1: 0 },
+    ]);
+    expect(state.outcome?.["reason"]).toBe(
+      "llama v2 took 100% of traffic at once (blue/green); v1 stays warm through the 300 s watch, to take it all back in one step on an alarm.",
+    );
+    expect(world.serving.running).toContain((await world.store.get(MODEL))?.previousStable?.handle.id);
+
+    world.alarms.setState("modelship-llama-v2-rollback", "ALARM");
+    state = await flow.checkWatch(state, world);
+    expect(state.outcome?.["watch"]).toMatchObject({ rollback: true });
+    await flow.rollback(state, world).catch(() => undefined);
+    expect(world.gateway.weightsOf(MODEL)).toEqual({ v1: 100 });
+    expect(world.alarms.names).toEqual([]);
+  });
+
+  it("linear: v2 moves by the same step each interval, and status names the strategy's step", async () => {
+    let state = await rolloutThroughGates(
+      world,
+      "v2",
+      `${GATES_OFF}rollout: {strategy: linear, linear: {stepPercent: 40, intervalSeconds: 60}}\n`,
+    );
+    state = await flow.registerGateway(state, world);
+    state = await flow.canaryStep(state, world);
+    expect((await world.store.get(MODEL))?.canary).toEqual({
+      strategy: "linear",
+      step: 1,
+      steps: 3,
+      weight: 40,
+    });
+    const { next } = await runCanary(state, world);
+
+    expect(next).toBe("Promote");
+    expect(world.gateway.changes.map((c) => c.weights)).toEqual([
+      { v1: 100, v2: 0 },
+      { v1: 60, v2: 40 },
+      { v1: 20, v2: 80 },
+      { v1: 0, v2: 100 },
+    ]);
+  });
+});

@@ -94,6 +94,7 @@ describe("Prepare", () => {
             message: "Rolling out llama v3: a first release, no canary.",
             data: {
               stableVersion: null,
+              strategy: "canary",
               canarySteps: [],
               gates: { smoke: true, stress: true, eval: true },
               warnings: 0,

@@ -423,17 +423,93 @@ describe("CloudWatchAlarms", () => {
               ReturnData: true,
             },
           ],
-          StartTime: new Date("2025-06-01T11:59:30.000Z"),
-          EndTime: new Date("2025-06-01T12:00:07.000Z"),
+          StartTime: new Date("2025-06-01T11:59:10.000Z"),
+          EndTime: new Date("2025-06-01T12:00:00.000Z"),
           ScanBy: "TimestampDescending",
         },
         {
           MetricDataQueries: describedErrors.Metrics,
-          StartTime: new Date("2025-06-01T11:59:30.000Z"),
-          EndTime: new Date("2025-06-01T12:00:07.000Z"),
+          StartTime: new Date("2025-06-01T11:59:10.000Z"),
+          EndTime: new Date("2025-06-01T12:00:00.000Z"),
           ScanBy: "TimestampDescending",
         },
       ]);
+    });
+
+    it("says how many of the evaluated periods breach, counting a period GetMetricData has no datapoint for as one without data", async () => {
+      cloudwatch.on(DescribeAlarmsCommand).resolves({
+        MetricAlarms: [
+          {
+            ...describedLatency,
+            StateValue: "OK",
+            ComparisonOperator: "GreaterThanThreshold",
+            DatapointsToAlarm: 3,
+            TreatMissingData: "notBreaching",
+          },
+          { ...describedErrors, ComparisonOperator: "GreaterThanThreshold" },
+        ],
+      });
+      const at = (time: string) => new Date(`2025-06-01T${time}.000Z`);
+      cloudwatch
+        .on(GetMetricDataCommand)
+        .resolvesOnce({
+          MetricDataResults: [
+            { Id: "value", Timestamps: [at("11:59:50"), at("11:59:30")], Values: [2412.5, 2230] },
+          ],
+        })
+        .resolvesOnce({
+          MetricDataResults: [
+            {
+              Id: "rate",
+              Timestamps: [at("11:59:50"), at("11:59:40"), at("11:59:30"), at("11:59:20")],
+              Values: [0.8, 0.4, 3, 5],
+            },
+          ],
+        });
+
+      const [latencyState, errorsState] = await alarms.states([`${PREFIX}-latency`, `${PREFIX}-errors`]);
+
+      // Latency: 2 datapoints in the range of 5 (fewer than N = 3), both over 2000; the third period is one
+      // without data, which the alarm treats as not breaching — so OK although the newest value is over.
+      expect(latencyState).toMatchObject({
+        state: "OK",
+        value: 2412.5,
+        threshold: 2000,
+        evaluation: {
+          evaluationPeriods: 3,
+          datapointsToAlarm: 3,
+          breaching: 2,
+          noData: 1,
+          treatMissingData: "notBreaching",
+        },
+      });
+      // Errors: 4 datapoints, so the 3 newest are evaluated; with neither DatapointsToAlarm nor
+      // TreatMissingData described, CloudWatch's defaults (N, missing) apply.
+      expect(errorsState?.evaluation).toEqual({
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        breaching: 1,
+        noData: 0,
+        treatMissingData: "missing",
+      });
+    });
+
+    it("gives no evaluation for a comparison it cannot judge, such as an anomaly-detection band", async () => {
+      cloudwatch.on(DescribeAlarmsCommand).resolves({
+        MetricAlarms: [
+          { ...describedLatency, ComparisonOperator: "LessThanLowerOrGreaterThanUpperThreshold" },
+        ],
+      });
+      cloudwatch.on(GetMetricDataCommand).resolves({
+        MetricDataResults: [
+          { Id: "value", Timestamps: [new Date("2025-06-01T11:59:50.000Z")], Values: [2412.5] },
+        ],
+      });
+
+      const [state] = await alarms.states([`${PREFIX}-latency`]);
+
+      expect(state).toMatchObject({ value: 2412.5 });
+      expect(state?.evaluation).toBeUndefined();
     });
 
     it("falls back to the datapoints of the last state change when the metric cannot be read now", async () => {
