@@ -15,6 +15,7 @@ import type {
   RecordField,
   Transition,
 } from "./core/rollout";
+import type { Stickiness } from "./core/sticky-routing";
 import type { UnreadableEntry } from "./core/unreadable-entry";
 
 // ── ObjectStore: the bucket ──────────────────────────────────────────────────────────────────────────
@@ -257,14 +258,27 @@ export interface RouteBackend {
 export interface RouteState {
   readonly model: string;
   readonly backends: readonly RouteBackend[];
+  /** The conversation key that keeps a request on one version while the split lasts (`rollout.stickiness`). */
+  readonly stickiness?: Stickiness;
 }
 
 export interface Gateway {
-  /** Adds the candidate at weight 0 plus a rule for `x-modelship-variant: candidate`; creates the route on a first release. */
-  register(model: string, candidate: CandidateHandle): Promise<void>;
-  /** Percent to stable and candidate; the two add up to 100. */
-  setWeights(model: string, weights: { readonly stable: number; readonly candidate: number }): Promise<void>;
-  /** The candidate becomes the stable backend at 100%. */
+  /**
+   * Adds the candidate at weight 0 plus a rule for `x-modelship-variant: candidate`; creates the route on a
+   * first release. `stickiness` is the rollout's conversation key (none when omitted), from now on.
+   */
+  register(model: string, candidate: CandidateHandle, stickiness?: Stickiness): Promise<void>;
+  /**
+   * Percent to stable and candidate; the two add up to 100. `stickiness`, the rollout's conversation key (none
+   * when omitted): a request carrying it goes to the version its key hashes to in this split, or, where the
+   * gateway has only session persistence, stays on the backend it was first sent to.
+   */
+  setWeights(
+    model: string,
+    weights: { readonly stable: number; readonly candidate: number },
+    stickiness?: Stickiness,
+  ): Promise<void>;
+  /** The candidate becomes the stable backend at 100%; the split and its stickiness are over. */
   promote(model: string, version: string): Promise<void>;
   removeBackend(model: string, version: string): Promise<void>;
   describe(model: string): Promise<RouteState | undefined>;

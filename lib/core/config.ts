@@ -82,6 +82,13 @@ export interface GatewayConfig {
    * version's server directly through Serving.endpoint.
    */
   readonly url: string;
+  /**
+   * The cluster's gateway implements HTTPRoute `sessionPersistence` (Gateway API GEP-1619; the experimental
+   * channel's CRDs installed): Envoy Gateway and kgateway do, Istio does not (docs/eks.md, Sticky canaries).
+   * A rollout with `rollout.stickiness` is refused at RegisterGateway, before any traffic moves, unless it is
+   * true — a gateway that ignores the field would split a conversation between versions.
+   */
+  readonly sessionPersistence: boolean;
 }
 
 /** Where a Prometheus the platform team already runs answers PromQL. */
@@ -268,7 +275,7 @@ export const DEFAULT_STACK_CONFIG: StackConfig = {
     memory: "32Gi",
     failureSignatures: [],
   },
-  gateway: { modelHeader: "x-model-id", pathPrefix: "/v1", url: "" },
+  gateway: { modelHeader: "x-model-id", pathPrefix: "/v1", url: "", sessionPersistence: false },
   canaryMetrics: {
     namespace: "modelship",
     probeEverySeconds: 10,

@@ -4,6 +4,7 @@
 
 import { z } from "zod";
 import type { RolloutStrategy } from "./rollout-strategy";
+import { HTTP_TOKEN_PATTERN, type Stickiness } from "./sticky-routing";
 
 /** `<name>` becomes a Kubernetes name: a DNS-1123 label, ≤ 63 chars, starting and ending alphanumeric. */
 export const MODEL_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -66,6 +67,9 @@ export const evalSuiteSchema = z.strictObject({
   minScore: z.number().min(0).max(1).optional(),
   maxRegression: z.number().min(0).max(1).optional(),
 });
+
+const STICKINESS_NAME =
+  "an HTTP header or cookie name: 1–128 letters, digits or !#$%&'*+-.^_`|~ (no spaces, ':' or '=')";
 
 export const canaryStepSchema = z.union([
   percent,
@@ -203,6 +207,17 @@ export const manifestSchema = z.strictObject({
           intervalSeconds: z.number().int().min(0).optional(),
         })
         .optional(),
+      /** During a canary, requests carrying this header's or cookie's value stay on the version it hashes to. */
+      stickiness: z
+        .strictObject({
+          header: z.string().regex(HTTP_TOKEN_PATTERN, STICKINESS_NAME).optional(),
+          cookie: z.string().regex(HTTP_TOKEN_PATTERN, STICKINESS_NAME).optional(),
+        })
+        .refine((keys) => (keys.header === undefined) !== (keys.cookie === undefined), {
+          message:
+            "expected exactly one of 'header' and 'cookie', the name of the request's conversation key, e.g. {header: x-session-id} or {cookie: session}",
+        })
+        .optional(),
       /** Go on, with a warning, when a bake or the watch is shorter than the alarms need to fire. */
       allowShortBakes: z.boolean().optional(),
     })
@@ -316,6 +331,8 @@ export interface ResolvedRollout {
   readonly watchSeconds: number;
   readonly alarms: ResolvedAlarms;
   readonly approval: ResolvedApproval;
+  /** The conversation key that keeps a request on one version during the canary; unset: every request by weight. */
+  readonly stickiness?: Stickiness;
 }
 
 /** The manifest with every default filled in: what stages read. */

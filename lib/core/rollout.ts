@@ -7,6 +7,7 @@ import type { CandidateHandle } from "./candidate";
 import type { Finding } from "./findings";
 import type { ApprovalPoint, ResolvedEvalSuite, ResolvedManifest } from "./manifest-schema";
 import type { ChosenServing } from "./serving-choice";
+import type { Stickiness } from "./sticky-routing";
 
 /** Where a rollout came from: the manifest object that started it. */
 export interface RolloutSource {
@@ -202,13 +203,17 @@ export interface ServingVersion {
   readonly handle: CandidateHandle;
 }
 
-/** Where a canary is: the step just applied (1-based) of how many, and the candidate's weight. */
+/**
+ * Where a canary is: the step just applied (1-based) of how many, the candidate's weight, and the
+ * conversation key that keeps a request on one version (`rollout.stickiness`) when the rollout has one.
+ */
 export interface CanaryPosition {
   /** Which strategy's step: linear's or (absent) the canary's. */
   readonly strategy?: "linear";
   readonly step: number;
   readonly steps: number;
   readonly weight: number;
+  readonly stickiness?: Stickiness;
 }
 
 /**

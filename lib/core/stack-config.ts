@@ -115,6 +115,7 @@ const stackConfigSchema = z.strictObject({
     ]),
     pathPrefix: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, "a path prefix starting with '/'"),
     url: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]),
+    sessionPersistence: z.boolean(),
   }),
   canaryMetrics: z.strictObject({
     namespace: z.string().regex(/^[A-Za-z0-9._/#:-]{1,255}$/, "a CloudWatch namespace"),

@@ -144,10 +144,11 @@ export interface ModelPipelineProps {
   /**
    * How each model's HTTPRoute matches its requests — the header naming the model (an OpenAI-aware gateway sets
    * it from the body's `model`; empty: the path prefix alone) and the path prefix — and the gateway's URL as the
-   * prober reaches it (empty: the prober reaches each version's server directly). Merged key by key over the
+   * prober reaches it (empty: the prober reaches each version's server directly), and whether it implements
+   * HTTPRoute session persistence, which a rollout with `rollout.stickiness` needs. Merged key by key over the
    * default.
    *
-   * @default { modelHeader: "x-model-id", pathPrefix: "/v1", url: "" }
+   * @default { modelHeader: "x-model-id", pathPrefix: "/v1", url: "", sessionPersistence: false }
    */
   readonly gateway?: PartialConfig<GatewayConfig>;
   /**

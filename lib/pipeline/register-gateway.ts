@@ -62,7 +62,7 @@ export async function registerGateway(
   await named(
     () =>
       fence.act(
-        () => deps.gateway.register(rollout.model, handle),
+        () => deps.gateway.register(rollout.model, handle, state.manifest?.rollout.stickiness),
         routeUndo(deps.gateway, rollout.model, rollout.version, before.stable?.version),
       ),
     `Could not add ${rollout.model} ${rollout.version} to the model's route`,

@@ -318,6 +318,7 @@ describe("ModelPipeline props: the gateway and the canary's metrics", () => {
       url: "https://gateway.internal",
       modelHeader: "",
       pathPrefix: "/v1",
+      sessionPersistence: false,
     });
     expect(custom.config.canaryMetrics).toMatchObject({
       probeEverySeconds: 30,
