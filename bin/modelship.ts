@@ -48,6 +48,16 @@ const commands: Record<
     summary: 'abort <model> [--reason "…"] [--bus NAME | --local]  stop the running rollout (a rollback)',
     load: () => import("../lib/cli/abort"),
   },
+  approve: {
+    summary:
+      'approve <model> [--reason "…"] [--bus NAME | --local]  let a rollout waiting for approval go on',
+    load: () => import("../lib/cli/approve"),
+  },
+  reject: {
+    summary:
+      'reject <model> [--reason "…"] [--bus NAME | --local]  reject a rollout waiting for approval (a rollback)',
+    load: () => import("../lib/cli/reject"),
+  },
   eval: {
     summary:
       "eval <base-url> --model <name> --suite <file.jsonl | sanity> [--compare stable.json] [--json]  score a served model on eval suites",

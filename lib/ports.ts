@@ -2,6 +2,7 @@
 // interfaces; lib/aws implements them on AWS and lib/local on one machine. Adapters are thin — the logic
 // lives once, in the stages and lib/core. A new need from the world becomes a method here, with both adapters.
 
+import type { AlarmMetricHistory, TimeSpan } from "./core/alarm-history";
 import type { AlarmSpec, AlarmState } from "./core/alarm-spec";
 import type { TrafficMetricName, TrafficSource } from "./core/canary-metrics";
 import type { CandidateHandle } from "./core/candidate";
@@ -14,6 +15,7 @@ import type {
   RecordField,
   Transition,
 } from "./core/rollout";
+import type { Stickiness } from "./core/sticky-routing";
 import type { UnreadableEntry } from "./core/unreadable-entry";
 
 // ── ObjectStore: the bucket ──────────────────────────────────────────────────────────────────────────
@@ -157,6 +159,13 @@ export interface Executions {
   idFor(name: string): string;
   /** Starts the pipeline under a readable, deterministic name; the same name twice is the same rollout. */
   start(name: string, input: ExecutionInput): Promise<StartedExecution>;
+  /**
+   * Resumes the execution whose `.waitForTaskToken` Task waits on `token`, with `output` as the Task's
+   * result. False when no Task waits on it any more (answered already, timed out, its execution ended).
+   */
+  sendTaskSuccess(token: string, output: Readonly<Record<string, unknown>>): Promise<boolean>;
+  /** Fails that Task with `error` (its Catch sees the name) and `cause`; false as for `sendTaskSuccess`. */
+  sendTaskFailure(token: string, error: string, cause: string): Promise<boolean>;
 }
 
 // ── Clock ────────────────────────────────────────────────────────────────────────────────────────────
@@ -249,14 +258,27 @@ export interface RouteBackend {
 export interface RouteState {
   readonly model: string;
   readonly backends: readonly RouteBackend[];
+  /** The conversation key that keeps a request on one version while the split lasts (`rollout.stickiness`). */
+  readonly stickiness?: Stickiness;
 }
 
 export interface Gateway {
-  /** Adds the candidate at weight 0 plus a rule for `x-modelship-variant: candidate`; creates the route on a first release. */
-  register(model: string, candidate: CandidateHandle): Promise<void>;
-  /** Percent to stable and candidate; the two add up to 100. */
-  setWeights(model: string, weights: { readonly stable: number; readonly candidate: number }): Promise<void>;
-  /** The candidate becomes the stable backend at 100%. */
+  /**
+   * Adds the candidate at weight 0 plus a rule for `x-modelship-variant: candidate`; creates the route on a
+   * first release. `stickiness` is the rollout's conversation key (none when omitted), from now on.
+   */
+  register(model: string, candidate: CandidateHandle, stickiness?: Stickiness): Promise<void>;
+  /**
+   * Percent to stable and candidate; the two add up to 100. `stickiness`, the rollout's conversation key (none
+   * when omitted): a request carrying it goes to the version its key hashes to in this split, or, where the
+   * gateway has only session persistence, stays on the backend it was first sent to.
+   */
+  setWeights(
+    model: string,
+    weights: { readonly stable: number; readonly candidate: number },
+    stickiness?: Stickiness,
+  ): Promise<void>;
+  /** The candidate becomes the stable backend at 100%; the split and its stickiness are over. */
   promote(model: string, version: string): Promise<void>;
   removeBackend(model: string, version: string): Promise<void>;
   describe(model: string): Promise<RouteState | undefined>;
@@ -291,6 +313,11 @@ export interface Alarms {
   /** Creates or updates every alarm (composites after the alarms they name). */
   ensure(specs: readonly AlarmSpec[]): Promise<void>;
   states(names: readonly string[]): Promise<AlarmState[]>;
+  /**
+   * Each named metric alarm's metric over `span`, one value per period (historyPeriodSeconds), with its
+   * threshold: what the rollout report charts. Composites and missing names are left out.
+   */
+  metricHistory(names: readonly string[], span: TimeSpan): Promise<AlarmMetricHistory[]>;
   /** Deletes them; missing ones are fine. */
   remove(names: readonly string[]): Promise<void>;
 }

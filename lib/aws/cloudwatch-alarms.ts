@@ -5,6 +5,8 @@
 // range with GetMetricData (the state reason's data is only refreshed when the state changes, and is the
 // fallback when GetMetricData fails): the newest value goes next to the threshold, and the range is summed
 // up as CloudWatch evaluates it, DatapointsToAlarm out of EvaluationPeriods (`summarizeEvaluation`).
+// `metricHistory` reads each metric alarm's metric over a span with the queries its definition holds, at the
+// period historyPeriodSeconds chooses, page by page, oldest first.
 // `remove` deletes composites before the alarms they name, since CloudWatch refuses to delete an alarm a
 // composite still names, and only what exists, since one missing name makes DeleteAlarms delete nothing.
 
@@ -21,6 +23,7 @@ import {
   type PutMetricAlarmInput,
 } from "@aws-sdk/client-cloudwatch";
 import { evaluationRangePeriods, summarizeEvaluation } from "../core/alarm-evaluation";
+import { type AlarmMetricHistory, historyPeriodSeconds, type TimeSpan } from "../core/alarm-history";
 import type {
   AlarmEvaluation,
   AlarmSpec,
@@ -103,6 +106,55 @@ export class CloudWatchAlarms implements Alarms {
     return states;
   }
 
+  async metricHistory(names: readonly string[], span: TimeSpan): Promise<AlarmMetricHistory[]> {
+    const { metric } = await this.describe(names);
+    const histories: AlarmMetricHistory[] = [];
+    for (const name of names) {
+      const alarm = metric.get(name);
+      const alarmPeriod = alarm && alarmPeriodOf(alarm);
+      if (!alarm || !alarmPeriod || alarm.Threshold === undefined || !alarm.ComparisonOperator) continue;
+      const period = historyPeriodSeconds(alarmPeriod, span, this.clock.now());
+      const queries = valueQueries(alarm).map((query) =>
+        query.MetricStat ? { ...query, MetricStat: { ...query.MetricStat, Period: period } } : query,
+      );
+      const returned = queries.find((q) => q.ReturnData !== false)?.Id;
+      const points: { at: string; value: number }[] = [];
+      let nextToken: string | undefined;
+      do {
+        const page = await this.call(`read the metric of the alarm ${name}`, () =>
+          this.client.send(
+            new GetMetricDataCommand({
+              MetricDataQueries: queries,
+              StartTime: span.start,
+              EndTime: span.end,
+              ScanBy: "TimestampAscending",
+              ...(nextToken && { NextToken: nextToken }),
+            }),
+          ),
+        );
+        const result = page.MetricDataResults?.find((r) => r.Id === returned);
+        (result?.Timestamps ?? []).forEach((timestamp, i) => {
+          const value = result?.Values?.[i];
+          if (value !== undefined && Number.isFinite(value))
+            points.push({ at: timestamp.toISOString(), value });
+        });
+        nextToken = page.NextToken;
+      } while (nextToken);
+      histories.push({
+        name,
+        ...(alarm.AlarmDescription && { description: alarm.AlarmDescription }),
+        threshold: alarm.Threshold,
+        comparison: alarm.ComparisonOperator as ComparisonOperator,
+        alarmPeriodSeconds: alarmPeriod,
+        evaluationPeriods: alarm.EvaluationPeriods ?? 1,
+        datapointsToAlarm: alarm.DatapointsToAlarm ?? alarm.EvaluationPeriods ?? 1,
+        periodSeconds: period,
+        points,
+      });
+    }
+    return histories;
+  }
+
   async remove(names: readonly string[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const { metric, composite } = await this.describe(names);
@@ -162,7 +214,7 @@ export class CloudWatchAlarms implements Alarms {
       return value === undefined ? {} : { value };
     };
     const queries = valueQueries(alarm);
-    const period = alarm.Period ?? queries.find((q) => q.MetricStat)?.MetricStat?.Period;
+    const period = alarmPeriodOf(alarm);
     if (!queries.length || !period) return fallback();
     const periodMs = period * 1000;
     const range = evaluationRangePeriods(Math.max(1, alarm.EvaluationPeriods ?? 1));
@@ -254,6 +306,11 @@ function metricOf(metric: MetricId): {
     MetricName: metric.metricName,
     Dimensions: Object.entries(metric.dimensions).map(([Name, Value]) => ({ Name, Value })),
   };
+}
+
+/** A metric alarm's period: its own, or its metric math's metrics'. */
+function alarmPeriodOf(alarm: MetricAlarm): number | undefined {
+  return alarm.Period ?? alarm.Metrics?.find((q) => q.MetricStat)?.MetricStat?.Period;
 }
 
 /** What GetMetricData is asked to get an alarm's value: its metric math as it is, or its one metric. */

@@ -528,6 +528,7 @@ function storedObjects(state: Record<string, unknown>): Partial<ModelRecord> {
     "canary",
     "alarmNames",
     "promoteRequested",
+    "approval",
   ] as const;
   return Object.fromEntries(
     fields.filter((field) => state[field] !== undefined && state[field] !== null).map((f) => [f, state[f]]),

@@ -46,7 +46,13 @@ export const PORT_ACTIONS = {
     getVersionResults: ["dynamodb:GetItem"],
   },
   events: { emit: ["events:PutEvents"] },
-  executions: { idFor: [], start: ["states:StartExecution"] },
+  // The task responses are authorized on the state machine (as CDK's StateMachine.grantTaskResponse grants them).
+  executions: {
+    idFor: [],
+    start: ["states:StartExecution"],
+    sendTaskSuccess: ["states:SendTaskSuccess"],
+    sendTaskFailure: ["states:SendTaskFailure"],
+  },
   clock: { now: [] },
   // The cluster's endpoint and CA; the rest happens in the Kubernetes API (KUBERNETES_ACCESS).
   serving: {
@@ -87,6 +93,8 @@ export const PORT_ACTIONS = {
     ensure: ["cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm"],
     // The alarms' states, and the current value of each metric alarm for the status line.
     states: ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"],
+    // Each alarm's metric (or metric math) as its definition says, over the rollout's span.
+    metricHistory: ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"],
     // Composites are deleted before the alarms they name, so the names are described first.
     remove: ["cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"],
   },

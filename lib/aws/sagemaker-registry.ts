@@ -6,6 +6,7 @@
 // modelship serves the weights on EKS, and the API makes it optional for versioned packages.
 
 import { createHash } from "node:crypto";
+import { REGISTRY_METADATA_KEYS } from "../core/registry-package";
 import {
   CreateModelPackageCommand,
   type CreateModelPackageInput,
@@ -37,13 +38,7 @@ const APPROVAL_DESCRIPTION_CHARS = 1024;
 /** Packages looked through for a version, newest first: 10 pages of 100. */
 const MAX_PAGES = 10;
 
-const KEYS = {
-  model: "modelship:model",
-  version: "modelship:version",
-  rolloutId: "modelship:rolloutId",
-  artifact: "modelship:artifact",
-  omitted: "modelship:omitted",
-};
+const KEYS = REGISTRY_METADATA_KEYS;
 
 interface FoundPackage {
   readonly arn: string;

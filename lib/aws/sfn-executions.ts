@@ -6,7 +6,12 @@
 // with the ORIGINAL execution's ARN and startDate — the response has no flag for it — so a startDate
 // earlier than our call (by more than the clock tolerance below) means the execution already existed.
 
-import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import {
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
 import type { ExecutionInput } from "../core/rollout";
 import type { Executions, StartedExecution } from "../ports";
 import { asTransientWhenPassing } from "./transient-errors";
@@ -22,6 +27,15 @@ export interface StepFunctionsExecutionsOptions {
  * start is reported as a new start; that is harmless, because Prepare's lock is idempotent per rollout.
  */
 const CLOCK_TOLERANCE_MS = 1_000;
+
+/**
+ * SendTaskSuccess/SendTaskFailure's errors for a token no task waits on any more (API reference): the task
+ * ended (answered, timed out, its execution stopped), or the token is not one.
+ */
+const TASK_GONE = ["TaskDoesNotExist", "TaskTimedOut", "InvalidToken"];
+/** SendTaskFailure's limits on `error` and `cause` (API reference). */
+const MAX_TASK_ERROR_CHARS = 256;
+const MAX_TASK_CAUSE_CHARS = 32_768;
 
 export class StepFunctionsExecutions implements Executions {
   private readonly stateMachineArn: string;
@@ -56,6 +70,39 @@ export class StepFunctionsExecutions implements Executions {
         return { executionId: this.idFor(name), alreadyStarted: true };
       }
       throw asTransientWhenPassing(error, `StartExecution ${name} on ${this.stateMachineArn}`);
+    }
+  }
+
+  async sendTaskSuccess(token: string, output: Readonly<Record<string, unknown>>): Promise<boolean> {
+    return this.answered(
+      () =>
+        this.client.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output) })),
+      "SendTaskSuccess",
+    );
+  }
+
+  async sendTaskFailure(token: string, error: string, cause: string): Promise<boolean> {
+    return this.answered(
+      () =>
+        this.client.send(
+          new SendTaskFailureCommand({
+            taskToken: token,
+            error: error.slice(0, MAX_TASK_ERROR_CHARS),
+            cause: cause.slice(0, MAX_TASK_CAUSE_CHARS),
+          }),
+        ),
+      "SendTaskFailure",
+    );
+  }
+
+  /** True once the answer landed; false when the task no longer waits on the token. */
+  private async answered(send: () => Promise<unknown>, action: string): Promise<boolean> {
+    try {
+      await send();
+      return true;
+    } catch (error) {
+      if (TASK_GONE.includes((error as { name?: unknown } | undefined)?.name as string)) return false;
+      throw asTransientWhenPassing(error, `${action} on ${this.stateMachineArn}`);
     }
   }
 

@@ -26,7 +26,7 @@ import { NoControlPlane } from "../local/control-plane-file";
 import { FolderObjectStore } from "../local/folder-object-store";
 import { JsonFileRolloutStore } from "../local/json-rollout-store";
 import { localPaths, readLocalStackConfig } from "../local/runtime";
-import { cleanup, type CleanupOutcome } from "../pipeline/cleanup";
+import { type InterruptedOutcome, stopInterruptedRollout } from "../pipeline/stop-interrupted";
 import type { StageDeps } from "../pipeline/deps";
 import type { StartOutcome } from "../pipeline/start";
 import type { ObjectInfo, ObjectStore } from "../ports";
@@ -161,7 +161,7 @@ async function runHere(
     if (!execution) throw new Error(`The execution ${started.executionId} was started but is not tracked.`);
     const { result, interruption } = await followExecution(execution, runtime.deps);
     if (interruption) {
-      const outcome = (await interruption).cleanup as CleanupOutcome | undefined;
+      const outcome = (await interruption).cleanup as InterruptedOutcome | undefined;
       console.log(`✖ The rollout of ${name} ${version} was interrupted.`);
       for (const line of outcome?.cleaned ?? []) console.log(`  ✔ ${line}`);
       for (const line of outcome?.leftBehind ?? []) console.log(`  ✖ left behind: ${line}`);
@@ -329,7 +329,7 @@ async function followExecution(
     console.error(`\n${signal}: stopping the rollout and cleaning up (press Ctrl-C again to quit at once)…`);
     interruption = interruptExecution(
       execution,
-      (state) => cleanup(state, deps),
+      (state) => stopInterruptedRollout(state, deps),
       `Interrupted by ${signal}.`,
     );
   };

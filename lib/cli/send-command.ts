@@ -1,4 +1,4 @@
-// `modelship rollback|promote|abort <model>`: sends a command to a model's running rollout on AWS, as an event
+// `modelship rollback|promote|abort|approve|reject <model>`: sends a command to a model's running rollout on AWS, as an event
 // on the modelship bus that the Command function acts on within seconds (lib/pipeline/commands.ts). The CLI
 // only delivers the command: what was done, or why nothing was, shows in `modelship status` and the events.
 
@@ -22,7 +22,7 @@ const MAX_REASON_CHARS = 1000;
 const MAX_REQUESTER_CHARS = 200;
 
 interface CommandSpec {
-  readonly name: "rollback" | "promote" | "abort";
+  readonly name: "rollback" | "promote" | "abort" | "approve" | "reject";
   readonly detailType: CommandName;
   /** What the command does, for its help. */
   readonly does: string;
@@ -43,6 +43,16 @@ export const ROLLOUT_COMMANDS = {
     name: "abort",
     detailType: "Abort Requested",
     does: "stops the model's running rollout wherever it is, as a rollback does",
+  },
+  approve: {
+    name: "approve",
+    detailType: "Approve Requested",
+    does: "lets a rollout waiting for approval (rollout.approval: manual) go on, recording who approved",
+  },
+  reject: {
+    name: "reject",
+    detailType: "Reject Requested",
+    does: "rolls back a rollout waiting for approval (rollout.approval: manual), recording who rejected it",
   },
 } as const satisfies Record<string, CommandSpec>;
 

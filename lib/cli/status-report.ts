@@ -1,11 +1,13 @@
 // What `modelship status` prints for a model: what serves it now — stable and candidate with their weights,
-// the canary's step, the previous stable kept warm during a watch — each alarm's state with what it watches
+// the canary's step and, for a sticky rollout, the conversation key it keeps on one version, the previous
+// stable kept warm during a watch — each alarm's state with what it watches
 // (real traffic, the prober's chats, or auto: traffic when a period has enough requests, else the probes),
 // its evaluation as CloudWatch explains it (how many of the last N periods breach, the M it takes, the periods
 // without data and how they count) and its latest value next to its threshold, and the last transition.
 
 import type { AlarmEvaluation, AlarmState, TreatMissingData } from "../core/alarm-spec";
 import { alarmWatches } from "../core/canary-alarms";
+import { describeStickiness } from "../core/sticky-routing";
 import type { ModelRecord, ServingVersion } from "../core/rollout";
 import { terminalText } from "../core/terminal-text";
 import { describeFault, type Fault } from "../local/gateway/fault-injection";
@@ -26,6 +28,13 @@ export function formatModelStatus({ record, alarms }: ModelStatus): string {
   else if (record.stableVersion) rows.push(["stable", `${record.stableVersion} (no workload recorded)`]);
   if (record.candidate) rows.push(["candidate", servingRow(record.candidate, weights?.candidate)]);
   else if (record.candidateVersion) rows.push(["candidate", `${record.candidateVersion} (no workload yet)`]);
+  const stickiness = canaryRunning(record) ? record.canary?.stickiness : undefined;
+  if (stickiness) {
+    rows.push([
+      "sticky",
+      `${describeStickiness(stickiness)}: a request with it stays on the version its value hashes to; without it, by weight`,
+    ]);
+  }
   if (record.previousStable) {
     rows.push(["previous", `${servingRow(record.previousStable, undefined)}, kept warm for a rollback`]);
   }
@@ -33,6 +42,14 @@ export function formatModelStatus({ record, alarms }: ModelStatus): string {
     rows.push([
       "rollout",
       `${record.lock.rolloutId} (${record.lock.version}) holds the model since ${record.lock.since}${record.lock.ending ? `; ${record.lock.ending.stage} is ending it since ${record.lock.ending.at}` : ""}`,
+    ]);
+  }
+  const approval =
+    record.lock && record.approval?.rolloutId === record.lock.rolloutId ? record.approval : undefined;
+  if (approval) {
+    rows.push([
+      "approval",
+      `${approval.version} waits ${approval.at === "beforeTraffic" ? "before any traffic" : "before its promotion"} since ${approval.since}, until ${approval.expiresAt}: modelship approve|reject ${record.model}`,
     ]);
   }
   const last = record.history.at(-1);
@@ -97,6 +114,17 @@ function headline(record: ModelRecord): string {
     default:
       return `${record.status}: ${serving}`;
   }
+}
+
+/** True while the record's rollout shifts traffic between its candidate and the stable, step by step. */
+function canaryRunning({ lock, canary, candidate, stable }: ModelRecord): boolean {
+  return (
+    !!lock &&
+    !lock.ending &&
+    stable?.rolloutId !== lock.rolloutId &&
+    !!canary &&
+    candidate?.rolloutId === lock.rolloutId
+  );
 }
 
 function servingRow(version: ServingVersion, weight: number | undefined): string {

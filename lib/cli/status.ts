@@ -5,7 +5,7 @@
 import { CloudWatchAlarms } from "../aws/cloudwatch-alarms";
 import { DynamoRolloutStore } from "../aws/dynamodb-rollout-store";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
-import type { ModelRecord } from "../core/rollout";
+import { type ModelRecord, recordForDisplay } from "../core/rollout";
 import type { Alarms } from "../ports";
 import { CLI_ENVIRONMENT, describeAwsFailure, STACK_OUTPUTS_HINT } from "./aws-cli";
 import { resolve } from "node:path";
@@ -90,7 +90,11 @@ async function status(argv: string[]): Promise<number> {
   const statuses = await withAlarms(records, new CloudWatchAlarms());
   console.log(
     values.json
-      ? JSON.stringify({ models: statuses.map(({ record, alarms }) => ({ ...record, alarms })) }, null, 2)
+      ? JSON.stringify(
+          { models: statuses.map(({ record, alarms }) => ({ ...recordForDisplay(record), alarms })) },
+          null,
+          2,
+        )
       : statuses.map(formatModelStatus).join("\n\n"),
   );
   return 0;

@@ -28,6 +28,13 @@ import type {
   TreatMissingData,
 } from "./alarm-spec";
 import { evaluationRangePeriods, isBreaching, summarizeEvaluation } from "./alarm-evaluation";
+import {
+  type AlarmMetricHistory,
+  historyPeriodSeconds,
+  MAX_HISTORY_PERIODS,
+  specHistory,
+  type TimeSpan,
+} from "./alarm-history";
 import { type CompositeRule, parseCompositeRule, ruleHolds } from "./composite-rule";
 import { type MetricMathExpression, evaluateMetricMath, parseMetricMath } from "./metric-math";
 import { type MetricSeries, parseStatistic, periodStart } from "./metric-series";
@@ -143,6 +150,32 @@ export class AlarmBook {
     return names.flatMap((name) => {
       const entry = this.alarms.get(name);
       return entry ? [entry.state] : [];
+    });
+  }
+
+  /**
+   * The metric of each named metric alarm over `span`, period by period, as far back as the series keeps it;
+   * composites and names the book does not have are left out. Read at historyPeriodSeconds' period: the
+   * statistic over the coarser period's samples, as CloudWatch aggregates a longer period.
+   */
+  metricHistory(names: readonly string[], span: TimeSpan, now: Date): AlarmMetricHistory[] {
+    return names.flatMap((name) => {
+      const alarm = this.alarms.get(name)?.alarm;
+      if (alarm?.kind !== "metric") return [];
+      const { spec } = alarm;
+      const period = historyPeriodSeconds(spec.periodSeconds, span, now);
+      const periodMs = period * 1000;
+      const first = periodStart(span.start.getTime(), period);
+      const periods = Math.min(
+        MAX_HISTORY_PERIODS + 1,
+        Math.max(0, Math.floor((span.end.getTime() - first) / periodMs) + 1),
+      );
+      const atPeriod = { ...alarm, spec: withPeriod(spec, period) };
+      const values = readPeriods(atPeriod, this.series, first, periods);
+      const points = values.flatMap((p, i) =>
+        p === undefined ? [] : [{ at: new Date(first + i * periodMs).toISOString(), value: p.value }],
+      );
+      return [specHistory(spec, period, points)];
     });
   }
 
@@ -393,6 +426,20 @@ function nameProblems(name: string): string[] {
     ];
   }
   return [];
+}
+
+/** The spec read at another period: its metric's, or every metricStat of its metric math. */
+function withPeriod(spec: MetricAlarmSpec, periodSeconds: number): MetricAlarmSpec {
+  if (periodSeconds === spec.periodSeconds) return spec;
+  return {
+    ...spec,
+    periodSeconds,
+    ...(spec.metrics && {
+      metrics: spec.metrics.map((query) =>
+        query.metricStat ? { ...query, metricStat: { ...query.metricStat, periodSeconds } } : query,
+      ),
+    }),
+  };
 }
 
 /** History a metric alarm needs: its evaluation range, the current period and one period of margin. */

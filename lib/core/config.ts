@@ -6,6 +6,7 @@ import type { TrafficSource } from "./canary-metrics";
 import type { FailureSignature } from "./failure-signatures";
 import type {
   ResolvedAlarms,
+  ResolvedApproval,
   ResolvedEvalSuite,
   ResolvedServing,
   ResolvedSmokeGate,
@@ -81,6 +82,13 @@ export interface GatewayConfig {
    * version's server directly through Serving.endpoint.
    */
   readonly url: string;
+  /**
+   * The cluster's gateway implements HTTPRoute `sessionPersistence` (Gateway API GEP-1619; the experimental
+   * channel's CRDs installed): Envoy Gateway and kgateway do, Istio does not (docs/eks.md, Sticky canaries).
+   * A rollout with `rollout.stickiness` is refused at RegisterGateway, before any traffic moves, unless it is
+   * true — a gateway that ignores the field would split a conversation between versions.
+   */
+  readonly sessionPersistence: boolean;
 }
 
 /** Where a Prometheus the platform team already runs answers PromQL. */
@@ -194,7 +202,7 @@ export interface RolloutDefaults {
   readonly bakeSeconds: number;
   readonly watchSeconds: number;
   readonly alarms: ResolvedAlarms;
-  readonly approval: "auto" | "manual";
+  readonly approval: ResolvedApproval;
 }
 
 /**
@@ -290,7 +298,7 @@ export const DEFAULT_STACK_CONFIG: StackConfig = {
     memory: "32Gi",
     failureSignatures: [],
   },
-  gateway: { modelHeader: "x-model-id", pathPrefix: "/v1", url: "" },
+  gateway: { modelHeader: "x-model-id", pathPrefix: "/v1", url: "", sessionPersistence: false },
   canaryMetrics: {
     namespace: "modelship",
     probeEverySeconds: 10,
@@ -343,7 +351,8 @@ export const DEFAULT_STACK_CONFIG: StackConfig = {
         evaluationPeriods: 3,
         treatMissingData: "notBreaching",
       },
-      approval: "auto",
+      // A person's day: an approval nobody gives within 24 h rolls the rollout back.
+      approval: { mode: "auto", at: "beforePromote", timeoutSeconds: 24 * 3600 },
     },
     evalSuite: { minScore: 0, maxRegression: 0.02 },
   },

@@ -19,6 +19,8 @@ export const ASL_ERROR_NAMES = [
   "Aborted",
   "Interrupted",
   "Transient",
+  "ApprovalRejected",
+  "ApprovalTimedOut",
 ] as const;
 
 export type AslErrorName = (typeof ASL_ERROR_NAMES)[number];
@@ -150,6 +152,20 @@ export class Interrupted extends ModelshipError {
 /** A passing failure (throttling, a 5xx, a timeout talking to a dependency): the state machine retries it. */
 export class Transient extends ModelshipError {
   override readonly name = "Transient" as const;
+}
+
+/**
+ * A person rejected the rollout while it waited for approval (`modelship reject`, a `Reject Requested`
+ * command, or the version set to Rejected in the model registry): the Command answers the waiting Task with
+ * this error, and the execution rolls back (or, before traffic, cleans up).
+ */
+export class ApprovalRejected extends ModelshipError {
+  override readonly name = "ApprovalRejected" as const;
+}
+
+/** Nobody approved or rejected the rollout within `rollout.approval.timeoutSeconds` (the state machine names it). */
+export class ApprovalTimedOut extends ModelshipError {
+  override readonly name = "ApprovalTimedOut" as const;
 }
 
 /** What a Catch hands the next state: `{Error, Cause}`; on AWS, Cause is the Lambda error JSON. */

@@ -11,6 +11,7 @@ export const EMITTED_DETAIL_TYPES = [
   "Model Promoted",
   "Model Rolled Back",
   "Rollout Rejected",
+  "Approval Requested",
 ] as const;
 export type EmittedDetailType = (typeof EMITTED_DETAIL_TYPES)[number];
 
@@ -19,6 +20,8 @@ export const COMMAND_DETAIL_TYPES = [
   "Rollback Requested",
   "Promote Requested",
   "Abort Requested",
+  "Approve Requested",
+  "Reject Requested",
 ] as const;
 export type CommandDetailType = (typeof COMMAND_DETAIL_TYPES)[number];
 

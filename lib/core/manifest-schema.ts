@@ -4,6 +4,7 @@
 
 import { z } from "zod";
 import type { RolloutStrategy } from "./rollout-strategy";
+import { HTTP_TOKEN_PATTERN, type Stickiness } from "./sticky-routing";
 
 /** `<name>` becomes a Kubernetes name: a DNS-1123 label, ≤ 63 chars, starting and ending alphanumeric. */
 export const MODEL_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -63,11 +64,35 @@ export const sloSchema = z.strictObject({
   maxRegressionRatio: z.number().gte(1).optional(),
 });
 
+/** Where a manual approval holds the rollout: after the gates, before any traffic moves; or before the promotion. */
+export const APPROVAL_POINTS = ["beforeTraffic", "beforePromote"] as const;
+export type ApprovalPoint = (typeof APPROVAL_POINTS)[number];
+
+/**
+ * The longest an approval may wait: 7 days. Step Functions would hold the task for up to a year, but the
+ * candidate's workload (a GPU pod) runs all that time, so a longer wait is far more likely a mistake; and
+ * the local executor times the wait with one Node timer, which takes at most 2^31 − 1 ms (24.8 days).
+ */
+export const MAX_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600;
+
+/** `auto`, `manual`, or `{mode, at, timeoutSeconds}`. */
+export const approvalSchema = z.union([
+  z.enum(["auto", "manual"]),
+  z.strictObject({
+    mode: z.enum(["auto", "manual"]),
+    at: z.enum(APPROVAL_POINTS).optional(),
+    timeoutSeconds: positiveInt.max(MAX_APPROVAL_TIMEOUT_SECONDS).optional(),
+  }),
+]);
+
 export const evalSuiteSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "a suite name: letters, digits, '.', '_' or '-'"),
   minScore: z.number().min(0).max(1).optional(),
   maxRegression: z.number().min(0).max(1).optional(),
 });
+
+const STICKINESS_NAME =
+  "an HTTP header or cookie name: 1–128 letters, digits or !#$%&'*+-.^_`|~ (no spaces, ':' or '=')";
 
 export const canaryStepSchema = z.union([
   percent,
@@ -196,7 +221,8 @@ export const manifestSchema = z.strictObject({
       bakeSeconds: z.number().int().min(0).optional(),
       watchSeconds: z.number().int().min(0).optional(),
       alarms: alarmsSchema.optional(),
-      approval: z.enum(["auto", "manual"]).optional(),
+      /** `manual`: the rollout waits for a person's approval (`at` and `timeoutSeconds` in the object form). */
+      approval: approvalSchema.optional(),
       /** How traffic moves to the candidate (core/rollout-strategy): canary steps, linear, or blue/green. */
       strategy: z.enum(["canary", "linear", "blueGreen"]).optional(),
       /** The linear strategy's step and interval; only with `strategy: linear`. */
@@ -204,6 +230,17 @@ export const manifestSchema = z.strictObject({
         .strictObject({
           stepPercent: positiveInt.max(100).optional(),
           intervalSeconds: z.number().int().min(0).optional(),
+        })
+        .optional(),
+      /** During a canary, requests carrying this header's or cookie's value stay on the version it hashes to. */
+      stickiness: z
+        .strictObject({
+          header: z.string().regex(HTTP_TOKEN_PATTERN, STICKINESS_NAME).optional(),
+          cookie: z.string().regex(HTTP_TOKEN_PATTERN, STICKINESS_NAME).optional(),
+        })
+        .refine((keys) => (keys.header === undefined) !== (keys.cookie === undefined), {
+          message:
+            "expected exactly one of 'header' and 'cookie', the name of the request's conversation key, e.g. {header: x-session-id} or {cookie: session}",
         })
         .optional(),
       /** Go on, with a warning, when a bake or the watch is shorter than the alarms need to fire. */
@@ -312,6 +349,16 @@ export interface ResolvedAlarms {
   readonly treatMissingData: "breaching" | "notBreaching" | "ignore" | "missing";
 }
 
+/**
+ * Whether a person must approve the rollout, where it waits (`at`) and for how long before it is rolled
+ * back (`timeoutSeconds`); `at` and `timeoutSeconds` are resolved for `auto` too, and then unused.
+ */
+export interface ResolvedApproval {
+  readonly mode: "auto" | "manual";
+  readonly at: ApprovalPoint;
+  readonly timeoutSeconds: number;
+}
+
 export interface ResolvedRollout {
   readonly strategy: RolloutStrategy;
   /** The canary steps the strategy makes: the manifest's, linear's, or none for blue/green. */
@@ -319,7 +366,9 @@ export interface ResolvedRollout {
   readonly bakeSeconds: number;
   readonly watchSeconds: number;
   readonly alarms: ResolvedAlarms;
-  readonly approval: "auto" | "manual";
+  readonly approval: ResolvedApproval;
+  /** The conversation key that keeps a request on one version during the canary; unset: every request by weight. */
+  readonly stickiness?: Stickiness;
 }
 
 /** The manifest with every default filled in: what stages read. */

@@ -32,6 +32,7 @@ import {
   type CanaryStepInput,
   type Manifest,
   type ResolvedAlarms,
+  type ResolvedApproval,
   type ResolvedManifest,
   manifestSchema,
   type Runtime,
@@ -40,6 +41,7 @@ import { type FindingSource, describeValue, findingsFromSchemaIssues } from "./s
 import { declaredRuntime } from "./serving-choice";
 import { DEFAULT_LINEAR_STEP_PERCENT, linearSteps, type RolloutStrategy } from "./rollout-strategy";
 import { MAX_STRESS_RUN_SECONDS } from "./stress-gate";
+import { type Stickiness, unusableStickinessHeader } from "./sticky-routing";
 
 /**
  * A manifest is settings, a few kilobytes (a `files` list of a thousand files with their SHA-256 is ~130 KB
@@ -374,6 +376,20 @@ export function resolveManifest(
     ),
   );
 
+  const stickiness = resolveStickiness(rolloutInput.stickiness, config.gateway.modelHeader, source);
+  findings.push(...stickiness.findings);
+  if (stickiness.value && strategy.kind === "blueGreen") {
+    findings.push(
+      ruleFinding(
+        source,
+        "stickiness-blue-green",
+        "rollout.stickiness",
+        "stickiness keeps a conversation on one version while traffic is split, but strategy: blueGreen moves all traffic at once: there is no split to stay on one side of.",
+        "Remove rollout.stickiness, or use strategy: canary or linear.",
+      ),
+    );
+  }
+
   const resolved: ResolvedManifest = {
     name: context.name,
     version: context.version,
@@ -408,12 +424,27 @@ export function resolveManifest(
       bakeSeconds,
       watchSeconds: rolloutInput.watchSeconds ?? defaults.rollout.watchSeconds,
       alarms: alarms.value,
-      approval: rolloutInput.approval ?? defaults.rollout.approval,
+      approval: resolveApproval(rolloutInput.approval, defaults.rollout.approval),
+      ...(stickiness.value && { stickiness: stickiness.value }),
     },
   };
   return hasErrors(findings)
     ? { findings, planned: resolved }
     : { findings, manifest: resolved, planned: resolved };
+}
+
+/** The manifest's approval over the stack's: a bare mode keeps the stack's point and timeout. */
+export function resolveApproval(
+  input: ApprovalInput | undefined,
+  defaults: ResolvedApproval,
+): ResolvedApproval {
+  if (input === undefined) return defaults;
+  if (typeof input === "string") return { ...defaults, mode: input };
+  return {
+    mode: input.mode,
+    at: input.at ?? defaults.at,
+    timeoutSeconds: input.timeoutSeconds ?? defaults.timeoutSeconds,
+  };
 }
 
 /** The runtime whose allowed images include `image`, if one does. */
@@ -474,6 +505,7 @@ function resolveStep(step: CanaryStepInput | RolloutDefaultStep, bakeSeconds: nu
 
 type RolloutDefaultStep = StackConfig["defaults"]["rollout"]["steps"][number];
 type VsStable = ResolvedAlarms["vsStable"];
+type ApprovalInput = NonNullable<NonNullable<Manifest["rollout"]>["approval"]>;
 type AlarmsInput = NonNullable<NonNullable<Manifest["rollout"]>["alarms"]>;
 type ThresholdInput = number | { readonly threshold: number; readonly source?: AlarmSource | undefined };
 
@@ -553,6 +585,33 @@ function resolveAlarms(
       sources,
     },
     findings,
+  };
+}
+
+/**
+ * `rollout.stickiness` (the schema has checked that it names exactly one of a header and a cookie): a header
+ * that can tell conversations apart — not one modelship uses itself, nor one every request of the model shares.
+ */
+function resolveStickiness(
+  input: { readonly header?: string; readonly cookie?: string } | undefined,
+  modelHeader: string,
+  source: FindingSource,
+): { value?: Stickiness; findings: Finding[] } {
+  if (input?.cookie !== undefined) return { value: { cookie: input.cookie }, findings: [] };
+  const header = input?.header;
+  if (header === undefined) return { findings: [] };
+  const unusable = unusableStickinessHeader(header, modelHeader);
+  if (unusable === undefined) return { value: { header }, findings: [] };
+  return {
+    findings: [
+      ruleFinding(
+        source,
+        "stickiness-header",
+        "rollout.stickiness.header",
+        `'${header}' cannot be the conversation key: ${unusable}.`,
+        "Name the header your clients send with every turn of a conversation, e.g. x-session-id.",
+      ),
+    ],
   };
 }
 

@@ -14,6 +14,7 @@ export const PIPELINE_FUNCTIONS = [
   "MergeEval",
   "RegisterGateway",
   "RunHooks",
+  "RequestApproval",
   "CanaryStep",
   "CheckCanary",
   "Promote",

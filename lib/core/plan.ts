@@ -57,6 +57,10 @@ export function planRollout(
       ? manifest.rollout.steps.map(({ weight, bakeSeconds }) => ({ weight, bakeSeconds }))
       : [],
     watchSeconds: manifest.rollout.watchSeconds,
+    approval: {
+      wait: manifest.rollout.approval.mode === "manual" ? manifest.rollout.approval.at : "never",
+      timeoutSeconds: manifest.rollout.approval.timeoutSeconds,
+    },
     maxReadinessChecks: Math.max(1, Math.ceil(startupSeconds / pollSeconds)),
     readinessPollSeconds: pollSeconds,
     hooks: hooksByPoint(manifest.gates.hooks),

@@ -5,8 +5,9 @@
 import type { RolloutStrategy } from "./rollout-strategy";
 import type { CandidateHandle } from "./candidate";
 import type { Finding } from "./findings";
-import type { HookPoint, ResolvedEvalSuite, ResolvedManifest } from "./manifest-schema";
+import type { ApprovalPoint, HookPoint, ResolvedEvalSuite, ResolvedManifest } from "./manifest-schema";
 import type { ChosenServing } from "./serving-choice";
+import type { Stickiness } from "./sticky-routing";
 
 /** Where a rollout came from: the manifest object that started it. */
 export interface RolloutSource {
@@ -57,6 +58,11 @@ export interface RolloutPlan {
   /** Canary steps with bakes resolved; empty for a first release and for blue/green. */
   readonly canarySteps: readonly { readonly weight: number; readonly bakeSeconds: number }[];
   readonly watchSeconds: number;
+  /**
+   * Where the execution waits for a person's approval (`never` for `approval: auto`), and how long: the
+   * approval Task's TimeoutSecondsPath reads it. Absent in states written before approvals existed.
+   */
+  readonly approval?: ApprovalPlan;
   /** Upper bound of readiness polls before CandidateTimeout. */
   readonly maxReadinessChecks: number;
   /** Seconds between readiness polls. */
@@ -66,6 +72,11 @@ export interface RolloutPlan {
    * hooks only when its key is present. Absent in plans made before hooks existed: none.
    */
   readonly hooks?: Partial<Record<HookPoint, readonly string[]>>;
+}
+
+export interface ApprovalPlan {
+  readonly wait: "never" | ApprovalPoint;
+  readonly timeoutSeconds: number;
 }
 
 /** Shard `index` (0-based) of `of` of a suite: the suite's items whose id hashes to `index` (shardItems). */
@@ -197,13 +208,33 @@ export interface ServingVersion {
   readonly handle: CandidateHandle;
 }
 
-/** Where a canary is: the step just applied (1-based) of how many, and the candidate's weight. */
+/**
+ * Where a canary is: the step just applied (1-based) of how many, the candidate's weight, and the
+ * conversation key that keeps a request on one version (`rollout.stickiness`) when the rollout has one.
+ */
 export interface CanaryPosition {
   /** Which strategy's step: linear's or (absent) the canary's. */
   readonly strategy?: "linear";
   readonly step: number;
   readonly steps: number;
   readonly weight: number;
+  readonly stickiness?: Stickiness;
+}
+
+/**
+ * A rollout waiting for a person's approval: the task token that resumes its execution (kept here, never in
+ * an event), where it waits and until when.
+ */
+export interface ApprovalWait {
+  readonly rolloutId: string;
+  readonly version: string;
+  /** The Step Functions task token (locally, the local executor's) that SendTaskSuccess/Failure answers. */
+  readonly token: string;
+  readonly at: ApprovalPoint;
+  /** ISO timestamp: since when it waits. */
+  readonly since: string;
+  /** ISO timestamp: when the wait times out and the rollout is rolled back. */
+  readonly expiresAt: string;
 }
 
 /** What serves a model right now, and how it got there. */
@@ -225,9 +256,21 @@ export interface ModelRecord {
   readonly alarmNames?: readonly string[];
   /** A `Promote Requested` command waiting for CheckCanary: skip the remaining steps. */
   readonly promoteRequested?: boolean;
+  /** Set while the rollout waits for a person's approval; cleared by the answer, a rollback or the timeout. */
+  readonly approval?: ApprovalWait;
   readonly updatedAt?: string;
   /** Newest last; the store may keep only the most recent entries. */
   readonly history: readonly Transition[];
+}
+
+/**
+ * The record as status shows it: a wait for approval without its task token, which resumes the execution
+ * and so is shown to nobody (the store's readers with rights on the table are the only ones to see it).
+ */
+export function recordForDisplay(record: ModelRecord): ModelRecord {
+  if (!record.approval) return record;
+  const { token: _token, ...approval } = record.approval;
+  return { ...record, approval: { ...approval, token: "(hidden)" } };
 }
 
 /** The fields a transition may change (RecordChanges); every store keeps exactly these. */
@@ -242,6 +285,7 @@ export const RECORD_FIELDS = [
   "canary",
   "alarmNames",
   "promoteRequested",
+  "approval",
 ] as const satisfies readonly (keyof ModelRecord)[];
 
 export type RecordField = (typeof RECORD_FIELDS)[number];

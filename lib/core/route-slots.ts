@@ -6,6 +6,7 @@
 import type { RouteBackend } from "../ports";
 import type { CandidateHandle } from "./candidate";
 import { GatewayFailed } from "./errors";
+import type { Stickiness } from "./sticky-routing";
 
 export interface RouteSlots {
   readonly stable?: CandidateHandle;
@@ -17,12 +18,25 @@ export interface RouteSlots {
   readonly previous?: CandidateHandle;
   /** The weights of the weighted rule's backendRefs; a backend absent from it has 0. */
   readonly weights: { readonly stable: number; readonly candidate: number };
+  /**
+   * The rollout's conversation key (`rollout.stickiness`) while a canary splits the model's traffic: set by
+   * the register and the weight changes of a rollout that asks for it, gone with a promotion or a removal.
+   */
+  readonly stickiness?: Stickiness;
 }
 
 export const NO_SLOTS: RouteSlots = { weights: { stable: 0, candidate: 0 } };
 
-/** The candidate joins at weight 0: it is reachable by `x-modelship-variant: candidate` only. */
-export function registerCandidate(model: string, slots: RouteSlots, handle: CandidateHandle): RouteSlots {
+/**
+ * The candidate joins at weight 0: it is reachable by `x-modelship-variant: candidate` only. The route's
+ * stickiness becomes the rollout's (none when it asks for none).
+ */
+export function registerCandidate(
+  model: string,
+  slots: RouteSlots,
+  handle: CandidateHandle,
+  stickiness?: Stickiness,
+): RouteSlots {
   if (slots.stable?.version === handle.version) {
     throw new GatewayFailed(
       `${model} ${handle.version} is already the stable version on the route; it cannot also be the candidate.`,
@@ -39,17 +53,22 @@ export function registerCandidate(model: string, slots: RouteSlots, handle: Cand
     );
   }
   const sameCandidate = current?.version === handle.version;
-  return {
-    ...slots,
-    candidate: handle,
-    weights: { stable: slots.weights.stable, candidate: sameCandidate ? slots.weights.candidate : 0 },
-  };
+  return withStickiness(
+    {
+      ...slots,
+      candidate: handle,
+      weights: { stable: slots.weights.stable, candidate: sameCandidate ? slots.weights.candidate : 0 },
+    },
+    stickiness,
+  );
 }
 
+/** The new weights; the route's stickiness becomes the rollout's (none when it asks for none). */
 export function setRouteWeights(
   model: string,
   slots: RouteSlots,
   weights: { readonly stable: number; readonly candidate: number },
+  stickiness?: Stickiness,
 ): RouteSlots {
   const problems: string[] = [];
   for (const [variant, weight] of Object.entries(weights)) {
@@ -66,16 +85,20 @@ export function setRouteWeights(
       hint: "This is a modelship bug or a route edited by hand: look at the route (`modelship status <model>`; on EKS `kubectl get httproute -o yaml`) and report it.",
     });
   }
-  return { ...slots, weights: { stable: weights.stable, candidate: weights.candidate } };
+  return withStickiness(
+    { ...slots, weights: { stable: weights.stable, candidate: weights.candidate } },
+    stickiness,
+  );
 }
 
 /**
  * `version` becomes the stable at 100%: the candidate (a promotion), the previous stable (a rollback during
- * the watch, which keeps the version it replaces as the new `previous`) or the stable itself (a repeat).
+ * the watch, which keeps the version it replaces as the new `previous`) or the stable itself (a repeat, and
+ * a rollback during the canary). The split is over, and its stickiness with it.
  */
 export function promoteVersion(model: string, slots: RouteSlots, version: string): RouteSlots {
   const all = { stable: 100, candidate: 0 };
-  if (slots.stable?.version === version) return { ...slots, weights: all };
+  if (slots.stable?.version === version) return { ...without(slots, "stickiness"), weights: all };
   if (slots.candidate?.version === version) {
     const previous = slots.stable ?? slots.previous;
     return { stable: slots.candidate, ...(previous && { previous }), weights: all };
@@ -96,7 +119,8 @@ export function promoteVersion(model: string, slots: RouteSlots, version: string
 
 /**
  * Drops the version from the route (a no-op when it is not there). Whichever of stable and candidate remains
- * takes 100%, as the gateway would do anyway: weights are relative among a rule's backends.
+ * takes 100%, as the gateway would do anyway: weights are relative among a rule's backends; with one of them
+ * left there is no split to be sticky in.
  */
 export function removeVersion(slots: RouteSlots, version: string): RouteSlots {
   const { stable, candidate, previous } = slots;
@@ -104,7 +128,7 @@ export function removeVersion(slots: RouteSlots, version: string): RouteSlots {
   const role =
     stable?.version === version ? "stable" : candidate?.version === version ? "candidate" : undefined;
   if (!role) return slots;
-  const remaining = without(slots, role);
+  const remaining = without(without(slots, role), "stickiness");
   return {
     ...remaining,
     weights: { stable: remaining.stable ? 100 : 0, candidate: remaining.candidate ? 100 : 0 },
@@ -123,9 +147,13 @@ export function routeBackends(slots: RouteSlots): RouteBackend[] {
   return backends;
 }
 
-function without(slots: RouteSlots, role: "stable" | "candidate" | "previous"): RouteSlots {
-  const { [role]: _dropped, ...rest } = slots;
+function without(slots: RouteSlots, field: "stable" | "candidate" | "previous" | "stickiness"): RouteSlots {
+  const { [field]: _dropped, ...rest } = slots;
   return rest;
+}
+
+function withStickiness(slots: RouteSlots, stickiness: Stickiness | undefined): RouteSlots {
+  return stickiness ? { ...slots, stickiness: structuredClone(stickiness) } : without(slots, "stickiness");
 }
 
 function describeSlots(slots: RouteSlots): string {

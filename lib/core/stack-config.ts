@@ -17,8 +17,10 @@ import {
   ruleFinding,
   trustRemoteCodeRefused,
 } from "./manifest-rules";
+import { resolveApproval } from "./manifest";
 import {
   ALARM_SOURCES,
+  approvalSchema,
   canaryStepSchema,
   evalSuiteSchema,
   smokePromptSchema,
@@ -113,6 +115,7 @@ const stackConfigSchema = z.strictObject({
     ]),
     pathPrefix: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, "a path prefix starting with '/'"),
     url: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]),
+    sessionPersistence: z.boolean(),
   }),
   canaryMetrics: z.strictObject({
     namespace: z.string().regex(/^[A-Za-z0-9._/#:-]{1,255}$/, "a CloudWatch namespace"),
@@ -238,7 +241,8 @@ const stackConfigSchema = z.strictObject({
         evaluationPeriods: positiveInt,
         treatMissingData: z.enum(["breaching", "notBreaching", "ignore", "missing"]),
       }),
-      approval: z.enum(["auto", "manual"]),
+      // The manifest's forms; an object is merged over the default one, so its fields are all there.
+      approval: approvalSchema,
     }),
     evalSuite: z.strictObject({ minScore: fraction, maxRegression: fraction }),
   }),
@@ -290,6 +294,10 @@ export function resolveStackConfig(
           ttftP95Ms: data.defaults.rollout.alarms.ttftP95Ms,
           vsStable: data.defaults.rollout.alarms.vsStable,
         },
+        approval: resolveApproval(
+          data.defaults.rollout.approval,
+          DEFAULT_STACK_CONFIG.defaults.rollout.approval,
+        ),
       },
     },
   };

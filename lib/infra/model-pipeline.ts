@@ -44,6 +44,8 @@ import {
 } from "../core/pipeline-functions";
 import { resolveStackConfig } from "../core/stack-config";
 import { COMMAND_DETAIL_TYPES, COMMAND_SOURCES, type CommandDetailType } from "../core/events";
+import { REGISTRY_METADATA_KEYS } from "../core/registry-package";
+import { REGISTRY_STATE_CHANGE } from "../pipeline/commands";
 import { LAMBDA_ENVIRONMENT } from "../aws/lambda/environment";
 import { clusterAccessOf } from "./cluster-roles";
 import {
@@ -143,10 +145,11 @@ export interface ModelPipelineProps {
   /**
    * How each model's HTTPRoute matches its requests — the header naming the model (an OpenAI-aware gateway sets
    * it from the body's `model`; empty: the path prefix alone) and the path prefix — and the gateway's URL as the
-   * prober reaches it (empty: the prober reaches each version's server directly). Merged key by key over the
+   * prober reaches it (empty: the prober reaches each version's server directly), and whether it implements
+   * HTTPRoute session persistence, which a rollout with `rollout.stickiness` needs. Merged key by key over the
    * default.
    *
-   * @default { modelHeader: "x-model-id", pathPrefix: "/v1", url: "" }
+   * @default { modelHeader: "x-model-id", pathPrefix: "/v1", url: "", sessionPersistence: false }
    */
   readonly gateway?: PartialConfig<GatewayConfig>;
   /**
@@ -274,6 +277,8 @@ const ROLLOUT_COMMANDS: readonly CommandDetailType[] = [
   "Rollback Requested",
   "Promote Requested",
   "Abort Requested",
+  "Approve Requested",
+  "Reject Requested",
 ];
 /**
  * The longest construct-derived base name: the schedule group (at most 64 characters) adds `-probers`, the
@@ -336,8 +341,16 @@ export class ModelPipeline extends Construct {
    * the default bus → AlarmRollback: the rollback happens within seconds, even while the execution waits.
    */
   readonly alarmRollbackRule: events.Rule;
-  /** `Rollback Requested`, `Promote Requested` and `Abort Requested` commands on the modelship bus → Command. */
+  /**
+   * `Rollback Requested`, `Promote Requested`, `Abort Requested`, `Approve Requested` and `Reject Requested`
+   * commands on the modelship bus → Command.
+   */
   readonly commandsRule: events.Rule;
+  /**
+   * A model registry version of modelship's set to Approved or Rejected (SageMaker's "Model Package State
+   * Change", default bus) → Command, which answers the rollout waiting for that version's approval.
+   */
+  readonly registryApprovalRule: events.Rule;
   /**
    * The bus's policy statement that denies putting commands to every principal but `commandPrincipals`.
    */
@@ -479,13 +492,14 @@ export class ModelPipeline extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    // They run the Rollback stage, so they get as long as its Task.
+    // They run the Rollback stage, so they get as long as its Task; they answer a waiting approval's task
+    // token (SendTaskSuccess/SendTaskFailure on the state machine), so they know its ARN.
     const [command, alarmRollback] = (["Command", "AlarmRollback"] as const).map((name) =>
       this.createFunction(
         name,
         EVENT_FUNCTION_FILES[name],
         timeoutOf("Rollback"),
-        environmentOf(name),
+        { ...environmentOf(name), [LAMBDA_ENVIRONMENT.stateMachineArn]: this.stateMachine.stateMachineArn },
         functionSettings,
         this.commandDeadLetterQueue,
       ),
@@ -545,6 +559,21 @@ export class ModelPipeline extends Construct {
       description: `modelship: ${ROLLOUT_COMMANDS.map((c) => `"${c}"`).join(", ")} commands`,
       eventBus: this.eventBus,
       eventPattern: { source: [...Object.values(COMMAND_SOURCES)], detailType: [...ROLLOUT_COMMANDS] },
+      targets: [commandTarget(command)],
+    });
+    this.registryApprovalRule = new events.Rule(this, "RegistryApprovalRule", {
+      description:
+        "modelship: a version it registered set to Approved or Rejected in the model registry answers its rollout's approval",
+      eventPattern: {
+        source: ["aws.sagemaker"],
+        detailType: [REGISTRY_STATE_CHANGE],
+        detail: {
+          ModelApprovalStatus: ["Approved", "Rejected"],
+          // Only packages modelship registered (lib/aws/sagemaker-registry.ts names the rollout in them); the
+          // Command acts only on the rollout of this pipeline's table that waits with it.
+          CustomerMetadataProperties: { [REGISTRY_METADATA_KEYS.rolloutId]: events.Match.exists() },
+        },
+      },
       targets: [commandTarget(command)],
     });
     this.commandsPolicy = this.restrictCommands(props.commandPrincipals ?? []);

@@ -48,6 +48,12 @@ export function readPipelineDefinition(
   const taskTimeoutSeconds = new Map<string, number>();
   const untimed: string[] = [];
   for (const [stateName, task] of tasksOf(definition)) {
+    // A `.waitForTaskToken` Task waits for a person, for as long as its TimeoutSecondsPath says: it bounds
+    // the wait, not its function, whose Lambda timeout stays the default.
+    if (task.Resource === WAIT_FOR_TASK_TOKEN) {
+      if (typeof task.TimeoutSecondsPath !== "string") untimed.push(stateName);
+      continue;
+    }
     const key = /^\$\{([^}]+)\}$/.exec(typeof task.Resource === "string" ? task.Resource : "")?.[1];
     if (!key) continue;
     if (typeof task.TimeoutSeconds !== "number") {
@@ -69,7 +75,10 @@ export function readPipelineDefinition(
 interface TaskState {
   readonly Resource?: unknown;
   readonly TimeoutSeconds?: unknown;
+  readonly TimeoutSecondsPath?: unknown;
 }
+
+const WAIT_FOR_TASK_TOKEN = "arn:aws:states:::lambda:invoke.waitForTaskToken";
 
 /** Every Task state, at any depth (inside Map processors and Parallel branches too), with its name. */
 function* tasksOf(node: unknown, name = ""): Generator<[string, TaskState]> {

@@ -1,8 +1,8 @@
 // The control plane's part of the admin API on the gateway's port (loopback, same-origin, with the home's
 // secret, like the rest of it: admin-auth.ts):
 //   GET  /_modelship/status[?model=<name>]     every model's record, alarms with values and thresholds, route and faults
-//   POST /_modelship/commands                  {"command": "Rollback Requested" | "Abort Requested" | "Promote Requested",
-//                                               "model", "reason"?} → what was done, or why nothing was; who asked
+//   POST /_modelship/commands                  {"command": "Rollback Requested" | "Abort Requested" | "Promote Requested"
+//                                               | "Approve Requested" | "Reject Requested", "model", "reason"?} → what was done, or why nothing was; who asked
 //                                               is who the secret authenticates, never a field of the body
 //   POST /_modelship/uploads                   {"key": "models/<name>/<version>/modelship.yaml"}: start its rollout now,
 //                                               as the bucket watcher would (the manifest must be in the local bucket)
@@ -14,8 +14,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AlarmState } from "../core/alarm-spec";
 import { parseManifestKey } from "../core/keys";
-import type { ModelRecord } from "../core/rollout";
-import { type CommandName, handleCommand, type CommandOutcome } from "../pipeline/commands";
+import { type ModelRecord, recordForDisplay } from "../core/rollout";
+import { COMMAND_NAMES, type CommandName, handleCommand, type CommandOutcome } from "../pipeline/commands";
 import type { StageDeps } from "../pipeline/deps";
 import type { StartOutcome } from "../pipeline/start";
 import type { ProberTarget, RouteState } from "../ports";
@@ -29,7 +29,7 @@ import { parseJsonObject, readCappedBody, sendJson } from "./gateway/http-messag
 import { OpenAiError } from "./llama-server/openai-error";
 
 const MAX_BODY_BYTES = 64 * 1024;
-const COMMANDS: readonly CommandName[] = ["Rollback Requested", "Abort Requested", "Promote Requested"];
+const COMMANDS: readonly CommandName[] = COMMAND_NAMES;
 
 /** One model as `GET /_modelship/status` shows it. */
 export interface LocalModelStatus extends ModelRecord {
@@ -111,7 +111,7 @@ async function statusOf(
     const stable = surface.gateway.faultOf(record.model, "stable");
     const candidate = surface.gateway.faultOf(record.model, "candidate");
     statuses.push({
-      ...record,
+      ...recordForDisplay(record),
       alarms: record.alarmNames?.length ? await alarms.states(record.alarmNames) : [],
       route: (await surface.gateway.describe(record.model)) ?? null,
       faults: { ...(stable ? { stable } : {}), ...(candidate ? { candidate } : {}) },

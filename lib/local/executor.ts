@@ -2,11 +2,20 @@
 // Functions runs, not a copy of the flow. Every Task (inside Map iterators too) calls a local handler per
 // pipeline function; a thrown error reaches Retry and Catch the way Lambda presents it on AWS; Wait states and
 // retry intervals are scaled by a time factor; state transitions are streamed to the caller as they happen.
+//
+// A `.waitForTaskToken` Task (`arn:aws:states:::lambda:invoke.waitForTaskToken`, which the interpreter would
+// send to Lambda as a function name) is run here as Step Functions runs it: a token is minted per attempt
+// and put where the Payload puts `$$.Task.Token`, the function is called with the Payload, and the Task then
+// waits for SendTaskSuccess / SendTaskFailure on the token (LocalTaskTokens) or its timeout (States.Timeout).
+// The interpreter reads TimeoutSecondsPath from the Parameters' result, not from the state's input as Step
+// Functions does, so such a Task must carry the same path in `Payload.timeoutSeconds`, from where the wait
+// takes it. A person's time is not rollout time: the timeout is not scaled by the time factor.
 
 import { readFile } from "node:fs/promises";
 import { ExecutionError, ExecutionTimeoutError, StateMachine } from "aws-local-stepfunctions";
 import type { StateMachineDefinition } from "aws-local-stepfunctions";
 import type { CaughtError } from "../core/errors";
+import { LocalTaskTokens } from "./task-tokens";
 import {
   PIPELINE_FUNCTIONS,
   functionFileName,
@@ -38,6 +47,8 @@ export interface LocalExecutorOptions {
    * watch): they keep real time whatever the time factor, so a faster rollout does not shrink a startup budget.
    */
   readonly realTimeWaits?: readonly string[];
+  /** Where `.waitForTaskToken` Tasks wait for their answers; the Executions port answers through it. */
+  readonly taskTokens?: LocalTaskTokens;
 }
 
 /** One step of an execution, in the order it happened. */
@@ -104,6 +115,19 @@ class LocalExecutionError extends Error {
 
 const SIMPLE_PATH = /^\$(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
+/** The optimized Lambda integration that waits for a task token (the only one this executor runs). */
+export const WAIT_FOR_TASK_TOKEN = "arn:aws:states:::lambda:invoke.waitForTaskToken";
+/**
+ * The interpreter's own timeout for a token Task, which this executor times itself: above any approval
+ * timeout, and below the largest delay Node's setTimeout takes (2^31 − 1 ms, about 24.8 days).
+ */
+const TOKEN_TASK_INTERPRETER_TIMEOUT_SECONDS = 2_000_000;
+
+/** How a `.waitForTaskToken` Task is run: the Payload field that carries the token. */
+interface TokenTask {
+  readonly tokenField: string;
+}
+
 /** The ARN a Task's `${<Fn>FunctionArn}` becomes locally: shaped like Lambda's, so ARN validation applies. */
 function localFunctionArn(fn: PipelineFunction): string {
   return `arn:aws:lambda:us-east-1:000000000000:function:modelship-local-${functionFileName(fn)}`;
@@ -120,6 +144,9 @@ export class LocalExecutor {
   private readonly waits = new Map<string, WaitSpec>();
   /** State name → its Retry list: the same objects the interpreter reports in its retry events. */
   private readonly retriers = new Map<string, readonly { readonly IntervalSeconds?: number }[]>();
+  /** `.waitForTaskToken` Task state name → how it carries its token. */
+  private readonly tokenTasks = new Map<string, TokenTask>();
+  readonly taskTokens: LocalTaskTokens;
 
   static async load(options: LocalExecutorOptions): Promise<LocalExecutor> {
     return new LocalExecutor(await readFile(PIPELINE_DEFINITION, "utf8"), options);
@@ -132,6 +159,7 @@ export class LocalExecutor {
     if (!Number.isFinite(options.timeFactor) || options.timeFactor < 0) {
       throw new Error(`The time factor must be a number ≥ 0 (1 = real time); got ${options.timeFactor}.`);
     }
+    this.taskTokens = options.taskTokens ?? new LocalTaskTokens();
     const definition = JSON.parse(definitionJson) as StateMachineDefinition;
     this.indexStates(definition, false);
     const leftover = /\$\{[^}]*\}/.exec(JSON.stringify(definition));
@@ -175,13 +203,20 @@ export class LocalExecutor {
     for (const [stateName, fn] of this.taskFunctions) {
       const handler = this.options.handlers[fn];
       const isTopLevel = this.topLevelResultPaths.has(stateName);
+      const tokenTask = this.tokenTasks.get(stateName);
       taskResourceLocalHandlers[stateName] = (taskInput) => {
-        const invocation = invokeLikeLambda(handler, taskInput, stopping.signal).then((output) => {
+        const call = tokenTask
+          ? this.waitForToken(handler, taskInput, tokenTask, settings.executionId, stateName, stopping.signal)
+          : invokeLikeLambda(handler, taskInput, stopping.signal);
+        const invocation = call.then((output) => {
           if (isTopLevel) {
-            // A Task with Parameters is handed the whole state under one key; its result lands in the state.
+            // A Task with Parameters is handed the whole state under one key (a token Task: in its Payload);
+            // its result lands in the state.
             const stateKey = this.wholeStateKeys.get(stateName);
-            const data =
-              stateKey === undefined ? taskInput : (taskInput as Record<string, JsonValue>)[stateKey];
+            const carrier = (
+              tokenTask ? (taskInput as Record<string, JsonValue>)["Payload"] : taskInput
+            ) as Record<string, JsonValue>;
+            const data = stateKey === undefined ? taskInput : carrier[stateKey];
             latestData = placeResult(data, this.topLevelResultPaths.get(stateName), output);
           }
           return output;
@@ -202,7 +237,11 @@ export class LocalExecutor {
 
     const execution = this.machine.run(JSON.parse(JSON.stringify(input)) as JsonValue, {
       overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
-      context: { Execution: { Id: settings.executionId, Name: settings.name } },
+      // `$$.Task.Token` must resolve; waitForToken puts the attempt's own token in its place.
+      context: {
+        Execution: { Id: settings.executionId, Name: settings.name },
+        Task: { Token: "minted-per-attempt" },
+      },
       noThrowOnAbort: true,
     });
 
@@ -283,6 +322,36 @@ export class LocalExecutor {
     };
   }
 
+  /** A `.waitForTaskToken` Task's attempt: the function called with the Payload and a fresh token, then the wait. */
+  private async waitForToken(
+    handler: TaskHandler,
+    taskInput: JsonValue,
+    task: TokenTask,
+    executionId: string,
+    stateName: string,
+    signal: AbortSignal,
+  ): Promise<JsonValue> {
+    const payload = (taskInput as { Payload?: Record<string, unknown> }).Payload ?? {};
+    const timeoutSeconds = payload["timeoutSeconds"];
+    if (typeof timeoutSeconds !== "number" || !Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) {
+      throw new LocalExecutionError(
+        "States.Runtime",
+        `Task '${stateName}': Payload.timeoutSeconds is ${JSON.stringify(timeoutSeconds)}, expected whole seconds ≥ 1.`,
+      );
+    }
+    const token = this.taskTokens.mint(executionId, stateName);
+    try {
+      // As with Lambda's invoke.waitForTaskToken, the function's own result is not the Task's.
+      await invokeLikeLambda(handler, { ...payload, [task.tokenField]: token } as JsonValue, signal);
+    } catch (error) {
+      this.taskTokens.close(token);
+      throw error;
+    }
+    return JSON.parse(
+      JSON.stringify((await this.taskTokens.wait(token, timeoutSeconds * 1000, signal)) ?? null),
+    ) as JsonValue;
+  }
+
   private waitFactor(waitState: string): number {
     return this.options.realTimeWaits?.includes(waitState) ? 1 : this.options.timeFactor;
   }
@@ -318,6 +387,21 @@ export class LocalExecutor {
       switch (state.Type) {
         case "Task": {
           if (this.taskFunctions.has(name)) throw new Error(`Two Task states are named '${name}'.`);
+          if (state.Resource === WAIT_FOR_TASK_TOKEN) {
+            const { fn, tokenField } = checkedTokenTask(name, state);
+            this.taskFunctions.set(name, fn);
+            this.tokenTasks.set(name, { tokenField });
+            state.Resource = localFunctionArn(fn);
+            (state.Parameters as Record<string, unknown>)["FunctionName"] = localFunctionArn(fn);
+            delete state.TimeoutSecondsPath;
+            state.TimeoutSeconds = TOKEN_TASK_INTERPRETER_TIMEOUT_SECONDS;
+            if (!nested) {
+              this.topLevelResultPaths.set(name, checkedResultPath(name, state.ResultPath));
+              const payload = (state.Parameters as Record<string, unknown>)["Payload"];
+              this.wholeStateKeys.set(name, wholeStateKey(name, payload));
+            }
+            break;
+          }
           const fn = functionOfResource(name, state.Resource);
           this.taskFunctions.set(name, fn);
           state.Resource = localFunctionArn(fn);
@@ -360,6 +444,35 @@ function checkedWait(name: string, state: Extract<AslState, { Type: "Wait" }>, n
     );
   }
   return { seconds: state.Seconds, secondsPath: state.SecondsPath };
+}
+
+/**
+ * The function a `.waitForTaskToken` Task calls and the Payload field carrying `$$.Task.Token`; its timeout
+ * must be `TimeoutSecondsPath` with the same path as `Payload["timeoutSeconds.$"]` (see the header).
+ */
+function checkedTokenTask(
+  stateName: string,
+  state: Extract<AslState, { Type: "Task" }>,
+): { fn: PipelineFunction; tokenField: string } {
+  const parameters = (state.Parameters ?? {}) as Record<string, unknown>;
+  const fn = functionOfResource(stateName, String(parameters["FunctionName"]));
+  const payload = (parameters["Payload"] ?? {}) as Record<string, unknown>;
+  const tokenKey = Object.keys(payload).find((key) => key.endsWith(".$") && payload[key] === "$$.Task.Token");
+  if (!tokenKey) {
+    throw new Error(
+      `Task '${stateName}' waits for a task token but its Payload does not pass one: add "token.$": "$$.Task.Token".`,
+    );
+  }
+  if (
+    state.TimeoutSecondsPath === undefined ||
+    state.TimeoutSeconds !== undefined ||
+    payload["timeoutSeconds.$"] !== state.TimeoutSecondsPath
+  ) {
+    throw new Error(
+      `Task '${stateName}' waits for a task token: give it a TimeoutSecondsPath and the same path as Payload "timeoutSeconds.$", from where the local executor reads its timeout.`,
+    );
+  }
+  return { fn, tokenField: tokenKey.slice(0, -2) };
 }
 
 function functionOfResource(stateName: string, resource: string): PipelineFunction {

@@ -5,6 +5,7 @@
 // `CloudWatch Alarm State Change` calls the Rollback function on AWS. A failing `onAlarm` is logged; the loop
 // goes on. Its timer is unref'ed; `close()` stops it and waits for the `onAlarm` calls in flight.
 
+import type { AlarmMetricHistory, TimeSpan } from "../core/alarm-history";
 import type { AlarmSpec, AlarmState } from "../core/alarm-spec";
 import type { AlarmBook } from "../core/alarm-evaluator";
 import type { Alarms } from "../ports";
@@ -47,6 +48,10 @@ export class LocalAlarms implements Alarms {
 
   async states(names: readonly string[]): Promise<AlarmState[]> {
     return structuredClone(this.options.book.states(names));
+  }
+
+  async metricHistory(names: readonly string[], span: TimeSpan): Promise<AlarmMetricHistory[]> {
+    return this.options.book.metricHistory(names, span, this.now());
   }
 
   async remove(names: readonly string[]): Promise<void> {

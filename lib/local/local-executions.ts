@@ -63,6 +63,14 @@ export class LocalExecutions implements Executions {
     return localExecutionId(name);
   }
 
+  async sendTaskSuccess(token: string, output: Readonly<Record<string, unknown>>): Promise<boolean> {
+    return this.executor.taskTokens.succeed(token, output);
+  }
+
+  async sendTaskFailure(token: string, error: string, cause: string): Promise<boolean> {
+    return this.executor.taskTokens.fail(token, error, cause);
+  }
+
   get(executionId: string): LocalExecution | undefined {
     return this.executions.get(executionId);
   }

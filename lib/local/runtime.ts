@@ -29,7 +29,9 @@ import { probeRound, trafficWindowsFor } from "../pipeline/probe";
 import { promote } from "../pipeline/promote";
 import { registerGateway } from "../pipeline/register-gateway";
 import { runHooks } from "../pipeline/run-hooks";
-import { rollback, stateMachineRollback } from "../pipeline/rollback";
+import { requestApproval } from "../pipeline/request-approval";
+import { rollbackReleasingApproval } from "../pipeline/approvals";
+import { stateMachineRollback } from "../pipeline/rollback";
 import { smokeTest } from "../pipeline/smoke-test";
 import { stressWorker } from "../pipeline/stress-worker";
 import { validate } from "../pipeline/validate";
@@ -67,6 +69,7 @@ const STAGES: Record<
   MergeEval: mergeEval,
   RegisterGateway: registerGateway,
   RunHooks: runHooks,
+  RequestApproval: requestApproval,
   CanaryStep: canaryStep,
   CheckCanary: checkCanary,
   Promote: promote,
@@ -142,7 +145,13 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   const handlers = Object.fromEntries(
     PIPELINE_FUNCTIONS.map((fn) => [
       fn,
-      (input: unknown, { signal }: TaskContext) => STAGES[fn](input as never, depsNow(), { signal }),
+      async (input: unknown, { signal }: TaskContext) => {
+        const output: unknown = await STAGES[fn](input as never, depsNow(), { signal });
+        // A stage that ended a rollout but could not write its report says so here, as the Lambda's log does.
+        const problem = (output as { reportProblem?: unknown } | undefined)?.reportProblem;
+        if (typeof problem === "string") log(problem);
+        return output;
+      },
     ]),
   ) as Record<PipelineFunction, (input: unknown) => Promise<unknown>> satisfies TaskHandlers;
   const executor = await LocalExecutor.load({
@@ -152,7 +161,9 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   });
   const executions = new LocalExecutions(executor, options.onTransition);
   const serving = new LocalServing({ home, config });
-  const series = new MetricSeries();
+  // Three hours, as CloudWatch keeps high-resolution datapoints: the report charts a canary's alarms from
+  // these samples when it ends. A few probe samples a second per version stay well under a megabyte.
+  const series = new MetricSeries({ retentionSeconds: 3 * 3600 });
   // The servers' previous scrapes, from one probe round to the next.
   const traffic = trafficWindowsFor(config);
   const metrics = new LocalMetrics({
@@ -174,7 +185,7 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
     // metric alarm too would only repeat an idempotent rollback.
     onAlarm: async (state) => {
       if (!state.name.endsWith("-rollback")) return;
-      const outcome = await rollback(
+      const outcome = await rollbackReleasingApproval(
         {
           by: "alarm",
           alarmName: state.name,
@@ -185,6 +196,7 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
         depsNow(),
       );
       if (outcome.result !== "rolled back") log(outcome.reason);
+      if (outcome.reportProblem) log(outcome.reportProblem);
     },
     log,
   });
@@ -238,7 +250,7 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
     for (const execution of executions.running()) {
       execution.abort();
       await execution.result;
-      const outcome = await rollback(
+      const outcome = await rollbackReleasingApproval(
         {
           by: "command",
           command: "Abort Requested",

@@ -6,7 +6,9 @@ import { z } from "zod";
 import { findingsFromSchemaIssues } from "../core/schema-findings";
 import { findingsSentence } from "./findings-text";
 import type { StageDeps } from "./deps";
-import { rollback, ROLLBACK_USES, type RollbackDeps, type RollbackOutcome } from "./rollback";
+import { ROLLBACK_RELEASING_USES, rollbackReleasingApproval } from "./approvals";
+import type { DepsUsing } from "./port-use";
+import type { RollbackDeps, RollbackOutcome } from "./rollback";
 
 /** The event as EventBridge delivers it (only the fields read here). */
 export interface AlarmStateChangeEvent {
@@ -28,12 +30,12 @@ const alarmStateChangeSchema = z.object({
   }),
 });
 
-/** Finds the rollout that armed the alarm by its record, then rolls it back. */
-export const ALARM_ROLLBACK_USES = ROLLBACK_USES;
+/** Finds the rollout that armed the alarm by its record, rolls it back, and releases a wait for approval. */
+export const ALARM_ROLLBACK_USES = ROLLBACK_RELEASING_USES;
 
 export async function rollbackOnAlarm(
   event: AlarmStateChangeEvent,
-  deps: RollbackDeps & Pick<StageDeps, "config">,
+  deps: RollbackDeps & DepsUsing<typeof ALARM_ROLLBACK_USES> & Pick<StageDeps, "config">,
 ): Promise<RollbackOutcome> {
   const parsed = alarmStateChangeSchema.safeParse(event);
   if (!parsed.success) {
@@ -47,7 +49,7 @@ export async function rollbackOnAlarm(
   }
   const { alarmName, state } = parsed.data.detail;
   const { alarmPrefix } = deps.config.canaryMetrics;
-  return rollback(
+  return rollbackReleasingApproval(
     { by: "alarm", alarmName, alarmPrefix, stateValue: state.value, reason: state.reason ?? "" },
     deps,
   );

@@ -9,6 +9,7 @@
 // announces it.
 
 import { canaryWeights, nextCanaryStep } from "../core/canary-policy";
+import { describeStickiness } from "../core/sticky-routing";
 import type { CanaryPosition, ExecutionState, ModelRecord, RolloutPlan } from "../core/rollout";
 import { ANNOUNCE_USES, announcePending, stageComplete } from "./announce";
 import { ARMING_USES, armRolloutWatch, rolloutAlarms } from "./canary-arming";
@@ -43,10 +44,14 @@ export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): P
   const progress = nextStep(plan, previousCanaryStep(state));
   const weights = canaryWeights(plan, progress.weight);
   const alarms = rolloutAlarms(rollout, manifest, stable.version, deps);
+  const { stickiness } = manifest.rollout;
   const recorded = record.canary?.step === progress.step && record.canary.weight === progress.weight;
   if (recorded && (await stageComplete(deps, record, rollout.id, STAGE))) return progress;
   if (!recorded) {
-    const message = `${rollout.model} ${candidate.version} takes ${progress.weight}% of traffic, ${stable.version} ${weights.stable}% (step ${progress.step} of ${progress.steps}); baking ${progress.bakeSeconds} s.`;
+    const sticky = stickiness
+      ? ` Requests with ${describeStickiness(stickiness)} stay on the version their key is on.`
+      : "";
+    const message = `${rollout.model} ${candidate.version} takes ${progress.weight}% of traffic, ${stable.version} ${weights.stable}% (step ${progress.step} of ${progress.steps}); baking ${progress.bakeSeconds} s.${sticky}`;
     const event = rolloutEvent("Canary Weight Changed", rollout, STAGE, message, deps.clock, {
       data: {
         step: progress.step,
@@ -56,6 +61,7 @@ export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): P
         weights,
         stableVersion: stable.version,
         bakeSeconds: progress.bakeSeconds,
+        ...(stickiness && { stickiness }),
       },
     });
     await fence.record(
@@ -75,6 +81,7 @@ export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): P
           step: progress.step,
           steps: progress.steps,
           weight: progress.weight,
+          ...(stickiness && { stickiness }),
         },
         alarmNames: record.alarmNames ?? alarms.alarmNames,
       },
@@ -85,7 +92,7 @@ export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): P
   // Armed at the first step, before any traffic moves (again on a retry of it: both calls are idempotent).
   if (progress.step === 1) await armRolloutWatch(rollout, alarms, deps, fence);
   await fence.act(
-    () => deps.gateway.setWeights(rollout.model, weights),
+    () => deps.gateway.setWeights(rollout.model, weights, stickiness),
     routeUndo(deps.gateway, rollout.model, rollout.version, stable.version),
   );
   await announcePending(deps, rollout.model, rollout.id);

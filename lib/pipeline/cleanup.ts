@@ -1,8 +1,9 @@
 // The Cleanup stage, for failures before the canary: removes the candidate workload (and, past
 // RegisterGateway, its route entry, rejecting its registry entry), records the failure and releases the
-// model's lock in one write, then emits "Stage Failed" — each step attempted whatever happened to the one
-// before, because a lock left behind blocks the model and a GPU pod left behind is a bill. Idempotent: a
-// re-run records and emits nothing twice.
+// model's lock in one write, writes the rollout's report with how it ended (which stage failed, with what),
+// then emits "Stage Failed" — each step attempted whatever happened to the one before, because a lock left
+// behind blocks the model and a GPU pod left behind is a bill. Idempotent: a re-run records and emits
+// nothing twice. A rollout a Rollback stopped (an abort during the gates) keeps the end that Rollback wrote.
 //
 // A failure at or after RegisterGateway (whatever its error: a Transient that ran out of retries too) may have
 // left the candidate on the model's route: once every gate before it has passed, Cleanup takes the candidate
@@ -17,6 +18,7 @@ import type { CandidateHandle } from "../ports";
 import { ANNOUNCE_USES, announcePending } from "./announce";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
+import { ROLLOUT_END_USES, type RolloutEndReport, writeRolloutEnd } from "./rollout-outcome";
 
 /**
  * Removes the candidate's workload (and what a half-done deploy left), takes it off the model's route (a
@@ -24,6 +26,7 @@ import { rolloutEvent } from "./events";
  */
 export const CLEANUP_USES = combinedUse(
   ANNOUNCE_USES,
+  ROLLOUT_END_USES,
   portUse({
     store: ["get", "record", "releaseLock"],
     serving: ["remove", "removeRollout"],
@@ -46,6 +49,10 @@ export interface CleanupOutcome {
   readonly cleaned: readonly string[];
   /** What could not be undone and needs a person (a workload still running costs money). */
   readonly leftBehind: readonly string[];
+  /** The rollout's report.html, written with how it ended. */
+  readonly reportKey?: string;
+  /** Why the report could not be written (the cleanup itself completed). */
+  readonly reportProblem?: string;
 }
 
 const STAGE = "Cleanup";
@@ -128,6 +135,7 @@ export async function cleanup(state: ExecutionState, deps: CleanupDeps): Promise
     record?.history.some((t) => t.rolloutId === rollout.id && t.stage === STAGE) ?? false;
   const holdsLock = record?.lock?.rolloutId === rollout.id;
   const reason = [`${failure.error}: ${failure.reason}`, ...leftBehind].join(" ");
+  const at = deps.clock.now().toISOString();
   const failed = rolloutEvent(
     "Stage Failed",
     rollout,
@@ -147,7 +155,7 @@ export async function cleanup(state: ExecutionState, deps: CleanupDeps): Promise
     await deps.events.emit(failed);
   } else if (!alreadyRecorded) {
     const transition = {
-      at: deps.clock.now().toISOString(),
+      at,
       rolloutId: rollout.id,
       version: rollout.version,
       stage: STAGE,
@@ -175,6 +183,24 @@ export async function cleanup(state: ExecutionState, deps: CleanupDeps): Promise
     cleaned.push(`Recorded the failure in ${rollout.model}'s history.`);
     if (released) cleaned.push(`Released the lock on ${rollout.model}.`);
   }
+  const report: RolloutEndReport = await writeRolloutEnd(
+    rollout,
+    {
+      end: {
+        state: failure.error === "Aborted" ? "Aborted" : "Failed",
+        stage: STAGE,
+        at,
+        reason: failure.reason,
+        error: failure.error,
+        failedStage: failedStage(state),
+        ...(failure.hint === undefined ? {} : { hint: failure.hint }),
+        ...(leftBehind.length > 0 && { leftBehind }),
+      },
+      ...(state.plan && { plan: state.plan }),
+      ...(state.plan?.stableVersion !== undefined && { stableVersion: state.plan.stableVersion }),
+    },
+    deps,
+  );
   // After the lock is free: an automation that starts the next version on this event finds the model free.
   if (ownsRollout) await announcePending(deps, rollout.model, rollout.id);
 
@@ -184,7 +210,25 @@ export async function cleanup(state: ExecutionState, deps: CleanupDeps): Promise
     ...(failure.hint === undefined ? {} : { hint: failure.hint }),
     cleaned,
     leftBehind,
+    ...report,
   };
+}
+
+/**
+ * The state whose failure the Catch brought here, from how far the execution state got: each stage writes
+ * its own key, and a gate's Map writes its key without the merge's `reportKey`.
+ */
+function failedStage(state: ExecutionState): string {
+  if (!state.manifest || !state.plan) return "Prepare";
+  if (!state.validation) return "Validate";
+  if (!state.candidate) return "DeployCandidate";
+  const readiness = state.candidate["readiness"] as { phase?: unknown } | undefined;
+  if (readiness?.phase !== "ready") return "CheckCandidate";
+  const { gates } = state.plan;
+  if (gates.smoke && state.smoke === undefined) return "SmokeTest";
+  if (gates.stress && !merged(state.stress)) return state.stress === undefined ? "StressTest" : "MergeStress";
+  if (gates.eval && !merged(state.eval)) return state.eval === undefined ? "Eval" : "MergeEval";
+  return "RegisterGateway";
 }
 
 /** The handle DeployCandidate left in `$.candidate.handle`, if it has one worth passing to Serving. */
@@ -201,12 +245,14 @@ function reachedRegisterGateway(state: ExecutionState): boolean {
   if (state.gateway !== undefined) return true;
   const gates = state.plan?.gates;
   if (!gates || state.candidate === undefined) return false;
-  // A gate passed once its merge returned (`reportKey`): its Map alone writes `$.stress` / `$.eval` too.
-  const merged = (result: Readonly<Record<string, unknown>> | undefined) =>
-    result?.["reportKey"] !== undefined;
   return (
     (!gates.smoke || state.smoke !== undefined) &&
     (!gates.stress || merged(state.stress)) &&
     (!gates.eval || merged(state.eval))
   );
+}
+
+/** A gate passed once its merge returned (`reportKey`): its Map alone writes `$.stress` / `$.eval` too. */
+function merged(result: Readonly<Record<string, unknown>> | undefined): boolean {
+  return result?.["reportKey"] !== undefined;
 }

@@ -1,8 +1,10 @@
-// The commands modelship takes on its bus (and from `modelship rollback|abort|promote`): `Rollback Requested`
-// and `Abort Requested` roll the model's running rollout back (the same Rollback as the alarms and the state
-// machine use); `Promote Requested` asks the running canary to skip its remaining steps — the request waits
-// in the rollout record until CheckCanary, after the current bake, promotes. Each command's detail is
-// checked, and the answer says what was done, or why nothing was.
+// The commands modelship takes on its bus (and from `modelship rollback|abort|promote|approve|reject`):
+// `Rollback Requested` and `Abort Requested` roll the model's running rollout back (the same Rollback as the
+// alarms and the state machine use, releasing a wait for approval); `Promote Requested` asks the running
+// canary to skip its remaining steps — the request waits in the rollout record until CheckCanary, after the
+// current bake, promotes; `Approve Requested` and `Reject Requested` answer a rollout waiting for approval
+// (lib/pipeline/approvals.ts), as does a "SageMaker Model Package State Change" to Approved or Rejected of the
+// version it waits with. Each command's detail is checked, and the answer says what was done, or why nothing was.
 
 import { z } from "zod";
 import { RolledBack } from "../core/errors";
@@ -12,15 +14,52 @@ import { findingsFromSchemaIssues } from "../core/schema-findings";
 import { suggestNearest } from "../core/suggest";
 import { findingsSentence } from "./findings-text";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
-import { rollback, ROLLBACK_USES, type RollbackDeps } from "./rollback";
+import { REGISTRY_METADATA_KEYS } from "../core/registry-package";
+import {
+  ANSWER_APPROVAL_USES,
+  answerApproval,
+  ROLLBACK_RELEASING_USES,
+  rollbackReleasingApproval,
+} from "./approvals";
+import type { RollbackDeps } from "./rollback";
 import { PROMOTE_REQUESTED_STAGE } from "./rollout-record";
 
-export type CommandName = "Rollback Requested" | "Abort Requested" | "Promote Requested";
+export type CommandName =
+  "Rollback Requested" | "Abort Requested" | "Promote Requested" | "Approve Requested" | "Reject Requested";
+
+export const COMMAND_NAMES = [
+  "Rollback Requested",
+  "Abort Requested",
+  "Promote Requested",
+  "Approve Requested",
+  "Reject Requested",
+] as const satisfies readonly CommandName[];
 
 /** A command as EventBridge delivers it (only the fields read here). */
 export interface CommandEvent {
   readonly "detail-type": CommandName;
   readonly detail: { readonly model: string; readonly reason?: string; readonly requestedBy?: string };
+}
+
+/** The detail-type SageMaker sends a model package's status change as. */
+export const REGISTRY_STATE_CHANGE = "SageMaker Model Package State Change";
+
+/**
+ * A model registry version's status change, as EventBridge delivers SageMaker's (its detail is the package as
+ * DescribeModelPackage describes it; only the fields read here), or the local registry's watcher builds it.
+ */
+export interface RegistryStateChangeEvent {
+  readonly "detail-type": typeof REGISTRY_STATE_CHANGE;
+  readonly detail: {
+    readonly ModelApprovalStatus?: string;
+    readonly ApprovalDescription?: string;
+    readonly CustomerMetadataProperties?: Readonly<Record<string, string>>;
+    /** SageMaker's UserContext of the change: who set the status. */
+    readonly LastModifiedBy?: {
+      readonly UserProfileName?: string;
+      readonly IamIdentity?: { readonly Arn?: string };
+    };
+  };
 }
 
 export interface CommandOutcome {
@@ -37,12 +76,16 @@ export interface CommandOutcome {
  * Rollback and Abort roll back; Promote marks the rollout record for CheckCanary; a command for a model
  * modelship does not know is refused, naming the models it knows.
  */
-export const COMMAND_USES = combinedUse(ROLLBACK_USES, portUse({ store: ["list"] }));
+export const COMMAND_USES = combinedUse(
+  ROLLBACK_RELEASING_USES,
+  ANSWER_APPROVAL_USES,
+  portUse({ store: ["list"] }),
+);
 
 type CommandDeps = RollbackDeps & DepsUsing<typeof COMMAND_USES>;
 
 const commandSchema = z.object({
-  "detail-type": z.enum(["Rollback Requested", "Abort Requested", "Promote Requested"]),
+  "detail-type": z.enum(COMMAND_NAMES),
   detail: z.object({
     model: z.string().regex(MODEL_NAME_PATTERN, "a model name: lowercase letters, digits and '-'"),
     reason: z.string().min(1).max(1000).optional(),
@@ -50,7 +93,11 @@ const commandSchema = z.object({
   }),
 });
 
-export async function handleCommand(event: CommandEvent, deps: CommandDeps): Promise<CommandOutcome> {
+export async function handleCommand(
+  event: CommandEvent | RegistryStateChangeEvent,
+  deps: CommandDeps,
+): Promise<CommandOutcome> {
+  if (event["detail-type"] === REGISTRY_STATE_CHANGE) return handleRegistryChange(event, deps);
   const parsed = commandSchema.safeParse(event);
   if (!parsed.success) {
     const findings = findingsFromSchemaIssues(parsed.error.issues, event, commandSchema, {
@@ -74,8 +121,21 @@ export async function handleCommand(event: CommandEvent, deps: CommandDeps): Pro
   }
   if (command === "Promote Requested")
     return { command, model: detail.model, ...(await requestPromotion(detail, deps)) };
+  if (command === "Approve Requested" || command === "Reject Requested") {
+    const outcome = await answerApproval(
+      {
+        model: detail.model,
+        decision: command === "Approve Requested" ? "approve" : "reject",
+        by: detail.requestedBy ?? "an operator",
+        via: "command",
+        ...(detail.reason === undefined ? {} : { reason: detail.reason }),
+      },
+      deps,
+    );
+    return { command, model: detail.model, ...outcome };
+  }
 
-  const outcome = await rollback(
+  const outcome = await rollbackReleasingApproval(
     {
       by: "command",
       command,
@@ -89,8 +149,49 @@ export async function handleCommand(event: CommandEvent, deps: CommandDeps): Pro
     command,
     model: detail.model,
     status: outcome.result === "rolled back" ? "done" : "nothing to do",
-    message: outcome.reason,
+    message: outcome.reportProblem ? `${outcome.reason} ${outcome.reportProblem}` : outcome.reason,
   };
+}
+
+/**
+ * The registry's Approved or Rejected for the version a rollout waits with answers its approval. Every other
+ * status change — modelship's own (registering, promoting, rolling back), another pipeline's package, a
+ * version not waiting — changes nothing.
+ */
+async function handleRegistryChange(
+  event: RegistryStateChangeEvent,
+  deps: CommandDeps,
+): Promise<CommandOutcome> {
+  const { ModelApprovalStatus: status, CustomerMetadataProperties: metadata = {} } = event.detail ?? {};
+  const model = metadata[REGISTRY_METADATA_KEYS.model];
+  const rolloutId = metadata[REGISTRY_METADATA_KEYS.rolloutId];
+  if (status !== "Approved" && status !== "Rejected") {
+    return {
+      status: "nothing to do",
+      message: `A registry status of ${String(status)} answers no approval.`,
+    };
+  }
+  if (!model || !MODEL_NAME_PATTERN.test(model) || !rolloutId) {
+    return {
+      status: "nothing to do",
+      message:
+        "The registry version was not registered by modelship (no modelship:model and modelship:rolloutId): nothing to answer.",
+    };
+  }
+  const who = event.detail.LastModifiedBy;
+  const outcome = await answerApproval(
+    {
+      model,
+      decision: status === "Approved" ? "approve" : "reject",
+      by: who?.IamIdentity?.Arn ?? who?.UserProfileName ?? "someone",
+      via: "registry",
+      rolloutId,
+      ...(event.detail.ApprovalDescription ? { reason: event.detail.ApprovalDescription } : {}),
+    },
+    deps,
+  );
+  // A status modelship set itself finds no wait: not worth more than a quiet "nothing to do".
+  return { model, ...outcome, status: outcome.status === "refused" ? "nothing to do" : outcome.status };
 }
 
 /** `No model named x …`, with the models there are, nearest first when one is close. */

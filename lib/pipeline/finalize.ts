@@ -1,7 +1,9 @@
 // The Finalize stage, after a quiet watch: retires the previous stable version (its route entry and its
 // workload), deletes the rollout's alarms and stops its prober, records the rollout as done, releases the
-// model's lock and — once the lock is free — announces "Stage Succeeded", so an automation that starts the
-// next version on that event finds the model free.
+// model's lock, writes the rollout's report with its steps, its alarms' metrics over the canary and the watch
+// (read before the alarms are removed) and its end, and — once the lock is free — announces "Stage
+// Succeeded", so an automation that starts the next version on that event finds the model free. A report
+// that cannot be written is returned as `reportProblem`; the rollout still ends.
 //
 // It first claims the rollout's end: from then on no rollback can start (an alarm firing now is too late to
 // matter: the watch has passed), and a rollback already under way makes the claim fail, so the previous
@@ -16,11 +18,20 @@ import { ANNOUNCE_USES, announcePending } from "./announce";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 import type { RolloutOutcome } from "./flow-state";
+import {
+  ALARM_METRICS_USES,
+  readAlarmMetrics,
+  ROLLOUT_END_USES,
+  type RolloutEndReport,
+  writeRolloutEnd,
+} from "./rollout-outcome";
 import { assertStillRunning, lostOwnershipReason, recordedTransition } from "./rollout-record";
 
 /** Retires the old stable (its backendRef and workload); disarms the alarms and the prober. */
 export const FINALIZE_USES = combinedUse(
   ANNOUNCE_USES,
+  ROLLOUT_END_USES,
+  ALARM_METRICS_USES,
   portUse({
     store: ["get", "record", "releaseLock", "claimEnd"],
     gateway: ["removeBackend"],
@@ -36,13 +47,25 @@ type FinalizeDeps = DepsUsing<typeof FINALIZE_USES>;
 
 const STAGE = "Finalize";
 
-export async function finalize(state: ExecutionState, deps: FinalizeDeps): Promise<RolloutOutcome> {
+export async function finalize(
+  state: ExecutionState,
+  deps: FinalizeDeps,
+): Promise<RolloutOutcome & Partial<RolloutEndReport>> {
   const { rollout } = state;
   const record = await deps.store.get(rollout.model);
   const done = recordedTransition(record, rollout.id, STAGE);
   if (done) {
+    // A retry: the report of the first attempt stays, or is written now if that attempt could not.
+    const report = await writeRolloutEnd(
+      rollout,
+      {
+        end: { state: "Succeeded", stage: STAGE, at: done.at, reason: done.reason },
+        ...(state.plan && { plan: state.plan }),
+      },
+      deps,
+    );
     await announcePending(deps, rollout.model, rollout.id);
-    return { reason: done.reason };
+    return { reason: done.reason, ...report };
   }
   assertStillRunning(record, rollout.id, STAGE);
   if (record.stable?.rolloutId !== rollout.id) {
@@ -77,6 +100,8 @@ export async function finalize(state: ExecutionState, deps: FinalizeDeps): Promi
       deps.serving.remove(previous.handle),
     );
   }
+  // For the report, while the alarms exist.
+  const alarmMetrics = await readAlarmMetrics(record, rollout.id, deps);
   if (alarmNames.length > 0)
     await retire(`delete the alarms ${alarmNames.join(", ")}`, () => deps.alarms.remove(alarmNames));
   await retire(`stop the prober of ${rollout.version}`, () =>
@@ -88,10 +113,11 @@ export async function finalize(state: ExecutionState, deps: FinalizeDeps): Promi
     : "; the alarms and the prober were removed";
   const left = leftBehind.length > 0 ? ` Could not ${leftBehind.join("; ")}: do it by hand.` : "";
   const reason = `${rollout.model} ${rollout.version} is the stable version after a quiet watch${retired}.${left}`;
+  const at = deps.clock.now().toISOString();
   await deps.store.record(
     rollout.model,
     {
-      at: deps.clock.now().toISOString(),
+      at,
       rolloutId: rollout.id,
       version: rollout.version,
       stage: STAGE,
@@ -112,6 +138,22 @@ export async function finalize(state: ExecutionState, deps: FinalizeDeps): Promi
       ],
     },
   );
+  const report = await writeRolloutEnd(
+    rollout,
+    {
+      end: {
+        state: "Succeeded",
+        stage: STAGE,
+        at,
+        reason,
+        ...(leftBehind.length > 0 && { leftBehind }),
+      },
+      ...(alarmMetrics && { alarms: alarmMetrics }),
+      ...(state.plan && { plan: state.plan }),
+      ...(previous && { stableVersion: previous.version }),
+    },
+    deps,
+  );
   await announcePending(deps, rollout.model, rollout.id);
-  return { reason };
+  return { reason, ...report };
 }

@@ -20,6 +20,7 @@ import { PREPARE_USES } from "./prepare";
 import { PROBE_USES } from "./probe";
 import { PROMOTE_USES } from "./promote";
 import { REGISTER_GATEWAY_USES } from "./register-gateway";
+import { REQUEST_APPROVAL_USES } from "./request-approval";
 import { ROLLBACK_USES } from "./rollback";
 import { RUN_HOOKS_USES } from "./run-hooks";
 import { SMOKE_TEST_USES } from "./smoke-test";
@@ -41,6 +42,7 @@ export const FUNCTION_PORT_USE = {
   RegisterGateway: REGISTER_GATEWAY_USES,
   // At each point of the rollout that has hooks (PreTrafficHooks, StepHooks, PrePromoteHooks, PostPromoteHooks).
   RunHooks: RUN_HOOKS_USES,
+  RequestApproval: REQUEST_APPROVAL_USES,
   CanaryStep: CANARY_STEP_USES,
   // After each bake (CheckCanary) and after the watch (CheckWatch).
   CheckCanary: CHECK_CANARY_USES,

@@ -152,7 +152,7 @@ export async function mergeEval(state: ExecutionState, deps: MergeEvalDeps): Pro
     { contentType: "application/json" },
   );
 
-  const pageKey = await writeRolloutReport(rollout, deps);
+  const pageKey = await writeRolloutReport(rollout, deps, STAGE);
   if (!passed) {
     const where = `${deps.objects.location}/${pageKey} (data: ${deps.objects.location}/${reportKey})`;
     throw gateFailure(rollout, judged, where);

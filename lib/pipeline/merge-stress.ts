@@ -138,7 +138,7 @@ export async function mergeStress(state: ExecutionState, deps: MergeStressDeps):
     contentType: "application/json",
   });
 
-  const pageKey = await writeRolloutReport(rollout, deps);
+  const pageKey = await writeRolloutReport(rollout, deps, STAGE);
   if (violated.length > 0) {
     const where = `${deps.objects.location}/${pageKey} (data: ${deps.objects.location}/${reportKey})`;
     throw gateFailure(rollout, gate, profile, loaded.length, checks, where);

@@ -62,7 +62,7 @@ export async function registerGateway(
   await named(
     () =>
       fence.act(
-        () => deps.gateway.register(rollout.model, handle),
+        () => deps.gateway.register(rollout.model, handle, state.manifest?.rollout.stickiness),
         routeUndo(deps.gateway, rollout.model, rollout.version, before.stable?.version),
       ),
     `Could not add ${rollout.model} ${rollout.version} to the model's route`,
@@ -114,7 +114,7 @@ export async function registerGateway(
 }
 
 /** The URI of each gate's report (`reportKey` in its result), for the gates that wrote one. */
-function reportUrisOf(state: ExecutionState, location: string): Record<string, string> {
+export function reportUrisOf(state: ExecutionState, location: string): Record<string, string> {
   const uris: Record<string, string> = {};
   for (const gate of GATES) {
     const key = (state[gate] as { reportKey?: unknown } | undefined)?.reportKey;
@@ -127,7 +127,7 @@ function reportUrisOf(state: ExecutionState, location: string): Record<string, s
 }
 
 /** One line per gate that ran, as the registry's metadata. */
-function gateSummaries(state: ExecutionState): Record<string, string> {
+export function gateSummaries(state: ExecutionState): Record<string, string> {
   const { rollout, validation, smoke } = state;
   const summaries: Record<string, string> = { rolloutId: rollout.id };
   if (rollout.executionId) summaries["executionId"] = rollout.executionId;

@@ -9,8 +9,11 @@
 // returns all traffic to the version that served before — during the watch, the previous stable, still
 // warm — takes the candidate off the route and removes its workload, deletes the alarms and stops the
 // prober, rejects the version in the model registry; records `rolled_back` with the reason (the alarm with
-// its value and threshold, or who asked) and releases the model's lock in one write; and only then announces
-// "Model Rolled Back", so an automation that starts the next version on that event finds the model free.
+// its value and threshold, or who asked) and releases the model's lock in one write; writes the rollout's
+// report — its steps, its alarms' metrics (read before the alarms are removed) and who rolled it back — and
+// only then announces "Model Rolled Back", so an automation that starts the next version on that event finds
+// the model free and the report written. A report that cannot be written is returned as `reportProblem`; the
+// rollback completes all the same.
 //
 // - Twice (the alarm rule, then the state machine; or both at once): both may undo (each step is idempotent),
 //   but only the first write that releases the lock records and announces; the other finds it done and
@@ -26,7 +29,8 @@
 import type { AlarmStateValue } from "../core/alarm-spec";
 import { describeCaughtError, RolledBack } from "../core/errors";
 import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
-import type { ExecutionState, LockHolder, ModelRecord } from "../core/rollout";
+import type { RolloutEnd } from "../core/report/rollout-outcome";
+import type { ExecutionState, LockHolder, ModelRecord, RolloutIdentity, Transition } from "../core/rollout";
 import type { CandidateHandle } from "../ports";
 import { describeFiringAlarm, firingReason } from "./alarm-report";
 import { ANNOUNCE_USES, announcePending } from "./announce";
@@ -34,6 +38,13 @@ import { candidateProgress } from "./candidate-state";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 import type { RolloutOutcome } from "./flow-state";
+import {
+  ALARM_METRICS_USES,
+  readAlarmMetrics,
+  ROLLOUT_END_USES,
+  type RolloutEndReport,
+  writeRolloutEnd,
+} from "./rollout-outcome";
 import { holdsLock, recordedTransition, ROLLBACK_STAGE } from "./rollout-record";
 
 /** Who asks for the rollback, and with what they know. */
@@ -62,11 +73,17 @@ export interface RollbackOutcome extends RolloutOutcome {
   readonly model?: string;
   readonly version?: string;
   readonly rolloutId?: string;
+  /** The rollout's report.html, written again with how it ended. */
+  readonly reportKey?: string;
+  /** Why the report could not be written (the rollback itself completed). */
+  readonly reportProblem?: string;
 }
 
 /** Everything a rollback undoes: traffic back to stable, the candidate's workload, alarms, prober and registry status. */
 export const ROLLBACK_USES = combinedUse(
   ANNOUNCE_USES,
+  ROLLOUT_END_USES,
+  ALARM_METRICS_USES,
   portUse({
     store: ["get", "record", "releaseLock", "claimEnd"],
     gateway: ["promote", "removeBackend"],
@@ -95,6 +112,10 @@ interface Target {
   /** The candidate's handle from the execution state, when the state machine asks. */
   readonly handle?: CandidateHandle;
   readonly data: Readonly<Record<string, unknown>>;
+  /** Who or what asked, as the report tells it. */
+  readonly asker: Pick<RolloutEnd, "state" | "trigger" | "requestedBy" | "alarm" | "error">;
+  /** The execution state, when the state machine asks. */
+  readonly state?: ExecutionState;
 }
 
 export async function rollback(request: RollbackRequest, deps: RollbackDeps): Promise<RollbackOutcome> {
@@ -104,7 +125,7 @@ export async function rollback(request: RollbackRequest, deps: RollbackDeps): Pr
   const ids = { model, version, rolloutId };
 
   const earlier = recordedTransition(record, rolloutId, STAGE);
-  if (earlier) return alreadyRolledBack(earlier.reason, ids, deps);
+  if (earlier) return alreadyRolledBack(earlier, target, deps);
   if (!record || !holdsLock(record, rolloutId)) {
     const removed = await removeOwnWorkload(target, deps);
     const holder = record?.lock;
@@ -124,14 +145,40 @@ export async function rollback(request: RollbackRequest, deps: RollbackDeps): Pr
   return rollBack(target, claimed, deps);
 }
 
-/** The outcome of a rollback an earlier call recorded; announces what that call left unannounced. */
+/**
+ * The outcome of a rollback an earlier call recorded; writes the report again (the earlier call's account of
+ * the end stays, this call may know the rollout better: the state machine knows its manifest's key) and
+ * announces what that call left unannounced.
+ */
 async function alreadyRolledBack(
-  reason: string,
-  ids: { model: string; version: string; rolloutId: string },
+  earlier: Transition,
+  target: Target,
   deps: RollbackDeps,
 ): Promise<RollbackOutcome> {
-  await announcePending(deps, ids.model, ids.rolloutId);
-  return { result: "already rolled back", reason, ...ids };
+  const { model, rolloutId, version } = target;
+  const report = await writeRolloutEnd(
+    reportRollout(target),
+    {
+      end: { state: target.asker.state, stage: STAGE, at: earlier.at, reason: earlier.reason },
+      ...(target.state?.plan && { plan: target.state.plan }),
+    },
+    deps,
+  );
+  await announcePending(deps, model, rolloutId);
+  return { result: "already rolled back", reason: earlier.reason, model, version, rolloutId, ...report };
+}
+
+/** The rollout the report is about: the execution's own identity, or what the model's lock says of it. */
+function reportRollout(target: Target) {
+  if (target.state) return target.state.rollout;
+  const lock = target.record?.lock;
+  return {
+    id: target.rolloutId,
+    model: target.model,
+    version: target.version,
+    ...(target.executionId === undefined ? {} : { executionId: target.executionId }),
+    ...(lock?.rolloutId === target.rolloutId && { startedAt: lock.since }),
+  } satisfies Omit<RolloutIdentity, "source">;
 }
 
 /** The end could not be claimed: rolled back by another call meanwhile, or being finalized, or over. */
@@ -143,7 +190,7 @@ async function notClaimed(
   const { model, rolloutId, version } = target;
   const ids = { model, version, rolloutId };
   const earlier = recordedTransition(record, rolloutId, STAGE);
-  if (earlier) return alreadyRolledBack(earlier.reason, ids, deps);
+  if (earlier) return alreadyRolledBack(earlier, target, deps);
   const lock = record?.lock;
   const why =
     lock?.rolloutId === rolloutId && lock.ending
@@ -180,6 +227,8 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
   const handle = rolledBack?.handle ?? target.handle;
   if (handle) await deps.serving.remove(handle);
   const swept = await deps.serving.removeRollout(model, rolloutId);
+  // For the report, while the alarms exist: traffic is already back on the version restored.
+  const alarmMetrics = await readAlarmMetrics(record, rolloutId, deps);
   if (record.alarmNames?.length) await deps.alarms.remove(record.alarmNames);
   // Whether or not its start was recorded: a stage may have started it just before the claim.
   await deps.metrics.stopProber(model, version);
@@ -210,12 +259,13 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
       removed: [...(handle ? [`Removed the workload ${handle.id}.`] : []), ...swept],
     },
   });
+  const at = deps.clock.now().toISOString();
   try {
     // The record, the lock's release and the event to announce are one write; the event goes out after it.
     await deps.store.record(
       model,
       {
-        at: deps.clock.now().toISOString(),
+        at,
         rolloutId,
         version,
         stage: STAGE,
@@ -248,8 +298,19 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
     if (!(error instanceof RolledBack)) throw error;
     return notClaimed(target, await deps.store.get(model), deps);
   }
+  const report: RolloutEndReport = await writeRolloutEnd(
+    reportRollout(target),
+    {
+      end: { ...target.asker, stage: STAGE, at, reason },
+      ...(alarmMetrics && { alarms: alarmMetrics }),
+      ...(target.state?.plan && { plan: target.state.plan }),
+      ...(record.canary && { stepCount: record.canary.steps }),
+      ...((restore ?? record.stable) && { stableVersion: (restore ?? record.stable)?.version }),
+    },
+    deps,
+  );
   await announcePending(deps, model, rolloutId);
-  return { result: "rolled back", reason, model, version, rolloutId };
+  return { result: "rolled back", reason, model, version, rolloutId, ...report };
 }
 
 /** A stale state-machine rollback still removes its own workload, unless that workload serves the model. */
@@ -276,6 +337,12 @@ async function findTarget(request: RollbackRequest, deps: RollbackDeps): Promise
         why: stateMachineReason(request.state),
         ...handleIn(request.state),
         data: { trigger: "state machine" },
+        asker: {
+          state: "RolledBack",
+          trigger: "state machine",
+          ...(request.state.error && { error: request.state.error.Error }),
+        },
+        state: request.state,
       };
     }
     case "alarm": {
@@ -296,6 +363,7 @@ async function findTarget(request: RollbackRequest, deps: RollbackDeps): Promise
         record,
         why,
         data: { trigger: "alarm", alarm: alarmName },
+        asker: { state: "RolledBack", trigger: "alarm", alarm: alarmName },
       };
     }
     case "command": {
@@ -311,6 +379,11 @@ async function findTarget(request: RollbackRequest, deps: RollbackDeps): Promise
         record,
         why: `${noun} was requested by ${who}${request.reason ? ` (${request.reason})` : ""}`,
         data: { trigger: "command", command: request.command, requestedBy: who },
+        asker: {
+          state: request.command === "Abort Requested" ? "Aborted" : "RolledBack",
+          trigger: "command",
+          requestedBy: who,
+        },
       };
     }
   }

@@ -1,9 +1,10 @@
-// Writes the rollout's self-contained report.html next to the reports its gates wrote
-// (`reports/<model>/<version>/<rolloutId>/`): it reads whichever of validation.json, stress.json and
-// eval.json exist, reads the stress test's percentile curves from its merged HDR histograms, and renders the
-// page (lib/core/report). A missing document is a gate that did not run; a malformed one is described in the
-// page rather than thrown, so the report of a failed rollout is still written. Meant to be called at the end
-// of MergeStress and MergeEval, on a pass and on a failure; writing it again replaces it.
+// Writes the rollout's self-contained report.html next to the reports its stages wrote
+// (`reports/<model>/<version>/<rolloutId>/`): it reads whichever of validation.json, stress.json, eval.json and
+// outcome.json exist, reads the stress test's percentile curves from its merged HDR histograms, and renders the
+// page (lib/core/report). A missing document is a gate that did not run (or, for outcome.json, a rollout that
+// has not ended); a malformed one is described in the page rather than thrown, so the report of a failed
+// rollout is still written. Called at the end of MergeStress and MergeEval, on a pass and on a failure, and by
+// the stage that ends the rollout (lib/pipeline/rollout-outcome.ts); writing it again replaces it.
 
 import { CURVE_METRICS, CURVE_PERCENTILES, type LatencyCurves } from "../core/report/latency-curves";
 import { renderRolloutReport } from "../core/report/render-rollout-report";
@@ -15,8 +16,7 @@ import {
   type StressDocument,
 } from "../core/report/report-documents";
 import { formatBytes } from "../core/report/report-format";
-import type { StressReport } from "../core/report/report-input";
-import type { RolloutIdentity } from "../core/rollout";
+import type { ReportRollout, StressReport } from "../core/report/report-input";
 import { HistogramSet, HistogramSetInvalid } from "../loadgen/histogram-set";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 
@@ -42,27 +42,45 @@ export const GATE_MERGE_USES = combinedUse(
   }),
 );
 
-/** Renders and writes `reports/<model>/<version>/<rolloutId>/report.html`; returns its key. */
+/** Where a rollout's reports go: `reports/<model>/<version>/<rolloutId>`. */
+export function reportPrefix(rollout: Pick<ReportRollout, "model" | "version" | "id">): string {
+  return `reports/${rollout.model}/${rollout.version}/${rollout.id}`;
+}
+
+/**
+ * Renders and writes `reports/<model>/<version>/<rolloutId>/report.html`; returns its key. `writtenBy` names
+ * the stage writing it while the rollout still runs.
+ */
 export async function writeRolloutReport(
-  rollout: RolloutIdentity,
+  rollout: ReportRollout,
   deps: DepsUsing<typeof ROLLOUT_REPORT_USES>,
+  writtenBy?: string,
 ): Promise<string> {
-  const prefix = `reports/${rollout.model}/${rollout.version}/${rollout.id}`;
-  const [validation, stress, evaluation] = await Promise.all([
+  const prefix = reportPrefix(rollout);
+  const [validation, stress, evaluation, outcome] = await Promise.all([
     readDocument("validation", `${prefix}/validation.json`, rollout, deps.objects),
     readDocument("stress", `${prefix}/stress.json`, rollout, deps.objects).then(withLatencyCurves),
     readDocument("eval", `${prefix}/eval.json`, rollout, deps.objects),
+    readDocument("outcome", `${prefix}/outcome.json`, rollout, deps.objects),
   ]);
   const key = `${prefix}/report.html`;
-  const page = renderRolloutReport({ rollout, validation, stress, eval: evaluation });
+  const page = renderRolloutReport({
+    rollout,
+    validation,
+    stress,
+    eval: evaluation,
+    outcome,
+    ...(writtenBy !== undefined && { writtenBy }),
+  });
   await deps.objects.put(key, page, { contentType: "text/html; charset=utf-8" });
   return key;
 }
 
-async function readDocument<K extends DocumentKind>(
+/** A document under the rollout's reports, checked; never throws for what it finds in the bucket. */
+export async function readDocument<K extends DocumentKind>(
   kind: K,
   key: string,
-  rollout: RolloutIdentity,
+  rollout: ReportRollout,
   objects: DepsUsing<typeof ROLLOUT_REPORT_USES>["objects"],
 ): Promise<ReportDocument<DocumentOf<K>>> {
   const info = await objects.head(key);

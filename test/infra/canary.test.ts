@@ -68,10 +68,18 @@ describe("ModelPipeline: what rolls a canary back", () => {
     expect(id(pipeline.alarmRollbackRule)).toBeDefined();
   });
 
-  it("sends Rollback, Promote and Abort Requested on the modelship bus to Command, and nothing else there", () => {
+  it("sends Rollback, Promote, Abort, Approve and Reject Requested on the modelship bus to Command, and the registry's approvals", () => {
     template.hasResourceProperties("AWS::Events::Rule", {
       EventBusName: { Ref: id(pipeline.eventBus as never) },
-      EventPattern: { "detail-type": ["Rollback Requested", "Promote Requested", "Abort Requested"] },
+      EventPattern: {
+        "detail-type": [
+          "Rollback Requested",
+          "Promote Requested",
+          "Abort Requested",
+          "Approve Requested",
+          "Reject Requested",
+        ],
+      },
       Targets: [
         {
           Arn: arnOf(pipeline.functions.Command),
@@ -81,10 +89,22 @@ describe("ModelPipeline: what rolls a canary back", () => {
         },
       ],
     });
+    // On the default bus: only packages modelship registered, set to Approved or Rejected.
+    template.hasResourceProperties("AWS::Events::Rule", {
+      EventPattern: {
+        source: ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        detail: {
+          ModelApprovalStatus: ["Approved", "Rejected"],
+          CustomerMetadataProperties: { "modelship:rolloutId": [{ exists: true }] },
+        },
+      },
+      Targets: [Match.objectLike({ Arn: arnOf(pipeline.functions.Command) })],
+    });
     const commandRules = Object.values(template.findResources("AWS::Events::Rule")).filter((rule) =>
       JSON.stringify(rule.Properties.Targets).includes(id(pipeline.functions.Command)),
     );
-    expect(commandRules).toHaveLength(1);
+    expect(commandRules).toHaveLength(2);
   });
 
   it("keeps what Command and AlarmRollback failed on, after Lambda's own retries, in the command dead-letter queue", () => {
@@ -204,17 +224,15 @@ describe("ModelPipeline: CloudWatch alarms", () => {
     expect(functionsWith("cloudwatch:DeleteAlarms")).toEqual(deleting);
   });
 
-  it("lets CheckCanary and the rollbacks read alarm states and values, on '*' as composite alarms require", () => {
-    const reading = ["AlarmRollback", "CheckCanary", "Command", "Rollback"];
+  it("lets CheckCanary and the rollbacks read alarm states and values, and Finalize its alarms' metrics for the report, on '*' as composite alarms require", () => {
+    const reading = ["AlarmRollback", "CheckCanary", "Command", "Finalize", "Rollback"];
     for (const name of reading as ModelshipFunction[]) {
       expect(resourcesFor(name, "cloudwatch:DescribeAlarms"), name).toEqual(["*"]);
       expect(resourcesFor(name, "cloudwatch:GetMetricData"), name).toEqual(["*"]);
     }
     expect(functionsWith("cloudwatch:GetMetricData")).toEqual(reading);
     // Whoever deletes alarms describes them first, to delete the composite before the alarms it names.
-    expect(functionsWith("cloudwatch:DescribeAlarms")).toEqual(
-      [...reading, "CanaryStep", "Finalize", "Promote"].sort(),
-    );
+    expect(functionsWith("cloudwatch:DescribeAlarms")).toEqual([...reading, "CanaryStep", "Promote"].sort());
   });
 
   it("gives the prober no CloudWatch action: its metrics are Embedded Metric Format lines in its own log", () => {
@@ -254,7 +272,7 @@ describe("ModelPipeline: the SageMaker Model Registry", () => {
 });
 
 describe("ModelPipeline: the rollbacks' reach", () => {
-  it("lets Command and AlarmRollback do what Rollback does, no more — Command also lists the table to name the models it knows", () => {
+  it("lets Command and AlarmRollback do what Rollback does and answer a waiting approval, no more — Command also lists the table to name the models it knows", () => {
     const actionsOf = (name: ModelshipFunction) =>
       statementsOf(name)
         .flatMap((s) => s.actions.map((a) => `${a} ${JSON.stringify(s.resources.map(flatArn))}`))
@@ -263,8 +281,17 @@ describe("ModelPipeline: the rollbacks' reach", () => {
         .sort();
     const rollback = actionsOf("Rollback");
     const scan = rollback.find((a) => a.startsWith("dynamodb:Query "))!.replace("Query", "Scan");
+    // The task responses, on this pipeline's state machine only.
+    const machine = JSON.stringify([flatArn(template.toJSON().Outputs["StateMachineArn"].Value)]);
+    const fail = `states:SendTaskFailure ${machine}`;
+    const succeed = `states:SendTaskSuccess ${machine}`;
     for (const name of ROLLING_BACK) {
-      const expected = name === "Command" ? [...rollback, scan].sort() : rollback;
+      const expected =
+        name === "Rollback"
+          ? rollback
+          : name === "Command"
+            ? [...rollback, scan, fail, succeed].sort()
+            : [...rollback, fail].sort();
       expect(actionsOf(name), name).toEqual(expected);
     }
   });
@@ -291,6 +318,7 @@ describe("ModelPipeline props: the gateway and the canary's metrics", () => {
       url: "https://gateway.internal",
       modelHeader: "",
       pathPrefix: "/v1",
+      sessionPersistence: false,
     });
     expect(custom.config.canaryMetrics).toMatchObject({
       probeEverySeconds: 30,

@@ -238,11 +238,15 @@ describe("ModelPipeline: the functions", () => {
     }
   });
 
-  it("tells only Start which state machine to start", () => {
+  it("tells only Start (to start it) and Command and AlarmRollback (to answer a waiting approval) which state machine", () => {
     const withArn = Object.values(template.findResources("AWS::Lambda::Function")).filter(
       (fn) => "MODELSHIP_STATE_MACHINE_ARN" in fn.Properties.Environment.Variables,
     );
-    expect(withArn.map((fn) => fn.Properties.Description)).toEqual(["modelship: Start"]);
+    expect(withArn.map((fn) => fn.Properties.Description).sort()).toEqual([
+      "modelship: AlarmRollback",
+      "modelship: Command",
+      "modelship: Start",
+    ]);
   });
 
   it("writes each function's logs to a log group of its own with a retention", () => {
@@ -292,10 +296,15 @@ describe("ModelPipeline: least privilege", () => {
     expect(resourcesFor("Start", "s3:GetObject")).toEqual([]);
   });
 
-  it("lets Cleanup use the rollout table and the bus, and not the bucket", () => {
+  it("lets Cleanup use the rollout table and the bus, and the bucket only to read and write the rollout's reports", () => {
     const actions = statementsOf("Cleanup").flatMap((s) => s.actions);
     expect(actions).toEqual(expect.arrayContaining(["dynamodb:UpdateItem", "events:PutEvents"]));
-    expect(actions.filter((a) => a.startsWith("s3:"))).toEqual([]);
+    for (const action of ["s3:GetObject", "s3:PutObject"]) {
+      expect(resourcesFor("Cleanup", action), action).toEqual([`${bucket()}/reports/*`]);
+    }
+    expect(statementsOf("Cleanup").find((s) => s.actions.includes("s3:ListBucket"))?.condition).toEqual({
+      StringLike: { "s3:prefix": ["reports/*"] },
+    });
   });
 
   it("lets the functions that talk to the cluster describe the configured cluster only", () => {

@@ -2,11 +2,12 @@
 // gateway: a control plane watches its bucket; v1 is a first release (100% after its gates); v2 goes through
 // every canary step to promotion, and v1's server is removed after the watch; v3, slowed down at the gateway
 // by an injected delay, trips its latency alarm and is rolled back by the alarm loop while its bake still
-// runs — v2 serves 100% again and v3's server is gone; a restarted control plane serves v2 again and answers
+// runs — v2 serves 100% again, v3's server is gone and its report.html tells the step, the alarm's metric
+// and the rollback; a restarted control plane serves v2 again and answers
 // the CLI. Events and records tell the whole story; after the control plane stops, no server, prober, alarm
 // or socket is left.
 
-import { rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ModelshipEvent } from "../../lib/core/events";
@@ -19,6 +20,13 @@ import { run as runStatus } from "../../lib/cli/status";
 import { isRunning } from "../support/process-alive";
 import { captureConsole } from "../support/console-capture";
 import { adminFetch } from "../support/admin-fetch";
+import {
+  countElements,
+  elementById,
+  structureProblems,
+  tableRecords,
+  visibleText,
+} from "../support/html-page";
 
 let work: string;
 let controlPlane: ControlPlane;
@@ -225,6 +233,36 @@ describe("The canary on the local runtime, with llama.cpp behind the local gatew
     const registry = await controlPlane.runtime.deps.registry.getStatus("tiny", "v3");
     expect(registry).toBe("Rejected");
     expect(await controlPlane.runtime.deps.registry.getStatus("tiny", "v2")).toBe("Approved");
+
+    // report.html tells the whole rollout: its step, the latency alarm's metric over the bake against its
+    // threshold, the alarm that rolled it back and why — written by the alarm's Rollback, kept by the
+    // state machine's.
+    const page = await readFile(
+      join(controlPlane.home, "bucket", "reports", "tiny", "v3", rolledBack.detail.rolloutId, "report.html"),
+      "utf8",
+    );
+    const banner = visibleText(page.slice(page.indexOf('<div class="end'), page.indexOf("<nav")));
+    expect(banner).toMatch(/^✘ Rolled back by alarm modelship-tiny-v3-rollback at /);
+    expect(banner).toContain(rolledBack.detail.reason);
+    const [step] = tableRecords(page, "Canary steps").map((row) =>
+      Object.fromEntries(Object.entries(row).map(([column, cell]) => [column, visibleText(cell)])),
+    );
+    expect(step).toMatchObject({
+      Step: "1 of 2",
+      "v3 (candidate)": "50%",
+      "v2 (stable)": "50%",
+      "Planned bake": "40.0 s",
+    });
+    const latency = tableRecords(page, "Alarms").find((row) =>
+      visibleText(row["Alarm"] ?? "").startsWith("modelship-tiny-v3-latency-p95"),
+    );
+    expect(visibleText(latency?.["Goes to ALARM when"] ?? "")).toBe("1 of 2 periods of 10 s are > 800");
+    // The injected 1.5 s delay is what the chart shows beyond the threshold.
+    expect(Number(visibleText(latency?.["Beyond the threshold"] ?? ""))).toBeGreaterThanOrEqual(1);
+    expect(Number(visibleText(latency?.["Highest"] ?? ""))).toBeGreaterThan(1500);
+    expect(countElements(elementById(page, "canary"), "svg")).toBeGreaterThanOrEqual(1);
+    expect(visibleText(elementById(page, "rollout"))).toContain("Manifest models/tiny/v3/modelship.yaml");
+    expect(structureProblems(page)).toEqual([]);
   }, 180_000);
 
   it("keeps serving v2 across a restart of the control plane, and answers the CLI's --local commands", async () => {

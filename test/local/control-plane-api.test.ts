@@ -73,7 +73,7 @@ describe("The local control plane's admin API", () => {
     expect(await response.json()).toEqual({
       status: "rejected",
       message:
-        'The command must be one of "Rollback Requested", "Abort Requested", "Promote Requested", found "Delete Everything".',
+        'The command must be one of "Rollback Requested", "Abort Requested", "Promote Requested", "Approve Requested", "Reject Requested", found "Delete Everything".',
     });
   });
 

@@ -1,6 +1,6 @@
 // The local gateway's routes keep the Gateway port's rules as the EKS HTTPRoute adapter does — a candidate
 // joins at weight 0, weights are whole percents adding up to 100, a promotion keeps the old stable warm for a
-// rollback during the watch — and survive a restart of the control plane through `<home>/gateway.json`.
+// rollback during the watch, a sticky rollout's key lasts as long as its split — and survive a restart of the control plane through `<home>/gateway.json`.
 
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -155,6 +155,31 @@ describe("LocalGateway routes", () => {
     expect(await backends(gateway)).toEqual(["v1 candidate 0"]);
   });
 
+  it("keeps a sticky rollout's key from its register through its weight changes, and drops it with the promotion", async () => {
+    const gateway = await openGateway();
+    await gateway.register("chat", handle("v1"));
+    await gateway.promote("chat", "v1");
+    const stickiness = { header: "x-session-id" };
+    await gateway.register("chat", handle("v2"), stickiness);
+    expect((await gateway.describe("chat"))?.stickiness).toEqual(stickiness);
+    await gateway.setWeights("chat", { stable: 75, candidate: 25 }, stickiness);
+    expect((await gateway.describe("chat"))?.stickiness).toEqual(stickiness);
+    await gateway.promote("chat", "v2");
+    expect(await gateway.describe("chat")).not.toHaveProperty("stickiness");
+  });
+
+  it("drops the key when a weight change or a removal no longer carries it", async () => {
+    const gateway = await openGateway();
+    await gateway.register("chat", handle("v1"));
+    await gateway.promote("chat", "v1");
+    await gateway.register("chat", handle("v2"), { cookie: "chat" });
+    await gateway.setWeights("chat", { stable: 75, candidate: 25 });
+    expect(await gateway.describe("chat")).not.toHaveProperty("stickiness");
+    await gateway.setWeights("chat", { stable: 50, candidate: 50 }, { cookie: "chat" });
+    await gateway.removeBackend("chat", "v2");
+    expect(await gateway.describe("chat")).not.toHaveProperty("stickiness");
+  });
+
   it("refuses to promote a version that is not on the route", async () => {
     const gateway = await openGateway();
     await gateway.register("chat", handle("v1"));
@@ -173,9 +198,10 @@ describe("LocalGateway persistence", () => {
     await first.register("chat", server.handle("chat", "v1"));
     await first.promote("chat", "v1");
     await first.register("chat", handle("v2"));
-    await first.setWeights("chat", { stable: 95, candidate: 5 });
+    await first.setWeights("chat", { stable: 95, candidate: 5 }, { header: "x-session-id" });
     await first.setFault("chat", "candidate", { delay: { fixedDelayMs: 800, percentage: 50 } });
     const described = await first.describe("chat");
+    expect(described?.stickiness).toEqual({ header: "x-session-id" });
     await gateways.splice(0)[0]?.close();
 
     const restarted = await openGateway(home);
@@ -205,13 +231,18 @@ describe("LocalGateway persistence", () => {
     const home = await mkdtemp(join(work, "home-"));
     const broken = JSON.stringify({
       format: "modelship-gateway/1",
-      routes: { chat: { weights: { stable: 150, candidate: 0 }, stable: { id: 1 } } },
+      routes: {
+        chat: { weights: { stable: 150, candidate: 0 }, stable: { id: 1 }, stickiness: { header: "a b" } },
+      },
       faults: { chat: { canary: {}, stable: { abort: { httpStatus: 200 } } } },
     });
     await writeFile(join(home, "gateway.json"), broken);
     const opening = openGateway(home);
     await expect(opening).rejects.toThrow(/routes\.chat\.weights: expected/);
     await expect(opening).rejects.toThrow(/routes\.chat\.stable: expected a candidate handle/);
+    await expect(opening).rejects.toThrow(
+      /routes\.chat\.stickiness: expected \{"header": <name>\} or \{"cookie": <name>\}/,
+    );
     await expect(opening).rejects.toThrow(/faults\.chat\.canary: unknown variant/);
     await expect(opening).rejects.toThrow(
       /faults\.chat\.stable: abort\.httpStatus: expected an HTTP error status/,
@@ -232,6 +263,8 @@ describe("LocalGateway persistence", () => {
         port: taken.port,
         endpointOf,
       }),
-    ).rejects.toThrow(`127.0.0.1:${taken.port}: the port is in use. Set local.gatewayPort`);
+    ).rejects.toThrow(
+      `127.0.0.1:${taken.port}: the port is in use. Pass --port with a free port (0 = any), set local.gatewayPort`,
+    );
   });
 });

@@ -1,5 +1,6 @@
 // The local gateway's front door, over real HTTP: OpenAI requests routed by the body's model and the
-// route's weights (drawn from a seeded random, so counts are exact per seed), the variant header, streams
+// route's weights (drawn from a seeded random, so counts are exact per seed), a sticky rollout's
+// conversation key, the variant header, streams
 // passed through chunk by chunk, headers, errors in OpenAI's shape, fault injection by percentage, and the
 // observation each proxied request leaves for the canary's alarms. Every server is closed after each test.
 
@@ -8,6 +9,7 @@ import { type IncomingHttpHeaders, request, type ServerResponse } from "node:htt
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Stickiness } from "../../lib/core/sticky-routing";
 import { seededRandom } from "../../lib/examples/seeded-random";
 import type { OpenAiErrorBody } from "../../lib/local/llama-server/openai-error";
 import { LocalGateway, type LocalGatewayOptions } from "../../lib/local/gateway/local-gateway";
@@ -184,6 +186,105 @@ describe("LocalGateway routing", () => {
     const { gateway } = await canary(10);
     const response = await fetch(`${gateway.url}/v1/models`);
     expect(await response.json()).toMatchObject({ object: "list", data: [{ id: "chat", object: "model" }] });
+  });
+});
+
+describe("LocalGateway sticky routing", () => {
+  const SESSIONS = Array.from({ length: 40 }, (_, i) => `conversation-${i}`);
+
+  /** A canary of `chat` whose rollout keeps requests with `x-session-id` (or `stickiness`) on one version. */
+  async function stickyCanary(candidateWeight: number, stickiness: Stickiness = { header: "x-session-id" }) {
+    const opened = await canary(0);
+    await opened.gateway.register("chat", opened.candidate.handle("chat", "v2"), stickiness);
+    await setCandidateWeight(opened.gateway, candidateWeight, stickiness);
+    return opened;
+  }
+
+  function setCandidateWeight(gateway: LocalGateway, weight: number, stickiness: Stickiness) {
+    return gateway.setWeights("chat", { stable: 100 - weight, candidate: weight }, stickiness);
+  }
+
+  /** The version each session's requests went to (two requests each); fails when a session got two. */
+  async function versionsBySession(
+    gateway: LocalGateway,
+    header: (session: string) => Record<string, string> = (s) => ({ "x-session-id": s }),
+  ) {
+    const versions: Record<string, string> = {};
+    for (const session of SESSIONS) {
+      const served = await countServed(gateway, 2, header(session));
+      expect(Object.keys(served), session).toHaveLength(1);
+      versions[session] = Object.keys(served)[0] as string;
+    }
+    return versions;
+  }
+
+  it("keeps each conversation on one version while the weights rise, moving conversations only to the candidate", async () => {
+    const stickiness = { header: "x-session-id" };
+    const { gateway } = await stickyCanary(25, stickiness);
+    const at25 = await versionsBySession(gateway);
+    await setCandidateWeight(gateway, 50, stickiness);
+    const at50 = await versionsBySession(gateway);
+    await setCandidateWeight(gateway, 75, stickiness);
+    const at75 = await versionsBySession(gateway);
+
+    for (const session of SESSIONS) {
+      if (at25[session] === "v2") expect(at50[session], session).toBe("v2");
+      if (at50[session] === "v2") expect(at75[session], session).toBe("v2");
+    }
+    // Each weight puts some conversations on each version (40 keys: not all on one side at 25% or 75%).
+    const onCandidate = [at25, at50, at75].map((v) => SESSIONS.filter((s) => v[s] === "v2").length);
+    expect(onCandidate[0]).toBeGreaterThan(0);
+    expect(onCandidate[2]).toBeLessThan(SESSIONS.length);
+    expect(onCandidate[0]).toBeLessThanOrEqual(onCandidate[1] as number);
+    expect(onCandidate[1]).toBeLessThanOrEqual(onCandidate[2] as number);
+  });
+
+  it("splits requests without the key by the weights, as without stickiness", async () => {
+    const { gateway } = await stickyCanary(20);
+    const served = await countServed(gateway, 400);
+    // 20% of 400 is 80; a binomial draw stays within ±4 standard deviations (8) of it.
+    expect(served["v2"]).toBeGreaterThan(80 - 32);
+    expect(served["v2"]).toBeLessThan(80 + 32);
+  });
+
+  it("reads the key from a cookie when the rollout names one", async () => {
+    const stickiness = { cookie: "chat_session" };
+    const { gateway } = await stickyCanary(50, stickiness);
+    const cookie = (session: string) => ({ cookie: `theme=dark; chat_session=${session}` });
+    const at50 = await versionsBySession(gateway, cookie);
+    expect(new Set(Object.values(at50))).toEqual(new Set(["v1", "v2"]));
+    await setCandidateWeight(gateway, 75, stickiness);
+    const at75 = await versionsBySession(gateway, cookie);
+    for (const session of SESSIONS) if (at50[session] === "v2") expect(at75[session]).toBe("v2");
+  });
+
+  it("sends every conversation to stable on a rollback, whatever its key", async () => {
+    const { gateway } = await stickyCanary(75);
+    const before = await versionsBySession(gateway);
+    expect(Object.values(before)).toContain("v2");
+    // What Rollback does to the route: the stable takes 100% again, then the candidate goes.
+    await gateway.promote("chat", "v1");
+    expect(new Set(Object.values(await versionsBySession(gateway)))).toEqual(new Set(["v1"]));
+    expect((await gateway.describe("chat"))?.stickiness).toBeUndefined();
+  });
+
+  it("lets x-modelship-variant pick the version over the conversation's key", async () => {
+    const { gateway } = await stickyCanary(50);
+    const versions = await versionsBySession(gateway);
+    const onStable = SESSIONS.find((s) => versions[s] === "v1") as string;
+    const onCandidate = SESSIONS.find((s) => versions[s] === "v2") as string;
+    expect(
+      await countServed(gateway, 3, { "x-session-id": onStable, "x-modelship-variant": "candidate" }),
+    ).toEqual({ v2: 3 });
+    expect(
+      await countServed(gateway, 3, { "x-session-id": onCandidate, "x-modelship-variant": "stable" }),
+    ).toEqual({ v1: 3 });
+  });
+
+  it("ignores the key when the rollout is not sticky", async () => {
+    const { gateway } = await canary(50);
+    const served = await countServed(gateway, 60, { "x-session-id": "one-conversation" });
+    expect(Object.keys(served).sort()).toEqual(["v1", "v2"]);
   });
 });
 

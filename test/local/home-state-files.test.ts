@@ -53,7 +53,9 @@ describe("A home with state files modelship did not write", () => {
       expect(printed).toContain(`${join(home, "registry.json")} is not a modelship registry:`);
       expect(printed).toContain('expected "format": "modelship-registry/1"');
       expect(printed).toContain(`${join(home, "gateway.json")} is not a modelship gateway state:`);
-      expect(printed).toContain('routes.tiny: expected {"stable"?, "candidate"?, "previous"?, "weights"}');
+      expect(printed).toContain(
+        'routes.tiny: expected {"stable"?, "candidate"?, "previous"?, "weights", "stickiness"?}',
+      );
       expect(printed).toContain("Fix it, or move it away");
       expect(printed).not.toMatch(/\n\s+at .+:\d+:\d+/);
       for (const [name, text] of Object.entries(BAD_FILES)) {

@@ -38,14 +38,16 @@ describe("Hooks in the pipeline", () => {
     expect(run.result.status).toBe("SUCCEEDED");
     const withStepHooks = [...CANARY_ROUND.slice(0, 4), "StepHooks", "CanaryVerdict"];
     expect(run.path).toEqual([
-      ...HAPPY_PATH_TO_GATEWAY.slice(0, -1),
+      ...HAPPY_PATH_TO_GATEWAY.slice(0, -2),
       "PreTrafficHooks",
+      "IsApprovalBeforeTraffic",
       "HasStableVersion",
       ...withStepHooks,
       ...withStepHooks,
       ...withStepHooks,
       "HasPrePromoteHooks",
       "PrePromoteHooks",
+      "IsApprovalBeforePromote",
       "Promote",
       "HasPostPromoteHooks",
       "PostPromoteHooks",
@@ -135,10 +137,61 @@ describe("Hooks in the pipeline", () => {
     });
 
     expect(run.result.status).toBe("SUCCEEDED");
-    expect(run.path.slice(HAPPY_PATH_TO_GATEWAY.length, HAPPY_PATH_TO_GATEWAY.length + 3)).toEqual([
+    expect(run.path.slice(HAPPY_PATH_TO_GATEWAY.length, HAPPY_PATH_TO_GATEWAY.length + 4)).toEqual([
       "HasPrePromoteHooks",
       "PrePromoteHooks",
+      "IsApprovalBeforePromote",
       "Promote",
     ]);
+  });
+
+  describe("with a manual approval", () => {
+    it("runs the preTraffic hooks before asking for the approval before traffic", async () => {
+      const run = await runPipeline({
+        plan: testPlan({
+          hooks: { preTraffic: ["regression"] },
+          approval: { wait: "beforeTraffic", timeoutSeconds: 60 },
+        }),
+      });
+
+      expect(run.result.status).toBe("SUCCEEDED");
+      const at = run.path.indexOf("PreTrafficHooks");
+      expect(run.path.slice(at, at + 4)).toEqual([
+        "PreTrafficHooks",
+        "IsApprovalBeforeTraffic",
+        "WaitForApprovalBeforeTraffic",
+        "HasStableVersion",
+      ]);
+    });
+
+    it("runs the prePromote hooks before asking for the approval, so no one is asked to approve what they failed", async () => {
+      const passing = await runPipeline({
+        plan: testPlan({
+          hooks: { prePromote: ["sign-off"] },
+          approval: { wait: "beforePromote", timeoutSeconds: 60 },
+        }),
+      });
+
+      expect(passing.result.status).toBe("SUCCEEDED");
+      const at = passing.path.indexOf("PrePromoteHooks");
+      expect(passing.path.slice(at, at + 4)).toEqual([
+        "PrePromoteHooks",
+        "IsApprovalBeforePromote",
+        "WaitForApprovalBeforePromote",
+        "Promote",
+      ]);
+
+      const failing = await runPipeline({
+        plan: testPlan({
+          hooks: { prePromote: ["sign-off"] },
+          approval: { wait: "beforePromote", timeoutSeconds: 60 },
+        }),
+        stages: { RunHooks: failingAt("prePromote") },
+      });
+
+      expect(failure(failing).Error).toBe("RolledBack");
+      expect(failing.count("RequestApproval")).toBe(0);
+      expect(failing.path.slice(-3)).toEqual(["PrePromoteHooks", "Rollback", "RolledBack"]);
+    });
   });
 });

@@ -17,7 +17,9 @@ const aslValidator = createRequire(import.meta.url)("asl-validator") as AslValid
 interface State {
   readonly Type: string;
   readonly Resource?: string;
+  readonly Parameters?: { readonly FunctionName?: string; readonly Payload?: Record<string, unknown> };
   readonly TimeoutSeconds?: number;
+  readonly TimeoutSecondsPath?: string;
   readonly QueryLanguage?: string;
   readonly Retry?: readonly {
     ErrorEquals: string[];
@@ -44,6 +46,13 @@ function allStates(states: Record<string, State> = top): [string, State][] {
 }
 
 const tasks = allStates().filter(([, s]) => s.Type === "Task");
+/** The Tasks that wait for a person: Lambda's `.waitForTaskToken` integration. */
+const tokenTasks = tasks.filter(([, s]) => s.Resource === "arn:aws:states:::lambda:invoke.waitForTaskToken");
+
+/** The function a Task calls: its Resource, or the FunctionName of a `.waitForTaskToken` Task. */
+function functionOf(state: State): string | undefined {
+  return state.Resource?.startsWith("arn:aws:states:::") ? state.Parameters?.FunctionName : state.Resource;
+}
 
 /** The Catch target of a top-level Task or Map. */
 function catchTarget(state: string): string | undefined {
@@ -70,15 +79,42 @@ describe("The pipeline definition", () => {
   });
 
   it("names every pipeline function in a Task, each by its substitution", () => {
-    const resources = new Set(tasks.map(([, s]) => s.Resource));
+    const resources = new Set(tasks.map(([, s]) => functionOf(s)));
 
     expect([...resources].sort()).toEqual(
       PIPELINE_FUNCTIONS.map((fn) => `\${${substitutionKey(fn)}}`).sort(),
     );
   });
 
-  it("gives every Task an explicit timeout", () => {
-    for (const [name, state] of tasks) expect([name, typeof state.TimeoutSeconds]).toEqual([name, "number"]);
+  it("gives every Task an explicit timeout: the approval's from the plan, in the state and in its Payload", () => {
+    for (const [name, state] of tasks) {
+      if (tokenTasks.some(([token]) => token === name)) {
+        expect([name, state.TimeoutSecondsPath, state.Parameters?.Payload?.["timeoutSeconds.$"]]).toEqual([
+          name,
+          "$.plan.approval.timeoutSeconds",
+          "$.plan.approval.timeoutSeconds",
+        ]);
+      } else {
+        expect([name, typeof state.TimeoutSeconds]).toEqual([name, "number"]);
+      }
+    }
+  });
+
+  it("waits for approval on a task token the RequestApproval function keeps, before traffic or before the promotion", () => {
+    expect(tokenTasks.map(([name]) => name).sort()).toEqual([
+      "WaitForApprovalBeforePromote",
+      "WaitForApprovalBeforeTraffic",
+    ]);
+    for (const [name, state] of tokenTasks) {
+      expect([name, state.Parameters?.FunctionName]).toEqual([name, "${RequestApprovalFunctionArn}"]);
+      expect(state.Parameters?.Payload?.["token.$"]).toBe("$$.Task.Token");
+      // A timeout is shaped as ApprovalTimedOut; a rejection, or a rollback meanwhile, goes to Rollback.
+      expect(state.Catch).toEqual([
+        { ErrorEquals: ["States.Timeout"], ResultPath: "$.error", Next: "ApprovalTimedOut" },
+        { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Rollback" },
+      ]);
+    }
+    expect(top["ApprovalTimedOut"]).toMatchObject({ Type: "Pass", ResultPath: "$.error", Next: "Rollback" });
   });
 
   it("retries Transient and the Lambda service errors on every Task, with backoff and full jitter", () => {
@@ -192,6 +228,8 @@ describe("The pipeline definition", () => {
       MergeEval: "$.eval",
       RegisterGateway: "$.gateway",
       PreTrafficHooks: "$.hooks",
+      WaitForApprovalBeforeTraffic: "$.approval",
+      WaitForApprovalBeforePromote: "$.approval",
       CanaryStep: "$.canary",
       CheckCanary: "$.canary.check",
       StepHooks: "$.hooks",

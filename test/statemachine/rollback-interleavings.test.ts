@@ -143,6 +143,8 @@ async function runRollout(
       MergeEval: given({}),
       RegisterGateway: real("RegisterGateway", registerGateway),
       RunHooks: given({ results: [] }),
+      RequestApproval: () =>
+        Promise.reject(new Error("Not reached: these rollouts are approved automatically.")),
       CanaryStep: real("CanaryStep", canaryStep),
       CheckCanary: real("CheckCanary", checkCanary),
       Promote: real("Promote", promote),

@@ -24,6 +24,8 @@ import type {
   StressWorkerInput,
 } from "../../lib/pipeline/flow-state";
 import type { CandidateHandle, CandidateStatus } from "../../lib/ports";
+import { LocalTaskTokens } from "../../lib/local/task-tokens";
+import type { ApprovalRequest } from "../../lib/pipeline/request-approval";
 
 export const definitionJson = await readFile(PIPELINE_DEFINITION, "utf8");
 
@@ -65,6 +67,7 @@ export function testPlan(overrides: Partial<RolloutPlan> = {}): RolloutPlan {
       { weight: 100, bakeSeconds: 600 },
     ],
     watchSeconds: 1800,
+    approval: { wait: "never", timeoutSeconds: 86400 },
     maxReadinessChecks: 5,
     readinessPollSeconds: 15,
     ...overrides,
@@ -98,7 +101,7 @@ export function testManifest(model = "llama", version = "v2"): ResolvedManifest 
       bakeSeconds: 600,
       watchSeconds: 1800,
       alarms: defaults.rollout.alarms,
-      approval: "auto",
+      approval: defaults.rollout.approval,
     },
   };
 }
@@ -109,6 +112,7 @@ const quiet: CanaryCheck = { rollback: false, promote: false, reason: "Every ala
 export function testStages(
   plan: RolloutPlan,
   overrides: Partial<Record<PipelineFunction, TaskHandler>> = {},
+  taskTokens: LocalTaskTokens = new LocalTaskTokens(),
 ) {
   const calls: { fn: PipelineFunction; input: unknown }[] = [];
   const passing: TaskHandlers = {
@@ -145,6 +149,12 @@ export function testStages(
     }),
     RegisterGateway: async () => ({ route: "llama", weight: 0 }),
     RunHooks: async (input) => ({ at: (input as { at: string }).at, results: [] }),
+    // Someone approves as soon as the approval is asked for.
+    RequestApproval: async (input) => {
+      const { token, at } = input as ApprovalRequest;
+      taskTokens.succeed(token, { approvedBy: "a tester", via: "command" });
+      return { at, expiresAt: "2025-01-02T00:00:00.000Z" };
+    },
     CanaryStep: async (input): Promise<CanaryProgress> => {
       const state = input as ExecutionState;
       const step = ((state.canary as CanaryProgress | undefined)?.step ?? 0) + 1;
@@ -192,11 +202,15 @@ export async function runPipeline(
     timeFactor?: number;
     realTimeWaits?: readonly string[];
     input?: ExecutionInput;
+    /** Where approval Tasks wait: a test answers them through it. */
+    taskTokens?: LocalTaskTokens;
   } = {},
 ): Promise<Run> {
-  const stages = testStages(options.plan ?? testPlan(), options.stages);
+  const taskTokens = options.taskTokens ?? new LocalTaskTokens();
+  const stages = testStages(options.plan ?? testPlan(), options.stages, taskTokens);
   const executor = new LocalExecutor(definitionJson, {
     handlers: stages.handlers,
+    taskTokens,
     timeFactor: options.timeFactor ?? 0,
     ...(options.realTimeWaits && { realTimeWaits: options.realTimeWaits }),
   });
@@ -245,6 +259,7 @@ export const HAPPY_PATH_TO_GATEWAY = [
   "MergeEval",
   "RegisterGateway",
   "HasPreTrafficHooks",
+  "IsApprovalBeforeTraffic",
   "HasStableVersion",
 ];
 
@@ -252,6 +267,7 @@ export const CANARY_ROUND = ["CanaryStep", "Bake", "CheckCanary", "HasStepHooks"
 
 export const PROMOTION = [
   "HasPrePromoteHooks",
+  "IsApprovalBeforePromote",
   "Promote",
   "HasPostPromoteHooks",
   "Watch",

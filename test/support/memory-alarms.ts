@@ -1,8 +1,15 @@
 // An in-memory Alarms port (lib/ports.ts): `ensure` creates or updates alarms — a composite may name only
 // alarms that exist once the whole batch is applied — and a new alarm starts in INSUFFICIENT_DATA; `states`
 // answers for the alarms that exist (like DescribeAlarms, a missing name is left out); `remove` ignores
-// missing names. The test plays CloudWatch's evaluator: it sets an alarm's state, value and threshold.
+// missing names. The test plays CloudWatch's evaluator: it sets an alarm's state, value and threshold, and
+// the values `metricHistory` answers for an alarm's metric (`setPoints`), or makes it fail (`failHistory`).
 
+import {
+  type AlarmMetricHistory,
+  type AlarmMetricPoint,
+  specHistory,
+  type TimeSpan,
+} from "../../lib/core/alarm-history";
 import type { AlarmSpec, AlarmState, AlarmStateValue } from "../../lib/core/alarm-spec";
 import type { Alarms } from "../../lib/ports";
 
@@ -10,6 +17,10 @@ export class MemoryAlarms implements Alarms {
   /** How many times `ensure` was called, and with how many specs. */
   readonly ensureCalls: number[] = [];
   private readonly alarms = new Map<string, { spec: AlarmSpec; state: AlarmState }>();
+  private readonly points = new Map<string, readonly AlarmMetricPoint[]>();
+  private historyFailure: Error | undefined;
+  /** The spans `metricHistory` was asked for. */
+  readonly historySpans: TimeSpan[] = [];
 
   async ensure(specs: readonly AlarmSpec[]): Promise<void> {
     const names = new Set([...this.alarms.keys(), ...specs.map((s) => s.name)]);
@@ -37,6 +48,31 @@ export class MemoryAlarms implements Alarms {
       const alarm = this.alarms.get(name);
       return alarm ? [structuredClone(alarm.state)] : [];
     });
+  }
+
+  /** Each metric alarm's points set by `setPoints` that fall in the span, at the alarm's period. */
+  async metricHistory(names: readonly string[], span: TimeSpan): Promise<AlarmMetricHistory[]> {
+    this.historySpans.push(span);
+    if (this.historyFailure) throw this.historyFailure;
+    return names.flatMap((name) => {
+      const spec = this.alarms.get(name)?.spec;
+      if (spec?.kind !== "metric") return [];
+      const inSpan = (this.points.get(name) ?? []).filter((p) => {
+        const at = Date.parse(p.at);
+        return at >= span.start.getTime() && at <= span.end.getTime();
+      });
+      return [specHistory(spec, spec.periodSeconds, structuredClone(inSpan))];
+    });
+  }
+
+  /** What `metricHistory` answers for the alarm's metric (points outside the asked span are left out). */
+  setPoints(name: string, points: readonly AlarmMetricPoint[]): void {
+    this.points.set(name, points);
+  }
+
+  /** Makes every later `metricHistory` call throw `error`, as CloudWatch refusing GetMetricData would. */
+  failHistory(error: Error): void {
+    this.historyFailure = error;
   }
 
   async remove(names: readonly string[]): Promise<void> {

@@ -3,9 +3,11 @@
 // The first register creates the route and the candidate joins at weight 0; weights are whole percents
 // adding up to 100 that name only backends the route has; promote makes a version on the route (the
 // candidate, the previous stable, or the stable again) the stable at 100%; removing a version that is not
-// there is fine, its share goes to what remains, and a route left empty is removed. Every change is kept,
-// so a test can assert the weights over time.
+// there is fine, its share goes to what remains, and a route left empty is removed. Register and setWeights
+// set the route's stickiness (none when omitted); promote and remove end it. Every change is kept, so a
+// test can assert the weights over time.
 
+import type { Stickiness } from "../../lib/core/sticky-routing";
 import type { CandidateHandle, Gateway, RouteBackend, RouteState } from "../../lib/ports";
 
 interface Slots {
@@ -13,14 +15,19 @@ interface Slots {
   candidate?: CandidateHandle;
   previous?: CandidateHandle;
   weights: { stable: number; candidate: number };
+  stickiness?: Stickiness;
 }
 
 export class MemoryGateway implements Gateway {
-  /** `version: weight` of every backend of the model after each change, oldest first. */
-  readonly changes: { readonly model: string; readonly weights: Readonly<Record<string, number>> }[] = [];
+  /** `version: weight` of every backend of the model (and the route's stickiness) after each change, oldest first. */
+  readonly changes: {
+    readonly model: string;
+    readonly weights: Readonly<Record<string, number>>;
+    readonly stickiness?: Stickiness;
+  }[] = [];
   private readonly routes = new Map<string, Slots>();
 
-  async register(model: string, candidate: CandidateHandle): Promise<void> {
+  async register(model: string, candidate: CandidateHandle, stickiness?: Stickiness): Promise<void> {
     const slots = this.routes.get(model) ?? { weights: { stable: 0, candidate: 0 } };
     if (slots.stable?.version === candidate.version) {
       throw new Error(`${model} ${candidate.version} is the stable version; it cannot be the candidate too.`);
@@ -30,6 +37,7 @@ export class MemoryGateway implements Gateway {
     }
     if (slots.candidate?.version !== candidate.version) slots.weights.candidate = 0;
     slots.candidate = structuredClone(candidate);
+    setStickiness(slots, stickiness);
     this.routes.set(model, slots);
     this.note(model);
   }
@@ -37,6 +45,7 @@ export class MemoryGateway implements Gateway {
   async setWeights(
     model: string,
     weights: { readonly stable: number; readonly candidate: number },
+    stickiness?: Stickiness,
   ): Promise<void> {
     const slots = this.routeOf(model);
     const whole = [weights.stable, weights.candidate].every((w) => Number.isInteger(w) && w >= 0 && w <= 100);
@@ -46,6 +55,7 @@ export class MemoryGateway implements Gateway {
     if (weights.stable > 0 && !slots.stable) throw new Error(`${model} has no stable backend.`);
     if (weights.candidate > 0 && !slots.candidate) throw new Error(`${model} has no candidate backend.`);
     slots.weights = { ...weights };
+    setStickiness(slots, stickiness);
     this.note(model);
   }
 
@@ -64,6 +74,7 @@ export class MemoryGateway implements Gateway {
       throw new Error(`${model}'s route has no backend ${version} to promote.`);
     }
     if (!slots.previous) delete slots.previous;
+    delete slots.stickiness;
     slots.weights = { stable: 100, candidate: 0 };
     this.note(model);
   }
@@ -81,6 +92,7 @@ export class MemoryGateway implements Gateway {
             : undefined;
       if (!role) return;
       delete slots[role];
+      delete slots.stickiness;
       const other = role === "stable" ? "candidate" : "stable";
       slots.weights = { stable: 0, candidate: 0, [other]: slots[other] ? 100 : 0 } as Slots["weights"];
     }
@@ -95,7 +107,7 @@ export class MemoryGateway implements Gateway {
     if (slots.stable) backends.push(backend("stable", slots.stable, slots.weights.stable));
     if (slots.candidate) backends.push(backend("candidate", slots.candidate, slots.weights.candidate));
     if (slots.previous) backends.push(backend("stable", slots.previous, 0));
-    return structuredClone({ model, backends });
+    return structuredClone({ model, backends, ...(slots.stickiness && { stickiness: slots.stickiness }) });
   }
 
   /** `version: weight` of the model's backends now; empty when it has no route. */
@@ -116,8 +128,14 @@ export class MemoryGateway implements Gateway {
   }
 
   private note(model: string): void {
-    this.changes.push({ model, weights: this.weightsOf(model) });
+    const stickiness = this.routes.get(model)?.stickiness;
+    this.changes.push({ model, weights: this.weightsOf(model), ...(stickiness && { stickiness }) });
   }
+}
+
+function setStickiness(slots: Slots, stickiness: Stickiness | undefined): void {
+  if (stickiness) slots.stickiness = structuredClone(stickiness);
+  else delete slots.stickiness;
 }
 
 function backend(variant: RouteBackend["variant"], handle: CandidateHandle, weight: number): RouteBackend {

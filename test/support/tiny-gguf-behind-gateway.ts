@@ -1,6 +1,7 @@
 // A generated tiny GGUF served for real, as `modelship local` serves a released model: LocalServing starts
 // modelship's llama.cpp server on it (context 256), and a LocalGateway on a free port routes the model to it
-// as its stable version. `close` stops both and checks that the server process is gone.
+// as its stable version. More versions can be served beside it (`deployTinyVersion`) and registered on the
+// gateway. `close` stops the gateway and every server LocalServing started, and checks that v1's is gone.
 
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -25,31 +26,8 @@ export async function serveTinyGgufBehindGateway(
   options: { readonly model: string; readonly seed: number },
 ): Promise<TinyGgufBehindGateway> {
   const { model } = options;
-  const prefix = `models/${model}/v1/`;
-  await mkdir(join(work, "bucket", prefix), { recursive: true });
-  await writeFile(join(work, "bucket", prefix, "model.gguf"), buildTinyLlamaGguf({ seed: options.seed }));
   const serving = new LocalServing({ home: join(work, ".modelship"), config: DEFAULT_STACK_CONFIG });
-  const handle = await serving.deploy({
-    model,
-    version: "v1",
-    rolloutId: `${model}-v1-0badc0de`,
-    servedName: model,
-    runtime: "llama.cpp",
-    image: "ghcr.io/ggml-org/llama.cpp:server",
-    gpus: 0,
-    maxModelLen: 256,
-    extraArgs: [],
-    format: "gguf",
-    weights: { bucket: join(work, "bucket"), prefix },
-    weightBytes: 0,
-  });
-  await vi.waitFor(
-    async () => {
-      const status = await serving.status(handle);
-      if (status.phase !== "ready") throw new Error(`still ${status.phase}: ${JSON.stringify(status)}`);
-    },
-    { timeout: 30_000, interval: 100 },
-  );
+  const handle = await deployTinyVersion(serving, work, { model, version: "v1", seed: options.seed });
   const gateway = await LocalGateway.open({
     adminSecret: "not-used-by-these-tests",
     home: join(work, ".modelship"),
@@ -69,4 +47,41 @@ export async function serveTinyGgufBehindGateway(
       if (pid) expect(isRunning(pid)).toBe(false);
     },
   };
+}
+
+/**
+ * Writes a tiny GGUF of `seed` as `models/<model>/<version>/` of the bucket under `work`, serves it with
+ * `serving` (llama.cpp, context 256) and waits until it is ready.
+ */
+export async function deployTinyVersion(
+  serving: LocalServing,
+  work: string,
+  options: { readonly model: string; readonly version: string; readonly seed: number },
+): Promise<CandidateHandle> {
+  const { model, version } = options;
+  const prefix = `models/${model}/${version}/`;
+  await mkdir(join(work, "bucket", prefix), { recursive: true });
+  await writeFile(join(work, "bucket", prefix, "model.gguf"), buildTinyLlamaGguf({ seed: options.seed }));
+  const handle = await serving.deploy({
+    model,
+    version,
+    rolloutId: `${model}-${version}-0badc0de`,
+    servedName: model,
+    runtime: "llama.cpp",
+    image: "ghcr.io/ggml-org/llama.cpp:server",
+    gpus: 0,
+    maxModelLen: 256,
+    extraArgs: [],
+    format: "gguf",
+    weights: { bucket: join(work, "bucket"), prefix },
+    weightBytes: 0,
+  });
+  await vi.waitFor(
+    async () => {
+      const status = await serving.status(handle);
+      if (status.phase !== "ready") throw new Error(`still ${status.phase}: ${JSON.stringify(status)}`);
+    },
+    { timeout: 30_000, interval: 100 },
+  );
+  return handle;
 }

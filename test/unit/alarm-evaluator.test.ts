@@ -13,6 +13,7 @@ import {
   evaluateCompositeAlarm,
   evaluateMetricAlarm,
 } from "../../lib/core/alarm-evaluator";
+import { historyPeriodSeconds, MAX_HISTORY_PERIODS } from "../../lib/core/alarm-history";
 import { observationSamples, trafficSamples } from "../../lib/core/canary-metrics";
 import { CompositeRuleError, parseCompositeRule } from "../../lib/core/composite-rule";
 import { MetricSeries } from "../../lib/core/metric-series";
@@ -874,5 +875,121 @@ describe("AlarmBook with an alarm whose source is auto", () => {
       state: "OK",
       value: 200,
     });
+  });
+});
+
+describe("AlarmBook.metricHistory", () => {
+  const span = (fromSeconds: number, toSeconds: number) => ({
+    start: new Date(T0 + fromSeconds * 1000),
+    end: new Date(T0 + toSeconds * 1000),
+  });
+
+  it("reads each metric alarm's metric period by period over the span, with its threshold; a period without data has no point", () => {
+    const series = new MetricSeries();
+    for (const [second, value] of [
+      [1, 5],
+      [4, 12],
+      [11, 20],
+      [31, 7],
+    ] as const) {
+      series.record(LATENCY, value, T0 + second * 1000);
+    }
+    const book = new AlarmBook(series);
+    const composite: CompositeAlarmSpec = {
+      kind: "composite",
+      name: "modelship-llama-v2-rollback",
+      description: "any",
+      rule: 'ALARM("modelship-llama-v2-latency")',
+    };
+    book.put([metricAlarm(), composite], new Date(T0));
+
+    const histories = book.metricHistory(
+      ["modelship-llama-v2-latency", composite.name, "no-such-alarm"],
+      span(0, 40),
+      new Date(T0 + 41_000),
+    );
+
+    expect(histories).toEqual([
+      {
+        name: "modelship-llama-v2-latency",
+        description: "test alarm",
+        threshold: 10,
+        comparison: "GreaterThanThreshold",
+        alarmPeriodSeconds: 10,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        periodSeconds: 10,
+        points: [
+          { at: "2025-06-01T12:00:00.000Z", value: 12 },
+          { at: "2025-06-01T12:00:10.000Z", value: 20 },
+          { at: "2025-06-01T12:00:30.000Z", value: 7 },
+        ],
+      },
+    ]);
+  });
+
+  it("reads metric math the way the alarm evaluates it", () => {
+    const { specs } = canarySpecs();
+    const errorRate = specs.find(
+      (s): s is MetricAlarmSpec => s.kind === "metric" && s.name.endsWith("-error-rate"),
+    );
+    if (!errorRate) throw new Error("the canary specs have no error-rate alarm");
+    const series = new MetricSeries();
+    const observations: Observation[] = [false, true, false, false].map((error, i) => ({
+      model: "llama",
+      version: "v2",
+      variant: "candidate",
+      latencyMs: 100,
+      error,
+      at: new Date(T0 + 1000 + i * 100).toISOString(),
+    }));
+    for (const o of observations) {
+      for (const sample of observationSamples(o, "modelship"))
+        series.record(sample.metric, sample.value, sample.at);
+    }
+    const book = new AlarmBook(series);
+    book.put([errorRate], new Date(T0));
+    const [history] = book.metricHistory([errorRate.name], span(0, 10), new Date(T0 + 11_000));
+    const evaluated = evaluateMetricAlarm(errorRate, series, new Date(T0 + 11_000));
+    expect(history?.points.map((p) => p.value)).toEqual([evaluated.value]);
+  });
+
+  it("reads a span begun more than 3 hours ago at whole minutes, each minute's statistic over its samples", () => {
+    const series = new MetricSeries({ retentionSeconds: 5 * 3600 });
+    series.record(LATENCY, 5, T0 + 1_000);
+    series.record(LATENCY, 30, T0 + 45_000);
+    series.record(LATENCY, 8, T0 + 61_000);
+    const book = new AlarmBook(series);
+    book.put([metricAlarm()], new Date(T0));
+    const [history] = book.metricHistory(
+      ["modelship-llama-v2-latency"],
+      span(0, 120),
+      new Date(T0 + 4 * 3600 * 1000),
+    );
+    expect(history?.periodSeconds).toBe(60);
+    expect(history?.points).toEqual([
+      { at: "2025-06-01T12:00:00.000Z", value: 30 },
+      { at: "2025-06-01T12:01:00.000Z", value: 8 },
+    ]);
+  });
+});
+
+describe("historyPeriodSeconds", () => {
+  const now = new Date(T0);
+  const hoursAgo = (hours: number) => new Date(T0 - hours * 3600 * 1000);
+
+  it("keeps the alarm's period for a recent span the chart can show", () => {
+    expect(historyPeriodSeconds(10, { start: hoursAgo(1), end: now }, now)).toBe(10);
+  });
+
+  it("reads whole minutes once the span begins more than 3 hours ago", () => {
+    expect(historyPeriodSeconds(10, { start: hoursAgo(3.5), end: hoursAgo(3.4) }, now)).toBe(60);
+  });
+
+  it("coarsens to whole minutes so a long span has at most MAX_HISTORY_PERIODS points", () => {
+    const period = historyPeriodSeconds(60, { start: hoursAgo(48), end: now }, now);
+    expect(period % 60).toBe(0);
+    expect((48 * 3600) / period).toBeLessThanOrEqual(MAX_HISTORY_PERIODS);
+    expect((48 * 3600) / (period - 60)).toBeGreaterThan(MAX_HISTORY_PERIODS);
   });
 });

@@ -244,6 +244,36 @@ describe("modelship status", () => {
     );
   });
 
+  it("names a sticky canary's conversation key in one line, only while the canary runs", async () => {
+    const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "eu-west-1" }));
+    const store = new DynamoRolloutStore({ tableName: TABLE, client });
+    const step = {
+      rolloutId: "llama-3-8b-v3-4e5f6a7b",
+      version: "v3",
+      status: "running",
+      at: "2025-06-01T09:40:00.000Z",
+      stage: "CanaryStep",
+      reason: "llama-3-8b v3 takes 50% of traffic.",
+    } as const;
+    await store.record("llama-3-8b", step, {
+      weights: { stable: 50, candidate: 50 },
+      canary: { step: 3, steps: 4, weight: 50, stickiness: { header: "x-session-id" } },
+    });
+    expect(await status(["llama-3-8b", "--table", TABLE])).toBe(0);
+    expect(out.join("\n")).toContain(
+      [
+        "  candidate  v3  50%  (rollout llama-3-8b-v3-4e5f6a7b, workload models/llama-3-8b-v3)",
+        "  sticky     header x-session-id: a request with it stays on the version its value hashes to; without it, by weight",
+        "  rollout ",
+      ].join("\n"),
+    );
+
+    out.length = 0;
+    await store.claimEnd("llama-3-8b", step.rolloutId, { stage: "Rollback", at: "2025-06-01T09:41:00.000Z" });
+    expect(await status(["llama-3-8b", "--table", TABLE])).toBe(0);
+    expect(out.join("\n")).not.toContain("sticky");
+  });
+
   it("prints every model from the table named by MODELSHIP_TABLE as JSON, the alarms' states beside the record", async () => {
     vi.stubEnv("MODELSHIP_TABLE", TABLE);
     expect(await status(["--json"])).toBe(0);

@@ -97,6 +97,21 @@ describe("stageHandler", () => {
     expect(seen?.config.clusterName).toBe("gpu-east");
   });
 
+  it("logs a warning when a stage that ended a rollout could not write its report, and returns its outcome", async () => {
+    const outcome = {
+      result: "rolled back",
+      reason: "Rolled back llama v2 because an abort was requested by alice.",
+      reportProblem: "The report of rollout llama-v2-1a2b3c4d could not be written: AccessDenied",
+    };
+    const handler = stageHandler("Rollback", async () => outcome);
+
+    await expect(handler(state, context)).resolves.toEqual(outcome);
+    expect(logLines().find((line) => line["level"] === "WARN")).toMatchObject({
+      message: outcome.reportProblem,
+      stage: "Rollback",
+    });
+  });
+
   it("lets a named error through as it is, so the state machine's Catch sees its name", async () => {
     const invalid = new ModelInvalid("llama v2 is not a servable model: 1 error(s).");
     const handler = stageHandler("Validate", () => Promise.reject(invalid));

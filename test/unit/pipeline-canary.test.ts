@@ -64,6 +64,7 @@ describe("A first release", () => {
     state = await flow.finalize(state, world);
     expect(state.outcome).toEqual({
       reason: "llama v1 is the stable version after a quiet watch; the alarms and the prober were removed.",
+      reportKey: `reports/llama/v1/${state.rollout.id}/report.html`,
     });
     expect(world.alarms.names).toEqual([]);
     expect(world.metrics.running).toEqual([]);

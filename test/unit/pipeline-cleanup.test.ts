@@ -13,6 +13,7 @@ import { cleanup } from "../../lib/pipeline/cleanup";
 import { FixedClock } from "../support/fixed-clock";
 import { MemoryEvents } from "../support/memory-events";
 import { MemoryGateway } from "../support/memory-gateway";
+import { MemoryObjectStore } from "../support/memory-object-store";
 import { MemoryRegistry } from "../support/memory-registry";
 import { MemoryRolloutStore } from "../support/memory-rollout-store";
 import { RecordingServing } from "../support/recording-serving";
@@ -55,11 +56,13 @@ const modelInvalid = new ModelInvalid("The weights of llama v3 are not a servabl
 describe("Cleanup", () => {
   let store: MemoryRolloutStore;
   let events: MemoryEvents;
+  let objects: MemoryObjectStore;
   let clock: FixedClock;
 
   beforeEach(async () => {
     store = new MemoryRolloutStore();
     events = new MemoryEvents();
+    objects = new MemoryObjectStore();
     clock = new FixedClock("2025-06-01T12:05:00.000Z");
     await store.acquireLock("llama", {
       rolloutId: ROLLOUT_ID,
@@ -85,7 +88,7 @@ describe("Cleanup", () => {
     gateway = new MemoryGateway(),
     registry = new MemoryRegistry(),
   ) {
-    return { store, events, clock, serving, gateway, registry };
+    return { store, events, clock, serving, gateway, registry, objects };
   }
 
   describe("a candidate that reached RegisterGateway", () => {
@@ -268,6 +271,7 @@ describe("Cleanup", () => {
           "Released the lock on llama.",
         ],
         leftBehind: [],
+        reportKey: `reports/llama/v3/${ROLLOUT_ID}/report.html`,
       });
     });
 

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { formatMs } from "../../lib/core/report/report-format";
 import { renderRolloutReport } from "../../lib/core/report/render-rollout-report";
+import type { OutcomeDocument } from "../../lib/core/report/report-documents";
 import { escapeControlCharacters } from "../../lib/core/terminal-text";
 import type { LoadSummary } from "../../lib/loadgen/load-summary";
 import { writeRolloutReport } from "../../lib/pipeline/rollout-report";
@@ -309,6 +310,7 @@ describe("renderRolloutReport", () => {
       validation: { status: "missing", key: key("validation.json") },
       stress: { status: "missing", key: key("stress.json") },
       eval: { status: "missing", key: key("eval.json") },
+      outcome: { status: "missing", key: key("outcome.json") },
     });
 
     expect(visibleText(elementById(page, "stress"))).toBe(
@@ -322,5 +324,106 @@ describe("renderRolloutReport", () => {
       "did not run",
     ]);
     expect(structureProblems(page)).toEqual([]);
+  });
+});
+
+describe("renderRolloutReport with the rollout's end", () => {
+  const key = (name: string) => `reports/llama/v3/${CANDIDATE.id}/${name}`;
+  const missing = (name: string) => ({ status: "missing" as const, key: key(name) });
+  /** An outcome.json whose every string a user, a command or a model could have written is markup. */
+  const hostile = (): OutcomeDocument => ({
+    rolloutId: CANDIDATE.id,
+    version: CANDIDATE.version,
+    at: "2025-06-01T12:10:00.000Z",
+    model: "llama",
+    end: {
+      state: "RolledBack",
+      stage: "Rollback",
+      at: "2025-06-01T12:09:30.000Z",
+      reason: HOSTILE.errorDetail,
+      trigger: "command",
+      requestedBy: HOSTILE.expected,
+      hint: HOSTILE.prompt,
+      leftBehind: [HOSTILE.itemError],
+    },
+    stableVersion: HOSTILE.itemId,
+    steps: [{ step: 1, of: 2, weight: 25, stableWeight: 75, at: "2025-06-01T12:08:00.000Z" }],
+    promotion: {
+      at: "2025-06-01T12:09:00.000Z",
+      reason: HOSTILE.output,
+      requested: HOSTILE.fileName,
+    },
+    alarms: {
+      start: "2025-06-01T12:08:00.000Z",
+      end: "2025-06-01T12:09:30.000Z",
+      problem: HOSTILE.errorDetail,
+      series: [
+        {
+          name: HOSTILE.fileName,
+          description: HOSTILE.prompt,
+          threshold: 2000,
+          comparison: "GreaterThanThreshold",
+          alarmPeriodSeconds: 10,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 3,
+          periodSeconds: 10,
+          points: [{ at: "2025-06-01T12:08:10.000Z", value: 2500 }],
+        },
+      ],
+    },
+    transitions: [
+      { at: "2025-06-01T12:08:00.000Z", stage: HOSTILE.itemId, status: "running", reason: HOSTILE.output },
+    ],
+  });
+
+  function page(outcome: OutcomeDocument): string {
+    return renderRolloutReport({
+      rollout: CANDIDATE,
+      validation: missing("validation.json"),
+      stress: missing("stress.json"),
+      eval: missing("eval.json"),
+      outcome: { status: "read", key: key("outcome.json"), value: outcome },
+    });
+  }
+
+  it("shows every string of outcome.json as text: no tag, attribute or script of its own", () => {
+    const rendered = page(hostile());
+    const own = withoutUserText(rendered);
+    expect(own).not.toMatch(/<script|<img|<b |<i>|<h1>upstream|onmouseover/i);
+    expect(structureProblems(rendered)).toEqual([]);
+    const text = visibleText(rendered);
+    for (const value of [HOSTILE.errorDetail, HOSTILE.expected, HOSTILE.fileName, HOSTILE.itemError]) {
+      expect(text).toContain(value);
+    }
+  });
+
+  it("says a rollout that has not ended is still running, naming the stage that wrote the page", () => {
+    const rendered = renderRolloutReport({
+      rollout: CANDIDATE,
+      validation: missing("validation.json"),
+      stress: missing("stress.json"),
+      eval: missing("eval.json"),
+      outcome: missing("outcome.json"),
+      writtenBy: "MergeEval",
+    });
+    expect(visibleText(rendered)).toContain(
+      "● Running — the rollout had not ended when MergeEval wrote this page; Finalize, Rollback or Cleanup writes it again when it ends.",
+    );
+    expect(visibleText(elementById(rendered, "canary"))).toContain(
+      `The rollout had not ended when this page was written: its canary, alarms and end are added when Finalize, Rollback or Cleanup ends it (there is no ${key("outcome.json")}).`,
+    );
+  });
+
+  it("tells a first release, which has no canary, by its promotion", () => {
+    const outcome: OutcomeDocument = {
+      ...hostile(),
+      steps: [],
+      promotion: { at: "2025-06-01T12:08:00.000Z", reason: "llama v3 was released at 100%." },
+      end: { state: "Succeeded", stage: "Finalize", at: "2025-06-01T12:13:00.000Z", reason: "done." },
+    };
+    const canary = visibleText(elementById(page(outcome), "canary"));
+    expect(canary).toContain(
+      "No canary: v3 went to 100% at 2025-06-01 12:08:00 UTC. llama v3 was released at 100%.",
+    );
   });
 });

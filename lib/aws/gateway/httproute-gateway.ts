@@ -2,11 +2,13 @@
 // port's calls (lib/core/route-slots.ts). Every change reads the route, applies the call to what it holds and writes
 // it back with the resourceVersion it read, so an edit someone made in between is never overwritten: the
 // API server answers 409, and the change is applied again to the route as it is now, a bounded number of
-// times. A route left with no rule is deleted, with the same precondition.
+// times. A route left with no rule is deleted, with the same precondition. A route written with session
+// persistence (a sticky rollout) that comes back without it was pruned by a CRD without the field: refused.
 
 import { ApiException } from "@kubernetes/client-node";
 import type { StackConfig } from "../../core/config";
 import { CandidateFailed, GatewayFailed, Transient } from "../../core/errors";
+import { describeStickiness, type Stickiness } from "../../core/sticky-routing";
 import type { CandidateHandle, Gateway, RouteState } from "../../ports";
 import { apiMessage, apiStatus, kubernetesFailure } from "../eks/api-errors";
 import { type ClusterConnection, connectKubernetes, type KubernetesClients } from "../eks/cluster";
@@ -53,17 +55,23 @@ export class HttpRouteGateway implements Gateway {
     this.maxAttempts = options.maxAttempts ?? 5;
   }
 
-  register(model: string, candidate: CandidateHandle): Promise<void> {
+  async register(model: string, candidate: CandidateHandle, stickiness?: Stickiness): Promise<void> {
+    this.checkKeepsSessions(model, stickiness);
     return this.change(model, `register ${model} ${candidate.version}`, (slots) =>
-      registerCandidate(model, slots, candidate),
+      registerCandidate(model, slots, candidate, stickiness),
     );
   }
 
-  setWeights(model: string, weights: { readonly stable: number; readonly candidate: number }): Promise<void> {
+  async setWeights(
+    model: string,
+    weights: { readonly stable: number; readonly candidate: number },
+    stickiness?: Stickiness,
+  ): Promise<void> {
+    this.checkKeepsSessions(model, stickiness);
     return this.change(
       model,
       `set the weights of ${model} to stable ${weights.stable} / candidate ${weights.candidate}`,
-      (slots) => setRouteWeights(model, slots, weights),
+      (slots) => setRouteWeights(model, slots, weights, stickiness),
     );
   }
 
@@ -81,7 +89,24 @@ export class HttpRouteGateway implements Gateway {
 
   async describe(model: string): Promise<RouteState | undefined> {
     const route = await this.read(await this.api(), model);
-    return route && { model, backends: routeBackends(readRouteSlots(route)) };
+    if (!route) return undefined;
+    const slots = readRouteSlots(route);
+    return {
+      model,
+      backends: routeBackends(slots),
+      ...(slots.stickiness && { stickiness: slots.stickiness }),
+    };
+  }
+
+  /** A sticky rollout needs a gateway that keeps sessions; the stack says whether its gateway does. */
+  private checkKeepsSessions(model: string, stickiness: Stickiness | undefined): void {
+    if (!stickiness || this.config.gateway.sessionPersistence) return;
+    throw new GatewayFailed(
+      `${model}'s rollout asks for stickiness (${describeStickiness(stickiness)}), but the stack's gateway is not set up to keep sessions (gateway.sessionPersistence is false): its traffic split would move a conversation between versions.`,
+      {
+        hint: "If the cluster's gateway implements HTTPRoute sessionPersistence (Envoy Gateway, kgateway; not Istio) with the Gateway API's experimental-channel CRDs, set gateway.sessionPersistence: true in the stack config; otherwise remove rollout.stickiness from the manifest (docs/eks.md, Sticky canaries).",
+      },
+    );
   }
 
   private async change(model: string, what: string, apply: (slots: RouteSlots) => RouteSlots): Promise<void> {
@@ -90,23 +115,20 @@ export class HttpRouteGateway implements Gateway {
     const where = `HTTPRoute ${namespace}/${model}`;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       const current = await this.read(api, model);
-      const next = buildRoute(
-        model,
-        apply(current ? readRouteSlots(current) : NO_SLOTS),
-        this.config,
-        current,
-      );
+      const slots = apply(current ? readRouteSlots(current) : NO_SLOTS);
+      const next = buildRoute(model, slots, this.config, current);
       if (sameRoute(current, next)) return;
       const collection = { ...HTTPROUTE_API, namespace };
+      let written: unknown;
       try {
         if (!current) {
-          await api.custom.createNamespacedCustomObject({
+          written = await api.custom.createNamespacedCustomObject({
             ...collection,
             body: next,
             fieldManager: FIELD_MANAGER,
           });
         } else if (next) {
-          await api.custom.replaceNamespacedCustomObject({
+          written = await api.custom.replaceNamespacedCustomObject({
             ...collection,
             name: model,
             body: next,
@@ -120,7 +142,6 @@ export class HttpRouteGateway implements Gateway {
             body: { preconditions },
           });
         }
-        return;
       } catch (error) {
         const status = apiStatus(error);
         // 409: changed, created or deleted since we read it (AlreadyExists, Conflict); 404 on a write to an
@@ -130,6 +151,10 @@ export class HttpRouteGateway implements Gateway {
         const verb = !current ? "create" : next ? "update" : "delete";
         throw routeFailure(error, `${verb} ${where} to ${what}`, namespace, !current);
       }
+      if (slots.stickiness && next && !readRouteSlots(asHttpRoute(written, where)).stickiness) {
+        throw sessionPersistencePruned(where, slots.stickiness);
+      }
+      return;
     }
     throw new Transient(
       `${where} changed while modelship tried to ${what}, ${this.maxAttempts} times in a row; nothing was overwritten.`,
@@ -158,6 +183,19 @@ export class HttpRouteGateway implements Gateway {
     });
     return this.clients;
   }
+}
+
+/**
+ * The API server stored the route without the rule's sessionPersistence: its HTTPRoute CRD is the standard
+ * channel's, which has no such field and prunes it (the field is experimental in Gateway API v1.1 and later).
+ */
+function sessionPersistencePruned(where: string, stickiness: Stickiness): GatewayFailed {
+  return new GatewayFailed(
+    `The cluster dropped the session persistence (${describeStickiness(stickiness)}) modelship wrote on ${where}: its HTTPRoute CRD has no sessionPersistence field, so the rollout's stickiness cannot be kept.`,
+    {
+      hint: "Install the Gateway API CRDs of the experimental channel (v1.1 or later) and a gateway that implements HTTPRoute session persistence (docs/eks.md, Sticky canaries), or remove rollout.stickiness from the manifest.",
+    },
+  );
 }
 
 /**

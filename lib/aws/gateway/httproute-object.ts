@@ -12,12 +12,19 @@
 // the model's requests get the gateway's 404 — a first release is reachable by its variant header only
 // until it goes to 100%. Which handle each backend is travels in an annotation, so `describe` can return
 // handles that Serving can reach and remove. Rules and fields other tools added are kept as they are.
+//
+// A sticky rollout (`rollout.stickiness`) puts Gateway API session persistence on rule 3 — HTTPRouteRule
+// `sessionPersistence` {sessionName, type: Header | Cookie} (GEP-1619; experimental channel since v1.1, so
+// the only field here outside the standard channel) — from its register until the promotion or rollback
+// ends the split; modelship owns that field of its rule 3. It is not modelship's key hashing: the gateway
+// pins a session to the backend it first chose, see docs/eks.md.
 
 import { isDeepStrictEqual } from "node:util";
 import type { CandidateHandle } from "../../core/candidate";
 import type { StackConfig } from "../../core/config";
 import { GatewayFailed } from "../../core/errors";
 import type { RouteSlots } from "../../core/route-slots";
+import type { Stickiness } from "../../core/sticky-routing";
 
 export const HTTPROUTE_API = { group: "gateway.networking.k8s.io", version: "v1", plural: "httproutes" };
 const VARIANT_HEADER = "x-modelship-variant";
@@ -47,9 +54,19 @@ interface BackendRef {
   [field: string]: unknown;
 }
 
+/** Gateway API HTTPRouteRule `sessionPersistence` (v1.1+, experimental channel). */
+interface SessionPersistence {
+  sessionName?: string;
+  /** Default Cookie. */
+  type?: string;
+  cookieConfig?: { lifetimeType?: string };
+  [field: string]: unknown;
+}
+
 interface RouteRule {
   matches?: RouteMatch[];
   backendRefs?: BackendRef[];
+  sessionPersistence?: SessionPersistence;
   [field: string]: unknown;
 }
 
@@ -108,9 +125,11 @@ export function readRouteSlots(route: HttpRoute): RouteSlots {
       : (weighted?.backendRefs ?? [])
           .filter((ref) => refersTo(ref, service, namespace))
           .reduce((sum, ref) => sum + (ref.weight ?? 1), 0);
+  const stickiness = stickinessOf(weighted?.sessionPersistence);
   return {
     ...handles,
     weights: { stable: weightOf(services.stable), candidate: weightOf(services.candidate) },
+    ...(stickiness && { stickiness }),
   };
 }
 
@@ -156,11 +175,19 @@ export function buildRoute(
       { ...ownRule(variant), matches: [match], backendRefs: [backendRef(serviceOf(handle), namespace, 1)] },
     ];
   };
+  const { sessionPersistence: _written, ...weightedRule } = ownRule("weighted");
   const rules: RouteRule[] = [
     ...variantRule("candidate"),
     ...variantRule("stable"),
     ...(weightedRefs.length > 0
-      ? [{ ...ownRule("weighted"), matches: [modelMatch], backendRefs: weightedRefs }]
+      ? [
+          {
+            ...weightedRule,
+            matches: [modelMatch],
+            backendRefs: weightedRefs,
+            ...(slots.stickiness && { sessionPersistence: sessionPersistenceOf(slots.stickiness) }),
+          },
+        ]
       : []),
     ...existingRules.filter((rule) => !isOwn(rule)),
   ];
@@ -216,6 +243,24 @@ export function asHttpRoute(body: unknown, where: string): HttpRoute {
     });
   }
   return route as HttpRoute;
+}
+
+/**
+ * The session persistence for a stickiness: the header or cookie named as the session's name. The values the
+ * API server would default (type Cookie, a Session cookie) are written out, so a route read back compares
+ * equal and a repeated call writes nothing. No absoluteTimeout: the field goes away when the split ends.
+ */
+function sessionPersistenceOf(stickiness: Stickiness): SessionPersistence {
+  return "header" in stickiness
+    ? { sessionName: stickiness.header, type: "Header" }
+    : { sessionName: stickiness.cookie, type: "Cookie", cookieConfig: { lifetimeType: "Session" } };
+}
+
+function stickinessOf(persistence: SessionPersistence | undefined): Stickiness | undefined {
+  const name = persistence?.sessionName;
+  if (typeof name !== "string" || name === "") return undefined;
+  if (persistence?.type === "Header") return { header: name };
+  return (persistence?.type ?? "Cookie") === "Cookie" ? { cookie: name } : undefined;
 }
 
 /** The handle's Service; a handle from another runtime has none, and cannot be routed to on the cluster. */

@@ -48,7 +48,7 @@ const GATEWAY: Methods<Gateway> = {
   describe: true,
 };
 const REGISTRY: Methods<Registry> = { register: true, setStatus: true, getStatus: true };
-const ALARMS: Methods<Alarms> = { ensure: true, states: true, remove: true };
+const ALARMS: Methods<Alarms> = { ensure: true, states: true, metricHistory: true, remove: true };
 const HOOKS: Methods<Hooks> = { callFunction: true, signingKey: true };
 const METRICS: Methods<Metrics> = {
   publish: true,
@@ -169,11 +169,13 @@ function builtOnFirstUse<Port extends object>(build: () => Port, methods: Method
 }
 
 const onlyInStart =
-  "Only the Start function starts executions: no other function is given the state machine's ARN or the right to start it.";
+  "Only the Start, Command and AlarmRollback functions reach executions: no other function is given the state machine's ARN or a right on it.";
 
 const executionsOnlyInStart: Executions = {
   idFor: () => {
     throw new Error(onlyInStart);
   },
   start: () => Promise.reject(new Error(onlyInStart)),
+  sendTaskSuccess: () => Promise.reject(new Error(onlyInStart)),
+  sendTaskFailure: () => Promise.reject(new Error(onlyInStart)),
 };

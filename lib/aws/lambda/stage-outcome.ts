@@ -1,5 +1,6 @@
 // Middleware: measures and logs how each invocation of a stage ended — a `StageDuration` (ms) and a
-// `StageFailed` (0 or 1) metric with a `Stage` dimension, and one log line naming the outcome.
+// `StageFailed` (0 or 1) metric with a `Stage` dimension, and one log line naming the outcome (and a warning
+// when a stage that ended a rollout could not write its report).
 
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { MiddlewareObj } from "@middy/core";
@@ -18,9 +19,12 @@ export function stageOutcome(stage: string): MiddlewareObj {
     before: () => {
       startedAt = performance.now();
     },
-    after: () => {
+    after: ({ response }) => {
       const durationMs = record(false);
       logger.info(`${stage} succeeded`, { stage, durationMs });
+      // A stage that ended a rollout but could not write its report: the rollout's end stands, this is told.
+      const reportProblem = (response as { reportProblem?: unknown } | null | undefined)?.reportProblem;
+      if (typeof reportProblem === "string") logger.warn(reportProblem, { stage });
     },
     onError: ({ error }) => {
       const durationMs = record(true);

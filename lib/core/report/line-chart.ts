@@ -1,6 +1,7 @@
 // A line chart as inline SVG, drawn here so the report needs no chart script and no network: labelled axes
 // with their units, a legend when there is more than one line, and a <title> and <desc> that screen readers
 // announce. The y axis starts at 0 so heights compare honestly; a printed page scales it from its viewBox.
+// Markers are labelled vertical lines at moments on the x axis (a canary's steps, a rollback).
 
 import { type Html, markup } from "./html";
 
@@ -32,6 +33,8 @@ interface LineChart {
   readonly xDomain: readonly [number, number];
   readonly xTicks: readonly Tick[];
   readonly series: readonly ChartSeries[];
+  /** Vertical lines at these x values, each labelled at the top of the plot. */
+  readonly markers?: readonly Tick[];
 }
 
 const WIDTH = 640;
@@ -95,6 +98,24 @@ export function renderLineChart(chart: LineChart): Html {
       ><title>${series.name}</title></polyline
     >`;
   });
+  const markers = (chart.markers ?? [])
+    .filter((m) => Number.isFinite(m.value) && m.value >= xMin && m.value <= xMax)
+    .map(
+      (m) =>
+        markup`<line
+            x1="${coordinate(toX(m.value))}"
+            x2="${coordinate(toX(m.value))}"
+            y1="${PLOT.top}"
+            y2="${PLOT.bottom}"
+            stroke="#888888"
+            stroke-dasharray="3 3"
+          />${
+            // A label near the right edge runs leftwards from its line, so it stays inside the chart.
+            toX(m.value) > PLOT.right - (PLOT.right - PLOT.left) * 0.15
+              ? markup`<text x="${coordinate(toX(m.value) - 3)}" y="${PLOT.top + 10}" fill="#555555" text-anchor="end">${m.label}</text>`
+              : markup`<text x="${coordinate(toX(m.value) + 3)}" y="${PLOT.top + 10}" fill="#555555">${m.label}</text>`
+          }`,
+    );
   const legend: Html[] = [];
   if (chart.series.length > 1) {
     let x = PLOT.left + 8;
@@ -127,6 +148,7 @@ export function renderLineChart(chart: LineChart): Html {
     <text transform="translate(14 ${(PLOT.top + PLOT.bottom) / 2}) rotate(-90)" text-anchor="middle">
       ${chart.yLabel}
     </text>
+    <g>${markers}</g>
     <g>${lines}</g>
     <g>${legend}</g>
   </svg>`;

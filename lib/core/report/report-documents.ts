@@ -1,10 +1,11 @@
 // What the rollout report reads from the reports the stages wrote next to it — validation.json (Validate),
-// stress.json (MergeStress), eval.json (MergeEval) — checked, since a report is only as good as its input: a
+// stress.json (MergeStress), eval.json (MergeEval), outcome.json (the stage that ended the rollout) — checked, since a report is only as good as its input: a
 // document that is missing, is not what its stage writes, or belongs to another rollout becomes a sentence
 // in the page, never an exception or a wrong number. Only the fields the page shows are required; other
 // fields may come and go.
 
 import { z } from "zod";
+import { MAX_HISTORY_PERIODS } from "../alarm-history";
 import type { RolloutIdentity } from "../rollout";
 
 /** One of the gate documents, as the report found it. */
@@ -195,7 +196,86 @@ const evalDocumentSchema = z.object({
   ),
 });
 
+const transitionSchema = z.object({
+  at: z.string(),
+  stage: z.string(),
+  status: z.string(),
+  reason: z.string(),
+  weights: z.object({ stable: amount, candidate: amount }).optional(),
+});
+
+const alarmSeriesSchema = z.object({
+  name: z.string(),
+  description: z.string().optional(),
+  threshold: z.number(),
+  comparison: z.enum([
+    "GreaterThanThreshold",
+    "GreaterThanOrEqualToThreshold",
+    "LessThanThreshold",
+    "LessThanOrEqualToThreshold",
+  ]),
+  alarmPeriodSeconds: z.number().positive(),
+  evaluationPeriods: count,
+  datapointsToAlarm: count,
+  periodSeconds: z.number().positive(),
+  points: z.array(z.object({ at: z.string(), value: z.number() })).max(MAX_HISTORY_PERIODS + 1),
+});
+
+/** The states a rollout ends in, as the execution and `modelship status` name them. */
+export const END_STATES = ["Succeeded", "RolledBack", "Aborted", "Failed"] as const;
+
+const outcomeDocumentSchema = z.object({
+  ...owner,
+  model: z.string(),
+  end: z.object({
+    state: z.enum(END_STATES),
+    /** The stage that ended the rollout: Finalize, Rollback or Cleanup. */
+    stage: z.string(),
+    at: z.string(),
+    reason: z.string(),
+    /** Who ended it: an alarm, a command (with who sent it), or the state machine. */
+    trigger: z.enum(["alarm", "command", "state machine"]).optional(),
+    requestedBy: z.string().optional(),
+    alarm: z.string().optional(),
+    /** For a failure: the error name and the stage that raised it. */
+    error: z.string().optional(),
+    failedStage: z.string().optional(),
+    hint: z.string().optional(),
+    leftBehind: z.array(z.string()).optional(),
+  }),
+  stableVersion: z.string().optional(),
+  steps: z.array(
+    z.object({
+      step: count,
+      /** How many steps the plan has, when the stage that wrote this knew the plan. */
+      of: count.optional(),
+      weight: amount,
+      stableWeight: amount,
+      at: z.string(),
+      /** When the next step, the promotion or the end came. */
+      until: z.string().optional(),
+      plannedBakeSeconds: amount.optional(),
+    }),
+  ),
+  promotion: z.object({ at: z.string(), reason: z.string(), requested: z.string().optional() }).optional(),
+  /** The alarms' metrics from arming to the end; null when the rollout ended before any alarm was armed. */
+  alarms: z
+    .object({
+      start: z.string(),
+      end: z.string(),
+      /** Why the metrics could not be read, when they could not. */
+      problem: z.string().optional(),
+      series: z.array(alarmSeriesSchema),
+    })
+    .nullable(),
+  /** The rollout's transitions in the model's history, oldest first. */
+  transitions: z.array(transitionSchema),
+});
+
 export type ValidationDocument = z.infer<typeof validationDocumentSchema>;
+export type OutcomeDocument = z.infer<typeof outcomeDocumentSchema>;
+export type AlarmSeries = z.infer<typeof alarmSeriesSchema>;
+export type EndState = (typeof END_STATES)[number];
 export type StressDocument = z.infer<typeof stressDocumentSchema>;
 export type EvalDocument = z.infer<typeof evalDocumentSchema>;
 export type EvalSuiteEntry = EvalDocument["suites"][number];
@@ -206,6 +286,7 @@ const SCHEMAS = {
   validation: validationDocumentSchema,
   stress: stressDocumentSchema,
   eval: evalDocumentSchema,
+  outcome: outcomeDocumentSchema,
 } as const;
 
 export type DocumentKind = keyof typeof SCHEMAS;
@@ -223,7 +304,7 @@ export function readReportDocument<K extends DocumentKind>(
   kind: K,
   key: string,
   value: unknown,
-  rollout: RolloutIdentity,
+  rollout: Pick<RolloutIdentity, "id" | "version">,
 ): ReportDocument<DocumentOf<K>> {
   const parsed = SCHEMAS[kind].safeParse(value);
   if (!parsed.success) {

@@ -1,10 +1,17 @@
-// What the rollout report is rendered from: the rollout and whichever gate documents its stages wrote, each
+// What the rollout report is rendered from: the rollout, whichever gate documents its stages wrote and how it
+// ended (outcome.json), each
 // read and checked (report-documents.ts), plus the stress test's latency curves, which the caller reads from
 // the merged HDR histograms (they cannot be read without the load generator's histogram code).
 
-import type { RolloutIdentity } from "../rollout";
+import type { RolloutIdentity, RolloutSource } from "../rollout";
 import type { LatencyCurves } from "./latency-curves";
-import type { EvalDocument, ReportDocument, StressDocument, ValidationDocument } from "./report-documents";
+import type {
+  EvalDocument,
+  OutcomeDocument,
+  ReportDocument,
+  StressDocument,
+  ValidationDocument,
+} from "./report-documents";
 
 export interface StressReport {
   readonly document: StressDocument;
@@ -12,9 +19,19 @@ export interface StressReport {
   readonly curves: LatencyCurves;
 }
 
+/**
+ * The rollout the page is about. A rollback started by an alarm or a command knows the rollout from the
+ * model's lock, without the manifest's key: then `source` is absent.
+ */
+export type ReportRollout = Omit<RolloutIdentity, "source"> & { readonly source?: RolloutSource };
+
 export interface RolloutReportInput {
-  readonly rollout: RolloutIdentity;
+  readonly rollout: ReportRollout;
   readonly validation: ReportDocument<ValidationDocument>;
   readonly stress: ReportDocument<StressReport>;
   readonly eval: ReportDocument<EvalDocument>;
+  /** How the rollout ended (outcome.json); missing while it runs. */
+  readonly outcome: ReportDocument<OutcomeDocument>;
+  /** The stage writing the page, named while the rollout still runs. */
+  readonly writtenBy?: string;
 }

@@ -30,6 +30,13 @@ figure { margin: 0; flex: 1 1 460px; }
 svg.chart { width: 100%; height: auto; max-width: 640px; }
 .note, .not-run { color: #555555; font-size: 0.92em; }
 .not-run { font-style: italic; }
+.end { border-left: 6px solid #666666; padding: 0.4em 1em; margin: 0.8em 0; background: #f6f6f6; }
+.end p { margin: 0.3em 0; }
+.end.succeeded { border-color: #1b6e20; background: #eef7ee; }
+.end.succeeded strong:first-child { color: #1b6e20; }
+.end.stopped { border-color: #b3261e; background: #fdf1f0; }
+.end.stopped strong:first-child { color: #b3261e; }
+td.breach { color: #b3261e; font-weight: 600; }
 .unreadable { border-left: 4px solid #b3261e; padding: 0.2em 1em; background: #fdf1f0; }
 @page { size: A4; margin: 14mm; }
 @media print {

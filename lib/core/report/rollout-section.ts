@@ -29,7 +29,8 @@ export function renderRolloutSection(input: RolloutReportInput): Html {
       ["Execution", rollout.executionId ? markup`<code>${rollout.executionId}</code>` : undefined],
       [
         "Manifest",
-        markup`<code>${rollout.source.key}</code> in bucket <code>${rollout.source.bucket}</code>`,
+        rollout.source &&
+          markup`<code>${rollout.source.key}</code> in bucket <code>${rollout.source.bucket}</code>`,
       ],
       [
         rollout.startedAt ? "Started" : "First report written",

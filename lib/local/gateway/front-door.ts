@@ -1,6 +1,7 @@
 // The local gateway's OpenAI-compatible front door (`/v1/…`): reads the body's `model`, picks that model's
-// backend — the variant `x-modelship-variant` names, or a draw by the route's weights — applies the
-// variant's injected fault, and forwards the request to the backend's server. It measures nothing itself:
+// backend — the variant `x-modelship-variant` names, the version a sticky rollout's conversation key hashes
+// to, or a draw by the route's weights — applies the variant's injected fault, and forwards the request to
+// the backend's server. It measures nothing itself:
 // as on EKS, the canary's alarms watch the prober's chats and the servers' own metrics (scraped by the
 // prober), so a fault meant for real-traffic alarms is a server delay the server itself measures.
 
@@ -65,7 +66,7 @@ export async function serveModelRequest(
       "model_not_found",
     );
   }
-  const backend = door.routes.pick(model, variant, door.random);
+  const backend = door.routes.pick(model, variant, door.random, request.headers);
   if (!backend) {
     throw new OpenAiError(
       503,

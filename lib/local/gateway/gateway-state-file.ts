@@ -3,6 +3,7 @@
 // a file that is not a gateway state is reported with what is wrong and never overwritten.
 
 import { readFile } from "node:fs/promises";
+import { isStickiness } from "../../core/sticky-routing";
 import type { Variant } from "../../ports";
 import { writeFileAtomic } from "../atomic-write";
 import { StateFileInvalid } from "../state-file-invalid";
@@ -60,7 +61,9 @@ function parseGatewayState(text: string, filePath: string): GatewayState {
   for (const [model, slots] of Object.entries(routes)) {
     const before = problems.length;
     if (!isObject(slots)) {
-      problems.push(`routes.${model}: expected {"stable"?, "candidate"?, "previous"?, "weights"}`);
+      problems.push(
+        `routes.${model}: expected {"stable"?, "candidate"?, "previous"?, "weights", "stickiness"?}`,
+      );
       continue;
     }
     const weights = slots["weights"];
@@ -73,6 +76,9 @@ function parseGatewayState(text: string, filePath: string): GatewayState {
           `routes.${model}.${slot}: expected a candidate handle {"id", "version", "servedName", ...}`,
         );
       }
+    }
+    if (slots["stickiness"] !== undefined && !isStickiness(slots["stickiness"])) {
+      problems.push(`routes.${model}.stickiness: expected {"header": <name>} or {"cookie": <name>}`);
     }
     if (problems.length === before) restoredRoutes.set(model, slots as unknown as RouteSlots);
   }

@@ -8,6 +8,7 @@ import { Agent as HttpAgent, createServer, type Server } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import type { Stickiness } from "../../core/sticky-routing";
 import type { CandidateHandle, Endpoint, Gateway, RouteState, Variant } from "../../ports";
 import { ADMIN_PREFIX, type AdminExtension, serveAdminRequest } from "./admin-api";
 import type { Fault } from "./fault-injection";
@@ -100,16 +101,17 @@ export class LocalGateway implements Gateway {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  async register(model: string, candidate: CandidateHandle): Promise<void> {
-    this.routes.register(model, candidate);
+  async register(model: string, candidate: CandidateHandle, stickiness?: Stickiness): Promise<void> {
+    this.routes.register(model, candidate, stickiness);
     await this.save();
   }
 
   async setWeights(
     model: string,
     weights: { readonly stable: number; readonly candidate: number },
+    stickiness?: Stickiness,
   ): Promise<void> {
-    this.routes.setWeights(model, weights);
+    this.routes.setWeights(model, weights, stickiness);
     await this.save();
   }
 

@@ -2,7 +2,9 @@
 // HTTPRoute adapter (a stable, a candidate joining at weight 0 and reachable by `x-modelship-variant:
 // candidate` only, the previous stable kept warm through the watch, whole-percent weights adding up to 100).
 // The first register creates the route and a route left empty goes away. A request without the variant
-// header is a draw weighted by the current weights.
+// header goes by its conversation key when the rollout is sticky and the request carries one (the key's
+// hash against the candidate's weight, lib/core/sticky-routing.ts), otherwise by a draw weighted by the
+// current weights.
 
 import type { CandidateHandle } from "../../core/candidate";
 import { GatewayFailed } from "../../core/errors";
@@ -15,6 +17,7 @@ import {
   type RouteSlots,
   setRouteWeights,
 } from "../../core/route-slots";
+import { type Stickiness, stickyKey, stickyPoint, stickyVariant } from "../../core/sticky-routing";
 import type { RouteBackend, RouteState, Variant } from "../../ports";
 
 export type { RouteSlots } from "../../core/route-slots";
@@ -26,15 +29,19 @@ export class RouteTable {
     this.routes = new Map(structuredClone([...restored]));
   }
 
-  register(model: string, handle: CandidateHandle): void {
+  register(model: string, handle: CandidateHandle, stickiness?: Stickiness): void {
     this.routes.set(
       model,
-      registerCandidate(model, this.routes.get(model) ?? NO_SLOTS, structuredClone(handle)),
+      registerCandidate(model, this.routes.get(model) ?? NO_SLOTS, structuredClone(handle), stickiness),
     );
   }
 
-  setWeights(model: string, weights: { readonly stable: number; readonly candidate: number }): void {
-    this.routes.set(model, setRouteWeights(model, this.routeOf(model), weights));
+  setWeights(
+    model: string,
+    weights: { readonly stable: number; readonly candidate: number },
+    stickiness?: Stickiness,
+  ): void {
+    this.routes.set(model, setRouteWeights(model, this.routeOf(model), weights, stickiness));
   }
 
   /**
@@ -75,7 +82,13 @@ export class RouteTable {
   /** The port's view: stable, candidate, then the previous stable (variant `stable`, weight 0), as on EKS. */
   describe(model: string): RouteState | undefined {
     const slots = this.routes.get(model);
-    return slots && { model, backends: structuredClone(routeBackends(slots)) };
+    return (
+      slots && {
+        model,
+        backends: structuredClone(routeBackends(slots)),
+        ...(slots.stickiness && { stickiness: structuredClone(slots.stickiness) }),
+      }
+    );
   }
 
   /** Every route, by model name. */
@@ -93,10 +106,16 @@ export class RouteTable {
   }
 
   /**
-   * Where a request goes: the named variant's backend when the request asks for one, otherwise a draw
-   * weighted by the current weights (`random` is uniform in [0, 1)). Undefined when nothing can serve it.
+   * Where a request goes: the named variant's backend when the request asks for one; while stable and
+   * candidate split the traffic of a sticky rollout, the version the request's key hashes to; otherwise a
+   * draw weighted by the current weights (`random` is uniform in [0, 1)). Undefined when nothing can serve it.
    */
-  pick(model: string, variant: Variant | undefined, random: () => number): RouteBackend | undefined {
+  pick(
+    model: string,
+    variant: Variant | undefined,
+    random: () => number,
+    headers: Readonly<Record<string, string | readonly string[] | undefined>> = {},
+  ): RouteBackend | undefined {
     const slots = this.routes.get(model);
     if (!slots) return undefined;
     const backend = (of: Variant): RouteBackend | undefined => {
@@ -109,6 +128,11 @@ export class RouteTable {
     if (weighted <= 0) return undefined;
     if (!slots.stable || stable <= 0) return backend("candidate");
     if (!slots.candidate || candidate <= 0) return backend("stable");
+    const key = slots.stickiness && stickyKey(slots.stickiness, headers);
+    if (key !== undefined) {
+      const point = stickyPoint(model, slots.candidate.version, key);
+      return backend(stickyVariant(point, (candidate / weighted) * 100));
+    }
     return random() * weighted < stable ? backend("stable") : backend("candidate");
   }
 

@@ -531,6 +531,147 @@ describe("CloudWatchAlarms", () => {
     });
   });
 
+  describe("metricHistory", () => {
+    const latencyAlarm: MetricAlarm = {
+      AlarmName: `${PREFIX}-latency`,
+      AlarmDescription: latency.description,
+      StateValue: "ALARM",
+      Namespace: "modelship",
+      MetricName: "Latency",
+      Dimensions: candidateDimensions,
+      ExtendedStatistic: "p95",
+      Period: 10,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      Threshold: 2000,
+      ComparisonOperator: "GreaterThanThreshold",
+    };
+    const errorsAlarm: MetricAlarm = {
+      AlarmName: `${PREFIX}-errors`,
+      StateValue: "OK",
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 2,
+      Threshold: 2,
+      ComparisonOperator: "GreaterThanThreshold",
+      Metrics: [
+        {
+          Id: "errors",
+          MetricStat: {
+            Metric: { Namespace: "modelship", MetricName: "Errors", Dimensions: candidateDimensions },
+            Period: 10,
+            Stat: "Sum",
+          },
+          ReturnData: false,
+        },
+        { Id: "rate", Expression: "100 * errors / 4", ReturnData: true },
+      ],
+    };
+    const at = (iso: string) => new Date(iso);
+
+    it("reads each metric alarm's own metric or metric math over the span, page by page, oldest first", async () => {
+      cloudwatch.on(DescribeAlarmsCommand).resolves({
+        MetricAlarms: [latencyAlarm, errorsAlarm],
+        CompositeAlarms: [{ AlarmName: PREFIX, StateValue: "ALARM" }],
+      });
+      // The latency alarm's metric in two pages, the error rate's in one.
+      cloudwatch
+        .on(GetMetricDataCommand)
+        .callsFake((input: { MetricDataQueries?: { Id?: string }[]; NextToken?: string }) => {
+          if (input.MetricDataQueries?.[0]?.Id !== "value") {
+            return {
+              MetricDataResults: [{ Id: "rate", Timestamps: [at("2025-06-01T11:59:00.000Z")], Values: [25] }],
+            };
+          }
+          return input.NextToken === "page-2"
+            ? {
+                MetricDataResults: [
+                  { Id: "value", Timestamps: [at("2025-06-01T11:59:20.000Z")], Values: [2650] },
+                ],
+              }
+            : {
+                MetricDataResults: [
+                  {
+                    Id: "value",
+                    Timestamps: [at("2025-06-01T11:59:00.000Z"), at("2025-06-01T11:59:10.000Z")],
+                    Values: [812, 2412],
+                  },
+                ],
+                NextToken: "page-2",
+              };
+        });
+      const span = { start: at("2025-06-01T11:59:00.000Z"), end: at("2025-06-01T12:00:00.000Z") };
+
+      const histories = await alarms.metricHistory([`${PREFIX}-latency`, `${PREFIX}-errors`, PREFIX], span);
+
+      expect(histories).toEqual([
+        {
+          name: `${PREFIX}-latency`,
+          description: latency.description,
+          threshold: 2000,
+          comparison: "GreaterThanThreshold",
+          alarmPeriodSeconds: 10,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 3,
+          periodSeconds: 10,
+          points: [
+            { at: "2025-06-01T11:59:00.000Z", value: 812 },
+            { at: "2025-06-01T11:59:10.000Z", value: 2412 },
+            { at: "2025-06-01T11:59:20.000Z", value: 2650 },
+          ],
+        },
+        {
+          name: `${PREFIX}-errors`,
+          threshold: 2,
+          comparison: "GreaterThanThreshold",
+          alarmPeriodSeconds: 10,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 2,
+          periodSeconds: 10,
+          points: [{ at: "2025-06-01T11:59:00.000Z", value: 25 }],
+        },
+      ]);
+      const sent = cloudwatch.commandCalls(GetMetricDataCommand).map((call) => call.args[0].input);
+      expect(sent).toHaveLength(3);
+      for (const input of sent) {
+        expect(input).toMatchObject({
+          StartTime: span.start,
+          EndTime: span.end,
+          ScanBy: "TimestampAscending",
+        });
+      }
+      expect(sent[0]?.MetricDataQueries).toEqual([
+        {
+          Id: "value",
+          MetricStat: {
+            Metric: { Namespace: "modelship", MetricName: "Latency", Dimensions: candidateDimensions },
+            Period: 10,
+            Stat: "p95",
+          },
+          ReturnData: true,
+        },
+      ]);
+      expect(sent[1]?.NextToken).toBe("page-2");
+    });
+
+    it("reads a span that began more than 3 hours ago at whole minutes, since CloudWatch keeps 10-second data 3 hours", async () => {
+      cloudwatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [errorsAlarm] });
+      cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+      const span = { start: at("2025-06-01T08:30:00.000Z"), end: at("2025-06-01T12:00:00.000Z") };
+
+      const [history] = await alarms.metricHistory([`${PREFIX}-errors`], span);
+
+      expect(history?.periodSeconds).toBe(60);
+      const [input] = cloudwatch.commandCalls(GetMetricDataCommand).map((call) => call.args[0].input);
+      expect(input?.MetricDataQueries?.[0]?.MetricStat?.Period).toBe(60);
+      // The expression is sent as the alarm has it.
+      expect(input?.MetricDataQueries?.[1]).toEqual({
+        Id: "rate",
+        Expression: "100 * errors / 4",
+        ReturnData: true,
+      });
+    });
+  });
+
   describe("remove", () => {
     it("deletes composites before the alarms they name, and only alarms that exist", async () => {
       cloudwatch.on(DescribeAlarmsCommand).resolves({

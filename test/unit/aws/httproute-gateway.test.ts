@@ -226,6 +226,102 @@ describe("HttpRouteGateway", () => {
     expect(writes()).toHaveLength(before);
   });
 
+  describe("a sticky rollout", () => {
+    const byHeader = { sessionName: "x-session-id", type: "Header" };
+    /** A stack whose gateway implements HTTPRoute session persistence. */
+    const keepingSessions = () =>
+      gatewayWith({
+        ...DEFAULT_STACK_CONFIG,
+        gateway: { ...DEFAULT_STACK_CONFIG.gateway, sessionPersistence: true },
+      });
+
+    it("is refused, writing nothing, on a stack whose gateway is not set up to keep sessions", async () => {
+      const gateway = gatewayWith();
+      await releaseFirstVersion(gateway);
+      const before = writes().length;
+
+      await expect(gateway.register(MODEL, handle("v2"), { header: "x-session-id" })).rejects.toMatchObject({
+        name: "GatewayFailed",
+        message: expect.stringContaining("gateway.sessionPersistence is false"),
+        hint: expect.stringContaining("set gateway.sessionPersistence: true in the stack config"),
+      });
+      await expect(
+        gateway.setWeights(MODEL, { stable: 50, candidate: 50 }, { cookie: "chat" }),
+      ).rejects.toMatchObject({ name: "GatewayFailed" });
+      expect(writes()).toHaveLength(before);
+    });
+
+    it("puts Gateway API session persistence on the weighted rule from its register to its promotion", async () => {
+      const gateway = keepingSessions();
+      await releaseFirstVersion(gateway);
+      const stickiness = { header: "x-session-id" };
+
+      await gateway.register(MODEL, handle("v2"), stickiness);
+      expect(storedRoute().spec.rules).toEqual([
+        candidateRule("v2"),
+        stableRule("v1"),
+        { ...weightedRule(ref("v1", 100)), sessionPersistence: byHeader },
+      ]);
+      await gateway.setWeights(MODEL, { stable: 75, candidate: 25 }, stickiness);
+      expect(storedRoute().spec.rules?.[2]).toEqual({
+        ...weightedRule(ref("v1", 75), ref("v2", 25)),
+        sessionPersistence: byHeader,
+      });
+      expect((await gateway.describe(MODEL))?.stickiness).toEqual(stickiness);
+
+      await gateway.promote(MODEL, "v2");
+      expect(storedRoute().spec.rules).toEqual([stableRule("v2"), weightedRule(ref("v2", 100))]);
+      expect(await gateway.describe(MODEL)).not.toHaveProperty("stickiness");
+    });
+
+    it("names a cookie session, with the session cookie lifetime the API server would default", async () => {
+      const gateway = keepingSessions();
+      await releaseFirstVersion(gateway);
+      await gateway.register(MODEL, handle("v2"), { cookie: "chat" });
+      await gateway.setWeights(MODEL, { stable: 50, candidate: 50 }, { cookie: "chat" });
+      const before = writes().length;
+      await gateway.setWeights(MODEL, { stable: 50, candidate: 50 }, { cookie: "chat" });
+
+      expect(storedRoute().spec.rules?.[2]?.["sessionPersistence"]).toEqual({
+        sessionName: "chat",
+        type: "Cookie",
+        cookieConfig: { lifetimeType: "Session" },
+      });
+      expect(writes()).toHaveLength(before);
+    });
+
+    it("takes the session persistence off on a rollback, so no session is held on the candidate", async () => {
+      const gateway = keepingSessions();
+      await releaseFirstVersion(gateway);
+      await gateway.register(MODEL, handle("v2"), { header: "x-session-id" });
+      await gateway.setWeights(MODEL, { stable: 25, candidate: 75 }, { header: "x-session-id" });
+
+      await gateway.promote(MODEL, "v1");
+      await gateway.removeBackend(MODEL, "v2");
+
+      expect(storedRoute().spec.rules).toEqual([stableRule("v1"), weightedRule(ref("v1", 100))]);
+    });
+
+    it("refuses to go on when the cluster's HTTPRoute CRD drops the field (the standard channel's)", async () => {
+      const gateway = keepingSessions();
+      await releaseFirstVersion(gateway);
+      server.prune = (_kind, route) => {
+        for (const rule of (route.spec as HttpRoute["spec"]).rules ?? []) delete rule.sessionPersistence;
+      };
+
+      const registering = gateway.register(MODEL, handle("v2"), { header: "x-session-id" });
+      await expect(registering).rejects.toMatchObject({
+        name: "GatewayFailed",
+        message: expect.stringContaining(
+          "The cluster dropped the session persistence (header x-session-id) modelship wrote on HTTPRoute models/llama-3-8b",
+        ),
+        hint: expect.stringContaining("experimental channel (v1.1 or later)"),
+      });
+      // Without stickiness the same cluster is fine.
+      await gateway.register(MODEL, handle("v2"));
+    });
+  });
+
   it("applies its change again to the route as it is now when someone edited it in between, keeping their edit", async () => {
     const gateway = gatewayWith();
     await releaseFirstVersion(gateway);

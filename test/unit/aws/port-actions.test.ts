@@ -17,7 +17,12 @@ import {
   SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
 import { ConflictException, CreateScheduleCommand, SchedulerClient } from "@aws-sdk/client-scheduler";
-import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import {
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { Readable } from "node:stream";
@@ -355,6 +360,18 @@ const SCENARIOS: Scenarios = {
         });
       },
     ],
+    sendTaskSuccess: [
+      () => {
+        mocks.states.on(SendTaskSuccessCommand).resolves({});
+        return executions().sendTaskSuccess("token", { approvedBy: "someone" });
+      },
+    ],
+    sendTaskFailure: [
+      () => {
+        mocks.states.on(SendTaskFailureCommand).resolves({});
+        return executions().sendTaskFailure("token", "ApprovalRejected", "no");
+      },
+    ],
   },
   clock: { now: [async () => new FixedClock().now()] },
   serving: {
@@ -437,6 +454,28 @@ const SCENARIOS: Scenarios = {
         });
         mocks.cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
         return alarms().states(specs.alarmNames);
+      },
+    ],
+    metricHistory: [
+      () => {
+        mocks.cloudwatch.on(DescribeAlarmsCommand).resolves({
+          MetricAlarms: [
+            {
+              AlarmName: specs.alarmNames[0],
+              StateValue: "ALARM",
+              MetricName: "Latency",
+              Namespace: "modelship",
+              Period: 10,
+              ExtendedStatistic: "p95",
+              Threshold: 2000,
+              ComparisonOperator: "GreaterThanThreshold",
+              Dimensions: [{ Name: "Model", Value: "llama-3-8b" }],
+            },
+          ],
+        });
+        mocks.cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+        const end = new Date();
+        return alarms().metricHistory(specs.alarmNames, { start: new Date(end.getTime() - 60_000), end });
       },
     ],
     remove: [

@@ -5,7 +5,8 @@
 // gone), pods by label selector, warning events, container logs (current or previous instance), the
 // service proxy (it answers with what it would have proxied to, or what a test says the service answers),
 // the pods proxy to a pod's /metrics — plus scripted failures, and a record of every request with its
-// Authorization header, and hooks that act as another writer between two requests.
+// Authorization header, and hooks that act as another writer between two requests or as a CRD schema that
+// prunes fields it does not know.
 
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -55,6 +56,11 @@ export class KubernetesApiServer {
   serviceAnswer:
     | ((service: string, path: string, request: ReceivedRequest) => { status: number; body: unknown })
     | undefined;
+  /**
+   * Applied to every created or replaced object before it is stored and returned, as the API server prunes
+   * fields its CRD schema lacks (e.g. sessionPersistence under a standard-channel Gateway API CRD).
+   */
+  prune: ((kind: Kind, object: Json) => void) | undefined;
   private readonly failures: ScriptedFailure[] = [];
   private readonly interjections: Interjection[] = [];
   private readonly tls = selfSignedCertificate("kube-apiserver");
@@ -105,6 +111,7 @@ export class KubernetesApiServer {
     this.logs.clear();
     this.podMetrics.clear();
     this.serviceAnswer = undefined;
+    this.prune = undefined;
   }
 
   /** The next request with this method whose path matches gets `status` (once). */
@@ -263,6 +270,7 @@ export class KubernetesApiServer {
         const body = request.body as Json;
         const metadata = { ...(body.metadata as Json), resourceVersion: String(this.sequence) };
         const replaced = { ...body, metadata: { ...metadata, uid: (stored.metadata as Json).uid } };
+        this.prune?.(itemCollection, replaced);
         this.objects.set(key, replaced);
         return { status: 200, body: replaced };
       }
@@ -285,6 +293,7 @@ export class KubernetesApiServer {
         creationTimestamp: "2025-06-01T12:00:00Z",
       },
     };
+    this.prune?.(kind, stored);
     this.objects.set(key, stored);
     return { status: 201, body: stored };
   }

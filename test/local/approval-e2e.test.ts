@@ -1,0 +1,218 @@
+// Manual approval end to end on this machine, with real llama.cpp servers behind the local gateway: v1 is a
+// first release; v2 waits before its promotion, holding its canary weight, until `modelship approve --local`
+// lets it go on (who approved is recorded); v3 waits before any traffic and is rolled back when its wait times
+// out; v4 waits before its promotion and is rolled back by its latency alarm while it waits (a delay injected
+// at the gateway) — the wait is released at once, not at its timeout; v5 is rejected with `modelship reject`.
+// Each rollback leaves v2 at 100%, the candidate's server gone and the lock free.
+
+import { rm } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { ModelshipEvent } from "../../lib/core/events";
+import { run as approve } from "../../lib/cli/approve";
+import { run as reject } from "../../lib/cli/reject";
+import type { ControlPlane } from "../../lib/local/control-plane";
+import type { LocalModelStatus } from "../../lib/local/control-plane-api";
+import { adminFetch } from "../support/admin-fetch";
+import { isRunning } from "../support/process-alive";
+import { captureConsole } from "../support/console-capture";
+import { tinyControlPlane, tinyManifest, uploadTiny } from "../support/tiny-canary";
+
+let work: string;
+let controlPlane: ControlPlane;
+const events: ModelshipEvent[] = [];
+const logged: string[] = [];
+
+const ALARMS = (latencyP95Ms: number) => `  alarms:
+    latencyP95Ms: ${latencyP95Ms}
+    errorRate: 0.5
+    periodSeconds: 10
+    datapointsToAlarm: 1
+    evaluationPeriods: 2
+    treatMissingData: notBreaching`;
+
+beforeAll(async () => {
+  ({ work, controlPlane } = await tinyControlPlane("modelship-approval-e2e-", { events, logged }));
+}, 60_000);
+
+afterAll(async () => {
+  await controlPlane?.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+function eventOf(version: string, detailType: string, stage?: string): ModelshipEvent | undefined {
+  return events.find(
+    (e) =>
+      e.detail.version === version &&
+      e.detailType === detailType &&
+      (stage === undefined || e.detail.stage === stage),
+  );
+}
+
+/** Waits, with a generous bound, for an event of `version`; fails at once if the rollout failed instead. */
+async function until(version: string, detailType: string, stage?: string): Promise<ModelshipEvent> {
+  return vi.waitFor(
+    () => {
+      const found = eventOf(version, detailType, stage);
+      if (found) return found;
+      const failed = eventOf(version, "Stage Failed");
+      if (failed && detailType !== "Stage Failed")
+        throw new Error(`${version} failed: ${failed.detail.message}`);
+      throw new Error(`no ${detailType} for ${version} yet`);
+    },
+    { timeout: 120_000, interval: 200 },
+  );
+}
+
+async function weights(): Promise<Record<string, number>> {
+  const route = await controlPlane.runtime.gateway.describe("tiny");
+  return Object.fromEntries((route?.backends ?? []).map((b) => [b.version, b.weight]));
+}
+
+async function cli(command: (argv: string[]) => Promise<number>, argv: string[]) {
+  const lines = captureConsole();
+  try {
+    const code = await command([...argv, "--local", "--home", controlPlane.home]);
+    return { code, text: lines.join("\n") };
+  } finally {
+    vi.restoreAllMocks();
+  }
+}
+
+/** The candidate's server for `version` is gone, its alarms and prober too, and no rollout holds the model. */
+async function expectNothingLeftOf(version: string): Promise<void> {
+  const record = await controlPlane.runtime.deps.store.get("tiny");
+  expect(record?.lock).toBeUndefined();
+  expect(record?.candidate).toBeUndefined();
+  expect(record?.stable?.version).toBe("v2");
+  const { models } = (await (
+    await adminFetch(controlPlane.url, controlPlane.home, "status?model=tiny")
+  ).json()) as { models: LocalModelStatus[] };
+  expect(models[0]?.alarms).toEqual([]);
+  expect(models[0]?.prober).toBeNull();
+  expect(await weights()).toEqual({ v2: 100 });
+  const deployed = eventOf(version, "Stage Succeeded", "DeployCandidate");
+  const pid = (deployed?.detail.data?.["where"] as { pid?: number } | undefined)?.pid;
+  expect(pid).toBeTypeOf("number");
+  expect(isRunning(pid as number)).toBe(false);
+}
+
+describe("Manual approval on the local runtime, with llama.cpp behind the local gateway", () => {
+  it("releases v1 as a first release, with no approval asked", async () => {
+    await uploadTiny(controlPlane.home, "v1", 1, tinyManifest("v1", `  watchSeconds: 2\n${ALARMS(5000)}`));
+    await until("v1", "Stage Succeeded", "Finalize");
+    expect(eventOf("v1", "Approval Requested")).toBeUndefined();
+  });
+
+  it(
+    "holds v2 at its canary weight until `modelship approve` lets it be promoted, recording who approved",
+    { timeout: 180_000 },
+    async () => {
+      await uploadTiny(
+        controlPlane.home,
+        "v2",
+        2,
+        tinyManifest(
+          "v2",
+          `  steps: [50]\n  bakeSeconds: 2\n  watchSeconds: 2\n  approval: manual\n${ALARMS(5000)}`,
+        ),
+      );
+      const asked = await until("v2", "Approval Requested");
+      const waiting = await controlPlane.runtime.deps.store.get("tiny");
+      const token = (waiting as { approval?: { token?: string } } | undefined)?.approval?.token;
+      expect(token).toBeTypeOf("string");
+      expect(JSON.stringify(asked.detail)).not.toContain(token);
+      // steps: [50] ends with the 100% step appended: v2 waits there, v1 still on the route to return to.
+      expect(await weights()).toEqual({ v1: 0, v2: 100 });
+      expect(eventOf("v2", "Model Promoted")).toBeUndefined();
+
+      const answered = await cli(approve, ["tiny", "--reason", "looks good"]);
+      expect(answered.code, answered.text).toBe(0);
+
+      await until("v2", "Stage Succeeded", "Finalize");
+      expect(await weights()).toEqual({ v2: 100 });
+      const record = await controlPlane.runtime.deps.store.get("tiny");
+      expect(JSON.stringify(record?.history)).toMatch(/[Aa]pproved by/);
+    },
+  );
+
+  it(
+    "rolls v3 back when its wait before traffic times out, before any traffic moved",
+    { timeout: 180_000 },
+    async () => {
+      await uploadTiny(
+        controlPlane.home,
+        "v3",
+        3,
+        tinyManifest(
+          "v3",
+          `  steps: [50]\n  bakeSeconds: 2\n  watchSeconds: 2\n  approval: {mode: manual, at: beforeTraffic, timeoutSeconds: 3}\n${ALARMS(5000)}`,
+        ),
+      );
+      await until("v3", "Approval Requested");
+      const rolledBack = await until("v3", "Model Rolled Back");
+      expect(rolledBack.detail.message).toMatch(/ApprovalTimedOut|timed out/);
+      expect(eventOf("v3", "Canary Weight Changed")).toBeUndefined();
+      expect(await weights()).toEqual({ v2: 100 });
+      await vi.waitFor(() => expectNothingLeftOf("v3"), { timeout: 30_000, interval: 200 });
+    },
+  );
+
+  it(
+    "rolls v4 back by its latency alarm while it waits for approval, releasing the wait at once",
+    { timeout: 180_000 },
+    async () => {
+      const delay = await adminFetch(controlPlane.url, controlPlane.home, "faults/tiny/candidate", {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ delay: { fixedDelayMs: 1500, percentage: 100 } }),
+      });
+      expect(delay.status, await delay.clone().text()).toBe(200);
+      await uploadTiny(
+        controlPlane.home,
+        "v4",
+        4,
+        tinyManifest(
+          "v4",
+          `  steps: [50]\n  bakeSeconds: 1\n  watchSeconds: 2\n  approval: {mode: manual, timeoutSeconds: 600}\n${ALARMS(1000)}`,
+        ),
+      );
+      await until("v4", "Approval Requested");
+      const rolledBack = await until("v4", "Model Rolled Back");
+      expect(rolledBack.detail.message).toMatch(/alarm .* is in ALARM/);
+      await vi.waitFor(() => expectNothingLeftOf("v4"), { timeout: 30_000, interval: 200 });
+      // The execution leaves its wait with the rollback, not at the 600 s timeout.
+      const execution = controlPlane.runtime.executions.get(String(rolledBack.detail.executionArn));
+      await vi.waitFor(
+        () => {
+          if (!execution?.ended()) throw new Error("v4's execution still waits");
+        },
+        { timeout: 60_000, interval: 200 },
+      );
+      const cleared = await adminFetch(controlPlane.url, controlPlane.home, "faults/tiny/candidate", {
+        method: "DELETE",
+      });
+      expect(cleared.status).toBe(200);
+    },
+  );
+
+  it("rolls v5 back when `modelship reject` answers its wait", { timeout: 180_000 }, async () => {
+    await uploadTiny(
+      controlPlane.home,
+      "v5",
+      5,
+      tinyManifest(
+        "v5",
+        `  steps: [50]\n  bakeSeconds: 2\n  watchSeconds: 2\n  approval: manual\n${ALARMS(5000)}`,
+      ),
+    );
+    await until("v5", "Approval Requested");
+
+    const answered = await cli(reject, ["tiny", "--reason", "answers too short"]);
+    expect(answered.code, answered.text).toBe(0);
+
+    const rolledBack = await until("v5", "Model Rolled Back");
+    expect(rolledBack.detail.message).toMatch(/ApprovalRejected|rejected/i);
+    expect(await weights()).toEqual({ v2: 100 });
+    await vi.waitFor(() => expectNothingLeftOf("v5"), { timeout: 30_000, interval: 200 });
+  });
+});
