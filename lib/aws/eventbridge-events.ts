@@ -69,7 +69,9 @@ function fitEntry(entry: PutEventsRequestEntry, detail: EventDetail): PutEventsR
   const dataBytes = Buffer.byteLength(JSON.stringify(detail.data ?? {}));
   let trimmed: Record<string, unknown> = {
     ...detail,
-    data: { trimmed: `data (${dataBytes} bytes) was dropped: the event exceeded EventBridge's 256 KiB limit` },
+    data: {
+      trimmed: `data (${dataBytes} bytes) was dropped: the event exceeded EventBridge's 256 KiB limit`,
+    },
   };
   const withDetail = (d: Record<string, unknown>) => ({ ...entry, Detail: JSON.stringify(d) });
   const texts = (["message", "reason", "hint"] as const)

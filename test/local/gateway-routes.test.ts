@@ -263,6 +263,8 @@ describe("LocalGateway persistence", () => {
         port: taken.port,
         endpointOf,
       }),
-    ).rejects.toThrow(`127.0.0.1:${taken.port}: the port is in use. Pass --port with a free port (0 = any), set local.gatewayPort`);
+    ).rejects.toThrow(
+      `127.0.0.1:${taken.port}: the port is in use. Pass --port with a free port (0 = any), set local.gatewayPort`,
+    );
   });
 });
