@@ -15,20 +15,12 @@ import type { LocalModelStatus } from "../../lib/local/control-plane-api";
 import { adminFetch } from "../support/admin-fetch";
 import { isRunning } from "../support/process-alive";
 import { captureConsole } from "../support/console-capture";
-import { tinyControlPlane, tinyManifest, uploadTiny } from "../support/tiny-canary";
+import { tinyControlPlane, tinyAlarms as ALARMS, tinyManifest, uploadTiny } from "../support/tiny-canary";
 
 let work: string;
 let controlPlane: ControlPlane;
 const events: ModelshipEvent[] = [];
 const logged: string[] = [];
-
-const ALARMS = (latencyP95Ms: number) => `  alarms:
-    latencyP95Ms: ${latencyP95Ms}
-    errorRate: 0.5
-    periodSeconds: 10
-    datapointsToAlarm: 1
-    evaluationPeriods: 2
-    treatMissingData: notBreaching`;
 
 beforeAll(async () => {
   ({ work, controlPlane } = await tinyControlPlane("modelship-approval-e2e-", { events, logged }));

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ModelshipEvent } from "../../lib/core/events";
 import { type ControlPlane, startControlPlane } from "../../lib/local/control-plane";
-import { tinyControlPlane, tinyManifest, uploadTiny } from "../support/tiny-canary";
+import { tinyControlPlane, tinyAlarms as ALARMS, tinyManifest, uploadTiny } from "../support/tiny-canary";
 import type { LocalModelStatus } from "../../lib/local/control-plane-api";
 import { readEvents } from "../../lib/local/jsonl-events";
 import { run as runRollback } from "../../lib/cli/rollback";
@@ -36,14 +36,6 @@ const logged: string[] = [];
 const routesSeen: string[] = [];
 const pids = new Map<string, number>();
 const alarmNamesSeen = new Set<string>();
-
-const ALARMS = (latencyP95Ms: number) => `  alarms:
-    latencyP95Ms: ${latencyP95Ms}
-    errorRate: 0.5
-    periodSeconds: 10
-    datapointsToAlarm: 1
-    evaluationPeriods: 2
-    treatMissingData: notBreaching`;
 
 beforeAll(async () => {
   ({ work, controlPlane } = await tinyControlPlane("modelship-canary-e2e-", { events, logged }));

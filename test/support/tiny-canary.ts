@@ -33,6 +33,17 @@ ${rollout}
 `;
 }
 
+/** `rollout.alarms` (indented YAML lines) judging one 10 s period: latency at `latencyP95Ms`, errors at 50%. */
+export function tinyAlarms(latencyP95Ms: number): string {
+  return `  alarms:
+    latencyP95Ms: ${latencyP95Ms}
+    errorRate: 0.5
+    periodSeconds: 10
+    datapointsToAlarm: 1
+    evaluationPeriods: 2
+    treatMissingData: notBreaching`;
+}
+
 /** A control plane on `<work>/.modelship`, probing every 2 s, telling its events and logs. */
 export async function tinyControlPlane(
   prefix: string,
