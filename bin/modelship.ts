@@ -58,6 +58,11 @@ const commands: Record<
       'reject <model> [--reason "…"] [--bus NAME | --local]  reject a rollout waiting for approval (a rollback)',
     load: () => import("../lib/cli/reject"),
   },
+  mcp: {
+    summary:
+      "mcp --local | --table NAME [--http]               modelship's tools for agents over the Model Context Protocol",
+    load: () => import("../lib/cli/mcp"),
+  },
   eval: {
     summary:
       "eval <base-url> --model <name> --suite <file.jsonl | sanity> [--compare stable.json] [--json]  score a served model on eval suites",
