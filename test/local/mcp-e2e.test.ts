@@ -18,7 +18,7 @@ import type { ModelshipEvent } from "../../lib/core/events";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import type { ControlPlane } from "../../lib/local/control-plane";
 import { isRunning } from "../support/process-alive";
-import { tinyAlarms as ALARMS, tinyControlPlane, tinyManifest } from "../support/tiny-canary";
+import { eventsOf, tinyAlarms as ALARMS, tinyControlPlane, tinyManifest } from "../support/tiny-canary";
 
 const CLI = fileURLToPath(new URL("../../bin/modelship.mjs", import.meta.url));
 
@@ -46,27 +46,7 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-function eventOf(version: string, detailType: string, stage?: string): ModelshipEvent | undefined {
-  return events.find(
-    (e) =>
-      e.detail.version === version &&
-      e.detailType === detailType &&
-      (stage === undefined || e.detail.stage === stage),
-  );
-}
-
-async function until(version: string, detailType: string, stage?: string): Promise<ModelshipEvent> {
-  return vi.waitFor(
-    () => {
-      const found = eventOf(version, detailType, stage);
-      if (found) return found;
-      const failed = eventOf(version, "Stage Failed");
-      if (failed) throw new Error(`${version} failed: ${failed.detail.message}`);
-      throw new Error(`no ${detailType} for ${version} yet`);
-    },
-    { timeout: 120_000, interval: 200 },
-  );
-}
+const { eventOf, until } = eventsOf(events);
 
 async function call(name: string, args: Record<string, unknown>) {
   const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
