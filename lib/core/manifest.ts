@@ -389,6 +389,22 @@ export function resolveManifest(
       ),
     );
   }
+  // StepHooks follows CheckCanary only, and a blue/green plan has no CanaryStep: such a hook would be
+  // accepted and never run.
+  if (strategy.kind === "blueGreen") {
+    (manifest.gates?.hooks ?? []).forEach((hook, i) => {
+      if (hook.at !== "eachStep") return;
+      findings.push(
+        ruleFinding(
+          source,
+          "hook-each-step-blue-green",
+          `gates.hooks[${i}].at`,
+          `hook '${hook.name}' runs at eachStep, after each canary step's bake, but strategy: blueGreen has no steps: all traffic moves at once, so it would never run.`,
+          "Run it at prePromote (before the candidate takes the traffic) or postPromote (in the watch), or use strategy: canary or linear.",
+        ),
+      );
+    });
+  }
 
   const resolved: ResolvedManifest = {
     name: context.name,
