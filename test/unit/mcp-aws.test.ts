@@ -68,7 +68,9 @@ describe("modelship mcp on AWS", () => {
     const listed = await call("list_models", {});
     expect(listed).toEqual({
       isError: false,
-      text: expect.stringMatching(/^llama: no stable version; no rollout — last Finalize at 2026-12-01T12:00:00.000Z$/),
+      text: expect.stringMatching(
+        /^llama: no stable version; no rollout — last Finalize at 2026-12-01T12:00:00.000Z$/,
+      ),
     });
   });
 
