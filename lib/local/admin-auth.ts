@@ -64,13 +64,17 @@ export async function readAdminSecret(home: string): Promise<string> {
 
 /** Who the home's secret authenticates: the user the control plane runs as. */
 export function homeOwner(): AdminCaller {
-  let user = process.env["USER"] ?? "the local user";
+  return { requestedBy: `${localUserName()} (local admin API)` };
+}
+
+/** The name of the user this process runs as: on this machine, who may change the home's files. */
+export function localUserName(): string {
   try {
-    user = userInfo().username;
+    return userInfo().username;
   } catch {
     // No passwd entry for this uid (some containers): the environment's name will do.
+    return process.env["USER"] ?? "the local user";
   }
-  return { requestedBy: `${user} (local admin API)` };
 }
 
 /**

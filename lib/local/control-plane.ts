@@ -1,15 +1,18 @@
 // The local control plane for one home folder: what the AWS stack is, on one machine and in one process.
 // The local runtime (servers, weighted gateway, prober, alarm loop that rolls back, registry, executions),
 // plus a watcher on the local bucket that starts a rollout for each new manifest as the S3 event rule does,
-// and the control plane's admin API beside the gateway's (status, commands, uploads, following an
+// a watcher on registry.json whose hand-set Approved/Rejected answers a rollout waiting for approval (the Model
+// Registry's state-change rule on AWS), and the control plane's admin API beside the gateway's (status, commands, uploads, following an
 // execution). It announces itself in `<home>/control-plane.json`, so the CLI's `--local` commands and
 // `modelship run` find it; one control plane per home.
 
 import { resolve } from "node:path";
 import type { ModelshipEvent } from "../core/events";
 import { parseManifestKey } from "../core/keys";
+import { handleCommand } from "../pipeline/commands";
 import { recordedTransition } from "../pipeline/rollout-record";
 import { start, type StartOutcome } from "../pipeline/start";
+import { localUserName } from "./admin-auth";
 import { BucketWatcher } from "./bucket-watcher";
 import { controlPlaneApi } from "./control-plane-api";
 import {
@@ -20,6 +23,7 @@ import {
 } from "./control-plane-file";
 import { ExecutionJournal } from "./execution-journal";
 import type { ExecutionResult, StateTransition } from "./executor";
+import { registryChangeEvent, RegistryWatcher } from "./registry-watcher";
 import { localPaths, type LocalRuntime, openLocalRuntime } from "./runtime";
 
 export interface ControlPlaneOptions {
@@ -172,9 +176,22 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           },
           log,
         });
+  const registryWatcher = new RegistryWatcher({
+    home,
+    onEdit: async (edit) => {
+      // Who can edit the home's files is the user the control plane runs as (the home is theirs).
+      const outcome = await handleCommand(registryChangeEvent(edit, localUserName()), deps);
+      const done = outcome.status === "done";
+      log(
+        `registry.json: ${edit.model} ${edit.version} (entry ${edit.packageVersion}, rollout ${edit.rolloutId}) set to ${edit.status} by hand${done ? "" : ", ignored"}: ${outcome.message}`,
+      );
+    },
+    log,
+  });
   gateway.mountAdmin(controlPlaneApi({ deps, gateway, metrics: runtime.metrics, journal, startManifest }));
   try {
     await watcher?.start();
+    await registryWatcher.start();
     await writeControlPlaneFile(home, {
       pid: process.pid,
       gatewayPort: gateway.port,
@@ -182,6 +199,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     });
   } catch (error) {
     await watcher?.close();
+    await registryWatcher.close();
     await runtime.close();
     throw error;
   }
@@ -196,6 +214,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     close: () =>
       (closing ??= (async () => {
         await watcher?.close();
+        await registryWatcher.close();
         try {
           await runtime.close();
         } finally {

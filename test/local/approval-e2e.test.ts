@@ -2,10 +2,13 @@
 // first release; v2 waits before its promotion, holding its canary weight, until `modelship approve --local`
 // lets it go on (who approved is recorded); v3 waits before any traffic and is rolled back when its wait times
 // out; v4 waits before its promotion and is rolled back by its latency alarm while it waits (a delay injected
-// at the gateway) — the wait is released at once, not at its timeout; v5 is rejected with `modelship reject`.
-// Each rollback leaves v2 at 100%, the candidate's server gone and the lock free.
+// at the gateway) — the wait is released at once, not at its timeout; v5 is rejected with `modelship reject`;
+// v6 is rejected by a person setting its status to Rejected in registry.json (after an edit of another version,
+// which is ignored, and a malformed edit, which is reported while v6 keeps waiting). Each rollback leaves v2 at 100%, the candidate's server gone and the lock free.
 
-import { rm } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { userInfo } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ModelshipEvent } from "../../lib/core/events";
 import { run as approve } from "../../lib/cli/approve";
@@ -207,4 +210,67 @@ describe("Manual approval on the local runtime, with llama.cpp behind the local 
     expect(await weights()).toEqual({ v2: 100 });
     await vi.waitFor(() => expectNothingLeftOf("v5"), { timeout: 30_000, interval: 200 });
   });
+
+  it(
+    "rolls v6 back when a person sets its status to Rejected in registry.json, recording who and why",
+    { timeout: 180_000 },
+    async () => {
+      await uploadTiny(
+        controlPlane.home,
+        "v6",
+        6,
+        tinyManifest(
+          "v6",
+          `  steps: [50]\n  bakeSeconds: 2\n  watchSeconds: 2\n  approval: manual\n${ALARMS(5000)}`,
+        ),
+      );
+      await until("v6", "Approval Requested");
+      const path = join(controlPlane.home, "registry.json");
+      type Entry = { version: string; status: string; statusHistory: { status: string; reason: string }[] };
+      const edit = async (version: string, status: string) => {
+        const file = JSON.parse(await readFile(path, "utf8"));
+        const entries: Entry[] = file.groups.tiny.entries;
+        entries.findLast((e) => e.version === version)!.status = status;
+        await writeFile(path, JSON.stringify(file, null, 2));
+      };
+      const loggedLine = (pattern: RegExp) =>
+        vi.waitFor(
+          () => {
+            const line = logged.find((l) => pattern.test(l));
+            if (!line) throw new Error(`nothing logged matches ${pattern}`);
+            return line;
+          },
+          { timeout: 30_000, interval: 100 },
+        );
+
+      // Another version's status, set by hand, answers nothing.
+      await edit("v1", "Rejected");
+      expect(await loggedLine(/registry\.json: tiny v1 .* set to Rejected by hand, ignored/)).toMatch(
+        /the rollout of tiny running now is .* \(v6\): nothing to reject/,
+      );
+      // A malformed edit (a typo) is reported; v6 keeps waiting.
+      await edit("v6", "Rejectd");
+      expect(await loggedLine(/registry\.json was changed and cannot be read/)).toMatch(
+        /status is "Rejectd"; expected one of PendingManualApproval, Approved, Rejected/,
+      );
+      expect(eventOf("v6", "Model Rolled Back")).toBeUndefined();
+      expect((await controlPlane.runtime.deps.store.get("tiny"))?.approval?.version).toBe("v6");
+
+      await edit("v6", "Rejected");
+      const rolledBack = await until("v6", "Model Rolled Back");
+      expect(rolledBack.detail.message).toMatch(/ApprovalRejected|rejected/i);
+      const user = userInfo().username;
+      const record = await controlPlane.runtime.deps.store.get("tiny");
+      expect(record?.history.find((t) => t.version === "v6" && t.stage === "Rejected")?.reason).toBe(
+        `tiny v6 was rejected by ${user} in the model registry: status set to Rejected in registry.json.`,
+      );
+      expect(await weights()).toEqual({ v2: 100 });
+      await vi.waitFor(() => expectNothingLeftOf("v6"), { timeout: 30_000, interval: 200 });
+      // The rollback gave the hand-set status its history entry.
+      const entries: Entry[] = JSON.parse(await readFile(path, "utf8")).groups.tiny.entries;
+      const v6 = entries.findLast((e) => e.version === "v6")!;
+      expect(v6.status).toBe("Rejected");
+      expect(v6.statusHistory.at(-1)?.status).toBe("Rejected");
+    },
+  );
 });
