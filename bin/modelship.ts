@@ -11,6 +11,11 @@ const commands: Record<
     summary: "validate <folder | s3://bucket/prefix> [--json]   check a model folder before uploading it",
     load: () => import("../lib/cli/validate"),
   },
+  schema: {
+    summary:
+      "schema [--out <file>]                         print the JSON Schema editors check modelship.yaml with",
+    load: () => import("../lib/cli/schema"),
+  },
   example: {
     summary:
       "example <dir> --format safetensors|gguf [--size tiny|small] [--seed N]  write a generated model to try things on",
