@@ -41,7 +41,7 @@ async function schema(argv: string[]): Promise<number> {
   }
   const text = schemaText(manifestJsonSchema());
   if (values.out === undefined) {
-    process.stdout.write(text);
+    console.log(text.trimEnd());
     return 0;
   }
   const out = resolve(values.out);
