@@ -1,4 +1,7 @@
+import { readFile } from "node:fs/promises";
+import { format, resolveConfig } from "prettier";
 import { describe, expect, it } from "vitest";
+import { EVENTS_DOC, withEventFieldTables } from "../../lib/cli/event-docs";
 import { eventDetailJsonSchemas, eventSchemaName } from "../../lib/core/event-json-schemas";
 import { EMITTED_DETAIL_TYPES, type ModelshipEvent } from "../../lib/core/events";
 import { handleCommand } from "../../lib/pipeline/commands";
@@ -81,5 +84,14 @@ describe("The event detail schemas (schemas/events/)", () => {
       ]),
     );
     for (const event of emitted) expect(eventSchemaViolations(event), event.detailType).toEqual([]);
+  });
+});
+
+describe("docs/events.md", () => {
+  it("lists the fields the schemas describe: run `npm run schemas` after changing an event's schema", async () => {
+    const page = await readFile(EVENTS_DOC, "utf8");
+    const options = { ...(await resolveConfig(EVENTS_DOC)), filepath: EVENTS_DOC };
+    expect(page).toBe(await format(withEventFieldTables(page), options));
+    for (const type of EMITTED_DETAIL_TYPES) expect(page).toContain(`### ${type}\n`);
   });
 });
