@@ -11,6 +11,16 @@ const commands: Record<
     summary: "validate <folder | s3://bucket/prefix> [--json]   check a model folder before uploading it",
     load: () => import("../lib/cli/validate"),
   },
+  init: {
+    summary:
+      "init <folder> [--force] [--schema <path | URL>]  write a commented modelship.yaml for a model folder",
+    load: () => import("../lib/cli/init"),
+  },
+  schema: {
+    summary:
+      "schema [--out <file>]                         print the JSON Schema editors check modelship.yaml with",
+    load: () => import("../lib/cli/schema"),
+  },
   example: {
     summary:
       "example <dir> --format safetensors|gguf [--size tiny|small] [--seed N]  write a generated model to try things on",

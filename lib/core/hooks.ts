@@ -8,11 +8,17 @@
 import type { StackConfig } from "./config";
 import type { Finding } from "./findings";
 import { ruleFinding } from "./manifest-rules";
-import { HOOK_POINTS, type HookInput, type HookPoint, type ResolvedHook } from "./manifest-schema";
+import {
+  DEFAULT_HOOK_TIMEOUT_SECONDS,
+  HOOK_POINTS,
+  type HookInput,
+  type HookPoint,
+  type ResolvedHook,
+} from "./manifest-schema";
 import type { FindingSource } from "./schema-findings";
 
 /** A hook's own default time, its retries included. */
-export const DEFAULT_HOOK_TIMEOUT_SECONDS = 60;
+
 /**
  * The hooks of one point run one after another inside one RunHooks Task, whose TimeoutSeconds is 900 (a
  * Lambda function's longest run); their timeouts together stay under it, with a minute for the rest.

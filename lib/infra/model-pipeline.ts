@@ -49,6 +49,7 @@ import { REGISTRY_METADATA_KEYS } from "../core/registry-package";
 import { REGISTRY_STATE_CHANGE } from "../pipeline/commands";
 import { LAMBDA_ENVIRONMENT } from "../aws/lambda/environment";
 import { clusterAccessOf } from "./cluster-roles";
+import { createEventSchemaRegistry, type EventSchemaRegistry } from "./event-schema-registry";
 import {
   type AccessTargets,
   functionGrants,
@@ -278,6 +279,14 @@ export interface ModelPipelineProps {
    * @default - derived from the construct's path, like the bus and the state machine
    */
   readonly dashboardName?: string;
+  /**
+   * Registers the JSON Schemas of the events modelship emits in an EventBridge schema registry named after the
+   * construct (`<stack>-<path>-<hash>`): one OpenAPI 3 schema per detail-type, `modelship@RolloutStarted` …,
+   * from which the registry generates code bindings. The same schemas ship in the package (schemas/events/).
+   *
+   * @default false
+   */
+  readonly publishEventSchemas?: boolean;
 }
 
 const ROLLOUT_REQUESTED: CommandDetailType = "Rollout Requested";
@@ -377,6 +386,8 @@ export class ModelPipeline extends Construct {
    * else. Absent when `manageClusterAccess` is false.
    */
   readonly candidateRole?: iam.Role;
+  /** The schema registry of the pipeline's events and its schemas, when `publishEventSchemas` is true. */
+  readonly eventSchemaRegistry?: EventSchemaRegistry;
   /** The secret that signs URL hooks (the prop), for the grants. */
   private readonly hookSigningSecret: secretsmanager.ISecret | undefined;
   /** The EKS access entries of the functions that manage candidates, by function. Empty when `manageClusterAccess` is false. */
@@ -418,6 +429,7 @@ export class ModelPipeline extends Construct {
     this.eventBus =
       props.existingEventBus ??
       new events.EventBus(this, "EventBus", { eventBusName: baseName, ...props.eventBusProps });
+    if (props.publishEventSchemas) this.eventSchemaRegistry = createEventSchemaRegistry(this, baseName);
     this.rolloutTable = new dynamodb.Table(this, "RolloutTable", {
       partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
       sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
