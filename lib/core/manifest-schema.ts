@@ -3,6 +3,7 @@
 // into a ResolvedManifest that stages read without checking for undefined.
 
 import { z } from "zod";
+import { CAPACITY_MODES, type CapacityMode } from "./capacity-plan";
 import type { RolloutStrategy } from "./rollout-strategy";
 import { HTTP_TOKEN_PATTERN, type Stickiness } from "./sticky-routing";
 
@@ -136,6 +137,55 @@ export const alarmsSchema = z.strictObject({
   treatMissingData: z.enum(["breaching", "notBreaching", "ignore", "missing"]).optional(),
 });
 
+/** The most replicas a version may run: a bound on what one upload can make the cluster schedule. */
+export const MAX_REPLICAS = 64;
+
+/**
+ * What an autoscaler watches, per replica: `queueDepth` — requests waiting (vLLM's `vllm:num_requests_waiting`;
+ * locally, requests waiting in the gateway); `kvCacheUsage` — the share of the KV cache in use, 0..1
+ * (`vllm:kv_cache_usage_perc`); `inFlight` — requests being served (`vllm:num_requests_running`).
+ */
+export const AUTOSCALING_METRICS = ["queueDepth", "kvCacheUsage", "inFlight"] as const;
+export type AutoscalingMetric = (typeof AUTOSCALING_METRICS)[number];
+
+export const autoscalingSchema = z
+  .strictObject({
+    minReplicas: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_REPLICAS)
+      .describe(
+        "The fewest replicas. At least 1: the version becomes the stable, and scaling it to zero would make a cold start the users' outage.",
+      ),
+    maxReplicas: positiveInt
+      .max(MAX_REPLICAS)
+      .describe(`The most replicas, at least minReplicas and at most ${MAX_REPLICAS}.`),
+    metric: z
+      .enum(AUTOSCALING_METRICS)
+      .describe(
+        "What to scale on, per replica: queueDepth (requests waiting), kvCacheUsage (share of the KV cache in use, 0..1) or inFlight (requests being served).",
+      ),
+    target: z
+      .number()
+      .positive()
+      .describe(
+        "The metric's value per replica to scale to, e.g. 4 waiting requests, or 0.7 for kvCacheUsage (a share, at most 1).",
+      ),
+    cooldownSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .optional()
+      .describe(
+        "Seconds the load must stay low before replicas are removed (scale-down stabilization); default 300.",
+      ),
+  })
+  .describe(
+    "Scale the version's replicas with its load between minReplicas and maxReplicas; instead of a fixed `replicas`.",
+  );
+
 export const manifestSchema = z.strictObject({
   name: z
     .string()
@@ -166,6 +216,13 @@ export const manifestSchema = z.strictObject({
       maxModelLen: positiveInt.optional(),
       extraArgs: z.array(z.string()).optional(),
       trustRemoteCode: z.boolean().optional(),
+      replicas: positiveInt
+        .max(MAX_REPLICAS)
+        .optional()
+        .describe(
+          "A fixed number of replicas (servers) of the version once it serves all traffic; default 1. Not with autoscaling.",
+        ),
+      autoscaling: autoscalingSchema.optional(),
     })
     .optional(),
   gates: z
@@ -243,6 +300,12 @@ export const manifestSchema = z.strictObject({
             "expected exactly one of 'header' and 'cookie', the name of the request's conversation key, e.g. {header: x-session-id} or {cookie: session}",
         })
         .optional(),
+      capacity: z
+        .enum(CAPACITY_MODES)
+        .optional()
+        .describe(
+          "surge (default): the stable keeps its full size through the canary; constrained: the stable shrinks as the candidate grows, so the rollout never runs more than the stable's replicas + 1.",
+        ),
       /** Go on, with a warning, when a bake or the watch is shorter than the alarms need to fire. */
       allowShortBakes: z.boolean().optional(),
     })
@@ -265,6 +328,11 @@ export type Runtime = "vllm" | "llama.cpp";
  * stage chooses them from the weights (core/serving-choice), and DeployCandidate serves what it chose.
  */
 export interface ResolvedServing {
+  /**
+   * How many replicas serve the version once it takes all traffic: a fixed count, or an autoscaler's range.
+   * During a canary the capacity plan (core/capacity-plan) decides the counts.
+   */
+  readonly scaling: ResolvedScaling;
   readonly runtime?: Runtime;
   readonly image?: string;
   readonly gpus: "auto" | number;
@@ -272,6 +340,18 @@ export interface ResolvedServing {
   readonly extraArgs: readonly string[];
   readonly trustRemoteCode: boolean;
 }
+
+/** A fixed replica count, or an autoscaler on a per-replica metric (minReplicas ≥ 1). */
+export type ResolvedScaling =
+  | { readonly kind: "fixed"; readonly replicas: number }
+  | {
+      readonly kind: "autoscaling";
+      readonly minReplicas: number;
+      readonly maxReplicas: number;
+      readonly metric: AutoscalingMetric;
+      readonly target: number;
+      readonly cooldownSeconds: number;
+    };
 
 export interface ResolvedSmokeGate {
   readonly enabled: boolean;
@@ -361,6 +441,8 @@ export interface ResolvedApproval {
 
 export interface ResolvedRollout {
   readonly strategy: RolloutStrategy;
+  /** Whether the stable shrinks as the candidate grows (core/capacity-plan). */
+  readonly capacity: CapacityMode;
   /** The canary steps the strategy makes: the manifest's, linear's, or none for blue/green. */
   readonly steps: readonly CanaryStep[];
   readonly bakeSeconds: number;
