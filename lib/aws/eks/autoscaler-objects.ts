@@ -17,18 +17,10 @@
 
 import type { V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import type { PrometheusEndpoint } from "../../core/config";
-import type { AutoscalingMetric, ResolvedScaling } from "../../core/manifest-schema";
+import type { AutoscalingMetric } from "../../core/manifest-schema";
+import type { AutoscalingSettings, ReplicaRange } from "../../ports";
 
 export type AutoscalerKind = "keda" | "hpa";
-
-/** What the manifest asks of the autoscaler: its metric, target and cooldown. */
-export type AutoscalingSettings = Extract<ResolvedScaling, { kind: "autoscaling" }>;
-
-/** The replicas an autoscaler may choose between (min = max pins the version to a count). */
-export interface ReplicaRange {
-  readonly minReplicas: number;
-  readonly maxReplicas: number;
-}
 
 /** The vLLM series each signal reads, and the name a Prometheus adapter serves it under in the custom metrics API. */
 export const AUTOSCALING_SERIES: Readonly<Record<AutoscalingMetric, { prometheus: string; custom: string }>> =

@@ -2,12 +2,9 @@ import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObj
 import { TriggerAuthentication } from "@kubernetes-models/keda/keda.sh/v1alpha1/TriggerAuthentication";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
 import { describe, expect, it } from "vitest";
-import {
-  type AutoscalingSettings,
-  autoscalerObjects,
-  chooseAutoscaler,
-} from "../../../lib/aws/eks/autoscaler-objects";
+import { autoscalerObjects, chooseAutoscaler } from "../../../lib/aws/eks/autoscaler-objects";
 import type { PrometheusEndpoint } from "../../../lib/core/config";
+import type { AutoscalingSettings } from "../../../lib/ports";
 
 const TARGET = {
   name: "llama-v2",
