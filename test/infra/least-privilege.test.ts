@@ -113,6 +113,8 @@ describe("ModelPipeline: each function's rights in the cluster are what its stag
       ...(!accesses.has("editRoutes") && accesses.has("readRoutes") ? [KUBERNETES_GROUPS.readRoutes] : []),
       ...(accesses.has("editRoutes") ? [KUBERNETES_GROUPS.editRoutes] : []),
       ...(accesses.has("scrapePods") ? [KUBERNETES_GROUPS.scrapePods] : []),
+      ...(accesses.has("scaleCandidates") ? [KUBERNETES_GROUPS.scaleCandidates] : []),
+      ...(accesses.has("readCapacity") ? [KUBERNETES_GROUPS.readCapacity] : []),
     ];
     return { edit, groups };
   }
