@@ -82,6 +82,23 @@ const stageSucceededData = [
       runtime: z.enum(["vllm", "llama.cpp"]).describe("The server it runs."),
       image: z.string().describe("The server's image."),
       gpus: z.number().describe("GPUs per replica."),
+      capacity: z
+        .object({
+          plan: z
+            .string()
+            .describe("The rollout's capacity plan, in a sentence: replicas and GPUs at its peak."),
+          neededGpus: z.number().describe("The GPUs the plan needs at its peak beyond what already serves."),
+          freeGpus: z.number().describe("The GPUs the cluster has free for it."),
+        })
+        .optional()
+        .describe("The capacity check before deploying."),
+      autoscaler: z
+        .object({
+          kind: z.enum(["keda", "hpa"]).describe("A KEDA ScaledObject, or an autoscaling/v2 HPA."),
+          reason: z.string().describe("Why this kind."),
+        })
+        .optional()
+        .describe("The candidate's autoscaler, when serving.autoscaling is set."),
       where: z
         .record(z.string(), z.unknown())
         .optional()

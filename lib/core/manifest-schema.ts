@@ -8,6 +8,7 @@
 // changes nothing.
 
 import { z } from "zod";
+import { CAPACITY_MODES, type CapacityMode } from "./capacity-plan";
 import { DEFAULT_STACK_CONFIG } from "./config";
 import { DEFAULT_LINEAR_STEP_PERCENT, type RolloutStrategy } from "./rollout-strategy";
 import { HTTP_TOKEN_PATTERN, type Stickiness } from "./sticky-routing";
@@ -334,6 +335,58 @@ export const alarmsSchema = z.strictObject({
     ),
 });
 
+/** The most replicas a version may run: a bound on what one upload can make the cluster schedule. */
+export const MAX_REPLICAS = 64;
+
+/**
+ * What an autoscaler watches, per replica: `queueDepth` — requests waiting (vLLM's `vllm:num_requests_waiting`;
+ * locally, requests waiting in the gateway); `kvCacheUsage` — the share of the KV cache in use, 0..1
+ * (`vllm:kv_cache_usage_perc`); `inFlight` — requests being served (`vllm:num_requests_running`).
+ */
+export const AUTOSCALING_METRICS = ["queueDepth", "kvCacheUsage", "inFlight"] as const;
+export type AutoscalingMetric = (typeof AUTOSCALING_METRICS)[number];
+
+export const autoscalingSchema = z
+  .strictObject({
+    minReplicas: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_REPLICAS)
+      .describe(
+        "The fewest replicas. At least 1: the version becomes the stable, and scaling it to zero would make a cold start the users' outage.",
+      ),
+    maxReplicas: positiveInt
+      .max(MAX_REPLICAS)
+      .describe(`The most replicas, at least minReplicas and at most ${MAX_REPLICAS}.`),
+    metric: z
+      .enum(AUTOSCALING_METRICS)
+      .describe(
+        "What to scale on, per replica: queueDepth (requests waiting), kvCacheUsage (share of the KV cache in use, 0..1) or inFlight (requests being served).",
+      ),
+    target: z
+      .number()
+      .positive()
+      .describe(
+        "The metric's value per replica to scale to, e.g. 4 waiting requests, or 0.7 for kvCacheUsage (a share, at most 1).",
+      ),
+    cooldownSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .optional()
+      .meta(
+        fixedDefault(
+          "Seconds the load must stay low before replicas are removed (scale-down stabilization).",
+          300,
+        ),
+      ),
+  })
+  .describe(
+    "Scale the version's replicas with its load between minReplicas and maxReplicas; instead of a fixed `replicas`.",
+  );
+
 export const manifestSchema = z
   .strictObject({
     name: z
@@ -418,6 +471,16 @@ export const manifestSchema = z
               defaults.serving.trustRemoteCode,
             ),
           ),
+        replicas: positiveInt
+          .max(MAX_REPLICAS)
+          .optional()
+          .meta(
+            fixedDefault(
+              "A fixed number of replicas (servers) of the version once it serves all traffic. Not with autoscaling.",
+              1,
+            ),
+          ),
+        autoscaling: autoscalingSchema.optional(),
       })
       .optional()
       .describe("How the candidate is served."),
@@ -655,6 +718,15 @@ export const manifestSchema = z
           .describe(
             "During a canary, requests carrying this header's or cookie's value stay on the version it hashes to; unset: every request by weight.",
           ),
+        capacity: z
+          .enum(CAPACITY_MODES)
+          .optional()
+          .meta(
+            fixedDefault(
+              "surge: the stable keeps its full size through the canary; constrained: the stable shrinks as the candidate grows, so the rollout never runs more than the stable's replicas + 1.",
+              "surge",
+            ),
+          ),
         allowShortBakes: z
           .boolean()
           .optional()
@@ -690,6 +762,11 @@ export type Runtime = "vllm" | "llama.cpp";
  * stage chooses them from the weights (core/serving-choice), and DeployCandidate serves what it chose.
  */
 export interface ResolvedServing {
+  /**
+   * How many replicas serve the version once it takes all traffic: a fixed count, or an autoscaler's range.
+   * During a canary the capacity plan (core/capacity-plan) decides the counts.
+   */
+  readonly scaling: ResolvedScaling;
   readonly runtime?: Runtime;
   readonly image?: string;
   readonly gpus: "auto" | number;
@@ -697,6 +774,18 @@ export interface ResolvedServing {
   readonly extraArgs: readonly string[];
   readonly trustRemoteCode: boolean;
 }
+
+/** A fixed replica count, or an autoscaler on a per-replica metric (minReplicas ≥ 1). */
+export type ResolvedScaling =
+  | { readonly kind: "fixed"; readonly replicas: number }
+  | {
+      readonly kind: "autoscaling";
+      readonly minReplicas: number;
+      readonly maxReplicas: number;
+      readonly metric: AutoscalingMetric;
+      readonly target: number;
+      readonly cooldownSeconds: number;
+    };
 
 export interface ResolvedSmokeGate {
   readonly enabled: boolean;
@@ -786,6 +875,8 @@ export interface ResolvedApproval {
 
 export interface ResolvedRollout {
   readonly strategy: RolloutStrategy;
+  /** Whether the stable shrinks as the candidate grows (core/capacity-plan). */
+  readonly capacity: CapacityMode;
   /** The canary steps the strategy makes: the manifest's, linear's, or none for blue/green. */
   readonly steps: readonly CanaryStep[];
   readonly bakeSeconds: number;

@@ -16,6 +16,7 @@ import { CappedFindings } from "./capped-findings";
 import type { StackConfig } from "./config";
 import { type Finding, hasErrors } from "./findings";
 import { resolveHooks } from "./hooks";
+import { resolveCapacityMode, resolveScaling } from "./manifest-capacity";
 import { readManifestDocument } from "./manifest-document";
 import {
   checkAlarmTiming,
@@ -267,6 +268,8 @@ export function resolveManifest(
   if (serving.trustRemoteCode === true && !config.allowTrustRemoteCode) {
     findings.push(trustRemoteCodeRefused(source, "serving.trustRemoteCode"));
   }
+  const scaling = resolveScaling(serving, source, config.local.timeFactor !== undefined);
+  findings.push(...scaling.findings);
 
   const smoke = manifest.gates?.smoke ?? {};
   (smoke.prompts ?? []).forEach((prompt, i) => {
@@ -376,6 +379,9 @@ export function resolveManifest(
     ),
   );
 
+  const capacity = resolveCapacityMode(rolloutInput.capacity, strategy, source);
+  findings.push(...capacity.findings);
+
   const stickiness = resolveStickiness(rolloutInput.stickiness, config.gateway.modelHeader, source);
   findings.push(...stickiness.findings);
   if (stickiness.value && strategy.kind === "blueGreen") {
@@ -412,6 +418,7 @@ export function resolveManifest(
     format: manifest.format,
     files: manifest.files ?? [],
     serving: {
+      scaling: scaling.value,
       ...(runtime !== undefined && { runtime }),
       ...(serving.image !== undefined && { image: serving.image }),
       gpus: serving.gpus ?? defaults.serving.gpus,
@@ -436,6 +443,7 @@ export function resolveManifest(
     },
     rollout: {
       strategy,
+      capacity: capacity.value,
       steps,
       bakeSeconds,
       watchSeconds: rolloutInput.watchSeconds ?? defaults.rollout.watchSeconds,

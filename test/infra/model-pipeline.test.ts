@@ -462,19 +462,25 @@ describe("ModelPipeline: access to the cluster", () => {
     expect(entries).toHaveLength(
       new Set([...managingCandidates, ...readingCandidates, ...changingRoutes]).size,
     );
+    // Promote also gives the new stable its replicas (modelship-scalers); DeployCandidate checks capacity
+    // and makes the candidate's autoscaler.
+    const scaling: Partial<Record<string, string[]>> = {
+      Promote: ["modelship-scalers"],
+      DeployCandidate: ["modelship-scalers", "modelship-capacity-readers"],
+    };
     for (const name of changingRoutes) {
-      expect(entryOf(name)?.KubernetesGroups, name).toEqual(["modelship-routes"]);
+      expect(entryOf(name)?.KubernetesGroups, name).toEqual(["modelship-routes", ...(scaling[name] ?? [])]);
     }
     for (const name of ["RegisterGateway", "CanaryStep", "Promote"] as const) {
       expect(entryOf(name), name).toEqual({
         ClusterName: "gpu-inference",
         PrincipalArn: roleArnOf(name),
         Type: "STANDARD",
-        KubernetesGroups: ["modelship-routes"],
+        KubernetesGroups: ["modelship-routes", ...(scaling[name] ?? [])],
       });
     }
     for (const name of managingCandidates.filter((n) => !changingRoutes.includes(n))) {
-      expect(entryOf(name)?.KubernetesGroups, name).toBeUndefined();
+      expect(entryOf(name)?.KubernetesGroups, name).toEqual(scaling[name]);
     }
   });
 

@@ -44,6 +44,9 @@ const SURROUNDINGS: Readonly<Record<string, Manifest>> = {
   },
   "rollout.approval": { rollout: { approval: { mode: "auto" } } },
   "rollout.linear": { rollout: { strategy: "linear", linear: {} } },
+  "serving.autoscaling": {
+    serving: { autoscaling: { minReplicas: 1, maxReplicas: 2, metric: "queueDepth", target: 4 } },
+  },
 };
 
 /** `manifest` with `value` written at `path` (`a.b[].c` writes into the first item of list `b`). */
