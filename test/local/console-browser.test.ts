@@ -25,6 +25,12 @@ const CHROMIUM = {
   ],
 };
 
+/**
+ * The candidate's latency may be up to 3× the stable's: on a busy 2-core machine two llama.cpp servers slow each
+ * other down, and the comparison alarm would roll the canary back before the console acts.
+ */
+const CALM_VS_STABLE = "\n    vsStable:\n      latencyP95Ratio: 3";
+
 let work: string;
 let controlPlane: ControlPlane;
 let browser: Browser | undefined;
@@ -94,7 +100,7 @@ describe("The web console in Chromium, during a real local canary", () => {
       2,
       tinyManifest(
         "v2",
-        `  steps:\n    - { weight: 30, bakeSeconds: 120 }\n  bakeSeconds: 120\n${tinyAlarms(5000)}`,
+        `  steps:\n    - { weight: 30, bakeSeconds: 120 }\n  bakeSeconds: 120\n${tinyAlarms(5000)}${CALM_VS_STABLE}`,
       ),
     );
     // The page follows the canary: v2 appears as the candidate, then takes its first step's weight.

@@ -194,9 +194,13 @@ function renderExecution(executions) {
   const running = Object.entries(execution.states).find(([, p]) => p.status === "running")?.[0];
   if (running && running !== followedState) {
     followedState = running;
-    byId("graph")
-      .querySelector(`[data-state="${CSS.escape(running)}"]`)
-      ?.scrollIntoView({ block: "center" });
+    // Scroll the graph's own box, not the page, to keep the running state in view.
+    const box = byId("graph");
+    const node = box.querySelector(`[data-state="${CSS.escape(running)}"]`);
+    if (node) {
+      const offset = node.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop;
+      box.scrollTop = Math.max(0, offset - box.clientHeight / 2);
+    }
   }
 }
 
