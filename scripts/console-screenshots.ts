@@ -7,6 +7,7 @@
 import { rm } from "node:fs/promises";
 import { chromium } from "playwright-core";
 import type { ModelshipEvent } from "../lib/core/events";
+import { CHROMIUM_LAUNCH } from "../test/support/chromium";
 import { tinyAlarms, tinyControlPlane, tinyManifest, uploadTiny } from "../test/support/tiny-canary";
 
 /**
@@ -16,14 +17,6 @@ import { tinyAlarms, tinyControlPlane, tinyManifest, uploadTiny } from "../test/
 const CALM_VS_STABLE = "\n    vsStable:\n      latencyP95Ratio: 3";
 
 const OUT = new URL("../docs/images/", import.meta.url);
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 
 async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
@@ -36,7 +29,7 @@ async function until(what: string, condition: () => boolean | Promise<boolean>, 
 const events: ModelshipEvent[] = [];
 const logged: string[] = [];
 const { work, controlPlane } = await tinyControlPlane("modelship-console-screenshots-", { events, logged });
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+const browser = await chromium.launch(CHROMIUM_LAUNCH);
 try {
   await uploadTiny(
     controlPlane.home,

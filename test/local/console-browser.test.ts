@@ -9,21 +9,9 @@ import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ModelshipEvent } from "../../lib/core/events";
 import type { ControlPlane } from "../../lib/local/control-plane";
+import { CHROMIUM_LAUNCH } from "../support/chromium";
 import { isRunning } from "../support/process-alive";
 import { tinyAlarms, tinyControlPlane, tinyManifest, uploadTiny } from "../support/tiny-canary";
-
-/** Debian's Chromium; the flags keep it off this machine's closed network (/work/.library/env/machines/node.md). */
-const CHROMIUM = {
-  executablePath: "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-  ],
-};
 
 /**
  * The candidate's latency may be up to 3× the stable's: on a busy 2-core machine two llama.cpp servers slow each
@@ -80,7 +68,7 @@ describe("The web console in Chromium, during a real local canary", () => {
       90_000,
     );
 
-    browser = await chromium.launch(CHROMIUM);
+    browser = await chromium.launch(CHROMIUM_LAUNCH);
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     await page.goto(controlPlane.consoleLoginUrl());
