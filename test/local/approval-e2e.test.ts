@@ -156,12 +156,6 @@ describe("Manual approval on the local runtime, with llama.cpp behind the local 
     "rolls v4 back by its latency alarm while it waits for approval, releasing the wait at once",
     { timeout: 180_000 },
     async () => {
-      const delay = await adminFetch(controlPlane.url, controlPlane.home, "faults/tiny/candidate", {
-        method: "PUT",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ delay: { fixedDelayMs: 1500, percentage: 100 } }),
-      });
-      expect(delay.status, await delay.clone().text()).toBe(200);
       await uploadTiny(
         controlPlane.home,
         "v4",
@@ -172,21 +166,32 @@ describe("Manual approval on the local runtime, with llama.cpp behind the local 
         ),
       );
       await until("v4", "Approval Requested");
-      const rolledBack = await until("v4", "Model Rolled Back");
-      expect(rolledBack.detail.message).toMatch(/alarm .* is in ALARM/);
-      await vi.waitFor(() => expectNothingLeftOf("v4"), { timeout: 30_000, interval: 200 });
-      // The execution leaves its wait with the rollback, not at the 600 s timeout.
-      const execution = controlPlane.runtime.executions.get(String(rolledBack.detail.executionArn));
-      await vi.waitFor(
-        () => {
-          if (!execution?.ended()) throw new Error("v4's execution still waits");
-        },
-        { timeout: 60_000, interval: 200 },
-      );
-      const cleared = await adminFetch(controlPlane.url, controlPlane.home, "faults/tiny/candidate", {
-        method: "DELETE",
+      // Slowed only once it waits: on a loaded machine a fault set before the upload could trip the alarm in the
+      // 1 s bake, before any approval was asked — a rollback, but not the one this test is about.
+      const faultUrl = "faults/tiny/candidate";
+      const delay = await adminFetch(controlPlane.url, controlPlane.home, faultUrl, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ delay: { fixedDelayMs: 1500, percentage: 100 } }),
       });
-      expect(cleared.status).toBe(200);
+      expect(delay.status, await delay.clone().text()).toBe(200);
+      try {
+        const rolledBack = await until("v4", "Model Rolled Back");
+        expect(rolledBack.detail.message).toMatch(/alarm .* is in ALARM/);
+        await vi.waitFor(() => expectNothingLeftOf("v4"), { timeout: 30_000, interval: 200 });
+        // The execution leaves its wait with the rollback, not at the 600 s timeout.
+        const execution = controlPlane.runtime.executions.get(String(rolledBack.detail.executionArn));
+        await vi.waitFor(
+          () => {
+            if (!execution?.ended()) throw new Error("v4's execution still waits");
+          },
+          { timeout: 60_000, interval: 200 },
+        );
+      } finally {
+        // Cleared whatever happened, so the next versions' canaries are not slowed by it.
+        const cleared = await adminFetch(controlPlane.url, controlPlane.home, faultUrl, { method: "DELETE" });
+        expect(cleared.status).toBe(200);
+      }
     },
   );
 
