@@ -18,7 +18,13 @@ import type { LocalModelStatus } from "../../lib/local/control-plane-api";
 import { adminFetch } from "../support/admin-fetch";
 import { isRunning } from "../support/process-alive";
 import { captureConsole } from "../support/console-capture";
-import { tinyControlPlane, tinyAlarms as ALARMS, tinyManifest, uploadTiny } from "../support/tiny-canary";
+import {
+  eventsOf,
+  tinyControlPlane,
+  tinyAlarms as ALARMS,
+  tinyManifest,
+  uploadTiny,
+} from "../support/tiny-canary";
 
 let work: string;
 let controlPlane: ControlPlane;
@@ -34,29 +40,7 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-function eventOf(version: string, detailType: string, stage?: string): ModelshipEvent | undefined {
-  return events.find(
-    (e) =>
-      e.detail.version === version &&
-      e.detailType === detailType &&
-      (stage === undefined || e.detail.stage === stage),
-  );
-}
-
-/** Waits, with a generous bound, for an event of `version`; fails at once if the rollout failed instead. */
-async function until(version: string, detailType: string, stage?: string): Promise<ModelshipEvent> {
-  return vi.waitFor(
-    () => {
-      const found = eventOf(version, detailType, stage);
-      if (found) return found;
-      const failed = eventOf(version, "Stage Failed");
-      if (failed && detailType !== "Stage Failed")
-        throw new Error(`${version} failed: ${failed.detail.message}`);
-      throw new Error(`no ${detailType} for ${version} yet`);
-    },
-    { timeout: 120_000, interval: 200 },
-  );
-}
+const { eventOf, until } = eventsOf(events);
 
 async function weights(): Promise<Record<string, number>> {
   const route = await controlPlane.runtime.gateway.describe("tiny");

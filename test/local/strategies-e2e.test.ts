@@ -12,7 +12,13 @@ import type { ControlPlane } from "../../lib/local/control-plane";
 import type { LocalModelStatus } from "../../lib/local/control-plane-api";
 import { adminFetch } from "../support/admin-fetch";
 import { isRunning } from "../support/process-alive";
-import { tinyAlarms as ALARMS, tinyControlPlane, tinyManifest, uploadTiny } from "../support/tiny-canary";
+import {
+  eventsOf,
+  tinyAlarms as ALARMS,
+  tinyControlPlane,
+  tinyManifest,
+  uploadTiny,
+} from "../support/tiny-canary";
 
 let work: string;
 let controlPlane: ControlPlane;
@@ -31,14 +37,7 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-function eventOf(version: string, detailType: string, stage?: string): ModelshipEvent | undefined {
-  return events.find(
-    (e) =>
-      e.detail.version === version &&
-      e.detailType === detailType &&
-      (stage === undefined || e.detail.stage === stage),
-  );
-}
+const { eventOf } = eventsOf(events);
 
 /** Waits for an event of `version`, sampling the route as it goes; fails at once if the rollout failed. */
 async function until(version: string, detailType: string, stage?: string): Promise<ModelshipEvent> {
