@@ -21,7 +21,8 @@ export interface ModelStatus {
   readonly alarms: readonly AlarmState[];
 }
 
-export function formatModelStatus({ record, alarms }: ModelStatus): string {
+/** `commandFlags`: what the shown commands need to reach this runtime (` --local` for a local home). */
+export function formatModelStatus({ record, alarms }: ModelStatus, commandFlags = ""): string {
   const lines = [`${record.model}  ${headline(record)}`];
   const rows: [string, string][] = [];
   const weights =
@@ -51,7 +52,7 @@ export function formatModelStatus({ record, alarms }: ModelStatus): string {
   if (approval) {
     rows.push([
       "approval",
-      `${approval.version} waits ${approval.at === "beforeTraffic" ? "before any traffic" : "before its promotion"} since ${approval.since}, until ${approval.expiresAt}: modelship approve|reject ${record.model}`,
+      `${approval.version} waits ${approval.at === "beforeTraffic" ? "before any traffic" : "before its promotion"} since ${approval.since}, until ${approval.expiresAt}: modelship approve|reject ${record.model}${commandFlags}`,
     ]);
   }
   rows.push(...hookRows(record));

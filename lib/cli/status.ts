@@ -150,7 +150,7 @@ async function awsStatus(
           null,
           2,
         )
-      : statuses.map(formatModelStatus).join("\n\n"),
+      : statuses.map((status) => formatModelStatus(status)).join("\n\n"),
     code: 0,
   };
 }
@@ -179,7 +179,7 @@ async function localStatus(home: string, model: string | undefined, json: boolea
   const text = models
     .map(({ alarms, route, faults, prober, ...record }) =>
       [
-        formatModelStatus({ record, alarms }),
+        formatModelStatus({ record, alarms }, " --local"),
         ...formatRoute(route, faults),
         ...(prober ? [`  prober    ${prober.version} every ${prober.everySeconds}s`] : []),
       ].join("\n"),
