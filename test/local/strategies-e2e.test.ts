@@ -64,7 +64,10 @@ async function sampleRoute(): Promise<void> {
 
 /** The routes sampled since `version` joined the route. */
 function routesOf(version: string): string[] {
-  return routesSeen.slice(routesSeen.findIndex((route) => route.includes(`candidate ${version} `)) - 1);
+  // From the route before the first that names the version: a fast blue/green's gates can register it at 0%
+  // and switch it to 100% between two samples, so its first sampled route may already be the switch.
+  const first = routesSeen.findIndex((route) => route.split(", ").some((b) => b.split(" ")[1] === version));
+  return first < 0 ? [] : routesSeen.slice(Math.max(0, first - 1));
 }
 
 /** The pid of `version`'s server, as DeployCandidate announced it. */
