@@ -22,6 +22,11 @@ import { doctorExitCode, doctorReportJson, formatDoctorReport } from "./doctor/d
 const DEFAULT_STACK = "Modelship";
 /** How long the gateway URL may take to answer: a gateway that answers at all does so well within it. */
 const GATEWAY_TIMEOUT_MS = 5_000;
+/**
+ * Each AWS call's bounds (the SDK's NodeHttpHandler options; both default to none): a doctor run against an
+ * unreachable endpoint ends with a timeout instead of hanging. Reads are small and answer in well under a second.
+ */
+const AWS_HTTP = { connectionTimeout: 10_000, requestTimeout: 30_000, throwOnRequestTimeout: true } as const;
 
 const USAGE = `Usage: modelship doctor [--stack NAME] [--json]
 
@@ -67,11 +72,15 @@ async function doctor(argv: string[]): Promise<number> {
       `--stack takes a CloudFormation stack name (letters, digits and '-', starting with a letter), found '${stackName}'.`,
     );
   }
-  const cloudFormation = new CloudFormationClient({});
+  const cloudFormation = new CloudFormationClient({ requestHandler: AWS_HTTP });
   const region = await cloudFormation.config.region().catch(() => undefined);
   if (!region) throw new BadInput("no AWS region: set AWS_REGION (or a profile with a region).");
-  const eks = new EKSClient({ region });
-  const aws = new AwsDoctorReads({ cloudFormation, eks, s3: new S3Client({ region }) });
+  const eks = new EKSClient({ region, requestHandler: AWS_HTTP });
+  const aws = new AwsDoctorReads({
+    cloudFormation,
+    eks,
+    s3: new S3Client({ region, requestHandler: AWS_HTTP }),
+  });
 
   const stack = await aws.stack(stackName).catch((error: unknown) => {
     throw new BadInput(`could not read the stack ${stackName}: ${describeAwsFailure(error)}`);
