@@ -645,6 +645,22 @@ describe("modelship doctor", () => {
       );
     });
 
+    it("fails a gateway URL that accepts the connection but does not answer within its bound", async () => {
+      const silent = createServer(() => undefined);
+      await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      world.settings = { ...world.settings, gatewayUrl: url };
+
+      try {
+        const check = onlyFailing((await checks()).byId, "gateway-url");
+
+        expect(check.summary).toBe(`${url} did not answer within 5 s`);
+      } finally {
+        silent.closeAllConnections();
+        await new Promise<void>((resolve) => silent.close(() => resolve()));
+      }
+    });
+
     it("skips the check when the stack sets no gateway URL", async () => {
       world.settings = { ...world.settings, gatewayUrl: "" };
 
@@ -655,6 +671,54 @@ describe("modelship doctor", () => {
         summary: "gateway.url is empty: the prober reaches each version's server directly",
       });
       expect(code).toBe(0);
+    });
+  });
+
+  describe("a cluster it cannot read", () => {
+    it("fails cluster access when the cluster does not exist, skips the checks that need it and goes on with the others", async () => {
+      eks
+        .on(DescribeClusterCommand)
+        .rejects(
+          Object.assign(new Error("No cluster found for name: gpu-inference."), {
+            name: "ResourceNotFoundException",
+          }),
+        );
+
+      const { code, byId } = await checks();
+
+      expect(byId["cluster-access"]).toMatchObject({
+        status: "fail",
+        summary: expect.stringMatching(
+          /^could not describe EKS cluster gpu-inference in us-east-1: No cluster found/,
+        ),
+      });
+      for (const id of [
+        "namespace",
+        "groups-bound",
+        "gateway-parent",
+        "gpu-nodes",
+        "pod-credentials",
+        "api-endpoint",
+      ]) {
+        expect(byId[id]).toMatchObject({
+          status: "skip",
+          summary: "the cluster could not be described (cluster access)",
+        });
+      }
+      expect([byId["bucket-events"]?.status, byId["gateway-url"]?.status]).toEqual(["pass", "pass"]);
+      expect(server.requests).toEqual([]);
+      expect(code).toBe(1);
+    });
+
+    it("says the API server refused the doctor's own identity, with the access entry that lets it read", async () => {
+      server.failNext("GET", /^\/api\/v1\/namespaces\/models$/, 403);
+
+      const check = onlyFailing((await checks()).byId, "namespace");
+
+      expect(check.summary).toBe("the cluster's API server answered 403: scripted 403");
+      expect(check.fix?.[2]).toBe(
+        "aws eks associate-access-policy --cluster-name gpu-inference --principal-arn <that role's ARN> --policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy --access-scope type=cluster",
+      );
     });
   });
 
