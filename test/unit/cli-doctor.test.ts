@@ -676,13 +676,11 @@ describe("modelship doctor", () => {
 
   describe("a cluster it cannot read", () => {
     it("fails cluster access when the cluster does not exist, skips the checks that need it and goes on with the others", async () => {
-      eks
-        .on(DescribeClusterCommand)
-        .rejects(
-          Object.assign(new Error("No cluster found for name: gpu-inference."), {
-            name: "ResourceNotFoundException",
-          }),
-        );
+      eks.on(DescribeClusterCommand).rejects(
+        Object.assign(new Error("No cluster found for name: gpu-inference."), {
+          name: "ResourceNotFoundException",
+        }),
+      );
 
       const { code, byId } = await checks();
 
