@@ -359,11 +359,24 @@ export interface RegistryEntry {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+/** A registered version as the registry describes it now: what a person's status change is read from. */
+export interface RegistryVersion {
+  readonly status: ApprovalStatus | undefined;
+  /** The reason given with the status (SageMaker's ApprovalDescription), when one was. */
+  readonly statusReason?: string;
+  /** The rollout that registered the version, as modelship recorded it; absent when modelship did not. */
+  readonly rollout?: { readonly model: string; readonly version: string; readonly rolloutId: string };
+  /** Who last changed it: an IAM principal's ARN (or a SageMaker Studio user) on AWS, a user name locally. */
+  readonly lastModifiedBy?: string;
+}
+
 export interface Registry {
   /** Creates the version (and the model's group on first use); idempotent per rollout. */
   register(entry: RegistryEntry): Promise<{ readonly id: string }>;
   setStatus(model: string, version: string, status: ApprovalStatus, reason: string): Promise<void>;
   getStatus(model: string, version: string): Promise<ApprovalStatus | undefined>;
+  /** The version `id` names (an id `register` returns: a model package ARN on AWS); undefined when there is none. */
+  describeVersion(id: string): Promise<RegistryVersion | undefined>;
 }
 
 // ── Alarms and Metrics ───────────────────────────────────────────────────────────────────────────────

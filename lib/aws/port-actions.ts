@@ -93,6 +93,8 @@ export const PORT_ACTIONS = {
       "sagemaker:UpdateModelPackage",
     ],
     getStatus: ["sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"],
+    // The package an approval event names, by its ARN: no listing.
+    describeVersion: ["sagemaker:DescribeModelPackage"],
   },
   alarms: {
     ensure: ["cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm"],

@@ -2,7 +2,8 @@
 // use), one model package version per rollout in it, PendingManualApproval until Promote approves it or a
 // rollback rejects it. A package is found again by the rollout and version it records in its
 // CustomerMetadataProperties (its description names them too, so only likely matches are described): a
-// retried registration adopts the package it made instead of adding another. No InferenceSpecification:
+// retried registration adopts the package it made instead of adding another. A package an approval event
+// names is described by its ARN, for who set its status and the rollout it belongs to. No InferenceSpecification:
 // modelship serves the weights on EKS, and the API makes it optional for versioned packages.
 
 import { createHash } from "node:crypto";
@@ -18,9 +19,10 @@ import {
   type ModelApprovalStatus,
   SageMakerClient,
   UpdateModelPackageCommand,
+  type UserContext,
 } from "@aws-sdk/client-sagemaker";
 import { GatewayFailed } from "../core/errors";
-import type { ApprovalStatus, Registry, RegistryEntry } from "../ports";
+import type { ApprovalStatus, Registry, RegistryEntry, RegistryVersion } from "../ports";
 import { asTransientWhenPassing, isTransientAwsError } from "./transient-errors";
 
 export interface SageMakerRegistryOptions {
@@ -103,6 +105,35 @@ export class SageMakerRegistry implements Registry {
 
   async getStatus(model: string, version: string): Promise<ApprovalStatus | undefined> {
     return (await this.findPackage(modelPackageGroupName(model), { version }))?.status;
+  }
+
+  /**
+   * The package as DescribeModelPackage answers (API reference, DescribeModelPackage response): its
+   * ModelApprovalStatus, ApprovalDescription, the CustomerMetadataProperties register wrote, and LastModifiedBy.
+   * A package that does not exist (any more) is undefined; SageMaker answers that with a ValidationException
+   * saying so (its Describe* operations' usual answer, not a documented error code: matched by its words).
+   */
+  async describeVersion(arn: string): Promise<RegistryVersion | undefined> {
+    let described;
+    try {
+      described = await this.client.send(new DescribeModelPackageCommand({ ModelPackageName: arn }));
+    } catch (error) {
+      const { name, message } = error as { name?: unknown; message?: unknown };
+      const missing = /does not exist|not found|cannot be found/i.test(String(message));
+      if ((name === "ValidationException" || name === "ResourceNotFound") && missing) return undefined;
+      throw registryFailure(error, `describe the model package ${arn}`);
+    }
+    const metadata = described.CustomerMetadataProperties ?? {};
+    const [model, version, rolloutId] = [KEYS.model, KEYS.version, KEYS.rolloutId].map(
+      (key) => metadata[key],
+    );
+    const lastModifiedBy = userOf(described.LastModifiedBy);
+    return {
+      status: approvalStatus(described.ModelApprovalStatus),
+      ...(described.ApprovalDescription ? { statusReason: described.ApprovalDescription } : {}),
+      ...(model && version && rolloutId ? { rollout: { model, version, rolloutId } } : {}),
+      ...(lastModifiedBy ? { lastModifiedBy } : {}),
+    };
   }
 
   private async ensureGroup(group: string, model: string): Promise<void> {
@@ -214,6 +245,18 @@ function approvalStatus(status: ModelApprovalStatus | undefined): ApprovalStatus
   return status === "Approved" || status === "Rejected" || status === "PendingManualApproval"
     ? status
     : undefined;
+}
+
+/**
+ * Who a UserContext names. For model packages its IamIdentity holds the IAM principal that made the change (API
+ * reference, UserContext: "IamIdentity … associated with model package groups, model packages, and project
+ * entities only"); a change made in SageMaker Studio also names the user profile.
+ */
+function userOf(user: UserContext | undefined): string | undefined {
+  const arn = user?.IamIdentity?.Arn;
+  const profile = user?.UserProfileName;
+  if (arn && profile) return `${arn} (SageMaker Studio user ${profile})`;
+  return arn ?? profile;
 }
 
 /**

@@ -45,7 +45,6 @@ import {
 } from "../core/pipeline-functions";
 import { resolveStackConfig } from "../core/stack-config";
 import { COMMAND_DETAIL_TYPES, COMMAND_SOURCES, type CommandDetailType } from "../core/events";
-import { REGISTRY_METADATA_KEYS } from "../core/registry-package";
 import { REGISTRY_STATE_CHANGE } from "../pipeline/commands";
 import { LAMBDA_ENVIRONMENT } from "../aws/lambda/environment";
 import { clusterAccessOf } from "./cluster-roles";
@@ -367,8 +366,9 @@ export class ModelPipeline extends Construct {
    */
   readonly commandsRule: events.Rule;
   /**
-   * A model registry version of modelship's set to Approved or Rejected (SageMaker's "Model Package State
-   * Change", default bus) → Command, which answers the rollout waiting for that version's approval.
+   * A model registry version set to Approved or Rejected (SageMaker's "Model Package State Change", default
+   * bus) → Command, which describes the package and answers the rollout waiting for that version's approval
+   * (a package modelship did not register answers nothing).
    */
   readonly registryApprovalRule: events.Rule;
   /**
@@ -602,12 +602,11 @@ export class ModelPipeline extends Construct {
       eventPattern: {
         source: ["aws.sagemaker"],
         detailType: [REGISTRY_STATE_CHANGE],
-        detail: {
-          ModelApprovalStatus: ["Approved", "Rejected"],
-          // Only packages modelship registered (lib/aws/sagemaker-registry.ts names the rollout in them); the
-          // Command acts only on the rollout of this pipeline's table that waits with it.
-          CustomerMetadataProperties: { [REGISTRY_METADATA_KEYS.rolloutId]: events.Match.exists() },
-        },
+        // Only fields AWS's example of the event shows (SageMaker Developer Guide, "Events that Amazon
+        // SageMaker AI sends to Amazon EventBridge"): it has no CustomerMetadataProperties to tell modelship's
+        // packages by, and their groups are named after models not known in advance. The Command describes
+        // the package and acts only on a rollout of this pipeline's table that waits with it.
+        detail: { ModelApprovalStatus: ["Approved", "Rejected"] },
       },
       targets: [commandTarget(command)],
     });

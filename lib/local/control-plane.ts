@@ -13,7 +13,6 @@ import { parseManifestKey } from "../core/keys";
 import { handleCommand } from "../pipeline/commands";
 import { recordedTransition } from "../pipeline/rollout-record";
 import { start, type StartOutcome } from "../pipeline/start";
-import { localUserName } from "./admin-auth";
 import { BucketWatcher } from "./bucket-watcher";
 import { controlPlaneApi } from "./control-plane-api";
 import {
@@ -188,8 +187,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const registryWatcher = new RegistryWatcher({
     home,
     onEdit: async (edit) => {
-      // Who can edit the home's files is the user the control plane runs as (the home is theirs).
-      const outcome = await handleCommand(registryChangeEvent(edit, localUserName()), deps);
+      // Who set the status is read from the registry: the user who may edit the home's files (LocalRegistry).
+      const outcome = await handleCommand(registryChangeEvent(edit), deps);
       const done = outcome.status === "done";
       log(
         `registry.json: ${edit.model} ${edit.version} (entry ${edit.packageVersion}, rollout ${edit.rolloutId}) set to ${edit.status} by hand${done ? "" : ", ignored"}: ${outcome.message}`,

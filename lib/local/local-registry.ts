@@ -2,17 +2,20 @@
 // lifecycle: a group per model, created on its first version; one numbered entry per rollout (registering
 // the same rollout again returns the same entry; a new rollout of a version makes a new one); each entry
 // starts PendingManualApproval and moves to Approved or Rejected with a reason and a timestamp. A status
-// change names a registered version, or fails as UpdateModelPackage does for a missing package. Changes are
-// read-modify-writes under the file lock, landing by atomic rename; a file that is not a registry is reported
-// and never overwritten.
+// change names a registered version, or fails as UpdateModelPackage does for a missing package. A status a
+// person set by editing the file (registry-watcher.ts) is described as set by the user who may edit it. Changes
+// are read-modify-writes under the file lock, landing by atomic rename; a file that is not a registry is
+// reported and never overwritten.
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ApprovalStatus, Registry, RegistryEntry } from "../ports";
+import type { ApprovalStatus, Registry, RegistryEntry, RegistryVersion } from "../ports";
+import { localUserName } from "./admin-auth";
 import { writeFileAtomic } from "./atomic-write";
 import { withFileLock } from "./file-lock";
 import { StateFileInvalid } from "./state-file-invalid";
 
+const FILE_NAME = "registry.json";
 const FORMAT = "modelship-registry/1";
 const APPROVAL_STATUSES: readonly string[] = [
   "PendingManualApproval",
@@ -48,15 +51,32 @@ export interface LocalRegistryOptions {
   /** The local runtime's home folder: the registry is `<home>/registry.json`. */
   readonly home: string;
   readonly now?: () => Date;
+  /**
+   * Who a status set by editing the file is described as set by: whoever may change the home's files.
+   * @default the user this process runs as
+   */
+  readonly editor?: string;
+}
+
+/** The id of a model's numbered entry, as `register` returns it and an approval names it: `<model>/<n>`. */
+export function localVersionId(model: string, packageVersion: number): string {
+  return `${model}/${packageVersion}`;
+}
+
+/** True when the entry's status was set by editing the file: modelship appends each status it sets to the history. */
+export function statusSetByHand(entry: Pick<StoredRegistryEntry, "status" | "statusHistory">): boolean {
+  return entry.statusHistory.at(-1)?.status !== entry.status;
 }
 
 export class LocalRegistry implements Registry {
   private readonly filePath: string;
   private readonly now: () => Date;
+  private readonly editor: string;
 
   constructor(options: LocalRegistryOptions) {
-    this.filePath = join(options.home, "registry.json");
+    this.filePath = join(options.home, FILE_NAME);
     this.now = options.now ?? (() => new Date());
+    this.editor = options.editor ?? localUserName();
   }
 
   register(entry: RegistryEntry): Promise<{ readonly id: string }> {
@@ -72,7 +92,7 @@ export class LocalRegistry implements Registry {
       const status = "PendingManualApproval";
       const stored: StoredRegistryEntry = {
         ...structuredClone(entry),
-        id: `${entry.model}/${packageVersion}`,
+        id: localVersionId(entry.model, packageVersion),
         packageVersion,
         createdAt: at,
         status,
@@ -103,6 +123,23 @@ export class LocalRegistry implements Registry {
 
   async getStatus(model: string, version: string): Promise<ApprovalStatus | undefined> {
     return (await this.read()).get(model)?.entries.findLast((e) => e.version === version)?.status;
+  }
+
+  async describeVersion(id: string): Promise<RegistryVersion | undefined> {
+    for (const [model, group] of await this.read()) {
+      const entry = group.entries.find((e) => localVersionId(model, e.packageVersion) === id);
+      if (!entry) continue;
+      const byHand = statusSetByHand(entry);
+      return {
+        status: entry.status,
+        statusReason: byHand
+          ? `status set to ${entry.status} in ${FILE_NAME}`
+          : (entry.statusHistory.at(-1)?.reason ?? ""),
+        rollout: { model, version: entry.version, rolloutId: entry.rolloutId },
+        lastModifiedBy: byHand ? this.editor : "modelship",
+      };
+    }
+    return undefined;
   }
 
   private update<T>(change: (groups: Groups) => T): Promise<T> {

@@ -1,7 +1,8 @@
 // The local model registry's approval button: a person who edits `<home>/registry.json` and sets the status of
 // the version a rollout waits with to Approved or Rejected answers that wait, as setting the model package's
 // status in the SageMaker Model Registry does on AWS (the rule on "SageMaker Model Package State Change" →
-// Command). The watcher notices the edit and hands on the same state-change event the Command function reads.
+// Command). The watcher notices the edit and hands on a state-change event shaped as SageMaker's; the Command
+// reads who and why from the registry (LocalRegistry.describeVersion), as it does on AWS.
 //
 // A person's edit is told from modelship's own writes by the entry's history: LocalRegistry.setStatus appends
 // every status it sets to `statusHistory`, a hand edit changes `status` alone. Statuses already set when
@@ -14,10 +15,9 @@
 import { type FSWatcher, watch } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { REGISTRY_METADATA_KEYS } from "../core/registry-package";
 import { REGISTRY_STATE_CHANGE, type RegistryStateChangeEvent } from "../pipeline/commands";
 import type { ApprovalStatus } from "../ports";
-import { parseRegistry, type RegistryGroups } from "./local-registry";
+import { localVersionId, parseRegistry, type RegistryGroups, statusSetByHand } from "./local-registry";
 
 const FILE_NAME = "registry.json";
 const DEFAULT_POLL_MS = 1_000;
@@ -57,7 +57,7 @@ export function registryEdits(before: RegistryStatuses, after: RegistryGroups): 
       const { status } = entry;
       if (status !== "Approved" && status !== "Rejected") continue;
       if (before.get(`${model}/${entry.packageVersion}`) === status) continue;
-      if (entry.statusHistory.at(-1)?.status === status) continue;
+      if (!statusSetByHand(entry)) continue;
       edits.push({
         model,
         version: entry.version,
@@ -70,19 +70,20 @@ export function registryEdits(before: RegistryStatuses, after: RegistryGroups): 
   return edits;
 }
 
-/** The state-change event SageMaker would send for the edit, with `by` as who made it. */
-export function registryChangeEvent(edit: RegistryEdit, by: string): RegistryStateChangeEvent {
+/**
+ * The state-change event SageMaker would send for the edit, with the fields AWS's example of it has that say
+ * which version changed to what (the entry's id as the package's ARN); the rest is read from the registry.
+ */
+export function registryChangeEvent(edit: RegistryEdit): RegistryStateChangeEvent {
+  const id = localVersionId(edit.model, edit.packageVersion);
   return {
     "detail-type": REGISTRY_STATE_CHANGE,
+    resources: [id],
     detail: {
+      ModelPackageGroupName: edit.model,
+      ModelPackageVersion: edit.packageVersion,
+      ModelPackageArn: id,
       ModelApprovalStatus: edit.status,
-      ApprovalDescription: `status set to ${edit.status} in ${FILE_NAME}`,
-      CustomerMetadataProperties: {
-        [REGISTRY_METADATA_KEYS.model]: edit.model,
-        [REGISTRY_METADATA_KEYS.version]: edit.version,
-        [REGISTRY_METADATA_KEYS.rolloutId]: edit.rolloutId,
-      },
-      LastModifiedBy: { UserProfileName: by },
     },
   };
 }

@@ -4,7 +4,8 @@
 // canary to skip its remaining steps — the request waits in the rollout record until CheckCanary, after the
 // current bake, promotes; `Approve Requested` and `Reject Requested` answer a rollout waiting for approval
 // (lib/pipeline/approvals.ts), as does a "SageMaker Model Package State Change" to Approved or Rejected of the
-// version it waits with. Each command's detail is checked, and the answer says what was done, or why nothing was.
+// version it waits with — whose rollout, reason and author are read from the registry, not from the event. Each
+// command's detail is checked, and the answer says what was done, or why nothing was.
 
 import { z } from "zod";
 import { RolledBack } from "../core/errors";
@@ -14,7 +15,6 @@ import { findingsFromSchemaIssues } from "../core/schema-findings";
 import { suggestNearest } from "../core/suggest";
 import { findingsSentence } from "./findings-text";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
-import { REGISTRY_METADATA_KEYS } from "../core/registry-package";
 import {
   ANSWER_APPROVAL_USES,
   answerApproval,
@@ -45,26 +45,21 @@ export interface CommandEvent {
 export const REGISTRY_STATE_CHANGE = "SageMaker Model Package State Change";
 
 /**
- * A model registry version's status change, as EventBridge delivers SageMaker's (its detail is the package as
- * DescribeModelPackage describes it; only the fields read here), or the local registry's watcher builds it.
+ * A model registry version's status change, as EventBridge delivers SageMaker's, or the local registry's
+ * watcher builds it: only the fields read here, all of which AWS's documented example of the event has
+ * (SageMaker Developer Guide, "Events that Amazon SageMaker AI sends to Amazon EventBridge", model package
+ * state change): the package's ARN in `resources` and `detail.ModelPackageArn`, and its new status. The example
+ * shows no CustomerMetadataProperties, ApprovalDescription or LastModifiedBy, so those are read from the
+ * registry (DescribeModelPackage) instead.
  */
 export interface RegistryStateChangeEvent {
   readonly "detail-type": typeof REGISTRY_STATE_CHANGE;
+  readonly resources?: readonly string[];
   readonly detail: {
+    readonly ModelPackageGroupName?: string;
+    readonly ModelPackageVersion?: number;
+    readonly ModelPackageArn?: string;
     readonly ModelApprovalStatus?: string;
-    readonly ApprovalDescription?: string;
-    readonly CustomerMetadataProperties?: Readonly<Record<string, string>>;
-    /**
-     * Who set the status, as SageMaker's UserContext (DescribeModelPackage's LastModifiedBy: IamIdentity.Arn
-     * for model packages, per the API reference's UserContext and IamIdentity pages). Not verified for the
-     * event: AWS's documented example of this event (SageMaker Developer Guide, "Events that Amazon SageMaker
-     * AI sends to Amazon EventBridge", model package state change) shows no LastModifiedBy, so without it the
-     * approver is recorded as "someone"; the local registry's watcher sets UserProfileName to the local user.
-     */
-    readonly LastModifiedBy?: {
-      readonly UserProfileName?: string;
-      readonly IamIdentity?: { readonly Arn?: string };
-    };
   };
 }
 
@@ -80,12 +75,13 @@ export interface CommandOutcome {
 
 /**
  * Rollback and Abort roll back; Promote marks the rollout record for CheckCanary; a command for a model
- * modelship does not know is refused, naming the models it knows.
+ * modelship does not know is refused, naming the models it knows; a registry status change is read from the
+ * registry's version.
  */
 export const COMMAND_USES = combinedUse(
   ROLLBACK_RELEASING_USES,
   ANSWER_APPROVAL_USES,
-  portUse({ store: ["list"] }),
+  portUse({ store: ["list"], registry: ["describeVersion"] }),
 );
 
 type CommandDeps = RollbackDeps & DepsUsing<typeof COMMAND_USES>;
@@ -160,39 +156,60 @@ export async function handleCommand(
 }
 
 /**
- * The registry's Approved or Rejected for the version a rollout waits with answers its approval. Every other
- * status change — modelship's own (registering, promoting, rolling back), another pipeline's package, a
- * version not waiting — changes nothing.
+ * The registry's Approved or Rejected for the version a rollout waits with answers its approval, as the
+ * person who set it, with the reason they gave: the version is described (the event does not carry them).
+ * Every other status change — modelship's own (registering, promoting, rolling back), another pipeline's or
+ * team's package, a version not waiting, a status changed again since — changes nothing. A describe that fails
+ * throws: the Command's asynchronous invocation is retried, then kept in its dead-letter queue, and the
+ * rollout keeps waiting (until its approval's timeout) rather than being answered by an unknown person.
  */
 async function handleRegistryChange(
   event: RegistryStateChangeEvent,
   deps: CommandDeps,
 ): Promise<CommandOutcome> {
-  const { ModelApprovalStatus: status, CustomerMetadataProperties: metadata = {} } = event.detail ?? {};
-  const model = metadata[REGISTRY_METADATA_KEYS.model];
-  const rolloutId = metadata[REGISTRY_METADATA_KEYS.rolloutId];
+  const status = event.detail?.ModelApprovalStatus;
   if (status !== "Approved" && status !== "Rejected") {
     return {
       status: "nothing to do",
       message: `A registry status of ${String(status)} answers no approval.`,
     };
   }
-  if (!model || !MODEL_NAME_PATTERN.test(model) || !rolloutId) {
+  const id = event.detail.ModelPackageArn ?? event.resources?.[0];
+  if (!id) {
     return {
       status: "nothing to do",
-      message:
-        "The registry version was not registered by modelship (no modelship:model and modelship:rolloutId): nothing to answer.",
+      message: "The registry's status change names no version (no detail.ModelPackageArn, no resources).",
     };
   }
-  const who = event.detail.LastModifiedBy;
+  const described = await deps.registry.describeVersion(id);
+  if (!described) {
+    return {
+      status: "nothing to do",
+      message: `The registry has no version ${id} (any more): nothing to answer.`,
+    };
+  }
+  if (described.status !== status) {
+    return {
+      status: "nothing to do",
+      message: `${id} is ${String(described.status)} now, no longer ${status}: the event of its latest change answers.`,
+    };
+  }
+  const rollout = described.rollout;
+  if (!rollout || !MODEL_NAME_PATTERN.test(rollout.model)) {
+    return {
+      status: "nothing to do",
+      message: `${id} was not registered by modelship (no modelship:model and modelship:rolloutId): nothing to answer.`,
+    };
+  }
+  const { model, rolloutId } = rollout;
   const outcome = await answerApproval(
     {
       model,
       decision: status === "Approved" ? "approve" : "reject",
-      by: who?.IamIdentity?.Arn ?? who?.UserProfileName ?? "someone",
+      by: described.lastModifiedBy ?? "someone",
       via: "registry",
       rolloutId,
-      ...(event.detail.ApprovalDescription ? { reason: event.detail.ApprovalDescription } : {}),
+      ...(described.statusReason ? { reason: described.statusReason } : {}),
     },
     deps,
   );

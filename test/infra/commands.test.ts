@@ -1,5 +1,6 @@
 // Commands cannot be smuggled onto the bus: the rules take commands only from the command sources, and the
 // bus's policy lets only the pipeline's command principals put them, while modelship's own events go through.
+// The Model Registry's approval reaches Command as SageMaker sends it (AWS's documented example of the event).
 
 import { Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
@@ -8,12 +9,40 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import { describe, expect, it } from "vitest";
 import { COMMAND_DETAIL_TYPES, COMMAND_SOURCES, EMITTED_DETAIL_TYPES } from "../../lib/core/events";
 import { ModelPipeline } from "../../lib/infra/model-pipeline";
+import { modelPackageStateChange } from "../support/sagemaker-events";
 import { synthSampleStack, testApp } from "./synth";
 
 function synth(props: ConstructorParameters<typeof ModelPipeline>[2] = {}) {
   const stack = new Stack(testApp(), "Commands");
   const pipeline = new ModelPipeline(stack, "ModelPipeline", props);
   return { stack, pipeline, template: Template.fromStack(stack) };
+}
+
+/**
+ * Whether an EventBridge pattern matches an event, for the parts of the pattern language the rules use: nested
+ * fields, lists of values (any equal; an event's list matches when one element does) and `exists`.
+ */
+function patternMatches(pattern: Record<string, unknown>, event: Record<string, unknown>): boolean {
+  return Object.entries(pattern).every(([field, wanted]) => {
+    const value = event[field];
+    if (!Array.isArray(wanted)) {
+      return (
+        !!value &&
+        typeof value === "object" &&
+        patternMatches(wanted as Record<string, unknown>, value as never)
+      );
+    }
+    return wanted.some((allowed: unknown) => {
+      if (allowed && typeof allowed === "object") {
+        const { exists, ...other } = allowed as { exists?: boolean };
+        if (typeof exists !== "boolean" || Object.keys(other).length > 0) {
+          throw new Error(`patternMatches: ${JSON.stringify(allowed)} is not supported here`);
+        }
+        return (value !== undefined) === exists;
+      }
+      return ([] as unknown[]).concat(value).includes(allowed);
+    });
+  });
 }
 
 function busPolicy(template: Template) {
@@ -93,5 +122,35 @@ describe("ModelPipeline: the commands it accepts", () => {
     expect(() => synthSampleStack({ modelshipCommandPrincipals: ["rollout-operators"] })).toThrow(
       /modelshipCommandPrincipals" must be a list of IAM role or user ARNs .*these are not: "rollout-operators"/,
     );
+  });
+
+  describe("the Model Registry's approval button", () => {
+    const { stack, pipeline, template } = synth();
+    const rule =
+      template.toJSON().Resources[
+        stack.getLogicalId(pipeline.registryApprovalRule.node.defaultChild as never)
+      ];
+    const arn = "arn:aws:sagemaker:us-east-2:123456789012:model-package/llama/2";
+
+    it("sends a package set to Approved or Rejected, as AWS's example of the event has it, to Command", () => {
+      expect(rule.Properties.EventBusName).toBeUndefined();
+      expect(rule.Properties.Targets).toEqual([
+        expect.objectContaining({
+          Arn: {
+            "Fn::GetAtt": [stack.getLogicalId(pipeline.functions.Command.node.defaultChild as never), "Arn"],
+          },
+        }),
+      ]);
+      for (const status of ["Approved", "Rejected"]) {
+        expect(patternMatches(rule.Properties.EventPattern, modelPackageStateChange({ arn, status }))).toBe(
+          true,
+        );
+      }
+    });
+
+    it("leaves a package set back to PendingManualApproval alone", () => {
+      const pending = modelPackageStateChange({ arn, status: "PendingManualApproval" });
+      expect(patternMatches(rule.Properties.EventPattern, pending)).toBe(false);
+    });
   });
 });

@@ -14,7 +14,6 @@ import type { ModelshipEvent } from "../../lib/core/events";
 import { run as approve } from "../../lib/cli/approve";
 import { run as reject } from "../../lib/cli/reject";
 import type { ControlPlane } from "../../lib/local/control-plane";
-import type { LocalModelStatus } from "../../lib/local/control-plane-api";
 import { adminFetch } from "../support/admin-fetch";
 import { isRunning } from "../support/process-alive";
 import { captureConsole } from "../support/console-capture";
@@ -23,6 +22,7 @@ import {
   tinyControlPlane,
   tinyAlarms as ALARMS,
   tinyManifest,
+  tinyStatus,
   uploadTiny,
 } from "../support/tiny-canary";
 
@@ -57,17 +57,33 @@ async function cli(command: (argv: string[]) => Promise<number>, argv: string[])
   }
 }
 
+/**
+ * Uploads `version` of tiny (its weights seeded by its number) with one canary step to 50%, a 2 s watch and
+ * `approval` as its rollout.approval; bakes of `bakeSeconds`, its alarms' latency threshold `latencyP95Ms`.
+ */
+async function uploadWithApproval(
+  version: string,
+  approval: string,
+  { bakeSeconds = 2, latencyP95Ms = 5000 } = {},
+): Promise<void> {
+  const rollout = `  steps: [50]\n  bakeSeconds: ${bakeSeconds}\n  watchSeconds: 2\n  approval: ${approval}\n`;
+  await uploadTiny(
+    controlPlane.home,
+    version,
+    Number(version.slice(1)),
+    tinyManifest(version, `${rollout}${ALARMS(latencyP95Ms)}`),
+  );
+}
+
 /** The candidate's server for `version` is gone, its alarms and prober too, and no rollout holds the model. */
 async function expectNothingLeftOf(version: string): Promise<void> {
   const record = await controlPlane.runtime.deps.store.get("tiny");
   expect(record?.lock).toBeUndefined();
   expect(record?.candidate).toBeUndefined();
   expect(record?.stable?.version).toBe("v2");
-  const { models } = (await (
-    await adminFetch(controlPlane.url, controlPlane.home, "status?model=tiny")
-  ).json()) as { models: LocalModelStatus[] };
-  expect(models[0]?.alarms).toEqual([]);
-  expect(models[0]?.prober).toBeNull();
+  const status = await tinyStatus(controlPlane);
+  expect(status.alarms).toEqual([]);
+  expect(status.prober).toBeNull();
   expect(await weights()).toEqual({ v2: 100 });
   const deployed = eventOf(version, "Stage Succeeded", "DeployCandidate");
   const pid = (deployed?.detail.data?.["where"] as { pid?: number } | undefined)?.pid;
@@ -86,15 +102,7 @@ describe("Manual approval on the local runtime, with llama.cpp behind the local 
     "holds v2 at its canary weight until `modelship approve` lets it be promoted, recording who approved",
     { timeout: 180_000 },
     async () => {
-      await uploadTiny(
-        controlPlane.home,
-        "v2",
-        2,
-        tinyManifest(
-          "v2",
-          `  steps: [50]\n  bakeSeconds: 2\n  watchSeconds: 2\n  approval: manual\n${ALARMS(5000)}`,
-        ),
-      );
+      await uploadWithApproval("v2", "manual");
       const asked = await until("v2", "Approval Requested");
       const waiting = await controlPlane.runtime.deps.store.get("tiny");
       const token = (waiting as { approval?: { token?: string } } | undefined)?.approval?.token;
@@ -118,15 +126,7 @@ describe("Manual approval on the local runtime, with llama.cpp behind the local 
     "rolls v3 back when its wait before traffic times out, before any traffic moved",
     { timeout: 180_000 },
     async () => {
-      await uploadTiny(
-        controlPlane.home,
-        "v3",
-        3,
-        tinyManifest(
-          "v3",
-          `  steps: [50]\n  bakeSeconds: 2\n  watchSeconds: 2\n  approval: {mode: manual, at: beforeTraffic, timeoutSeconds: 3}\n${ALARMS(5000)}`,
-        ),
-      );
+      await uploadWithApproval("v3", "{mode: manual, at: beforeTraffic, timeoutSeconds: 3}");
       await until("v3", "Approval Requested");
       const rolledBack = await until("v3", "Model Rolled Back");
       expect(rolledBack.detail.message).toMatch(/ApprovalTimedOut|timed out/);
@@ -140,15 +140,10 @@ describe("Manual approval on the local runtime, with llama.cpp behind the local 
     "rolls v4 back by its latency alarm while it waits for approval, releasing the wait at once",
     { timeout: 180_000 },
     async () => {
-      await uploadTiny(
-        controlPlane.home,
-        "v4",
-        4,
-        tinyManifest(
-          "v4",
-          `  steps: [50]\n  bakeSeconds: 1\n  watchSeconds: 2\n  approval: {mode: manual, timeoutSeconds: 600}\n${ALARMS(1000)}`,
-        ),
-      );
+      await uploadWithApproval("v4", "{mode: manual, timeoutSeconds: 600}", {
+        bakeSeconds: 1,
+        latencyP95Ms: 1000,
+      });
       await until("v4", "Approval Requested");
       // Slowed only once it waits: on a loaded machine a fault set before the upload could trip the alarm in the
       // 1 s bake, before any approval was asked — a rollback, but not the one this test is about.
@@ -180,15 +175,7 @@ describe("Manual approval on the local runtime, with llama.cpp behind the local 
   );
 
   it("rolls v5 back when `modelship reject` answers its wait", { timeout: 180_000 }, async () => {
-    await uploadTiny(
-      controlPlane.home,
-      "v5",
-      5,
-      tinyManifest(
-        "v5",
-        `  steps: [50]\n  bakeSeconds: 2\n  watchSeconds: 2\n  approval: manual\n${ALARMS(5000)}`,
-      ),
-    );
+    await uploadWithApproval("v5", "manual");
     await until("v5", "Approval Requested");
 
     const answered = await cli(reject, ["tiny", "--reason", "answers too short"]);
@@ -204,15 +191,7 @@ describe("Manual approval on the local runtime, with llama.cpp behind the local 
     "rolls v6 back when a person sets its status to Rejected in registry.json, recording who and why",
     { timeout: 180_000 },
     async () => {
-      await uploadTiny(
-        controlPlane.home,
-        "v6",
-        6,
-        tinyManifest(
-          "v6",
-          `  steps: [50]\n  bakeSeconds: 2\n  watchSeconds: 2\n  approval: manual\n${ALARMS(5000)}`,
-        ),
-      );
+      await uploadWithApproval("v6", "manual");
       await until("v6", "Approval Requested");
       const path = join(controlPlane.home, "registry.json");
       type Entry = { version: string; status: string; statusHistory: { status: string; reason: string }[] };

@@ -12,8 +12,15 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ModelshipEvent } from "../../lib/core/events";
 import { type ControlPlane, startControlPlane } from "../../lib/local/control-plane";
-import { tinyControlPlane, tinyAlarms as ALARMS, tinyManifest, uploadTiny } from "../support/tiny-canary";
-import type { LocalModelStatus } from "../../lib/local/control-plane-api";
+import {
+  chatWithTiny,
+  tinyControlPlane,
+  tinyAlarms as ALARMS,
+  tinyManifest,
+  tinyRouteSampler,
+  tinyStatus,
+  uploadTiny,
+} from "../support/tiny-canary";
 import { readEvents } from "../../lib/local/jsonl-events";
 import { run as runRollback } from "../../lib/cli/rollback";
 import { run as runStatus } from "../../lib/cli/status";
@@ -32,10 +39,11 @@ let work: string;
 let controlPlane: ControlPlane;
 const events: ModelshipEvent[] = [];
 const logged: string[] = [];
-/** Every distinct route the gateway had for the model, in order (sampled while a rollout runs). */
-const routesSeen: string[] = [];
+/** The model's routes and alarms, sampled while a rollout runs. */
+const routes = tinyRouteSampler(() => controlPlane);
+const routesSeen = routes.seen;
+const alarmNamesSeen = routes.alarmNames;
 const pids = new Map<string, number>();
-const alarmNamesSeen = new Set<string>();
 
 beforeAll(async () => {
   ({ work, controlPlane } = await tinyControlPlane("modelship-canary-e2e-", { events, logged }));
@@ -71,11 +79,7 @@ async function until(version: string, detailType: string, timeoutMs: number): Pr
 }
 
 async function sample(): Promise<void> {
-  const route = await controlPlane.runtime.gateway.describe("tiny");
-  const text = route ? route.backends.map((b) => `${b.variant} ${b.version} ${b.weight}`).join(", ") : "none";
-  if (routesSeen.at(-1) !== text) routesSeen.push(text);
-  const record = await controlPlane.runtime.deps.store.get("tiny");
-  for (const name of record?.alarmNames ?? []) alarmNamesSeen.add(name);
+  await routes.sample();
   for (const event of events) {
     const where = event.detail.data?.["where"] as { pid?: unknown } | undefined;
     if (event.detail.stage === "DeployCandidate" && typeof where?.pid === "number") {
@@ -84,22 +88,8 @@ async function sample(): Promise<void> {
   }
 }
 
-async function chat(headers: Record<string, string> = {}): Promise<{ status: number; version: string }> {
-  const response = await fetch(`${controlPlane.url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 2 }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  await response.arrayBuffer();
-  return { status: response.status, version: response.headers.get("x-modelship-version") ?? "" };
-}
-
-async function status(): Promise<LocalModelStatus> {
-  const response = await adminFetch(controlPlane.url, controlPlane.home, "status?model=tiny");
-  const { models } = (await response.json()) as { models: LocalModelStatus[] };
-  return models[0] as LocalModelStatus;
-}
+const chat = (headers: Record<string, string> = {}) => chatWithTiny(controlPlane, headers);
+const status = () => tinyStatus(controlPlane);
 
 describe("The canary on the local runtime, with llama.cpp behind the local gateway", () => {
   it("releases v1 to 100% without a canary, from a manifest copied into the bucket", async () => {

@@ -118,21 +118,18 @@ describe("registryEdits", () => {
     );
   });
 
-  it("is handed on as the state-change event SageMaker sends, naming the rollout, who and why", () => {
+  it("is handed on as the state-change event SageMaker sends, naming the version's entry and its new status", () => {
     const [edit] = registryEdits(new Map(), groupsOf(file("Rejected", ["PendingManualApproval"]))) as [
       RegistryEdit,
     ];
-    expect(registryChangeEvent(edit, "alice")).toEqual({
+    expect(registryChangeEvent(edit)).toEqual({
       "detail-type": "SageMaker Model Package State Change",
+      resources: ["tiny/2"],
       detail: {
+        ModelPackageGroupName: "tiny",
+        ModelPackageVersion: 2,
+        ModelPackageArn: "tiny/2",
         ModelApprovalStatus: "Rejected",
-        ApprovalDescription: "status set to Rejected in registry.json",
-        CustomerMetadataProperties: {
-          "modelship:model": "tiny",
-          "modelship:version": "v2",
-          "modelship:rolloutId": "tiny-v2-0001",
-        },
-        LastModifiedBy: { UserProfileName: "alice" },
       },
     });
   });

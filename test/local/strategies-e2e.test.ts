@@ -9,14 +9,16 @@ import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ModelshipEvent } from "../../lib/core/events";
 import type { ControlPlane } from "../../lib/local/control-plane";
-import type { LocalModelStatus } from "../../lib/local/control-plane-api";
 import { adminFetch } from "../support/admin-fetch";
 import { isRunning } from "../support/process-alive";
 import {
+  chatWithTiny,
   eventsOf,
   tinyAlarms as ALARMS,
   tinyControlPlane,
   tinyManifest,
+  tinyRouteSampler,
+  tinyStatus,
   uploadTiny,
 } from "../support/tiny-canary";
 
@@ -24,9 +26,10 @@ let work: string;
 let controlPlane: ControlPlane;
 const events: ModelshipEvent[] = [];
 const logged: string[] = [];
-/** Every distinct route the gateway had for the model, in order (sampled while a rollout runs). */
-const routesSeen: string[] = [];
-const alarmNamesSeen = new Set<string>();
+/** The model's routes and alarms, sampled while a rollout runs. */
+const routes = tinyRouteSampler(() => controlPlane);
+const routesSeen = routes.seen;
+const alarmNamesSeen = routes.alarmNames;
 
 beforeAll(async () => {
   ({ work, controlPlane } = await tinyControlPlane("modelship-strategies-e2e-", { events, logged }));
@@ -43,7 +46,7 @@ const { eventOf } = eventsOf(events);
 async function until(version: string, detailType: string, stage?: string): Promise<ModelshipEvent> {
   return vi.waitFor(
     async () => {
-      await sampleRoute();
+      await routes.sample();
       const found = eventOf(version, detailType, stage);
       if (found) return found;
       const failed = eventOf(version, "Stage Failed");
@@ -52,14 +55,6 @@ async function until(version: string, detailType: string, stage?: string): Promi
     },
     { timeout: 240_000, interval: 100 },
   );
-}
-
-async function sampleRoute(): Promise<void> {
-  const route = await controlPlane.runtime.gateway.describe("tiny");
-  const text = route ? route.backends.map((b) => `${b.variant} ${b.version} ${b.weight}`).join(", ") : "none";
-  if (routesSeen.at(-1) !== text) routesSeen.push(text);
-  const record = await controlPlane.runtime.deps.store.get("tiny");
-  for (const name of record?.alarmNames ?? []) alarmNamesSeen.add(name);
 }
 
 /** The routes sampled since `version` joined the route. */
@@ -78,22 +73,8 @@ function pidOf(version: string): number {
   return pid as number;
 }
 
-async function chat(): Promise<{ status: number; version: string }> {
-  const response = await fetch(`${controlPlane.url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 2 }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  await response.arrayBuffer();
-  return { status: response.status, version: response.headers.get("x-modelship-version") ?? "" };
-}
-
-async function status(): Promise<LocalModelStatus> {
-  const response = await adminFetch(controlPlane.url, controlPlane.home, "status?model=tiny");
-  const { models } = (await response.json()) as { models: LocalModelStatus[] };
-  return models[0] as LocalModelStatus;
-}
+const chat = () => chatWithTiny(controlPlane);
+const status = () => tinyStatus(controlPlane);
 
 async function setFault(variant: string, fault: object | undefined): Promise<void> {
   const response = await adminFetch(controlPlane.url, controlPlane.home, `faults/tiny/${variant}`, {

@@ -1,7 +1,8 @@
 // What the local canary end-to-end tests share: a control plane on a fresh home whose prober runs every 2 s
 // (2 requests, 4 tokens each) on one llama.cpp thread, the manifest of the generated `tiny` model with its
-// gates off but the smoke test (and short bakes allowed), and an upload of a version into the watched bucket
-// as the upload contract says.
+// gates off but the smoke test (and short bakes allowed), an upload of a version into the watched bucket
+// as the upload contract says, and what the tests watch and ask of the control plane while `tiny` rolls out:
+// its route and alarms, sampled; a chat through the gateway; its status from the admin API.
 
 import { mkdir, mkdtemp, rename, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -9,7 +10,9 @@ import { join } from "node:path";
 import type { ModelshipEvent } from "../../lib/core/events";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { type ControlPlane, startControlPlane } from "../../lib/local/control-plane";
+import type { LocalModelStatus } from "../../lib/local/control-plane-api";
 import { vi } from "vitest";
+import { adminFetch } from "./admin-fetch";
 
 /** `tiny`'s manifest for `version`, with `rollout` (indented YAML lines) as its rollout settings. */
 export function tinyManifest(version: string, rollout: string): string {
@@ -111,4 +114,47 @@ export function eventsOf(events: readonly ModelshipEvent[]) {
       { timeout: 120_000, interval: 200 },
     );
   return { eventOf, until };
+}
+
+/**
+ * Samples `tiny`'s route on the control plane (`controlPlane` is read at each sample, as tests start it in a
+ * beforeAll): `seen` is every distinct route the gateway had, in order (`stable v1 75, candidate v2 25`),
+ * `alarmNames` every alarm the rollout record named.
+ */
+export function tinyRouteSampler(controlPlane: () => ControlPlane) {
+  const seen: string[] = [];
+  const alarmNames = new Set<string>();
+  const sample = async (): Promise<void> => {
+    const { runtime } = controlPlane();
+    const route = await runtime.gateway.describe("tiny");
+    const text = route
+      ? route.backends.map((b) => `${b.variant} ${b.version} ${b.weight}`).join(", ")
+      : "none";
+    if (seen.at(-1) !== text) seen.push(text);
+    const record = await runtime.deps.store.get("tiny");
+    for (const name of record?.alarmNames ?? []) alarmNames.add(name);
+  };
+  return { seen, alarmNames, sample };
+}
+
+/** One short chat with `tiny` through the control plane's gateway: its status and the version that answered. */
+export async function chatWithTiny(
+  controlPlane: ControlPlane,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; version: string }> {
+  const response = await fetch(`${controlPlane.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 2 }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  await response.arrayBuffer();
+  return { status: response.status, version: response.headers.get("x-modelship-version") ?? "" };
+}
+
+/** `tiny`'s status as the control plane's admin API answers it. */
+export async function tinyStatus(controlPlane: ControlPlane): Promise<LocalModelStatus> {
+  const response = await adminFetch(controlPlane.url, controlPlane.home, "status?model=tiny");
+  const { models } = (await response.json()) as { models: LocalModelStatus[] };
+  return models[0] as LocalModelStatus;
 }

@@ -1,30 +1,15 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { run as example } from "../../lib/cli/example";
 import { run as validate } from "../../lib/cli/validate";
+import { cliTestBench } from "../support/cli-test-bench";
 
-let root: string;
-let stdout: string[];
-let stderr: string[];
-
-beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), "modelship-cli-example-"));
-  stdout = [];
-  stderr = [];
-  vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void stdout.push(args.join(" ")));
-  vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void stderr.push(args.join(" ")));
-});
-
-afterEach(async () => {
-  vi.restoreAllMocks();
-  await rm(root, { recursive: true, force: true });
-});
+const cli = cliTestBench("cli-example");
 
 describe("modelship example", () => {
   it("writes a sharded safetensors model with a manifest that validates", async () => {
-    const dir = join(root, "llama");
+    const dir = join(cli.root, "llama");
     expect(await example([dir, "--format", "safetensors", "--shards", "2"])).toBe(0);
     expect((await readdir(dir)).sort()).toEqual([
       "config.json",
@@ -37,23 +22,23 @@ describe("modelship example", () => {
       "tokenizer.json",
       "tokenizer_config.json",
     ]);
-    expect(stdout.join("\n")).toContain(`Next: npx modelship validate ${dir}`);
+    expect(cli.stdout.join("\n")).toContain(`Next: npx modelship validate ${dir}`);
     expect(await validate([dir])).toBe(0);
   });
 
   it("writes a GGUF model for llama.cpp that validates", async () => {
-    const dir = join(root, "gguf");
+    const dir = join(cli.root, "gguf");
     expect(await example([dir, "--format", "gguf"])).toBe(0);
     expect((await readdir(dir)).sort()).toEqual(["model.gguf", "modelship.yaml"]);
     expect(await readFile(join(dir, "modelship.yaml"), "utf8")).toContain("runtime: llama.cpp");
     expect(await validate([dir])).toBe(0);
-    expect(stdout.join("\n")).toContain("GPU plan: CPU (0 GPUs)");
+    expect(cli.stdout.join("\n")).toContain("GPU plan: CPU (0 GPUs)");
   });
 
   it("writes the same bytes for the same seed and different bytes for another", async () => {
     const read = async (seed: string, name: string): Promise<Buffer> => {
-      await example([join(root, name), "--format", "safetensors", "--seed", seed]);
-      return readFile(join(root, name, "model.safetensors"));
+      await example([join(cli.root, name), "--format", "safetensors", "--seed", seed]);
+      return readFile(join(cli.root, name, "model.safetensors"));
     };
     const [a, b, c] = [await read("5", "a"), await read("5", "b"), await read("6", "c")];
     expect(a.equals(b)).toBe(true);
@@ -61,11 +46,11 @@ describe("modelship example", () => {
   });
 
   it("refuses to write into a folder that is not empty", async () => {
-    const dir = join(root, "full");
+    const dir = join(cli.root, "full");
     await mkdir(dir);
     await writeFile(join(dir, "keep.txt"), "mine");
     expect(await example([dir, "--format", "gguf"])).toBe(2);
-    expect(stderr.join("\n")).toContain("is not empty");
+    expect(cli.stderr.join("\n")).toContain("is not empty");
     expect(await readdir(dir)).toEqual(["keep.txt"]);
   });
 
@@ -78,7 +63,7 @@ describe("modelship example", () => {
     ["a bad size", ["d", "--format", "gguf", "--size", "huge"], /tiny or small/],
   ])("exits 2 with usage for %s", async (_, args, message) => {
     const [dir, ...rest] = args;
-    expect(await example([join(root, dir!), ...rest])).toBe(2);
-    expect(stderr.join("\n")).toMatch(message);
+    expect(await example([join(cli.root, dir!), ...rest])).toBe(2);
+    expect(cli.stderr.join("\n")).toMatch(message);
   });
 });

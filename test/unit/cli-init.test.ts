@@ -1,7 +1,6 @@
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { run as init } from "../../lib/cli/init";
 import { run as schemaCommand } from "../../lib/cli/schema";
@@ -11,23 +10,9 @@ import { parseManifest, resolveManifest } from "../../lib/core/manifest";
 import { manifestJsonSchema } from "../../lib/core/manifest-json-schema";
 import { compileJsonSchema, jsonSchemaErrors } from "../support/json-schema-validator";
 import { writeTinyModelFolder } from "../support/model-folders";
+import { cliTestBench } from "../support/cli-test-bench";
 
-let root: string;
-let stdout: string[];
-let stderr: string[];
-
-beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), "modelship-cli-init-"));
-  stdout = [];
-  stderr = [];
-  vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void stdout.push(args.join(" ")));
-  vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void stderr.push(args.join(" ")));
-});
-
-afterEach(async () => {
-  vi.restoreAllMocks();
-  await rm(root, { recursive: true, force: true });
-});
+const cli = cliTestBench("cli-init");
 
 const validateAgainstSchema = compileJsonSchema(manifestJsonSchema());
 
@@ -50,18 +35,18 @@ function schemaLineOf(text: string): string {
 
 describe("modelship init", () => {
   it("writes a manifest for a GGUF folder that parses and validates against the JSON Schema", async () => {
-    const folder = join(root, "tiny-gguf");
+    const folder = join(cli.root, "tiny-gguf");
     await writeTinyModelFolder(folder, "gguf");
     expect(await init([folder])).toBe(0);
     const { text, manifest } = await writtenManifest(folder);
     expect(manifest).toEqual({ format: "gguf", serving: { runtime: "llama.cpp", maxModelLen: 256 } });
     expect(text).toContain("# maxModelLen 256: the model's own context.");
     expect(text).toContain("# GPU plan: CPU (0 GPUs).");
-    expect(stdout.join("\n")).toContain(`Wrote ${join(folder, "modelship.yaml")}`);
+    expect(cli.stdout.join("\n")).toContain(`Wrote ${join(folder, "modelship.yaml")}`);
   });
 
   it("writes a manifest for a safetensors folder with the context from config.json, capped at the stack's", async () => {
-    const folder = join(root, "tiny-llama");
+    const folder = join(cli.root, "tiny-llama");
     await writeTinyModelFolder(folder, "safetensors", { max_position_embeddings: 131072 });
     expect(await init([folder])).toBe(0);
     const { text, manifest } = await writtenManifest(folder);
@@ -74,7 +59,7 @@ describe("modelship init", () => {
   });
 
   it("names the packaged schema by a path that leads to it from the folder", async () => {
-    const folder = join(root, "models", "tiny");
+    const folder = join(cli.root, "models", "tiny");
     await writeTinyModelFolder(folder, "gguf");
     expect(await init([folder])).toBe(0);
     const { text } = await writtenManifest(folder);
@@ -84,7 +69,7 @@ describe("modelship init", () => {
   });
 
   it("names the schema given with --schema", async () => {
-    const folder = join(root, "tiny");
+    const folder = join(cli.root, "tiny");
     await writeTinyModelFolder(folder, "gguf");
     const url = "https://schemas.example.com/modelship.schema.json";
     expect(await init([folder, "--schema", url])).toBe(0);
@@ -92,7 +77,7 @@ describe("modelship init", () => {
   });
 
   it("shows the stack's gate and rollout defaults commented, and uncommented they change nothing", async () => {
-    const folder = join(root, "tiny");
+    const folder = join(cli.root, "tiny");
     await writeTinyModelFolder(folder, "gguf");
     expect(await init([folder])).toBe(0);
     const { text, manifest } = await writtenManifest(folder);
@@ -109,12 +94,12 @@ describe("modelship init", () => {
   });
 
   it("refuses to overwrite a manifest without --force, and replaces it with --force", async () => {
-    const folder = join(root, "tiny");
+    const folder = join(cli.root, "tiny");
     await writeTinyModelFolder(folder, "gguf");
     await writeFile(join(folder, "modelship.yaml"), "rollout: {bakeSeconds: 60}\n");
     expect(await init([folder])).toBe(1);
-    expect(stderr.join("\n")).toContain(`${join(folder, "modelship.yaml")} already exists`);
-    expect(stderr.join("\n")).toContain("--force");
+    expect(cli.stderr.join("\n")).toContain(`${join(folder, "modelship.yaml")} already exists`);
+    expect(cli.stderr.join("\n")).toContain("--force");
     expect(await readFile(join(folder, "modelship.yaml"), "utf8")).toBe("rollout: {bakeSeconds: 60}\n");
 
     expect(await init([folder, "--force"])).toBe(0);
@@ -122,11 +107,11 @@ describe("modelship init", () => {
   });
 
   it("refuses, even with --force, to write beside a manifest of another name", async () => {
-    const folder = join(root, "tiny");
+    const folder = join(cli.root, "tiny");
     await writeTinyModelFolder(folder, "gguf");
     await writeFile(join(folder, "modelship.json"), "{}");
     expect(await init([folder, "--force"])).toBe(1);
-    expect(stderr.join("\n")).toContain("Remove or rename modelship.json first");
+    expect(cli.stderr.join("\n")).toContain("Remove or rename modelship.json first");
     await expect(stat(join(folder, "modelship.yaml"))).rejects.toThrow();
   });
 
@@ -163,10 +148,10 @@ describe("modelship init", () => {
     ],
   ];
   it.each(unreadable)("refuses %s, naming it and the fix, with no stack trace", async (_, make, expected) => {
-    const folder = join(root, "model");
+    const folder = join(cli.root, "model");
     await make(folder);
     expect(await init([folder])).toBe(1);
-    const printed = stderr.join("\n");
+    const printed = cli.stderr.join("\n");
     for (const text of expected) expect(printed).toContain(text);
     expect(printed).toContain("Hint:");
     expect(printed).not.toMatch(/\n\s+at /);
@@ -175,26 +160,26 @@ describe("modelship init", () => {
 
   it("asks for the folder when none is given", async () => {
     expect(await init([])).toBe(2);
-    expect(stderr.join("\n")).toContain("Usage: modelship init <folder>");
+    expect(cli.stderr.join("\n")).toContain("Usage: modelship init <folder>");
   });
 });
 
 describe("modelship schema", () => {
   it("prints the manifest's JSON Schema", async () => {
     expect(await schemaCommand([])).toBe(0);
-    expect(JSON.parse(stdout.join("\n"))).toEqual(manifestJsonSchema());
+    expect(JSON.parse(cli.stdout.join("\n"))).toEqual(manifestJsonSchema());
   });
 
   it("writes it to --out", async () => {
-    const out = join(root, "modelship.schema.json");
+    const out = join(cli.root, "modelship.schema.json");
     expect(await schemaCommand(["--out", out])).toBe(0);
     expect(await readFile(out, "utf8")).toBe(schemaText(manifestJsonSchema()));
   });
 
   it("says which file it could not write, and why", async () => {
-    const out = join(root, "missing", "schema.json");
+    const out = join(cli.root, "missing", "schema.json");
     expect(await schemaCommand(["--out", out])).toBe(1);
-    expect(stderr.join("\n")).toContain(`could not write the schema to ${out}: ENOENT`);
-    expect(stderr.join("\n")).toContain("Create the folder first");
+    expect(cli.stderr.join("\n")).toContain(`could not write the schema to ${out}: ENOENT`);
+    expect(cli.stderr.join("\n")).toContain("Create the folder first");
   });
 });

@@ -1,9 +1,8 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { run } from "../../lib/cli/validate";
 import {
   buildSafetensorsModel,
@@ -13,26 +12,12 @@ import {
 import { startCli } from "../support/cli-process";
 import { truncate } from "../support/model-mutations";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
+import { cliTestBench } from "../support/cli-test-bench";
 
-let root: string;
-let stdout: string[];
-let stderr: string[];
-
-beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), "modelship-cli-validate-"));
-  stdout = [];
-  stderr = [];
-  vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void stdout.push(args.join(" ")));
-  vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void stderr.push(args.join(" ")));
-});
-
-afterEach(async () => {
-  vi.restoreAllMocks();
-  await rm(root, { recursive: true, force: true });
-});
+const cli = cliTestBench("cli-validate");
 
 async function folderWith(files: ModelFiles, name = "Tiny-Llama"): Promise<string> {
-  const dir = join(root, name);
+  const dir = join(cli.root, name);
   await writeModelFiles(dir, files);
   return dir;
 }
@@ -41,7 +26,7 @@ describe("modelship validate", () => {
   it("exits 0 and prints the summary and GPU plan for a valid folder", async () => {
     const dir = await folderWith(buildSafetensorsModel());
     expect(await run([dir])).toBe(0);
-    const out = stdout.join("\n");
+    const out = cli.stdout.join("\n");
     expect(out).toContain("tiny-llama (");
     expect(out).toContain("✓ valid: 0 errors, 0 warnings");
     expect(out).toContain("107,328 parameters (BF16 100%)");
@@ -55,7 +40,7 @@ describe("modelship validate", () => {
   it("prints {valid, parameters, findings, bytesRead, requests, gpu} with --json", async () => {
     const dir = await folderWith(buildSafetensorsModel({ shards: 2 }));
     expect(await run([dir, "--json", "--gpu-memory", "24"])).toBe(0);
-    const report = JSON.parse(stdout.join("\n")) as Record<string, unknown>;
+    const report = JSON.parse(cli.stdout.join("\n")) as Record<string, unknown>;
     expect(Object.keys(report).slice(0, 6)).toEqual([
       "valid",
       "parameters",
@@ -74,7 +59,7 @@ describe("modelship validate", () => {
     files.delete("tokenizer.json");
     const dir = await folderWith(files);
     expect(await run([dir])).toBe(1);
-    const out = stdout.join("\n");
+    const out = cli.stdout.join("\n");
     expect(out).toContain("✗ not valid: 2 errors, 0 warnings");
     expect(out).toContain("Errors (2)");
     expect(out).toContain("model.safetensors tensor 'model.norm.weight': `data_offsets`");
@@ -87,7 +72,7 @@ describe("modelship validate", () => {
     files.set("modelship.yaml", new TextEncoder().encode("servng:\n  maxModelLen: 1024\n"));
     const dir = await folderWith(files);
     expect(await run([dir, "--json"])).toBe(1);
-    const report = JSON.parse(stdout.join("\n")) as {
+    const report = JSON.parse(cli.stdout.join("\n")) as {
       findings: { code: string; file?: string; hint?: string }[];
     };
     const manifest = report.findings.find((f) => f.file === "modelship.yaml");
@@ -99,7 +84,7 @@ describe("modelship validate", () => {
     const files = buildSafetensorsModel();
     files.set("modelship.yaml", new TextEncoder().encode("serving:\n  maxModelLen: 65536\n"));
     expect(await run([await folderWith(files), "--json"])).toBe(1);
-    const report = JSON.parse(stdout.join("\n")) as { findings: { code: string }[] };
+    const report = JSON.parse(cli.stdout.join("\n")) as { findings: { code: string }[] };
     expect(report.findings.map((f) => f.code)).toEqual(["serving.max-model-len"]);
   });
 
@@ -122,7 +107,7 @@ describe("modelship validate", () => {
         "format: gguf\nserving:\n  runtime: llama.cpp\n  maxModelLen: 256\nrollout:\n  bakeSecond: 30\n",
       );
       expect(await run([dir])).toBe(1);
-      const out = stdout.join("\n");
+      const out = cli.stdout.join("\n");
       expect(out).toContain("did you mean 'bakeSeconds'");
       expect(out).toContain("✗ not valid: 1 error, 0 warnings");
       expect(out).not.toContain("maxModelLen is 8192");
@@ -134,13 +119,13 @@ describe("modelship validate", () => {
     it("says the plan uses the stack's defaults when the manifest cannot be read at all", async () => {
       const dir = await ggufFolder("format: [gguf\n");
       expect(await run([dir, "--json"])).toBe(1);
-      const report = JSON.parse(stdout.join("\n")) as { findings: { code: string; severity: string }[] };
+      const report = JSON.parse(cli.stdout.join("\n")) as { findings: { code: string; severity: string }[] };
       expect(report.findings.map((f) => f.code)).toEqual(["manifest.yaml-syntax", "manifest.defaults-used"]);
     });
 
     it("serves a safetensors model without a manifest at its own context, with no error the user never wrote", async () => {
       expect(await run([await folderWith(shortContext()), "--json"])).toBe(0);
-      const report = JSON.parse(stdout.join("\n")) as {
+      const report = JSON.parse(cli.stdout.join("\n")) as {
         findings: unknown[];
         serving: { runtime: string; maxModelLen: number; from: object; notes: string[] };
       };
@@ -155,7 +140,7 @@ describe("modelship validate", () => {
 
     it("serves a bare GGUF with llama.cpp at the context its header gives", async () => {
       expect(await run([await ggufFolder()])).toBe(0);
-      const out = stdout.join("\n");
+      const out = cli.stdout.join("\n");
       expect(out).toContain("✓ valid: 0 errors, 0 warnings");
       expect(out).toContain("Serving: llama.cpp (ghcr.io/ggml-org/llama.cpp:server), context 256 tokens");
       expect(out).toContain("runtime llama.cpp: serves GGUF weights (the manifest sets no serving.runtime).");
@@ -166,7 +151,7 @@ describe("modelship validate", () => {
       const files = shortContext();
       files.set("modelship.yaml", new TextEncoder().encode("serving:\n  maxModelLen: 1024\n"));
       expect(await run([await folderWith(files), "--json"])).toBe(1);
-      const report = JSON.parse(stdout.join("\n")) as { findings: { code: string; hint: string }[] };
+      const report = JSON.parse(cli.stdout.join("\n")) as { findings: { code: string; hint: string }[] };
       expect(report.findings).toEqual([
         expect.objectContaining({
           code: "serving.max-model-len",
@@ -183,7 +168,7 @@ describe("modelship validate", () => {
     s3.on(HeadObjectCommand).rejects(Object.assign(new Error("Not Found"), { name: "NotFound" }));
     try {
       expect(await run(["s3://models-bucket/models/llama-3-8b/v3", "--json"])).toBe(1);
-      const report = JSON.parse(stdout.join("\n")) as Record<string, unknown>;
+      const report = JSON.parse(cli.stdout.join("\n")) as Record<string, unknown>;
       expect(report).toMatchObject({
         location: "s3://models-bucket/models/llama-3-8b/v3/",
         model: "llama-3-8b",
@@ -207,7 +192,7 @@ describe("modelship validate", () => {
       );
       s3.on(HeadObjectCommand).rejects(Object.assign(new Error("Not Found"), { name: "NotFound" }));
       expect(await run(["s3://models-bucket/models/llama-3-8b/v3"])).toBe(2);
-      expect(stderr.join("\n")).toContain(
+      expect(cli.stderr.join("\n")).toContain(
         "modelship validate: could not read s3://models-bucket/models/llama-3-8b/v3/: ",
       );
 
@@ -228,7 +213,7 @@ describe("modelship validate", () => {
     const files = buildSafetensorsModel();
     files.set("modelship.yaml", new TextEncoder().encode("name: tiny-llama\nserving: !!binary aGVsbG8=\n"));
     expect(await run([await folderWith(files)])).toBe(1);
-    expect(stdout.join("\n")).toContain(
+    expect(cli.stdout.join("\n")).toContain(
       "modelship.yaml at serving: the tag !!binary on line 2 asks for a value that is not plain YAML",
     );
   });
@@ -237,7 +222,7 @@ describe("modelship validate", () => {
     const files = buildSafetensorsModel();
     files.set("modelship.yaml", new TextEncoder().encode(`# ${"x".repeat(200_000)}\nname: tiny-llama\n`));
     expect(await run([await folderWith(files)])).toBe(1);
-    expect(stdout.join("\n")).toContain(
+    expect(cli.stdout.join("\n")).toContain(
       "modelship.yaml: the manifest is 200020 bytes; a manifest is at most 131072 bytes.",
     );
   });
@@ -249,13 +234,13 @@ describe("modelship validate", () => {
       const files = buildSafetensorsModel();
       files.delete("config.json");
       const dir = await folderWith(files);
-      const secret = join(root, "passwd");
+      const secret = join(cli.root, "passwd");
       await writeFile(secret, SECRET);
       await symlink(secret, join(dir, "config.json"));
 
       expect(await run([dir])).toBe(1);
 
-      const out = stdout.join("\n");
+      const out = cli.stdout.join("\n");
       expect(out).toContain(`config.json: A symbolic link to "${secret}" whose real path is outside ${dir}`);
       expect(out).not.toContain("root:x");
       expect(out).not.toContain("Unexpected token");
@@ -264,17 +249,17 @@ describe("modelship validate", () => {
 
     it("names a weight file linked out of the folder instead of printing the target's first 8 bytes as a length", async () => {
       const dir = await folderWith(buildSafetensorsModel());
-      const secret = join(root, "shadow");
+      const secret = join(cli.root, "shadow");
       await writeFile(secret, SECRET);
       await symlink(secret, join(dir, "extra.safetensors"));
 
       expect(await run([dir, "--json"])).toBe(1);
 
-      const report = JSON.parse(stdout.join("\n")) as { findings: { code: string; file?: string }[] };
+      const report = JSON.parse(cli.stdout.join("\n")) as { findings: { code: string; file?: string }[] };
       expect(report.findings.filter((f) => f.file === "extra.safetensors").map((f) => f.code)).toEqual([
         "model.file.link-outside",
       ]);
-      expect(stdout.join("\n")).not.toMatch(/length prefix|root:x/);
+      expect(cli.stdout.join("\n")).not.toMatch(/length prefix|root:x/);
     });
 
     it("reads a link whose real path stays inside the folder like the file it names", async () => {
@@ -287,7 +272,7 @@ describe("modelship validate", () => {
       await symlink("blobs/weights", join(dir, "model.safetensors"));
 
       expect(await run([dir])).toBe(0);
-      expect(stdout.join("\n")).toContain("107,328 parameters");
+      expect(cli.stdout.join("\n")).toContain("107,328 parameters");
     });
   });
 
@@ -299,21 +284,21 @@ describe("modelship validate", () => {
     ["a malformed S3 URI", ["s3:/bucket"], /not an S3 URI/],
   ])("exits 2 with usage for %s", async (_, args, message) => {
     expect(await run(args)).toBe(2);
-    expect(stderr.join("\n")).toMatch(message);
-    expect(stderr.join("\n")).toContain("Usage: modelship validate");
+    expect(cli.stderr.join("\n")).toMatch(message);
+    expect(cli.stderr.join("\n")).toContain("Usage: modelship validate");
   });
 
   it("exits 2 naming a folder that does not exist", async () => {
-    const missing = join(root, "nope");
+    const missing = join(cli.root, "nope");
     expect(await run([missing])).toBe(2);
-    expect(stderr.join("\n")).toContain(`no such folder: ${missing}`);
+    expect(cli.stderr.join("\n")).toContain(`no such folder: ${missing}`);
   });
 
   it("exits 2 when given a file instead of a folder", async () => {
-    const file = join(root, "model.safetensors");
+    const file = join(cli.root, "model.safetensors");
     await writeFile(file, "x");
     expect(await run([file])).toBe(2);
-    expect(stderr.join("\n")).toContain("is a file; give the folder");
+    expect(cli.stderr.join("\n")).toContain("is a file; give the folder");
   });
 });
 

@@ -128,6 +128,34 @@ describe("LocalRegistry", () => {
     ]);
   });
 
+  it("describes a status a person set by editing the file as set by the home's editor, saying where", async () => {
+    const home = await mkdtemp(join(work, "home-"));
+    const reg = new LocalRegistry({ home, editor: "alice" });
+    await reg.register(entry("v1"));
+    const file = await fileOf(home);
+    file.groups.chat.entries[0].status = "Rejected";
+    await writeFile(join(home, "registry.json"), JSON.stringify(file));
+    expect(await reg.describeVersion("chat/1")).toEqual({
+      status: "Rejected",
+      statusReason: "status set to Rejected in registry.json",
+      rollout: { model: "chat", version: "v1", rolloutId: "chat-v1-0000000a" },
+      lastModifiedBy: "alice",
+    });
+  });
+
+  it("describes a status modelship set as modelship's, with its reason; an unknown id as none", async () => {
+    const { registry: reg } = await registry();
+    await reg.register(entry("v1"));
+    await reg.setStatus("chat", "v1", "Approved", "Promoted to 100%.");
+    expect(await reg.describeVersion("chat/1")).toMatchObject({
+      status: "Approved",
+      statusReason: "Promoted to 100%.",
+      lastModifiedBy: "modelship",
+    });
+    expect(await reg.describeVersion("chat/2")).toBeUndefined();
+    expect(await reg.describeVersion("other/1")).toBeUndefined();
+  });
+
   it("refuses a status for a version never registered, and knows no status for it", async () => {
     const { registry: reg } = await registry();
     await expect(reg.setStatus("chat", "v9", "Approved", "x")).rejects.toThrow(

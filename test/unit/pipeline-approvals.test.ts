@@ -1,11 +1,20 @@
 // A rollout waiting for approval: RequestApproval keeps the Task's token with the rollout record and
 // announces the wait without it; "Approve Requested", "Reject Requested" and the model registry's status
-// answer the token, saying who; a rollback meanwhile releases it.
+// answer the token, saying who; a rollback meanwhile releases it. The registry's status change comes as AWS's
+// documented example of the event has it, and who set it and why are read from the registry's version.
 
+import {
+  DescribeModelPackageCommand,
+  type DescribeModelPackageOutput,
+  SageMakerClient,
+} from "@aws-sdk/client-sagemaker";
+import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
+import { SageMakerRegistry } from "../../lib/aws/sagemaker-registry";
 import type { ExecutionState } from "../../lib/core/rollout";
-import { type CommandEvent, handleCommand, type RegistryStateChangeEvent } from "../../lib/pipeline/commands";
+import { type CommandEvent, handleCommand } from "../../lib/pipeline/commands";
 import { requestApproval } from "../../lib/pipeline/request-approval";
+import type { ApprovalStatus } from "../../lib/ports";
 import {
   CANARY_FLOW as flow,
   type CanaryWorld,
@@ -14,6 +23,7 @@ import {
   rolloutThroughGates,
 } from "../support/canary-world";
 import type { RecordingExecutions } from "../support/recording-executions";
+import { modelPackageStateChange } from "../support/sagemaker-events";
 
 const TOKEN = "task-token-of-attempt-1";
 
@@ -24,16 +34,12 @@ function command(
   return { "detail-type": type, detail: { model: MODEL, requestedBy: "alice", ...detail } };
 }
 
-function registryChange(status: string, rolloutId: string): RegistryStateChangeEvent {
-  return {
-    "detail-type": "SageMaker Model Package State Change",
-    detail: {
-      ModelApprovalStatus: status,
-      ApprovalDescription: "not this week",
-      CustomerMetadataProperties: { "modelship:model": MODEL, "modelship:rolloutId": rolloutId },
-      LastModifiedBy: { IamIdentity: { Arn: "arn:aws:sts::123456789012:assumed-role/reviewers/bob" } },
-    },
-  };
+const BOB = "arn:aws:sts::123456789012:assumed-role/reviewers/bob";
+
+/** A person sets the version's status in the registry, which then sends its state-change event. */
+function setInRegistry(world: CanaryWorld, version: string, status: ApprovalStatus, reason: string) {
+  const id = world.registry.setStatusAs(BOB, MODEL, version, status, reason);
+  return modelPackageStateChange({ arn: id, status });
 }
 
 describe("Waiting for approval", () => {
@@ -107,25 +113,39 @@ describe("Waiting for approval", () => {
     ]);
   });
 
-  it("takes the model registry's Rejected as a rejection by whoever set it", async () => {
-    const outcome = await handleCommand(registryChange("Rejected", state.rollout.id), world);
+  it("takes the model registry's Rejected as a rejection by whoever set it, with the reason they gave", async () => {
+    const outcome = await handleCommand(setInRegistry(world, "v1", "Rejected", "not this week"), world);
 
     expect(outcome.status).toBe("done");
     expect(executions.answers).toEqual([
       {
         token: TOKEN,
         error: "ApprovalRejected",
-        cause:
-          "llama v1 was rejected by arn:aws:sts::123456789012:assumed-role/reviewers/bob in the model registry: not this week.",
+        cause: `llama v1 was rejected by ${BOB} in the model registry: not this week.`,
       },
     ]);
   });
 
-  it("ignores a registry status for another rollout, and modelship's own status changes", async () => {
-    const other = await handleCommand(registryChange("Approved", "llama-v0-00000000"), world);
-    const pending = await handleCommand(registryChange("PendingManualApproval", state.rollout.id), world);
+  it("ignores a registry status of another rollout's version, and a status changed again since", async () => {
+    const v1 = world.registry.entry(MODEL, "v1");
+    await world.registry.register({ ...v1!.entry, version: "v0", rolloutId: "llama-v0-00000000" });
+    const other = await handleCommand(setInRegistry(world, "v0", "Approved", "old one"), world);
+    const approved = setInRegistry(world, "v1", "Approved", "fine");
+    setInRegistry(world, "v1", "PendingManualApproval", "on second thought");
+    const stale = await handleCommand(approved, world);
+    const pending = await handleCommand(
+      modelPackageStateChange({ arn: v1!.id, status: "PendingManualApproval" }),
+      world,
+    );
 
-    expect([other.status, pending.status]).toEqual(["nothing to do", "nothing to do"]);
+    expect([other.status, stale.status, pending.status]).toEqual([
+      "nothing to do",
+      "nothing to do",
+      "nothing to do",
+    ]);
+    expect(stale.message).toBe(
+      `${v1!.id} is PendingManualApproval now, no longer Approved: the event of its latest change answers.`,
+    );
     expect(executions.answers).toEqual([]);
   });
 
@@ -165,5 +185,110 @@ describe("An approval for a rollout that does not wait", () => {
     expect(outcome.status).toBe("refused");
     expect(outcome.message).toContain("llama v1 is not waiting for approval");
     expect((world.executions as RecordingExecutions).answers).toEqual([]);
+  });
+});
+
+describe("The SageMaker Model Registry's approval button", () => {
+  const sagemaker = mockClient(SageMakerClient);
+  const ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/llama/7";
+  let world: CanaryWorld;
+  let executions: RecordingExecutions;
+  let state: ExecutionState;
+  /** The Command's deps on AWS: the registry is SageMaker's, answering DescribeModelPackage. */
+  let deps: CanaryWorld;
+
+  function packageDescribed(output: Partial<DescribeModelPackageOutput>): void {
+    sagemaker.on(DescribeModelPackageCommand, { ModelPackageName: ARN }).resolves({
+      ModelPackageArn: ARN,
+      ModelPackageGroupName: MODEL,
+      ModelPackageVersion: 7,
+      CustomerMetadataProperties: {
+        "modelship:model": MODEL,
+        "modelship:version": "v1",
+        "modelship:rolloutId": state.rollout.id,
+      },
+      ...output,
+    });
+  }
+
+  beforeEach(async () => {
+    sagemaker.reset();
+    world = canaryWorld();
+    executions = world.executions as RecordingExecutions;
+    state = await flow.registerGateway(await rolloutThroughGates(world, "v1"), world);
+    await requestApproval({ state, token: TOKEN, at: "beforePromote", timeoutSeconds: 3600 }, world);
+    const registry = new SageMakerRegistry({ client: new SageMakerClient({ region: "us-east-1" }) });
+    deps = { ...world, registry } as unknown as CanaryWorld;
+  });
+
+  it("approves the rollout the package names, as the IAM principal that set Approved", async () => {
+    packageDescribed({
+      ModelApprovalStatus: "Approved",
+      LastModifiedBy: { IamIdentity: { Arn: BOB } },
+    });
+
+    const outcome = await handleCommand(modelPackageStateChange({ arn: ARN, status: "Approved" }), deps);
+
+    expect(outcome).toMatchObject({ model: MODEL, status: "done" });
+    expect(sagemaker.commandCalls(DescribeModelPackageCommand).map((c) => c.args[0].input)).toEqual([
+      { ModelPackageName: ARN },
+    ]);
+    expect(executions.answers).toEqual([
+      {
+        token: TOKEN,
+        output: { approvedBy: BOB, via: "registry", at: world.clock.now().toISOString() },
+      },
+    ]);
+    expect((await world.store.get(MODEL))?.history.at(-1)).toMatchObject({
+      stage: "Approved",
+      reason: `Approved by ${BOB} in the model registry.`,
+    });
+  });
+
+  it("rejects it with the ApprovalDescription as the reason, so the rollback says why", async () => {
+    packageDescribed({
+      ModelApprovalStatus: "Rejected",
+      ApprovalDescription: "hallucinates dates",
+      LastModifiedBy: {
+        UserProfileName: "carol",
+        IamIdentity: { Arn: "arn:aws:sts::123456789012:assumed-role/studio/SageMaker" },
+      },
+    });
+
+    const outcome = await handleCommand(modelPackageStateChange({ arn: ARN, status: "Rejected" }), deps);
+
+    expect(outcome.status).toBe("done");
+    expect(executions.answers).toEqual([
+      {
+        token: TOKEN,
+        error: "ApprovalRejected",
+        cause:
+          "llama v1 was rejected by arn:aws:sts::123456789012:assumed-role/studio/SageMaker (SageMaker Studio user carol) in the model registry: hallucinates dates.",
+      },
+    ]);
+  });
+
+  it("answers nothing for a package modelship did not register", async () => {
+    packageDescribed({ ModelApprovalStatus: "Approved", CustomerMetadataProperties: { team: "search" } });
+
+    const outcome = await handleCommand(modelPackageStateChange({ arn: ARN, status: "Approved" }), deps);
+
+    expect(outcome).toEqual({
+      status: "nothing to do",
+      message: `${ARN} was not registered by modelship (no modelship:model and modelship:rolloutId): nothing to answer.`,
+    });
+    expect(executions.answers).toEqual([]);
+  });
+
+  it("throws when the package cannot be described, leaving the approval waiting for the retry", async () => {
+    sagemaker
+      .on(DescribeModelPackageCommand)
+      .rejects(Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }));
+
+    await expect(
+      handleCommand(modelPackageStateChange({ arn: ARN, status: "Approved" }), deps),
+    ).rejects.toMatchObject({ name: "Transient" });
+    expect(executions.answers).toEqual([]);
+    expect((await world.store.get(MODEL))?.approval?.token).toBe(TOKEN);
   });
 });

@@ -51,7 +51,12 @@ const GATEWAY: Methods<Gateway> = {
   removeBackend: true,
   describe: true,
 };
-const REGISTRY: Methods<Registry> = { register: true, setStatus: true, getStatus: true };
+const REGISTRY: Methods<Registry> = {
+  register: true,
+  setStatus: true,
+  getStatus: true,
+  describeVersion: true,
+};
 const ALARMS: Methods<Alarms> = { ensure: true, states: true, metricHistory: true, remove: true };
 const HOOKS: Methods<Hooks> = { callFunction: true, signingKey: true };
 const METRICS: Methods<Metrics> = {

@@ -473,6 +473,12 @@ const SCENARIOS: Scenarios = {
         return registry().getStatus("llama-3-8b", "v3");
       },
     ],
+    describeVersion: [
+      () => {
+        registryHasPackage();
+        return registry().describeVersion(packageArn);
+      },
+    ],
   },
   alarms: {
     ensure: [() => alarms().ensure(specs.specs)],

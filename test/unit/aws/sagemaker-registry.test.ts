@@ -290,4 +290,72 @@ describe("SageMakerRegistry", () => {
     });
     await expect(failure).rejects.toThrow(/sagemaker:DescribeModelPackageGroup, CreateModelPackageGroup/);
   });
+
+  describe("describeVersion", () => {
+    it("reads the package an approval names by its ARN: status, reason, the rollout and the IAM principal", async () => {
+      sagemaker.on(DescribeModelPackageCommand, { ModelPackageName: packageArn(3) }).resolves({
+        ModelPackageArn: packageArn(3),
+        ModelApprovalStatus: "Rejected",
+        ApprovalDescription: "hallucinates dates",
+        CustomerMetadataProperties: {
+          "modelship:model": "llama-3-8b",
+          "modelship:version": "v2",
+          "modelship:rolloutId": "llama-3-8b-v2-0a1b2c3d",
+          "report:eval": `${REPORTS}/eval.json`,
+        },
+        LastModifiedBy: {
+          IamIdentity: {
+            Arn: "arn:aws:sts::123456789012:assumed-role/reviewers/bob",
+            PrincipalId: "AROAEXAMPLE:bob",
+          },
+        },
+      });
+
+      expect(await registry.describeVersion(packageArn(3))).toEqual({
+        status: "Rejected",
+        statusReason: "hallucinates dates",
+        rollout: { model: "llama-3-8b", version: "v2", rolloutId: "llama-3-8b-v2-0a1b2c3d" },
+        lastModifiedBy: "arn:aws:sts::123456789012:assumed-role/reviewers/bob",
+      });
+      expect(sagemaker.calls()).toHaveLength(1);
+    });
+
+    it("names the Studio user beside the IAM principal, and no rollout for a package modelship did not register", async () => {
+      sagemaker.on(DescribeModelPackageCommand).resolves({
+        ModelPackageArn: packageArn(4),
+        ModelApprovalStatus: "Approved",
+        CustomerMetadataProperties: { team: "search" },
+        LastModifiedBy: {
+          UserProfileName: "carol",
+          DomainId: "d-abc123",
+          IamIdentity: { Arn: "arn:aws:sts::123456789012:assumed-role/studio/SageMaker" },
+        },
+      });
+
+      expect(await registry.describeVersion(packageArn(4))).toEqual({
+        status: "Approved",
+        lastModifiedBy:
+          "arn:aws:sts::123456789012:assumed-role/studio/SageMaker (SageMaker Studio user carol)",
+      });
+    });
+
+    it("describes a package that no longer exists as none", async () => {
+      sagemaker
+        .on(DescribeModelPackageCommand)
+        .rejects(awsError("ValidationException", `ModelPackage ${packageArn(5)} does not exist.`));
+
+      expect(await registry.describeVersion(packageArn(5))).toBeUndefined();
+    });
+
+    it("throws Transient on throttling and GatewayFailed when denied: the approval is retried, not dropped", async () => {
+      sagemaker.on(DescribeModelPackageCommand).rejectsOnce(awsError("ThrottlingException", "Rate exceeded"));
+      await expect(registry.describeVersion(packageArn(6))).rejects.toMatchObject({ name: "Transient" });
+
+      sagemaker.on(DescribeModelPackageCommand).rejects(awsError("AccessDeniedException", "not authorized"));
+      await expect(registry.describeVersion(packageArn(6))).rejects.toMatchObject({
+        name: "GatewayFailed",
+        reason: `The SageMaker Model Registry refused to describe the model package ${packageArn(6)} (AccessDeniedException: not authorized).`,
+      });
+    });
+  });
 });
