@@ -94,7 +94,11 @@ const stageSucceededData = [
         .describe("The capacity check before deploying."),
       autoscaler: z
         .object({
-          kind: z.enum(["keda", "hpa"]).describe("A KEDA ScaledObject, or an autoscaling/v2 HPA."),
+          kind: z
+            .enum(["keda", "hpa", "local"])
+            .describe(
+              "A KEDA ScaledObject, an autoscaling/v2 HPA, or the local runtime's autoscaler on the gateway's requests per replica.",
+            ),
           reason: z.string().describe("Why this kind."),
         })
         .optional()
