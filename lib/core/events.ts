@@ -240,6 +240,13 @@ export const EVENT_DETAIL_SCHEMAS = {
           weights,
           stableVersion: z.string().describe("The version taking the rest."),
           bakeSeconds: z.number().describe("Seconds this step bakes under the alarms."),
+          replicas: z
+            .object({
+              candidate: z.number().describe("The candidate's replicas at this step."),
+              stable: z.number().describe("The stable's replicas at this step."),
+            })
+            .optional()
+            .describe("The replicas each version runs at this step (rollout.capacity)."),
           stickiness: stickiness.optional(),
         },
         "Where the canary is.",
