@@ -119,11 +119,7 @@ export async function serveModelRequest(
   }
   const picked = door.balancer.pick(backend.handle.rolloutId, replicas, (replica) => replica.baseUrl);
   if (!picked) {
-    sendError(
-      response,
-      unreachable(model, backend, new Error("none of its replicas is ready now")),
-      served,
-    );
+    sendError(response, unreachable(model, backend, new Error("none of its replicas is ready now")), served);
     return;
   }
   let endpoint = picked.replica;
