@@ -242,8 +242,11 @@ export interface ReplicaRange {
 
 /** Which autoscaler a runtime made for a version, and why that one, in a sentence. */
 export interface AutoscalerChoice {
-  /** `keda`: a KEDA ScaledObject; `hpa`: an autoscaling/v2 HorizontalPodAutoscaler. */
-  readonly kind: "keda" | "hpa";
+  /**
+   * `keda`: a KEDA ScaledObject; `hpa`: an autoscaling/v2 HorizontalPodAutoscaler; `local`: the local
+   * runtime's own autoscaler, on the gateway's requests per replica.
+   */
+  readonly kind: "keda" | "hpa" | "local";
   readonly reason: string;
 }
 

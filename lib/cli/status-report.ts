@@ -13,6 +13,7 @@ import { describeStickiness } from "../core/sticky-routing";
 import type { ModelRecord, ServingVersion } from "../core/rollout";
 import { terminalText } from "../core/terminal-text";
 import { describeFault, type Fault } from "../local/gateway/fault-injection";
+import type { ReplicaStatus } from "../local/local-serving";
 import type { RouteState } from "../ports";
 
 export interface ModelStatus {
@@ -86,6 +87,28 @@ export function formatRoute(
     if (fault) lines.push(`  fault     ${variant}: ${describeFault(fault)}`);
   }
   return lines;
+}
+
+/**
+ * The local runtime's replicas of each version served: `v1 2/2 ready, autoscaled 1–2 on queueDepth (target 1)`
+ * and, below it, why the count last changed.
+ */
+export function formatReplicas(
+  replicas: readonly (ReplicaStatus & { readonly version: string })[],
+): string[] {
+  return replicas.flatMap(({ version, desired, ready, autoscaler, lastScale }) => {
+    const scaling = autoscaler
+      ? autoscaler.range.minReplicas === autoscaler.range.maxReplicas &&
+        (autoscaler.range.minReplicas !== autoscaler.minReplicas ||
+          autoscaler.range.maxReplicas !== autoscaler.maxReplicas)
+        ? `, autoscaler pinned at ${autoscaler.range.minReplicas} by the rollout (${autoscaler.minReplicas}–${autoscaler.maxReplicas} on ${autoscaler.metric}, target ${autoscaler.target})`
+        : `, autoscaled ${autoscaler.range.minReplicas}–${autoscaler.range.maxReplicas} on ${autoscaler.metric} (target ${autoscaler.target}, cooldown ${autoscaler.cooldownSeconds}s)`
+      : "";
+    return [
+      `  replicas  ${version} ${ready}/${desired} ready${scaling}`,
+      ...(lastScale ? [`            last scale ${terminalText(lastScale.description)}`] : []),
+    ];
+  });
 }
 
 /** The most hook runs status lists; earlier ones are counted (the report lists them all). */

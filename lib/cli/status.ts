@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 import { ControlPlaneClient, ControlPlaneRefused } from "../local/control-plane-client";
 import type { LocalModelStatus } from "../local/control-plane-api";
 import { NoControlPlane } from "../local/control-plane-file";
-import { formatModelStatus, formatRoute, type ModelStatus } from "./status-report";
+import { formatModelStatus, formatReplicas, formatRoute, type ModelStatus } from "./status-report";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";
 import { parseCommandLine } from "./command-line";
 import { suggestNearest } from "../core/suggest";
@@ -177,10 +177,11 @@ async function localStatus(home: string, model: string | undefined, json: boolea
     };
   }
   const text = models
-    .map(({ alarms, route, faults, prober, ...record }) =>
+    .map(({ alarms, route, faults, prober, replicas, ...record }) =>
       [
         formatModelStatus({ record, alarms }, " --local"),
         ...formatRoute(route, faults),
+        ...formatReplicas(replicas ?? []),
         ...(prober ? [`  prober    ${prober.version} every ${prober.everySeconds}s`] : []),
       ].join("\n"),
     )

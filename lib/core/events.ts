@@ -94,7 +94,11 @@ const stageSucceededData = [
         .describe("The capacity check before deploying."),
       autoscaler: z
         .object({
-          kind: z.enum(["keda", "hpa"]).describe("A KEDA ScaledObject, or an autoscaling/v2 HPA."),
+          kind: z
+            .enum(["keda", "hpa", "local"])
+            .describe(
+              "A KEDA ScaledObject, an autoscaling/v2 HPA, or the local runtime's autoscaler on the gateway's requests per replica.",
+            ),
           reason: z.string().describe("Why this kind."),
         })
         .optional()
@@ -236,6 +240,13 @@ export const EVENT_DETAIL_SCHEMAS = {
           weights,
           stableVersion: z.string().describe("The version taking the rest."),
           bakeSeconds: z.number().describe("Seconds this step bakes under the alarms."),
+          replicas: z
+            .object({
+              candidate: z.number().describe("The candidate's replicas at this step."),
+              stable: z.number().describe("The stable's replicas at this step."),
+            })
+            .optional()
+            .describe("The replicas each version runs at this step (rollout.capacity)."),
           stickiness: stickiness.optional(),
         },
         "Where the canary is.",

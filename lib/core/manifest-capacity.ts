@@ -31,6 +31,8 @@ export function resolveScaling(
   serving: ServingInput,
   source: FindingSource,
   onLocalRuntime: boolean,
+  /** The local runtime serves with the stack's command template (`local.command`), not its llama.cpp server. */
+  localCommandTemplate = false,
 ): { value: ResolvedScaling; findings: Finding[] } {
   const findings: Finding[] = [];
   const { replicas, autoscaling } = serving;
@@ -45,15 +47,25 @@ export function resolveScaling(
       ),
     );
   }
-  if (onLocalRuntime && ((replicas ?? 1) > 1 || autoscaling !== undefined)) {
-    // The local runtime serves one llama.cpp process per version until it runs replicas (issue 13 §3).
+  if (onLocalRuntime && autoscaling?.metric === "kvCacheUsage") {
     findings.push(
       ruleFinding(
         source,
-        "replicas-local",
-        autoscaling === undefined ? "serving.replicas" : "serving.autoscaling",
-        "the local runtime serves each version with one server process; more replicas and autoscaling run on EKS only.",
-        "Remove serving.replicas / serving.autoscaling to run this rollout locally.",
+        "kv-cache-local",
+        "serving.autoscaling.metric",
+        "the local runtime's llama.cpp server evaluates one request at a time on one context sequence (lib/local/llama-server/loaded-model.ts), so its KV cache holds the running request's tokens only: its usage follows prompt length, not load, and more replicas would not lower it.",
+        "Use metric: queueDepth (requests waiting for a server per replica) or inFlight locally; kvCacheUsage works on EKS with vLLM.",
+      ),
+    );
+  }
+  if (onLocalRuntime && localCommandTemplate && autoscaling?.metric === "queueDepth") {
+    findings.push(
+      ruleFinding(
+        source,
+        "queue-depth-command",
+        "serving.autoscaling.metric",
+        "queueDepth counts the requests beyond what a server serves at once, which modelship knows for its built-in llama.cpp server (one at a time) but not for the server of local.command.",
+        "Use metric: inFlight with local.command, or leave local.command empty to serve with the built-in llama.cpp server.",
       ),
     );
   }

@@ -268,7 +268,12 @@ export function resolveManifest(
   if (serving.trustRemoteCode === true && !config.allowTrustRemoteCode) {
     findings.push(trustRemoteCodeRefused(source, "serving.trustRemoteCode"));
   }
-  const scaling = resolveScaling(serving, source, config.local.timeFactor !== undefined);
+  const scaling = resolveScaling(
+    serving,
+    source,
+    config.local.timeFactor !== undefined,
+    config.local.command.trim() !== "",
+  );
   findings.push(...scaling.findings);
 
   const smoke = manifest.gates?.smoke ?? {};

@@ -2,6 +2,7 @@
 // store keeps per model. Each stage writes only its own key of the state (`ResultPath: $.validation`, …);
 // big results go to the object store under reports/ and the state keeps their keys and a summary.
 
+import type { CapacityMode } from "./capacity-plan";
 import type { RolloutStrategy } from "./rollout-strategy";
 import type { CandidateHandle } from "./candidate";
 import type { Finding } from "./findings";
@@ -227,6 +228,29 @@ export interface CanaryPosition {
 }
 
 /**
+ * The canary's capacity (core/capacity-plan), recorded by its first CanaryStep before anything is scaled: the
+ * mode and the replicas the stable ran then. Every later step plans from these numbers, and a rollback — at
+ * any moment, from any caller — scales the stable back to `stableReplicas` before traffic returns to it. It
+ * stays through the watch (the previous stable, scaled down in `constrained`, is what a rollback returns to)
+ * and goes with the rollout's end.
+ */
+export interface CapacityRecord {
+  readonly rolloutId: string;
+  readonly mode: CapacityMode;
+  /** The version whose size this is: the stable when the canary began. */
+  readonly stableVersion: string;
+  readonly stableReplicas: number;
+}
+
+/** DeployCandidate waiting for the GPUs its capacity plan needs: since when, and the latest reason. */
+export interface CapacityWait {
+  readonly rolloutId: string;
+  /** ISO timestamp of the first look that found too few GPUs. */
+  readonly since: string;
+  readonly reason: string;
+}
+
+/**
  * A rollout waiting for a person's approval: the task token that resumes its execution (kept here, never in
  * an event), where it waits and until when.
  */
@@ -263,6 +287,10 @@ export interface ModelRecord {
   readonly promoteRequested?: boolean;
   /** Set while the rollout waits for a person's approval; cleared by the answer, a rollback or the timeout. */
   readonly approval?: ApprovalWait;
+  /** The canary's capacity mode and the stable's size when it began (set from the first CanaryStep). */
+  readonly capacity?: CapacityRecord;
+  /** Set while DeployCandidate waits for GPUs; cleared once they are there, or by the rollout's end. */
+  readonly capacityWait?: CapacityWait;
   readonly updatedAt?: string;
   /** Newest last; the store may keep only the most recent entries. */
   readonly history: readonly Transition[];
@@ -291,6 +319,8 @@ export const RECORD_FIELDS = [
   "alarmNames",
   "promoteRequested",
   "approval",
+  "capacity",
+  "capacityWait",
 ] as const satisfies readonly (keyof ModelRecord)[];
 
 export type RecordField = (typeof RECORD_FIELDS)[number];

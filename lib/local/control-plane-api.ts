@@ -1,6 +1,7 @@
 // The control plane's part of the admin API on the gateway's port (loopback, same-origin, with the home's
 // secret, like the rest of it: admin-auth.ts):
-//   GET  /_modelship/status[?model=<name>]     every model's record, alarms with values and thresholds, route and faults
+//   GET  /_modelship/status[?model=<name>]     every model's record, alarms with values and thresholds, route and faults,
+//                                               each served version's replicas (ready/desired, autoscaler, last scale)
 //   POST /_modelship/commands                  {"command": "Rollback Requested" | "Abort Requested" | "Promote Requested"
 //                                               | "Approve Requested" | "Reject Requested", "model", "reason"?} → what was done, or why nothing was; who asked
 //                                               is who the secret authenticates, never a field of the body
@@ -25,6 +26,7 @@ import type { AdminExtension } from "./gateway/admin-api";
 import type { Fault } from "./gateway/fault-injection";
 import type { LocalGateway } from "./gateway/local-gateway";
 import type { LocalMetrics } from "./local-metrics";
+import type { LocalServing, ReplicaStatus } from "./local-serving";
 import { parseJsonObject, readCappedBody, sendJson } from "./gateway/http-messages";
 import { OpenAiError } from "./llama-server/openai-error";
 
@@ -38,6 +40,8 @@ export interface LocalModelStatus extends ModelRecord {
   readonly faults: { readonly stable?: Fault; readonly candidate?: Fault };
   /** The canary's prober of this model, while one runs. */
   readonly prober: ProberTarget | null;
+  /** The replicas of each version this control plane serves of the model: stable, candidate, previous stable. */
+  readonly replicas: readonly (ReplicaStatus & { readonly version: string })[];
 }
 
 export interface ControlPlaneSurface {
@@ -45,6 +49,8 @@ export interface ControlPlaneSurface {
   readonly gateway: LocalGateway;
   readonly metrics: LocalMetrics;
   readonly journal: ExecutionJournal;
+  /** Where the replicas of the versions served are counted. @default none: status shows no replicas */
+  readonly serving?: Pick<LocalServing, "replicaStatus">;
   /** Starts the rollout of a manifest in the local bucket, as its upload would. */
   startManifest(key: string): Promise<StartOutcome>;
 }
@@ -117,6 +123,10 @@ export async function statusOf(
       route: (await surface.gateway.describe(record.model)) ?? null,
       faults: { ...(stable ? { stable } : {}), ...(candidate ? { candidate } : {}) },
       prober: surface.metrics.probers().find((p) => p.model === record.model) ?? null,
+      replicas: [record.stable, record.candidate, record.previousStable].flatMap((served) => {
+        const replicas = served && surface.serving?.replicaStatus(served.handle);
+        return replicas ? [{ version: served.version, ...replicas }] : [];
+      }),
     });
   }
   return statuses.sort((a, b) => a.model.localeCompare(b.model));

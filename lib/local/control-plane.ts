@@ -196,7 +196,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     },
     log,
   });
-  const surface = { deps, gateway, metrics: runtime.metrics, journal, startManifest };
+  const surface = {
+    deps,
+    gateway,
+    metrics: runtime.metrics,
+    journal,
+    startManifest,
+    serving: runtime.serving,
+  };
   const api = controlPlaneApi(surface);
   gateway.mountAdmin(api);
   let consoleServer: ConsoleServer;

@@ -1,18 +1,29 @@
-// The Serving port on this machine: each candidate is a server process on a free 127.0.0.1 port — the
-// built-in llama.cpp server (lib/local/llama-server) on the version's GGUF file, or the stack's command
-// template — with its output in `<home>/logs/<rolloutId>.log`. Readiness is one `GET /health` per status
-// call; a process that exited is classified from its exit and log tail with the same signature table as the
-// EKS adapter. The endpoint's `baseUrl` ends in `/v1`, the OpenAI SDK's convention. A server's `/metrics` is
-// read as the one "pod" of its version, named after its process (a restarted server is a new pod).
+// The Serving port on this machine: each version is a set of server processes (replicas) on free 127.0.0.1
+// ports — the built-in llama.cpp server (lib/local/llama-server) on the version's GGUF file, or the stack's
+// command template — with their output in `<home>/logs/<rolloutId>.log` (replica 0) and
+// `<rolloutId>.replica-<n>.log`. A replica is ready once its `GET /health` answers 200 (each new replica is
+// polled until then); a process that exited is classified from its exit and log tail with the same signature
+// table as the EKS adapter. The endpoint's `baseUrl` ends in `/v1`, the OpenAI SDK's convention. Each
+// replica's `/metrics` is read as one "pod" of its version, named after its process.
 //
-// Processes are tracked in memory: deploying a rollout again while its process lives adopts it. A handle from
-// an earlier control plane (its process is gone, or belongs to no one here) is judged by its pid. Removing
-// is SIGTERM, then SIGKILL after a grace period; children are also stopped when this process ends.
+// Replicas: `scale` starts or stops processes; a replica leaving is first taken out of the gateway's rotation
+// (`replicasOf` no longer lists it), then waits until the gateway has nothing in flight to it (bounded), then
+// stops. Threads are split on a small machine: a replica gets `local.threads`, or fewer when the version's
+// replicas together would ask for more than the machine's cores (at least one each). The local autoscaler
+// (local-autoscaler.ts) moves the count within the manifest's range on the gateway's requests per replica;
+// a count the rollout sets pins it. Counts and autoscalers are kept in `<home>/serving.json`, so a restarted
+// control plane starts a version with the replicas it had.
+//
+// Processes are tracked in memory: deploying a rollout again while its processes live adopts them. A handle
+// from an earlier control plane (its process is gone, or belongs to no one here) is judged by its pid.
+// Removing is SIGTERM, then SIGKILL after a grace period; children are also stopped when this process ends.
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, open, readdir, readFile, stat } from "node:fs/promises";
 import { createServer, type AddressInfo, type Socket } from "node:net";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { StackConfig } from "../core/config";
 import { CandidateFailed } from "../core/errors";
 import { classifyFailure } from "../core/failure-signatures";
@@ -20,6 +31,7 @@ import { request } from "undici";
 import { describeNetworkError, readCappedText } from "../eval/http";
 import type {
   AutoscalerChoice,
+  AutoscalingSettings,
   CandidateHandle,
   CandidateSpec,
   CandidateStatus,
@@ -27,20 +39,36 @@ import type {
   Endpoint,
   PodMetrics,
   ReplicaCount,
+  ReplicaRange,
   Serving,
 } from "../ports";
+import { writeFileAtomic } from "./atomic-write";
 import { reapOnExit } from "./child-reaper";
+import {
+  type AutoscalerState,
+  autoscaleStep,
+  describeScaleCause,
+  type ScaleCause,
+  SLOTS_PER_SERVER,
+} from "./local-autoscaler";
 import { candidateCommand } from "./serving-command";
+import { StateFileInvalid } from "./state-file-invalid";
 
 export interface LocalServingOptions {
-  /** The local runtime's home folder (`.modelship`): logs go to `<home>/logs/`. */
+  /** The local runtime's home folder (`.modelship`): logs go to `<home>/logs/`, counts to `<home>/serving.json`. */
   readonly home: string;
   readonly config: StackConfig;
   /** The folder a bucket name stands for; the local bucket's name is its folder already (the default). */
   readonly weightsRoot?: (bucket: string) => string;
+  /** How often the autoscaler measures and decides. @default 1000 (the HPA's sync period is 15 s; tiny local models answer in milliseconds) */
+  readonly autoscaleEveryMs?: number;
+  /** How long a replica leaving waits for the gateway's requests to it to end before it is stopped. @default 30000 */
+  readonly drainMs?: number;
+  /** The machine's cores, that the replicas of a version share. @default os.availableParallelism() */
+  readonly cores?: number;
 }
 
-/** What a local handle's `details` hold. */
+/** What a local handle's `details` hold: the version's first replica. */
 interface ServerDetails {
   readonly pid: number;
   readonly port: number;
@@ -59,42 +87,98 @@ interface Exit {
   readonly signal: NodeJS.Signals | null;
 }
 
-interface Candidate {
+/** One server process of a version. */
+interface Replica {
   readonly child: ChildProcess;
-  readonly handle: CandidateHandle;
   readonly details: ServerDetails;
   readonly exit: Promise<Exit>;
   exited?: Exit;
   readyAt?: number;
+  /** Out of the gateway's rotation, about to stop. */
+  draining: boolean;
+}
+
+/** A version this instance serves: its replicas, the count it should run, its autoscaler. */
+interface ServedVersion {
+  readonly handle: CandidateHandle;
+  readonly spec: CandidateSpec;
+  /** The first replica's pid, the handle's: tells this deployment from an earlier one of the rollout. */
+  readonly originPid: number;
+  replicas: Replica[];
+  desired: number;
+  nextIndex: number;
+  autoscaler?: AutoscalerState;
+  lastScale?: ScaleCause;
+  /** Scale changes, one after another. */
+  changes: Promise<void>;
+  changing: boolean;
+}
+
+/** What `modelship status --local` shows of a version's replicas. */
+export interface ReplicaStatus {
+  readonly desired: number;
+  readonly ready: number;
+  readonly pids: readonly number[];
+  readonly autoscaler?: AutoscalingSettings & { readonly range: ReplicaRange };
+  readonly lastScale?: ScaleCause & { readonly description: string };
+}
+
+/** What `<home>/serving.json` keeps per rollout: enough to start a version again with its replicas. */
+interface KeptScale {
+  readonly desired: number;
+  readonly autoscaler?: { readonly settings: AutoscalingSettings; readonly range: ReplicaRange };
 }
 
 const HEALTH_TIMEOUT_MS = 2_000;
+const READY_POLL_MS = 250;
 const METRICS_TIMEOUT_MS = 5_000;
 /** As on EKS: a server's /metrics is a few hundred kilobytes; more is a failure, not read into memory. */
 const METRICS_BYTES = 4 * 1024 * 1024;
 const STOP_GRACE_MS = 10_000;
 const KILL_WAIT_MS = 5_000;
+const DRAIN_POLL_MS = 50;
 const LOG_TAIL_LINES = 40;
 const LOG_TAIL_BYTES = 64 * 1024;
 const LOG_LINE_CHARS = 1_000;
+/** A version runs at most this many processes here (the manifest's own cap is higher: EKS has more room). */
+const MAX_LOCAL_REPLICAS = 16;
 /** Set in each server's environment, so a pid can be recognised as a candidate before it is signalled. */
 const ROLLOUT_ENV = "MODELSHIP_ROLLOUT_ID";
 
 export class LocalServing implements Serving {
-  private readonly candidates = new Map<string, Candidate>();
+  private readonly versions = new Map<string, ServedVersion>();
   private readonly home: string;
   private readonly config: StackConfig;
   private readonly weightsRoot: (bucket: string) => string;
+  private readonly autoscaleEveryMs: number;
+  private readonly drainMs: number;
+  private readonly cores: number;
+  private readonly keptPath: string;
+  private inFlightOf: (baseUrl: string) => number = () => 0;
+  private autoscaleTimer: NodeJS.Timeout | undefined;
+  private keptWrites: Promise<void> = Promise.resolve();
 
   constructor(options: LocalServingOptions) {
     this.home = options.home;
     this.config = options.config;
     this.weightsRoot = options.weightsRoot ?? ((bucket) => bucket);
+    this.autoscaleEveryMs = options.autoscaleEveryMs ?? 1_000;
+    this.drainMs = options.drainMs ?? 30_000;
+    this.cores = options.cores ?? availableParallelism();
+    this.keptPath = join(this.home, "serving.json");
+  }
+
+  /**
+   * Where the requests in flight to a replica are counted (the gateway's, by the replica's base URL): the
+   * autoscaler measures them and a replica leaving waits for them. Without it both see none.
+   */
+  countInFlightWith(inFlightOf: (baseUrl: string) => number): void {
+    this.inFlightOf = inFlightOf;
   }
 
   async deploy(spec: CandidateSpec): Promise<CandidateHandle> {
-    const existing = this.candidates.get(spec.rolloutId);
-    if (existing && !existing.exited) return existing.handle;
+    const existing = this.versions.get(spec.rolloutId);
+    if (existing && existing.replicas.some((r) => !r.exited)) return existing.handle;
 
     const bucket = this.weightsRoot(spec.weights.bucket);
     const dir = join(bucket, spec.weights.prefix);
@@ -103,7 +187,371 @@ export class LocalServing implements Serving {
         hint: "Check that the version's files are in the local bucket under the rollout's prefix.",
       });
     }
+    const first = await this.startReplica(spec, 0, 1);
+    const handle: CandidateHandle = {
+      id: `local-${spec.rolloutId}`,
+      model: spec.model,
+      version: spec.version,
+      rolloutId: spec.rolloutId,
+      servedName: spec.servedName,
+      deployedAt: first.details.startedAt,
+      details: { ...first.details, spec: structuredClone(spec) },
+    };
+    this.versions.set(spec.rolloutId, {
+      handle,
+      spec: structuredClone(spec),
+      originPid: first.details.pid,
+      replicas: [first],
+      desired: 1,
+      nextIndex: 1,
+      changes: Promise.resolve(),
+      changing: false,
+    });
+    return handle;
+  }
+
+  async status(handle: CandidateHandle): Promise<CandidateStatus> {
+    const details = readDetails(handle);
+    const version = this.tracked(handle, details);
+    if (version) return this.versionStatus(version);
+    if (!isAlive(details.pid)) {
+      return {
+        phase: "failed",
+        reason: "ServerGone",
+        message: `The server process (pid ${details.pid}) is gone: the control plane that started it has stopped, or something else ended it.`,
+        hint: "Run the rollout again to deploy the candidate again.",
+        logTail: await readLogTail(details),
+      };
+    }
+    const health = await probeHealth(details);
+    if (health !== "ready") return health;
+    return { phase: "ready", readySeconds: (Date.now() - Date.parse(details.startedAt)) / 1000 };
+  }
+
+  /**
+   * Starts or stops server processes until the version runs `replicas` (a replica leaving drains first), and
+   * pins its autoscaler to that count; `"autoscaled"` gives the autoscaler the manifest's range back (the
+   * count is brought into it). Resolves once the processes are started or stopped, not when they are ready.
+   */
+  async scale(handle: CandidateHandle, replicas: number | "autoscaled"): Promise<void> {
+    if (replicas !== "autoscaled" && (!Number.isInteger(replicas) || replicas < 0)) {
+      throw new Error(`Cannot scale ${handle.id} to ${replicas} replicas: a count is a whole number ≥ 0.`);
+    }
+    const version = this.runningHere(handle);
+    if (replicas === "autoscaled") {
+      const { autoscaler } = version;
+      if (!autoscaler) return;
+      const { minReplicas, maxReplicas } = autoscaler.settings;
+      autoscaler.range = { minReplicas, maxReplicas };
+      autoscaler.history = [];
+      const inRange = Math.min(maxReplicas, Math.max(minReplicas, version.desired));
+      await this.change(version, inRange, "range");
+      return;
+    }
+    if (replicas > MAX_LOCAL_REPLICAS) {
+      throw new CandidateFailed(
+        `The local runtime runs at most ${MAX_LOCAL_REPLICAS} server processes per version, not ${replicas}.`,
+        { hint: "Lower serving.replicas (or maxReplicas) for a local rollout; larger fleets run on EKS." },
+      );
+    }
+    if (version.autoscaler) version.autoscaler.range = { minReplicas: replicas, maxReplicas: replicas };
+    await this.change(version, replicas, "rollout");
+  }
+
+  async replicas(handle: CandidateHandle): Promise<ReplicaCount> {
+    const details = readDetails(handle);
+    const version = this.tracked(handle, details);
+    if (!version) return { desired: 1, ready: (await this.status(handle)).phase === "ready" ? 1 : 0 };
+    return { desired: version.desired, ready: inRotation(version).length };
+  }
+
+  /**
+   * The local autoscaler for the version, on the gateway's requests per replica (local-autoscaler.ts) within
+   * `range`; the manifest's own range is what `scale(…, "autoscaled")` gives back.
+   */
+  async autoscale(
+    handle: CandidateHandle,
+    settings: AutoscalingSettings,
+    range: ReplicaRange,
+  ): Promise<AutoscalerChoice> {
+    if (settings.metric === "kvCacheUsage") {
+      // The manifest refuses it first (core/manifest-capacity.ts); a state from elsewhere is refused here.
+      throw new CandidateFailed(
+        `The local runtime cannot autoscale ${handle.model} ${handle.version} on kvCacheUsage: its llama.cpp server evaluates one request at a time, so the KV cache follows prompt length, not load.`,
+        { hint: "Use serving.autoscaling.metric: queueDepth or inFlight locally." },
+      );
+    }
+    if (settings.metric === "queueDepth" && this.config.local.command.trim() !== "") {
+      throw new CandidateFailed(
+        `The local runtime cannot autoscale ${handle.model} ${handle.version} on queueDepth with local.command: how many requests its server serves at once is unknown here.`,
+        { hint: "Use serving.autoscaling.metric: inFlight with local.command." },
+      );
+    }
+    const version = this.runningHere(handle);
+    version.autoscaler = { settings: structuredClone(settings), range: { ...range }, history: [] };
+    const inRange = Math.min(range.maxReplicas, Math.max(range.minReplicas, version.desired));
+    await this.change(version, inRange, "range");
+    this.autoscaleTimer ??= setInterval(() => void this.autoscaleAll(), this.autoscaleEveryMs).unref();
+    return {
+      kind: "local",
+      reason: `The local runtime scales ${handle.version} between ${settings.minReplicas} and ${settings.maxReplicas} server processes on ${settings.metric} (the gateway's ${settings.metric === "queueDepth" ? `requests waiting for one of a server's ${SLOTS_PER_SERVER} slot${SLOTS_PER_SERVER === 1 ? "" : "s"}` : "requests in flight"} per ready replica) against a target of ${settings.target}, down after ${settings.cooldownSeconds} s below it.`,
+    };
+  }
+
+  /** This machine's GPUs are not counted: whatever the server can use, it uses. */
+  async checkCapacity(gpus: number): Promise<CapacityCheck> {
+    return {
+      enough: true,
+      neededGpus: gpus,
+      freeGpus: 0,
+      reason: "The local runtime does not count GPUs: each server uses what this machine has.",
+    };
+  }
+
+  /** A ready replica of the version (the first one in rotation; replica 0 while it starts). */
+  async endpoint(handle: CandidateHandle, _purpose: "probe" | "load"): Promise<Endpoint> {
+    const details = readDetails(handle);
+    const version = this.tracked(handle, details);
+    const port = (version && inRotation(version)[0]?.details.port) ?? details.port;
+    return endpointAt(port, handle.servedName);
+  }
+
+  /** The replicas the gateway may send the version's requests to: ready and not draining. */
+  async replicasOf(handle: CandidateHandle): Promise<readonly Endpoint[]> {
+    const details = readDetails(handle);
+    const version = this.tracked(handle, details);
+    if (!version) return [endpointAt(details.port, handle.servedName)];
+    return inRotation(version).map((replica) => endpointAt(replica.details.port, handle.servedName));
+  }
+
+  async scrapeMetrics(handle: CandidateHandle): Promise<PodMetrics[]> {
+    const details = readDetails(handle);
+    const version = this.tracked(handle, details);
+    if (!version) return isAlive(details.pid) ? [await scrapeServer(details)] : [];
+    return Promise.all(
+      version.replicas
+        .filter((r) => !r.exited && r.readyAt !== undefined)
+        .map((r) => scrapeServer(r.details)),
+    );
+  }
+
+  /** What status shows of the version's replicas; undefined for a handle this instance does not run. */
+  replicaStatus(handle: CandidateHandle): ReplicaStatus | undefined {
+    const version = this.tracked(handle, readDetails(handle));
+    if (!version) return undefined;
+    const { autoscaler, lastScale } = version;
+    return {
+      desired: version.desired,
+      ready: inRotation(version).length,
+      pids: version.replicas.filter((r) => !r.exited).map((r) => r.details.pid),
+      ...(autoscaler && { autoscaler: { ...autoscaler.settings, range: { ...autoscaler.range } } }),
+      ...(lastScale && {
+        lastScale: {
+          ...lastScale,
+          description: describeScaleCause(lastScale, autoscaler?.settings.cooldownSeconds),
+        },
+      }),
+    };
+  }
+
+  /**
+   * Starts a version's servers again from the handle an earlier control plane recorded (its processes are
+   * gone): the same spec, new processes and ports, so a new handle, with the replicas and autoscaler kept in
+   * `<home>/serving.json`. A version of the rollout still running here is adopted instead.
+   */
+  async restart(handle: CandidateHandle): Promise<CandidateHandle> {
+    const details = readDetails(handle);
+    const running = this.versions.get(handle.rolloutId);
+    if (running && running.replicas.some((r) => !r.exited)) return running.handle;
+    if (!details.spec) {
+      throw new CandidateFailed(
+        `The server of ${handle.model} ${handle.version} (rollout ${handle.rolloutId}) cannot be started again: its handle was recorded by an older modelship without the deploy spec.`,
+        { hint: `Roll ${handle.model} out again (copy a new version into the bucket).` },
+      );
+    }
+    for (const pid of await candidatePids(handle.rolloutId)) await stopPid(pid);
+    const kept = (await this.readKept())[handle.rolloutId];
+    const restarted = await this.deploy(details.spec);
+    if (kept) {
+      const version = this.runningHere(restarted);
+      if (kept.autoscaler) {
+        await this.autoscale(restarted, kept.autoscaler.settings, kept.autoscaler.range);
+      }
+      if (kept.desired !== version.desired) await this.change(version, kept.desired, "range");
+    }
+    return restarted;
+  }
+
+  async remove(handle: CandidateHandle): Promise<void> {
+    const details = readDetails(handle);
+    const version = this.tracked(handle, details);
+    if (version) {
+      await this.stopVersion(version);
+      return;
+    }
+    // Not started by this control plane: signal the pids only if they are still this rollout's servers.
+    if (isAlive(details.pid) && (await isCandidateProcess(details.pid, handle.rolloutId))) {
+      for (const pid of await candidatePids(handle.rolloutId)) await stopPid(pid);
+    }
+  }
+
+  async removeRollout(_model: string, rolloutId: string): Promise<string[]> {
+    const version = this.versions.get(rolloutId);
+    if (!version) {
+      // Started by another control plane (or before a restart): found by the marker in its environment.
+      const pids = await candidatePids(rolloutId);
+      for (const pid of pids) await stopPid(pid);
+      return pids.map((pid) => `Stopped a server of rollout ${rolloutId} left running (pid ${pid}).`);
+    }
+    const pids = version.replicas.filter((r) => !r.exited).map((r) => r.details.pid);
+    await this.stopVersion(version);
+    return pids.map((pid) => `Stopped the server of rollout ${rolloutId} (pid ${pid}).`);
+  }
+
+  /** Stops every server this instance started and its autoscaler (test teardown, shutting the control plane down). */
+  async stopAll(): Promise<void> {
+    clearInterval(this.autoscaleTimer);
+    this.autoscaleTimer = undefined;
+    const versions = [...this.versions.values()];
+    this.versions.clear();
+    await Promise.all(versions.flatMap((version) => version.replicas.map(stopChild)));
+    await this.keptWrites;
+  }
+
+  private tracked(handle: CandidateHandle, details: ServerDetails): ServedVersion | undefined {
+    const version = this.versions.get(handle.rolloutId);
+    return version?.originPid === details.pid ? version : undefined;
+  }
+
+  /** The version of the handle, which must be served by this instance to be scaled. */
+  private runningHere(handle: CandidateHandle): ServedVersion {
+    const version = this.tracked(handle, readDetails(handle));
+    if (!version) {
+      throw new CandidateFailed(
+        `${handle.model} ${handle.version} (rollout ${handle.rolloutId}) is not served by this local runtime: its servers were started by an earlier one.`,
+        { hint: "Restart the local runtime (modelship local): it starts its stable versions again." },
+      );
+    }
+    return version;
+  }
+
+  private async versionStatus(version: ServedVersion): Promise<CandidateStatus> {
+    const crashed = version.replicas.find((r) => r.exited && !r.draining);
+    if (crashed?.exited) return this.exitedStatus(crashed.details, crashed.exited);
+    const live = version.replicas.filter((r) => !r.draining);
+    const [first] = live;
+    if (!first) {
+      return {
+        phase: "pending",
+        reason: "ScaledToZero",
+        message: `${version.handle.version} runs no server process now: it was scaled to 0 replicas.`,
+      };
+    }
+    await Promise.all(live.filter((r) => r.readyAt === undefined).map((r) => checkReady(r)));
+    const ready = live.filter((r) => r.readyAt !== undefined);
+    if (ready.length === 0) {
+      const health = await probeHealth(first.details);
+      return health === "ready" ? { phase: "pending", reason: "Starting", message: "Starting." } : health;
+    }
+    const readyAt = Math.min(...ready.map((r) => r.readyAt as number));
+    return { phase: "ready", readySeconds: (readyAt - Date.parse(version.handle.deployedAt)) / 1000 };
+  }
+
+  /** Queues a change of the version's count; resolves once its processes are started or stopped. */
+  private change(
+    version: ServedVersion,
+    replicas: number,
+    by: ScaleCause["by"],
+    cause?: ScaleCause,
+  ): Promise<void> {
+    const run = async () => {
+      // Removed meanwhile: nothing to start, and nothing to keep.
+      if (this.versions.get(version.handle.rolloutId) !== version) return;
+      version.changing = true;
+      try {
+        const from = version.desired;
+        version.desired = replicas;
+        if (from !== replicas) {
+          version.lastScale = cause ?? { at: new Date().toISOString(), from, to: replicas, by };
+        }
+        await this.reconcile(version);
+        await this.keep(version);
+      } finally {
+        version.changing = false;
+      }
+    };
+    const changed = version.changes.then(run, run);
+    version.changes = changed.catch(() => undefined);
+    return changed;
+  }
+
+  /** Starts or stops processes until the version runs its desired count. */
+  private async reconcile(version: ServedVersion): Promise<void> {
+    if (this.versions.get(version.handle.rolloutId) !== version) return;
+    // A replica that crashed is replaced, as a Deployment replaces a failed pod.
+    version.replicas = version.replicas.filter((r) => !r.exited);
+    const live = version.replicas.filter((r) => !r.draining);
+    if (live.length < version.desired) {
+      const started: Replica[] = [];
+      try {
+        for (let i = live.length; i < version.desired; i++) {
+          const index = version.nextIndex++;
+          started.push(await this.startReplica(version.spec, index, version.desired));
+        }
+      } finally {
+        version.replicas.push(...started);
+      }
+      return;
+    }
+    // The newest leave first: replica 0, the handle's, stays while the version runs any.
+    const leaving = live.slice(version.desired).reverse();
+    for (const replica of leaving) replica.draining = true;
+    await Promise.all(leaving.map((replica) => this.drainAndStop(version, replica)));
+  }
+
+  /** Out of rotation already: waits until the gateway has nothing in flight to it (bounded), then stops it. */
+  private async drainAndStop(version: ServedVersion, replica: Replica): Promise<void> {
+    const key = endpointAt(replica.details.port, version.handle.servedName).baseUrl;
+    const deadline = Date.now() + this.drainMs;
+    while (this.inFlightOf(key) > 0 && Date.now() < deadline && !replica.exited) {
+      await sleep(DRAIN_POLL_MS);
+    }
+    await stopChild(replica);
+    version.replicas = version.replicas.filter((r) => r !== replica);
+  }
+
+  private async stopVersion(version: ServedVersion): Promise<void> {
+    if (this.versions.get(version.handle.rolloutId) === version)
+      this.versions.delete(version.handle.rolloutId);
+    await version.changes;
+    await Promise.all(version.replicas.map(stopChild));
+    await this.forget(version.handle.rolloutId);
+    if (![...this.versions.values()].some((v) => v.autoscaler)) {
+      clearInterval(this.autoscaleTimer);
+      this.autoscaleTimer = undefined;
+    }
+  }
+
+  /** One autoscaler round: every autoscaled version not being changed measures and, if asked, scales. */
+  private async autoscaleAll(): Promise<void> {
+    for (const version of this.versions.values()) {
+      const { autoscaler } = version;
+      if (!autoscaler || version.changing) continue;
+      const inFlight = inRotation(version).map((r) =>
+        this.inFlightOf(endpointAt(r.details.port, version.handle.servedName).baseUrl),
+      );
+      const step = autoscaleStep(autoscaler, version.desired, inFlight, Date.now());
+      if (!step) continue;
+      await this.change(version, step.replicas, "autoscaler", step.cause).catch(() => undefined);
+    }
+  }
+
+  /** Starts one server process of the version; `of` is how many replicas it will run (threads are split by it). */
+  private async startReplica(spec: CandidateSpec, index: number, of: number): Promise<Replica> {
+    const bucket = this.weightsRoot(spec.weights.bucket);
+    const dir = join(bucket, spec.weights.prefix);
     const port = await freePort();
+    const { threads } = this.config.local;
     const command = await candidateCommand(this.config.local.command, {
       dir,
       weights: { bucket, prefix: spec.weights.prefix },
@@ -111,10 +559,12 @@ export class LocalServing implements Serving {
       servedName: spec.servedName,
       format: spec.format,
       contextSize: spec.maxModelLen,
-      threads: this.config.local.threads,
+      // The version's replicas share the machine: never more threads than cores in all, one at least each.
+      threads: threads * of > this.cores ? Math.max(1, Math.floor(this.cores / of)) : threads,
     });
     const argv = [command.command, ...command.args];
-    const logPath = join(this.home, "logs", `${spec.rolloutId.replace(/[^A-Za-z0-9._-]/g, "_")}.log`);
+    const name = spec.rolloutId.replace(/[^A-Za-z0-9._-]/g, "_");
+    const logPath = join(this.home, "logs", index === 0 ? `${name}.log` : `${name}.replica-${index}.log`);
     await mkdir(join(this.home, "logs"), { recursive: true });
     const startedAt = new Date();
     const log = await open(logPath, "a");
@@ -124,7 +574,7 @@ export class LocalServing implements Serving {
     try {
       await log.write(
         `--- ${startedAt.toISOString()} modelship starts ${spec.servedName} (${spec.model} ${spec.version}, ` +
-          `rollout ${spec.rolloutId}) on port ${port}: ${JSON.stringify(argv)}\n`,
+          `rollout ${spec.rolloutId}, replica ${index}) on port ${port}: ${JSON.stringify(argv)}\n`,
       );
       logOffset = (await log.stat()).size;
       child = spawn(command.command, command.args, {
@@ -152,171 +602,90 @@ export class LocalServing implements Serving {
     (child.stdin as Socket | null)?.unref();
     reapOnExit(child);
 
-    const details: ServerDetails = {
-      pid: child.pid as number,
-      port,
-      logPath,
-      logOffset,
-      startedAt: startedAt.toISOString(),
-      command: argv,
-      spec: structuredClone(spec),
+    const replica: Replica = {
+      child,
+      details: {
+        pid: child.pid as number,
+        port,
+        logPath,
+        logOffset,
+        startedAt: startedAt.toISOString(),
+        command: argv,
+      },
+      exit,
+      draining: false,
     };
-    const handle: CandidateHandle = {
-      id: `local-${spec.rolloutId}`,
-      model: spec.model,
-      version: spec.version,
-      rolloutId: spec.rolloutId,
-      servedName: spec.servedName,
-      deployedAt: details.startedAt,
-      details: { ...details },
-    };
-    const candidate: Candidate = { child, handle, details, exit };
     void exit.then((exited) => {
-      candidate.exited = exited;
+      replica.exited = exited;
       child.stdin?.destroy();
     });
-    this.candidates.set(spec.rolloutId, candidate);
-    return handle;
+    void untilReady(replica);
+    return replica;
   }
 
-  async status(handle: CandidateHandle): Promise<CandidateStatus> {
-    const details = readDetails(handle);
-    const candidate = this.tracked(handle, details);
-    if (candidate?.exited) return this.exitedStatus(details, candidate.exited);
-    if (!candidate && !isAlive(details.pid)) {
-      return {
-        phase: "failed",
-        reason: "ServerGone",
-        message: `The server process (pid ${details.pid}) is gone: the control plane that started it has stopped, or something else ended it.`,
-        hint: "Run the rollout again to deploy the candidate again.",
-        logTail: await readLogTail(details),
-      };
-    }
-    const health = await probeHealth(details);
-    if (health !== "ready") return health;
-    const readyAt = candidate ? (candidate.readyAt ??= Date.now()) : Date.now();
-    return { phase: "ready", readySeconds: (readyAt - Date.parse(details.startedAt)) / 1000 };
-  }
-
-  /**
-   * One server process per version: a count of one (or the autoscaler's, which a version here never has) is
-   * what it runs; more is refused — the manifest refuses it first (core/manifest-capacity.ts).
-   */
-  async scale(handle: CandidateHandle, replicas: number | "autoscaled"): Promise<void> {
-    if (replicas === 1 || replicas === "autoscaled") return;
-    throw new CandidateFailed(
-      `The local runtime serves ${handle.model} ${handle.version} with one server process and cannot run ${replicas}.`,
-      {
-        hint: "Run more replicas on EKS; locally leave serving.replicas and rollout.capacity at their defaults.",
-      },
-    );
-  }
-
-  async replicas(handle: CandidateHandle): Promise<ReplicaCount> {
-    return { desired: 1, ready: (await this.status(handle)).phase === "ready" ? 1 : 0 };
-  }
-
-  async autoscale(handle: CandidateHandle): Promise<AutoscalerChoice> {
-    throw new CandidateFailed(
-      `The local runtime has no autoscaler for ${handle.model} ${handle.version}: it serves one server process per version.`,
-      { hint: "Autoscale on EKS; locally remove serving.autoscaling." },
-    );
-  }
-
-  /** This machine's GPUs are not counted: whatever the server can use, it uses. */
-  async checkCapacity(gpus: number): Promise<CapacityCheck> {
-    return {
-      enough: true,
-      neededGpus: gpus,
-      freeGpus: 0,
-      reason: "The local runtime does not count GPUs: each server uses what this machine has.",
+  /** Keeps the version's count and autoscaler in `<home>/serving.json`, after earlier writes. */
+  private keep(version: ServedVersion): Promise<void> {
+    const { autoscaler } = version;
+    const entry: KeptScale = {
+      desired: version.desired,
+      ...(autoscaler && { autoscaler: { settings: autoscaler.settings, range: autoscaler.range } }),
     };
+    return this.updateKept((kept) => ({ ...kept, [version.handle.rolloutId]: entry }));
   }
 
-  async endpoint(handle: CandidateHandle, _purpose: "probe" | "load"): Promise<Endpoint> {
-    const { port } = readDetails(handle);
-    return { baseUrl: `http://127.0.0.1:${port}/v1`, headers: {}, servedName: handle.servedName };
+  private forget(rolloutId: string): Promise<void> {
+    return this.updateKept((kept) => {
+      const { [rolloutId]: _gone, ...rest } = kept;
+      return rest;
+    });
   }
 
-  async scrapeMetrics(handle: CandidateHandle): Promise<PodMetrics[]> {
-    const details = readDetails(handle);
-    const candidate = this.tracked(handle, details);
-    if (candidate?.exited || (!candidate && !isAlive(details.pid))) return [];
-    const pod = `server-pid-${details.pid}`;
+  private updateKept(update: (kept: Record<string, KeptScale>) => Record<string, KeptScale>): Promise<void> {
+    const written = this.keptWrites.then(async () => {
+      const kept = update(await this.readKept());
+      await writeFileAtomic(this.keptPath, `${JSON.stringify({ versions: kept }, null, 2)}\n`);
+    });
+    this.keptWrites = written.catch(() => undefined);
+    return written;
+  }
+
+  /** The kept counts by rollout; a file this version of modelship did not write is refused, not overwritten. */
+  private async readKept(): Promise<Record<string, KeptScale>> {
+    let text: string;
     try {
-      const response = await request(`http://127.0.0.1:${details.port}/metrics`, {
-        headers: { accept: "text/plain;version=0.0.4" },
-        signal: AbortSignal.timeout(METRICS_TIMEOUT_MS),
-      });
-      const text = await readCappedText(response.body, METRICS_BYTES);
-      if (response.statusCode !== 200) {
-        return [{ pod, error: `GET /metrics answered ${response.statusCode}: ${text.slice(0, 200).trim()}` }];
-      }
-      return [{ pod, text }];
+      text = await readFile(this.keptPath, "utf8");
     } catch (error) {
-      return [{ pod, error: `GET /metrics failed: ${describeNetworkError(error)}` }];
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
+      throw error;
     }
-  }
-
-  /**
-   * Starts a version's server again from the handle an earlier control plane recorded (its process is gone):
-   * the same spec, a new process and port, so a new handle. A server of the rollout still running here is
-   * adopted instead.
-   */
-  async restart(handle: CandidateHandle): Promise<CandidateHandle> {
-    const details = readDetails(handle);
-    const candidate = this.candidates.get(handle.rolloutId);
-    if (candidate && !candidate.exited) return candidate.handle;
-    if (!details.spec) {
-      throw new CandidateFailed(
-        `The server of ${handle.model} ${handle.version} (rollout ${handle.rolloutId}) cannot be started again: its handle was recorded by an older modelship without the deploy spec.`,
-        { hint: `Roll ${handle.model} out again (copy a new version into the bucket).` },
+    const problems: string[] = [];
+    let versions: unknown;
+    try {
+      versions = (JSON.parse(text) as { versions?: unknown }).versions;
+    } catch (error) {
+      problems.push(`it is not JSON: ${(error as Error).message}`);
+    }
+    if (
+      problems.length === 0 &&
+      (typeof versions !== "object" || versions === null || Array.isArray(versions))
+    ) {
+      problems.push('it has no "versions" object');
+    }
+    for (const [rolloutId, entry] of Object.entries((problems.length === 0 ? versions : {}) as object)) {
+      const desired = (entry as { desired?: unknown } | null)?.desired;
+      if (typeof desired !== "number" || !Number.isInteger(desired) || desired < 0) {
+        problems.push(`versions.${rolloutId}.desired must be a whole number ≥ 0`);
+      }
+    }
+    if (problems.length > 0) {
+      throw new StateFileInvalid(
+        this.keptPath,
+        "the local runtime's replica counts",
+        problems,
+        "Fix it, or move it away: the versions then start again with one server process each.",
       );
     }
-    if (isAlive(details.pid) && (await isCandidateProcess(details.pid, handle.rolloutId))) {
-      await stopPid(details.pid);
-    }
-    return this.deploy(details.spec);
-  }
-
-  async remove(handle: CandidateHandle): Promise<void> {
-    const details = readDetails(handle);
-    const candidate = this.tracked(handle, details);
-    if (candidate) {
-      await stopChild(candidate);
-      this.candidates.delete(handle.rolloutId);
-      return;
-    }
-    // Not started by this control plane: signal the pid only if it is still this rollout's server.
-    if (isAlive(details.pid) && (await isCandidateProcess(details.pid, handle.rolloutId))) {
-      await stopPid(details.pid);
-    }
-  }
-
-  async removeRollout(_model: string, rolloutId: string): Promise<string[]> {
-    const candidate = this.candidates.get(rolloutId);
-    if (!candidate) {
-      // Started by another control plane (or before a restart): found by the marker in its environment.
-      const pids = await candidatePids(rolloutId);
-      for (const pid of pids) await stopPid(pid);
-      return pids.map((pid) => `Stopped a server of rollout ${rolloutId} left running (pid ${pid}).`);
-    }
-    const { pid } = candidate.details;
-    const running = !candidate.exited;
-    await stopChild(candidate);
-    this.candidates.delete(rolloutId);
-    return running ? [`Stopped the server of rollout ${rolloutId} (pid ${pid}).`] : [];
-  }
-
-  /** Stops every candidate this instance started (test teardown, shutting the control plane down). */
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.candidates.values()].map(stopChild));
-    this.candidates.clear();
-  }
-
-  private tracked(handle: CandidateHandle, details: ServerDetails): Candidate | undefined {
-    const candidate = this.candidates.get(handle.rolloutId);
-    return candidate?.details.pid === details.pid ? candidate : undefined;
+    return versions as Record<string, KeptScale>;
   }
 
   private async exitedStatus(details: ServerDetails, exit: Exit): Promise<CandidateStatus> {
@@ -375,13 +744,56 @@ async function probeHealth(details: ServerDetails): Promise<"ready" | CandidateS
     : { phase: "pending", reason: "Starting", message: `The server answers GET /health with ${status}.` };
 }
 
-async function stopChild(candidate: Candidate): Promise<void> {
-  if (candidate.exited) return;
-  candidate.child.kill("SIGTERM");
-  if (await exitsWithin(candidate.exit, STOP_GRACE_MS)) return;
-  candidate.child.kill("SIGKILL");
-  if (await exitsWithin(candidate.exit, KILL_WAIT_MS)) return;
-  throw new Error(`The server process (pid ${candidate.details.pid}) did not stop, even after SIGKILL.`);
+async function stopChild(replica: Replica): Promise<void> {
+  if (replica.exited) return;
+  replica.draining = true;
+  replica.child.kill("SIGTERM");
+  if (await exitsWithin(replica.exit, STOP_GRACE_MS)) return;
+  replica.child.kill("SIGKILL");
+  if (await exitsWithin(replica.exit, KILL_WAIT_MS)) return;
+  throw new Error(`The server process (pid ${replica.details.pid}) did not stop, even after SIGKILL.`);
+}
+
+/** The replicas the gateway may send requests to: ready, running and not draining. */
+function inRotation(version: ServedVersion): Replica[] {
+  return version.replicas.filter((r) => r.readyAt !== undefined && !r.exited && !r.draining);
+}
+
+function endpointAt(port: number, servedName: string): Endpoint {
+  return { baseUrl: `http://127.0.0.1:${port}/v1`, headers: {}, servedName };
+}
+
+/** Marks the replica ready when its `GET /health` answers 200; true when it is. */
+async function checkReady(replica: Replica): Promise<boolean> {
+  if (replica.readyAt !== undefined) return true;
+  if ((await probeHealth(replica.details)) !== "ready" || replica.exited) return false;
+  replica.readyAt ??= Date.now();
+  return true;
+}
+
+/** Polls a new replica's health until it is ready, exits or is taken away: the gateway sends it nothing before. */
+async function untilReady(replica: Replica): Promise<void> {
+  while (!replica.exited && !replica.draining && !(await checkReady(replica))) {
+    await sleep(READY_POLL_MS, undefined, { ref: false });
+  }
+}
+
+/** One server's `/metrics`, as a pod named after its process. */
+async function scrapeServer(details: Pick<ServerDetails, "pid" | "port">): Promise<PodMetrics> {
+  const pod = `server-pid-${details.pid}`;
+  try {
+    const response = await request(`http://127.0.0.1:${details.port}/metrics`, {
+      headers: { accept: "text/plain;version=0.0.4" },
+      signal: AbortSignal.timeout(METRICS_TIMEOUT_MS),
+    });
+    const text = await readCappedText(response.body, METRICS_BYTES);
+    if (response.statusCode !== 200) {
+      return { pod, error: `GET /metrics answered ${response.statusCode}: ${text.slice(0, 200).trim()}` };
+    }
+    return { pod, text };
+  } catch (error) {
+    return { pod, error: `GET /metrics failed: ${describeNetworkError(error)}` };
+  }
 }
 
 async function stopPid(pid: number): Promise<void> {

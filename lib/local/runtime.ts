@@ -205,7 +205,10 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
     adminSecret: await createAdminSecret(home),
     port: options.gatewayPort ?? config.local.gatewayPort,
     endpointOf: (handle) => serving.endpoint(handle, "probe"),
+    replicasOf: (handle) => serving.replicasOf(handle),
   });
+  // A replica leaving waits for the gateway's requests to it; the autoscaler measures them.
+  serving.countInFlightWith((baseUrl) => gateway.inFlight(baseUrl));
   const events = new JsonlEvents(paths.events);
   const deps: StageDeps = {
     // The prober goes through the gateway, so the faults injected there reach its requests too; the rules

@@ -1,23 +1,37 @@
 // The CanaryStep stage: moves the model's weights to the next step of the plan's canary (the first step is
 // never 0%: some gateways fail a weight-0 dark launch), arming the rollout's alarms and prober at the first
-// step, before any traffic moves. The step is recorded first — its weights, the canary position and the
-// alarms' names, with the "Canary Weight Changed" event to announce — conditionally on the rollout still
-// owning the model; then the world follows the record, each change fenced (lib/pipeline/rollout-fence.ts), so
-// a rollback that acts at any point finds in the record everything it must undo, and the stage, having lost
-// the model, undoes its own late changes. Idempotent: a retried step that finds itself recorded and announced
-// does nothing; one that finds its event still pending makes the same (idempotent) changes again and
-// announces it.
+// step, before any traffic moves. Capacity first (lib/pipeline/canary-capacity.ts): the candidate is scaled to
+// the replicas the step's weight needs and the weight moves only once they are ready — until then the step
+// answers `scaling` (its weight not applied) and the state machine polls it again after a Wait, within the
+// candidate's startup budget (`plan.maxReadinessChecks`, then CandidateTimeout); in `constrained` the stable
+// gives up a replica only after the weight it served has moved. The step is recorded first — its weights, the
+// canary position and the alarms' names, with the "Canary Weight Changed" event to announce — conditionally
+// on the rollout still owning the model; then the world follows the record, each change fenced
+// (lib/pipeline/rollout-fence.ts), so a rollback that acts at any point finds in the record everything it must
+// undo, and the stage, having lost the model, undoes its own late changes. Idempotent: a retried step that
+// finds itself recorded and announced does nothing; one that finds its event still pending makes the same
+// (idempotent) changes again and announces it.
 
 import { canaryWeights, nextCanaryStep } from "../core/canary-policy";
+import { CandidateTimeout } from "../core/errors";
 import { describeStickiness } from "../core/sticky-routing";
 import type { CanaryPosition, ExecutionState, ModelRecord, RolloutPlan } from "../core/rollout";
+import {
+  CANARY_CAPACITY_USES,
+  CANARY_SCALING_STAGE,
+  canaryCapacity,
+  capacityStep,
+  plural,
+  type ReplicasPending,
+  scaleForStep,
+} from "./canary-capacity";
 import { ANNOUNCE_USES, announcePending, stageComplete } from "./announce";
 import { ARMING_USES, armRolloutWatch, rolloutAlarms } from "./canary-arming";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { planAndManifest, previousCanaryStep } from "./canary-state";
 import type { StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
-import type { CanaryProgress } from "./flow-state";
+import type { CanaryProgress, CanaryScaling } from "./flow-state";
 import { FENCE_USES, RolloutFence } from "./rollout-fence";
 import { ROUTE_UNDO_USES, routeUndo } from "./stage-undos";
 
@@ -27,7 +41,14 @@ export const CANARY_STEP_USES = combinedUse(
   FENCE_USES,
   ANNOUNCE_USES,
   ROUTE_UNDO_USES,
-  portUse({ store: ["get", "record"], gateway: ["setWeights"], events: ["emit"], clock: ["now"] }),
+  CANARY_CAPACITY_USES,
+  portUse({
+    store: ["get", "record"],
+    gateway: ["setWeights"],
+    serving: ["replicas"],
+    events: ["emit"],
+    clock: ["now"],
+  }),
 );
 
 type CanaryStepDeps = DepsUsing<typeof CANARY_STEP_USES> & Pick<StageDeps, "config">;
@@ -41,17 +62,49 @@ export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): P
   const record = await fence.check();
   const { stable, candidate } = canaryVersions(record, rollout.id);
 
-  const progress = nextStep(plan, previousCanaryStep(state));
+  const applied = previousCanaryStep(state);
+  const progress = nextStep(plan, applied);
   const weights = canaryWeights(plan, progress.weight);
   const alarms = rolloutAlarms(rollout, manifest, stable.version, deps);
   const { stickiness } = manifest.rollout;
   const recorded = record.canary?.step === progress.step && record.canary.weight === progress.weight;
   if (recorded && (await stageComplete(deps, record, rollout.id, STAGE))) return progress;
   if (!recorded) {
+    const context = { rollout, manifest, plan, stable, candidate, fence };
+    const capacity = await canaryCapacity(record, context, deps);
+    const moves = capacityStep(capacity.capacity, plan, progress.step);
+    if (
+      progress.step === 1 &&
+      moves.moves.some((m) => m.kind === "setWeight" && m.weight < progress.weight)
+    ) {
+      // The first step moves traffic on its way (constrained, a stable of several replicas): armed before that.
+      if (!record.alarmNames) {
+        await fence.record(
+          {
+            at: deps.clock.now().toISOString(),
+            rolloutId: rollout.id,
+            version: rollout.version,
+            stage: CANARY_SCALING_STAGE,
+            status: "running",
+            reason: `Arming ${rollout.model} ${candidate.version}'s alarms and prober: its first step moves traffic on its way to ${progress.weight}%.`,
+          },
+          { alarmNames: alarms.alarmNames, ...(capacity.unrecorded && { capacity: capacity.capacity }) },
+        );
+        capacity.unrecorded = false;
+      }
+      await armRolloutWatch(rollout, alarms, deps, fence);
+    }
+    const pending = await scaleForStep(moves, await fence.check(), context, capacity, deps);
+    if (pending) return scalingProgress(state, plan, progress, applied, pending, deps.clock.now());
     const sticky = stickiness
       ? ` Requests with ${describeStickiness(stickiness)} stay on the version their key is on.`
       : "";
-    const message = `${rollout.model} ${candidate.version} takes ${progress.weight}% of traffic, ${stable.version} ${weights.stable}% (step ${progress.step} of ${progress.steps}); baking ${progress.bakeSeconds} s.${sticky}`;
+    const replicas = {
+      candidate: (await deps.serving.replicas(candidate.handle)).desired,
+      stable: (await deps.serving.replicas(stable.handle)).desired,
+    };
+    const scaled = scalingSeconds(state, progress, deps.clock.now());
+    const message = `${rollout.model} ${candidate.version} takes ${progress.weight}% of traffic, ${stable.version} ${weights.stable}% (step ${progress.step} of ${progress.steps}); ${candidate.version} runs ${plural(replicas.candidate, "replica")}, ${stable.version} ${replicas.stable}${scaled === undefined ? "" : ` (${candidate.version}'s new replicas were ready ${scaled} s after the scale)`}; baking ${progress.bakeSeconds} s.${sticky}`;
     const event = rolloutEvent("Canary Weight Changed", rollout, STAGE, message, deps.clock, {
       data: {
         step: progress.step,
@@ -61,6 +114,7 @@ export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): P
         weights,
         stableVersion: stable.version,
         bakeSeconds: progress.bakeSeconds,
+        replicas,
         ...(stickiness && { stickiness }),
       },
     });
@@ -84,6 +138,7 @@ export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): P
           ...(stickiness && { stickiness }),
         },
         alarmNames: record.alarmNames ?? alarms.alarmNames,
+        ...(capacity.unrecorded && { capacity: capacity.capacity }),
       },
       { announce: [event] },
     );
@@ -97,6 +152,64 @@ export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): P
   );
   await announcePending(deps, rollout.model, rollout.id);
   return progress;
+}
+
+/**
+ * The step's answer while the candidate's new replicas start: `$.canary` stays the step applied before (none:
+ * step 0 at weight 0), with what it waits for; the state machine polls again, and past the candidate's startup
+ * budget the rollout is rolled back.
+ */
+function scalingProgress(
+  state: ExecutionState,
+  plan: RolloutPlan,
+  progress: CanaryProgress,
+  applied: CanaryProgress | undefined,
+  pending: ReplicasPending,
+  now: Date,
+): CanaryProgress {
+  const earlier = ongoingScaling(state, progress);
+  const checks = (earlier?.checks ?? 0) + 1;
+  const since = earlier?.since ?? now.toISOString();
+  if (checks > plan.maxReadinessChecks) {
+    throw new CandidateTimeout(
+      `The candidate's replicas for step ${progress.step} (${progress.weight}%) were not ready after ${plan.maxReadinessChecks} checks, one every ${plan.readinessPollSeconds} s since ${since}: ${pending.reason}`,
+      {
+        hint: "Check the new pods' events and logs (modelship status names the workload): the cluster may lack room for them, or they may fail to start.",
+      },
+    );
+  }
+  const {
+    check: _check,
+    scaling: _scaling,
+    ...before
+  } = applied ?? {
+    step: 0,
+    steps: progress.steps,
+    weight: 0,
+    bakeSeconds: 0,
+  };
+  const scaling: CanaryScaling = {
+    step: progress.step,
+    weight: progress.weight,
+    replicas: pending.replicas,
+    ready: pending.ready,
+    checks,
+    since,
+    reason: pending.reason,
+  };
+  return { ...before, scaling };
+}
+
+/** What the state says the step has waited for so far, when the previous call of this step was waiting. */
+function ongoingScaling(state: ExecutionState, progress: CanaryProgress): CanaryScaling | undefined {
+  const scaling = state.canary?.["scaling"] as CanaryScaling | undefined;
+  return scaling?.step === progress.step ? scaling : undefined;
+}
+
+/** Seconds from the step's first wait for new replicas to now; undefined when it did not wait. */
+function scalingSeconds(state: ExecutionState, progress: CanaryProgress, now: Date): number | undefined {
+  const since = ongoingScaling(state, progress)?.since;
+  return since === undefined ? undefined : Math.round((now.getTime() - Date.parse(since)) / 1000);
 }
 
 /** The step after the one applied (none before the first); past the last, the state machine promotes. */

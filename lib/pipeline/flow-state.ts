@@ -37,6 +37,27 @@ export interface CanaryProgress {
   /** The Bake state waits this long. */
   readonly bakeSeconds: number;
   readonly check?: CanaryCheck;
+  /**
+   * Present while the next step waits for the candidate's new replicas to be ready: its weight has not moved,
+   * so `step`, `weight` and `bakeSeconds` are still the step applied before (step 0 before the first). The
+   * state machine waits `plan.readinessPollSeconds` and calls CanaryStep again.
+   */
+  readonly scaling?: CanaryScaling;
+}
+
+/** What a canary step waits for before its weight moves (lib/pipeline/canary-capacity.ts). */
+export interface CanaryScaling {
+  /** The step (1-based) and weight waiting to be applied. */
+  readonly step: number;
+  readonly weight: number;
+  /** The candidate's replicas the weight needs, and how many were ready at the last look. */
+  readonly replicas: number;
+  readonly ready: number;
+  /** Looks so far; past `plan.maxReadinessChecks` the step fails with CandidateTimeout. */
+  readonly checks: number;
+  /** ISO timestamp of the first look that found them not ready. */
+  readonly since: string;
+  readonly reason: string;
 }
 
 /** What Promote, Finalize, Rollback and Cleanup return (`$.outcome`). */

@@ -1,13 +1,16 @@
 // How a stage takes back its own changes when its rollout lost the model while it ran (RolloutFence). Each
-// undo is idempotent and reaches only what the stage changed — its version's route entry, alarms, prober and
-// registry entry — so it is safe after a rollback that already put things right.
+// undo is idempotent and reaches only what the stage changed — its version's route entry, alarms, prober,
+// registry entry and the stable's size — so it is safe after a rollback that already put things right.
 
+import type { ServingVersion } from "../core/rollout";
 import type { StageDeps } from "./deps";
 import { portUse } from "./port-use";
 import type { Undo } from "./rollout-fence";
 
 /** What `routeUndo` calls: it reads the route, then gives the version it replaced 100% and removes its own. */
 export const ROUTE_UNDO_USES = portUse({ gateway: ["describe", "promote", "removeBackend"] });
+/** What `scaleUndo` calls. */
+export const SCALE_UNDO_USES = portUse({ serving: ["scale"] });
 /** What `registryUndo` calls. */
 export const REGISTRY_UNDO_USES = portUse({ registry: ["getStatus", "setStatus"] });
 
@@ -58,6 +61,25 @@ export function registryUndo(
     run: async () => {
       if ((await registry.getStatus(model, version)) !== undefined)
         await registry.setStatus(model, version, "Rejected", reason);
+    },
+  };
+}
+
+/**
+ * The stable back at the size it had when the canary began, its autoscaler (if any) given its range back: after
+ * a stage scaled it down for a rollout that a rollback meanwhile took off — the rollback restored it first, and
+ * the stage's late change must not leave it short.
+ */
+export function scaleUndo(
+  serving: Pick<StageDeps["serving"], "scale">,
+  version: ServingVersion,
+  replicas: number,
+): Undo {
+  return {
+    what: `scale ${version.version} back to ${replicas} replica${replicas === 1 ? "" : "s"}`,
+    run: async () => {
+      await serving.scale(version.handle, replicas);
+      await serving.scale(version.handle, "autoscaled");
     },
   };
 }

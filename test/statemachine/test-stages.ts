@@ -265,7 +265,14 @@ export const HAPPY_PATH_TO_GATEWAY = [
   "HasStableVersion",
 ];
 
-export const CANARY_ROUND = ["CanaryStep", "Bake", "CheckCanary", "HasStepHooks", "CanaryVerdict"];
+export const CANARY_ROUND = [
+  "CanaryStep",
+  "IsCanaryStepApplied",
+  "Bake",
+  "CheckCanary",
+  "HasStepHooks",
+  "CanaryVerdict",
+];
 
 export const PROMOTION = [
   "HasPrePromoteHooks",

@@ -87,16 +87,39 @@ describe("serving.replicas and serving.autoscaling", () => {
     expect(load("serving: {replicas: 65}").findings[0]).toMatchObject({ path: "serving.replicas" });
   });
 
-  it("refuses more than one replica and autoscaling on the local runtime, which runs one server per version", () => {
+  it("runs replicas and autoscaling on queue depth or requests in flight on the local runtime", () => {
     for (const text of [
       "serving: {replicas: 2}",
       "serving:\n  autoscaling: {minReplicas: 1, maxReplicas: 2, metric: queueDepth, target: 2}\n",
+      "serving:\n  autoscaling: {minReplicas: 1, maxReplicas: 3, metric: inFlight, target: 2}\n",
     ]) {
-      const { manifest, findings } = load(text, LOCAL);
-      expect(manifest, text).toBeUndefined();
-      expect(findings, text).toEqual([expect.objectContaining({ code: "manifest.replicas-local" })]);
+      expect(load(text, LOCAL).findings, text).toEqual([]);
     }
-    expect(load("serving: {replicas: 1}", LOCAL).manifest).toBeDefined();
+  });
+
+  it("refuses autoscaling on the KV cache locally, with the reason: one sequence per server", () => {
+    const { manifest, findings } = load(
+      "serving:\n  autoscaling: {minReplicas: 1, maxReplicas: 2, metric: kvCacheUsage, target: 0.7}\n",
+      LOCAL,
+    );
+    expect(manifest).toBeUndefined();
+    expect(findings).toEqual([
+      expect.objectContaining({
+        code: "manifest.kv-cache-local",
+        path: "serving.autoscaling.metric",
+        message: expect.stringContaining("one request at a time"),
+      }),
+    ]);
+  });
+
+  it("refuses queueDepth with local.command, whose server's parallel slots modelship does not know", () => {
+    const withCommand = { ...LOCAL, local: { ...LOCAL.local, command: "vllm serve {dir} --port {port}" } };
+    const queue =
+      "serving:\n  autoscaling: {minReplicas: 1, maxReplicas: 2, metric: queueDepth, target: 1}\n";
+    expect(load(queue, withCommand).findings).toEqual([
+      expect.objectContaining({ code: "manifest.queue-depth-command", path: "serving.autoscaling.metric" }),
+    ]);
+    expect(load(queue.replace("queueDepth", "inFlight"), withCommand).findings).toEqual([]);
   });
 });
 

@@ -209,7 +209,9 @@ describe("A canary", () => {
     ]);
     const [first] = world.events.ofType("Canary Weight Changed");
     expect(first?.detail).toMatchObject({ model: MODEL, version: "v2", rolloutId: state.rollout.id });
-    expect(first?.detail.message).toBe("llama v2 takes 10% of traffic, v1 90% (step 1 of 3); baking 60 s.");
+    expect(first?.detail.message).toBe(
+      "llama v2 takes 10% of traffic, v1 90% (step 1 of 3); v2 runs 1 replica, v1 1; baking 60 s.",
+    );
   });
 
   it("never starts at 0%: some gateways fail a weight-0 dark launch", async () => {

@@ -63,7 +63,7 @@ describe("A sticky canary (rollout.stickiness)", () => {
     const [changed] = world.events.ofType("Canary Weight Changed");
     expect(changed?.detail.data).toMatchObject({ weight: 25, stickiness: STICKINESS });
     expect(changed?.detail.message).toBe(
-      "llama v2 takes 25% of traffic, v1 75% (step 1 of 4); baking 60 s. Requests with header x-session-id stay on the version their key is on.",
+      "llama v2 takes 25% of traffic, v1 75% (step 1 of 4); v2 runs 1 replica, v1 1; baking 60 s. Requests with header x-session-id stay on the version their key is on.",
     );
   });
 

@@ -1,7 +1,8 @@
 // The local gateway's OpenAI-compatible front door (`/v1/…`): reads the body's `model`, picks that model's
 // backend — the variant `x-modelship-variant` names, the version a sticky rollout's conversation key hashes
 // to, or a draw by the route's weights — applies the variant's injected fault, and forwards the request to
-// the backend's server. It measures nothing itself:
+// one of the backend's replicas — the one with the fewest requests in flight (replica-balancer.ts). It
+// measures nothing itself:
 // as on EKS, the canary's alarms watch the prober's chats and the servers' own metrics (scraped by the
 // prober), so a fault meant for real-traffic alarms is a server delay the server itself measures.
 
@@ -12,6 +13,7 @@ import { OpenAiError } from "../llama-server/openai-error";
 import { decideFault, type Fault, SERVER_DELAY_HEADER } from "./fault-injection";
 import { forward, type Upstream } from "./forwarding";
 import { parseJsonObject, readCappedBody, sendError, sendJson } from "./http-messages";
+import type { ReplicaBalancer } from "./replica-balancer";
 import type { RouteTable } from "./route-table";
 
 /** Chat requests with long contexts are a few MB; anything far bigger is not a model request. */
@@ -25,6 +27,9 @@ interface FrontDoor {
   faultOf(model: string, variant: Variant): Fault | undefined;
   readonly random: () => number;
   readonly endpointOf: (handle: CandidateHandle) => Promise<Endpoint>;
+  /** The backend's replicas in rotation (ready and not draining); one, its endpoint, when not given. */
+  readonly replicasOf?: (handle: CandidateHandle) => Promise<readonly Endpoint[]>;
+  readonly balancer: ReplicaBalancer;
   readonly agents: Upstream["agents"];
 }
 
@@ -103,13 +108,21 @@ export async function serveModelRequest(
     return;
   }
 
-  let endpoint: Endpoint;
+  let replicas: readonly Endpoint[];
   try {
-    endpoint = await door.endpointOf(backend.handle);
+    replicas = door.replicasOf
+      ? await door.replicasOf(backend.handle)
+      : [await door.endpointOf(backend.handle)];
   } catch (error) {
     sendError(response, unreachable(model, backend, error), served);
     return;
   }
+  const picked = door.balancer.pick(backend.handle.rolloutId, replicas, (replica) => replica.baseUrl);
+  if (!picked) {
+    sendError(response, unreachable(model, backend, new Error("none of its replicas is ready now")), served);
+    return;
+  }
+  let endpoint = picked.replica;
   if (fault.serverDelay) {
     // The server holds the request itself (a slow prefill), so its own metrics see the delay.
     const { delayMs, minPromptTokens } = fault.serverDelay;
@@ -122,18 +135,22 @@ export async function serveModelRequest(
       },
     };
   }
-  await forward(
-    {
-      method: request.method ?? "POST",
-      path: `${url.pathname.slice("/v1".length)}${url.search}`,
-      headers: request.headers,
-      body,
-      clientAddress: request.socket.remoteAddress,
-    },
-    { endpoint, agents: door.agents },
-    response,
-    served,
-  );
+  try {
+    await forward(
+      {
+        method: request.method ?? "POST",
+        path: `${url.pathname.slice("/v1".length)}${url.search}`,
+        headers: request.headers,
+        body,
+        clientAddress: request.socket.remoteAddress,
+      },
+      { endpoint, agents: door.agents },
+      response,
+      served,
+    );
+  } finally {
+    picked.done();
+  }
 }
 
 function requestedVariant(request: IncomingMessage): Variant | undefined {

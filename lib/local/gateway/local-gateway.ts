@@ -1,6 +1,7 @@
 // The Gateway port on this machine: a weighted reverse proxy on one 127.0.0.1 port, the local stand-in for
 // an HTTPRoute on a Kubernetes gateway. Its routes follow the same rules (route-table.ts); it forwards
-// OpenAI requests by model and weight (front-door.ts), injects faults per variant and serves an admin API
+// OpenAI requests by model and weight (front-door.ts) to the least busy of a version's replicas
+// (replica-balancer.ts), injects faults per variant and serves an admin API
 // (admin-api.ts). Routes and faults are kept in `<home>/gateway.json`, so a restarted control plane serves what it served before.
 // Only the control plane's process changes them (others go through the admin API), so no file lock is needed.
 
@@ -21,6 +22,7 @@ import type { Fault } from "./fault-injection";
 import { serveModelRequest } from "./front-door";
 import { type FaultTable, readGatewayState, writeGatewayState } from "./gateway-state-file";
 import { sendError } from "./http-messages";
+import { ReplicaBalancer } from "./replica-balancer";
 import { type RouteSlots, RouteTable } from "./route-table";
 
 /** Serves a request under a prefix mounted with `mountPages`; rejects with the OpenAiError to answer. */
@@ -35,6 +37,11 @@ export interface LocalGatewayOptions {
   readonly port: number;
   /** Where a backend's server answers (Serving.endpoint). */
   readonly endpointOf: (handle: CandidateHandle) => Promise<Endpoint>;
+  /**
+   * A backend's replicas in rotation (Serving's ready replicas that are not draining): a request goes to the
+   * one with the fewest in flight. @default the one replica `endpointOf` names
+   */
+  readonly replicasOf?: (handle: CandidateHandle) => Promise<readonly Endpoint[]>;
   /** Uniform in [0, 1): draws backends by weight and faults by percentage. Seed it in tests. */
   readonly random?: () => number;
 }
@@ -62,6 +69,7 @@ export class LocalGateway implements Gateway {
     http: new HttpAgent({ keepAlive: true }),
     https: new HttpsAgent({ keepAlive: true }),
   };
+  private readonly balancer = new ReplicaBalancer();
   private writes: Promise<void> = Promise.resolve();
   private readonly adminExtensions: AdminExtension[] = [];
   private readonly pages: { prefix: string; serve: PageHandler }[] = [];
@@ -92,6 +100,8 @@ export class LocalGateway implements Gateway {
         this.setFault(model, variant, fault),
       random: options.random ?? Math.random,
       endpointOf: options.endpointOf,
+      ...(options.replicasOf && { replicasOf: options.replicasOf }),
+      balancer: this.balancer,
       agents: this.agents,
       extensions: this.adminExtensions,
     };
@@ -137,6 +147,8 @@ export class LocalGateway implements Gateway {
   }
 
   async removeBackend(model: string, version: string): Promise<void> {
+    const removed = (await this.describe(model))?.backends.find((b) => b.version === version);
+    if (removed) this.balancer.forget(removed.handle.rolloutId);
     this.routes.removeBackend(model, version);
     if (!this.routes.has(model)) this.faults.delete(model);
     await this.save();
@@ -182,6 +194,14 @@ export class LocalGateway implements Gateway {
     if (byVariant.size > 0) this.faults.set(model, byVariant);
     else this.faults.delete(model);
     await this.save();
+  }
+
+  /**
+   * Requests this gateway sent to the replica at `baseUrl` whose answers have not ended: what the local
+   * autoscaler measures and what draining a replica waits for.
+   */
+  inFlight(baseUrl: string): number {
+    return this.balancer.inFlightOf(baseUrl);
   }
 
   faultOf(model: string, variant: Variant): Fault | undefined {
