@@ -1,5 +1,6 @@
 // What `modelship status` prints for a model: what serves it now — stable and candidate with their weights,
-// the canary's step and, for a sticky rollout, the conversation key it keeps on one version, the previous
+// the canary's step and, for a sticky rollout, the conversation key it keeps on one version, a shadow under
+// way (how much of the stable's traffic is copied to the candidate, for how long, how far in), the previous
 // stable kept warm during a watch — each alarm's state with what it watches
 // (real traffic, the prober's chats, or auto: traffic when a period has enough requests, else the probes),
 // its evaluation as CloudWatch explains it (how many of the last N periods breach, the M it takes, the periods
@@ -7,6 +8,7 @@
 
 import type { AlarmEvaluation, AlarmState, TreatMissingData } from "../core/alarm-spec";
 import { alarmWatches } from "../core/canary-alarms";
+import { describeShadowProgress } from "../core/shadow";
 import { describeStickiness } from "../core/sticky-routing";
 import type { ModelRecord, ServingVersion } from "../core/rollout";
 import { terminalText } from "../core/terminal-text";
@@ -17,9 +19,11 @@ export interface ModelStatus {
   readonly record: ModelRecord;
   /** The states of the alarms the record names; an alarm CloudWatch no longer has is absent. */
   readonly alarms: readonly AlarmState[];
+  /** When status is asked: how far in a shadow is. Default: now. */
+  readonly now?: Date;
 }
 
-export function formatModelStatus({ record, alarms }: ModelStatus): string {
+export function formatModelStatus({ record, alarms, now = new Date() }: ModelStatus): string {
   const lines = [`${record.model}  ${headline(record)}`];
   const rows: [string, string][] = [];
   const weights =
@@ -33,6 +37,13 @@ export function formatModelStatus({ record, alarms }: ModelStatus): string {
     rows.push([
       "sticky",
       `${describeStickiness(stickiness)}: a request with it stays on the version its value hashes to; without it, by weight`,
+    ]);
+  }
+  const shadow = record.lock?.rolloutId === record.shadow?.rolloutId ? record.shadow : undefined;
+  if (shadow) {
+    rows.push([
+      "shadow",
+      `${describeShadowProgress(shadow, now)}: every user is answered by stable, the copies' answers are thrown away`,
     ]);
   }
   if (record.previousStable) {

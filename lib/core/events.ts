@@ -12,6 +12,8 @@ export const EMITTED_DETAIL_TYPES = [
   "Model Rolled Back",
   "Rollout Rejected",
   "Approval Requested",
+  "Shadow Started",
+  "Shadow Ended",
 ] as const;
 export type EmittedDetailType = (typeof EMITTED_DETAIL_TYPES)[number];
 

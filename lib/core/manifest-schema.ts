@@ -4,6 +4,7 @@
 
 import { z } from "zod";
 import type { RolloutStrategy } from "./rollout-strategy";
+import type { ShadowSettings } from "./shadow";
 import { HTTP_TOKEN_PATTERN, type Stickiness } from "./sticky-routing";
 
 /** `<name>` becomes a Kubernetes name: a DNS-1123 label, ≤ 63 chars, starting and ending alphanumeric. */
@@ -243,6 +244,16 @@ export const manifestSchema = z.strictObject({
             "expected exactly one of 'header' and 'cookie', the name of the request's conversation key, e.g. {header: x-session-id} or {cookie: session}",
         })
         .optional(),
+      /**
+       * Before the first canary step (blue/green: before the switch), `percent` of the stable's real requests
+       * are copied to the candidate for `seconds`, its answers thrown away, judged by the alarms (core/shadow.ts).
+       */
+      shadow: z
+        .strictObject({
+          percent: z.number().int().min(1).max(100),
+          seconds: z.number().int().min(0).optional(),
+        })
+        .optional(),
       /** Go on, with a warning, when a bake or the watch is shorter than the alarms need to fire. */
       allowShortBakes: z.boolean().optional(),
     })
@@ -369,6 +380,8 @@ export interface ResolvedRollout {
   readonly approval: ResolvedApproval;
   /** The conversation key that keeps a request on one version during the canary; unset: every request by weight. */
   readonly stickiness?: Stickiness;
+  /** Mirroring before any user sees the candidate (`seconds` defaults to bakeSeconds); unset: no shadow. */
+  readonly shadow?: ShadowSettings;
 }
 
 /** The manifest with every default filled in: what stages read. */

@@ -38,9 +38,10 @@ describe("Hooks in the pipeline", () => {
     expect(run.result.status).toBe("SUCCEEDED");
     const withStepHooks = [...CANARY_ROUND.slice(0, 4), "StepHooks", "CanaryVerdict"];
     expect(run.path).toEqual([
-      ...HAPPY_PATH_TO_GATEWAY.slice(0, -2),
+      ...HAPPY_PATH_TO_GATEWAY.slice(0, -3),
       "PreTrafficHooks",
       "IsApprovalBeforeTraffic",
+      "HasShadow",
       "HasStableVersion",
       ...withStepHooks,
       ...withStepHooks,
@@ -160,7 +161,7 @@ describe("Hooks in the pipeline", () => {
         "PreTrafficHooks",
         "IsApprovalBeforeTraffic",
         "WaitForApprovalBeforeTraffic",
-        "HasStableVersion",
+        "HasShadow",
       ]);
     });
 

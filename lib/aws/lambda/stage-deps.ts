@@ -46,6 +46,8 @@ const GATEWAY: Methods<Gateway> = {
   promote: true,
   removeBackend: true,
   describe: true,
+  mirror: true,
+  shadowSamples: true,
 };
 const REGISTRY: Methods<Registry> = { register: true, setStatus: true, getStatus: true };
 const ALARMS: Methods<Alarms> = { ensure: true, states: true, metricHistory: true, remove: true };

@@ -8,6 +8,8 @@ import { Agent as HttpAgent, createServer, type Server } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import type { Mirror } from "../../core/shadow";
+import type { ShadowSamples } from "../../core/shadow-samples";
 import type { Stickiness } from "../../core/sticky-routing";
 import type { CandidateHandle, Endpoint, Gateway, RouteState, Variant } from "../../ports";
 import { ADMIN_PREFIX, type AdminExtension, serveAdminRequest } from "./admin-api";
@@ -15,6 +17,7 @@ import type { Fault } from "./fault-injection";
 import { serveModelRequest } from "./front-door";
 import { type FaultTable, readGatewayState, writeGatewayState } from "./gateway-state-file";
 import { sendError } from "./http-messages";
+import { RequestMirrors } from "./request-mirror";
 import { type RouteSlots, RouteTable } from "./route-table";
 
 export interface LocalGatewayOptions {
@@ -55,6 +58,7 @@ export class LocalGateway implements Gateway {
   };
   private writes: Promise<void> = Promise.resolve();
   private readonly adminExtensions: AdminExtension[] = [];
+  private readonly mirrors: RequestMirrors;
 
   /** Restores `<home>/gateway.json` (if any) and listens. */
   static async open(options: LocalGatewayOptions): Promise<LocalGateway> {
@@ -74,15 +78,23 @@ export class LocalGateway implements Gateway {
     this.statePath = statePath;
     this.routes = new RouteTable(routes);
     this.faults = new Map([...faults].map(([model, byVariant]) => [model, new Map(byVariant)]));
+    const random = options.random ?? Math.random;
+    this.mirrors = new RequestMirrors({
+      endpointOf: options.endpointOf,
+      agents: this.agents,
+      faultOf: (model) => this.faultOf(model, "candidate"),
+      random,
+    });
     const door = {
       adminSecret: options.adminSecret,
       routes: this.routes,
       faultOf: (model: string, variant: Variant) => this.faultOf(model, variant),
       setFault: (model: string, variant: Variant, fault: Fault | undefined) =>
         this.setFault(model, variant, fault),
-      random: options.random ?? Math.random,
+      random,
       endpointOf: options.endpointOf,
       agents: this.agents,
+      mirrors: this.mirrors,
       extensions: this.adminExtensions,
     };
     this.server = createServer((request, response) => {
@@ -124,6 +136,16 @@ export class LocalGateway implements Gateway {
     this.routes.removeBackend(model, version);
     if (!this.routes.has(model)) this.faults.delete(model);
     await this.save();
+  }
+
+  async mirror(model: string, mirror: Mirror | undefined): Promise<void> {
+    this.routes.mirror(model, mirror);
+    if (mirror) this.mirrors.started(model, mirror.version, mirror.percent);
+    await this.save();
+  }
+
+  async shadowSamples(model: string): Promise<ShadowSamples> {
+    return this.mirrors.samples(model);
   }
 
   /** Points the route's backend of the handle's rollout at its server started again (a new port). */
@@ -168,6 +190,7 @@ export class LocalGateway implements Gateway {
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
+    this.mirrors.close();
     await closed;
     this.agents.http.destroy();
     this.agents.https.destroy();
