@@ -108,6 +108,9 @@ function headline(record: ModelRecord): string {
       const promotion = record.promoteRequested ? "; promotion requested" : "";
       return `running: ${canary.strategy ?? "canary"} step ${canary.step} of ${canary.steps} (${lock.version} at ${canary.weight}%)${promotion}`;
     }
+    if (record.shadow?.rolloutId === lock.rolloutId) {
+      return `running: ${lock.version} in its shadow (no user sees its answers yet)`;
+    }
     return `running: ${lock.version} in its gates${record.history.at(-1) ? ` (last: ${record.history.at(-1)?.stage})` : ""}`;
   }
   const serving = stable
