@@ -12,6 +12,13 @@ export default tseslint.config(
     languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } },
   },
   {
+    // The web console's page scripts run in the browser.
+    files: ["lib/local/console/static/**/*.js"],
+    languageOptions: {
+      globals: { document: "readonly", fetch: "readonly", CSS: "readonly", EventSource: "readonly" },
+    },
+  },
+  {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": "error",

@@ -11,6 +11,16 @@ const commands: Record<
     summary: "validate <folder | s3://bucket/prefix> [--json]   check a model folder before uploading it",
     load: () => import("../lib/cli/validate"),
   },
+  init: {
+    summary:
+      "init <folder> [--force] [--schema <path | URL>]  write a commented modelship.yaml for a model folder",
+    load: () => import("../lib/cli/init"),
+  },
+  schema: {
+    summary:
+      "schema [--out <file>]                         print the JSON Schema editors check modelship.yaml with",
+    load: () => import("../lib/cli/schema"),
+  },
   example: {
     summary:
       "example <dir> --format safetensors|gguf [--size tiny|small] [--seed N]  write a generated model to try things on",
@@ -57,6 +67,11 @@ const commands: Record<
     summary:
       'reject <model> [--reason "…"] [--bus NAME | --local]  reject a rollout waiting for approval (a rollback)',
     load: () => import("../lib/cli/reject"),
+  },
+  mcp: {
+    summary:
+      "mcp --local | --table NAME [--http]               modelship's tools for agents over the Model Context Protocol",
+    load: () => import("../lib/cli/mcp"),
   },
   eval: {
     summary:

@@ -7,6 +7,7 @@ import type { AlarmSpec, AlarmState } from "./core/alarm-spec";
 import type { TrafficMetricName, TrafficSource } from "./core/canary-metrics";
 import type { CandidateHandle } from "./core/candidate";
 import type { ModelshipEvent } from "./core/events";
+import type { ResolvedScaling } from "./core/manifest-schema";
 import type {
   EndClaim,
   ExecutionInput,
@@ -198,6 +199,9 @@ export interface CandidateSpec {
 
 export type { CandidateHandle } from "./core/candidate";
 
+/** What an autoscaler follows: the manifest's `serving.autoscaling`, resolved. */
+export type AutoscalingSettings = Extract<ResolvedScaling, { kind: "autoscaling" }>;
+
 export interface CandidateStatus {
   readonly phase: "pending" | "ready" | "failed";
   /** Why it is pending or failed, classified (e.g. `ImagePullBackOff`, `Unschedulable`). */
@@ -226,6 +230,38 @@ export interface PodMetrics {
   readonly error?: string;
 }
 
+/** A workload's replicas: how many it should run, and how many are ready (pass their readiness probe). */
+export interface ReplicaCount {
+  readonly desired: number;
+  readonly ready: number;
+}
+
+/** The replicas an autoscaler may choose between; min = max pins the workload to a count. */
+export interface ReplicaRange {
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+}
+
+/** Which autoscaler a runtime made for a version, and why that one, in a sentence. */
+export interface AutoscalerChoice {
+  /** `keda`: a KEDA ScaledObject; `hpa`: an autoscaling/v2 HorizontalPodAutoscaler. */
+  readonly kind: "keda" | "hpa";
+  readonly reason: string;
+}
+
+/** Whether the cluster has room for more GPUs of the stack's kind, with the numbers that decided it. */
+export interface CapacityCheck {
+  readonly enough: boolean;
+  /** GPUs asked for, beyond what is already running. */
+  readonly neededGpus: number;
+  /** GPUs allocatable and not requested by running pods, on the nodes the stack's GPU selector picks. */
+  readonly freeGpus: number;
+  /** GPUs node autoscaling (Karpenter NodePools' limits) may still add; absent when unbounded or none. */
+  readonly provisionableGpus?: number;
+  /** The numbers in a sentence, for the event and the status. */
+  readonly reason: string;
+}
+
 export interface Serving {
   /** Creates the workload; deploying the same candidate twice adopts the existing one. */
   deploy(spec: CandidateSpec): Promise<CandidateHandle>;
@@ -237,7 +273,30 @@ export interface Serving {
    * when the pods cannot be listed; a pod whose metrics cannot be read is an entry with its `error`.
    */
   scrapeMetrics(handle: CandidateHandle): Promise<PodMetrics[]>;
-  /** Deletes the workload; removing twice is fine. */
+  /**
+   * Sets the workload to `replicas` and pins its autoscaler, when it has one, to that count (the canary's
+   * capacity plan decides it); `"autoscaled"` gives the autoscaler back the range it had before it was pinned
+   * (a no-op without one). Idempotent. Readiness is read with `replicas`.
+   */
+  scale(handle: CandidateHandle, replicas: number | "autoscaled"): Promise<void>;
+  /** The workload's desired and ready replicas. */
+  replicas(handle: CandidateHandle): Promise<ReplicaCount>;
+  /**
+   * Creates or updates the workload's autoscaler on the manifest's signal within `range` (the manifest's
+   * range, or a pinned count during a canary); answers which kind it made and why. The autoscaler goes with
+   * the workload: `remove` takes both.
+   */
+  autoscale(
+    handle: CandidateHandle,
+    settings: AutoscalingSettings,
+    range: ReplicaRange,
+  ): Promise<AutoscalerChoice>;
+  /**
+   * Whether `gpus` more GPUs of the stack's kind fit in the cluster now (free on its GPU nodes) or can be
+   * added (node autoscaling limits); 0 GPUs always fit.
+   */
+  checkCapacity(gpus: number): Promise<CapacityCheck>;
+  /** Deletes the workload (and its autoscaler); removing twice is fine. */
   remove(handle: CandidateHandle): Promise<void>;
   /**
    * Deletes every workload of a rollout, found by its rollout label or marker, with or without a handle:

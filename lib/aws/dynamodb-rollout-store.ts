@@ -23,6 +23,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { Transient } from "../core/errors";
 import type { ModelshipEvent } from "../core/events";
+import type { HookRun } from "../core/hooks";
 import {
   type EndClaim,
   type LockHolder,
@@ -468,6 +469,7 @@ function transitionItem(model: string, transition: Transition, sequence: number)
     status: transition.status,
     reason: transition.reason,
     ...(transition.weights && { weights: { ...transition.weights } }),
+    ...(transition.hook && { hook: { ...transition.hook } }),
   };
 }
 
@@ -481,6 +483,7 @@ function readTransition(item: Item): Transition {
     status: item.status as RolloutStatus,
     reason: String(item.reason),
     ...(weights && { weights }),
+    ...(typeof item.hook === "object" && item.hook !== null ? { hook: item.hook as HookRun } : {}),
   };
 }
 

@@ -64,6 +64,11 @@ export const PORT_ACTIONS = {
     removeRollout: ["eks:DescribeCluster"],
     // Each ready pod's /metrics through the API server's pods proxy.
     scrapeMetrics: ["eks:DescribeCluster"],
+    scale: ["eks:DescribeCluster"],
+    replicas: ["eks:DescribeCluster"],
+    autoscale: ["eks:DescribeCluster"],
+    // Nodes, pods and Karpenter NodePools, read in the Kubernetes API.
+    checkCapacity: ["eks:DescribeCluster"],
   },
   gateway: {
     register: ["eks:DescribeCluster"],
@@ -135,7 +140,11 @@ export type KubernetesAccess =
   /** Create, change and delete the models' HTTPRoutes. */
   | "editRoutes"
   /** Read each serving pod's `/metrics` through the API server's pods proxy. */
-  | "scrapePods";
+  | "scrapePods"
+  /** Change a Deployment's replicas and create or change its autoscaler (a KEDA ScaledObject or an HPA). */
+  | "scaleCandidates"
+  /** Read the cluster's GPU capacity: nodes, the pods on them, Karpenter NodePools (cluster-scoped). */
+  | "readCapacity";
 
 type KubernetesTable = {
   readonly [P in "serving" | "gateway"]: { readonly [M in PortMember<P>]-?: KubernetesAccess };
@@ -149,6 +158,10 @@ export const KUBERNETES_ACCESS = {
     remove: "editCandidates",
     removeRollout: "editCandidates",
     scrapeMetrics: "scrapePods",
+    scale: "scaleCandidates",
+    replicas: "readCandidates",
+    autoscale: "scaleCandidates",
+    checkCapacity: "readCapacity",
   },
   gateway: {
     register: "editRoutes",

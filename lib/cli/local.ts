@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { ControlPlaneRunning, startControlPlane } from "../local/control-plane";
 import { GatewayPortInUse } from "../local/gateway/local-gateway";
 import type { StateTransition } from "../local/executor";
+import { LOGIN_TOKEN_TTL_MS } from "../local/console/console-auth";
 import { localPaths } from "../local/runtime";
 import { runCliCommand, UsageError } from "./cli-command";
 import { describeLocalConfigInvalid } from "./local-config-error";
@@ -91,6 +92,8 @@ async function local(argv: string[]): Promise<number> {
       `  gateway   ${controlPlane.url}/v1   (OpenAI-compatible; the request's "model" picks the model)`,
       `  bucket    ${paths.bucket}/models/<name>/<version>/   (copy the weights, then the manifest)`,
       `  events    ${paths.events}`,
+      `  console   ${controlPlane.consoleLoginUrl()}`,
+      `            (the web console: this link signs a browser in once, within ${LOGIN_TOKEN_TTL_MS / 60000} minutes)`,
       ...controlPlane.runtime.restored.map((line) => `  restored  ${line}`),
       "Ctrl-C to stop.",
     ].join("\n"),

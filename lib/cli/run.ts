@@ -237,6 +237,45 @@ async function runThroughControlPlane(
   }
 }
 
+/** A rollout handed to a running control plane: what it answered, under the name and version used. */
+export interface HandedRollout {
+  readonly started: StartOutcome;
+  readonly name: string;
+  readonly version: string;
+}
+
+/**
+ * Checks a model folder as `run` does (its links, its manifest's findings, its name and version), copies it
+ * into the home's bucket and asks the running control plane to start its rollout; returns its answer without
+ * following it. For callers that are not a terminal (the MCP server): bad input is a BadInput to report.
+ */
+export async function handRolloutToControlPlane(
+  controlPlane: ControlPlaneClient,
+  home: string,
+  folderPath: string,
+  names: { readonly name?: string; readonly version?: string } = {},
+): Promise<HandedRollout> {
+  const folder = resolve(folderPath);
+  if (!(await stat(folder).catch(() => undefined))?.isDirectory()) {
+    throw new BadInput(`${folder} is not a folder.`, "Give the path of a model folder on this machine.");
+  }
+  const manifest = await readManifest(folder);
+  await filesToCopy(new FolderObjectStore(folder), manifest?.fileName);
+  const { name, version } = rolloutName(folder, manifest, names.name, names.version);
+  await checkManifest(home, manifest, name, version);
+  const paths = localPaths(home);
+  const manifestKey = await copyIntoBucket(
+    new FolderObjectStore(paths.bucket),
+    paths,
+    folder,
+    manifest,
+    name,
+    version,
+  );
+  const started = await controlPlane.call<StartOutcome>("POST", "uploads", { key: manifestKey });
+  return { started, name, version };
+}
+
 /**
  * The manifest as Prepare will read it, before anything is copied: a manifest with errors is refused here
  * with every finding, and the bucket is left as it was.

@@ -79,7 +79,7 @@ AWS credentials and region come from the SDK's standard configuration (AWS_PROFI
 Exit codes: 0 sent (--local: done, or nothing to do), 1 bad input, not delivered or refused, 2 usage error.`;
 }
 
-class BadInput extends Error {}
+export class BadInput extends Error {}
 
 export async function sendRolloutCommand(spec: CommandSpec, argv: string[]): Promise<number> {
   try {
@@ -157,7 +157,29 @@ async function send(spec: CommandSpec, argv: string[]): Promise<number> {
     );
   }
   await assertKnownModel(model, table);
-  const detail = { model, ...(reason && { reason }), requestedBy: requester() };
+  const eventId = await putCommandEvent(bus, spec.detailType, {
+    model,
+    ...(reason && { reason }),
+    requestedBy: requester(),
+  });
+  console.log(
+    [
+      `✓ "${spec.detailType}" for ${model} sent to bus ${bus}${eventId ? ` (event ${eventId})` : ""}.`,
+      `  The Command function acts on it within seconds; see what it did with \`modelship status ${model}\`.`,
+    ].join("\n"),
+  );
+  return 0;
+}
+
+/**
+ * Puts one command on the pipeline's bus as the CLI does (source COMMAND_SOURCES.cli); returns the event's id.
+ * BadInput says why it was not sent or EventBridge refused it.
+ */
+export async function putCommandEvent(
+  bus: string,
+  detailType: CommandName,
+  detail: { readonly model: string; readonly reason?: string; readonly requestedBy: string },
+): Promise<string | undefined> {
   const client = new EventBridgeClient({});
   let response;
   try {
@@ -167,7 +189,7 @@ async function send(spec: CommandSpec, argv: string[]): Promise<number> {
           {
             EventBusName: bus,
             Source: COMMAND_SOURCES.cli,
-            DetailType: spec.detailType,
+            DetailType: detailType,
             Detail: JSON.stringify(detail),
           },
         ],
@@ -175,23 +197,16 @@ async function send(spec: CommandSpec, argv: string[]): Promise<number> {
     );
   } catch (error) {
     throw new BadInput(
-      `"${spec.detailType}" for ${model} was not sent to bus ${bus}: ${describeAwsFailure(error)}`,
+      `"${detailType}" for ${detail.model} was not sent to bus ${bus}: ${describeAwsFailure(error)}`,
     );
   }
   const failed = response.FailedEntryCount ? (response.Entries?.find((e) => e.ErrorCode) ?? {}) : undefined;
   if (failed) {
     throw new BadInput(
-      `EventBridge refused "${spec.detailType}" for ${model} on bus ${bus}: ${failed.ErrorCode ?? "unknown error"} (${failed.ErrorMessage ?? "no message"}).`,
+      `EventBridge refused "${detailType}" for ${detail.model} on bus ${bus}: ${failed.ErrorCode ?? "unknown error"} (${failed.ErrorMessage ?? "no message"}).`,
     );
   }
-  const eventId = response.Entries?.[0]?.EventId;
-  console.log(
-    [
-      `✓ "${spec.detailType}" for ${model} sent to bus ${bus}${eventId ? ` (event ${eventId})` : ""}.`,
-      `  The Command function acts on it within seconds; see what it did with \`modelship status ${model}\`.`,
-    ].join("\n"),
-  );
-  return 0;
+  return response.Entries?.[0]?.EventId;
 }
 
 async function sendLocal(
@@ -211,7 +226,7 @@ async function sendLocal(
 }
 
 /** Refuses a model the rollout table has no record of, naming the models it has (nearest first when one is close). */
-async function assertKnownModel(model: string, table: string): Promise<void> {
+export async function assertKnownModel(model: string, table: string): Promise<void> {
   const store = new DynamoRolloutStore({ tableName: table });
   try {
     if (await store.get(model)) return;
@@ -229,7 +244,7 @@ async function assertKnownModel(model: string, table: string): Promise<void> {
 }
 
 /** Who sends the command, for the model's history: the local user and host. */
-function requester(): string {
+export function requester(): string {
   let user = process.env["USER"] ?? process.env["USERNAME"] ?? "someone";
   try {
     user = userInfo().username;

@@ -4,11 +4,13 @@
 // stable kept warm during a watch — each alarm's state with what it watches
 // (real traffic, the prober's chats, or auto: traffic when a period has enough requests, else the probes),
 // its evaluation as CloudWatch explains it (how many of the last N periods breach, the M it takes, the periods
-// without data and how they count) and its latest value next to its threshold, and the last transition.
+// without data and how they count) and its latest value next to its threshold, each hook the rollout ran
+// (gates.hooks: result, reason, time, calls), and the last transition.
 
 import type { AlarmEvaluation, AlarmState, TreatMissingData } from "../core/alarm-spec";
 import { alarmWatches } from "../core/canary-alarms";
 import { describeShadowProgress } from "../core/shadow";
+import { describeHookRun } from "../core/hooks";
 import { describeStickiness } from "../core/sticky-routing";
 import type { ModelRecord, ServingVersion } from "../core/rollout";
 import { terminalText } from "../core/terminal-text";
@@ -23,7 +25,11 @@ export interface ModelStatus {
   readonly now?: Date;
 }
 
-export function formatModelStatus({ record, alarms, now = new Date() }: ModelStatus): string {
+/** `commandFlags`: what the shown commands need to reach this runtime (` --local` for a local home). */
+export function formatModelStatus(
+  { record, alarms, now = new Date() }: ModelStatus,
+  commandFlags = "",
+): string {
   const lines = [`${record.model}  ${headline(record)}`];
   const rows: [string, string][] = [];
   const weights =
@@ -60,9 +66,10 @@ export function formatModelStatus({ record, alarms, now = new Date() }: ModelSta
   if (approval) {
     rows.push([
       "approval",
-      `${approval.version} waits ${approval.at === "beforeTraffic" ? "before any traffic" : "before its promotion"} since ${approval.since}, until ${approval.expiresAt}: modelship approve|reject ${record.model}`,
+      `${approval.version} waits ${approval.at === "beforeTraffic" ? "before any traffic" : "before its promotion"} since ${approval.since}, until ${approval.expiresAt}: modelship approve|reject ${record.model}${commandFlags}`,
     ]);
   }
+  rows.push(...hookRows(record));
   const last = record.history.at(-1);
   if (last) rows.push(["last", `${last.stage} at ${last.at}: ${terminalText(last.reason)}`]);
   const width = Math.max(...rows.map(([label]) => label.length));
@@ -93,6 +100,33 @@ export function formatRoute(
     if (fault) lines.push(`  fault     ${variant}: ${describeFault(fault)}`);
   }
   return lines;
+}
+
+/** The most hook runs status lists; earlier ones are counted (the report lists them all). */
+const MAX_HOOK_ROWS = 10;
+
+/** One row per hook the current rollout ran (the running one, else the last), newest last. */
+function hookRows(record: ModelRecord): [string, string][] {
+  const rolloutId = record.lock?.rolloutId ?? record.history.at(-1)?.rolloutId;
+  const runs = record.history.flatMap((t) =>
+    t.rolloutId === rolloutId && t.hook ? [{ at: t.at, hook: t.hook }] : [],
+  );
+  const shown = runs.slice(-MAX_HOOK_ROWS);
+  const earlier = runs.length - shown.length;
+  return [
+    ...(earlier > 0
+      ? [
+          ["hook", `… ${earlier} earlier run${earlier === 1 ? "" : "s"} (the report lists all)`] as [
+            string,
+            string,
+          ],
+        ]
+      : []),
+    ...shown.map(({ at, hook }): [string, string] => [
+      "hook",
+      `${terminalText(describeHookRun(hook))} (at ${at})`,
+    ]),
+  ];
 }
 
 /** `running: canary step 2 of 4 (v3 at 25%)`, `promoted: v3 serves 100%`, … */

@@ -32,7 +32,8 @@ Options:
 
 Exit codes: 0 valid, 1 invalid, 2 usage error.`;
 
-const MANIFEST_NAMES = ["modelship.yaml", "modelship.yml", "modelship.json"];
+/** The names a manifest may have, in the order a folder's is looked for. */
+export const MANIFEST_NAMES = ["modelship.yaml", "modelship.yml", "modelship.json"];
 
 interface Target {
   readonly objects: ObjectStore;
@@ -116,7 +117,7 @@ async function validateTarget(
 }
 
 /** A failure of the store itself: a Node.js file system error (`code`) or an AWS SDK error (`$metadata`). */
-function isStoreFailure(error: unknown): boolean {
+export function isStoreFailure(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
   const { code, $metadata } = error as { code?: unknown; $metadata?: unknown };
   return (
@@ -209,7 +210,7 @@ async function openTarget(target: string): Promise<Target> {
 }
 
 /** A folder name made into a valid model name (`Meta-Llama-3-8B` → `meta-llama-3-8b`). */
-function modelNameFrom(folderName: string): string {
+export function modelNameFrom(folderName: string): string {
   const name = folderName
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, "-")

@@ -207,9 +207,10 @@ export interface RolloutDefaults {
 
 /**
  * The stack's serving defaults. `runtime` and `image` go together (the image is one allowed for that runtime);
- * `maxModelLen` caps the context an unset manifest value takes from the model (core/serving-choice).
+ * `maxModelLen` caps the context an unset manifest value takes from the model (core/serving-choice). The
+ * replica count is not the stack's to default: a version serves with one replica unless its manifest says more.
  */
-export type ServingDefaults = Required<ResolvedServing>;
+export type ServingDefaults = Required<Omit<ResolvedServing, "scaling">>;
 
 export interface ManifestDefaults {
   readonly serving: ServingDefaults;

@@ -21,6 +21,7 @@ export const ASL_ERROR_NAMES = [
   "Transient",
   "ApprovalRejected",
   "ApprovalTimedOut",
+  "InsufficientCapacity",
 ] as const;
 
 export type AslErrorName = (typeof ASL_ERROR_NAMES)[number];
@@ -203,4 +204,9 @@ export function describeCaughtError(caught: CaughtError | undefined): FailureDes
   return hintLine
     ? { error: caught.Error, reason, hint: hintLine.slice("Hint: ".length), message }
     : { error: caught.Error, reason, message };
+}
+
+/** The cluster has not the GPUs the rollout's capacity plan needs at its peak: nothing was deployed. */
+export class InsufficientCapacity extends ModelshipError {
+  override readonly name = "InsufficientCapacity" as const;
 }

@@ -8,11 +8,17 @@
 import type { StackConfig } from "./config";
 import type { Finding } from "./findings";
 import { ruleFinding } from "./manifest-rules";
-import { HOOK_POINTS, type HookInput, type HookPoint, type ResolvedHook } from "./manifest-schema";
+import {
+  DEFAULT_HOOK_TIMEOUT_SECONDS,
+  HOOK_POINTS,
+  type HookInput,
+  type HookPoint,
+  type ResolvedHook,
+} from "./manifest-schema";
 import type { FindingSource } from "./schema-findings";
 
 /** A hook's own default time, its retries included. */
-export const DEFAULT_HOOK_TIMEOUT_SECONDS = 60;
+
 /**
  * The hooks of one point run one after another inside one RunHooks Task, whose TimeoutSeconds is 900 (a
  * Lambda function's longest run); their timeouts together stay under it, with a minute for the rest.
@@ -24,6 +30,33 @@ export const MAX_HOOK_ANSWER_BYTES = 64 * 1024;
 export const MAX_HOOK_REASON_CHARS = 500;
 /** The header carrying a URL hook's signature: `sha256=<hex HMAC-SHA256 of the body under the stack's key>`. */
 export const HOOK_SIGNATURE_HEADER = "x-modelship-signature";
+
+/**
+ * One hook's run as the rollout's history keeps it (a transition's `hook`), for `modelship status` and the
+ * report: `failed` stopped the rollout (onFailure: rollback), `ignored` failed and let it go on.
+ */
+export interface HookRun {
+  readonly name: string;
+  readonly at: HookPoint;
+  readonly result: "passed" | "failed" | "ignored";
+  /** The hook's own sentence, or why it failed (clipped to MAX_HOOK_REASON_CHARS). */
+  readonly reason: string;
+  /** From the first call to the verdict, retries included. */
+  readonly durationMs: number;
+  /** Calls made: a URL hook retries a connection error, a 429 or a 5xx; a function is called once. */
+  readonly attempts: number;
+  /** At `eachStep`: the canary step whose bake it followed. */
+  readonly step?: number;
+}
+
+/** `regression (eachStep, step 2): passed in 1.4 s, 1 attempt: 12 of 12 prompts answered` */
+export function describeHookRun(run: HookRun): string {
+  const where = run.step === undefined ? run.at : `${run.at}, step ${run.step}`;
+  const seconds = Math.round(run.durationMs / 100) / 10;
+  const result = run.result === "ignored" ? "failed (ignored: onFailure ignore)" : run.result;
+  const attempts = `${run.attempts} attempt${run.attempts === 1 ? "" : "s"}`;
+  return `${run.name} (${where}): ${result} in ${seconds} s, ${attempts}: ${run.reason}`;
+}
 
 /** What every hook is sent (as JSON): the rollout, where traffic stands, and how to reach the candidate. */
 export interface HookRequest {

@@ -16,6 +16,7 @@ import { CappedFindings } from "./capped-findings";
 import type { StackConfig } from "./config";
 import { type Finding, hasErrors } from "./findings";
 import { resolveHooks } from "./hooks";
+import { resolveCapacityMode, resolveScaling } from "./manifest-capacity";
 import { readManifestDocument } from "./manifest-document";
 import {
   checkAlarmTiming,
@@ -268,6 +269,8 @@ export function resolveManifest(
   if (serving.trustRemoteCode === true && !config.allowTrustRemoteCode) {
     findings.push(trustRemoteCodeRefused(source, "serving.trustRemoteCode"));
   }
+  const scaling = resolveScaling(serving, source, config.local.timeFactor !== undefined);
+  findings.push(...scaling.findings);
 
   const smoke = manifest.gates?.smoke ?? {};
   (smoke.prompts ?? []).forEach((prompt, i) => {
@@ -377,6 +380,9 @@ export function resolveManifest(
     ),
   );
 
+  const capacity = resolveCapacityMode(rolloutInput.capacity, strategy, source);
+  findings.push(...capacity.findings);
+
   const stickiness = resolveStickiness(rolloutInput.stickiness, config.gateway.modelHeader, source);
   findings.push(...stickiness.findings);
   if (stickiness.value && strategy.kind === "blueGreen") {
@@ -389,6 +395,22 @@ export function resolveManifest(
         "Remove rollout.stickiness, or use strategy: canary or linear.",
       ),
     );
+  }
+  // StepHooks follows CheckCanary only, and a blue/green plan has no CanaryStep: such a hook would be
+  // accepted and never run.
+  if (strategy.kind === "blueGreen") {
+    (manifest.gates?.hooks ?? []).forEach((hook, i) => {
+      if (hook.at !== "eachStep") return;
+      findings.push(
+        ruleFinding(
+          source,
+          "hook-each-step-blue-green",
+          `gates.hooks[${i}].at`,
+          `hook '${hook.name}' runs at eachStep, after each canary step's bake, but strategy: blueGreen has no steps: all traffic moves at once, so it would never run.`,
+          "Run it at prePromote (before the candidate takes the traffic) or postPromote (in the watch), or use strategy: canary or linear.",
+        ),
+      );
+    });
   }
 
   const shadow = rolloutInput.shadow && {
@@ -403,6 +425,7 @@ export function resolveManifest(
     format: manifest.format,
     files: manifest.files ?? [],
     serving: {
+      scaling: scaling.value,
       ...(runtime !== undefined && { runtime }),
       ...(serving.image !== undefined && { image: serving.image }),
       gpus: serving.gpus ?? defaults.serving.gpus,
@@ -427,6 +450,7 @@ export function resolveManifest(
     },
     rollout: {
       strategy,
+      capacity: capacity.value,
       steps,
       bakeSeconds,
       watchSeconds: rolloutInput.watchSeconds ?? defaults.rollout.watchSeconds,

@@ -54,6 +54,7 @@ export function planRollout(
       evaluation.maxTokens,
     ),
     strategy: manifest.rollout.strategy,
+    ...(manifest.rollout.stickiness && { stickiness: manifest.rollout.stickiness }),
     canarySteps: hasStable
       ? manifest.rollout.steps.map(({ weight, bakeSeconds }) => ({ weight, bakeSeconds }))
       : [],

@@ -5,6 +5,7 @@
 import type { RolloutStrategy } from "./rollout-strategy";
 import type { CandidateHandle } from "./candidate";
 import type { Finding } from "./findings";
+import type { HookRun } from "./hooks";
 import type { ApprovalPoint, HookPoint, ResolvedEvalSuite, ResolvedManifest } from "./manifest-schema";
 import type { ChosenServing } from "./serving-choice";
 import type { ShadowSettings } from "./shadow";
@@ -56,6 +57,8 @@ export interface RolloutPlan {
    * How traffic moves (core/rollout-strategy); absent in plans made before strategies existed: canary.
    */
   readonly strategy?: RolloutStrategy;
+  /** The conversation key that keeps a request on one version during the canary (`rollout.stickiness`). */
+  readonly stickiness?: Stickiness;
   /** Canary steps with bakes resolved; empty for a first release and for blue/green. */
   readonly canarySteps: readonly { readonly weight: number; readonly bakeSeconds: number }[];
   readonly watchSeconds: number;
@@ -209,6 +212,8 @@ export interface Transition {
   /** A sentence a human understands. */
   readonly reason: string;
   readonly weights?: { readonly stable: number; readonly candidate: number };
+  /** A RunHooks transition: the hook's run (one transition per hook). */
+  readonly hook?: HookRun;
 }
 
 /** A version with a workload: what it is, which rollout brought it, and how to reach or remove it. */

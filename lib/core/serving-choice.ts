@@ -42,12 +42,15 @@ export function declaredRuntime(
   return serving.runtime ?? (format === undefined ? undefined : RUNTIME_FOR_FORMAT[format]);
 }
 
+/** What of the manifest's serving settings the choice reads (not the replica count). */
+export type ServingChoiceInput = Omit<ResolvedServing, "scaling">;
+
 /**
  * The serving settings for weights of `format` whose config or GGUF header gives `contextLength` (undefined
  * when neither says). `format` is undefined only when the folder holds no weights; the stack's defaults apply.
  */
 export function chooseServing(
-  serving: ResolvedServing,
+  serving: ServingChoiceInput,
   format: ModelFormat | undefined,
   contextLength: number | undefined,
   config: Pick<StackConfig, "defaults" | "allowedImages">,

@@ -49,7 +49,31 @@ export const KUBERNETES_RULES: Readonly<Record<KubernetesAccess, readonly RbacRu
     { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] },
     { apiGroups: [""], resources: ["pods/proxy"], verbs: ["get"] },
   ],
+  // Replicas are set by reading the Deployment and writing it back with the resourceVersion read; an
+  // autoscaler is created once and then updated the same way. The ScaledObject list also tells whether
+  // KEDA's CRD is installed (404 when not).
+  scaleCandidates: [
+    { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "update"] },
+    {
+      apiGroups: ["autoscaling"],
+      resources: ["horizontalpodautoscalers"],
+      verbs: ["get", "create", "update"],
+    },
+    {
+      apiGroups: ["keda.sh"],
+      resources: ["scaledobjects", "triggerauthentications"],
+      verbs: ["get", "list", "create", "update"],
+    },
+  ],
+  // Cluster-scoped: a ClusterRole (nodes and NodePools have no namespace; GPU pods run in any namespace).
+  readCapacity: [
+    { apiGroups: [""], resources: ["nodes", "pods"], verbs: ["list"] },
+    { apiGroups: ["karpenter.sh"], resources: ["nodepools"], verbs: ["list"] },
+  ],
 };
+
+/** The accesses granted cluster-wide (a ClusterRole and ClusterRoleBinding) rather than in the namespace. */
+const CLUSTER_SCOPED: ReadonlySet<KubernetesAccess> = new Set(["readCapacity"]);
 
 /** The Kubernetes group of each access a Role grants (all but editCandidates, which an access policy grants). */
 export const KUBERNETES_GROUPS: Readonly<Record<Exclude<KubernetesAccess, "editCandidates">, string>> = {
@@ -57,6 +81,8 @@ export const KUBERNETES_GROUPS: Readonly<Record<Exclude<KubernetesAccess, "editC
   readRoutes: "modelship-route-readers",
   editRoutes: "modelship-routes",
   scrapePods: "modelship-pod-metrics",
+  scaleCandidates: "modelship-scalers",
+  readCapacity: "modelship-capacity-readers",
 };
 
 /** What an access already includes, so a function is not given both. */
@@ -135,18 +161,26 @@ export function clusterRoleObjects(namespace: string, config?: StackConfig): Rba
     : [];
   return [
     ...(Object.entries(KUBERNETES_GROUPS) as [keyof typeof KUBERNETES_GROUPS, string][]).flatMap(
-      ([access, group]) => roleAndBinding(group, namespace, KUBERNETES_RULES[access]),
+      ([access, group]) =>
+        roleAndBinding(group, CLUSTER_SCOPED.has(access) ? undefined : namespace, KUBERNETES_RULES[access]),
     ),
     ...prometheusRole,
   ];
 }
 
-function roleAndBinding(group: string, namespace: string, rules: readonly RbacRule[]): RbacObject[] {
+/** A Role and RoleBinding in `namespace`, or a ClusterRole and ClusterRoleBinding without one. */
+function roleAndBinding(
+  group: string,
+  namespace: string | undefined,
+  rules: readonly RbacRule[],
+): RbacObject[] {
+  const role = namespace === undefined ? "ClusterRole" : "Role";
+  const metadata = namespace === undefined ? { name: group } : { name: group, namespace };
   return [
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "Role",
-      metadata: { name: group, namespace },
+      kind: role,
+      metadata,
       rules: rules.map((rule) => ({
         apiGroups: [...rule.apiGroups],
         resources: [...rule.resources],
@@ -155,10 +189,10 @@ function roleAndBinding(group: string, namespace: string, rules: readonly RbacRu
     },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: group, namespace },
+      kind: `${role}Binding`,
+      metadata,
       subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: group }],
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: group },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: role, name: group },
     },
   ];
 }

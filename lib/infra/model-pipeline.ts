@@ -8,6 +8,7 @@
 // its VPC (lib/infra/cluster-network.ts): a cluster with a private API endpoint works.
 
 import { Annotations, ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from "aws-cdk-lib";
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as eks from "aws-cdk-lib/aws-eks";
@@ -48,6 +49,7 @@ import { REGISTRY_METADATA_KEYS } from "../core/registry-package";
 import { REGISTRY_STATE_CHANGE } from "../pipeline/commands";
 import { LAMBDA_ENVIRONMENT } from "../aws/lambda/environment";
 import { clusterAccessOf } from "./cluster-roles";
+import { createEventSchemaRegistry, type EventSchemaRegistry } from "./event-schema-registry";
 import {
   type AccessTargets,
   functionGrants,
@@ -66,6 +68,7 @@ import {
   warnAboutLoadPath,
 } from "./cluster-network";
 import { acknowledgeResourcePatterns, acknowledgeUnscopableActions } from "./nag-acknowledgements";
+import { PipelineDashboard } from "./pipeline-dashboard";
 import { PIPELINE_DEFINITION_FILE, readPipelineDefinition } from "./pipeline-definition";
 
 /** A partial stack config value: mappings are merged key by key over the default, lists replace it. */
@@ -269,6 +272,21 @@ export interface ModelPipelineProps {
    * @default - none: manifests may name no URL hook (an unsigned request would let anyone answer for a hook).
    */
   readonly hookSigningSecret?: secretsmanager.ISecret;
+  /**
+   * The name of the pipeline's CloudWatch dashboard (executions by outcome, stage durations, each version's
+   * latency/errors/TTFT against the default thresholds, canary weight changes, rollbacks and their reasons).
+   *
+   * @default - derived from the construct's path, like the bus and the state machine
+   */
+  readonly dashboardName?: string;
+  /**
+   * Registers the JSON Schemas of the events modelship emits in an EventBridge schema registry named after the
+   * construct (`<stack>-<path>-<hash>`): one OpenAPI 3 schema per detail-type, `modelship@RolloutStarted` …,
+   * from which the registry generates code bindings. The same schemas ship in the package (schemas/events/).
+   *
+   * @default false
+   */
+  readonly publishEventSchemas?: boolean;
 }
 
 const ROLLOUT_REQUESTED: CommandDetailType = "Rollout Requested";
@@ -296,6 +314,8 @@ const EVENT_FUNCTION_FILES: Readonly<Record<EventFunction, string>> = {
 const MAX_CONFIG_BYTES = 3_500;
 /** For functions no Task names (their timeout comes from the state machine otherwise). */
 const DEFAULT_TIMEOUT = Duration.seconds(60);
+/** The stage metrics' namespace (StageDuration, StageFailed): one for all pipelines, told apart by `service`. */
+const POWERTOOLS_METRICS_NAMESPACE = "modelship";
 /** A minute of probe rounds per invocation (Scheduler's shortest rate; a round is at most 60 s apart), and a margin. */
 const PROBER_TIMEOUT = Duration.seconds(90);
 const MAX_LAMBDA_TIMEOUT_SECONDS = 900;
@@ -366,6 +386,8 @@ export class ModelPipeline extends Construct {
    * else. Absent when `manageClusterAccess` is false.
    */
   readonly candidateRole?: iam.Role;
+  /** The schema registry of the pipeline's events and its schemas, when `publishEventSchemas` is true. */
+  readonly eventSchemaRegistry?: EventSchemaRegistry;
   /** The secret that signs URL hooks (the prop), for the grants. */
   private readonly hookSigningSecret: secretsmanager.ISecret | undefined;
   /** The EKS access entries of the functions that manage candidates, by function. Empty when `manageClusterAccess` is false. */
@@ -378,6 +400,8 @@ export class ModelPipeline extends Construct {
   readonly clusterNetworkSecurityGroups: readonly ec2.ISecurityGroup[];
   /** The VPC endpoints the construct created (`clusterNetwork.createVpcEndpoints`), by service prefix. */
   readonly vpcEndpoints: Readonly<Record<string, ec2.GatewayVpcEndpoint | ec2.InterfaceVpcEndpoint>>;
+  /** The pipeline's CloudWatch dashboard. */
+  readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: ModelPipelineProps = {}) {
     super(scope, id);
@@ -405,6 +429,7 @@ export class ModelPipeline extends Construct {
     this.eventBus =
       props.existingEventBus ??
       new events.EventBus(this, "EventBus", { eventBusName: baseName, ...props.eventBusProps });
+    if (props.publishEventSchemas) this.eventSchemaRegistry = createEventSchemaRegistry(this, baseName);
     this.rolloutTable = new dynamodb.Table(this, "RolloutTable", {
       partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
       sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
@@ -421,7 +446,7 @@ export class ModelPipeline extends Construct {
     this.vpcEndpoints =
       network && props.clusterNetwork?.createVpcEndpoints ? createServiceEndpoints(this, network) : {};
     const functionSettings = { logRetention, removalPolicy, network };
-    const environment = this.functionEnvironment();
+    const environment = this.functionEnvironment(baseName);
     this.proberScheduleGroup = new scheduler.ScheduleGroup(this, "ProberSchedules", {
       scheduleGroupName: `${baseName}-probers`,
       // Schedules live only while a canary runs; nothing in the group is worth keeping.
@@ -511,6 +536,16 @@ export class ModelPipeline extends Construct {
       Command: command,
       AlarmRollback: alarmRollback,
     };
+    this.dashboard = new PipelineDashboard(this, "Dashboard", {
+      dashboardName: props.dashboardName ?? baseName,
+      stateMachine: this.stateMachine,
+      serviceName: baseName,
+      stageMetricsNamespace: POWERTOOLS_METRICS_NAMESPACE,
+      config: this.config,
+      rolloutLogGroups: (["CanaryStep", "Promote", "Rollback", "AlarmRollback", "Command"] as const).map(
+        (name) => this.functions[name].logGroup,
+      ),
+    }).dashboard;
 
     const startTarget = new targets.LambdaFunction(start, {
       deadLetterQueue: this.startDeadLetterQueue,
@@ -773,7 +808,8 @@ export class ModelPipeline extends Construct {
     return accessLogsBucket ? { bucket, accessLogsBucket } : { bucket };
   }
 
-  private functionEnvironment(): Record<string, string> {
+  /** `serviceName`: the functions' Powertools service — the `service` dimension of their stage metrics. */
+  private functionEnvironment(serviceName: string): Record<string, string> {
     const config = JSON.stringify(this.config);
     if (config.length > MAX_CONFIG_BYTES) {
       throw new Error(
@@ -787,8 +823,9 @@ export class ModelPipeline extends Construct {
       [LAMBDA_ENVIRONMENT.table]: this.rolloutTable.tableName,
       [LAMBDA_ENVIRONMENT.eventBus]: this.eventBus.eventBusName,
       [LAMBDA_ENVIRONMENT.config]: config,
-      POWERTOOLS_SERVICE_NAME: "modelship",
-      POWERTOOLS_METRICS_NAMESPACE: "modelship",
+      // One service per pipeline: two pipelines in an account keep their stage metrics (and dashboards) apart.
+      POWERTOOLS_SERVICE_NAME: serviceName,
+      POWERTOOLS_METRICS_NAMESPACE,
       // Stack traces point into the TypeScript sources (the bundles carry source maps).
       NODE_OPTIONS: "--enable-source-maps",
     };

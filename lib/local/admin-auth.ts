@@ -62,15 +62,22 @@ export async function readAdminSecret(home: string): Promise<string> {
   }
 }
 
-/** Who the home's secret authenticates: the user the control plane runs as. */
-export function homeOwner(): AdminCaller {
-  let user = process.env["USER"] ?? "the local user";
+/**
+ * Who the home's secret (or the web console's session, which only the home's owner can open) authenticates:
+ * the user the control plane runs as, and through what.
+ */
+export function homeOwner(through = "local admin API"): AdminCaller {
+  return { requestedBy: `${localUserName()} (${through})` };
+}
+
+/** The name of the user this process runs as: on this machine, who may change the home's files. */
+export function localUserName(): string {
   try {
-    user = userInfo().username;
+    return userInfo().username;
   } catch {
     // No passwd entry for this uid (some containers): the environment's name will do.
+    return process.env["USER"] ?? "the local user";
   }
-  return { requestedBy: `${user} (local admin API)` };
 }
 
 /**
@@ -78,24 +85,7 @@ export function homeOwner(): AdminCaller {
  * secret, with a JSON body when it has one. Throws the OpenAiError to answer with; returns who is calling.
  */
 export function authenticateAdminRequest(request: IncomingMessage, secret: string): AdminCaller {
-  const origin = request.headers.origin;
-  if (origin !== undefined && origin !== `http://${request.headers.host ?? ""}`) {
-    throw new OpenAiError(
-      403,
-      `The admin API answers requests from its own origin only, not from ${origin}.`,
-      null,
-      "cross_origin",
-    );
-  }
-  const site = request.headers["sec-fetch-site"];
-  if (site !== undefined && site !== "same-origin" && site !== "none") {
-    throw new OpenAiError(
-      403,
-      `The admin API answers requests from its own origin only (the browser marked this one ${site}).`,
-      null,
-      "cross_origin",
-    );
-  }
+  refuseCrossOrigin(request, "The admin API");
   if (!carriesSecret(request.headers.authorization, secret)) {
     throw new OpenAiError(
       401,
@@ -104,15 +94,42 @@ export function authenticateAdminRequest(request: IncomingMessage, secret: strin
       "unauthorized",
     );
   }
+  refuseNonJsonBody(request, "The admin API");
+  return homeOwner();
+}
+
+/** Throws a 403 for a request a browser marks as coming from another origin than the gateway's. */
+export function refuseCrossOrigin(request: IncomingMessage, what: string): void {
+  const origin = request.headers.origin;
+  if (origin !== undefined && origin !== `http://${request.headers.host ?? ""}`) {
+    throw new OpenAiError(
+      403,
+      `${what} answers requests from its own origin only, not from ${origin}.`,
+      null,
+      "cross_origin",
+    );
+  }
+  const site = request.headers["sec-fetch-site"];
+  if (site !== undefined && site !== "same-origin" && site !== "none") {
+    throw new OpenAiError(
+      403,
+      `${what} answers requests from its own origin only (the browser marked this one ${site}).`,
+      null,
+      "cross_origin",
+    );
+  }
+}
+
+/** Throws a 415 for a request with a body that is not declared JSON. */
+export function refuseNonJsonBody(request: IncomingMessage, what: string): void {
   if (hasBody(request) && mediaType(request.headers["content-type"]) !== "application/json") {
     throw new OpenAiError(
       415,
-      `The admin API takes JSON bodies: send \`Content-Type: application/json\`, not ${request.headers["content-type"] ?? "no content type"}.`,
+      `${what} takes JSON bodies: send \`Content-Type: application/json\`, not ${request.headers["content-type"] ?? "no content type"}.`,
       null,
       "unsupported_media_type",
     );
   }
-  return homeOwner();
 }
 
 function carriesSecret(authorization: string | undefined, secret: string): boolean {

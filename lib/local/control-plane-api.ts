@@ -99,7 +99,8 @@ export function controlPlaneApi(surface: ControlPlaneSurface): AdminExtension {
   };
 }
 
-async function statusOf(
+/** Every model's status (or the one named), as `GET /_modelship/status` and the web console show it. */
+export async function statusOf(
   surface: ControlPlaneSurface,
   model: string | undefined,
 ): Promise<LocalModelStatus[]> {

@@ -1,15 +1,19 @@
 // The local control plane for one home folder: what the AWS stack is, on one machine and in one process.
 // The local runtime (servers, weighted gateway, prober, alarm loop that rolls back, registry, executions),
 // plus a watcher on the local bucket that starts a rollout for each new manifest as the S3 event rule does,
-// and the control plane's admin API beside the gateway's (status, commands, uploads, following an
-// execution). It announces itself in `<home>/control-plane.json`, so the CLI's `--local` commands and
+// a watcher on registry.json whose hand-set Approved/Rejected answers a rollout waiting for approval (the Model
+// Registry's state-change rule on AWS), and the control plane's admin API beside the gateway's (status, commands, uploads, following an
+// execution) and the web console (console/). It announces itself in `<home>/control-plane.json`, so the CLI's `--local` commands and
 // `modelship run` find it; one control plane per home.
 
+import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { ModelshipEvent } from "../core/events";
 import { parseManifestKey } from "../core/keys";
+import { handleCommand } from "../pipeline/commands";
 import { recordedTransition } from "../pipeline/rollout-record";
 import { start, type StartOutcome } from "../pipeline/start";
+import { localUserName } from "./admin-auth";
 import { BucketWatcher } from "./bucket-watcher";
 import { controlPlaneApi } from "./control-plane-api";
 import {
@@ -18,8 +22,11 @@ import {
   removeControlPlaneFile,
   writeControlPlaneFile,
 } from "./control-plane-file";
+import { CONSOLE_PREFIX, ConsoleServer } from "./console/console-api";
+import { ConsoleFeed } from "./console/console-feed";
 import { ExecutionJournal } from "./execution-journal";
-import type { ExecutionResult, StateTransition } from "./executor";
+import { type ExecutionResult, PIPELINE_DEFINITION, type StateTransition } from "./executor";
+import { registryChangeEvent, RegistryWatcher } from "./registry-watcher";
 import { localPaths, type LocalRuntime, openLocalRuntime } from "./runtime";
 
 export interface ControlPlaneOptions {
@@ -46,6 +53,8 @@ export interface ControlPlane {
   readonly port: number;
   /** Starts the rollout of a manifest already in the local bucket, as its upload does. */
   startManifest(key: string): Promise<StartOutcome>;
+  /** A new one-time link that signs a browser in to the web console (`<url>/_modelship/ui/login?token=…`). */
+  consoleLoginUrl(): string;
   /** Stops watching, rolls back what still runs, stops every server and loop, removes control-plane.json. */
   close(): Promise<void>;
 }
@@ -68,15 +77,19 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     );
   }
   const journal = new ExecutionJournal();
+  // The web console's feed, once the runtime it shows is open; transitions and events reach it from then on.
+  const late: { feed?: ConsoleFeed } = {};
   const runtime = await openLocalRuntime(home, {
     timeFactor: options.timeFactor,
     onTransition: (executionId, transition) => {
       journal.record(executionId, transition);
+      late.feed?.transition(executionId);
       options.onTransition?.(executionId, transition);
     },
     onEvent: (event) => {
       // Who follows an execution sees its rollout's events with its states (`modelship run` prints them).
       if (journal.has(event.detail.executionArn)) journal.recordEvent(event.detail.executionArn, event);
+      late.feed?.event(event);
       options.onEvent?.(event);
     },
     ...(options.port === undefined ? {} : { gatewayPort: options.port }),
@@ -172,16 +185,42 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           },
           log,
         });
-  gateway.mountAdmin(controlPlaneApi({ deps, gateway, metrics: runtime.metrics, journal, startManifest }));
+  const registryWatcher = new RegistryWatcher({
+    home,
+    onEdit: async (edit) => {
+      // Who can edit the home's files is the user the control plane runs as (the home is theirs).
+      const outcome = await handleCommand(registryChangeEvent(edit, localUserName()), deps);
+      const done = outcome.status === "done";
+      log(
+        `registry.json: ${edit.model} ${edit.version} (entry ${edit.packageVersion}, rollout ${edit.rolloutId}) set to ${edit.status} by hand${done ? "" : ", ignored"}: ${outcome.message}`,
+      );
+    },
+    log,
+  });
+  const surface = { deps, gateway, metrics: runtime.metrics, journal, startManifest };
+  const api = controlPlaneApi(surface);
+  gateway.mountAdmin(api);
+  let consoleServer: ConsoleServer;
   try {
+    late.feed = new ConsoleFeed({
+      surface,
+      executions,
+      definition: JSON.parse(await readFile(PIPELINE_DEFINITION, "utf8")),
+    });
+    consoleServer = new ConsoleServer({ gateway, feed: late.feed, controlPlaneApi: api });
+    gateway.mountAdmin(consoleServer.loginLinks);
+    gateway.mountPages(CONSOLE_PREFIX, (request, response) => consoleServer.serve(request, response));
     await watcher?.start();
+    await registryWatcher.start();
     await writeControlPlaneFile(home, {
       pid: process.pid,
       gatewayPort: gateway.port,
       startedAt: new Date().toISOString(),
     });
   } catch (error) {
+    late.feed?.close();
     await watcher?.close();
+    await registryWatcher.close();
     await runtime.close();
     throw error;
   }
@@ -193,9 +232,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     url: gateway.url,
     port: gateway.port,
     startManifest,
+    consoleLoginUrl: () => consoleServer.loginUrl(),
     close: () =>
       (closing ??= (async () => {
+        late.feed?.close();
+        consoleServer.auth.clear();
         await watcher?.close();
+        await registryWatcher.close();
         try {
           await runtime.close();
         } finally {

@@ -14,9 +14,14 @@ import { withFileLock } from "./file-lock";
 import { StateFileInvalid } from "./state-file-invalid";
 
 const FORMAT = "modelship-registry/1";
+const APPROVAL_STATUSES: readonly string[] = [
+  "PendingManualApproval",
+  "Approved",
+  "Rejected",
+] satisfies readonly ApprovalStatus[];
 
 /** One registered version of a model, as the file keeps it. */
-interface StoredRegistryEntry extends RegistryEntry {
+export interface StoredRegistryEntry extends RegistryEntry {
   readonly id: string;
   /** 1, 2, 3 … within the model's group, like a model package version. */
   readonly packageVersion: number;
@@ -35,7 +40,9 @@ interface RegistryGroup {
   readonly entries: StoredRegistryEntry[];
 }
 
-type Groups = Map<string, RegistryGroup>;
+/** The registry's groups by model. */
+export type RegistryGroups = Map<string, RegistryGroup>;
+type Groups = RegistryGroups;
 
 export interface LocalRegistryOptions {
   /** The local runtime's home folder: the registry is `<home>/registry.json`. */
@@ -86,8 +93,9 @@ export class LocalRegistry implements Registry {
           `The local registry has no ${model} ${version} (${this.filePath}): it was never registered, so its status cannot become ${status}.`,
         );
       }
-      // A retried stage repeats its status change: the first reason stands.
-      if (entry.status === status) return;
+      // A retried stage repeats its status change: the first reason stands. A status a person set by editing
+      // the file (registry-watcher.ts) has no history entry yet: this change gives it its reason.
+      if (entry.status === status && entry.statusHistory.at(-1)?.status === status) return;
       const at = this.now().toISOString();
       entries[index] = { ...entry, status, statusHistory: [...entry.statusHistory, { status, reason, at }] };
     });
@@ -139,7 +147,8 @@ export class LocalRegistry implements Registry {
   }
 }
 
-function parseRegistry(text: string, filePath: string): Groups {
+/** The registry in `text` (the file at `filePath`); StateFileInvalid naming every problem when it is not one. */
+export function parseRegistry(text: string, filePath: string): Groups {
   const notARegistry = (...problems: string[]) =>
     new StateFileInvalid(
       filePath,
@@ -164,12 +173,20 @@ function parseRegistry(text: string, filePath: string): Groups {
     }
     group["entries"].forEach((entry: unknown, i) => {
       if (
+        isObject(entry) &&
+        typeof entry["status"] === "string" &&
+        !APPROVAL_STATUSES.includes(entry["status"])
+      ) {
+        problems.push(
+          `groups.${model}.entries[${i}].status is ${JSON.stringify(entry["status"])}; expected one of ${APPROVAL_STATUSES.join(", ")}`,
+        );
+      } else if (
         !isObject(entry) ||
         typeof entry["version"] !== "string" ||
         typeof entry["rolloutId"] !== "string" ||
         typeof entry["packageVersion"] !== "number" ||
-        !Array.isArray(entry["statusHistory"]) ||
-        !["PendingManualApproval", "Approved", "Rejected"].includes(entry["status"] as string)
+        typeof entry["status"] !== "string" ||
+        !Array.isArray(entry["statusHistory"])
       ) {
         problems.push(
           `groups.${model}.entries[${i}] should have version, rolloutId, packageVersion, status and statusHistory`,

@@ -19,11 +19,14 @@ import { classifyFailure } from "../core/failure-signatures";
 import { request } from "undici";
 import { describeNetworkError, readCappedText } from "../eval/http";
 import type {
+  AutoscalerChoice,
   CandidateHandle,
   CandidateSpec,
   CandidateStatus,
+  CapacityCheck,
   Endpoint,
   PodMetrics,
+  ReplicaCount,
   Serving,
 } from "../ports";
 import { reapOnExit } from "./child-reaper";
@@ -193,6 +196,41 @@ export class LocalServing implements Serving {
     if (health !== "ready") return health;
     const readyAt = candidate ? (candidate.readyAt ??= Date.now()) : Date.now();
     return { phase: "ready", readySeconds: (readyAt - Date.parse(details.startedAt)) / 1000 };
+  }
+
+  /**
+   * One server process per version: a count of one (or the autoscaler's, which a version here never has) is
+   * what it runs; more is refused — the manifest refuses it first (core/manifest-capacity.ts).
+   */
+  async scale(handle: CandidateHandle, replicas: number | "autoscaled"): Promise<void> {
+    if (replicas === 1 || replicas === "autoscaled") return;
+    throw new CandidateFailed(
+      `The local runtime serves ${handle.model} ${handle.version} with one server process and cannot run ${replicas}.`,
+      {
+        hint: "Run more replicas on EKS; locally leave serving.replicas and rollout.capacity at their defaults.",
+      },
+    );
+  }
+
+  async replicas(handle: CandidateHandle): Promise<ReplicaCount> {
+    return { desired: 1, ready: (await this.status(handle)).phase === "ready" ? 1 : 0 };
+  }
+
+  async autoscale(handle: CandidateHandle): Promise<AutoscalerChoice> {
+    throw new CandidateFailed(
+      `The local runtime has no autoscaler for ${handle.model} ${handle.version}: it serves one server process per version.`,
+      { hint: "Autoscale on EKS; locally remove serving.autoscaling." },
+    );
+  }
+
+  /** This machine's GPUs are not counted: whatever the server can use, it uses. */
+  async checkCapacity(gpus: number): Promise<CapacityCheck> {
+    return {
+      enough: true,
+      neededGpus: gpus,
+      freeGpus: 0,
+      reason: "The local runtime does not count GPUs: each server uses what this machine has.",
+    };
   }
 
   async endpoint(handle: CandidateHandle, _purpose: "probe" | "load"): Promise<Endpoint> {

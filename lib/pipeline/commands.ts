@@ -54,7 +54,13 @@ export interface RegistryStateChangeEvent {
     readonly ModelApprovalStatus?: string;
     readonly ApprovalDescription?: string;
     readonly CustomerMetadataProperties?: Readonly<Record<string, string>>;
-    /** SageMaker's UserContext of the change: who set the status. */
+    /**
+     * Who set the status, as SageMaker's UserContext (DescribeModelPackage's LastModifiedBy: IamIdentity.Arn
+     * for model packages, per the API reference's UserContext and IamIdentity pages). Not verified for the
+     * event: AWS's documented example of this event (SageMaker Developer Guide, "Events that Amazon SageMaker
+     * AI sends to Amazon EventBridge", model package state change) shows no LastModifiedBy, so without it the
+     * approver is recorded as "someone"; the local registry's watcher sets UserProfileName to the local user.
+     */
     readonly LastModifiedBy?: {
       readonly UserProfileName?: string;
       readonly IamIdentity?: { readonly Arn?: string };

@@ -14,9 +14,11 @@ import type { StageDeps } from "./deps";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 import { ABORT_WATCH_USES, assertNotAborted } from "./abort-watch";
+import { autoscaleCandidate, checkRolloutCapacity, DEPLOY_CAPACITY_USES } from "./deploy-capacity";
 
 export const DEPLOY_CANDIDATE_USES = combinedUse(
   ABORT_WATCH_USES,
+  DEPLOY_CAPACITY_USES,
   portUse({ serving: ["deploy"], events: ["emit"], clock: ["now"], objects: { bucket: [] } }),
 );
 
@@ -35,14 +37,18 @@ export async function deployCandidate(state: ExecutionState, deps: DeployDeps): 
   const spec = candidateSpec(rollout, manifest, validation, deps.objects.bucket, deps.config);
   // Stopped by a command while it validated: no GPU is started for a rollout already over.
   await assertNotAborted(deps, rollout, STAGE);
+  // Before anything starts: a rollout the cluster cannot hold at its peak fails here, before any traffic moves.
+  const capacity = await checkRolloutCapacity(rollout, manifest, spec.gpus, deps);
   const handle = await deps.serving.deploy(spec);
+  const autoscaler = await autoscaleCandidate(handle, manifest, deps);
   const where = spec.gpus > 0 ? `${spec.gpus} GPU${spec.gpus === 1 ? "" : "s"}` : "CPU";
+  const scaled = autoscaler ? ` Autoscaler: ${autoscaler.kind} — ${autoscaler.reason}` : "";
   await deps.events.emit(
     rolloutEvent(
       "Stage Succeeded",
       rollout,
       STAGE,
-      `Deployed the candidate ${rollout.model} ${rollout.version} (${spec.runtime}, ${spec.image}, ${where}) as ${handle.id}; waiting for it to be ready.`,
+      `Deployed the candidate ${rollout.model} ${rollout.version} (${spec.runtime}, ${spec.image}, ${where}) as ${handle.id}; waiting for it to be ready. Capacity: ${capacity.plan}; ${capacity.reason}${scaled}`,
       deps.clock,
       {
         data: {
@@ -50,6 +56,8 @@ export async function deployCandidate(state: ExecutionState, deps: DeployDeps): 
           runtime: spec.runtime,
           image: spec.image,
           gpus: spec.gpus,
+          capacity: { plan: capacity.plan, neededGpus: capacity.neededGpus, freeGpus: capacity.freeGpus },
+          ...(autoscaler && { autoscaler }),
           // Where the runtime put it (a Deployment and Service, a process and port): for whoever must find it.
           ...(handle.details === undefined ? {} : { where: handle.details }),
         },

@@ -1,7 +1,8 @@
 // Builds the events stages emit, so every one carries the same identifying fields (model, version,
-// rolloutId, executionArn, stage) that users' EventBridge rules match on.
+// rolloutId, executionArn, stage) that users' EventBridge rules match on, and the rest of its detail-type's
+// schema (core/events.ts): a field the published schema does not describe does not compile.
 
-import type { EmittedDetailType, EventDetail, ModelshipEvent } from "../core/events";
+import type { EmittedDetailType, EventDetailOf, ModelshipEvent } from "../core/events";
 import type { Clock } from "../ports";
 
 /** Who the event is about: the rollout's identity, or what is known of it before one exists. */
@@ -12,13 +13,25 @@ export interface EventSubject {
   readonly executionId?: string;
 }
 
-export function rolloutEvent(
-  detailType: EmittedDetailType,
+/** What an event of detail-type T carries besides who it is about: its failure fields and data. */
+export type EventExtra<T extends EmittedDetailType> = Omit<
+  EventDetailOf<T>,
+  "model" | "version" | "rolloutId" | "executionArn" | "stage" | "message"
+>;
+
+/** The data of detail-type T, without the note that replaces it when the event is too large. */
+export type DataOf<T extends EmittedDetailType> = Exclude<
+  NonNullable<EventDetailOf<T>["data"]>,
+  { readonly trimmed: string }
+>;
+
+export function rolloutEvent<T extends EmittedDetailType>(
+  detailType: T,
   subject: EventSubject,
   stage: string,
   message: string,
   clock: Clock,
-  extra: Pick<EventDetail, "error" | "reason" | "hint" | "data"> = {},
+  extra: EventExtra<T>,
 ): ModelshipEvent {
   return {
     detailType,

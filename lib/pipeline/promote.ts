@@ -11,6 +11,7 @@
 // the stage itself. Idempotent: a retry that finds the promotion recorded and announced does nothing; one that
 // finds its event still pending makes the same (idempotent) changes again and announces it.
 
+import { DEFAULT_SCALING } from "../core/manifest-capacity";
 import type { ExecutionState, ModelRecord, ServingVersion } from "../core/rollout";
 import { ANNOUNCE_USES, announcePending, stageComplete } from "./announce";
 import { ARMING_USES, armRolloutWatch, rolloutAlarms } from "./canary-arming";
@@ -33,6 +34,7 @@ export const PROMOTE_USES = combinedUse(
   portUse({
     store: ["get", "record", "saveVersionResults"],
     gateway: ["promote"],
+    serving: ["scale"],
     registry: ["setStatus"],
     events: ["emit"],
     clock: ["now"],
@@ -96,6 +98,11 @@ export async function promote(state: ExecutionState, deps: PromoteDeps): Promise
   // A rollout with no canary steps (a first release, blue/green) is armed here, before it takes traffic
   // (again on a retry: both calls are idempotent).
   if (plan.canarySteps.length === 0) await armRolloutWatch(rollout, alarms, deps, fence);
+  // The new stable serves with its own replicas from now on: its fixed count, or its autoscaler's range back.
+  const scaling = manifest.serving.scaling ?? DEFAULT_SCALING;
+  await fence.act(() =>
+    deps.serving.scale(candidate.handle, scaling.kind === "fixed" ? scaling.replicas : "autoscaled"),
+  );
   await fence.act(
     () => deps.gateway.promote(rollout.model, rollout.version),
     routeUndo(deps.gateway, rollout.model, rollout.version, previous?.version),

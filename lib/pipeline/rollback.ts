@@ -36,7 +36,7 @@ import { describeFiringAlarm, firingReason } from "./alarm-report";
 import { ANNOUNCE_USES, announcePending } from "./announce";
 import { candidateProgress } from "./candidate-state";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
-import { rolloutEvent } from "./events";
+import { type DataOf, rolloutEvent } from "./events";
 import type { RolloutOutcome } from "./flow-state";
 import {
   ALARM_METRICS_USES,
@@ -111,7 +111,8 @@ interface Target {
   readonly why: string;
   /** The candidate's handle from the execution state, when the state machine asks. */
   readonly handle?: CandidateHandle;
-  readonly data: Readonly<Record<string, unknown>>;
+  /** What the "Model Rolled Back" event says asked for it. */
+  readonly data: Pick<DataOf<"Model Rolled Back">, "trigger" | "alarm" | "command" | "requestedBy">;
   /** Who or what asked, as the report tells it. */
   readonly asker: Pick<RolloutEnd, "state" | "trigger" | "requestedBy" | "alarm" | "error">;
   /** The execution state, when the state machine asks. */

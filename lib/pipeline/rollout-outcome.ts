@@ -14,6 +14,7 @@ import { type OutcomeDocument, readReportDocument } from "../core/report/report-
 import type { ReportRollout } from "../core/report/report-input";
 import {
   alarmsArmedAt,
+  outcomeStrategy,
   type AlarmMetrics,
   type RolloutEnd,
   rolloutOutcome,
@@ -106,6 +107,8 @@ export async function writeRolloutEnd(
         history: record?.history ?? [],
         end: facts.end,
         ...(facts.plan && { plannedSteps: facts.plan.canarySteps }),
+        ...(facts.plan?.strategy && { strategy: facts.plan.strategy }),
+        ...(facts.plan?.stickiness && { stickiness: facts.plan.stickiness }),
         ...(facts.stepCount !== undefined && { stepCount: facts.stepCount }),
         ...(facts.stableVersion !== undefined && { stableVersion: facts.stableVersion }),
         ...(facts.alarms && { alarms: facts.alarms }),
@@ -135,14 +138,21 @@ async function putOutcome(
   await deps.objects.put(key, JSON.stringify(document, null, 2), { contentType: "application/json" });
 }
 
-/** The document with each step's planned bake and the step count from the plan; undefined when it has them. */
+/**
+ * The document with what only the plan tells — each step's planned bake and the step count, the strategy and
+ * the stickiness — filled in where it lacks them; undefined when it has them all.
+ */
 function withPlannedSteps(document: OutcomeDocument, plan: RolloutPlan): OutcomeDocument | undefined {
-  const missing = document.steps.some(
+  const missingSteps = document.steps.some(
     (s, i) => plan.canarySteps[i] !== undefined && (s.plannedBakeSeconds === undefined || s.of === undefined),
   );
-  if (!missing) return undefined;
+  const missingStrategy = plan.strategy !== undefined && document.strategy === undefined;
+  const missingStickiness = plan.stickiness !== undefined && document.stickiness === undefined;
+  if (!missingSteps && !missingStrategy && !missingStickiness) return undefined;
   return {
     ...document,
+    ...(missingStrategy && plan.strategy && { strategy: outcomeStrategy(plan.strategy, plan.canarySteps) }),
+    ...(missingStickiness && plan.stickiness && { stickiness: plan.stickiness }),
     steps: document.steps.map((s, i) => {
       const planned = plan.canarySteps[i];
       return planned ? { ...s, of: plan.canarySteps.length, plannedBakeSeconds: planned.bakeSeconds } : s;

@@ -6,7 +6,7 @@
 // hooks (plan.hooks).
 
 import { HookFailed } from "../core/errors";
-import { clipReason, type HookRequest, parseHookAnswer } from "../core/hooks";
+import { clipReason, describeHookRun, type HookRequest, type HookRun, parseHookAnswer } from "../core/hooks";
 import type { HookPoint, ResolvedHook } from "../core/manifest-schema";
 import type { ExecutionState } from "../core/rollout";
 import type { Interruptible, StageDeps } from "./deps";
@@ -20,6 +20,7 @@ export const RUN_HOOKS_USES = portUse({
   events: ["emit"],
   clock: ["now"],
   objects: { location: [] },
+  store: ["record"],
 });
 
 type RunHooksDeps = DepsUsing<typeof RUN_HOOKS_USES> & Pick<StageDeps, "config">;
@@ -37,6 +38,8 @@ export interface HookResult {
   readonly reason: string;
   /** Failed, and its `onFailure: ignore` let the rollout go on. */
   readonly ignored?: true;
+  readonly durationMs: number;
+  readonly attempts: number;
 }
 
 /** What the stage returns (`$.hooks`): the last point's results. */
@@ -65,10 +68,38 @@ export async function runHooks(
   if (!manifest) throw new Error("RunHooks needs the resolved manifest ($.manifest) that Prepare returns.");
   const stage = HOOK_STATES[at];
   const results: HookResult[] = [];
+  const step = at === "eachStep" ? (state.canary as CanaryProgress | undefined)?.step : undefined;
   for (const hook of manifest.gates.hooks.filter((h) => h.at === at)) {
-    const verdict = await judge(hook, hookRequest(hook, state, deps), deps, interruptible);
+    const started = deps.clock.now().getTime();
+    let attempts = 0;
+    const verdict = await judge(hook, hookRequest(hook, state, deps), deps, interruptible, () => attempts++);
+    const run: HookRun = {
+      name: hook.name,
+      at,
+      result: verdict.pass ? "passed" : hook.onFailure === "rollback" ? "failed" : "ignored",
+      reason: verdict.reason,
+      durationMs: Math.max(0, deps.clock.now().getTime() - started),
+      attempts: hook.target.kind === "function" ? 1 : attempts,
+      ...(step === undefined ? {} : { step }),
+    };
+    // Recorded before a failure ends the stage: status and the report show the hook that stopped the rollout.
+    await deps.store.record(
+      rollout.model,
+      {
+        at: deps.clock.now().toISOString(),
+        rolloutId: rollout.id,
+        version: rollout.version,
+        stage,
+        status: "running",
+        reason: `Hook ${describeHookRun(run)}`,
+        hook: run,
+      },
+      undefined,
+      { owned: true },
+    );
+    const measured = { durationMs: run.durationMs, attempts: run.attempts };
     if (verdict.pass) {
-      results.push({ name: hook.name, pass: true, reason: verdict.reason });
+      results.push({ name: hook.name, pass: true, reason: verdict.reason, ...measured });
       continue;
     }
     const sentence = `Hook '${hook.name}' (${at}) failed: ${verdict.reason}`;
@@ -80,7 +111,7 @@ export async function runHooks(
             : "The candidate was rolled back. Fix what the hook found and upload the version again.",
       });
     }
-    results.push({ name: hook.name, pass: false, reason: verdict.reason, ignored: true });
+    results.push({ name: hook.name, pass: false, reason: verdict.reason, ignored: true, ...measured });
   }
   await deps.events.emit(
     rolloutEvent("Stage Succeeded", rollout, stage, resultsSentence(at, results), deps.clock, {
@@ -96,6 +127,7 @@ async function judge(
   request: HookRequest,
   deps: RunHooksDeps,
   interruptible: Interruptible,
+  onAttempt: () => void,
 ): Promise<{ pass: boolean; reason: string }> {
   const body = JSON.stringify(request);
   const timeoutMs = hook.timeoutSeconds * 1000;
@@ -108,6 +140,7 @@ async function judge(
             body,
             key: await deps.hooks.signingKey(),
             timeoutMs,
+            onAttempt,
             ...(interruptible.signal ? { signal: interruptible.signal } : {}),
           });
     return parseHookAnswer(answer);

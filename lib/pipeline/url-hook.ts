@@ -21,6 +21,8 @@ export interface UrlHookCall {
   readonly retryDelayMs?: number;
   /** Stops the call at once (the execution was stopped). */
   readonly signal?: AbortSignal;
+  /** Told of each request made, for the run's record of its attempts. */
+  readonly onAttempt?: () => void;
 }
 
 /** The value of the `x-modelship-signature` header for `body`: `sha256=<hex>`. */
@@ -43,6 +45,7 @@ export async function callUrlHook(call: UrlHookCall): Promise<string> {
     const left = deadline - Date.now();
     if (left <= 0) break;
     const signals = [AbortSignal.timeout(left), ...(call.signal ? [call.signal] : [])];
+    call.onAttempt?.();
     try {
       const response = await fetch(call.url, {
         method: "POST",

@@ -16,7 +16,7 @@ import type { StackConfig } from "../core/config";
 import { ModelInvalid } from "../core/errors";
 import { parseGguf, type GgufInfo } from "../core/gguf";
 import { planGpus } from "../core/gpu-plan";
-import type { ResolvedManifest, ResolvedServing } from "../core/manifest-schema";
+import type { ResolvedManifest } from "../core/manifest-schema";
 import {
   checkConfig,
   checkDuplicateTensors,
@@ -43,7 +43,7 @@ import {
   SAFETENSORS_PREFIX_BYTES,
   tensorBudgetSpent,
 } from "../core/safetensors";
-import { type ChosenServing, chooseServing } from "../core/serving-choice";
+import { type ChosenServing, chooseServing, type ServingChoiceInput } from "../core/serving-choice";
 import { unreadableEntryFinding } from "../core/unreadable-entry";
 import type { ObjectInfo, ObjectVersion } from "../ports";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
@@ -146,7 +146,7 @@ export async function validateModel(
   }
   const files = [...stored.values()];
   // Without a manifest nothing is decided: the weights and the stack choose, as for an unset field.
-  const manifestServing: ResolvedServing = options.manifest?.serving ?? {
+  const manifestServing: ServingChoiceInput = options.manifest?.serving ?? {
     gpus: options.config.defaults.serving.gpus,
     extraArgs: options.config.defaults.serving.extraArgs,
     trustRemoteCode: options.config.defaults.serving.trustRemoteCode,

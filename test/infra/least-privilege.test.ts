@@ -4,6 +4,8 @@
 // table). So a stage that starts calling a new method without a grant fails here, not in a deployment.
 
 import { beforeAll, describe, expect, it } from "vitest";
+import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
+import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
 import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
 import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { readFileSync } from "node:fs";
@@ -111,6 +113,8 @@ describe("ModelPipeline: each function's rights in the cluster are what its stag
       ...(!accesses.has("editRoutes") && accesses.has("readRoutes") ? [KUBERNETES_GROUPS.readRoutes] : []),
       ...(accesses.has("editRoutes") ? [KUBERNETES_GROUPS.editRoutes] : []),
       ...(accesses.has("scrapePods") ? [KUBERNETES_GROUPS.scrapePods] : []),
+      ...(accesses.has("scaleCandidates") ? [KUBERNETES_GROUPS.scaleCandidates] : []),
+      ...(accesses.has("readCapacity") ? [KUBERNETES_GROUPS.readCapacity] : []),
     ];
     return { edit, groups };
   }
@@ -187,11 +191,19 @@ describe("ModelPipeline with the platform team's Prometheus as real traffic's so
 });
 
 describe("The Roles the platform team applies for the groups", () => {
-  it("are valid Kubernetes Roles and RoleBindings", () => {
+  it("are valid Kubernetes Roles and RoleBindings, and ClusterRoles and their bindings", () => {
+    const models = { Role, RoleBinding, ClusterRole, ClusterRoleBinding };
     for (const object of clusterRoleObjects("models")) {
-      const model = object.kind === "Role" ? new Role(object as never) : new RoleBinding(object as never);
-      expect(() => model.validate()).not.toThrow();
+      const Model = models[object.kind as keyof typeof models];
+      expect(Model, String(object.kind)).toBeDefined();
+      expect(() => new Model(object as never).validate()).not.toThrow();
     }
+  });
+
+  it("grant the capacity check its cluster-wide reads in a ClusterRole, without a namespace", () => {
+    const role = clusterRoleObjects("models").find((object) => object.kind === "ClusterRole");
+    expect(role).toMatchObject({ metadata: { name: "modelship-capacity-readers" } });
+    expect(role?.metadata).not.toHaveProperty("namespace");
   });
 
   it("are the YAML docs/eks.md shows, for the namespace models", () => {

@@ -229,7 +229,7 @@ describe("ModelPipeline: the functions", () => {
         MODELSHIP_BUCKET: { Ref: id(pipeline.bucket) },
         MODELSHIP_TABLE: { Ref: id(pipeline.rolloutTable) },
         MODELSHIP_EVENT_BUS: { Ref: id(pipeline.eventBus as never) },
-        POWERTOOLS_SERVICE_NAME: "modelship",
+        POWERTOOLS_SERVICE_NAME: expect.stringMatching(/^[A-Za-z0-9-]+$/),
       });
       const config = JSON.parse(variables.MODELSHIP_CONFIG as string);
       expect(config).toEqual(pipeline.config);
@@ -462,19 +462,25 @@ describe("ModelPipeline: access to the cluster", () => {
     expect(entries).toHaveLength(
       new Set([...managingCandidates, ...readingCandidates, ...changingRoutes]).size,
     );
+    // Promote also gives the new stable its replicas (modelship-scalers); DeployCandidate checks capacity
+    // and makes the candidate's autoscaler.
+    const scaling: Partial<Record<string, string[]>> = {
+      Promote: ["modelship-scalers"],
+      DeployCandidate: ["modelship-scalers", "modelship-capacity-readers"],
+    };
     for (const name of changingRoutes) {
-      expect(entryOf(name)?.KubernetesGroups, name).toEqual(["modelship-routes"]);
+      expect(entryOf(name)?.KubernetesGroups, name).toEqual(["modelship-routes", ...(scaling[name] ?? [])]);
     }
     for (const name of ["RegisterGateway", "CanaryStep", "Promote"] as const) {
       expect(entryOf(name), name).toEqual({
         ClusterName: "gpu-inference",
         PrincipalArn: roleArnOf(name),
         Type: "STANDARD",
-        KubernetesGroups: ["modelship-routes"],
+        KubernetesGroups: ["modelship-routes", ...(scaling[name] ?? [])],
       });
     }
     for (const name of managingCandidates.filter((n) => !changingRoutes.includes(n))) {
-      expect(entryOf(name)?.KubernetesGroups, name).toBeUndefined();
+      expect(entryOf(name)?.KubernetesGroups, name).toEqual(scaling[name]);
     }
   });
 

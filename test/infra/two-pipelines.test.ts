@@ -44,6 +44,7 @@ describe("Two ModelPipelines in one account", () => {
     expectDistinct(names("AWS::Events::EventBus", "Name"), 3);
     expectDistinct(names("AWS::StepFunctions::StateMachine", "StateMachineName"), 3);
     expectDistinct(names("AWS::Scheduler::ScheduleGroup", "Name"), 3);
+    expectDistinct(names("AWS::CloudWatch::Dashboard", "DashboardName"), 3);
     const stateMachineLogs = names("AWS::Logs::LogGroup", "LogGroupName").filter((n) =>
       n.startsWith("/aws/vendedlogs/states/"),
     );

@@ -2,10 +2,13 @@
 // first release; v2 waits before its promotion, holding its canary weight, until `modelship approve --local`
 // lets it go on (who approved is recorded); v3 waits before any traffic and is rolled back when its wait times
 // out; v4 waits before its promotion and is rolled back by its latency alarm while it waits (a delay injected
-// at the gateway) — the wait is released at once, not at its timeout; v5 is rejected with `modelship reject`.
-// Each rollback leaves v2 at 100%, the candidate's server gone and the lock free.
+// at the gateway) — the wait is released at once, not at its timeout; v5 is rejected with `modelship reject`;
+// v6 is rejected by a person setting its status to Rejected in registry.json (after an edit of another version,
+// which is ignored, and a malformed edit, which is reported while v6 keeps waiting). Each rollback leaves v2 at 100%, the candidate's server gone and the lock free.
 
-import { rm } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { userInfo } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ModelshipEvent } from "../../lib/core/events";
 import { run as approve } from "../../lib/cli/approve";
@@ -15,7 +18,13 @@ import type { LocalModelStatus } from "../../lib/local/control-plane-api";
 import { adminFetch } from "../support/admin-fetch";
 import { isRunning } from "../support/process-alive";
 import { captureConsole } from "../support/console-capture";
-import { tinyControlPlane, tinyAlarms as ALARMS, tinyManifest, uploadTiny } from "../support/tiny-canary";
+import {
+  eventsOf,
+  tinyControlPlane,
+  tinyAlarms as ALARMS,
+  tinyManifest,
+  uploadTiny,
+} from "../support/tiny-canary";
 
 let work: string;
 let controlPlane: ControlPlane;
@@ -31,29 +40,7 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-function eventOf(version: string, detailType: string, stage?: string): ModelshipEvent | undefined {
-  return events.find(
-    (e) =>
-      e.detail.version === version &&
-      e.detailType === detailType &&
-      (stage === undefined || e.detail.stage === stage),
-  );
-}
-
-/** Waits, with a generous bound, for an event of `version`; fails at once if the rollout failed instead. */
-async function until(version: string, detailType: string, stage?: string): Promise<ModelshipEvent> {
-  return vi.waitFor(
-    () => {
-      const found = eventOf(version, detailType, stage);
-      if (found) return found;
-      const failed = eventOf(version, "Stage Failed");
-      if (failed && detailType !== "Stage Failed")
-        throw new Error(`${version} failed: ${failed.detail.message}`);
-      throw new Error(`no ${detailType} for ${version} yet`);
-    },
-    { timeout: 120_000, interval: 200 },
-  );
-}
+const { eventOf, until } = eventsOf(events);
 
 async function weights(): Promise<Record<string, number>> {
   const route = await controlPlane.runtime.gateway.describe("tiny");
@@ -153,12 +140,6 @@ describe("Manual approval on the local runtime, with llama.cpp behind the local 
     "rolls v4 back by its latency alarm while it waits for approval, releasing the wait at once",
     { timeout: 180_000 },
     async () => {
-      const delay = await adminFetch(controlPlane.url, controlPlane.home, "faults/tiny/candidate", {
-        method: "PUT",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ delay: { fixedDelayMs: 1500, percentage: 100 } }),
-      });
-      expect(delay.status, await delay.clone().text()).toBe(200);
       await uploadTiny(
         controlPlane.home,
         "v4",
@@ -169,21 +150,32 @@ describe("Manual approval on the local runtime, with llama.cpp behind the local 
         ),
       );
       await until("v4", "Approval Requested");
-      const rolledBack = await until("v4", "Model Rolled Back");
-      expect(rolledBack.detail.message).toMatch(/alarm .* is in ALARM/);
-      await vi.waitFor(() => expectNothingLeftOf("v4"), { timeout: 30_000, interval: 200 });
-      // The execution leaves its wait with the rollback, not at the 600 s timeout.
-      const execution = controlPlane.runtime.executions.get(String(rolledBack.detail.executionArn));
-      await vi.waitFor(
-        () => {
-          if (!execution?.ended()) throw new Error("v4's execution still waits");
-        },
-        { timeout: 60_000, interval: 200 },
-      );
-      const cleared = await adminFetch(controlPlane.url, controlPlane.home, "faults/tiny/candidate", {
-        method: "DELETE",
+      // Slowed only once it waits: on a loaded machine a fault set before the upload could trip the alarm in the
+      // 1 s bake, before any approval was asked — a rollback, but not the one this test is about.
+      const faultUrl = "faults/tiny/candidate";
+      const delay = await adminFetch(controlPlane.url, controlPlane.home, faultUrl, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ delay: { fixedDelayMs: 1500, percentage: 100 } }),
       });
-      expect(cleared.status).toBe(200);
+      expect(delay.status, await delay.clone().text()).toBe(200);
+      try {
+        const rolledBack = await until("v4", "Model Rolled Back");
+        expect(rolledBack.detail.message).toMatch(/alarm .* is in ALARM/);
+        await vi.waitFor(() => expectNothingLeftOf("v4"), { timeout: 30_000, interval: 200 });
+        // The execution leaves its wait with the rollback, not at the 600 s timeout.
+        const execution = controlPlane.runtime.executions.get(String(rolledBack.detail.executionArn));
+        await vi.waitFor(
+          () => {
+            if (!execution?.ended()) throw new Error("v4's execution still waits");
+          },
+          { timeout: 60_000, interval: 200 },
+        );
+      } finally {
+        // Cleared whatever happened, so the next versions' canaries are not slowed by it.
+        const cleared = await adminFetch(controlPlane.url, controlPlane.home, faultUrl, { method: "DELETE" });
+        expect(cleared.status).toBe(200);
+      }
     },
   );
 
@@ -207,4 +199,67 @@ describe("Manual approval on the local runtime, with llama.cpp behind the local 
     expect(await weights()).toEqual({ v2: 100 });
     await vi.waitFor(() => expectNothingLeftOf("v5"), { timeout: 30_000, interval: 200 });
   });
+
+  it(
+    "rolls v6 back when a person sets its status to Rejected in registry.json, recording who and why",
+    { timeout: 180_000 },
+    async () => {
+      await uploadTiny(
+        controlPlane.home,
+        "v6",
+        6,
+        tinyManifest(
+          "v6",
+          `  steps: [50]\n  bakeSeconds: 2\n  watchSeconds: 2\n  approval: manual\n${ALARMS(5000)}`,
+        ),
+      );
+      await until("v6", "Approval Requested");
+      const path = join(controlPlane.home, "registry.json");
+      type Entry = { version: string; status: string; statusHistory: { status: string; reason: string }[] };
+      const edit = async (version: string, status: string) => {
+        const file = JSON.parse(await readFile(path, "utf8"));
+        const entries: Entry[] = file.groups.tiny.entries;
+        entries.findLast((e) => e.version === version)!.status = status;
+        await writeFile(path, JSON.stringify(file, null, 2));
+      };
+      const loggedLine = (pattern: RegExp) =>
+        vi.waitFor(
+          () => {
+            const line = logged.find((l) => pattern.test(l));
+            if (!line) throw new Error(`nothing logged matches ${pattern}`);
+            return line;
+          },
+          { timeout: 30_000, interval: 100 },
+        );
+
+      // Another version's status, set by hand, answers nothing.
+      await edit("v1", "Rejected");
+      expect(await loggedLine(/registry\.json: tiny v1 .* set to Rejected by hand, ignored/)).toMatch(
+        /the rollout of tiny running now is .* \(v6\): nothing to reject/,
+      );
+      // A malformed edit (a typo) is reported; v6 keeps waiting.
+      await edit("v6", "Rejectd");
+      expect(await loggedLine(/registry\.json was changed and cannot be read/)).toMatch(
+        /status is "Rejectd"; expected one of PendingManualApproval, Approved, Rejected/,
+      );
+      expect(eventOf("v6", "Model Rolled Back")).toBeUndefined();
+      expect((await controlPlane.runtime.deps.store.get("tiny"))?.approval?.version).toBe("v6");
+
+      await edit("v6", "Rejected");
+      const rolledBack = await until("v6", "Model Rolled Back");
+      expect(rolledBack.detail.message).toMatch(/ApprovalRejected|rejected/i);
+      const user = userInfo().username;
+      const record = await controlPlane.runtime.deps.store.get("tiny");
+      expect(record?.history.find((t) => t.version === "v6" && t.stage === "Rejected")?.reason).toBe(
+        `tiny v6 was rejected by ${user} in the model registry: status set to Rejected in registry.json.`,
+      );
+      expect(await weights()).toEqual({ v2: 100 });
+      await vi.waitFor(() => expectNothingLeftOf("v6"), { timeout: 30_000, interval: 200 });
+      // The rollback gave the hand-set status its history entry.
+      const entries: Entry[] = JSON.parse(await readFile(path, "utf8")).groups.tiny.entries;
+      const v6 = entries.findLast((e) => e.version === "v6")!;
+      expect(v6.status).toBe("Rejected");
+      expect(v6.statusHistory.at(-1)?.status).toBe("Rejected");
+    },
+  );
 });

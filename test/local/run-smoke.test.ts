@@ -14,6 +14,7 @@ import { JsonFileRolloutStore } from "../../lib/local/json-rollout-store";
 import { readEvents } from "../../lib/local/jsonl-events";
 import { isRunning } from "../support/process-alive";
 import { captureConsole } from "../support/console-capture";
+import { assertEventMatchesSchema } from "../support/event-schema-check";
 
 let work: string;
 let home: string;
@@ -118,6 +119,7 @@ describe("modelship run --local with llama.cpp", () => {
       ["Stage Succeeded", "SmokeTest"],
       ["Stage Failed", "Cleanup"],
     ]);
+    for (const event of events) assertEventMatchesSchema(event);
     const smoke = events[2]?.detail.data ?? {};
     expect(smoke["requests"]).toBe(5);
     for (const measured of ["loadSeconds", "ttftMs", "tokensPerSecond"]) {

@@ -20,7 +20,7 @@ function failingAt(point: HookPoint) {
   return async (input: unknown): Promise<HooksResult> => {
     const { at } = input as RunHooksInput;
     if (at === point) throw new HookFailed(`Hook 'h' (${at}) failed: 3 of 40 regression prompts changed`);
-    return { at, results: [{ name: "h", pass: true, reason: "passed" }] };
+    return { at, results: [{ name: "h", pass: true, reason: "passed", durationMs: 5, attempts: 1 }] };
   };
 }
 
@@ -104,7 +104,9 @@ describe("Hooks in the pipeline", () => {
   it("goes on past a failure its hook ignores (the stage records it and returns)", async () => {
     const ignored: HooksResult = {
       at: "eachStep",
-      results: [{ name: "kpis", pass: false, reason: "conversion -2%", ignored: true }],
+      results: [
+        { name: "kpis", pass: false, reason: "conversion -2%", ignored: true, durationMs: 5, attempts: 1 },
+      ],
     };
     const run = await runPipeline({
       plan: testPlan({ hooks: { eachStep: ["kpis"] } }),

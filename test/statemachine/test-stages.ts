@@ -4,6 +4,7 @@
 
 import { readFile } from "node:fs/promises";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
+import { DEFAULT_SCALING } from "../../lib/core/manifest-capacity";
 import type { ResolvedManifest } from "../../lib/core/manifest-schema";
 import type { PipelineFunction } from "../../lib/core/pipeline-functions";
 import type { ExecutionInput, ExecutionState, RolloutPlan } from "../../lib/core/rollout";
@@ -85,7 +86,7 @@ export function testManifest(model = "llama", version = "v2"): ResolvedManifest 
     version,
     format: "gguf",
     files: [],
-    serving: defaults.serving,
+    serving: { ...defaults.serving, scaling: DEFAULT_SCALING },
     gates: {
       smoke: defaults.gates.smoke,
       stress: defaults.gates.stress,
@@ -98,6 +99,7 @@ export function testManifest(model = "llama", version = "v2"): ResolvedManifest 
     },
     rollout: {
       strategy: { kind: "canary" },
+      capacity: "surge",
       steps: [],
       bakeSeconds: 600,
       watchSeconds: 1800,

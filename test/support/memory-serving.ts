@@ -4,10 +4,15 @@
 // pods' /metrics what the test sets.
 
 import type {
+  AutoscalerChoice,
+  AutoscalingSettings,
   CandidateHandle,
   CandidateSpec,
   CandidateStatus,
+  CapacityCheck,
   Endpoint,
+  ReplicaCount,
+  ReplicaRange,
   PodMetrics,
   Serving,
 } from "../../lib/ports";
@@ -64,7 +69,57 @@ export class MemoryServing implements Serving {
     return structuredClone(this.podMetrics(handle));
   }
 
+  /** Every scale call, in order, as `<id> → <replicas>`. */
+  readonly scaled: string[] = [];
+  /** Replicas per candidate id; ready follows desired unless a test holds them back in `unready`. */
+  private readonly counts = new Map<string, number>();
+  /** Replicas per candidate id that are not ready yet. */
+  readonly unready = new Map<string, number>();
+  /** Autoscalers per candidate id. */
+  readonly autoscalers = new Map<string, { settings: AutoscalingSettings; range: ReplicaRange }>();
+  /** Free GPUs the cluster reports to checkCapacity (a finite number, as a cluster reports: events carry it). */
+  freeGpus = 1024;
+
+  async scale(handle: CandidateHandle, replicas: number | "autoscaled"): Promise<void> {
+    this.scaled.push(`${handle.id} → ${replicas}`);
+    const autoscaler = this.autoscalers.get(handle.id);
+    this.counts.set(
+      handle.id,
+      replicas === "autoscaled" ? (autoscaler?.range.minReplicas ?? this.count(handle.id)) : replicas,
+    );
+  }
+
+  async replicas(handle: CandidateHandle): Promise<ReplicaCount> {
+    const desired = this.count(handle.id);
+    return { desired, ready: Math.max(0, desired - (this.unready.get(handle.id) ?? 0)) };
+  }
+
+  async autoscale(
+    handle: CandidateHandle,
+    settings: AutoscalingSettings,
+    range: ReplicaRange,
+  ): Promise<AutoscalerChoice> {
+    this.autoscalers.set(handle.id, { settings, range });
+    return { kind: "hpa", reason: "MemoryServing makes every autoscaler an HPA." };
+  }
+
+  async checkCapacity(gpus: number): Promise<CapacityCheck> {
+    const enough = gpus <= this.freeGpus;
+    return {
+      enough,
+      neededGpus: gpus,
+      freeGpus: this.freeGpus,
+      reason: `${gpus} needed, ${this.freeGpus} free.`,
+    };
+  }
+
+  private count(id: string): number {
+    return this.counts.get(id) ?? 1;
+  }
+
   async remove(handle: CandidateHandle): Promise<void> {
+    this.autoscalers.delete(handle.id);
+    this.counts.delete(handle.id);
     if (this.candidates.delete(handle.id)) this.removed.push(handle.id);
   }
 

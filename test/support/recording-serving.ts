@@ -2,10 +2,13 @@
 // them, the way a failing cluster would.
 
 import type {
+  AutoscalerChoice,
   CandidateHandle,
   CandidateSpec,
   CandidateStatus,
+  CapacityCheck,
   Endpoint,
+  ReplicaCount,
   PodMetrics,
   Serving,
 } from "../../lib/ports";
@@ -52,6 +55,22 @@ export class RecordingServing implements Serving {
   }
 
   endpoint(_handle: CandidateHandle): Promise<Endpoint> {
+    throw new Error("RecordingServing only removes candidates.");
+  }
+
+  scale(): Promise<void> {
+    throw new Error("RecordingServing only removes candidates.");
+  }
+
+  replicas(): Promise<ReplicaCount> {
+    throw new Error("RecordingServing only removes candidates.");
+  }
+
+  autoscale(): Promise<AutoscalerChoice> {
+    throw new Error("RecordingServing only removes candidates.");
+  }
+
+  checkCapacity(): Promise<CapacityCheck> {
     throw new Error("RecordingServing only removes candidates.");
   }
 }

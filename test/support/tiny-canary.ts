@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { ModelshipEvent } from "../../lib/core/events";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { type ControlPlane, startControlPlane } from "../../lib/local/control-plane";
+import { vi } from "vitest";
 
 /** `tiny`'s manifest for `version`, with `rollout` (indented YAML lines) as its rollout settings. */
 export function tinyManifest(version: string, rollout: string): string {
@@ -83,4 +84,31 @@ export async function uploadTiny(
   // The upload contract: the manifest last, written whole by a rename.
   await writeFile(join(folder, ".modelship.yaml.tmp"), manifest);
   await rename(join(folder, ".modelship.yaml.tmp"), join(folder, "modelship.yaml"));
+}
+
+/**
+ * Finding and waiting for a version's events among those a control plane told: `until` waits, with a generous
+ * bound, for an event of `version` (of `stage`, when given), and fails at once if the version's rollout failed.
+ */
+export function eventsOf(events: readonly ModelshipEvent[]) {
+  const eventOf = (version: string, detailType: string, stage?: string): ModelshipEvent | undefined =>
+    events.find(
+      (e) =>
+        e.detail.version === version &&
+        e.detailType === detailType &&
+        (stage === undefined || e.detail.stage === stage),
+    );
+  const until = (version: string, detailType: string, stage?: string): Promise<ModelshipEvent> =>
+    vi.waitFor(
+      () => {
+        const found = eventOf(version, detailType, stage);
+        if (found) return found;
+        const failed = eventOf(version, "Stage Failed");
+        if (failed && detailType !== "Stage Failed")
+          throw new Error(`${version} failed: ${failed.detail.message}`);
+        throw new Error(`no ${detailType} for ${version} yet`);
+      },
+      { timeout: 120_000, interval: 200 },
+    );
+  return { eventOf, until };
 }

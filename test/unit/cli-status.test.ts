@@ -13,7 +13,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DynamoRolloutStore } from "../../lib/aws/dynamodb-rollout-store";
 import { run as status } from "../../lib/cli/status";
-import type { ServingVersion } from "../../lib/core/rollout";
+import type { ServingVersion, Transition } from "../../lib/core/rollout";
 import { DynamoTableDouble } from "./adapters/dynamodb-table-double";
 
 const TABLE = "Modelship-RolloutTable-1ABC";
@@ -272,6 +272,47 @@ describe("modelship status", () => {
     await store.claimEnd("llama-3-8b", step.rolloutId, { stage: "Rollback", at: "2025-06-01T09:41:00.000Z" });
     expect(await status(["llama-3-8b", "--table", TABLE])).toBe(0);
     expect(out.join("\n")).not.toContain("sticky");
+  });
+
+  it("lists each hook the rollout ran, one line each: point, result, time, calls and reason", async () => {
+    const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "eu-west-1" }));
+    const store = new DynamoRolloutStore({ tableName: TABLE, client });
+    const run = (at: string, hook: Transition["hook"]) =>
+      store.record("llama-3-8b", {
+        rolloutId: "llama-3-8b-v3-4e5f6a7b",
+        version: "v3",
+        status: "running",
+        at,
+        stage: "StepHooks",
+        reason: "…",
+        ...(hook && { hook }),
+      });
+    await run("2025-06-01T09:40:00.000Z", {
+      name: "regression",
+      at: "eachStep",
+      step: 3,
+      result: "passed",
+      reason: "40 of 40 prompts unchanged",
+      durationMs: 1420,
+      attempts: 1,
+    });
+    await run("2025-06-01T09:41:00.000Z", {
+      name: "kpis",
+      at: "eachStep",
+      step: 3,
+      result: "ignored",
+      reason: "answered HTTP 503 (3 attempts within 60 s)",
+      durationMs: 7000,
+      attempts: 3,
+    });
+    expect(await status(["llama-3-8b", "--table", TABLE])).toBe(0);
+    expect(out.join("\n")).toContain(
+      [
+        "  hook       regression (eachStep, step 3): passed in 1.4 s, 1 attempt: 40 of 40 prompts unchanged (at 2025-06-01T09:40:00.000Z)",
+        "  hook       kpis (eachStep, step 3): failed (ignored: onFailure ignore) in 7 s, 3 attempts: answered HTTP 503 (3 attempts within 60 s) (at 2025-06-01T09:41:00.000Z)",
+        "  last ",
+      ].join("\n"),
+    );
   });
 
   it("prints every model from the table named by MODELSHIP_TABLE as JSON, the alarms' states beside the record", async () => {

@@ -188,6 +188,28 @@ describe("stageHandler", () => {
     });
   });
 
+  it("puts what the stage decided (a canary step's weight, a rollback's reason) on its success line for the dashboard's queries", async () => {
+    await stageHandler("CanaryStep", async () => ({ step: 2, steps: 3, weight: 50, bakeSeconds: 60 }))(
+      state,
+      context,
+    );
+    await stageHandler("Rollback", async () => ({ result: "rolled back", reason: "x".repeat(5000) }))(
+      state,
+      context,
+    );
+
+    expect(logLines().find((line) => line.message === "CanaryStep succeeded")).toMatchObject({
+      stage: "CanaryStep",
+      step: 2,
+      steps: 3,
+      weight: 50,
+    });
+    const rollback = logLines().find((line) => line.message === "Rollback succeeded");
+    expect(rollback).toMatchObject({ result: "rolled back" });
+    expect(rollback?.reason).toHaveLength(1000);
+    expect(rollback).not.toHaveProperty("bakeSeconds");
+  });
+
   it("puts the rollout id, model and version on the stage's log lines, and not on the next invocation's", async () => {
     const handler = stageHandler("Validate", async () => ({ ok: true }));
 

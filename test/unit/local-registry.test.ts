@@ -114,6 +114,20 @@ describe("LocalRegistry", () => {
     ]);
   });
 
+  it("gives a status a person set by editing the file its history entry when modelship sets the same status", async () => {
+    const { home, registry: reg } = await registry();
+    await reg.register(entry("v1"));
+    const file = await fileOf(home);
+    file.groups.chat.entries[0].status = "Rejected";
+    await writeFile(join(home, "registry.json"), JSON.stringify(file));
+    await reg.setStatus("chat", "v1", "Rejected", "Rolled back: rejected in registry.json.");
+    const [v1] = (await fileOf(home)).groups.chat.entries;
+    expect(v1.statusHistory.map((h: { status: string; reason: string }) => [h.status, h.reason])).toEqual([
+      ["PendingManualApproval", "Registered by rollout chat-v1-0000000a."],
+      ["Rejected", "Rolled back: rejected in registry.json."],
+    ]);
+  });
+
   it("refuses a status for a version never registered, and knows no status for it", async () => {
     const { registry: reg } = await registry();
     await expect(reg.setStatus("chat", "v9", "Approved", "x")).rejects.toThrow(

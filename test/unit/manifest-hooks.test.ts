@@ -145,6 +145,22 @@ describe("gates.hooks", () => {
     ]);
   });
 
+  it("refuses an eachStep hook with blue/green, which has no step to run it after, and keeps it with linear", () => {
+    const yaml = (strategy: string) =>
+      `gates:\n  hooks: [{name: regression, at: eachStep, lambda: regression-check}]\nrollout: {strategy: ${strategy}}\n`;
+    const blueGreen = resolveHooksYaml(yaml("blueGreen"), AWS_STACK);
+    expect(blueGreen.manifest).toBeUndefined();
+    expect(blueGreen.findings).toEqual([
+      expect.objectContaining({
+        code: "manifest.hook-each-step-blue-green",
+        path: "gates.hooks[0].at",
+        message:
+          "hook 'regression' runs at eachStep, after each canary step's bake, but strategy: blueGreen has no steps: all traffic moves at once, so it would never run.",
+      }),
+    ]);
+    expect(resolveHooksYaml(yaml("linear"), AWS_STACK).manifest?.gates.hooks).toHaveLength(1);
+  });
+
   it("plans the hook names by point, leaving out points without hooks", () => {
     const manifest = resolveHooksYaml(
       `gates:

@@ -113,11 +113,11 @@ describe("parseManifest", () => {
     });
 
     it("lists the known keys when nothing is close enough to guess", () => {
-      const result = parseManifest("serving:\n  replicas: 3\n", "modelship.yaml");
-      const finding = findingAt(result, "serving.replicas");
+      const result = parseManifest("serving:\n  priority: 3\n", "modelship.yaml");
+      const finding = findingAt(result, "serving.priority");
       expect(finding.message).not.toContain("did you mean");
       expect(finding.hint).toBe(
-        "The keys known under serving are: runtime, image, gpus, maxModelLen, extraArgs, trustRemoteCode.",
+        "The keys known under serving are: runtime, image, gpus, maxModelLen, extraArgs, trustRemoteCode, replicas, autoscaling.",
       );
     });
   });

@@ -43,6 +43,7 @@ describe("resolveManifest", () => {
       expect(manifest).toMatchObject({ name: "llama", version: "v3", format: undefined, files: [] });
       // Runtime, image and context are left for Validate to choose from the weights (core/serving-choice).
       expect(manifest.serving).toEqual({
+        scaling: { kind: "fixed", replicas: 1 },
         gpus: defaults.serving.gpus,
         trustRemoteCode: defaults.serving.trustRemoteCode,
         extraArgs: [],

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { ExecutionState } from "../../lib/core/rollout";
+import type { CandidateHandle } from "../../lib/ports";
 import {
   CANARY_FLOW as flow,
   type CanaryWorld,
@@ -32,6 +33,38 @@ async function runCanary(state: ExecutionState, world: CanaryWorld, duringBake =
     if (next !== "CanaryStep") return { state, next };
   }
 }
+
+describe("Promote: the new stable's replicas", () => {
+  const manifest = (serving: string) => `
+serving: ${serving}
+gates:
+  stress: {enabled: false}
+  eval: {enabled: false}
+rollout:
+  watchSeconds: 300
+`;
+
+  it("scales a first release to its fixed replica count before it takes the traffic", async () => {
+    const world = canaryWorld();
+    let state = await rolloutThroughGates(world, "v1", manifest("{replicas: 3}"));
+    state = await flow.registerGateway(state, world);
+    const handle = state.candidate?.handle as CandidateHandle;
+    await flow.promote(state, world);
+    expect(world.serving.scaled).toEqual([`${handle.id} → 3`]);
+    expect(await world.serving.replicas(handle)).toMatchObject({ desired: 3 });
+  });
+
+  it("gives an autoscaled version its own range back: the gates ran it pinned to one replica", async () => {
+    const world = canaryWorld();
+    const autoscaled = "\n  autoscaling: {minReplicas: 2, maxReplicas: 5, metric: inFlight, target: 8}";
+    let state = await rolloutThroughGates(world, "v1", manifest(autoscaled));
+    const handle = state.candidate?.handle as CandidateHandle;
+    expect(world.serving.autoscalers.get(handle.id)?.range).toEqual({ minReplicas: 1, maxReplicas: 1 });
+    state = await flow.registerGateway(state, world);
+    await flow.promote(state, world);
+    expect(world.serving.scaled).toEqual([`${handle.id} → autoscaled`]);
+  });
+});
 
 describe("A first release", () => {
   let world: CanaryWorld;

@@ -150,12 +150,13 @@ describe("DeployCandidate", () => {
           stage: "DeployCandidate",
           rolloutId: ROLLOUT.id,
           executionArn: ROLLOUT.executionId,
-          message: `Deployed the candidate llama v3 (vllm, vllm/vllm-openai:v0.11.0, 2 GPUs) as ${handle.id}; waiting for it to be ready.`,
+          message: `Deployed the candidate llama v3 (vllm, vllm/vllm-openai:v0.11.0, 2 GPUs) as ${handle.id}; waiting for it to be ready. Capacity: 1 replica of v3; 2 needed, 1024 free.`,
           data: {
             candidate: handle.id,
             runtime: "vllm",
             image: "vllm/vllm-openai:v0.11.0",
             gpus: 2,
+            capacity: { plan: "1 replica of v3", neededGpus: 2, freeGpus: 1024 },
             where: { entry: handle.id },
           },
         }),
@@ -249,5 +250,81 @@ describe("CheckCandidate", () => {
     ).rejects.toThrow(
       "CheckCandidate needs $.candidate.handle from DeployCandidate, but the state has no candidate.",
     );
+  });
+});
+
+describe("DeployCandidate: capacity", () => {
+  const STABLE = {
+    id: "llama-v2-stable",
+    model: "llama",
+    version: "v2",
+    rolloutId: "llama-v2-0000",
+    servedName: "llama",
+    deployedAt: "2025-05-01T00:00:00.000Z",
+  };
+
+  /** A model whose stable v2 runs `replicas` replicas, and the deps that see it. */
+  async function withStable(replicas: number) {
+    const store = new MemoryRolloutStore();
+    await store.record(
+      "llama",
+      {
+        at: STABLE.deployedAt,
+        rolloutId: STABLE.rolloutId,
+        version: "v2",
+        stage: "Finalize",
+        status: "promoted",
+        reason: "",
+      },
+      { stable: { version: "v2", rolloutId: STABLE.rolloutId, handle: STABLE } },
+    );
+    await serving.scale(STABLE, replicas);
+    return { ...deps(), store };
+  }
+
+  it("needs the candidate's full size beside a 4-replica stable in surge", async () => {
+    // Validate's plan: 2 GPUs per replica; the default canary ends at 100%. (`constrained`, one replica more,
+    // is refused by the manifest until the canary carries it out: core/manifest-capacity.)
+    serving.freeGpus = 7;
+    const surge = await withStable(4);
+    await expect(deployCandidate(stateAfterValidate(""), surge)).rejects.toMatchObject({
+      name: "InsufficientCapacity",
+      reason: expect.stringContaining("8 needed, 7 free"),
+    });
+    expect(serving.deployed).toEqual([]);
+  });
+
+  it("needs a first release's own replicas", async () => {
+    serving.freeGpus = 5;
+    await expect(deployCandidate(stateAfterValidate("serving: {replicas: 3}"), deps())).rejects.toMatchObject(
+      {
+        name: "InsufficientCapacity",
+        reason: expect.stringContaining("6 needed, 5 free"),
+      },
+    );
+    serving.freeGpus = 6;
+    await deployCandidate(stateAfterValidate("serving: {replicas: 3}"), deps());
+    expect(serving.deployed).toHaveLength(1);
+  });
+
+  it("makes the candidate's autoscaler pinned to one replica for the gates, and says which and why", async () => {
+    const handle = await deployCandidate(
+      stateAfterValidate(
+        "serving:\n  autoscaling: {minReplicas: 2, maxReplicas: 6, metric: queueDepth, target: 4}\n",
+      ),
+      deps(),
+    );
+    expect(serving.autoscalers.get(handle.id)).toMatchObject({
+      settings: { metric: "queueDepth", minReplicas: 2, maxReplicas: 6 },
+      range: { minReplicas: 1, maxReplicas: 1 },
+    });
+    const deployed = events.emitted.find((e) => e.detailType === "Stage Succeeded");
+    expect(deployed?.detail.data).toMatchObject({ autoscaler: { kind: "hpa", reason: expect.any(String) } });
+    expect(deployed?.detail.message).toContain("Autoscaler: hpa");
+  });
+
+  it("makes no autoscaler for a fixed replica count", async () => {
+    const handle = await deployCandidate(stateAfterValidate("serving: {replicas: 2}"), deps());
+    expect(serving.autoscalers.has(handle.id)).toBe(false);
   });
 });

@@ -40,6 +40,17 @@ function stateWithHooks(hooksYaml: string): ExecutionState {
   };
 }
 
+/** A world whose store has the state's rollout holding llama's lock, as while its execution runs. */
+async function lockedWorld() {
+  const world = canaryWorld({ config: CONFIG });
+  await world.store.acquireLock("llama", {
+    rolloutId: "llama-v2-0badf00d",
+    version: "v2",
+    since: world.clock.now().toISOString(),
+  });
+  return world;
+}
+
 const servers: Server[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
@@ -73,7 +84,7 @@ const status = (code: number) => (_: IncomingMessage, response: ServerResponse) 
 
 describe("RunHooks", () => {
   it("sends a function hook the rollout, the weights at this point, the reports and how to reach the candidate", async () => {
-    const world = canaryWorld({ config: CONFIG });
+    const world = await lockedWorld();
     world.hooks.answers.set("regression-check", '{"pass": true, "reason": "40 of 40 prompts unchanged"}');
     const state = stateWithHooks("    - {name: regression, at: eachStep, lambda: regression-check}\n");
 
@@ -81,7 +92,9 @@ describe("RunHooks", () => {
 
     expect(result).toEqual({
       at: "eachStep",
-      results: [{ name: "regression", pass: true, reason: "40 of 40 prompts unchanged" }],
+      results: [
+        { name: "regression", pass: true, reason: "40 of 40 prompts unchanged", durationMs: 0, attempts: 1 },
+      ],
     });
     const call = world.hooks.calls[0];
     expect(call?.timeoutMs).toBe(60_000);
@@ -107,7 +120,7 @@ describe("RunHooks", () => {
   });
 
   it("runs only the hooks of its point", async () => {
-    const world = canaryWorld({ config: CONFIG });
+    const world = await lockedWorld();
     world.hooks.answers.set("regression-check", '{"pass": true}');
     const state = stateWithHooks(
       "    - {name: before, at: preTraffic, lambda: regression-check}\n    - {name: after, at: postPromote, lambda: regression-check}\n",
@@ -121,7 +134,7 @@ describe("RunHooks", () => {
   });
 
   it("fails with HookFailed naming the hook, its point and its reason", async () => {
-    const world = canaryWorld({ config: CONFIG });
+    const world = await lockedWorld();
     world.hooks.answers.set("regression-check", '{"pass": false, "reason": "3 of 40 answers changed"}');
     const state = stateWithHooks("    - {name: regression, at: preTraffic, lambda: regression-check}\n");
 
@@ -133,7 +146,7 @@ describe("RunHooks", () => {
   });
 
   it("fails a hook that cannot be run, saying why", async () => {
-    const world = canaryWorld({ config: CONFIG });
+    const world = await lockedWorld();
     world.hooks.answers.set("regression-check", new Error("did not answer within 60 s"));
     const state = stateWithHooks("    - {name: regression, at: eachStep, lambda: regression-check}\n");
 
@@ -143,7 +156,7 @@ describe("RunHooks", () => {
   });
 
   it("records a failure its hook ignores, announces it and runs the next hook", async () => {
-    const world = canaryWorld({ config: CONFIG });
+    const world = await lockedWorld();
     world.hooks.answers.set("regression-check", '{"pass": false, "reason": "conversion -2%"}');
     const server = await hookServer([json({ pass: true })]);
     const state = stateWithHooks(
@@ -153,16 +166,58 @@ describe("RunHooks", () => {
     const result = await runHooks({ at: "eachStep", state }, world);
 
     expect(result.results).toEqual([
-      { name: "kpis", pass: false, reason: "conversion -2%", ignored: true },
-      { name: "web", pass: true, reason: "passed" },
+      { name: "kpis", pass: false, reason: "conversion -2%", ignored: true, durationMs: 0, attempts: 1 },
+      { name: "web", pass: true, reason: "passed", durationMs: 0, attempts: 1 },
     ]);
     expect(world.events.emitted.at(-1)?.detail.message).toBe(
       "The eachStep hooks ran: kpis failed (ignored: onFailure ignore): conversion -2%; web passed.",
     );
   });
 
+  it("records each hook's run in the model's history, the one that stops the rollout too", async () => {
+    const world = await lockedWorld();
+    world.hooks.answers.set("regression-check", '{"pass": false, "reason": "3 of 40 answers changed"}');
+    const server = await hookServer([status(503), json({ pass: true, reason: "kpis fine" })]);
+    const state = stateWithHooks(
+      `    - {name: web, at: eachStep, url: "${server.url}"}\n    - {name: regression, at: eachStep, lambda: regression-check}\n`,
+    );
+
+    await expect(runHooks({ at: "eachStep", state }, world)).rejects.toBeInstanceOf(HookFailed);
+
+    const history = (await world.store.get("llama"))?.history ?? [];
+    expect(history.map((t) => [t.stage, t.hook])).toEqual([
+      [
+        "StepHooks",
+        {
+          name: "web",
+          at: "eachStep",
+          result: "passed",
+          reason: "kpis fine",
+          durationMs: 0,
+          attempts: 2,
+          step: 2,
+        },
+      ],
+      [
+        "StepHooks",
+        {
+          name: "regression",
+          at: "eachStep",
+          result: "failed",
+          reason: "3 of 40 answers changed",
+          durationMs: 0,
+          attempts: 1,
+          step: 2,
+        },
+      ],
+    ]);
+    expect(history[1]?.reason).toBe(
+      "Hook regression (eachStep, step 2): failed in 0 s, 1 attempt: 3 of 40 answers changed",
+    );
+  });
+
   it("signs a URL hook's body with the stack's key, in a header the receiver can verify", async () => {
-    const world = canaryWorld({ config: CONFIG });
+    const world = await lockedWorld();
     const server = await hookServer([json({ pass: true, reason: "kpis fine" })]);
     const state = stateWithHooks(`    - {name: web, at: prePromote, url: "${server.url}"}\n`);
 

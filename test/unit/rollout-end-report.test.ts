@@ -207,6 +207,9 @@ describe("report.html of a canary that shipped", () => {
 
     const page = reportOf(world, state);
     expect(visibleText(page)).toContain("✔ Succeeded in Finalize at 2025-06-01 12:12:30 UTC.");
+    expect(visibleText(elementById(page, "rollout"))).toContain(
+      "Strategy canary: 10% → 50% → 100%, each step baked under the alarms",
+    );
     expect(
       textRecords(page, "Canary steps").map((row) => [
         row["Step"],

@@ -373,6 +373,21 @@ describe("renderRolloutReport with the rollout's end", () => {
     },
     transitions: [
       { at: "2025-06-01T12:08:00.000Z", stage: HOSTILE.itemId, status: "running", reason: HOSTILE.output },
+      {
+        at: "2025-06-01T12:08:40.000Z",
+        stage: "StepHooks",
+        status: "running",
+        reason: HOSTILE.output,
+        hook: {
+          name: HOSTILE.fileName,
+          at: "eachStep",
+          result: "ignored",
+          reason: HOSTILE.errorDetail,
+          durationMs: 1250,
+          attempts: 2,
+          step: 1,
+        },
+      },
     ],
   });
 
@@ -412,6 +427,109 @@ describe("renderRolloutReport with the rollout's end", () => {
     expect(visibleText(elementById(rendered, "canary"))).toContain(
       `The rollout had not ended when this page was written: its canary, alarms and end are added when Finalize, Rollback or Cleanup ends it (there is no ${key("outcome.json")}).`,
     );
+  });
+
+  it("lists each hook the rollout ran: its point and step, result, reason, time and calls", () => {
+    const outcome: OutcomeDocument = {
+      ...hostile(),
+      transitions: [
+        {
+          at: "2025-06-01T12:08:40.000Z",
+          stage: "StepHooks",
+          status: "running",
+          reason: "Hook regression …",
+          hook: {
+            name: "regression",
+            at: "eachStep",
+            result: "passed",
+            reason: "40 of 40 prompts unchanged",
+            durationMs: 1250,
+            attempts: 1,
+            step: 1,
+          },
+        },
+        {
+          at: "2025-06-01T12:09:10.000Z",
+          stage: "PrePromoteHooks",
+          status: "running",
+          reason: "Hook sign-off …",
+          hook: {
+            name: "sign-off",
+            at: "prePromote",
+            result: "failed",
+            reason: "answered HTTP 503 (3 attempts within 60 s)",
+            durationMs: 7000,
+            attempts: 3,
+          },
+        },
+      ],
+    };
+    const rows = tableRecords(elementById(page(outcome), "hooks"), "Each hook's run, in order");
+    expect(
+      rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, visibleText(v)]))),
+    ).toEqual([
+      {
+        Hook: "regression",
+        Point: "eachStep, step 1",
+        Result: "✔ passed",
+        Reason: "40 of 40 prompts unchanged",
+        Took: "1.3 s",
+        Calls: "1",
+        Finished: "2025-06-01 12:08:40 UTC",
+      },
+      {
+        Hook: "sign-off",
+        Point: "prePromote",
+        Result: "✘ failed: stopped the rollout",
+        Reason: "answered HTTP 503 (3 attempts within 60 s)",
+        Took: "7 s",
+        Calls: "3",
+        Finished: "2025-06-01 12:09:10 UTC",
+      },
+    ]);
+  });
+
+  it("says no hook ran when the rollout recorded none, and that runs come with the end while it runs", () => {
+    const outcome: OutcomeDocument = { ...hostile(), transitions: [] };
+    expect(visibleText(elementById(page(outcome), "hooks"))).toContain(
+      "No hook ran: the manifest names none under gates.hooks, or the rollout ended before its first.",
+    );
+    const running = renderRolloutReport({
+      rollout: CANDIDATE,
+      validation: missing("validation.json"),
+      stress: missing("stress.json"),
+      eval: missing("eval.json"),
+      outcome: missing("outcome.json"),
+    });
+    expect(visibleText(elementById(running, "hooks"))).toContain(
+      "The hooks' runs are shown once the rollout ends",
+    );
+  });
+
+  it("names the strategy (canary steps, linear step and interval, blue/green) and the stickiness", () => {
+    const factsOf = (outcome: OutcomeDocument) => visibleText(elementById(page(outcome), "rollout"));
+    const canary = factsOf({
+      ...hostile(),
+      strategy: { kind: "canary", weights: [5, 25, 100] },
+      stickiness: { header: "x-session-id" },
+    });
+    expect(canary).toContain("Strategy canary: 5% → 25% → 100%, each step baked under the alarms");
+    expect(canary).toContain(
+      "Sticky by header x-session-id: a conversation stays on the version it started on while weights move",
+    );
+    expect(
+      factsOf({ ...hostile(), strategy: { kind: "linear", stepPercent: 10, intervalSeconds: 300 } }),
+    ).toContain("Strategy linear (10% more every 300 s)");
+    const blueGreen = factsOf({
+      ...hostile(),
+      strategy: { kind: "blueGreen" },
+      stickiness: { cookie: "session" },
+    });
+    expect(blueGreen).toContain(
+      "Strategy blue/green: all traffic to the warm candidate at once after the gates",
+    );
+    expect(blueGreen).toContain("Sticky by cookie session");
+    expect(factsOf(hostile())).not.toContain("Sticky by");
   });
 
   it("tells a first release, which has no canary, by its promotion", () => {

@@ -3,8 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config";
-import type { ResolvedServing } from "../../lib/core/manifest-schema";
-import { chooseServing, declaredRuntime } from "../../lib/core/serving-choice";
+import { type ServingChoiceInput, chooseServing, declaredRuntime } from "../../lib/core/serving-choice";
 
 const config: StackConfig = {
   ...DEFAULT_STACK_CONFIG,
@@ -13,7 +12,7 @@ const config: StackConfig = {
     "llama.cpp": ["ghcr.io/ggml-org/llama.cpp:server-b6000", "other"],
   },
 };
-const unset: ResolvedServing = { gpus: "auto", extraArgs: [], trustRemoteCode: false };
+const unset: ServingChoiceInput = { gpus: "auto", extraArgs: [], trustRemoteCode: false };
 
 describe("chooseServing", () => {
   it("serves a safetensors model with a short context at its own context, on the stack's vLLM image", () => {
@@ -54,7 +53,7 @@ describe("chooseServing", () => {
   });
 
   it("keeps every value the manifest wrote, with no note for it, even a context longer than the model's", () => {
-    const written: ResolvedServing = {
+    const written: ServingChoiceInput = {
       ...unset,
       runtime: "vllm",
       image: "vllm/vllm-openai:v0.11.0",

@@ -4,7 +4,13 @@
 // giving the endpoint and a token source directly.
 
 import { DescribeClusterCommand, EKSClient } from "@aws-sdk/client-eks";
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  AutoscalingV2Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+} from "@kubernetes/client-node";
 import { CandidateFailed } from "../../core/errors";
 import { asTransientWhenPassing } from "../transient-errors";
 import { eksTokenSource, type SigningCredentials, type TokenSource } from "./token";
@@ -88,6 +94,8 @@ function describeClusterFailure(error: unknown, name: string, region: string): u
 export interface KubernetesClients {
   readonly apps: AppsV1Api;
   readonly core: CoreV1Api;
+  /** HorizontalPodAutoscalers (autoscaling/v2). */
+  readonly autoscaling: AutoscalingV2Api;
   /** Custom resources, e.g. the Gateway API's HTTPRoutes. */
   readonly custom: CustomObjectsApi;
   readonly endpoint: ClusterEndpoint;
@@ -117,6 +125,7 @@ export async function connectKubernetes(connection: ClusterConnection): Promise<
   return {
     apps: config.makeApiClient(AppsV1Api),
     core: config.makeApiClient(CoreV1Api),
+    autoscaling: config.makeApiClient(AutoscalingV2Api),
     custom: config.makeApiClient(CustomObjectsApi),
     endpoint,
     token: connection.token,

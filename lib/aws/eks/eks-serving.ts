@@ -4,19 +4,24 @@
 // is reached through the API server's service proxy, or an in-cluster URL for heavy traffic; and each ready
 // pod's own `/metrics` is read through the API server's pods proxy (RBAC: list pods, get pods/proxy).
 
-import type { V1Deployment, V1Pod, V1Service } from "@kubernetes/client-node";
+import type { V1Deployment, V1OwnerReference, V1Pod, V1Service } from "@kubernetes/client-node";
 import { Agent, request } from "undici";
 import type { StackConfig } from "../../core/config";
 import { CandidateFailed, Transient } from "../../core/errors";
 import { classifyFailure } from "../../core/failure-signatures";
 import type {
+  AutoscalerChoice,
+  AutoscalingSettings,
   CandidateHandle,
   CandidateSpec,
   CandidateStatus,
+  CapacityCheck,
   Clock,
   Endpoint,
   ObjectStore,
   PodMetrics,
+  ReplicaCount,
+  ReplicaRange,
   Serving,
 } from "../../ports";
 import { describeNetworkError, readCappedText } from "../../eval/http";
@@ -29,6 +34,8 @@ import {
   rolloutLabelValue,
 } from "./candidate-objects";
 import { observePods } from "./candidate-evidence";
+import { autoscalerObjects, chooseAutoscaler } from "./autoscaler-objects";
+import { gpuCapacity, type NodePool } from "./gpu-capacity";
 import { type ClusterConnection, connectKubernetes, type KubernetesClients } from "./cluster";
 
 export interface EksServingOptions {
@@ -58,6 +65,12 @@ const METRICS_PODS = 64;
 const LOG_LINES = 50;
 const LOG_BYTES = 64 * 1024;
 const GGUF_SHARD = /-(\d{5})-of-\d{5}\.gguf$/;
+const KEDA = { group: "keda.sh", version: "v1alpha1" } as const;
+const KARPENTER_NODEPOOLS = { group: "karpenter.sh", version: "v1", plural: "nodepools" } as const;
+/** The range an autoscaler had before a canary pinned it, as `<min>-<max>`: what `scale(…, "autoscaled")` restores. */
+const RANGE_ANNOTATION = "modelship.io/autoscaler-range";
+
+type Json = Record<string, unknown>;
 
 export class EksServing implements Serving {
   private readonly config: StackConfig;
@@ -227,6 +240,165 @@ export class EksServing implements Serving {
     );
   }
 
+  async scale(handle: CandidateHandle, replicas: number | "autoscaled"): Promise<void> {
+    const ref = candidateRef(handle);
+    if (replicas !== "autoscaled" && (!Number.isInteger(replicas) || replicas < 0)) {
+      throw new Error(`Cannot scale ${handle.id} to ${replicas} replicas: a count is a whole number ≥ 0.`);
+    }
+    const api = await this.api();
+    // The autoscaler first: pinned after the Deployment, it could undo the new count in between.
+    const range = await this.pinAutoscaler(api, ref, replicas);
+    const count = replicas === "autoscaled" ? range?.minReplicas : replicas;
+    if (count === undefined) return;
+    const where = `Deployment ${ref.namespace}/${ref.deployment}`;
+    const deployment = await this.readDeployment(api, ref);
+    if (!deployment.spec) throw new Error(`${where} has no spec.`);
+    // An autoscaler given its range back keeps the replicas it runs now if they are in it.
+    const current = deployment.spec.replicas ?? 1;
+    const wanted =
+      replicas === "autoscaled" && range
+        ? Math.min(range.maxReplicas, Math.max(range.minReplicas, current))
+        : count;
+    if (current === wanted) return;
+    deployment.spec.replicas = wanted;
+    await api.apps
+      .replaceNamespacedDeployment({ name: ref.deployment, namespace: ref.namespace, body: deployment })
+      .catch((error: unknown) => {
+        if (apiStatus(error) === 409) {
+          throw new Transient(`${where} changed while it was scaled to ${wanted} replicas.`, {
+            hint: "Something else wrote it at the same moment; the state machine tries again.",
+            cause: error,
+          });
+        }
+        throw kubernetesFailure(error, `scale ${where} to ${wanted} replicas`, ref.namespace);
+      });
+  }
+
+  async replicas(handle: CandidateHandle): Promise<ReplicaCount> {
+    const ref = candidateRef(handle);
+    const deployment = await this.readDeployment(await this.api(), ref);
+    const status = deployment.status ?? {};
+    // Ready only once the Deployment has seen its latest spec: a count read before that is the old one's.
+    const current = (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
+    return {
+      desired: deployment.spec?.replicas ?? 1,
+      ready: current
+        ? Math.min(status.readyReplicas ?? 0, status.updatedReplicas ?? status.readyReplicas ?? 0)
+        : 0,
+    };
+  }
+
+  async autoscale(
+    handle: CandidateHandle,
+    settings: AutoscalingSettings,
+    range: ReplicaRange,
+  ): Promise<AutoscalerChoice> {
+    const ref = candidateRef(handle);
+    const { namespace } = ref;
+    const api = await this.api();
+    const deployment = await this.readDeployment(api, ref);
+    const prometheus = this.config.canaryMetrics.prometheus?.endpoint;
+    const choice = chooseAutoscaler(await this.kedaInstalled(api, namespace), prometheus);
+    const target = { name: ref.deployment, namespace, labels: deployment.metadata?.labels ?? {} };
+    const objects = autoscalerObjects(target, settings, range, choice.kind, prometheus, this.region);
+    // Owned by the Deployment: the garbage collector deletes the autoscaler with it, on every path that removes it.
+    const owner: V1OwnerReference = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      name: ref.deployment,
+      uid: deployment.metadata?.uid ?? "",
+    };
+    const owned = <T extends { metadata?: object }>(object: T): T => ({
+      ...object,
+      metadata: { ...object.metadata, ownerReferences: [owner] },
+    });
+    if (objects.kind === "keda") {
+      if (objects.triggerAuthentication) {
+        await this.applyKeda(api, namespace, "triggerauthentications", owned(objects.triggerAuthentication));
+      }
+      await this.applyKeda(api, namespace, "scaledobjects", owned(objects.scaledObject));
+    } else {
+      const body = owned(objects.hpa);
+      const name = ref.deployment;
+      await api.autoscaling
+        .createNamespacedHorizontalPodAutoscaler({ namespace, body })
+        .catch(async (error: unknown) => {
+          if (apiStatus(error) !== 409) {
+            throw kubernetesFailure(error, `create HorizontalPodAutoscaler ${namespace}/${name}`, namespace);
+          }
+          const existing = await api.autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace });
+          const replaced = {
+            ...body,
+            metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion },
+          };
+          await api.autoscaling
+            .replaceNamespacedHorizontalPodAutoscaler({ name, namespace, body: replaced })
+            .catch((failure: unknown) => {
+              throw kubernetesFailure(
+                failure,
+                `update HorizontalPodAutoscaler ${namespace}/${name}`,
+                namespace,
+              );
+            });
+        });
+    }
+    return choice;
+  }
+
+  async checkCapacity(gpus: number): Promise<CapacityCheck> {
+    const { resourceName, nodeSelector } = this.config.gpu;
+    if (gpus <= 0) {
+      return {
+        enough: true,
+        neededGpus: 0,
+        freeGpus: 0,
+        reason: "No GPUs are needed beyond what already runs.",
+      };
+    }
+    const api = await this.api();
+    const labelSelector = Object.entries(nodeSelector)
+      .map(([key, value]) => `${key}=${value}`)
+      .join(",");
+    const nodes = (
+      await api.core.listNode(labelSelector ? { labelSelector } : {}).catch((error: unknown) => {
+        throw kubernetesFailure(error, "list the cluster's nodes", this.config.namespace);
+      })
+    ).items;
+    const pods = (
+      await api.core
+        .listPodForAllNamespaces({ fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" })
+        .catch((error: unknown) => {
+          throw kubernetesFailure(error, "list the pods of all namespaces", this.config.namespace);
+        })
+    ).items;
+    const nodePools = await api.custom
+      .listClusterCustomObject(KARPENTER_NODEPOOLS)
+      .then((list) => ((list as { items?: NodePool[] }).items ?? []) as NodePool[])
+      .catch((error: unknown) => {
+        // No Karpenter: the NodePool resource does not exist.
+        if (apiStatus(error) === 404) return undefined;
+        throw kubernetesFailure(error, "list Karpenter's NodePools", this.config.namespace);
+      });
+    const capacity = gpuCapacity({ nodes, pods, nodePools, resourceName, nodeSelector });
+    const provisionable = capacity.provisionable;
+    const more = provisionable === undefined ? 0 : provisionable.gpus;
+    const enough = capacity.freeGpus + more >= gpus;
+    const selector = labelSelector ? ` matching ${labelSelector}` : "";
+    const karpenter =
+      provisionable === undefined
+        ? ""
+        : provisionable.unboundedPool !== undefined
+          ? `; Karpenter NodePool ${provisionable.unboundedPool} has no ${resourceName} limit, so it may add more`
+          : `; Karpenter's NodePools may add ${provisionable.gpus} more within their limits`;
+    return {
+      enough,
+      neededGpus: gpus,
+      freeGpus: capacity.freeGpus,
+      ...(provisionable && Number.isFinite(provisionable.gpus) && { provisionableGpus: provisionable.gpus }),
+      reason: `The rollout needs ${gpus} more ${resourceName}; ${capacity.freeGpus} are free on ${capacity.gpuNodes} ready node${capacity.gpuNodes === 1 ? "" : "s"}${selector}${karpenter}.`,
+    };
+  }
+
   async remove(handle: CandidateHandle): Promise<void> {
     const { namespace, deployment, service } = candidateRef(handle);
     await this.deleteIgnoringMissing("Deployment", namespace, deployment);
@@ -262,6 +434,119 @@ export class EksServing implements Serving {
       }
     }
     return removed;
+  }
+
+  private async readDeployment(api: KubernetesClients, ref: CandidateRef): Promise<V1Deployment> {
+    const where = `Deployment ${ref.namespace}/${ref.deployment}`;
+    return api.apps
+      .readNamespacedDeployment({ name: ref.deployment, namespace: ref.namespace })
+      .catch((error: unknown) => {
+        if (apiStatus(error) === 404) {
+          throw new CandidateFailed(`The ${where} does not exist (any more).`, {
+            hint: "Something deleted it while the rollout ran (a person, or a namespace cleanup): start the rollout again.",
+          });
+        }
+        throw kubernetesFailure(error, `read ${where}`, ref.namespace);
+      });
+  }
+
+  /** Whether KEDA's ScaledObject CRD is installed: listing ScaledObjects answers 404 when it is not. */
+  private async kedaInstalled(api: KubernetesClients, namespace: string): Promise<boolean> {
+    return api.custom
+      .listNamespacedCustomObject({ ...KEDA, namespace, plural: "scaledobjects", limit: 1 })
+      .then(() => true)
+      .catch((error: unknown) => {
+        if (apiStatus(error) === 404) return false;
+        throw kubernetesFailure(error, "list KEDA ScaledObjects", namespace);
+      });
+  }
+
+  /** Creates a KEDA object, or replaces the one of the same name with the resourceVersion it has. */
+  private async applyKeda(
+    api: KubernetesClients,
+    namespace: string,
+    plural: "scaledobjects" | "triggerauthentications",
+    body: { readonly metadata: { readonly name: string } },
+  ): Promise<void> {
+    const { name } = body.metadata;
+    const where = `${plural} ${namespace}/${name}`;
+    try {
+      await api.custom.createNamespacedCustomObject({ ...KEDA, namespace, plural, body });
+      return;
+    } catch (error) {
+      if (apiStatus(error) !== 409) throw kubernetesFailure(error, `create ${where}`, namespace);
+    }
+    const existing = (await api.custom
+      .getNamespacedCustomObject({ ...KEDA, namespace, plural, name })
+      .catch((error: unknown) => {
+        throw kubernetesFailure(error, `read ${where}`, namespace);
+      })) as { metadata?: { resourceVersion?: string } };
+    const replaced = {
+      ...body,
+      metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion },
+    };
+    await api.custom
+      .replaceNamespacedCustomObject({ ...KEDA, namespace, plural, name, body: replaced })
+      .catch((error: unknown) => {
+        throw kubernetesFailure(error, `update ${where}`, namespace);
+      });
+  }
+
+  /**
+   * Pins the workload's autoscaler (a ScaledObject or an HPA of its name) to `replicas`, keeping the range it
+   * had in an annotation, or gives that range back for `"autoscaled"`; answers the range it had, or undefined
+   * when the workload has no autoscaler.
+   */
+  private async pinAutoscaler(
+    api: KubernetesClients,
+    ref: CandidateRef,
+    replicas: number | "autoscaled",
+  ): Promise<ReplicaRange | undefined> {
+    const { namespace, deployment: name } = ref;
+    const scaledObject = (await api.custom
+      .getNamespacedCustomObject({ ...KEDA, namespace, plural: "scaledobjects", name })
+      .catch((error: unknown) => {
+        if (apiStatus(error) === 404) return undefined;
+        throw kubernetesFailure(error, `read ScaledObject ${namespace}/${name}`, namespace);
+      })) as Json | undefined;
+    if (scaledObject) {
+      const spec = scaledObject.spec as Json;
+      const range = pinnedRange(scaledObject, spec.minReplicaCount, spec.maxReplicaCount);
+      const next = replicas === "autoscaled" ? range : { minReplicas: replicas, maxReplicas: replicas };
+      spec.minReplicaCount = next.minReplicas;
+      spec.maxReplicaCount = next.maxReplicas;
+      setRangeAnnotation(scaledObject, replicas === "autoscaled" ? undefined : range);
+      await api.custom
+        .replaceNamespacedCustomObject({
+          ...KEDA,
+          namespace,
+          plural: "scaledobjects",
+          name,
+          body: scaledObject,
+        })
+        .catch((error: unknown) => {
+          throw kubernetesFailure(error, `update ScaledObject ${namespace}/${name}`, namespace);
+        });
+      return range;
+    }
+    const hpa = await api.autoscaling
+      .readNamespacedHorizontalPodAutoscaler({ name, namespace })
+      .catch((error: unknown) => {
+        if (apiStatus(error) === 404) return undefined;
+        throw kubernetesFailure(error, `read HorizontalPodAutoscaler ${namespace}/${name}`, namespace);
+      });
+    if (!hpa?.spec) return undefined;
+    const range = pinnedRange(hpa as unknown as Json, hpa.spec.minReplicas, hpa.spec.maxReplicas);
+    const next = replicas === "autoscaled" ? range : { minReplicas: replicas, maxReplicas: replicas };
+    hpa.spec.minReplicas = next.minReplicas;
+    hpa.spec.maxReplicas = next.maxReplicas;
+    setRangeAnnotation(hpa as unknown as Json, replicas === "autoscaled" ? undefined : range);
+    await api.autoscaling
+      .replaceNamespacedHorizontalPodAutoscaler({ name, namespace, body: hpa })
+      .catch((error: unknown) => {
+        throw kubernetesFailure(error, `update HorizontalPodAutoscaler ${namespace}/${name}`, namespace);
+      });
+    return range;
   }
 
   /** `GET /api/v1/namespaces/<ns>/pods/<pod>:<port>/proxy/metrics`, capped in size and time. */
@@ -424,6 +709,27 @@ export class EksServing implements Serving {
     }
     return first.key.slice(prefix.length);
   }
+}
+
+/** The autoscaler's own range: the one kept when it was first pinned, else the one it has. */
+function pinnedRange(object: Json, min: unknown, max: unknown): ReplicaRange {
+  const kept = /^(\d+)-(\d+)$/.exec(
+    ((object.metadata as Json | undefined)?.annotations as Record<string, string> | undefined)?.[
+      RANGE_ANNOTATION
+    ] ?? "",
+  );
+  if (kept) return { minReplicas: Number(kept[1]), maxReplicas: Number(kept[2]) };
+  const minReplicas = typeof min === "number" ? min : 1;
+  return { minReplicas, maxReplicas: typeof max === "number" ? max : minReplicas };
+}
+
+/** Keeps the autoscaler's own range while it is pinned; removed when it gets the range back. */
+function setRangeAnnotation(object: Json, range: ReplicaRange | undefined): void {
+  const metadata = (object.metadata ??= {}) as Json;
+  const annotations = { ...((metadata.annotations as Record<string, string> | undefined) ?? {}) };
+  if (range) annotations[RANGE_ANNOTATION] = `${range.minReplicas}-${range.maxReplicas}`;
+  else delete annotations[RANGE_ANNOTATION];
+  metadata.annotations = annotations;
 }
 
 function readySince(pod: V1Pod): Date | undefined {

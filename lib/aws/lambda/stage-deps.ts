@@ -39,6 +39,10 @@ const SERVING: Methods<Serving> = {
   scrapeMetrics: true,
   remove: true,
   removeRollout: true,
+  scale: true,
+  replicas: true,
+  autoscale: true,
+  checkCapacity: true,
 };
 const GATEWAY: Methods<Gateway> = {
   register: true,

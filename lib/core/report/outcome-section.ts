@@ -230,7 +230,8 @@ function renderAlarms(document: OutcomeDocument): Html {
     </p>`;
 }
 
-function renderAlarmChart(
+/** One alarm's metric against its threshold, `start` (epoch ms) at x = 0; the web console draws these too. */
+export function renderAlarmChart(
   s: AlarmSeries,
   index: number,
   start: number,

@@ -7,6 +7,7 @@
 
 import { z } from "zod";
 import { MAX_HISTORY_PERIODS } from "../alarm-history";
+import { HOOK_POINTS } from "../manifest-schema";
 import type { RolloutIdentity } from "../rollout";
 
 /** One of the gate documents, as the report found it. */
@@ -197,13 +198,33 @@ const evalDocumentSchema = z.object({
   ),
 });
 
+/** A hook's run (core/hooks.ts HookRun), kept with its RunHooks transition. */
+const hookRunSchema = z.object({
+  name: z.string(),
+  at: z.enum(HOOK_POINTS),
+  result: z.enum(["passed", "failed", "ignored"]),
+  reason: z.string(),
+  durationMs: amount,
+  attempts: count,
+  step: count.optional(),
+});
+
 const transitionSchema = z.object({
   at: z.string(),
   stage: z.string(),
   status: z.string(),
   reason: z.string(),
   weights: z.object({ stable: amount, candidate: amount }).optional(),
+  hook: hookRunSchema.optional(),
 });
+
+/** The plan's strategy (core/rollout-strategy.ts RolloutStrategy). */
+const strategySchema = z.discriminatedUnion("kind", [
+  /** `weights`: the planned steps' candidate weights. */
+  z.object({ kind: z.literal("canary"), weights: z.array(amount).optional() }),
+  z.object({ kind: z.literal("linear"), stepPercent: amount, intervalSeconds: amount }),
+  z.object({ kind: z.literal("blueGreen") }),
+]);
 
 const alarmSeriesSchema = z.object({
   name: z.string(),
@@ -245,6 +266,9 @@ const outcomeDocumentSchema = z.object({
     leftBehind: z.array(z.string()).optional(),
   }),
   stableVersion: z.string().optional(),
+  /** How traffic moved and the conversation key, when the stage that wrote this knew the plan. */
+  strategy: strategySchema.optional(),
+  stickiness: z.union([z.object({ header: z.string() }), z.object({ cookie: z.string() })]).optional(),
   steps: z.array(
     z.object({
       step: count,

@@ -6,6 +6,8 @@
 
 import type { AlarmMetricHistory } from "../alarm-history";
 import type { Transition } from "../rollout";
+import type { RolloutStrategy } from "../rollout-strategy";
+import type { Stickiness } from "../sticky-routing";
 import type { OutcomeDocument } from "./report-documents";
 
 /** Stages whose transition ends a canary step's bake: the next step, a promotion, or the end. */
@@ -26,6 +28,9 @@ export interface OutcomeInput {
   readonly end: RolloutEnd;
   /** The plan's steps, when the stage knows the plan (it has the execution state). */
   readonly plannedSteps?: readonly { readonly weight: number; readonly bakeSeconds: number }[];
+  /** The plan's strategy and stickiness, when the stage knows the plan. */
+  readonly strategy?: RolloutStrategy;
+  readonly stickiness?: Stickiness;
   /** How many steps the canary has, when only the record's canary position tells it. */
   readonly stepCount?: number;
   readonly stableVersion?: string;
@@ -74,6 +79,8 @@ export function rolloutOutcome(input: OutcomeInput): OutcomeDocument {
     model: input.model,
     end: input.end,
     ...(input.stableVersion !== undefined && { stableVersion: input.stableVersion }),
+    ...(input.strategy && { strategy: outcomeStrategy(input.strategy, input.plannedSteps) }),
+    ...(input.stickiness && { stickiness: { ...input.stickiness } }),
     steps,
     ...(promoted && {
       promotion: {
@@ -96,6 +103,7 @@ export function rolloutOutcome(input: OutcomeInput): OutcomeDocument {
       status: t.status,
       reason: t.reason,
       ...(t.weights && { weights: { ...t.weights } }),
+      ...(t.hook && { hook: { ...t.hook } }),
     })),
   };
 }
@@ -104,4 +112,14 @@ export function rolloutOutcome(input: OutcomeInput): OutcomeDocument {
 export function alarmsArmedAt(history: readonly Transition[], rolloutId: string): string | undefined {
   const own = history.filter((t) => t.rolloutId === rolloutId);
   return own.find((t) => t.stage === "CanaryStep")?.at ?? own.find((t) => t.stage === "Promote")?.at;
+}
+
+/** The strategy as outcome.json keeps it: a canary with its planned weights, when the plan is known. */
+export function outcomeStrategy(
+  strategy: RolloutStrategy,
+  plannedSteps: readonly { readonly weight: number }[] | undefined,
+): NonNullable<OutcomeDocument["strategy"]> {
+  return strategy.kind === "canary" && plannedSteps?.length
+    ? { kind: "canary", weights: plannedSteps.map((s) => s.weight) }
+    : { ...strategy };
 }

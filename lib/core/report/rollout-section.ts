@@ -1,9 +1,11 @@
-// The report's first section: which rollout this is (model, version, rollout id, where it came from, when)
-// and the verdict of each gate, with when it was reached and the document it comes from.
+// The report's first section: which rollout this is (model, version, rollout id, where it came from, when,
+// its strategy and stickiness once outcome.json tells them) and the verdict of each gate, with when it was reached and the document it comes from.
 
+import { describeStrategy } from "../rollout-strategy";
+import { describeStickiness } from "../sticky-routing";
 import { type Html, markup } from "./html";
 import { facts, PASSED, section, verdict } from "./report-parts";
-import type { ReportDocument } from "./report-documents";
+import type { OutcomeDocument, ReportDocument } from "./report-documents";
 import { formatCount, formatTimestamp } from "./report-format";
 import type { RolloutReportInput } from "./report-input";
 
@@ -19,6 +21,7 @@ export function renderRolloutSection(input: RolloutReportInput): Html {
   const { rollout } = input;
   const started = rollout.startedAt ?? earliest(input);
   const gates = [validationRow(input), stressRow(input), evalRow(input)];
+  const outcome = input.outcome.status === "read" ? input.outcome.value : undefined;
   return section(
     "rollout",
     "The rollout",
@@ -36,6 +39,8 @@ export function renderRolloutSection(input: RolloutReportInput): Html {
         rollout.startedAt ? "Started" : "First report written",
         started ? formatTimestamp(started) : "not recorded",
       ],
+      ["Strategy", outcome && strategyText(outcome)],
+      ["Sticky by", outcome && stickinessText(outcome)],
     ])}
       <table>
         <caption>
@@ -130,4 +135,27 @@ function earliest(input: RolloutReportInput): string | undefined {
     input.eval.status === "read" ? input.eval.value.at : undefined,
   ].filter((at): at is string => at !== undefined);
   return times.sort()[0];
+}
+
+/** `canary: 5% → 25% → 100%`, `linear (10% more every 300 s)`, `blue/green: …` — from outcome.json. */
+function strategyText(outcome: OutcomeDocument): string | undefined {
+  const { strategy } = outcome;
+  if (!strategy) return undefined;
+  switch (strategy.kind) {
+    case "canary":
+      return strategy.weights?.length
+        ? `canary: ${strategy.weights.map((w) => `${w}%`).join(" → ")}, each step baked under the alarms`
+        : "canary";
+    case "linear":
+      return describeStrategy(strategy);
+    case "blueGreen":
+      return "blue/green: all traffic to the warm candidate at once after the gates, the stable kept warm through the watch";
+  }
+}
+
+/** `header x-session-id: …` — the conversation key of a sticky canary, from outcome.json. */
+function stickinessText(outcome: OutcomeDocument): string | undefined {
+  return outcome.stickiness
+    ? `${describeStickiness(outcome.stickiness)}: a conversation stays on the version it started on while weights move`
+    : undefined;
 }

@@ -63,8 +63,7 @@ export async function serveAdminRequest(
   response: ServerResponse,
   admin: AdminSurface,
 ): Promise<void> {
-  // The Host check keeps a web page from reaching the API through a DNS name rebound to 127.0.0.1.
-  if (!isLoopback(request.socket.remoteAddress) || !LOOPBACK_HOSTS.has(hostnameOf(request.headers.host))) {
+  if (!isFromThisMachine(request)) {
     throw new OpenAiError(
       403,
       "The admin API answers this machine only, at 127.0.0.1 or localhost.",
@@ -167,7 +166,15 @@ function allow(method: string, allowed: readonly string[], path: string): void {
   }
 }
 
-function decodeSegment(segment: string): string {
+/**
+ * A loopback client addressing the gateway as 127.0.0.1, localhost or [::1]. The Host check keeps a web page
+ * from reaching the API through a DNS name rebound to 127.0.0.1.
+ */
+export function isFromThisMachine(request: IncomingMessage): boolean {
+  return isLoopback(request.socket.remoteAddress) && LOOPBACK_HOSTS.has(hostnameOf(request.headers.host));
+}
+
+export function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {

@@ -4,7 +4,13 @@
 // (admin-api.ts). Routes and faults are kept in `<home>/gateway.json`, so a restarted control plane serves what it served before.
 // Only the control plane's process changes them (others go through the admin API), so no file lock is needed.
 
-import { Agent as HttpAgent, createServer, type Server } from "node:http";
+import {
+  Agent as HttpAgent,
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -19,6 +25,9 @@ import { type FaultTable, readGatewayState, writeGatewayState } from "./gateway-
 import { sendError } from "./http-messages";
 import { RequestMirrors } from "./request-mirror";
 import { type RouteSlots, RouteTable } from "./route-table";
+
+/** Serves a request under a prefix mounted with `mountPages`; rejects with the OpenAiError to answer. */
+export type PageHandler = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
 
 export interface LocalGatewayOptions {
   /** The local runtime's home folder: routes and faults are kept in `<home>/gateway.json`. */
@@ -59,6 +68,7 @@ export class LocalGateway implements Gateway {
   private writes: Promise<void> = Promise.resolve();
   private readonly adminExtensions: AdminExtension[] = [];
   private readonly mirrors: RequestMirrors;
+  private readonly pages: { prefix: string; serve: PageHandler }[] = [];
 
   /** Restores `<home>/gateway.json` (if any) and listens. */
   static async open(options: LocalGatewayOptions): Promise<LocalGateway> {
@@ -98,8 +108,14 @@ export class LocalGateway implements Gateway {
       extensions: this.adminExtensions,
     };
     this.server = createServer((request, response) => {
-      const serve = (request.url ?? "").startsWith(ADMIN_PREFIX) ? serveAdminRequest : serveModelRequest;
-      serve(request, response, door).catch((error: unknown) => sendError(response, error));
+      const url = request.url ?? "";
+      const page = this.pages.find(
+        ({ prefix }) => url === prefix || (/^[/?]/.test(url.slice(prefix.length)) && url.startsWith(prefix)),
+      );
+      const served = page
+        ? page.serve(request, response)
+        : (url.startsWith(ADMIN_PREFIX) ? serveAdminRequest : serveModelRequest)(request, response, door);
+      served.catch((error: unknown) => sendError(response, error));
     });
   }
 
@@ -161,6 +177,14 @@ export class LocalGateway implements Gateway {
    */
   mountAdmin(handler: AdminExtension): void {
     this.adminExtensions.push(handler);
+  }
+
+  /**
+   * Serves the paths under `prefix` (inside `/_modelship/`) with a handler that checks its callers itself,
+   * instead of the admin API's secret: the web console, whose browser sends a session cookie.
+   */
+  mountPages(prefix: string, serve: PageHandler): void {
+    this.pages.push({ prefix, serve });
   }
 
   async describe(model: string): Promise<RouteState | undefined> {

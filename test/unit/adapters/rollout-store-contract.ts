@@ -184,6 +184,20 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
         expect(await store.get("llama")).toMatchObject({ lock: holderA, candidateVersion: "v2" });
       });
 
+      it("keeps a hook's run with its transition, for status and the report", async () => {
+        const hook = {
+          name: "regression",
+          at: "eachStep",
+          result: "failed",
+          reason: "3 of 40 answers changed",
+          durationMs: 1400,
+          attempts: 2,
+          step: 1,
+        } as const;
+        await store.record("llama", transition({ stage: "StepHooks", hook }));
+        expect((await store.get("llama"))?.history.at(-1)?.hook).toEqual(hook);
+      });
+
       it("returns the newest 50 transitions, oldest first", async () => {
         for (let i = 0; i < 55; i++) {
           await store.record("llama", transition({ at: at(i), reason: `step ${i}` }));

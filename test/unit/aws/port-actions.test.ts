@@ -39,7 +39,7 @@ import { S3ObjectStore } from "../../../lib/aws/s3-object-store";
 import { SageMakerRegistry } from "../../../lib/aws/sagemaker-registry";
 import { StepFunctionsExecutions } from "../../../lib/aws/sfn-executions";
 import { DEFAULT_STACK_CONFIG } from "../../../lib/core/config";
-import type { CandidateHandle } from "../../../lib/ports";
+import type { AutoscalingSettings, CandidateHandle } from "../../../lib/ports";
 import { KUBERNETES_RULES } from "../../../lib/infra/cluster-roles";
 import type { PortMember, PortName } from "../../../lib/pipeline/port-use";
 import { DynamoTableDouble } from "../adapters/dynamodb-table-double";
@@ -212,6 +212,15 @@ async function storeWithARecord(): Promise<DynamoRolloutStore> {
   mocks.dynamodb.resetHistory();
   return written;
 }
+
+const AUTOSCALING: AutoscalingSettings = {
+  kind: "autoscaling",
+  minReplicas: 1,
+  maxReplicas: 4,
+  metric: "queueDepth",
+  target: 4,
+  cooldownSeconds: 300,
+};
 
 const candidate: CandidateHandle = {
   id: "models/llama-3-8b-v3",
@@ -396,6 +405,36 @@ const SCENARIOS: Scenarios = {
     removeRollout: [() => serving().removeRollout(candidate.model, candidate.rolloutId)],
     // On a candidate whose ready pod answers (prepare).
     scrapeMetrics: [() => serving().scrapeMetrics(scraped.handle ?? candidate)],
+    // On a deployed candidate (prepare): without an autoscaler, then with one pinned and given back its range.
+    scale: [
+      () => serving().scale(candidate, 2),
+      async () => {
+        await serving().autoscale(candidate, AUTOSCALING, { minReplicas: 1, maxReplicas: 4 });
+        kubernetes.requests.length = 0;
+        await serving().scale(candidate, 3);
+        return serving().scale(candidate, "autoscaled");
+      },
+    ],
+    replicas: [() => serving().replicas(candidate)],
+    // KEDA installed (a ScaledObject, created then updated), and not (an HPA, created then updated).
+    autoscale: [
+      async () => {
+        await serving().autoscale(candidate, AUTOSCALING, { minReplicas: 1, maxReplicas: 4 });
+        return serving().autoscale(candidate, AUTOSCALING, { minReplicas: 2, maxReplicas: 2 });
+      },
+      async () => {
+        kubernetes.installed.delete("keda.sh");
+        await serving().autoscale(candidate, AUTOSCALING, { minReplicas: 1, maxReplicas: 4 });
+        return serving().autoscale(candidate, AUTOSCALING, { minReplicas: 2, maxReplicas: 2 });
+      },
+    ],
+    checkCapacity: [
+      () => serving().checkCapacity(2),
+      () => {
+        kubernetes.installed.delete("karpenter.sh");
+        return serving().checkCapacity(2);
+      },
+    ],
   },
   gateway: {
     register: [() => gateway().register(candidate.model, candidate)],
@@ -571,6 +610,9 @@ const scraped: { handle?: CandidateHandle } = {};
 /** What a method's scenarios need in place first, not counted as what it sends: a route, a serving pod. */
 async function prepare(port: PortName, method: string): Promise<void> {
   if (port === "gateway" && method !== "register") await gateway().register(candidate.model, candidate);
+  if (port === "serving" && ["scale", "replicas", "autoscale"].includes(method)) {
+    await serving().deploy(llamaCandidateSpec({}));
+  }
   if (port === "serving" && method === "scrapeMetrics") {
     scraped.handle = await serving().deploy(llamaCandidateSpec({}));
     const pod = kubernetes.addPod("models", "llama-3-8b-v3", {
@@ -623,7 +665,9 @@ function rbacOf(request: { method: string; path: string }): {
   const match =
     /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)\/namespaces\/[^/]+\/([^/]+)(?:\/([^/]+)(?:\/([^/]+))?)?/.exec(
       request.path,
-    );
+    ) ??
+    // Cluster-scoped (nodes, NodePools) or across namespaces (pods): always a list here.
+    /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)\/(nodes|pods|nodepools)$/.exec(request.path);
   if (!match) throw new Error(`not a namespaced request: ${request.method} ${request.path}`);
   const [, apiGroup = "", kind = "", name, sub] = match;
   const verbs: Record<string, string> = {

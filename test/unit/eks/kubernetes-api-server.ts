@@ -6,7 +6,10 @@
 // service proxy (it answers with what it would have proxied to, or what a test says the service answers),
 // the pods proxy to a pod's /metrics — plus scripted failures, and a record of every request with its
 // Authorization header, and hooks that act as another writer between two requests or as a CRD schema that
-// prunes fields it does not know.
+// prunes fields it does not know. For capacity: HorizontalPodAutoscalers, KEDA ScaledObjects and
+// TriggerAuthentications (404 while KEDA's CRDs are not installed), nodes, pods of all namespaces and Karpenter
+// NodePools (404 without Karpenter); deleting an object deletes what names it as owner, as the garbage
+// collector does.
 
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -27,14 +30,27 @@ interface ScriptedFailure {
 }
 
 type Json = Record<string, unknown>;
-type Kind = "deployments" | "services" | "serviceaccounts" | "httproutes";
+type Kind =
+  | "deployments"
+  | "services"
+  | "serviceaccounts"
+  | "httproutes"
+  | "horizontalpodautoscalers"
+  | "scaledobjects"
+  | "triggerauthentications";
 
 const COLLECTIONS: Readonly<Record<string, Kind>> = {
   "/apis/apps/v1/namespaces/{ns}/deployments": "deployments",
   "/api/v1/namespaces/{ns}/services": "services",
   "/api/v1/namespaces/{ns}/serviceaccounts": "serviceaccounts",
   "/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/httproutes": "httproutes",
+  "/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers": "horizontalpodautoscalers",
+  "/apis/keda.sh/v1alpha1/namespaces/{ns}/scaledobjects": "scaledobjects",
+  "/apis/keda.sh/v1alpha1/namespaces/{ns}/triggerauthentications": "triggerauthentications",
 };
+
+/** The API groups of custom resources a test may take out of the cluster: their paths answer 404 then. */
+export type CustomResourceGroup = "keda.sh" | "karpenter.sh";
 
 interface Interjection {
   readonly method: string;
@@ -47,6 +63,12 @@ export class KubernetesApiServer {
   /** `<kind>/<namespace>/<name>` → the stored object. */
   readonly objects = new Map<string, Json>();
   readonly pods: Json[] = [];
+  /** The cluster's nodes (cluster-scoped). */
+  readonly nodes: Json[] = [];
+  /** Karpenter NodePools (karpenter.sh/v1, cluster-scoped). */
+  readonly nodePools: Json[] = [];
+  /** The custom resource groups whose CRDs are installed. */
+  readonly installed = new Set<CustomResourceGroup>(["keda.sh", "karpenter.sh"]);
   readonly events: Json[] = [];
   /** `<namespace>/<pod>/<container>/<current|previous>` → log text. */
   readonly logs = new Map<string, string>();
@@ -105,8 +127,18 @@ export class KubernetesApiServer {
 
   /** Forgets every object, pod, event, log, request and scripted failure. */
   reset(): void {
-    for (const list of [this.requests, this.pods, this.events, this.failures, this.interjections])
+    for (const list of [
+      this.requests,
+      this.pods,
+      this.nodes,
+      this.nodePools,
+      this.events,
+      this.failures,
+      this.interjections,
+    ])
       list.length = 0;
+    this.installed.clear();
+    this.installed.add("keda.sh").add("karpenter.sh");
     this.objects.clear();
     this.logs.clear();
     this.podMetrics.clear();
@@ -195,6 +227,31 @@ export class KubernetesApiServer {
       const [{ status }] = this.failures.splice(failure, 1) as [ScriptedFailure];
       return statusBody(status, status === 403 ? "Forbidden" : "InternalError", `scripted ${status}`);
     }
+    const group = /^\/apis\/([^/]+)\//.exec(request.path)?.[1];
+    if (group && (group === "keda.sh" || group === "karpenter.sh") && !this.installed.has(group)) {
+      return statusBody(404, "NotFound", `the server could not find the requested resource`);
+    }
+    if (request.method === "GET" && request.path === "/api/v1/nodes") {
+      const items = this.nodes.filter((node) => hasLabels(node, request.query.get("labelSelector")));
+      return { status: 200, body: { apiVersion: "v1", kind: "NodeList", metadata: {}, items } };
+    }
+    if (request.method === "GET" && request.path === "/api/v1/pods") {
+      // Only the `status.phase!=<phase>` terms a field selector may carry here.
+      const excluded = (request.query.get("fieldSelector") ?? "")
+        .split(",")
+        .map((term) => /^status\.phase!=(\w+)$/.exec(term)?.[1])
+        .filter(Boolean);
+      const items = this.pods.filter(
+        (pod) => !excluded.includes((pod.status as Json | undefined)?.phase as string),
+      );
+      return { status: 200, body: { apiVersion: "v1", kind: "PodList", metadata: {}, items } };
+    }
+    if (request.method === "GET" && request.path === "/apis/karpenter.sh/v1/nodepools") {
+      return {
+        status: 200,
+        body: { apiVersion: "karpenter.sh/v1", kind: "NodePoolList", metadata: {}, items: this.nodePools },
+      };
+    }
     const segments = request.path.split("/");
     const namespace = segments[request.path.startsWith("/apis/") ? 5 : 4] ?? "";
     const collectionPath = request.path.replace(`/namespaces/${namespace}/`, "/namespaces/{ns}/");
@@ -263,6 +320,7 @@ export class KubernetesApiServer {
       if (stale) return stale;
       if (request.method === "DELETE") {
         this.objects.delete(key);
+        this.collectGarbage((stored.metadata as Json).uid);
         return { status: 200, body: stored };
       }
       if (request.method === "PUT") {
@@ -276,6 +334,16 @@ export class KubernetesApiServer {
       }
     }
     return statusBody(404, "NotFound", `the server could not find the requested resource ${request.path}`);
+  }
+
+  /** Deletes every object that names `uid` as its owner, and theirs in turn, as the garbage collector does. */
+  private collectGarbage(uid: unknown): void {
+    for (const [key, object] of [...this.objects]) {
+      const owners = ((object.metadata as Json).ownerReferences as { uid?: string }[] | undefined) ?? [];
+      if (!owners.some((owner) => owner.uid === uid)) continue;
+      this.objects.delete(key);
+      this.collectGarbage((object.metadata as Json).uid);
+    }
   }
 
   private create(kind: Kind, namespace: string, body: Json): { status: number; body: unknown } {
@@ -337,6 +405,15 @@ function staleWrite(
       );
   }
   return undefined;
+}
+
+/** Whether a cluster-scoped object has every `key=value` of a label selector. */
+function hasLabels(object: Json, selector: string | null): boolean {
+  const labels = ((object.metadata as Json).labels as Record<string, string> | undefined) ?? {};
+  return (selector ?? "")
+    .split(",")
+    .filter(Boolean)
+    .every((term) => labels[term.split("=")[0]!] === term.split("=")[1]);
 }
 
 function statusBody(code: number, reason: string, message: string): { status: number; body: unknown } {
