@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { setTimeout as pause } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ModelshipEvent } from "../../lib/core/events";
+import type { ShadowSamples } from "../../lib/core/shadow-samples";
 import type { ControlPlane } from "../../lib/local/control-plane";
 import type { LocalModelStatus } from "../../lib/local/control-plane-api";
 import { adminFetch } from "../support/admin-fetch";
@@ -56,7 +57,10 @@ async function until(version: string, detailType: string, timeoutMs: number): Pr
               (e.detailType === "Model Rolled Back" && detailType !== e.detailType)),
         );
         if (failed) throw new Error(`${version}: ${failed.detailType}: ${JSON.stringify(failed.detail)}`);
-        throw new Error(`no ${detailType} for ${version} yet`);
+        const trail = events
+          .filter((e) => e.detail.version === version)
+          .map((e) => `${e.time} ${e.detailType} (${e.detail.stage})`);
+        throw new Error(`no ${detailType} for ${version} yet; its events so far:\n${trail.join("\n")}`);
       }
     },
     { timeout: timeoutMs, interval: 200 },
@@ -69,6 +73,9 @@ interface UserAnswer {
   readonly variant: string | null;
   readonly version: string | null;
 }
+
+/** Long enough for the slowed server's `minPromptTokens`: the prober's short chats are not held. */
+const USER_PROMPT = "Summarize this: " + "the quick brown fox ".repeat(8);
 
 /** Long-prompt chats as users send them (no variant header), a few at a time, until stopped. */
 function userTraffic(): { stop: () => Promise<UserAnswer[]> } {
@@ -83,7 +90,7 @@ function userTraffic(): { stop: () => Promise<UserAnswer[]> } {
           headers: { "content-type": "application/json" },
           body: JSON.stringify({
             model: "tiny",
-            messages: [{ role: "user", content: "Summarize this: " + "the quick brown fox ".repeat(8) }],
+            messages: [{ role: "user", content: USER_PROMPT }],
             max_tokens: 3,
           }),
           signal: AbortSignal.timeout(60_000),
@@ -157,8 +164,9 @@ describe("Shadow traffic on the local runtime with llama.cpp", () => {
         "v2",
         `  steps:
     - { weight: 50, bakeSeconds: 2 }
+  bakeSeconds: 2 # the 100% step appended after 50% bakes this long
   watchSeconds: 2
-  shadow: { percent: 50, seconds: 12 }
+  shadow: { percent: 50, seconds: 20 }
   # Generous: this shadow is to pass on a busy machine, where the copies make v2's chats slower than v1's.
   alarms:
     latencyP95Ms: 20000
@@ -180,7 +188,7 @@ describe("Shadow traffic on the local runtime with llama.cpp", () => {
     } finally {
       answers = await traffic.stop();
     }
-    expect(shadowStarted.detail.data).toMatchObject({ percent: 50, seconds: 12, stableVersion: "v1" });
+    expect(shadowStarted.detail.data).toMatchObject({ percent: 50, seconds: 20, stableVersion: "v1" });
     expect(answers.length).toBeGreaterThan(0);
     // Until the first canary step, only v1 answered users.
     const stepAt = events.find((e) => e.detail.version === "v2" && e.detailType === "Canary Weight Changed");
@@ -198,15 +206,28 @@ describe("Shadow traffic on the local runtime with llama.cpp", () => {
     );
     const { html, shadow } = await reportFiles("v2");
     expect(shadow["verdict"]).toMatchObject({ rollback: false });
-    const samples = shadow["samples"] as {
-      mirrored: number;
-      pairs: { stable: unknown; candidate: unknown }[];
-    };
+    const samples = shadow["samples"] as ShadowSamples;
+    if ("unavailable" in samples) throw new Error(`v2's shadow kept no samples: ${samples.unavailable}`);
+    expect(samples).toMatchObject({ version: "v2", percent: 50, dropped: expect.any(Number) });
     expect(samples.mirrored).toBeGreaterThan(0);
     expect(samples.pairs.length).toBeGreaterThan(0);
+    // A pair is one user's request with v1's answer (the one the user got) and v2's answer to its copy.
+    const answered = { status: 200, completionTokens: expect.any(Number), latencyMs: expect.any(Number) };
+    for (const pair of samples.pairs) {
+      expect(pair.request).toBe(USER_PROMPT);
+      expect(pair.stable).toMatchObject(answered);
+      expect(pair.candidate).toMatchObject(answered);
+      expect(pair.stable.completionTokens).toBeLessThanOrEqual(3);
+      expect(pair.stable.outputChars).toBeGreaterThanOrEqual(0);
+      expect(pair.candidate.outputChars).toBeGreaterThanOrEqual(0);
+    }
     expect(html).toContain('id="shadow"');
     expect(html).toContain("The same requests answered by both versions");
-    expect(html).toContain("v1 (the user&#39;s answer)");
+    expect(html).toContain("v1 (the user's answer)");
+    expect(html).toContain("v2 (the copy's answer)");
+    // Each answer's length and latency beside it: two per pair.
+    const lengths = html.match(/\d+ tokens?, [\d,]+ characters?, [\d.,]+ ms/g) ?? [];
+    expect(lengths.length).toBeGreaterThanOrEqual(2 * samples.pairs.length);
   }, 300_000);
 
   it("rolls v3 back during its shadow on its slowed server's real-traffic latency, before any step, with v2 answering every user", async () => {
@@ -272,6 +293,9 @@ describe("Shadow traffic on the local runtime with llama.cpp", () => {
     expect(result?.status === "FAILED" && result.error.Error).toBe("RolledBack");
     const { shadow } = await reportFiles("v3");
     expect(shadow["verdict"]).toMatchObject({ rollback: true });
+    // The users' requests reached v3 only as copies.
+    expect(shadow["samples"]).toMatchObject({ version: "v3", percent: 100 });
+    expect((shadow["samples"] as { mirrored: number }).mirrored).toBeGreaterThan(0);
   }, 300_000);
 
   it("leaves nothing running once the control plane stops", async () => {
