@@ -88,13 +88,19 @@ export function formatModelStatus(
   return lines.join("\n");
 }
 
-/** The local gateway's view of a model: each backend with its weight, and the faults injected per variant. */
+/**
+ * The local gateway's view of a model: each backend with its weight, the share it mirrors during a shadow (the
+ * gateway's own state, beside the record's shadow row), and the faults injected per variant.
+ */
 export function formatRoute(
   route: RouteState | null,
   faults: { readonly stable?: Fault; readonly candidate?: Fault },
 ): string[] {
   const backends = route?.backends.map((b) => `${b.variant} ${b.version} ${b.weight}%`) ?? [];
-  const lines = [`  gateway   ${backends.length > 0 ? backends.join(", ") : "no route"}`];
+  const mirror = route?.mirror
+    ? `; mirroring ${route.mirror.percent}% of stable's requests to ${route.mirror.version}`
+    : "";
+  const lines = [`  gateway   ${backends.length > 0 ? backends.join(", ") : "no route"}${mirror}`];
   for (const variant of ["stable", "candidate"] as const) {
     const fault = faults[variant];
     if (fault) lines.push(`  fault     ${variant}: ${describeFault(fault)}`);

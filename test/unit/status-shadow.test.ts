@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { formatModelStatus } from "../../lib/cli/status-report";
+import { formatModelStatus, formatRoute } from "../../lib/cli/status-report";
 import type { ModelRecord } from "../../lib/core/rollout";
+import type { RouteState } from "../../lib/ports";
 
 const ROLLOUT = "llama-v3-4e5f6a7b";
 const RECORD: ModelRecord = {
@@ -28,5 +29,29 @@ describe("status of a shadow", () => {
       lock: { rolloutId: "llama-v4-00000000", version: "v4", since: "2025-06-01T10:00:00Z" },
     };
     expect(formatModelStatus({ record: other, alarms: [] })).not.toContain("shadow");
+  });
+
+  it("shows the gateway's mirror on its route line, as the gateway itself reports it", () => {
+    const handle = (version: string) => ({
+      id: `local-llama-${version}`,
+      model: "llama",
+      version,
+      rolloutId: `llama-${version}-00000000`,
+      servedName: "llama",
+      deployedAt: "2025-06-01T09:00:00.000Z",
+    });
+    const route: RouteState = {
+      model: "llama",
+      backends: [
+        { variant: "stable", version: "v2", weight: 100, handle: handle("v2") },
+        { variant: "candidate", version: "v3", weight: 0, handle: handle("v3") },
+      ],
+      mirror: { version: "v3", percent: 20 },
+    };
+    expect(formatRoute(route, {})).toEqual([
+      "  gateway   stable v2 100%, candidate v3 0%; mirroring 20% of stable's requests to v3",
+    ]);
+    const { mirror: _mirror, ...unmirrored } = route;
+    expect(formatRoute(unmirrored, {})).toEqual(["  gateway   stable v2 100%, candidate v3 0%"]);
   });
 });
