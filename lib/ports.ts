@@ -16,6 +16,8 @@ import type {
   RecordField,
   Transition,
 } from "./core/rollout";
+import type { Mirror } from "./core/shadow";
+import type { ShadowSamples } from "./core/shadow-samples";
 import type { Stickiness } from "./core/sticky-routing";
 import type { UnreadableEntry } from "./core/unreadable-entry";
 
@@ -322,6 +324,8 @@ export interface RouteState {
   readonly backends: readonly RouteBackend[];
   /** The conversation key that keeps a request on one version while the split lasts (`rollout.stickiness`). */
   readonly stickiness?: Stickiness;
+  /** A shadow's mirror: a share of the stable's requests copied to the candidate (core/shadow.ts). */
+  readonly mirror?: Mirror;
 }
 
 export interface Gateway {
@@ -344,6 +348,14 @@ export interface Gateway {
   promote(model: string, version: string): Promise<void>;
   removeBackend(model: string, version: string): Promise<void>;
   describe(model: string): Promise<RouteState | undefined>;
+  /**
+   * Starts copying `mirror.percent` of the requests the stable answers to `mirror.version` (the route's
+   * candidate), fire and forget: the user's answer is the stable's, never waiting on the copy; the candidate's
+   * answers are thrown away. Undefined stops it; a promotion, or removing stable or candidate, stops it too.
+   */
+  mirror(model: string, mirror: Mirror | undefined): Promise<void>;
+  /** The paired answers the gateway kept of the model's last shadow, or why it keeps none (on EKS). */
+  shadowSamples(model: string): Promise<ShadowSamples>;
 }
 
 // ── Registry: the model registry's lifecycle ─────────────────────────────────────────────────────────

@@ -532,6 +532,7 @@ function storedObjects(state: Record<string, unknown>): Partial<ModelRecord> {
     "alarmNames",
     "promoteRequested",
     "approval",
+    "shadow",
   ] as const;
   return Object.fromEntries(
     fields.filter((field) => state[field] !== undefined && state[field] !== null).map((f) => [f, state[f]]),

@@ -76,6 +76,9 @@ export const PORT_ACTIONS = {
     promote: ["eks:DescribeCluster"],
     removeBackend: ["eks:DescribeCluster"],
     describe: ["eks:DescribeCluster"],
+    mirror: ["eks:DescribeCluster"],
+    // The gateway on the cluster throws mirrored answers away: nothing to read, no call made.
+    shadowSamples: [],
   },
   registry: {
     // The group is described, and created on first use; the rollout's package is looked for among the
@@ -168,6 +171,8 @@ export const KUBERNETES_ACCESS = {
     promote: "editRoutes",
     removeBackend: "editRoutes",
     describe: "readRoutes",
+    mirror: "editRoutes",
+    shadowSamples: "readRoutes",
   },
 } as const satisfies KubernetesTable;
 

@@ -1,5 +1,6 @@
 // What `modelship status` prints for a model: what serves it now — stable and candidate with their weights,
-// the canary's step and, for a sticky rollout, the conversation key it keeps on one version, the previous
+// the canary's step and, for a sticky rollout, the conversation key it keeps on one version, a shadow under
+// way (how much of the stable's traffic is copied to the candidate, for how long, how far in), the previous
 // stable kept warm during a watch — each alarm's state with what it watches
 // (real traffic, the prober's chats, or auto: traffic when a period has enough requests, else the probes),
 // its evaluation as CloudWatch explains it (how many of the last N periods breach, the M it takes, the periods
@@ -8,6 +9,7 @@
 
 import type { AlarmEvaluation, AlarmState, TreatMissingData } from "../core/alarm-spec";
 import { alarmWatches } from "../core/canary-alarms";
+import { describeShadowProgress } from "../core/shadow";
 import { describeHookRun } from "../core/hooks";
 import { describeStickiness } from "../core/sticky-routing";
 import type { ModelRecord, ServingVersion } from "../core/rollout";
@@ -20,10 +22,15 @@ export interface ModelStatus {
   readonly record: ModelRecord;
   /** The states of the alarms the record names; an alarm CloudWatch no longer has is absent. */
   readonly alarms: readonly AlarmState[];
+  /** When status is asked: how far in a shadow is. Default: now. */
+  readonly now?: Date;
 }
 
 /** `commandFlags`: what the shown commands need to reach this runtime (` --local` for a local home). */
-export function formatModelStatus({ record, alarms }: ModelStatus, commandFlags = ""): string {
+export function formatModelStatus(
+  { record, alarms, now = new Date() }: ModelStatus,
+  commandFlags = "",
+): string {
   const lines = [`${record.model}  ${headline(record)}`];
   const rows: [string, string][] = [];
   const weights =
@@ -37,6 +44,13 @@ export function formatModelStatus({ record, alarms }: ModelStatus, commandFlags 
     rows.push([
       "sticky",
       `${describeStickiness(stickiness)}: a request with it stays on the version its value hashes to; without it, by weight`,
+    ]);
+  }
+  const shadow = record.lock?.rolloutId === record.shadow?.rolloutId ? record.shadow : undefined;
+  if (shadow) {
+    rows.push([
+      "shadow",
+      `${describeShadowProgress(shadow, now)}: every user is answered by stable, the copies' answers are thrown away`,
     ]);
   }
   if (record.previousStable) {
@@ -75,13 +89,19 @@ export function formatModelStatus({ record, alarms }: ModelStatus, commandFlags 
   return lines.join("\n");
 }
 
-/** The local gateway's view of a model: each backend with its weight, and the faults injected per variant. */
+/**
+ * The local gateway's view of a model: each backend with its weight, the share it mirrors during a shadow (the
+ * gateway's own state, beside the record's shadow row), and the faults injected per variant.
+ */
 export function formatRoute(
   route: RouteState | null,
   faults: { readonly stable?: Fault; readonly candidate?: Fault },
 ): string[] {
   const backends = route?.backends.map((b) => `${b.variant} ${b.version} ${b.weight}%`) ?? [];
-  const lines = [`  gateway   ${backends.length > 0 ? backends.join(", ") : "no route"}`];
+  const mirror = route?.mirror
+    ? `; mirroring ${route.mirror.percent}% of stable's requests to ${route.mirror.version}`
+    : "";
+  const lines = [`  gateway   ${backends.length > 0 ? backends.join(", ") : "no route"}${mirror}`];
   for (const variant of ["stable", "candidate"] as const) {
     const fault = faults[variant];
     if (fault) lines.push(`  fault     ${variant}: ${describeFault(fault)}`);
@@ -150,6 +170,9 @@ function headline(record: ModelRecord): string {
     if (canary && candidate?.rolloutId === lock.rolloutId) {
       const promotion = record.promoteRequested ? "; promotion requested" : "";
       return `running: ${canary.strategy ?? "canary"} step ${canary.step} of ${canary.steps} (${lock.version} at ${canary.weight}%)${promotion}`;
+    }
+    if (record.shadow?.rolloutId === lock.rolloutId) {
+      return `running: ${lock.version} in its shadow (no user sees its answers yet)`;
     }
     return `running: ${lock.version} in its gates${record.history.at(-1) ? ` (last: ${record.history.at(-1)?.stage})` : ""}`;
   }

@@ -333,6 +333,36 @@ export const EVENT_DETAIL_SCHEMAS = {
       ),
     })
     .describe("A rollout waits for a person: `modelship approve` or `reject`, or the registry's status."),
+  "Shadow Started": z
+    .object({
+      ...identity,
+      data: dataOf(
+        {
+          percent: z.number().describe("The share of the stable's requests copied to the candidate, 1..100."),
+          seconds: z.number().describe("How long the shadow lasts."),
+          stableVersion: z.string().describe("The version whose requests are copied (and who answers them)."),
+        },
+        "The shadow's share and length.",
+      ),
+    })
+    .describe(
+      "The route began copying a share of the stable's requests to the candidate; every user is still answered by the stable.",
+    ),
+  "Shadow Ended": z
+    .object({
+      ...identity,
+      data: dataOf(
+        {
+          percent: z.number().describe("The share that was copied."),
+          seconds: z.number().describe("How long the shadow lasted."),
+          passed: z.literal(true).describe("The alarms stayed quiet; the canary goes on."),
+        },
+        "How the shadow ended.",
+      ),
+    })
+    .describe(
+      "The shadow passed and the mirror came off the route; a shadow that alarms ends in Model Rolled Back instead.",
+    ),
 } as const;
 
 export type EmittedDetailType = keyof typeof EVENT_DETAIL_SCHEMAS;

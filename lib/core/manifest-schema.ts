@@ -11,6 +11,7 @@ import { z } from "zod";
 import { CAPACITY_MODES, type CapacityMode } from "./capacity-plan";
 import { DEFAULT_STACK_CONFIG } from "./config";
 import { DEFAULT_LINEAR_STEP_PERCENT, type RolloutStrategy } from "./rollout-strategy";
+import type { ShadowSettings } from "./shadow";
 import { HTTP_TOKEN_PATTERN, type Stickiness } from "./sticky-routing";
 
 /** `<name>` becomes a Kubernetes name: a DNS-1123 label, ≤ 63 chars, starting and ending alphanumeric. */
@@ -718,6 +719,25 @@ export const manifestSchema = z
           .describe(
             "During a canary, requests carrying this header's or cookie's value stay on the version it hashes to; unset: every request by weight.",
           ),
+        shadow: z
+          .strictObject({
+            percent: z
+              .number()
+              .int()
+              .min(1)
+              .max(100)
+              .describe("The share of the stable's real requests copied to the candidate, 1..100."),
+            seconds: z
+              .number()
+              .int()
+              .min(0)
+              .optional()
+              .describe("How long the shadow lasts, judged by the alarms; unset: rollout.bakeSeconds."),
+          })
+          .optional()
+          .describe(
+            "Before any user sees the candidate (before the first canary step, or blue/green's switch), copy a share of the stable's requests to it, answers thrown away, under the same alarms; unset: no shadow.",
+          ),
         capacity: z
           .enum(CAPACITY_MODES)
           .optional()
@@ -885,6 +905,8 @@ export interface ResolvedRollout {
   readonly approval: ResolvedApproval;
   /** The conversation key that keeps a request on one version during the canary; unset: every request by weight. */
   readonly stickiness?: Stickiness;
+  /** Mirroring before any user sees the candidate (`seconds` defaults to bakeSeconds); unset: no shadow. */
+  readonly shadow?: ShadowSettings;
 }
 
 /** The manifest with every default filled in: what stages read. */

@@ -41,6 +41,7 @@ import {
 import { type FindingSource, describeValue, findingsFromSchemaIssues } from "./schema-findings";
 import { declaredRuntime } from "./serving-choice";
 import { DEFAULT_LINEAR_STEP_PERCENT, linearSteps, type RolloutStrategy } from "./rollout-strategy";
+import type { ShadowSettings } from "./shadow";
 import { MAX_STRESS_RUN_SECONDS } from "./stress-gate";
 import { type Stickiness, unusableStickinessHeader } from "./sticky-routing";
 
@@ -417,6 +418,12 @@ export function resolveManifest(
     });
   }
 
+  const shadow = rolloutInput.shadow && {
+    percent: rolloutInput.shadow.percent,
+    seconds: rolloutInput.shadow.seconds ?? bakeSeconds,
+  };
+  if (shadow) findings.push(...checkShadowWindow(shadow, alarms.value, rolloutInput, config, source));
+
   const resolved: ResolvedManifest = {
     name: context.name,
     version: context.version,
@@ -455,11 +462,45 @@ export function resolveManifest(
       alarms: alarms.value,
       approval: resolveApproval(rolloutInput.approval, defaults.rollout.approval),
       ...(stickiness.value && { stickiness: stickiness.value }),
+      ...(shadow && { shadow }),
     },
   };
   return hasErrors(findings)
     ? { findings, planned: resolved }
     : { findings, manifest: resolved, planned: resolved };
+}
+
+/**
+ * The shadow is judged like a bake: one shorter than the alarms need to reach ALARM would let a candidate
+ * that misbehaves on real requests through unjudged. Refused, or a warning with allowShortBakes, as bakes are.
+ */
+function checkShadowWindow(
+  shadow: ShadowSettings,
+  alarms: ResolvedAlarms,
+  rollout: { readonly allowShortBakes?: boolean },
+  config: StackConfig,
+  source: FindingSource,
+): Finding[] {
+  const timeFactor = config.local.timeFactor ?? 1;
+  const needed = alarms.periodSeconds * alarms.datapointsToAlarm;
+  // At a time factor of 0 nothing is judged, as checkBakeWindows already says once.
+  if (timeFactor === 0 || shadow.seconds * timeFactor >= needed) return [];
+  const lasts =
+    timeFactor === 1
+      ? `${shadow.seconds} s`
+      : `${shadow.seconds} s (${Math.round(shadow.seconds * timeFactor * 100) / 100} s at a time factor of ${timeFactor})`;
+  return [
+    {
+      ...ruleFinding(
+        source,
+        "shadow-shorter-than-alarms",
+        "rollout.shadow.seconds",
+        `the shadow lasts ${lasts}, shorter than the ${needed} s the alarms need to reach ALARM (${alarms.datapointsToAlarm} breaching period${alarms.datapointsToAlarm === 1 ? "" : "s"} of ${alarms.periodSeconds} s): a candidate that fails on the mirrored requests would pass it unjudged.`,
+        `Shadow for at least ${Math.ceil(needed / timeFactor)} s, or shorten the alarms' window (rollout.alarms.periodSeconds, datapointsToAlarm), or set rollout.allowShortBakes: true to go on with a warning.`,
+      ),
+      ...(rollout.allowShortBakes === true && { severity: "warning" as const }),
+    },
+  ];
 }
 
 /** The manifest's approval over the stack's: a bare mode keeps the stack's point and timeout. */

@@ -15,6 +15,7 @@ export const PIPELINE_FUNCTIONS = [
   "RegisterGateway",
   "RunHooks",
   "RequestApproval",
+  "Shadow",
   "CanaryStep",
   "CheckCanary",
   "Promote",

@@ -7,6 +7,7 @@ import { type CheckedSuiteFile, planEvalShards, suitesToRun } from "./eval/eval-
 import { hooksByPoint } from "./hooks";
 import type { ResolvedManifest } from "./manifest-schema";
 import type { ModelRecord, RolloutPlan, StressPromptSet } from "./rollout";
+import { shadowSkippedOnFirstRelease } from "./shadow";
 
 const GiB = 1024 ** 3;
 /**
@@ -65,7 +66,22 @@ export function planRollout(
     maxReadinessChecks: Math.max(1, Math.ceil(startupSeconds / pollSeconds)),
     readinessPollSeconds: pollSeconds,
     hooks: hooksByPoint(manifest.gates.hooks),
+    ...shadowPlan(manifest, hasStable),
   };
+}
+
+/**
+ * The manifest's shadow when there is a stable whose requests can be mirrored; a first release skips it and
+ * the plan says why (the same manifest serves the versions after it, so refusing it would be no help).
+ */
+function shadowPlan(
+  manifest: ResolvedManifest,
+  hasStable: boolean,
+): Pick<RolloutPlan, "shadow" | "shadowSkipped"> {
+  const { shadow } = manifest.rollout;
+  if (!shadow) return {};
+  if (!hasStable) return { shadowSkipped: shadowSkippedOnFirstRelease(manifest.name, manifest.version) };
+  return { shadow: { percent: shadow.percent, seconds: shadow.seconds } };
 }
 
 /** The prompt set the manifest names, which must be the one Prepare read; null when it names none. */

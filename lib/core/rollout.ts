@@ -9,6 +9,7 @@ import type { Finding } from "./findings";
 import type { HookRun } from "./hooks";
 import type { ApprovalPoint, HookPoint, ResolvedEvalSuite, ResolvedManifest } from "./manifest-schema";
 import type { ChosenServing } from "./serving-choice";
+import type { ShadowSettings } from "./shadow";
 import type { Stickiness } from "./sticky-routing";
 
 /** Where a rollout came from: the manifest object that started it. */
@@ -76,6 +77,13 @@ export interface RolloutPlan {
    * hooks only when its key is present. Absent in plans made before hooks existed: none.
    */
   readonly hooks?: Partial<Record<HookPoint, readonly string[]>>;
+  /**
+   * The shadow phase (core/shadow.ts) before any user sees the candidate; present only when it runs: the
+   * state machine's HasShadow reads it. Absent in plans made before shadows existed: none.
+   */
+  readonly shadow?: ShadowSettings;
+  /** Why the manifest's shadow does not run (a first release has no stable to mirror). */
+  readonly shadowSkipped?: string;
 }
 
 export interface ApprovalPlan {
@@ -161,6 +169,8 @@ export interface ExecutionState extends ExecutionInput {
   readonly stress?: Record<string, unknown>;
   readonly eval?: Record<string, unknown>;
   readonly gateway?: Record<string, unknown>;
+  /** The shadow phase: StartShadow's progress, CheckShadow's verdict at `check`. */
+  readonly shadow?: Record<string, unknown>;
   readonly canary?: Record<string, unknown>;
   /** What a Catch put there: `{Error, Cause}`. */
   readonly error?: { readonly Error: string; readonly Cause?: string };
@@ -266,6 +276,14 @@ export interface ApprovalWait {
   readonly expiresAt: string;
 }
 
+/** A shadow under way: the candidate answers copies of `percent` of the stable's requests since `since`. */
+export interface ShadowPhase extends ShadowSettings {
+  readonly rolloutId: string;
+  readonly version: string;
+  /** ISO timestamp. */
+  readonly since: string;
+}
+
 /** What serves a model right now, and how it got there. */
 export interface ModelRecord {
   readonly model: string;
@@ -291,6 +309,8 @@ export interface ModelRecord {
   readonly capacity?: CapacityRecord;
   /** Set while DeployCandidate waits for GPUs; cleared once they are there, or by the rollout's end. */
   readonly capacityWait?: CapacityWait;
+  /** Set while the route mirrors the stable's requests to the candidate; cleared when the shadow ends. */
+  readonly shadow?: ShadowPhase;
   readonly updatedAt?: string;
   /** Newest last; the store may keep only the most recent entries. */
   readonly history: readonly Transition[];
@@ -321,6 +341,7 @@ export const RECORD_FIELDS = [
   "approval",
   "capacity",
   "capacityWait",
+  "shadow",
 ] as const satisfies readonly (keyof ModelRecord)[];
 
 export type RecordField = (typeof RECORD_FIELDS)[number];

@@ -6,6 +6,7 @@
 import type { RouteBackend } from "../ports";
 import type { CandidateHandle } from "./candidate";
 import { GatewayFailed } from "./errors";
+import type { Mirror } from "./shadow";
 import type { Stickiness } from "./sticky-routing";
 
 export interface RouteSlots {
@@ -23,6 +24,11 @@ export interface RouteSlots {
    * the register and the weight changes of a rollout that asks for it, gone with a promotion or a removal.
    */
   readonly stickiness?: Stickiness;
+  /**
+   * A shadow (core/shadow.ts): this share of the requests the weighted rule sends to the stable is copied to
+   * the candidate, whose answers are thrown away. Gone with a promotion, or when stable or candidate leaves.
+   */
+  readonly mirror?: { readonly percent: number };
 }
 
 export const NO_SLOTS: RouteSlots = { weights: { stable: 0, candidate: 0 } };
@@ -55,7 +61,7 @@ export function registerCandidate(
   const sameCandidate = current?.version === handle.version;
   return withStickiness(
     {
-      ...slots,
+      ...(sameCandidate ? slots : without(slots, "mirror")),
       candidate: handle,
       weights: { stable: slots.weights.stable, candidate: sameCandidate ? slots.weights.candidate : 0 },
     },
@@ -98,7 +104,9 @@ export function setRouteWeights(
  */
 export function promoteVersion(model: string, slots: RouteSlots, version: string): RouteSlots {
   const all = { stable: 100, candidate: 0 };
-  if (slots.stable?.version === version) return { ...without(slots, "stickiness"), weights: all };
+  if (slots.stable?.version === version) {
+    return { ...without(without(slots, "stickiness"), "mirror"), weights: all };
+  }
   if (slots.candidate?.version === version) {
     const previous = slots.stable ?? slots.previous;
     return { stable: slots.candidate, ...(previous && { previous }), weights: all };
@@ -128,11 +136,45 @@ export function removeVersion(slots: RouteSlots, version: string): RouteSlots {
   const role =
     stable?.version === version ? "stable" : candidate?.version === version ? "candidate" : undefined;
   if (!role) return slots;
-  const remaining = without(without(slots, role), "stickiness");
+  const remaining = without(without(without(slots, role), "stickiness"), "mirror");
   return {
     ...remaining,
     weights: { stable: remaining.stable ? 100 : 0, candidate: remaining.candidate ? 100 : 0 },
   };
+}
+
+/**
+ * Starts (or, with undefined, stops) copying `mirror.percent` of the stable's requests to the candidate,
+ * which must be `mirror.version`: a mirror to anything else would send users' requests to a version no
+ * rollout is judging.
+ */
+export function setRouteMirror(model: string, slots: RouteSlots, mirror: Mirror | undefined): RouteSlots {
+  if (!mirror) return without(slots, "mirror");
+  const problems: string[] = [];
+  if (!Number.isInteger(mirror.percent) || mirror.percent < 1 || mirror.percent > 100)
+    problems.push(`${mirror.percent} is not a whole percent from 1 to 100`);
+  if (slots.candidate?.version !== mirror.version)
+    problems.push(
+      `${mirror.version} is not the candidate on the route (it has ${describeSlots(slots)}): register it first`,
+    );
+  if (!slots.stable || slots.weights.stable <= 0)
+    problems.push(`${model} has no stable version serving requests to copy`);
+  if (problems.length > 0) {
+    throw new GatewayFailed(
+      `Cannot mirror ${model}'s requests to ${mirror.version}: ${problems.join("; ")}.`,
+      {
+        hint: "A shadow needs a stable version taking the model's traffic and the candidate registered beside it.",
+      },
+    );
+  }
+  return { ...slots, mirror: { percent: mirror.percent } };
+}
+
+/** The mirror as the port shows it: to the candidate's version. */
+export function routeMirror(slots: RouteSlots): Mirror | undefined {
+  return slots.mirror && slots.candidate
+    ? { version: slots.candidate.version, percent: slots.mirror.percent }
+    : undefined;
 }
 
 /** The port's view: stable, candidate, then the previous stable (variant `stable`, weight 0). */
@@ -147,7 +189,10 @@ export function routeBackends(slots: RouteSlots): RouteBackend[] {
   return backends;
 }
 
-function without(slots: RouteSlots, field: "stable" | "candidate" | "previous" | "stickiness"): RouteSlots {
+function without(
+  slots: RouteSlots,
+  field: "stable" | "candidate" | "previous" | "stickiness" | "mirror",
+): RouteSlots {
   const { [field]: _dropped, ...rest } = slots;
   return rest;
 }

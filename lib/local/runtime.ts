@@ -29,6 +29,7 @@ import { probeRound, trafficWindowsFor } from "../pipeline/probe";
 import { promote } from "../pipeline/promote";
 import { registerGateway } from "../pipeline/register-gateway";
 import { runHooks } from "../pipeline/run-hooks";
+import { shadow } from "../pipeline/shadow";
 import { requestApproval } from "../pipeline/request-approval";
 import { rollbackReleasingApproval } from "../pipeline/approvals";
 import { stateMachineRollback } from "../pipeline/rollback";
@@ -70,6 +71,7 @@ const STAGES: Record<
   RegisterGateway: registerGateway,
   RunHooks: runHooks,
   RequestApproval: requestApproval,
+  Shadow: shadow,
   CanaryStep: canaryStep,
   CheckCanary: checkCanary,
   Promote: promote,

@@ -23,6 +23,7 @@ import { REGISTER_GATEWAY_USES } from "./register-gateway";
 import { REQUEST_APPROVAL_USES } from "./request-approval";
 import { ROLLBACK_USES } from "./rollback";
 import { RUN_HOOKS_USES } from "./run-hooks";
+import { SHADOW_USES } from "./shadow";
 import { SMOKE_TEST_USES } from "./smoke-test";
 import { START_USES } from "./start";
 import { STRESS_WORKER_USES } from "./stress-worker";
@@ -43,6 +44,8 @@ export const FUNCTION_PORT_USE = {
   // At each point of the rollout that has hooks (PreTrafficHooks, StepHooks, PrePromoteHooks, PostPromoteHooks).
   RunHooks: RUN_HOOKS_USES,
   RequestApproval: REQUEST_APPROVAL_USES,
+  // The shadow phase before the first step (StartShadow, CheckShadow, EndShadow).
+  Shadow: SHADOW_USES,
   CanaryStep: CANARY_STEP_USES,
   // After each bake (CheckCanary) and after the watch (CheckWatch).
   CheckCanary: CHECK_CANARY_USES,

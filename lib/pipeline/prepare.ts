@@ -89,9 +89,14 @@ export async function prepare(state: ExecutionInput, deps: PrepareDeps): Promise
   const alreadyRecorded =
     record?.history.some((t) => t.rolloutId === rollout.id && t.stage === STAGE) ?? false;
   if (!alreadyRecorded) {
+    const shadow = plan.shadow
+      ? ` First ${plan.shadow.percent}% of ${plan.stableVersion}'s requests are mirrored to it for ${plan.shadow.seconds} s (a shadow: no user sees its answers).`
+      : plan.shadowSkipped
+        ? ` ${plan.shadowSkipped}`
+        : "";
     const reason = plan.stableVersion
-      ? `Rolling out ${rollout.model} ${rollout.version} ${strategyPhrase(plan)} against stable ${plan.stableVersion}.`
-      : `Rolling out ${rollout.model} ${rollout.version}: a first release, no canary.`;
+      ? `Rolling out ${rollout.model} ${rollout.version} ${strategyPhrase(plan)} against stable ${plan.stableVersion}.${shadow}`
+      : `Rolling out ${rollout.model} ${rollout.version}: a first release, no canary.${shadow}`;
     // Emitted before the record is written: a retry after a failed write repeats the event rather than
     // losing it (events are at-least-once).
     await deps.events.emit(
@@ -100,6 +105,8 @@ export async function prepare(state: ExecutionInput, deps: PrepareDeps): Promise
           stableVersion: plan.stableVersion ?? null,
           strategy: plan.strategy?.kind ?? "canary",
           canarySteps: plan.canarySteps.map((s) => s.weight),
+          ...(plan.shadow && { shadow: plan.shadow }),
+          ...(plan.shadowSkipped && { shadowSkipped: plan.shadowSkipped }),
           gates: plan.gates,
           warnings: warnings.length,
         },

@@ -86,7 +86,7 @@ export const ROLLBACK_USES = combinedUse(
   ALARM_METRICS_USES,
   portUse({
     store: ["get", "record", "releaseLock", "claimEnd"],
-    gateway: ["promote", "removeBackend"],
+    gateway: ["mirror", "promote", "removeBackend"],
     serving: ["remove", "removeRollout"],
     alarms: ["states", "remove"],
     metrics: ["stopProber"],
@@ -219,7 +219,11 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
   const rolledBack = watching ? record.stable : onRoute ? record.candidate : undefined;
   const restore = watching ? record.previousStable : onRoute ? record.stable : undefined;
 
+  // A shadow under way: the candidate answered only copies of the stable's requests, never a user.
+  const shadowing = record.shadow?.rolloutId === rolloutId && !record.canary && !watching;
   if (onRoute) {
+    // The mirror first, so no more copies go out while the route changes (promoting the stable ends it too).
+    if (record.shadow?.rolloutId === rolloutId) await deps.gateway.mirror(model, undefined);
     // Promoting the version to return to works from either side: during the canary it is the stable, which
     // takes 100% again; during the watch it is the previous stable the route kept, which becomes the stable.
     if (restore) await deps.gateway.promote(model, restore.version);
@@ -239,7 +243,11 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
     : restore
       ? `${restore.version}${watching ? " (the previous stable, kept warm)" : ""} serves 100% again`
       : `${model} had no earlier version to return to, so its route was removed: it is not served until a new version is released`;
-  const reason = `Rolled back ${model} ${version} because ${target.why}; ${restored}.`;
+  const unseen =
+    shadowing && record.shadow
+      ? ` No user saw ${version}: during its shadow it answered only copies of ${record.shadow.percent}% of ${restore?.version ?? "the stable"}'s requests, and those answers were thrown away.`
+      : "";
+  const reason = `Rolled back ${model} ${version} because ${target.why}; ${restored}.${unseen}`;
   // Only an entry that exists: a rollout stopped just as RegisterGateway began has none yet.
   if (onRoute && (await deps.registry.getStatus(model, version)) !== undefined)
     await deps.registry.setStatus(model, version, "Rejected", reason);
@@ -258,6 +266,7 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
       restoredVersion: restore?.version ?? null,
       weights: weights ?? null,
       removed: [...(handle ? [`Removed the workload ${handle.id}.`] : []), ...swept],
+      ...(shadowing && { duringShadow: true }),
     },
   });
   const at = deps.clock.now().toISOString();
@@ -281,6 +290,7 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
         canary: null,
         alarmNames: null,
         promoteRequested: null,
+        shadow: null,
         ...(watching
           ? {
               stable: restore ?? null,

@@ -57,10 +57,11 @@ export async function writeRolloutReport(
   writtenBy?: string,
 ): Promise<string> {
   const prefix = reportPrefix(rollout);
-  const [validation, stress, evaluation, outcome] = await Promise.all([
+  const [validation, stress, evaluation, shadow, outcome] = await Promise.all([
     readDocument("validation", `${prefix}/validation.json`, rollout, deps.objects),
     readDocument("stress", `${prefix}/stress.json`, rollout, deps.objects).then(withLatencyCurves),
     readDocument("eval", `${prefix}/eval.json`, rollout, deps.objects),
+    readDocument("shadow", `${prefix}/shadow.json`, rollout, deps.objects),
     readDocument("outcome", `${prefix}/outcome.json`, rollout, deps.objects),
   ]);
   const key = `${prefix}/report.html`;
@@ -69,6 +70,7 @@ export async function writeRolloutReport(
     validation,
     stress,
     eval: evaluation,
+    shadow,
     outcome,
     ...(writtenBy !== undefined && { writtenBy }),
   });

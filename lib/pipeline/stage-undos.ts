@@ -37,6 +37,11 @@ export function routeUndo(
   };
 }
 
+/** The route stops copying the model's requests to the candidate (a shadow's mirror; after a rollback, a no-op). */
+export function mirrorUndo(gateway: Pick<StageDeps["gateway"], "mirror">, model: string): Undo {
+  return { what: `stop mirroring ${model}'s requests`, run: () => gateway.mirror(model, undefined) };
+}
+
 export function alarmsUndo(alarms: Pick<StageDeps["alarms"], "remove">, names: readonly string[]): Undo {
   return { what: `delete the alarms ${names.join(", ")}`, run: () => alarms.remove(names) };
 }

@@ -23,6 +23,8 @@ const resourcesFor = (name: ModelshipFunction, action: string) =>
   statementsOf(name)
     .filter((s) => s.actions.includes(action))
     .flatMap((s) => s.resources.map(flatArn));
+/** The stages that arm a rollout's alarms and prober: the first step, a first release's Promote, and a shadow's start. */
+const ARMING: ModelshipFunction[] = ["CanaryStep", "Promote", "Shadow"];
 /** The functions granted any action of the service (`cloudwatch:`, `scheduler:`, …), sorted. */
 const functionsWith = (prefix: string) =>
   ALL_FUNCTIONS()
@@ -166,7 +168,7 @@ describe("ModelPipeline: the prober and its schedules", () => {
 
   it("tells the functions that start the prober its ARN, the scheduler role and the group; the others at most the group", () => {
     const starting = ALL_FUNCTIONS().filter((name) => "MODELSHIP_PROBER_FUNCTION_ARN" in variablesOf(name));
-    expect(starting.sort()).toEqual(["CanaryStep", "Promote"]);
+    expect(starting.sort()).toEqual(ARMING);
     for (const name of starting) {
       expect(variablesOf(name)).toMatchObject({
         MODELSHIP_PROBER_FUNCTION_ARN: arnOf(pipeline.functions.Prober),
@@ -176,13 +178,13 @@ describe("ModelPipeline: the prober and its schedules", () => {
     }
     const withGroup = ALL_FUNCTIONS().filter((name) => "MODELSHIP_SCHEDULE_GROUP" in variablesOf(name));
     expect(withGroup.sort()).toEqual(
-      ["AlarmRollback", "CanaryStep", "Command", "Finalize", "Promote", "Prober", "Rollback"].sort(),
+      ["AlarmRollback", "Command", "Finalize", "Prober", "Rollback", ...ARMING].sort(),
     );
     expect("MODELSHIP_SCHEDULER_ROLE_ARN" in variablesOf("Prober")).toBe(false);
   });
 
-  it("lets CanaryStep and Promote create and update schedules in the group only, passing only the scheduler role to Scheduler", () => {
-    for (const name of ["CanaryStep", "Promote"] as const) {
+  it("lets the arming stages create and update schedules in the group only, passing only the scheduler role to Scheduler", () => {
+    for (const name of ARMING) {
       for (const action of ["scheduler:CreateSchedule", "scheduler:UpdateSchedule"]) {
         expect(resourcesFor(name, action), `${name} ${action}`).toEqual([SCHEDULES]);
       }
@@ -194,12 +196,12 @@ describe("ModelPipeline: the prober and its schedules", () => {
         },
       ]);
     }
-    expect(functionsWith("scheduler:CreateSchedule")).toEqual(["CanaryStep", "Promote"]);
-    expect(functionsWith("iam:")).toEqual(["CanaryStep", "Promote"]);
+    expect(functionsWith("scheduler:CreateSchedule")).toEqual(ARMING);
+    expect(functionsWith("iam:")).toEqual(ARMING);
   });
 
   it("lets the functions that end a canary, the prober itself, and those that start one (to take it back when a rollback acted meanwhile) delete the group's schedules and no others", () => {
-    const deleting = ["AlarmRollback", "CanaryStep", "Command", "Finalize", "Prober", "Promote", "Rollback"];
+    const deleting = ["AlarmRollback", "Command", "Finalize", "Prober", "Rollback", ...ARMING].sort();
     for (const name of deleting as ModelshipFunction[]) {
       expect(resourcesFor(name, "scheduler:DeleteSchedule"), name).toEqual([SCHEDULES]);
     }
@@ -208,31 +210,31 @@ describe("ModelPipeline: the prober and its schedules", () => {
 });
 
 describe("ModelPipeline: CloudWatch alarms", () => {
-  it("lets CanaryStep and Promote (a first release's arming) create alarms named with the pipeline's prefix only", () => {
-    for (const name of ["CanaryStep", "Promote"] as const) {
+  it("lets the arming stages create alarms named with the pipeline's prefix only", () => {
+    for (const name of ARMING) {
       expect(resourcesFor(name, "cloudwatch:PutMetricAlarm"), name).toEqual([ALARMS]);
       expect(resourcesFor(name, "cloudwatch:PutCompositeAlarm"), name).toEqual([ALARMS]);
     }
-    expect(functionsWith("cloudwatch:Put")).toEqual(["CanaryStep", "Promote"]);
+    expect(functionsWith("cloudwatch:Put")).toEqual(ARMING);
   });
 
   it("lets Finalize, the rollbacks and the arming stages (taking their alarms back after a rollback) delete alarms named with the pipeline's prefix only", () => {
-    const deleting = ["AlarmRollback", "CanaryStep", "Command", "Finalize", "Promote", "Rollback"];
+    const deleting = ["AlarmRollback", "Command", "Finalize", "Rollback", ...ARMING].sort();
     for (const name of deleting as ModelshipFunction[]) {
       expect(resourcesFor(name, "cloudwatch:DeleteAlarms"), name).toEqual([ALARMS]);
     }
     expect(functionsWith("cloudwatch:DeleteAlarms")).toEqual(deleting);
   });
 
-  it("lets CheckCanary and the rollbacks read alarm states and values, and Finalize its alarms' metrics for the report, on '*' as composite alarms require", () => {
-    const reading = ["AlarmRollback", "CheckCanary", "Command", "Finalize", "Rollback"];
+  it("lets CheckCanary, CheckShadow and the rollbacks read alarm states and values, and Finalize its alarms' metrics for the report, on '*' as composite alarms require", () => {
+    const reading = ["AlarmRollback", "CheckCanary", "Command", "Finalize", "Rollback", "Shadow"];
     for (const name of reading as ModelshipFunction[]) {
       expect(resourcesFor(name, "cloudwatch:DescribeAlarms"), name).toEqual(["*"]);
       expect(resourcesFor(name, "cloudwatch:GetMetricData"), name).toEqual(["*"]);
     }
     expect(functionsWith("cloudwatch:GetMetricData")).toEqual(reading);
     // Whoever deletes alarms describes them first, to delete the composite before the alarms it names.
-    expect(functionsWith("cloudwatch:DescribeAlarms")).toEqual([...reading, "CanaryStep", "Promote"].sort());
+    expect(functionsWith("cloudwatch:DescribeAlarms")).toEqual([...new Set([...reading, ...ARMING])].sort());
   });
 
   it("gives the prober no CloudWatch action: its metrics are Embedded Metric Format lines in its own log", () => {

@@ -24,6 +24,7 @@ const REACHING_THE_CLUSTER: ModelshipFunction[] = [
   "StressWorker",
   "EvalShard",
   "RegisterGateway",
+  "Shadow",
   "CanaryStep",
   "Promote",
   "Finalize",

@@ -404,6 +404,7 @@ describe("ModelPipeline: access to the cluster", () => {
   ];
   const changingRoutes: ModelshipFunction[] = [
     "RegisterGateway",
+    "Shadow",
     "CanaryStep",
     "Promote",
     "Finalize",
@@ -471,7 +472,7 @@ describe("ModelPipeline: access to the cluster", () => {
     for (const name of changingRoutes) {
       expect(entryOf(name)?.KubernetesGroups, name).toEqual(["modelship-routes", ...(scaling[name] ?? [])]);
     }
-    for (const name of ["RegisterGateway", "CanaryStep", "Promote"] as const) {
+    for (const name of ["RegisterGateway", "Shadow", "CanaryStep", "Promote"] as const) {
       expect(entryOf(name), name).toEqual({
         ClusterName: "gpu-inference",
         PrincipalArn: roleArnOf(name),

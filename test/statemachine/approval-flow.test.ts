@@ -63,8 +63,9 @@ describe("A manual approval", () => {
 
     expect(run.result.status).toBe("SUCCEEDED");
     expect(run.path).toEqual([
-      ...HAPPY_PATH_TO_GATEWAY.slice(0, -1),
+      ...HAPPY_PATH_TO_GATEWAY.slice(0, -2),
       "WaitForApprovalBeforeTraffic",
+      "HasShadow",
       "HasStableVersion",
       ...canaryRounds,
       ...PROMOTION,

@@ -120,6 +120,7 @@ rollout:
       RegisterGateway: real(registerGateway),
       RunHooks: given({ results: [] }),
       RequestApproval: () => Promise.reject(new Error("Not reached: approved automatically.")),
+      Shadow: () => Promise.reject(new Error("Not reached: the manifest has no shadow.")),
       CanaryStep: real(canaryStep),
       CheckCanary: real(options.stages?.CheckCanary ?? checkCanary),
       Promote: real(promote),

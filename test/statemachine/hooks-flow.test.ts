@@ -38,9 +38,10 @@ describe("Hooks in the pipeline", () => {
     expect(run.result.status).toBe("SUCCEEDED");
     const withStepHooks = [...CANARY_ROUND.slice(0, -1), "StepHooks", "CanaryVerdict"];
     expect(run.path).toEqual([
-      ...HAPPY_PATH_TO_GATEWAY.slice(0, -2),
+      ...HAPPY_PATH_TO_GATEWAY.slice(0, -3),
       "PreTrafficHooks",
       "IsApprovalBeforeTraffic",
+      "HasShadow",
       "HasStableVersion",
       ...withStepHooks,
       ...withStepHooks,
@@ -162,7 +163,7 @@ describe("Hooks in the pipeline", () => {
         "PreTrafficHooks",
         "IsApprovalBeforeTraffic",
         "WaitForApprovalBeforeTraffic",
-        "HasStableVersion",
+        "HasShadow",
       ]);
     });
 

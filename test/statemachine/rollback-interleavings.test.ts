@@ -145,6 +145,7 @@ async function runRollout(
       RunHooks: given({ results: [] }),
       RequestApproval: () =>
         Promise.reject(new Error("Not reached: these rollouts are approved automatically.")),
+      Shadow: () => Promise.reject(new Error("Not reached: these rollouts have no shadow.")),
       CanaryStep: real("CanaryStep", canaryStep),
       CheckCanary: real("CheckCanary", checkCanary),
       Promote: real("Promote", promote),

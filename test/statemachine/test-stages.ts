@@ -27,6 +27,7 @@ import type {
 import type { CandidateHandle, CandidateStatus } from "../../lib/ports";
 import { LocalTaskTokens } from "../../lib/local/task-tokens";
 import type { ApprovalRequest } from "../../lib/pipeline/request-approval";
+import type { ShadowInput } from "../../lib/pipeline/shadow";
 
 export const definitionJson = await readFile(PIPELINE_DEFINITION, "utf8");
 
@@ -157,6 +158,16 @@ export function testStages(
       taskTokens.succeed(token, { approvedBy: "a tester", via: "command" });
       return { at, expiresAt: "2025-01-02T00:00:00.000Z" };
     },
+    // The shadow passes: started, quiet after its Wait, ended.
+    Shadow: async (input) => {
+      const { action, state } = input as ShadowInput;
+      if (action === "start") {
+        const settings = state.plan?.shadow ?? { percent: 0, seconds: 0 };
+        return { ...settings, since: "2025-01-01T00:00:00.000Z", stableVersion: "v1" };
+      }
+      if (action === "check") return { rollback: false, reason: "The shadow passed." };
+      return { ended: true };
+    },
     CanaryStep: async (input): Promise<CanaryProgress> => {
       const state = input as ExecutionState;
       const step = ((state.canary as CanaryProgress | undefined)?.step ?? 0) + 1;
@@ -262,8 +273,12 @@ export const HAPPY_PATH_TO_GATEWAY = [
   "RegisterGateway",
   "HasPreTrafficHooks",
   "IsApprovalBeforeTraffic",
+  "HasShadow",
   "HasStableVersion",
 ];
+
+/** The shadow phase that passes, between HasShadow and HasStableVersion. */
+export const SHADOW_PHASE = ["StartShadow", "ShadowBake", "CheckShadow", "ShadowVerdict", "EndShadow"];
 
 export const CANARY_ROUND = [
   "CanaryStep",

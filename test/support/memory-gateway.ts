@@ -4,9 +4,12 @@
 // adding up to 100 that name only backends the route has; promote makes a version on the route (the
 // candidate, the previous stable, or the stable again) the stable at 100%; removing a version that is not
 // there is fine, its share goes to what remains, and a route left empty is removed. Register and setWeights
-// set the route's stickiness (none when omitted); promote and remove end it. Every change is kept, so a
-// test can assert the weights over time.
+// set the route's stickiness (none when omitted); promote and remove end it. A mirror copies a share of the
+// stable's requests to the candidate until it is stopped, a promotion, or stable or candidate leaving; it
+// keeps no answers. Every change is kept, so a test can assert the weights (and the mirror) over time.
 
+import type { Mirror } from "../../lib/core/shadow";
+import type { ShadowSamples } from "../../lib/core/shadow-samples";
 import type { Stickiness } from "../../lib/core/sticky-routing";
 import type { CandidateHandle, Gateway, RouteBackend, RouteState } from "../../lib/ports";
 
@@ -16,6 +19,7 @@ interface Slots {
   previous?: CandidateHandle;
   weights: { stable: number; candidate: number };
   stickiness?: Stickiness;
+  mirror?: Mirror;
 }
 
 export class MemoryGateway implements Gateway {
@@ -24,6 +28,7 @@ export class MemoryGateway implements Gateway {
     readonly model: string;
     readonly weights: Readonly<Record<string, number>>;
     readonly stickiness?: Stickiness;
+    readonly mirror?: Mirror;
   }[] = [];
   private readonly routes = new Map<string, Slots>();
 
@@ -35,7 +40,10 @@ export class MemoryGateway implements Gateway {
     if (slots.candidate && slots.candidate.version !== candidate.version && slots.weights.candidate > 0) {
       throw new Error(`${model}'s candidate ${slots.candidate.version} still takes traffic.`);
     }
-    if (slots.candidate?.version !== candidate.version) slots.weights.candidate = 0;
+    if (slots.candidate?.version !== candidate.version) {
+      slots.weights.candidate = 0;
+      delete slots.mirror;
+    }
     slots.candidate = structuredClone(candidate);
     setStickiness(slots, stickiness);
     this.routes.set(model, slots);
@@ -75,6 +83,7 @@ export class MemoryGateway implements Gateway {
     }
     if (!slots.previous) delete slots.previous;
     delete slots.stickiness;
+    delete slots.mirror;
     slots.weights = { stable: 100, candidate: 0 };
     this.note(model);
   }
@@ -93,6 +102,7 @@ export class MemoryGateway implements Gateway {
       if (!role) return;
       delete slots[role];
       delete slots.stickiness;
+      delete slots.mirror;
       const other = role === "stable" ? "candidate" : "stable";
       slots.weights = { stable: 0, candidate: 0, [other]: slots[other] ? 100 : 0 } as Slots["weights"];
     }
@@ -107,7 +117,29 @@ export class MemoryGateway implements Gateway {
     if (slots.stable) backends.push(backend("stable", slots.stable, slots.weights.stable));
     if (slots.candidate) backends.push(backend("candidate", slots.candidate, slots.weights.candidate));
     if (slots.previous) backends.push(backend("stable", slots.previous, 0));
-    return structuredClone({ model, backends, ...(slots.stickiness && { stickiness: slots.stickiness }) });
+    return structuredClone({
+      model,
+      backends,
+      ...(slots.stickiness && { stickiness: slots.stickiness }),
+      ...(slots.mirror && { mirror: slots.mirror }),
+    });
+  }
+
+  async mirror(model: string, mirror: Mirror | undefined): Promise<void> {
+    const slots = this.routeOf(model);
+    if (mirror) {
+      if (slots.candidate?.version !== mirror.version) {
+        throw new Error(`${model}'s candidate is not ${mirror.version}: nothing to mirror to.`);
+      }
+      if (!slots.stable || slots.weights.stable <= 0)
+        throw new Error(`${model} has no stable taking traffic.`);
+      slots.mirror = { ...mirror };
+    } else delete slots.mirror;
+    this.note(model);
+  }
+
+  async shadowSamples(model: string): Promise<ShadowSamples> {
+    return { unavailable: `the memory gateway sends no requests, so ${model} has no answers to pair.` };
   }
 
   /** `version: weight` of the model's backends now; empty when it has no route. */
@@ -128,8 +160,13 @@ export class MemoryGateway implements Gateway {
   }
 
   private note(model: string): void {
-    const stickiness = this.routes.get(model)?.stickiness;
-    this.changes.push({ model, weights: this.weightsOf(model), ...(stickiness && { stickiness }) });
+    const slots = this.routes.get(model);
+    this.changes.push({
+      model,
+      weights: this.weightsOf(model),
+      ...(slots?.stickiness && { stickiness: slots.stickiness }),
+      ...(slots?.mirror && { mirror: { ...slots.mirror } }),
+    });
   }
 }
 

@@ -4,11 +4,15 @@
 // API server answers 409, and the change is applied again to the route as it is now, a bounded number of
 // times. A route left with no rule is deleted, with the same precondition. A route written with session
 // persistence (a sticky rollout) that comes back without it was pruned by a CRD without the field: refused.
+// Likewise a mirror whose `percent` comes back pruned (a CRD older than Gateway API v1.3 would then mirror
+// every request): the mirror is taken off again at once and the shadow refused.
 
 import { ApiException } from "@kubernetes/client-node";
 import type { StackConfig } from "../../core/config";
 import { CandidateFailed, GatewayFailed, Transient } from "../../core/errors";
 import { describeStickiness, type Stickiness } from "../../core/sticky-routing";
+import type { Mirror } from "../../core/shadow";
+import type { ShadowSamples } from "../../core/shadow-samples";
 import type { CandidateHandle, Gateway, RouteState } from "../../ports";
 import { apiMessage, apiStatus, kubernetesFailure } from "../eks/api-errors";
 import { type ClusterConnection, connectKubernetes, type KubernetesClients } from "../eks/cluster";
@@ -26,7 +30,9 @@ import {
   registerCandidate,
   removeVersion,
   routeBackends,
+  routeMirror,
   type RouteSlots,
+  setRouteMirror,
   setRouteWeights,
 } from "../../core/route-slots";
 
@@ -57,7 +63,7 @@ export class HttpRouteGateway implements Gateway {
 
   async register(model: string, candidate: CandidateHandle, stickiness?: Stickiness): Promise<void> {
     this.checkKeepsSessions(model, stickiness);
-    return this.change(model, `register ${model} ${candidate.version}`, (slots) =>
+    await this.change(model, `register ${model} ${candidate.version}`, (slots) =>
       registerCandidate(model, slots, candidate, stickiness),
     );
   }
@@ -68,21 +74,19 @@ export class HttpRouteGateway implements Gateway {
     stickiness?: Stickiness,
   ): Promise<void> {
     this.checkKeepsSessions(model, stickiness);
-    return this.change(
+    await this.change(
       model,
       `set the weights of ${model} to stable ${weights.stable} / candidate ${weights.candidate}`,
       (slots) => setRouteWeights(model, slots, weights, stickiness),
     );
   }
 
-  promote(model: string, version: string): Promise<void> {
-    return this.change(model, `promote ${model} ${version}`, (slots) =>
-      promoteVersion(model, slots, version),
-    );
+  async promote(model: string, version: string): Promise<void> {
+    await this.change(model, `promote ${model} ${version}`, (slots) => promoteVersion(model, slots, version));
   }
 
-  removeBackend(model: string, version: string): Promise<void> {
-    return this.change(model, `remove ${model} ${version} from its route`, (slots) =>
+  async removeBackend(model: string, version: string): Promise<void> {
+    await this.change(model, `remove ${model} ${version} from its route`, (slots) =>
       removeVersion(slots, version),
     );
   }
@@ -91,10 +95,38 @@ export class HttpRouteGateway implements Gateway {
     const route = await this.read(await this.api(), model);
     if (!route) return undefined;
     const slots = readRouteSlots(route);
+    const mirror = routeMirror(slots);
     return {
       model,
       backends: routeBackends(slots),
       ...(slots.stickiness && { stickiness: slots.stickiness }),
+      ...(mirror && { mirror }),
+    };
+  }
+
+  async mirror(model: string, mirror: Mirror | undefined): Promise<void> {
+    const what = mirror
+      ? `mirror ${mirror.percent}% of ${model}'s stable requests to ${mirror.version}`
+      : `stop mirroring ${model}'s requests`;
+    const written = await this.change(model, what, (slots) => setRouteMirror(model, slots, mirror));
+    if (!mirror || !written) return;
+    const kept = readRouteSlots(written).mirror;
+    if (kept?.percent === mirror.percent) return;
+    await this.change(model, `take back the mirror of ${model}`, (slots) =>
+      setRouteMirror(model, slots, undefined),
+    );
+    throw new GatewayFailed(
+      `The cluster stored ${model}'s RequestMirror filter without its percent (${mirror.percent}%): its HTTPRoute CRD is older than Gateway API v1.3, whose standard channel added percent mirroring, and would have mirrored every request. The mirror was taken off again.`,
+      {
+        hint: "Install the Gateway API CRDs v1.3.0 or later (standard channel) and a gateway that implements percent mirroring (docs/eks.md, Shadow traffic), or remove rollout.shadow from the manifest.",
+      },
+    );
+  }
+
+  /** The gateway on the cluster sends the copies and throws their answers away: there is nothing to pair. */
+  async shadowSamples(model: string): Promise<ShadowSamples> {
+    return {
+      unavailable: `the cluster's gateway discards the answers to ${model}'s mirrored requests (a Gateway API RequestMirror filter ignores the mirror's response), so no paired answers are kept; compare versions with the eval gate or a hook.`,
     };
   }
 
@@ -109,7 +141,12 @@ export class HttpRouteGateway implements Gateway {
     );
   }
 
-  private async change(model: string, what: string, apply: (slots: RouteSlots) => RouteSlots): Promise<void> {
+  /** Applies the call to the route; returns the route as the API server stored it (undefined: unchanged or deleted). */
+  private async change(
+    model: string,
+    what: string,
+    apply: (slots: RouteSlots) => RouteSlots,
+  ): Promise<HttpRoute | undefined> {
     const api = await this.api();
     const namespace = this.config.namespace;
     const where = `HTTPRoute ${namespace}/${model}`;
@@ -117,7 +154,7 @@ export class HttpRouteGateway implements Gateway {
       const current = await this.read(api, model);
       const slots = apply(current ? readRouteSlots(current) : NO_SLOTS);
       const next = buildRoute(model, slots, this.config, current);
-      if (sameRoute(current, next)) return;
+      if (sameRoute(current, next)) return current;
       const collection = { ...HTTPROUTE_API, namespace };
       let written: unknown;
       try {
@@ -147,14 +184,16 @@ export class HttpRouteGateway implements Gateway {
         // 409: changed, created or deleted since we read it (AlreadyExists, Conflict); 404 on a write to an
         // existing route: deleted meanwhile. Either way, read it again and apply the change to what is there.
         if (status === 409 || (current && status === 404 && next)) continue;
-        if (current && !next && status === 404) return;
+        if (current && !next && status === 404) return undefined;
         const verb = !current ? "create" : next ? "update" : "delete";
         throw routeFailure(error, `${verb} ${where} to ${what}`, namespace, !current);
       }
-      if (slots.stickiness && next && !readRouteSlots(asHttpRoute(written, where)).stickiness) {
+      if (!next) return undefined;
+      const stored = asHttpRoute(written, where);
+      if (slots.stickiness && !readRouteSlots(stored).stickiness) {
         throw sessionPersistencePruned(where, slots.stickiness);
       }
-      return;
+      return stored;
     }
     throw new Transient(
       `${where} changed while modelship tried to ${what}, ${this.maxAttempts} times in a row; nothing was overwritten.`,

@@ -18,6 +18,12 @@
 // the only field here outside the standard channel) — from its register until the promotion or rollback
 // ends the split; modelship owns that field of its rule 3. It is not modelship's key hashing: the gateway
 // pins a session to the backend it first chose, see docs/eks.md.
+//
+// A shadow (`rollout.shadow`) puts a `RequestMirror` filter on rule 3: HTTPRouteFilter {type: RequestMirror,
+// requestMirror: {backendRef, percent}} (HTTPRequestMirrorFilter; `percent` and `fraction` from GEP-3171,
+// standard channel since Gateway API v1.3.0 — kubernetes-sigs/gateway-api geps/gep-3171, and the v1.3 release
+// post on kubernetes.io, 2025-06-02). The gateway sends the copy and discards its answer. modelship owns the
+// RequestMirror filters of its rule 3 that point at its own Services; other filters are kept.
 
 import { isDeepStrictEqual } from "node:util";
 import type { CandidateHandle } from "../../core/candidate";
@@ -63,9 +69,17 @@ interface SessionPersistence {
   [field: string]: unknown;
 }
 
+/** Gateway API HTTPRouteFilter; modelship writes only `RequestMirror` (HTTPRequestMirrorFilter). */
+interface RouteFilter {
+  type: string;
+  requestMirror?: { backendRef: BackendRef; percent?: number; fraction?: unknown; [field: string]: unknown };
+  [field: string]: unknown;
+}
+
 interface RouteRule {
   matches?: RouteMatch[];
   backendRefs?: BackendRef[];
+  filters?: RouteFilter[];
   sessionPersistence?: SessionPersistence;
   [field: string]: unknown;
 }
@@ -126,11 +140,39 @@ export function readRouteSlots(route: HttpRoute): RouteSlots {
           .filter((ref) => refersTo(ref, service, namespace))
           .reduce((sum, ref) => sum + (ref.weight ?? 1), 0);
   const stickiness = stickinessOf(weighted?.sessionPersistence);
+  const mirror = services.candidate && mirrorOf(weighted?.filters ?? [], services.candidate, namespace);
   return {
     ...handles,
     weights: { stable: weightOf(services.stable), candidate: weightOf(services.candidate) },
     ...(stickiness && { stickiness }),
+    ...(mirror && { mirror }),
   };
+}
+
+/**
+ * The rule's mirror to the candidate's Service. A filter without `percent` or `fraction` mirrors every
+ * request (HTTPRequestMirrorFilter: "If both percent and fraction are not specified, all requests to the
+ * backend are mirrored"), which is also what a CRD that pruned `percent` leaves.
+ */
+function mirrorOf(
+  filters: readonly RouteFilter[],
+  candidate: ServiceRef,
+  namespace: string,
+): { percent: number } | undefined {
+  const filter = filters.find(
+    (f) =>
+      f.type === "RequestMirror" &&
+      f.requestMirror !== undefined &&
+      refersTo(f.requestMirror.backendRef, candidate, namespace),
+  );
+  if (!filter?.requestMirror) return undefined;
+  const { percent, fraction } = filter.requestMirror;
+  if (typeof percent === "number") return { percent };
+  const { numerator, denominator = 100 } = (fraction ?? {}) as { numerator?: unknown; denominator?: unknown };
+  if (typeof numerator === "number" && typeof denominator === "number" && denominator > 0) {
+    return { percent: (numerator / denominator) * 100 };
+  }
+  return { percent: 100 };
 }
 
 /**
@@ -175,7 +217,31 @@ export function buildRoute(
       { ...ownRule(variant), matches: [match], backendRefs: [backendRef(serviceOf(handle), namespace, 1)] },
     ];
   };
-  const { sessionPersistence: _written, ...weightedRule } = ownRule("weighted");
+  const { sessionPersistence: _written, filters: weightedFilters, ...weightedRule } = ownRule("weighted");
+  // Mirrors to modelship's own Services are modelship's to write; any other filter stays as it is.
+  const otherFilters = (weightedFilters ?? []).filter(
+    (f) =>
+      !(
+        f.type === "RequestMirror" &&
+        f.requestMirror !== undefined &&
+        ownServices.some((s) => refersTo(f.requestMirror?.backendRef as BackendRef, s, namespace))
+      ),
+  );
+  const mirrorTo = slots.mirror && slots.candidate;
+  const filters: RouteFilter[] = [
+    ...otherFilters,
+    ...(slots.mirror && mirrorTo
+      ? [
+          {
+            type: "RequestMirror",
+            requestMirror: {
+              backendRef: mirrorRef(serviceOf(mirrorTo), namespace),
+              percent: slots.mirror.percent,
+            },
+          },
+        ]
+      : []),
+  ];
   const rules: RouteRule[] = [
     ...variantRule("candidate"),
     ...variantRule("stable"),
@@ -185,6 +251,7 @@ export function buildRoute(
             ...weightedRule,
             matches: [modelMatch],
             backendRefs: weightedRefs,
+            ...(filters.length > 0 && { filters }),
             ...(slots.stickiness && { sessionPersistence: sessionPersistenceOf(slots.stickiness) }),
           },
         ]
@@ -342,6 +409,12 @@ function backendRef(service: ServiceRef, routeNamespace: string, weight: number)
     port: service.port,
     weight,
   };
+}
+
+/** A mirror's BackendObjectReference: no weight (HTTPRequestMirrorFilter's backendRef has none). */
+function mirrorRef(service: ServiceRef, routeNamespace: string): BackendRef {
+  const { weight: _none, ...ref } = backendRef(service, routeNamespace, 1);
+  return ref;
 }
 
 function refersTo(ref: BackendRef, service: ServiceRef, routeNamespace: string): boolean {

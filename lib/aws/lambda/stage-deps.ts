@@ -50,6 +50,8 @@ const GATEWAY: Methods<Gateway> = {
   promote: true,
   removeBackend: true,
   describe: true,
+  mirror: true,
+  shadowSamples: true,
 };
 const REGISTRY: Methods<Registry> = {
   register: true,

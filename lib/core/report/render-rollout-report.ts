@@ -1,7 +1,8 @@
 // The rollout's report.html: one self-contained page — inline CSS and inline SVG, no script, no font, no
 // image, nothing fetched (a Content-Security-Policy says so to the browser too) — with how the rollout ended,
-// the rollout and its gates' verdicts, its canary (steps, alarms' metrics against their thresholds, what it
-// recorded), the hooks it ran, the validation, the stress test (checks, latency distributions, throughput over time)
+// the rollout and its gates' verdicts, its shadow (paired answers), its canary (steps, alarms' metrics against
+// their thresholds, what it recorded), the hooks it ran, the validation, the stress test (checks, latency
+// distributions, throughput over time)
 // and the eval (each suite next to stable's). It stays small: charts come from histogram percentiles and
 // the timeline, and each suite lists only its first few wrong answers.
 
@@ -12,6 +13,7 @@ import { renderEndBanner, renderOutcomeSection } from "./outcome-section";
 import type { RolloutReportInput } from "./report-input";
 import { REPORT_STYLE } from "./report-style";
 import { renderRolloutSection } from "./rollout-section";
+import { renderShadowSection } from "./shadow-section";
 import { renderStressSection } from "./stress-section";
 import { renderValidationSection } from "./validation-section";
 
@@ -32,10 +34,11 @@ export function renderRolloutReport(input: RolloutReportInput): string {
 <h1>${rollout.model} ${rollout.version}</h1>
 <p>Rollout <code>${rollout.id}</code> — its gates, its canary and its end, as modelship recorded them.</p>
 ${renderEndBanner(input.outcome, input.writtenBy)}
-<nav aria-label="Sections"><a href="#rollout">The rollout</a> <a href="#canary">The canary and the end</a> <a href="#hooks">Hooks</a> <a href="#validation">Validation</a> <a href="#stress">Stress test</a> <a href="#eval">Eval</a></nav>
+<nav aria-label="Sections"><a href="#rollout">The rollout</a> ${input.shadow?.status === "read" && markup`<a href="#shadow">Shadow traffic</a> `}<a href="#canary">The canary and the end</a> <a href="#hooks">Hooks</a> <a href="#validation">Validation</a> <a href="#stress">Stress test</a> <a href="#eval">Eval</a></nav>
 </header>
 <main>
 ${renderRolloutSection(input)}
+${renderShadowSection(input.shadow)}
 ${renderOutcomeSection(input.outcome)}
 ${renderHooksSection(input.outcome)}
 ${renderValidationSection(input.validation)}

@@ -1,5 +1,6 @@
 // What the rollout report reads from the reports the stages wrote next to it — validation.json (Validate),
-// stress.json (MergeStress), eval.json (MergeEval), outcome.json (the stage that ended the rollout) — checked, since a report is only as good as its input: a
+// stress.json (MergeStress), eval.json (MergeEval), shadow.json (CheckShadow), outcome.json (the stage that
+// ended the rollout) — checked, since a report is only as good as its input: a
 // document that is missing, is not what its stage writes, or belongs to another rollout becomes a sentence
 // in the page, never an exception or a wrong number. Only the fields the page shows are required; other
 // fields may come and go.
@@ -296,7 +297,48 @@ const outcomeDocumentSchema = z.object({
   transitions: z.array(transitionSchema),
 });
 
+const shadowAnswerSchema = z.object({
+  status: z.number().int().optional(),
+  text: z.string().max(2000),
+  outputChars: count,
+  completionTokens: count.optional(),
+  latencyMs: amount,
+  error: z.string().optional(),
+});
+
+/** shadow.json (CheckShadow): the shadow's settings, its verdict and the gateway's paired answers. */
+const shadowDocumentSchema = z.object({
+  ...owner,
+  model: z.string(),
+  percent: amount,
+  seconds: amount,
+  since: z.string().optional(),
+  stableVersion: z.string().optional(),
+  verdict: z.object({ rollback: z.boolean(), reason: z.string() }),
+  samples: z.union([
+    z.object({
+      version: z.string(),
+      percent: amount,
+      mirrored: count,
+      dropped: count,
+      failed: count,
+      pairs: z
+        .array(
+          z.object({
+            at: z.string(),
+            request: z.string().max(2000),
+            stable: shadowAnswerSchema,
+            candidate: shadowAnswerSchema,
+          }),
+        )
+        .max(50),
+    }),
+    z.object({ unavailable: z.string() }),
+  ]),
+});
+
 export type ValidationDocument = z.infer<typeof validationDocumentSchema>;
+export type ShadowDocument = z.infer<typeof shadowDocumentSchema>;
 export type OutcomeDocument = z.infer<typeof outcomeDocumentSchema>;
 export type AlarmSeries = z.infer<typeof alarmSeriesSchema>;
 export type EndState = (typeof END_STATES)[number];
@@ -311,6 +353,7 @@ const SCHEMAS = {
   stress: stressDocumentSchema,
   eval: evalDocumentSchema,
   outcome: outcomeDocumentSchema,
+  shadow: shadowDocumentSchema,
 } as const;
 
 export type DocumentKind = keyof typeof SCHEMAS;

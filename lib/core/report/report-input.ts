@@ -9,6 +9,7 @@ import type {
   EvalDocument,
   OutcomeDocument,
   ReportDocument,
+  ShadowDocument,
   StressDocument,
   ValidationDocument,
 } from "./report-documents";
@@ -30,6 +31,8 @@ export interface RolloutReportInput {
   readonly validation: ReportDocument<ValidationDocument>;
   readonly stress: ReportDocument<StressReport>;
   readonly eval: ReportDocument<EvalDocument>;
+  /** The shadow before the first step (shadow.json); absent or missing when the rollout had none. */
+  readonly shadow?: ReportDocument<ShadowDocument>;
   /** How the rollout ended (outcome.json); missing while it runs. */
   readonly outcome: ReportDocument<OutcomeDocument>;
   /** The stage writing the page, named while the rollout still runs. */

@@ -38,7 +38,7 @@ const NOT_FORWARDED = new Set([
   "x-modelship-fault-server-delay",
 ]);
 
-interface ForwardedRequest {
+export interface ForwardedRequest {
   readonly method: string;
   /** Path and query under the endpoint's base URL, e.g. `/chat/completions`. */
   readonly path: string;
@@ -62,14 +62,11 @@ export interface Upstream {
   readonly agents: { readonly http: HttpAgent; readonly https: HttpsAgent };
 }
 
-/** Sends the request to the endpoint and streams its answer into `response`, with `extraHeaders` added. */
-export function forward(
+/** Where the request goes on the endpoint's server, and the headers it goes with. */
+export function upstreamRequest(
   request: ForwardedRequest,
-  upstream: Upstream,
-  response: ServerResponse,
-  extraHeaders: Readonly<Record<string, string>>,
-): Promise<ForwardOutcome> {
-  const { endpoint, agents } = upstream;
+  endpoint: Endpoint,
+): { readonly target: URL; readonly headers: OutgoingHttpHeaders } {
   const target = new URL(`${endpoint.baseUrl.replace(/\/+$/, "")}${request.path}`);
   const headers: OutgoingHttpHeaders = {
     ...endToEndHeaders(request.headers, NOT_FORWARDED),
@@ -79,6 +76,22 @@ export function forward(
   };
   const forwardedFor = [request.headers["x-forwarded-for"], request.clientAddress].filter(Boolean).join(", ");
   if (forwardedFor) headers["x-forwarded-for"] = forwardedFor;
+  return { target, headers };
+}
+
+/**
+ * Sends the request to the endpoint and streams its answer into `response`, with `extraHeaders` added;
+ * `tap`, when given, sees each chunk of the answer too (a shadow keeps the start of the stable's answer).
+ */
+export function forward(
+  request: ForwardedRequest,
+  upstream: Upstream,
+  response: ServerResponse,
+  extraHeaders: Readonly<Record<string, string>>,
+  tap?: (chunk: Buffer) => void,
+): Promise<ForwardOutcome> {
+  const { endpoint, agents } = upstream;
+  const { target, headers } = upstreamRequest(request, endpoint);
 
   return new Promise((resolve) => {
     let status: number | undefined;
@@ -100,6 +113,7 @@ export function forward(
       answer.once("error", (error) => {
         if (!clientLeft) failure ??= `the server broke off its answer (${error.message})`;
       });
+      if (tap) answer.on("data", tap);
       response.writeHead(status, { ...endToEndHeaders(answer.headers, new Set()), ...extraHeaders });
       response.flushHeaders();
       pipeline(answer, response, () => {});

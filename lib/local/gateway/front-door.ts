@@ -1,8 +1,9 @@
 // The local gateway's OpenAI-compatible front door (`/v1/…`): reads the body's `model`, picks that model's
 // backend — the variant `x-modelship-variant` names, the version a sticky rollout's conversation key hashes
 // to, or a draw by the route's weights — applies the variant's injected fault, and forwards the request to
-// one of the backend's replicas — the one with the fewest requests in flight (replica-balancer.ts). It
-// measures nothing itself:
+// one of the backend's replicas — the one with the fewest requests in flight (replica-balancer.ts); while a
+// shadow runs, a share of the requests the stable serves is also copied to the candidate (request-mirror.ts),
+// the user's answer still the stable's alone. It measures nothing itself:
 // as on EKS, the canary's alarms watch the prober's chats and the servers' own metrics (scraped by the
 // prober), so a fault meant for real-traffic alarms is a server delay the server itself measures.
 
@@ -12,6 +13,7 @@ import type { CandidateHandle, Endpoint, RouteBackend, Variant } from "../../por
 import { OpenAiError } from "../llama-server/openai-error";
 import { decideFault, type Fault, SERVER_DELAY_HEADER } from "./fault-injection";
 import { forward, type Upstream } from "./forwarding";
+import type { RequestMirrors } from "./request-mirror";
 import { parseJsonObject, readCappedBody, sendError, sendJson } from "./http-messages";
 import type { ReplicaBalancer } from "./replica-balancer";
 import type { RouteTable } from "./route-table";
@@ -31,6 +33,7 @@ interface FrontDoor {
   readonly replicasOf?: (handle: CandidateHandle) => Promise<readonly Endpoint[]>;
   readonly balancer: ReplicaBalancer;
   readonly agents: Upstream["agents"];
+  readonly mirrors: RequestMirrors;
 }
 
 export async function serveModelRequest(
@@ -52,7 +55,8 @@ export async function serveModelRequest(
     );
   }
   const body = await readCappedBody(request, MAX_BODY_BYTES);
-  const model = parseJsonObject(body, "The request body")["model"];
+  const parsed = parseJsonObject(body, "The request body");
+  const model = parsed["model"];
   if (typeof model !== "string" || model === "") {
     throw new OpenAiError(
       400,
@@ -135,18 +139,23 @@ export async function serveModelRequest(
       },
     };
   }
+  const forwarded = {
+    method: request.method ?? "POST",
+    path: `${url.pathname.slice("/v1".length)}${url.search}`,
+    headers: request.headers,
+    body,
+    clientAddress: request.socket.remoteAddress,
+  };
+  // Only requests the weighted rule sends to the stable are copied: never a test's (variant header) request.
+  const shadow = !variant && backend.variant === "stable" ? door.routes.mirrorTarget(model) : undefined;
+  const copy = shadow && door.mirrors.mirror(model, shadow.candidate, shadow.percent, forwarded, parsed);
   try {
-    await forward(
-      {
-        method: request.method ?? "POST",
-        path: `${url.pathname.slice("/v1".length)}${url.search}`,
-        headers: request.headers,
-        body,
-        clientAddress: request.socket.remoteAddress,
-      },
-      { endpoint, agents: door.agents },
-      response,
-      served,
+    const outcome = await forward(forwarded, { endpoint, agents: door.agents }, response, served, copy?.tap);
+    copy?.stableDone(
+      outcome.status,
+      outcome.outcome === "completed"
+        ? undefined
+        : `the stable's answer did not complete (${outcome.outcome})`,
     );
   } finally {
     picked.done();

@@ -62,7 +62,7 @@ function parseGatewayState(text: string, filePath: string): GatewayState {
     const before = problems.length;
     if (!isObject(slots)) {
       problems.push(
-        `routes.${model}: expected {"stable"?, "candidate"?, "previous"?, "weights", "stickiness"?}`,
+        `routes.${model}: expected {"stable"?, "candidate"?, "previous"?, "weights", "stickiness"?, "mirror"?}`,
       );
       continue;
     }
@@ -79,6 +79,13 @@ function parseGatewayState(text: string, filePath: string): GatewayState {
     }
     if (slots["stickiness"] !== undefined && !isStickiness(slots["stickiness"])) {
       problems.push(`routes.${model}.stickiness: expected {"header": <name>} or {"cookie": <name>}`);
+    }
+    const mirror = slots["mirror"];
+    if (
+      mirror !== undefined &&
+      !(isObject(mirror) && isPercent(mirror["percent"]) && mirror["percent"] !== 0)
+    ) {
+      problems.push(`routes.${model}.mirror: expected {"percent": 1–100}`);
     }
     if (problems.length === before) restoredRoutes.set(model, slots as unknown as RouteSlots);
   }

@@ -15,6 +15,8 @@ import {
 import { Agent as HttpsAgent } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import type { Mirror } from "../../core/shadow";
+import type { ShadowSamples } from "../../core/shadow-samples";
 import type { Stickiness } from "../../core/sticky-routing";
 import type { CandidateHandle, Endpoint, Gateway, RouteState, Variant } from "../../ports";
 import { ADMIN_PREFIX, type AdminExtension, serveAdminRequest } from "./admin-api";
@@ -23,6 +25,7 @@ import { serveModelRequest } from "./front-door";
 import { type FaultTable, readGatewayState, writeGatewayState } from "./gateway-state-file";
 import { sendError } from "./http-messages";
 import { ReplicaBalancer } from "./replica-balancer";
+import { RequestMirrors } from "./request-mirror";
 import { type RouteSlots, RouteTable } from "./route-table";
 
 /** Serves a request under a prefix mounted with `mountPages`; rejects with the OpenAiError to answer. */
@@ -72,6 +75,7 @@ export class LocalGateway implements Gateway {
   private readonly balancer = new ReplicaBalancer();
   private writes: Promise<void> = Promise.resolve();
   private readonly adminExtensions: AdminExtension[] = [];
+  private readonly mirrors: RequestMirrors;
   private readonly pages: { prefix: string; serve: PageHandler }[] = [];
 
   /** Restores `<home>/gateway.json` (if any) and listens. */
@@ -92,17 +96,25 @@ export class LocalGateway implements Gateway {
     this.statePath = statePath;
     this.routes = new RouteTable(routes);
     this.faults = new Map([...faults].map(([model, byVariant]) => [model, new Map(byVariant)]));
+    const random = options.random ?? Math.random;
+    this.mirrors = new RequestMirrors({
+      endpointOf: options.endpointOf,
+      agents: this.agents,
+      faultOf: (model) => this.faultOf(model, "candidate"),
+      random,
+    });
     const door = {
       adminSecret: options.adminSecret,
       routes: this.routes,
       faultOf: (model: string, variant: Variant) => this.faultOf(model, variant),
       setFault: (model: string, variant: Variant, fault: Fault | undefined) =>
         this.setFault(model, variant, fault),
-      random: options.random ?? Math.random,
+      random,
       endpointOf: options.endpointOf,
       ...(options.replicasOf && { replicasOf: options.replicasOf }),
       balancer: this.balancer,
       agents: this.agents,
+      mirrors: this.mirrors,
       extensions: this.adminExtensions,
     };
     this.server = createServer((request, response) => {
@@ -152,6 +164,16 @@ export class LocalGateway implements Gateway {
     this.routes.removeBackend(model, version);
     if (!this.routes.has(model)) this.faults.delete(model);
     await this.save();
+  }
+
+  async mirror(model: string, mirror: Mirror | undefined): Promise<void> {
+    this.routes.mirror(model, mirror);
+    if (mirror) this.mirrors.started(model, mirror.version, mirror.percent);
+    await this.save();
+  }
+
+  async shadowSamples(model: string): Promise<ShadowSamples> {
+    return this.mirrors.samples(model);
   }
 
   /** Points the route's backend of the handle's rollout at its server started again (a new port). */
@@ -212,6 +234,7 @@ export class LocalGateway implements Gateway {
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
+    this.mirrors.close();
     await closed;
     this.agents.http.destroy();
     this.agents.https.destroy();

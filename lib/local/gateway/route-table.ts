@@ -14,9 +14,12 @@ import {
   registerCandidate,
   removeVersion,
   routeBackends,
+  routeMirror,
   type RouteSlots,
+  setRouteMirror,
   setRouteWeights,
 } from "../../core/route-slots";
+import type { Mirror } from "../../core/shadow";
 import { type Stickiness, stickyKey, stickyPoint, stickyVariant } from "../../core/sticky-routing";
 import type { RouteBackend, RouteState, Variant } from "../../ports";
 
@@ -42,6 +45,19 @@ export class RouteTable {
     stickiness?: Stickiness,
   ): void {
     this.routes.set(model, setRouteWeights(model, this.routeOf(model), weights, stickiness));
+  }
+
+  /** Starts (or, with undefined, stops) copying a share of the stable's requests to the candidate. */
+  mirror(model: string, mirror: Mirror | undefined): void {
+    this.routes.set(model, setRouteMirror(model, this.routeOf(model), mirror));
+  }
+
+  /** The candidate the route copies the stable's requests to, and what share of them; undefined without a shadow. */
+  mirrorTarget(model: string): { readonly candidate: CandidateHandle; readonly percent: number } | undefined {
+    const slots = this.routes.get(model);
+    return slots?.mirror && slots.candidate
+      ? { candidate: slots.candidate, percent: slots.mirror.percent }
+      : undefined;
   }
 
   /**
@@ -82,11 +98,13 @@ export class RouteTable {
   /** The port's view: stable, candidate, then the previous stable (variant `stable`, weight 0), as on EKS. */
   describe(model: string): RouteState | undefined {
     const slots = this.routes.get(model);
+    const mirror = slots && routeMirror(slots);
     return (
       slots && {
         model,
         backends: structuredClone(routeBackends(slots)),
         ...(slots.stickiness && { stickiness: structuredClone(slots.stickiness) }),
+        ...(mirror && { mirror }),
       }
     );
   }

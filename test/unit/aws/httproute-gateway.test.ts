@@ -322,6 +322,96 @@ describe("HttpRouteGateway", () => {
     });
   });
 
+  describe("a shadow", () => {
+    const { weight: _none, ...mirrorRef } = ref("v2", 1);
+    const mirrorFilter = (percent: number) => ({
+      type: "RequestMirror",
+      requestMirror: { backendRef: mirrorRef, percent },
+    });
+
+    it("puts a RequestMirror filter with its percent on the weighted rule, and takes it off when the shadow ends", async () => {
+      const gateway = gatewayWith();
+      await releaseFirstVersion(gateway);
+      await gateway.register(MODEL, handle("v2"));
+
+      await gateway.mirror(MODEL, { version: "v2", percent: 20 });
+      expect(storedRoute().spec.rules).toEqual([
+        candidateRule("v2"),
+        stableRule("v1"),
+        { ...weightedRule(ref("v1", 100)), filters: [mirrorFilter(20)] },
+      ]);
+      expect((await gateway.describe(MODEL))?.mirror).toEqual({ version: "v2", percent: 20 });
+
+      await gateway.mirror(MODEL, undefined);
+      expect(storedRoute().spec.rules).toEqual([
+        candidateRule("v2"),
+        stableRule("v1"),
+        weightedRule(ref("v1", 100)),
+      ]);
+      expect(await gateway.describe(MODEL)).not.toHaveProperty("mirror");
+    });
+
+    it("keeps the other filters of the rule, and writes nothing when the mirror is set again", async () => {
+      const gateway = gatewayWith();
+      await releaseFirstVersion(gateway);
+      await gateway.register(MODEL, handle("v2"));
+      const header = {
+        type: "RequestHeaderModifier",
+        requestHeaderModifier: { set: [{ name: "x-a", value: "b" }] },
+      };
+      editRoute((route) => {
+        const weighted = route.spec.rules?.at(-1);
+        if (weighted) weighted["filters"] = [header];
+      });
+      await gateway.mirror(MODEL, { version: "v2", percent: 20 });
+      const before = writes().length;
+
+      await gateway.mirror(MODEL, { version: "v2", percent: 20 });
+      expect(writes().length).toBe(before);
+      expect(storedRoute().spec.rules?.at(-1)?.["filters"]).toEqual([header, mirrorFilter(20)]);
+    });
+
+    it("is ended by a rollback: the stable promoted again and the candidate removed", async () => {
+      const gateway = gatewayWith();
+      await releaseFirstVersion(gateway);
+      await gateway.register(MODEL, handle("v2"));
+      await gateway.mirror(MODEL, { version: "v2", percent: 100 });
+
+      await gateway.promote(MODEL, "v1");
+      await gateway.removeBackend(MODEL, "v2");
+      expect(storedRoute().spec.rules).toEqual([stableRule("v1"), weightedRule(ref("v1", 100))]);
+    });
+
+    it("refuses to mirror to a version that is not the candidate on the route, writing nothing", async () => {
+      const gateway = gatewayWith();
+      await releaseFirstVersion(gateway);
+      const before = writes().length;
+      await expect(gateway.mirror(MODEL, { version: "v2", percent: 20 })).rejects.toMatchObject({
+        name: "GatewayFailed",
+        message: expect.stringContaining("v2 is not the candidate on the route"),
+      });
+      expect(writes().length).toBe(before);
+    });
+
+    it("takes the mirror off again and refuses when the cluster drops its percent (a CRD older than v1.3 would mirror every request)", async () => {
+      const gateway = gatewayWith();
+      await releaseFirstVersion(gateway);
+      await gateway.register(MODEL, handle("v2"));
+      server.prune = (_kind, route) => {
+        for (const rule of (route.spec as HttpRoute["spec"]).rules ?? []) {
+          for (const filter of rule.filters ?? []) delete filter.requestMirror?.percent;
+        }
+      };
+
+      await expect(gateway.mirror(MODEL, { version: "v2", percent: 20 })).rejects.toMatchObject({
+        name: "GatewayFailed",
+        message: expect.stringContaining("without its percent (20%)"),
+        hint: expect.stringContaining("v1.3.0 or later"),
+      });
+      expect(storedRoute().spec.rules?.at(-1)).toEqual(weightedRule(ref("v1", 100)));
+    });
+  });
+
   it("applies its change again to the route as it is now when someone edited it in between, keeping their edit", async () => {
     const gateway = gatewayWith();
     await releaseFirstVersion(gateway);
