@@ -45,6 +45,11 @@ const commands: Record<
     summary: "status [model] [--json] [--table NAME | --local]  what serves each model, with its alarms",
     load: () => import("../lib/cli/status"),
   },
+  doctor: {
+    summary:
+      "doctor [--stack NAME] [--json]                 check a deployed stack's cluster and bucket before the first rollout",
+    load: () => import("../lib/cli/doctor"),
+  },
   rollback: {
     summary: 'rollback <model> [--reason "…"] [--bus NAME | --local]  roll the running rollout back',
     load: () => import("../lib/cli/rollback"),

@@ -73,7 +73,7 @@ export const KUBERNETES_RULES: Readonly<Record<KubernetesAccess, readonly RbacRu
 };
 
 /** The accesses granted cluster-wide (a ClusterRole and ClusterRoleBinding) rather than in the namespace. */
-const CLUSTER_SCOPED: ReadonlySet<KubernetesAccess> = new Set(["readCapacity"]);
+export const CLUSTER_SCOPED: ReadonlySet<KubernetesAccess> = new Set(["readCapacity"]);
 
 /** The Kubernetes group of each access a Role grants (all but editCandidates, which an access policy grants). */
 export const KUBERNETES_GROUPS: Readonly<Record<Exclude<KubernetesAccess, "editCandidates">, string>> = {

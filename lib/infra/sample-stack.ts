@@ -1,7 +1,8 @@
 // The sample stack `npx cdk deploy` deploys: one ModelPipeline configured from the `modelship` key of the
 // CDK context (cdk.json, or `-c modelship='{"clusterName":"gpu"}'`). No lookups and no environment, so
 // `npx cdk synth` works offline, with no AWS account. Its outputs name what the CLI and users reach: the
-// bucket to upload to, the bus for events and commands, the rollout table and the state machine. With the
+// bucket to upload to, the bus for events and commands, the rollout table and the state machine — and the
+// cluster settings `modelship doctor` checks the cluster against. With the
 // `modelshipClusterVpc` context, the functions that reach the cluster run in that VPC (a private cluster
 // works), and an output names their security groups for the platform team's rules on the cluster's side. With `modelshipCommandPrincipals`, those roles
 // and users may send commands on the bus (nobody else may).
@@ -12,6 +13,7 @@ import type { Construct } from "constructs";
 import { formatFinding } from "../core/findings";
 import { resolveStackConfig } from "../core/stack-config";
 import { clusterNetworkFromContext } from "./cluster-network-context";
+import { addClusterSettingsOutput } from "./cluster-settings-output";
 import { ModelPipeline, type ModelPipelineProps } from "./model-pipeline";
 
 const CONFIG_CONTEXT_KEY = "modelship";
@@ -94,6 +96,7 @@ export class ModelshipStack extends Stack {
         value: clusterNetworkSecurityGroups.map((group) => group.securityGroupId).join(","),
       });
     }
+    addClusterSettingsOutput(this, this.pipeline, clusterNetwork?.vpc.vpcId);
   }
 }
 

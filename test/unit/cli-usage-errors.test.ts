@@ -17,6 +17,7 @@ const COMMANDS = {
   fault: () => import("../../lib/cli/fault"),
   bench: () => import("../../lib/cli/bench"),
   eval: () => import("../../lib/cli/eval"),
+  doctor: () => import("../../lib/cli/doctor"),
 } as const;
 
 /** A misspelt flag each command has, and what it was meant to be. */
@@ -32,6 +33,7 @@ const MISSPELT: Record<keyof typeof COMMANDS, [string[], string, string]> = {
   fault: [["tiny", "--variant", "stable", "--dely", "1s"], "--dely", "--delay"],
   bench: [["http://127.0.0.1:1", "--model", "m", "--concurency", "4"], "--concurency", "--concurrency"],
   eval: [["http://127.0.0.1:1", "--model", "m", "--sutie", "sanity"], "--sutie", "--suite"],
+  doctor: [["--stak", "Modelship"], "--stak", "--stack"],
 };
 
 afterEach(() => {

@@ -10,6 +10,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  RbacAuthorizationV1Api,
 } from "@kubernetes/client-node";
 import { CandidateFailed } from "../../core/errors";
 import { asTransientWhenPassing } from "../transient-errors";
@@ -98,6 +99,8 @@ export interface KubernetesClients {
   readonly autoscaling: AutoscalingV2Api;
   /** Custom resources, e.g. the Gateway API's HTTPRoutes. */
   readonly custom: CustomObjectsApi;
+  /** Roles and their bindings (what `modelship doctor` reads). */
+  readonly rbac: RbacAuthorizationV1Api;
   readonly endpoint: ClusterEndpoint;
   readonly token: TokenSource;
 }
@@ -127,6 +130,7 @@ export async function connectKubernetes(connection: ClusterConnection): Promise<
     core: config.makeApiClient(CoreV1Api),
     autoscaling: config.makeApiClient(AutoscalingV2Api),
     custom: config.makeApiClient(CustomObjectsApi),
+    rbac: config.makeApiClient(RbacAuthorizationV1Api),
     endpoint,
     token: connection.token,
   };

@@ -9,7 +9,8 @@
 // prunes fields it does not know. For capacity: HorizontalPodAutoscalers, KEDA ScaledObjects and
 // TriggerAuthentications (404 while KEDA's CRDs are not installed), nodes, pods of all namespaces and Karpenter
 // NodePools (404 without Karpenter); deleting an object deletes what names it as owner, as the garbage
-// collector does.
+// collector does. For `modelship doctor`: namespaces, Roles and RoleBindings, ClusterRoles and
+// ClusterRoleBindings, Gateways and DaemonSets, read as they were seeded.
 
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -37,7 +38,14 @@ type Kind =
   | "httproutes"
   | "horizontalpodautoscalers"
   | "scaledobjects"
-  | "triggerauthentications";
+  | "triggerauthentications"
+  | "roles"
+  | "rolebindings"
+  | "gateways"
+  | "daemonsets";
+
+/** The cluster-scoped kinds a test seeds by hand, by their plural. */
+type ClusterKind = "namespaces" | "clusterroles" | "clusterrolebindings";
 
 const COLLECTIONS: Readonly<Record<string, Kind>> = {
   "/apis/apps/v1/namespaces/{ns}/deployments": "deployments",
@@ -47,7 +55,14 @@ const COLLECTIONS: Readonly<Record<string, Kind>> = {
   "/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers": "horizontalpodautoscalers",
   "/apis/keda.sh/v1alpha1/namespaces/{ns}/scaledobjects": "scaledobjects",
   "/apis/keda.sh/v1alpha1/namespaces/{ns}/triggerauthentications": "triggerauthentications",
+  "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles": "roles",
+  "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings": "rolebindings",
+  "/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/gateways": "gateways",
+  "/apis/apps/v1/namespaces/{ns}/daemonsets": "daemonsets",
 };
+
+const CLUSTER_SCOPED_PATH =
+  /^(?:\/api\/v1\/(namespaces)|\/apis\/rbac\.authorization\.k8s\.io\/v1\/(clusterroles|clusterrolebindings))(?:\/([^/]+))?$/;
 
 /** The API groups of custom resources a test may take out of the cluster: their paths answer 404 then. */
 export type CustomResourceGroup = "keda.sh" | "karpenter.sh";
@@ -67,6 +82,8 @@ export class KubernetesApiServer {
   readonly nodes: Json[] = [];
   /** Karpenter NodePools (karpenter.sh/v1, cluster-scoped). */
   readonly nodePools: Json[] = [];
+  /** `<plural>/<name>` → a cluster-scoped object: namespaces, ClusterRoles, ClusterRoleBindings. */
+  readonly clusterObjects = new Map<string, Json>();
   /** The custom resource groups whose CRDs are installed. */
   readonly installed = new Set<CustomResourceGroup>(["keda.sh", "karpenter.sh"]);
   readonly events: Json[] = [];
@@ -140,6 +157,7 @@ export class KubernetesApiServer {
     this.installed.clear();
     this.installed.add("keda.sh").add("karpenter.sh");
     this.objects.clear();
+    this.clusterObjects.clear();
     this.logs.clear();
     this.podMetrics.clear();
     this.serviceAnswer = undefined;
@@ -173,6 +191,11 @@ export class KubernetesApiServer {
   seed(kind: Kind, namespace: string, object: Json): void {
     const name = (object.metadata as { name: string }).name;
     this.objects.set(`${kind}/${namespace}/${name}`, object);
+  }
+
+  /** Puts a cluster-scoped object in place (a namespace, a ClusterRole, a ClusterRoleBinding). */
+  seedClusterScoped(kind: ClusterKind, object: Json): void {
+    this.clusterObjects.set(`${kind}/${(object.metadata as { name: string }).name}`, object);
   }
 
   setDeploymentStatus(namespace: string, name: string, status: Json): void {
@@ -245,6 +268,21 @@ export class KubernetesApiServer {
         (pod) => !excluded.includes((pod.status as Json | undefined)?.phase as string),
       );
       return { status: 200, body: { apiVersion: "v1", kind: "PodList", metadata: {}, items } };
+    }
+    const clusterScoped = CLUSTER_SCOPED_PATH.exec(request.path);
+    if (request.method === "GET" && clusterScoped) {
+      const kind = clusterScoped[1] ?? clusterScoped[2] ?? "";
+      const name = clusterScoped[3];
+      if (name === undefined) {
+        const items = [...this.clusterObjects.entries()]
+          .filter(([key]) => key.startsWith(`${kind}/`))
+          .map(([, object]) => object);
+        return { status: 200, body: { apiVersion: "v1", kind: "List", metadata: {}, items } };
+      }
+      const stored = this.clusterObjects.get(`${kind}/${name}`);
+      return stored
+        ? { status: 200, body: stored }
+        : statusBody(404, "NotFound", `${kind} "${name}" not found`);
     }
     if (request.method === "GET" && request.path === "/apis/karpenter.sh/v1/nodepools") {
       return {
