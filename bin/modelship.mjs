@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// The npm bin entry: runs the TypeScript CLI in bin/modelship.ts through tsx, so `npx modelship` needs no build step.
-import { register } from "tsx/esm/api";
+// The npm bin entry (also `modelship/cli`). In a checkout it runs the TypeScript CLI (bin/modelship.ts)
+// through tsx, so `npx modelship` needs no build step and can never run a stale build. An installed package
+// ships no TypeScript: there it runs the CLI compiled into dist/ with plain Node, and needs no tsx.
+import { existsSync } from "node:fs";
 
 const [major, minor] = process.versions.node.split(".").map(Number);
 if (major < 22 || (major === 22 && minor < 19)) {
@@ -10,5 +12,11 @@ if (major < 22 || (major === 22 && minor < 19)) {
   process.exit(2);
 }
 
-register();
-await import("./modelship.ts");
+const source = new URL("./modelship.ts", import.meta.url);
+if (existsSync(source)) {
+  const { register } = await import("tsx/esm/api");
+  register();
+  await import(source.href);
+} else {
+  await import("../dist/bin/modelship.js");
+}

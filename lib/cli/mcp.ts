@@ -17,6 +17,7 @@ import {
 } from "../local/admin-auth";
 import { OpenAiError } from "../local/llama-server/openai-error";
 import { createModelshipMcpServer } from "../mcp/server";
+import { packagePath } from "../package-files";
 import { AwsOperations, LocalOperations, type Operations } from "../mcp/operations";
 import { CLI_ENVIRONMENT } from "./aws-cli";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";
@@ -200,6 +201,6 @@ function writeError(response: ServerResponse, error: unknown): void {
 }
 
 async function packageVersion(): Promise<string> {
-  const text = await readFile(new URL("../../package.json", import.meta.url), "utf8");
+  const text = await readFile(packagePath("package.json"), "utf8");
   return (JSON.parse(text) as { version: string }).version;
 }

@@ -3,12 +3,12 @@
 // generated from the zod schemas; `npm run schemas` writes them and a test fails when the committed copies
 // differ from what the code generates.
 
-import { fileURLToPath } from "node:url";
 import { eventDetailJsonSchemas } from "../core/event-json-schemas";
 import { manifestJsonSchema } from "../core/manifest-json-schema";
+import { packagePath } from "../package-files";
 
 /** The package's schemas folder, next to lib/ in a checkout and in the installed package. */
-export const SCHEMAS_DIR = fileURLToPath(new URL("../../schemas/", import.meta.url));
+export const SCHEMAS_DIR = packagePath("schemas/");
 
 /** Where the manifest's schema sits inside SCHEMAS_DIR. */
 export const MANIFEST_SCHEMA_FILE = "modelship.schema.json";

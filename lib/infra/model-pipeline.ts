@@ -17,7 +17,7 @@ import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
-import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as scheduler from "aws-cdk-lib/aws-scheduler";
@@ -25,7 +25,6 @@ import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
-import { fileURLToPath } from "node:url";
 import type {
   CanaryMetricsConfig,
   GatewayConfig,
@@ -66,6 +65,7 @@ import {
   networkInterfaceGrant,
   warnAboutLoadPath,
 } from "./cluster-network";
+import { functionCode } from "./function-code";
 import { acknowledgeResourcePatterns, acknowledgeUnscopableActions } from "./nag-acknowledgements";
 import { PipelineDashboard } from "./pipeline-dashboard";
 import { PIPELINE_DEFINITION_FILE, readPipelineDefinition } from "./pipeline-definition";
@@ -332,8 +332,6 @@ export const FUNCTION_MEMORY_MB: Partial<Record<ModelshipFunction, number>> = {
   Validate: 1024,
   StressWorker: 1024,
 };
-
-const FUNCTIONS_DIR = fileURLToPath(new URL("../../functions/", import.meta.url));
 
 export class ModelPipeline extends Construct {
   /** The resolved stack config the functions run with. */
@@ -859,8 +857,6 @@ export class ModelPipeline extends Construct {
     if (network) applyGrants(role, [networkInterfaceGrant()]);
     return new NodejsFunction(this, `${name}Function`, {
       description: `modelship: ${name}`,
-      entry: `${FUNCTIONS_DIR}${fileName}.ts`,
-      handler: "handler",
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: FUNCTION_MEMORY_MB[name] ?? DEFAULT_MEMORY_MB,
@@ -871,17 +867,7 @@ export class ModelPipeline extends Construct {
       environment,
       ...(deadLetterQueue && { deadLetterQueue }),
       ...network,
-      bundling: {
-        format: OutputFormat.CJS,
-        target: "node24",
-        forceDockerBundling: false,
-        minify: true,
-        sourceMap: true,
-        // Error and class names survive minification: logs and traces stay readable.
-        keepNames: true,
-        // The SDK version we test with, not whichever one the runtime ships.
-        bundleAwsSDK: true,
-      },
+      ...functionCode(fileName),
     });
   }
 

@@ -5,11 +5,9 @@
 // The file itself is deployed as it is.
 
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { packagePath } from "../package-files";
 
-export const PIPELINE_DEFINITION_FILE = fileURLToPath(
-  new URL("../../statemachines/pipeline.asl.json", import.meta.url),
-);
+export const PIPELINE_DEFINITION_FILE = packagePath("statemachines/pipeline.asl.json");
 
 interface PipelineDefinitionFacts {
   /** Substitution key (`ValidateFunctionArn`) → the shortest TimeoutSeconds of the Tasks that use it. */

@@ -15,6 +15,7 @@ import { readFile } from "node:fs/promises";
 import { ExecutionError, ExecutionTimeoutError, StateMachine } from "aws-local-stepfunctions";
 import type { StateMachineDefinition } from "aws-local-stepfunctions";
 import type { CaughtError } from "../core/errors";
+import { PACKAGE_ROOT } from "../package-files";
 import { LocalTaskTokens } from "./task-tokens";
 import {
   PIPELINE_FUNCTIONS,
@@ -23,7 +24,7 @@ import {
   type PipelineFunction,
 } from "../core/pipeline-functions";
 
-export const PIPELINE_DEFINITION = new URL("../../statemachines/pipeline.asl.json", import.meta.url);
+export const PIPELINE_DEFINITION = new URL("statemachines/pipeline.asl.json", PACKAGE_ROOT);
 
 /**
  * A local stand-in for one pipeline Lambda: the state's input in, the result out; a throw is a failure. The

@@ -590,7 +590,7 @@ export class LocalServing implements Serving {
         {
           hint: this.config.local.command
             ? "Check `local.command` in the local config.json: its program must exist and be executable (on PATH, or an absolute path)."
-            : "The built-in llama.cpp server could not be started: check that node-llama-cpp and tsx are installed (`npm ci`).",
+            : "The built-in llama.cpp server could not be started: check that node-llama-cpp is installed (`npm ls node-llama-cpp`).",
           cause: error,
         },
       );

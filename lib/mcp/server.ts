@@ -6,7 +6,6 @@
 // command on AWS without the bus, a folder rollout on AWS) answers an error saying why, never a stack trace.
 
 import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
@@ -17,6 +16,7 @@ import { formatMs, formatPercent } from "../core/report/report-format";
 import type { ModelRecord, Transition } from "../core/rollout";
 import type { CommandName } from "../pipeline/commands";
 import { readDocument } from "../pipeline/rollout-report";
+import { packagePath } from "../package-files";
 import type { ObjectStore } from "../ports";
 import { formatModelStatus } from "../cli/status-report";
 import type { ModelView, Operations } from "./operations";
@@ -621,7 +621,7 @@ function reportText(
 
 /** `modelship validate --json <path>` in a child process: the CLI's own validation, its output bounded. */
 function validatePath(path: string): Promise<CallToolResult> {
-  const cli = fileURLToPath(new URL("../../bin/modelship.mjs", import.meta.url));
+  const cli = packagePath("bin/modelship.mjs");
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cli, "validate", "--json", path], {
       stdio: ["ignore", "pipe", "pipe"],
