@@ -6,6 +6,7 @@
 
 import { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import { EKSClient } from "@aws-sdk/client-eks";
+import { IAMClient } from "@aws-sdk/client-iam";
 import { S3Client } from "@aws-sdk/client-s3";
 import { AwsDoctorReads } from "../aws/doctor/aws-reads";
 import { KubernetesDoctorReads } from "../aws/doctor/kubernetes-reads";
@@ -23,6 +24,15 @@ const DEFAULT_STACK = "Modelship";
 /** How long the gateway URL may take to answer: a gateway that answers at all does so well within it. */
 const GATEWAY_TIMEOUT_MS = 5_000;
 /**
+ * How long one read of the cluster's API may take. The reads are small (one namespace, the RoleBindings of one
+ * namespace, the nodes with a label): a healthy API server answers them in well under a second, from another
+ * region too. 15 s leaves room for a slow TLS handshake over a VPN and a busy control plane, and is still far
+ * below undici's 300 s wait for response headers, which is all that bounds a read otherwise. The first read
+ * that times out fails its check; the checks after it that need the API are skipped, so a silent endpoint costs
+ * one bound, not one per check.
+ */
+const KUBERNETES_READ_TIMEOUT_MS = 15_000;
+/**
  * Each AWS call's bounds (the SDK's NodeHttpHandler options; both default to none): a doctor run against an
  * unreachable endpoint ends with a timeout instead of hanging. Reads are small and answer in well under a second.
  */
@@ -33,8 +43,8 @@ const USAGE = `Usage: modelship doctor [--stack NAME] [--json]
 Checks what a deployed modelship stack needs of its cluster and bucket, before the first rollout finds out:
 the cluster's authentication mode and the functions' access entries, the namespace, the Kubernetes groups'
 bindings (modelship-routes and the others), the gateway parent accepting routes from the namespace, GPU nodes
-with the stack's selector and tolerated taints, the Pod Identity agent (or IRSA) for the candidates' service
-account, the bucket's EventBridge notifications, the API endpoint's reachability from where the functions run,
+with the stack's selector and tolerated taints, the Pod Identity agent (or IRSA: the IAM OIDC provider and the
+role's trust policy) for the candidates' service account, the bucket's EventBridge notifications, the API endpoint's reachability from where the functions run,
 and the gateway URL the prober uses. Each check prints ✓, ✗ with what to run to fix it, or – when it does not
 apply.
 
@@ -44,15 +54,25 @@ Options:
   -h, --help     show this help
 
 AWS credentials and region come from the SDK's standard configuration (AWS_PROFILE, AWS_REGION, …); the
-cluster is read with the same identity, which needs read access to it (AmazonEKSAdminViewPolicy).
+cluster is read with the same identity, which needs read access to it (AmazonEKSAdminViewPolicy), and, when the
+service account uses IRSA, iam:ListOpenIDConnectProviders, iam:GetOpenIDConnectProvider and iam:GetRole. Each
+read of the cluster's API waits at most ${KUBERNETES_READ_TIMEOUT_MS / 1000} s.
 
 Exit codes: 0 no problem found, 1 a check failed, or the stack cannot be read, 2 usage error.`;
 
-export function run(argv: string[]): Promise<number> {
-  return runCliCommand({ name: "doctor", usage: USAGE }, () => doctor(argv));
+/** The doctor's bounds that a test shortens; not options of the command. */
+export interface DoctorBounds {
+  readonly kubernetesReadTimeoutMs: number;
 }
 
-async function doctor(argv: string[]): Promise<number> {
+export function run(
+  argv: string[],
+  bounds: DoctorBounds = { kubernetesReadTimeoutMs: KUBERNETES_READ_TIMEOUT_MS },
+): Promise<number> {
+  return runCliCommand({ name: "doctor", usage: USAGE }, () => doctor(argv, bounds));
+}
+
+async function doctor(argv: string[], bounds: DoctorBounds): Promise<number> {
   const { values } = parseCommandLine({
     args: argv,
     strict: true,
@@ -79,6 +99,7 @@ async function doctor(argv: string[]): Promise<number> {
   const aws = new AwsDoctorReads({
     cloudFormation,
     eks,
+    iam: new IAMClient({ region, requestHandler: AWS_HTTP }),
     s3: new S3Client({ region, requestHandler: AWS_HTTP }),
   });
 
@@ -111,16 +132,18 @@ async function doctor(argv: string[]): Promise<number> {
     (error: unknown) => ({ failure: describeAwsFailure(error) }),
   );
   let reads: Promise<KubernetesDoctorReads> | undefined;
+  const [, partition, , , account] = stack.id.split(":");
   const context: DoctorContext = {
     stackName,
     region,
-    partition: stack.id.split(":")[1] || "aws",
+    partition: partition || "aws",
+    account: account ?? "",
     settings,
     bucket: stack.outputs.BucketName,
     aws,
     cluster,
     kubernetes: () => {
-      reads ??= connectTo(cluster, settings.clusterName, region);
+      reads ??= connectTo(cluster, settings.clusterName, region, bounds.kubernetesReadTimeoutMs);
       return reads;
     },
     gatewayTimeoutMs: GATEWAY_TIMEOUT_MS,
@@ -141,6 +164,7 @@ async function connectTo(
   cluster: DoctorContext["cluster"],
   clusterName: string,
   region: string,
+  timeoutMs: number,
 ): Promise<KubernetesDoctorReads> {
   if ("failure" in cluster) throw new ClusterNotDescribed(cluster.failure);
   const server = cluster.described.endpoint;
@@ -154,5 +178,5 @@ async function connectTo(
     endpoint: () => Promise.resolve({ server, caData }),
     token: eksTokenSource({ clusterName, region }),
   });
-  return new KubernetesDoctorReads(clients);
+  return new KubernetesDoctorReads(clients, timeoutMs);
 }

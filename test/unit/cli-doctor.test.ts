@@ -8,13 +8,21 @@ import {
   ListAssociatedAccessPoliciesCommand,
   ListPodIdentityAssociationsCommand,
 } from "@aws-sdk/client-eks";
+import {
+  GetOpenIDConnectProviderCommand,
+  GetRoleCommand,
+  IAMClient,
+  ListOpenIDConnectProvidersCommand,
+  NoSuchEntityException,
+} from "@aws-sdk/client-iam";
 import { GetBucketNotificationConfigurationCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { run as doctor } from "../../lib/cli/doctor";
+import { type DoctorBounds, run as doctor } from "../../lib/cli/doctor";
 import type { CheckResult } from "../../lib/cli/doctor/doctor-report";
 import type { ClusterSettings } from "../../lib/core/cluster-settings";
 import type { ModelshipFunction } from "../../lib/core/pipeline-functions";
@@ -22,6 +30,7 @@ import { clusterAccessOf, clusterRoleObjects } from "../../lib/infra/cluster-rol
 import { FUNCTION_PORT_USE } from "../../lib/pipeline/function-port-use";
 import { startCli } from "../support/cli-process";
 import { captureStreams } from "../support/console-capture";
+import { selfSignedCertificate } from "../support/self-signed-certificate";
 import { KubernetesApiServer } from "./eks/kubernetes-api-server";
 
 const REGION = "us-east-1";
@@ -29,11 +38,15 @@ const ACCOUNT = "123456789012";
 const STACK_ID = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/Modelship/4e3a1f40-0000-11f0-9a6c-0a1b2c3d4e5f`;
 const EDIT_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy";
 const GPU_LABEL = "karpenter.k8s.aws/instance-gpu-name";
+const ISSUER_URL = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
+const PROVIDER_ARN = `arn:aws:iam::${ACCOUNT}:oidc-provider/${ISSUER_URL}`;
+const IRSA_ROLE = `arn:aws:iam::${ACCOUNT}:role/weights-reader`;
 
 const server = new KubernetesApiServer();
 const cloudFormation = mockClient(CloudFormationClient);
 const eks = mockClient(EKSClient);
 const s3 = mockClient(S3Client);
+const iam = mockClient(IAMClient);
 let apiServerUrl = "";
 let gateway: Server;
 let gatewayUrl = "";
@@ -48,6 +61,12 @@ interface AwsWorld {
   addon: string | undefined;
   associations: number;
   eventBridge: boolean;
+  /** Where DescribeCluster says the API server is. */
+  apiServer: { endpoint: string; caData: string };
+  /** The account's IAM OIDC providers. */
+  oidcProviders: { arn: string; url: string; audiences: string[] }[];
+  /** Role name → its trust policy. */
+  trustPolicies: Map<string, unknown>;
 }
 let world: AwsWorld;
 
@@ -117,7 +136,50 @@ function healthyWorld(): AwsWorld {
     addon: "ACTIVE",
     associations: 1,
     eventBridge: true,
+    apiServer: { endpoint: apiServerUrl, caData: server.caData },
+    oidcProviders: [
+      {
+        arn: `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com`,
+        url: "token.actions.githubusercontent.com",
+        audiences: ["sts.amazonaws.com"],
+      },
+      { arn: PROVIDER_ARN, url: ISSUER_URL, audiences: ["sts.amazonaws.com"] },
+    ],
+    trustPolicies: new Map([
+      [
+        "weights-reader",
+        irsaTrust({ [`${ISSUER_URL}:sub`]: "system:serviceaccount:models:modelship-candidate" }),
+      ],
+    ]),
   };
+}
+
+/** A trust policy of the shape the EKS User Guide gives for IRSA, with these StringEquals conditions besides aud. */
+function irsaTrust(conditions: Record<string, string>, operator = "StringEquals"): unknown {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Effect: "Allow",
+        Principal: { Federated: PROVIDER_ARN },
+        Action: "sts:AssumeRoleWithWebIdentity",
+        Condition: { [operator]: { [`${ISSUER_URL}:aud`]: "sts.amazonaws.com", ...conditions } },
+      },
+    ],
+  };
+}
+
+/** The candidates' service account annotated for IRSA with the role, and no Pod Identity in the cluster. */
+function useIrsa(): void {
+  world.addon = undefined;
+  world.associations = 0;
+  server.seed("serviceaccounts", "models", {
+    metadata: {
+      name: "modelship-candidate",
+      namespace: "models",
+      annotations: { "eks.amazonaws.com/role-arn": IRSA_ROLE },
+    },
+  });
 }
 
 function seedRbac(object: Readonly<Record<string, unknown>>): void {
@@ -166,8 +228,8 @@ function answerFromWorld(): void {
     cluster: {
       name: world.settings.clusterName,
       status: "ACTIVE",
-      endpoint: apiServerUrl,
-      certificateAuthority: { data: server.caData },
+      endpoint: world.apiServer.endpoint,
+      certificateAuthority: { data: world.apiServer.caData },
       accessConfig: { authenticationMode: world.authenticationMode },
       resourcesVpcConfig: { vpcId: "vpc-0a1b2c3d4e5f60718", ...world.endpoint },
       identity: {
@@ -204,6 +266,33 @@ function answerFromWorld(): void {
   s3.on(GetBucketNotificationConfigurationCommand).callsFake(() =>
     world.eventBridge ? { EventBridgeConfiguration: {} } : {},
   );
+  iam.on(ListOpenIDConnectProvidersCommand).callsFake(() => ({
+    OpenIDConnectProviderList: world.oidcProviders.map(({ arn }) => ({ Arn: arn })),
+  }));
+  iam.on(GetOpenIDConnectProviderCommand).callsFake((input: { OpenIDConnectProviderArn: string }) => {
+    const provider = world.oidcProviders.find(({ arn }) => arn === input.OpenIDConnectProviderArn)!;
+    return { Url: provider.url, ClientIDList: provider.audiences, ThumbprintList: [] };
+  });
+  iam.on(GetRoleCommand).callsFake((input: { RoleName: string }) => {
+    const trust = world.trustPolicies.get(input.RoleName);
+    if (trust === undefined) {
+      throw new NoSuchEntityException({
+        message: `The role with name ${input.RoleName} cannot be found.`,
+        $metadata: {},
+      });
+    }
+    return {
+      Role: {
+        RoleName: input.RoleName,
+        Arn: `arn:aws:iam::${ACCOUNT}:role/${input.RoleName}`,
+        Path: "/",
+        RoleId: "AROAEXAMPLEID",
+        CreateDate: new Date("2026-11-30T09:00:00Z"),
+        // IAM hands policies over URL-encoded (RFC 3986), as GetRole's reference says.
+        AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(trust)),
+      },
+    };
+  });
 }
 
 beforeAll(async () => {
@@ -224,7 +313,7 @@ beforeEach(() => {
   vi.stubEnv("AWS_REGION", REGION);
   vi.stubEnv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
   vi.stubEnv("AWS_SECRET_ACCESS_KEY", "secret");
-  for (const client of [cloudFormation, eks, s3]) client.reset();
+  for (const client of [cloudFormation, eks, s3, iam]) client.reset();
   world = healthyWorld();
   answerFromWorld();
 });
@@ -234,9 +323,9 @@ afterEach(() => {
 });
 
 /** The doctor's checks as --json prints them, and its exit code. */
-async function checks(...argv: string[]): Promise<{ code: number; byId: Record<string, CheckResult> }> {
+async function checks(bounds?: DoctorBounds): Promise<{ code: number; byId: Record<string, CheckResult> }> {
   const streams = captureStreams();
-  const code = await doctor(["--json", ...argv]);
+  const code = await doctor(["--json"], bounds);
   vi.restoreAllMocks();
   expect(streams.stderr).toEqual([]);
   const report = JSON.parse(streams.stdout.join("\n")) as { checks: CheckResult[] };
@@ -542,21 +631,112 @@ describe("modelship doctor", () => {
       ]);
     });
 
-    it("passes IRSA: a service account annotated with a role, on a cluster with an OIDC issuer", async () => {
-      world.addon = undefined;
-      world.associations = 0;
-      server.seed("serviceaccounts", "models", {
-        metadata: {
-          name: "modelship-candidate",
-          namespace: "models",
-          annotations: { "eks.amazonaws.com/role-arn": `arn:aws:iam::${ACCOUNT}:role/weights-reader` },
-        },
+    describe("IRSA", () => {
+      it("passes a service account whose role trusts the cluster's OIDC provider for it, reading IAM", async () => {
+        useIrsa();
+
+        const check = (await checks()).byId["pod-credentials"]!;
+
+        expect(check).toMatchObject({
+          status: "pass",
+          summary: `IRSA: service account models/modelship-candidate names the role ${IRSA_ROLE}; IAM has the OIDC provider for the cluster's issuer, and the role's trust policy admits the service account`,
+        });
+        expect(iam.commandCalls(GetOpenIDConnectProviderCommand).map((call) => call.args[0].input)).toEqual([
+          { OpenIDConnectProviderArn: PROVIDER_ARN },
+        ]);
+        expect(iam.commandCalls(GetRoleCommand).map((call) => call.args[0].input)).toEqual([
+          { RoleName: "weights-reader" },
+        ]);
       });
 
-      const check = (await checks()).byId["pod-credentials"]!;
+      it("passes a StringLike sub condition whose wildcard covers the service account", async () => {
+        useIrsa();
+        world.trustPolicies.set(
+          "weights-reader",
+          irsaTrust({ [`${ISSUER_URL}:sub`]: "system:serviceaccount:models:modelship-*" }, "StringLike"),
+        );
 
-      expect(check.status).toBe("pass");
-      expect(check.summary).toMatch(/^IRSA: service account models\/modelship-candidate names the role/);
+        expect((await checks()).byId["pod-credentials"]?.status).toBe("pass");
+      });
+
+      it("fails when IAM has no OIDC provider for the cluster's issuer, with the eksctl command that creates it", async () => {
+        useIrsa();
+        world.oidcProviders = world.oidcProviders.filter(({ arn }) => arn !== PROVIDER_ARN);
+
+        const check = onlyFailing((await checks()).byId, "pod-credentials");
+
+        expect(check.summary).toBe(
+          `IRSA: service account models/modelship-candidate names the role ${IRSA_ROLE}, but STS will not give the candidates its credentials`,
+        );
+        expect(check.details).toEqual([
+          `IAM has no OIDC provider for the cluster's issuer https://${ISSUER_URL}`,
+        ]);
+        expect(check.fix).toEqual([
+          "eksctl utils associate-iam-oidc-provider --cluster gpu-inference --region us-east-1 --approve",
+        ]);
+      });
+
+      it("fails a trust policy with no sub condition, with the trust policy that names the service account", async () => {
+        useIrsa();
+        world.trustPolicies.set("weights-reader", irsaTrust({}));
+
+        const check = onlyFailing((await checks()).byId, "pod-credentials");
+
+        expect(check.details).toEqual([
+          `the role weights-reader: its trust policy allows ${PROVIDER_ARN} with no ${ISSUER_URL}:sub condition (StringEquals or StringLike): any service account of the cluster could take the role; name system:serviceaccount:models:modelship-candidate`,
+        ]);
+        const fix = check.fix ?? [];
+        expect(fix).toHaveLength(1);
+        const [, policy] =
+          /^aws iam update-assume-role-policy --role-name weights-reader --policy-document '(.*)' {3}# replaces its trust policy/.exec(
+            fix[0]!,
+          ) ?? [];
+        // The policy the fix gives is the documented shape, and the doctor passes it.
+        expect(JSON.parse(policy!)).toEqual(
+          irsaTrust({ [`${ISSUER_URL}:sub`]: "system:serviceaccount:models:modelship-candidate" }),
+        );
+        world.trustPolicies.set("weights-reader", JSON.parse(policy!));
+        expect((await checks()).byId["pod-credentials"]?.status).toBe("pass");
+      });
+
+      it("fails a trust policy whose sub condition names another service account", async () => {
+        useIrsa();
+        world.trustPolicies.set(
+          "weights-reader",
+          irsaTrust({ [`${ISSUER_URL}:sub`]: "system:serviceaccount:default:modelship-candidate" }),
+        );
+
+        const check = onlyFailing((await checks()).byId, "pod-credentials");
+
+        expect(check.details).toEqual([
+          `the role weights-reader: its trust policy's ${ISSUER_URL}:sub condition names system:serviceaccount:default:modelship-candidate, not system:serviceaccount:models:modelship-candidate`,
+        ]);
+      });
+
+      it("fails the check with the reason when IAM refuses the doctor's identity, and the other checks go on", async () => {
+        useIrsa();
+        iam
+          .on(ListOpenIDConnectProvidersCommand)
+          .rejects(
+            Object.assign(
+              new Error(
+                `User: arn:aws:sts::${ACCOUNT}:assumed-role/Developer/alice is not authorized to perform: iam:ListOpenIDConnectProviders`,
+              ),
+              { name: "AccessDenied" },
+            ),
+          );
+
+        const { byId } = await checks();
+
+        const check = onlyFailing(byId, "pod-credentials");
+        expect(check.summary).toBe(
+          `IRSA: service account models/modelship-candidate names the role ${IRSA_ROLE}, but IAM could not be read to check its OIDC provider and trust policy: User: arn:aws:sts::${ACCOUNT}:assumed-role/Developer/alice is not authorized to perform: iam:ListOpenIDConnectProviders. Your AWS identity needs the permission named above, in the stack's account and region.`,
+        );
+        expect(check.fix?.[0]).toMatch(
+          /iam:ListOpenIDConnectProviders, iam:GetOpenIDConnectProvider and iam:GetRole$/,
+        );
+        expect(Object.values(byId).filter((c) => c.status === "pass")).toHaveLength(8);
+      });
     });
   });
 
@@ -707,6 +887,55 @@ describe("modelship doctor", () => {
       expect(server.requests).toEqual([]);
       expect(code).toBe(1);
     });
+
+    it(
+      "fails the first check that reads an API server which accepts and never answers, skips the others that would, and finishes",
+      { timeout: 60_000 },
+      async () => {
+        const tls = selfSignedCertificate("silent-apiserver");
+        let received = 0;
+        const silent = createHttpsServer({ key: tls.key, cert: tls.cert }, () => {
+          received += 1;
+        });
+        await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+        world.apiServer = {
+          endpoint: `https://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+          caData: Buffer.from(tls.cert).toString("base64"),
+        };
+        try {
+          const { code, byId } = await checks({ kubernetesReadTimeoutMs: 200 });
+
+          expect(byId.namespace).toMatchObject({
+            status: "fail",
+            summary: "the cluster's API server did not answer within 0.2 s",
+          });
+          for (const id of ["groups-bound", "gateway-parent", "gpu-nodes", "pod-credentials"]) {
+            expect(byId[id]).toMatchObject({
+              status: "skip",
+              summary: "the cluster's API server did not answer (namespace)",
+            });
+          }
+          expect(
+            ["cluster-access", "bucket-events", "api-endpoint", "gateway-url"].map((id) => byId[id]?.status),
+          ).toEqual(["pass", "pass", "pass", "pass"]);
+          expect(code).toBe(1);
+          expect(received).toBe(1);
+          // The read was abandoned, not left waiting: its connection is closed.
+          await vi.waitFor(
+            async () => {
+              const open = await new Promise<number>((resolve, reject) =>
+                silent.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+              );
+              expect(open).toBe(0);
+            },
+            { timeout: 30_000, interval: 50 },
+          );
+        } finally {
+          silent.closeAllConnections();
+          await new Promise<void>((resolve) => silent.close(() => resolve()));
+        }
+      },
+    );
 
     it("says the API server refused the doctor's own identity, with the access entry that lets it read", async () => {
       server.failNext("GET", /^\/api\/v1\/namespaces\/models$/, 403);

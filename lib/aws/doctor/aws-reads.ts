@@ -1,7 +1,8 @@
 // What `modelship doctor` reads from AWS about a deployed stack: its outputs (CloudFormation), its cluster
-// and the cluster's access entries, Pod Identity agent add-on and associations (EKS), and whether its bucket
-// sends events to EventBridge (S3). Reads only; every list is followed to its last page. A missing stack,
-// add-on or access entry is `undefined`, not an error: the checks say what it means.
+// and the cluster's access entries, Pod Identity agent add-on and associations (EKS), the IAM OIDC provider
+// and role trust policy behind IRSA (IAM), and whether its bucket sends events to EventBridge (S3). Reads
+// only; every list is followed to its last page. A missing stack, add-on, access entry, provider or role is
+// `undefined`, not an error: the checks say what it means.
 
 import type { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import { DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
@@ -15,6 +16,12 @@ import {
   ListAssociatedAccessPoliciesCommand,
   ListPodIdentityAssociationsCommand,
 } from "@aws-sdk/client-eks";
+import type { IAMClient } from "@aws-sdk/client-iam";
+import {
+  GetOpenIDConnectProviderCommand,
+  GetRoleCommand,
+  ListOpenIDConnectProvidersCommand,
+} from "@aws-sdk/client-iam";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { GetBucketNotificationConfigurationCommand } from "@aws-sdk/client-s3";
 
@@ -36,21 +43,33 @@ export interface AccessEntry {
   }[];
 }
 
+/** An IAM OIDC identity provider: what STS checks a service account's token against for IRSA. */
+export interface OidcProvider {
+  readonly arn: string;
+  /** The issuer it trusts, without `https://`, as IAM keeps it: `oidc.eks.<region>.amazonaws.com/id/<id>`. */
+  readonly url: string;
+  /** The audiences (client IDs) it accepts tokens for. */
+  readonly audiences: readonly string[];
+}
+
 /** The add-on EKS installs Pod Identity's agent with. */
 export const POD_IDENTITY_AGENT = "eks-pod-identity-agent";
 
 export class AwsDoctorReads {
   private readonly cloudFormation: CloudFormationClient;
   private readonly eks: EKSClient;
+  private readonly iam: IAMClient;
   private readonly s3: S3Client;
 
   constructor(clients: {
     readonly cloudFormation: CloudFormationClient;
     readonly eks: EKSClient;
+    readonly iam: IAMClient;
     readonly s3: S3Client;
   }) {
     this.cloudFormation = clients.cloudFormation;
     this.eks = clients.eks;
+    this.iam = clients.iam;
     this.s3 = clients.s3;
   }
 
@@ -150,6 +169,40 @@ export class AwsDoctorReads {
   }
 
   /**
+   * The account's IAM OIDC provider for a cluster's issuer (`https://oidc.eks.…`); undefined when there is
+   * none. IAM names a provider `arn:…:oidc-provider/<issuer without https://>`, and ListOpenIDConnectProviders
+   * returns every provider of the account in one page (it takes no marker).
+   */
+  async oidcProvider(issuer: string): Promise<OidcProvider | undefined> {
+    const url = withoutScheme(issuer);
+    const { OpenIDConnectProviderList } = await this.iam.send(new ListOpenIDConnectProvidersCommand({}));
+    const arn = (OpenIDConnectProviderList ?? [])
+      .map((provider) => provider.Arn ?? "")
+      .find((candidate) => candidate.endsWith(`:oidc-provider/${url}`));
+    if (arn === undefined) return undefined;
+    const provider = await this.iam.send(
+      new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }),
+    );
+    if (withoutScheme(provider.Url ?? url) !== url) return undefined;
+    return { arn, url, audiences: provider.ClientIDList ?? [] };
+  }
+
+  /** A role's trust policy (the JSON document, parsed); undefined when the account has no such role. */
+  async roleTrustPolicy(roleName: string): Promise<unknown> {
+    try {
+      const { Role } = await this.iam.send(new GetRoleCommand({ RoleName: roleName }));
+      const document = Role?.AssumeRolePolicyDocument;
+      if (document === undefined) return {};
+      // IAM returns policies "URL-encoded compliant with RFC 3986" (GetRole's reference); the SDK hands the
+      // encoded text over as it came.
+      return JSON.parse(document.trimStart().startsWith("{") ? document : decodeURIComponent(document));
+    } catch (error) {
+      if ((error as { name?: unknown }).name === "NoSuchEntityException") return undefined;
+      throw error;
+    }
+  }
+
+  /**
    * Whether the bucket sends its events to EventBridge (an EventBridgeConfiguration, empty, is there), and how
    * many other notifications (topics, queues, functions) its configuration holds.
    */
@@ -167,4 +220,9 @@ export class AwsDoctorReads {
         (configuration.LambdaFunctionConfigurations?.length ?? 0),
     };
   }
+}
+
+/** An issuer or provider URL as IAM keys it: no `https://`, no trailing `/`. */
+function withoutScheme(url: string): string {
+  return url.replace(/^https:\/\//, "").replace(/\/+$/, "");
 }

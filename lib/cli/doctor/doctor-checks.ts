@@ -2,14 +2,20 @@
 // cluster, the namespace, the Kubernetes groups' bindings, the gateway parent, the GPU nodes, the candidates'
 // credentials, the bucket's events, the API endpoint's reachability and the gateway URL. Each reads through
 // the AWS and Kubernetes read adapters (lib/aws/doctor) and says ✓, ✗ with what to run, or why it does not
-// apply. A read that fails is that check's ✗, with the reason; the other checks go on.
+// apply. A read that fails is that check's ✗, with the reason; the other checks go on — except that once the
+// cluster's API server has not answered a read in time, the checks after it that need the API are skipped
+// rather than each waiting out the same bound.
 
 import type { Cluster } from "@aws-sdk/client-eks";
 import { ApiException } from "@kubernetes/client-node";
 import type { ClusterSettings } from "../../core/cluster-settings";
 import type { AwsDoctorReads } from "../../aws/doctor/aws-reads";
 import { POD_IDENTITY_AGENT } from "../../aws/doctor/aws-reads";
-import type { Gateway, KubernetesDoctorReads } from "../../aws/doctor/kubernetes-reads";
+import {
+  type Gateway,
+  type KubernetesDoctorReads,
+  KubernetesUnanswered,
+} from "../../aws/doctor/kubernetes-reads";
 import { apiMessage } from "../../aws/eks/api-errors";
 import type { KubernetesAccess } from "../../aws/port-actions";
 import {
@@ -22,12 +28,15 @@ import {
 import { describeAwsFailure } from "../aws-cli";
 import { missingGrants, repels, selects, type Taint } from "./cluster-rules";
 import type { CheckResult } from "./doctor-report";
+import { irsaTrustPolicy, irsaTrustProblem, STS_AUDIENCE } from "./irsa-trust";
 
 export interface DoctorContext {
   readonly stackName: string;
   readonly region: string;
   /** The AWS partition of the stack (`aws`, `aws-cn`, …), for the ARNs in fix commands. */
   readonly partition: string;
+  /** The stack's account: the one whose IAM the doctor reads. */
+  readonly account: string;
   readonly settings: ClusterSettings;
   /** The stack's BucketName output. */
   readonly bucket: string | undefined;
@@ -42,6 +51,9 @@ export interface DoctorContext {
 
 /** What `kubernetes()` throws when the cluster could not be described: the checks that need its API are skipped. */
 export class ClusterNotDescribed extends Error {}
+
+/** What `kubernetes()` throws after a read went unanswered: the checks that need the API are skipped. */
+class ApiServerUnanswered extends Error {}
 
 type Check = (context: DoctorContext) => Promise<Omit<CheckResult, "id" | "title">>;
 
@@ -60,13 +72,29 @@ const CHECKS: readonly { readonly id: string; readonly title: string; readonly c
 /** Every check's result, in order; a check whose read fails is a ✗ naming the failure. */
 export async function runDoctorChecks(context: DoctorContext): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
+  let unanswered: ApiServerUnanswered | undefined;
   // One at a time: they share one connection to the API server, and the output keeps their order.
   for (const { id, title, check } of CHECKS) {
-    const result = await check(context).catch((error: unknown) =>
-      error instanceof ClusterNotDescribed
-        ? { status: "skip" as const, summary: "the cluster could not be described (cluster access)" }
-        : readFailure(error, context),
-    );
+    const silenced = unanswered;
+    const checked = silenced
+      ? { ...context, kubernetes: () => Promise.reject<KubernetesDoctorReads>(silenced) }
+      : context;
+    const result = await check(checked).catch((error: unknown) => {
+      if (error instanceof ClusterNotDescribed)
+        return { status: "skip" as const, summary: "the cluster could not be described (cluster access)" };
+      if (error instanceof ApiServerUnanswered) return { status: "skip" as const, summary: error.message };
+      if (error instanceof KubernetesUnanswered) {
+        unanswered = new ApiServerUnanswered(`the cluster's API server did not answer (${title})`);
+        return {
+          status: "fail" as const,
+          summary: error.message,
+          fix: [
+            "run doctor from where the API endpoint answers (inside the cluster's VPC for a private endpoint); the checks after this one that read the cluster are skipped",
+          ],
+        };
+      }
+      return readFailure(error, context);
+    });
     results.push({ id, title, ...result });
   }
   return results;
@@ -477,23 +505,7 @@ async function podCredentials(context: DoctorContext): Promise<Omit<CheckResult,
   const kubernetes = await context.kubernetes();
   const serviceAccount = await kubernetes.serviceAccount(settings.namespace, settings.serviceAccount);
   const irsaRole = serviceAccount?.metadata?.annotations?.[IRSA_ANNOTATION];
-  if (irsaRole !== undefined) {
-    const issuer = context.cluster.described.identity?.oidc?.issuer;
-    if (!issuer) {
-      return {
-        status: "fail",
-        summary: `service account ${account} uses IRSA (${irsaRole}), but the cluster has no OIDC issuer`,
-        fix: [`eksctl utils associate-iam-oidc-provider --cluster ${cluster} --approve`],
-      };
-    }
-    return {
-      status: "pass",
-      summary: `IRSA: service account ${account} names the role ${irsaRole}; the cluster's OIDC issuer is ${issuer}`,
-      details: [
-        `not checked: the IAM OIDC provider for that issuer and the role's trust policy (doctor reads no IAM): aws iam list-open-id-connect-providers`,
-      ],
-    };
-  }
+  if (irsaRole !== undefined) return irsaCredentials(context, context.cluster.described, irsaRole);
   const addon = await context.aws.podIdentityAgentAddon(cluster);
   const daemonSet =
     addon === undefined ? await kubernetes.daemonSet("kube-system", POD_IDENTITY_AGENT) : undefined;
@@ -544,6 +556,114 @@ async function podCredentials(context: DoctorContext): Promise<Omit<CheckResult,
   return {
     status: "pass",
     summary: `Pod Identity: ${agent}; ${account} has an association${serviceAccount ? "" : " (the service account does not exist yet: DeployCandidate creates it)"}`,
+  };
+}
+
+/**
+ * IRSA, as STS judges it when a candidate's pod asks for credentials: the cluster has an OIDC issuer, IAM has a
+ * provider for that issuer accepting the audience sts.amazonaws.com, and the annotated role's trust policy allows
+ * AssumeRoleWithWebIdentity from that provider for this service account (irsa-trust.ts). IAM is read in the
+ * stack's account; a role in another account is not checked.
+ */
+async function irsaCredentials(
+  context: DoctorContext,
+  cluster: Cluster,
+  roleArn: string,
+): Promise<Omit<CheckResult, "id" | "title">> {
+  const { settings, partition, region } = context;
+  const serviceAccount = `${settings.namespace}/${settings.serviceAccount}`;
+  const said = `IRSA: service account ${serviceAccount} names the role ${roleArn}`;
+  const issuer = cluster.identity?.oidc?.issuer;
+  if (!issuer) {
+    return {
+      status: "fail",
+      summary: `${said}, but the cluster has no OIDC issuer`,
+      fix: [
+        `eksctl utils associate-iam-oidc-provider --cluster ${settings.clusterName} --region ${region} --approve`,
+      ],
+    };
+  }
+  const role = /^arn:[^:]+:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn);
+  if (!role) {
+    return {
+      status: "fail",
+      summary: `service account ${serviceAccount}'s eks.amazonaws.com/role-arn is ${roleArn}, not an IAM role ARN`,
+      fix: [
+        `kubectl -n ${settings.namespace} annotate serviceaccount ${settings.serviceAccount} --overwrite eks.amazonaws.com/role-arn=arn:${partition}:iam::<account>:role/<name>`,
+      ],
+    };
+  }
+  const [, roleAccount = "", roleName = ""] = role;
+  if (roleAccount !== context.account) {
+    return {
+      status: "pass",
+      summary: `${said}; the cluster's OIDC issuer is ${issuer}`,
+      details: [
+        `not checked: the role is in account ${roleAccount}, and doctor reads the IAM of the stack's account ${context.account}; the OIDC provider and the role's trust policy must be in ${roleAccount}`,
+      ],
+    };
+  }
+  const providerUrl = issuer.replace(/^https:\/\//, "").replace(/\/+$/, "");
+  const target = {
+    providerArn: `arn:${partition}:iam::${roleAccount}:oidc-provider/${providerUrl}`,
+    providerUrl,
+    subject: `system:serviceaccount:${settings.namespace}:${settings.serviceAccount}`,
+  };
+  let provider: Awaited<ReturnType<AwsDoctorReads["oidcProvider"]>>;
+  let trust: unknown;
+  try {
+    provider = await context.aws.oidcProvider(issuer);
+    trust = await context.aws.roleTrustPolicy(roleName);
+  } catch (error) {
+    return {
+      status: "fail",
+      summary: `${said}, but IAM could not be read to check its OIDC provider and trust policy: ${describeAwsFailure(error)}`,
+      fix: [
+        "aws sts get-caller-identity   # the identity doctor reads with; let it call iam:ListOpenIDConnectProviders, iam:GetOpenIDConnectProvider and iam:GetRole",
+      ],
+    };
+  }
+  const problems: string[] = [];
+  const fix: string[] = [];
+  if (provider === undefined) {
+    problems.push(`IAM has no OIDC provider for the cluster's issuer ${issuer}`);
+    fix.push(
+      `eksctl utils associate-iam-oidc-provider --cluster ${settings.clusterName} --region ${region} --approve`,
+    );
+  } else if (!provider.audiences.includes(STS_AUDIENCE)) {
+    problems.push(
+      `the IAM OIDC provider ${provider.arn} does not accept the audience ${STS_AUDIENCE} (its audiences: ${provider.audiences.join(", ") || "none"})`,
+    );
+    fix.push(
+      `aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn ${provider.arn} --client-id ${STS_AUDIENCE}`,
+    );
+  }
+  if (trust === undefined) {
+    problems.push(`the role ${roleName} does not exist in account ${roleAccount}`);
+    fix.push(
+      `aws iam create-role --role-name ${roleName} --assume-role-policy-document '${irsaTrustPolicy(target)}'   # then give it read access to models/* of the bucket`,
+    );
+  } else {
+    const problem = irsaTrustProblem(trust, target);
+    if (problem !== undefined) {
+      problems.push(`the role ${roleName}: ${problem}`);
+      // update-assume-role-policy replaces the whole trust policy: other statements the role needs go in too.
+      fix.push(
+        `aws iam update-assume-role-policy --role-name ${roleName} --policy-document '${irsaTrustPolicy(target)}'   # replaces its trust policy: add any other statement it still needs`,
+      );
+    }
+  }
+  if (problems.length > 0) {
+    return {
+      status: "fail",
+      summary: `${said}, but STS will not give the candidates its credentials`,
+      details: problems,
+      fix,
+    };
+  }
+  return {
+    status: "pass",
+    summary: `${said}; IAM has the OIDC provider for the cluster's issuer, and the role's trust policy admits the service account`,
   };
 }
 
