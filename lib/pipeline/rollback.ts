@@ -46,6 +46,7 @@ import {
   writeRolloutEnd,
 } from "./rollout-outcome";
 import { holdsLock, recordedTransition, ROLLBACK_STAGE } from "./rollout-record";
+import { describeRestore, restoreStable, STABLE_RESTORE_USES } from "./stable-restore";
 
 /** Who asks for the rollback, and with what they know. */
 export type RollbackRequest =
@@ -84,10 +85,11 @@ export const ROLLBACK_USES = combinedUse(
   ANNOUNCE_USES,
   ROLLOUT_END_USES,
   ALARM_METRICS_USES,
+  STABLE_RESTORE_USES,
   portUse({
     store: ["get", "record", "releaseLock", "claimEnd"],
     gateway: ["promote", "removeBackend"],
-    serving: ["remove", "removeRollout"],
+    serving: ["remove", "removeRollout", "scale"],
     alarms: ["states", "remove"],
     metrics: ["stopProber"],
     registry: ["getStatus", "setStatus"],
@@ -219,12 +221,18 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
   const rolledBack = watching ? record.stable : onRoute ? record.candidate : undefined;
   const restore = watching ? record.previousStable : onRoute ? record.stable : undefined;
 
+  // In `constrained` the stable gave up replicas as the candidate grew: they are back, and ready, before
+  // any traffic returns to it (lib/pipeline/stable-restore.ts).
+  const restoredReplicas = onRoute ? await restoreStable(record, restore, deps) : undefined;
   if (onRoute) {
     // Promoting the version to return to works from either side: during the canary it is the stable, which
     // takes 100% again; during the watch it is the previous stable the route kept, which becomes the stable.
     if (restore) await deps.gateway.promote(model, restore.version);
     await deps.gateway.removeBackend(model, version);
   }
+  // Its autoscaler, pinned while it was scaled down, gets its range back (a no-op without one).
+  if (restore && record.capacity?.mode === "constrained" && record.capacity.stableVersion === restore.version)
+    await deps.serving.scale(restore.handle, "autoscaled");
   const handle = rolledBack?.handle ?? target.handle;
   if (handle) await deps.serving.remove(handle);
   const swept = await deps.serving.removeRollout(model, rolloutId);
@@ -237,7 +245,7 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
   const restored = !onRoute
     ? `${version} had taken no traffic${record.stable ? `; ${record.stable.version} still serves 100%` : ""}`
     : restore
-      ? `${restore.version}${watching ? " (the previous stable, kept warm)" : ""} serves 100% again`
+      ? `${restore.version}${watching ? " (the previous stable, kept warm)" : ""} serves 100% again${restoredReplicas ? describeRestore(restore.version, restoredReplicas) : ""}`
       : `${model} had no earlier version to return to, so its route was removed: it is not served until a new version is released`;
   const reason = `Rolled back ${model} ${version} because ${target.why}; ${restored}.`;
   // Only an entry that exists: a rollout stopped just as RegisterGateway began has none yet.
@@ -258,6 +266,7 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
       restoredVersion: restore?.version ?? null,
       weights: weights ?? null,
       removed: [...(handle ? [`Removed the workload ${handle.id}.`] : []), ...swept],
+      ...(restoredReplicas && { restoredReplicas }),
     },
   });
   const at = deps.clock.now().toISOString();
@@ -281,6 +290,8 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
         canary: null,
         alarmNames: null,
         promoteRequested: null,
+        capacity: null,
+        capacityWait: null,
         ...(watching
           ? {
               stable: restore ?? null,
