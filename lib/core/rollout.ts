@@ -242,14 +242,6 @@ export interface CapacityRecord {
   readonly stableReplicas: number;
 }
 
-/** DeployCandidate waiting for the GPUs its capacity plan needs: since when, and the latest reason. */
-export interface CapacityWait {
-  readonly rolloutId: string;
-  /** ISO timestamp of the first look that found too few GPUs. */
-  readonly since: string;
-  readonly reason: string;
-}
-
 /**
  * A rollout waiting for a person's approval: the task token that resumes its execution (kept here, never in
  * an event), where it waits and until when.
@@ -289,8 +281,6 @@ export interface ModelRecord {
   readonly approval?: ApprovalWait;
   /** The canary's capacity mode and the stable's size when it began (set from the first CanaryStep). */
   readonly capacity?: CapacityRecord;
-  /** Set while DeployCandidate waits for GPUs; cleared once they are there, or by the rollout's end. */
-  readonly capacityWait?: CapacityWait;
   readonly updatedAt?: string;
   /** Newest last; the store may keep only the most recent entries. */
   readonly history: readonly Transition[];
@@ -320,7 +310,6 @@ export const RECORD_FIELDS = [
   "promoteRequested",
   "approval",
   "capacity",
-  "capacityWait",
 ] as const satisfies readonly (keyof ModelRecord)[];
 
 export type RecordField = (typeof RECORD_FIELDS)[number];

@@ -291,7 +291,6 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
         alarmNames: null,
         promoteRequested: null,
         capacity: null,
-        capacityWait: null,
         ...(watching
           ? {
               stable: restore ?? null,
