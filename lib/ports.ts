@@ -175,6 +175,11 @@ export interface Executions {
 
 export interface Clock {
   now(): Date;
+  /**
+   * Resolves after `ms` milliseconds (a test's clock moves its time instead). Only for short, bounded waits
+   * inside one stage call, well within its timeout — a wait of minutes is the state machine's (a Wait state).
+   */
+  sleep(ms: number): Promise<void>;
 }
 
 // ── Serving: the candidate workload ──────────────────────────────────────────────────────────────────

@@ -42,7 +42,7 @@ export interface CloudWatchAlarmsOptions {
   /** Default: `new CloudWatchClient({})` (the environment's standard configuration). */
   readonly client?: CloudWatchClient;
   /** The end of the window a metric's current value is read over. Default: the system clock. */
-  readonly clock?: Clock;
+  readonly clock?: Pick<Clock, "now">;
 }
 
 /** DescribeAlarms and DeleteAlarms take at most 100 names per call. */
@@ -53,7 +53,7 @@ const REQUIRED_PERMISSIONS =
 
 export class CloudWatchAlarms implements Alarms {
   private readonly client: CloudWatchClient;
-  private readonly clock: Clock;
+  private readonly clock: Pick<Clock, "now">;
 
   constructor(options: CloudWatchAlarmsOptions = {}) {
     this.client = options.client ?? new CloudWatchClient({});

@@ -32,7 +32,7 @@ export interface CloudWatchMetricsOptions {
   readonly safetyNetHours?: number;
   /** Default: `new SchedulerClient({})` (the environment's standard configuration). */
   readonly client?: SchedulerClient;
-  readonly clock?: Clock;
+  readonly clock?: Pick<Clock, "now">;
   /** Where EMF lines go. Default: stdout, which Lambda sends to CloudWatch Logs. */
   readonly write?: (line: string) => void;
 }
@@ -46,7 +46,7 @@ const REQUIRED_PERMISSIONS =
 export class CloudWatchMetrics implements Omit<Metrics, "queryPrometheus"> {
   private readonly options: CloudWatchMetricsOptions;
   private readonly client: SchedulerClient;
-  private readonly clock: Clock;
+  private readonly clock: Pick<Clock, "now">;
   private readonly write: (line: string) => void;
 
   constructor(options: CloudWatchMetricsOptions) {

@@ -53,7 +53,7 @@ export const PORT_ACTIONS = {
     sendTaskSuccess: ["states:SendTaskSuccess"],
     sendTaskFailure: ["states:SendTaskFailure"],
   },
-  clock: { now: [] },
+  clock: { now: [], sleep: [] },
   // The cluster's endpoint and CA; the rest happens in the Kubernetes API (KUBERNETES_ACCESS).
   serving: {
     // Lists the version's files to find the GGUF file llama.cpp serves.

@@ -281,6 +281,14 @@ export const EVENT_DETAIL_SCHEMAS = {
           restoredVersion: nullableVersion("The version serving again; null: none (a first release)."),
           weights: weights.nullable(),
           removed: z.array(z.string()).describe("What was removed, each a sentence."),
+          restoredReplicas: z
+            .object({
+              replicas: z.number().describe("The replicas the stable had when the canary began."),
+              ready: z.number().describe("How many were ready when traffic returned to it."),
+              seconds: z.number().describe("Seconds from scaling it back to those replicas being ready."),
+            })
+            .optional()
+            .describe("The stable scaled back before traffic returned (rollout.capacity: constrained)."),
         },
         "The rollback.",
       ),

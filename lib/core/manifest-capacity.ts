@@ -140,22 +140,6 @@ export function resolveCapacityMode(
       ],
     };
   }
-  if (capacity === "constrained") {
-    // Refused until CanaryStep scales each step and Rollback restores the stable before traffic returns: an
-    // accepted `constrained` that only changed the capacity check would promise what the rollout does not do.
-    return {
-      value: capacity,
-      findings: [
-        ruleFinding(
-          source,
-          "capacity-constrained-unbuilt",
-          "rollout.capacity",
-          "capacity: constrained is not carried out yet: the canary does not yet shrink the stable as the candidate grows, nor restore it before a rollback moves traffic back.",
-          "Leave rollout.capacity out (surge: the stable keeps its full size through the canary).",
-        ),
-      ],
-    };
-  }
   return { value: capacity ?? "surge", findings: [] };
 }
 

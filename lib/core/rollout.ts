@@ -252,14 +252,6 @@ export interface CapacityRecord {
   readonly stableReplicas: number;
 }
 
-/** DeployCandidate waiting for the GPUs its capacity plan needs: since when, and the latest reason. */
-export interface CapacityWait {
-  readonly rolloutId: string;
-  /** ISO timestamp of the first look that found too few GPUs. */
-  readonly since: string;
-  readonly reason: string;
-}
-
 /**
  * A rollout waiting for a person's approval: the task token that resumes its execution (kept here, never in
  * an event), where it waits and until when.
@@ -307,8 +299,6 @@ export interface ModelRecord {
   readonly approval?: ApprovalWait;
   /** The canary's capacity mode and the stable's size when it began (set from the first CanaryStep). */
   readonly capacity?: CapacityRecord;
-  /** Set while DeployCandidate waits for GPUs; cleared once they are there, or by the rollout's end. */
-  readonly capacityWait?: CapacityWait;
   /** Set while the route mirrors the stable's requests to the candidate; cleared when the shadow ends. */
   readonly shadow?: ShadowPhase;
   readonly updatedAt?: string;
@@ -340,7 +330,6 @@ export const RECORD_FIELDS = [
   "promoteRequested",
   "approval",
   "capacity",
-  "capacityWait",
   "shadow",
 ] as const satisfies readonly (keyof ModelRecord)[];
 

@@ -5,6 +5,7 @@
 // in-process series that the prober feeds (its chats, and each server's own /metrics) and the alarm loop reads, and an alarm going to
 // ALARM calls the same Rollback the AWS alarm rule does. `close()` stops every loop, server and socket.
 
+import { setTimeout as delay } from "node:timers/promises";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AlarmBook } from "../core/alarm-evaluator";
@@ -230,7 +231,7 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
           },
         }
       : events,
-    clock: { now: () => new Date() },
+    clock: { now: () => new Date(), sleep: (ms) => delay(ms) },
     executions,
     serving,
     gateway,

@@ -24,7 +24,7 @@ export function rolloutAlarms(
   rollout: RolloutIdentity,
   manifest: ResolvedManifest,
   stableVersion: string | undefined,
-  { config, clock }: Pick<StageDeps, "config" | "clock">,
+  { config, clock }: Pick<StageDeps, "config"> & { readonly clock: Pick<StageDeps["clock"], "now"> },
 ): CanaryAlarms {
   return canaryAlarmSpecs({
     model: rollout.model,

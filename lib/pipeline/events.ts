@@ -30,7 +30,7 @@ export function rolloutEvent<T extends EmittedDetailType>(
   subject: EventSubject,
   stage: string,
   message: string,
-  clock: Clock,
+  clock: Pick<Clock, "now">,
   extra: EventExtra<T>,
 ): ModelshipEvent {
   return {

@@ -124,7 +124,7 @@ export async function finalize(
       status: "promoted",
       reason,
     },
-    { previousStable: null, alarmNames: null, promoteRequested: null },
+    { previousStable: null, alarmNames: null, promoteRequested: null, capacity: null },
     {
       releaseLock: true,
       announce: [

@@ -46,6 +46,7 @@ import {
   writeRolloutEnd,
 } from "./rollout-outcome";
 import { holdsLock, recordedTransition, ROLLBACK_STAGE } from "./rollout-record";
+import { describeRestore, restoreStable, STABLE_RESTORE_USES } from "./stable-restore";
 
 /** Who asks for the rollback, and with what they know. */
 export type RollbackRequest =
@@ -84,10 +85,11 @@ export const ROLLBACK_USES = combinedUse(
   ANNOUNCE_USES,
   ROLLOUT_END_USES,
   ALARM_METRICS_USES,
+  STABLE_RESTORE_USES,
   portUse({
     store: ["get", "record", "releaseLock", "claimEnd"],
     gateway: ["mirror", "promote", "removeBackend"],
-    serving: ["remove", "removeRollout"],
+    serving: ["remove", "removeRollout", "scale"],
     alarms: ["states", "remove"],
     metrics: ["stopProber"],
     registry: ["getStatus", "setStatus"],
@@ -221,6 +223,9 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
 
   // A shadow under way: the candidate answered only copies of the stable's requests, never a user.
   const shadowing = record.shadow?.rolloutId === rolloutId && !record.canary && !watching;
+  // In `constrained` the stable gave up replicas as the candidate grew: they are back, and ready, before
+  // any traffic returns to it (lib/pipeline/stable-restore.ts).
+  const restoredReplicas = onRoute ? await restoreStable(record, restore, deps) : undefined;
   if (onRoute) {
     // The mirror first, so no more copies go out while the route changes (promoting the stable ends it too).
     if (record.shadow?.rolloutId === rolloutId) await deps.gateway.mirror(model, undefined);
@@ -229,6 +234,9 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
     if (restore) await deps.gateway.promote(model, restore.version);
     await deps.gateway.removeBackend(model, version);
   }
+  // Its autoscaler, pinned while it was scaled down, gets its range back (a no-op without one).
+  if (restore && record.capacity?.mode === "constrained" && record.capacity.stableVersion === restore.version)
+    await deps.serving.scale(restore.handle, "autoscaled");
   const handle = rolledBack?.handle ?? target.handle;
   if (handle) await deps.serving.remove(handle);
   const swept = await deps.serving.removeRollout(model, rolloutId);
@@ -241,7 +249,7 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
   const restored = !onRoute
     ? `${version} had taken no traffic${record.stable ? `; ${record.stable.version} still serves 100%` : ""}`
     : restore
-      ? `${restore.version}${watching ? " (the previous stable, kept warm)" : ""} serves 100% again`
+      ? `${restore.version}${watching ? " (the previous stable, kept warm)" : ""} serves 100% again${restoredReplicas ? describeRestore(restore.version, restoredReplicas) : ""}`
       : `${model} had no earlier version to return to, so its route was removed: it is not served until a new version is released`;
   const unseen =
     shadowing && record.shadow
@@ -267,6 +275,7 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
       weights: weights ?? null,
       removed: [...(handle ? [`Removed the workload ${handle.id}.`] : []), ...swept],
       ...(shadowing && { duringShadow: true }),
+      ...(restoredReplicas && { restoredReplicas }),
     },
   });
   const at = deps.clock.now().toISOString();
@@ -291,6 +300,7 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
         alarmNames: null,
         promoteRequested: null,
         shadow: null,
+        capacity: null,
         ...(watching
           ? {
               stable: restore ?? null,

@@ -464,21 +464,28 @@ describe("ModelPipeline: access to the cluster", () => {
       new Set([...managingCandidates, ...readingCandidates, ...changingRoutes]).size,
     );
     // Promote also gives the new stable its replicas (modelship-scalers); DeployCandidate checks capacity
-    // and makes the candidate's autoscaler.
+    // and makes the candidate's autoscaler; CanaryStep scales the candidate (and, constrained, the stable) and
+    // reads their ready replicas; the rollbacks scale a constrained stable back.
     const scaling: Partial<Record<string, string[]>> = {
       Promote: ["modelship-scalers"],
       DeployCandidate: ["modelship-scalers", "modelship-capacity-readers"],
+      CanaryStep: ["modelship-scalers", "modelship-candidate-readers"],
+      Rollback: ["modelship-scalers"],
+      Command: ["modelship-scalers"],
+      AlarmRollback: ["modelship-scalers"],
     };
+    const groupsOf = (name: string) => ["modelship-routes", ...(scaling[name] ?? [])].sort();
     for (const name of changingRoutes) {
-      expect(entryOf(name)?.KubernetesGroups, name).toEqual(["modelship-routes", ...(scaling[name] ?? [])]);
+      expect([...(entryOf(name)?.KubernetesGroups ?? [])].sort(), name).toEqual(groupsOf(name));
     }
     for (const name of ["RegisterGateway", "Shadow", "CanaryStep", "Promote"] as const) {
-      expect(entryOf(name), name).toEqual({
+      const entry = entryOf(name);
+      expect(entry, name).toMatchObject({
         ClusterName: "gpu-inference",
         PrincipalArn: roleArnOf(name),
         Type: "STANDARD",
-        KubernetesGroups: ["modelship-routes", ...(scaling[name] ?? [])],
       });
+      expect([...(entry?.KubernetesGroups ?? [])].sort(), name).toEqual(groupsOf(name));
     }
     for (const name of managingCandidates.filter((n) => !changingRoutes.includes(n))) {
       expect(entryOf(name)?.KubernetesGroups, name).toEqual(scaling[name]);

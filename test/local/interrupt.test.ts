@@ -56,7 +56,7 @@ describe("Interrupting a local rollout (Ctrl-C)", () => {
       objects,
       store,
       events,
-      clock: { now: () => new Date() },
+      clock: { now: () => new Date(), sleep: async () => {} },
       executions,
     } as Partial<StageDeps> as StageDeps;
 

@@ -68,6 +68,13 @@ function observe(world: CanaryWorld, looks: number): string[] {
     calls.push(`weight ${weights.candidate}`);
     return setWeights(model, weights, stickiness);
   };
+  const promote = world.gateway.promote.bind(world.gateway);
+  world.gateway.promote = async (model, version) => {
+    const stable = (await world.store.get(model))?.stable;
+    const ready = stable ? (await world.serving.replicas(stable.handle)).ready : 0;
+    calls.push(`route → ${version} (stable ${ready} ready)`);
+    return promote(model, version);
+  };
   return calls;
 }
 
@@ -82,7 +89,10 @@ interface Run {
 /** v1 serves with four replicas; v2 is through its gates and the definition runs it from Prepare to its end. */
 async function runCanary(
   capacity: CapacityMode,
-  options: { looks?: number; stages?: Partial<Record<"CheckCanary", typeof checkCanary>> } = {},
+  options: {
+    looks?: number;
+    stages?: { CheckCanary?: (state: ExecutionState, deps: StageDeps) => ReturnType<typeof checkCanary> };
+  } = {},
 ): Promise<Run> {
   const world = canaryWorld();
   await releaseV1(world);
@@ -94,12 +104,9 @@ rollout:
   steps: [25, 50, 100]
   bakeSeconds: 60
   watchSeconds: 300
+  capacity: ${capacity}
 `;
   const gated = await rolloutThroughGates(world, "v2", manifest);
-  const resolved = gated.manifest;
-  if (!resolved) throw new Error("Prepare resolved no manifest");
-  // The manifest refuses constrained until Rollback restores the stable: the stages are given it directly.
-  const withCapacity = { ...resolved, rollout: { ...resolved.rollout, capacity } };
   const calls = observe(world, options.looks ?? 2);
   const real =
     (run: (state: ExecutionState, deps: StageDeps) => Promise<unknown>) => async (input: unknown) =>
@@ -108,7 +115,7 @@ rollout:
   const executor = new LocalExecutor(definitionJson, {
     timeFactor: 0,
     handlers: {
-      Prepare: given({ manifest: withCapacity, plan: gated.plan }),
+      Prepare: given({ manifest: gated.manifest, plan: gated.plan }),
       Validate: given(gated.validation),
       DeployCandidate: given((gated.candidate as { handle: unknown }).handle),
       CheckCandidate: given({ phase: "ready", readySeconds: 12 }),
@@ -148,7 +155,15 @@ describe("The capacity-aware canary in the state machine", () => {
   it("scales the candidate, waits for its replicas in a Wait loop, and only then moves each weight", async () => {
     const run = await runCanary("surge");
     expect(run.result.status).toBe("SUCCEEDED");
-    expect(run.calls).toEqual(["weight 25", "v2 → 2", "weight 50", "v2 → 4", "weight 100", "v2 → 1"]);
+    expect(run.calls).toEqual([
+      "weight 25",
+      "v2 → 2",
+      "weight 50",
+      "v2 → 4",
+      "weight 100",
+      "v2 → 1",
+      "route → v2 (stable 1 ready)",
+    ]);
     // Step 1 needs the one replica the gates ran; steps 2 and 3 each wait two looks for a new replica.
     const waits = run.path.filter((state) => state === "WaitForCanaryReplicas");
     expect(waits).toHaveLength(4);
@@ -188,9 +203,34 @@ describe("The capacity-aware canary in the state machine", () => {
     const run = await runCanary("surge", { looks: 10_000 });
     expect(run.result.status).toBe("FAILED");
     expect(run.path).toContain("Rollback");
-    expect(run.calls).toEqual(["weight 25", "v2 → 2"]);
+    expect(run.calls).toEqual(["weight 25", "v2 → 2", "route → v1 (stable 4 ready)"]);
     const rolledBack = run.world.events.ofType("Model Rolled Back")[0];
     expect(rolledBack?.detail.reason).toMatch(/CandidateTimeout: .*v2 has 1 of 2 replicas ready/);
     expect(run.world.gateway.weightsOf(MODEL)).toEqual({ v1: 100 });
+  });
+
+  it("rolls back a constrained canary by restoring the stable's replicas, ready, before traffic returns to it", async () => {
+    let checks = 0;
+    const alarmAtStep2 = async (state: ExecutionState, deps: StageDeps) => {
+      checks += 1;
+      if (checks < 2) return checkCanary(state, deps);
+      return { rollback: true, promote: false, reason: "alarm llama-v2-latency fired" };
+    };
+    const run = await runCanary("constrained", { stages: { CheckCanary: alarmAtStep2 } });
+    expect(run.result.status).toBe("FAILED");
+    expect(run.calls).toEqual([
+      "weight 25",
+      "v1 → 3",
+      "v2 → 2",
+      "weight 50",
+      "v1 → 4",
+      "route → v1 (stable 4 ready)",
+      "v1 → autoscaled",
+    ]);
+    const rolledBack = run.world.events.ofType("Model Rolled Back")[0];
+    expect(rolledBack?.detail.data).toMatchObject({ restoredReplicas: { replicas: 4, ready: 4 } });
+    expect(rolledBack?.detail.message).toMatch(
+      /its 4 replicas restored first .*, ready \d+ s after the scale/,
+    );
   });
 });

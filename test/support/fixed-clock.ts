@@ -13,6 +13,11 @@ export class FixedClock implements Clock {
     return new Date(this.current);
   }
 
+  /** Moves the time on by `ms` at once: a stage's bounded wait takes no real time in a test. */
+  async sleep(ms: number): Promise<void> {
+    this.advance(ms / 1000);
+  }
+
   advance(seconds: number): void {
     this.current = new Date(this.current.getTime() + seconds * 1000);
   }

@@ -53,12 +53,13 @@ describe("aslGraph", () => {
     expect(graph.nodes.every((n) => n.column < graph.columns && n.layer < graph.layers)).toBe(true);
   });
 
-  it("draws the pipeline from Prepare, with the readiness loop and the canary's steps as its back edges", () => {
+  it("draws the pipeline from Prepare, with the readiness loops and the canary's steps as its back edges", () => {
     const graph = aslGraph(PIPELINE);
     expect(graph.nodes[0]).toMatchObject({ name: "Prepare", layer: 0 });
     expect(graph.nodes).toHaveLength(Object.keys(PIPELINE.States).length);
     expect(graph.edges.filter((e) => e.back).map((e) => `${e.from}>${e.to}`)).toEqual([
       "IsCandidateReady>WaitForCandidate",
+      "WaitForCanaryReplicas>CanaryStep",
       "CanaryVerdict>CanaryStep",
     ]);
     expect(graph.nodes.find((n) => n.name === "StressTest")?.type).toBe("Map");

@@ -129,13 +129,10 @@ describe("rollout.capacity", () => {
     expect(load("rollout: {capacity: surge}").manifest?.rollout.capacity).toBe("surge");
   });
 
-  it("refuses constrained, with the reason, until the canary and the rollback carry it out", () => {
+  it("accepts constrained: CanaryStep shrinks the stable as the candidate grows, Rollback restores it first", () => {
     const { manifest, findings } = load("rollout: {capacity: constrained}");
-    expect(manifest).toBeUndefined();
-    expect(findings).toEqual([
-      expect.objectContaining({ code: "manifest.capacity-constrained-unbuilt", path: "rollout.capacity" }),
-    ]);
-    expect(findings[0]?.message).toContain("not carried out yet");
+    expect(findings).toEqual([]);
+    expect(manifest?.rollout.capacity).toBe("constrained");
   });
 
   it("refuses constrained with blue/green, which needs the candidate at full size beside the stable", () => {

@@ -63,10 +63,7 @@ describe("CanaryStep: the candidate's replicas follow its weight", () => {
   let state: ExecutionState;
   let v2: CandidateHandle;
   async function startV2(capacity: CapacityMode): Promise<void> {
-    state = await flow.registerGateway(await rolloutThroughGates(world, "v2", V2_MANIFEST("surge")), world);
-    // The manifest refuses constrained until Rollback restores the stable: the stage is given it directly.
-    const manifest = state.manifest;
-    if (manifest) state = { ...state, manifest: { ...manifest, rollout: { ...manifest.rollout, capacity } } };
+    state = await flow.registerGateway(await rolloutThroughGates(world, "v2", V2_MANIFEST(capacity)), world);
     v2 = state.candidate?.handle as CandidateHandle;
   }
 
@@ -198,5 +195,101 @@ describe("CanaryStep: the candidate's replicas follow its weight", () => {
     await expect(canaryStep(state, world)).rejects.toBeInstanceOf(RolledBack);
     expect(await world.serving.replicas(v1)).toMatchObject({ desired: 4 });
     expect(world.gateway.weightsOf(MODEL)).toEqual({ v1: 100 });
+  });
+});
+
+describe("Rollback after a constrained canary: the stable restored first", () => {
+  let world: CanaryWorld;
+  let v1: CandidateHandle;
+  let state: ExecutionState;
+  /** Every change, in order: scales, `route → v1` when traffic returns, and v1's ready replicas then. */
+  let calls: string[];
+  /** Looks at v1's replicas after its scale-up that still find one of them starting. */
+  let startingLooks: number;
+
+  beforeEach(async () => {
+    world = canaryWorld();
+    v1 = await releaseV1(world, 4);
+    state = await flow.registerGateway(
+      await rolloutThroughGates(world, "v2", V2_MANIFEST("constrained")),
+      world,
+    );
+    state = await flow.canaryStep(state, world);
+    state = await flow.canaryStep(state, world);
+    expect(await world.serving.replicas(v1)).toMatchObject({ desired: 3 });
+    calls = [];
+    startingLooks = 3;
+    const scale = world.serving.scale.bind(world.serving);
+    world.serving.scale = async (handle, replicas) => {
+      calls.push(`${handle.version} → ${replicas}`);
+      return scale(handle, replicas);
+    };
+    const replicas = world.serving.replicas.bind(world.serving);
+    world.serving.replicas = async (handle) => {
+      const count = await replicas(handle);
+      if (handle.version !== "v1" || count.desired < 4 || startingLooks === 0) return count;
+      startingLooks -= 1;
+      return { desired: count.desired, ready: count.desired - 1 };
+    };
+    const promote = world.gateway.promote.bind(world.gateway);
+    world.gateway.promote = async (model, version) => {
+      const ready = (await replicas(v1)).ready - (startingLooks > 0 ? 1 : 0);
+      calls.push(`route → ${version} (${ready} ready)`);
+      return promote(model, version);
+    };
+  });
+
+  const rollBackNow = () =>
+    rollback({ by: "command", command: "Rollback Requested", model: MODEL, requestedBy: "a tester" }, world);
+
+  it("scales the stable back to its recorded size and waits until it is ready before traffic returns, saying how long that took", async () => {
+    const outcome = await rollBackNow();
+    expect(calls).toEqual(["v1 → 4", "route → v1 (4 ready)", "v1 → autoscaled"]);
+    // Three looks found a replica starting, five seconds apart.
+    expect(outcome.reason).toContain(
+      "v1 serves 100% again — its 4 replicas restored first (rollout.capacity: constrained), ready 15 s after the scale: the rollback was slower by that much.",
+    );
+    expect(world.events.ofType("Model Rolled Back")[0]?.detail.data).toMatchObject({
+      restoredReplicas: { replicas: 4, ready: 4, seconds: 15 },
+    });
+    expect(world.gateway.weightsOf(MODEL)).toEqual({ v1: 100 });
+    const record = await world.store.get(MODEL);
+    expect(record?.capacity).toBeUndefined();
+  });
+
+  it("returns traffic after its bounded wait when the stable's replicas never come up, saying how many were ready", async () => {
+    startingLooks = Number.POSITIVE_INFINITY;
+    const outcome = await rollBackNow();
+    expect(calls.slice(0, 2)).toEqual(["v1 → 4", "route → v1 (3 ready)"]);
+    expect(outcome.reason).toContain("but only 3 were ready after 600 s, the longest a rollback waits");
+  });
+
+  it("restores the previous stable the same way during the watch, when it was scaled down to one", async () => {
+    state = await flow.canaryStep(state, world);
+    state = await flow.promote(state, world);
+    expect(await world.serving.replicas(v1)).toMatchObject({ desired: 1 });
+    calls.length = 0;
+    const outcome = await rollBackNow();
+    expect(calls.slice(0, 2)).toEqual(["v1 → 4", "route → v1 (4 ready)"]);
+    expect(outcome.reason).toContain(
+      "(the previous stable, kept warm) serves 100% again — its 4 replicas restored first",
+    );
+  });
+});
+
+describe("Rollback after a surge canary", () => {
+  it("has nothing to restore and says nothing about it", async () => {
+    const world = canaryWorld();
+    const v1 = await releaseV1(world, 4);
+    let state = await flow.registerGateway(
+      await rolloutThroughGates(world, "v2", V2_MANIFEST("surge")),
+      world,
+    );
+    state = await flow.canaryStep(state, world);
+    await flow.canaryStep(state, world);
+    const outcome = await rollback({ by: "command", command: "Rollback Requested", model: MODEL }, world);
+    expect(outcome.reason).not.toContain("restored");
+    expect(world.events.ofType("Model Rolled Back")[0]?.detail.data).not.toHaveProperty("restoredReplicas");
+    expect(await world.serving.replicas(v1)).toMatchObject({ desired: 4 });
   });
 });

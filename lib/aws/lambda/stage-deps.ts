@@ -5,6 +5,7 @@
 // the cluster's description are reused across invocations; each port that reaches a service is built on its
 // first use, so a function never touches what its stage does not call (nor needs the grants for it).
 
+import { setTimeout as delay } from "node:timers/promises";
 import type { StageDeps } from "../../pipeline/deps";
 import type { Alarms, Clock, Executions, Gateway, Hooks, Metrics, Registry, Serving } from "../../ports";
 import { CloudWatchAlarms } from "../cloudwatch-alarms";
@@ -72,7 +73,7 @@ const METRICS: Methods<Metrics> = {
 export function buildAwsStageDeps(env: LambdaEnvironment): StageDeps {
   const { config } = env;
   const objects = new S3ObjectStore({ bucket: env.bucket });
-  const clock: Clock = { now: () => new Date() };
+  const clock: Clock = { now: () => new Date(), sleep: (ms) => delay(ms) };
   // One connection for Serving and Gateway: the cluster is described once per container.
   let cluster: ClusterConnection | undefined;
   const connection = () =>

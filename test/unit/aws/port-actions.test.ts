@@ -382,7 +382,7 @@ const SCENARIOS: Scenarios = {
       },
     ],
   },
-  clock: { now: [async () => new FixedClock().now()] },
+  clock: { now: [async () => new FixedClock().now()], sleep: [async () => new FixedClock().sleep(1000)] },
   serving: {
     deploy: [
       () => {
