@@ -50,7 +50,15 @@ export default tseslint.config(
               message: "lib/core does no I/O.",
             },
             {
-              group: ["../aws/*", "../local/*", "../infra/*", "../pipeline/*"],
+              group: [
+                "**/ports",
+                "**/aws/**",
+                "**/local/**",
+                "**/infra/**",
+                "**/pipeline/**",
+                "**/cli/**",
+                "**/mcp/**",
+              ],
               message: "lib/core depends on nothing above it.",
             },
           ],

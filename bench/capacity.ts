@@ -19,8 +19,8 @@ import {
   type CapacityPlan,
   planCapacity,
   rollbackMoves,
-} from "../lib/core/capacity-plan";
-import { DEFAULT_STACK_CONFIG } from "../lib/core/config";
+} from "../lib/core/capacity/capacity-plan";
+import { DEFAULT_STACK_CONFIG } from "../lib/core/config/config";
 import { buildTinyLlamaGguf } from "../lib/examples/gguf-model";
 import { LocalGateway } from "../lib/local/gateway/local-gateway";
 import { LocalServing } from "../lib/local/local-serving";

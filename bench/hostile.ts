@@ -18,14 +18,14 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { MAX_GGUF_METADATA_ENTRIES, MAX_GGUF_TENSORS } from "../lib/core/gguf";
-import { MAX_MANIFEST_BYTES } from "../lib/core/manifest";
-import { MAX_JSON_FILE_BYTES } from "../lib/core/model-json-files";
+import { MAX_GGUF_METADATA_ENTRIES, MAX_GGUF_TENSORS } from "../lib/core/weights/gguf";
+import { MAX_MANIFEST_BYTES } from "../lib/core/manifest/manifest";
+import { MAX_JSON_FILE_BYTES } from "../lib/core/weights/model-json-files";
 import {
   MAX_SAFETENSORS_HEADER_BYTES,
   MAX_SAFETENSORS_NAME_CHARS,
   MAX_SAFETENSORS_TENSORS,
-} from "../lib/core/safetensors";
+} from "../lib/core/weights/safetensors";
 import { buildSafetensorsModel, type ModelFiles, writeModelFiles } from "../lib/examples/safetensors-model";
 import { FUNCTION_MEMORY_MB } from "../lib/infra/model-pipeline";
 import {

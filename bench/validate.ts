@@ -7,7 +7,7 @@
 import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_STACK_CONFIG } from "../lib/core/config";
+import { DEFAULT_STACK_CONFIG } from "../lib/core/config/config";
 import {
   CHATML_TEMPLATE,
   encodeSafetensorsHeader,

@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { logger } from "../lib/aws/lambda/powertools";
 import { stageHandler } from "../lib/aws/lambda/stage-handler";
-import type { TrafficWindows } from "../lib/core/traffic-window";
+import type { TrafficWindows } from "../lib/core/prometheus/traffic-window";
 import type { ProberTarget } from "../lib/ports";
 import { probeMinute, trafficWindowsFor } from "../lib/pipeline/probe";
 

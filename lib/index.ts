@@ -27,11 +27,15 @@ export type {
   ServingDefaults,
   StackConfig,
   Toleration,
-} from "./core/config";
-export type { FailureSignature } from "./core/failure-signatures";
-export type { ModelshipFunction, PipelineFunction, EventFunction } from "./core/pipeline-functions";
+} from "./core/config/config";
+export type { FailureSignature } from "./core/smoke/failure-signatures";
+export type {
+  ModelshipFunction,
+  PipelineFunction,
+  EventFunction,
+} from "./core/state-machine/pipeline-functions";
 
-export { parseManifest, type ParsedManifest } from "./core/manifest";
+export { parseManifest, type ParsedManifest } from "./core/manifest/manifest";
 export type {
   AlarmSources,
   AutoscalingMetric,
@@ -49,8 +53,8 @@ export type {
   Runtime,
   Slo,
   SmokePrompt,
-} from "./core/manifest-schema";
-export type { Finding, Severity } from "./core/findings";
+} from "./core/manifest/manifest-schema";
+export type { Finding, Severity } from "./core/findings/findings";
 
 export type {
   CommandDetailType,
@@ -58,4 +62,4 @@ export type {
   EventDetail,
   EventDetailOf,
   ModelshipEvent,
-} from "./core/events";
+} from "./core/events/events";

@@ -2,12 +2,12 @@
 // interfaces; lib/aws implements them on AWS and lib/local on one machine. Adapters are thin — the logic
 // lives once, in the stages and lib/core. A new need from the world becomes a method here, with both adapters.
 
-import type { AlarmMetricHistory, TimeSpan } from "./core/alarm-history";
-import type { AlarmSpec, AlarmState } from "./core/alarm-spec";
-import type { TrafficMetricName, TrafficSource } from "./core/canary-metrics";
-import type { CandidateHandle } from "./core/candidate";
-import type { ModelshipEvent } from "./core/events";
-import type { ResolvedScaling } from "./core/manifest-schema";
+import type { AlarmMetricHistory, TimeSpan } from "./core/alarms/alarm-history";
+import type { AlarmSpec, AlarmState } from "./core/alarms/alarm-spec";
+import type { Observation, TrafficPeriod } from "./core/alarms/canary-metrics";
+import type { CandidateHandle } from "./core/rollout/candidate";
+import type { ModelshipEvent } from "./core/events/events";
+import type { ResolvedScaling } from "./core/manifest/manifest-schema";
 import type {
   EndClaim,
   ExecutionInput,
@@ -15,11 +15,15 @@ import type {
   ModelRecord,
   RecordField,
   Transition,
-} from "./core/rollout";
-import type { Mirror } from "./core/shadow";
-import type { ShadowSamples } from "./core/shadow-samples";
-import type { Stickiness } from "./core/sticky-routing";
-import type { UnreadableEntry } from "./core/unreadable-entry";
+} from "./core/rollout/rollout";
+import type { Mirror } from "./core/traffic/shadow";
+import type { ShadowSamples } from "./core/traffic/shadow-samples";
+import type { RouteBackend, Variant } from "./core/traffic/route-slots";
+import type { Stickiness } from "./core/traffic/sticky-routing";
+import type { UnreadableEntry } from "./core/weights/unreadable-entry";
+
+// Domain types stages and adapters name through the ports; they live in lib/core, which imports nothing above it.
+export type { Observation, RouteBackend, TrafficPeriod, Variant };
 
 // ── ObjectStore: the bucket ──────────────────────────────────────────────────────────────────────────
 
@@ -202,7 +206,7 @@ export interface CandidateSpec {
   readonly weightBytes: number;
 }
 
-export type { CandidateHandle } from "./core/candidate";
+export type { CandidateHandle } from "./core/rollout/candidate";
 
 /** What an autoscaler follows: the manifest's `serving.autoscaling`, resolved. */
 export type AutoscalingSettings = Extract<ResolvedScaling, { kind: "autoscaling" }>;
@@ -315,21 +319,12 @@ export interface Serving {
 
 // ── Gateway: the model's route and weights ───────────────────────────────────────────────────────────
 
-export type Variant = "stable" | "candidate";
-
-export interface RouteBackend {
-  readonly variant: Variant;
-  readonly version: string;
-  readonly weight: number;
-  readonly handle: CandidateHandle;
-}
-
 export interface RouteState {
   readonly model: string;
   readonly backends: readonly RouteBackend[];
   /** The conversation key that keeps a request on one version while the split lasts (`rollout.stickiness`). */
   readonly stickiness?: Stickiness;
-  /** A shadow's mirror: a share of the stable's requests copied to the candidate (core/shadow.ts). */
+  /** A shadow's mirror: a share of the stable's requests copied to the candidate (core/traffic/shadow.ts). */
   readonly mirror?: Mirror;
 }
 
@@ -414,32 +409,6 @@ export interface Alarms {
   remove(names: readonly string[]): Promise<void>;
 }
 
-/** One probe or request observation, published as `Latency`, `Errors`, `Requests`. */
-export interface Observation {
-  readonly model: string;
-  readonly version: string;
-  readonly variant: Variant;
-  /** Absent when no request could be sent (the version could not be probed): then it is an error. */
-  readonly latencyMs?: number;
-  readonly error: boolean;
-  /** ISO timestamp. */
-  readonly at: string;
-}
-
-/**
- * One window of a version's real traffic (from the last scrape or query to `at`), as values of the
- * real-traffic metrics (lib/core/canary-metrics.ts); a metric the window has no value for is absent.
- */
-export interface TrafficPeriod {
-  readonly model: string;
-  readonly version: string;
-  readonly variant: Variant;
-  readonly source: TrafficSource;
-  /** ISO timestamp of the window's end. */
-  readonly at: string;
-  readonly values: Readonly<Partial<Record<TrafficMetricName, number>>>;
-}
-
 export interface ProberTarget {
   readonly model: string;
   readonly version: string;
@@ -465,7 +434,7 @@ export interface Metrics {
   stopProber(model: string, version: string): Promise<void>;
 }
 
-// ── Hooks: the user's own checks (core/hooks.ts) ─────────────────────────────────────────────────────────
+// ── Hooks: the user's own checks (core/gates/hooks.ts) ─────────────────────────────────────────────────────────
 
 export interface Hooks {
   /**

@@ -6,7 +6,7 @@
 
 import { rm } from "node:fs/promises";
 import { chromium } from "playwright-core";
-import type { ModelshipEvent } from "../lib/core/events";
+import type { ModelshipEvent } from "../lib/core/events/events";
 import { CHROMIUM_LAUNCH } from "../test/support/chromium";
 import { tinyAlarms, tinyControlPlane, tinyManifest, uploadTiny } from "../test/support/tiny-canary";
 

@@ -22,8 +22,8 @@ import {
   PutMetricAlarmCommand,
   type PutMetricAlarmInput,
 } from "@aws-sdk/client-cloudwatch";
-import { evaluationRangePeriods, summarizeEvaluation } from "../core/alarm-evaluation";
-import { type AlarmMetricHistory, historyPeriodSeconds, type TimeSpan } from "../core/alarm-history";
+import { evaluationRangePeriods, summarizeEvaluation } from "../core/alarms/alarm-evaluation";
+import { type AlarmMetricHistory, historyPeriodSeconds, type TimeSpan } from "../core/alarms/alarm-history";
 import type {
   AlarmEvaluation,
   AlarmSpec,
@@ -34,7 +34,7 @@ import type {
   MetricAlarmSpec,
   MetricId,
   TreatMissingData,
-} from "../core/alarm-spec";
+} from "../core/alarms/alarm-spec";
 import type { Alarms, Clock } from "../ports";
 import { asTransientWhenPassing } from "./transient-errors";
 

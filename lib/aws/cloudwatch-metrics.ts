@@ -1,6 +1,6 @@
 // The Metrics port on AWS. `publish` and `publishTraffic` write Embedded Metric Format records to stdout,
 // one JSON line each: in Lambda, CloudWatch Logs turns them into the probe's and real traffic's metrics the
-// alarms watch (lib/core/canary-metrics.ts), with no API call and no extra dimension. The prober runs on an EventBridge Scheduler schedule, one
+// alarms watch (lib/core/alarms/canary-metrics.ts), with no API call and no extra dimension. The prober runs on an EventBridge Scheduler schedule, one
 // per model version, with the ProberTarget as its input: a schedule fires at most once a minute, so each
 // invocation runs a minute of rounds `everySeconds` apart (probeMinute); rounds a minute or more apart get a
 // schedule of that many minutes. No flexible window and no retries (a late or repeated round measures
@@ -15,7 +15,7 @@ import {
   SchedulerClient,
   UpdateScheduleCommand,
 } from "@aws-sdk/client-scheduler";
-import { emfRecords, trafficEmfRecords } from "../core/emf";
+import { emfRecords, trafficEmfRecords } from "../core/alarms/emf";
 import type { Clock, Metrics, Observation, ProberTarget, TrafficPeriod } from "../ports";
 import { asTransientWhenPassing } from "./transient-errors";
 

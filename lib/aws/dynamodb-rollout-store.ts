@@ -7,7 +7,7 @@
 //   DEDUP#<key>  / DEDUP                           a de-duplication claim (expires through `ttl`)
 // The lock, the end claim and the de-duplication claims are conditional writes; a transition, the state
 // change it makes, the lock's release and the events it announces are one transaction, conditioned — for a
-// stage's write — on the rollout still owning the model (lib/core/rollout-ownership.ts). Throttling and server
+// stage's write — on the rollout still owning the model (lib/core/rollout/rollout-ownership.ts). Throttling and server
 // errors become `Transient`, so the state machine retries them.
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -21,9 +21,9 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { Transient } from "../core/errors";
-import type { ModelshipEvent } from "../core/events";
-import type { HookRun } from "../core/hooks";
+import { Transient } from "../core/rollout/errors";
+import type { ModelshipEvent } from "../core/events/events";
+import type { HookRun } from "../core/gates/hooks";
 import {
   type EndClaim,
   type LockHolder,
@@ -31,8 +31,8 @@ import {
   RECORD_FIELDS,
   type RolloutStatus,
   type Transition,
-} from "../core/rollout";
-import { mayWriteAs, ownershipLost, pendingEventId } from "../core/rollout-ownership";
+} from "../core/rollout/rollout";
+import { mayWriteAs, ownershipLost, pendingEventId } from "../core/rollout/rollout-ownership";
 import type {
   EndClaimResult,
   LockResult,

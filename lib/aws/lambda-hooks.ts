@@ -10,8 +10,8 @@ import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
-import type { HookFunction } from "../core/config";
-import { MAX_HOOK_ANSWER_BYTES } from "../core/hooks";
+import type { HookFunction } from "../core/config/config";
+import { MAX_HOOK_ANSWER_BYTES } from "../core/gates/hooks";
 import type { Hooks } from "../ports";
 import type { SigningCredentials } from "./eks/token";
 

@@ -10,13 +10,13 @@ import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { Agent, request } from "undici";
-import type { PrometheusEndpoint } from "../core/config";
+import type { PrometheusEndpoint } from "../core/config/config";
 import {
   MAX_ANSWER_BYTES,
   PrometheusQueryFailed,
   prometheusQueryRequest,
   readPrometheusAnswer,
-} from "../core/prometheus-query";
+} from "../core/prometheus/prometheus-query";
 import { describeNetworkError, readCappedText } from "../eval/http";
 import type { ClusterConnection } from "./eks/cluster";
 import type { SigningCredentials } from "./eks/token";

@@ -7,7 +7,7 @@
 // modelship serves the weights on EKS, and the API makes it optional for versioned packages.
 
 import { createHash } from "node:crypto";
-import { REGISTRY_METADATA_KEYS } from "../core/registry-package";
+import { REGISTRY_METADATA_KEYS } from "../core/rollout/registry-package";
 import {
   CreateModelPackageCommand,
   type CreateModelPackageInput,
@@ -21,7 +21,7 @@ import {
   UpdateModelPackageCommand,
   type UserContext,
 } from "@aws-sdk/client-sagemaker";
-import { GatewayFailed } from "../core/errors";
+import { GatewayFailed } from "../core/rollout/errors";
 import type { ApprovalStatus, Registry, RegistryEntry, RegistryVersion } from "../ports";
 import { asTransientWhenPassing, isTransientAwsError } from "./transient-errors";
 

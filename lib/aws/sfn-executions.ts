@@ -12,7 +12,7 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import type { ExecutionInput } from "../core/rollout";
+import type { ExecutionInput } from "../core/rollout/rollout";
 import type { Executions, StartedExecution } from "../ports";
 import { asTransientWhenPassing } from "./transient-errors";
 

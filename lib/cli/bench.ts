@@ -7,8 +7,8 @@
 // Exit codes: 0 measured, 1 bad input or the endpoint unreachable (or no request succeeded), 2 usage error.
 
 import { readFile, stat } from "node:fs/promises";
-import { DEFAULT_STACK_CONFIG } from "../core/config";
-import type { Slo } from "../core/manifest-schema";
+import { DEFAULT_STACK_CONFIG } from "../core/config/config";
+import type { Slo } from "../core/manifest/manifest-schema";
 import { type ProbeResult, probeEndpoint } from "../loadgen/endpoint-probe";
 import { LATENCY_METRICS, type LatencyMetric } from "../loadgen/histogram-set";
 import type { LoadPrompt } from "../loadgen/load-prompt";

@@ -2,7 +2,7 @@
 // command names (no control plane, an endpoint that does not answer, …), exits 1 with `✖ message` and a hint;
 // anything else is a bug and propagates. Commands throw these instead of printing and returning codes.
 
-import { terminalLines } from "../core/terminal-text";
+import { terminalLines } from "../core/text/terminal-text";
 
 /** The command line itself is wrong: exit 2, with the usage. */
 export class UsageError extends Error {}

@@ -12,7 +12,7 @@ import { AwsDoctorReads } from "../aws/doctor/aws-reads";
 import { KubernetesDoctorReads } from "../aws/doctor/kubernetes-reads";
 import { connectKubernetes } from "../aws/eks/cluster";
 import { eksTokenSource } from "../aws/eks/token";
-import { CLUSTER_SETTINGS_OUTPUT, parseClusterSettings } from "../core/cluster-settings";
+import { CLUSTER_SETTINGS_OUTPUT, parseClusterSettings } from "../core/config/cluster-settings";
 import { describeAwsFailure } from "./aws-cli";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";
 import { parseCommandLine } from "./command-line";

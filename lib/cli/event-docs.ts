@@ -2,8 +2,8 @@
 // `npm run schemas`, so the documentation lists exactly the fields the schemas describe; a test fails when
 // the committed page differs.
 
-import { eventDetailJsonSchemas } from "../core/event-json-schemas";
-import { EMITTED_DETAIL_TYPES } from "../core/events";
+import { eventDetailJsonSchemas } from "../core/events/event-json-schemas";
+import { EMITTED_DETAIL_TYPES } from "../core/events/events";
 import { packagePath } from "../package-files";
 
 type Node = {

@@ -7,9 +7,9 @@
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { ModelRecord } from "../core/rollout";
-import { MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN } from "../core/manifest-schema";
-import { whyVersionServes } from "../core/version-served";
+import type { ModelRecord } from "../core/rollout/rollout";
+import { MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN } from "../core/manifest/manifest-schema";
+import { whyVersionServes } from "../core/rollout/version-served";
 import { JsonFileRolloutStore } from "../local/json-rollout-store";
 import { LocalRegistry } from "../local/local-registry";
 import { localPaths } from "../local/runtime";

@@ -5,8 +5,8 @@
 // Schema's `default`s, themselves the stack config's, so a default shown here is the one that applies.
 
 import { Document, isScalar, stringify, visit } from "yaml";
-import { DEFAULT_STACK_CONFIG } from "../core/config";
-import { manifestJsonSchema } from "../core/manifest-json-schema";
+import { DEFAULT_STACK_CONFIG } from "../core/config/config";
+import { manifestJsonSchema } from "../core/manifest/manifest-json-schema";
 import type { ValidationReport } from "../pipeline/validate";
 
 const WIDTH = 110;

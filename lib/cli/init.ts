@@ -9,7 +9,7 @@
 
 import { stat, writeFile } from "node:fs/promises";
 import { basename, join, relative, resolve, sep } from "node:path";
-import { DEFAULT_STACK_CONFIG } from "../core/config";
+import { DEFAULT_STACK_CONFIG } from "../core/config/config";
 import { FolderObjectStore } from "../local/folder-object-store";
 import { validateModel } from "../pipeline/validate";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";

@@ -3,8 +3,8 @@
 // generated from the zod schemas; `npm run schemas` writes them and a test fails when the committed copies
 // differ from what the code generates.
 
-import { eventDetailJsonSchemas } from "../core/event-json-schemas";
-import { manifestJsonSchema } from "../core/manifest-json-schema";
+import { eventDetailJsonSchemas } from "../core/events/event-json-schemas";
+import { manifestJsonSchema } from "../core/manifest/manifest-json-schema";
 import { packagePath } from "../package-files";
 
 /** The package's schemas folder, next to lib/ in a checkout and in the installed package. */

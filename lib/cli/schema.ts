@@ -3,7 +3,7 @@
 
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { manifestJsonSchema } from "../core/manifest-json-schema";
+import { manifestJsonSchema } from "../core/manifest/manifest-json-schema";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";
 import { parseCommandLine } from "./command-line";
 import { schemaText } from "./schema-files";

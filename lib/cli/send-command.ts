@@ -5,9 +5,9 @@
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { hostname, userInfo } from "node:os";
 import { DynamoRolloutStore } from "../aws/dynamodb-rollout-store";
-import { COMMAND_SOURCES } from "../core/events";
-import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
-import { suggestNearest } from "../core/suggest";
+import { COMMAND_SOURCES } from "../core/events/events";
+import { MODEL_NAME_PATTERN } from "../core/manifest/manifest-schema";
+import { suggestNearest } from "../core/findings/suggest";
 import type { CommandName } from "../pipeline/commands";
 import { resolve } from "node:path";
 import { ControlPlaneClient, ControlPlaneRefused } from "../local/control-plane-client";

@@ -7,13 +7,13 @@
 // without data and how they count) and its latest value next to its threshold, each hook the rollout ran
 // (gates.hooks: result, reason, time, calls), and the last transition.
 
-import type { AlarmEvaluation, AlarmState, TreatMissingData } from "../core/alarm-spec";
-import { alarmWatches } from "../core/canary-alarms";
-import { describeShadowProgress } from "../core/shadow";
-import { describeHookRun } from "../core/hooks";
-import { describeStickiness } from "../core/sticky-routing";
-import type { ModelRecord, ServingVersion } from "../core/rollout";
-import { terminalText } from "../core/terminal-text";
+import type { AlarmEvaluation, AlarmState, TreatMissingData } from "../core/alarms/alarm-spec";
+import { alarmWatches } from "../core/alarms/canary-alarms";
+import { describeShadowProgress } from "../core/traffic/shadow";
+import { describeHookRun } from "../core/gates/hooks";
+import { describeStickiness } from "../core/traffic/sticky-routing";
+import type { ModelRecord, ServingVersion } from "../core/rollout/rollout";
+import { terminalText } from "../core/text/terminal-text";
 import { describeFault, type Fault } from "../local/gateway/fault-injection";
 import type { ReplicaStatus } from "../local/local-serving";
 import type { RouteState } from "../ports";

@@ -4,7 +4,7 @@
 // other under a time line, so a log of a watch reads as one. A look that is refused — the control plane
 // stopped, AWS said no — is shown in the frame and the watch goes on; Ctrl-C ends it.
 
-import { terminalLines } from "../core/terminal-text";
+import { terminalLines } from "../core/text/terminal-text";
 
 export const DEFAULT_WATCH_SECONDS = 2;
 

@@ -4,8 +4,8 @@
 
 import { CloudWatchAlarms } from "../aws/cloudwatch-alarms";
 import { DynamoRolloutStore } from "../aws/dynamodb-rollout-store";
-import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
-import { type ModelRecord, recordForDisplay } from "../core/rollout";
+import { MODEL_NAME_PATTERN } from "../core/manifest/manifest-schema";
+import { type ModelRecord, recordForDisplay } from "../core/rollout/rollout";
 import type { Alarms } from "../ports";
 import { CLI_ENVIRONMENT, describeAwsFailure, STACK_OUTPUTS_HINT } from "./aws-cli";
 import { resolve } from "node:path";
@@ -15,7 +15,7 @@ import { NoControlPlane } from "../local/control-plane-file";
 import { formatModelStatus, formatReplicas, formatRoute, type ModelStatus } from "./status-report";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";
 import { parseCommandLine } from "./command-line";
-import { suggestNearest } from "../core/suggest";
+import { suggestNearest } from "../core/findings/suggest";
 import { DEFAULT_WATCH_SECONDS, watchStatus } from "./status-watch";
 
 const USAGE = `Usage: modelship status [model] [--json | --watch [--every SECONDS]] [--table NAME]

@@ -4,7 +4,7 @@
 
 import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher } from "undici";
-import { clipText } from "../core/clip-text";
+import { clipText } from "../core/text/clip-text";
 import type { Endpoint } from "../ports";
 
 /** A server's error message is kept to this many characters, cut at a word. */

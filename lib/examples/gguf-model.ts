@@ -4,7 +4,7 @@
 // tokens, a ChatML chat template, norm weights of 1 and a separate output matrix at about 3/sqrt(embd)
 // scale (a tied one makes sampling collapse to one token). Deterministic: the same seed gives the same bytes.
 
-import { type GgufSpec, type GgufTensorSpec, type GgufValue, writeGguf } from "../core/gguf-writer";
+import { type GgufSpec, type GgufTensorSpec, type GgufValue, writeGguf } from "../core/weights/gguf-writer";
 import { seededRandom } from "./seeded-random";
 
 interface TinyLlamaOptions {

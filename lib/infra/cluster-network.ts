@@ -11,8 +11,8 @@ import { Annotations } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { Construct } from "constructs";
-import type { ServingConfig } from "../core/config";
-import type { ModelshipFunction } from "../core/pipeline-functions";
+import type { ServingConfig } from "../core/config/config";
+import type { ModelshipFunction } from "../core/state-machine/pipeline-functions";
 import { FUNCTION_PORT_USE } from "../pipeline/function-port-use";
 import { type Grant, needsOf } from "./function-access";
 

@@ -6,8 +6,8 @@
 // file also makes those Roles and RoleBindings (docs/eks.md shows them; a test keeps the two equal).
 
 import { KUBERNETES_ACCESS, type KubernetesAccess } from "../aws/port-actions";
-import type { StackConfig } from "../core/config";
-import type { ModelshipFunction } from "../core/pipeline-functions";
+import type { StackConfig } from "../core/config/config";
+import type { ModelshipFunction } from "../core/state-machine/pipeline-functions";
 import { FUNCTION_PORT_USE } from "../pipeline/function-port-use";
 import { usedMembers } from "../pipeline/port-use";
 

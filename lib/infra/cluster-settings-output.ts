@@ -1,12 +1,12 @@
-// The `ClusterSettings` stack output: what `modelship doctor` checks a cluster against (lib/core/cluster-settings.ts
+// The `ClusterSettings` stack output: what `modelship doctor` checks a cluster against (lib/core/config/cluster-settings.ts
 // says what it holds). One output of JSON rather than one per value: the checks need a dozen values and the
 // access of up to fourteen functions. It is not exported (an export's value is capped at 1,024 characters:
 // aws-cloudformation/cloudformation-coverage-roadmap#685); a plain output's is not, and this one is about 2 KB.
 
 import { CfnOutput, Stack } from "aws-cdk-lib";
 import type { Construct } from "constructs";
-import { CLUSTER_SETTINGS_OUTPUT, type FunctionClusterAccess } from "../core/cluster-settings";
-import type { ModelshipFunction } from "../core/pipeline-functions";
+import { CLUSTER_SETTINGS_OUTPUT, type FunctionClusterAccess } from "../core/config/cluster-settings";
+import type { ModelshipFunction } from "../core/state-machine/pipeline-functions";
 import { clusterAccessOf } from "./cluster-roles";
 import type { ModelPipeline } from "./model-pipeline";
 

@@ -1,11 +1,11 @@
 // The EventBridge schema registry of a pipeline's events (`publishEventSchemas`): one schema per detail-type
-// modelship emits, generated from the zod schemas of core/events.ts — the same as schemas/events/ in the
+// modelship emits, generated from the zod schemas of core/events/events.ts — the same as schemas/events/ in the
 // package — so a team can download code bindings for them from the registry (console, SAM, the Toolkits).
 
 import * as eventschemas from "aws-cdk-lib/aws-eventschemas";
 import type { Construct } from "constructs";
-import { eventRegistrySchema, eventSchemaName } from "../core/event-json-schemas";
-import { EMITTED_DETAIL_TYPES, EVENT_SOURCE } from "../core/events";
+import { eventRegistrySchema, eventSchemaName } from "../core/events/event-json-schemas";
+import { EMITTED_DETAIL_TYPES, EVENT_SOURCE } from "../core/events/events";
 
 /**
  * The OpenAPI document's `info.version`. The registry versions a schema itself on every change of its

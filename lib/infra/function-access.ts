@@ -9,7 +9,7 @@ import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { type IamAction, PORT_ACTIONS, SERVING_BUCKET_AREA } from "../aws/port-actions";
-import type { ModelshipFunction } from "../core/pipeline-functions";
+import type { ModelshipFunction } from "../core/state-machine/pipeline-functions";
 import { FUNCTION_PORT_USE } from "../pipeline/function-port-use";
 import { type BucketArea, type PortName, type PortUse, usedMembers } from "../pipeline/port-use";
 

@@ -32,8 +32,8 @@ import type {
   ManifestDefaults,
   ServingConfig,
   StackConfig,
-} from "../core/config";
-import { formatFinding } from "../core/findings";
+} from "../core/config/config";
+import { formatFinding } from "../core/findings/findings";
 import {
   type EventFunction,
   functionFileName,
@@ -41,9 +41,9 @@ import {
   PIPELINE_FUNCTIONS,
   type PipelineFunction,
   substitutionKey,
-} from "../core/pipeline-functions";
-import { resolveStackConfig } from "../core/stack-config";
-import { COMMAND_DETAIL_TYPES, COMMAND_SOURCES, type CommandDetailType } from "../core/events";
+} from "../core/state-machine/pipeline-functions";
+import { resolveStackConfig } from "../core/config/stack-config";
+import { COMMAND_DETAIL_TYPES, COMMAND_SOURCES, type CommandDetailType } from "../core/events/events";
 import { REGISTRY_STATE_CHANGE } from "../pipeline/commands";
 import { LAMBDA_ENVIRONMENT } from "../aws/lambda/environment";
 import { clusterAccessOf } from "./cluster-roles";

@@ -2,7 +2,7 @@
 // outcome, how long each stage takes, each version's latency, errors and TTFT (from the prober and from real
 // traffic) against the stack's default alarm thresholds, the canary's weight changes and the rollbacks with
 // their reasons. Models and versions come and go with each upload, so the version widgets are SEARCH
-// expressions over the canary metrics' exact dimension set (lib/core/canary-metrics.ts), not a fixed list;
+// expressions over the canary metrics' exact dimension set (lib/core/alarms/canary-metrics.ts), not a fixed list;
 // the weight and rollback widgets are Logs Insights queries over the fields the stage handlers log
 // (lib/aws/lambda/stage-outcome.ts: `stage`, `weight`, `step`, `steps`, `reason`; rollout-context.ts: `model`,
 // `version`, `rolloutId`).
@@ -12,8 +12,12 @@ import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
-import { CANARY_DIMENSION_KEYS, type CanaryMetricName, type MetricSource } from "../core/canary-metrics";
-import type { StackConfig } from "../core/config";
+import {
+  CANARY_DIMENSION_KEYS,
+  type CanaryMetricName,
+  type MetricSource,
+} from "../core/alarms/canary-metrics";
+import type { StackConfig } from "../core/config/config";
 
 export interface PipelineDashboardProps {
   /** The dashboard's name, unique in the account and region. */

@@ -40,7 +40,7 @@ export function readPipelineDefinition(
     problems.push(
       `it uses substitutions the app does not provide: ${unknown.map((p) => "${" + p + "}").join(", ")}. ` +
         `The app provides ${substitutions.map((p) => "${" + p + "}").join(", ")}; ` +
-        "fix the name, or add the function to PIPELINE_FUNCTIONS (lib/core/pipeline-functions.ts).",
+        "fix the name, or add the function to PIPELINE_FUNCTIONS (lib/core/state-machine/pipeline-functions.ts).",
     );
   }
   const taskTimeoutSeconds = new Map<string, number>();

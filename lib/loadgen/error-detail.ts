@@ -2,7 +2,7 @@
 // `error.message`, else the body's start) or the network's reason, kept short — cut at a word, never in one,
 // so an example in a summary still reads as the server's sentence.
 
-import { clipText } from "../core/clip-text";
+import { clipText } from "../core/text/clip-text";
 
 /** The most characters of one failure's detail a result keeps. */
 export const DETAIL_CHARS = 200;

@@ -1,7 +1,7 @@
 // A prompt the load generator sends: chat messages and their length in approximate tokens, which stands in
 // for the server's `usage.prompt_tokens` when the server sends no usage.
 
-import type { ChatMessage } from "../core/manifest-schema";
+import type { ChatMessage } from "../core/manifest/manifest-schema";
 
 export interface LoadPrompt {
   readonly messages: readonly ChatMessage[];

@@ -3,7 +3,7 @@
 // ran side by side merge exactly; one read back from JSON is checked before it is trusted.
 
 import { z } from "zod";
-import type { Slo } from "../core/manifest-schema";
+import type { Slo } from "../core/manifest/manifest-schema";
 import { HistogramSet, HistogramSetInvalid } from "./histogram-set";
 import { mergeTimelines, type ThroughputTimeline } from "./throughput-timeline";
 

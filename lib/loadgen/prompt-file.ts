@@ -3,7 +3,7 @@
 // `answer` …) are ignored, so an eval suite doubles as a prompt set. Blank lines are skipped. Every bad
 // line is reported with its number, all at once.
 
-import { chatMessageSchema } from "../core/manifest-schema";
+import { chatMessageSchema } from "../core/manifest/manifest-schema";
 import { estimateTokens, type LoadPrompt } from "./load-prompt";
 
 export interface PromptLineProblem {

@@ -7,7 +7,7 @@
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { Pool } from "undici";
-import type { Slo } from "../core/manifest-schema";
+import type { Slo } from "../core/manifest/manifest-schema";
 import { arrivalTimes, RunPlan, type Admission } from "./arrival-schedule";
 import { openAiRoute } from "./endpoint-url";
 import { networkErrorMessage, serverErrorMessage } from "./error-detail";

@@ -7,7 +7,7 @@
 // (`reasoning_content`, or `reasoning` in newer vLLM), never a role-only chunk; output tokens come from the
 // server's `usage` when it sends one, else they are the content chunks counted.
 
-import { clipText } from "../core/clip-text";
+import { clipText } from "../core/text/clip-text";
 import { DETAIL_CHARS } from "./error-detail";
 import type { CompletedRequest, FailedRequest } from "./request-record";
 

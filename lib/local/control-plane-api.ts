@@ -13,9 +13,9 @@
 // control plane use.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AlarmState } from "../core/alarm-spec";
-import { parseManifestKey } from "../core/keys";
-import { type ModelRecord, recordForDisplay } from "../core/rollout";
+import type { AlarmState } from "../core/alarms/alarm-spec";
+import { parseManifestKey } from "../core/rollout/keys";
+import { type ModelRecord, recordForDisplay } from "../core/rollout/rollout";
 import { COMMAND_NAMES, type CommandName, handleCommand, type CommandOutcome } from "../pipeline/commands";
 import type { StageDeps } from "../pipeline/deps";
 import type { StartOutcome } from "../pipeline/start";

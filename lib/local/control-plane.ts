@@ -8,8 +8,8 @@
 
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import type { ModelshipEvent } from "../core/events";
-import { parseManifestKey } from "../core/keys";
+import type { ModelshipEvent } from "../core/events/events";
+import { parseManifestKey } from "../core/rollout/keys";
 import { handleCommand } from "../pipeline/commands";
 import { recordedTransition } from "../pipeline/rollout-record";
 import { start, type StartOutcome } from "../pipeline/start";

@@ -4,7 +4,7 @@
 // from the start of the journal (the readiness loop of a slow server can make many), and the follower is told
 // how many.
 
-import type { ModelshipEvent } from "../core/events";
+import type { ModelshipEvent } from "../core/events/events";
 import type { ExecutionResult, StateTransition } from "./executor";
 
 export type JournalEntry =

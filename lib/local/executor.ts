@@ -14,7 +14,7 @@
 import { readFile } from "node:fs/promises";
 import { ExecutionError, ExecutionTimeoutError, StateMachine } from "aws-local-stepfunctions";
 import type { StateMachineDefinition } from "aws-local-stepfunctions";
-import type { CaughtError } from "../core/errors";
+import type { CaughtError } from "../core/rollout/errors";
 import { PACKAGE_ROOT } from "../package-files";
 import { LocalTaskTokens } from "./task-tokens";
 import {
@@ -22,7 +22,7 @@ import {
   functionFileName,
   substitutionKey,
   type PipelineFunction,
-} from "../core/pipeline-functions";
+} from "../core/state-machine/pipeline-functions";
 
 export const PIPELINE_DEFINITION = new URL("statemachines/pipeline.asl.json", PACKAGE_ROOT);
 

@@ -26,7 +26,7 @@ import { createHash } from "node:crypto";
 import { constants, type Stats } from "node:fs";
 import { type FileHandle, lstat, mkdir, open, readdir, readlink, realpath, stat } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { type UnreadableEntry, unreadableEntryFinding } from "../core/unreadable-entry";
+import { type UnreadableEntry, unreadableEntryFinding } from "../core/weights/unreadable-entry";
 import type { ObjectInfo, ObjectStore, ObjectVersion } from "../ports";
 import { isAtomicWriteTempName, writeFileAtomic } from "./atomic-write";
 

@@ -6,15 +6,15 @@
 // reported and never overwritten.
 
 import { readFile } from "node:fs/promises";
-import type { ModelshipEvent } from "../core/events";
+import type { ModelshipEvent } from "../core/events/events";
 import {
   type EndClaim,
   type LockHolder,
   type ModelRecord,
   RECORD_FIELDS,
   type Transition,
-} from "../core/rollout";
-import { mayWriteAs, ownershipLost, pendingEventId } from "../core/rollout-ownership";
+} from "../core/rollout/rollout";
+import { mayWriteAs, ownershipLost, pendingEventId } from "../core/rollout/rollout-ownership";
 import type {
   EndClaimResult,
   LockResult,

@@ -4,7 +4,12 @@
 
 import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { EVENT_SOURCE, type EmittedDetailType, type EventDetail, type ModelshipEvent } from "../core/events";
+import {
+  EVENT_SOURCE,
+  type EmittedDetailType,
+  type EventDetail,
+  type ModelshipEvent,
+} from "../core/events/events";
 import type { Events } from "../ports";
 
 /** One line of the events file. */

@@ -1,13 +1,13 @@
 // The Alarms port on this machine: the same specs the AWS adapter sends to PutMetricAlarm, kept in an
-// AlarmBook (lib/core/alarm-evaluator.ts) over the local metric series and evaluated in-process with
+// AlarmBook (lib/core/alarms/alarm-evaluator.ts) over the local metric series and evaluated in-process with
 // CloudWatch's semantics. A loop re-evaluates every alarm on a short interval and, for each alarm named
 // with the pipeline's alarm prefix (`modelship-*` by default) that goes into ALARM, calls `onAlarm` once per transition — as the EventBridge rule on
 // `CloudWatch Alarm State Change` calls the Rollback function on AWS. A failing `onAlarm` is logged; the loop
 // goes on. Its timer is unref'ed; `close()` stops it and waits for the `onAlarm` calls in flight.
 
-import type { AlarmMetricHistory, TimeSpan } from "../core/alarm-history";
-import type { AlarmSpec, AlarmState } from "../core/alarm-spec";
-import type { AlarmBook } from "../core/alarm-evaluator";
+import type { AlarmMetricHistory, TimeSpan } from "../core/alarms/alarm-history";
+import type { AlarmSpec, AlarmState } from "../core/alarms/alarm-spec";
+import type { AlarmBook } from "../core/alarms/alarm-evaluator";
 import type { Alarms } from "../ports";
 
 /** The alarms whose ALARM starts a rollback, unless told otherwise: the prefix the EventBridge rule matches on AWS. */

@@ -2,7 +2,7 @@
 // and keeps them by id. As on Step Functions, a name is one execution: starting the same name again (a
 // duplicate delivery of the same upload) returns the execution already started and runs nothing.
 
-import type { ExecutionInput } from "../core/rollout";
+import type { ExecutionInput } from "../core/rollout/rollout";
 import type { Executions, StartedExecution } from "../ports";
 import type { ExecutionResult, LocalExecutor, StateTransition } from "./executor";
 

@@ -10,8 +10,8 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { HookFunction } from "../core/config";
-import { MAX_HOOK_ANSWER_BYTES } from "../core/hooks";
+import type { HookFunction } from "../core/config/config";
+import { MAX_HOOK_ANSWER_BYTES } from "../core/gates/hooks";
 import type { Hooks } from "../ports";
 import { reapOnExit } from "./child-reaper";
 

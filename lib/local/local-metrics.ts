@@ -1,21 +1,21 @@
 // The Metrics port on this machine: observations and windows of real traffic go into the in-process
-// MetricSeries the local alarms read (as the metrics CloudWatch gets on AWS, lib/core/canary-metrics.ts), and the
+// MetricSeries the local alarms read (as the metrics CloudWatch gets on AWS, lib/core/alarms/canary-metrics.ts), and the
 // prober — an EventBridge Scheduler rate on AWS — is a timer per model version that runs a probe round at
 // once and then every `everySeconds`. A round still running when the next is due is not doubled; a round
 // that fails is logged and the next one runs as planned. Timers are unref'ed: a prober never keeps the
 // process alive. `close()` stops every prober and waits for the rounds in flight.
 
 import { request } from "undici";
-import type { PrometheusEndpoint } from "../core/config";
-import type { MetricSeries } from "../core/metric-series";
+import type { PrometheusEndpoint } from "../core/config/config";
+import type { MetricSeries } from "../core/alarms/metric-series";
 import {
   MAX_ANSWER_BYTES,
   PrometheusQueryFailed,
   prometheusQueryRequest,
   readPrometheusAnswer,
-} from "../core/prometheus-query";
+} from "../core/prometheus/prometheus-query";
 import { describeNetworkError, readCappedText } from "../eval/http";
-import { type MetricSample, observationSamples, trafficSamples } from "../core/canary-metrics";
+import { type MetricSample, observationSamples, trafficSamples } from "../core/alarms/canary-metrics";
 import type { Metrics, Observation, ProberTarget, TrafficPeriod } from "../ports";
 
 export interface LocalMetricsOptions {

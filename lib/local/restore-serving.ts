@@ -5,7 +5,7 @@
 // gateway's route and the record point at the new server. What cannot be restarted is said, not hidden.
 
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ServingVersion } from "../core/rollout";
+import type { ServingVersion } from "../core/rollout/rollout";
 import type { CandidateHandle } from "../ports";
 import type { StageDeps } from "../pipeline/deps";
 import { rollback } from "../pipeline/rollback";

@@ -1,7 +1,7 @@
 // The canary's alarms in sentences: which alarm fired, with its metric value next to its threshold (the
 // reason a rollback records and a user reads), and a one-line status of every alarm for CheckCanary.
 
-import type { AlarmState } from "../core/alarm-spec";
+import type { AlarmState } from "../core/alarms/alarm-spec";
 
 /** Alarms in ALARM: metric alarms (they carry the value and threshold) before the composites over them. */
 function firingAlarms(states: readonly AlarmState[]): AlarmState[] {

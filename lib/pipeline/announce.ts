@@ -3,7 +3,7 @@
 // for the transition that ends a rollout — and again when a retry finds its work already recorded, so an
 // event is never lost between a write and a failed emit (it may be repeated: events are at-least-once).
 
-import type { ModelRecord } from "../core/rollout";
+import type { ModelRecord } from "../core/rollout/rollout";
 import { type DepsUsing, portUse } from "./port-use";
 import { recordedTransition } from "./rollout-record";
 

@@ -5,10 +5,10 @@
 // that exists is updated, a prober that runs keeps running), so a retried stage arms nothing twice; both are
 // fenced, so a rollout rolled back meanwhile is left with neither.
 
-import { type CanaryAlarms, canaryAlarmSpecs } from "../core/canary-alarms";
-import { trafficSourceOf } from "../core/config";
-import type { ResolvedManifest } from "../core/manifest-schema";
-import type { RolloutIdentity } from "../core/rollout";
+import { type CanaryAlarms, canaryAlarmSpecs } from "../core/alarms/canary-alarms";
+import { trafficSourceOf } from "../core/config/config";
+import type { ResolvedManifest } from "../core/manifest/manifest-schema";
+import type { RolloutIdentity } from "../core/rollout/rollout";
 import type { StageDeps } from "./deps";
 import { type DepsUsing, portUse } from "./port-use";
 import type { RolloutFence } from "./rollout-fence";

@@ -12,16 +12,16 @@
 // transitions as the canary's steps. The capacity itself is recorded with the step's first write, which always
 // comes before the stable gives up a replica.
 
-import { type CapacityStep, planCapacity } from "../core/capacity-plan";
-import type { ResolvedManifest } from "../core/manifest-schema";
+import { type CapacityStep, planCapacity } from "../core/capacity/capacity-plan";
+import type { ResolvedManifest } from "../core/manifest/manifest-schema";
 import type {
   CapacityRecord,
   ModelRecord,
   RolloutIdentity,
   RolloutPlan,
   ServingVersion,
-} from "../core/rollout";
-import { canaryWeights } from "../core/canary-policy";
+} from "../core/rollout/rollout";
+import { canaryWeights } from "../core/traffic/canary-policy";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { FENCE_USES, type RolloutFence } from "./rollout-fence";
 import { ROUTE_UNDO_USES, routeUndo, SCALE_UNDO_USES, scaleUndo } from "./stage-undos";

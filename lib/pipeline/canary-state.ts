@@ -2,8 +2,8 @@
 // `$.canary` from the previous CanaryStep (lib/pipeline/flow-state.ts) — checked, because the state crossed
 // a JSON boundary: a missing key is a broken flow, and the error names the stage and the key.
 
-import type { ResolvedManifest } from "../core/manifest-schema";
-import type { ExecutionState, RolloutPlan } from "../core/rollout";
+import type { ResolvedManifest } from "../core/manifest/manifest-schema";
+import type { ExecutionState, RolloutPlan } from "../core/rollout/rollout";
 import type { CanaryProgress } from "./flow-state";
 
 export function planAndManifest(

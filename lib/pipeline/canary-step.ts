@@ -12,10 +12,10 @@
 // finds itself recorded and announced does nothing; one that finds its event still pending makes the same
 // (idempotent) changes again and announces it.
 
-import { canaryWeights, nextCanaryStep } from "../core/canary-policy";
-import { CandidateTimeout } from "../core/errors";
-import { describeStickiness } from "../core/sticky-routing";
-import type { CanaryPosition, ExecutionState, ModelRecord, RolloutPlan } from "../core/rollout";
+import { canaryWeights, nextCanaryStep } from "../core/traffic/canary-policy";
+import { CandidateTimeout } from "../core/rollout/errors";
+import { describeStickiness } from "../core/traffic/sticky-routing";
+import type { CanaryPosition, ExecutionState, ModelRecord, RolloutPlan } from "../core/rollout/rollout";
 import {
   CANARY_CAPACITY_USES,
   CANARY_SCALING_STAGE,

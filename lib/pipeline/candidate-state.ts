@@ -2,7 +2,7 @@
 // DeployCandidate. The state crossed a JSON boundary, so its shape is checked, not assumed: a state that
 // lacks the handle is a broken flow, and the error says which state and key.
 
-import type { ExecutionState } from "../core/rollout";
+import type { ExecutionState } from "../core/rollout/rollout";
 import type { CandidateHandle, CandidateStatus } from "../ports";
 import type { CandidateProgress } from "./flow-state";
 

@@ -5,10 +5,10 @@
 // handle the readiness loop, the gates and Cleanup use.
 // Idempotent: Serving.deploy adopts a candidate that exists, so a retried deploy never starts a second one.
 
-import type { StackConfig } from "../core/config";
-import type { ResolvedManifest } from "../core/manifest-schema";
-import type { ExecutionState, RolloutIdentity, ValidationSummary } from "../core/rollout";
-import { chooseServing } from "../core/serving-choice";
+import type { StackConfig } from "../core/config/config";
+import type { ResolvedManifest } from "../core/manifest/manifest-schema";
+import type { ExecutionState, RolloutIdentity, ValidationSummary } from "../core/rollout/rollout";
+import { chooseServing } from "../core/weights/serving-choice";
 import type { CandidateHandle, CandidateSpec } from "../ports";
 import type { StageDeps } from "./deps";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";

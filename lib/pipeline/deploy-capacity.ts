@@ -7,11 +7,11 @@
 // The stable's GPUs per replica are taken to be the candidate's (its GPU plan is an earlier rollout's); the
 // check says so in its reason.
 
-import { candidateReplicasAt, planCapacity } from "../core/capacity-plan";
-import { InsufficientCapacity } from "../core/errors";
-import { baseReplicas, DEFAULT_SCALING } from "../core/manifest-capacity";
-import type { ResolvedManifest } from "../core/manifest-schema";
-import type { RolloutIdentity } from "../core/rollout";
+import { candidateReplicasAt, planCapacity } from "../core/capacity/capacity-plan";
+import { InsufficientCapacity } from "../core/rollout/errors";
+import { baseReplicas, DEFAULT_SCALING } from "../core/manifest/manifest-capacity";
+import type { ResolvedManifest } from "../core/manifest/manifest-schema";
+import type { RolloutIdentity } from "../core/rollout/rollout";
 import type { AutoscalerChoice, CandidateHandle, CapacityCheck } from "../ports";
 import { type DepsUsing, portUse } from "./port-use";
 

@@ -1,7 +1,7 @@
 // What a stage function is given: the ports (lib/ports.ts) and the stack config. Each stage names the
 // subset it uses (`Pick<StageDeps, "objects" | "store">`), so a test builds only what the stage needs.
 
-import type { StackConfig } from "../core/config";
+import type { StackConfig } from "../core/config/config";
 import type {
   Alarms,
   Clock,

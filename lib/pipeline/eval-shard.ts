@@ -8,9 +8,9 @@
 import { isBuiltInSuite, suiteFileKey } from "../core/eval/eval-plan";
 import type { ShardRef, ShardSummary } from "../core/eval/eval-results";
 import { shardItems } from "../core/eval/shard";
-import { EvalFailed, Transient } from "../core/errors";
-import { hasErrors } from "../core/findings";
-import type { EvalShardPlan, RolloutIdentity } from "../core/rollout";
+import { EvalFailed, Transient } from "../core/rollout/errors";
+import { hasErrors } from "../core/findings/findings";
+import type { EvalShardPlan, RolloutIdentity } from "../core/rollout/rollout";
 import { checkEndpoint } from "../eval/endpoint-check";
 import type { RetryPolicy } from "../eval/backoff";
 import { DEFAULT_CONCURRENCY, DEFAULT_ITEM_TIMEOUT_MS, runEvalItems } from "../eval/run-eval";

@@ -1,8 +1,8 @@
 // Builds the events stages emit, so every one carries the same identifying fields (model, version,
 // rolloutId, executionArn, stage) that users' EventBridge rules match on, and the rest of its detail-type's
-// schema (core/events.ts): a field the published schema does not describe does not compile.
+// schema (core/events/events.ts): a field the published schema does not describe does not compile.
 
-import type { EmittedDetailType, EventDetailOf, ModelshipEvent } from "../core/events";
+import type { EmittedDetailType, EventDetailOf, ModelshipEvent } from "../core/events/events";
 import type { Clock } from "../ports";
 
 /** Who the event is about: the rollout's identity, or what is known of it before one exists. */

@@ -2,8 +2,8 @@
 // durations, Map items, Fail causes — and so the shapes the stages on either side of them must return.
 // A stage returning something else breaks the flow, not just a type: keep these and the ASL in step.
 
-import type { ResolvedStressGate } from "../core/manifest-schema";
-import type { EvalShardPlan, RolloutIdentity, RolloutPlan, StressPromptSet } from "../core/rollout";
+import type { ResolvedStressGate } from "../core/manifest/manifest-schema";
+import type { EvalShardPlan, RolloutIdentity, RolloutPlan, StressPromptSet } from "../core/rollout/rollout";
 import type { CandidateHandle, CandidateStatus } from "../ports";
 
 /**

@@ -3,7 +3,7 @@
 // whose stage uses a method its row lacks does not compile; the construct derives each function's IAM
 // grants and Kubernetes groups from its row (lib/infra/function-access.ts).
 
-import type { ModelshipFunction } from "../core/pipeline-functions";
+import type { ModelshipFunction } from "../core/state-machine/pipeline-functions";
 import { ALARM_ROLLBACK_USES } from "./alarm-rollback";
 import { CANARY_STEP_USES } from "./canary-step";
 import { CHECK_CANARY_USES } from "./check-canary";

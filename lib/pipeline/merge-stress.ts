@@ -1,6 +1,6 @@
 // The MergeStress stage, after the StressTest Map: reads every worker's LoadResult from the bucket, merges
 // them (exactly: the histograms one client seeing every request would have), summarizes the load and applies
-// the stress gate (lib/core/stress-gate.ts): each SLO the manifest sets and, when the stable version kept a
+// the stress gate (lib/core/gates/stress-gate.ts): each SLO the manifest sets and, when the stable version kept a
 // stress result of the same profile (the same load on the same prompts: synthetic ones of the same length, or
 // the same prompt set file), maxRegressionRatio against it. It writes
 // `reports/<model>/<version>/<rolloutId>/stress.json` — the merged result, the summary, every check with its
@@ -9,10 +9,10 @@
 // rollout's regression check, or fails with SloViolated naming every violated check.
 
 import { z } from "zod";
-import { SloViolated } from "../core/errors";
-import type { Finding } from "../core/findings";
-import type { ResolvedStressGate } from "../core/manifest-schema";
-import type { ExecutionState, RolloutIdentity, RolloutPlan, StressPromptSet } from "../core/rollout";
+import { SloViolated } from "../core/rollout/errors";
+import type { Finding } from "../core/findings/findings";
+import type { ResolvedStressGate } from "../core/manifest/manifest-schema";
+import type { ExecutionState, RolloutIdentity, RolloutPlan, StressPromptSet } from "../core/rollout/rollout";
 import {
   checkRegression,
   checkSlos,
@@ -22,7 +22,7 @@ import {
   type StressMeasurement,
   type StressProfile,
   stressProfile,
-} from "../core/stress-gate";
+} from "../core/gates/stress-gate";
 import type { LatencyMetric } from "../loadgen/histogram-set";
 import {
   type LoadResult,

@@ -5,8 +5,8 @@
 // that just became ready may still be warming up; a timeout is not retried (the time is spent).
 
 import { getCACertificates, setDefaultCACertificates } from "node:tls";
-import type { ChatMessage } from "../core/manifest-schema";
-import type { ObservedAnswer } from "../core/smoke-verdict";
+import type { ChatMessage } from "../core/manifest/manifest-schema";
+import type { ObservedAnswer } from "../core/smoke/smoke-verdict";
 import { SseParser } from "../loadgen/sse";
 import type { Endpoint } from "../ports";
 

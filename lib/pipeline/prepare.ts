@@ -8,20 +8,20 @@
 // prompt set missing from `prompts/`, too large or with bad lines: every finding of every file is reported
 // before a GPU is spent on the candidate.
 
-import { ManifestInvalid, type ModelshipError, RolloutInProgress } from "../core/errors";
+import { ManifestInvalid, type ModelshipError, RolloutInProgress } from "../core/rollout/errors";
 import { type CheckedSuiteFile, isBuiltInSuite, suitesToRun } from "../core/eval/eval-plan";
-import { type Finding, hasErrors } from "../core/findings";
-import { loadManifest, MAX_MANIFEST_BYTES, manifestTooLarge } from "../core/manifest";
-import type { ResolvedManifest } from "../core/manifest-schema";
-import { planRollout } from "../core/plan";
+import { type Finding, hasErrors } from "../core/findings/findings";
+import { loadManifest, MAX_MANIFEST_BYTES, manifestTooLarge } from "../core/manifest/manifest";
+import type { ResolvedManifest } from "../core/manifest/manifest-schema";
+import { planRollout } from "../core/rollout/plan";
 import type {
   ExecutionInput,
   PrepareResult,
   RolloutIdentity,
   RolloutPlan,
   StressPromptSet,
-} from "../core/rollout";
-import { unreadableEntryFinding } from "../core/unreadable-entry";
+} from "../core/rollout/rollout";
+import { unreadableEntryFinding } from "../core/weights/unreadable-entry";
 import type { ObjectVersion } from "../ports";
 import type { StageDeps } from "./deps";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";

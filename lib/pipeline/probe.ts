@@ -17,7 +17,7 @@
 // `/metrics` is scraped (Serving.scrapeMetrics) and turned into the window's values (TrafficWindows, which
 // keeps each pod's previous counters from round to round — across a Lambda container's invocations too), or,
 // when the stack names a Prometheus, its PromQL templates are asked for them; the values are published with
-// Source `traffic` or `prometheus` (lib/core/canary-metrics.ts). Pods or queries that fail are counted
+// Source `traffic` or `prometheus` (lib/core/alarms/canary-metrics.ts). Pods or queries that fail are counted
 // (ScrapeFailures), never turned into values; the route moving does not discard them, since the pods'
 // counters do not depend on it.
 //
@@ -26,11 +26,11 @@
 // (without a latency: none was measured), so the error-rate alarm sees it. It never throws for that; only
 // a publish that fails does, since then nothing can be told.
 
-import type { TrafficMetricName } from "../core/canary-metrics";
-import type { PrometheusQueryTemplates, StackConfig } from "../core/config";
-import { renderPromql } from "../core/promql-template";
-import type { ModelRecord, ServingVersion } from "../core/rollout";
-import { TrafficWindows } from "../core/traffic-window";
+import type { TrafficMetricName } from "../core/alarms/canary-metrics";
+import type { PrometheusQueryTemplates, StackConfig } from "../core/config/config";
+import { renderPromql } from "../core/prometheus/promql-template";
+import type { ModelRecord, ServingVersion } from "../core/rollout/rollout";
+import { TrafficWindows } from "../core/prometheus/traffic-window";
 import type { Endpoint, Observation, PodMetrics, ProberTarget, TrafficPeriod, Variant } from "../ports";
 import type { StageDeps } from "./deps";
 import { type DepsUsing, portUse } from "./port-use";

@@ -11,8 +11,8 @@
 // the stage itself. Idempotent: a retry that finds the promotion recorded and announced does nothing; one that
 // finds its event still pending makes the same (idempotent) changes again and announces it.
 
-import { DEFAULT_SCALING } from "../core/manifest-capacity";
-import type { ExecutionState, ModelRecord, ServingVersion } from "../core/rollout";
+import { DEFAULT_SCALING } from "../core/manifest/manifest-capacity";
+import type { ExecutionState, ModelRecord, ServingVersion } from "../core/rollout/rollout";
 import { ANNOUNCE_USES, announcePending, stageComplete } from "./announce";
 import { ARMING_USES, armRolloutWatch, rolloutAlarms } from "./canary-arming";
 import { planAndManifest } from "./canary-state";

@@ -7,8 +7,8 @@
 //
 // A retried Task brings a new token: the record then keeps the newest, which is the one the Task waits on.
 
-import type { ApprovalPoint } from "../core/manifest-schema";
-import type { ExecutionState, ModelRecord } from "../core/rollout";
+import type { ApprovalPoint } from "../core/manifest/manifest-schema";
+import type { ExecutionState, ModelRecord } from "../core/rollout/rollout";
 import { ANNOUNCE_USES, announcePending } from "./announce";
 import { rolloutEvent } from "./events";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";

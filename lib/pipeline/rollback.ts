@@ -26,11 +26,17 @@
 //   says so. Every step compares rollout ids: a later rollout of the same model is never rolled back by a
 //   stale request.
 
-import type { AlarmStateValue } from "../core/alarm-spec";
-import { describeCaughtError, RolledBack } from "../core/errors";
-import { MODEL_NAME_PATTERN } from "../core/manifest-schema";
+import type { AlarmStateValue } from "../core/alarms/alarm-spec";
+import { describeCaughtError, RolledBack } from "../core/rollout/errors";
+import { MODEL_NAME_PATTERN } from "../core/manifest/manifest-schema";
 import type { RolloutEnd } from "../core/report/rollout-outcome";
-import type { ExecutionState, LockHolder, ModelRecord, RolloutIdentity, Transition } from "../core/rollout";
+import type {
+  ExecutionState,
+  LockHolder,
+  ModelRecord,
+  RolloutIdentity,
+  Transition,
+} from "../core/rollout/rollout";
 import type { CandidateHandle } from "../ports";
 import { describeFiringAlarm, firingReason } from "./alarm-report";
 import { ANNOUNCE_USES, announcePending } from "./announce";

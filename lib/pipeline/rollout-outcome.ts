@@ -9,7 +9,7 @@
 // call for the same rollout (the state machine's Rollback after the alarm's) keeps it and only renders the
 // page again, so who ended it is never overwritten by who found it ended.
 
-import type { AlarmMetricHistory } from "../core/alarm-history";
+import type { AlarmMetricHistory } from "../core/alarms/alarm-history";
 import { type OutcomeDocument, readReportDocument } from "../core/report/report-documents";
 import type { ReportRollout } from "../core/report/report-input";
 import {
@@ -19,7 +19,7 @@ import {
   type RolloutEnd,
   rolloutOutcome,
 } from "../core/report/rollout-outcome";
-import type { ModelRecord, RolloutPlan } from "../core/rollout";
+import type { ModelRecord, RolloutPlan } from "../core/rollout/rollout";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { readDocument, reportPrefix, ROLLOUT_REPORT_USES, writeRolloutReport } from "./rollout-report";
 

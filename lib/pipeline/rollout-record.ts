@@ -3,9 +3,9 @@
 // was rolled back — by the alarm rule or a command, perhaps while the execution waited. A later rollout of the
 // same model may hold the record by then: everything here compares rollout ids, never versions alone.
 
-import { RolledBack } from "../core/errors";
-import type { ModelRecord, Transition } from "../core/rollout";
-import { mayWriteAs } from "../core/rollout-ownership";
+import { RolledBack } from "../core/rollout/errors";
+import type { ModelRecord, Transition } from "../core/rollout/rollout";
+import { mayWriteAs } from "../core/rollout/rollout-ownership";
 
 /** The stage a `Promote Requested` command records its request under; CheckCanary quotes it. */
 export const PROMOTE_REQUESTED_STAGE = "Promote Requested";

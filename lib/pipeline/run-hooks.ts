@@ -1,14 +1,20 @@
-// The RunHooks stage: runs the manifest's hooks at one point of the rollout (core/hooks.ts), one after
+// The RunHooks stage: runs the manifest's hooks at one point of the rollout (core/gates/hooks.ts), one after
 // another in the manifest's order, and judges each answer. A hook that fails — answers pass: false, cannot be
 // reached, errs, or does not answer in time — with `onFailure: rollback` ends the stage with HookFailed naming
 // it (the state machine stops the rollout before traffic, and rolls it back after); with `onFailure: ignore` it
 // is recorded, announced, and the next hook runs. The state machine calls the stage only at points that have
 // hooks (plan.hooks).
 
-import { HookFailed } from "../core/errors";
-import { clipReason, describeHookRun, type HookRequest, type HookRun, parseHookAnswer } from "../core/hooks";
-import type { HookPoint, ResolvedHook } from "../core/manifest-schema";
-import type { ExecutionState } from "../core/rollout";
+import { HookFailed } from "../core/rollout/errors";
+import {
+  clipReason,
+  describeHookRun,
+  type HookRequest,
+  type HookRun,
+  parseHookAnswer,
+} from "../core/gates/hooks";
+import type { HookPoint, ResolvedHook } from "../core/manifest/manifest-schema";
+import type { ExecutionState } from "../core/rollout/rollout";
 import type { Interruptible, StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
 import type { CanaryProgress } from "./flow-state";

@@ -1,4 +1,4 @@
-// The Shadow stage, at three points of the state machine's shadow phase (core/shadow.ts), after the gates and
+// The Shadow stage, at three points of the state machine's shadow phase (core/traffic/shadow.ts), after the gates and
 // the approval before traffic, before the first canary step:
 // - `start` (StartShadow): records the shadow — the record's `shadow` and the alarms' names, with "Shadow
 //   Started" to announce — conditionally on the rollout owning the model; arms the candidate's alarms and
@@ -13,8 +13,8 @@
 // Every failure path goes to Rollback, which takes the mirror off with the candidate (a promotion of the stable
 // and removing the candidate both end a mirror) and says that no user saw the candidate's answers.
 
-import type { ShadowSettings } from "../core/shadow";
-import type { ExecutionState, ModelRecord, ShadowPhase } from "../core/rollout";
+import type { ShadowSettings } from "../core/traffic/shadow";
+import type { ExecutionState, ModelRecord, ShadowPhase } from "../core/rollout/rollout";
 import { alarmStatusLine, firingReason } from "./alarm-report";
 import { ANNOUNCE_USES, announcePending } from "./announce";
 import { ARMING_USES, armRolloutWatch, rolloutAlarms } from "./canary-arming";

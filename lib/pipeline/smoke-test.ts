@@ -5,10 +5,10 @@
 // verdict reported — a SmokeFailed lists each prompt, what came back and what was wrong. On success it
 // records how long the candidate took to load, its time to first token and its tokens/s.
 
-import { SmokeFailed } from "../core/errors";
-import type { SmokePrompt } from "../core/manifest-schema";
-import type { ExecutionState } from "../core/rollout";
-import { DEFAULT_SMOKE_MAX_TOKENS, planSmokeRequests, type SmokeRequest } from "../core/smoke-prompts";
+import { SmokeFailed } from "../core/rollout/errors";
+import type { SmokePrompt } from "../core/manifest/manifest-schema";
+import type { ExecutionState } from "../core/rollout/rollout";
+import { DEFAULT_SMOKE_MAX_TOKENS, planSmokeRequests, type SmokeRequest } from "../core/smoke/smoke-prompts";
 import {
   judgeAnswer,
   judgeModelList,
@@ -17,7 +17,7 @@ import {
   smokeFindings,
   type SmokeVerdict,
   smokeVerdict,
-} from "../core/smoke-verdict";
+} from "../core/smoke/smoke-verdict";
 import { candidateProgress } from "./candidate-state";
 import { throwIfInterrupted } from "./interruption";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";

@@ -9,8 +9,8 @@
 // an alarm or a command as well as by the state machine, and must end. Past the bound traffic returns to the
 // replicas that are ready, the rest starting behind it, and the reason says how many were ready.
 
-import { planCapacity, rollbackMoves } from "../core/capacity-plan";
-import type { ModelRecord, ServingVersion } from "../core/rollout";
+import { planCapacity, rollbackMoves } from "../core/capacity/capacity-plan";
+import type { ModelRecord, ServingVersion } from "../core/rollout/rollout";
 import { type DepsUsing, portUse } from "./port-use";
 
 export const STABLE_RESTORE_USES = portUse({ serving: ["scale", "replicas"], clock: ["now", "sleep"] });

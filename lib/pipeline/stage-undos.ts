@@ -2,7 +2,7 @@
 // undo is idempotent and reaches only what the stage changed — its version's route entry, alarms, prober,
 // registry entry and the stable's size — so it is safe after a rollback that already put things right.
 
-import type { ServingVersion } from "../core/rollout";
+import type { ServingVersion } from "../core/rollout/rollout";
 import type { StageDeps } from "./deps";
 import { portUse } from "./port-use";
 import type { Undo } from "./rollout-fence";

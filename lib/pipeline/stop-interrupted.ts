@@ -3,7 +3,7 @@
 // which also returns the route to stable, deletes the alarms, stops the prober and clears the record's
 // candidate and weights, none of which Cleanup does.
 
-import type { ExecutionState } from "../core/rollout";
+import type { ExecutionState } from "../core/rollout/rollout";
 import { cleanup, CLEANUP_USES } from "./cleanup";
 import { combinedUse, type DepsUsing } from "./port-use";
 import { ROLLBACK_USES, stateMachineRollback } from "./rollback";

@@ -5,9 +5,9 @@
 // that it sends the very file Prepare checked.
 
 import { createHash } from "node:crypto";
-import { CappedFindings } from "../core/capped-findings";
-import type { Finding } from "../core/findings";
-import { unreadableEntryFinding } from "../core/unreadable-entry";
+import { CappedFindings } from "../core/findings/capped-findings";
+import type { Finding } from "../core/findings/findings";
+import { unreadableEntryFinding } from "../core/weights/unreadable-entry";
 import type { LoadPrompt } from "../loadgen/load-prompt";
 import { parsePromptFile, PromptFileInvalid, type PromptLineProblem } from "../loadgen/prompt-file";
 import { type DepsUsing, portUse } from "./port-use";

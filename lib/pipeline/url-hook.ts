@@ -5,7 +5,7 @@
 // the rollout's details somewhere the manifest did not name, or over plain http).
 
 import { createHmac } from "node:crypto";
-import { HOOK_SIGNATURE_HEADER, MAX_HOOK_ANSWER_BYTES } from "../core/hooks";
+import { HOOK_SIGNATURE_HEADER, MAX_HOOK_ANSWER_BYTES } from "../core/gates/hooks";
 
 export interface UrlHookCall {
   readonly url: string;

@@ -10,13 +10,13 @@
 // are read under a cap each, the two big ones member by member; findings are capped per kind. Worst cases,
 // measured by bench/hostile through `modelship validate`: README, "How a model folder is read".
 
-import { CappedFindings } from "../core/capped-findings";
-import { type Finding, sortFindings } from "../core/findings";
-import type { StackConfig } from "../core/config";
-import { ModelInvalid } from "../core/errors";
-import { parseGguf, type GgufInfo } from "../core/gguf";
-import { planGpus } from "../core/gpu-plan";
-import type { ResolvedManifest } from "../core/manifest-schema";
+import { CappedFindings } from "../core/findings/capped-findings";
+import { type Finding, sortFindings } from "../core/findings/findings";
+import type { StackConfig } from "../core/config/config";
+import { ModelInvalid } from "../core/rollout/errors";
+import { parseGguf, type GgufInfo } from "../core/weights/gguf";
+import { planGpus } from "../core/weights/gpu-plan";
+import type { ResolvedManifest } from "../core/manifest/manifest-schema";
 import {
   checkConfig,
   checkDuplicateTensors,
@@ -27,24 +27,24 @@ import {
   type ModelShape,
   type StoredFile,
   type TensorLocation,
-} from "../core/model-checks";
-import { type ModelFormat, planModelFolder, SHARD_INDEX_FILE } from "../core/model-files";
+} from "../core/weights/model-checks";
+import { type ModelFormat, planModelFolder, SHARD_INDEX_FILE } from "../core/weights/model-files";
 import {
   MAX_JSON_FILE_BYTES,
   parseJsonFile,
   readShardIndexFile,
   readTokenizerConfigFile,
-} from "../core/model-json-files";
-import type { ExecutionState, GpuPlan, ValidationSummary } from "../core/rollout";
+} from "../core/weights/model-json-files";
+import type { ExecutionState, GpuPlan, ValidationSummary } from "../core/rollout/rollout";
 import {
   locateSafetensorsHeader,
   modelTensorBudget,
   parseSafetensorsHeader,
   SAFETENSORS_PREFIX_BYTES,
   tensorBudgetSpent,
-} from "../core/safetensors";
-import { type ChosenServing, chooseServing, type ServingChoiceInput } from "../core/serving-choice";
-import { unreadableEntryFinding } from "../core/unreadable-entry";
+} from "../core/weights/safetensors";
+import { type ChosenServing, chooseServing, type ServingChoiceInput } from "../core/weights/serving-choice";
+import { unreadableEntryFinding } from "../core/weights/unreadable-entry";
 import type { ObjectInfo, ObjectVersion } from "../ports";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import type { StageDeps } from "./deps";

@@ -1,7 +1,7 @@
 import { Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ModelshipFunction } from "../../lib/core/pipeline-functions";
+import type { ModelshipFunction } from "../../lib/core/state-machine/pipeline-functions";
 import { ModelPipeline } from "../../lib/infra/model-pipeline";
 import { flatArn, roleStatements, synthSampleStack, testApp } from "./synth";
 

@@ -4,7 +4,7 @@ import * as ec2 from "aws-cdk-lib/aws-ec2";
 import type { CfnPolicy } from "aws-cdk-lib/aws-iam";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
-import type { ModelshipFunction } from "../../lib/core/pipeline-functions";
+import type { ModelshipFunction } from "../../lib/core/state-machine/pipeline-functions";
 import { ModelPipeline, type ModelPipelineProps } from "../../lib/infra/model-pipeline";
 import { ModelshipStack } from "../../lib/infra/sample-stack";
 import { cdkJsonContext, roleStatements, synthSampleStack, testApp } from "./synth";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type ClusterSettings, parseClusterSettings } from "../../lib/core/cluster-settings";
+import { type ClusterSettings, parseClusterSettings } from "../../lib/core/config/cluster-settings";
 import type { ModelshipStack } from "../../lib/infra/sample-stack";
 import { synthSampleStack } from "./synth";
 

@@ -7,7 +7,7 @@ import { Template } from "aws-cdk-lib/assertions";
 import * as events from "aws-cdk-lib/aws-events";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { describe, expect, it } from "vitest";
-import { COMMAND_DETAIL_TYPES, COMMAND_SOURCES, EMITTED_DETAIL_TYPES } from "../../lib/core/events";
+import { COMMAND_DETAIL_TYPES, COMMAND_SOURCES, EMITTED_DETAIL_TYPES } from "../../lib/core/events/events";
 import { ModelPipeline } from "../../lib/infra/model-pipeline";
 import { modelPackageStateChange } from "../support/sagemaker-events";
 import { synthSampleStack, testApp } from "./synth";

@@ -7,7 +7,7 @@ import { Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
-import { EMITTED_DETAIL_TYPES, EVENT_SOURCE } from "../../lib/core/events";
+import { EMITTED_DETAIL_TYPES, EVENT_SOURCE } from "../../lib/core/events/events";
 import { ModelPipeline } from "../../lib/infra/model-pipeline";
 import { testApp } from "./synth";
 

@@ -8,8 +8,8 @@ import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { describe, expect, it } from "vitest";
 import { LAMBDA_ENVIRONMENT } from "../../lib/aws/lambda/environment";
-import { MAX_HOOK_POINT_SECONDS } from "../../lib/core/hooks";
-import type { ModelshipFunction } from "../../lib/core/pipeline-functions";
+import { MAX_HOOK_POINT_SECONDS } from "../../lib/core/gates/hooks";
+import type { ModelshipFunction } from "../../lib/core/state-machine/pipeline-functions";
 import { ModelPipeline } from "../../lib/infra/model-pipeline";
 import { flatArn, roleStatements, testApp } from "./synth";
 

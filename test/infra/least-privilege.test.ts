@@ -11,7 +11,7 @@ import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role
 import { readFileSync } from "node:fs";
 import { stringify } from "yaml";
 import { KUBERNETES_ACCESS, PORT_ACTIONS } from "../../lib/aws/port-actions";
-import type { ModelshipFunction } from "../../lib/core/pipeline-functions";
+import type { ModelshipFunction } from "../../lib/core/state-machine/pipeline-functions";
 import {
   clusterRoleObjects,
   KUBERNETES_GROUPS,

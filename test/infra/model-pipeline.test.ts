@@ -1,8 +1,8 @@
 import { Match } from "aws-cdk-lib/assertions";
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { PIPELINE_FUNCTIONS, substitutionKey } from "../../lib/core/pipeline-functions";
-import type { ModelshipFunction } from "../../lib/core/pipeline-functions";
+import { PIPELINE_FUNCTIONS, substitutionKey } from "../../lib/core/state-machine/pipeline-functions";
+import type { ModelshipFunction } from "../../lib/core/state-machine/pipeline-functions";
 import { type ModelPipeline, TASK_TIMEOUT_MARGIN_SECONDS } from "../../lib/infra/model-pipeline";
 import { PIPELINE_DEFINITION_FILE } from "../../lib/infra/pipeline-definition";
 import { flatArn, roleStatements, synthSampleStack } from "./synth";

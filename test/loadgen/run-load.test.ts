@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
-import type { ResolvedStressGate } from "../../lib/core/manifest-schema";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
+import type { ResolvedStressGate } from "../../lib/core/manifest/manifest-schema";
 import { HistogramSet } from "../../lib/loadgen/histogram-set";
 import { summarizeLoad } from "../../lib/loadgen/load-summary";
 import type { CompletedRequest, RequestRecord } from "../../lib/loadgen/request-record";

@@ -7,8 +7,8 @@ import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ModelshipEvent } from "../../lib/core/events";
-import type { ExecutionState } from "../../lib/core/rollout";
+import type { ModelshipEvent } from "../../lib/core/events/events";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { type ControlPlane, startControlPlane } from "../../lib/local/control-plane";
 import { handleCommand } from "../../lib/pipeline/commands";

@@ -10,7 +10,7 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { ModelshipEvent } from "../../lib/core/events";
+import type { ModelshipEvent } from "../../lib/core/events/events";
 import { run as approve } from "../../lib/cli/approve";
 import { run as reject } from "../../lib/cli/reject";
 import type { ControlPlane } from "../../lib/local/control-plane";

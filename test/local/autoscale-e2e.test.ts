@@ -7,7 +7,7 @@
 
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { ModelshipEvent } from "../../lib/core/events";
+import type { ModelshipEvent } from "../../lib/core/events/events";
 import type { ControlPlane } from "../../lib/local/control-plane";
 import type { LocalModelStatus } from "../../lib/local/control-plane-api";
 import { adminFetch } from "../support/admin-fetch";

@@ -10,7 +10,7 @@
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { ModelshipEvent } from "../../lib/core/events";
+import type { ModelshipEvent } from "../../lib/core/events/events";
 import { type ControlPlane, startControlPlane } from "../../lib/local/control-plane";
 import {
   chatWithTiny,

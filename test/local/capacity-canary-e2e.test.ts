@@ -10,9 +10,9 @@
 
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { ModelshipEvent } from "../../lib/core/events";
-import { loadManifest } from "../../lib/core/manifest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
+import type { ModelshipEvent } from "../../lib/core/events/events";
+import { loadManifest } from "../../lib/core/manifest/manifest";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
 import type { ControlPlane } from "../../lib/local/control-plane";
 import type { LocalModelStatus } from "../../lib/local/control-plane-api";
 import { adminFetch } from "../support/admin-fetch";
@@ -163,7 +163,7 @@ describe.skipIf(constrainedRefused)("A constrained canary on the local runtime, 
     expect(returned.replicas.find((r) => r.version === "v2")).toMatchObject({ desired: FLEET, ready: FLEET });
     expect(returned.servers.filter((s) => s.rolloutId === v2Rollout)).toHaveLength(FLEET);
     // Not bounded by fleet + 1: the plan's rollback grows the stable back while the candidate still serves its
-    // share, and removes the candidate only once traffic has left it (core/capacity-plan.ts, rollbackMoves).
+    // share, and removes the candidate only once traffic has left it (core/capacity/capacity-plan.ts, rollbackMoves).
   }, 400_000);
 
   it("leaves nothing running once the control plane stops", async () => {

@@ -7,7 +7,7 @@
 import { rm } from "node:fs/promises";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { ModelshipEvent } from "../../lib/core/events";
+import type { ModelshipEvent } from "../../lib/core/events/events";
 import type { ControlPlane } from "../../lib/local/control-plane";
 import { CHROMIUM_LAUNCH } from "../support/chromium";
 import { isRunning } from "../support/process-alive";

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { run as forget } from "../../lib/cli/forget";
-import type { Transition } from "../../lib/core/rollout";
+import type { Transition } from "../../lib/core/rollout/rollout";
 import { JsonFileRolloutStore } from "../../lib/local/json-rollout-store";
 import { LocalRegistry } from "../../lib/local/local-registry";
 import { captureConsole } from "../support/console-capture";

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parsePrometheusText } from "../../lib/core/prometheus-text";
+import { parsePrometheusText } from "../../lib/core/prometheus/prometheus-text";
 import type { LocalGateway } from "../../lib/local/gateway/local-gateway";
 import type { LocalServing } from "../../lib/local/local-serving";
 import type { CandidateHandle } from "../../lib/ports";

@@ -10,8 +10,12 @@ import type { ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { GatewayFailed } from "../../lib/core/errors";
-import { SHADOW_PAIRS_KEPT, SHADOW_TEXT_CHARS, type ShadowSamples } from "../../lib/core/shadow-samples";
+import { GatewayFailed } from "../../lib/core/rollout/errors";
+import {
+  SHADOW_PAIRS_KEPT,
+  SHADOW_TEXT_CHARS,
+  type ShadowSamples,
+} from "../../lib/core/traffic/shadow-samples";
 import { seededRandom } from "../../lib/examples/seeded-random";
 import { LocalGateway } from "../../lib/local/gateway/local-gateway";
 import { MAX_MIRRORS_IN_FLIGHT } from "../../lib/local/gateway/request-mirror";

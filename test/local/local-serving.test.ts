@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config";
-import { CandidateFailed } from "../../lib/core/errors";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
+import { CandidateFailed } from "../../lib/core/rollout/errors";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { LocalServing } from "../../lib/local/local-serving";
 import type { CandidateHandle, CandidateSpec, CandidateStatus } from "../../lib/ports";
@@ -289,7 +289,7 @@ describe("LocalServing's process hooks", () => {
     const controlPlane = join(work, "control-plane.mts");
     await writeFile(
       controlPlane,
-      `import { DEFAULT_STACK_CONFIG } from ${source("../../lib/core/config.ts")};
+      `import { DEFAULT_STACK_CONFIG } from ${source("../../lib/core/config/config.ts")};
 import { LocalServing } from ${source("../../lib/local/local-serving.ts")};
 const command = ${JSON.stringify(`"${process.execPath}" "${script}"`)};
 const serving = new LocalServing({

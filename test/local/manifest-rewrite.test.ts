@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { type ControlPlane, startControlPlane } from "../../lib/local/control-plane";
 import { handleCommand } from "../../lib/pipeline/commands";
-import type { ExecutionState } from "../../lib/core/rollout";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 
 let work: string;
 let controlPlane: ControlPlane | undefined;

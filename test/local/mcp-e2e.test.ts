@@ -14,7 +14,7 @@ import { request as httpRequest } from "node:http";
 import { startCli } from "../support/cli-process";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { ModelshipEvent } from "../../lib/core/events";
+import type { ModelshipEvent } from "../../lib/core/events/events";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import type { ControlPlane } from "../../lib/local/control-plane";
 import { isRunning } from "../support/process-alive";

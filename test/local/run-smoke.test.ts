@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { run } from "../../lib/cli/run";
-import type { ModelshipEvent } from "../../lib/core/events";
+import type { ModelshipEvent } from "../../lib/core/events/events";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { JsonFileRolloutStore } from "../../lib/local/json-rollout-store";
 import { readEvents } from "../../lib/local/jsonl-events";

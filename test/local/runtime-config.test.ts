@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
 import { LocalConfigInvalid, openLocalRuntime } from "../../lib/local/runtime";
 
 let home: string;

@@ -10,7 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stickyPoint } from "../../lib/core/sticky-routing";
+import { stickyPoint } from "../../lib/core/traffic/sticky-routing";
 import type { LocalGateway } from "../../lib/local/gateway/local-gateway";
 import type { CandidateHandle } from "../../lib/ports";
 import { isRunning } from "../support/process-alive";

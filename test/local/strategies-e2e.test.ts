@@ -7,7 +7,7 @@
 
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { ModelshipEvent } from "../../lib/core/events";
+import type { ModelshipEvent } from "../../lib/core/events/events";
 import type { ControlPlane } from "../../lib/local/control-plane";
 import { adminFetch } from "../support/admin-fetch";
 import { isRunning } from "../support/process-alive";

@@ -7,8 +7,8 @@
 import { rm } from "node:fs/promises";
 import { setTimeout as pause } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { AlarmState } from "../../lib/core/alarm-spec";
-import type { ModelshipEvent } from "../../lib/core/events";
+import type { AlarmState } from "../../lib/core/alarms/alarm-spec";
+import type { ModelshipEvent } from "../../lib/core/events/events";
 import type { ControlPlane } from "../../lib/local/control-plane";
 import { tinyControlPlane, tinyManifest, uploadTiny } from "../support/tiny-canary";
 import type { LocalModelStatus } from "../../lib/local/control-plane-api";

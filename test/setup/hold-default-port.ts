@@ -4,7 +4,7 @@
 // holds the port (a `modelship local` really running), that serves the same purpose.
 
 import { createServer, type Server } from "node:net";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
 
 let held: Server | undefined;
 

@@ -4,8 +4,8 @@
 // change is recorded in the order it reached the world.
 
 import { describe, expect, it } from "vitest";
-import type { CapacityMode } from "../../lib/core/capacity-plan";
-import type { ExecutionState } from "../../lib/core/rollout";
+import type { CapacityMode } from "../../lib/core/capacity/capacity-plan";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { type ExecutionResult, LocalExecutor, type StateTransition } from "../../lib/local/executor";
 import { canaryStep } from "../../lib/pipeline/canary-step";
 import { checkCanary } from "../../lib/pipeline/check-canary";

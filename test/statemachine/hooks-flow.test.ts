@@ -3,8 +3,8 @@
 // Cleanup and one after traffic rolling it back, an ignored failure going on.
 
 import { describe, expect, it } from "vitest";
-import { HookFailed } from "../../lib/core/errors";
-import type { HookPoint } from "../../lib/core/manifest-schema";
+import { HookFailed } from "../../lib/core/rollout/errors";
+import type { HookPoint } from "../../lib/core/manifest/manifest-schema";
 import type { CanaryCheck } from "../../lib/pipeline/flow-state";
 import type { HooksResult, RunHooksInput } from "../../lib/pipeline/run-hooks";
 import { CANARY_ROUND, failure, HAPPY_PATH_TO_GATEWAY, runPipeline, testPlan } from "./test-stages";

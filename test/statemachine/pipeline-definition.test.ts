@@ -3,7 +3,7 @@
 
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { PIPELINE_FUNCTIONS, substitutionKey } from "../../lib/core/pipeline-functions";
+import { PIPELINE_FUNCTIONS, substitutionKey } from "../../lib/core/state-machine/pipeline-functions";
 import { definitionJson } from "./test-stages";
 
 type AslValidator = (

@@ -14,9 +14,9 @@ import {
   SmokeFailed,
   Transient,
   type ModelshipError,
-} from "../../lib/core/errors";
-import type { PipelineFunction } from "../../lib/core/pipeline-functions";
-import type { ExecutionState } from "../../lib/core/rollout";
+} from "../../lib/core/rollout/errors";
+import type { PipelineFunction } from "../../lib/core/state-machine/pipeline-functions";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import type {
   CanaryCheck,
   CandidateProgress,

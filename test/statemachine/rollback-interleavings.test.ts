@@ -9,8 +9,8 @@
 // retired, no rollback). A promotion requested at any point ends finished.
 
 import { describe, expect, it } from "vitest";
-import type { PipelineFunction } from "../../lib/core/pipeline-functions";
-import type { ExecutionState } from "../../lib/core/rollout";
+import type { PipelineFunction } from "../../lib/core/state-machine/pipeline-functions";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { type ExecutionResult, LocalExecutor } from "../../lib/local/executor";
 import { canaryStep } from "../../lib/pipeline/canary-step";
 import { checkCanary } from "../../lib/pipeline/check-canary";

@@ -3,11 +3,11 @@
 // stages other issues build; the subject under test is the flow, run by the real local executor.
 
 import { readFile } from "node:fs/promises";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
-import { DEFAULT_SCALING } from "../../lib/core/manifest-capacity";
-import type { ResolvedManifest } from "../../lib/core/manifest-schema";
-import type { PipelineFunction } from "../../lib/core/pipeline-functions";
-import type { ExecutionInput, ExecutionState, RolloutPlan } from "../../lib/core/rollout";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
+import { DEFAULT_SCALING } from "../../lib/core/manifest/manifest-capacity";
+import type { ResolvedManifest } from "../../lib/core/manifest/manifest-schema";
+import type { PipelineFunction } from "../../lib/core/state-machine/pipeline-functions";
+import type { ExecutionInput, ExecutionState, RolloutPlan } from "../../lib/core/rollout/rollout";
 import {
   LocalExecutor,
   PIPELINE_DEFINITION,

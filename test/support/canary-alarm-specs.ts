@@ -2,9 +2,9 @@
 // scraped from the pods, the default probe plan (2 requests every 10 s), armed at a fixed instant — each
 // overridable.
 
-import { type CanaryAlarmsInput, canaryAlarmSpecs } from "../../lib/core/canary-alarms";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
-import type { ResolvedAlarms } from "../../lib/core/manifest-schema";
+import { type CanaryAlarmsInput, canaryAlarmSpecs } from "../../lib/core/alarms/canary-alarms";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
+import type { ResolvedAlarms } from "../../lib/core/manifest/manifest-schema";
 
 export const ARMED_AT = new Date("2025-06-01T12:00:07.000Z");
 

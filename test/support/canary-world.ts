@@ -4,9 +4,9 @@
 // DeployCandidate deploys — with a validation and smoke result as those stages return them; the
 // `CANARY_FLOW` functions run each Task with the ResultPath statemachines/pipeline.asl.json gives it.
 
-import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config";
-import { executionName } from "../../lib/core/keys";
-import type { ExecutionState } from "../../lib/core/rollout";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
+import { executionName } from "../../lib/core/rollout/keys";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { canaryStep } from "../../lib/pipeline/canary-step";
 import { checkCanary } from "../../lib/pipeline/check-canary";
 import { deployCandidate } from "../../lib/pipeline/deploy-candidate";

@@ -1,10 +1,10 @@
 // Checks an emitted event's detail against the JSON Schema modelship publishes for its detail-type
-// (schemas/events/, generated from core/events.ts), with ajv as an automation's validator would: every
+// (schemas/events/, generated from core/events/events.ts), with ajv as an automation's validator would: every
 // in-memory event sink and the local e2e tests run their real events through it.
 
 import type { ValidateFunction } from "ajv";
-import { eventDetailJsonSchemas, eventSchemaName } from "../../lib/core/event-json-schemas";
-import type { ModelshipEvent } from "../../lib/core/events";
+import { eventDetailJsonSchemas, eventSchemaName } from "../../lib/core/events/event-json-schemas";
+import type { ModelshipEvent } from "../../lib/core/events/events";
 import { compileJsonSchema, jsonSchemaErrors } from "./json-schema-validator";
 
 let validators: Map<string, ValidateFunction> | undefined;

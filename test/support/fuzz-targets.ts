@@ -7,18 +7,22 @@
 
 import fc from "fast-check";
 import { stringify as yamlStringify } from "yaml";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
-import type { Finding } from "../../lib/core/findings";
-import { GGUF_HEADER_CAP_BYTES, MAX_GGUF_TENSORS, parseGguf } from "../../lib/core/gguf";
-import { loadManifest } from "../../lib/core/manifest";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
+import type { Finding } from "../../lib/core/findings/findings";
+import { GGUF_HEADER_CAP_BYTES, MAX_GGUF_TENSORS, parseGguf } from "../../lib/core/weights/gguf";
+import { loadManifest } from "../../lib/core/manifest/manifest";
 import {
   checkConfig,
   checkShardIndex,
   checkTokenizer,
   type TensorLocation,
-} from "../../lib/core/model-checks";
-import { parseJsonFile, readShardIndexFile, readTokenizerConfigFile } from "../../lib/core/model-json-files";
-import { locateSafetensorsHeader, parseSafetensorsHeader } from "../../lib/core/safetensors";
+} from "../../lib/core/weights/model-checks";
+import {
+  parseJsonFile,
+  readShardIndexFile,
+  readTokenizerConfigFile,
+} from "../../lib/core/weights/model-json-files";
+import { locateSafetensorsHeader, parseSafetensorsHeader } from "../../lib/core/weights/safetensors";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { buildSafetensorsModel, type ModelFiles } from "../../lib/examples/safetensors-model";
 import { loadSuite } from "../../lib/pipeline/eval-suites";

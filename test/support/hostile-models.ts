@@ -3,7 +3,7 @@
 // JSON.parse the most, YAML shaped to cost its parser the most. Each takes its size, so the tests build small
 // ones (the same code paths, in milliseconds) and bench/hostile builds them at the caps.
 
-import { writeGguf } from "../../lib/core/gguf-writer";
+import { writeGguf } from "../../lib/core/weights/gguf-writer";
 import {
   buildSafetensorsModel,
   llamaConfig,

@@ -9,8 +9,8 @@ import {
   type AlarmMetricPoint,
   specHistory,
   type TimeSpan,
-} from "../../lib/core/alarm-history";
-import type { AlarmSpec, AlarmState, AlarmStateValue } from "../../lib/core/alarm-spec";
+} from "../../lib/core/alarms/alarm-history";
+import type { AlarmSpec, AlarmState, AlarmStateValue } from "../../lib/core/alarms/alarm-spec";
 import type { Alarms } from "../../lib/ports";
 
 export class MemoryAlarms implements Alarms {

@@ -2,7 +2,7 @@
 // each event as it is emitted (`whenEmitted`), as an EventBridge rule's target would. Every event is checked
 // against the JSON Schema published for its detail-type, so each test that runs a stage checks its events.
 
-import type { EmittedDetailType, ModelshipEvent } from "../../lib/core/events";
+import type { EmittedDetailType, ModelshipEvent } from "../../lib/core/events/events";
 import type { Events } from "../../lib/ports";
 import { assertEventMatchesSchema } from "./event-schema-check";
 

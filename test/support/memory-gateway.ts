@@ -8,9 +8,9 @@
 // stable's requests to the candidate until it is stopped, a promotion, or stable or candidate leaving; it
 // keeps no answers. Every change is kept, so a test can assert the weights (and the mirror) over time.
 
-import type { Mirror } from "../../lib/core/shadow";
-import type { ShadowSamples } from "../../lib/core/shadow-samples";
-import type { Stickiness } from "../../lib/core/sticky-routing";
+import type { Mirror } from "../../lib/core/traffic/shadow";
+import type { ShadowSamples } from "../../lib/core/traffic/shadow-samples";
+import type { Stickiness } from "../../lib/core/traffic/sticky-routing";
 import type { CandidateHandle, Gateway, RouteBackend, RouteState } from "../../lib/ports";
 
 interface Slots {

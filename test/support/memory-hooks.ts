@@ -1,7 +1,7 @@
 // An in-memory Hooks port: function hooks answer what the test sets for their name (a text, or an Error to
 // throw), every call is recorded with its parsed request, and URL hooks are signed with a fixed key.
 
-import type { HookRequest } from "../../lib/core/hooks";
+import type { HookRequest } from "../../lib/core/gates/hooks";
 import type { Hooks } from "../../lib/ports";
 
 export class MemoryHooks implements Hooks {

@@ -2,7 +2,7 @@
 // lib/local/json-rollout-store.ts): a per-model lock the same rollout may take again, release only by the
 // holder, null clears a field, the newest 50 transitions returned, claimOnce true only the first time.
 // Conditional writes (`owned`, `releaseLock`), end claims and the outbox of events follow the same rules
-// (lib/core/rollout-ownership.ts). It passes the same contract suite (test/unit/memory-rollout-store.test.ts).
+// (lib/core/rollout/rollout-ownership.ts). It passes the same contract suite (test/unit/memory-rollout-store.test.ts).
 
 import {
   type EndClaim,
@@ -10,8 +10,8 @@ import {
   type ModelRecord,
   RECORD_FIELDS,
   type Transition,
-} from "../../lib/core/rollout";
-import { mayWriteAs, ownershipLost, pendingEventId } from "../../lib/core/rollout-ownership";
+} from "../../lib/core/rollout/rollout";
+import { mayWriteAs, ownershipLost, pendingEventId } from "../../lib/core/rollout/rollout-ownership";
 import type {
   EndClaimResult,
   LockResult,

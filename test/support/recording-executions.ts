@@ -2,7 +2,7 @@
 // and starting the same name again returns that execution as already started. Task answers are recorded;
 // a token is answered once, as Step Functions takes one answer per task.
 
-import type { ExecutionInput } from "../../lib/core/rollout";
+import type { ExecutionInput } from "../../lib/core/rollout/rollout";
 import type { Executions, StartedExecution } from "../../lib/ports";
 
 export class RecordingExecutions implements Executions {

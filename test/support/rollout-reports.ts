@@ -5,17 +5,17 @@
 // file name, a server's error, a prompt, an output) the generator puts HOSTILE markup, so a report built from
 // them shows whether it escapes.
 
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
-import { EvalFailed, ModelInvalid, SloViolated } from "../../lib/core/errors";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
+import { EvalFailed, ModelInvalid, SloViolated } from "../../lib/core/rollout/errors";
 import { type ItemResult, type ShardDetail, summarizeShard } from "../../lib/core/eval/eval-results";
 import { renderPrompt } from "../../lib/core/eval/item-prompt";
 import { SANITY_SUITE } from "../../lib/core/eval/sanity-suite";
 import { scoreOutput } from "../../lib/core/eval/score-output";
 import { shardItems } from "../../lib/core/eval/shard";
 import { checkSuiteItem, type SuiteItem, type SuiteLine } from "../../lib/core/eval/suite-item";
-import type { Slo } from "../../lib/core/manifest-schema";
-import { planRollout } from "../../lib/core/plan";
-import type { ExecutionState, RolloutIdentity } from "../../lib/core/rollout";
+import type { Slo } from "../../lib/core/manifest/manifest-schema";
+import { planRollout } from "../../lib/core/rollout/plan";
+import type { ExecutionState, RolloutIdentity } from "../../lib/core/rollout/rollout";
 import { buildSafetensorsModel } from "../../lib/examples/safetensors-model";
 import { type LoadResult, mergeLoadResults } from "../../lib/loadgen/load-result";
 import { type LoadSummary, summarizeLoad } from "../../lib/loadgen/load-summary";

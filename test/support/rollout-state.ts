@@ -1,9 +1,9 @@
 // Execution states as the state machine hands them to the stages after Validate: a rollout, its resolved
 // manifest (from YAML, through the real resolution) and a validation summary, plus the candidate once deployed.
 
-import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config";
-import { loadManifest } from "../../lib/core/manifest";
-import type { ExecutionState, RolloutIdentity, ValidationSummary } from "../../lib/core/rollout";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
+import { loadManifest } from "../../lib/core/manifest/manifest";
+import type { ExecutionState, RolloutIdentity, ValidationSummary } from "../../lib/core/rollout/rollout";
 import type { CandidateHandle, CandidateStatus } from "../../lib/ports";
 
 export const ROLLOUT: RolloutIdentity = {

@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { expect, vi } from "vitest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { LocalGateway } from "../../lib/local/gateway/local-gateway";
 import { LocalServing } from "../../lib/local/local-serving";

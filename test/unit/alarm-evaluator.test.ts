@@ -6,17 +6,17 @@ import type {
   MetricAlarmSpec,
   MetricId,
   TreatMissingData,
-} from "../../lib/core/alarm-spec";
+} from "../../lib/core/alarms/alarm-spec";
 import {
   AlarmBook,
   AlarmSpecInvalid,
   evaluateCompositeAlarm,
   evaluateMetricAlarm,
-} from "../../lib/core/alarm-evaluator";
-import { historyPeriodSeconds, MAX_HISTORY_PERIODS } from "../../lib/core/alarm-history";
-import { observationSamples, trafficSamples } from "../../lib/core/canary-metrics";
-import { CompositeRuleError, parseCompositeRule } from "../../lib/core/composite-rule";
-import { MetricSeries } from "../../lib/core/metric-series";
+} from "../../lib/core/alarms/alarm-evaluator";
+import { historyPeriodSeconds, MAX_HISTORY_PERIODS } from "../../lib/core/alarms/alarm-history";
+import { observationSamples, trafficSamples } from "../../lib/core/alarms/canary-metrics";
+import { CompositeRuleError, parseCompositeRule } from "../../lib/core/alarms/composite-rule";
+import { MetricSeries } from "../../lib/core/alarms/metric-series";
 import type { Observation } from "../../lib/ports";
 import { canarySpecs } from "../support/canary-alarm-specs";
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { aslGraph, AslGraphInvalid } from "../../lib/core/asl-graph";
-import { executionProgress } from "../../lib/core/execution-progress";
+import { aslGraph, AslGraphInvalid } from "../../lib/core/state-machine/asl-graph";
+import { executionProgress } from "../../lib/core/state-machine/execution-progress";
 
 const PIPELINE = JSON.parse(
   readFileSync(new URL("../../statemachines/pipeline.asl.json", import.meta.url), "utf8"),

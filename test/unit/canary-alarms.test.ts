@@ -1,11 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { MetricAlarmSpec, MetricId } from "../../lib/core/alarm-spec";
-import { AlarmBook } from "../../lib/core/alarm-evaluator";
-import { alarmWatches, canaryAlarmSpecs } from "../../lib/core/canary-alarms";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
-import { ALARM_SOURCES, type AlarmSources } from "../../lib/core/manifest-schema";
-import { MetricSeries } from "../../lib/core/metric-series";
+import type { MetricAlarmSpec, MetricId } from "../../lib/core/alarms/alarm-spec";
+import { AlarmBook } from "../../lib/core/alarms/alarm-evaluator";
+import { alarmWatches, canaryAlarmSpecs } from "../../lib/core/alarms/canary-alarms";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
+import { ALARM_SOURCES, type AlarmSources } from "../../lib/core/manifest/manifest-schema";
+import { MetricSeries } from "../../lib/core/alarms/metric-series";
 import { ARMED_AT, canarySpecs } from "../support/canary-alarm-specs";
 
 function metricSpec(specs: ReturnType<typeof canarySpecs>["specs"], name: string): MetricAlarmSpec {

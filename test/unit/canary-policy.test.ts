@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { canaryWeights, nextCanaryStep } from "../../lib/core/canary-policy";
-import type { CanaryPosition, RolloutPlan } from "../../lib/core/rollout";
+import { canaryWeights, nextCanaryStep } from "../../lib/core/traffic/canary-policy";
+import type { CanaryPosition, RolloutPlan } from "../../lib/core/rollout/rollout";
 
 type Plan = Pick<RolloutPlan, "hasStable" | "canarySteps">;
 

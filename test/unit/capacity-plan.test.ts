@@ -8,7 +8,7 @@ import {
   planCapacity,
   rollbackMoves,
   stableReplicasNeededAt,
-} from "../../lib/core/capacity-plan";
+} from "../../lib/core/capacity/capacity-plan";
 
 /** Every moment of a plan: the counts and the weight after each move, starting from the stable alone. */
 function replay(plan: CapacityPlan) {

@@ -13,7 +13,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DynamoRolloutStore } from "../../lib/aws/dynamodb-rollout-store";
 import { run as status } from "../../lib/cli/status";
-import type { ServingVersion, Transition } from "../../lib/core/rollout";
+import type { ServingVersion, Transition } from "../../lib/core/rollout/rollout";
 import { DynamoTableDouble } from "./adapters/dynamodb-table-double";
 
 const TABLE = "Modelship-RolloutTable-1ABC";

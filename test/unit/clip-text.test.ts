@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clipText } from "../../lib/core/clip-text";
+import { clipText } from "../../lib/core/text/clip-text";
 
 describe("clipText", () => {
   it("keeps a text within the bound as it is", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeDegenerateOutput } from "../../lib/core/degenerate-output";
+import { describeDegenerateOutput } from "../../lib/core/smoke/degenerate-output";
 
 const loop = (cycle: string, times: number, prefix = "") => `${prefix}${cycle.repeat(times)}`;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { observationSamples, trafficSamples } from "../../lib/core/canary-metrics";
-import { type EmfRecord, emfRecords, trafficEmfRecords } from "../../lib/core/emf";
-import { MetricSeries } from "../../lib/core/metric-series";
+import { observationSamples, trafficSamples } from "../../lib/core/alarms/canary-metrics";
+import { type EmfRecord, emfRecords, trafficEmfRecords } from "../../lib/core/alarms/emf";
+import { MetricSeries } from "../../lib/core/alarms/metric-series";
 import type { Observation, TrafficPeriod } from "../../lib/ports";
 import { canarySpecs } from "../support/canary-alarm-specs";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { classifyFailure, type FailureEvidence } from "../../lib/core/failure-signatures";
+import { classifyFailure, type FailureEvidence } from "../../lib/core/smoke/failure-signatures";
 
 const none: FailureEvidence = { reasons: [], messages: [], logTail: [] };
 

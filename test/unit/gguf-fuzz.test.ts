@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { GGUF_HEADER_CAP_BYTES, type GgufParseResult, parseGguf } from "../../lib/core/gguf";
-import { type GgufSpec, type GgufValue, writeGguf } from "../../lib/core/gguf-writer";
+import { GGUF_HEADER_CAP_BYTES, type GgufParseResult, parseGguf } from "../../lib/core/weights/gguf";
+import { type GgufSpec, type GgufValue, writeGguf } from "../../lib/core/weights/gguf-writer";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 
 const FILE = "fuzz.gguf";

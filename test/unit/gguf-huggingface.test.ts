@@ -1,8 +1,8 @@
 import { gguf } from "@huggingface/gguf";
 import { describe, expect, it } from "vitest";
-import { parseGguf } from "../../lib/core/gguf";
-import { GGML_TYPE_BY_NAME } from "../../lib/core/gguf-types";
-import { writeGguf } from "../../lib/core/gguf-writer";
+import { parseGguf } from "../../lib/core/weights/gguf";
+import { GGML_TYPE_BY_NAME } from "../../lib/core/weights/gguf-types";
+import { writeGguf } from "../../lib/core/weights/gguf-writer";
 import { buildTinyLlamaGguf, tinyLlamaSpec } from "../../lib/examples/gguf-model";
 
 /** Serves `bytes` like an HTTP server answering range requests, so @huggingface/gguf reads them as a remote file. */

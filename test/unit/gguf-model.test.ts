@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type GgufInfo, parseGguf } from "../../lib/core/gguf";
+import { type GgufInfo, parseGguf } from "../../lib/core/weights/gguf";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 
 function read(bytes: Uint8Array): GgufInfo {

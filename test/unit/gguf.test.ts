@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
-import type { Finding } from "../../lib/core/findings";
-import { GGUF_HEADER_CAP_BYTES, type GgufParseResult, parseGguf } from "../../lib/core/gguf";
-import { type GgufSpec, type GgufTensorSpec, type GgufValue, writeGguf } from "../../lib/core/gguf-writer";
+import type { Finding } from "../../lib/core/findings/findings";
+import { GGUF_HEADER_CAP_BYTES, type GgufParseResult, parseGguf } from "../../lib/core/weights/gguf";
+import {
+  type GgufSpec,
+  type GgufTensorSpec,
+  type GgufValue,
+  writeGguf,
+} from "../../lib/core/weights/gguf-writer";
 import { buildTinyLlamaGguf, tinyLlamaSpec } from "../../lib/examples/gguf-model";
 
 const FILE = "models/tiny/v1/model.gguf";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
-import { type GpuPlanInput, planGpus } from "../../lib/core/gpu-plan";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
+import { type GpuPlanInput, planGpus } from "../../lib/core/weights/gpu-plan";
 
 const GiB = 1024 ** 3;
 

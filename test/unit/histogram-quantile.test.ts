@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type HistogramBucket, histogramQuantile } from "../../lib/core/histogram-quantile";
+import { type HistogramBucket, histogramQuantile } from "../../lib/core/prometheus/histogram-quantile";
 
 const INF = Number.POSITIVE_INFINITY;
 const buckets = (...pairs: [number, number][]): HistogramBucket[] =>

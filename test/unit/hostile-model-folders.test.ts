@@ -6,20 +6,24 @@
 import { runInNewContext } from "node:vm";
 import { setFlagsFromString } from "node:v8";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
 import {
   type GgufParseResult,
   MAX_GGUF_METADATA_ENTRIES,
   MAX_GGUF_TENSORS,
   parseGguf,
-} from "../../lib/core/gguf";
-import { MAX_JSON_FILE_BYTES, parseJsonFile, readShardIndexFile } from "../../lib/core/model-json-files";
+} from "../../lib/core/weights/gguf";
+import {
+  MAX_JSON_FILE_BYTES,
+  parseJsonFile,
+  readShardIndexFile,
+} from "../../lib/core/weights/model-json-files";
 import {
   MAX_SAFETENSORS_TENSORS,
   modelTensorBudget,
   parseSafetensorsHeader,
   SAFETENSORS_PREFIX_BYTES,
-} from "../../lib/core/safetensors";
+} from "../../lib/core/weights/safetensors";
 import { buildSafetensorsModel } from "../../lib/examples/safetensors-model";
 import { FIRST_READ_BYTES, validateModel } from "../../lib/pipeline/validate";
 import {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeS3EventKey, executionName, parseManifestKey } from "../../lib/core/keys";
+import { decodeS3EventKey, executionName, parseManifestKey } from "../../lib/core/rollout/keys";
 
 /** Step Functions refuses whitespace and these in execution names. */
 const FORBIDDEN_IN_EXECUTION_NAMES = /[\s<>{}[\]?*"#%\\^|~`$&,;:/]/;

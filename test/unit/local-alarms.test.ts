@@ -3,9 +3,9 @@
 // that completes M of N, and `onAlarm` — the control plane's Rollback — is called once per transition.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { AlarmSpec, AlarmState } from "../../lib/core/alarm-spec";
-import { AlarmBook } from "../../lib/core/alarm-evaluator";
-import { MetricSeries } from "../../lib/core/metric-series";
+import type { AlarmSpec, AlarmState } from "../../lib/core/alarms/alarm-spec";
+import { AlarmBook } from "../../lib/core/alarms/alarm-evaluator";
+import { MetricSeries } from "../../lib/core/alarms/metric-series";
 import { LocalAlarms } from "../../lib/local/local-alarms";
 import { LocalMetrics } from "../../lib/local/local-metrics";
 import { canarySpecs } from "../support/canary-alarm-specs";

@@ -4,9 +4,9 @@
 // logged, never thrown into the void.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import type { PrometheusEndpoint } from "../../lib/core/config";
-import { canaryMetric } from "../../lib/core/canary-metrics";
-import { MetricSeries } from "../../lib/core/metric-series";
+import type { PrometheusEndpoint } from "../../lib/core/config/config";
+import { canaryMetric } from "../../lib/core/alarms/canary-metrics";
+import { MetricSeries } from "../../lib/core/alarms/metric-series";
 import { LocalMetrics } from "../../lib/local/local-metrics";
 import type { Observation, ProberTarget } from "../../lib/ports";
 import { PrometheusTestServer, vectorAnswer } from "../support/prometheus-test-server";

@@ -2,10 +2,10 @@
 // over the stack's default (beforePromote, 24 h); a bad value is a finding naming the field.
 
 import { describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
-import { parseManifest, resolveManifest } from "../../lib/core/manifest";
-import { planRollout } from "../../lib/core/plan";
-import { resolveStackConfig } from "../../lib/core/stack-config";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
+import { parseManifest, resolveManifest } from "../../lib/core/manifest/manifest";
+import { planRollout } from "../../lib/core/rollout/plan";
+import { resolveStackConfig } from "../../lib/core/config/stack-config";
 
 const KEY = { name: "llama", version: "v3", fileName: "modelship.yaml" };
 

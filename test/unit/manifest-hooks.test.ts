@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG, type HooksConfig, type StackConfig } from "../../lib/core/config";
-import { formatFinding } from "../../lib/core/findings";
-import { hooksByPoint, parseHookAnswer } from "../../lib/core/hooks";
-import { parseManifest, resolveManifest } from "../../lib/core/manifest";
-import { planRollout } from "../../lib/core/plan";
+import { DEFAULT_STACK_CONFIG, type HooksConfig, type StackConfig } from "../../lib/core/config/config";
+import { formatFinding } from "../../lib/core/findings/findings";
+import { hooksByPoint, parseHookAnswer } from "../../lib/core/gates/hooks";
+import { parseManifest, resolveManifest } from "../../lib/core/manifest/manifest";
+import { planRollout } from "../../lib/core/rollout/plan";
 
 const KEY = { name: "llama", version: "v3", fileName: "modelship.yaml" };
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config";
-import { type Finding, formatFinding } from "../../lib/core/findings";
-import { loadManifest, parseManifest, resolveManifest } from "../../lib/core/manifest";
-import type { ResolvedManifest } from "../../lib/core/manifest-schema";
-import { chooseServing } from "../../lib/core/serving-choice";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
+import { type Finding, formatFinding } from "../../lib/core/findings/findings";
+import { loadManifest, parseManifest, resolveManifest } from "../../lib/core/manifest/manifest";
+import type { ResolvedManifest } from "../../lib/core/manifest/manifest-schema";
+import { chooseServing } from "../../lib/core/weights/serving-choice";
 
 const KEY = { name: "llama", version: "v3", fileName: "modelship.yaml" };
 

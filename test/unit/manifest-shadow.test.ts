@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
-import { loadManifest } from "../../lib/core/manifest";
-import { planRollout } from "../../lib/core/plan";
-import type { ModelRecord } from "../../lib/core/rollout";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
+import { loadManifest } from "../../lib/core/manifest/manifest";
+import { planRollout } from "../../lib/core/rollout/plan";
+import type { ModelRecord } from "../../lib/core/rollout/rollout";
 
 const KEY = { name: "llama", version: "v3", fileName: "modelship.yaml" };
 /** Alarms that reach ALARM within 30 s (3 periods of 10 s). */

@@ -5,7 +5,7 @@ import {
   type PeriodValues,
   evaluateMetricMath,
   parseMetricMath,
-} from "../../lib/core/metric-math";
+} from "../../lib/core/alarms/metric-math";
 
 const _ = undefined;
 

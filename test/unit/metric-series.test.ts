@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { MetricId } from "../../lib/core/alarm-spec";
-import { MetricSeries, parseStatistic, periodStart } from "../../lib/core/metric-series";
+import type { MetricId } from "../../lib/core/alarms/alarm-spec";
+import { MetricSeries, parseStatistic, periodStart } from "../../lib/core/alarms/metric-series";
 
 const T0 = Date.parse("2025-06-01T12:00:00.000Z");
 const LATENCY: MetricId = {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { Finding } from "../../lib/core/findings";
+import type { Finding } from "../../lib/core/findings/findings";
 import {
   checkConfig,
   checkDuplicateTensors,
@@ -10,9 +10,9 @@ import {
   checkTokenizer,
   type StoredFile,
   type TensorLocation,
-} from "../../lib/core/model-checks";
-import { type ListedFile, planModelFolder } from "../../lib/core/model-files";
-import { parseJsonFile, readShardIndexFile } from "../../lib/core/model-json-files";
+} from "../../lib/core/weights/model-checks";
+import { type ListedFile, planModelFolder } from "../../lib/core/weights/model-files";
+import { parseJsonFile, readShardIndexFile } from "../../lib/core/weights/model-json-files";
 import { EXAMPLE_DIMENSIONS, llamaConfig, llamaTensorShapes } from "../../lib/examples/safetensors-model";
 
 function listed(...paths: string[]): ListedFile[] {

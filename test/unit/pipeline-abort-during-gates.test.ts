@@ -3,7 +3,7 @@
 // smoke test; a load cut short as an SLO breach).
 
 import { beforeEach, describe, expect, it } from "vitest";
-import type { ExecutionState } from "../../lib/core/rollout";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { checkCandidate } from "../../lib/pipeline/check-candidate";
 import { handleCommand } from "../../lib/pipeline/commands";
 import { deployCandidate } from "../../lib/pipeline/deploy-candidate";

@@ -11,7 +11,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { SageMakerRegistry } from "../../lib/aws/sagemaker-registry";
-import type { ExecutionState } from "../../lib/core/rollout";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { type CommandEvent, handleCommand } from "../../lib/pipeline/commands";
 import { requestApproval } from "../../lib/pipeline/request-approval";
 import type { ApprovalStatus } from "../../lib/ports";

@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { stableReplicasNeededAt } from "../../lib/core/capacity-plan";
-import type { CapacityMode } from "../../lib/core/capacity-plan";
-import { CandidateTimeout, RolledBack } from "../../lib/core/errors";
-import type { ExecutionState } from "../../lib/core/rollout";
+import { stableReplicasNeededAt } from "../../lib/core/capacity/capacity-plan";
+import type { CapacityMode } from "../../lib/core/capacity/capacity-plan";
+import { CandidateTimeout, RolledBack } from "../../lib/core/rollout/errors";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { canaryStep } from "../../lib/pipeline/canary-step";
 import { rollback } from "../../lib/pipeline/rollback";
 import type { CandidateHandle } from "../../lib/ports";

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import type { ExecutionState } from "../../lib/core/rollout";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { canaryStep } from "../../lib/pipeline/canary-step";
 import { finalize } from "../../lib/pipeline/finalize";
 import { promote } from "../../lib/pipeline/promote";

@@ -6,8 +6,8 @@ import {
   type ModelshipError,
   ModelInvalid,
   RolloutInProgress,
-} from "../../lib/core/errors";
-import type { ExecutionState } from "../../lib/core/rollout";
+} from "../../lib/core/rollout/errors";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import type { CandidateHandle } from "../../lib/ports";
 import { cleanup } from "../../lib/pipeline/cleanup";
 import { FixedClock } from "../support/fixed-clock";

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import type { ExecutionState } from "../../lib/core/rollout";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { type CommandEvent, handleCommand } from "../../lib/pipeline/commands";
 import {
   CANARY_FLOW as flow,

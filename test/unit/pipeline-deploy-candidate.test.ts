@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
-import { CandidateFailed } from "../../lib/core/errors";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
+import { CandidateFailed } from "../../lib/core/rollout/errors";
 import { checkCandidate } from "../../lib/pipeline/check-candidate";
-import { chooseServing } from "../../lib/core/serving-choice";
+import { chooseServing } from "../../lib/core/weights/serving-choice";
 import { deployCandidate } from "../../lib/pipeline/deploy-candidate";
 import { FixedClock } from "../support/fixed-clock";
 import { MemoryEvents } from "../support/memory-events";

@@ -4,9 +4,9 @@
 // automation: the moment the end event arrives, it tries to take the model's lock for the next version.
 
 import { beforeEach, describe, expect, it } from "vitest";
-import { CandidateFailed } from "../../lib/core/errors";
-import type { ModelshipEvent } from "../../lib/core/events";
-import type { ExecutionState } from "../../lib/core/rollout";
+import { CandidateFailed } from "../../lib/core/rollout/errors";
+import type { ModelshipEvent } from "../../lib/core/events/events";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { cleanup } from "../../lib/pipeline/cleanup";
 import { handleCommand } from "../../lib/pipeline/commands";
 import {

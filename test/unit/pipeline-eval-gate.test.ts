@@ -1,12 +1,12 @@
 import { createServer } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
-import { EvalFailed, Transient } from "../../lib/core/errors";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
+import { EvalFailed, Transient } from "../../lib/core/rollout/errors";
 import type { ItemResult, ShardDetail } from "../../lib/core/eval/eval-results";
 import { shardItems } from "../../lib/core/eval/shard";
 import { readStoredOutcomes } from "../../lib/core/eval/stored-outcomes";
 import type { SuiteLine } from "../../lib/core/eval/suite-item";
-import type { ExecutionState } from "../../lib/core/rollout";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { evalShard, type EvalShardResult } from "../../lib/pipeline/eval-shard";
 import type { CandidateProgress } from "../../lib/pipeline/flow-state";
 import { type EvalGateResult, mergeEval } from "../../lib/pipeline/merge-eval";

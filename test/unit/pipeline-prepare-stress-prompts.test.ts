@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
-import { ManifestInvalid } from "../../lib/core/errors";
-import type { ExecutionInput } from "../../lib/core/rollout";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
+import { ManifestInvalid } from "../../lib/core/rollout/errors";
+import type { ExecutionInput } from "../../lib/core/rollout/rollout";
 import { prepare } from "../../lib/pipeline/prepare";
 import { MAX_PROMPT_SET_BYTES } from "../../lib/pipeline/stress-prompts";
 import { FixedClock } from "../support/fixed-clock";

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config";
-import type { ExecutionState } from "../../lib/core/rollout";
-import { VllmMetricsRecorder } from "../../lib/core/vllm-metrics";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
+import { VllmMetricsRecorder } from "../../lib/core/prometheus/vllm-metrics";
 import { probeMinute, probeRound, trafficWindowsFor } from "../../lib/pipeline/probe";
 import type { ProberTarget } from "../../lib/ports";
 import {

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
-import type { ExecutionState } from "../../lib/core/rollout";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { rollbackOnAlarm } from "../../lib/pipeline/alarm-rollback";
 import { handleCommand } from "../../lib/pipeline/commands";
 import { rollback } from "../../lib/pipeline/rollback";

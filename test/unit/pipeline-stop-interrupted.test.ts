@@ -3,7 +3,7 @@
 // record, in the alarms or the prober.
 
 import { beforeEach, describe, expect, it } from "vitest";
-import type { ExecutionState } from "../../lib/core/rollout";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { stopInterruptedRollout } from "../../lib/pipeline/stop-interrupted";
 import {
   CANARY_FLOW as flow,

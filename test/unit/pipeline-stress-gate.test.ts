@@ -1,10 +1,10 @@
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config";
-import { ManifestInvalid, SloViolated, Transient } from "../../lib/core/errors";
-import type { ResolvedStressGate } from "../../lib/core/manifest-schema";
-import { planRollout } from "../../lib/core/plan";
-import type { ExecutionState } from "../../lib/core/rollout";
+import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
+import { ManifestInvalid, SloViolated, Transient } from "../../lib/core/rollout/errors";
+import type { ResolvedStressGate } from "../../lib/core/manifest/manifest-schema";
+import { planRollout } from "../../lib/core/rollout/plan";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { parseLoadResult } from "../../lib/loadgen/load-result";
 import { mergeStress, type StressGateResult } from "../../lib/pipeline/merge-stress";
 import { stressWorker, type StressWorkerResult } from "../../lib/pipeline/stress-worker";

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config";
-import { parseManifest, resolveManifest } from "../../lib/core/manifest";
-import type { ResolvedManifest } from "../../lib/core/manifest-schema";
-import { planRollout } from "../../lib/core/plan";
-import type { ModelRecord, RolloutPlan } from "../../lib/core/rollout";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
+import { parseManifest, resolveManifest } from "../../lib/core/manifest/manifest";
+import type { ResolvedManifest } from "../../lib/core/manifest/manifest-schema";
+import { planRollout } from "../../lib/core/rollout/plan";
+import type { ModelRecord, RolloutPlan } from "../../lib/core/rollout/rollout";
 
 function manifestFrom(yaml: string): ResolvedManifest {
   const parsed = parseManifest(yaml, "modelship.yaml");

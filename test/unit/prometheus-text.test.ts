@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ExpositionInvalid, parsePrometheusText } from "../../lib/core/prometheus-text";
+import { ExpositionInvalid, parsePrometheusText } from "../../lib/core/prometheus/prometheus-text";
 
 /** A slice of what vLLM 0.11's /metrics answers (prometheus_client's text format). */
 const VLLM_TEXT = `# HELP python_gc_objects_collected_total Objects collected during gc

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { promqlTemplateProblems, renderPromql } from "../../lib/core/promql-template";
+import { promqlTemplateProblems, renderPromql } from "../../lib/core/prometheus/promql-template";
 
 const VALUES = { model: "llama", version: "v1.2", variant: "candidate", windowSeconds: 10 };
 

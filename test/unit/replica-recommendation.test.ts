@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decideReplicas, type Recommendation } from "../../lib/core/replica-recommendation";
+import { decideReplicas, type Recommendation } from "../../lib/core/capacity/replica-recommendation";
 
 const range = { minReplicas: 1, maxReplicas: 4, cooldownSeconds: 30 };
 

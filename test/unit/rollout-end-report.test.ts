@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { SloViolated } from "../../lib/core/errors";
-import type { ExecutionState } from "../../lib/core/rollout";
+import { SloViolated } from "../../lib/core/rollout/errors";
+import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { cleanup } from "../../lib/pipeline/cleanup";
 import { handleCommand } from "../../lib/pipeline/commands";
 import { rollback } from "../../lib/pipeline/rollback";

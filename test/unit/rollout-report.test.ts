@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { formatMs } from "../../lib/core/report/report-format";
 import { renderRolloutReport } from "../../lib/core/report/render-rollout-report";
 import type { OutcomeDocument } from "../../lib/core/report/report-documents";
-import { escapeControlCharacters } from "../../lib/core/terminal-text";
+import { escapeControlCharacters } from "../../lib/core/text/terminal-text";
 import type { LoadSummary } from "../../lib/loadgen/load-summary";
 import { writeRolloutReport } from "../../lib/pipeline/rollout-report";
 import {

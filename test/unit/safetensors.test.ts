@@ -1,14 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { safetensorsDtypeBits } from "../../lib/core/dtypes";
-import type { Finding } from "../../lib/core/findings";
+import { safetensorsDtypeBits } from "../../lib/core/weights/dtypes";
+import type { Finding } from "../../lib/core/findings/findings";
 import {
   locateSafetensorsHeader,
   MAX_SAFETENSORS_HEADER_BYTES,
   parseSafetensorsHeader,
   readHeaderLength,
   type SafetensorsParseResult,
-} from "../../lib/core/safetensors";
+} from "../../lib/core/weights/safetensors";
 import {
   buildSafetensorsModel,
   EXAMPLE_DIMENSIONS,

@@ -2,8 +2,12 @@
 // model's own context capped by the stack default, the runtime made for the format, the stack's image.
 
 import { describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config";
-import { type ServingChoiceInput, chooseServing, declaredRuntime } from "../../lib/core/serving-choice";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
+import {
+  type ServingChoiceInput,
+  chooseServing,
+  declaredRuntime,
+} from "../../lib/core/weights/serving-choice";
 
 const config: StackConfig = {
   ...DEFAULT_STACK_CONFIG,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeShadowProgress, mirrorsRequest } from "../../lib/core/shadow";
+import { describeShadowProgress, mirrorsRequest } from "../../lib/core/traffic/shadow";
 import {
   requestText,
   SHADOW_PAIRS_KEPT,
@@ -7,7 +7,7 @@ import {
   type ShadowPair,
   ShadowSampleBook,
   shadowAnswer,
-} from "../../lib/core/shadow-samples";
+} from "../../lib/core/traffic/shadow-samples";
 
 describe("mirrorsRequest", () => {
   it("copies exactly the percent of every 100 requests in a row, spread evenly", () => {

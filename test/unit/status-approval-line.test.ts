@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import { formatModelStatus } from "../../lib/cli/status-report";
-import type { ModelRecord } from "../../lib/core/rollout";
+import type { ModelRecord } from "../../lib/core/rollout/rollout";
 
 const waiting: ModelRecord = {
   model: "tiny",

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { formatModelStatus, formatRoute } from "../../lib/cli/status-report";
-import type { ModelRecord } from "../../lib/core/rollout";
+import type { ModelRecord } from "../../lib/core/rollout/rollout";
 import type { RouteState } from "../../lib/ports";
 
 const ROLLOUT = "llama-v3-4e5f6a7b";

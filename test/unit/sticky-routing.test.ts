@@ -5,7 +5,7 @@ import {
   stickyPoint,
   stickyVariant,
   unusableStickinessHeader,
-} from "../../lib/core/sticky-routing";
+} from "../../lib/core/traffic/sticky-routing";
 
 const KEYS = Array.from({ length: 20_000 }, (_, i) => `session-${i}`);
 const WEIGHTS = [0, 1, 5, 10, 25, 50, 75, 90, 99, 100];

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { formatFinding } from "../../lib/core/findings";
-import { escapeControlCharacters, terminalLines, terminalText } from "../../lib/core/terminal-text";
+import { formatFinding } from "../../lib/core/findings/findings";
+import { escapeControlCharacters, terminalLines, terminalText } from "../../lib/core/text/terminal-text";
 
 describe("terminalText", () => {
   it("shows newlines, tabs and carriage returns as \\n, \\t and \\r", () => {

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type PodScrape, TrafficWindows } from "../../lib/core/traffic-window";
-import { type FinishReason, VllmMetricsRecorder } from "../../lib/core/vllm-metrics";
+import { type PodScrape, TrafficWindows } from "../../lib/core/prometheus/traffic-window";
+import { type FinishReason, VllmMetricsRecorder } from "../../lib/core/prometheus/vllm-metrics";
 
 const T0 = Date.parse("2025-06-01T12:00:00.000Z");
 const EVERY_MS = 10_000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parsePrometheusText } from "../../lib/core/prometheus-text";
-import { VLLM, VLLM_BUCKETS, VllmMetricsRecorder } from "../../lib/core/vllm-metrics";
+import { parsePrometheusText } from "../../lib/core/prometheus/prometheus-text";
+import { VLLM, VLLM_BUCKETS, VllmMetricsRecorder } from "../../lib/core/prometheus/vllm-metrics";
 
 describe("VllmMetricsRecorder", () => {
   const recorder = new VllmMetricsRecorder('tiny "gguf"', 1_748_779_000.5);

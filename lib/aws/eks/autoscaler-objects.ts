@@ -16,8 +16,8 @@
 // own IAM role — it needs `aps:QueryMetrics` on the workspace (docs/eks.md, Autoscaling).
 
 import type { V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
-import type { PrometheusEndpoint } from "../../core/config";
-import type { AutoscalingMetric } from "../../core/manifest-schema";
+import type { PrometheusEndpoint } from "../../core/config/config";
+import type { AutoscalingMetric } from "../../core/manifest/manifest-schema";
 import type { AutoscalingSettings, ReplicaRange } from "../../ports";
 
 export type AutoscalerKind = "keda" | "hpa";

@@ -1,9 +1,9 @@
 // What the cluster shows about a candidate that is not ready yet, read out of its pods and their events:
-// the reasons, messages and exit code that classifyFailure (lib/core/failure-signatures.ts) matches, which
+// the reasons, messages and exit code that classifyFailure (lib/core/smoke/failure-signatures.ts) matches, which
 // container's log explains a crash, and — when nothing went wrong — what the candidate is busy with.
 
 import type { CoreV1Event, V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
-import type { FailureEvidence } from "../../core/failure-signatures";
+import type { FailureEvidence } from "../../core/smoke/failure-signatures";
 
 export interface PodObservation {
   readonly evidence: Omit<FailureEvidence, "logTail">;

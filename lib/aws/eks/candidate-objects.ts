@@ -17,8 +17,8 @@ import type {
   V1Volume,
 } from "@kubernetes/client-node";
 import { createHash } from "node:crypto";
-import type { StackConfig } from "../../core/config";
-import { CandidateFailed } from "../../core/errors";
+import type { StackConfig } from "../../core/config/config";
+import { CandidateFailed } from "../../core/rollout/errors";
 import type { CandidateSpec } from "../../ports";
 
 export const ROLLOUT_LABEL = "modelship.io/rollout";

@@ -1,5 +1,5 @@
 // The Gateway port on a Kubernetes cluster: each model's HTTPRoute (httproute-object.ts), changed by the
-// port's calls (lib/core/route-slots.ts). Every change reads the route, applies the call to what it holds and writes
+// port's calls (lib/core/traffic/route-slots.ts). Every change reads the route, applies the call to what it holds and writes
 // it back with the resourceVersion it read, so an edit someone made in between is never overwritten: the
 // API server answers 409, and the change is applied again to the route as it is now, a bounded number of
 // times. A route left with no rule is deleted, with the same precondition. A route written with session
@@ -8,11 +8,11 @@
 // every request): the mirror is taken off again at once and the shadow refused.
 
 import { ApiException } from "@kubernetes/client-node";
-import type { StackConfig } from "../../core/config";
-import { CandidateFailed, GatewayFailed, Transient } from "../../core/errors";
-import { describeStickiness, type Stickiness } from "../../core/sticky-routing";
-import type { Mirror } from "../../core/shadow";
-import type { ShadowSamples } from "../../core/shadow-samples";
+import type { StackConfig } from "../../core/config/config";
+import { CandidateFailed, GatewayFailed, Transient } from "../../core/rollout/errors";
+import { describeStickiness, type Stickiness } from "../../core/traffic/sticky-routing";
+import type { Mirror } from "../../core/traffic/shadow";
+import type { ShadowSamples } from "../../core/traffic/shadow-samples";
 import type { CandidateHandle, Gateway, RouteState } from "../../ports";
 import { apiMessage, apiStatus, kubernetesFailure } from "../eks/api-errors";
 import { type ClusterConnection, connectKubernetes, type KubernetesClients } from "../eks/cluster";
@@ -34,7 +34,7 @@ import {
   type RouteSlots,
   setRouteMirror,
   setRouteWeights,
-} from "../../core/route-slots";
+} from "../../core/traffic/route-slots";
 
 export interface HttpRouteGatewayOptions {
   readonly config: StackConfig;

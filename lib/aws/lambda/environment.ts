@@ -1,9 +1,9 @@
 // The environment every modelship Lambda function runs with: the CDK construct (lib/infra) writes these
 // variables and the handlers read them, from this one list, so the two sides cannot drift apart.
 
-import type { StackConfig } from "../../core/config";
-import { formatFinding } from "../../core/findings";
-import { resolveStackConfig } from "../../core/stack-config";
+import type { StackConfig } from "../../core/config/config";
+import { formatFinding } from "../../core/findings/findings";
+import { resolveStackConfig } from "../../core/config/stack-config";
 
 export const LAMBDA_ENVIRONMENT = {
   bucket: "MODELSHIP_BUCKET",

@@ -7,7 +7,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
-import type { ModelshipFunction } from "../../core/pipeline-functions";
+import type { ModelshipFunction } from "../../core/state-machine/pipeline-functions";
 import type { StageDeps } from "../../pipeline/deps";
 import type { FUNCTION_PORT_USE } from "../../pipeline/function-port-use";
 import type { DepsUsing } from "../../pipeline/port-use";

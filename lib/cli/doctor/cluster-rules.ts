@@ -5,7 +5,7 @@
 // resource (`*` matching any group, resource or verb).
 
 import type { LabelSelector } from "../../aws/doctor/kubernetes-reads";
-import type { Toleration } from "../../core/config";
+import type { Toleration } from "../../core/config/config";
 import type { RbacRule } from "../../infra/cluster-roles";
 
 export interface Taint {

@@ -8,7 +8,7 @@
 
 import type { Cluster } from "@aws-sdk/client-eks";
 import { ApiException } from "@kubernetes/client-node";
-import type { ClusterSettings } from "../../core/cluster-settings";
+import type { ClusterSettings } from "../../core/config/cluster-settings";
 import type { AwsDoctorReads } from "../../aws/doctor/aws-reads";
 import { POD_IDENTITY_AGENT } from "../../aws/doctor/aws-reads";
 import {

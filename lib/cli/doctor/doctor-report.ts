@@ -2,7 +2,7 @@
 // commands that fix a ✗ under it) and as CI reads it (`--json`), and the exit code it means: 1 when any check
 // failed. Pure: the checks produce the results, this says them.
 
-import { terminalLines } from "../../core/terminal-text";
+import { terminalLines } from "../../core/text/terminal-text";
 
 export type CheckStatus = "pass" | "fail" | "skip";
 

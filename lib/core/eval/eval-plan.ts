@@ -4,8 +4,8 @@
 // at most MAX_EVAL_SHARDS: the plan and the Map's results travel in the execution state (256 KB), so a huge
 // suite gets bigger shards rather than more of them.
 
-import type { ResolvedEvalGate, ResolvedEvalSuite } from "../manifest-schema";
-import type { EvalShardPlan } from "../rollout";
+import type { ResolvedEvalGate, ResolvedEvalSuite } from "../manifest/manifest-schema";
+import type { EvalShardPlan } from "../rollout/rollout";
 import { SANITY_SUITE, SANITY_SUITE_NAME } from "./sanity-suite";
 import { shardCount } from "./shard";
 

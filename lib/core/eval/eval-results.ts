@@ -3,7 +3,7 @@
 // bucket. A *summary* is a few hundred bytes whatever the suite's size: it travels in the execution state
 // (a Map item's result, 256 KB for all of them). All of it is plain JSON.
 
-import { clipText } from "../clip-text";
+import { clipText } from "../text/clip-text";
 import { type Interval, wilsonInterval } from "./wilson-interval";
 import type { EvalPrompt, Scorer } from "./suite-item";
 

@@ -2,7 +2,7 @@
 // options rendered as "A. …" lines and an instruction to answer with the letter — appended to the last user
 // message of a chat, or to a plain prompt ending in "Answer:" as MMLU-style completions do.
 
-import type { ChatMessage } from "../manifest-schema";
+import type { ChatMessage } from "../manifest/manifest-schema";
 import { CHOICE_LETTERS } from "./choice-answer";
 import type { EvalPrompt, SuiteItem } from "./suite-item";
 

@@ -4,7 +4,7 @@
 // Control characters in such text are shown as escapes (`\x00`, `\u202e`): a NUL is not valid in an HTML
 // document, and a bidirectional override would reorder the text after it on the page.
 
-import { escapeControlCharacters } from "../terminal-text";
+import { escapeControlCharacters } from "../text/terminal-text";
 
 /** Markup made by `markup`: its text is already safe to place in a document. */
 export class Html {

@@ -4,7 +4,7 @@
 // threshold with the steps marked on it, and every transition the rollout recorded. Before the rollout ends
 // there is no outcome.json, and the page says the rollout was still running when it was written.
 
-import { isBreaching } from "../alarm-evaluation";
+import { isBreaching } from "../alarms/alarm-evaluation";
 import { dataValue, type Html, markup } from "./html";
 import { niceTicks, renderLineChart, type Tick } from "./line-chart";
 import { section, unavailable } from "./report-parts";

@@ -6,9 +6,9 @@
 // fields may come and go.
 
 import { z } from "zod";
-import { MAX_HISTORY_PERIODS } from "../alarm-history";
-import { HOOK_POINTS } from "../manifest-schema";
-import type { RolloutIdentity } from "../rollout";
+import { MAX_HISTORY_PERIODS } from "../alarms/alarm-history";
+import { HOOK_POINTS } from "../manifest/manifest-schema";
+import type { RolloutIdentity } from "../rollout/rollout";
 
 /** One of the gate documents, as the report found it. */
 export type ReportDocument<T> =
@@ -198,7 +198,7 @@ const evalDocumentSchema = z.object({
   ),
 });
 
-/** A hook's run (core/hooks.ts HookRun), kept with its RunHooks transition. */
+/** A hook's run (core/gates/hooks.ts HookRun), kept with its RunHooks transition. */
 const hookRunSchema = z.object({
   name: z.string(),
   at: z.enum(HOOK_POINTS),
@@ -218,7 +218,7 @@ const transitionSchema = z.object({
   hook: hookRunSchema.optional(),
 });
 
-/** The plan's strategy (core/rollout-strategy.ts RolloutStrategy). */
+/** The plan's strategy (core/traffic/rollout-strategy.ts RolloutStrategy). */
 const strategySchema = z.discriminatedUnion("kind", [
   /** `weights`: the planned steps' candidate weights. */
   z.object({ kind: z.literal("canary"), weights: z.array(amount).optional() }),

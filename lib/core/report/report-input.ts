@@ -3,7 +3,7 @@
 // read and checked (report-documents.ts), plus the stress test's latency curves, which the caller reads from
 // the merged HDR histograms (they cannot be read without the load generator's histogram code).
 
-import type { RolloutIdentity, RolloutSource } from "../rollout";
+import type { RolloutIdentity, RolloutSource } from "../rollout/rollout";
 import type { LatencyCurves } from "./latency-curves";
 import type {
   EvalDocument,

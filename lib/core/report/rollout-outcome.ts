@@ -4,10 +4,10 @@
 // rollout history and the alarms' metrics by the stage that ended the rollout (Finalize, Rollback, Cleanup),
 // which alone knows who ended it and can still read the alarms before it removes them.
 
-import type { AlarmMetricHistory } from "../alarm-history";
-import type { Transition } from "../rollout";
-import type { RolloutStrategy } from "../rollout-strategy";
-import type { Stickiness } from "../sticky-routing";
+import type { AlarmMetricHistory } from "../alarms/alarm-history";
+import type { Transition } from "../rollout/rollout";
+import type { RolloutStrategy } from "../traffic/rollout-strategy";
+import type { Stickiness } from "../traffic/sticky-routing";
 import type { OutcomeDocument } from "./report-documents";
 
 /** Stages whose transition ends a canary step's bake: the next step, a promotion, or the end. */

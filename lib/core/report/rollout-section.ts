@@ -1,8 +1,8 @@
 // The report's first section: which rollout this is (model, version, rollout id, where it came from, when,
 // its strategy and stickiness once outcome.json tells them) and the verdict of each gate, with when it was reached and the document it comes from.
 
-import { describeStrategy } from "../rollout-strategy";
-import { describeStickiness } from "../sticky-routing";
+import { describeStrategy } from "../traffic/rollout-strategy";
+import { describeStickiness } from "../traffic/sticky-routing";
 import { type Html, markup } from "./html";
 import { facts, PASSED, section, verdict } from "./report-parts";
 import type { OutcomeDocument, ReportDocument } from "./report-documents";

@@ -3,7 +3,7 @@
 // as summarizeLoad computed them, and percentile curves from p0 to p99.9), errors by class, and throughput
 // over time.
 
-import { describeProfile } from "../stress-gate";
+import { describeProfile } from "../gates/stress-gate";
 import { dataValue, type Html, markup } from "./html";
 import { CURVE_METRICS, renderLatencyCurve } from "./latency-curves";
 import { facts, PASSED, section, unavailable, verdict } from "./report-parts";

@@ -4,13 +4,13 @@
 // chart), and the rollouts whose report pages can be opened. The feed sends a snapshot to the event stream
 // every second while a page follows, at once after a state transition, and each event as it is emitted.
 
-import { type AslGraph, aslGraph } from "../../core/asl-graph";
-import type { ModelshipEvent } from "../../core/events";
-import { executionProgress, type StateProgress } from "../../core/execution-progress";
+import { type AslGraph, aslGraph } from "../../core/state-machine/asl-graph";
+import type { ModelshipEvent } from "../../core/events/events";
+import { executionProgress, type StateProgress } from "../../core/state-machine/execution-progress";
 import { niceTicks } from "../../core/report/line-chart";
 import { renderAlarmChart } from "../../core/report/outcome-section";
 import { alarmsArmedAt } from "../../core/report/rollout-outcome";
-import type { ModelRecord } from "../../core/rollout";
+import type { ModelRecord } from "../../core/rollout/rollout";
 import { type ControlPlaneSurface, type LocalModelStatus, statusOf } from "../control-plane-api";
 import type { ObjectStore } from "../../ports";
 import type { JournalEntry } from "../execution-journal";

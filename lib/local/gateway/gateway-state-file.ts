@@ -3,7 +3,7 @@
 // a file that is not a gateway state is reported with what is wrong and never overwritten.
 
 import { readFile } from "node:fs/promises";
-import { isStickiness } from "../../core/sticky-routing";
+import { isStickiness } from "../../core/traffic/sticky-routing";
 import type { Variant } from "../../ports";
 import { writeFileAtomic } from "../atomic-write";
 import { StateFileInvalid } from "../state-file-invalid";

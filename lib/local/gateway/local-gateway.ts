@@ -15,9 +15,9 @@ import {
 import { Agent as HttpsAgent } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import type { Mirror } from "../../core/shadow";
-import type { ShadowSamples } from "../../core/shadow-samples";
-import type { Stickiness } from "../../core/sticky-routing";
+import type { Mirror } from "../../core/traffic/shadow";
+import type { ShadowSamples } from "../../core/traffic/shadow-samples";
+import type { Stickiness } from "../../core/traffic/sticky-routing";
 import type { CandidateHandle, Endpoint, Gateway, RouteState, Variant } from "../../ports";
 import { ADMIN_PREFIX, type AdminExtension, serveAdminRequest } from "./admin-api";
 import type { Fault } from "./fault-injection";

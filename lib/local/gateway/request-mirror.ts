@@ -5,12 +5,12 @@
 // gateway cuts them. A copy reaches the candidate's server like any request, so the server's own metrics —
 // which the real-traffic alarms read — count it; the candidate variant's injected fault applies to it as to any
 // request the candidate serves. The stable's and the candidate's answers to the same request are paired into a
-// bounded sample (core/shadow-samples.ts) that the report shows.
+// bounded sample (core/traffic/shadow-samples.ts) that the report shows.
 
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
-import { mirrorsRequest } from "../../core/shadow";
+import { mirrorsRequest } from "../../core/traffic/shadow";
 import {
   requestText,
   SHADOW_CAPTURE_BYTES,
@@ -18,7 +18,7 @@ import {
   ShadowSampleBook,
   type ShadowSamples,
   shadowAnswer,
-} from "../../core/shadow-samples";
+} from "../../core/traffic/shadow-samples";
 import type { CandidateHandle, Endpoint } from "../../ports";
 import { decideFault, type Fault, SERVER_DELAY_HEADER } from "./fault-injection";
 import { type ForwardedRequest, type Upstream, upstreamRequest } from "./forwarding";

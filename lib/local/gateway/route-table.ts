@@ -1,13 +1,13 @@
-// The local gateway's routes: per model, the slots of lib/core/route-slots.ts — the same rules as the EKS
+// The local gateway's routes: per model, the slots of lib/core/traffic/route-slots.ts — the same rules as the EKS
 // HTTPRoute adapter (a stable, a candidate joining at weight 0 and reachable by `x-modelship-variant:
 // candidate` only, the previous stable kept warm through the watch, whole-percent weights adding up to 100).
 // The first register creates the route and a route left empty goes away. A request without the variant
 // header goes by its conversation key when the rollout is sticky and the request carries one (the key's
-// hash against the candidate's weight, lib/core/sticky-routing.ts), otherwise by a draw weighted by the
+// hash against the candidate's weight, lib/core/traffic/sticky-routing.ts), otherwise by a draw weighted by the
 // current weights.
 
-import type { CandidateHandle } from "../../core/candidate";
-import { GatewayFailed } from "../../core/errors";
+import type { CandidateHandle } from "../../core/rollout/candidate";
+import { GatewayFailed } from "../../core/rollout/errors";
 import {
   NO_SLOTS,
   promoteVersion,
@@ -18,12 +18,12 @@ import {
   type RouteSlots,
   setRouteMirror,
   setRouteWeights,
-} from "../../core/route-slots";
-import type { Mirror } from "../../core/shadow";
-import { type Stickiness, stickyKey, stickyPoint, stickyVariant } from "../../core/sticky-routing";
+} from "../../core/traffic/route-slots";
+import type { Mirror } from "../../core/traffic/shadow";
+import { type Stickiness, stickyKey, stickyPoint, stickyVariant } from "../../core/traffic/sticky-routing";
 import type { RouteBackend, RouteState, Variant } from "../../ports";
 
-export type { RouteSlots } from "../../core/route-slots";
+export type { RouteSlots } from "../../core/traffic/route-slots";
 
 export class RouteTable {
   private readonly routes: Map<string, RouteSlots>;

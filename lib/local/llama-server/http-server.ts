@@ -1,7 +1,7 @@
 // The HTTP face of the local llama.cpp server (node:http, no framework): `GET /health`, `GET /v1/models`,
 // `POST /v1/chat/completions` and `POST /v1/completions`, as OpenAI clients and modelship's stages call them,
 // streaming as server-sent events, and `GET /metrics`: vLLM's request metrics in the Prometheus text
-// format (lib/core/vllm-metrics.ts) — each request's E2E latency and queue time, time to first token and
+// format (lib/core/prometheus/vllm-metrics.ts) — each request's E2E latency and queue time, time to first token and
 // the gaps between the pieces of text it generates, counted by finish reason (`abort` when its client left,
 // `error` when generation failed) — so real-traffic alarms read this server as they read a vLLM pod. It
 // listens before the model has loaded — `/health` answers 503 until it has — so a supervisor can tell
@@ -15,7 +15,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { FinishReason, VllmMetricsRecorder } from "../../core/vllm-metrics";
+import type { FinishReason, VllmMetricsRecorder } from "../../core/prometheus/vllm-metrics";
 import { SERVER_DELAY_HEADER } from "../gateway/fault-injection";
 import type { GenerationResult } from "./generation";
 import type { LoadedModel, Prompt } from "./loaded-model";

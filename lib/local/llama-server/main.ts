@@ -4,7 +4,7 @@
 // stderr and exits 1; SIGTERM or SIGINT (and, with --exit-with-stdin, its parent going away) stop it.
 
 import type { AddressInfo } from "node:net";
-import { VllmMetricsRecorder } from "../../core/vllm-metrics";
+import { VllmMetricsRecorder } from "../../core/prometheus/vllm-metrics";
 import { createLlamaHttpServer } from "./http-server";
 import { LoadedModel } from "./loaded-model";
 import { parseServerArgs, type ServerArgs, ServerArgsInvalid } from "./server-args";

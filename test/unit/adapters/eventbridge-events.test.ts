@@ -2,7 +2,7 @@ import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { EventBridgeEvents } from "../../../lib/aws/eventbridge-events";
-import type { ModelshipEvent } from "../../../lib/core/events";
+import type { ModelshipEvent } from "../../../lib/core/events/events";
 
 const eventBridge = mockClient(EventBridgeClient);
 const client = new EventBridgeClient({ region: "us-east-1" });

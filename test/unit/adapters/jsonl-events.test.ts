@@ -2,7 +2,7 @@ import { appendFile, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import type { ModelshipEvent } from "../../../lib/core/events";
+import type { ModelshipEvent } from "../../../lib/core/events/events";
 import { JsonlEvents, readEvents } from "../../../lib/local/jsonl-events";
 
 const folders: string[] = [];

@@ -2,8 +2,8 @@
 // local JSON-file store must be interchangeable under the stages that use them.
 
 import { beforeEach, describe, expect, it } from "vitest";
-import type { ModelshipEvent } from "../../../lib/core/events";
-import type { LockHolder, Transition } from "../../../lib/core/rollout";
+import type { ModelshipEvent } from "../../../lib/core/events/events";
+import type { LockHolder, Transition } from "../../../lib/core/rollout/rollout";
 import type { RolloutStore } from "../../../lib/ports";
 
 const holderA: LockHolder = {

@@ -2,7 +2,7 @@ import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-s
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { StepFunctionsExecutions } from "../../../lib/aws/sfn-executions";
-import type { ExecutionInput } from "../../../lib/core/rollout";
+import type { ExecutionInput } from "../../../lib/core/rollout/rollout";
 
 const sfn = mockClient(SFNClient);
 const client = new SFNClient({ region: "us-east-1" });

@@ -10,7 +10,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { CloudWatchAlarms } from "../../../lib/aws/cloudwatch-alarms";
-import type { CompositeAlarmSpec, MetricAlarmSpec } from "../../../lib/core/alarm-spec";
+import type { CompositeAlarmSpec, MetricAlarmSpec } from "../../../lib/core/alarms/alarm-spec";
 import { canarySpecs } from "../../support/canary-alarm-specs";
 import { FixedClock } from "../../support/fixed-clock";
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ClusterConnection } from "../../../lib/aws/eks/cluster";
 import { HttpRouteGateway } from "../../../lib/aws/gateway/httproute-gateway";
 import type { HttpRoute } from "../../../lib/aws/gateway/httproute-object";
-import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../../lib/core/config";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../../lib/core/config/config";
 import type { CandidateHandle } from "../../../lib/ports";
 import { KubernetesApiServer } from "../eks/kubernetes-api-server";
 

@@ -38,7 +38,7 @@ import { type IamAction, KUBERNETES_ACCESS, PORT_ACTIONS } from "../../../lib/aw
 import { S3ObjectStore } from "../../../lib/aws/s3-object-store";
 import { SageMakerRegistry } from "../../../lib/aws/sagemaker-registry";
 import { StepFunctionsExecutions } from "../../../lib/aws/sfn-executions";
-import { DEFAULT_STACK_CONFIG } from "../../../lib/core/config";
+import { DEFAULT_STACK_CONFIG } from "../../../lib/core/config/config";
 import type { AutoscalingSettings, CandidateHandle } from "../../../lib/ports";
 import { KUBERNETES_RULES } from "../../../lib/infra/cluster-roles";
 import type { PortMember, PortName } from "../../../lib/pipeline/port-use";

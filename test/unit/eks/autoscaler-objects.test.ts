@@ -3,7 +3,7 @@ import { TriggerAuthentication } from "@kubernetes-models/keda/keda.sh/v1alpha1/
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
 import { describe, expect, it } from "vitest";
 import { autoscalerObjects, chooseAutoscaler } from "../../../lib/aws/eks/autoscaler-objects";
-import type { PrometheusEndpoint } from "../../../lib/core/config";
+import type { PrometheusEndpoint } from "../../../lib/core/config/config";
 import type { AutoscalingSettings } from "../../../lib/ports";
 
 const TARGET = {

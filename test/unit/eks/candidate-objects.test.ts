@@ -4,7 +4,7 @@ import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { describe, expect, it } from "vitest";
 import { candidateObjects } from "../../../lib/aws/eks/candidate-objects";
-import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../../lib/core/config";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../../lib/core/config/config";
 import type { CandidateSpec } from "../../../lib/ports";
 import { llamaCandidateSpec } from "../../support/candidate-spec";
 

@@ -3,7 +3,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { eksClusterConnection } from "../../../lib/aws/eks/cluster";
 import { EksServing } from "../../../lib/aws/eks/eks-serving";
-import { DEFAULT_STACK_CONFIG } from "../../../lib/core/config";
+import { DEFAULT_STACK_CONFIG } from "../../../lib/core/config/config";
 import type { CandidateSpec } from "../../../lib/ports";
 import { FixedClock } from "../../support/fixed-clock";
 import { KubernetesApiServer } from "./kubernetes-api-server";

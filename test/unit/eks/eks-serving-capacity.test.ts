@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ClusterConnection } from "../../../lib/aws/eks/cluster";
 import { EksServing } from "../../../lib/aws/eks/eks-serving";
-import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../../lib/core/config";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../../lib/core/config/config";
 import type { AutoscalingSettings } from "../../../lib/ports";
 import { llamaCandidateSpec } from "../../support/candidate-spec";
 import { FixedClock } from "../../support/fixed-clock";

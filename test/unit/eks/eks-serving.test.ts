@@ -2,7 +2,7 @@ import { request as httpsRequest } from "node:https";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { EksServing } from "../../../lib/aws/eks/eks-serving";
 import type { ClusterConnection } from "../../../lib/aws/eks/cluster";
-import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../../lib/core/config";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../../lib/core/config/config";
 import type { CandidateHandle, CandidateSpec, Endpoint } from "../../../lib/ports";
 import { FixedClock } from "../../support/fixed-clock";
 import { MemoryObjectStore } from "../../support/memory-object-store";

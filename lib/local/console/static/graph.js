@@ -1,5 +1,5 @@
 // The state machine's graph as SVG, like the Step Functions console's graph view: the server laid it out
-// (lib/core/asl-graph.ts: layers from StartAt down, a column within each), this draws each state as a box
+// (lib/core/state-machine/asl-graph.ts: layers from StartAt down, a column within each), this draws each state as a box
 // coloured by its status (not reached, running, succeeded, failed, skipped) with its duration, and each
 // transition as a curve: Catch edges dashed red, loops back drawn along the left.
 
