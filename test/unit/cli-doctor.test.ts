@@ -383,7 +383,11 @@ describe("modelship doctor", () => {
     it("names the function whose access entry lacks the routes group, and the one with no entry, with the commands", async () => {
       const canary = world.settings.functions.CanaryStep!.roleArn;
       const cleanup = world.settings.functions.Cleanup!.roleArn;
-      world.entries.set(canary, { groups: [], editNamespaces: [] });
+      // Its other groups (the scalers' and the candidate readers', for the capacity plan) are still there.
+      const kept = world.settings.functions.CanaryStep!.kubernetesGroups.filter(
+        (group) => group !== "modelship-routes",
+      );
+      world.entries.set(canary, { groups: kept, editNamespaces: [] });
       world.entries.delete(cleanup);
 
       const check = onlyFailing((await checks()).byId, "cluster-access");
@@ -393,7 +397,7 @@ describe("modelship doctor", () => {
         "Cleanup: no access entry for its role arn:aws:iam::123456789012:role/Modelship-CleanupRole",
       ]);
       expect(check.fix).toEqual([
-        `aws eks update-access-entry --cluster-name gpu-inference --principal-arn ${canary} --kubernetes-groups modelship-routes`,
+        `aws eks update-access-entry --cluster-name gpu-inference --principal-arn ${canary} --kubernetes-groups ${[...kept, "modelship-routes"].join(" ")}`,
         `aws eks create-access-entry --cluster-name gpu-inference --principal-arn ${cleanup} --type STANDARD --kubernetes-groups modelship-routes`,
         `aws eks associate-access-policy --cluster-name gpu-inference --principal-arn ${cleanup} --policy-arn ${EDIT_POLICY} --access-scope type=namespace,namespaces=models`,
       ]);
