@@ -293,3 +293,72 @@ describe("Rollback after a surge canary", () => {
     expect(await world.serving.replicas(v1)).toMatchObject({ desired: 4 });
   });
 });
+
+describe("Promote requested early: the candidate at full size first", () => {
+  const EARLY_MANIFEST = `
+serving:
+  autoscaling: {minReplicas: 1, maxReplicas: 8, metric: inFlight, target: 8}
+gates:
+  stress: {enabled: false}
+  eval: {enabled: false}
+rollout:
+  steps: [25, 50, 100]
+  bakeSeconds: 60
+  watchSeconds: 300
+`;
+  let world: CanaryWorld;
+  let state: ExecutionState;
+  /** Every change, in order: scales, and `route → v2 (n ready)` when the candidate takes all traffic. */
+  let calls: string[];
+  /** Looks at v2's replicas after its scale-up that still find one of them starting. */
+  let startingLooks: number;
+
+  beforeEach(async () => {
+    world = canaryWorld();
+    await releaseV1(world, 4);
+    state = await flow.registerGateway(await rolloutThroughGates(world, "v2", EARLY_MANIFEST), world);
+    state = await flow.canaryStep(state, world);
+    const v2 = state.candidate?.handle as CandidateHandle;
+    // The 25% step runs ceil(4 × 25 / 100) = 1 replica of v2.
+    expect(await world.serving.replicas(v2)).toMatchObject({ desired: 1 });
+    calls = [];
+    startingLooks = 2;
+    const scale = world.serving.scale.bind(world.serving);
+    world.serving.scale = async (handle, replicas) => {
+      calls.push(`${handle.version} → ${replicas}`);
+      return scale(handle, replicas);
+    };
+    const replicas = world.serving.replicas.bind(world.serving);
+    world.serving.replicas = async (handle) => {
+      const count = await replicas(handle);
+      if (handle.version !== "v2" || count.desired < 4 || startingLooks === 0) return count;
+      startingLooks -= 1;
+      return { desired: count.desired, ready: count.desired - 1 };
+    };
+    const promote = world.gateway.promote.bind(world.gateway);
+    world.gateway.promote = async (model, version) => {
+      const ready = (await replicas(v2)).ready - (startingLooks > 0 ? 1 : 0);
+      calls.push(`route → ${version} (${ready} ready)`);
+      return promote(model, version);
+    };
+  });
+
+  it("scales the candidate to the stable's recorded size and waits until it is ready before it takes 100%, saying how long that took", async () => {
+    await flow.promote(state, world);
+    const reason = (await world.store.get(MODEL))?.history.findLast((t) => t.stage === "Promote")?.reason;
+    expect(calls).toEqual(["v2 → 4", "route → v2 (4 ready)", "v2 → autoscaled"]);
+    // Two looks found a replica starting, five seconds apart.
+    expect(reason).toContain(
+      "v2 was scaled to its full 4 replicas first, ready 10 s after the scale: the promotion was slower by that much.",
+    );
+    expect(world.gateway.weightsOf(MODEL)).toEqual({ v2: 100, v1: 0 });
+  });
+
+  it("takes the traffic after its bounded wait when the replicas never come up, saying how many were ready", async () => {
+    startingLooks = Number.POSITIVE_INFINITY;
+    await flow.promote(state, world);
+    const reason = (await world.store.get(MODEL))?.history.findLast((t) => t.stage === "Promote")?.reason;
+    expect(calls.slice(0, 2)).toEqual(["v2 → 4", "route → v2 (3 ready)"]);
+    expect(reason).toContain("but only 3 were ready after 240 s, the longest Promote waits");
+  });
+});
