@@ -295,8 +295,9 @@ export interface Serving {
   replicas(handle: CandidateHandle): Promise<ReplicaCount>;
   /**
    * Creates or updates the workload's autoscaler on the manifest's signal within `range` (the manifest's
-   * range, or a pinned count during a canary); answers which kind it made and why. The autoscaler goes with
-   * the workload: `remove` takes both.
+   * range, or a pinned count during a canary); answers which kind it made and why. Made pinned (min = max),
+   * it keeps the settings' own range for `scale(…, "autoscaled")` to give back at Promote. The autoscaler goes
+   * with the workload: `remove` takes both.
    */
   autoscale(
     handle: CandidateHandle,

@@ -8,10 +8,13 @@
 // Promoted" event to announce; then the route, the registry and the results follow, each change fenced
 // (lib/pipeline/rollout-fence.ts). A rollback at any point finds the record naming the new stable and the warm
 // previous one, and returns the route to the previous one; a change the stage makes after that is undone by
-// the stage itself. Idempotent: a retry that finds the promotion recorded and announced does nothing; one that
+// the stage itself. Before any traffic moves, the candidate is scaled to the size it serves 100% with and its
+// replicas are waited for (bounded, lib/pipeline/replica-wait.ts): a promotion requested early, at a 25% step,
+// would otherwise hand all traffic to the replicas of that step. Idempotent: a retry that finds the promotion recorded and announced does nothing; one that
 // finds its event still pending makes the same (idempotent) changes again and announces it.
 
 import { DEFAULT_SCALING } from "../core/manifest/manifest-capacity";
+import type { ResolvedScaling } from "../core/manifest/manifest-schema";
 import type { ExecutionState, ModelRecord, ServingVersion } from "../core/rollout/rollout";
 import { ANNOUNCE_USES, announcePending, stageComplete } from "./announce";
 import { ARMING_USES, armRolloutWatch, rolloutAlarms } from "./canary-arming";
@@ -21,6 +24,7 @@ import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 import type { RolloutOutcome } from "./flow-state";
 import { FENCE_USES, RolloutFence } from "./rollout-fence";
+import { REPLICA_WAIT_USES, type ReplicaWait, scaleAndWaitReady } from "./replica-wait";
 import { recordedTransition } from "./rollout-record";
 import { REGISTRY_UNDO_USES, registryUndo, ROUTE_UNDO_USES, routeUndo } from "./stage-undos";
 
@@ -31,6 +35,7 @@ export const PROMOTE_USES = combinedUse(
   ANNOUNCE_USES,
   ROUTE_UNDO_USES,
   REGISTRY_UNDO_USES,
+  REPLICA_WAIT_USES,
   portUse({
     store: ["get", "record", "saveVersionResults"],
     gateway: ["promote"],
@@ -44,6 +49,11 @@ export const PROMOTE_USES = combinedUse(
 type PromoteDeps = DepsUsing<typeof PROMOTE_USES> & Pick<StageDeps, "config">;
 
 const STAGE = "Promote";
+/**
+ * The longest Promote waits for the candidate's full-size replicas: four minutes, inside the Promote Task's
+ * 300 s (statemachines/pipeline.asl.json) less the Lambda's 15 s margin and the stage's own writes.
+ */
+export const PROMOTE_WAIT_SECONDS = 240;
 const GATE_RESULTS = ["smoke", "stress", "eval"] as const;
 
 export async function promote(state: ExecutionState, deps: PromoteDeps): Promise<RolloutOutcome> {
@@ -58,13 +68,23 @@ export async function promote(state: ExecutionState, deps: PromoteDeps): Promise
     : versionsToPromote(record, rollout.id);
   const alarms = rolloutAlarms(rollout, manifest, previous?.version, deps);
 
+  // The candidate's full size, ready before it takes 100% (again on a retry, which finds it ready).
+  const scaling = manifest.serving.scaling ?? DEFAULT_SCALING;
+  const capacity = record.capacity?.rolloutId === rollout.id ? record.capacity : undefined;
+  const wanted = fullSize(scaling, capacity?.stableReplicas);
+  const waited = await fence.act(() =>
+    scaleAndWaitReady(candidate.handle, wanted, PROMOTE_WAIT_SECONDS, deps),
+  );
+
   let reason = done?.reason;
   if (!reason) {
+    const sized = waited ? describeWait(rollout.version, waited) : "";
     reason = !previous
       ? `${rollout.model} ${rollout.version} was released at 100% (a first release: no canary) and is watched for ${plan.watchSeconds} s.`
       : plan.strategy?.kind === "blueGreen"
         ? `${rollout.model} ${rollout.version} took 100% of traffic at once (blue/green); ${previous.version} stays warm through the ${plan.watchSeconds} s watch, to take it all back in one step on an alarm.`
         : `${rollout.model} ${rollout.version} was promoted to 100%; ${previous.version} stays warm through the ${plan.watchSeconds} s watch.`;
+    reason += sized;
     const weights = { stable: 100, candidate: 0 };
     const event = rolloutEvent("Model Promoted", rollout, STAGE, reason, deps.clock, {
       data: { previousStable: previous?.version ?? null, watchSeconds: plan.watchSeconds, weights },
@@ -98,14 +118,14 @@ export async function promote(state: ExecutionState, deps: PromoteDeps): Promise
   // A rollout with no canary steps (a first release, blue/green) is armed here, before it takes traffic
   // (again on a retry: both calls are idempotent).
   if (plan.canarySteps.length === 0) await armRolloutWatch(rollout, alarms, deps, fence);
-  // The new stable serves with its own replicas from now on: its fixed count, or its autoscaler's range back.
-  const scaling = manifest.serving.scaling ?? DEFAULT_SCALING;
-  await fence.act(() =>
-    deps.serving.scale(candidate.handle, scaling.kind === "fixed" ? scaling.replicas : "autoscaled"),
-  );
   await fence.act(
     () => deps.gateway.promote(rollout.model, rollout.version),
     routeUndo(deps.gateway, rollout.model, rollout.version, previous?.version),
+  );
+  // The new stable serves with its own replicas from now on: its fixed count, or its autoscaler's range back —
+  // once it has the traffic, so an autoscaler that sees no load yet does not shrink it before it arrives.
+  await fence.act(() =>
+    deps.serving.scale(candidate.handle, scaling.kind === "fixed" ? scaling.replicas : "autoscaled"),
   );
   await fence.act(
     () => deps.registry.setStatus(rollout.model, rollout.version, "Approved", reason),
@@ -120,6 +140,23 @@ export async function promote(state: ExecutionState, deps: PromoteDeps): Promise
   );
   await announcePending(deps, rollout.model, rollout.id);
   return { reason };
+}
+
+/**
+ * The replicas the candidate serves 100% with: its fixed count, or its autoscaler's minimum but at least the
+ * stable's size when the canary began (it carried all the traffic with that many), within the maximum.
+ */
+function fullSize(scaling: ResolvedScaling, stableReplicas: number | undefined): number {
+  if (scaling.kind === "fixed") return scaling.replicas;
+  return Math.min(scaling.maxReplicas, Math.max(scaling.minReplicas, stableReplicas ?? 0));
+}
+
+/** The sentence a promotion's reason gets when the candidate was scaled up first: how long it took, or how far it got. */
+function describeWait(version: string, waited: ReplicaWait): string {
+  const { replicas, ready, seconds } = waited;
+  return ready >= replicas
+    ? ` ${version} was scaled to its full ${replicas} replicas first, ready ${seconds} s after the scale: the promotion was slower by that much.`
+    : ` ${version} was scaled to its full ${replicas} replicas first, but only ${ready} were ready after ${seconds} s, the longest Promote waits: it took 100% regardless, the rest start behind it.`;
 }
 
 /** Before the promotion is recorded: the candidate RegisterGateway recorded, and the stable it replaces. */

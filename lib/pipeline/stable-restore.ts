@@ -11,9 +11,10 @@
 
 import { planCapacity, rollbackMoves } from "../core/capacity/capacity-plan";
 import type { ModelRecord, ServingVersion } from "../core/rollout/rollout";
-import { type DepsUsing, portUse } from "./port-use";
+import { type DepsUsing } from "./port-use";
+import { REPLICA_WAIT_USES, type ReplicaWait, scaleAndWaitReady } from "./replica-wait";
 
-export const STABLE_RESTORE_USES = portUse({ serving: ["scale", "replicas"], clock: ["now", "sleep"] });
+export const STABLE_RESTORE_USES = REPLICA_WAIT_USES;
 
 type RestoreDeps = DepsUsing<typeof STABLE_RESTORE_USES>;
 
@@ -23,15 +24,8 @@ type RestoreDeps = DepsUsing<typeof STABLE_RESTORE_USES>;
  * rollback get its timeout, lib/infra/model-pipeline.ts).
  */
 export const RESTORE_WAIT_SECONDS = 600;
-/** Between looks at the stable's replicas. */
-const POLL_MS = 5_000;
-
 /** The stable scaled back: to how many replicas, how many were ready when traffic returned, and after how long. */
-export interface StableRestore {
-  readonly replicas: number;
-  readonly ready: number;
-  readonly seconds: number;
-}
+export type StableRestore = ReplicaWait;
 
 /**
  * Scales `restore` — the version traffic is about to return to — back to its recorded size and waits for it,
@@ -47,20 +41,8 @@ export async function restoreStable(
   const plan = planCapacity({ stableReplicas: capacity.stableReplicas, weights: [100], mode: capacity.mode });
   const move = rollbackMoves(plan).find((m) => m.kind === "scaleStable");
   if (!move) return undefined;
-  const wanted = move.replicas;
-  let count = await deps.serving.replicas(restore.handle);
-  // A rollback before the stable gave up any replica (or after an earlier call restored it).
-  if (count.desired >= wanted && count.ready >= wanted) return undefined;
-  const started = deps.clock.now().getTime();
-  if (count.desired < wanted) await deps.serving.scale(restore.handle, wanted);
-  for (;;) {
-    count = await deps.serving.replicas(restore.handle);
-    const seconds = Math.round((deps.clock.now().getTime() - started) / 1000);
-    if (count.ready >= wanted || seconds >= RESTORE_WAIT_SECONDS) {
-      return { replicas: wanted, ready: Math.min(count.ready, wanted), seconds };
-    }
-    await deps.clock.sleep(POLL_MS);
-  }
+  // Undefined for a rollback before the stable gave up any replica (or after an earlier call restored it).
+  return scaleAndWaitReady(restore.handle, move.replicas, RESTORE_WAIT_SECONDS, deps);
 }
 
 /** The clause a rollback's reason gets for a restore: how long it took, or how far it got. */

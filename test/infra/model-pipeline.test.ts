@@ -463,11 +463,12 @@ describe("ModelPipeline: access to the cluster", () => {
     expect(entries).toHaveLength(
       new Set([...managingCandidates, ...readingCandidates, ...changingRoutes]).size,
     );
-    // Promote also gives the new stable its replicas (modelship-scalers); DeployCandidate checks capacity
+    // Promote also scales the new stable to its full size and reads its ready replicas before the route moves,
+    // then gives it its own replicas; DeployCandidate checks capacity
     // and makes the candidate's autoscaler; CanaryStep scales the candidate (and, constrained, the stable) and
     // reads their ready replicas; the rollbacks scale a constrained stable back.
     const scaling: Partial<Record<string, string[]>> = {
-      Promote: ["modelship-scalers"],
+      Promote: ["modelship-scalers", "modelship-candidate-readers"],
       DeployCandidate: ["modelship-scalers", "modelship-capacity-readers"],
       CanaryStep: ["modelship-scalers", "modelship-candidate-readers"],
       Rollback: ["modelship-scalers"],

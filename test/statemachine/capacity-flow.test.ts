@@ -161,8 +161,9 @@ describe("The capacity-aware canary in the state machine", () => {
       "weight 50",
       "v2 → 4",
       "weight 100",
+      // Promote moves the route while v2 runs the replicas that carried 100%, then gives it its own count.
+      "route → v2 (stable 4 ready)",
       "v2 → 1",
-      "route → v2 (stable 1 ready)",
     ]);
     // Step 1 needs the one replica the gates ran; steps 2 and 3 each wait two looks for a new replica.
     const waits = run.path.filter((state) => state === "WaitForCanaryReplicas");

@@ -57,6 +57,39 @@ function recordWorldCalls(world: CanaryWorld): string[] {
   return calls;
 }
 
+/**
+ * Records every scale (`v1 → 4`) and every route change (`route → v1 (n ready)`, with `watched`'s ready replicas
+ * then) into the returned list; while `starting.looks` is above 0, a look at `watched` once it runs `full`
+ * replicas finds one of them still starting (and uses up a look).
+ */
+function recordScalesAndRoute(
+  world: CanaryWorld,
+  watched: CandidateHandle,
+  full: number,
+  starting: { looks: number },
+): string[] {
+  const calls: string[] = [];
+  const scale = world.serving.scale.bind(world.serving);
+  world.serving.scale = async (handle, replicas) => {
+    calls.push(`${handle.version} → ${replicas}`);
+    return scale(handle, replicas);
+  };
+  const replicas = world.serving.replicas.bind(world.serving);
+  world.serving.replicas = async (handle) => {
+    const count = await replicas(handle);
+    if (handle.id !== watched.id || count.desired < full || starting.looks === 0) return count;
+    starting.looks -= 1;
+    return { desired: count.desired, ready: count.desired - 1 };
+  };
+  const promote = world.gateway.promote.bind(world.gateway);
+  world.gateway.promote = async (model, version) => {
+    const ready = (await replicas(watched)).ready - (starting.looks > 0 ? 1 : 0);
+    calls.push(`route → ${version} (${ready} ready)`);
+    return promote(model, version);
+  };
+  return calls;
+}
+
 describe("CanaryStep: the candidate's replicas follow its weight", () => {
   let world: CanaryWorld;
   let v1: CandidateHandle;
@@ -205,7 +238,7 @@ describe("Rollback after a constrained canary: the stable restored first", () =>
   /** Every change, in order: scales, `route → v1` when traffic returns, and v1's ready replicas then. */
   let calls: string[];
   /** Looks at v1's replicas after its scale-up that still find one of them starting. */
-  let startingLooks: number;
+  const starting = { looks: 0 };
 
   beforeEach(async () => {
     world = canaryWorld();
@@ -217,26 +250,8 @@ describe("Rollback after a constrained canary: the stable restored first", () =>
     state = await flow.canaryStep(state, world);
     state = await flow.canaryStep(state, world);
     expect(await world.serving.replicas(v1)).toMatchObject({ desired: 3 });
-    calls = [];
-    startingLooks = 3;
-    const scale = world.serving.scale.bind(world.serving);
-    world.serving.scale = async (handle, replicas) => {
-      calls.push(`${handle.version} → ${replicas}`);
-      return scale(handle, replicas);
-    };
-    const replicas = world.serving.replicas.bind(world.serving);
-    world.serving.replicas = async (handle) => {
-      const count = await replicas(handle);
-      if (handle.version !== "v1" || count.desired < 4 || startingLooks === 0) return count;
-      startingLooks -= 1;
-      return { desired: count.desired, ready: count.desired - 1 };
-    };
-    const promote = world.gateway.promote.bind(world.gateway);
-    world.gateway.promote = async (model, version) => {
-      const ready = (await replicas(v1)).ready - (startingLooks > 0 ? 1 : 0);
-      calls.push(`route → ${version} (${ready} ready)`);
-      return promote(model, version);
-    };
+    starting.looks = 3;
+    calls = recordScalesAndRoute(world, v1, 4, starting);
   });
 
   const rollBackNow = () =>
@@ -258,7 +273,7 @@ describe("Rollback after a constrained canary: the stable restored first", () =>
   });
 
   it("returns traffic after its bounded wait when the stable's replicas never come up, saying how many were ready", async () => {
-    startingLooks = Number.POSITIVE_INFINITY;
+    starting.looks = Number.POSITIVE_INFINITY;
     const outcome = await rollBackNow();
     expect(calls.slice(0, 2)).toEqual(["v1 → 4", "route → v1 (3 ready)"]);
     expect(outcome.reason).toContain("but only 3 were ready after 600 s, the longest a rollback waits");
@@ -291,5 +306,56 @@ describe("Rollback after a surge canary", () => {
     expect(outcome.reason).not.toContain("restored");
     expect(world.events.ofType("Model Rolled Back")[0]?.detail.data).not.toHaveProperty("restoredReplicas");
     expect(await world.serving.replicas(v1)).toMatchObject({ desired: 4 });
+  });
+});
+
+describe("Promote requested early: the candidate at full size first", () => {
+  const EARLY_MANIFEST = `
+serving:
+  autoscaling: {minReplicas: 1, maxReplicas: 8, metric: inFlight, target: 8}
+gates:
+  stress: {enabled: false}
+  eval: {enabled: false}
+rollout:
+  steps: [25, 50, 100]
+  bakeSeconds: 60
+  watchSeconds: 300
+`;
+  let world: CanaryWorld;
+  let state: ExecutionState;
+  /** Every change, in order: scales, and `route → v2 (n ready)` when the candidate takes all traffic. */
+  let calls: string[];
+  /** Looks at v2's replicas after its scale-up that still find one of them starting. */
+  const starting = { looks: 0 };
+
+  beforeEach(async () => {
+    world = canaryWorld();
+    await releaseV1(world, 4);
+    state = await flow.registerGateway(await rolloutThroughGates(world, "v2", EARLY_MANIFEST), world);
+    state = await flow.canaryStep(state, world);
+    const v2 = state.candidate?.handle as CandidateHandle;
+    // The 25% step runs ceil(4 × 25 / 100) = 1 replica of v2.
+    expect(await world.serving.replicas(v2)).toMatchObject({ desired: 1 });
+    starting.looks = 2;
+    calls = recordScalesAndRoute(world, v2, 4, starting);
+  });
+
+  it("scales the candidate to the stable's recorded size and waits until it is ready before it takes 100%, saying how long that took", async () => {
+    await flow.promote(state, world);
+    const reason = (await world.store.get(MODEL))?.history.findLast((t) => t.stage === "Promote")?.reason;
+    expect(calls).toEqual(["v2 → 4", "route → v2 (4 ready)", "v2 → autoscaled"]);
+    // Two looks found a replica starting, five seconds apart.
+    expect(reason).toContain(
+      "v2 was scaled to its full 4 replicas first, ready 10 s after the scale: the promotion was slower by that much.",
+    );
+    expect(world.gateway.weightsOf(MODEL)).toEqual({ v2: 100, v1: 0 });
+  });
+
+  it("takes the traffic after its bounded wait when the replicas never come up, saying how many were ready", async () => {
+    starting.looks = Number.POSITIVE_INFINITY;
+    await flow.promote(state, world);
+    const reason = (await world.store.get(MODEL))?.history.findLast((t) => t.stage === "Promote")?.reason;
+    expect(calls.slice(0, 2)).toEqual(["v2 → 4", "route → v2 (3 ready)"]);
+    expect(reason).toContain("but only 3 were ready after 240 s, the longest Promote waits");
   });
 });

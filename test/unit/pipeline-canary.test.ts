@@ -50,7 +50,8 @@ rollout:
     state = await flow.registerGateway(state, world);
     const handle = state.candidate?.handle as CandidateHandle;
     await flow.promote(state, world);
-    expect(world.serving.scaled).toEqual([`${handle.id} → 3`]);
+    // Up to its full size before the traffic, then its own count (already there).
+    expect(world.serving.scaled).toEqual([`${handle.id} → 3`, `${handle.id} → 3`]);
     expect(await world.serving.replicas(handle)).toMatchObject({ desired: 3 });
   });
 
@@ -62,7 +63,8 @@ rollout:
     expect(world.serving.autoscalers.get(handle.id)?.range).toEqual({ minReplicas: 1, maxReplicas: 1 });
     state = await flow.registerGateway(state, world);
     await flow.promote(state, world);
-    expect(world.serving.scaled).toEqual([`${handle.id} → autoscaled`]);
+    // Its minimum before the traffic, then its range back.
+    expect(world.serving.scaled).toEqual([`${handle.id} → 2`, `${handle.id} → autoscaled`]);
   });
 });
 

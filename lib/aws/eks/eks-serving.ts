@@ -308,10 +308,18 @@ export class EksServing implements Serving {
       name: ref.deployment,
       uid: deployment.metadata?.uid ?? "",
     };
-    const owned = <T extends { metadata?: object }>(object: T): T => ({
-      ...object,
-      metadata: { ...object.metadata, ownerReferences: [owner] },
-    });
+    // Made pinned (min = max, e.g. DeployCandidate's one replica for the gates), it keeps the manifest's range
+    // where a pin keeps it, so `scale(…, "autoscaled")` at Promote gives that back rather than the pin (the
+    // local runtime keeps the settings themselves for the same reason).
+    const own = { minReplicas: settings.minReplicas, maxReplicas: settings.maxReplicas };
+    const pinned =
+      range.minReplicas === range.maxReplicas &&
+      (range.minReplicas !== own.minReplicas || range.maxReplicas !== own.maxReplicas);
+    const owned = <T extends { metadata?: object }>(object: T): T => {
+      const metadata: Json = { ...object.metadata, ownerReferences: [owner] };
+      if (pinned) setRangeAnnotation({ metadata }, own);
+      return { ...object, metadata };
+    };
     if (objects.kind === "keda") {
       if (objects.triggerAuthentication) {
         await this.applyKeda(api, namespace, "triggerauthentications", owned(objects.triggerAuthentication));

@@ -174,6 +174,26 @@ describe("EksServing: autoscale", () => {
     }
   });
 
+  it("gives an autoscaler made pinned (DeployCandidate's one replica for the gates) the manifest's range at Promote", async () => {
+    for (const kedaInstalled of [true, false]) {
+      server.reset();
+      if (!kedaInstalled) server.installed.delete("keda.sh");
+      const kind = kedaInstalled ? "scaledobjects" : "horizontalpodautoscalers";
+      const [min, max] = kedaInstalled
+        ? ["minReplicaCount", "maxReplicaCount"]
+        : ["minReplicas", "maxReplicas"];
+      const handle = await serving(WITH_AMP).deploy(llamaCandidateSpec({}));
+      const manifestRange = { ...SETTINGS, minReplicas: 2, maxReplicas: 5 };
+      await serving(WITH_AMP).autoscale(handle, manifestRange, { minReplicas: 1, maxReplicas: 1 });
+      expect([specOf(kind)?.[min], specOf(kind)?.[max]], kind).toEqual([1, 1]);
+
+      await serving(WITH_AMP).scale(handle, 3); // a canary step
+      await serving(WITH_AMP).scale(handle, "autoscaled"); // Promote
+      expect([specOf(kind)?.[min], specOf(kind)?.[max]], kind).toEqual([2, 5]);
+      expect(annotationsOf(kind)?.["modelship.io/autoscaler-range"], kind).toBeUndefined();
+    }
+  });
+
   it("is removed with the workload: the autoscaler names the Deployment as its owner", async () => {
     const handle = await serving(WITH_AMP).deploy(llamaCandidateSpec({}));
     await serving(WITH_AMP).autoscale(handle, SETTINGS, { minReplicas: 1, maxReplicas: 6 });
