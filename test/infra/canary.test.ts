@@ -96,10 +96,8 @@ describe("ModelPipeline: what rolls a canary back", () => {
       EventPattern: {
         source: ["aws.sagemaker"],
         "detail-type": ["SageMaker Model Package State Change"],
-        detail: {
-          ModelApprovalStatus: ["Approved", "Rejected"],
-          CustomerMetadataProperties: { "modelship:rolloutId": [{ exists: true }] },
-        },
+        // AWS's event carries only the package's ARN and status: Command reads the rest (DescribeModelPackage).
+        detail: { ModelApprovalStatus: ["Approved", "Rejected"] },
       },
       Targets: [Match.objectLike({ Arn: arnOf(pipeline.functions.Command) })],
     });

@@ -54,7 +54,7 @@ describe("A home with state files modelship did not write", () => {
       expect(printed).toContain('expected "format": "modelship-registry/1"');
       expect(printed).toContain(`${join(home, "gateway.json")} is not a modelship gateway state:`);
       expect(printed).toContain(
-        'routes.tiny: expected {"stable"?, "candidate"?, "previous"?, "weights", "stickiness"?}',
+        'routes.tiny: expected {"stable"?, "candidate"?, "previous"?, "weights", "stickiness"?, "mirror"?}',
       );
       expect(printed).toContain("Fix it, or move it away");
       expect(printed).not.toMatch(/\n\s+at .+:\d+:\d+/);
