@@ -525,7 +525,7 @@ rollout:
     ]);
     expect(recorded.peak).toBeLessThanOrEqual(5);
     expect(await promoteReason()).toMatch(
-      /v2 was brought to its full 4 replicas one at a time as the stable gave up its own \(rollout.capacity: constrained\) first, ready \d+ s after the first scale: the promotion was slower by that much\./,
+      /v2 was brought to its full 4 replicas one at a time as the stable gave up its own \(rollout.capacity: constrained\) first, ready 15 s after the first scale: the promotion was slower by that much\./,
     );
     // One v1 replica stays warm through the watch; each weight on the way was recorded before the route moved.
     expect(await world.serving.replicas(v1)).toMatchObject({ desired: 1 });
