@@ -5,8 +5,9 @@
 // runtime — LocalServing starting and stopping real llama.cpp server processes of tiny generated models, the
 // local gateway moving the weights — with the server processes counted from the process table every 50 ms
 // (the peak), the seconds each step spent scaling (a scale-up waits for the new servers to be ready), and a
-// rollback after the last step (the plan's rollbackMoves: the stable back to full size and ready before traffic
-// returns, then the candidate removed): its seconds restoring the stable and the servers it peaks at.
+// rollback after the last step (core/capacity/stepwise-moves.ts, restoreMoves: in constrained the stable grows
+// back one replica at a time, each taking back its share once ready while the candidate shrinks, then the
+// candidate is removed): its seconds restoring the stable and the servers it peaks at.
 
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,8 +19,8 @@ import {
   type CapacityMove,
   type CapacityPlan,
   planCapacity,
-  rollbackMoves,
 } from "../lib/core/capacity/capacity-plan";
+import { restoreMoves } from "../lib/core/capacity/stepwise-moves";
 import { DEFAULT_STACK_CONFIG } from "../lib/core/config/config";
 import { buildTinyLlamaGguf } from "../lib/examples/gguf-model";
 import { LocalGateway } from "../lib/local/gateway/local-gateway";
@@ -81,11 +82,16 @@ async function benchLocal(): Promise<void> {
     if (run.peakServers > plan.peakReplicas) {
       throw new Error(`${mode} ran ${run.peakServers} servers at once, over its plan's ${plan.peakReplicas}`);
     }
+    if (mode === "constrained" && run.rollbackPeakServers > STABLE_REPLICAS + 1) {
+      throw new Error(
+        `constrained's rollback ran ${run.rollbackPeakServers} servers at once, over the stable + 1`,
+      );
+    }
   }
   const { surge, constrained } = measured as Record<CapacityMode, LocalRun>;
   const total = (run: LocalRun) => run.stepSeconds.reduce((sum, s) => sum + s, 0);
   console.log(
-    `  constrained / surge: peak servers ${(constrained.peakServers / surge.peakServers).toFixed(2)}, seconds scaling ${(total(constrained) / total(surge)).toFixed(2)}; a constrained rollback waits ${constrained.rollbackSeconds.toFixed(1)} s more for the stable`,
+    `  constrained / surge: peak servers ${(constrained.peakServers / surge.peakServers).toFixed(2)}, seconds scaling ${(total(constrained) / total(surge)).toFixed(2)}; a constrained rollback restores the stable one replica at a time in ${constrained.rollbackSeconds.toFixed(1)} s against surge's ${surge.rollbackSeconds.toFixed(1)} s: ${(constrained.rollbackSeconds - surge.rollbackSeconds).toFixed(1)} s slower`,
   );
 }
 
@@ -151,7 +157,14 @@ async function runLocally(plan: CapacityPlan): Promise<LocalRun> {
     for (const step of plan.steps) stepSeconds.push(await carryOut(step.moves));
     const canaryPeak = Math.max(peakServers, runningServerPids().length);
     peakServers = runningServerPids().length;
-    const rollbackSeconds = await carryOut(rollbackMoves(plan));
+    const last = plan.steps.at(-1);
+    const rollbackSeconds = await carryOut(
+      restoreMoves(plan.stableReplicas, {
+        stable: last?.stableReplicas ?? plan.stableReplicas,
+        candidate: last?.candidateReplicas ?? 0,
+        weight: last?.weight ?? 0,
+      }),
+    );
     await serving.remove(candidate);
     return { peakServers: canaryPeak, stepSeconds, rollbackSeconds, rollbackPeakServers: peakServers };
   } finally {

@@ -25,6 +25,7 @@ import { rolloutEvent } from "./events";
 import type { RolloutOutcome } from "./flow-state";
 import { FENCE_USES, RolloutFence } from "./rollout-fence";
 import { REPLICA_WAIT_USES, type ReplicaWait, scaleAndWaitReady } from "./replica-wait";
+import { growCandidateStepwise, PROMOTE_CAPACITY_USES } from "./promote-capacity";
 import { recordedTransition } from "./rollout-record";
 import { REGISTRY_UNDO_USES, registryUndo, ROUTE_UNDO_USES, routeUndo } from "./stage-undos";
 
@@ -36,6 +37,7 @@ export const PROMOTE_USES = combinedUse(
   ROUTE_UNDO_USES,
   REGISTRY_UNDO_USES,
   REPLICA_WAIT_USES,
+  PROMOTE_CAPACITY_USES,
   portUse({
     store: ["get", "record", "saveVersionResults"],
     gateway: ["promote"],
@@ -68,17 +70,32 @@ export async function promote(state: ExecutionState, deps: PromoteDeps): Promise
     : versionsToPromote(record, rollout.id);
   const alarms = rolloutAlarms(rollout, manifest, previous?.version, deps);
 
-  // The candidate's full size, ready before it takes 100% (again on a retry, which finds it ready).
+  // The candidate's full size, ready before it takes 100% (again on a retry, which finds it ready). In
+  // `constrained` it grows one replica at a time as the stable gives up its own (lib/pipeline/promote-capacity.ts).
   const scaling = manifest.serving.scaling ?? DEFAULT_SCALING;
-  const capacity = record.capacity?.rolloutId === rollout.id ? record.capacity : undefined;
-  const wanted = fullSize(scaling, capacity?.stableReplicas);
-  const waited = await fence.act(() =>
-    scaleAndWaitReady(candidate.handle, wanted, PROMOTE_WAIT_SECONDS, deps),
-  );
-
+  const started = deps.clock.now().getTime();
+  const stepwise =
+    !done && previous
+      ? await growCandidateStepwise(
+          { rollout, manifest, plan, stable: previous, candidate, fence },
+          PROMOTE_WAIT_SECONDS,
+          deps,
+        )
+      : undefined;
+  const capacity = (await fence.check()).capacity;
+  const ownCapacity = capacity?.rolloutId === rollout.id ? capacity : undefined;
+  const wanted = fullSize(scaling, ownCapacity?.stableReplicas);
+  const left = PROMOTE_WAIT_SECONDS - Math.round((deps.clock.now().getTime() - started) / 1000);
+  // Cut short, a constrained promotion does not add the rest beside the stable's replicas: they start once the
+  // stable has given them up, after the route moved (below).
+  const waited =
+    stepwise && stepwise.ready < stepwise.replicas
+      ? stepwise
+      : ((await fence.act(() => scaleAndWaitReady(candidate.handle, wanted, Math.max(0, left), deps))) ??
+        stepwise);
   let reason = done?.reason;
   if (!reason) {
-    const sized = waited ? describeWait(rollout.version, waited) : "";
+    const sized = waited ? describeWait(rollout.version, waited, stepwise !== undefined) : "";
     reason = !previous
       ? `${rollout.model} ${rollout.version} was released at 100% (a first release: no canary) and is watched for ${plan.watchSeconds} s.`
       : plan.strategy?.kind === "blueGreen"
@@ -122,6 +139,12 @@ export async function promote(state: ExecutionState, deps: PromoteDeps): Promise
     () => deps.gateway.promote(rollout.model, rollout.version),
     routeUndo(deps.gateway, rollout.model, rollout.version, previous?.version),
   );
+  // In `constrained` the previous stable keeps one replica warm for the watch, and no more: a promotion cut short
+  // by its wait left it the replicas its share needed (a no-op after the canary's last step).
+  if (previous && ownCapacity?.mode === "constrained") {
+    const kept = await deps.serving.replicas(previous.handle);
+    if (kept.desired > 1) await fence.act(() => deps.serving.scale(previous.handle, 1));
+  }
   // The new stable serves with its own replicas from now on: its fixed count, or its autoscaler's range back —
   // once it has the traffic, so an autoscaler that sees no load yet does not shrink it before it arrives.
   await fence.act(() =>
@@ -151,12 +174,18 @@ function fullSize(scaling: ResolvedScaling, stableReplicas: number | undefined):
   return Math.min(scaling.maxReplicas, Math.max(scaling.minReplicas, stableReplicas ?? 0));
 }
 
-/** The sentence a promotion's reason gets when the candidate was scaled up first: how long it took, or how far it got. */
-function describeWait(version: string, waited: ReplicaWait): string {
+/**
+ * The sentence a promotion's reason gets when the candidate was scaled up first — at once, or one replica at a
+ * time in `constrained`: how long it took, or how far it got.
+ */
+function describeWait(version: string, waited: ReplicaWait, stepwise: boolean): string {
   const { replicas, ready, seconds } = waited;
+  const how = stepwise
+    ? `brought to its full ${replicas} replicas one at a time as the stable gave up its own (rollout.capacity: constrained)`
+    : `scaled to its full ${replicas} replicas`;
   return ready >= replicas
-    ? ` ${version} was scaled to its full ${replicas} replicas first, ready ${seconds} s after the scale: the promotion was slower by that much.`
-    : ` ${version} was scaled to its full ${replicas} replicas first, but only ${ready} were ready after ${seconds} s, the longest Promote waits: it took 100% regardless, the rest start behind it.`;
+    ? ` ${version} was ${how} first, ready ${seconds} s after the ${stepwise ? "first " : ""}scale: the promotion was slower by that much.`
+    : ` ${version} was ${how} first, but only ${ready} were ready after ${seconds} s, the longest Promote waits: it took 100% regardless, the rest start behind it.`;
 }
 
 /** Before the promotion is recorded: the candidate RegisterGateway recorded, and the stable it replaces. */

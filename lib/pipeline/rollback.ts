@@ -52,7 +52,7 @@ import {
   writeRolloutEnd,
 } from "./rollout-outcome";
 import { holdsLock, recordedTransition, ROLLBACK_STAGE } from "./rollout-record";
-import { describeRestore, restoreStable, STABLE_RESTORE_USES } from "./stable-restore";
+import { describeRestore, restoredFleet, restoreStable, STABLE_RESTORE_USES } from "./stable-restore";
 
 /** Who asks for the rollback, and with what they know. */
 export type RollbackRequest =
@@ -229,22 +229,31 @@ async function rollBack(target: Target, record: ModelRecord, deps: RollbackDeps)
 
   // A shadow under way: the candidate answered only copies of the stable's requests, never a user.
   const shadowing = record.shadow?.rolloutId === rolloutId && !record.canary && !watching;
-  // In `constrained` the stable gave up replicas as the candidate grew: they are back, and ready, before
-  // any traffic returns to it (lib/pipeline/stable-restore.ts).
-  const restoredReplicas = onRoute ? await restoreStable(record, restore, deps) : undefined;
+  // The mirror first, so no more copies go out while the route changes (promoting the stable ends it too).
+  if (onRoute && record.shadow?.rolloutId === rolloutId) await deps.gateway.mirror(model, undefined);
+  // In `constrained` the stable gave up replicas as the candidate grew: they come back one at a time, each
+  // taking back its share once ready, before the last of the traffic returns (lib/pipeline/stable-restore.ts).
+  const restoredReplicas =
+    onRoute && restore && rolledBack
+      ? await restoreStable(record, { model, restore, rolledBack }, deps)
+      : undefined;
   if (onRoute) {
-    // The mirror first, so no more copies go out while the route changes (promoting the stable ends it too).
-    if (record.shadow?.rolloutId === rolloutId) await deps.gateway.mirror(model, undefined);
     // Promoting the version to return to works from either side: during the canary it is the stable, which
     // takes 100% again; during the watch it is the previous stable the route kept, which becomes the stable.
     if (restore) await deps.gateway.promote(model, restore.version);
     await deps.gateway.removeBackend(model, version);
   }
-  // Its autoscaler, pinned while it was scaled down, gets its range back (a no-op without one).
-  if (restore && record.capacity?.mode === "constrained" && record.capacity.stableVersion === restore.version)
-    await deps.serving.scale(restore.handle, "autoscaled");
   const handle = rolledBack?.handle ?? target.handle;
   if (handle) await deps.serving.remove(handle);
+  const fleet = restore && restoredFleet(record, restore);
+  if (restore && fleet !== undefined) {
+    // A restore cut short by its bound left the stable below its size: the rest start now that the candidate's
+    // replicas are gone, so even then the rollout never held more than the fleet + 1. Then its autoscaler,
+    // pinned while it was scaled down, gets its range back (a no-op without one).
+    if ((await deps.serving.replicas(restore.handle)).desired < fleet)
+      await deps.serving.scale(restore.handle, fleet);
+    await deps.serving.scale(restore.handle, "autoscaled");
+  }
   const swept = await deps.serving.removeRollout(model, rolloutId);
   // For the report, while the alarms exist: traffic is already back on the version restored.
   const alarmMetrics = await readAlarmMetrics(record, rolloutId, deps);

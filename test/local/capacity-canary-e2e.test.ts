@@ -1,9 +1,10 @@
 // `rollout.capacity: constrained` end to end on the local runtime, with real llama.cpp servers: `tiny` v1 runs
 // 3 replicas; v2's canary (3 replicas, steps 50 → 100) never runs more than the fleet + 1 = 4 servers at once,
 // counted from the process table every 100 ms through the whole canary; v3's canary is rolled back in the
-// middle of its 50% bake, when the stable (v2) runs 2 of its 3 replicas, and the stable is back at 3 ready
-// replicas before the gateway sends it all traffic again (the order read from samples of the gateway's route,
-// the replica counts and the processes).
+// middle of its 50% bake, when the stable (v2) runs 2 of its 3 replicas: the stable grows back one replica at
+// a time, each taking back its share once ready while v3 shrinks, so the rollback too never runs more than
+// fleet + 1 servers, and the stable is back at 3 ready replicas before the gateway sends it all traffic again
+// (the order read from samples of the gateway's route, the replica counts and the processes).
 //
 // It runs once CanaryStep and Rollback carry the capacity plan out (the stages' branch, issue 13 §2): until
 // then the manifest refuses `constrained` and this file is skipped, saying why.
@@ -162,8 +163,21 @@ describe.skipIf(constrainedRefused)("A constrained canary on the local runtime, 
     const returned = samples[back] as Sample;
     expect(returned.replicas.find((r) => r.version === "v2")).toMatchObject({ desired: FLEET, ready: FLEET });
     expect(returned.servers.filter((s) => s.rolloutId === v2Rollout)).toHaveLength(FLEET);
-    // Not bounded by fleet + 1: the plan's rollback grows the stable back while the candidate still serves its
-    // share, and removes the candidate only once traffic has left it (core/capacity/capacity-plan.ts, rollbackMoves).
+    // Bounded by fleet + 1 through the rollback too: the stable grows back one replica at a time while the
+    // candidate gives up the replica whose share moved back (core/capacity/stepwise-moves.ts, restoreMoves).
+    const during = samples.slice(mid);
+    expect(Math.max(...during.map((s) => s.servers.length))).toBeLessThanOrEqual(FLEET + 1);
+    // Each stable replica took back its share only once ready: at every moment of the split the stable had the
+    // ready replicas to carry its share (rounded up, the stable's side). Status reads the route before the
+    // replicas, so a sample never shows a weight newer than its ready count.
+    for (const sample of during) {
+      const split = sample.route.find((r) => r.startsWith("candidate v3 "));
+      if (!split) continue;
+      const ready = sample.replicas.find((r) => r.version === "v2")?.ready ?? 0;
+      expect(100 - Number(split.split(" ")[2]), `${sample.route.join()}; v2 ${ready} ready`).toBeLessThan(
+        (ready * 100) / FLEET + 1,
+      );
+    }
   }, 400_000);
 
   it("leaves nothing running once the control plane stops", async () => {

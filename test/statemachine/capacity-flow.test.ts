@@ -224,14 +224,19 @@ describe("The capacity-aware canary in the state machine", () => {
       "v1 → 3",
       "v2 → 2",
       "weight 50",
+      // The rollback: v1's third replica takes back 25% at once, v2 gives up the replica that served it, then
+      // v1's fourth replica starts and, once ready, takes the rest: never more than 4 + 1 replicas.
+      "weight 25",
+      "v2 → 1",
       "v1 → 4",
+      "weight 0",
       "route → v1 (stable 4 ready)",
       "v1 → autoscaled",
     ]);
     const rolledBack = run.world.events.ofType("Model Rolled Back")[0];
     expect(rolledBack?.detail.data).toMatchObject({ restoredReplicas: { replicas: 4, ready: 4 } });
     expect(rolledBack?.detail.message).toMatch(
-      /its 4 replicas restored first .*, ready \d+ s after the scale/,
+      /its 4 replicas restored first, one at a time, .*: the restore took \d+ s/,
     );
   });
 });

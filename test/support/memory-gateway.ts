@@ -146,10 +146,11 @@ export class MemoryGateway implements Gateway {
   weightsOf(model: string): Record<string, number> {
     const slots = this.routes.get(model);
     if (!slots) return {};
+    // The previous stable first: during a rollback in the watch it is also the candidate, with its weight.
     return {
+      ...(slots.previous ? { [slots.previous.version]: 0 } : {}),
       ...(slots.stable ? { [slots.stable.version]: slots.weights.stable } : {}),
       ...(slots.candidate ? { [slots.candidate.version]: slots.weights.candidate } : {}),
-      ...(slots.previous ? { [slots.previous.version]: 0 } : {}),
     };
   }
 

@@ -6,7 +6,6 @@ import {
   candidateReplicasAt,
   describeCapacityPlan,
   planCapacity,
-  rollbackMoves,
   stableReplicasNeededAt,
 } from "../../lib/core/capacity/capacity-plan";
 
@@ -204,20 +203,5 @@ describe("planCapacity", () => {
         }),
       );
     });
-  });
-});
-
-describe("rollbackMoves", () => {
-  it("in constrained, scales the stable back to full size before the traffic returns", () => {
-    const plan = planCapacity({ stableReplicas: 4, weights: [25, 50, 100], mode: "constrained" });
-    expect(rollbackMoves(plan)).toEqual([
-      { kind: "scaleStable", replicas: 4 },
-      { kind: "setWeight", weight: 0 },
-    ]);
-  });
-
-  it("in surge, only moves the traffic back: the stable never shrank", () => {
-    const plan = planCapacity({ stableReplicas: 4, weights: [25, 100], mode: "surge" });
-    expect(rollbackMoves(plan)).toEqual([{ kind: "setWeight", weight: 0 }]);
   });
 });

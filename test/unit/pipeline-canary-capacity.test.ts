@@ -4,6 +4,7 @@ import type { CapacityMode } from "../../lib/core/capacity/capacity-plan";
 import { CandidateTimeout, RolledBack } from "../../lib/core/rollout/errors";
 import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { canaryStep } from "../../lib/pipeline/canary-step";
+import { promote } from "../../lib/pipeline/promote";
 import { rollback } from "../../lib/pipeline/rollback";
 import type { CandidateHandle } from "../../lib/ports";
 import {
@@ -30,7 +31,8 @@ rollout:
   return state.candidate?.handle as CandidateHandle;
 }
 
-const V2_MANIFEST = (capacity: CapacityMode) => `
+const V2_MANIFEST = (capacity: CapacityMode, serving = "") => `
+${serving}
 gates:
   stress: {enabled: false}
   eval: {enabled: false}
@@ -57,37 +59,75 @@ function recordWorldCalls(world: CanaryWorld): string[] {
   return calls;
 }
 
+/** What `recordScalesAndRoute` saw, and the most replicas the model's versions held at once. */
+interface Recorded {
+  /** Every change, in order: `v1 → 4`, `v1 75 · v2 25` (the route's weights after a change), `route → v1 (4 ready)`. */
+  readonly calls: string[];
+  /** The most replicas of the model's versions (desired: the cluster must fit them) at any moment. */
+  peak: number;
+}
+
 /**
- * Records every scale (`v1 → 4`) and every route change (`route → v1 (n ready)`, with `watched`'s ready replicas
- * then) into the returned list; while `starting.looks` is above 0, a look at `watched` once it runs `full`
- * replicas finds one of them still starting (and uses up a look).
+ * Records every scale, weight change and route promotion (with `watched`'s ready replicas then); after each
+ * scale-up of `watched`, its next `starting.looks` looks (read at the scale) find one replica still starting.
  */
 function recordScalesAndRoute(
   world: CanaryWorld,
   watched: CandidateHandle,
-  full: number,
   starting: { looks: number },
-): string[] {
-  const calls: string[] = [];
-  const scale = world.serving.scale.bind(world.serving);
-  world.serving.scale = async (handle, replicas) => {
-    calls.push(`${handle.version} → ${replicas}`);
-    return scale(handle, replicas);
-  };
+): Recorded {
+  const recorded: Recorded = { calls: [], peak: 0 };
+  const { calls } = recorded;
   const replicas = world.serving.replicas.bind(world.serving);
+  const desired = new Map<string, number>();
+  const total = () => [...desired.values()].reduce((sum, n) => sum + n, 0);
+  const track = async (handle: CandidateHandle) => {
+    if (!desired.has(handle.id)) desired.set(handle.id, (await replicas(handle)).desired);
+  };
+  /** Looks left that find one of `watched`'s replicas starting. */
+  let pending = 0;
+  const readyNow = async (handle: CandidateHandle) =>
+    (await replicas(handle)).ready - (handle.id === watched.id && pending > 0 ? 1 : 0);
+  const scale = world.serving.scale.bind(world.serving);
+  world.serving.scale = async (handle, count) => {
+    calls.push(`${handle.version} → ${count}`);
+    await track(handle);
+    const before = (await replicas(handle)).desired;
+    await scale(handle, count);
+    const after = (await replicas(handle)).desired;
+    desired.set(handle.id, after);
+    recorded.peak = Math.max(recorded.peak, total());
+    if (handle.id === watched.id && after > before) pending = starting.looks;
+  };
+  const remove = world.serving.remove.bind(world.serving);
+  world.serving.remove = async (handle) => {
+    desired.set(handle.id, 0);
+    return remove(handle);
+  };
   world.serving.replicas = async (handle) => {
+    await track(handle);
     const count = await replicas(handle);
-    if (handle.id !== watched.id || count.desired < full || starting.looks === 0) return count;
-    starting.looks -= 1;
+    if (handle.id !== watched.id || pending === 0) return count;
+    pending -= 1;
     return { desired: count.desired, ready: count.desired - 1 };
+  };
+  const weights = () =>
+    Object.entries(world.gateway.weightsOf(MODEL))
+      .filter(([, weight]) => weight > 0)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([version, weight]) => `${version} ${weight}`)
+      .join(" · ");
+  const setWeights = world.gateway.setWeights.bind(world.gateway);
+  world.gateway.setWeights = async (model, split, stickiness) => {
+    await setWeights(model, split, stickiness);
+    calls.push(weights());
   };
   const promote = world.gateway.promote.bind(world.gateway);
   world.gateway.promote = async (model, version) => {
-    const ready = (await replicas(watched)).ready - (starting.looks > 0 ? 1 : 0);
-    calls.push(`route → ${version} (${ready} ready)`);
+    calls.push(`route → ${version} (${await readyNow(watched)} ready)`);
     return promote(model, version);
   };
-  return calls;
+  return recorded;
 }
 
 describe("CanaryStep: the candidate's replicas follow its weight", () => {
@@ -231,64 +271,140 @@ describe("CanaryStep: the candidate's replicas follow its weight", () => {
   });
 });
 
-describe("Rollback after a constrained canary: the stable restored first", () => {
+describe("Rollback after a constrained canary: the stable restored one replica at a time", () => {
   let world: CanaryWorld;
   let v1: CandidateHandle;
   let state: ExecutionState;
-  /** Every change, in order: scales, `route → v1` when traffic returns, and v1's ready replicas then. */
-  let calls: string[];
-  /** Looks at v1's replicas after its scale-up that still find one of them starting. */
+  let recorded: Recorded;
+  /** Looks at v1's replicas after each scale-up that still find one of them starting. */
   const starting = { looks: 0 };
+  const FLEET_PLUS_ONE = 5;
 
   beforeEach(async () => {
     world = canaryWorld();
     v1 = await releaseV1(world, 4);
     state = await flow.registerGateway(
-      await rolloutThroughGates(world, "v2", V2_MANIFEST("constrained")),
+      // v2 serves with 4 replicas of its own once promoted: a rollback in the watch shrinks them.
+      await rolloutThroughGates(world, "v2", V2_MANIFEST("constrained", "serving: {replicas: 4}")),
       world,
     );
     state = await flow.canaryStep(state, world);
     state = await flow.canaryStep(state, world);
     expect(await world.serving.replicas(v1)).toMatchObject({ desired: 3 });
     starting.looks = 3;
-    calls = recordScalesAndRoute(world, v1, 4, starting);
+    recorded = recordScalesAndRoute(world, v1, starting);
   });
 
   const rollBackNow = () =>
     rollback({ by: "command", command: "Rollback Requested", model: MODEL, requestedBy: "a tester" }, world);
 
-  it("scales the stable back to its recorded size and waits until it is ready before traffic returns, saying how long that took", async () => {
+  it("moves the weight back to what the stable carries, shrinks the candidate, then adds a stable replica and waits for it", async () => {
     const outcome = await rollBackNow();
-    expect(calls).toEqual(["v1 → 4", "route → v1 (4 ready)", "v1 → autoscaled"]);
-    // Three looks found a replica starting, five seconds apart.
+    expect(recorded.calls).toEqual([
+      "v1 75 · v2 25",
+      "v2 → 1",
+      "v1 → 4",
+      "v1 100",
+      "route → v1 (4 ready)",
+      "v1 → autoscaled",
+    ]);
+    expect(recorded.peak).toBeLessThanOrEqual(FLEET_PLUS_ONE);
+    // Three looks found the new replica starting, five seconds apart.
     expect(outcome.reason).toContain(
-      "v1 serves 100% again — its 4 replicas restored first (rollout.capacity: constrained), ready 15 s after the scale: the rollback was slower by that much.",
+      "v1 serves 100% again — its 4 replicas restored first, one at a time, each taking back its share of the traffic once ready (rollout.capacity: constrained): the restore took 15 s, the rollback was slower by that much.",
     );
     expect(world.events.ofType("Model Rolled Back")[0]?.detail.data).toMatchObject({
       restoredReplicas: { replicas: 4, ready: 4, seconds: 15 },
     });
     expect(world.gateway.weightsOf(MODEL)).toEqual({ v1: 100 });
-    const record = await world.store.get(MODEL);
-    expect(record?.capacity).toBeUndefined();
+    expect((await world.store.get(MODEL))?.capacity).toBeUndefined();
   });
 
-  it("returns traffic after its bounded wait when the stable's replicas never come up, saying how many were ready", async () => {
-    starting.looks = Number.POSITIVE_INFINITY;
-    const outcome = await rollBackNow();
-    expect(calls.slice(0, 2)).toEqual(["v1 → 4", "route → v1 (3 ready)"]);
-    expect(outcome.reason).toContain("but only 3 were ready after 600 s, the longest a rollback waits");
-  });
-
-  it("restores the previous stable the same way during the watch, when it was scaled down to one", async () => {
+  it("restores the previous stable from its one warm replica during the watch, each replica taking back a quarter", async () => {
     state = await flow.canaryStep(state, world);
     state = await flow.promote(state, world);
     expect(await world.serving.replicas(v1)).toMatchObject({ desired: 1 });
-    calls.length = 0;
+    recorded.calls.length = 0;
     const outcome = await rollBackNow();
-    expect(calls.slice(0, 2)).toEqual(["v1 → 4", "route → v1 (4 ready)"]);
+    expect(recorded.calls).toEqual([
+      "v1 25 · v2 75",
+      "v2 → 3",
+      "v1 → 2",
+      "v1 50 · v2 50",
+      "v2 → 2",
+      "v1 → 3",
+      "v1 75 · v2 25",
+      "v2 → 1",
+      "v1 → 4",
+      "v1 100",
+      "route → v1 (4 ready)",
+      "v1 → autoscaled",
+    ]);
+    expect(recorded.peak).toBeLessThanOrEqual(FLEET_PLUS_ONE);
     expect(outcome.reason).toContain(
-      "(the previous stable, kept warm) serves 100% again — its 4 replicas restored first",
+      "(the previous stable, kept warm) serves 100% again — its 4 replicas restored first, one at a time",
     );
+    expect(world.gateway.weightsOf(MODEL)).toEqual({ v1: 100 });
+  });
+
+  it("returns the rest of the traffic after its bounded wait, saying how far it got, and restores the rest once the candidate is gone", async () => {
+    state = await flow.canaryStep(state, world);
+    state = await flow.promote(state, world);
+    recorded.calls.length = 0;
+    starting.looks = Number.POSITIVE_INFINITY;
+    const outcome = await rollBackNow();
+    expect(recorded.calls).toEqual([
+      "v1 25 · v2 75",
+      "v2 → 3",
+      "v1 → 2",
+      "route → v1 (1 ready)",
+      "v1 → 4",
+      "v1 → autoscaled",
+    ]);
+    expect(recorded.peak).toBeLessThanOrEqual(FLEET_PLUS_ONE);
+    expect(outcome.reason).toContain(
+      "but only 1 of 4 were ready after 600 s, the longest a rollback waits: the rest of the traffic returned to v1 regardless",
+    );
+    expect(await world.serving.replicas(v1)).toMatchObject({ desired: 4 });
+  });
+
+  it("picks up where a rollback that stopped half-way left off, and a third call finds it done", async () => {
+    state = await flow.canaryStep(state, world);
+    state = await flow.promote(state, world);
+    recorded.calls.length = 0;
+    const scale = world.serving.scale;
+    let failOnce = true;
+    world.serving.scale = async (handle, count) => {
+      if (failOnce && handle.version === "v1" && count === 3) {
+        failOnce = false;
+        throw new Error("the API server went away");
+      }
+      return scale(handle, count);
+    };
+    await expect(rollBackNow()).rejects.toThrow(/the API server went away/);
+    expect(world.gateway.weightsOf(MODEL)).toEqual({ v1: 50, v2: 50 });
+    const outcome = await rollBackNow();
+    expect(outcome.result).toBe("rolled back");
+    expect(recorded.calls).toEqual([
+      "v1 25 · v2 75",
+      "v2 → 3",
+      "v1 → 2",
+      "v1 50 · v2 50",
+      "v2 → 2",
+      // The first call stopped as it scaled v1 to 3; the second finds the weight and v2 where it left them.
+      "v1 → 3",
+      "v1 75 · v2 25",
+      "v2 → 1",
+      "v1 → 4",
+      "v1 100",
+      "route → v1 (4 ready)",
+      "v1 → autoscaled",
+    ]);
+    expect(recorded.peak).toBeLessThanOrEqual(FLEET_PLUS_ONE);
+    const calls = recorded.calls.length;
+    // A command after the end finds no rollout running: nothing is scaled or moved again.
+    expect((await rollBackNow()).result).toBe("nothing to roll back");
+    expect(recorded.calls).toHaveLength(calls);
   });
 });
 
@@ -337,7 +453,7 @@ rollout:
     // The 25% step runs ceil(4 × 25 / 100) = 1 replica of v2.
     expect(await world.serving.replicas(v2)).toMatchObject({ desired: 1 });
     starting.looks = 2;
-    calls = recordScalesAndRoute(world, v2, 4, starting);
+    calls = recordScalesAndRoute(world, v2, starting).calls;
   });
 
   it("scales the candidate to the stable's recorded size and waits until it is ready before it takes 100%, saying how long that took", async () => {
@@ -357,5 +473,104 @@ rollout:
     const reason = (await world.store.get(MODEL))?.history.findLast((t) => t.stage === "Promote")?.reason;
     expect(calls.slice(0, 2)).toEqual(["v2 → 4", "route → v2 (3 ready)"]);
     expect(reason).toContain("but only 3 were ready after 240 s, the longest Promote waits");
+  });
+});
+
+describe("Promote requested early in constrained: the canary's plan carried on to 100%", () => {
+  const EARLY_CONSTRAINED = `
+serving: {replicas: 4}
+gates:
+  stress: {enabled: false}
+  eval: {enabled: false}
+rollout:
+  steps: [25, 50, 100]
+  bakeSeconds: 60
+  watchSeconds: 300
+  capacity: constrained
+`;
+  let world: CanaryWorld;
+  let v1: CandidateHandle;
+  let state: ExecutionState;
+  let recorded: Recorded;
+  /** Looks at v2's replicas after each scale-up that still find one of them starting. */
+  const starting = { looks: 2 };
+
+  beforeEach(async () => {
+    world = canaryWorld();
+    v1 = await releaseV1(world, 4);
+    state = await flow.registerGateway(await rolloutThroughGates(world, "v2", EARLY_CONSTRAINED), world);
+    state = await flow.canaryStep(state, world);
+    const v2 = state.candidate?.handle as CandidateHandle;
+    expect(await world.serving.replicas(v2)).toMatchObject({ desired: 1 });
+    starting.looks = 2;
+    recorded = recordScalesAndRoute(world, v2, starting);
+  });
+
+  const promoteReason = async () =>
+    (await world.store.get(MODEL))?.history.findLast((t) => t.stage === "Promote")?.reason;
+
+  it("grows the candidate one replica at a time as the stable gives up its own, never over 4 + 1", async () => {
+    await flow.promote(state, world);
+    expect(recorded.calls).toEqual([
+      "v1 → 3",
+      "v2 → 2",
+      "v1 50 · v2 50",
+      "v1 → 2",
+      "v2 → 3",
+      "v1 25 · v2 75",
+      "v1 → 1",
+      "v2 → 4",
+      "route → v2 (4 ready)",
+      "v2 → 4",
+    ]);
+    expect(recorded.peak).toBeLessThanOrEqual(5);
+    expect(await promoteReason()).toMatch(
+      /v2 was brought to its full 4 replicas one at a time as the stable gave up its own \(rollout.capacity: constrained\) first, ready 15 s after the first scale: the promotion was slower by that much\./,
+    );
+    // One v1 replica stays warm through the watch; each weight on the way was recorded before the route moved.
+    expect(await world.serving.replicas(v1)).toMatchObject({ desired: 1 });
+    const weights = (await world.store.get(MODEL))?.history.flatMap((t) =>
+      t.stage === "CanaryScaling" && t.weights ? [t.weights.candidate] : [],
+    );
+    expect(weights).toEqual([50, 75]);
+    expect(world.gateway.weightsOf(MODEL)).toEqual({ v2: 100, v1: 0 });
+  });
+
+  it("carries on where a promotion that stopped half-way left off", async () => {
+    const scale = world.serving.scale;
+    let failOnce = true;
+    world.serving.scale = async (handle, count) => {
+      if (failOnce && handle.version === "v1" && count === 2) {
+        failOnce = false;
+        throw new Error("the API server went away");
+      }
+      return scale(handle, count);
+    };
+    await expect(promote(state, world)).rejects.toThrow(/the API server went away/);
+    await flow.promote(state, world);
+    expect(recorded.calls).toEqual([
+      "v1 → 3",
+      "v2 → 2",
+      "v1 50 · v2 50",
+      // The first call stopped as it scaled v1 to 2; the second carries on from the route and the counts.
+      "v1 → 2",
+      "v2 → 3",
+      "v1 25 · v2 75",
+      "v1 → 1",
+      "v2 → 4",
+      "route → v2 (4 ready)",
+      "v2 → 4",
+    ]);
+    expect(recorded.peak).toBeLessThanOrEqual(5);
+  });
+
+  it("takes the traffic after its bounded wait, then lets the stable go before the candidate's rest start", async () => {
+    starting.looks = Number.POSITIVE_INFINITY;
+    await flow.promote(state, world);
+    expect(recorded.calls).toEqual(["v1 → 3", "v2 → 2", "route → v2 (1 ready)", "v1 → 1", "v2 → 4"]);
+    expect(recorded.peak).toBeLessThanOrEqual(5);
+    expect(await promoteReason()).toContain(
+      "but only 1 were ready after 240 s, the longest Promote waits: it took 100% regardless, the rest start behind it.",
+    );
   });
 });

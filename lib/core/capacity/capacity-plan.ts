@@ -1,6 +1,6 @@
 // The capacity plan of a rollout: how many replicas the candidate and the stable run at each canary step, in
-// which order replicas and weights change, what a rollback restores before traffic goes back, and the most
-// replicas and GPUs the rollout ever holds at once. Pure: the EKS adapter and the local runtime both carry
+// which order replicas and weights change, and the most replicas and GPUs the rollout ever holds at once (what a
+// rollback or an early promotion does from wherever the canary stands: ./stepwise-moves.ts). Pure: the EKS adapter and the local runtime both carry
 // out the same moves (lib/pipeline's CanaryStep and Rollback), so "a canary never needs twice the GPUs" is
 // decided once, here.
 //
@@ -107,19 +107,6 @@ export function planCapacity(input: CapacityPlanInput): CapacityPlan {
   }
   const peak = peakOf(fleet, steps, gpusPerReplica);
   return { mode, stableReplicas: fleet, steps, ...peak, gpusPerReplica };
-}
-
-/**
- * What a rollback does first, in order: in `constrained`, the stable back to its full size (and ready) BEFORE
- * any traffic returns to it; then all traffic to the stable. The caller removes the candidate after that. In
- * `surge` the stable never shrank: only the weight moves. Scaling to the size it has is a no-op, so a rollback
- * at any point of the canary (or twice) does the same moves.
- */
-export function rollbackMoves(plan: CapacityPlan): CapacityMove[] {
-  return [
-    ...(plan.mode === "constrained" ? [{ kind: "scaleStable" as const, replicas: plan.stableReplicas }] : []),
-    { kind: "setWeight" as const, weight: 0 },
-  ];
 }
 
 /** `4 + 1 replicas at most (constrained), 10 GPUs` — for DeployCandidate's output, status and the report. */

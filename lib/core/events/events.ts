@@ -284,11 +284,17 @@ export const EVENT_DETAIL_SCHEMAS = {
           restoredReplicas: z
             .object({
               replicas: z.number().describe("The replicas the stable had when the canary began."),
-              ready: z.number().describe("How many were ready when traffic returned to it."),
-              seconds: z.number().describe("Seconds from scaling it back to those replicas being ready."),
+              ready: z.number().describe("How many were ready when the last of the traffic returned to it."),
+              seconds: z
+                .number()
+                .describe(
+                  "Seconds from the restore's first move to its last: the stable grows back one replica at a time, each taking back its share once ready.",
+                ),
             })
             .optional()
-            .describe("The stable scaled back before traffic returned (rollout.capacity: constrained)."),
+            .describe(
+              "The stable scaled back, one replica at a time, before all traffic returned (rollout.capacity: constrained).",
+            ),
         },
         "The rollback.",
       ),
