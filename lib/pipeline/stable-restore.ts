@@ -1,4 +1,4 @@
-// What a rollback does before any traffic returns to the stable, in `constrained` (core/capacity-plan's
+// What a rollback does before any traffic returns to the stable, in `constrained` (core/capacity/capacity-plan's
 // rollbackMoves): the stable, which gave up replicas as the candidate grew, is scaled back to the size the
 // record says it had when the canary began, and its replicas are waited for until ready — so the traffic coming
 // back finds the capacity that served it before. The wait is measured: the rollback is slower by that much, and
