@@ -14,13 +14,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { candidateObjects } from "../lib/aws/eks/candidate-objects";
-import {
-  type CapacityMode,
-  type CapacityMove,
-  type CapacityPlan,
-  planCapacity,
-} from "../lib/core/capacity/capacity-plan";
+import { type CapacityMove, type CapacityPlan, planCapacity } from "../lib/core/capacity/capacity-plan";
 import { restoreMoves } from "../lib/core/capacity/stepwise-moves";
+import { type CapacityMode } from "../lib/core/manifest/rollout-settings";
 import { DEFAULT_STACK_CONFIG } from "../lib/core/config/config";
 import { buildTinyLlamaGguf } from "../lib/examples/gguf-model";
 import { LocalGateway } from "../lib/local/gateway/local-gateway";

@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MAX_GGUF_METADATA_ENTRIES, MAX_GGUF_TENSORS } from "../lib/core/weights/gguf";
-import { MAX_MANIFEST_BYTES } from "../lib/core/manifest/manifest";
+import { MAX_MANIFEST_BYTES } from "../lib/core/resolution/manifest";
 import { MAX_JSON_FILE_BYTES } from "../lib/core/weights/model-json-files";
 import {
   MAX_SAFETENSORS_HEADER_BYTES,

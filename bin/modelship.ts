@@ -1,7 +1,7 @@
 // The modelship CLI. Each command lives in lib/cli/<command>.ts and exports `run(argv): Promise<number>`
 // (the exit code: 0 ok, 1 the input is bad, 2 usage error). Loaded lazily so `--help` stays instant.
 
-import { suggestNearest } from "../lib/core/findings/suggest";
+import { suggestNearest } from "../lib/core/suggest";
 
 const commands: Record<
   string,

@@ -35,7 +35,7 @@ export type {
   EventFunction,
 } from "./core/state-machine/pipeline-functions";
 
-export { parseManifest, type ParsedManifest } from "./core/manifest/manifest";
+export { parseManifest, type ParsedManifest } from "./core/resolution/manifest";
 export type {
   AlarmSources,
   AutoscalingMetric,
@@ -54,7 +54,7 @@ export type {
   Slo,
   SmokePrompt,
 } from "./core/manifest/manifest-schema";
-export type { Finding, Severity } from "./core/findings/findings";
+export type { Finding, Severity } from "./core/findings";
 
 export type {
   CommandDetailType,

@@ -5,7 +5,7 @@
 import type { AlarmMetricHistory, TimeSpan } from "./core/alarms/alarm-history";
 import type { AlarmSpec, AlarmState } from "./core/alarms/alarm-spec";
 import type { Observation, TrafficPeriod } from "./core/alarms/canary-metrics";
-import type { CandidateHandle } from "./core/rollout/candidate";
+import type { CandidateHandle, Variant } from "./core/candidate";
 import type { ModelshipEvent } from "./core/events/events";
 import type { ResolvedScaling } from "./core/manifest/manifest-schema";
 import type {
@@ -18,8 +18,8 @@ import type {
 } from "./core/rollout/rollout";
 import type { Mirror } from "./core/traffic/shadow";
 import type { ShadowSamples } from "./core/traffic/shadow-samples";
-import type { RouteBackend, Variant } from "./core/traffic/route-slots";
-import type { Stickiness } from "./core/traffic/sticky-routing";
+import type { RouteBackend } from "./core/traffic/route-slots";
+import type { Stickiness } from "./core/manifest/rollout-settings";
 import type { UnreadableEntry } from "./core/weights/unreadable-entry";
 
 // Domain types stages and adapters name through the ports; they live in lib/core, which imports nothing above it.
@@ -206,7 +206,7 @@ export interface CandidateSpec {
   readonly weightBytes: number;
 }
 
-export type { CandidateHandle } from "./core/rollout/candidate";
+export type { CandidateHandle } from "./core/candidate";
 
 /** What an autoscaler follows: the manifest's `serving.autoscaling`, resolved. */
 export type AutoscalingSettings = Extract<ResolvedScaling, { kind: "autoscaling" }>;

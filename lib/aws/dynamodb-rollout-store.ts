@@ -21,7 +21,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { Transient } from "../core/rollout/errors";
+import { Transient } from "../core/errors";
 import type { ModelshipEvent } from "../core/events/events";
 import type { HookRun } from "../core/gates/hooks";
 import {

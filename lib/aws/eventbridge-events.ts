@@ -4,7 +4,7 @@
 // texts — because a rollout must not fail over a notification's size.
 
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
-import { Transient } from "../core/rollout/errors";
+import { Transient } from "../core/errors";
 import { EVENT_SOURCE, type EventDetail, type ModelshipEvent } from "../core/events/events";
 import type { Events } from "../ports";
 import { asTransientWhenPassing } from "./transient-errors";

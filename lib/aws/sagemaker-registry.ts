@@ -21,7 +21,7 @@ import {
   UpdateModelPackageCommand,
   type UserContext,
 } from "@aws-sdk/client-sagemaker";
-import { GatewayFailed } from "../core/rollout/errors";
+import { GatewayFailed } from "../core/errors";
 import type { ApprovalStatus, Registry, RegistryEntry, RegistryVersion } from "../ports";
 import { asTransientWhenPassing, isTransientAwsError } from "./transient-errors";
 

@@ -2,7 +2,7 @@
 // turns the passing kind into the `Transient` error the state machine retries with backoff. The SDK has
 // already retried a few times by the time an error reaches us; Step Functions retries for longer.
 
-import { Transient } from "../core/rollout/errors";
+import { Transient } from "../core/errors";
 
 const TRANSIENT_ERROR_NAMES = new Set([
   "Throttling",

@@ -3,7 +3,7 @@
 // whole sentences, no quoting left unbalanced — that runCliCommand prints with the command's usage (exit 2).
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { suggestNearest } from "../core/findings/suggest";
+import { suggestNearest } from "../core/suggest";
 import { UsageError } from "./cli-command";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;

@@ -24,13 +24,12 @@ import {
 import { mergeShardDetails } from "../core/eval/merge-shards";
 import { comparePaired, type PairedComparison } from "../core/eval/paired-comparison";
 import { SANITY_SUITE, SANITY_SUITE_NAME } from "../core/eval/sanity-suite";
-import type { SuiteItem } from "../core/eval/suite-item";
+import { type SuiteItem, DEFAULT_MAX_TOKENS } from "../core/eval/suite-item";
 import { parseSuite } from "../core/eval/suite-parser";
 import { readStoredOutcomes } from "../core/eval/stored-outcomes";
-import { DEFAULT_MAX_TOKENS } from "../core/eval/suite-item";
 import { describeKinds, unansweredByKind } from "../core/eval/unanswered-items";
 import { DEFAULT_STACK_CONFIG } from "../core/config/config";
-import { type Finding, formatFinding, sortFindings } from "../core/findings/findings";
+import { type Finding, formatFinding, sortFindings } from "../core/findings";
 import { checkEndpoint } from "../eval/endpoint-check";
 import { DEFAULT_CONCURRENCY, DEFAULT_ITEM_TIMEOUT_MS, runEvalItems } from "../eval/run-eval";
 import type { Endpoint } from "../ports";

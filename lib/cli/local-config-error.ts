@@ -1,6 +1,6 @@
 // The local runtime's config.json refused: the file and every finding, for the commands that open a runtime.
 
-import { formatFinding } from "../core/findings/findings";
+import { formatFinding } from "../core/findings";
 import { LocalConfigInvalid } from "../local/runtime";
 
 export function describeLocalConfigInvalid(error: unknown): string | undefined {

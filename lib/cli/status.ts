@@ -15,7 +15,7 @@ import { NoControlPlane } from "../local/control-plane-file";
 import { formatModelStatus, formatReplicas, formatRoute, type ModelStatus } from "./status-report";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";
 import { parseCommandLine } from "./command-line";
-import { suggestNearest } from "../core/findings/suggest";
+import { suggestNearest } from "../core/suggest";
 import { DEFAULT_WATCH_SECONDS, watchStatus } from "./status-watch";
 
 const USAGE = `Usage: modelship status [model] [--json | --watch [--every SECONDS]] [--table NAME]

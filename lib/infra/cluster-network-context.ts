@@ -7,8 +7,8 @@ import { Annotations } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import type { Construct } from "constructs";
 import { z } from "zod";
-import { formatFinding } from "../core/findings/findings";
-import { findingsFromSchemaIssues } from "../core/findings/schema-findings";
+import { formatFinding } from "../core/findings";
+import { findingsFromSchemaIssues } from "../core/schema-findings";
 import type { ClusterNetworkProps } from "./cluster-network";
 
 const awsId = (prefix: string) =>

@@ -33,7 +33,7 @@ import type {
   ServingConfig,
   StackConfig,
 } from "../core/config/config";
-import { formatFinding } from "../core/findings/findings";
+import { formatFinding } from "../core/findings";
 import {
   type EventFunction,
   functionFileName,
@@ -42,7 +42,7 @@ import {
   type PipelineFunction,
   substitutionKey,
 } from "../core/state-machine/pipeline-functions";
-import { resolveStackConfig } from "../core/config/stack-config";
+import { resolveStackConfig } from "../core/resolution/stack-config";
 import { COMMAND_DETAIL_TYPES, COMMAND_SOURCES, type CommandDetailType } from "../core/events/events";
 import { REGISTRY_STATE_CHANGE } from "../pipeline/commands";
 import { LAMBDA_ENVIRONMENT } from "../aws/lambda/environment";

@@ -10,8 +10,8 @@
 import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type { Construct } from "constructs";
-import { formatFinding } from "../core/findings/findings";
-import { resolveStackConfig } from "../core/config/stack-config";
+import { formatFinding } from "../core/findings";
+import { resolveStackConfig } from "../core/resolution/stack-config";
 import { clusterNetworkFromContext } from "./cluster-network-context";
 import { addClusterSettingsOutput } from "./cluster-settings-output";
 import { ModelPipeline, type ModelPipelineProps } from "./model-pipeline";

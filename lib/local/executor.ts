@@ -12,9 +12,13 @@
 // takes it. A person's time is not rollout time: the timeout is not scaled by the time factor.
 
 import { readFile } from "node:fs/promises";
-import { ExecutionError, ExecutionTimeoutError, StateMachine } from "aws-local-stepfunctions";
-import type { StateMachineDefinition } from "aws-local-stepfunctions";
-import type { CaughtError } from "../core/rollout/errors";
+import {
+  ExecutionError,
+  ExecutionTimeoutError,
+  StateMachine,
+  type StateMachineDefinition,
+} from "aws-local-stepfunctions";
+import type { CaughtError } from "../core/errors";
 import { PACKAGE_ROOT } from "../package-files";
 import { LocalTaskTokens } from "./task-tokens";
 import {

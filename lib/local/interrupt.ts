@@ -2,7 +2,7 @@
 // already running are let finish, and Cleanup runs on the last state, as a Catch would have sent it there —
 // so the lock is released, the failure recorded and announced, and the candidate (if any) removed.
 
-import type { CaughtError } from "../core/rollout/errors";
+import type { CaughtError } from "../core/errors";
 import type { ExecutionState } from "../core/rollout/rollout";
 import type { ExecutionResult } from "./executor";
 import type { LocalExecution } from "./local-executions";

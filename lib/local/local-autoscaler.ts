@@ -7,7 +7,7 @@
 //   in rotation, divided by their count — the local twin of vLLM's vllm:num_requests_waiting per pod.
 // - inFlight: requests in flight per ready replica (waiting or being served), the twin of
 //   vllm:num_requests_running + waiting.
-// kvCacheUsage is refused locally by the manifest (core/manifest/manifest-capacity.ts says why). The decision itself —
+// kvCacheUsage is refused locally by the manifest (core/resolution/manifest-capacity.ts says why). The decision itself —
 // ceil(current × metric / target), the tolerance, the range, the cooldown — is the HPA's
 // (core/capacity/replica-recommendation.ts).
 

@@ -25,7 +25,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StackConfig } from "../core/config/config";
-import { CandidateFailed } from "../core/rollout/errors";
+import { CandidateFailed } from "../core/errors";
 import { classifyFailure } from "../core/smoke/failure-signatures";
 import { request } from "undici";
 import { describeNetworkError, readCappedText } from "../eval/http";
@@ -275,7 +275,7 @@ export class LocalServing implements Serving {
     range: ReplicaRange,
   ): Promise<AutoscalerChoice> {
     if (settings.metric === "kvCacheUsage") {
-      // The manifest refuses it first (core/manifest/manifest-capacity.ts); a state from elsewhere is refused here.
+      // The manifest refuses it first (core/resolution/manifest-capacity.ts); a state from elsewhere is refused here.
       throw new CandidateFailed(
         `The local runtime cannot autoscale ${handle.model} ${handle.version} on kvCacheUsage: its llama.cpp server evaluates one request at a time, so the KV cache follows prompt length, not load.`,
         { hint: "Use serving.autoscaling.metric: queueDepth or inFlight locally." },

@@ -5,7 +5,7 @@
 // a shell, so a folder or model name cannot inject anything.
 
 import { join } from "node:path";
-import { CandidateFailed } from "../core/rollout/errors";
+import { CandidateFailed } from "../core/errors";
 import { unreadableEntryFinding } from "../core/weights/unreadable-entry";
 import { FolderObjectStore } from "./folder-object-store";
 import { type Command, llamaServerCommand } from "./llama-server/launch";

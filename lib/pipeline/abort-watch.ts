@@ -5,7 +5,7 @@
 // or no longer holds the model, and throws Aborted with who asked. On AWS this is how the Lambda workers see
 // an abort; locally the same.
 
-import { Aborted } from "../core/rollout/errors";
+import { Aborted } from "../core/errors";
 import type { ModelRecord, RolloutIdentity } from "../core/rollout/rollout";
 import { type DepsUsing, portUse } from "./port-use";
 import { holdsLock, recordedTransition, ROLLBACK_STAGE } from "./rollout-record";

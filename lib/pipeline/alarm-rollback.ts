@@ -3,7 +3,7 @@
 // execution waits in a Bake or the Watch. The local alarm evaluator calls `rollback` directly.
 
 import { z } from "zod";
-import { findingsFromSchemaIssues } from "../core/findings/schema-findings";
+import { findingsFromSchemaIssues } from "../core/schema-findings";
 import { findingsSentence } from "./findings-text";
 import type { StageDeps } from "./deps";
 import { ROLLBACK_RELEASING_USES, rollbackReleasingApproval } from "./approvals";

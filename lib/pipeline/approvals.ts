@@ -10,7 +10,7 @@
 // the waiting Task is then failed with RolledBack, so the execution goes on to its Rollback (or Cleanup),
 // which finds the work done — instead of waiting for its timeout.
 
-import { RolledBack } from "../core/rollout/errors";
+import { RolledBack } from "../core/errors";
 import type { ApprovalWait, ModelRecord } from "../core/rollout/rollout";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { APPROVAL_STAGE } from "./request-approval";

@@ -1,4 +1,4 @@
-// The canary's capacity as CanaryStep carries it out (core/capacity-plan): the numbers recorded once, before
+// The canary's capacity as CanaryStep carries it out (core/capacity/capacity-plan): the numbers recorded once, before
 // anything is scaled — the mode and the stable's size — so a retried step and a rollback see the same ones;
 // then one step's moves in the plan's order: the candidate scaled up and READY before the weight it is to
 // carry moves, and, in `constrained`, a stable replica given up only after the weight it served has moved.

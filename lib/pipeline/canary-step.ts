@@ -13,7 +13,7 @@
 // (idempotent) changes again and announces it.
 
 import { canaryWeights, nextCanaryStep } from "../core/traffic/canary-policy";
-import { CandidateTimeout } from "../core/rollout/errors";
+import { CandidateTimeout } from "../core/errors";
 import { describeStickiness } from "../core/traffic/sticky-routing";
 import type { CanaryPosition, ExecutionState, ModelRecord, RolloutPlan } from "../core/rollout/rollout";
 import {

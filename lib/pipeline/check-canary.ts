@@ -6,7 +6,7 @@
 //   consumed with a transition, so a retry still promotes and a later check does not promote twice.
 // - Otherwise go on, with a one-line status: the step, the weights and every alarm's value and threshold.
 
-import { RolledBack } from "../core/rollout/errors";
+import { RolledBack } from "../core/errors";
 import type { ExecutionState, ModelRecord } from "../core/rollout/rollout";
 import { alarmStatusLine, firingReason } from "./alarm-report";
 import { type DepsUsing, portUse } from "./port-use";

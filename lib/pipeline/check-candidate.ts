@@ -4,8 +4,8 @@
 // to do, and the server's last log lines, so the console shows why without a trip to the logs. The
 // announcement of the failure is Cleanup's, which the Catch sends it to.
 
-import { CandidateFailed } from "../core/rollout/errors";
-import type { Finding } from "../core/findings/findings";
+import { CandidateFailed } from "../core/errors";
+import type { Finding } from "../core/findings";
 import type { ExecutionState } from "../core/rollout/rollout";
 import type { CandidateStatus } from "../ports";
 import { candidateProgress } from "./candidate-state";

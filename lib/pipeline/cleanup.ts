@@ -12,7 +12,7 @@
 // A RolloutInProgress failure means the lock and the model's record belong to another rollout: Cleanup then
 // records nothing and releases nothing. A lock is released only by the rollout holding it.
 
-import { describeCaughtError, RolledBack } from "../core/rollout/errors";
+import { describeCaughtError, RolledBack } from "../core/errors";
 import type { ExecutionState } from "../core/rollout/rollout";
 import type { CandidateHandle } from "../ports";
 import { ANNOUNCE_USES, announcePending } from "./announce";

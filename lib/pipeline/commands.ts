@@ -8,11 +8,11 @@
 // command's detail is checked, and the answer says what was done, or why nothing was.
 
 import { z } from "zod";
-import { RolledBack } from "../core/rollout/errors";
-import type { Finding } from "../core/findings/findings";
+import { RolledBack } from "../core/errors";
+import type { Finding } from "../core/findings";
 import { MODEL_NAME_PATTERN } from "../core/manifest/manifest-schema";
-import { findingsFromSchemaIssues } from "../core/findings/schema-findings";
-import { suggestNearest } from "../core/findings/suggest";
+import { findingsFromSchemaIssues } from "../core/schema-findings";
+import { suggestNearest } from "../core/suggest";
 import { findingsSentence } from "./findings-text";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import {

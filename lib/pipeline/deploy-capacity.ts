@@ -1,5 +1,5 @@
 // What DeployCandidate decides about capacity before and right after it deploys: whether the cluster holds the
-// GPUs the rollout needs at its peak (core/capacity-plan: the candidate's full size beside the stable in
+// GPUs the rollout needs at its peak (core/capacity/capacity-plan: the candidate's full size beside the stable in
 // `surge`, one replica more than the stable in `constrained`; a first release its own replicas), and, for a
 // manifest that autoscales, the candidate's autoscaler — made now and pinned to the one replica the gates
 // test, so which autoscaler the cluster gets, and why, is known before any traffic moves.
@@ -8,8 +8,8 @@
 // check says so in its reason.
 
 import { candidateReplicasAt, planCapacity } from "../core/capacity/capacity-plan";
-import { InsufficientCapacity } from "../core/rollout/errors";
-import { baseReplicas, DEFAULT_SCALING } from "../core/manifest/manifest-capacity";
+import { InsufficientCapacity } from "../core/errors";
+import { baseReplicas, DEFAULT_SCALING } from "../core/resolution/manifest-capacity";
 import type { ResolvedManifest } from "../core/manifest/manifest-schema";
 import type { RolloutIdentity } from "../core/rollout/rollout";
 import type { AutoscalerChoice, CandidateHandle, CapacityCheck } from "../ports";

@@ -5,12 +5,12 @@
 // reached is Transient (the state machine retries the shard); a suite file that changed since Prepare
 // checked it is EvalFailed, since shards of different files would be merged into one score.
 
-import { isBuiltInSuite, suiteFileKey } from "../core/eval/eval-plan";
+import { isBuiltInSuite, suiteFileKey, type EvalShardPlan } from "../core/eval/eval-plan";
 import type { ShardRef, ShardSummary } from "../core/eval/eval-results";
 import { shardItems } from "../core/eval/shard";
-import { EvalFailed, Transient } from "../core/rollout/errors";
-import { hasErrors } from "../core/findings/findings";
-import type { EvalShardPlan, RolloutIdentity } from "../core/rollout/rollout";
+import { EvalFailed, Transient } from "../core/errors";
+import { hasErrors } from "../core/findings";
+import type { RolloutIdentity } from "../core/rollout/rollout";
 import { checkEndpoint } from "../eval/endpoint-check";
 import type { RetryPolicy } from "../eval/backoff";
 import { DEFAULT_CONCURRENCY, DEFAULT_ITEM_TIMEOUT_MS, runEvalItems } from "../eval/run-eval";

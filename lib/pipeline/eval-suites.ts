@@ -8,7 +8,7 @@ import { isBuiltInSuite, suiteFileKey } from "../core/eval/eval-plan";
 import { SANITY_SUITE } from "../core/eval/sanity-suite";
 import type { SuiteItem } from "../core/eval/suite-item";
 import { parseSuite } from "../core/eval/suite-parser";
-import type { Finding } from "../core/findings/findings";
+import type { Finding } from "../core/findings";
 import { unreadableEntryFinding } from "../core/weights/unreadable-entry";
 import { type DepsUsing, portUse } from "./port-use";
 

@@ -12,7 +12,7 @@
 // failure (Transient) is retried by the state machine first. Idempotent: a retry claims again, retires what
 // is left, and a recorded Finalize only announces what is still unannounced.
 
-import { RolledBack, Transient } from "../core/rollout/errors";
+import { RolledBack, Transient } from "../core/errors";
 import type { ExecutionState } from "../core/rollout/rollout";
 import { ANNOUNCE_USES, announcePending } from "./announce";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";

@@ -3,7 +3,8 @@
 // A stage returning something else breaks the flow, not just a type: keep these and the ASL in step.
 
 import type { ResolvedStressGate } from "../core/manifest/manifest-schema";
-import type { EvalShardPlan, RolloutIdentity, RolloutPlan, StressPromptSet } from "../core/rollout/rollout";
+import type { RolloutIdentity, RolloutPlan, StressPromptSet } from "../core/rollout/rollout";
+import type { EvalShardPlan } from "../core/eval/eval-plan";
 import type { CandidateHandle, CandidateStatus } from "../ports";
 
 /**

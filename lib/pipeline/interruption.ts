@@ -1,7 +1,7 @@
 // What a long stage does when the execution running it is stopped (Interruptible.signal): it stops at once
 // and throws Interrupted — what it measured so far is partial, so it is neither judged nor stored.
 
-import { Interrupted } from "../core/rollout/errors";
+import { Interrupted } from "../core/errors";
 
 /** Throws Interrupted when the signal has aborted. */
 export function throwIfInterrupted(signal: AbortSignal | undefined, doing: string): void {

@@ -9,8 +9,8 @@
 // rollout's regression check, or fails with SloViolated naming every violated check.
 
 import { z } from "zod";
-import { SloViolated } from "../core/rollout/errors";
-import type { Finding } from "../core/findings/findings";
+import { SloViolated } from "../core/errors";
+import type { Finding } from "../core/findings";
 import type { ResolvedStressGate } from "../core/manifest/manifest-schema";
 import type { ExecutionState, RolloutIdentity, RolloutPlan, StressPromptSet } from "../core/rollout/rollout";
 import {

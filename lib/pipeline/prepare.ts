@@ -8,10 +8,10 @@
 // prompt set missing from `prompts/`, too large or with bad lines: every finding of every file is reported
 // before a GPU is spent on the candidate.
 
-import { ManifestInvalid, type ModelshipError, RolloutInProgress } from "../core/rollout/errors";
+import { ManifestInvalid, type ModelshipError, RolloutInProgress } from "../core/errors";
 import { type CheckedSuiteFile, isBuiltInSuite, suitesToRun } from "../core/eval/eval-plan";
-import { type Finding, hasErrors } from "../core/findings/findings";
-import { loadManifest, MAX_MANIFEST_BYTES, manifestTooLarge } from "../core/manifest/manifest";
+import { type Finding, hasErrors } from "../core/findings";
+import { loadManifest, MAX_MANIFEST_BYTES, manifestTooLarge } from "../core/resolution/manifest";
 import type { ResolvedManifest } from "../core/manifest/manifest-schema";
 import { planRollout } from "../core/rollout/plan";
 import type {

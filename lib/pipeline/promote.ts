@@ -13,7 +13,7 @@
 // would otherwise hand all traffic to the replicas of that step. Idempotent: a retry that finds the promotion recorded and announced does nothing; one that
 // finds its event still pending makes the same (idempotent) changes again and announces it.
 
-import { DEFAULT_SCALING } from "../core/manifest/manifest-capacity";
+import { DEFAULT_SCALING } from "../core/resolution/manifest-capacity";
 import type { ResolvedScaling } from "../core/manifest/manifest-schema";
 import type { ExecutionState, ModelRecord, ServingVersion } from "../core/rollout/rollout";
 import { ANNOUNCE_USES, announcePending, stageComplete } from "./announce";

@@ -10,7 +10,7 @@
 // Any failure but a passing one (Transient, retried by the state machine) is GatewayFailed; its Catch goes
 // to Cleanup, which also takes the candidate off the route.
 
-import { GatewayFailed, ModelshipError } from "../core/rollout/errors";
+import { GatewayFailed, ModelshipError } from "../core/errors";
 import type { ExecutionState } from "../core/rollout/rollout";
 import { ANNOUNCE_USES, announcePending } from "./announce";
 import { candidateProgress } from "./candidate-state";

@@ -27,7 +27,7 @@
 //   stale request.
 
 import type { AlarmStateValue } from "../core/alarms/alarm-spec";
-import { describeCaughtError, RolledBack } from "../core/rollout/errors";
+import { describeCaughtError, RolledBack } from "../core/errors";
 import { MODEL_NAME_PATTERN } from "../core/manifest/manifest-schema";
 import type { RolloutEnd } from "../core/report/rollout-outcome";
 import type {

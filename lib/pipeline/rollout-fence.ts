@@ -7,7 +7,7 @@
 // Undos are idempotent and touch only what the stage itself changed, so running one after the rollback
 // already put things right changes nothing.
 
-import { ModelshipError, RolledBack } from "../core/rollout/errors";
+import { ModelshipError, RolledBack } from "../core/errors";
 import type { ModelRecord, Transition } from "../core/rollout/rollout";
 import type { RecordChanges, RecordOptions } from "../ports";
 import { type DepsUsing, portUse } from "./port-use";

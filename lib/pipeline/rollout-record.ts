@@ -3,7 +3,7 @@
 // was rolled back — by the alarm rule or a command, perhaps while the execution waited. A later rollout of the
 // same model may hold the record by then: everything here compares rollout ids, never versions alone.
 
-import { RolledBack } from "../core/rollout/errors";
+import { RolledBack } from "../core/errors";
 import type { ModelRecord, Transition } from "../core/rollout/rollout";
 import { mayWriteAs } from "../core/rollout/rollout-ownership";
 

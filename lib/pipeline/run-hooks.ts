@@ -5,7 +5,7 @@
 // is recorded, announced, and the next hook runs. The state machine calls the stage only at points that have
 // hooks (plan.hooks).
 
-import { HookFailed } from "../core/rollout/errors";
+import { HookFailed } from "../core/errors";
 import {
   clipReason,
   describeHookRun,

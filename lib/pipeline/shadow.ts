@@ -13,7 +13,7 @@
 // Every failure path goes to Rollback, which takes the mirror off with the candidate (a promotion of the stable
 // and removing the candidate both end a mirror) and says that no user saw the candidate's answers.
 
-import type { ShadowSettings } from "../core/traffic/shadow";
+import type { ShadowSettings } from "../core/manifest/rollout-settings";
 import type { ExecutionState, ModelRecord, ShadowPhase } from "../core/rollout/rollout";
 import { alarmStatusLine, firingReason } from "./alarm-report";
 import { ANNOUNCE_USES, announcePending } from "./announce";

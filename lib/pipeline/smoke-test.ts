@@ -5,7 +5,7 @@
 // verdict reported — a SmokeFailed lists each prompt, what came back and what was wrong. On success it
 // records how long the candidate took to load, its time to first token and its tokens/s.
 
-import { SmokeFailed } from "../core/rollout/errors";
+import { SmokeFailed } from "../core/errors";
 import type { SmokePrompt } from "../core/manifest/manifest-schema";
 import type { ExecutionState } from "../core/rollout/rollout";
 import { DEFAULT_SMOKE_MAX_TOKENS, planSmokeRequests, type SmokeRequest } from "../core/smoke/smoke-prompts";

@@ -9,10 +9,10 @@
 // it, so an event naming any other bucket is rejected — a command cannot deploy weights nobody validated.
 
 import { z } from "zod";
-import type { Finding } from "../core/findings/findings";
+import type { Finding } from "../core/findings";
 import { decodeS3EventKey, executionName, parseManifestKey } from "../core/rollout/keys";
 import type { ExecutionInput } from "../core/rollout/rollout";
-import { describeValue, findingsFromSchemaIssues } from "../core/findings/schema-findings";
+import { describeValue, findingsFromSchemaIssues } from "../core/schema-findings";
 import { type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 

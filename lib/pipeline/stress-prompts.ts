@@ -5,8 +5,8 @@
 // that it sends the very file Prepare checked.
 
 import { createHash } from "node:crypto";
-import { CappedFindings } from "../core/findings/capped-findings";
-import type { Finding } from "../core/findings/findings";
+import { CappedFindings } from "../core/capped-findings";
+import type { Finding } from "../core/findings";
 import { unreadableEntryFinding } from "../core/weights/unreadable-entry";
 import type { LoadPrompt } from "../loadgen/load-prompt";
 import { parsePromptFile, PromptFileInvalid, type PromptLineProblem } from "../loadgen/prompt-file";

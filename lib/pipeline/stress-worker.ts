@@ -14,8 +14,8 @@
 // requests is not a worker failure: its errors are data for MergeStress's error-rate SLO.
 
 import { createHash } from "node:crypto";
-import { ManifestInvalid, Transient } from "../core/rollout/errors";
-import { type Finding, hasErrors } from "../core/findings/findings";
+import { ManifestInvalid, Transient } from "../core/errors";
+import { type Finding, hasErrors } from "../core/findings";
 import { MAX_STRESS_RUN_SECONDS } from "../core/gates/stress-gate";
 import type { ResolvedStressGate } from "../core/manifest/manifest-schema";
 import type { RolloutPlan, StressPromptSet } from "../core/rollout/rollout";

@@ -6,16 +6,16 @@
 //
 // Memory is bounded by design, whatever the files claim: a header longer than the first read is read (and
 // parsed) one file at a time, and what is kept of a file once it is checked is its tensors' names and
-// shapes, not its header; the model's files share one budget of tensors kept (core/safetensors); the JSON files
+// shapes, not its header; the model's files share one budget of tensors kept (core/weights/safetensors); the JSON files
 // are read under a cap each, the two big ones member by member; findings are capped per kind. Worst cases,
 // measured by bench/hostile through `modelship validate`: README, "How a model folder is read".
 
-import { CappedFindings } from "../core/findings/capped-findings";
-import { type Finding, sortFindings } from "../core/findings/findings";
+import { CappedFindings } from "../core/capped-findings";
+import { type Finding, sortFindings } from "../core/findings";
 import type { StackConfig } from "../core/config/config";
-import { ModelInvalid } from "../core/rollout/errors";
+import { ModelInvalid } from "../core/errors";
 import { parseGguf, type GgufInfo } from "../core/weights/gguf";
-import { planGpus } from "../core/weights/gpu-plan";
+import { planGpus, type GpuPlan } from "../core/weights/gpu-plan";
 import type { ResolvedManifest } from "../core/manifest/manifest-schema";
 import {
   checkConfig,
@@ -35,7 +35,7 @@ import {
   readShardIndexFile,
   readTokenizerConfigFile,
 } from "../core/weights/model-json-files";
-import type { ExecutionState, GpuPlan, ValidationSummary } from "../core/rollout/rollout";
+import type { ExecutionState, ValidationSummary } from "../core/rollout/rollout";
 import {
   locateSafetensorsHeader,
   modelTensorBudget,

@@ -12,7 +12,7 @@
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ModelshipEvent } from "../../lib/core/events/events";
-import { loadManifest } from "../../lib/core/manifest/manifest";
+import { loadManifest } from "../../lib/core/resolution/manifest";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
 import type { ControlPlane } from "../../lib/local/control-plane";
 import type { LocalModelStatus } from "../../lib/local/control-plane-api";

@@ -10,7 +10,7 @@ import type { ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { GatewayFailed } from "../../lib/core/rollout/errors";
+import { GatewayFailed } from "../../lib/core/errors";
 import {
   SHADOW_PAIRS_KEPT,
   SHADOW_TEXT_CHARS,

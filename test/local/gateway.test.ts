@@ -9,7 +9,7 @@ import { type IncomingHttpHeaders, request, type ServerResponse } from "node:htt
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Stickiness } from "../../lib/core/traffic/sticky-routing";
+import type { Stickiness } from "../../lib/core/manifest/rollout-settings";
 import { seededRandom } from "../../lib/examples/seeded-random";
 import type { OpenAiErrorBody } from "../../lib/local/llama-server/openai-error";
 import { LocalGateway, type LocalGatewayOptions } from "../../lib/local/gateway/local-gateway";

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
-import { CandidateFailed } from "../../lib/core/rollout/errors";
+import { CandidateFailed } from "../../lib/core/errors";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { LocalGateway } from "../../lib/local/gateway/local-gateway";
 import { LocalServing } from "../../lib/local/local-serving";

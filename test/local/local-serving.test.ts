@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
-import { CandidateFailed } from "../../lib/core/rollout/errors";
+import { CandidateFailed } from "../../lib/core/errors";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";
 import { LocalServing } from "../../lib/local/local-serving";
 import type { CandidateHandle, CandidateSpec, CandidateStatus } from "../../lib/ports";

@@ -4,7 +4,7 @@
 // change is recorded in the order it reached the world.
 
 import { describe, expect, it } from "vitest";
-import type { CapacityMode } from "../../lib/core/capacity/capacity-plan";
+import type { CapacityMode } from "../../lib/core/manifest/rollout-settings";
 import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { type ExecutionResult, LocalExecutor, type StateTransition } from "../../lib/local/executor";
 import { canaryStep } from "../../lib/pipeline/canary-step";

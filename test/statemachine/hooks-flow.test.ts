@@ -3,7 +3,7 @@
 // Cleanup and one after traffic rolling it back, an ignored failure going on.
 
 import { describe, expect, it } from "vitest";
-import { HookFailed } from "../../lib/core/rollout/errors";
+import { HookFailed } from "../../lib/core/errors";
 import type { HookPoint } from "../../lib/core/manifest/manifest-schema";
 import type { CanaryCheck } from "../../lib/pipeline/flow-state";
 import type { HooksResult, RunHooksInput } from "../../lib/pipeline/run-hooks";

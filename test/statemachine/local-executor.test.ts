@@ -3,7 +3,7 @@
 // quota, transitions streamed in order, and definitions it cannot run faithfully refused up front.
 
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { describeCaughtError, ModelInvalid, SmokeFailed, Transient } from "../../lib/core/rollout/errors";
+import { describeCaughtError, ModelInvalid, SmokeFailed, Transient } from "../../lib/core/errors";
 import { LocalExecutor, MAX_PAYLOAD_BYTES, type TaskHandlers } from "../../lib/local/executor";
 import { LocalExecutions } from "../../lib/local/local-executions";
 import { definitionJson, failure, runPipeline, testInput, testPlan, testStages } from "./test-stages";

@@ -14,7 +14,7 @@ import {
   SmokeFailed,
   Transient,
   type ModelshipError,
-} from "../../lib/core/rollout/errors";
+} from "../../lib/core/errors";
 import type { PipelineFunction } from "../../lib/core/state-machine/pipeline-functions";
 import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import type {

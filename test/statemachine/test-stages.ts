@@ -4,7 +4,7 @@
 
 import { readFile } from "node:fs/promises";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import { DEFAULT_SCALING } from "../../lib/core/manifest/manifest-capacity";
+import { DEFAULT_SCALING } from "../../lib/core/resolution/manifest-capacity";
 import type { ResolvedManifest } from "../../lib/core/manifest/manifest-schema";
 import type { PipelineFunction } from "../../lib/core/state-machine/pipeline-functions";
 import type { ExecutionInput, ExecutionState, RolloutPlan } from "../../lib/core/rollout/rollout";

@@ -8,9 +8,9 @@
 import fc from "fast-check";
 import { stringify as yamlStringify } from "yaml";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import type { Finding } from "../../lib/core/findings/findings";
+import type { Finding } from "../../lib/core/findings";
 import { GGUF_HEADER_CAP_BYTES, MAX_GGUF_TENSORS, parseGguf } from "../../lib/core/weights/gguf";
-import { loadManifest } from "../../lib/core/manifest/manifest";
+import { loadManifest } from "../../lib/core/resolution/manifest";
 import {
   checkConfig,
   checkShardIndex,

@@ -10,7 +10,7 @@
 
 import type { Mirror } from "../../lib/core/traffic/shadow";
 import type { ShadowSamples } from "../../lib/core/traffic/shadow-samples";
-import type { Stickiness } from "../../lib/core/traffic/sticky-routing";
+import type { Stickiness } from "../../lib/core/manifest/rollout-settings";
 import type { CandidateHandle, Gateway, RouteBackend, RouteState } from "../../lib/ports";
 
 interface Slots {

@@ -6,7 +6,7 @@
 // them shows whether it escapes.
 
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import { EvalFailed, ModelInvalid, SloViolated } from "../../lib/core/rollout/errors";
+import { EvalFailed, ModelInvalid, SloViolated } from "../../lib/core/errors";
 import { type ItemResult, type ShardDetail, summarizeShard } from "../../lib/core/eval/eval-results";
 import { renderPrompt } from "../../lib/core/eval/item-prompt";
 import { SANITY_SUITE } from "../../lib/core/eval/sanity-suite";

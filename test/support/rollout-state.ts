@@ -2,7 +2,7 @@
 // manifest (from YAML, through the real resolution) and a validation summary, plus the candidate once deployed.
 
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
-import { loadManifest } from "../../lib/core/manifest/manifest";
+import { loadManifest } from "../../lib/core/resolution/manifest";
 import type { ExecutionState, RolloutIdentity, ValidationSummary } from "../../lib/core/rollout/rollout";
 import type { CandidateHandle, CandidateStatus } from "../../lib/ports";
 

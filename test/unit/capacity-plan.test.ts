@@ -1,13 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  type CapacityMode,
   type CapacityPlan,
   candidateReplicasAt,
   describeCapacityPlan,
   planCapacity,
   stableReplicasNeededAt,
 } from "../../lib/core/capacity/capacity-plan";
+import { type CapacityMode } from "../../lib/core/manifest/rollout-settings";
 
 /** Every moment of a plan: the counts and the weight after each move, starting from the stable alone. */
 function replay(plan: CapacityPlan) {

@@ -6,7 +6,7 @@ import { run as init } from "../../lib/cli/init";
 import { run as schemaCommand } from "../../lib/cli/schema";
 import { MANIFEST_SCHEMA_FILE, SCHEMAS_DIR, schemaText } from "../../lib/cli/schema-files";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import { parseManifest, resolveManifest } from "../../lib/core/manifest/manifest";
+import { parseManifest, resolveManifest } from "../../lib/core/resolution/manifest";
 import { manifestJsonSchema } from "../../lib/core/manifest/manifest-json-schema";
 import { compileJsonSchema, jsonSchemaErrors } from "../support/json-schema-validator";
 import { writeTinyModelFolder } from "../support/model-folders";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Finding } from "../../lib/core/findings/findings";
+import type { Finding } from "../../lib/core/findings";
 import { GGUF_HEADER_CAP_BYTES, type GgufParseResult, parseGguf } from "../../lib/core/weights/gguf";
 import {
   type GgufSpec,

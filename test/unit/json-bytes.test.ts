@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isValidUtf8, JsonBytes, JsonSyntaxError } from "../../lib/core/weights/json-bytes";
+import { isValidUtf8, JsonBytes, JsonSyntaxError } from "../../lib/core/json-bytes";
 
 const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
 

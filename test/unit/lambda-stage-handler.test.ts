@@ -1,8 +1,8 @@
 import { S3ServiceException } from "@aws-sdk/client-s3";
 import type { Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { ModelInvalid } from "../../lib/core/rollout/errors";
-import { resolveStackConfig } from "../../lib/core/config/stack-config";
+import { ModelInvalid } from "../../lib/core/errors";
+import { resolveStackConfig } from "../../lib/core/resolution/stack-config";
 import type { FunctionDeps, stageHandler as StageHandlerFactory } from "../../lib/aws/lambda/stage-handler";
 
 // The handler factory reads its environment as Lambda gives it: the variables the construct sets, plus

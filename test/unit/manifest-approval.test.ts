@@ -3,9 +3,9 @@
 
 import { describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import { parseManifest, resolveManifest } from "../../lib/core/manifest/manifest";
+import { parseManifest, resolveManifest } from "../../lib/core/resolution/manifest";
 import { planRollout } from "../../lib/core/rollout/plan";
-import { resolveStackConfig } from "../../lib/core/config/stack-config";
+import { resolveStackConfig } from "../../lib/core/resolution/stack-config";
 
 const KEY = { name: "llama", version: "v3", fileName: "modelship.yaml" };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
-import { loadManifest } from "../../lib/core/manifest/manifest";
+import { loadManifest } from "../../lib/core/resolution/manifest";
 
 const KEY = { name: "llama", version: "v3", fileName: "modelship.yaml" };
 const LOCAL: StackConfig = {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG, type HooksConfig, type StackConfig } from "../../lib/core/config/config";
-import { formatFinding } from "../../lib/core/findings/findings";
+import { formatFinding } from "../../lib/core/findings";
 import { hooksByPoint, parseHookAnswer } from "../../lib/core/gates/hooks";
-import { parseManifest, resolveManifest } from "../../lib/core/manifest/manifest";
+import { parseManifest, resolveManifest } from "../../lib/core/resolution/manifest";
 import { planRollout } from "../../lib/core/rollout/plan";
 
 const KEY = { name: "llama", version: "v3", fileName: "modelship.yaml" };

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { generatedSchemaFiles, SCHEMAS_DIR } from "../../lib/cli/schema-files";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import { parseManifest, resolveManifest } from "../../lib/core/manifest/manifest";
+import { parseManifest, resolveManifest } from "../../lib/core/resolution/manifest";
 import { manifestJsonSchema } from "../../lib/core/manifest/manifest-json-schema";
 import type { Manifest } from "../../lib/core/manifest/manifest-schema";
 import { compileJsonSchema, jsonSchemaErrors } from "../support/json-schema-validator";

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type Finding, formatFinding } from "../../lib/core/findings/findings";
-import { parseManifest } from "../../lib/core/manifest/manifest";
+import { type Finding, formatFinding } from "../../lib/core/findings";
+import { parseManifest } from "../../lib/core/resolution/manifest";
 
 /** The manifest of the design document (DESIGN §3), as a user would write it. */
 const DESIGN_EXAMPLE_YAML = `

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
-import { type Finding, formatFinding } from "../../lib/core/findings/findings";
-import { loadManifest, parseManifest, resolveManifest } from "../../lib/core/manifest/manifest";
+import { type Finding, formatFinding } from "../../lib/core/findings";
+import { loadManifest, parseManifest, resolveManifest } from "../../lib/core/resolution/manifest";
 import type { ResolvedManifest } from "../../lib/core/manifest/manifest-schema";
 import { chooseServing } from "../../lib/core/weights/serving-choice";
 
@@ -41,7 +41,7 @@ describe("resolveManifest", () => {
       const manifest = resolved("");
       const defaults = DEFAULT_STACK_CONFIG.defaults;
       expect(manifest).toMatchObject({ name: "llama", version: "v3", format: undefined, files: [] });
-      // Runtime, image and context are left for Validate to choose from the weights (core/serving-choice).
+      // Runtime, image and context are left for Validate to choose from the weights (core/weights/serving-choice).
       expect(manifest.serving).toEqual({
         scaling: { kind: "fixed", replicas: 1 },
         gpus: defaults.serving.gpus,

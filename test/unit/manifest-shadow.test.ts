@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import { loadManifest } from "../../lib/core/manifest/manifest";
+import { loadManifest } from "../../lib/core/resolution/manifest";
 import { planRollout } from "../../lib/core/rollout/plan";
 import type { ModelRecord } from "../../lib/core/rollout/rollout";
 

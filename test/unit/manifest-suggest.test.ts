@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { suggestNearest } from "../../lib/core/findings/suggest";
+import { suggestNearest } from "../../lib/core/suggest";
 
 const ROLLOUT_KEYS = ["steps", "bakeSeconds", "watchSeconds", "alarms", "approval"];
 

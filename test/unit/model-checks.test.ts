@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { Finding } from "../../lib/core/findings/findings";
+import type { Finding } from "../../lib/core/findings";
 import {
   checkConfig,
   checkDuplicateTensors,

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { stableReplicasNeededAt } from "../../lib/core/capacity/capacity-plan";
-import type { CapacityMode } from "../../lib/core/capacity/capacity-plan";
-import { CandidateTimeout, RolledBack } from "../../lib/core/rollout/errors";
+import type { CapacityMode } from "../../lib/core/manifest/rollout-settings";
+import { CandidateTimeout, RolledBack } from "../../lib/core/errors";
 import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { canaryStep } from "../../lib/pipeline/canary-step";
 import { promote } from "../../lib/pipeline/promote";

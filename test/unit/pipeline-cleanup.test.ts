@@ -6,7 +6,7 @@ import {
   type ModelshipError,
   ModelInvalid,
   RolloutInProgress,
-} from "../../lib/core/rollout/errors";
+} from "../../lib/core/errors";
 import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import type { CandidateHandle } from "../../lib/ports";
 import { cleanup } from "../../lib/pipeline/cleanup";

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import { CandidateFailed } from "../../lib/core/rollout/errors";
+import { CandidateFailed } from "../../lib/core/errors";
 import { checkCandidate } from "../../lib/pipeline/check-candidate";
 import { chooseServing } from "../../lib/core/weights/serving-choice";
 import { deployCandidate } from "../../lib/pipeline/deploy-candidate";
@@ -284,7 +284,7 @@ describe("DeployCandidate: capacity", () => {
 
   it("needs the candidate's full size beside a 4-replica stable in surge", async () => {
     // Validate's plan: 2 GPUs per replica; the default canary ends at 100%. (`constrained`, one replica more,
-    // is refused by the manifest until the canary carries it out: core/manifest-capacity.)
+    // is refused by the manifest until the canary carries it out: core/resolution/manifest-capacity.)
     serving.freeGpus = 7;
     const surge = await withStable(4);
     await expect(deployCandidate(stateAfterValidate(""), surge)).rejects.toMatchObject({

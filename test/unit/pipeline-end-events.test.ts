@@ -4,7 +4,7 @@
 // automation: the moment the end event arrives, it tries to take the model's lock for the next version.
 
 import { beforeEach, describe, expect, it } from "vitest";
-import { CandidateFailed } from "../../lib/core/rollout/errors";
+import { CandidateFailed } from "../../lib/core/errors";
 import type { ModelshipEvent } from "../../lib/core/events/events";
 import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { cleanup } from "../../lib/pipeline/cleanup";

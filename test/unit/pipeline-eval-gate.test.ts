@@ -1,7 +1,7 @@
 import { createServer } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import { EvalFailed, Transient } from "../../lib/core/rollout/errors";
+import { EvalFailed, Transient } from "../../lib/core/errors";
 import type { ItemResult, ShardDetail } from "../../lib/core/eval/eval-results";
 import { shardItems } from "../../lib/core/eval/shard";
 import { readStoredOutcomes } from "../../lib/core/eval/stored-outcomes";

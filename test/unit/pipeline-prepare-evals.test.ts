@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import { ManifestInvalid } from "../../lib/core/rollout/errors";
+import { ManifestInvalid } from "../../lib/core/errors";
 import type { SuiteLine } from "../../lib/core/eval/suite-item";
 import type { ExecutionInput } from "../../lib/core/rollout/rollout";
 import { MAX_SUITE_BYTES } from "../../lib/pipeline/eval-suites";

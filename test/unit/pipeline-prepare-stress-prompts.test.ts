@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import { ManifestInvalid } from "../../lib/core/rollout/errors";
+import { ManifestInvalid } from "../../lib/core/errors";
 import type { ExecutionInput } from "../../lib/core/rollout/rollout";
 import { prepare } from "../../lib/pipeline/prepare";
 import { MAX_PROMPT_SET_BYTES } from "../../lib/pipeline/stress-prompts";

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import { ManifestInvalid, RolloutInProgress } from "../../lib/core/rollout/errors";
+import { ManifestInvalid, RolloutInProgress } from "../../lib/core/errors";
 import type { ExecutionInput } from "../../lib/core/rollout/rollout";
 import { prepare } from "../../lib/pipeline/prepare";
 import { FixedClock } from "../support/fixed-clock";

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { GatewayFailed, Transient } from "../../lib/core/rollout/errors";
+import { GatewayFailed, Transient } from "../../lib/core/errors";
 import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { registerGateway } from "../../lib/pipeline/register-gateway";
 import { type CanaryWorld, canaryWorld, MODEL, rolloutThroughGates } from "../support/canary-world";

@@ -3,10 +3,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
-import { HookFailed } from "../../lib/core/rollout/errors";
-import { formatFinding } from "../../lib/core/findings/findings";
+import { HookFailed } from "../../lib/core/errors";
+import { formatFinding } from "../../lib/core/findings";
 import type { HookRequest } from "../../lib/core/gates/hooks";
-import { parseManifest, resolveManifest } from "../../lib/core/manifest/manifest";
+import { parseManifest, resolveManifest } from "../../lib/core/resolution/manifest";
 import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { runHooks } from "../../lib/pipeline/run-hooks";
 import { callUrlHook, hookSignature } from "../../lib/pipeline/url-hook";

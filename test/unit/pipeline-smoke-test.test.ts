@@ -1,6 +1,6 @@
 import { createServer } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { SmokeFailed } from "../../lib/core/rollout/errors";
+import { SmokeFailed } from "../../lib/core/errors";
 import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { smokeTest } from "../../lib/pipeline/smoke-test";
 import type { CandidateHandle } from "../../lib/ports";

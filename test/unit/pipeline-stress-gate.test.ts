@@ -1,7 +1,7 @@
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import { ManifestInvalid, SloViolated, Transient } from "../../lib/core/rollout/errors";
+import { ManifestInvalid, SloViolated, Transient } from "../../lib/core/errors";
 import type { ResolvedStressGate } from "../../lib/core/manifest/manifest-schema";
 import { planRollout } from "../../lib/core/rollout/plan";
 import type { ExecutionState } from "../../lib/core/rollout/rollout";

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
 import type { ChatMessage } from "../../lib/core/manifest/manifest-schema";
-import { ManifestInvalid } from "../../lib/core/rollout/errors";
+import { ManifestInvalid } from "../../lib/core/errors";
 import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { mergeStress, type StressGateResult } from "../../lib/pipeline/merge-stress";
 import { prepare } from "../../lib/pipeline/prepare";

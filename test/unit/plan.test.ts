@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
-import { parseManifest, resolveManifest } from "../../lib/core/manifest/manifest";
+import { parseManifest, resolveManifest } from "../../lib/core/resolution/manifest";
 import type { ResolvedManifest } from "../../lib/core/manifest/manifest-schema";
 import { planRollout } from "../../lib/core/rollout/plan";
 import type { ModelRecord, RolloutPlan } from "../../lib/core/rollout/rollout";

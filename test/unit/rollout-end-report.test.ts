@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { SloViolated } from "../../lib/core/rollout/errors";
+import { SloViolated } from "../../lib/core/errors";
 import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { cleanup } from "../../lib/pipeline/cleanup";
 import { handleCommand } from "../../lib/pipeline/commands";

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { safetensorsDtypeBits } from "../../lib/core/weights/dtypes";
-import type { Finding } from "../../lib/core/findings/findings";
+import type { Finding } from "../../lib/core/findings";
 import {
   locateSafetensorsHeader,
   MAX_SAFETENSORS_HEADER_BYTES,

@@ -1,4 +1,4 @@
-// How serving settings a manifest leaves unset are chosen from the weights (core/serving-choice): the
+// How serving settings a manifest leaves unset are chosen from the weights (core/weights/serving-choice): the
 // model's own context capped by the stack default, the runtime made for the format, the stack's image.
 
 import { describe, expect, it } from "vitest";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
-import { type Finding, formatFinding } from "../../lib/core/findings/findings";
-import { resolveStackConfig } from "../../lib/core/config/stack-config";
+import { type Finding, formatFinding } from "../../lib/core/findings";
+import { resolveStackConfig } from "../../lib/core/resolution/stack-config";
 
 const SOURCE = ".modelship/config.json";
 

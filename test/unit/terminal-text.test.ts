@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { formatFinding } from "../../lib/core/findings/findings";
+import { formatFinding } from "../../lib/core/findings";
 import { escapeControlCharacters, terminalLines, terminalText } from "../../lib/core/text/terminal-text";
 
 describe("terminalText", () => {

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import { ModelInvalid } from "../../lib/core/rollout/errors";
-import { parseManifest, resolveManifest } from "../../lib/core/manifest/manifest";
+import { ModelInvalid } from "../../lib/core/errors";
+import { parseManifest, resolveManifest } from "../../lib/core/resolution/manifest";
 import type { ResolvedManifest } from "../../lib/core/manifest/manifest-schema";
 import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { buildTinyLlamaGguf } from "../../lib/examples/gguf-model";

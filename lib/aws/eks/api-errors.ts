@@ -3,7 +3,7 @@
 // else is `CandidateFailed` with the API server's own message.
 
 import { ApiException } from "@kubernetes/client-node";
-import { CandidateFailed, Transient } from "../../core/rollout/errors";
+import { CandidateFailed, Transient } from "../../core/errors";
 
 const TRANSIENT_NETWORK_CODES = new Set([
   "ECONNRESET",

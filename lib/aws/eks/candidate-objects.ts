@@ -18,7 +18,7 @@ import type {
 } from "@kubernetes/client-node";
 import { createHash } from "node:crypto";
 import type { StackConfig } from "../../core/config/config";
-import { CandidateFailed } from "../../core/rollout/errors";
+import { CandidateFailed } from "../../core/errors";
 import type { CandidateSpec } from "../../ports";
 
 export const ROLLOUT_LABEL = "modelship.io/rollout";

@@ -12,7 +12,7 @@ import {
   KubeConfig,
   RbacAuthorizationV1Api,
 } from "@kubernetes/client-node";
-import { CandidateFailed } from "../../core/rollout/errors";
+import { CandidateFailed } from "../../core/errors";
 import { asTransientWhenPassing } from "../transient-errors";
 import { eksTokenSource, type SigningCredentials, type TokenSource } from "./token";
 

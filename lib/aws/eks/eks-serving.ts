@@ -7,7 +7,7 @@
 import type { V1Deployment, V1OwnerReference, V1Pod, V1Service } from "@kubernetes/client-node";
 import { Agent, request } from "undici";
 import type { StackConfig } from "../../core/config/config";
-import { CandidateFailed, Transient } from "../../core/rollout/errors";
+import { CandidateFailed, Transient } from "../../core/errors";
 import { classifyFailure } from "../../core/smoke/failure-signatures";
 import type {
   AutoscalerChoice,

@@ -9,8 +9,9 @@
 
 import { ApiException } from "@kubernetes/client-node";
 import type { StackConfig } from "../../core/config/config";
-import { CandidateFailed, GatewayFailed, Transient } from "../../core/rollout/errors";
-import { describeStickiness, type Stickiness } from "../../core/traffic/sticky-routing";
+import { CandidateFailed, GatewayFailed, Transient } from "../../core/errors";
+import { describeStickiness } from "../../core/traffic/sticky-routing";
+import { type Stickiness } from "../../core/manifest/rollout-settings";
 import type { Mirror } from "../../core/traffic/shadow";
 import type { ShadowSamples } from "../../core/traffic/shadow-samples";
 import type { CandidateHandle, Gateway, RouteState } from "../../ports";

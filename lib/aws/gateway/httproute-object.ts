@@ -26,11 +26,11 @@
 // RequestMirror filters of its rule 3 that point at its own Services; other filters are kept.
 
 import { isDeepStrictEqual } from "node:util";
-import type { CandidateHandle } from "../../core/rollout/candidate";
+import type { CandidateHandle } from "../../core/candidate";
 import type { StackConfig } from "../../core/config/config";
-import { GatewayFailed } from "../../core/rollout/errors";
+import { GatewayFailed } from "../../core/errors";
 import type { RouteSlots } from "../../core/traffic/route-slots";
-import type { Stickiness } from "../../core/traffic/sticky-routing";
+import type { Stickiness } from "../../core/manifest/rollout-settings";
 
 export const HTTPROUTE_API = { group: "gateway.networking.k8s.io", version: "v1", plural: "httproutes" };
 const VARIANT_HEADER = "x-modelship-variant";

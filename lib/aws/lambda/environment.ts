@@ -2,8 +2,8 @@
 // variables and the handlers read them, from this one list, so the two sides cannot drift apart.
 
 import type { StackConfig } from "../../core/config/config";
-import { formatFinding } from "../../core/findings/findings";
-import { resolveStackConfig } from "../../core/config/stack-config";
+import { formatFinding } from "../../core/findings";
+import { resolveStackConfig } from "../../core/resolution/stack-config";
 
 export const LAMBDA_ENVIRONMENT = {
   bucket: "MODELSHIP_BUCKET",

@@ -1,9 +1,9 @@
 // Middleware: shapes what a failing stage throws for the state machine's Retry and Catch, which match on
-// the error's name. Our named errors (lib/core/rollout/errors.ts) pass as they are; a passing AWS failure
+// the error's name. Our named errors (lib/core/errors.ts) pass as they are; a passing AWS failure
 // (throttling, a 5xx, a dropped connection) becomes `Transient`, which the state machine retries.
 
 import type { MiddlewareObj } from "@middy/core";
-import { ModelshipError } from "../../core/rollout/errors";
+import { ModelshipError } from "../../core/errors";
 import { asTransientWhenPassing } from "../transient-errors";
 
 export function stepFunctionsErrors(stage: string): MiddlewareObj {

@@ -11,7 +11,7 @@
 //   Maximum), and `ScrapeFailures` (pods whose metrics could not be read);
 // - `prometheus`: the same metrics as `traffic`, from the user's own Prometheus by PromQL templates.
 
-import type { Variant } from "../traffic/route-slots";
+import type { Variant } from "../candidate";
 import type { MetricId } from "./alarm-spec";
 
 /** One probe or request observation, published as `Latency`, `Errors`, `Requests`. */

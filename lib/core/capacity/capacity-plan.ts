@@ -14,9 +14,7 @@
 //   stable always keeps ceil(stable × (100 − w) / 100) replicas for its own share, and at least one (kept
 //   warm for a rollback) until the promotion.
 
-/** `surge`: the stable stays at full size through the canary; `constrained`: fleet + 1 replica at most. */
-export const CAPACITY_MODES = ["surge", "constrained"] as const;
-export type CapacityMode = (typeof CAPACITY_MODES)[number];
+import type { CapacityMode } from "../manifest/rollout-settings";
 
 /**
  * One change of a rollout's capacity or route, in the order it must happen. A stage that scales waits for

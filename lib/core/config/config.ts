@@ -3,6 +3,7 @@
 // the MODELSHIP_CONFIG environment variable; locally it is `.modelship/config.json` over these defaults.
 
 import type { TrafficSource } from "../alarms/canary-metrics";
+import { MANIFEST_DEFAULTS } from "../manifest/manifest-defaults";
 import type { FailureSignature } from "../smoke/failure-signatures";
 import type {
   ResolvedAlarms,
@@ -207,7 +208,7 @@ export interface RolloutDefaults {
 
 /**
  * The stack's serving defaults. `runtime` and `image` go together (the image is one allowed for that runtime);
- * `maxModelLen` caps the context an unset manifest value takes from the model (core/serving-choice). The
+ * `maxModelLen` caps the context an unset manifest value takes from the model (core/weights/serving-choice). The
  * replica count is not the stack's to default: a version serves with one replica unless its manifest says more.
  */
 export type ServingDefaults = Required<Omit<ResolvedServing, "scaling">>;
@@ -309,53 +310,6 @@ export const DEFAULT_STACK_CONFIG: StackConfig = {
   },
   local: { threads: 1, command: "", gatewayPort: 8080 },
   hooks: { functions: [], urlHooks: false, loopbackHttp: false },
-  defaults: {
-    serving: {
-      runtime: "vllm",
-      image: "vllm/vllm-openai:v0.11.0",
-      gpus: "auto",
-      maxModelLen: 8192,
-      extraArgs: [],
-      trustRemoteCode: false,
-    },
-    gates: {
-      smoke: { enabled: true, prompts: [], rejectDegenerate: true },
-      stress: {
-        enabled: true,
-        mode: "concurrency",
-        concurrency: 16,
-        rate: 4,
-        burstiness: 1,
-        durationSeconds: 120,
-        warmupSeconds: 10,
-        inputTokens: 512,
-        outputTokens: 128,
-        workers: 4,
-        slo: { errorRate: 0.01 },
-      },
-      // One item in ten without an answer still leaves the score meaning something; more is a server problem.
-      eval: { enabled: true, suites: [], maxErrorRate: 0.1 },
-    },
-    rollout: {
-      steps: [5, 25, 50, 100],
-      bakeSeconds: 600,
-      watchSeconds: 1800,
-      alarms: {
-        latencyP95Ms: 2000,
-        errorRate: 0.02,
-        ttftP95Ms: undefined,
-        vsStable: { latencyP95Ratio: 1.25, errorRateDelta: 0.01 },
-        sources: { latencyP95Ms: "auto", errorRate: "auto", vsStable: "auto" },
-        minRequests: 20,
-        periodSeconds: 10,
-        datapointsToAlarm: 3,
-        evaluationPeriods: 3,
-        treatMissingData: "notBreaching",
-      },
-      // A person's day: an approval nobody gives within 24 h rolls the rollout back.
-      approval: { mode: "auto", at: "beforePromote", timeoutSeconds: 24 * 3600 },
-    },
-    evalSuite: { minScore: 0, maxRegression: 0.02 },
-  },
+  defaults: MANIFEST_DEFAULTS,
   evalShardSize: 50,
 };

@@ -5,9 +5,19 @@
 // suite gets bigger shards rather than more of them.
 
 import type { ResolvedEvalGate, ResolvedEvalSuite } from "../manifest/manifest-schema";
-import type { EvalShardPlan } from "../rollout/rollout";
 import { SANITY_SUITE, SANITY_SUITE_NAME } from "./sanity-suite";
 import { shardCount } from "./shard";
+
+/** Shard `index` (0-based) of `of` of a suite: the suite's items whose id hashes to `index` (shardItems). */
+export interface EvalShardPlan {
+  readonly suite: ResolvedEvalSuite;
+  readonly index: number;
+  readonly of: number;
+  /** SHA-256 (hex) of the suite file Prepare checked, so every shard runs that file; absent for a built-in suite. */
+  readonly sha256?: string;
+  /** The gate's cap on every item's `max_tokens` (`gates.eval.maxTokens`), when set. */
+  readonly maxTokens?: number;
+}
 
 /** Each Map result is a few hundred bytes (a shard's counts, its first failures and a key): 100 stay far below 256 KB. */
 export const MAX_EVAL_SHARDS = 100;

@@ -4,8 +4,8 @@
 // per-item verdicts rather than read.
 
 import { z } from "zod";
-import type { Finding } from "../findings/findings";
-import { findingsFromSchemaIssues } from "../findings/schema-findings";
+import type { Finding } from "../findings";
+import { findingsFromSchemaIssues } from "../schema-findings";
 import { scoreSuite, type SuiteOutcomes } from "./eval-results";
 
 const outcomesSchema = z.looseObject({

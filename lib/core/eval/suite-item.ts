@@ -4,9 +4,9 @@
 // answer the scorer can use, a regex that is safe to run) and reports every problem of the item.
 
 import { z } from "zod";
-import type { Finding } from "../findings/findings";
+import type { Finding } from "../findings";
 import { type ChatMessage, chatMessageSchema } from "../manifest/manifest-schema";
-import { findingsFromSchemaIssues } from "../findings/schema-findings";
+import { findingsFromSchemaIssues } from "../schema-findings";
 import { CHOICE_LETTERS } from "./choice-answer";
 import { type NumericMode, parseNumber } from "./numeric-answer";
 import { checkPattern } from "./regex-safety";

@@ -3,7 +3,7 @@
 // it reports every bad line (line number, field, what was expected, how to fix it) and every repeated id,
 // not just the first, so a suite is fixed in one pass. Past `maxFindings` the rest are counted, not listed.
 
-import type { Finding } from "../findings/findings";
+import type { Finding } from "../findings";
 import { checkSuiteItem, type SuiteItem } from "./suite-item";
 
 export interface SuiteParseOptions {

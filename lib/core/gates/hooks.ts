@@ -6,8 +6,8 @@
 // calls them.
 
 import type { StackConfig } from "../config/config";
-import type { Finding } from "../findings/findings";
-import { ruleFinding } from "../manifest/manifest-rules";
+import type { Finding } from "../findings";
+import { ruleFinding, type FindingSource } from "../schema-findings";
 import {
   DEFAULT_HOOK_TIMEOUT_SECONDS,
   HOOK_POINTS,
@@ -15,7 +15,6 @@ import {
   type HookPoint,
   type ResolvedHook,
 } from "../manifest/manifest-schema";
-import type { FindingSource } from "../findings/schema-findings";
 
 /** A hook's own default time, its retries included. */
 

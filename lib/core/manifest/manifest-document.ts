@@ -12,11 +12,11 @@
 // MAX_YAML_ALIASES so an alias bomb is a finding, not an expansion.
 
 import { isMap, isNode, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
-import { CappedFindings } from "../findings/capped-findings";
-import type { Finding } from "../findings/findings";
-import { JsonBytes, JsonSyntaxError } from "../weights/json-bytes";
-import { findDuplicateJsonKeys } from "./json-duplicate-keys";
-import { type FindingSource, formatPath } from "../findings/schema-findings";
+import { CappedFindings } from "../capped-findings";
+import type { Finding } from "../findings";
+import { JsonBytes, JsonSyntaxError } from "../json-bytes";
+import { findDuplicateJsonKeys } from "../json-duplicate-keys";
+import { type FindingSource, formatPath } from "../schema-findings";
 
 /** YAML anchors may be reused this many times; more is a resource-exhaustion attack, not a manifest. */
 const MAX_YAML_ALIASES = 100;

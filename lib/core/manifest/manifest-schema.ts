@@ -4,15 +4,20 @@
 //
 // Every field carries a description (and, where the stack config gives one, its default): they become the
 // JSON Schema editors check modelship.yaml with (manifest-json-schema.ts), so a user reads them on hover. A
-// stated default is read from DEFAULT_STACK_CONFIG here, never retyped, and a test checks that writing it
+// stated default is read from MANIFEST_DEFAULTS (manifest-defaults.ts) here, never retyped, and a test checks that writing it
 // changes nothing.
 
 import { z } from "zod";
-import { CAPACITY_MODES, type CapacityMode } from "../capacity/capacity-plan";
-import { DEFAULT_STACK_CONFIG } from "../config/config";
-import { DEFAULT_LINEAR_STEP_PERCENT, type RolloutStrategy } from "../traffic/rollout-strategy";
-import type { ShadowSettings } from "../traffic/shadow";
-import { HTTP_TOKEN_PATTERN, type Stickiness } from "../traffic/sticky-routing";
+import {
+  CAPACITY_MODES,
+  type CapacityMode,
+  DEFAULT_LINEAR_STEP_PERCENT,
+  type RolloutStrategy,
+  type ShadowSettings,
+  HTTP_TOKEN_PATTERN,
+  type Stickiness,
+} from "./rollout-settings";
+import { MANIFEST_DEFAULTS } from "./manifest-defaults";
 
 /** `<name>` becomes a Kubernetes name: a DNS-1123 label, ≤ 63 chars, starting and ending alphanumeric. */
 export const MODEL_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -22,7 +27,7 @@ export const MODEL_VERSION_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 /** How long a hook may take, its retries included, when it does not say. */
 export const DEFAULT_HOOK_TIMEOUT_SECONDS = 60;
 
-const defaults = DEFAULT_STACK_CONFIG.defaults;
+const defaults = MANIFEST_DEFAULTS;
 // Typed apart from the stack config, whose Slo type is inferred from sloSchema below: no circular type.
 const sloDefaults: { readonly errorRate?: number } = defaults.gates.stress.slo;
 
@@ -779,12 +784,12 @@ export type Runtime = "vllm" | "llama.cpp";
 /**
  * The serving settings as the manifest decides them. `runtime`, `image` and `maxModelLen` are set only when
  * the manifest (or, for the runtime, its declared format or image) decides them; otherwise the Validate
- * stage chooses them from the weights (core/serving-choice), and DeployCandidate serves what it chose.
+ * stage chooses them from the weights (core/weights/serving-choice), and DeployCandidate serves what it chose.
  */
 export interface ResolvedServing {
   /**
    * How many replicas serve the version once it takes all traffic: a fixed count, or an autoscaler's range.
-   * During a canary the capacity plan (core/capacity-plan) decides the counts.
+   * During a canary the capacity plan (core/capacity/capacity-plan) decides the counts.
    */
   readonly scaling: ResolvedScaling;
   readonly runtime?: Runtime;
@@ -895,7 +900,7 @@ export interface ResolvedApproval {
 
 export interface ResolvedRollout {
   readonly strategy: RolloutStrategy;
-  /** Whether the stable shrinks as the candidate grows (core/capacity-plan). */
+  /** Whether the stable shrinks as the candidate grows (core/capacity/capacity-plan). */
   readonly capacity: CapacityMode;
   /** The canary steps the strategy makes: the manifest's, linear's, or none for blue/green. */
   readonly steps: readonly CanaryStep[];

@@ -6,8 +6,7 @@
 
 import type { AlarmMetricHistory } from "../alarms/alarm-history";
 import type { Transition } from "../rollout/rollout";
-import type { RolloutStrategy } from "../traffic/rollout-strategy";
-import type { Stickiness } from "../traffic/sticky-routing";
+import type { RolloutStrategy, Stickiness } from "../manifest/rollout-settings";
 import type { OutcomeDocument } from "./report-documents";
 
 /** Stages whose transition ends a canary step's bake: the next step, a promotion, or the end. */

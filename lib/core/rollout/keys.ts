@@ -3,7 +3,7 @@
 // name. Any other key shape is rejected with a finding that says what was expected — never guessed.
 
 import { createHash } from "node:crypto";
-import type { Finding } from "../findings/findings";
+import type { Finding } from "../findings";
 import { MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN } from "../manifest/manifest-schema";
 
 const MANIFEST_FILE_NAMES = ["modelship.yaml", "modelship.yml", "modelship.json"];

@@ -7,7 +7,6 @@ import { type CheckedSuiteFile, planEvalShards, suitesToRun } from "../eval/eval
 import { hooksByPoint } from "../gates/hooks";
 import type { ResolvedManifest } from "../manifest/manifest-schema";
 import type { ModelRecord, RolloutPlan, StressPromptSet } from "./rollout";
-import { shadowSkippedOnFirstRelease } from "../traffic/shadow";
 
 const GiB = 1024 ** 3;
 /**
@@ -96,4 +95,9 @@ function checkedPromptSet(
     );
   }
   return checked;
+}
+
+/** Why a first release has no shadow, as Prepare's plan and the "Rollout Started" event say it. */
+function shadowSkippedOnFirstRelease(model: string, version: string): string {
+  return `The shadow (rollout.shadow) is skipped: ${version} is the first release of ${model}, so there is no stable version whose requests could be mirrored to it. The shadow runs from the next version on.`;
 }

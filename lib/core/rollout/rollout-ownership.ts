@@ -3,7 +3,7 @@
 // write — DynamoDB in its condition expression, the JSON file and the in-memory store under their locks — so
 // a stage that lost the lock (a rollback, an abort, another stage ending the rollout) changes nothing.
 
-import { RolledBack } from "./errors";
+import { RolledBack } from "../errors";
 import type { LockHolder, Transition } from "./rollout";
 
 /** True when `rolloutId` holds the lock and its end is unclaimed or claimed by `stage` itself. */

@@ -2,20 +2,14 @@
 // store keeps per model. Each stage writes only its own key of the state (`ResultPath: $.validation`, …);
 // big results go to the object store under reports/ and the state keeps their keys and a summary.
 
-import type { CapacityMode } from "../capacity/capacity-plan";
-import type { RolloutStrategy } from "../traffic/rollout-strategy";
-import type { CandidateHandle } from "./candidate";
-import type { Finding } from "../findings/findings";
+import type { CapacityMode, RolloutStrategy, ShadowSettings, Stickiness } from "../manifest/rollout-settings";
+import type { CandidateHandle } from "../candidate";
+import type { Finding } from "../findings";
 import type { HookRun } from "../gates/hooks";
-import type {
-  ApprovalPoint,
-  HookPoint,
-  ResolvedEvalSuite,
-  ResolvedManifest,
-} from "../manifest/manifest-schema";
+import type { ApprovalPoint, HookPoint, ResolvedManifest } from "../manifest/manifest-schema";
+import type { EvalShardPlan } from "../eval/eval-plan";
+import type { GpuPlan } from "../weights/gpu-plan";
 import type { ChosenServing } from "../weights/serving-choice";
-import type { ShadowSettings } from "../traffic/shadow";
-import type { Stickiness } from "../traffic/sticky-routing";
 
 /** Where a rollout came from: the manifest object that started it. */
 export interface RolloutSource {
@@ -60,7 +54,7 @@ export interface RolloutPlan {
   /** One item per eval shard (an Eval Map iteration); empty when the eval gate is off. */
   readonly evalShards: readonly EvalShardPlan[];
   /**
-   * How traffic moves (core/rollout-strategy); absent in plans made before strategies existed: canary.
+   * How traffic moves (core/traffic/rollout-strategy); absent in plans made before strategies existed: canary.
    */
   readonly strategy?: RolloutStrategy;
   /** The conversation key that keeps a request on one version during the canary (`rollout.stickiness`). */
@@ -96,17 +90,6 @@ export interface ApprovalPlan {
   readonly timeoutSeconds: number;
 }
 
-/** Shard `index` (0-based) of `of` of a suite: the suite's items whose id hashes to `index` (shardItems). */
-export interface EvalShardPlan {
-  readonly suite: ResolvedEvalSuite;
-  readonly index: number;
-  readonly of: number;
-  /** SHA-256 (hex) of the suite file Prepare checked, so every shard runs that file; absent for a built-in suite. */
-  readonly sha256?: string;
-  /** The gate's cap on every item's `max_tokens` (`gates.eval.maxTokens`), when set. */
-  readonly maxTokens?: number;
-}
-
 /** The stress test's prompt set (`gates.stress.prompts`) as Prepare read and checked it. */
 export interface StressPromptSet {
   readonly name: string;
@@ -121,20 +104,6 @@ export interface StressPromptSet {
 export interface PrepareResult {
   readonly manifest: ResolvedManifest;
   readonly plan: RolloutPlan;
-}
-
-export interface GpuPlan {
-  readonly weightBytes: number;
-  readonly kvCacheBytes: number;
-  readonly overheadBytes: number;
-  readonly totalBytes: number;
-  /** GPUs needed, a power of two (tensor parallelism), or 0 for CPU runtimes. */
-  readonly gpus: number;
-  readonly gpuMemoryGiB: number;
-  /** How the numbers were reached, in a sentence. */
-  readonly explanation: string;
-  /** False when even maxPerNode GPUs are not enough. */
-  readonly fits: boolean;
 }
 
 export interface ValidationSummary {
@@ -243,7 +212,7 @@ export interface CanaryPosition {
 }
 
 /**
- * The canary's capacity (core/capacity-plan), recorded by its first CanaryStep before anything is scaled: the
+ * The canary's capacity (core/capacity/capacity-plan), recorded by its first CanaryStep before anything is scaled: the
  * mode and the replicas the stable ran then. Every later step plans from these numbers, and a rollback — at
  * any moment, from any caller — scales the stable back to `stableReplicas` before traffic returns to it. It
  * stays through the watch (the previous stable, scaled down in `constrained`, is what a rollback returns to)

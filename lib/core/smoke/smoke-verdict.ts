@@ -3,7 +3,7 @@
 // user sees each prompt, what came back, and what was wrong with it.
 
 import { describeDegenerateOutput } from "./degenerate-output";
-import type { Finding } from "../findings/findings";
+import type { Finding } from "../findings";
 
 /** Completions end because the model stopped or ran out of tokens; anything else is a broken server. */
 const VALID_FINISH_REASONS: readonly string[] = ["stop", "length"];

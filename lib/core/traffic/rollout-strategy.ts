@@ -5,21 +5,7 @@
 // - blueGreen: no steps — after the gates the candidate, already fully warm, takes all traffic at once, and the
 //   stable stays warm through the watch so an alarm takes everything back in one step (SageMaker's all at once).
 
-/** A step of the plan: the candidate's weight, baked this long (manifest-schema's CanaryStep). */
-export interface StrategyStep {
-  readonly weight: number;
-  readonly bakeSeconds: number;
-}
-
-export type RolloutStrategyKind = "canary" | "linear" | "blueGreen";
-
-export type RolloutStrategy =
-  | { readonly kind: "canary" }
-  | { readonly kind: "linear"; readonly stepPercent: number; readonly intervalSeconds: number }
-  | { readonly kind: "blueGreen" };
-
-/** A linear rollout's default step when the manifest names the strategy but not its step: SageMaker's 10%. */
-export const DEFAULT_LINEAR_STEP_PERCENT = 10;
+import type { RolloutStrategy, StrategyStep } from "../manifest/rollout-settings";
 
 /** `stepPercent`, `2·stepPercent`, … each baking `intervalSeconds`, the last at 100%. */
 export function linearSteps(stepPercent: number, intervalSeconds: number): StrategyStep[] {

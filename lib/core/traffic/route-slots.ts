@@ -3,13 +3,10 @@
 // gateways: on EKS lib/aws/gateway turns the slots into an HTTPRoute and back; locally the weighted gateway's
 // route table keeps them.
 
-import type { CandidateHandle } from "../rollout/candidate";
-import { GatewayFailed } from "../rollout/errors";
+import type { CandidateHandle, Variant } from "../candidate";
+import { GatewayFailed } from "../errors";
 import type { Mirror } from "./shadow";
-import type { Stickiness } from "./sticky-routing";
-
-/** Which of a model's two route slots a backend fills. */
-export type Variant = "stable" | "candidate";
+import type { Stickiness } from "../manifest/rollout-settings";
 
 /** One backend of a model's route, as the Gateway port describes it. */
 export interface RouteBackend {

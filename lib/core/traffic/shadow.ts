@@ -5,13 +5,7 @@
 // comes before the first canary step (canary, linear) or before the switch (blue/green). A first release has
 // no stable whose requests could be mirrored: its plan skips the shadow and says why. Pure.
 
-/** The manifest's shadow, as the plan carries it to the state machine. */
-export interface ShadowSettings {
-  /** Whole percent, 1–100, of the stable's real requests copied to the candidate. */
-  readonly percent: number;
-  /** How long the shadow lasts before its check, like a bake. */
-  readonly seconds: number;
-}
+import type { ShadowSettings } from "../manifest/rollout-settings";
 
 /** A route's mirror: `percent` of the requests the stable answers are copied to `version` (the candidate). */
 export interface Mirror {
@@ -26,11 +20,6 @@ export interface Mirror {
  */
 export function mirrorsRequest(count: number, percent: number): boolean {
   return Math.floor((count * percent) / 100) > Math.floor(((count - 1) * percent) / 100);
-}
-
-/** Why a first release has no shadow, as Prepare's plan and the "Rollout Started" event say it. */
-export function shadowSkippedOnFirstRelease(model: string, version: string): string {
-  return `The shadow (rollout.shadow) is skipped: ${version} is the first release of ${model}, so there is no stable version whose requests could be mirrored to it. The shadow runs from the next version on.`;
 }
 
 /** `shadowing 20% of stable's requests to v2 for 60 s, 14 s in` — status's line while a shadow runs. */

@@ -7,15 +7,7 @@
 // route table applies it, and lib/aws/gateway maps the setting to Gateway API session persistence.
 
 import { createHash } from "node:crypto";
-
-/** The request's conversation key: a header's value or a cookie's, by name (exactly one of the two). */
-export type Stickiness = { readonly header: string } | { readonly cookie: string };
-
-/**
- * RFC 9110 §5.6.2 `token`: what a header field name may be, and (RFC 6265 §4.1.1) a cookie name. Capped at
- * 128 characters, the Gateway API's limit on a session name (HTTPRouteRule sessionPersistence.sessionName).
- */
-export const HTTP_TOKEN_PATTERN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
+import { HTTP_TOKEN_PATTERN, type Stickiness } from "../manifest/rollout-settings";
 
 /**
  * Headers that cannot carry a conversation's key: modelship's own (the variant header a test uses to pick a

@@ -2,7 +2,7 @@
 // length, a tokenizer with its vocabulary (matching the embedding), and a chat template. Shards after the
 // first of a split model (gguf-split) carry only tensors, so they are not asked for any of it.
 
-import type { Finding } from "../findings/findings";
+import type { Finding } from "../findings";
 import type { RawTensorInfo } from "./gguf-tensors";
 
 /** Where a file sits in a split model: `index` counts from 0, as `split.no` does. */

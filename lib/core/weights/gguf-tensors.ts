@@ -3,8 +3,8 @@
 // dimensions, none negative, an element count that fits in int64, rows that are whole blocks of the type,
 // names shorter than 64 bytes and unique, and data at aligned offsets, in header order, inside the file.
 
-import type { CappedFindings } from "../findings/capped-findings";
-import type { Finding } from "../findings/findings";
+import type { CappedFindings } from "../capped-findings";
+import type { Finding } from "../findings";
 import { GGML_MAX_NAME, GGML_TYPE_BY_ID, type GgmlType, REMOVED_GGML_TYPES } from "./gguf-types";
 
 /** A tensor info exactly as the header states it. */

@@ -11,8 +11,8 @@
 // a parse of a 64 MiB header holds ~150 MB besides its bytes; bench/hostile measures it through
 // `modelship validate`.
 
-import { CappedFindings } from "../findings/capped-findings";
-import type { Finding } from "../findings/findings";
+import { CappedFindings } from "../capped-findings";
+import type { Finding } from "../findings";
 import { arrayLength, checkModelMetadata, countOf, type GgufSplit, readSplit } from "./gguf-model-checks";
 import { GgufReader, OutOfBytes, toSafeNumber } from "./gguf-reader";
 import {

@@ -3,9 +3,22 @@
 // rounded up to a power of two because tensor parallelism splits the model across 1, 2, 4, 8 … GPUs.
 
 import type { GpuConfig } from "../config/config";
-import type { Finding } from "../findings/findings";
+import type { Finding } from "../findings";
 import type { ModelShape } from "./model-checks";
-import type { GpuPlan } from "../rollout/rollout";
+
+export interface GpuPlan {
+  readonly weightBytes: number;
+  readonly kvCacheBytes: number;
+  readonly overheadBytes: number;
+  readonly totalBytes: number;
+  /** GPUs needed, a power of two (tensor parallelism), or 0 for CPU runtimes. */
+  readonly gpus: number;
+  readonly gpuMemoryGiB: number;
+  /** How the numbers were reached, in a sentence. */
+  readonly explanation: string;
+  /** False when even maxPerNode GPUs are not enough. */
+  readonly fits: boolean;
+}
 
 const GiB = 1024 ** 3;
 

@@ -2,8 +2,8 @@
 // config.json against the tensors it describes, the tokenizer files serving needs, and the manifest's
 // file list against what is really in the bucket. Pure: callers read the files and pass their contents.
 
-import { CappedFindings } from "../findings/capped-findings";
-import type { Finding } from "../findings/findings";
+import { CappedFindings } from "../capped-findings";
+import type { Finding } from "../findings";
 import type { ListedFile } from "./model-files";
 
 /** A tensor's shape and where it lives, as the shards' headers declare it. */
@@ -51,7 +51,7 @@ export function checkDuplicateTensors(tensorsByFile: ReadonlyMap<string, readonl
   return findings.list();
 }
 
-/** What the checks read of `model.safetensors.index.json` (core/model-json-files reads it from the bytes). */
+/** What the checks read of `model.safetensors.index.json` (core/weights/model-json-files reads it from the bytes). */
 export interface ShardIndex {
   /** Tensor name → shard file; undefined when the index has no weight_map of strings. */
   readonly weightMap?: ReadonlyMap<string, string>;

@@ -2,7 +2,7 @@
 // is in, which files are its weights, and which files are refused (pickles run code when loaded) or
 // unknown. Pure: it sees file names and sizes, never their bytes.
 
-import type { Finding } from "../findings/findings";
+import type { Finding } from "../findings";
 
 export type ModelFormat = "safetensors" | "gguf";
 

@@ -6,8 +6,8 @@
 // low enough for that to be cheap. Malformed bytes become one finding naming the file and the byte where it
 // breaks, quoting at most a short escaped excerpt.
 
-import type { Finding } from "../findings/findings";
-import { isValidUtf8, JsonBytes, JsonSyntaxError } from "./json-bytes";
+import type { Finding } from "../findings";
+import { isValidUtf8, JsonBytes, JsonSyntaxError } from "../json-bytes";
 import type { ShardIndex } from "./model-checks";
 import { MAX_SAFETENSORS_TENSORS } from "./safetensors";
 

@@ -12,10 +12,10 @@
 // holds the header's bytes plus ~200 bytes per tensor kept and takes a few seconds; bench/hostile measures
 // it through `modelship validate`.
 
-import { CappedFindings } from "../findings/capped-findings";
+import { CappedFindings } from "../capped-findings";
 import { SAFETENSORS_DTYPES, safetensorsDtypeBits } from "./dtypes";
-import type { Finding } from "../findings/findings";
-import { isValidUtf8, JsonBytes, type JsonSpan, JsonSyntaxError } from "./json-bytes";
+import type { Finding } from "../findings";
+import { isValidUtf8, JsonBytes, type JsonSpan, JsonSyntaxError } from "../json-bytes";
 
 /** Bytes of the header-length prefix. */
 export const SAFETENSORS_PREFIX_BYTES = 8;

@@ -5,7 +5,7 @@
 // so every reader — validate, the local bucket's stages, serving, `run`'s copy — refuses the same entries and
 // says so by name, instead of one stage reading what another cannot see. S3 has no such entries.
 
-import type { Finding } from "../findings/findings";
+import type { Finding } from "../findings";
 
 export interface UnreadableEntry {
   /**

@@ -17,7 +17,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Mirror } from "../../core/traffic/shadow";
 import type { ShadowSamples } from "../../core/traffic/shadow-samples";
-import type { Stickiness } from "../../core/traffic/sticky-routing";
+import type { Stickiness } from "../../core/manifest/rollout-settings";
 import type { CandidateHandle, Endpoint, Gateway, RouteState, Variant } from "../../ports";
 import { ADMIN_PREFIX, type AdminExtension, serveAdminRequest } from "./admin-api";
 import type { Fault } from "./fault-injection";

@@ -6,8 +6,8 @@
 // hash against the candidate's weight, lib/core/traffic/sticky-routing.ts), otherwise by a draw weighted by the
 // current weights.
 
-import type { CandidateHandle } from "../../core/rollout/candidate";
-import { GatewayFailed } from "../../core/rollout/errors";
+import type { CandidateHandle } from "../../core/candidate";
+import { GatewayFailed } from "../../core/errors";
 import {
   NO_SLOTS,
   promoteVersion,
@@ -20,7 +20,8 @@ import {
   setRouteWeights,
 } from "../../core/traffic/route-slots";
 import type { Mirror } from "../../core/traffic/shadow";
-import { type Stickiness, stickyKey, stickyPoint, stickyVariant } from "../../core/traffic/sticky-routing";
+import { stickyKey, stickyPoint, stickyVariant } from "../../core/traffic/sticky-routing";
+import { type Stickiness } from "../../core/manifest/rollout-settings";
 import type { RouteBackend, RouteState, Variant } from "../../ports";
 
 export type { RouteSlots } from "../../core/traffic/route-slots";

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../../lib/core/config/config";
 import { type CheckedSuiteFile, MAX_EVAL_SHARDS } from "../../../lib/core/eval/eval-plan";
 import { SANITY_SUITE } from "../../../lib/core/eval/sanity-suite";
-import { loadManifest } from "../../../lib/core/manifest/manifest";
+import { loadManifest } from "../../../lib/core/resolution/manifest";
 import type { ResolvedManifest } from "../../../lib/core/manifest/manifest-schema";
 import { planRollout } from "../../../lib/core/rollout/plan";
 import type { RolloutPlan } from "../../../lib/core/rollout/rollout";

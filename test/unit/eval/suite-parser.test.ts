@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { renderPrompt } from "../../../lib/core/eval/item-prompt";
 import { MAX_LINE_BYTES, parseSuite } from "../../../lib/core/eval/suite-parser";
-import type { Finding } from "../../../lib/core/findings/findings";
+import type { Finding } from "../../../lib/core/findings";
 
 const FILE = "evals/demo.jsonl";
 const encode = (text: string) => new TextEncoder().encode(text);

@@ -11,12 +11,10 @@
 //   candidate must be at full size beside the full stable — there is no way to stay under fleet + 1.
 // - The cooldown defaults to 300 s, the HPA's own default scale-down stabilization window.
 
-import type { CapacityMode } from "../capacity/capacity-plan";
-import type { Finding } from "../findings/findings";
-import { ruleFinding } from "./manifest-rules";
-import type { Manifest, ResolvedScaling } from "./manifest-schema";
-import type { RolloutStrategy } from "../traffic/rollout-strategy";
-import type { FindingSource } from "../findings/schema-findings";
+import type { CapacityMode, RolloutStrategy } from "../manifest/rollout-settings";
+import type { Finding } from "../findings";
+import { ruleFinding, type FindingSource } from "../schema-findings";
+import type { Manifest, ResolvedScaling } from "../manifest/manifest-schema";
 
 /** Kubernetes' HPA waits this long with a lower recommendation before it removes replicas. */
 export const DEFAULT_COOLDOWN_SECONDS = 300;

@@ -2,7 +2,7 @@
 // machine's Retry and Catch match on (statemachines/pipeline.asl.json) and what a user reads in the Step
 // Functions console. The message is human-readable: a one-line reason, the findings, then `Hint: …`.
 
-import { type Finding, formatFinding, sortFindings } from "../findings/findings";
+import { type Finding, formatFinding, sortFindings } from "./findings";
 
 export const ASL_ERROR_NAMES = [
   "ManifestInvalid",

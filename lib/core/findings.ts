@@ -1,7 +1,7 @@
 // A finding is one thing wrong (or worth knowing) about an input: a manifest field, a file, a tensor.
 // Every check reports all of its findings, never just the first, so a user fixes everything in one pass.
 
-import { terminalText } from "../text/terminal-text";
+import { terminalText } from "./text/terminal-text";
 
 export type Severity = "error" | "warning" | "info";
 

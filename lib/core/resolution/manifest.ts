@@ -12,21 +12,21 @@
 // - The default image is the stack's default image for the default runtime, else the first allowed image
 //   of the runtime the manifest chose.
 
-import { CappedFindings } from "../findings/capped-findings";
+import { CappedFindings } from "../capped-findings";
 import type { StackConfig } from "../config/config";
-import { type Finding, hasErrors } from "../findings/findings";
+import { type Finding, hasErrors } from "../findings";
 import { resolveHooks } from "../gates/hooks";
 import { resolveCapacityMode, resolveScaling } from "./manifest-capacity";
-import { readManifestDocument } from "./manifest-document";
+import { readManifestDocument } from "../manifest/manifest-document";
 import {
   checkAlarmTiming,
   checkBakeWindows,
   checkCanarySteps,
   checkExtraArgs,
   checkImage,
-  ruleFinding,
   trustRemoteCodeRefused,
 } from "./manifest-rules";
+import { ruleFinding, type FindingSource, describeValue, findingsFromSchemaIssues } from "../schema-findings";
 import {
   type AlarmSource,
   type CanaryStep,
@@ -37,13 +37,17 @@ import {
   type ResolvedManifest,
   manifestSchema,
   type Runtime,
-} from "./manifest-schema";
-import { type FindingSource, describeValue, findingsFromSchemaIssues } from "../findings/schema-findings";
+} from "../manifest/manifest-schema";
 import { declaredRuntime } from "../weights/serving-choice";
-import { DEFAULT_LINEAR_STEP_PERCENT, linearSteps, type RolloutStrategy } from "../traffic/rollout-strategy";
-import type { ShadowSettings } from "../traffic/shadow";
+import { linearSteps } from "../traffic/rollout-strategy";
+import {
+  DEFAULT_LINEAR_STEP_PERCENT,
+  type RolloutStrategy,
+  type ShadowSettings,
+  type Stickiness,
+} from "../manifest/rollout-settings";
 import { MAX_STRESS_RUN_SECONDS } from "../gates/stress-gate";
-import { type Stickiness, unusableStickinessHeader } from "../traffic/sticky-routing";
+import { unusableStickinessHeader } from "../traffic/sticky-routing";
 
 /**
  * A manifest is settings, a few kilobytes (a `files` list of a thousand files with their SHA-256 is ~130 KB
@@ -234,7 +238,7 @@ export function resolveManifest(
 
   const serving = manifest.serving ?? {};
   // An unset runtime is implied by a written image (each image is allowed for one runtime) or the declared
-  // format; otherwise Validate chooses it from the weights it finds (core/serving-choice).
+  // format; otherwise Validate chooses it from the weights it finds (core/weights/serving-choice).
   const runtime =
     serving.runtime ??
     (serving.image === undefined ? undefined : runtimeAllowing(serving.image, config)) ??

@@ -13,3 +13,6 @@ export interface CandidateHandle {
   /** Adapter-specific, JSON-serializable. */
   readonly details?: Readonly<Record<string, unknown>>;
 }
+
+/** Which of a model's two route slots a backend fills. */
+export type Variant = "stable" | "candidate";

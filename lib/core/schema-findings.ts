@@ -250,3 +250,21 @@ function unwrap(schema: z.ZodType): z.ZodType {
   }
   return current;
 }
+
+/** A finding of a rule beyond the schema's shapes (core/resolution/manifest-rules.ts, the hooks) at `path`. */
+export function ruleFinding(
+  source: FindingSource,
+  kind: string,
+  path: string,
+  message: string,
+  hint?: string,
+): Finding {
+  return {
+    severity: "error",
+    code: `${source.codePrefix}.${kind}`,
+    message,
+    ...(source.file === undefined ? {} : { file: source.file }),
+    path,
+    ...(hint === undefined ? {} : { hint }),
+  };
+}

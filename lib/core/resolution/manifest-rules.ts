@@ -3,28 +3,10 @@
 // applied to a manifest (manifest.ts) and to the stack's own defaults for it (stack-config.ts).
 
 import type { StackConfig } from "../config/config";
-import type { Finding } from "../findings/findings";
-import type { FindingSource } from "../findings/schema-findings";
+import type { Finding } from "../findings";
+import { type FindingSource, ruleFinding } from "../schema-findings";
 
 const TRUST_REMOTE_CODE = "--trust-remote-code";
-
-/** A finding of one of these rules at `path`. */
-export function ruleFinding(
-  source: FindingSource,
-  kind: string,
-  path: string,
-  message: string,
-  hint?: string,
-): Finding {
-  return {
-    severity: "error",
-    code: `${source.codePrefix}.${kind}`,
-    message,
-    ...(source.file === undefined ? {} : { file: source.file }),
-    path,
-    ...(hint === undefined ? {} : { hint }),
-  };
-}
 
 /** Canary weights must rise strictly from one step to the next (the schema already keeps each in (0, 100]). */
 export function checkCanarySteps(

@@ -7,17 +7,17 @@
 // `defaults.serving.image`, it is the first allowed image of the default runtime.
 
 import { z } from "zod";
-import { DEFAULT_STACK_CONFIG, type StackConfig } from "./config";
-import { type Finding, hasErrors } from "../findings/findings";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "../config/config";
+import { type Finding, hasErrors } from "../findings";
 import {
   checkAlarmTiming,
   checkCanarySteps,
   checkExtraArgs,
   checkImage,
-  ruleFinding,
   trustRemoteCodeRefused,
-} from "../manifest/manifest-rules";
-import { resolveApproval } from "../manifest/manifest";
+} from "./manifest-rules";
+import { ruleFinding, type FindingSource, describeValue, findingsFromSchemaIssues } from "../schema-findings";
+import { resolveApproval } from "./manifest";
 import {
   ALARM_SOURCES,
   approvalSchema,
@@ -27,7 +27,6 @@ import {
   sloSchema,
 } from "../manifest/manifest-schema";
 import { promqlTemplateProblems } from "../prometheus/promql-template";
-import { type FindingSource, describeValue, findingsFromSchemaIssues } from "../findings/schema-findings";
 
 const runtimeSchema = z.enum(["vllm", "llama.cpp"]);
 const fraction = z.number().min(0).max(1);
