@@ -16,7 +16,12 @@ import { CLUSTER_SETTINGS_OUTPUT, parseClusterSettings } from "../core/config/cl
 import { describeAwsFailure } from "./aws-cli";
 import { BadInput, runCliCommand, UsageError } from "./cli-command";
 import { parseCommandLine } from "./command-line";
-import { ClusterNotDescribed, type DoctorContext, runDoctorChecks } from "./doctor/doctor-checks";
+import {
+  CLUSTER_NOT_DESCRIBED,
+  ClusterNotDescribed,
+  type DoctorContext,
+  runDoctorChecks,
+} from "./doctor/doctor-checks";
 import { doctorExitCode, doctorReportJson, formatDoctorReport } from "./doctor/doctor-report";
 
 /** The sample stack's name (bin/app.ts). */
@@ -166,12 +171,12 @@ async function connectTo(
   region: string,
   timeoutMs: number,
 ): Promise<KubernetesDoctorReads> {
-  if ("failure" in cluster) throw new ClusterNotDescribed(cluster.failure);
+  if ("failure" in cluster) throw new ClusterNotDescribed(CLUSTER_NOT_DESCRIBED);
   const server = cluster.described.endpoint;
   const caData = cluster.described.certificateAuthority?.data;
   if (!server || !caData) {
     throw new ClusterNotDescribed(
-      `cluster ${clusterName} has no API endpoint yet (status ${cluster.described.status ?? "unknown"})`,
+      `the cluster's API was not reached: cluster ${clusterName} has no API endpoint yet (status ${cluster.described.status ?? "unknown"})`,
     );
   }
   const clients = await connectKubernetes({

@@ -859,6 +859,22 @@ describe("modelship doctor", () => {
   });
 
   describe("a cluster it cannot read", () => {
+    it("says why the API checks are skipped when the cluster has no endpoint yet (still being created)", async () => {
+      eks.on(DescribeClusterCommand).resolves({
+        cluster: { name: world.settings.clusterName, status: "CREATING" },
+      });
+
+      const { byId } = await checks();
+
+      for (const id of ["namespace", "groups-bound", "gateway-parent", "gpu-nodes"]) {
+        expect(byId[id]).toMatchObject({
+          status: "skip",
+          summary: `the cluster's API was not reached: cluster ${world.settings.clusterName} has no API endpoint yet (status CREATING)`,
+        });
+      }
+      expect(server.requests).toEqual([]);
+    });
+
     it("fails cluster access when the cluster does not exist, skips the checks that need it and goes on with the others", async () => {
       eks.on(DescribeClusterCommand).rejects(
         Object.assign(new Error("No cluster found for name: gpu-inference."), {

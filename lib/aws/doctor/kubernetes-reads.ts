@@ -60,7 +60,9 @@ export interface LabelSelector {
  * A read the API server did not answer: no response within the doctor's bound, or no connection within
  * undici's (its connect timeout, 10 s by default, fires first for an endpoint that drops packets).
  */
-export class KubernetesUnanswered extends Error {}
+export class KubernetesUnanswered extends Error {
+  override readonly name = "KubernetesUnanswered";
+}
 
 /** undici's codes for a connection or response that did not come in time. */
 const UNDICI_TIMEOUTS = new Set([

@@ -50,10 +50,23 @@ export interface DoctorContext {
 }
 
 /** What `kubernetes()` throws when the cluster could not be described: the checks that need its API are skipped. */
-export class ClusterNotDescribed extends Error {}
+export class ClusterNotDescribed extends Error {
+  override readonly name = "ClusterNotDescribed";
+}
+
+/** What the checks after cluster access say when DescribeCluster failed (cluster access says why). */
+export const CLUSTER_NOT_DESCRIBED = "the cluster could not be described (cluster access)";
+
+/** The cluster DescribeCluster gave; ClusterNotDescribed (the check is skipped) when it failed. */
+function describedCluster(context: DoctorContext) {
+  if ("failure" in context.cluster) throw new ClusterNotDescribed(CLUSTER_NOT_DESCRIBED);
+  return context.cluster.described;
+}
 
 /** What `kubernetes()` throws after a read went unanswered: the checks that need the API are skipped. */
-class ApiServerUnanswered extends Error {}
+class ApiServerUnanswered extends Error {
+  override readonly name = "ApiServerUnanswered";
+}
 
 type Check = (context: DoctorContext) => Promise<Omit<CheckResult, "id" | "title">>;
 
@@ -80,8 +93,7 @@ export async function runDoctorChecks(context: DoctorContext): Promise<CheckResu
       ? { ...context, kubernetes: () => Promise.reject<KubernetesDoctorReads>(silenced) }
       : context;
     const result = await check(checked).catch((error: unknown) => {
-      if (error instanceof ClusterNotDescribed)
-        return { status: "skip" as const, summary: "the cluster could not be described (cluster access)" };
+      if (error instanceof ClusterNotDescribed) return { status: "skip" as const, summary: error.message };
       if (error instanceof ApiServerUnanswered) return { status: "skip" as const, summary: error.message };
       if (error instanceof KubernetesUnanswered) {
         unanswered = new ApiServerUnanswered(`the cluster's API server did not answer (${title})`);
@@ -498,14 +510,13 @@ async function gpuNodes(context: DoctorContext): Promise<Omit<CheckResult, "id" 
 
 async function podCredentials(context: DoctorContext): Promise<Omit<CheckResult, "id" | "title">> {
   const { settings } = context;
-  if ("failure" in context.cluster)
-    return { status: "skip", summary: "the cluster could not be described (cluster access)" };
+  const described = describedCluster(context);
   const cluster = settings.clusterName;
   const account = `${settings.namespace}/${settings.serviceAccount}`;
   const kubernetes = await context.kubernetes();
   const serviceAccount = await kubernetes.serviceAccount(settings.namespace, settings.serviceAccount);
   const irsaRole = serviceAccount?.metadata?.annotations?.[IRSA_ANNOTATION];
-  if (irsaRole !== undefined) return irsaCredentials(context, context.cluster.described, irsaRole);
+  if (irsaRole !== undefined) return irsaCredentials(context, described, irsaRole);
   const addon = await context.aws.podIdentityAgentAddon(cluster);
   const daemonSet =
     addon === undefined ? await kubernetes.daemonSet("kube-system", POD_IDENTITY_AGENT) : undefined;
@@ -692,10 +703,8 @@ async function bucketEvents(context: DoctorContext): Promise<Omit<CheckResult, "
 }
 
 async function apiEndpoint(context: DoctorContext): Promise<Omit<CheckResult, "id" | "title">> {
-  if ("failure" in context.cluster)
-    return { status: "skip", summary: "the cluster could not be described (cluster access)" };
   const { settings } = context;
-  const config = context.cluster.described.resourcesVpcConfig ?? {};
+  const config = describedCluster(context).resourcesVpcConfig ?? {};
   const isPublic = config.endpointPublicAccess ?? true;
   const isPrivate = config.endpointPrivateAccess ?? false;
   const cidrs = config.publicAccessCidrs ?? ["0.0.0.0/0"];
