@@ -25,10 +25,11 @@ import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { FENCE_USES, RolloutFence } from "./rollout-fence";
 import { reportPrefix } from "./rollout-report";
 import { lostOwnershipReason, ownsModel } from "./rollout-record";
-import { mirrorUndo } from "./stage-undos";
+import { MIRROR_UNDO_USES, mirrorUndo } from "./stage-undos";
 
 export const SHADOW_USES = combinedUse(
   ARMING_USES,
+  MIRROR_UNDO_USES,
   FENCE_USES,
   ANNOUNCE_USES,
   portUse({
@@ -113,7 +114,7 @@ async function startShadow(state: ExecutionState, deps: ShadowDeps): Promise<Sha
   await armRolloutWatch(rollout, alarms, deps, fence);
   await fence.act(
     () => deps.gateway.mirror(rollout.model, { version: candidate, percent: settings.percent }),
-    mirrorUndo(deps.gateway, rollout.model),
+    mirrorUndo(deps.gateway, rollout.model, candidate),
   );
   await announcePending(deps, rollout.model, rollout.id);
   return { percent: phase.percent, seconds: phase.seconds, since: phase.since, stableVersion: stable };

@@ -37,9 +37,25 @@ export function routeUndo(
   };
 }
 
-/** The route stops copying the model's requests to the candidate (a shadow's mirror; after a rollback, a no-op). */
-export function mirrorUndo(gateway: Pick<StageDeps["gateway"], "mirror">, model: string): Undo {
-  return { what: `stop mirroring ${model}'s requests`, run: () => gateway.mirror(model, undefined) };
+/** What `mirrorUndo` calls. */
+export const MIRROR_UNDO_USES = portUse({ gateway: ["describe", "mirror"] });
+
+/**
+ * The route stops copying the model's requests to `version` (a shadow's mirror). A mirror to another version
+ * is left alone — a later rollout's shadow owns it — and after a rollback there is none: a no-op.
+ */
+export function mirrorUndo(
+  gateway: Pick<StageDeps["gateway"], "describe" | "mirror">,
+  model: string,
+  version: string,
+): Undo {
+  return {
+    what: `stop mirroring ${model}'s requests to ${version}`,
+    run: async () => {
+      if ((await gateway.describe(model))?.mirror?.version === version)
+        await gateway.mirror(model, undefined);
+    },
+  };
 }
 
 export function alarmsUndo(alarms: Pick<StageDeps["alarms"], "remove">, names: readonly string[]): Undo {
