@@ -84,7 +84,8 @@ describe("Shadow traffic on the local runtime with llama.cpp", () => {
     - { weight: 50, bakeSeconds: 2 }
   bakeSeconds: 2 # the 100% step appended after 50% bakes this long
   watchSeconds: 2
-  shadow: { percent: 50, seconds: 20 }
+  # Long enough for dozens of paired answers at users' pace.
+  shadow: { percent: 50, seconds: 10 }
   # Generous: this shadow is to pass on a busy machine, where the copies make v2's chats slower than v1's.
   alarms:
     latencyP95Ms: 20000
@@ -106,7 +107,7 @@ describe("Shadow traffic on the local runtime with llama.cpp", () => {
     } finally {
       answers = await traffic.stop();
     }
-    expect(shadowStarted.detail.data).toMatchObject({ percent: 50, seconds: 20, stableVersion: "v1" });
+    expect(shadowStarted.detail.data).toMatchObject({ percent: 50, seconds: 10, stableVersion: "v1" });
     expect(answers.length).toBeGreaterThan(0);
     // Until the first canary step, only v1 answered users.
     const stepAt = events.find((e) => e.detail.version === "v2" && e.detailType === "Canary Weight Changed");
@@ -152,7 +153,9 @@ describe("Shadow traffic on the local runtime with llama.cpp", () => {
         `  steps:
     - { weight: 50, bakeSeconds: 2 }
   watchSeconds: 2
-  shadow: { percent: 100, seconds: 90 }
+  # The alarm needs two breaching 10 s periods (about 20 s on a quiet machine) and must fire within the shadow;
+  # the execution ends only once the shadow's Wait is over, so a longer shadow is time the test sits idle.
+  shadow: { percent: 100, seconds: 60 }
 ${TRAFFIC_LATENCY_ALARMS}`,
       ),
     );
