@@ -16,29 +16,16 @@ export const STRESS_HANDLE: CandidateHandle = {
   deployedAt: "2025-06-01T11:50:00.000Z",
 };
 
+/** A streamed answer of four chunks (16 prompt tokens, 4 completion tokens) at the given delays. */
+function streamed(ttftMs: number, gapMs: number): Reply {
+  return { kind: "stream", ttftMs, gapMs, chunks: 4, usage: { prompt: 16, completion: 4 } };
+}
+
 /** Answers in a few milliseconds: far inside every SLO the passing tests set. */
-export const FAST: Reply = {
-  kind: "stream",
-  ttftMs: 10,
-  gapMs: 2,
-  chunks: 4,
-  usage: { prompt: 16, completion: 4 },
-};
+export const FAST = streamed(10, 2);
 
 /** The stable's speed in a comparison: tens of ms. */
-export const STEADY: Reply = {
-  kind: "stream",
-  ttftMs: 50,
-  gapMs: 20,
-  chunks: 4,
-  usage: { prompt: 16, completion: 4 },
-};
+export const STEADY = streamed(50, 20);
 
 /** Every latency eight or more times STEADY's, its throughput a sixth. */
-export const SLOW: Reply = {
-  kind: "stream",
-  ttftMs: 400,
-  gapMs: 300,
-  chunks: 4,
-  usage: { prompt: 16, completion: 4 },
-};
+export const SLOW = streamed(400, 300);
