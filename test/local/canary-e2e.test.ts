@@ -46,7 +46,7 @@ const alarmNamesSeen = routes.alarmNames;
 const pids = new Map<string, number>();
 
 beforeAll(async () => {
-  ({ work, controlPlane } = await tinyControlPlane("modelship-canary-e2e-", { events, logged }));
+  ({ work, controlPlane } = await tinyControlPlane("modelship-canary-e2e-", { events, logged, pids }));
 }, 60_000);
 
 afterAll(async () => {
@@ -60,7 +60,7 @@ function eventsOf(version: string, detailType?: string): ModelshipEvent[] {
   );
 }
 
-/** Waits for an event while sampling the route, the record's alarms and the servers' pids. */
+/** Waits for an event while sampling the route and the record's alarms. */
 async function until(version: string, detailType: string, timeoutMs: number): Promise<ModelshipEvent> {
   let found: ModelshipEvent | undefined;
   await vi.waitFor(
@@ -78,15 +78,7 @@ async function until(version: string, detailType: string, timeoutMs: number): Pr
   return found as ModelshipEvent;
 }
 
-async function sample(): Promise<void> {
-  await routes.sample();
-  for (const event of events) {
-    const where = event.detail.data?.["where"] as { pid?: unknown } | undefined;
-    if (event.detail.stage === "DeployCandidate" && typeof where?.pid === "number") {
-      pids.set(event.detail.version, where.pid);
-    }
-  }
-}
+const sample = routes.sample;
 
 const chat = (headers: Record<string, string> = {}) => chatWithTiny(controlPlane, headers);
 const status = () => tinyStatus(controlPlane);

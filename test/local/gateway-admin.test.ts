@@ -4,45 +4,30 @@
 
 import { existsSync } from "node:fs";
 import { request } from "node:http";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { run as fault } from "../../lib/cli/fault";
 import { createAdminSecret } from "../../lib/local/admin-auth";
 import { removeControlPlaneFile, writeControlPlaneFile } from "../../lib/local/control-plane-file";
 import type { OpenAiErrorBody } from "../../lib/local/llama-server/openai-error";
-import { LocalGateway } from "../../lib/local/gateway/local-gateway";
+import type { LocalGateway } from "../../lib/local/gateway/local-gateway";
 import { adminFetch } from "../support/admin-fetch";
-import { endpointOf, startUpstream, type TestUpstream } from "./gateway-upstream";
+import { gatewayBench } from "./gateway-bench";
 
-let work: string;
-const gateways: LocalGateway[] = [];
-const upstreams: TestUpstream[] = [];
+const { gateways, ...bench } = gatewayBench("modelship-gateway-admin-");
 
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), "modelship-gateway-admin-"));
-});
-
-afterEach(async () => {
+afterEach(() => {
   vi.restoreAllMocks();
-  await Promise.all(gateways.splice(0).map((g) => g.close()));
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
-
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
 });
 
 /** A control plane's home with a gateway serving `chat`: stable v1, candidate v2 at weight 0. */
 async function controlPlane() {
-  const home = await mkdtemp(join(work, "home-"));
-  const stable = await startUpstream("stable");
-  const candidate = await startUpstream("candidate");
-  upstreams.push(stable, candidate);
+  const home = await bench.home();
+  const stable = await bench.upstream("stable");
+  const candidate = await bench.upstream("candidate");
   const adminSecret = await createAdminSecret(home);
-  const gateway = await LocalGateway.open({ home, adminSecret, port: 0, endpointOf });
-  gateways.push(gateway);
+  const gateway = await bench.openGateway({ home, adminSecret });
   await gateway.register("chat", stable.handle("chat", "v1"));
   await gateway.promote("chat", "v1");
   await gateway.register("chat", candidate.handle("chat", "v2"));
@@ -287,7 +272,7 @@ describe("modelship fault", () => {
   });
 
   it("says no control plane runs when there is no control-plane.json, or its process is gone (exit 1)", async () => {
-    const home = await mkdtemp(join(work, "empty-"));
+    const home = await bench.home("empty-");
     const none = await runFault(["chat", "--variant", "candidate", "--abort", "500", "--home", home]);
     expect(none.code).toBe(1);
     expect(none.err).toContain("No local control plane is running");
@@ -359,7 +344,7 @@ describe("modelship fault", () => {
 
 describe("control-plane.json", () => {
   it("is removed by the control plane that wrote it, and left alone by another", async () => {
-    const home = await mkdtemp(join(work, "home-"));
+    const home = await bench.home();
     await writeControlPlaneFile(home, {
       pid: process.pid,
       gatewayPort: 8080,

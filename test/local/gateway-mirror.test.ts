@@ -5,11 +5,10 @@
 // and the candidate's answers to the same request are kept in pairs, bounded and clipped; and the mirror
 // comes off with nothing left open. Every server is closed after each test.
 
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { GatewayFailed } from "../../lib/core/errors";
 import {
   SHADOW_PAIRS_KEPT,
@@ -17,26 +16,12 @@ import {
   type ShadowSamples,
 } from "../../lib/core/traffic/shadow-samples";
 import { seededRandom } from "../../lib/examples/seeded-random";
-import { LocalGateway } from "../../lib/local/gateway/local-gateway";
+import type { LocalGateway } from "../../lib/local/gateway/local-gateway";
 import { MAX_MIRRORS_IN_FLIGHT } from "../../lib/local/gateway/request-mirror";
-import { endpointOf, type Responder, startUpstream, type TestUpstream } from "./gateway-upstream";
+import { gatewayBench } from "./gateway-bench";
+import type { Responder } from "./gateway-upstream";
 
-let work: string;
-const gateways: LocalGateway[] = [];
-const upstreams: TestUpstream[] = [];
-
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), "modelship-gateway-mirror-"));
-});
-
-afterEach(async () => {
-  await Promise.all(gateways.splice(0).map((g) => g.close()));
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
-
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
-});
+const { gateways, ...bench } = gatewayBench("modelship-gateway-mirror-", { random: seededRandom(7) });
 
 const WAIT = { timeout: 20_000, interval: 20 };
 
@@ -82,12 +67,11 @@ function holdingCandidate() {
 
 /** Stable v1 at 100% and candidate v2 registered beside it, with `percent` of v1's requests mirrored to v2. */
 async function shadow(percent: number, candidateRespond?: Responder, home?: string) {
-  const stable = await startUpstream("stable-server", stableEcho);
-  const candidate = await startUpstream(
+  const stable = await bench.upstream("stable-server", stableEcho);
+  const candidate = await bench.upstream(
     "candidate-server",
     candidateRespond ?? answerWith("candidate answer"),
   );
-  upstreams.push(stable, candidate);
   const gateway = await openGateway(home);
   await gateway.register("chat", stable.handle("chat", "v1"));
   await gateway.promote("chat", "v1");
@@ -96,17 +80,7 @@ async function shadow(percent: number, candidateRespond?: Responder, home?: stri
   return { gateway, stable, candidate };
 }
 
-async function openGateway(home?: string) {
-  const gateway = await LocalGateway.open({
-    adminSecret: "not-used-by-these-tests",
-    home: home ?? (await mkdtemp(join(work, "home-"))),
-    port: 0,
-    endpointOf,
-    random: seededRandom(7),
-  });
-  gateways.push(gateway);
-  return gateway;
-}
+const openGateway = (home?: string) => bench.openGateway({ home });
 
 async function chat(gateway: LocalGateway, content = "hello", headers: Record<string, string> = {}) {
   const response = await fetch(`${gateway.url}/v1/chat/completions`, {
@@ -302,7 +276,7 @@ describe("LocalGateway mirror: bounds", () => {
 
 describe("LocalGateway mirror: on and off", () => {
   it("shows the mirror in describe, keeps it over a restart, and stops copying once it is taken off", async () => {
-    const home = await mkdtemp(join(work, "home-"));
+    const home = await bench.home();
     const first = await shadow(50, undefined, home);
     expect((await first.gateway.describe("chat"))?.mirror).toEqual({ version: "v2", percent: 50 });
     await first.gateway.close();

@@ -2,44 +2,19 @@
 // joins at weight 0, weights are whole percents adding up to 100, a promotion keeps the old stable warm for a
 // rollback during the watch, a sticky rollout's key lasts as long as its split — and survive a restart of the control plane through `<home>/gateway.json`.
 
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { CandidateHandle } from "../../lib/core/candidate";
 import { GatewayFailed } from "../../lib/core/errors";
 import { seededRandom } from "../../lib/examples/seeded-random";
 import { LocalGateway } from "../../lib/local/gateway/local-gateway";
-import { endpointOf, startUpstream, type TestUpstream } from "./gateway-upstream";
+import { gatewayBench } from "./gateway-bench";
+import { endpointOf } from "./gateway-upstream";
 
-let work: string;
-const gateways: LocalGateway[] = [];
-const upstreams: TestUpstream[] = [];
+const { gateways, ...bench } = gatewayBench("modelship-gateway-routes-", { random: seededRandom(1) });
 
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), "modelship-gateway-routes-"));
-});
-
-afterEach(async () => {
-  await Promise.all(gateways.splice(0).map((g) => g.close()));
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
-
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
-});
-
-async function openGateway(home?: string) {
-  const gateway = await LocalGateway.open({
-    adminSecret: "not-used-by-these-tests",
-    home: home ?? (await mkdtemp(join(work, "home-"))),
-    port: 0,
-    endpointOf,
-    random: seededRandom(1),
-  });
-  gateways.push(gateway);
-  return gateway;
-}
+const openGateway = (home?: string) => bench.openGateway({ home });
 
 function handle(version: string, port = 1): CandidateHandle {
   return {
@@ -191,9 +166,8 @@ describe("LocalGateway routes", () => {
 
 describe("LocalGateway persistence", () => {
   it("restores routes and faults after a restart, and serves them", async () => {
-    const home = await mkdtemp(join(work, "home-"));
-    const server = await startUpstream("v1-server");
-    upstreams.push(server);
+    const home = await bench.home();
+    const server = await bench.upstream("v1-server");
     const first = await openGateway(home);
     await first.register("chat", server.handle("chat", "v1"));
     await first.promote("chat", "v1");
@@ -216,7 +190,7 @@ describe("LocalGateway persistence", () => {
   });
 
   it("forgets a removed route's faults", async () => {
-    const home = await mkdtemp(join(work, "home-"));
+    const home = await bench.home();
     const first = await openGateway(home);
     await first.register("chat", handle("v1"));
     await first.setFault("chat", "candidate", { abort: { httpStatus: 503, percentage: 100 } });
@@ -228,7 +202,7 @@ describe("LocalGateway persistence", () => {
   });
 
   it("refuses a gateway.json that is not its own, listing what is wrong, and leaves it as it is", async () => {
-    const home = await mkdtemp(join(work, "home-"));
+    const home = await bench.home();
     const broken = JSON.stringify({
       format: "modelship-gateway/1",
       routes: {
@@ -259,7 +233,7 @@ describe("LocalGateway persistence", () => {
     await expect(
       LocalGateway.open({
         adminSecret: "not-used-by-these-tests",
-        home: await mkdtemp(join(work, "home-")),
+        home: await bench.home(),
         port: taken.port,
         endpointOf,
       }),

@@ -4,51 +4,19 @@
 // passed through chunk by chunk, headers, errors in OpenAI's shape, fault injection by percentage, and the
 // observation each proxied request leaves for the canary's alarms. Every server is closed after each test.
 
-import { mkdtemp, rm } from "node:fs/promises";
 import { type IncomingHttpHeaders, request, type ServerResponse } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Stickiness } from "../../lib/core/manifest/rollout-settings";
 import { seededRandom } from "../../lib/examples/seeded-random";
 import type { OpenAiErrorBody } from "../../lib/local/llama-server/openai-error";
-import { LocalGateway, type LocalGatewayOptions } from "../../lib/local/gateway/local-gateway";
-import { endpointOf, type Responder, startUpstream, type TestUpstream } from "./gateway-upstream";
+import type { LocalGateway, LocalGatewayOptions } from "../../lib/local/gateway/local-gateway";
+import { gatewayBench } from "./gateway-bench";
 
-let work: string;
-const gateways: LocalGateway[] = [];
-const upstreams: TestUpstream[] = [];
-
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), "modelship-gateway-"));
-});
-
-afterEach(async () => {
-  await Promise.all(gateways.splice(0).map((g) => g.close()));
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
-
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
-});
-
-async function upstream(name: string, respond?: Responder): Promise<TestUpstream> {
-  const started = await startUpstream(name, respond);
-  upstreams.push(started);
-  return started;
-}
+const { gateways, ...bench } = gatewayBench("modelship-gateway-", { random: seededRandom(42) });
+const upstream = bench.upstream;
 
 async function openGateway(options: Partial<LocalGatewayOptions> = {}) {
-  const gateway = await LocalGateway.open({
-    adminSecret: "not-used-by-these-tests",
-    home: await mkdtemp(join(work, "home-")),
-    port: 0,
-    endpointOf,
-    random: seededRandom(42),
-    ...options,
-  });
-  gateways.push(gateway);
-  return { gateway };
+  return { gateway: await bench.openGateway(options) };
 }
 
 /** A model with stable v1 on one server and candidate v2 on another, at the given candidate weight. */

@@ -18,7 +18,7 @@ import type { HookRequest } from "../../lib/core/gates/hooks";
 import { type ControlPlane, startControlPlane } from "../../lib/local/control-plane";
 import { hookSigningKeyPath } from "../../lib/local/local-hooks";
 import { isRunning } from "../support/process-alive";
-import { tinyManifest, uploadTiny } from "../support/tiny-canary";
+import { keepServerPid, tinyManifest, uploadTiny } from "../support/tiny-canary";
 
 /** The customer's regression script, as docs/hooks.md shows it: one prompt, one expectation. */
 export const REGRESSION_SCRIPT = `// regression.mjs: a modelship hook. Reads the hook's request on stdin, asks the candidate
@@ -89,10 +89,7 @@ beforeAll(async () => {
     port: 0,
     onEvent: (event) => {
       events.push(event);
-      const where = event.detail.data?.["where"] as { pid?: unknown } | undefined;
-      if (event.detail.stage === "DeployCandidate" && typeof where?.pid === "number") {
-        pids.set(event.detail.version, where.pid);
-      }
+      keepServerPid(pids, event);
     },
     log: (message) => void logged.push(message),
   });

@@ -4,125 +4,50 @@
 // copies every request to it, and its real-traffic latency alarm rolls it back during the shadow, before any
 // canary step — every user request answered 200 by the stable, none by the candidate, nothing left running.
 
-import { readdir, readFile, rm } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as pause } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ModelshipEvent } from "../../lib/core/events/events";
 import type { ShadowSamples } from "../../lib/core/traffic/shadow-samples";
-import type { ControlPlane } from "../../lib/local/control-plane";
-import type { LocalModelStatus } from "../../lib/local/control-plane-api";
-import { adminFetch } from "../support/admin-fetch";
 import { isRunning } from "../support/process-alive";
-import { tinyControlPlane, tinyManifest, uploadTiny } from "../support/tiny-canary";
+import {
+  slowCandidateOnLongPrompts,
+  tinyControlPlaneForFile,
+  TRAFFIC_LATENCY_ALARMS,
+  tinyManifest,
+  tinyStatus,
+  tinyUserChats,
+  type UserAnswer,
+  untilEvent,
+  untilFinalized,
+  uploadTiny,
+} from "../support/tiny-canary";
 
-let work: string;
-let controlPlane: ControlPlane;
 const events: ModelshipEvent[] = [];
 const logged: string[] = [];
 const pids = new Map<string, number>();
 
-beforeAll(async () => {
-  ({ work, controlPlane } = await tinyControlPlane("modelship-shadow-e2e-", { events, logged }));
-}, 60_000);
+const tiny = tinyControlPlaneForFile("modelship-shadow-e2e-", { events, logged, pids });
 
-afterAll(async () => {
-  await controlPlane?.close();
-  await rm(work, { recursive: true, force: true });
-});
-
-async function status(): Promise<LocalModelStatus> {
-  const response = await adminFetch(controlPlane.url, controlPlane.home, "status?model=tiny");
-  const { models } = (await response.json()) as { models: LocalModelStatus[] };
-  return models[0] as LocalModelStatus;
-}
-
-/** Waits for an event of the version, keeping each server's pid as it goes. */
-async function until(version: string, detailType: string, timeoutMs: number): Promise<ModelshipEvent> {
-  let found: ModelshipEvent | undefined;
-  await vi.waitFor(
-    () => {
-      for (const event of events) {
-        const where = event.detail.data?.["where"] as { pid?: unknown } | undefined;
-        if (event.detail.stage === "DeployCandidate" && typeof where?.pid === "number") {
-          pids.set(event.detail.version, where.pid);
-        }
-      }
-      found = events.find((e) => e.detail.version === version && e.detailType === detailType);
-      if (!found) {
-        const failed = events.find(
-          (e) =>
-            e.detail.version === version &&
-            (e.detailType === "Stage Failed" ||
-              (e.detailType === "Model Rolled Back" && detailType !== e.detailType)),
-        );
-        if (failed) throw new Error(`${version}: ${failed.detailType}: ${JSON.stringify(failed.detail)}`);
-        const trail = events
-          .filter((e) => e.detail.version === version)
-          .map((e) => `${e.time} ${e.detailType} (${e.detail.stage})`);
-        throw new Error(`no ${detailType} for ${version} yet; its events so far:\n${trail.join("\n")}`);
-      }
-    },
-    { timeout: timeoutMs, interval: 200 },
-  );
-  return found as ModelshipEvent;
-}
-
-interface UserAnswer {
-  readonly status: number;
-  readonly variant: string | null;
-  readonly version: string | null;
-}
+const status = () => tinyStatus(tiny.controlPlane);
+const until = (version: string, detailType: string, timeoutMs: number) =>
+  untilEvent(events, version, detailType, { timeoutMs, rollbackFails: true });
 
 /** Long enough for the slowed server's `minPromptTokens`: the prober's short chats are not held. */
 const USER_PROMPT = "Summarize this: " + "the quick brown fox ".repeat(8);
 
 /** Long-prompt chats as users send them (no variant header), a few at a time, until stopped. */
-function userTraffic(): { stop: () => Promise<UserAnswer[]> } {
-  let stopped = false;
-  const answers: UserAnswer[] = [];
-  const inFlight = new Set<Promise<void>>();
-  const loop = (async () => {
-    while (!stopped) {
-      if (inFlight.size < 3) {
-        const request = fetch(`${controlPlane.url}/v1/chat/completions`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({
-            model: "tiny",
-            messages: [{ role: "user", content: USER_PROMPT }],
-            max_tokens: 3,
-          }),
-          signal: AbortSignal.timeout(60_000),
-        })
-          .then(async (response) => {
-            await response.arrayBuffer();
-            answers.push({
-              status: response.status,
-              variant: response.headers.get("x-modelship-variant"),
-              version: response.headers.get("x-modelship-version"),
-            });
-          })
-          .catch((error: unknown) => void answers.push({ status: 0, variant: String(error), version: null }));
-        const tracked = request.finally(() => inFlight.delete(tracked));
-        inFlight.add(tracked);
-      }
-      // Pacing the load, not waiting for a result.
-      await pause(150);
-    }
-  })();
-  return {
-    stop: async () => {
-      stopped = true;
-      await loop;
-      await Promise.all(inFlight);
-      return answers;
-    },
-  };
-}
+const userTraffic = () =>
+  tinyUserChats(tiny.controlPlane, {
+    prompt: USER_PROMPT,
+    maxTokens: 3,
+    concurrency: 3,
+    paceMs: 150,
+    timeoutMs: 60_000,
+  });
 
 async function reportFiles(version: string): Promise<{ html: string; shadow: Record<string, unknown> }> {
-  const folder = join(controlPlane.home, "bucket", "reports", "tiny", version);
+  const folder = join(tiny.controlPlane.home, "bucket", "reports", "tiny", version);
   const [rolloutId] = await readdir(folder);
   const dir = join(folder, rolloutId as string);
   return {
@@ -134,7 +59,7 @@ async function reportFiles(version: string): Promise<{ html: string; shadow: Rec
 describe("Shadow traffic on the local runtime with llama.cpp", () => {
   it("releases v1 without a shadow: a first release has no stable to mirror, and its start says so", async () => {
     await uploadTiny(
-      controlPlane.home,
+      tiny.controlPlane.home,
       "v1",
       1,
       tinyManifest("v1", "  watchSeconds: 2\n  shadow: { percent: 50, seconds: 12 }"),
@@ -144,20 +69,13 @@ describe("Shadow traffic on the local runtime with llama.cpp", () => {
       /The shadow \(rollout\.shadow\) is skipped: v1 is the first release/,
     );
     await until("v1", "Model Promoted", 90_000);
-    await vi.waitFor(
-      () => {
-        if (!events.some((e) => e.detail.version === "v1" && e.detail.stage === "Finalize")) {
-          throw new Error("v1 not finalized yet");
-        }
-      },
-      { timeout: 60_000, interval: 200 },
-    );
+    await untilFinalized(events, "v1", 60_000);
     expect(events.some((e) => e.detail.version === "v1" && e.detailType === "Shadow Started")).toBe(false);
   }, 180_000);
 
   it("passes v2's shadow while users are answered by v1, and shows the paired answers in its report", async () => {
     await uploadTiny(
-      controlPlane.home,
+      tiny.controlPlane.home,
       "v2",
       2,
       tinyManifest(
@@ -166,7 +84,8 @@ describe("Shadow traffic on the local runtime with llama.cpp", () => {
     - { weight: 50, bakeSeconds: 2 }
   bakeSeconds: 2 # the 100% step appended after 50% bakes this long
   watchSeconds: 2
-  shadow: { percent: 50, seconds: 20 }
+  # Long enough for dozens of paired answers at users' pace.
+  shadow: { percent: 50, seconds: 10 }
   # Generous: this shadow is to pass on a busy machine, where the copies make v2's chats slower than v1's.
   alarms:
     latencyP95Ms: 20000
@@ -188,7 +107,7 @@ describe("Shadow traffic on the local runtime with llama.cpp", () => {
     } finally {
       answers = await traffic.stop();
     }
-    expect(shadowStarted.detail.data).toMatchObject({ percent: 50, seconds: 20, stableVersion: "v1" });
+    expect(shadowStarted.detail.data).toMatchObject({ percent: 50, seconds: 10, stableVersion: "v1" });
     expect(answers.length).toBeGreaterThan(0);
     // Until the first canary step, only v1 answered users.
     const stepAt = events.find((e) => e.detail.version === "v2" && e.detailType === "Canary Weight Changed");
@@ -196,14 +115,7 @@ describe("Shadow traffic on the local runtime with llama.cpp", () => {
     if (!stepAt) expect(new Set(answers.map((a) => a.version))).toEqual(new Set(["v1"]));
 
     await until("v2", "Model Promoted", 120_000);
-    await vi.waitFor(
-      () => {
-        if (!events.some((e) => e.detail.version === "v2" && e.detail.stage === "Finalize")) {
-          throw new Error("v2 not finalized yet");
-        }
-      },
-      { timeout: 60_000, interval: 200 },
-    );
+    await untilFinalized(events, "v2", 60_000);
     const { html, shadow } = await reportFiles("v2");
     expect(shadow["verdict"]).toMatchObject({ rollback: false });
     const samples = shadow["samples"] as ShadowSamples;
@@ -231,14 +143,9 @@ describe("Shadow traffic on the local runtime with llama.cpp", () => {
   }, 300_000);
 
   it("rolls v3 back during its shadow on its slowed server's real-traffic latency, before any step, with v2 answering every user", async () => {
-    const fault = await adminFetch(controlPlane.url, controlPlane.home, "faults/tiny/candidate", {
-      method: "PUT",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ serverDelay: { fixedDelayMs: 1500, minPromptTokens: 100, percentage: 100 } }),
-    });
-    expect(fault.status).toBe(200);
+    expect(await slowCandidateOnLongPrompts(tiny.controlPlane)).toBe(200);
     await uploadTiny(
-      controlPlane.home,
+      tiny.controlPlane.home,
       "v3",
       3,
       tinyManifest(
@@ -246,15 +153,10 @@ describe("Shadow traffic on the local runtime with llama.cpp", () => {
         `  steps:
     - { weight: 50, bakeSeconds: 2 }
   watchSeconds: 2
-  shadow: { percent: 100, seconds: 90 }
-  alarms:
-    latencyP95Ms: { threshold: 800, source: both }
-    errorRate: { threshold: 0.5, source: probe }
-    vsStable: { source: probe }
-    periodSeconds: 10
-    datapointsToAlarm: 2
-    evaluationPeriods: 2
-    treatMissingData: notBreaching`,
+  # The alarm needs two breaching 10 s periods (about 20 s on a quiet machine) and must fire within the shadow;
+  # the execution ends only once the shadow's Wait is over, so a longer shadow is time the test sits idle.
+  shadow: { percent: 100, seconds: 60 }
+${TRAFFIC_LATENCY_ALARMS}`,
       ),
     );
     await until("v3", "Shadow Started", 90_000);
@@ -288,7 +190,7 @@ describe("Shadow traffic on the local runtime with llama.cpp", () => {
     expect(after.prober).toBeNull();
     expect(isRunning(pids.get("v3") as number)).toBe(false);
 
-    const execution = controlPlane.runtime.executions.get(rolledBack.detail.executionArn);
+    const execution = tiny.controlPlane.runtime.executions.get(rolledBack.detail.executionArn);
     const result = await execution?.result;
     expect(result?.status === "FAILED" && result.error.Error).toBe("RolledBack");
     const { shadow } = await reportFiles("v3");
@@ -299,8 +201,8 @@ describe("Shadow traffic on the local runtime with llama.cpp", () => {
   }, 300_000);
 
   it("leaves nothing running once the control plane stops", async () => {
-    const { runtime } = controlPlane;
-    await controlPlane.close();
+    const { runtime } = tiny.controlPlane;
+    await tiny.controlPlane.close();
     for (const [version, pid] of pids) expect([version, isRunning(pid)]).toEqual([version, false]);
     expect(runtime.metrics.probers()).toEqual([]);
     expect(logged.filter((line) => !/probe round|The prober of/.test(line))).toEqual([]);

@@ -1,25 +1,10 @@
 import { createHash } from "node:crypto";
-import { beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import { ManifestInvalid } from "../../lib/core/errors";
 import type { SuiteLine } from "../../lib/core/eval/suite-item";
-import type { ExecutionInput } from "../../lib/core/rollout/rollout";
 import { MAX_SUITE_BYTES } from "../../lib/pipeline/eval-suites";
 import { prepare } from "../../lib/pipeline/prepare";
-import { FixedClock } from "../support/fixed-clock";
-import { MemoryEvents } from "../support/memory-events";
-import { MemoryObjectStore } from "../support/memory-object-store";
-import { MemoryRolloutStore } from "../support/memory-rollout-store";
-
-const PREFIX = "models/llama/v3/";
-const INPUT: ExecutionInput = {
-  rollout: {
-    id: "llama-v3-0a1b2c3d",
-    model: "llama",
-    version: "v3",
-    source: { bucket: "models-bucket", key: `${PREFIX}modelship.yaml`, prefix: PREFIX },
-  },
-};
+import { PREPARE_INPUT, PREPARE_PREFIX, prepareBench } from "../support/prepare-bench";
 
 /** A suite file of `count` well-formed items. */
 function suiteFile(count: number): string {
@@ -35,41 +20,15 @@ function suiteFile(count: number): string {
 }
 
 describe("Prepare, for the eval gate", () => {
-  let objects: MemoryObjectStore;
-  let store: MemoryRolloutStore;
-  let events: MemoryEvents;
-  let deps: Parameters<typeof prepare>[1];
-
-  beforeEach(async () => {
-    objects = new MemoryObjectStore();
-    store = new MemoryRolloutStore();
-    events = new MemoryEvents();
-    deps = {
-      objects,
-      store,
-      events,
-      clock: new FixedClock("2025-06-01T12:00:00.000Z"),
-      config: { ...DEFAULT_STACK_CONFIG, evalShardSize: 50 },
-    };
-    await objects.put(`${PREFIX}model.gguf`, new Uint8Array(4096));
-  });
-
-  async function manifest(yaml: string): Promise<void> {
-    await objects.put(`${PREFIX}modelship.yaml`, yaml);
-  }
-
-  async function rejection(): Promise<ManifestInvalid> {
-    const error = await prepare(INPUT, deps).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ManifestInvalid);
-    return error as ManifestInvalid;
-  }
+  const bench = prepareBench({ ...DEFAULT_STACK_CONFIG, evalShardSize: 50 });
+  const { manifest, rejection } = bench;
 
   it("plans the shards of every suite file the manifest names, after the built-in sanity suite", async () => {
     const mmlu = suiteFile(120);
-    await objects.put("evals/mmlu-pro-sample.jsonl", mmlu);
+    await bench.objects.put("evals/mmlu-pro-sample.jsonl", mmlu);
     await manifest("gates: {eval: {suites: [{name: mmlu-pro-sample, minScore: 0.45}]}}");
 
-    const { plan } = await prepare(INPUT, deps);
+    const { plan } = await prepare(PREPARE_INPUT, bench.deps);
 
     const sha256 = createHash("sha256").update(mmlu).digest("hex");
     expect(plan.evalShards).toEqual([
@@ -86,10 +45,10 @@ describe("Prepare, for the eval gate", () => {
   it("runs the sanity suite even when the manifest names no suite, and needs no file for it", async () => {
     await manifest("");
 
-    const { plan } = await prepare(INPUT, deps);
+    const { plan } = await prepare(PREPARE_INPUT, bench.deps);
 
     expect(plan.evalShards.map((s) => s.suite.name)).toEqual(["sanity"]);
-    expect(objects.reads.map((r) => r.key)).not.toContain("evals/sanity.jsonl");
+    expect(bench.objects.reads.map((r) => r.key)).not.toContain("evals/sanity.jsonl");
   });
 
   it("fails early when a suite file is missing, naming the file and how to fix it", async () => {
@@ -97,7 +56,9 @@ describe("Prepare, for the eval gate", () => {
 
     const error = await rejection();
 
-    expect(error.reason).toBe(`The eval suite 'mmlu-pro-sample' of ${PREFIX}modelship.yaml cannot be run.`);
+    expect(error.reason).toBe(
+      `The eval suite 'mmlu-pro-sample' of ${PREPARE_PREFIX}modelship.yaml cannot be run.`,
+    );
     expect(error.findings).toEqual([
       {
         severity: "error",
@@ -111,7 +72,7 @@ describe("Prepare, for the eval gate", () => {
   });
 
   it("reports every bad line of every suite at once, with its file, line and field", async () => {
-    await objects.put(
+    await bench.objects.put(
       "evals/mmlu.jsonl",
       [
         JSON.stringify({
@@ -124,13 +85,16 @@ describe("Prepare, for the eval gate", () => {
         JSON.stringify({ id: "q3", prompt: "Pick", choices: ["a", "b"], answer: 1, scorer: "choice" }),
       ].join("\n"),
     );
-    await objects.put("evals/gsm8k.jsonl", JSON.stringify({ id: "g1", prompt: "1+1?", scorer: "numeric" }));
+    await bench.objects.put(
+      "evals/gsm8k.jsonl",
+      JSON.stringify({ id: "g1", prompt: "1+1?", scorer: "numeric" }),
+    );
     await manifest("gates: {eval: {suites: [{name: mmlu}, {name: gsm8k}, {name: absent}]}}");
 
     const error = await rejection();
 
     expect(error.reason).toBe(
-      `The eval suites 'mmlu', 'gsm8k', 'absent' of ${PREFIX}modelship.yaml cannot be run.`,
+      `The eval suites 'mmlu', 'gsm8k', 'absent' of ${PREPARE_PREFIX}modelship.yaml cannot be run.`,
     );
     expect(error.findings.map((f) => [f.file, f.path, f.code])).toEqual([
       ["evals/mmlu.jsonl", "line 2", "eval-suite.not-json"],
@@ -146,8 +110,10 @@ describe("Prepare, for the eval gate", () => {
 
     await rejection();
 
-    expect((await store.get("llama"))?.lock).toBeUndefined();
-    expect(events.emitted.map((e) => [e.detailType, e.detail.error, e.detail.data?.["findings"]])).toEqual([
+    expect((await bench.store.get("llama"))?.lock).toBeUndefined();
+    expect(
+      bench.events.emitted.map((e) => [e.detailType, e.detail.error, e.detail.data?.["findings"]]),
+    ).toEqual([
       [
         "Rollout Rejected",
         "ManifestInvalid",
@@ -157,7 +123,7 @@ describe("Prepare, for the eval gate", () => {
   });
 
   it("refuses a suite file too large to be one, without reading it", async () => {
-    await objects.put("evals/dump.jsonl", new Uint8Array(MAX_SUITE_BYTES + 1));
+    await bench.objects.put("evals/dump.jsonl", new Uint8Array(MAX_SUITE_BYTES + 1));
     await manifest("gates: {eval: {suites: [{name: dump}]}}");
 
     const error = await rejection();
@@ -165,13 +131,13 @@ describe("Prepare, for the eval gate", () => {
     expect(error.findings.map((f) => [f.file, f.code])).toEqual([
       ["evals/dump.jsonl", "eval-suite.too-large"],
     ]);
-    expect(objects.reads.map((r) => r.key)).not.toContain("evals/dump.jsonl");
+    expect(bench.objects.reads.map((r) => r.key)).not.toContain("evals/dump.jsonl");
   });
 
   it("reads no suite file when the eval gate is off", async () => {
     await manifest("gates: {eval: {enabled: false, suites: [{name: absent}]}}");
 
-    const { plan } = await prepare(INPUT, deps);
+    const { plan } = await prepare(PREPARE_INPUT, bench.deps);
 
     expect(plan.evalShards).toEqual([]);
   });

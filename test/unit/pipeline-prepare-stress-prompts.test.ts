@@ -1,24 +1,8 @@
 import { createHash } from "node:crypto";
-import { beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import { ManifestInvalid } from "../../lib/core/errors";
-import type { ExecutionInput } from "../../lib/core/rollout/rollout";
+import { describe, expect, it } from "vitest";
 import { prepare } from "../../lib/pipeline/prepare";
 import { MAX_PROMPT_SET_BYTES } from "../../lib/pipeline/stress-prompts";
-import { FixedClock } from "../support/fixed-clock";
-import { MemoryEvents } from "../support/memory-events";
-import { MemoryObjectStore } from "../support/memory-object-store";
-import { MemoryRolloutStore } from "../support/memory-rollout-store";
-
-const PREFIX = "models/llama/v3/";
-const INPUT: ExecutionInput = {
-  rollout: {
-    id: "llama-v3-0a1b2c3d",
-    model: "llama",
-    version: "v3",
-    source: { bucket: "models-bucket", key: `${PREFIX}modelship.yaml`, prefix: PREFIX },
-  },
-};
+import { PREPARE_INPUT, PREPARE_PREFIX, prepareBench } from "../support/prepare-bench";
 
 /** A prompt set of `count` chat prompts, one JSON object per line. */
 function promptSet(count: number): string {
@@ -28,41 +12,15 @@ function promptSet(count: number): string {
 }
 
 describe("Prepare, for a stress test on a prompt set from the bucket", () => {
-  let objects: MemoryObjectStore;
-  let store: MemoryRolloutStore;
-  let events: MemoryEvents;
-  let deps: Parameters<typeof prepare>[1];
-
-  beforeEach(async () => {
-    objects = new MemoryObjectStore();
-    store = new MemoryRolloutStore();
-    events = new MemoryEvents();
-    deps = {
-      objects,
-      store,
-      events,
-      clock: new FixedClock("2025-06-01T12:00:00.000Z"),
-      config: DEFAULT_STACK_CONFIG,
-    };
-    await objects.put(`${PREFIX}model.gguf`, new Uint8Array(4096));
-  });
-
-  async function manifest(yaml: string): Promise<void> {
-    await objects.put(`${PREFIX}modelship.yaml`, yaml);
-  }
-
-  async function rejection(): Promise<ManifestInvalid> {
-    const error = await prepare(INPUT, deps).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ManifestInvalid);
-    return error as ManifestInvalid;
-  }
+  const bench = prepareBench();
+  const { manifest, rejection } = bench;
 
   it("plans the prompt set with its key, the SHA-256 of the file it checked and its number of prompts", async () => {
     const file = promptSet(40);
-    await objects.put("prompts/chat-sample.jsonl", file);
+    await bench.objects.put("prompts/chat-sample.jsonl", file);
     await manifest("gates: {stress: {prompts: chat-sample}}");
 
-    const { manifest: resolved, plan } = await prepare(INPUT, deps);
+    const { manifest: resolved, plan } = await prepare(PREPARE_INPUT, bench.deps);
 
     expect(resolved.gates.stress.prompts).toBe("chat-sample");
     expect(plan.stressPrompts).toEqual({
@@ -76,16 +34,16 @@ describe("Prepare, for a stress test on a prompt set from the bucket", () => {
   it("plans synthetic prompts (a null prompt set) when the manifest names none, reading nothing under prompts/", async () => {
     await manifest("");
 
-    const { plan } = await prepare(INPUT, deps);
+    const { plan } = await prepare(PREPARE_INPUT, bench.deps);
 
     expect(plan.stressPrompts).toBeNull();
-    expect(objects.reads.filter((r) => r.key.startsWith("prompts/"))).toEqual([]);
+    expect(bench.objects.reads.filter((r) => r.key.startsWith("prompts/"))).toEqual([]);
   });
 
   it("reads no prompt set when the stress gate is off", async () => {
     await manifest("gates: {stress: {enabled: false, prompts: absent}}");
 
-    const { plan } = await prepare(INPUT, deps);
+    const { plan } = await prepare(PREPARE_INPUT, bench.deps);
 
     expect(plan.stressPrompts).toBeNull();
   });
@@ -96,7 +54,7 @@ describe("Prepare, for a stress test on a prompt set from the bucket", () => {
     const error = await rejection();
 
     expect(error.reason).toBe(
-      `The stress prompt set 'chat-sample' of ${PREFIX}modelship.yaml cannot be used.`,
+      `The stress prompt set 'chat-sample' of ${PREPARE_PREFIX}modelship.yaml cannot be used.`,
     );
     expect(error.findings).toEqual([
       {
@@ -120,7 +78,7 @@ describe("Prepare, for a stress test on a prompt set from the bucket", () => {
     ];
     const bytes = new TextEncoder().encode(`${lines.join("\n")}\n`);
     const notUtf8 = new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]);
-    await objects.put(
+    await bench.objects.put(
       "prompts/chat.jsonl",
       new Uint8Array([...bytes, ...notUtf8, 0x0a, ...new TextEncoder().encode('{"prompt": ""}')]),
     );
@@ -143,7 +101,7 @@ describe("Prepare, for a stress test on a prompt set from the bucket", () => {
   });
 
   it("lists the first bad lines of a broken file one by one and counts the rest", async () => {
-    await objects.put("prompts/dump.jsonl", Array.from({ length: 300 }, () => "[1, 2]").join("\n"));
+    await bench.objects.put("prompts/dump.jsonl", Array.from({ length: 300 }, () => "[1, 2]").join("\n"));
     await manifest("gates: {stress: {prompts: dump}}");
 
     const error = await rejection();
@@ -154,7 +112,7 @@ describe("Prepare, for a stress test on a prompt set from the bucket", () => {
   });
 
   it("refuses a prompt set too large to be one, without reading it", async () => {
-    await objects.put("prompts/huge.jsonl", new Uint8Array(MAX_PROMPT_SET_BYTES + 1));
+    await bench.objects.put("prompts/huge.jsonl", new Uint8Array(MAX_PROMPT_SET_BYTES + 1));
     await manifest("gates: {stress: {prompts: huge}}");
 
     const error = await rejection();
@@ -162,17 +120,17 @@ describe("Prepare, for a stress test on a prompt set from the bucket", () => {
     expect(error.findings.map((f) => [f.file, f.code])).toEqual([
       ["prompts/huge.jsonl", "stress-prompts.too-large"],
     ]);
-    expect(objects.reads.map((r) => r.key)).not.toContain("prompts/huge.jsonl");
+    expect(bench.objects.reads.map((r) => r.key)).not.toContain("prompts/huge.jsonl");
   });
 
   it("reports a broken prompt set and a broken eval suite in one rejection", async () => {
-    await objects.put("prompts/chat.jsonl", "{not json");
+    await bench.objects.put("prompts/chat.jsonl", "{not json");
     await manifest("gates: {stress: {prompts: chat}, eval: {suites: [{name: absent}]}}");
 
     const error = await rejection();
 
     expect(error.reason).toBe(
-      `The eval suite 'absent' and the stress prompt set 'chat' of ${PREFIX}modelship.yaml cannot be run.`,
+      `The eval suite 'absent' and the stress prompt set 'chat' of ${PREPARE_PREFIX}modelship.yaml cannot be run.`,
     );
     expect(error.findings.map((f) => [f.file, f.code])).toEqual([
       ["evals/absent.jsonl", "eval-suite.missing"],
@@ -185,8 +143,10 @@ describe("Prepare, for a stress test on a prompt set from the bucket", () => {
 
     await rejection();
 
-    expect((await store.get("llama"))?.lock).toBeUndefined();
-    expect(events.emitted.map((e) => [e.detailType, e.detail.error, e.detail.data?.["findings"]])).toEqual([
+    expect((await bench.store.get("llama"))?.lock).toBeUndefined();
+    expect(
+      bench.events.emitted.map((e) => [e.detailType, e.detail.error, e.detail.data?.["findings"]]),
+    ).toEqual([
       [
         "Rollout Rejected",
         "ManifestInvalid",
@@ -196,7 +156,7 @@ describe("Prepare, for a stress test on a prompt set from the bucket", () => {
   });
 
   it("refuses inputTokens beside a prompt set, since one of them would not apply", async () => {
-    await objects.put("prompts/chat.jsonl", promptSet(3));
+    await bench.objects.put("prompts/chat.jsonl", promptSet(3));
     await manifest("gates: {stress: {prompts: chat, inputTokens: 512}}");
 
     const error = await rejection();
@@ -213,6 +173,6 @@ describe("Prepare, for a stress test on a prompt set from the bucket", () => {
     const error = await rejection();
 
     expect(error.findings.map((f) => f.path)).toEqual(["gates.stress.prompts"]);
-    expect(objects.reads.filter((r) => !r.key.endsWith("modelship.yaml"))).toEqual([]);
+    expect(bench.objects.reads.filter((r) => !r.key.endsWith("modelship.yaml"))).toEqual([]);
   });
 });

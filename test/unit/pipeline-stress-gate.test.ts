@@ -16,6 +16,7 @@ import { MemoryObjectStore } from "../support/memory-object-store";
 import { MemoryRolloutStore } from "../support/memory-rollout-store";
 import { MemoryServing } from "../support/memory-serving";
 import { ROLLOUT, stateAfterValidate } from "../support/rollout-state";
+import { FAST, SLOW, STEADY, STRESS_HANDLE } from "../support/stress-candidate";
 
 const REPORTS = `reports/${ROLLOUT.model}/${ROLLOUT.version}/${ROLLOUT.id}`;
 
@@ -53,15 +54,6 @@ function world(): World {
   };
 }
 
-const HANDLE: CandidateHandle = {
-  id: "llama-v3-0a1b2c3d",
-  model: ROLLOUT.model,
-  version: ROLLOUT.version,
-  rolloutId: ROLLOUT.id,
-  servedName: "tiny",
-  deployedAt: "2025-06-01T11:50:00.000Z",
-};
-
 const servers: StreamingServer[] = [];
 
 afterEach(async () => {
@@ -73,9 +65,6 @@ async function serve(replyTo: (index: number) => Reply): Promise<StreamingServer
   servers.push(server);
   return server;
 }
-
-/** Answers in a few milliseconds: far inside every SLO the passing tests set. */
-const FAST: Reply = { kind: "stream", ttftMs: 10, gapMs: 2, chunks: 4, usage: { prompt: 16, completion: 4 } };
 
 type StressInput = Record<string, unknown>;
 
@@ -90,7 +79,7 @@ function deployedState(stress: StressInput, stableVersion?: string): ExecutionSt
   const state = stateAfterValidate(manifest(stress));
   const record = stableVersion ? { model: ROLLOUT.model, stableVersion, history: [] } : undefined;
   const plan = planRollout(state.manifest!, record, DEFAULT_STACK_CONFIG);
-  return { ...state, plan, candidate: { handle: HANDLE, readinessChecks: 1 } };
+  return { ...state, plan, candidate: { handle: STRESS_HANDLE, readinessChecks: 1 } };
 }
 
 function gateOf(state: ExecutionState): ResolvedStressGate {
@@ -101,7 +90,7 @@ function gateOf(state: ExecutionState): ResolvedStressGate {
 async function runStressMap(state: ExecutionState, deps: World): Promise<ExecutionState> {
   const workers = await Promise.all(
     state.plan!.stressWorkers.map((worker) =>
-      stressWorker({ rollout: state.rollout, candidate: HANDLE, gate: gateOf(state), worker }, deps),
+      stressWorker({ rollout: state.rollout, candidate: STRESS_HANDLE, gate: gateOf(state), worker }, deps),
     ),
   );
   return { ...state, stress: { workers } };
@@ -149,7 +138,7 @@ describe("StressWorker", () => {
       const server = await serve(() => ({ kind: "stream", ttftMs: 400, gapMs: 1, chunks: 2 }));
       deps.serving.load = () => server.baseUrl;
       const result = await stressWorker(
-        { rollout: ROLLOUT, candidate: HANDLE, gate: gateOf(state), worker },
+        { rollout: ROLLOUT, candidate: STRESS_HANDLE, gate: gateOf(state), worker },
         deps,
       );
       shares.push(result.concurrency);
@@ -168,13 +157,13 @@ describe("StressWorker", () => {
     deps.serving.load = () => together.baseUrl;
     const shares = await Promise.all(
       state.plan!.stressWorkers.map((worker) =>
-        stressWorker({ rollout: ROLLOUT, candidate: HANDLE, gate, worker }, deps),
+        stressWorker({ rollout: ROLLOUT, candidate: STRESS_HANDLE, gate, worker }, deps),
       ),
     );
     const alone = await serve(() => FAST);
     deps.serving.load = () => alone.baseUrl;
     const single = await stressWorker(
-      { rollout: ROLLOUT, candidate: HANDLE, gate, worker: { index: 0, of: 1 } },
+      { rollout: ROLLOUT, candidate: STRESS_HANDLE, gate, worker: { index: 0, of: 1 } },
       deps,
     );
 
@@ -211,7 +200,7 @@ describe("StressWorker", () => {
       const server = await serve(() => FAST);
       deps.serving.load = () => server.baseUrl;
       await stressWorker(
-        { rollout: ROLLOUT, candidate: HANDLE, gate: gateOf(state), worker: { index, of: 2 } },
+        { rollout: ROLLOUT, candidate: STRESS_HANDLE, gate: gateOf(state), worker: { index, of: 2 } },
         deps,
       );
       // One request in flight at a time: the server sees them in the order the worker drew them.
@@ -231,7 +220,7 @@ describe("StressWorker", () => {
     deps.serving.load = () => server.baseUrl;
     const state = deployedState({ concurrency: 2, workers: 1 });
     const result = await stressWorker(
-      { rollout: ROLLOUT, candidate: HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
+      { rollout: ROLLOUT, candidate: STRESS_HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
       deps,
     );
 
@@ -250,7 +239,7 @@ describe("StressWorker", () => {
     deps.serving.load = () => server.baseUrl;
     const state = deployedState({ concurrency: 2, workers: 1, inputTokens: 48 });
     const result = await stressWorker(
-      { rollout: ROLLOUT, candidate: HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
+      { rollout: ROLLOUT, candidate: STRESS_HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
       deps,
     );
 
@@ -270,7 +259,7 @@ describe("StressWorker", () => {
     deps.serving.load = () => server.baseUrl;
     const state = deployedState({ concurrency: 2, workers: 1, inputTokens: 512, outputTokens: 128 });
     const error = await stressWorker(
-      { rollout: ROLLOUT, candidate: HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
+      { rollout: ROLLOUT, candidate: STRESS_HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
       deps,
     ).catch((e: unknown) => e);
 
@@ -297,7 +286,7 @@ describe("StressWorker", () => {
     deps.serving.load = () => server.baseUrl;
     const state = deployedState({ concurrency: 2, workers: 1, inputTokens: 8 });
     const error = await stressWorker(
-      { rollout: ROLLOUT, candidate: HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
+      { rollout: ROLLOUT, candidate: STRESS_HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
       deps,
     ).catch((e: unknown) => e);
 
@@ -321,7 +310,7 @@ describe("StressWorker", () => {
     deps.serving.load = () => server.baseUrl;
     const state = deployedState({ concurrency: 1, workers: 1 });
     const result = await stressWorker(
-      { rollout: ROLLOUT, candidate: HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
+      { rollout: ROLLOUT, candidate: STRESS_HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
       deps,
     );
 
@@ -337,7 +326,7 @@ describe("StressWorker", () => {
     deps.serving.load = () => `http://127.0.0.1:${port}`;
     const state = deployedState({ concurrency: 2, workers: 1 });
     const error = await stressWorker(
-      { rollout: ROLLOUT, candidate: HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
+      { rollout: ROLLOUT, candidate: STRESS_HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
       deps,
     ).catch((e: unknown) => e);
 
@@ -353,7 +342,7 @@ describe("StressWorker", () => {
     const state = deployedState({ concurrency: 2, workers: 1, durationSeconds: 600 });
     const stop = new AbortController();
     const stopped = stressWorker(
-      { rollout: ROLLOUT, candidate: HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
+      { rollout: ROLLOUT, candidate: STRESS_HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
       deps,
       { signal: stop.signal },
     ).catch((e: unknown) => e);
@@ -375,7 +364,7 @@ describe("StressWorker", () => {
     deps.serving.load = () => server.baseUrl;
     const state = deployedState({ concurrency: 2, workers: 1 });
     const result = await stressWorker(
-      { rollout: ROLLOUT, candidate: HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
+      { rollout: ROLLOUT, candidate: STRESS_HANDLE, gate: gateOf(state), worker: { index: 0, of: 1 } },
       deps,
     );
 
@@ -390,7 +379,7 @@ describe("StressWorker", () => {
     deps.serving.load = () => server.baseUrl;
     const gate = { ...gateOf(deployedState({ concurrency: 2, workers: 1 })), durationSeconds: 800 };
     const error = await stressWorker(
-      { rollout: ROLLOUT, candidate: HANDLE, gate, worker: { index: 0, of: 1 } },
+      { rollout: ROLLOUT, candidate: STRESS_HANDLE, gate, worker: { index: 0, of: 1 } },
       deps,
     ).catch((e: unknown) => e);
 
@@ -540,22 +529,6 @@ describe("MergeStress", () => {
 describe("MergeStress against the stable version", () => {
   const STABLE = "v2";
   const PROFILE = { concurrency: 2, workers: 2 };
-  /** Stable's speed: delays of tens of ms, so a scheduling hiccup on a busy machine does not double them. */
-  const STEADY: Reply = {
-    kind: "stream",
-    ttftMs: 50,
-    gapMs: 20,
-    chunks: 4,
-    usage: { prompt: 16, completion: 4 },
-  };
-  /** Every latency eight or more times STEADY's, its throughput a sixth. */
-  const SLOW: Reply = {
-    kind: "stream",
-    ttftMs: 400,
-    gapMs: 300,
-    chunks: 4,
-    usage: { prompt: 16, completion: 4 },
-  };
 
   /** Stable's stress result, kept with its version the way Promote keeps `$.stress`. */
   async function keepStableResult(deps: World, stress: StressInput): Promise<StressGateResult> {

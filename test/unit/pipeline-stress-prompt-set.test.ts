@@ -7,7 +7,6 @@ import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { mergeStress, type StressGateResult } from "../../lib/pipeline/merge-stress";
 import { prepare } from "../../lib/pipeline/prepare";
 import { stressWorker } from "../../lib/pipeline/stress-worker";
-import type { CandidateHandle } from "../../lib/ports";
 import { type Reply, StreamingServer } from "../loadgen/streaming-server";
 import { FixedClock } from "../support/fixed-clock";
 import { MemoryEvents } from "../support/memory-events";
@@ -15,19 +14,11 @@ import { MemoryObjectStore } from "../support/memory-object-store";
 import { MemoryRolloutStore } from "../support/memory-rollout-store";
 import { MemoryServing } from "../support/memory-serving";
 import { ROLLOUT } from "../support/rollout-state";
+import { FAST, SLOW, STEADY, STRESS_HANDLE } from "../support/stress-candidate";
 
 const REPORTS = `reports/${ROLLOUT.model}/${ROLLOUT.version}/${ROLLOUT.id}`;
 const SET_KEY = "prompts/chat-sample.jsonl";
 const STABLE = "v2";
-
-const HANDLE: CandidateHandle = {
-  id: "llama-v3-0a1b2c3d",
-  model: ROLLOUT.model,
-  version: ROLLOUT.version,
-  rolloutId: ROLLOUT.id,
-  servedName: "tiny",
-  deployedAt: "2025-06-01T11:50:00.000Z",
-};
 
 /** The prompts of the set as the server must receive them; a line with `prompt` arrives as one user message. */
 const SET_PROMPTS: readonly ChatMessage[][] = [
@@ -43,25 +34,6 @@ const SET_FILE = [
   JSON.stringify({ prompt: "Translate 'load balancer' into French." }),
   JSON.stringify({ messages: SET_PROMPTS[2], id: "primes" }),
 ].join("\n");
-
-/** Answers in a few milliseconds. */
-const FAST: Reply = { kind: "stream", ttftMs: 10, gapMs: 2, chunks: 4, usage: { prompt: 16, completion: 4 } };
-/** Stable's speed: tens of ms, so a hiccup on a busy machine does not double it. */
-const STEADY: Reply = {
-  kind: "stream",
-  ttftMs: 50,
-  gapMs: 20,
-  chunks: 4,
-  usage: { prompt: 16, completion: 4 },
-};
-/** Every latency eight or more times STEADY's. */
-const SLOW: Reply = {
-  kind: "stream",
-  ttftMs: 400,
-  gapMs: 300,
-  chunks: 4,
-  usage: { prompt: 16, completion: 4 },
-};
 
 /** A one-second test on two workers, on the prompt set unless `stress` says otherwise. JSON is YAML. */
 function manifest(stress: Record<string, unknown> = {}): string {
@@ -110,7 +82,12 @@ type World = ReturnType<typeof world>;
 async function preparedState({ deps }: World, yaml: string): Promise<ExecutionState> {
   await deps.objects.put(`${ROLLOUT.source.prefix}modelship.yaml`, yaml);
   const { manifest: resolved, plan } = await prepare({ rollout: ROLLOUT }, deps);
-  return { rollout: ROLLOUT, manifest: resolved, plan, candidate: { handle: HANDLE, readinessChecks: 1 } };
+  return {
+    rollout: ROLLOUT,
+    manifest: resolved,
+    plan,
+    candidate: { handle: STRESS_HANDLE, readinessChecks: 1 },
+  };
 }
 
 /** The StressTest Map as the ASL builds its items: every worker at once, with `$.plan.stressPrompts`. */
@@ -125,7 +102,7 @@ function workerInput(state: ExecutionState, index: number) {
   const plan = state.plan!;
   return {
     rollout: state.rollout,
-    candidate: HANDLE,
+    candidate: STRESS_HANDLE,
     gate: state.manifest!.gates.stress,
     prompts: plan.stressPrompts,
     worker: { index, of: plan.stressWorkers.length },

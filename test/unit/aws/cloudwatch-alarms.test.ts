@@ -4,6 +4,7 @@ import {
   DescribeAlarmsCommand,
   GetMetricDataCommand,
   type MetricAlarm,
+  type MetricDataQuery,
   PutCompositeAlarmCommand,
   PutMetricAlarmCommand,
 } from "@aws-sdk/client-cloudwatch";
@@ -23,6 +24,19 @@ const candidateDimensions = [
   { Name: "Version", Value: "v2" },
   { Name: "Variant", Value: "candidate" },
 ];
+
+/** A query of the candidate's `metricName` summed per 10 s, as `id`: an input of an alarm's metric math. */
+function candidateSum(id: string, metricName: string): MetricDataQuery {
+  return {
+    Id: id,
+    MetricStat: {
+      Metric: { Namespace: "modelship", MetricName: metricName, Dimensions: candidateDimensions },
+      Period: 10,
+      Stat: "Sum",
+    },
+    ReturnData: false,
+  };
+}
 
 const latency: MetricAlarmSpec = {
   kind: "metric",
@@ -134,24 +148,8 @@ describe("CloudWatchAlarms", () => {
           DatapointsToAlarm: 2,
           TreatMissingData: "missing",
           Metrics: [
-            {
-              Id: "errors",
-              MetricStat: {
-                Metric: { Namespace: "modelship", MetricName: "Errors", Dimensions: candidateDimensions },
-                Period: 10,
-                Stat: "Sum",
-              },
-              ReturnData: false,
-            },
-            {
-              Id: "requests",
-              MetricStat: {
-                Metric: { Namespace: "modelship", MetricName: "Requests", Dimensions: candidateDimensions },
-                Period: 10,
-                Stat: "Sum",
-              },
-              ReturnData: false,
-            },
+            candidateSum("errors", "Errors"),
+            candidateSum("requests", "Requests"),
             {
               Id: "rate",
               Expression: "100 * errors / MAX([requests, 1])",
@@ -333,24 +331,8 @@ describe("CloudWatchAlarms", () => {
       EvaluationPeriods: 3,
       Threshold: 2,
       Metrics: [
-        {
-          Id: "errors",
-          MetricStat: {
-            Metric: { Namespace: "modelship", MetricName: "Errors", Dimensions: candidateDimensions },
-            Period: 10,
-            Stat: "Sum",
-          },
-          ReturnData: false,
-        },
-        {
-          Id: "requests",
-          MetricStat: {
-            Metric: { Namespace: "modelship", MetricName: "Requests", Dimensions: candidateDimensions },
-            Period: 10,
-            Stat: "Sum",
-          },
-          ReturnData: false,
-        },
+        candidateSum("errors", "Errors"),
+        candidateSum("requests", "Requests"),
         { Id: "rate", Expression: "100 * errors / MAX([requests, 1])", ReturnData: true },
       ],
     };
@@ -554,15 +536,7 @@ describe("CloudWatchAlarms", () => {
       Threshold: 2,
       ComparisonOperator: "GreaterThanThreshold",
       Metrics: [
-        {
-          Id: "errors",
-          MetricStat: {
-            Metric: { Namespace: "modelship", MetricName: "Errors", Dimensions: candidateDimensions },
-            Period: 10,
-            Stat: "Sum",
-          },
-          ReturnData: false,
-        },
+        candidateSum("errors", "Errors"),
         { Id: "rate", Expression: "100 * errors / 4", ReturnData: true },
       ],
     };

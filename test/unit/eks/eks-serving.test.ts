@@ -257,6 +257,25 @@ describe("EksServing: status", () => {
     return serving({ config }).deploy(spec());
   }
 
+  /**
+   * The status of a deployed candidate whose pod's server container is `server_` (see serverStatus) and logged
+   * `logs.previous` in its crashed instance, `logs.current` in the running one.
+   */
+  async function statusWhenServer(
+    server_: Record<string, unknown>,
+    logs: { readonly previous?: string; readonly current?: string },
+    config: StackConfig = DEFAULT_STACK_CONFIG,
+  ) {
+    const handle = await deployed(config);
+    const pod = server.addPod(NAMESPACE, NAME, serverStatus(server_));
+    if (logs.previous !== undefined) server.setLog(NAMESPACE, pod, "server", true, logs.previous);
+    if (logs.current !== undefined) server.setLog(NAMESPACE, pod, "server", false, logs.current);
+    return serving({ config }).status(handle);
+  }
+
+  /** A server that exited with code 1 (an error) and is not running. */
+  const EXITED_WITH_ERROR = { state: { terminated: { exitCode: 1, reason: "Error" } } };
+
   it("is pending while the pod copies its weights, then ready, with the seconds it took", async () => {
     const handle = await deployed();
     const pod = server.addPod(NAMESPACE, NAME, {
@@ -344,21 +363,16 @@ describe("EksServing: status", () => {
   });
 
   it("fails as OOMKilled when the server ran out of host memory", async () => {
-    const handle = await deployed();
-    const pod = server.addPod(
-      NAMESPACE,
-      NAME,
-      serverStatus({
+    const status = await statusWhenServer(
+      {
         restartCount: 2,
         state: {
           waiting: { reason: "CrashLoopBackOff", message: "back-off 40s restarting failed container" },
         },
         lastState: { terminated: { exitCode: 137, reason: "OOMKilled" } },
-      }),
+      },
+      { previous: "INFO Loading safetensors checkpoint shards: 50%\n" },
     );
-    server.setLog(NAMESPACE, pod, "server", true, "INFO Loading safetensors checkpoint shards: 50%\n");
-
-    const status = await serving().status(handle);
 
     expect(status).toMatchObject({ phase: "failed", reason: "OOMKilled" });
     expect(status.hint).toContain("serving.memory");
@@ -366,23 +380,17 @@ describe("EksServing: status", () => {
   });
 
   it("fails as CudaOutOfMemory from the crashed instance's log, and shows the log tail", async () => {
-    const handle = await deployed();
-    const pod = server.addPod(
-      NAMESPACE,
-      NAME,
-      serverStatus({
-        restartCount: 1,
-        state: { waiting: { reason: "CrashLoopBackOff" } },
-        lastState: { terminated: { exitCode: 1, reason: "Error" } },
-      }),
-    );
     const noise = Array.from({ length: 80 }, (_, i) => `INFO loading layer ${i}`);
     const oom =
       "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.10 GiB";
-    server.setLog(NAMESPACE, pod, "server", true, [...noise, oom].join("\n"));
-    server.setLog(NAMESPACE, pod, "server", false, "starting again\n");
-
-    const status = await serving().status(handle);
+    const status = await statusWhenServer(
+      {
+        restartCount: 1,
+        state: { waiting: { reason: "CrashLoopBackOff" } },
+        lastState: { terminated: { exitCode: 1, reason: "Error" } },
+      },
+      { previous: [...noise, oom].join("\n"), current: "starting again\n" },
+    );
 
     expect(status).toMatchObject({ phase: "failed", reason: "CudaOutOfMemory" });
     expect(status.message).toMatch(/^The model did not fit in GPU memory/);
@@ -398,21 +406,9 @@ describe("EksServing: status", () => {
   });
 
   it("fails as UnsupportedArchitecture, naming the architecture from the log", async () => {
-    const handle = await deployed();
-    const pod = server.addPod(
-      NAMESPACE,
-      NAME,
-      serverStatus({ state: { terminated: { exitCode: 1, reason: "Error" } } }),
-    );
-    server.setLog(
-      NAMESPACE,
-      pod,
-      "server",
-      false,
-      "ValueError: Model architectures ['FooForCausalLM'] are not supported for now.\n",
-    );
-
-    const status = await serving().status(handle);
+    const status = await statusWhenServer(EXITED_WITH_ERROR, {
+      current: "ValueError: Model architectures ['FooForCausalLM'] are not supported for now.\n",
+    });
 
     expect(status).toMatchObject({ phase: "failed", reason: "UnsupportedArchitecture" });
     expect(status.message).toContain("FooForCausalLM");
@@ -420,40 +416,23 @@ describe("EksServing: status", () => {
   });
 
   it("fails as ModelFilesMissing when the server cannot find a file it needs", async () => {
-    const handle = await deployed();
-    const pod = server.addPod(
-      NAMESPACE,
-      NAME,
-      serverStatus({ state: { terminated: { exitCode: 1, reason: "Error" } } }),
-    );
-    server.setLog(
-      NAMESPACE,
-      pod,
-      "server",
-      false,
-      "OSError: /models/weights does not appear to have a file named config.json.\n",
-    );
-
-    const status = await serving().status(handle);
+    const status = await statusWhenServer(EXITED_WITH_ERROR, {
+      current: "OSError: /models/weights does not appear to have a file named config.json.\n",
+    });
 
     expect(status).toMatchObject({ phase: "failed", reason: "ModelFilesMissing" });
     expect(status.message).toContain("config.json");
   });
 
   it("fails as CrashLoopBackOff when the server keeps crashing for a reason no signature knows", async () => {
-    const handle = await deployed();
-    const pod = server.addPod(
-      NAMESPACE,
-      NAME,
-      serverStatus({
+    const status = await statusWhenServer(
+      {
         restartCount: 3,
         state: { waiting: { reason: "CrashLoopBackOff" } },
         lastState: { terminated: { exitCode: 3, reason: "Error" } },
-      }),
+      },
+      { previous: "RuntimeError: something nobody has seen before\n" },
     );
-    server.setLog(NAMESPACE, pod, "server", true, "RuntimeError: something nobody has seen before\n");
-
-    const status = await serving().status(handle);
 
     expect(status).toMatchObject({ phase: "failed", reason: "CrashLoopBackOff" });
     expect(status.logTail).toEqual(["RuntimeError: something nobody has seen before"]);
@@ -506,15 +485,12 @@ describe("EksServing: status", () => {
         ],
       },
     };
-    const handle = await deployed(config);
-    const pod = server.addPod(
-      NAMESPACE,
-      NAME,
-      serverStatus({ restartCount: 1, state: { waiting: { reason: "CrashLoopBackOff" } } }),
+    const status = await statusWhenServer(
+      { restartCount: 1, state: { waiting: { reason: "CrashLoopBackOff" } } },
+      { previous: "RuntimeError: NCCL watchdog timeout after 600000 ms\n" },
+      config,
     );
-    server.setLog(NAMESPACE, pod, "server", true, "RuntimeError: NCCL watchdog timeout after 600000 ms\n");
-
-    expect(await serving({ config }).status(handle)).toMatchObject({
+    expect(status).toMatchObject({
       phase: "failed",
       reason: "NcclTimeout",
       hint: "Check the node's NVLink/EFA health.",
