@@ -34,6 +34,9 @@ type CapacityWaitDeps = DepsUsing<typeof CAPACITY_WAIT_USES>;
 /** The state that looks, and the stage name of its transitions. */
 export const CHECK_CAPACITY_STAGE = "CheckCapacity";
 
+/** How the transition that starts a wait begins: status tells a waiting rollout by it. */
+export const CAPACITY_WAIT_STARTED = "Waiting for capacity";
+
 /** The Task's input: CheckCapacity hands DeployCandidate's function the state under `state`. */
 export interface CapacityLookInput {
   readonly action: "checkCapacity";
@@ -108,7 +111,7 @@ function waitingReason(
   decision: Extract<CapacityWaitDecision, { kind: "wait" }>,
   waitSeconds: number,
 ): string {
-  return `Waiting for capacity before deploying ${rollout.model} ${rollout.version}: ${check.reason} The plan: ${check.plan}. Waiting since ${decision.since}, until ${decision.until} (rollout.capacityWaitSeconds: ${waitSeconds}); then InsufficientCapacity.`;
+  return `${CAPACITY_WAIT_STARTED} before deploying ${rollout.model} ${rollout.version}: ${check.reason} The plan: ${check.plan}. Waiting since ${decision.since}, until ${decision.until} (rollout.capacityWaitSeconds: ${waitSeconds}); then InsufficientCapacity.`;
 }
 
 function exhaustedReason(
