@@ -75,7 +75,9 @@ export function formatModelStatus(
   if (capacityWait) rows.push(["capacity", terminalText(capacityWait.reason)]);
   rows.push(...hookRows(record));
   const last = record.history.at(-1);
-  if (last) rows.push(["last", `${last.stage} at ${last.at}: ${terminalText(last.reason)}`]);
+  // While it waits for capacity, the last transition is the capacity row already.
+  if (last && last !== capacityWait)
+    rows.push(["last", `${last.stage} at ${last.at}: ${terminalText(last.reason)}`]);
   const width = Math.max(...rows.map(([label]) => label.length));
   lines.push(...rows.map(([label, text]) => `  ${label.padEnd(width)}  ${text}`));
   if (record.alarmNames?.length) {

@@ -117,6 +117,7 @@ describe("The wait for capacity on the local runtime, with llama.cpp and local.m
 
     const deployed = await untilEvent("tiny", "v1", "Stage Succeeded", "DeployCandidate");
     expect(deployed.detail.message).toMatch(/It waited \d+ s for capacity\./);
+    console.info(`DeployCandidate after the wait: ${deployed.detail.message}`);
     await untilEvent("tiny", "v1", "Stage Succeeded", "Finalize");
     const history = (await controlPlane.runtime.deps.store.get("tiny"))?.history ?? [];
     expect(history.filter((t) => t.stage === "CheckCapacity").map((t) => t.reason)).toEqual([
@@ -137,6 +138,7 @@ describe("The wait for capacity on the local runtime, with llama.cpp and local.m
     const failed = await untilEvent("tiny", "v2", "Stage Failed");
 
     expect(failed.detail).toMatchObject({ model: "tiny", stage: "Cleanup", error: "InsufficientCapacity" });
+    console.info(`Past the bound: ${failed.detail.message}`);
     expect(failed.detail.reason).toMatch(
       /^The rollout needs 1 more server process; 0 of local\.maxServers 1 are free \(1 runs\)\. The plan: surge canary beside v1's 1 replica: at most 2 replicas at once\. It waited [3-9] s, since \S+ \(rollout\.capacityWaitSeconds: 3\)\. Nothing was deployed\.$/,
     );
