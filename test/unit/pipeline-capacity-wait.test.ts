@@ -4,14 +4,11 @@
 // a bound of 0 (fails at the first look); an abort during the wait.
 
 import { beforeEach, describe, expect, it } from "vitest";
-import {
-  capacityPollSeconds,
-  decideCapacityWait,
-  MAX_CAPACITY_WAIT_SECONDS,
-} from "../../lib/core/capacity/capacity-wait";
+import { capacityPollSeconds, decideCapacityWait } from "../../lib/core/capacity/capacity-wait";
+import { MAX_CAPACITY_WAIT_SECONDS } from "../../lib/core/manifest/rollout-settings";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
-import { resolveStackConfig } from "../../lib/core/config/stack-config";
-import { loadManifest } from "../../lib/core/manifest/manifest";
+import { resolveStackConfig } from "../../lib/core/resolution/stack-config";
+import { loadManifest } from "../../lib/core/resolution/manifest";
 import { planRollout } from "../../lib/core/rollout/plan";
 import type { ExecutionState } from "../../lib/core/rollout/rollout";
 import { deployCandidate } from "../../lib/pipeline/deploy-candidate";
