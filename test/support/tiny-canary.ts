@@ -135,7 +135,7 @@ export function tinyControlPlaneForFile(
   };
 }
 
-/** Copies a version of `tiny` into the watched bucket as a user would: the weights, then the manifest. */
+/** Copies a version of `tiny` (or of another `model`) into the watched bucket as a user would: the weights, then the manifest. */
 export async function uploadTiny(
   home: string,
   version: string,
