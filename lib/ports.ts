@@ -262,6 +262,13 @@ export interface AutoscalerChoice {
 }
 
 /** Whether the cluster has room for more GPUs of the stack's kind, with the numbers that decided it. */
+/** What a rollout needs beyond what already runs, at its capacity plan's peak. */
+export interface CapacityNeed {
+  readonly gpus: number;
+  /** Replicas (server processes, pods) more than run now. */
+  readonly replicas: number;
+}
+
 export interface CapacityCheck {
   readonly enough: boolean;
   /** GPUs asked for, beyond what is already running. */
@@ -305,10 +312,11 @@ export interface Serving {
     range: ReplicaRange,
   ): Promise<AutoscalerChoice>;
   /**
-   * Whether `gpus` more GPUs of the stack's kind fit in the cluster now (free on its GPU nodes) or can be
-   * added (node autoscaling limits); 0 GPUs always fit.
+   * Whether what the rollout needs beyond what already runs fits now: on EKS `gpus` more GPUs of the stack's
+   * kind, free on its GPU nodes or addable within node autoscaling limits (0 GPUs always fit); locally
+   * `replicas` more server processes under `local.maxServers`.
    */
-  checkCapacity(gpus: number): Promise<CapacityCheck>;
+  checkCapacity(need: CapacityNeed): Promise<CapacityCheck>;
   /** Deletes the workload (and its autoscaler); removing twice is fine. */
   remove(handle: CandidateHandle): Promise<void>;
   /**

@@ -12,7 +12,8 @@ import { alarmWatches } from "../core/alarms/canary-alarms";
 import { describeShadowProgress } from "../core/traffic/shadow";
 import { describeHookRun } from "../core/gates/hooks";
 import { describeStickiness } from "../core/traffic/sticky-routing";
-import type { ModelRecord, ServingVersion } from "../core/rollout/rollout";
+import type { ModelRecord, ServingVersion, Transition } from "../core/rollout/rollout";
+import { CAPACITY_WAIT_STARTED, CHECK_CAPACITY_STAGE } from "../pipeline/capacity-wait";
 import { terminalText } from "../core/text/terminal-text";
 import { describeFault, type Fault } from "../local/gateway/fault-injection";
 import type { ReplicaStatus } from "../local/local-serving";
@@ -70,9 +71,13 @@ export function formatModelStatus(
       `${approval.version} waits ${approval.at === "beforeTraffic" ? "before any traffic" : "before its promotion"} since ${approval.since}, until ${approval.expiresAt}: modelship approve|reject ${record.model}${commandFlags}`,
     ]);
   }
+  const capacityWait = waitingForCapacity(record);
+  if (capacityWait) rows.push(["capacity", terminalText(capacityWait.reason)]);
   rows.push(...hookRows(record));
   const last = record.history.at(-1);
-  if (last) rows.push(["last", `${last.stage} at ${last.at}: ${terminalText(last.reason)}`]);
+  // While it waits for capacity, the last transition is the capacity row already.
+  if (last && last !== capacityWait)
+    rows.push(["last", `${last.stage} at ${last.at}: ${terminalText(last.reason)}`]);
   const width = Math.max(...rows.map(([label]) => label.length));
   lines.push(...rows.map(([label, text]) => `  ${label.padEnd(width)}  ${text}`));
   if (record.alarmNames?.length) {
@@ -116,7 +121,7 @@ export function formatRoute(
 export function formatReplicas(
   replicas: readonly (ReplicaStatus & { readonly version: string })[],
 ): string[] {
-  return replicas.flatMap(({ version, desired, ready, autoscaler, lastScale }) => {
+  return replicas.flatMap(({ version, desired, ready, pending, autoscaler, lastScale }) => {
     const scaling = autoscaler
       ? autoscaler.range.minReplicas === autoscaler.range.maxReplicas &&
         (autoscaler.range.minReplicas !== autoscaler.minReplicas ||
@@ -124,8 +129,9 @@ export function formatReplicas(
         ? `, autoscaler pinned at ${autoscaler.range.minReplicas} by the rollout (${autoscaler.minReplicas}–${autoscaler.maxReplicas} on ${autoscaler.metric}, target ${autoscaler.target})`
         : `, autoscaled ${autoscaler.range.minReplicas}–${autoscaler.range.maxReplicas} on ${autoscaler.metric} (target ${autoscaler.target}, cooldown ${autoscaler.cooldownSeconds}s)`
       : "";
+    const waiting = pending ? `, ${pending.count} pending: ${terminalText(pending.reason)}` : "";
     return [
-      `  replicas  ${version} ${ready}/${desired} ready${scaling}`,
+      `  replicas  ${version} ${ready}/${desired} ready${scaling}${waiting}`,
       ...(lastScale ? [`            last scale ${terminalText(lastScale.description)}`] : []),
     ];
   });
@@ -171,6 +177,8 @@ function headline(record: ModelRecord): string {
       const promotion = record.promoteRequested ? "; promotion requested" : "";
       return `running: ${canary.strategy ?? "canary"} step ${canary.step} of ${canary.steps} (${lock.version} at ${canary.weight}%)${promotion}`;
     }
+    if (waitingForCapacity(record))
+      return `running: ${lock.version} waiting for capacity (nothing deployed yet)`;
     if (record.shadow?.rolloutId === lock.rolloutId) {
       return `running: ${lock.version} in its shadow (no user sees its answers yet)`;
     }
@@ -191,6 +199,17 @@ function headline(record: ModelRecord): string {
     default:
       return `${record.status}: ${serving}`;
   }
+}
+
+/**
+ * The transition that started the running rollout's wait for capacity, while it is the rollout's last: the
+ * wait's end (a deploy, a failure, a rollback) writes one after it.
+ */
+function waitingForCapacity(record: ModelRecord): Transition | undefined {
+  const { lock } = record;
+  const last = record.history.findLast((t) => t.rolloutId === lock?.rolloutId);
+  if (!lock || lock.ending || last?.stage !== CHECK_CAPACITY_STAGE) return undefined;
+  return last.reason.startsWith(CAPACITY_WAIT_STARTED) ? last : undefined;
 }
 
 /** True while the record's rollout shifts traffic between its candidate and the stable, step by step. */

@@ -206,7 +206,10 @@ export function describeCaughtError(caught: CaughtError | undefined): FailureDes
     : { error: caught.Error, reason, message };
 }
 
-/** The cluster has not the GPUs the rollout's capacity plan needs at its peak: nothing was deployed. */
+/**
+ * The cluster has not the GPUs (locally: the server slots) the rollout's capacity plan needs at its peak, and
+ * did not get them within rollout.capacityWaitSeconds: nothing was deployed.
+ */
 export class InsufficientCapacity extends ModelshipError {
   override readonly name = "InsufficientCapacity" as const;
 }

@@ -14,6 +14,13 @@
 // a count the rollout sets pins it. Counts and autoscalers are kept in `<home>/serving.json`, so a restarted
 // control plane starts a version with the replicas it had.
 //
+// Capacity: `local.maxServers` caps the server processes running at once, every model and version together
+// (a replica draining still runs, and counts). A replica beyond the cap — an autoscaler's, a canary step's — is
+// not started: it stays pending, not ready, with the reason in status, and starts when a process stops, as a
+// pod Pending on a full cluster is scheduled when a node frees. A new version's first server is refused
+// (InsufficientCapacity) instead: the rollout checks capacity before it deploys and waits there, so a deploy
+// that meets a full machine lost a race, and the state machine goes back to waiting.
+//
 // Processes are tracked in memory: deploying a rollout again while its processes live adopts them. A handle
 // from an earlier control plane (its process is gone, or belongs to no one here) is judged by its pid.
 // Removing is SIGTERM, then SIGKILL after a grace period; children are also stopped when this process ends.
@@ -25,7 +32,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StackConfig } from "../core/config/config";
-import { CandidateFailed } from "../core/errors";
+import { CandidateFailed, InsufficientCapacity } from "../core/errors";
 import { classifyFailure } from "../core/smoke/failure-signatures";
 import { request } from "undici";
 import { describeNetworkError, readCappedText } from "../eval/http";
@@ -36,6 +43,7 @@ import type {
   CandidateSpec,
   CandidateStatus,
   CapacityCheck,
+  CapacityNeed,
   Endpoint,
   PodMetrics,
   ReplicaCount,
@@ -107,6 +115,8 @@ interface ServedVersion {
   replicas: Replica[];
   desired: number;
   nextIndex: number;
+  /** Replicas of `desired` not started because local.maxServers was reached; they start as servers stop. */
+  pending: number;
   autoscaler?: AutoscalerState;
   lastScale?: ScaleCause;
   /** Scale changes, one after another. */
@@ -118,6 +128,8 @@ interface ServedVersion {
 export interface ReplicaStatus {
   readonly desired: number;
   readonly ready: number;
+  /** Replicas waiting for a server slot (local.maxServers), and why. */
+  readonly pending?: { readonly count: number; readonly reason: string };
   readonly pids: readonly number[];
   readonly autoscaler?: AutoscalingSettings & { readonly range: ReplicaRange };
   readonly lastScale?: ScaleCause & { readonly description: string };
@@ -155,6 +167,8 @@ export class LocalServing implements Serving {
   private readonly cores: number;
   private readonly keptPath: string;
   private inFlightOf: (baseUrl: string) => number = () => 0;
+  /** Server processes being started: counted against local.maxServers before they are in a version's list. */
+  private starting = 0;
   private autoscaleTimer: NodeJS.Timeout | undefined;
   private keptWrites: Promise<void> = Promise.resolve();
 
@@ -187,7 +201,13 @@ export class LocalServing implements Serving {
         hint: "Check that the version's files are in the local bucket under the rollout's prefix.",
       });
     }
-    const first = await this.startReplica(spec, 0, 1);
+    const full = this.serverLimitReached();
+    if (full) {
+      throw new InsufficientCapacity(`${spec.model} ${spec.version} was not started: ${full}`, {
+        hint: "Wait for a server to stop (a rollout to end, a version to be retired), or raise local.maxServers in the local config.json.",
+      });
+    }
+    const first = await this.startCounted(spec, 0, 1);
     const handle: CandidateHandle = {
       id: `local-${spec.rolloutId}`,
       model: spec.model,
@@ -204,6 +224,7 @@ export class LocalServing implements Serving {
       replicas: [first],
       desired: 1,
       nextIndex: 1,
+      pending: 0,
       changes: Promise.resolve(),
       changing: false,
     });
@@ -298,14 +319,76 @@ export class LocalServing implements Serving {
     };
   }
 
-  /** This machine's GPUs are not counted: whatever the server can use, it uses. */
-  async checkCapacity(gpus: number): Promise<CapacityCheck> {
+  /**
+   * Server processes against local.maxServers: those running (draining ones too), being started and pending
+   * all hold a slot. This machine's GPUs are not counted: whatever a server can use, it uses.
+   */
+  async checkCapacity({ gpus, replicas }: CapacityNeed): Promise<CapacityCheck> {
+    const max = this.config.local.maxServers;
+    if (max === undefined) {
+      return {
+        enough: true,
+        neededGpus: gpus,
+        freeGpus: 0,
+        reason:
+          "The local runtime sets no limit on its server processes (local.maxServers) and does not count GPUs: each server uses what this machine has.",
+      };
+    }
+    const running = this.runningServers();
+    const pending = this.pendingServers();
+    const free = Math.max(0, max - running - pending);
+    const waiting = pending > 0 ? ` and ${pending} wait${pending === 1 ? "s" : ""} for a slot` : "";
     return {
-      enough: true,
+      enough: replicas <= free,
       neededGpus: gpus,
       freeGpus: 0,
-      reason: "The local runtime does not count GPUs: each server uses what this machine has.",
+      reason: `The rollout needs ${replicas} more server process${replicas === 1 ? "" : "es"}; ${free} of local.maxServers ${max} ${free === 1 ? "is" : "are"} free (${running} run${running === 1 ? "s" : ""}${waiting}).`,
     };
+  }
+
+  /** Processes running or being started, every version together. */
+  private runningServers(): number {
+    let running = this.starting;
+    for (const version of this.versions.values()) running += version.replicas.filter((r) => !r.exited).length;
+    return running;
+  }
+
+  private pendingServers(): number {
+    let pending = 0;
+    for (const version of this.versions.values()) pending += version.pending;
+    return pending;
+  }
+
+  /** Why no server may start now (local.maxServers reached), or undefined when one may. */
+  private serverLimitReached(): string | undefined {
+    const max = this.config.local.maxServers;
+    if (max === undefined) return undefined;
+    const running = this.runningServers();
+    return running < max
+      ? undefined
+      : `local.maxServers (${max}) is reached: ${running} server process${running === 1 ? "" : "es"} run${running === 1 ? "s" : ""}.`;
+  }
+
+  /**
+   * Starts a server holding a slot from the moment it is decided (the count is checked and taken with no await
+   * in between, so two versions never take the last slot both).
+   */
+  private async startCounted(spec: CandidateSpec, index: number, of: number): Promise<Replica> {
+    this.starting++;
+    try {
+      return await this.startReplica(spec, index, of);
+    } finally {
+      this.starting--;
+    }
+  }
+
+  /** A server stopped: versions with replicas waiting for a slot start them, oldest version first. */
+  private admitPending(): void {
+    for (const version of this.versions.values()) {
+      if (version.pending === 0) continue;
+      const run = () => this.reconcile(version).catch(() => undefined);
+      version.changes = version.changes.then(run, run);
+    }
   }
 
   /** A ready replica of the version (the first one in rotation; replica 0 while it starts). */
@@ -340,9 +423,16 @@ export class LocalServing implements Serving {
     const version = this.tracked(handle, readDetails(handle));
     if (!version) return undefined;
     const { autoscaler, lastScale } = version;
+    const full = version.pending > 0 ? this.serverLimitReached() : undefined;
     return {
       desired: version.desired,
       ready: inRotation(version).length,
+      ...(version.pending > 0 && {
+        pending: {
+          count: version.pending,
+          reason: full ?? "a server slot has just freed: starting",
+        },
+      }),
       pids: version.replicas.filter((r) => !r.exited).map((r) => r.details.pid),
       ...(autoscaler && { autoscaler: { ...autoscaler.settings, range: { ...autoscaler.range } } }),
       ...(lastScale && {
@@ -440,6 +530,13 @@ export class LocalServing implements Serving {
     if (crashed?.exited) return this.exitedStatus(crashed.details, crashed.exited);
     const live = version.replicas.filter((r) => !r.draining);
     const [first] = live;
+    if (!first && version.pending > 0) {
+      return {
+        phase: "pending",
+        reason: "NoServerSlot",
+        message: `${version.handle.version} waits for a server slot: ${this.serverLimitReached() ?? "one has just freed"}`,
+      };
+    }
     if (!first) {
       return {
         phase: "pending",
@@ -492,17 +589,23 @@ export class LocalServing implements Serving {
     version.replicas = version.replicas.filter((r) => !r.exited);
     const live = version.replicas.filter((r) => !r.draining);
     if (live.length < version.desired) {
-      const started: Replica[] = [];
-      try {
-        for (let i = live.length; i < version.desired; i++) {
-          const index = version.nextIndex++;
-          started.push(await this.startReplica(version.spec, index, version.desired));
+      let running = live.length;
+      version.pending = version.desired - running;
+      while (running < version.desired && this.serverLimitReached() === undefined) {
+        const index = version.nextIndex++;
+        const replica = await this.startCounted(version.spec, index, version.desired);
+        version.replicas.push(replica);
+        // Stopped meanwhile: the process just started belongs to no one, so it stops too.
+        if (this.versions.get(version.handle.rolloutId) !== version) {
+          await stopChild(replica);
+          return;
         }
-      } finally {
-        version.replicas.push(...started);
+        running++;
+        version.pending = version.desired - running;
       }
       return;
     }
+    version.pending = 0;
     // The newest leave first: replica 0, the handle's, stays while the version runs any.
     const leaving = live.slice(version.desired).reverse();
     for (const replica of leaving) replica.draining = true;
@@ -618,6 +721,8 @@ export class LocalServing implements Serving {
     void exit.then((exited) => {
       replica.exited = exited;
       child.stdin?.destroy();
+      // Its slot is free: a replica waiting for one starts (local.maxServers).
+      this.admitPending();
     });
     void untilReady(replica);
     return replica;

@@ -160,7 +160,9 @@ export async function openLocalRuntime(home: string, options: LocalRuntimeOption
   const executor = await LocalExecutor.load({
     handlers,
     timeFactor: options.timeFactor,
-    realTimeWaits: ["WaitForCandidate"],
+    // WaitForCapacity too: its bound is the clock's (plan.capacityWaitSeconds from the first look), and what it
+    // waits for is real — a server stopping.
+    realTimeWaits: ["WaitForCandidate", "WaitForCapacity"],
   });
   const executions = new LocalExecutions(executor, options.onTransition);
   const serving = new LocalServing({ home, config });

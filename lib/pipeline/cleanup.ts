@@ -221,7 +221,8 @@ export async function cleanup(state: ExecutionState, deps: CleanupDeps): Promise
 function failedStage(state: ExecutionState): string {
   if (!state.manifest || !state.plan) return "Prepare";
   if (!state.validation) return "Validate";
-  if (!state.candidate) return "DeployCandidate";
+  // CheckCapacity's look writes $.capacity; one that found enough was followed by DeployCandidate.
+  if (!state.candidate) return state.capacity?.["enough"] === true ? "DeployCandidate" : "CheckCapacity";
   const readiness = state.candidate["readiness"] as { phase?: unknown } | undefined;
   if (readiness?.phase !== "ready") return "CheckCandidate";
   const { gates } = state.plan;

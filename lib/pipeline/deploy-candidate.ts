@@ -4,21 +4,36 @@
 // pipeline's own bucket (the one Validate read, never a bucket the rollout's state names) — and returns the
 // handle the readiness loop, the gates and Cleanup use.
 // Idempotent: Serving.deploy adopts a candidate that exists, so a retried deploy never starts a second one.
+//
+// The same function answers the CheckCapacity state before it (`action: "checkCapacity"`, capacity-wait.ts):
+// whether the capacity the rollout needs is there, or how long it still waits. DeployCandidate then deploys on
+// that look; a state without one (an execution of a definition without CheckCapacity) is checked here, and too
+// little capacity fails at once, as it did then.
 
 import type { StackConfig } from "../core/config/config";
 import type { ResolvedManifest } from "../core/manifest/manifest-schema";
 import type { ExecutionState, RolloutIdentity, ValidationSummary } from "../core/rollout/rollout";
 import { chooseServing } from "../core/weights/serving-choice";
 import type { CandidateHandle, CandidateSpec } from "../ports";
+import { describeWaitSeconds } from "../core/capacity/capacity-wait";
+import { InsufficientCapacity } from "../core/errors";
+import { CAPACITY_WAIT_USES, type CapacityLookInput, lookForCapacity } from "./capacity-wait";
+import type { CapacityProgress } from "./flow-state";
 import type { StageDeps } from "./deps";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { rolloutEvent } from "./events";
 import { ABORT_WATCH_USES, assertNotAborted } from "./abort-watch";
-import { autoscaleCandidate, checkRolloutCapacity, DEPLOY_CAPACITY_USES } from "./deploy-capacity";
+import {
+  autoscaleCandidate,
+  checkRolloutCapacity,
+  DEPLOY_CAPACITY_USES,
+  INSUFFICIENT_CAPACITY_HINT,
+} from "./deploy-capacity";
 
 export const DEPLOY_CANDIDATE_USES = combinedUse(
   ABORT_WATCH_USES,
   DEPLOY_CAPACITY_USES,
+  CAPACITY_WAIT_USES,
   portUse({ serving: ["deploy"], events: ["emit"], clock: ["now"], objects: { bucket: [] } }),
 );
 
@@ -27,18 +42,49 @@ type DeployDeps = DepsUsing<typeof DEPLOY_CANDIDATE_USES> & Pick<StageDeps, "con
 const STAGE = "DeployCandidate";
 const TRUST_REMOTE_CODE_FLAG = "--trust-remote-code";
 
-export async function deployCandidate(state: ExecutionState, deps: DeployDeps): Promise<CandidateHandle> {
-  const { rollout, manifest, validation } = state;
-  if (!manifest || !validation) {
-    throw new Error(
-      `${STAGE} needs $.manifest (from Prepare) and $.validation (from Validate); the state has ${manifest ? "no validation" : "no manifest"}.`,
-    );
+/** DeployCandidate's Task hands the function the state itself; CheckCapacity's wraps it with its action. */
+export type DeployCandidateInput = ExecutionState | CapacityLookInput;
+
+export function deployCandidate(input: CapacityLookInput, deps: DeployDeps): Promise<CapacityProgress>;
+export function deployCandidate(input: ExecutionState, deps: DeployDeps): Promise<CandidateHandle>;
+export function deployCandidate(
+  input: DeployCandidateInput,
+  deps: DeployDeps,
+): Promise<CandidateHandle | CapacityProgress>;
+export async function deployCandidate(
+  input: DeployCandidateInput,
+  deps: DeployDeps,
+): Promise<CandidateHandle | CapacityProgress> {
+  if ("action" in input) {
+    const { state } = input;
+    const { manifest, validation } = requireValidated(state, "CheckCapacity");
+    const spec = candidateSpec(state.rollout, manifest, validation, deps.objects.bucket, deps.config);
+    return lookForCapacity(state, spec.gpus, deps);
   }
+  return deploy(input, deps);
+}
+
+async function deploy(state: ExecutionState, deps: DeployDeps): Promise<CandidateHandle> {
+  const { rollout } = state;
+  const { manifest, validation } = requireValidated(state, STAGE);
   const spec = candidateSpec(rollout, manifest, validation, deps.objects.bucket, deps.config);
   // Stopped by a command while it validated: no GPU is started for a rollout already over.
   await assertNotAborted(deps, rollout, STAGE);
-  // Before anything starts: a rollout the cluster cannot hold at its peak fails here, before any traffic moves.
-  const capacity = await checkRolloutCapacity(rollout, manifest, spec.gpus, deps);
+  // Before anything starts: CheckCapacity found the capacity (after a wait, perhaps). A state without its look
+  // is checked now, and a rollout the cluster cannot hold at its peak fails before any traffic moves.
+  const looked = state.capacity as CapacityProgress | undefined;
+  const capacity = looked?.enough
+    ? looked
+    : await checkRolloutCapacity(rollout, manifest, spec.gpus, deps).then((check) => {
+        if (check.enough) return { ...check, waitedSeconds: 0 };
+        throw new InsufficientCapacity(`${check.reason} The plan: ${check.plan}. Nothing was deployed.`, {
+          hint: INSUFFICIENT_CAPACITY_HINT,
+        });
+      });
+  const waited =
+    capacity.waitedSeconds > 0
+      ? ` It waited ${describeWaitSeconds(capacity.waitedSeconds)} for capacity.`
+      : "";
   const handle = await deps.serving.deploy(spec);
   const autoscaler = await autoscaleCandidate(handle, manifest, deps);
   const where = spec.gpus > 0 ? `${spec.gpus} GPU${spec.gpus === 1 ? "" : "s"}` : "CPU";
@@ -48,7 +94,7 @@ export async function deployCandidate(state: ExecutionState, deps: DeployDeps): 
       "Stage Succeeded",
       rollout,
       STAGE,
-      `Deployed the candidate ${rollout.model} ${rollout.version} (${spec.runtime}, ${spec.image}, ${where}) as ${handle.id}; waiting for it to be ready. Capacity: ${capacity.plan}; ${capacity.reason}${scaled}`,
+      `Deployed the candidate ${rollout.model} ${rollout.version} (${spec.runtime}, ${spec.image}, ${where}) as ${handle.id}; waiting for it to be ready. Capacity: ${capacity.plan}; ${capacity.reason}${waited}${scaled}`,
       deps.clock,
       {
         data: {
@@ -56,7 +102,12 @@ export async function deployCandidate(state: ExecutionState, deps: DeployDeps): 
           runtime: spec.runtime,
           image: spec.image,
           gpus: spec.gpus,
-          capacity: { plan: capacity.plan, neededGpus: capacity.neededGpus, freeGpus: capacity.freeGpus },
+          capacity: {
+            plan: capacity.plan,
+            neededGpus: capacity.neededGpus,
+            freeGpus: capacity.freeGpus,
+            waitedSeconds: capacity.waitedSeconds,
+          },
           ...(autoscaler && { autoscaler }),
           // Where the runtime put it (a Deployment and Service, a process and port): for whoever must find it.
           ...(handle.details === undefined ? {} : { where: handle.details }),
@@ -65,6 +116,16 @@ export async function deployCandidate(state: ExecutionState, deps: DeployDeps): 
     ),
   );
   return handle;
+}
+
+function requireValidated(state: ExecutionState, stage: string) {
+  const { manifest, validation } = state;
+  if (!manifest || !validation) {
+    throw new Error(
+      `${stage} needs $.manifest (from Prepare) and $.validation (from Validate); the state has ${manifest ? "no validation" : "no manifest"}.`,
+    );
+  }
+  return { manifest, validation };
 }
 
 /** The workload for this rollout: the manifest's serving settings sized by Validate's plan. */

@@ -1,5 +1,5 @@
 // What DeployCandidate decides about capacity before and right after it deploys: whether the cluster holds the
-// GPUs the rollout needs at its peak (core/capacity/capacity-plan: the candidate's full size beside the stable in
+// GPUs (locally: the server slots) the rollout needs at its peak (core/capacity/capacity-plan: the candidate's full size beside the stable in
 // `surge`, one replica more than the stable in `constrained`; a first release its own replicas), and, for a
 // manifest that autoscales, the candidate's autoscaler — made now and pinned to the one replica the gates
 // test, so which autoscaler the cluster gets, and why, is known before any traffic moves.
@@ -8,7 +8,6 @@
 // check says so in its reason.
 
 import { candidateReplicasAt, planCapacity } from "../core/capacity/capacity-plan";
-import { InsufficientCapacity } from "../core/errors";
 import { baseReplicas, DEFAULT_SCALING } from "../core/resolution/manifest-capacity";
 import type { ResolvedManifest } from "../core/manifest/manifest-schema";
 import type { RolloutIdentity } from "../core/rollout/rollout";
@@ -22,7 +21,7 @@ export const DEPLOY_CAPACITY_USES = portUse({
 
 type CapacityDeps = DepsUsing<typeof DEPLOY_CAPACITY_USES>;
 
-/** The capacity the rollout needs, checked against the cluster; InsufficientCapacity when it is not there. */
+/** The capacity the rollout needs beyond what runs, checked against the cluster now, with the plan in words. */
 export async function checkRolloutCapacity(
   rollout: RolloutIdentity,
   manifest: ResolvedManifest,
@@ -32,6 +31,7 @@ export async function checkRolloutCapacity(
   const stable = (await deps.store.get(rollout.model))?.stable;
   const weights = manifest.rollout.steps.map((step) => step.weight);
   let extraGpus: number;
+  let extraReplicas: number;
   let plan: string;
   if (stable && weights.length > 0) {
     const stableReplicas = Math.max(1, (await deps.serving.replicas(stable.handle)).desired);
@@ -43,6 +43,7 @@ export async function checkRolloutCapacity(
       gpusPerReplica: { stable: gpusPerReplica, candidate: gpusPerReplica },
     });
     extraGpus = capacity.peakGpus - stableReplicas * gpusPerReplica;
+    extraReplicas = capacity.peakReplicas - stableReplicas;
     plan = `${capacity.mode} canary beside ${stable.version}'s ${stableReplicas} replica${stableReplicas === 1 ? "" : "s"}: at most ${capacity.peakReplicas} replicas at once`;
   } else {
     // A first release (or blue/green) runs the candidate at full size: its own replicas, or the stable's count.
@@ -50,20 +51,20 @@ export async function checkRolloutCapacity(
       ? candidateReplicasAt((await deps.serving.replicas(stable.handle)).desired, 100)
       : baseReplicas(manifest.serving.scaling ?? DEFAULT_SCALING);
     extraGpus = replicas * gpusPerReplica;
+    extraReplicas = replicas;
     plan = `${replicas} replica${replicas === 1 ? "" : "s"} of ${rollout.version}${stable ? ` beside ${stable.version}` : ""}`;
   }
-  const check = await deps.serving.checkCapacity(extraGpus);
+  const check = await deps.serving.checkCapacity({ gpus: extraGpus, replicas: extraReplicas });
   const assumption =
     stable && gpusPerReplica > 0
       ? ` (${stable.version}'s replicas counted at ${gpusPerReplica} GPUs, as the candidate's)`
       : "";
-  if (!check.enough) {
-    throw new InsufficientCapacity(`${check.reason} The plan: ${plan}${assumption}. Nothing was deployed.`, {
-      hint: "Free GPUs of the stack's kind (or raise the Karpenter NodePool's limits), use rollout.capacity: constrained to need at most one replica more than the stable, or lower serving.replicas; then upload again.",
-    });
-  }
   return { ...check, plan: `${plan}${assumption}` };
 }
+
+/** What to do about too little capacity, for the InsufficientCapacity a user reads. */
+export const INSUFFICIENT_CAPACITY_HINT =
+  "Free GPUs of the stack's kind (or raise the Karpenter NodePool's limits; locally: stop a server or raise local.maxServers), use rollout.capacity: constrained to need at most one replica more than the stable, lower serving.replicas, or allow a longer rollout.capacityWaitSeconds; then upload again.";
 
 /**
  * The candidate's autoscaler when the manifest autoscales, pinned to one replica while the gates run (the

@@ -5,7 +5,29 @@
 import type { ResolvedStressGate } from "../core/manifest/manifest-schema";
 import type { RolloutIdentity, RolloutPlan, StressPromptSet } from "../core/rollout/rollout";
 import type { EvalShardPlan } from "../core/eval/eval-plan";
+import type { CaughtError } from "../core/errors";
 import type { CandidateHandle, CandidateStatus } from "../ports";
+
+/**
+ * `$.capacity`: CheckCapacity's latest look (capacity-wait.ts). `waiting` present: the Choice goes to
+ * WaitForCapacity and looks again; absent: DeployCandidate deploys. `since` is the first look's time, from which
+ * the bound counts; `refused` is a deploy refused for capacity after a look found enough (DeployCandidate's
+ * Catch puts it here and goes back to CheckCapacity).
+ */
+export interface CapacityProgress {
+  readonly enough: boolean;
+  /** ISO timestamp of the first look. */
+  readonly since: string;
+  readonly waitedSeconds: number;
+  /** The capacity plan in words. */
+  readonly plan: string;
+  /** What is needed and free, in a sentence. */
+  readonly reason: string;
+  readonly neededGpus: number;
+  readonly freeGpus: number;
+  readonly waiting?: { readonly until: string };
+  readonly refused?: CaughtError;
+}
 
 /**
  * `$.candidate`: DeployCandidate returns the handle; the state machine wraps it with the readiness checks it

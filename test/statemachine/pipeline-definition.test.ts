@@ -57,8 +57,10 @@ function functionOf(state: State): string | undefined {
 /** The Catch target of a top-level Task or Map. */
 function catchTarget(state: string): string | undefined {
   const catchers = top[state]?.Catch ?? [];
-  expect(catchers.map((c) => c.ErrorEquals)).toEqual([["States.ALL"]]);
-  return catchers[0]?.Next;
+  // DeployCandidate alone first sends a deploy refused for capacity back to CheckCapacity.
+  const before = state === "DeployCandidate" ? [["InsufficientCapacity"]] : [];
+  expect(catchers.map((c) => c.ErrorEquals)).toEqual([...before, ["States.ALL"]]);
+  return catchers.at(-1)?.Next;
 }
 
 describe("The pipeline definition", () => {
@@ -139,6 +141,7 @@ describe("The pipeline definition", () => {
     const beforeCanary = [
       "Prepare",
       "Validate",
+      "CheckCapacity",
       "DeployCandidate",
       "CheckCandidate",
       "SmokeTest",
@@ -150,7 +153,7 @@ describe("The pipeline definition", () => {
       "PreTrafficHooks",
     ];
     for (const state of beforeCanary) {
-      expect([state, catchTarget(state), top[state]?.Catch?.[0]?.ResultPath]).toEqual([
+      expect([state, catchTarget(state), top[state]?.Catch?.at(-1)?.ResultPath]).toEqual([
         state,
         "Cleanup",
         "$.error",
@@ -219,6 +222,7 @@ describe("The pipeline definition", () => {
     expect(resultPaths).toEqual({
       Prepare: undefined,
       Validate: "$.validation",
+      CheckCapacity: "$.capacity",
       DeployCandidate: "$.candidate",
       CheckCandidate: "$.candidate.readiness",
       SmokeTest: "$.smoke",

@@ -25,6 +25,7 @@ import type {
 } from "../../lib/pipeline/flow-state";
 import {
   CANARY_ROUND,
+  onDeploy,
   failure,
   HAPPY_PATH_TO_GATEWAY,
   PROMOTION,
@@ -122,6 +123,7 @@ describe("A rollout with a stable version", () => {
       [
         "canary",
         "candidate",
+        "capacity",
         "eval",
         "gateway",
         "manifest",
@@ -243,7 +245,7 @@ describe("Skippable gates", () => {
     });
 
     expect(run.result.status).toBe("SUCCEEDED");
-    expect(run.path.slice(6, 11)).toEqual([
+    expect(run.path.slice(8, 13)).toEqual([
       "IsCandidateReady",
       "IsSmokeTestEnabled",
       "IsStressTestEnabled",
@@ -270,7 +272,9 @@ describe("Failures before the canary", () => {
   ])(
     "a %s failure goes through Cleanup and fails the rollout with its own error",
     async (fn, state, error) => {
-      const run = await runPipeline({ stages: { [fn]: failing(error) } });
+      // DeployCandidate's function also answers CheckCapacity, which finds the capacity there.
+      const handler = fn === "DeployCandidate" ? onDeploy(failing(error)) : failing(error);
+      const run = await runPipeline({ stages: { [fn]: handler } });
 
       const at = run.path.indexOf(state);
       expect(run.path.slice(at)).toEqual([state, "Cleanup", "RolloutFailed"]);

@@ -20,6 +20,7 @@ import {
 import type {
   CanaryCheck,
   CanaryProgress,
+  CapacityProgress,
   EvalShardInput,
   RolloutOutcome,
   StressWorkerInput,
@@ -72,6 +73,8 @@ export function testPlan(overrides: Partial<RolloutPlan> = {}): RolloutPlan {
     approval: { wait: "never", timeoutSeconds: 86400 },
     maxReadinessChecks: 5,
     readinessPollSeconds: 15,
+    capacityWaitSeconds: 900,
+    capacityPollSeconds: 15,
     ...overrides,
   };
 }
@@ -103,10 +106,29 @@ export function testManifest(model = "llama", version = "v2"): ResolvedManifest 
       steps: [],
       bakeSeconds: 600,
       watchSeconds: 1800,
+      capacityWaitSeconds: 900,
       alarms: defaults.rollout.alarms,
       approval: defaults.rollout.approval,
     },
   };
+}
+
+export const ENOUGH_CAPACITY: CapacityProgress = {
+  enough: true,
+  since: "2025-01-01T00:00:00.000Z",
+  waitedSeconds: 0,
+  plan: "1 replica of v2 beside v1",
+  reason: "The rollout needs 1 more nvidia.com/gpu; 8 are free.",
+  neededGpus: 1,
+  freeGpus: 8,
+};
+
+/** A DeployCandidate function whose CheckCapacity finds enough, and whose deploy is `deploy`. */
+export function onDeploy(deploy: TaskHandler): TaskHandler {
+  return (input, context) =>
+    (input as { action?: string }).action === "checkCapacity"
+      ? Promise.resolve(ENOUGH_CAPACITY)
+      : deploy(input, context);
 }
 
 const quiet: CanaryCheck = { rollback: false, promote: false, reason: "Every alarm is OK." };
@@ -124,7 +146,9 @@ export function testStages(
       return { manifest: testManifest(rollout.model, rollout.version), plan };
     },
     Validate: async () => ({ valid: true, parameters: 116_000 }),
-    DeployCandidate: async (input): Promise<CandidateHandle> => {
+    // CheckCapacity (action checkCapacity) finds the capacity there; DeployCandidate deploys.
+    DeployCandidate: async (input): Promise<CandidateHandle | CapacityProgress> => {
+      if ((input as { action?: string }).action === "checkCapacity") return ENOUGH_CAPACITY;
       const { rollout } = input as ExecutionState;
       return {
         id: `candidate-${rollout.id}`,
@@ -257,6 +281,8 @@ export function failure(run: Run) {
 export const HAPPY_PATH_TO_GATEWAY = [
   "Prepare",
   "Validate",
+  "CheckCapacity",
+  "IsCapacityThere",
   "DeployCandidate",
   "WaitForCandidate",
   "CountReadinessCheck",

@@ -10,6 +10,7 @@ import type {
   CandidateSpec,
   CandidateStatus,
   CapacityCheck,
+  CapacityNeed,
   Endpoint,
   ReplicaCount,
   ReplicaRange,
@@ -103,7 +104,12 @@ export class MemoryServing implements Serving {
     return { kind: "hpa", reason: "MemoryServing makes every autoscaler an HPA." };
   }
 
-  async checkCapacity(gpus: number): Promise<CapacityCheck> {
+  /** Every look, in order. */
+  readonly capacityLooks: CapacityNeed[] = [];
+
+  async checkCapacity(need: CapacityNeed): Promise<CapacityCheck> {
+    this.capacityLooks.push(need);
+    const { gpus } = need;
     const enough = gpus <= this.freeGpus;
     return {
       enough,

@@ -66,7 +66,8 @@ export const TRAFFIC_LATENCY_ALARMS = `  alarms:
 
 /**
  * A control plane on `<work>/.modelship`, probing every 2 s, telling its events and logs — and, given `pids`,
- * keeping there each version's server pid as its DeployCandidate event tells it (to check later that it is gone).
+ * keeping there each version's server pid as its DeployCandidate event tells it (to check later that it is gone);
+ * `local` adds settings of config.json's `local` (e.g. maxServers).
  */
 export async function tinyControlPlane(
   prefix: string,
@@ -75,6 +76,7 @@ export async function tinyControlPlane(
     readonly logged: string[];
     readonly pids?: Map<string, number>;
   },
+  local: Record<string, unknown> = {},
 ): Promise<{ readonly work: string; readonly controlPlane: ControlPlane }> {
   const work = await mkdtemp(join(tmpdir(), prefix));
   const home = join(work, ".modelship");
@@ -84,7 +86,7 @@ export async function tinyControlPlane(
     join(home, "config.json"),
     JSON.stringify({
       canaryMetrics: { probeEverySeconds: 2, probeRequests: 2, probeMaxTokens: 4 },
-      local: { threads: 1 },
+      local: { threads: 1, ...local },
     }),
   );
   const controlPlane = await startControlPlane({
@@ -133,14 +135,15 @@ export function tinyControlPlaneForFile(
   };
 }
 
-/** Copies a version of `tiny` into the watched bucket as a user would: the weights, then the manifest. */
+/** Copies a version of `tiny` (or of another `model`) into the watched bucket as a user would: the weights, then the manifest. */
 export async function uploadTiny(
   home: string,
   version: string,
   seed: number,
   manifest: string,
+  model = "tiny",
 ): Promise<void> {
-  const folder = join(home, "bucket", "models", "tiny", version);
+  const folder = join(home, "bucket", "models", model, version);
   await mkdir(folder, { recursive: true });
   await writeFile(join(folder, "model.gguf"), buildTinyLlamaGguf({ seed }));
   // The upload contract: the manifest last, written whole by a rename.

@@ -53,11 +53,14 @@ describe("aslGraph", () => {
     expect(graph.nodes.every((n) => n.column < graph.columns && n.layer < graph.layers)).toBe(true);
   });
 
-  it("draws the pipeline from Prepare, with the readiness loops and the canary's steps as its back edges", () => {
+  it("draws the pipeline from Prepare, with the capacity and readiness loops and the canary's steps as its back edges", () => {
     const graph = aslGraph(PIPELINE);
     expect(graph.nodes[0]).toMatchObject({ name: "Prepare", layer: 0 });
     expect(graph.nodes).toHaveLength(Object.keys(PIPELINE.States).length);
     expect(graph.edges.filter((e) => e.back).map((e) => `${e.from}>${e.to}`)).toEqual([
+      "WaitForCapacity>CheckCapacity",
+      // A deploy refused for capacity goes back to the looks (DeployCandidate's InsufficientCapacity Catch).
+      "DeployCandidate>CheckCapacity",
       "IsCandidateReady>WaitForCandidate",
       "WaitForCanaryReplicas>CanaryStep",
       "CanaryVerdict>CanaryStep",

@@ -156,7 +156,7 @@ describe("DeployCandidate", () => {
             runtime: "vllm",
             image: "vllm/vllm-openai:v0.11.0",
             gpus: 2,
-            capacity: { plan: "1 replica of v3", neededGpus: 2, freeGpus: 1024 },
+            capacity: { plan: "1 replica of v3", neededGpus: 2, freeGpus: 1024, waitedSeconds: 0 },
             where: { entry: handle.id },
           },
         }),

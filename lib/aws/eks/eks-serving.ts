@@ -16,6 +16,7 @@ import type {
   CandidateSpec,
   CandidateStatus,
   CapacityCheck,
+  CapacityNeed,
   Clock,
   Endpoint,
   ObjectStore,
@@ -353,7 +354,8 @@ export class EksServing implements Serving {
     return choice;
   }
 
-  async checkCapacity(gpus: number): Promise<CapacityCheck> {
+  /** GPUs are what a cluster runs out of: the replicas count only through the GPUs they hold. */
+  async checkCapacity({ gpus }: CapacityNeed): Promise<CapacityCheck> {
     const { resourceName, nodeSelector } = this.config.gpu;
     if (gpus <= 0) {
       return {

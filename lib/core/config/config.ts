@@ -170,6 +170,11 @@ export interface LocalServingConfig {
   /** Port of the local gateway (and of the control plane's admin API under `/_modelship/`); 0 = any free port. */
   readonly gatewayPort: number;
   /**
+   * The most server processes the local runtime runs at once, every model and version together (replicas
+   * beyond it stay pending until one stops, as pods on a full cluster do). Absent: no limit.
+   */
+  readonly maxServers?: number;
+  /**
    * Not a setting: the local runtime puts the time factor it runs with here (`--time-factor`), for the rules
    * that compare a scaled Wait with real time — an alarm's periods are never scaled. Absent: real time (AWS).
    */
@@ -202,6 +207,8 @@ export interface RolloutDefaults {
   readonly steps: readonly (number | { readonly weight: number; readonly bakeSeconds?: number })[];
   readonly bakeSeconds: number;
   readonly watchSeconds: number;
+  /** How long a rollout waits for the capacity its plan needs before InsufficientCapacity (0: fail at once). */
+  readonly capacityWaitSeconds: number;
   readonly alarms: ResolvedAlarms;
   readonly approval: ResolvedApproval;
 }

@@ -89,6 +89,12 @@ const stageSucceededData = [
             .describe("The rollout's capacity plan, in a sentence: replicas and GPUs at its peak."),
           neededGpus: z.number().describe("The GPUs the plan needs at its peak beyond what already serves."),
           freeGpus: z.number().describe("The GPUs the cluster has free for it."),
+          waitedSeconds: z
+            .number()
+            .optional()
+            .describe(
+              "Seconds the rollout waited for the capacity (rollout.capacityWaitSeconds) before deploying.",
+            ),
         })
         .optional()
         .describe("The capacity check before deploying."),

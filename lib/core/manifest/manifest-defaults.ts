@@ -34,6 +34,9 @@ export const MANIFEST_DEFAULTS = {
     steps: [5, 25, 50, 100],
     bakeSeconds: 600,
     watchSeconds: 1800,
+    // Fifteen minutes: about what Karpenter takes to bring up a GPU node and pull a vLLM image onto it, so a
+    // rollout that a new node would serve gets it; longer is a decision for the person, not the rollout.
+    capacityWaitSeconds: 900,
     alarms: {
       latencyP95Ms: 2000,
       errorRate: 0.02,

@@ -16,6 +16,7 @@ import {
   type ShadowSettings,
   HTTP_TOKEN_PATTERN,
   type Stickiness,
+  MAX_CAPACITY_WAIT_SECONDS,
 } from "./rollout-settings";
 import { MANIFEST_DEFAULTS } from "./manifest-defaults";
 
@@ -752,6 +753,18 @@ export const manifestSchema = z
               "surge",
             ),
           ),
+        capacityWaitSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(MAX_CAPACITY_WAIT_SECONDS)
+          .optional()
+          .meta(
+            stackDefault(
+              `Seconds the rollout waits, before deploying anything, for the GPUs (locally: the server slots, local.maxServers) its capacity plan needs; then it fails InsufficientCapacity. 0: fail at once. At most ${MAX_CAPACITY_WAIT_SECONDS}.`,
+              defaults.rollout.capacityWaitSeconds,
+            ),
+          ),
         allowShortBakes: z
           .boolean()
           .optional()
@@ -906,6 +919,8 @@ export interface ResolvedRollout {
   readonly steps: readonly CanaryStep[];
   readonly bakeSeconds: number;
   readonly watchSeconds: number;
+  /** Seconds to wait for the capacity the plan needs before InsufficientCapacity; 0 fails at once. */
+  readonly capacityWaitSeconds: number;
   readonly alarms: ResolvedAlarms;
   readonly approval: ResolvedApproval;
   /** The conversation key that keeps a request on one version during the canary; unset: every request by weight. */

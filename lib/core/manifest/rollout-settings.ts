@@ -23,6 +23,12 @@ export const DEFAULT_LINEAR_STEP_PERCENT = 10;
 export const CAPACITY_MODES = ["surge", "constrained"] as const;
 export type CapacityMode = (typeof CAPACITY_MODES)[number];
 
+/**
+ * The longest `rollout.capacityWaitSeconds`, a day: past that, whether to keep a rollout waiting for GPUs is a
+ * person's decision, not a setting's (core/capacity/capacity-wait.ts).
+ */
+export const MAX_CAPACITY_WAIT_SECONDS = 86_400;
+
 /** The manifest's shadow, as the plan carries it to the state machine (core/traffic/shadow.ts). */
 export interface ShadowSettings {
   /** Whole percent, 1–100, of the stable's real requests copied to the candidate. */

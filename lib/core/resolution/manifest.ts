@@ -463,6 +463,7 @@ export function resolveManifest(
       steps,
       bakeSeconds,
       watchSeconds: rolloutInput.watchSeconds ?? defaults.rollout.watchSeconds,
+      capacityWaitSeconds: rolloutInput.capacityWaitSeconds ?? defaults.rollout.capacityWaitSeconds,
       alarms: alarms.value,
       approval: resolveApproval(rolloutInput.approval, defaults.rollout.approval),
       ...(stickiness.value && { stickiness: stickiness.value }),

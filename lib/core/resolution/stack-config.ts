@@ -26,6 +26,7 @@ import {
   smokePromptSchema,
   sloSchema,
 } from "../manifest/manifest-schema";
+import { MAX_CAPACITY_WAIT_SECONDS } from "../manifest/rollout-settings";
 import { promqlTemplateProblems } from "../prometheus/promql-template";
 
 const runtimeSchema = z.enum(["vllm", "llama.cpp"]);
@@ -170,6 +171,7 @@ const stackConfigSchema = z.strictObject({
     threads: z.number().int().min(1).max(256),
     command: z.string(),
     gatewayPort: z.number().int().min(0).max(65535),
+    maxServers: positiveInt.max(1000).optional(),
   }),
   hooks: z.strictObject({
     functions: z
@@ -224,6 +226,7 @@ const stackConfigSchema = z.strictObject({
       steps: z.array(canaryStepSchema).min(1),
       bakeSeconds: seconds,
       watchSeconds: seconds,
+      capacityWaitSeconds: seconds.max(MAX_CAPACITY_WAIT_SECONDS),
       alarms: z.strictObject({
         latencyP95Ms: z.number().positive(),
         errorRate: fraction,

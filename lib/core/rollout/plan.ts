@@ -1,7 +1,8 @@
 // The rollout plan Prepare decides once and the state machine follows: which gates run, how the stress
-// test and the eval suites fan out, the canary steps (none for a first release), and how long a candidate
-// may take to start.
+// test and the eval suites fan out, the canary steps (none for a first release), how long the rollout may wait
+// for capacity before it deploys, and how long a candidate may take to start.
 
+import { capacityPollSeconds } from "../capacity/capacity-wait";
 import type { StackConfig } from "../config/config";
 import { type CheckedSuiteFile, planEvalShards, suitesToRun } from "../eval/eval-plan";
 import { hooksByPoint } from "../gates/hooks";
@@ -64,6 +65,8 @@ export function planRollout(
     },
     maxReadinessChecks: Math.max(1, Math.ceil(startupSeconds / pollSeconds)),
     readinessPollSeconds: pollSeconds,
+    capacityWaitSeconds: manifest.rollout.capacityWaitSeconds,
+    capacityPollSeconds: capacityPollSeconds(manifest.rollout.capacityWaitSeconds, readinessPollSeconds),
     hooks: hooksByPoint(manifest.gates.hooks),
     ...shadowPlan(manifest, hasStable),
   };

@@ -72,6 +72,12 @@ export interface RolloutPlan {
   /** Seconds between readiness polls. */
   readonly readinessPollSeconds: number;
   /**
+   * How long CheckCapacity may wait for the capacity the rollout needs before InsufficientCapacity
+   * (`rollout.capacityWaitSeconds`), and the seconds between its looks (WaitForCapacity reads them).
+   */
+  readonly capacityWaitSeconds: number;
+  readonly capacityPollSeconds: number;
+  /**
    * The names of the hooks at each point that has any (core/gates/hooks.ts): the state machine runs a point's
    * hooks only when its key is present. Absent in plans made before hooks existed: none.
    */
@@ -138,6 +144,8 @@ export interface ExecutionState extends ExecutionInput {
   readonly manifest?: ResolvedManifest;
   readonly plan?: RolloutPlan;
   readonly validation?: ValidationSummary;
+  /** CheckCapacity's latest look, before DeployCandidate (`waiting` present: the state machine waits). */
+  readonly capacity?: Record<string, unknown>;
   readonly candidate?: Record<string, unknown>;
   readonly smoke?: Record<string, unknown>;
   readonly stress?: Record<string, unknown>;

@@ -429,10 +429,10 @@ const SCENARIOS: Scenarios = {
       },
     ],
     checkCapacity: [
-      () => serving().checkCapacity(2),
+      () => serving().checkCapacity({ gpus: 2, replicas: 1 }),
       () => {
         kubernetes.installed.delete("karpenter.sh");
-        return serving().checkCapacity(2);
+        return serving().checkCapacity({ gpus: 2, replicas: 1 });
       },
     ],
   },

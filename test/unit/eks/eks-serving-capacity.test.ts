@@ -245,13 +245,16 @@ describe("EksServing: checkCapacity", () => {
     server.nodes.push({ ...gpuNode("cpu", 8), metadata: { name: "cpu", labels: {} } });
     server.pods.push(gpuPod("a", 3), gpuPod("b", 1), gpuPod("b", 2, "Succeeded"), gpuPod("cpu", 8));
 
-    const check = await serving(GPU_NODES).checkCapacity(4);
+    const check = await serving(GPU_NODES).checkCapacity({ gpus: 4, replicas: 1 });
     expect(check).toMatchObject({ enough: true, neededGpus: 4, freeGpus: 4 });
     expect(check.provisionableGpus).toBeUndefined();
     expect(check.reason).toBe(
       "The rollout needs 4 more nvidia.com/gpu; 4 are free on 2 ready nodes matching node.kubernetes.io/gpu=a10g.",
     );
-    expect(await serving(GPU_NODES).checkCapacity(5)).toMatchObject({ enough: false, freeGpus: 4 });
+    expect(await serving(GPU_NODES).checkCapacity({ gpus: 5, replicas: 1 })).toMatchObject({
+      enough: false,
+      freeGpus: 4,
+    });
   });
 
   it("adds what Karpenter's NodePools may still launch within their GPU limits", async () => {
@@ -264,26 +267,31 @@ describe("EksServing: checkCapacity", () => {
         template: { metadata: { labels: { "node.kubernetes.io/gpu": "a10g" } } },
       },
     });
-    const check = await serving(GPU_NODES).checkCapacity(8);
+    const check = await serving(GPU_NODES).checkCapacity({ gpus: 8, replicas: 1 });
     expect(check).toMatchObject({ enough: true, freeGpus: 0, provisionableGpus: 8 });
     expect(check.reason).toContain("Karpenter's NodePools may add 8 more within their limits");
-    expect(await serving(GPU_NODES).checkCapacity(9)).toMatchObject({ enough: false });
+    expect(await serving(GPU_NODES).checkCapacity({ gpus: 9, replicas: 1 })).toMatchObject({ enough: false });
   });
 
   it("says a NodePool without a GPU limit may add more, and lets the rollout go on", async () => {
     server.nodePools.push({ metadata: { name: "open" }, spec: { template: { metadata: { labels: {} } } } });
-    const check = await serving().checkCapacity(16);
+    const check = await serving().checkCapacity({ gpus: 16, replicas: 1 });
     expect(check.enough).toBe(true);
     expect(check.reason).toContain("Karpenter NodePool open has no nvidia.com/gpu limit");
   });
 
   it("needs no cluster call for 0 GPUs (a CPU model)", async () => {
-    expect(await serving().checkCapacity(0)).toMatchObject({ enough: true, neededGpus: 0 });
+    expect(await serving().checkCapacity({ gpus: 0, replicas: 1 })).toMatchObject({
+      enough: true,
+      neededGpus: 0,
+    });
     expect(server.requests).toHaveLength(0);
   });
 
   it("names the access it lacks when the cluster forbids listing nodes", async () => {
     server.failNext("GET", /^\/api\/v1\/nodes$/, 403);
-    await expect(serving().checkCapacity(1)).rejects.toThrow(/list the cluster's nodes/);
+    await expect(serving().checkCapacity({ gpus: 1, replicas: 1 })).rejects.toThrow(
+      /list the cluster's nodes/,
+    );
   });
 });
