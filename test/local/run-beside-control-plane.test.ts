@@ -95,6 +95,8 @@ describe("modelship run --local beside a running control plane", () => {
       "✔ Prepare",
       "▶ Validate",
       "✔ Validate",
+      "▶ CheckCapacity",
+      "✔ CheckCapacity",
       "▶ DeployCandidate",
       "✖ DeployCandidate",
       "▶ Cleanup",

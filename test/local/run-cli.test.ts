@@ -60,11 +60,13 @@ describe("modelship run --local", () => {
 
     expect(code).toBe(1);
     const lines = output.filter((l) => /^[▶✔✖]/.test(l));
-    expect(lines.slice(0, 7)).toEqual([
+    expect(lines.slice(0, 9)).toEqual([
       "▶ Prepare",
       expect.stringMatching(/^✔ Prepare \d+\.\ds$/),
       "▶ Validate",
       expect.stringMatching(/^✔ Validate \d+\.\ds$/),
+      "▶ CheckCapacity",
+      expect.stringMatching(/^✔ CheckCapacity \d+\.\ds$/),
       "▶ DeployCandidate",
       expect.stringMatching(/^✖ DeployCandidate \d+\.\ds$/),
       "▶ Cleanup",

@@ -89,6 +89,8 @@ describe("modelship run --local with llama.cpp", () => {
       "✔ Prepare",
       "▶ Validate",
       "✔ Validate",
+      "▶ CheckCapacity",
+      "✔ CheckCapacity",
       "▶ DeployCandidate",
       "✔ DeployCandidate",
       "▶ SmokeTest",

@@ -939,7 +939,9 @@ describe("modelship doctor", () => {
             ["cluster-access", "bucket-events", "api-endpoint", "gateway-url"].map((id) => byId[id]?.status),
           ).toEqual(["pass", "pass", "pass", "pass"]);
           expect(code).toBe(1);
-          expect(received).toBe(1);
+          // One read at most, the later checks skipped: on a loaded machine the 0.2 s bound can pass before the
+          // request even reached the server (then none arrived).
+          expect(received).toBeLessThanOrEqual(1);
           // The read was abandoned, not left waiting: its connection is closed.
           await vi.waitFor(
             async () => {
