@@ -111,12 +111,7 @@ export class RequestMirrors {
         capturedBytes += chunk.length;
       },
       stableDone: (status, error) => {
-        const stable = shadowAnswer(
-          status,
-          Buffer.concat(captured).toString("utf8"),
-          performance.now() - started,
-          error,
-        );
+        const stable = shadowAnswer(status, Buffer.concat(captured), performance.now() - started, error);
         void copy.then((candidateAnswer) =>
           book.add({ at: at.toISOString(), request: requestText(body), stable, candidate: candidateAnswer }),
         );
@@ -138,7 +133,7 @@ export class RequestMirrors {
   ): Promise<ShadowAnswer> {
     const started = performance.now();
     const failed = (error: string, status?: number) =>
-      shadowAnswer(status, "", performance.now() - started, error);
+      shadowAnswer(status, new Uint8Array(), performance.now() - started, error);
     const deadline = AbortSignal.any([signal, AbortSignal.timeout(MIRROR_TIMEOUT_MS)]);
     try {
       const fault = decideFault(this.deps.faultOf(model), this.deps.random);
@@ -175,7 +170,7 @@ function exchange(
   endpoint: Endpoint,
   agents: Upstream["agents"],
   signal: AbortSignal,
-): Promise<{ status: number; body: string }> {
+): Promise<{ status: number; body: Buffer }> {
   const { target, headers } = upstreamRequest(request, endpoint);
   return new Promise((resolve, reject) => {
     const options = { method: request.method, headers, signal };
@@ -194,9 +189,7 @@ function exchange(
         if (size < SHADOW_CAPTURE_BYTES) kept.push(chunk.subarray(0, SHADOW_CAPTURE_BYTES - size));
         size += chunk.length;
       });
-      answer.once("end", () =>
-        resolve({ status: answer.statusCode ?? 502, body: Buffer.concat(kept).toString("utf8") }),
-      );
+      answer.once("end", () => resolve({ status: answer.statusCode ?? 502, body: Buffer.concat(kept) }));
       answer.once("error", reject);
     });
     toServer.once("error", reject);
