@@ -21,7 +21,7 @@ import type {
   RolloutPlan,
   ServingVersion,
 } from "../core/rollout/rollout";
-import { canaryWeights } from "../core/traffic/canary-policy";
+import { appliedCanarySteps, canaryWeights } from "../core/traffic/canary-policy";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { FENCE_USES, type RolloutFence } from "./rollout-fence";
 import { ROUTE_UNDO_USES, routeUndo, SCALE_UNDO_USES, scaleUndo } from "./stage-undos";
@@ -81,15 +81,11 @@ export async function canaryCapacity(
 
 /**
  * The capacity plan's step for the plan's canary step `step` (1-based). The plan is made over the steps the
- * canary applies: a step that would not raise the weight (a 0% first step) is skipped by nextCanaryStep.
+ * canary applies (appliedCanarySteps, as nextCanaryStep walks them).
  */
 export function capacityStep(capacity: CapacityRecord, plan: RolloutPlan, step: number): CapacityStep {
-  const applied: { index: number; weight: number }[] = [];
-  plan.canarySteps.forEach(({ weight }, index) => {
-    const capped = Math.min(100, weight);
-    if (capped > (applied.at(-1)?.weight ?? 0)) applied.push({ index, weight: capped });
-  });
-  const position = applied.findIndex((s) => s.index === step - 1);
+  const applied = appliedCanarySteps(plan);
+  const position = applied.findIndex((s) => s.step === step);
   const planned = capacityPlan(capacity, applied).steps[position];
   if (!planned) throw new Error(`The canary's capacity plan has no step ${step}.`);
   return planned;
