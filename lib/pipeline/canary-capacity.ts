@@ -21,10 +21,11 @@ import type {
   RolloutPlan,
   ServingVersion,
 } from "../core/rollout/rollout";
-import { appliedCanarySteps, canaryWeights } from "../core/traffic/canary-policy";
+import { appliedCanarySteps, type CanaryWeights, canaryWeights } from "../core/traffic/canary-policy";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { FENCE_USES, type RolloutFence } from "./rollout-fence";
 import { ROUTE_UNDO_USES, routeUndo, SCALE_UNDO_USES, scaleUndo } from "./stage-undos";
+import { runningTransition } from "./running-transition";
 
 export const CANARY_CAPACITY_USES = combinedUse(
   FENCE_USES,
@@ -105,13 +106,8 @@ export async function scaleForStep(
 ): Promise<ReplicasPending | undefined> {
   const { rollout, stable, candidate, fence, plan } = context;
   const { stableReplicas } = capacity.capacity;
-  const write = async (reason: string, weights?: { stable: number; candidate: number }) => {
-    await fence.record(
-      { ...transition(rollout, deps, reason), ...(weights && { weights }) },
-      { ...(weights && { weights }), ...(capacity.unrecorded && { capacity: capacity.capacity }) },
-    );
-    capacity.unrecorded = false;
-  };
+  const write = (reason: string, weights?: { stable: number; candidate: number }) =>
+    recordScaling(context, capacity, deps, reason, weights && { weights });
   let recordedWeight = record.weights?.candidate ?? 0;
   for (const move of step.moves) {
     if (move.kind === "scaleCandidate") {
@@ -168,23 +164,34 @@ export async function scaleForStep(
   return undefined;
 }
 
+/**
+ * Records a CanaryScaling transition (with the weights it sets, if any, on the transition and the record);
+ * the capacity, while `unrecorded`, goes with it (and `unrecorded` is cleared).
+ */
+export async function recordScaling(
+  context: Pick<CanaryContext, "rollout" | "fence">,
+  capacity: { readonly capacity: CapacityRecord; unrecorded: boolean },
+  deps: Pick<CapacityDeps, "clock">,
+  reason: string,
+  changes: { readonly weights?: CanaryWeights; readonly alarmNames?: readonly string[] } = {},
+): Promise<void> {
+  const { weights } = changes;
+  await context.fence.record(
+    {
+      ...runningTransition(context.rollout, CANARY_SCALING_STAGE, reason, deps.clock),
+      ...(weights && { weights }),
+    },
+    { ...changes, ...(capacity.unrecorded && { capacity: capacity.capacity }) },
+  );
+  capacity.unrecorded = false;
+}
+
 function capacityPlan(capacity: CapacityRecord, steps: readonly { readonly weight: number }[]) {
   return planCapacity({
     stableReplicas: capacity.stableReplicas,
     weights: steps.map((step) => step.weight),
     mode: capacity.mode,
   });
-}
-
-function transition(rollout: RolloutIdentity, deps: CapacityDeps, reason: string) {
-  return {
-    at: deps.clock.now().toISOString(),
-    rolloutId: rollout.id,
-    version: rollout.version,
-    stage: CANARY_SCALING_STAGE,
-    status: "running" as const,
-    reason,
-  };
 }
 
 /** `1 replica`, `3 replicas`. */
