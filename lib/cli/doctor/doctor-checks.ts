@@ -10,7 +10,7 @@ import type { Cluster } from "@aws-sdk/client-eks";
 import { ApiException } from "@kubernetes/client-node";
 import type { ClusterSettings } from "../../core/config/cluster-settings";
 import type { AwsDoctorReads } from "../../aws/doctor/aws-reads";
-import { POD_IDENTITY_AGENT } from "../../aws/doctor/aws-reads";
+import { POD_IDENTITY_AGENT, withoutScheme } from "../../aws/doctor/aws-reads";
 import {
   type Gateway,
   type KubernetesDoctorReads,
@@ -638,7 +638,7 @@ async function irsaCredentials(
       ],
     };
   }
-  const providerUrl = issuer.replace(/^https:\/\//, "").replace(/\/+$/, "");
+  const providerUrl = withoutScheme(issuer);
   const target = {
     providerArn: `arn:${partition}:iam::${roleAccount}:oidc-provider/${providerUrl}`,
     providerUrl,
