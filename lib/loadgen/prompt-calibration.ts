@@ -16,7 +16,7 @@
 // load and never measured. A server that can count neither way, or whose counts do not follow the prompt, leaves
 // the prompts uncalibrated, with the reason.
 
-import { SseParser } from "./sse";
+import { SseParser } from "../core/openai/sse-parser";
 import { describeFailure, field, jsonOf, type ServerAnswer, type ServerRequests } from "./server-requests";
 import { seededRandom } from "./random";
 import { CALIBRATION_WORDS, PromptComposer, type WordCosts } from "./synthetic-prompts";

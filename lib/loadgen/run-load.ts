@@ -16,7 +16,7 @@ import type { GoodputSlo, LoadResult } from "./load-result";
 import { LoadTally } from "./load-tally";
 import { seededRandom } from "./random";
 import type { RequestRecord } from "./request-record";
-import { SseParser } from "./sse";
+import { SseParser } from "../core/openai/sse-parser";
 import { type StreamMeasurement, StreamTiming } from "./stream-timing";
 import { syntheticPrompts, type WordCosts } from "./synthetic-prompts";
 

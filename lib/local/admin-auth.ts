@@ -134,10 +134,17 @@ export function refuseNonJsonBody(request: IncomingMessage, what: string): void 
 
 function carriesSecret(authorization: string | undefined, secret: string): boolean {
   const match = /^Bearer ([A-Za-z0-9_-]+)$/.exec(authorization ?? "");
-  if (!match) return false;
-  const given = Buffer.from(match[1] as string);
-  const expected = Buffer.from(secret);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return match !== null && sameSecret(match[1] as string, secret);
+}
+
+/**
+ * Whether a secret a caller gave is the expected one, in time that does not depend on where they differ
+ * (timingSafeEqual); only the length can be told apart, and a secret's length is no secret.
+ */
+export function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function hasBody(request: IncomingMessage): boolean {

@@ -15,7 +15,8 @@ import { writeFileAtomic } from "./atomic-write";
 import { withFileLock } from "./file-lock";
 import { StateFileInvalid } from "./state-file-invalid";
 
-const FILE_NAME = "registry.json";
+/** The registry's file in the local runtime's home. */
+export const REGISTRY_FILE_NAME = "registry.json";
 const FORMAT = "modelship-registry/1";
 const APPROVAL_STATUSES: readonly string[] = [
   "PendingManualApproval",
@@ -74,7 +75,7 @@ export class LocalRegistry implements Registry {
   private readonly editor: string;
 
   constructor(options: LocalRegistryOptions) {
-    this.filePath = join(options.home, FILE_NAME);
+    this.filePath = join(options.home, REGISTRY_FILE_NAME);
     this.now = options.now ?? (() => new Date());
     this.editor = options.editor ?? localUserName();
   }
@@ -133,7 +134,7 @@ export class LocalRegistry implements Registry {
       return {
         status: entry.status,
         statusReason: byHand
-          ? `status set to ${entry.status} in ${FILE_NAME}`
+          ? `status set to ${entry.status} in ${REGISTRY_FILE_NAME}`
           : (entry.statusHistory.at(-1)?.reason ?? ""),
         rollout: { model, version: entry.version, rolloutId: entry.rolloutId },
         lastModifiedBy: byHand ? this.editor : "modelship",

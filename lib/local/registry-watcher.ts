@@ -17,9 +17,14 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { REGISTRY_STATE_CHANGE, type RegistryStateChangeEvent } from "../pipeline/commands";
 import type { ApprovalStatus } from "../ports";
-import { localVersionId, parseRegistry, type RegistryGroups, statusSetByHand } from "./local-registry";
+import {
+  localVersionId,
+  parseRegistry,
+  REGISTRY_FILE_NAME,
+  type RegistryGroups,
+  statusSetByHand,
+} from "./local-registry";
 
-const FILE_NAME = "registry.json";
 const DEFAULT_POLL_MS = 1_000;
 /** fs.watch reports a write as several events: they are answered by one check this long after the first. */
 const SETTLE_MS = 50;
@@ -40,7 +45,8 @@ export type RegistryStatuses = ReadonlyMap<string, ApprovalStatus>;
 export function registryStatuses(groups: RegistryGroups): Map<string, ApprovalStatus> {
   const statuses = new Map<string, ApprovalStatus>();
   for (const [model, group] of groups) {
-    for (const entry of group.entries) statuses.set(`${model}/${entry.packageVersion}`, entry.status);
+    for (const entry of group.entries)
+      statuses.set(localVersionId(model, entry.packageVersion), entry.status);
   }
   return statuses;
 }
@@ -56,7 +62,7 @@ export function registryEdits(before: RegistryStatuses, after: RegistryGroups): 
     for (const entry of group.entries) {
       const { status } = entry;
       if (status !== "Approved" && status !== "Rejected") continue;
-      if (before.get(`${model}/${entry.packageVersion}`) === status) continue;
+      if (before.get(localVersionId(model, entry.packageVersion)) === status) continue;
       if (!statusSetByHand(entry)) continue;
       edits.push({
         model,
@@ -114,7 +120,7 @@ export class RegistryWatcher {
 
   constructor(options: RegistryWatcherOptions) {
     this.options = options;
-    this.path = join(options.home, FILE_NAME);
+    this.path = join(options.home, REGISTRY_FILE_NAME);
   }
 
   /** Takes note of the statuses already set, then watches the file. */
@@ -122,7 +128,7 @@ export class RegistryWatcher {
     await this.check({ baseline: true });
     try {
       this.fsWatcher = watch(this.options.home, { persistent: false }, (_type, name) => {
-        if (name === null || name === FILE_NAME) this.checkSoon();
+        if (name === null || name === REGISTRY_FILE_NAME) this.checkSoon();
       });
       this.fsWatcher.on("error", (error) => {
         this.options.log(
@@ -198,7 +204,7 @@ export class RegistryWatcher {
       // Keep the statuses read last: once the file is fixed, an edit made in the meantime is still answered.
       if (this.reportedMalformed !== marker) {
         this.options.log(
-          `${FILE_NAME} was changed and cannot be read, so no status in it answers a rollout until it is fixed (a rollout waiting for approval keeps waiting): ${(error as Error).message}`,
+          `${REGISTRY_FILE_NAME} was changed and cannot be read, so no status in it answers a rollout until it is fixed (a rollout waiting for approval keeps waiting): ${(error as Error).message}`,
         );
       }
       this.reportedMalformed = marker;
@@ -213,7 +219,7 @@ export class RegistryWatcher {
     for (const edit of edits) {
       await this.options.onEdit(edit).catch((error: unknown) => {
         // Not taken as handled: the next write of the file (saving it again) tries it again.
-        statuses.delete(`${edit.model}/${edit.packageVersion}`);
+        statuses.delete(localVersionId(edit.model, edit.packageVersion));
         this.options.log(
           `${edit.model} ${edit.version} set to ${edit.status} in ${this.path} was not carried out: ${String(error)}. Save the file again to retry.`,
         );

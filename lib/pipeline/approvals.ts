@@ -21,6 +21,7 @@ import {
   type RollbackOutcome,
   type RollbackRequest,
 } from "./rollback";
+import { runningTransition } from "./running-transition";
 
 /** The stages an answer is recorded under. */
 export const APPROVED_STAGE = "Approved";
@@ -102,12 +103,13 @@ export async function answerApproval(answer: ApprovalAnswer, deps: AnswerDeps): 
     await deps.store.record(
       model,
       {
+        ...runningTransition(
+          { id: wait.rolloutId, version: wait.version },
+          decision === "approve" ? APPROVED_STAGE : REJECTED_STAGE,
+          reason,
+          deps.clock,
+        ),
         at,
-        rolloutId: wait.rolloutId,
-        version: wait.version,
-        stage: decision === "approve" ? APPROVED_STAGE : REJECTED_STAGE,
-        status: "running",
-        reason,
       },
       { approval: null },
       { owned: true },

@@ -21,10 +21,11 @@ import type {
   RolloutPlan,
   ServingVersion,
 } from "../core/rollout/rollout";
-import { canaryWeights } from "../core/traffic/canary-policy";
+import { appliedCanarySteps, type CanaryWeights, canaryWeights } from "../core/traffic/canary-policy";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { FENCE_USES, type RolloutFence } from "./rollout-fence";
 import { ROUTE_UNDO_USES, routeUndo, SCALE_UNDO_USES, scaleUndo } from "./stage-undos";
+import { runningTransition } from "./running-transition";
 
 export const CANARY_CAPACITY_USES = combinedUse(
   FENCE_USES,
@@ -81,15 +82,11 @@ export async function canaryCapacity(
 
 /**
  * The capacity plan's step for the plan's canary step `step` (1-based). The plan is made over the steps the
- * canary applies: a step that would not raise the weight (a 0% first step) is skipped by nextCanaryStep.
+ * canary applies (appliedCanarySteps, as nextCanaryStep walks them).
  */
 export function capacityStep(capacity: CapacityRecord, plan: RolloutPlan, step: number): CapacityStep {
-  const applied: { index: number; weight: number }[] = [];
-  plan.canarySteps.forEach(({ weight }, index) => {
-    const capped = Math.min(100, weight);
-    if (capped > (applied.at(-1)?.weight ?? 0)) applied.push({ index, weight: capped });
-  });
-  const position = applied.findIndex((s) => s.index === step - 1);
+  const applied = appliedCanarySteps(plan);
+  const position = applied.findIndex((s) => s.step === step);
   const planned = capacityPlan(capacity, applied).steps[position];
   if (!planned) throw new Error(`The canary's capacity plan has no step ${step}.`);
   return planned;
@@ -109,13 +106,8 @@ export async function scaleForStep(
 ): Promise<ReplicasPending | undefined> {
   const { rollout, stable, candidate, fence, plan } = context;
   const { stableReplicas } = capacity.capacity;
-  const write = async (reason: string, weights?: { stable: number; candidate: number }) => {
-    await fence.record(
-      { ...transition(rollout, deps, reason), ...(weights && { weights }) },
-      { ...(weights && { weights }), ...(capacity.unrecorded && { capacity: capacity.capacity }) },
-    );
-    capacity.unrecorded = false;
-  };
+  const write = (reason: string, weights?: { stable: number; candidate: number }) =>
+    recordScaling(context, capacity, deps, reason, weights && { weights });
   let recordedWeight = record.weights?.candidate ?? 0;
   for (const move of step.moves) {
     if (move.kind === "scaleCandidate") {
@@ -172,23 +164,34 @@ export async function scaleForStep(
   return undefined;
 }
 
+/**
+ * Records a CanaryScaling transition (with the weights it sets, if any, on the transition and the record);
+ * the capacity, while `unrecorded`, goes with it (and `unrecorded` is cleared).
+ */
+export async function recordScaling(
+  context: Pick<CanaryContext, "rollout" | "fence">,
+  capacity: { readonly capacity: CapacityRecord; unrecorded: boolean },
+  deps: Pick<CapacityDeps, "clock">,
+  reason: string,
+  changes: { readonly weights?: CanaryWeights; readonly alarmNames?: readonly string[] } = {},
+): Promise<void> {
+  const { weights } = changes;
+  await context.fence.record(
+    {
+      ...runningTransition(context.rollout, CANARY_SCALING_STAGE, reason, deps.clock),
+      ...(weights && { weights }),
+    },
+    { ...changes, ...(capacity.unrecorded && { capacity: capacity.capacity }) },
+  );
+  capacity.unrecorded = false;
+}
+
 function capacityPlan(capacity: CapacityRecord, steps: readonly { readonly weight: number }[]) {
   return planCapacity({
     stableReplicas: capacity.stableReplicas,
     weights: steps.map((step) => step.weight),
     mode: capacity.mode,
   });
-}
-
-function transition(rollout: RolloutIdentity, deps: CapacityDeps, reason: string) {
-  return {
-    at: deps.clock.now().toISOString(),
-    rolloutId: rollout.id,
-    version: rollout.version,
-    stage: CANARY_SCALING_STAGE,
-    status: "running" as const,
-    reason,
-  };
 }
 
 /** `1 replica`, `3 replicas`. */

@@ -18,11 +18,11 @@ import { describeStickiness } from "../core/traffic/sticky-routing";
 import type { CanaryPosition, ExecutionState, ModelRecord, RolloutPlan } from "../core/rollout/rollout";
 import {
   CANARY_CAPACITY_USES,
-  CANARY_SCALING_STAGE,
   canaryCapacity,
   capacityStep,
   plural,
   type ReplicasPending,
+  recordScaling,
   scaleForStep,
 } from "./canary-capacity";
 import { ANNOUNCE_USES, announcePending, stageComplete } from "./announce";
@@ -33,6 +33,7 @@ import type { StageDeps } from "./deps";
 import { rolloutEvent } from "./events";
 import type { CanaryProgress, CanaryScaling } from "./flow-state";
 import { FENCE_USES, RolloutFence } from "./rollout-fence";
+import { runningTransition } from "./running-transition";
 import { ROUTE_UNDO_USES, routeUndo } from "./stage-undos";
 
 /** Moves the weights and records the step; arms the alarms and the prober at the first step. */
@@ -79,18 +80,13 @@ export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): P
     ) {
       // The first step moves traffic on its way (constrained, a stable of several replicas): armed before that.
       if (!record.alarmNames) {
-        await fence.record(
-          {
-            at: deps.clock.now().toISOString(),
-            rolloutId: rollout.id,
-            version: rollout.version,
-            stage: CANARY_SCALING_STAGE,
-            status: "running",
-            reason: `Arming ${rollout.model} ${candidate.version}'s alarms and prober: its first step moves traffic on its way to ${progress.weight}%.`,
-          },
-          { alarmNames: alarms.alarmNames, ...(capacity.unrecorded && { capacity: capacity.capacity }) },
+        await recordScaling(
+          context,
+          capacity,
+          deps,
+          `Arming ${rollout.model} ${candidate.version}'s alarms and prober: its first step moves traffic on its way to ${progress.weight}%.`,
+          { alarmNames: alarms.alarmNames },
         );
-        capacity.unrecorded = false;
       }
       await armRolloutWatch(rollout, alarms, deps, fence);
     }
@@ -119,15 +115,7 @@ export async function canaryStep(state: ExecutionState, deps: CanaryStepDeps): P
       },
     });
     await fence.record(
-      {
-        at: deps.clock.now().toISOString(),
-        rolloutId: rollout.id,
-        version: rollout.version,
-        stage: STAGE,
-        status: "running",
-        reason: message,
-        weights,
-      },
+      { ...runningTransition(rollout, STAGE, message, deps.clock), weights },
       {
         weights,
         canary: {

@@ -21,6 +21,7 @@ import { checkRolloutCapacity, DEPLOY_CAPACITY_USES, INSUFFICIENT_CAPACITY_HINT 
 import type { CapacityProgress } from "./flow-state";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { FENCE_USES, RolloutFence } from "./rollout-fence";
+import { runningTransition } from "./running-transition";
 
 export const CAPACITY_WAIT_USES = combinedUse(
   ABORT_WATCH_USES,
@@ -84,17 +85,25 @@ export async function lookForCapacity(
     case "deploy":
       if (previous?.waiting) {
         await fence.record(
-          transition(
+          runningTransition(
             rollout,
-            deps,
+            CHECK_CAPACITY_STAGE,
             `${rollout.model} ${rollout.version} has the capacity it waited ${describeWaitSeconds(decision.waitedSeconds)} for: ${check.reason} Deploying it now.`,
+            deps.clock,
           ),
         );
       }
       return { ...look, enough: true };
     case "wait":
       if (!previous?.waiting) {
-        await fence.record(transition(rollout, deps, waitingReason(rollout, check, decision, waitSeconds)));
+        await fence.record(
+          runningTransition(
+            rollout,
+            CHECK_CAPACITY_STAGE,
+            waitingReason(rollout, check, decision, waitSeconds),
+            deps.clock,
+          ),
+        );
       }
       return { ...look, enough: false, waiting: { until: decision.until } };
     case "exhausted":
@@ -130,15 +139,4 @@ function exhaustedReason(
       ? ` The last deploy was refused: ${describeCaughtError(previous.refused).reason}`
       : "";
   return `${check.reason}${refused} The plan: ${check.plan}. ${waited} Nothing was deployed.`;
-}
-
-function transition(rollout: RolloutIdentity, deps: CapacityWaitDeps, reason: string) {
-  return {
-    at: deps.clock.now().toISOString(),
-    rolloutId: rollout.id,
-    version: rollout.version,
-    stage: CHECK_CAPACITY_STAGE,
-    status: "running" as const,
-    reason,
-  };
 }

@@ -17,6 +17,7 @@ import {
   PROMOTE_REQUESTED_STAGE,
   recordedTransition,
 } from "./rollout-record";
+import { runningTransition } from "./running-transition";
 
 export const CHECK_CANARY_USES = portUse({ store: ["get", "record"], alarms: ["states"], clock: ["now"] });
 
@@ -47,14 +48,7 @@ export async function checkCanary(state: ExecutionState, deps: CheckCanaryDeps):
         try {
           await deps.store.record(
             rollout.model,
-            {
-              at: deps.clock.now().toISOString(),
-              rolloutId: rollout.id,
-              version: rollout.version,
-              stage: STAGE,
-              status: "running",
-              reason,
-            },
+            runningTransition(rollout, STAGE, reason, deps.clock),
             { promoteRequested: null },
             { owned: true },
           );

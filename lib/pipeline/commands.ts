@@ -23,6 +23,7 @@ import {
 } from "./approvals";
 import type { RollbackDeps } from "./rollback";
 import { PROMOTE_REQUESTED_STAGE } from "./rollout-record";
+import { runningTransition } from "./running-transition";
 
 export type CommandName =
   "Rollback Requested" | "Abort Requested" | "Promote Requested" | "Approve Requested" | "Reject Requested";
@@ -264,14 +265,12 @@ async function requestPromotion(
   try {
     await deps.store.record(
       model,
-      {
-        at: deps.clock.now().toISOString(),
-        rolloutId,
-        version,
-        stage: PROMOTE_REQUESTED_STAGE,
-        status: "running",
-        reason: `A promotion was requested by ${who}${detail.reason ? ` (${detail.reason})` : ""}.`,
-      },
+      runningTransition(
+        { id: rolloutId, version },
+        PROMOTE_REQUESTED_STAGE,
+        `A promotion was requested by ${who}${detail.reason ? ` (${detail.reason})` : ""}.`,
+        deps.clock,
+      ),
       { promoteRequested: true },
       { owned: true },
     );

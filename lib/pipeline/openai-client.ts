@@ -7,7 +7,8 @@
 import { getCACertificates, setDefaultCACertificates } from "node:tls";
 import type { ChatMessage } from "../core/manifest/manifest-schema";
 import type { ObservedAnswer } from "../core/smoke/smoke-verdict";
-import { SseParser } from "../loadgen/sse";
+import { readAnswerPart, type Usage } from "../core/openai/answer-part";
+import { SseParser } from "../core/openai/sse-parser";
 import type { Endpoint } from "../ports";
 
 export interface OpenAiClientOptions {
@@ -25,11 +26,6 @@ export interface GenerationRequest {
   readonly maxTokens: number;
   readonly temperature?: number;
   readonly seed?: number;
-}
-
-export interface Usage {
-  readonly promptTokens: number;
-  readonly completionTokens: number;
 }
 
 export interface Answer extends ObservedAnswer {
@@ -90,14 +86,14 @@ export class OpenAiClient {
   async chat(messages: readonly ChatMessage[], request: GenerationRequest): Promise<Answer> {
     const reply = await this.send("POST", "/chat/completions", { messages, ...this.generation(request) });
     if (!reply.ok) return reply.failure;
-    return this.readCompletion(reply.response, (choice) => field(field(choice, "message"), "content"));
+    return this.readCompletion(reply.response);
   }
 
   /** `POST /v1/completions`: a plain prompt, no chat template. */
   async complete(prompt: string, request: GenerationRequest): Promise<Answer> {
     const reply = await this.send("POST", "/completions", { prompt, ...this.generation(request) });
     if (!reply.ok) return reply.failure;
-    return this.readCompletion(reply.response, (choice) => field(choice, "text"));
+    return this.readCompletion(reply.response);
   }
 
   /** `POST /v1/chat/completions` with `stream: true` and usage in the last chunk: SSE read as it arrives. */
@@ -123,19 +119,16 @@ export class OpenAiClient {
     };
   }
 
-  private async readCompletion(response: Response, contentOf: (choice: unknown) => unknown): Promise<Answer> {
+  /** A chat's `message.content` or a completion's `text`, its finish reason and usage. */
+  private async readCompletion(response: Response): Promise<Answer> {
     if (response.status !== 200) return { status: response.status, error: await readErrorBody(response) };
     const body = await readJson(response, this.timeoutMs);
     if (!body.ok) return { status: 200, protocolProblems: [body.error] };
-    const choices = field(body.value, "choices");
-    const choice: unknown = Array.isArray(choices) ? choices[0] : undefined;
-    const content = contentOf(choice);
-    const finishReason = field(choice, "finish_reason");
-    const usage = readUsage(field(body.value, "usage"));
+    const { text, finishReason, usage } = readAnswerPart(body.value, "message");
     return {
       status: 200,
-      ...(typeof content === "string" ? { content } : {}),
-      ...(typeof finishReason === "string" || finishReason === null ? { finishReason } : {}),
+      ...(text === undefined ? {} : { content: text }),
+      ...(finishReason === undefined ? {} : { finishReason }),
       ...(usage ? { usage } : {}),
     };
   }
@@ -216,18 +209,14 @@ async function readChatStream(
     const error = field(chunk, "error");
     if (error !== undefined)
       problems.push(`the stream carried an error: ${JSON.stringify(error).slice(0, 200)}`);
-    const chunkUsage = readUsage(field(chunk, "usage"));
-    if (chunkUsage) usage = chunkUsage;
-    const choices = field(chunk, "choices");
-    const choice: unknown = Array.isArray(choices) ? choices[0] : undefined;
-    const delta = field(field(choice, "delta"), "content");
-    if (typeof delta === "string" && delta !== "") {
+    const part = readAnswerPart(chunk, "delta");
+    if (part.usage) usage = part.usage;
+    if (part.text !== undefined && part.text !== "") {
       ttftMs ??= performance.now() - sentAt;
-      content += delta;
+      content += part.text;
     }
-    const finish = field(choice, "finish_reason");
-    if (typeof finish === "string") finishReason = finish;
-    else if (finish === null && finishReason === undefined) finishReason = null;
+    if (typeof part.finishReason === "string") finishReason = part.finishReason;
+    else if (part.finishReason === null && finishReason === undefined) finishReason = null;
   };
 
   const reader = response.body?.getReader();
@@ -262,13 +251,6 @@ async function readChatStream(
     totalMs,
     ...(problems.length ? { protocolProblems: problems } : {}),
   };
-}
-
-function readUsage(value: unknown): Usage | undefined {
-  const prompt = field(value, "prompt_tokens");
-  const completion = field(value, "completion_tokens");
-  if (typeof completion !== "number" || !Number.isFinite(completion)) return undefined;
-  return { promptTokens: typeof prompt === "number" ? prompt : 0, completionTokens: completion };
 }
 
 async function readJson(

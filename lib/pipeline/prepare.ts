@@ -28,6 +28,7 @@ import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { loadSuite, SUITE_READS } from "./eval-suites";
 import { rolloutEvent } from "./events";
 import { loadPromptSet, PROMPT_SET_READS } from "./stress-prompts";
+import { runningTransition } from "./running-transition";
 
 /** Reads the manifest and the gates' files, lists the weights (their size), takes the lock and records. */
 export const PREPARE_USES = combinedUse(
@@ -114,14 +115,7 @@ export async function prepare(state: ExecutionInput, deps: PrepareDeps): Promise
     );
     await deps.store.record(
       rollout.model,
-      {
-        at: deps.clock.now().toISOString(),
-        rolloutId: rollout.id,
-        version: rollout.version,
-        stage: STAGE,
-        status: "running",
-        reason,
-      },
+      runningTransition(rollout, STAGE, reason, deps.clock),
       { candidateVersion: rollout.version, status: "running" },
       { owned: true },
     );

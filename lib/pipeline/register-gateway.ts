@@ -19,6 +19,7 @@ import { rolloutEvent } from "./events";
 import { FENCE_USES, RolloutFence } from "./rollout-fence";
 import { recordedTransition } from "./rollout-record";
 import { REGISTRY_UNDO_USES, registryUndo, ROUTE_UNDO_USES, routeUndo } from "./stage-undos";
+import { runningTransition } from "./running-transition";
 
 export const REGISTER_GATEWAY_USES = combinedUse(
   FENCE_USES,
@@ -91,14 +92,7 @@ export async function registerGateway(
   if (!recordedTransition(before, rollout.id, STAGE)) {
     const message = `${rollout.model} ${rollout.version} joined the model's route at 0% (test traffic: header x-modelship-variant: candidate) and was registered as ${registryId}, pending approval.`;
     await fence.record(
-      {
-        at: deps.clock.now().toISOString(),
-        rolloutId: rollout.id,
-        version: rollout.version,
-        stage: STAGE,
-        status: "running",
-        reason: message,
-      },
+      runningTransition(rollout, STAGE, message, deps.clock),
       { candidate: { version: rollout.version, rolloutId: rollout.id, handle } },
       {
         announce: [

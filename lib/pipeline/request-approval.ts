@@ -14,6 +14,7 @@ import { rolloutEvent } from "./events";
 import { combinedUse, type DepsUsing, portUse } from "./port-use";
 import { gateSummaries, reportUrisOf } from "./register-gateway";
 import { FENCE_USES, RolloutFence } from "./rollout-fence";
+import { runningTransition } from "./running-transition";
 
 /** The Payload the approval Tasks send (statemachines/pipeline.asl.json). */
 export interface ApprovalRequest {
@@ -61,14 +62,7 @@ export async function requestApproval(
   const expiresAt = new Date(now.getTime() + timeoutSeconds * 1000).toISOString();
   const message = `${rollout.model} ${rollout.version} waits for approval ${where(at, record)}, until ${expiresAt} (then it is rolled back). Approve with \`modelship approve ${rollout.model}\` or reject with \`modelship reject ${rollout.model}\`, send "Approve Requested" or "Reject Requested", or set its model registry version to Approved or Rejected.`;
   await fence.record(
-    {
-      at: since,
-      rolloutId: rollout.id,
-      version: rollout.version,
-      stage: APPROVAL_STAGE,
-      status: "running",
-      reason: message,
-    },
+    { ...runningTransition(rollout, APPROVAL_STAGE, message, deps.clock), at: since },
     { approval: { rolloutId: rollout.id, version: rollout.version, token, at, since, expiresAt } },
     {
       announce: [

@@ -20,6 +20,7 @@ import { rolloutEvent } from "./events";
 import type { CanaryProgress } from "./flow-state";
 import { type DepsUsing, portUse } from "./port-use";
 import { callUrlHook } from "./url-hook";
+import { runningTransition } from "./running-transition";
 
 export const RUN_HOOKS_USES = portUse({
   hooks: ["callFunction", "signingKey"],
@@ -91,15 +92,7 @@ export async function runHooks(
     // Recorded before a failure ends the stage: status and the report show the hook that stopped the rollout.
     await deps.store.record(
       rollout.model,
-      {
-        at: deps.clock.now().toISOString(),
-        rolloutId: rollout.id,
-        version: rollout.version,
-        stage,
-        status: "running",
-        reason: `Hook ${describeHookRun(run)}`,
-        hook: run,
-      },
+      { ...runningTransition(rollout, stage, `Hook ${describeHookRun(run)}`, deps.clock), hook: run },
       undefined,
       { owned: true },
     );

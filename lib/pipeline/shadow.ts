@@ -26,6 +26,7 @@ import { FENCE_USES, RolloutFence } from "./rollout-fence";
 import { reportPrefix } from "./rollout-report";
 import { lostOwnershipReason, ownsModel } from "./rollout-record";
 import { MIRROR_UNDO_USES, mirrorUndo } from "./stage-undos";
+import { runningTransition } from "./running-transition";
 
 export const SHADOW_USES = combinedUse(
   ARMING_USES,
@@ -93,14 +94,7 @@ async function startShadow(state: ExecutionState, deps: ShadowDeps): Promise<Sha
     phase = { ...settings, rolloutId: rollout.id, version: candidate, since: deps.clock.now().toISOString() };
     const message = `${rollout.model} ${candidate} answers copies of ${settings.percent}% of ${stable}'s requests for ${settings.seconds} s (a shadow): ${stable} still answers every user, the copies' answers are thrown away, and the alarms judge ${candidate} on them.`;
     await fence.record(
-      {
-        at: phase.since,
-        rolloutId: rollout.id,
-        version: rollout.version,
-        stage,
-        status: "running",
-        reason: message,
-      },
+      { ...runningTransition(rollout, stage, message, deps.clock), at: phase.since },
       { shadow: phase, alarmNames: record.alarmNames ?? alarms.alarmNames },
       {
         announce: [
@@ -190,14 +184,7 @@ async function endShadow(state: ExecutionState, deps: ShadowDeps): Promise<Recor
   if (phase) {
     const message = `The shadow of ${rollout.model} ${phase.version} is over: its alarms stayed quiet on copies of ${phase.percent}% of the stable's requests for ${phase.seconds} s; the mirror is off and the rollout goes on.`;
     await fence.record(
-      {
-        at: deps.clock.now().toISOString(),
-        rolloutId: rollout.id,
-        version: rollout.version,
-        stage,
-        status: "running",
-        reason: message,
-      },
+      runningTransition(rollout, stage, message, deps.clock),
       { shadow: null },
       {
         announce: [

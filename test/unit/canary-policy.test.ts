@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { canaryWeights, nextCanaryStep } from "../../lib/core/traffic/canary-policy";
+import { appliedCanarySteps, canaryWeights, nextCanaryStep } from "../../lib/core/traffic/canary-policy";
+import { capacityStep } from "../../lib/pipeline/canary-capacity";
 import type { CanaryPosition, RolloutPlan } from "../../lib/core/rollout/rollout";
 
 type Plan = Pick<RolloutPlan, "hasStable" | "canarySteps">;
@@ -66,5 +67,35 @@ describe("nextCanaryStep", () => {
     ],
   ])("%s", (_title, plan, applied, expected) => {
     expect(nextCanaryStep(plan, applied)).toEqual(expected);
+  });
+});
+
+describe("appliedCanarySteps", () => {
+  it("keeps the steps that raise the candidate's weight, numbered as the manifest numbers them", () => {
+    expect(
+      appliedCanarySteps({ canarySteps: steps(0, 10, 10, 50, 30, 100) }).map((s) => [s.step, s.weight]),
+    ).toEqual([
+      [2, 10],
+      [4, 50],
+      [6, 100],
+    ]);
+  });
+
+  it("holds a weight above 100 to 100 and ends there (the schema bounds steps to 100; a plan made elsewhere may not)", () => {
+    const plan = { hasStable: true, canarySteps: steps(50, 100, 150) };
+    expect(appliedCanarySteps(plan).map((s) => s.weight)).toEqual([50, 100]);
+    expect(nextCanaryStep(plan, { step: 2, steps: 3, weight: 100 })).toBeUndefined();
+  });
+
+  it("is what both CanaryStep and the capacity plan walk: every step nextCanaryStep gives has a capacity step at its weight", () => {
+    const capacity = { rolloutId: "r", mode: "constrained" as const, stableVersion: "v1", stableReplicas: 4 };
+    for (const weights of [[5, 25, 50, 100], [0, 10, 100], [10, 10, 50], [50, 100, 150], [30]]) {
+      const plan = { hasStable: true, canarySteps: steps(...weights) } as unknown as RolloutPlan;
+      let applied: CanaryPosition | undefined;
+      for (let next = nextCanaryStep(plan); next; next = nextCanaryStep(plan, applied)) {
+        expect(capacityStep(capacity, plan, next.step).weight).toBe(next.weight);
+        applied = next;
+      }
+    }
   });
 });

@@ -192,11 +192,19 @@ function seedRbac(object: Readonly<Record<string, unknown>>): void {
   else server.seedClusterScoped("clusterrolebindings", json);
 }
 
-function gpuNode(name: string, taint = { key: "nvidia.com/gpu", effect: "NoSchedule" }, gpus = "8") {
+function gpuNode(
+  name: string,
+  taint = { key: "nvidia.com/gpu", effect: "NoSchedule" },
+  gpus = "8",
+  { ready = true, cordoned = false } = {},
+) {
   return {
     metadata: { name, labels: { [GPU_LABEL]: "h100", "karpenter.sh/nodepool": "gpu" } },
-    spec: { taints: [taint] },
-    status: { allocatable: { "nvidia.com/gpu": gpus, cpu: "96" } },
+    spec: { taints: [taint], ...(cordoned && { unschedulable: true }) },
+    status: {
+      allocatable: { "nvidia.com/gpu": gpus, cpu: "96" },
+      conditions: [{ type: "Ready", status: ready ? "True" : "False" }],
+    },
   };
 }
 
@@ -590,6 +598,49 @@ describe("modelship doctor", () => {
         "gpu-node-1 carries karpenter.k8s.aws/instance-gpu-name=h100 but advertises no nvidia.com/gpu",
       ]);
       expect(check.fix?.[0]).toMatch(/^install the NVIDIA device plugin/);
+    });
+
+    it("fails when the only GPU nodes are not Ready or cordoned, as DeployCandidate's capacity check counts them", async () => {
+      server.nodes.length = 0;
+      server.nodes.push(
+        gpuNode("gpu-node-1", undefined, "8", { ready: false }),
+        gpuNode("gpu-node-2", undefined, "8", { cordoned: true }),
+      );
+      server.installed.delete("karpenter.sh");
+
+      const check = onlyFailing((await checks()).byId, "gpu-nodes");
+
+      expect(check.details).toEqual(["gpu-node-1: not Ready", "gpu-node-2: cordoned (spec.unschedulable)"]);
+      expect(check.fix).toEqual([
+        "kubectl describe node gpu-node-1   # its conditions say why it is not Ready",
+        "kubectl uncordon gpu-node-2   # if it was cordoned for maintenance that is over",
+      ]);
+    });
+
+    it("fails a NodePool whose nodes would repel candidates, or whose GPU limit is reached", async () => {
+      server.nodes.length = 0;
+      const pool = (name: string, taint: string, limit: string) => ({
+        metadata: { name },
+        spec: {
+          template: {
+            metadata: { labels: { [GPU_LABEL]: "h100" } },
+            spec: { taints: [{ key: taint, effect: "NoSchedule" }] },
+          },
+          limits: { "nvidia.com/gpu": limit },
+        },
+      });
+      server.nodePools.push(pool("tainted", "dedicated", "16"), pool("full", "nvidia.com/gpu", "0"));
+
+      const check = onlyFailing((await checks()).byId, "gpu-nodes");
+
+      expect(check.details).toEqual([
+        "no node carries karpenter.k8s.aws/instance-gpu-name=h100",
+        "Karpenter NodePool tainted: taint dedicated:NoSchedule not tolerated by gpu.tolerations",
+        "Karpenter NodePool full: its nvidia.com/gpu limit is reached",
+      ]);
+      expect(check.fix).toContain(
+        'add {"key":"dedicated","operator":"Exists","effect":"NoSchedule"} to the stack\'s gpu.tolerations (cdk.json), then npx cdk deploy',
+      );
     });
 
     it("passes a cluster with no GPU node yet when a Karpenter NodePool launches them with the selector", async () => {

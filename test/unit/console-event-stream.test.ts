@@ -31,9 +31,9 @@ describe("EventStream", () => {
 
   async function serve(options: ConstructorParameters<typeof EventStream>[0]): Promise<number> {
     stream = new EventStream(options);
-    server = createServer((request, response) => {
+    server = createServer((_request, response) => {
       try {
-        stream!.attach(request, response, [sseFrame("hello", { n: 0 })]);
+        stream!.attach(response, [sseFrame("hello", { n: 0 })]);
       } catch (error) {
         response.writeHead((error as OpenAiError).status).end((error as OpenAiError).message);
       }
@@ -91,6 +91,43 @@ describe("EventStream", () => {
     for (let i = 0; i < 200 && stream!.size > 0; i++) stream!.send("snapshot", { big });
     expect(stream!.size).toBe(0);
     response.destroy();
+  });
+
+  it("does not keep a client that left before its opening frames were ready (the console builds them first)", async () => {
+    // The console awaits its snapshot before it attaches a page; a page closed meanwhile must not stay counted,
+    // or after `maxClients` such pages every new console is refused with 503.
+    stream = new EventStream({ maxClients: 1 });
+    let ready!: () => void;
+    const opening = new Promise<void>((done) => (ready = done));
+    let left!: () => void;
+    const pageLeft = new Promise<void>((done) => (left = done));
+    let handled!: () => void;
+    const attached = new Promise<void>((done) => (handled = done));
+    let first = true;
+    server = createServer((request, response) => {
+      if (first) {
+        first = false;
+        request.socket.once("close", () => left());
+        void opening.then(() => {
+          stream!.attach(response, [sseFrame("hello", { n: 0 })]);
+          handled();
+        });
+        return;
+      }
+      stream!.attach(response, [sseFrame("hello", { n: 0 })]);
+    });
+    await new Promise<void>((done) => server!.listen(0, "127.0.0.1", done));
+    const port = (server.address() as AddressInfo).port;
+    const early = get(`http://127.0.0.1:${port}/`).on("error", () => {});
+    await until(() => !first);
+    early.destroy();
+    await pageLeft;
+    ready();
+    await attached;
+    expect(stream.size).toBe(0);
+    const next = await open(port);
+    expect(next.statusCode).toBe(200);
+    next.destroy();
   });
 
   it("forgets a client that went away", async () => {

@@ -35,12 +35,14 @@ describe("describeShadowProgress", () => {
 });
 
 describe("shadowAnswer", () => {
+  const bytes = (text: string) => new TextEncoder().encode(text);
+
   it("reads a JSON answer's first choice with its completion tokens and latency", () => {
     const body = JSON.stringify({
       choices: [{ message: { role: "assistant", content: "Paris." } }],
       usage: { completion_tokens: 3 },
     });
-    expect(shadowAnswer(200, body, 41.6)).toEqual({
+    expect(shadowAnswer(200, bytes(body), 41.6)).toEqual({
       status: 200,
       text: "Paris.",
       outputChars: 6,
@@ -57,20 +59,43 @@ describe("shadowAnswer", () => {
       "data: [DONE]",
       'data: {"choices":[{"del',
     ].join("\n\n");
-    expect(shadowAnswer(200, body, 5)).toMatchObject({ text: "Hello", outputChars: 5, completionTokens: 2 });
+    expect(shadowAnswer(200, bytes(body), 5)).toMatchObject({
+      text: "Hello",
+      outputChars: 5,
+      completionTokens: 2,
+    });
   });
 
-  it("clips a long answer to SHADOW_TEXT_CHARS but counts its whole length", () => {
+  it("reads a stream as the SSE format allows: a comment first, CRLF line endings, a named event", () => {
+    const body = [
+      ": ping",
+      'data: {"choices":[{"delta":{"content":"Bon"}}]}',
+      "event: message",
+      'data: {"choices":[{"delta":{"content":"jour"}}],"usage":{"completion_tokens":2}}',
+      "data: [DONE]",
+      "",
+    ].join("\r\n\r\n");
+    expect(shadowAnswer(200, bytes(body), 5)).toMatchObject({ text: "Bonjour", completionTokens: 2 });
+  });
+
+  it("keeps an answer that is neither JSON nor a stream as it is", () => {
+    expect(shadowAnswer(502, bytes("<html>Bad gateway</html>"), 5)).toMatchObject({
+      text: "<html>Bad gateway</html>",
+      error: "HTTP 502",
+    });
+  });
+
+  it("clips a long answer to SHADOW_TEXT_CHARS but counts its length before clipping", () => {
     const long = "word ".repeat(1000).trim();
-    const answer = shadowAnswer(200, JSON.stringify({ choices: [{ text: long }] }), 1);
+    const answer = shadowAnswer(200, bytes(JSON.stringify({ choices: [{ text: long }] })), 1);
     expect(answer.text.length).toBeLessThanOrEqual(SHADOW_TEXT_CHARS);
     expect(answer.text.endsWith("…")).toBe(true);
     expect(answer.outputChars).toBe(long.length);
   });
 
   it("names the failure of an answer that is not a 2xx, or that never came", () => {
-    expect(shadowAnswer(503, '{"error":{"message":"busy"}}', 3).error).toBe("HTTP 503");
-    expect(shadowAnswer(undefined, "", 120_000, "no answer within 120 s")).toEqual({
+    expect(shadowAnswer(503, bytes('{"error":{"message":"busy"}}'), 3).error).toBe("HTTP 503");
+    expect(shadowAnswer(undefined, bytes(""), 120_000, "no answer within 120 s")).toEqual({
       text: "",
       outputChars: 0,
       latencyMs: 120_000,

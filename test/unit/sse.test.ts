@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type SseEvent, SseParser } from "../../lib/loadgen/sse";
+import { type SseEvent, SseParser } from "../../lib/core/openai/sse-parser";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 

@@ -223,6 +223,6 @@ export class AwsDoctorReads {
 }
 
 /** An issuer or provider URL as IAM keys it: no `https://`, no trailing `/`. */
-function withoutScheme(url: string): string {
+export function withoutScheme(url: string): string {
   return url.replace(/^https:\/\//, "").replace(/\/+$/, "");
 }

@@ -356,7 +356,7 @@ export class EksServing implements Serving {
 
   /** GPUs are what a cluster runs out of: the replicas count only through the GPUs they hold. */
   async checkCapacity({ gpus }: CapacityNeed): Promise<CapacityCheck> {
-    const { resourceName, nodeSelector } = this.config.gpu;
+    const { resourceName, nodeSelector, tolerations } = this.config.gpu;
     if (gpus <= 0) {
       return {
         enough: true,
@@ -389,7 +389,7 @@ export class EksServing implements Serving {
         if (apiStatus(error) === 404) return undefined;
         throw kubernetesFailure(error, "list Karpenter's NodePools", this.config.namespace);
       });
-    const capacity = gpuCapacity({ nodes, pods, nodePools, resourceName, nodeSelector });
+    const capacity = gpuCapacity({ nodes, pods, nodePools, resourceName, nodeSelector, tolerations });
     const provisionable = capacity.provisionable;
     const more = provisionable === undefined ? 0 : provisionable.gpus;
     const enough = capacity.freeGpus + more >= gpus;

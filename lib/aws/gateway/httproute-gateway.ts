@@ -142,7 +142,11 @@ export class HttpRouteGateway implements Gateway {
     );
   }
 
-  /** Applies the call to the route; returns the route as the API server stored it (undefined: unchanged or deleted). */
+  /**
+   * Applies the call to the route; returns the route as the API server has it: as written, or as read when
+   * the call changes nothing (mirror() reads the unchanged route's mirror from it); undefined when the route
+   * was deleted, or there was none and the call makes none.
+   */
   private async change(
     model: string,
     what: string,

@@ -1,32 +1,10 @@
-// How Kubernetes decides three things `modelship doctor` judges, as pure functions: whether a toleration
-// tolerates a taint (the scheduler's rule: an empty key with Exists tolerates every taint, an empty effect
-// every effect, Equal compares the value), whether a label selector selects a set of labels (matchLabels and
-// the In/NotIn/Exists/DoesNotExist expressions, ANDed), and which of the RBAC verbs a rule set grants on a
-// resource (`*` matching any group, resource or verb).
+// How Kubernetes decides two things `modelship doctor` judges, as pure functions: whether a label selector
+// selects a set of labels (matchLabels and the In/NotIn/Exists/DoesNotExist expressions, ANDed), and which of
+// the RBAC verbs a rule set grants on a resource (`*` matching any group, resource or verb). Whether a taint is
+// tolerated is lib/aws/eks/taints.ts, shared with the GPU capacity check.
 
 import type { LabelSelector } from "../../aws/doctor/kubernetes-reads";
-import type { Toleration } from "../../core/config/config";
 import type { RbacRule } from "../../infra/cluster-roles";
-
-export interface Taint {
-  readonly key: string;
-  readonly value?: string;
-  readonly effect: string;
-}
-
-/** Whether the taint keeps a pod with these tolerations off the node: NoSchedule or NoExecute, not tolerated. */
-export function repels(taint: Taint, tolerations: readonly Toleration[]): boolean {
-  if (taint.effect !== "NoSchedule" && taint.effect !== "NoExecute") return false;
-  return !tolerations.some((toleration) => tolerates(toleration, taint));
-}
-
-function tolerates(toleration: Toleration, taint: Taint): boolean {
-  if (toleration.effect !== undefined && toleration.effect !== taint.effect) return false;
-  const operator = toleration.operator ?? "Equal";
-  if (toleration.key === "") return operator === "Exists";
-  if (toleration.key !== taint.key) return false;
-  return operator === "Exists" || (toleration.value ?? "") === (taint.value ?? "");
-}
 
 /** Whether the selector selects an object with these labels; an empty selector selects everything. */
 export function selects(selector: LabelSelector, labels: Readonly<Record<string, string>>): boolean {

@@ -10,13 +10,15 @@ import type { Cluster } from "@aws-sdk/client-eks";
 import { ApiException } from "@kubernetes/client-node";
 import type { ClusterSettings } from "../../core/config/cluster-settings";
 import type { AwsDoctorReads } from "../../aws/doctor/aws-reads";
-import { POD_IDENTITY_AGENT } from "../../aws/doctor/aws-reads";
+import { POD_IDENTITY_AGENT, withoutScheme } from "../../aws/doctor/aws-reads";
 import {
   type Gateway,
   type KubernetesDoctorReads,
   KubernetesUnanswered,
 } from "../../aws/doctor/kubernetes-reads";
 import { apiMessage } from "../../aws/eks/api-errors";
+import { gpuCapacity } from "../../aws/eks/gpu-capacity";
+import type { Taint } from "../../aws/eks/taints";
 import type { KubernetesAccess } from "../../aws/port-actions";
 import {
   CLUSTER_SCOPED,
@@ -26,7 +28,7 @@ import {
   type RbacRule,
 } from "../../infra/cluster-roles";
 import { describeAwsFailure } from "../aws-cli";
-import { missingGrants, repels, selects, type Taint } from "./cluster-rules";
+import { missingGrants, selects } from "./cluster-rules";
 import type { CheckResult } from "./doctor-report";
 import { irsaTrustPolicy, irsaTrustProblem, STS_AUDIENCE } from "./irsa-trust";
 
@@ -440,42 +442,39 @@ async function gpuNodes(context: DoctorContext): Promise<Omit<CheckResult, "id" 
       .map(([k, v]) => `${k}=${v}`)
       .join(",") || "no node selector";
   const kubernetes = await context.kubernetes();
-  const nodes = await kubernetes.nodes(nodeSelector);
-  const gpusOf = (node: (typeof nodes)[number]) => Number(node.status?.allocatable?.[resourceName] ?? 0) || 0;
-  const withGpus = nodes.filter((node) => gpusOf(node) > 0);
-  const repelled = withGpus.map((node) => ({
-    name: node.metadata?.name ?? "",
-    taints: (node.spec?.taints ?? []).filter((taint) => repels(taint as Taint, tolerations)),
-  }));
-  const usable = withGpus.filter((_, i) => repelled[i]?.taints.length === 0);
-  if (usable.length > 0) {
-    const gpus = usable.reduce((sum, node) => sum + gpusOf(node), 0);
+  const listed = await kubernetes.nodes(nodeSelector);
+  const nodePools = await kubernetes.nodePools();
+  // The same rule as DeployCandidate's capacity check; no pods, since this asks where candidates can run at
+  // all, not how many GPUs are free now.
+  const {
+    nodes,
+    pools,
+    gpuNodes: count,
+    allocatableGpus,
+  } = gpuCapacity({
+    nodes: listed,
+    pods: [],
+    nodePools,
+    resourceName,
+    nodeSelector,
+    tolerations,
+  });
+  if (count > 0) {
     return {
       status: "pass",
-      summary: `${usable.length} node${usable.length === 1 ? "" : "s"} with ${selectorText} advertise${usable.length === 1 ? "s" : ""} ${resourceName} (${gpus} allocatable), ${usable.length === 1 ? "its" : "their"} taints tolerated`,
+      summary: `${count} node${count === 1 ? "" : "s"} with ${selectorText} advertise${count === 1 ? "s" : ""} ${resourceName} (${allocatableGpus} allocatable), ${count === 1 ? "its" : "their"} taints tolerated`,
     };
   }
-  const pools = (await kubernetes.nodePools()) ?? [];
-  const launching = pools.filter((pool) => {
-    const template = (pool.spec?.template ?? {}) as {
-      metadata?: { labels?: Record<string, string> };
-      spec?: { taints?: Taint[] };
-    };
-    const labels = template.metadata?.labels ?? {};
-    return (
-      Object.entries(nodeSelector).every(([k, v]) => labels[k] === v) &&
-      !(template.spec?.taints ?? []).some((taint) => repels(taint, tolerations)) &&
-      Number(pool.spec?.limits?.[resourceName] ?? 1) > 0
-    );
-  });
+  const launching = (pools ?? []).filter((pool) => pool.room > 0 && pool.repelledBy.length === 0);
   if (launching.length > 0) {
     return {
       status: "pass",
-      summary: `no GPU node runs now; Karpenter's NodePool ${launching.map((p) => p.metadata?.name ?? "").join(", ")} launches nodes with ${selectorText} when a candidate asks, its taints tolerated`,
+      summary: `no GPU node runs now; Karpenter's NodePool ${launching.map((p) => p.name).join(", ")} launches nodes with ${selectorText} when a candidate asks, its taints tolerated`,
     };
   }
   const details: string[] = [];
   const fix: string[] = [];
+  const withGpus = nodes.filter((node) => node.allocatableGpus > 0);
   if (nodes.length === 0) {
     details.push(`no node carries ${selectorText}`);
     fix.push(
@@ -483,18 +482,43 @@ async function gpuNodes(context: DoctorContext): Promise<Omit<CheckResult, "id" 
     );
   } else if (withGpus.length === 0) {
     details.push(
-      `${nodes.map((n) => n.metadata?.name).join(", ")} carr${nodes.length === 1 ? "ies" : "y"} ${selectorText} but advertise${nodes.length === 1 ? "s" : ""} no ${resourceName}`,
+      `${nodes.map((n) => n.name).join(", ")} carr${nodes.length === 1 ? "ies" : "y"} ${selectorText} but advertise${nodes.length === 1 ? "s" : ""} no ${resourceName}`,
     );
     fix.push(
       `install the NVIDIA device plugin (or the GPU Operator) so the nodes advertise ${resourceName}; kubectl describe node <node> shows it under Allocatable`,
     );
   }
-  for (const { name, taints } of repelled.filter((r) => r.taints.length > 0)) {
-    details.push(
-      `${name}: taint ${taints.map((t) => `${t.key}${t.value ? `=${t.value}` : ""}:${t.effect}`).join(", ")} not tolerated by gpu.tolerations`,
-    );
+  for (const node of withGpus.filter((n) => !n.ready)) {
+    details.push(`${node.name}: not Ready`);
+    fix.push(`kubectl describe node ${node.name}   # its conditions say why it is not Ready`);
   }
-  const untolerated = new Map(repelled.flatMap((r) => r.taints).map((t) => [`${t.key}:${t.effect}`, t]));
+  for (const node of withGpus.filter((n) => n.cordoned)) {
+    details.push(`${node.name}: cordoned (spec.unschedulable)`);
+    fix.push(`kubectl uncordon ${node.name}   # if it was cordoned for maintenance that is over`);
+  }
+  const taintText = (taints: readonly Taint[]) =>
+    taints.map((t) => `${t.key}${t.value ? `=${t.value}` : ""}:${t.effect}`).join(", ");
+  for (const { name, repelledBy } of withGpus.filter((n) => n.repelledBy.length > 0)) {
+    details.push(`${name}: taint ${taintText(repelledBy)} not tolerated by gpu.tolerations`);
+  }
+  for (const pool of pools ?? []) {
+    if (pool.repelledBy.length > 0) {
+      details.push(
+        `Karpenter NodePool ${pool.name}: taint ${taintText(pool.repelledBy)} not tolerated by gpu.tolerations`,
+      );
+    } else if (pool.room === 0) {
+      details.push(`Karpenter NodePool ${pool.name}: its ${resourceName} limit is reached`);
+      fix.push(
+        `kubectl edit nodepool ${pool.name}   # raise spec.limits["${resourceName}"] so it may launch GPU nodes`,
+      );
+    }
+  }
+  const untolerated = new Map(
+    [...withGpus.flatMap((n) => n.repelledBy), ...(pools ?? []).flatMap((p) => p.repelledBy)].map((t) => [
+      `${t.key}:${t.effect}`,
+      t,
+    ]),
+  );
   for (const taint of untolerated.values()) {
     fix.push(
       `add ${JSON.stringify({ key: taint.key, operator: "Exists", effect: taint.effect })} to the stack's gpu.tolerations (cdk.json), then npx cdk deploy`,
@@ -614,7 +638,7 @@ async function irsaCredentials(
       ],
     };
   }
-  const providerUrl = issuer.replace(/^https:\/\//, "").replace(/\/+$/, "");
+  const providerUrl = withoutScheme(issuer);
   const target = {
     providerArn: `arn:${partition}:iam::${roleAccount}:oidc-provider/${providerUrl}`,
     providerUrl,

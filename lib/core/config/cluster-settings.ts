@@ -5,16 +5,10 @@
 // the CLI reads it back with this schema, so a stack and a CLI of different versions disagree in words.
 
 import { z } from "zod";
+import { tolerationSchema } from "./toleration-schema";
 
 /** The stack output that carries the settings. */
 export const CLUSTER_SETTINGS_OUTPUT = "ClusterSettings";
-
-const toleration = z.object({
-  key: z.string(),
-  operator: z.enum(["Equal", "Exists"]).optional(),
-  value: z.string().optional(),
-  effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
-});
 
 const functionAccess = z.object({
   /** The function's IAM role: the principal of its EKS access entry. */
@@ -36,7 +30,7 @@ const clusterSettingsSchema = z.object({
   gpu: z.object({
     resourceName: z.string().min(1),
     nodeSelector: z.record(z.string(), z.string()),
-    tolerations: z.array(toleration),
+    tolerations: z.array(tolerationSchema),
   }),
   /** The candidates' service account (`serving.serviceAccountName`). */
   serviceAccount: z.string().min(1),

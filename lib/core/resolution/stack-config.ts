@@ -8,6 +8,7 @@
 
 import { z } from "zod";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../config/config";
+import { tolerationSchema } from "../config/toleration-schema";
 import { type Finding, hasErrors } from "../findings";
 import {
   checkAlarmTiming,
@@ -75,14 +76,7 @@ const stackConfigSchema = z.strictObject({
     defaultConcurrency: positiveInt,
     resourceName: z.string().min(1),
     nodeSelector: z.record(z.string(), z.string()),
-    tolerations: z.array(
-      z.strictObject({
-        key: z.string().min(1),
-        operator: z.enum(["Equal", "Exists"]).optional(),
-        value: z.string().optional(),
-        effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
-      }),
-    ),
+    tolerations: z.array(tolerationSchema),
   }),
   serving: z.strictObject({
     weightsLoader: z.enum(["init-container", "vllm-s3"]),

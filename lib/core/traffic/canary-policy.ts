@@ -26,22 +26,31 @@ export function canaryWeights(plan: Pick<RolloutPlan, "hasStable">, candidateWei
 }
 
 /**
+ * The plan's canary steps that move traffic, in order: a step that would not send the candidate more than the
+ * step before it is skipped, so the first is never 0% and traffic never moves back. A weight is at most 100:
+ * the manifest's schema bounds a step to 1-100 and linear's steps end at 100, so the cap only keeps a plan
+ * made elsewhere from asking for more than all of the traffic. CanaryStep walks these steps and the capacity
+ * plan is made over them, so both skip the same ones.
+ */
+export function appliedCanarySteps(plan: Pick<RolloutPlan, "canarySteps">): CanaryStepPlan[] {
+  const steps = plan.canarySteps.length;
+  const applied: CanaryStepPlan[] = [];
+  plan.canarySteps.forEach(({ weight, bakeSeconds }, index) => {
+    const capped = Math.min(100, weight);
+    if (capped > (applied.at(-1)?.weight ?? 0))
+      applied.push({ step: index + 1, steps, weight: capped, bakeSeconds });
+  });
+  return applied;
+}
+
+/**
  * The step after `applied` (undefined before the first), or undefined when the canary is done and the
- * candidate is promoted — at once for a first release, which has no canary. A step that would not send the
- * candidate more than it has now is skipped, so the first step is never 0% and traffic never moves back.
+ * candidate is promoted — at once for a first release, which has no canary.
  */
 export function nextCanaryStep(
   plan: Pick<RolloutPlan, "hasStable" | "canarySteps">,
   applied?: CanaryPosition,
 ): CanaryStepPlan | undefined {
   if (!plan.hasStable) return undefined;
-  const steps = plan.canarySteps.length;
-  const current = applied?.weight ?? 0;
-  for (let index = applied?.step ?? 0; index < steps; index++) {
-    const step = plan.canarySteps[index];
-    if (step && step.weight > current) {
-      return { step: index + 1, steps, weight: Math.min(100, step.weight), bakeSeconds: step.bakeSeconds };
-    }
-  }
-  return undefined;
+  return appliedCanarySteps(plan).find((step) => step.step > (applied?.step ?? 0));
 }

@@ -177,11 +177,19 @@ export function setRouteMirror(model: string, slots: RouteSlots, mirror: Mirror 
   return { ...slots, mirror: { percent: mirror.percent } };
 }
 
+/** The candidate the route copies the stable's requests to, and what share of them; undefined without a shadow. */
+export function routeMirrorTarget(
+  slots: RouteSlots,
+): { readonly candidate: CandidateHandle; readonly percent: number } | undefined {
+  return slots.mirror && slots.candidate
+    ? { candidate: slots.candidate, percent: slots.mirror.percent }
+    : undefined;
+}
+
 /** The mirror as the port shows it: to the candidate's version. */
 export function routeMirror(slots: RouteSlots): Mirror | undefined {
-  return slots.mirror && slots.candidate
-    ? { version: slots.candidate.version, percent: slots.mirror.percent }
-    : undefined;
+  const target = routeMirrorTarget(slots);
+  return target && { version: target.candidate.version, percent: target.percent };
 }
 
 /** The port's view: stable, candidate, then the previous stable (variant `stable`, weight 0). */

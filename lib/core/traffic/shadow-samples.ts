@@ -4,6 +4,8 @@
 // book below, bounded whatever the traffic) and counts what it mirrored, dropped and lost; on EKS the gateway
 // throws mirrored answers away, so there are none, and the port says why. Pure.
 
+import { contentText, readAnswerPart } from "../openai/answer-part";
+import { SseParser } from "../openai/sse-parser";
 import { clipText } from "../text/clip-text";
 
 /** Characters of each answer (and of the request) kept in a pair. */
@@ -19,7 +21,10 @@ export interface ShadowAnswer {
   readonly status?: number;
   /** The answer's text, clipped to SHADOW_TEXT_CHARS; empty when it had none. */
   readonly text: string;
-  /** Characters of the whole answer text (before clipping). */
+  /**
+   * Characters of the answer text found in the captured bytes, before clipping: only the first
+   * SHADOW_CAPTURE_BYTES of an answer are read, so a longer answer counts what those held.
+   */
   readonly outputChars: number;
   /** `usage.completion_tokens`, when the server reported it. */
   readonly completionTokens?: number;
@@ -97,7 +102,7 @@ export function requestText(body: Readonly<Record<string, unknown>>): string {
     const user = [...messages]
       .reverse()
       .find((m): m is { content: unknown } => !!m && typeof m === "object" && m.role === "user");
-    if (user) return clipText(contentText(user.content), SHADOW_TEXT_CHARS);
+    if (user) return clipText(contentText(user.content) ?? "", SHADOW_TEXT_CHARS);
   }
   const prompt = body["prompt"];
   return typeof prompt === "string" ? clipText(prompt, SHADOW_TEXT_CHARS) : "";
@@ -109,7 +114,7 @@ export function requestText(body: Readonly<Record<string, unknown>>): string {
  */
 export function shadowAnswer(
   status: number | undefined,
-  body: string,
+  body: Uint8Array,
   latencyMs: number,
   error?: string,
 ): ShadowAnswer {
@@ -126,52 +131,34 @@ export function shadowAnswer(
   };
 }
 
-function answerText(body: string): { text: string; completionTokens?: number } {
-  const trimmed = body.trimStart();
-  if (trimmed.startsWith("{")) {
+function answerText(body: Uint8Array): { text: string; completionTokens?: number } {
+  const whole = new TextDecoder().decode(body);
+  if (whole.trimStart().startsWith("{")) {
     try {
-      const json = JSON.parse(trimmed) as Record<string, unknown>;
-      return { text: choiceText(json, "message"), ...usageOf(json) };
+      const { text = "", usage } = readAnswerPart(JSON.parse(whole), "message");
+      return { text, ...(usage && { completionTokens: usage.completionTokens }) };
     } catch {
-      return { text: body };
+      return { text: whole };
     }
   }
-  if (trimmed.startsWith("data:")) {
-    let text = "";
-    let usage: { completionTokens?: number } = {};
-    for (const line of body.split("\n")) {
-      const data = line.startsWith("data:") ? line.slice(5).trim() : "";
-      if (data === "" || data === "[DONE]") continue;
-      try {
-        const chunk = JSON.parse(data) as Record<string, unknown>;
-        text += choiceText(chunk, "delta");
-        usage = { ...usage, ...usageOf(chunk) };
-      } catch {
-        // A chunk cut by the capture's bound: the text so far is what there is.
-      }
+  const parser = new SseParser();
+  // An event cut by the capture's bound has no blank line after it: the parser drops it, and the text so far
+  // is what there is.
+  const events = [...parser.push(body), ...parser.end()];
+  if (events.length === 0) return { text: whole };
+  let text = "";
+  let completionTokens: number | undefined;
+  for (const { data } of events) {
+    if (data === "[DONE]") continue;
+    let chunk: unknown;
+    try {
+      chunk = JSON.parse(data);
+    } catch {
+      continue;
     }
-    return { text, ...usage };
+    const part = readAnswerPart(chunk, "delta");
+    text += part.text ?? "";
+    completionTokens = part.usage?.completionTokens ?? completionTokens;
   }
-  return { text: body };
-}
-
-function choiceText(json: Readonly<Record<string, unknown>>, part: "message" | "delta"): string {
-  const choice = Array.isArray(json["choices"]) ? (json["choices"][0] as Record<string, unknown>) : undefined;
-  if (!choice) return "";
-  if (typeof choice["text"] === "string") return choice["text"];
-  const content = (choice[part] as { content?: unknown } | undefined)?.content;
-  return contentText(content);
-}
-
-function contentText(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  return content
-    .map((part) => (part && typeof part === "object" && typeof part.text === "string" ? part.text : ""))
-    .join("");
-}
-
-function usageOf(json: Readonly<Record<string, unknown>>): { completionTokens?: number } {
-  const tokens = (json["usage"] as { completion_tokens?: unknown } | undefined)?.completion_tokens;
-  return typeof tokens === "number" && Number.isSafeInteger(tokens) ? { completionTokens: tokens } : {};
+  return { text, ...(completionTokens === undefined ? {} : { completionTokens }) };
 }

@@ -125,7 +125,7 @@ export class ConsoleServer {
           return;
         case "stream":
           allow(method, "GET", url.pathname);
-          this.options.feed.stream.attach(request, response, await this.options.feed.opening());
+          this.options.feed.stream.attach(response, await this.options.feed.opening());
           return;
         case "commands":
           allow(method, "POST", url.pathname);

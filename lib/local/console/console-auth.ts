@@ -9,9 +9,9 @@
 // a header (the page got it from the server: another origin's page cannot read it) and a JSON body.
 // Who acts is the home's owner, through the web console — never a field of the body.
 
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { type AdminCaller, homeOwner, refuseCrossOrigin, refuseNonJsonBody } from "../admin-auth";
+import { type AdminCaller, homeOwner, refuseCrossOrigin, refuseNonJsonBody, sameSecret } from "../admin-auth";
 import { isFromThisMachine } from "../gateway/admin-api";
 import { OpenAiError } from "../llama-server/openai-error";
 
@@ -165,10 +165,4 @@ function cookieValue(header: string | undefined, name: string): string | undefin
     if (key === name) return value.join("=");
   }
   return undefined;
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -5,7 +5,7 @@
 // rather than buffered without end; a comment every `heartbeatMs` keeps proxies and the browser from taking a
 // quiet stream for a dead one, and finds clients that went away.
 
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import { OpenAiError } from "../llama-server/openai-error";
 
 /** One event in the text/event-stream format; `data` is sent as JSON, one `data:` line per line of it. */
@@ -44,9 +44,12 @@ export class EventStream {
 
   /**
    * Makes the response a stream of events and sends it `first` (e.g. a snapshot); a 503 when `maxClients`
-   * already follow. The client leaves when its connection closes.
+   * already follow. The client leaves when its response closes. A caller may build `first` before it attaches
+   * (the console awaits its snapshot): a page that left meanwhile is not attached, since its "close" has
+   * already been emitted and would never take it out of the set.
    */
-  attach(request: IncomingMessage, response: ServerResponse, first: readonly string[] = []): void {
+  attach(response: ServerResponse, first: readonly string[] = []): void {
+    if (response.destroyed || response.writableEnded) return;
     if (this.clients.size >= this.maxClients) {
       throw new OpenAiError(
         503,
@@ -61,7 +64,7 @@ export class EventStream {
       "x-content-type-options": "nosniff",
     });
     this.clients.add(response);
-    request.socket.once("close", () => this.clients.delete(response));
+    response.once("close", () => this.clients.delete(response));
     for (const frame of first) this.write(response, frame);
   }
 

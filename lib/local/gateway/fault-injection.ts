@@ -7,6 +7,8 @@
 // alarms read; the prober's short chats are not held. Used to prove that the canary's alarms see a slow or
 // failing candidate and roll it back.
 
+import type { Endpoint } from "../../ports";
+
 interface DelayFault {
   /** Milliseconds added before the request is forwarded. */
   readonly fixedDelayMs: number;
@@ -47,6 +49,22 @@ interface FaultDecision {
   readonly delayMs: number;
   readonly abortStatus?: number;
   readonly serverDelay?: { readonly delayMs: number; readonly minPromptTokens: number };
+}
+
+/**
+ * The endpoint with the server delay's header added, when the decision has one: the server holds the request
+ * itself (a slow prefill), so its own metrics see the delay.
+ */
+export function withServerDelay(endpoint: Endpoint, serverDelay: FaultDecision["serverDelay"]): Endpoint {
+  if (!serverDelay) return endpoint;
+  const { delayMs, minPromptTokens } = serverDelay;
+  return {
+    ...endpoint,
+    headers: {
+      ...endpoint.headers,
+      [SERVER_DELAY_HEADER]: `delayMs=${delayMs};minPromptTokens=${minPromptTokens}`,
+    },
+  };
 }
 
 /** A day: a longer delay is a typo, and would hold a connection for good. */

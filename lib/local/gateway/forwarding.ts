@@ -5,6 +5,7 @@
 
 import {
   type Agent as HttpAgent,
+  type ClientRequest,
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
   request as httpRequest,
@@ -63,7 +64,7 @@ export interface Upstream {
 }
 
 /** Where the request goes on the endpoint's server, and the headers it goes with. */
-export function upstreamRequest(
+function upstreamRequest(
   request: ForwardedRequest,
   endpoint: Endpoint,
 ): { readonly target: URL; readonly headers: OutgoingHttpHeaders } {
@@ -80,6 +81,29 @@ export function upstreamRequest(
 }
 
 /**
+ * Opens the request on the endpoint's server — https with the endpoint's CA certificate when it has one — with
+ * the headers upstreamRequest gives; the caller sends the body and reads the answer.
+ */
+export function openUpstream(
+  request: ForwardedRequest,
+  upstream: Upstream,
+  signal?: AbortSignal,
+): { readonly target: URL; readonly toServer: ClientRequest } {
+  const { endpoint, agents } = upstream;
+  const { target, headers } = upstreamRequest(request, endpoint);
+  const options = { method: request.method, headers, ...(signal && { signal }) };
+  const toServer =
+    target.protocol === "https:"
+      ? httpsRequest(target, {
+          ...options,
+          agent: agents.https,
+          ...(endpoint.caCertificate ? { ca: endpoint.caCertificate } : {}),
+        })
+      : httpRequest(target, { ...options, agent: agents.http });
+  return { target, toServer };
+}
+
+/**
  * Sends the request to the endpoint and streams its answer into `response`, with `extraHeaders` added;
  * `tap`, when given, sees each chunk of the answer too (a shadow keeps the start of the stable's answer).
  */
@@ -90,22 +114,11 @@ export function forward(
   extraHeaders: Readonly<Record<string, string>>,
   tap?: (chunk: Buffer) => void,
 ): Promise<ForwardOutcome> {
-  const { endpoint, agents } = upstream;
-  const { target, headers } = upstreamRequest(request, endpoint);
-
   return new Promise((resolve) => {
     let status: number | undefined;
     let failure: string | undefined;
     let clientLeft = false;
-    const toServer =
-      target.protocol === "https:"
-        ? httpsRequest(target, {
-            method: request.method,
-            headers,
-            agent: agents.https,
-            ...(endpoint.caCertificate ? { ca: endpoint.caCertificate } : {}),
-          })
-        : httpRequest(target, { method: request.method, headers, agent: agents.http });
+    const { target, toServer } = openUpstream(request, upstream);
 
     toServer.on("response", (answer) => {
       status = answer.statusCode ?? 502;

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CandidateHandle, Endpoint, RouteBackend, Variant } from "../../ports";
 import { OpenAiError } from "../llama-server/openai-error";
-import { decideFault, type Fault, SERVER_DELAY_HEADER } from "./fault-injection";
+import { decideFault, type Fault, SERVER_DELAY_HEADER, withServerDelay } from "./fault-injection";
 import { forward, type Upstream } from "./forwarding";
 import type { RequestMirrors } from "./request-mirror";
 import { parseJsonObject, readCappedBody, sendError, sendJson } from "./http-messages";
@@ -126,19 +126,9 @@ export async function serveModelRequest(
     sendError(response, unreachable(model, backend, new Error("none of its replicas is ready now")), served);
     return;
   }
-  let endpoint = picked.replica;
-  if (fault.serverDelay) {
-    // The server holds the request itself (a slow prefill), so its own metrics see the delay.
-    const { delayMs, minPromptTokens } = fault.serverDelay;
-    served[SERVER_DELAY_HEADER] = String(delayMs);
-    endpoint = {
-      ...endpoint,
-      headers: {
-        ...endpoint.headers,
-        [SERVER_DELAY_HEADER]: `delayMs=${delayMs};minPromptTokens=${minPromptTokens}`,
-      },
-    };
-  }
+  // The client sees the delay the server was asked to hold its request for.
+  if (fault.serverDelay) served[SERVER_DELAY_HEADER] = String(fault.serverDelay.delayMs);
+  const endpoint = withServerDelay(picked.replica, fault.serverDelay);
   const forwarded = {
     method: request.method ?? "POST",
     path: `${url.pathname.slice("/v1".length)}${url.search}`,

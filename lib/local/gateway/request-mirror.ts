@@ -7,8 +7,6 @@
 // request the candidate serves. The stable's and the candidate's answers to the same request are paired into a
 // bounded sample (core/traffic/shadow-samples.ts) that the report shows.
 
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import { mirrorsRequest } from "../../core/traffic/shadow";
 import {
@@ -20,8 +18,8 @@ import {
   shadowAnswer,
 } from "../../core/traffic/shadow-samples";
 import type { CandidateHandle, Endpoint } from "../../ports";
-import { decideFault, type Fault, SERVER_DELAY_HEADER } from "./fault-injection";
-import { type ForwardedRequest, type Upstream, upstreamRequest } from "./forwarding";
+import { decideFault, type Fault, withServerDelay } from "./fault-injection";
+import { type ForwardedRequest, openUpstream, type Upstream } from "./forwarding";
 
 /** Copies in flight at once, all models together: past it a copy is dropped, so a slow candidate costs no memory. */
 export const MAX_MIRRORS_IN_FLIGHT = 8;
@@ -111,12 +109,7 @@ export class RequestMirrors {
         capturedBytes += chunk.length;
       },
       stableDone: (status, error) => {
-        const stable = shadowAnswer(
-          status,
-          Buffer.concat(captured).toString("utf8"),
-          performance.now() - started,
-          error,
-        );
+        const stable = shadowAnswer(status, Buffer.concat(captured), performance.now() - started, error);
         void copy.then((candidateAnswer) =>
           book.add({ at: at.toISOString(), request: requestText(body), stable, candidate: candidateAnswer }),
         );
@@ -138,7 +131,7 @@ export class RequestMirrors {
   ): Promise<ShadowAnswer> {
     const started = performance.now();
     const failed = (error: string, status?: number) =>
-      shadowAnswer(status, "", performance.now() - started, error);
+      shadowAnswer(status, new Uint8Array(), performance.now() - started, error);
     const deadline = AbortSignal.any([signal, AbortSignal.timeout(MIRROR_TIMEOUT_MS)]);
     try {
       const fault = decideFault(this.deps.faultOf(model), this.deps.random);
@@ -146,17 +139,7 @@ export class RequestMirrors {
       if (fault.abortStatus !== undefined) {
         return failed(`aborted by a fault injected into the candidate`, fault.abortStatus);
       }
-      let endpoint = await this.deps.endpointOf(candidate);
-      if (fault.serverDelay) {
-        const { delayMs, minPromptTokens } = fault.serverDelay;
-        endpoint = {
-          ...endpoint,
-          headers: {
-            ...endpoint.headers,
-            [SERVER_DELAY_HEADER]: `delayMs=${delayMs};minPromptTokens=${minPromptTokens}`,
-          },
-        };
-      }
+      const endpoint = withServerDelay(await this.deps.endpointOf(candidate), fault.serverDelay);
       const { status, body } = await exchange(request, endpoint, this.deps.agents, deadline);
       return shadowAnswer(status, body, performance.now() - started);
     } catch (error) {
@@ -175,18 +158,9 @@ function exchange(
   endpoint: Endpoint,
   agents: Upstream["agents"],
   signal: AbortSignal,
-): Promise<{ status: number; body: string }> {
-  const { target, headers } = upstreamRequest(request, endpoint);
+): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const options = { method: request.method, headers, signal };
-    const toServer =
-      target.protocol === "https:"
-        ? httpsRequest(target, {
-            ...options,
-            agent: agents.https,
-            ...(endpoint.caCertificate ? { ca: endpoint.caCertificate } : {}),
-          })
-        : httpRequest(target, { ...options, agent: agents.http });
+    const { toServer } = openUpstream(request, { endpoint, agents }, signal);
     toServer.on("response", (answer) => {
       const kept: Buffer[] = [];
       let size = 0;
@@ -194,9 +168,7 @@ function exchange(
         if (size < SHADOW_CAPTURE_BYTES) kept.push(chunk.subarray(0, SHADOW_CAPTURE_BYTES - size));
         size += chunk.length;
       });
-      answer.once("end", () =>
-        resolve({ status: answer.statusCode ?? 502, body: Buffer.concat(kept).toString("utf8") }),
-      );
+      answer.once("end", () => resolve({ status: answer.statusCode ?? 502, body: Buffer.concat(kept) }));
       answer.once("error", reject);
     });
     toServer.once("error", reject);

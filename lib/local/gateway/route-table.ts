@@ -15,6 +15,7 @@ import {
   removeVersion,
   routeBackends,
   routeMirror,
+  routeMirrorTarget,
   type RouteSlots,
   setRouteMirror,
   setRouteWeights,
@@ -54,11 +55,9 @@ export class RouteTable {
   }
 
   /** The candidate the route copies the stable's requests to, and what share of them; undefined without a shadow. */
-  mirrorTarget(model: string): { readonly candidate: CandidateHandle; readonly percent: number } | undefined {
+  mirrorTarget(model: string): ReturnType<typeof routeMirrorTarget> {
     const slots = this.routes.get(model);
-    return slots?.mirror && slots.candidate
-      ? { candidate: slots.candidate, percent: slots.mirror.percent }
-      : undefined;
+    return slots && routeMirrorTarget(slots);
   }
 
   /**

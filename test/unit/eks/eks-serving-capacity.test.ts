@@ -273,6 +273,52 @@ describe("EksServing: checkCapacity", () => {
     expect(await serving(GPU_NODES).checkCapacity({ gpus: 9, replicas: 1 })).toMatchObject({ enough: false });
   });
 
+  it("leaves out nodes whose taints the candidates do not tolerate, and cordoned ones, as doctor does", async () => {
+    server.installed.delete("karpenter.sh");
+    const tainted = gpuNode("tainted", 4);
+    (tainted.spec as Json).taints = [{ key: "dedicated", value: "training", effect: "NoSchedule" }];
+    const tolerated = gpuNode("tolerated", 4);
+    // The stack's default tolerations: nvidia.com/gpu Exists NoSchedule; PreferNoSchedule never keeps a pod off.
+    (tolerated.spec as Json).taints = [
+      { key: "nvidia.com/gpu", effect: "NoSchedule" },
+      { key: "spot", effect: "PreferNoSchedule" },
+    ];
+    const cordoned = gpuNode("cordoned", 4);
+    (cordoned.spec as Json).unschedulable = true;
+    server.nodes.push(tainted, tolerated, cordoned);
+
+    const check = await serving(GPU_NODES).checkCapacity({ gpus: 4, replicas: 1 });
+    expect(check).toMatchObject({ enough: true, freeGpus: 4 });
+    expect(check.reason).toContain("4 are free on 1 ready node matching");
+    expect(await serving(GPU_NODES).checkCapacity({ gpus: 5, replicas: 1 })).toMatchObject({ enough: false });
+  });
+
+  it("does not count a NodePool whose template's taints the candidates do not tolerate", async () => {
+    const labels = { "node.kubernetes.io/gpu": "a10g" };
+    server.nodePools.push(
+      {
+        metadata: { name: "training" },
+        spec: {
+          limits: { "nvidia.com/gpu": "64" },
+          template: { metadata: { labels }, spec: { taints: [{ key: "dedicated", effect: "NoExecute" }] } },
+        },
+      },
+      {
+        metadata: { name: "inference" },
+        spec: {
+          limits: { "nvidia.com/gpu": "8" },
+          template: {
+            metadata: { labels },
+            spec: { taints: [{ key: "nvidia.com/gpu", effect: "NoSchedule" }] },
+          },
+        },
+      },
+    );
+    const check = await serving(GPU_NODES).checkCapacity({ gpus: 8, replicas: 1 });
+    expect(check).toMatchObject({ enough: true, freeGpus: 0, provisionableGpus: 8 });
+    expect(await serving(GPU_NODES).checkCapacity({ gpus: 9, replicas: 1 })).toMatchObject({ enough: false });
+  });
+
   it("says a NodePool without a GPU limit may add more, and lets the rollout go on", async () => {
     server.nodePools.push({ metadata: { name: "open" }, spec: { template: { metadata: { labels: {} } } } });
     const check = await serving().checkCapacity({ gpus: 16, replicas: 1 });
