@@ -489,9 +489,15 @@ export class LocalServing implements Serving {
     const version = this.versions.get(rolloutId);
     if (!version) {
       // Started by another control plane (or before a restart): found by the marker in its environment.
-      const pids = await candidatePids(rolloutId);
-      for (const pid of pids) await stopPid(pid);
-      return pids.map((pid) => `Stopped a server of rollout ${rolloutId} left running (pid ${pid}).`);
+      const said: string[] = [];
+      for (const pid of await candidatePids(rolloutId)) {
+        said.push(
+          (await stopPid(pid)) === "stopped"
+            ? `Stopped a server of rollout ${rolloutId} left running (pid ${pid}).`
+            : `A server of rollout ${rolloutId} (pid ${pid}) was already gone.`,
+        );
+      }
+      return said;
     }
     const pids = version.replicas.filter((r) => !r.exited).map((r) => r.details.pid);
     await this.stopVersion(version);
@@ -901,12 +907,28 @@ async function scrapeServer(details: Pick<ServerDetails, "pid" | "port">): Promi
   }
 }
 
-async function stopPid(pid: number): Promise<void> {
-  process.kill(pid, "SIGTERM");
-  if (await goneWithin(pid, STOP_GRACE_MS)) return;
-  process.kill(pid, "SIGKILL");
-  if (await goneWithin(pid, KILL_WAIT_MS)) return;
+/**
+ * Stops a process by pid: SIGTERM, then SIGKILL after the grace period. A pid listed a moment ago may be gone by
+ * the time it is signalled (a server's stop can take its helpers with it): that is "gone", not a failure, so a
+ * loop over a rollout's pids stops the rest.
+ */
+async function stopPid(pid: number): Promise<"stopped" | "gone"> {
+  if (!signal(pid, "SIGTERM")) return "gone";
+  if (await goneWithin(pid, STOP_GRACE_MS)) return "stopped";
+  if (!signal(pid, "SIGKILL")) return "stopped";
+  if (await goneWithin(pid, KILL_WAIT_MS)) return "stopped";
   throw new Error(`The server process (pid ${pid}) did not stop, even after SIGKILL.`);
+}
+
+/** Sends the signal; false when no such process exists any more (ESRCH, see kill(2)). */
+function signal(pid: number, name: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, name);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
+    throw error;
+  }
 }
 
 function exitsWithin(exit: Promise<Exit>, ms: number): Promise<boolean> {

@@ -1,0 +1,132 @@
+// LocalServing when processes misbehave, with real processes: stand-in servers (small Node scripts run through
+// local.command) that answer /health, crash, or take another process down with them. Every process started is
+// dead at the end.
+
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
+import { LocalServing, type LocalServingOptions } from "../../lib/local/local-serving";
+import type { CandidateSpec } from "../../lib/ports";
+import { isRunning } from "../support/process-alive";
+
+let work: string;
+const startedPids = new Set<number>();
+const servings: LocalServing[] = [];
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "modelship-serving-faults-"));
+});
+
+afterEach(async () => {
+  await Promise.all(servings.splice(0).map((serving) => serving.stopAll()));
+  for (const pid of startedPids) expect(isRunning(pid), `pid ${pid} still runs`).toBe(false);
+  startedPids.clear();
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+/** A LocalServing whose servers are `script` run by this Node. */
+async function servingOf(
+  script: string,
+  options: Partial<LocalServingOptions> = {},
+  local: Partial<StackConfig["local"]> = {},
+): Promise<LocalServing> {
+  const path = join(work, `server-${servings.length}-${Date.now()}.mjs`);
+  await writeFile(path, script);
+  const config: StackConfig = {
+    ...DEFAULT_STACK_CONFIG,
+    local: {
+      ...DEFAULT_STACK_CONFIG.local,
+      threads: 1,
+      command: `"${process.execPath}" "${path}" --port {port}`,
+      ...local,
+    },
+  };
+  const serving = new LocalServing({
+    home: join(work, ".modelship"),
+    config,
+    autoscaleEveryMs: 60_000,
+    ...options,
+  });
+  servings.push(serving);
+  return serving;
+}
+
+/** A version folder in the local bucket and the spec that deploys it. */
+async function spec(version: string): Promise<CandidateSpec> {
+  const prefix = `models/stand-in/${version}/`;
+  await mkdir(join(work, "bucket", prefix), { recursive: true });
+  await writeFile(join(work, "bucket", prefix, "model.gguf"), new Uint8Array(8));
+  return {
+    model: "stand-in",
+    version,
+    rolloutId: `stand-in-${version}-0badc0de`,
+    servedName: "stand-in",
+    runtime: "llama.cpp",
+    image: "ghcr.io/ggml-org/llama.cpp:server",
+    gpus: 0,
+    maxModelLen: 256,
+    extraArgs: [],
+    format: "gguf",
+    weights: { bucket: join(work, "bucket"), prefix },
+    weightBytes: 0,
+  };
+}
+
+/** A stand-in server that answers every request 200 until it is stopped. */
+const HEALTHY = `
+import { createServer } from "node:http";
+const port = Number(process.argv[process.argv.indexOf("--port") + 1]);
+createServer((request, response) => response.end("ok")).listen(port, "127.0.0.1");
+`;
+
+describe("Removing a rollout's servers by pid", () => {
+  it("treats a server that is already gone as stopped, and stops the others", async () => {
+    // A server whose stop takes its helper process down too: the helper, listed among the rollout's
+    // processes, is gone by the time it would be signalled.
+    const script = join(work, "pair.mjs");
+    await writeFile(
+      script,
+      `import { spawn } from "node:child_process";
+if (process.argv[2] === "helper") {
+  setInterval(() => {}, 1000);
+} else {
+  const helper = spawn(process.execPath, [process.argv[1], "helper"], { stdio: ["ignore", "inherit", "inherit"] });
+  helper.once("spawn", () => console.log(helper.pid));
+  process.once("SIGTERM", () => {
+    helper.once("exit", () => process.exit(0));
+    helper.kill("SIGKILL");
+  });
+  setInterval(() => {}, 1000);
+}
+`,
+    );
+    const rolloutId = "stand-in-pair-0badc0de";
+    const server = spawn(process.execPath, [script], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, MODELSHIP_ROLLOUT_ID: rolloutId },
+    });
+    const helperPid = await new Promise<number>((resolve) =>
+      server.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
+    );
+    startedPids.add(server.pid as number);
+    startedPids.add(helperPid);
+
+    const serving = await servingOf(HEALTHY);
+    const said = await serving.removeRollout("stand-in", rolloutId);
+
+    expect(isRunning(server.pid as number)).toBe(false);
+    expect(isRunning(helperPid)).toBe(false);
+    expect(said).toEqual(
+      expect.arrayContaining([
+        `Stopped a server of rollout ${rolloutId} left running (pid ${server.pid}).`,
+        expect.stringContaining(`(pid ${helperPid}`),
+      ]),
+    );
+  }, 60_000);
+});
