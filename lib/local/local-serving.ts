@@ -510,7 +510,8 @@ export class LocalServing implements Serving {
     this.autoscaleTimer = undefined;
     const versions = [...this.versions.values()];
     this.versions.clear();
-    await Promise.all(versions.flatMap((version) => version.replicas.map(stopChild)));
+    // Their counts stay in serving.json: a control plane started again brings them back.
+    await Promise.all(versions.map((version) => this.stopProcesses(version)));
     await this.keptWrites;
   }
 
@@ -597,7 +598,11 @@ export class LocalServing implements Serving {
     if (live.length < version.desired) {
       let running = live.length;
       version.pending = version.desired - running;
-      while (running < version.desired && this.serverLimitReached() === undefined) {
+      while (
+        running < version.desired &&
+        this.serverLimitReached() === undefined &&
+        this.versions.get(version.handle.rolloutId) === version
+      ) {
         const index = version.nextIndex++;
         const replica = await this.startCounted(version.spec, index, version.desired);
         version.replicas.push(replica);
@@ -622,7 +627,13 @@ export class LocalServing implements Serving {
   private async drainAndStop(version: ServedVersion, replica: Replica): Promise<void> {
     const key = endpointAt(replica.details.port, version.handle.servedName).baseUrl;
     const deadline = Date.now() + this.drainMs;
-    while (this.inFlightOf(key) > 0 && Date.now() < deadline && !replica.exited) {
+    // A version removed meanwhile stops at once: whoever removed it is waiting for its processes to end.
+    while (
+      this.inFlightOf(key) > 0 &&
+      Date.now() < deadline &&
+      !replica.exited &&
+      this.versions.get(version.handle.rolloutId) === version
+    ) {
       await sleep(DRAIN_POLL_MS);
     }
     await stopChild(replica);
@@ -632,13 +643,21 @@ export class LocalServing implements Serving {
   private async stopVersion(version: ServedVersion): Promise<void> {
     if (this.versions.get(version.handle.rolloutId) === version)
       this.versions.delete(version.handle.rolloutId);
-    await version.changes;
-    await Promise.all(version.replicas.map(stopChild));
+    await this.stopProcesses(version);
     await this.forget(version.handle.rolloutId);
     if (![...this.versions.values()].some((v) => v.autoscaler)) {
       clearInterval(this.autoscaleTimer);
       this.autoscaleTimer = undefined;
     }
+  }
+
+  /**
+   * Stops the processes of a version already out of `versions`. A change in flight sees it gone before its next
+   * start and stops what it just started; waiting for it first means no process of it outlives this.
+   */
+  private async stopProcesses(version: ServedVersion): Promise<void> {
+    await version.changes;
+    await Promise.all(version.replicas.map(stopChild));
   }
 
   /** One autoscaler round: every autoscaled version not being changed measures and, if asked, scales. */

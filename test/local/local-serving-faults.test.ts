@@ -3,6 +3,7 @@
 // dead at the end.
 
 import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -129,4 +130,57 @@ if (process.argv[2] === "helper") {
       ]),
     );
   }, 60_000);
+});
+
+/** The processes that carry the rollout's marker and still run, from the process table. */
+function markedPids(rolloutId: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const environment = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+      if (environment.includes(`MODELSHIP_ROLLOUT_ID=${rolloutId}`) && isRunning(Number(entry))) {
+        pids.push(Number(entry));
+      }
+    } catch {
+      // The process ended while it was read, or is not ours to read.
+    }
+  }
+  return pids;
+}
+
+describe("Stopping every server", () => {
+  // Servers that take a moment to stop, as a real one does: one started late would outlive stopAll.
+  const SLOW_TO_STOP = `${HEALTHY}\nprocess.once("SIGTERM", () => setTimeout(() => process.exit(0), 300));\n`;
+
+  it.each([1, 2, 3])(
+    "waits for a scale-up in flight: nothing of it runs or starts once stopAll has resolved (round %i)",
+    async (round) => {
+      const serving = await servingOf(SLOW_TO_STOP);
+      const version = await spec(`v-stop-${round}`);
+      const handle = await serving.deploy(version);
+      startedPids.add(handle.details?.["pid"] as number);
+
+      let settled = false;
+      const scaling = serving
+        .scale(handle, 8)
+        .catch((error: unknown) => error)
+        .finally(() => (settled = true));
+      // The scale-up is under way: its second process has started, six more are to come.
+      await vi.waitFor(
+        () => {
+          if ((serving.replicaStatus(handle)?.pids.length ?? 0) < 2) throw new Error("not started yet");
+        },
+        { timeout: 30_000, interval: 1 },
+      );
+      await serving.stopAll();
+      await new Promise(setImmediate);
+
+      expect(settled).toBe(true);
+      expect(markedPids(version.rolloutId)).toEqual([]);
+      await scaling;
+      expect(markedPids(version.rolloutId)).toEqual([]);
+    },
+    60_000,
+  );
 });
