@@ -33,6 +33,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StackConfig } from "../core/config/config";
 import { CandidateFailed, InsufficientCapacity } from "../core/errors";
+import { MAX_LOCAL_REPLICAS } from "../core/resolution/manifest-capacity";
 import { classifyFailure } from "../core/smoke/failure-signatures";
 import { request } from "undici";
 import { describeNetworkError, readCappedText } from "../eval/http";
@@ -152,8 +153,6 @@ const DRAIN_POLL_MS = 50;
 const LOG_TAIL_LINES = 40;
 const LOG_TAIL_BYTES = 64 * 1024;
 const LOG_LINE_CHARS = 1_000;
-/** A version runs at most this many processes here (the manifest's own cap is higher: EKS has more room). */
-const MAX_LOCAL_REPLICAS = 16;
 /** Set in each server's environment, so a pid can be recognised as a candidate before it is signalled. */
 const ROLLOUT_ENV = "MODELSHIP_ROLLOUT_ID";
 
@@ -269,12 +268,7 @@ export class LocalServing implements Serving {
       await this.change(version, inRange, "range");
       return;
     }
-    if (replicas > MAX_LOCAL_REPLICAS) {
-      throw new CandidateFailed(
-        `The local runtime runs at most ${MAX_LOCAL_REPLICAS} server processes per version, not ${replicas}.`,
-        { hint: "Lower serving.replicas (or maxReplicas) for a local rollout; larger fleets run on EKS." },
-      );
-    }
+    if (replicas > MAX_LOCAL_REPLICAS) throw tooManyReplicas(handle, replicas);
     if (version.autoscaler) version.autoscaler.range = { minReplicas: replicas, maxReplicas: replicas };
     await this.change(version, replicas, "rollout");
   }
@@ -308,6 +302,9 @@ export class LocalServing implements Serving {
         { hint: "Use serving.autoscaling.metric: inFlight with local.command." },
       );
     }
+    // The manifest refuses a maximum above the local cap first (core/resolution/manifest-capacity.ts).
+    const most = Math.max(settings.maxReplicas, range.maxReplicas);
+    if (most > MAX_LOCAL_REPLICAS) throw tooManyReplicas(handle, most);
     const version = this.runningHere(handle);
     version.autoscaler = { settings: structuredClone(settings), range: { ...range }, history: [] };
     const inRange = Math.min(range.maxReplicas, Math.max(range.minReplicas, version.desired));
@@ -568,6 +565,8 @@ export class LocalServing implements Serving {
     by: ScaleCause["by"],
     cause?: ScaleCause,
   ): Promise<void> {
+    // Every count is applied here, whoever asks (a rollout, Promote, the autoscaler, a restart): the cap holds.
+    if (replicas > MAX_LOCAL_REPLICAS) return Promise.reject(tooManyReplicas(version.handle, replicas));
     const run = async () => {
       // Removed meanwhile: nothing to start, and nothing to keep.
       if (this.versions.get(version.handle.rolloutId) !== version) return;
@@ -802,9 +801,24 @@ export class LocalServing implements Serving {
       problems.push('it has no "versions" object');
     }
     for (const [rolloutId, entry] of Object.entries((problems.length === 0 ? versions : {}) as object)) {
-      const desired = (entry as { desired?: unknown } | null)?.desired;
+      const kept = entry as { desired?: unknown; autoscaler?: unknown } | null;
+      const desired = kept?.desired;
       if (typeof desired !== "number" || !Number.isInteger(desired) || desired < 0) {
         problems.push(`versions.${rolloutId}.desired must be a whole number ≥ 0`);
+      } else if (desired > MAX_LOCAL_REPLICAS) {
+        problems.push(
+          `versions.${rolloutId}.desired is ${desired}, above the ${MAX_LOCAL_REPLICAS} server processes the local runtime runs per version`,
+        );
+      }
+      const autoscaler = kept?.autoscaler as
+        { settings?: { maxReplicas?: unknown }; range?: { maxReplicas?: unknown } } | undefined;
+      for (const field of ["settings", "range"] as const) {
+        const most = autoscaler?.[field]?.maxReplicas;
+        if (typeof most === "number" && most > MAX_LOCAL_REPLICAS) {
+          problems.push(
+            `versions.${rolloutId}.autoscaler.${field}.maxReplicas is ${most}, above the ${MAX_LOCAL_REPLICAS} server processes the local runtime runs per version`,
+          );
+        }
       }
     }
     if (problems.length > 0) {
@@ -850,6 +864,15 @@ export class LocalServing implements Serving {
       logTail,
     };
   }
+}
+
+function tooManyReplicas(handle: CandidateHandle, replicas: number): CandidateFailed {
+  return new CandidateFailed(
+    `The local runtime runs at most ${MAX_LOCAL_REPLICAS} server processes per version; ${handle.model} ${handle.version} asked for ${replicas}.`,
+    {
+      hint: `Set serving.replicas (or serving.autoscaling.maxReplicas) to ${MAX_LOCAL_REPLICAS} or fewer for a local rollout; larger fleets run on EKS.`,
+    },
+  );
 }
 
 /** One `GET /health`: ready, or why not yet. */

@@ -4,7 +4,7 @@
 
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -183,4 +183,55 @@ describe("Stopping every server", () => {
     },
     60_000,
   );
+});
+
+describe("The local cap of 16 server processes per version", () => {
+  it("refuses an autoscaler whose range goes above it, starting nothing", async () => {
+    const serving = await servingOf(HEALTHY);
+    const version = await spec("v-cap-autoscale");
+    const handle = await serving.deploy(version);
+    startedPids.add(handle.details?.["pid"] as number);
+    const settings = {
+      kind: "autoscaling",
+      minReplicas: 17,
+      maxReplicas: 17,
+      metric: "inFlight",
+      target: 1,
+      cooldownSeconds: 60,
+    } as const;
+
+    const refused = serving.autoscale(handle, settings, { minReplicas: 17, maxReplicas: 17 });
+    await expect(refused).rejects.toMatchObject({
+      name: "CandidateFailed",
+      reason: expect.stringContaining("at most 16 server processes per version"),
+      hint: expect.stringContaining("serving.autoscaling.maxReplicas"),
+    });
+    await expect(serving.scale(handle, 17)).rejects.toMatchObject({ name: "CandidateFailed" });
+    expect(markedPids(version.rolloutId)).toEqual([handle.details?.["pid"]]);
+  }, 60_000);
+
+  it("refuses a hand-edited serving.json above it on restart, naming the file and the field", async () => {
+    const home = join(work, "home-cap");
+    const before = await servingOf(HEALTHY, { home });
+    const version = await spec("v-cap-restart");
+    const handle = await before.deploy(version);
+    startedPids.add(handle.details?.["pid"] as number);
+    await before.scale(handle, 2);
+    await before.stopAll();
+    const keptPath = join(home, "serving.json");
+    const kept = JSON.parse(await readFile(keptPath, "utf8")) as {
+      versions: Record<string, { desired: number }>;
+    };
+    expect(kept.versions[version.rolloutId]?.desired).toBe(2);
+    (kept.versions[version.rolloutId] as { desired: number }).desired = 40;
+    await writeFile(keptPath, JSON.stringify(kept));
+
+    const after = await servingOf(HEALTHY, { home });
+    const refused = await after.restart(handle).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ name: "StateFileInvalid", file: keptPath });
+    expect((refused as Error).message).toContain(
+      `versions.${version.rolloutId}.desired is 40, above the 16 server processes the local runtime runs per version`,
+    );
+    expect(markedPids(version.rolloutId)).toEqual([]);
+  }, 60_000);
 });
