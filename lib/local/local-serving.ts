@@ -12,7 +12,12 @@
 // replicas together would ask for more than the machine's cores (at least one each). The local autoscaler
 // (local-autoscaler.ts) moves the count within the manifest's range on the gateway's requests per replica;
 // a count the rollout sets pins it. Counts and autoscalers are kept in `<home>/serving.json`, so a restarted
-// control plane starts a version with the replicas it had.
+// control plane starts a version with the replicas it had. A version runs at most MAX_LOCAL_REPLICAS (16)
+// processes: a count above it is refused wherever it comes from (the manifest refuses it first).
+//
+// A replica that crashes (ends without being asked to) is replaced after a back-off that doubles with each
+// crash, as Kubernetes' CrashLoopBackOff; the version stays ready while another replica serves, and is failed,
+// with the crash's classification, while none does.
 //
 // Capacity: `local.maxServers` caps the server processes running at once, every model and version together
 // (a replica draining still runs, and counts). A replica beyond the cap — an autoscaler's, a canary step's — is
@@ -75,6 +80,11 @@ export interface LocalServingOptions {
   readonly drainMs?: number;
   /** The machine's cores, that the replicas of a version share. @default os.availableParallelism() */
   readonly cores?: number;
+  /**
+   * How long the replacement of a crashed replica waits after the first crash; it doubles with each crash, up
+   * to 5 minutes, as Kubernetes' CrashLoopBackOff. @default 10000 (the kubelet's first delay)
+   */
+  readonly restartBackoffMs?: number;
 }
 
 /** What a local handle's `details` hold: the version's first replica. */
@@ -107,6 +117,13 @@ interface Replica {
   draining: boolean;
 }
 
+/** How a replica ended: crashed (it was not asked to stop) or stopped. */
+interface Ending {
+  readonly details: ServerDetails;
+  readonly exit: Exit;
+  readonly crashed: boolean;
+}
+
 /** A version this instance serves: its replicas, the count it should run, its autoscaler. */
 interface ServedVersion {
   readonly handle: CandidateHandle;
@@ -123,6 +140,13 @@ interface ServedVersion {
   /** Scale changes, one after another. */
   changes: Promise<void>;
   changing: boolean;
+  /** The replica that ended last: while none is ready, a crash there is the version's status. */
+  lastEnding?: Ending;
+  /** Crashes counted for the back-off; a replica that ran 10 minutes before it crashed starts the count again. */
+  crashes: number;
+  /** While set, a crashed replica's replacement waits: nothing of the version starts before this time. */
+  restartAt?: number;
+  restartTimer?: NodeJS.Timeout;
 }
 
 /** What `modelship status --local` shows of a version's replicas. */
@@ -134,6 +158,16 @@ export interface ReplicaStatus {
   readonly pids: readonly number[];
   readonly autoscaler?: AutoscalingSettings & { readonly range: ReplicaRange };
   readonly lastScale?: ScaleCause & { readonly description: string };
+  /** Replicas that crashed and the back-off of their replacement, once one has. */
+  readonly restarts?: {
+    readonly crashes: number;
+    /** How the last one ended, e.g. `exit code 1` or `killed by SIGKILL`. */
+    readonly lastExit: string;
+    /** The wait after the last crash: doubles with each crash, up to 300 s. */
+    readonly backoffSeconds: number;
+    /** When the replacement starts (ISO); absent once it is started. */
+    readonly replacementAt?: string;
+  };
 }
 
 /** What `<home>/serving.json` keeps per rollout: enough to start a version again with its replicas. */
@@ -150,6 +184,11 @@ const METRICS_BYTES = 4 * 1024 * 1024;
 const STOP_GRACE_MS = 10_000;
 const KILL_WAIT_MS = 5_000;
 const DRAIN_POLL_MS = 50;
+// The kubelet's CrashLoopBackOff: "exponential back-off delay (10s, 20s, 40s, …), that is capped at five
+// minutes. Once a container has executed for 10 minutes without any problems, the kubelet resets the restart
+// backoff timer" (kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-restarts).
+const MAX_RESTART_BACKOFF_MS = 300_000;
+const BACKOFF_RESET_MS = 600_000;
 const LOG_TAIL_LINES = 40;
 const LOG_TAIL_BYTES = 64 * 1024;
 const LOG_LINE_CHARS = 1_000;
@@ -164,6 +203,7 @@ export class LocalServing implements Serving {
   private readonly autoscaleEveryMs: number;
   private readonly drainMs: number;
   private readonly cores: number;
+  private readonly restartBackoffMs: number;
   private readonly keptPath: string;
   private inFlightOf: (baseUrl: string) => number = () => 0;
   /** Server processes being started: counted against local.maxServers before they are in a version's list. */
@@ -178,6 +218,7 @@ export class LocalServing implements Serving {
     this.autoscaleEveryMs = options.autoscaleEveryMs ?? 1_000;
     this.drainMs = options.drainMs ?? 30_000;
     this.cores = options.cores ?? availableParallelism();
+    this.restartBackoffMs = options.restartBackoffMs ?? 10_000;
     this.keptPath = join(this.home, "serving.json");
   }
 
@@ -206,6 +247,7 @@ export class LocalServing implements Serving {
         hint: "Wait for a server to stop (a rollout to end, a version to be retired), or raise local.maxServers in the local config.json.",
       });
     }
+    if (existing) clearTimeout(existing.restartTimer);
     const first = await this.startCounted(spec, 0, 1);
     const handle: CandidateHandle = {
       id: `local-${spec.rolloutId}`,
@@ -226,7 +268,10 @@ export class LocalServing implements Serving {
       pending: 0,
       changes: Promise.resolve(),
       changing: false,
+      crashes: 0,
     });
+    // It ended before it was listed: its exit found no version to tell.
+    if (first.exited) this.replicaEnded(first);
     return handle;
   }
 
@@ -382,10 +427,37 @@ export class LocalServing implements Serving {
   /** A server stopped: versions with replicas waiting for a slot start them, oldest version first. */
   private admitPending(): void {
     for (const version of this.versions.values()) {
-      if (version.pending === 0) continue;
-      const run = () => this.reconcile(version).catch(() => undefined);
-      version.changes = version.changes.then(run, run);
+      if (version.pending > 0) this.queueReconcile(version);
     }
+  }
+
+  /** Reconciles the version after the changes queued before (a slot freed, a replacement's back-off ended). */
+  private queueReconcile(version: ServedVersion): void {
+    const run = () => this.reconcile(version).catch(() => undefined);
+    version.changes = version.changes.then(run, run);
+  }
+
+  /**
+   * A replica's process ended. One that was not asked to stop crashed: it is replaced, as a Deployment replaces
+   * a failed pod, after a back-off that doubles with each crash (CrashLoopBackOff), so a server that cannot
+   * run does not spin. Crashes while a replacement waits share its wait; it replaces them all.
+   */
+  private replicaEnded(replica: Replica): void {
+    const version = [...this.versions.values()].find((v) => v.replicas.includes(replica));
+    if (!version || !replica.exited) return;
+    const crashed = !replica.draining;
+    version.lastEnding = { details: replica.details, exit: replica.exited, crashed };
+    if (!crashed) return;
+    if (Date.now() - Date.parse(replica.details.startedAt) >= BACKOFF_RESET_MS) version.crashes = 0;
+    version.crashes++;
+    if (version.restartTimer) return;
+    const wait = backoffMs(this.restartBackoffMs, version.crashes);
+    version.restartAt = Date.now() + wait;
+    version.restartTimer = setTimeout(() => {
+      version.restartTimer = undefined;
+      version.restartAt = undefined;
+      this.queueReconcile(version);
+    }, wait).unref();
   }
 
   /** A ready replica of the version (the first one in rotation; replica 0 while it starts). */
@@ -436,6 +508,16 @@ export class LocalServing implements Serving {
         lastScale: {
           ...lastScale,
           description: describeScaleCause(lastScale, autoscaler?.settings.cooldownSeconds),
+        },
+      }),
+      ...(version.crashes > 0 && {
+        restarts: {
+          crashes: version.crashes,
+          lastExit: describeExit(version.lastEnding?.exit),
+          backoffSeconds: backoffMs(this.restartBackoffMs, version.crashes) / 1000,
+          ...(version.restartAt !== undefined && {
+            replacementAt: new Date(version.restartAt).toISOString(),
+          }),
         },
       }),
     };
@@ -529,10 +611,30 @@ export class LocalServing implements Serving {
     return version;
   }
 
+  /**
+   * As a Deployment is Available while a replica is: ready while one replica serves, even with others crashed
+   * and being replaced (replicaStatus says so); failed when none serves and the last replica to end crashed —
+   * the crash's classification, with when its replacement starts.
+   */
   private async versionStatus(version: ServedVersion): Promise<CandidateStatus> {
-    const crashed = version.replicas.find((r) => r.exited && !r.draining);
-    if (crashed?.exited) return this.exitedStatus(crashed.details, crashed.exited);
-    const live = version.replicas.filter((r) => !r.draining);
+    const live = version.replicas.filter((r) => !r.draining && !r.exited);
+    await Promise.all(live.filter((r) => r.readyAt === undefined).map((r) => checkReady(r)));
+    const ready = live.filter((r) => r.readyAt !== undefined && !r.exited);
+    if (ready.length > 0) {
+      const readyAt = Math.min(...ready.map((r) => r.readyAt as number));
+      return { phase: "ready", readySeconds: (readyAt - Date.parse(version.handle.deployedAt)) / 1000 };
+    }
+    const ending = version.lastEnding;
+    if (ending?.crashed) {
+      const failed = await this.exitedStatus(ending.details, ending.exit);
+      const replacement =
+        version.restartAt !== undefined
+          ? `A replacement starts in ${Math.max(0, Math.ceil((version.restartAt - Date.now()) / 1000))} s (crash ${version.crashes}: the wait doubles with each crash, up to 5 min).`
+          : live.length > 0
+            ? "A replacement is starting."
+            : "";
+      return replacement ? { ...failed, message: `${failed.message} ${replacement}` } : failed;
+    }
     const [first] = live;
     if (!first && version.pending > 0) {
       return {
@@ -548,14 +650,8 @@ export class LocalServing implements Serving {
         message: `${version.handle.version} runs no server process now: it was scaled to 0 replicas.`,
       };
     }
-    await Promise.all(live.filter((r) => r.readyAt === undefined).map((r) => checkReady(r)));
-    const ready = live.filter((r) => r.readyAt !== undefined);
-    if (ready.length === 0) {
-      const health = await probeHealth(first.details);
-      return health === "ready" ? { phase: "pending", reason: "Starting", message: "Starting." } : health;
-    }
-    const readyAt = Math.min(...ready.map((r) => r.readyAt as number));
-    return { phase: "ready", readySeconds: (readyAt - Date.parse(version.handle.deployedAt)) / 1000 };
+    const health = await probeHealth(first.details);
+    return health === "ready" ? { phase: "pending", reason: "Starting", message: "Starting." } : health;
   }
 
   /** Queues a change of the version's count; resolves once its processes are started or stopped. */
@@ -591,9 +687,14 @@ export class LocalServing implements Serving {
   /** Starts or stops processes until the version runs its desired count. */
   private async reconcile(version: ServedVersion): Promise<void> {
     if (this.versions.get(version.handle.rolloutId) !== version) return;
-    // A replica that crashed is replaced, as a Deployment replaces a failed pod.
+    // A replica that crashed is replaced (replicaEnded), after its back-off: until then nothing of the version
+    // starts, or a crash loop would spin through a scale change or a freed slot.
     version.replicas = version.replicas.filter((r) => !r.exited);
     const live = version.replicas.filter((r) => !r.draining);
+    if (live.length < version.desired && version.restartAt !== undefined) {
+      version.pending = 0;
+      return;
+    }
     if (live.length < version.desired) {
       let running = live.length;
       version.pending = version.desired - running;
@@ -605,6 +706,7 @@ export class LocalServing implements Serving {
         const index = version.nextIndex++;
         const replica = await this.startCounted(version.spec, index, version.desired);
         version.replicas.push(replica);
+        if (replica.exited) this.replicaEnded(replica);
         // Stopped meanwhile: the process just started belongs to no one, so it stops too.
         if (this.versions.get(version.handle.rolloutId) !== version) {
           await stopChild(replica);
@@ -655,6 +757,7 @@ export class LocalServing implements Serving {
    * start and stops what it just started; waiting for it first means no process of it outlives this.
    */
   private async stopProcesses(version: ServedVersion): Promise<void> {
+    clearTimeout(version.restartTimer);
     await version.changes;
     await Promise.all(version.replicas.map(stopChild));
   }
@@ -745,6 +848,7 @@ export class LocalServing implements Serving {
     void exit.then((exited) => {
       replica.exited = exited;
       child.stdin?.destroy();
+      this.replicaEnded(replica);
       // Its slot is free: a replica waiting for one starts (local.maxServers).
       this.admitPending();
     });
@@ -864,6 +968,16 @@ export class LocalServing implements Serving {
       logTail,
     };
   }
+}
+
+/** The wait before the replacement of a version's `crashes`-th crashed replica. */
+function backoffMs(firstMs: number, crashes: number): number {
+  return Math.min(MAX_RESTART_BACKOFF_MS, firstMs * 2 ** Math.max(0, crashes - 1));
+}
+
+function describeExit(exit: Exit | undefined): string {
+  if (!exit) return "unknown";
+  return exit.signal !== null ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
 }
 
 function tooManyReplicas(handle: CandidateHandle, replicas: number): CandidateFailed {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
 import { LocalServing, type LocalServingOptions } from "../../lib/local/local-serving";
-import type { CandidateSpec } from "../../lib/ports";
+import type { CandidateHandle, CandidateSpec } from "../../lib/ports";
 import { isRunning } from "../support/process-alive";
 
 let work: string;
@@ -235,3 +235,93 @@ describe("The local cap of 16 server processes per version", () => {
     expect(markedPids(version.rolloutId)).toEqual([]);
   }, 60_000);
 });
+
+describe("A crashed replica", () => {
+  it("is replaced after its back-off, while the version keeps serving on the replicas left", async () => {
+    const serving = await servingOf(HEALTHY);
+    const version = await spec("v-crash");
+    const handle = await serving.deploy(version);
+    startedPids.add(handle.details?.["pid"] as number);
+    await serving.scale(handle, 2);
+    const before = await untilReplicas(serving, handle, 2);
+    const [kept, killed] = before as [number, number];
+
+    process.kill(killed, "SIGKILL");
+    await vi.waitFor(
+      () => {
+        if (serving.replicaStatus(handle)?.restarts?.crashes !== 1) throw new Error("not seen yet");
+      },
+      { timeout: 30_000, interval: 20 },
+    );
+    // One of two is down: the version still serves, and status says a replacement is coming.
+    expect(await serving.status(handle)).toMatchObject({ phase: "ready" });
+    expect(await serving.replicas(handle)).toEqual({ desired: 2, ready: 1 });
+    expect(serving.replicaStatus(handle)).toMatchObject({
+      pids: [kept],
+      restarts: {
+        crashes: 1,
+        lastExit: "killed by SIGKILL",
+        backoffSeconds: 10,
+        replacementAt: expect.any(String),
+      },
+    });
+
+    const after = await untilReplicas(serving, handle, 2);
+    expect(after[0]).toBe(kept);
+    expect(after[1]).not.toBe(killed);
+    expect(serving.replicaStatus(handle)?.restarts).toEqual({
+      crashes: 1,
+      lastExit: "killed by SIGKILL",
+      backoffSeconds: 10,
+    });
+    expect(await serving.status(handle)).toMatchObject({ phase: "ready" });
+  }, 90_000);
+
+  it("that crashes again and again waits longer each time, and the version is failed while none serves", async () => {
+    const serving = await servingOf('console.error("boom: cannot serve");\nprocess.exit(3);\n', {
+      restartBackoffMs: 100,
+    });
+    const version = await spec("v-crash-loop");
+    const handle = await serving.deploy(version);
+    startedPids.add(handle.details?.["pid"] as number);
+
+    const restarts = await vi.waitFor(
+      () => {
+        const seen = serving.replicaStatus(handle)?.restarts;
+        if (!seen || seen.crashes < 4) throw new Error(`only ${JSON.stringify(seen)}`);
+        return seen;
+      },
+      { timeout: 60_000, interval: 20 },
+    );
+    // 0.1 s after the first crash, doubling: 0.8 s after the fourth.
+    expect(restarts.backoffSeconds).toBeCloseTo(0.1 * 2 ** (restarts.crashes - 1), 6);
+    expect(restarts.lastExit).toBe("exit code 3");
+    const status = await serving.status(handle);
+    expect(status).toMatchObject({ phase: "failed", reason: "ServerExited" });
+    expect(status.message).toMatch(/A replacement (starts in \d+ s|is starting)/);
+    expect(status.logTail?.join("\n")).toContain("boom: cannot serve");
+
+    await serving.remove(handle);
+    expect(markedPids(version.rolloutId)).toEqual([]);
+  }, 90_000);
+});
+
+/** Waits until the version runs `count` ready replicas; their pids. */
+async function untilReplicas(
+  serving: LocalServing,
+  handle: CandidateHandle,
+  count: number,
+): Promise<number[]> {
+  return vi.waitFor(
+    async () => {
+      const replicas = await serving.replicas(handle);
+      const pids = serving.replicaStatus(handle)?.pids ?? [];
+      if (replicas.ready !== count || pids.length !== count) {
+        throw new Error(`${JSON.stringify(replicas)}, pids ${pids.join(", ")}`);
+      }
+      for (const pid of pids) startedPids.add(pid);
+      return [...pids];
+    },
+    { timeout: 60_000, interval: 50 },
+  );
+}
