@@ -121,7 +121,7 @@ export function formatRoute(
 export function formatReplicas(
   replicas: readonly (ReplicaStatus & { readonly version: string })[],
 ): string[] {
-  return replicas.flatMap(({ version, desired, ready, pending, autoscaler, lastScale }) => {
+  return replicas.flatMap(({ version, desired, ready, pending, autoscaler, lastScale, restarts }) => {
     const scaling = autoscaler
       ? autoscaler.range.minReplicas === autoscaler.range.maxReplicas &&
         (autoscaler.range.minReplicas !== autoscaler.minReplicas ||
@@ -133,6 +133,11 @@ export function formatReplicas(
     return [
       `  replicas  ${version} ${ready}/${desired} ready${scaling}${waiting}`,
       ...(lastScale ? [`            last scale ${terminalText(lastScale.description)}`] : []),
+      ...(restarts
+        ? [
+            `            restarts  ${restarts.crashes} crash${restarts.crashes === 1 ? "" : "es"} (last: ${restarts.lastExit}); ${restarts.replacementAt ? `replacement at ${restarts.replacementAt} (back-off ${restarts.backoffSeconds} s)` : "replaced"}`,
+          ]
+        : []),
     ];
   });
 }

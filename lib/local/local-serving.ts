@@ -12,7 +12,12 @@
 // replicas together would ask for more than the machine's cores (at least one each). The local autoscaler
 // (local-autoscaler.ts) moves the count within the manifest's range on the gateway's requests per replica;
 // a count the rollout sets pins it. Counts and autoscalers are kept in `<home>/serving.json`, so a restarted
-// control plane starts a version with the replicas it had.
+// control plane starts a version with the replicas it had. A version runs at most MAX_LOCAL_REPLICAS (16)
+// processes: a count above it is refused wherever it comes from (the manifest refuses it first).
+//
+// A replica that crashes (ends without being asked to) is replaced after a back-off that doubles with each
+// crash, as Kubernetes' CrashLoopBackOff; the version stays ready while another replica serves, and is failed,
+// with the crash's classification, while none does.
 //
 // Capacity: `local.maxServers` caps the server processes running at once, every model and version together
 // (a replica draining still runs, and counts). A replica beyond the cap — an autoscaler's, a canary step's — is
@@ -33,6 +38,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StackConfig } from "../core/config/config";
 import { CandidateFailed, InsufficientCapacity } from "../core/errors";
+import { MAX_LOCAL_REPLICAS } from "../core/resolution/manifest-capacity";
 import { classifyFailure } from "../core/smoke/failure-signatures";
 import { request } from "undici";
 import { describeNetworkError, readCappedText } from "../eval/http";
@@ -74,6 +80,11 @@ export interface LocalServingOptions {
   readonly drainMs?: number;
   /** The machine's cores, that the replicas of a version share. @default os.availableParallelism() */
   readonly cores?: number;
+  /**
+   * How long the replacement of a crashed replica waits after the first crash; it doubles with each crash, up
+   * to 5 minutes, as Kubernetes' CrashLoopBackOff. @default 10000 (the kubelet's first delay)
+   */
+  readonly restartBackoffMs?: number;
 }
 
 /** What a local handle's `details` hold: the version's first replica. */
@@ -106,6 +117,13 @@ interface Replica {
   draining: boolean;
 }
 
+/** How a replica ended: crashed (it was not asked to stop) or stopped. */
+interface Ending {
+  readonly details: ServerDetails;
+  readonly exit: Exit;
+  readonly crashed: boolean;
+}
+
 /** A version this instance serves: its replicas, the count it should run, its autoscaler. */
 interface ServedVersion {
   readonly handle: CandidateHandle;
@@ -122,6 +140,13 @@ interface ServedVersion {
   /** Scale changes, one after another. */
   changes: Promise<void>;
   changing: boolean;
+  /** The replica that ended last: while none is ready, a crash there is the version's status. */
+  lastEnding?: Ending;
+  /** Crashes counted for the back-off; a replica that ran 10 minutes before it crashed starts the count again. */
+  crashes: number;
+  /** While set, a crashed replica's replacement waits: nothing of the version starts before this time. */
+  restartAt?: number;
+  restartTimer?: NodeJS.Timeout;
 }
 
 /** What `modelship status --local` shows of a version's replicas. */
@@ -133,6 +158,16 @@ export interface ReplicaStatus {
   readonly pids: readonly number[];
   readonly autoscaler?: AutoscalingSettings & { readonly range: ReplicaRange };
   readonly lastScale?: ScaleCause & { readonly description: string };
+  /** Replicas that crashed and the back-off of their replacement, once one has. */
+  readonly restarts?: {
+    readonly crashes: number;
+    /** How the last one ended, e.g. `exit code 1` or `killed by SIGKILL`. */
+    readonly lastExit: string;
+    /** The wait after the last crash: doubles with each crash, up to 300 s. */
+    readonly backoffSeconds: number;
+    /** When the replacement starts (ISO); absent once it is started. */
+    readonly replacementAt?: string;
+  };
 }
 
 /** What `<home>/serving.json` keeps per rollout: enough to start a version again with its replicas. */
@@ -149,11 +184,14 @@ const METRICS_BYTES = 4 * 1024 * 1024;
 const STOP_GRACE_MS = 10_000;
 const KILL_WAIT_MS = 5_000;
 const DRAIN_POLL_MS = 50;
+// The kubelet's CrashLoopBackOff: "exponential back-off delay (10s, 20s, 40s, …), that is capped at five
+// minutes. Once a container has executed for 10 minutes without any problems, the kubelet resets the restart
+// backoff timer" (kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-restarts).
+const MAX_RESTART_BACKOFF_MS = 300_000;
+const BACKOFF_RESET_MS = 600_000;
 const LOG_TAIL_LINES = 40;
 const LOG_TAIL_BYTES = 64 * 1024;
 const LOG_LINE_CHARS = 1_000;
-/** A version runs at most this many processes here (the manifest's own cap is higher: EKS has more room). */
-const MAX_LOCAL_REPLICAS = 16;
 /** Set in each server's environment, so a pid can be recognised as a candidate before it is signalled. */
 const ROLLOUT_ENV = "MODELSHIP_ROLLOUT_ID";
 
@@ -165,6 +203,7 @@ export class LocalServing implements Serving {
   private readonly autoscaleEveryMs: number;
   private readonly drainMs: number;
   private readonly cores: number;
+  private readonly restartBackoffMs: number;
   private readonly keptPath: string;
   private inFlightOf: (baseUrl: string) => number = () => 0;
   /** Server processes being started: counted against local.maxServers before they are in a version's list. */
@@ -179,6 +218,7 @@ export class LocalServing implements Serving {
     this.autoscaleEveryMs = options.autoscaleEveryMs ?? 1_000;
     this.drainMs = options.drainMs ?? 30_000;
     this.cores = options.cores ?? availableParallelism();
+    this.restartBackoffMs = options.restartBackoffMs ?? 10_000;
     this.keptPath = join(this.home, "serving.json");
   }
 
@@ -207,6 +247,7 @@ export class LocalServing implements Serving {
         hint: "Wait for a server to stop (a rollout to end, a version to be retired), or raise local.maxServers in the local config.json.",
       });
     }
+    if (existing) clearTimeout(existing.restartTimer);
     const first = await this.startCounted(spec, 0, 1);
     const handle: CandidateHandle = {
       id: `local-${spec.rolloutId}`,
@@ -227,7 +268,10 @@ export class LocalServing implements Serving {
       pending: 0,
       changes: Promise.resolve(),
       changing: false,
+      crashes: 0,
     });
+    // It ended before it was listed: its exit found no version to tell.
+    if (first.exited) this.replicaEnded(first);
     return handle;
   }
 
@@ -269,12 +313,7 @@ export class LocalServing implements Serving {
       await this.change(version, inRange, "range");
       return;
     }
-    if (replicas > MAX_LOCAL_REPLICAS) {
-      throw new CandidateFailed(
-        `The local runtime runs at most ${MAX_LOCAL_REPLICAS} server processes per version, not ${replicas}.`,
-        { hint: "Lower serving.replicas (or maxReplicas) for a local rollout; larger fleets run on EKS." },
-      );
-    }
+    if (replicas > MAX_LOCAL_REPLICAS) throw tooManyReplicas(handle, replicas);
     if (version.autoscaler) version.autoscaler.range = { minReplicas: replicas, maxReplicas: replicas };
     await this.change(version, replicas, "rollout");
   }
@@ -308,6 +347,9 @@ export class LocalServing implements Serving {
         { hint: "Use serving.autoscaling.metric: inFlight with local.command." },
       );
     }
+    // The manifest refuses a maximum above the local cap first (core/resolution/manifest-capacity.ts).
+    const most = Math.max(settings.maxReplicas, range.maxReplicas);
+    if (most > MAX_LOCAL_REPLICAS) throw tooManyReplicas(handle, most);
     const version = this.runningHere(handle);
     version.autoscaler = { settings: structuredClone(settings), range: { ...range }, history: [] };
     const inRange = Math.min(range.maxReplicas, Math.max(range.minReplicas, version.desired));
@@ -385,10 +427,37 @@ export class LocalServing implements Serving {
   /** A server stopped: versions with replicas waiting for a slot start them, oldest version first. */
   private admitPending(): void {
     for (const version of this.versions.values()) {
-      if (version.pending === 0) continue;
-      const run = () => this.reconcile(version).catch(() => undefined);
-      version.changes = version.changes.then(run, run);
+      if (version.pending > 0) this.queueReconcile(version);
     }
+  }
+
+  /** Reconciles the version after the changes queued before (a slot freed, a replacement's back-off ended). */
+  private queueReconcile(version: ServedVersion): void {
+    const run = () => this.reconcile(version).catch(() => undefined);
+    version.changes = version.changes.then(run, run);
+  }
+
+  /**
+   * A replica's process ended. One that was not asked to stop crashed: it is replaced, as a Deployment replaces
+   * a failed pod, after a back-off that doubles with each crash (CrashLoopBackOff), so a server that cannot
+   * run does not spin. Crashes while a replacement waits share its wait; it replaces them all.
+   */
+  private replicaEnded(replica: Replica): void {
+    const version = [...this.versions.values()].find((v) => v.replicas.includes(replica));
+    if (!version || !replica.exited) return;
+    const crashed = !replica.draining;
+    version.lastEnding = { details: replica.details, exit: replica.exited, crashed };
+    if (!crashed) return;
+    if (Date.now() - Date.parse(replica.details.startedAt) >= BACKOFF_RESET_MS) version.crashes = 0;
+    version.crashes++;
+    if (version.restartTimer) return;
+    const wait = backoffMs(this.restartBackoffMs, version.crashes);
+    version.restartAt = Date.now() + wait;
+    version.restartTimer = setTimeout(() => {
+      version.restartTimer = undefined;
+      version.restartAt = undefined;
+      this.queueReconcile(version);
+    }, wait).unref();
   }
 
   /** A ready replica of the version (the first one in rotation; replica 0 while it starts). */
@@ -441,6 +510,16 @@ export class LocalServing implements Serving {
           description: describeScaleCause(lastScale, autoscaler?.settings.cooldownSeconds),
         },
       }),
+      ...(version.crashes > 0 && {
+        restarts: {
+          crashes: version.crashes,
+          lastExit: describeExit(version.lastEnding?.exit),
+          backoffSeconds: backoffMs(this.restartBackoffMs, version.crashes) / 1000,
+          ...(version.restartAt !== undefined && {
+            replacementAt: new Date(version.restartAt).toISOString(),
+          }),
+        },
+      }),
     };
   }
 
@@ -489,9 +568,15 @@ export class LocalServing implements Serving {
     const version = this.versions.get(rolloutId);
     if (!version) {
       // Started by another control plane (or before a restart): found by the marker in its environment.
-      const pids = await candidatePids(rolloutId);
-      for (const pid of pids) await stopPid(pid);
-      return pids.map((pid) => `Stopped a server of rollout ${rolloutId} left running (pid ${pid}).`);
+      const said: string[] = [];
+      for (const pid of await candidatePids(rolloutId)) {
+        said.push(
+          (await stopPid(pid)) === "stopped"
+            ? `Stopped a server of rollout ${rolloutId} left running (pid ${pid}).`
+            : `A server of rollout ${rolloutId} (pid ${pid}) was already gone.`,
+        );
+      }
+      return said;
     }
     const pids = version.replicas.filter((r) => !r.exited).map((r) => r.details.pid);
     await this.stopVersion(version);
@@ -504,7 +589,8 @@ export class LocalServing implements Serving {
     this.autoscaleTimer = undefined;
     const versions = [...this.versions.values()];
     this.versions.clear();
-    await Promise.all(versions.flatMap((version) => version.replicas.map(stopChild)));
+    // Their counts stay in serving.json: a control plane started again brings them back.
+    await Promise.all(versions.map((version) => this.stopProcesses(version)));
     await this.keptWrites;
   }
 
@@ -525,10 +611,30 @@ export class LocalServing implements Serving {
     return version;
   }
 
+  /**
+   * As a Deployment is Available while a replica is: ready while one replica serves, even with others crashed
+   * and being replaced (replicaStatus says so); failed when none serves and the last replica to end crashed —
+   * the crash's classification, with when its replacement starts.
+   */
   private async versionStatus(version: ServedVersion): Promise<CandidateStatus> {
-    const crashed = version.replicas.find((r) => r.exited && !r.draining);
-    if (crashed?.exited) return this.exitedStatus(crashed.details, crashed.exited);
-    const live = version.replicas.filter((r) => !r.draining);
+    const live = version.replicas.filter((r) => !r.draining && !r.exited);
+    await Promise.all(live.filter((r) => r.readyAt === undefined).map((r) => checkReady(r)));
+    const ready = live.filter((r) => r.readyAt !== undefined && !r.exited);
+    if (ready.length > 0) {
+      const readyAt = Math.min(...ready.map((r) => r.readyAt as number));
+      return { phase: "ready", readySeconds: (readyAt - Date.parse(version.handle.deployedAt)) / 1000 };
+    }
+    const ending = version.lastEnding;
+    if (ending?.crashed) {
+      const failed = await this.exitedStatus(ending.details, ending.exit);
+      const replacement =
+        version.restartAt !== undefined
+          ? `A replacement starts in ${Math.max(0, Math.ceil((version.restartAt - Date.now()) / 1000))} s (crash ${version.crashes}: the wait doubles with each crash, up to 5 min).`
+          : live.length > 0
+            ? "A replacement is starting."
+            : "";
+      return replacement ? { ...failed, message: `${failed.message} ${replacement}` } : failed;
+    }
     const [first] = live;
     if (!first && version.pending > 0) {
       return {
@@ -544,14 +650,8 @@ export class LocalServing implements Serving {
         message: `${version.handle.version} runs no server process now: it was scaled to 0 replicas.`,
       };
     }
-    await Promise.all(live.filter((r) => r.readyAt === undefined).map((r) => checkReady(r)));
-    const ready = live.filter((r) => r.readyAt !== undefined);
-    if (ready.length === 0) {
-      const health = await probeHealth(first.details);
-      return health === "ready" ? { phase: "pending", reason: "Starting", message: "Starting." } : health;
-    }
-    const readyAt = Math.min(...ready.map((r) => r.readyAt as number));
-    return { phase: "ready", readySeconds: (readyAt - Date.parse(version.handle.deployedAt)) / 1000 };
+    const health = await probeHealth(first.details);
+    return health === "ready" ? { phase: "pending", reason: "Starting", message: "Starting." } : health;
   }
 
   /** Queues a change of the version's count; resolves once its processes are started or stopped. */
@@ -561,6 +661,8 @@ export class LocalServing implements Serving {
     by: ScaleCause["by"],
     cause?: ScaleCause,
   ): Promise<void> {
+    // Every count is applied here, whoever asks (a rollout, Promote, the autoscaler, a restart): the cap holds.
+    if (replicas > MAX_LOCAL_REPLICAS) return Promise.reject(tooManyReplicas(version.handle, replicas));
     const run = async () => {
       // Removed meanwhile: nothing to start, and nothing to keep.
       if (this.versions.get(version.handle.rolloutId) !== version) return;
@@ -585,16 +687,26 @@ export class LocalServing implements Serving {
   /** Starts or stops processes until the version runs its desired count. */
   private async reconcile(version: ServedVersion): Promise<void> {
     if (this.versions.get(version.handle.rolloutId) !== version) return;
-    // A replica that crashed is replaced, as a Deployment replaces a failed pod.
+    // A replica that crashed is replaced (replicaEnded), after its back-off: until then nothing of the version
+    // starts, or a crash loop would spin through a scale change or a freed slot.
     version.replicas = version.replicas.filter((r) => !r.exited);
     const live = version.replicas.filter((r) => !r.draining);
+    if (live.length < version.desired && version.restartAt !== undefined) {
+      version.pending = 0;
+      return;
+    }
     if (live.length < version.desired) {
       let running = live.length;
       version.pending = version.desired - running;
-      while (running < version.desired && this.serverLimitReached() === undefined) {
+      while (
+        running < version.desired &&
+        this.serverLimitReached() === undefined &&
+        this.versions.get(version.handle.rolloutId) === version
+      ) {
         const index = version.nextIndex++;
         const replica = await this.startCounted(version.spec, index, version.desired);
         version.replicas.push(replica);
+        if (replica.exited) this.replicaEnded(replica);
         // Stopped meanwhile: the process just started belongs to no one, so it stops too.
         if (this.versions.get(version.handle.rolloutId) !== version) {
           await stopChild(replica);
@@ -616,7 +728,13 @@ export class LocalServing implements Serving {
   private async drainAndStop(version: ServedVersion, replica: Replica): Promise<void> {
     const key = endpointAt(replica.details.port, version.handle.servedName).baseUrl;
     const deadline = Date.now() + this.drainMs;
-    while (this.inFlightOf(key) > 0 && Date.now() < deadline && !replica.exited) {
+    // A version removed meanwhile stops at once: whoever removed it is waiting for its processes to end.
+    while (
+      this.inFlightOf(key) > 0 &&
+      Date.now() < deadline &&
+      !replica.exited &&
+      this.versions.get(version.handle.rolloutId) === version
+    ) {
       await sleep(DRAIN_POLL_MS);
     }
     await stopChild(replica);
@@ -626,13 +744,22 @@ export class LocalServing implements Serving {
   private async stopVersion(version: ServedVersion): Promise<void> {
     if (this.versions.get(version.handle.rolloutId) === version)
       this.versions.delete(version.handle.rolloutId);
-    await version.changes;
-    await Promise.all(version.replicas.map(stopChild));
+    await this.stopProcesses(version);
     await this.forget(version.handle.rolloutId);
     if (![...this.versions.values()].some((v) => v.autoscaler)) {
       clearInterval(this.autoscaleTimer);
       this.autoscaleTimer = undefined;
     }
+  }
+
+  /**
+   * Stops the processes of a version already out of `versions`. A change in flight sees it gone before its next
+   * start and stops what it just started; waiting for it first means no process of it outlives this.
+   */
+  private async stopProcesses(version: ServedVersion): Promise<void> {
+    clearTimeout(version.restartTimer);
+    await version.changes;
+    await Promise.all(version.replicas.map(stopChild));
   }
 
   /** One autoscaler round: every autoscaled version not being changed measures and, if asked, scales. */
@@ -721,6 +848,7 @@ export class LocalServing implements Serving {
     void exit.then((exited) => {
       replica.exited = exited;
       child.stdin?.destroy();
+      this.replicaEnded(replica);
       // Its slot is free: a replica waiting for one starts (local.maxServers).
       this.admitPending();
     });
@@ -777,9 +905,24 @@ export class LocalServing implements Serving {
       problems.push('it has no "versions" object');
     }
     for (const [rolloutId, entry] of Object.entries((problems.length === 0 ? versions : {}) as object)) {
-      const desired = (entry as { desired?: unknown } | null)?.desired;
+      const kept = entry as { desired?: unknown; autoscaler?: unknown } | null;
+      const desired = kept?.desired;
       if (typeof desired !== "number" || !Number.isInteger(desired) || desired < 0) {
         problems.push(`versions.${rolloutId}.desired must be a whole number ≥ 0`);
+      } else if (desired > MAX_LOCAL_REPLICAS) {
+        problems.push(
+          `versions.${rolloutId}.desired is ${desired}, above the ${MAX_LOCAL_REPLICAS} server processes the local runtime runs per version`,
+        );
+      }
+      const autoscaler = kept?.autoscaler as
+        { settings?: { maxReplicas?: unknown }; range?: { maxReplicas?: unknown } } | undefined;
+      for (const field of ["settings", "range"] as const) {
+        const most = autoscaler?.[field]?.maxReplicas;
+        if (typeof most === "number" && most > MAX_LOCAL_REPLICAS) {
+          problems.push(
+            `versions.${rolloutId}.autoscaler.${field}.maxReplicas is ${most}, above the ${MAX_LOCAL_REPLICAS} server processes the local runtime runs per version`,
+          );
+        }
       }
     }
     if (problems.length > 0) {
@@ -825,6 +968,25 @@ export class LocalServing implements Serving {
       logTail,
     };
   }
+}
+
+/** The wait before the replacement of a version's `crashes`-th crashed replica. */
+function backoffMs(firstMs: number, crashes: number): number {
+  return Math.min(MAX_RESTART_BACKOFF_MS, firstMs * 2 ** Math.max(0, crashes - 1));
+}
+
+function describeExit(exit: Exit | undefined): string {
+  if (!exit) return "unknown";
+  return exit.signal !== null ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+}
+
+function tooManyReplicas(handle: CandidateHandle, replicas: number): CandidateFailed {
+  return new CandidateFailed(
+    `The local runtime runs at most ${MAX_LOCAL_REPLICAS} server processes per version; ${handle.model} ${handle.version} asked for ${replicas}.`,
+    {
+      hint: `Set serving.replicas (or serving.autoscaling.maxReplicas) to ${MAX_LOCAL_REPLICAS} or fewer for a local rollout; larger fleets run on EKS.`,
+    },
+  );
 }
 
 /** One `GET /health`: ready, or why not yet. */
@@ -901,12 +1063,28 @@ async function scrapeServer(details: Pick<ServerDetails, "pid" | "port">): Promi
   }
 }
 
-async function stopPid(pid: number): Promise<void> {
-  process.kill(pid, "SIGTERM");
-  if (await goneWithin(pid, STOP_GRACE_MS)) return;
-  process.kill(pid, "SIGKILL");
-  if (await goneWithin(pid, KILL_WAIT_MS)) return;
+/**
+ * Stops a process by pid: SIGTERM, then SIGKILL after the grace period. A pid listed a moment ago may be gone by
+ * the time it is signalled (a server's stop can take its helpers with it): that is "gone", not a failure, so a
+ * loop over a rollout's pids stops the rest.
+ */
+async function stopPid(pid: number): Promise<"stopped" | "gone"> {
+  if (!signal(pid, "SIGTERM")) return "gone";
+  if (await goneWithin(pid, STOP_GRACE_MS)) return "stopped";
+  if (!signal(pid, "SIGKILL")) return "stopped";
+  if (await goneWithin(pid, KILL_WAIT_MS)) return "stopped";
   throw new Error(`The server process (pid ${pid}) did not stop, even after SIGKILL.`);
+}
+
+/** Sends the signal; false when no such process exists any more (ESRCH, see kill(2)). */
+function signal(pid: number, name: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, name);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
+    throw error;
+  }
 }
 
 function exitsWithin(exit: Promise<Exit>, ms: number): Promise<boolean> {

@@ -97,6 +97,28 @@ describe("serving.replicas and serving.autoscaling", () => {
     }
   });
 
+  it("refuses more than 16 replicas, fixed or as an autoscaler's maximum, on the local runtime only", () => {
+    const fixed = load("serving: {replicas: 17}", LOCAL);
+    expect(fixed.manifest).toBeUndefined();
+    expect(fixed.findings).toEqual([
+      expect.objectContaining({
+        code: "manifest.local-replicas",
+        path: "serving.replicas",
+        message: expect.stringContaining("replicas: 17 asks for more server processes"),
+        hint: expect.stringContaining("16 or fewer"),
+      }),
+    ]);
+    const autoscaled = load(
+      "serving:\n  autoscaling: {minReplicas: 1, maxReplicas: 40, metric: inFlight, target: 2}\n",
+      LOCAL,
+    );
+    expect(autoscaled.findings).toEqual([
+      expect.objectContaining({ code: "manifest.local-replicas", path: "serving.autoscaling.maxReplicas" }),
+    ]);
+    expect(load("serving: {replicas: 16}", LOCAL).findings).toEqual([]);
+    expect(load("serving: {replicas: 40}").findings).toEqual([]);
+  });
+
   it("refuses autoscaling on the KV cache locally, with the reason: one sequence per server", () => {
     const { manifest, findings } = load(
       "serving:\n  autoscaling: {minReplicas: 1, maxReplicas: 2, metric: kvCacheUsage, target: 0.7}\n",

@@ -16,6 +16,13 @@ import type { Finding } from "../findings";
 import { ruleFinding, type FindingSource } from "../schema-findings";
 import type { Manifest, ResolvedScaling } from "../manifest/manifest-schema";
 
+/**
+ * The most server processes the local runtime runs for one version (the manifest's own cap, MAX_REPLICAS, is
+ * higher: a cluster has more room than one machine). The manifest is refused above it on the local runtime, so
+ * a rollout fails at validation rather than at CanaryStep; the local serving adapter enforces it as well.
+ */
+export const MAX_LOCAL_REPLICAS = 16;
+
 /** Kubernetes' HPA waits this long with a lower recommendation before it removes replicas. */
 export const DEFAULT_COOLDOWN_SECONDS = 300;
 
@@ -42,6 +49,18 @@ export function resolveScaling(
         "serving.replicas",
         `replicas: ${replicas} sets a fixed count and autoscaling sets a range of ${autoscaling.minReplicas}–${autoscaling.maxReplicas}; the autoscaler would overwrite the fixed count at once.`,
         "Keep one: remove serving.replicas to autoscale, or serving.autoscaling for a fixed count.",
+      ),
+    );
+  }
+  if (onLocalRuntime && replicas !== undefined && replicas > MAX_LOCAL_REPLICAS) {
+    findings.push(localReplicasFinding(source, "serving.replicas", `replicas: ${replicas}`));
+  }
+  if (onLocalRuntime && autoscaling !== undefined && autoscaling.maxReplicas > MAX_LOCAL_REPLICAS) {
+    findings.push(
+      localReplicasFinding(
+        source,
+        "serving.autoscaling.maxReplicas",
+        `maxReplicas: ${autoscaling.maxReplicas}`,
       ),
     );
   }
@@ -116,6 +135,16 @@ export function resolveScaling(
     },
     findings,
   };
+}
+
+function localReplicasFinding(source: FindingSource, path: string, found: string): Finding {
+  return ruleFinding(
+    source,
+    "local-replicas",
+    path,
+    `${found} asks for more server processes than the local runtime runs for one version (${MAX_LOCAL_REPLICAS}): each replica is a whole server on this machine.`,
+    `Set it to ${MAX_LOCAL_REPLICAS} or fewer for a local rollout; larger fleets run on EKS.`,
+  );
 }
 
 /** `rollout.capacity` (surge when unset), refused where the strategy cannot keep it. */
