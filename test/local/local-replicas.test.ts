@@ -3,7 +3,7 @@
 // what it was sent before it stops, and a restarted control plane starts the count the version had. Every
 // process started is dead at the end.
 
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -14,6 +14,7 @@ import { LocalGateway } from "../../lib/local/gateway/local-gateway";
 import { LocalServing } from "../../lib/local/local-serving";
 import type { AutoscalingSettings, CandidateHandle, CandidateSpec } from "../../lib/ports";
 import { isRunning } from "../support/process-alive";
+import { localVersionSpec } from "../support/local-version";
 
 const CONFIG: StackConfig = { ...DEFAULT_STACK_CONFIG, local: { ...DEFAULT_STACK_CONFIG.local, threads: 2 } };
 const QUEUE_DEPTH: AutoscalingSettings = {
@@ -49,24 +50,8 @@ async function openGateway(over: LocalServing): Promise<LocalGateway> {
   return opened;
 }
 
-async function spec(): Promise<CandidateSpec> {
-  const prefix = "models/tiny/v1/";
-  await mkdir(join(work, "bucket", prefix), { recursive: true });
-  await writeFile(join(work, "bucket", prefix, "model.gguf"), buildTinyLlamaGguf({ seed: 7 }));
-  return {
-    model: "tiny",
-    version: "v1",
-    rolloutId: "tiny-v1-0badc0de",
-    servedName: "tiny",
-    runtime: "llama.cpp",
-    image: "ghcr.io/ggml-org/llama.cpp:server",
-    gpus: 0,
-    maxModelLen: 256,
-    extraArgs: [],
-    format: "gguf",
-    weights: { bucket: join(work, "bucket"), prefix },
-    weightBytes: 0,
-  };
+function spec(): Promise<CandidateSpec> {
+  return localVersionSpec(work, { model: "tiny", version: "v1", weights: buildTinyLlamaGguf({ seed: 7 }) });
 }
 
 /** Waits until `over` runs `count` ready replicas of the handle; returns their pids. */

@@ -5,7 +5,7 @@
 // process table, not LocalServing's own view, says how many servers ran. Every process started is dead at
 // the end.
 
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -15,6 +15,7 @@ import { LocalServing } from "../../lib/local/local-serving";
 import type { CandidateHandle, CandidateSpec } from "../../lib/ports";
 import { isRunning } from "../support/process-alive";
 import { runningServers } from "../support/server-processes";
+import { localVersionSpec } from "../support/local-version";
 
 const CONFIG: StackConfig = {
   ...DEFAULT_STACK_CONFIG,
@@ -27,24 +28,8 @@ const seenPids = new Set<number>();
 let peak = 0;
 let sampling: NodeJS.Timeout | undefined;
 
-async function spec(model: string, seed: number): Promise<CandidateSpec> {
-  const prefix = `models/${model}/v1/`;
-  await mkdir(join(work, "bucket", prefix), { recursive: true });
-  await writeFile(join(work, "bucket", prefix, "model.gguf"), buildTinyLlamaGguf({ seed }));
-  return {
-    model,
-    version: "v1",
-    rolloutId: `${model}-v1-0badc0de`,
-    servedName: model,
-    runtime: "llama.cpp",
-    image: "ghcr.io/ggml-org/llama.cpp:server",
-    gpus: 0,
-    maxModelLen: 256,
-    extraArgs: [],
-    format: "gguf",
-    weights: { bucket: join(work, "bucket"), prefix },
-    weightBytes: 0,
-  };
+function spec(model: string, seed: number): Promise<CandidateSpec> {
+  return localVersionSpec(work, { model, version: "v1", weights: buildTinyLlamaGguf({ seed }) });
 }
 
 /** Waits until the handle has `ready` ready replicas of `desired`. */

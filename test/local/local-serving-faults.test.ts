@@ -4,13 +4,14 @@
 
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { DEFAULT_STACK_CONFIG, type StackConfig } from "../../lib/core/config/config";
 import { LocalServing, type LocalServingOptions } from "../../lib/local/local-serving";
 import type { CandidateHandle, CandidateSpec } from "../../lib/ports";
+import { localVersionSpec } from "../support/local-version";
 import { isRunning } from "../support/process-alive";
 
 let work: string;
@@ -59,24 +60,8 @@ async function servingOf(
 }
 
 /** A version folder in the local bucket and the spec that deploys it. */
-async function spec(version: string): Promise<CandidateSpec> {
-  const prefix = `models/stand-in/${version}/`;
-  await mkdir(join(work, "bucket", prefix), { recursive: true });
-  await writeFile(join(work, "bucket", prefix, "model.gguf"), new Uint8Array(8));
-  return {
-    model: "stand-in",
-    version,
-    rolloutId: `stand-in-${version}-0badc0de`,
-    servedName: "stand-in",
-    runtime: "llama.cpp",
-    image: "ghcr.io/ggml-org/llama.cpp:server",
-    gpus: 0,
-    maxModelLen: 256,
-    extraArgs: [],
-    format: "gguf",
-    weights: { bucket: join(work, "bucket"), prefix },
-    weightBytes: 0,
-  };
+function spec(version: string): Promise<CandidateSpec> {
+  return localVersionSpec(work, { model: "stand-in", version, weights: new Uint8Array(8) });
 }
 
 /** A stand-in server that answers every request 200 until it is stopped. */

@@ -3,7 +3,6 @@
 // as its stable version. More versions can be served beside it (`deployTinyVersion`) and registered on the
 // gateway. `close` stops the gateway and every server LocalServing started, and checks that v1's is gone.
 
-import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { expect, vi } from "vitest";
 import { DEFAULT_STACK_CONFIG } from "../../lib/core/config/config";
@@ -12,6 +11,7 @@ import { LocalGateway } from "../../lib/local/gateway/local-gateway";
 import { LocalServing } from "../../lib/local/local-serving";
 import type { CandidateHandle } from "../../lib/ports";
 import { isRunning } from "./process-alive";
+import { localVersionSpec } from "./local-version";
 
 export interface TinyGgufBehindGateway {
   readonly serving: LocalServing;
@@ -59,23 +59,9 @@ export async function deployTinyVersion(
   options: { readonly model: string; readonly version: string; readonly seed: number },
 ): Promise<CandidateHandle> {
   const { model, version } = options;
-  const prefix = `models/${model}/${version}/`;
-  await mkdir(join(work, "bucket", prefix), { recursive: true });
-  await writeFile(join(work, "bucket", prefix, "model.gguf"), buildTinyLlamaGguf({ seed: options.seed }));
-  const handle = await serving.deploy({
-    model,
-    version,
-    rolloutId: `${model}-${version}-0badc0de`,
-    servedName: model,
-    runtime: "llama.cpp",
-    image: "ghcr.io/ggml-org/llama.cpp:server",
-    gpus: 0,
-    maxModelLen: 256,
-    extraArgs: [],
-    format: "gguf",
-    weights: { bucket: join(work, "bucket"), prefix },
-    weightBytes: 0,
-  });
+  const handle = await serving.deploy(
+    await localVersionSpec(work, { model, version, weights: buildTinyLlamaGguf({ seed: options.seed }) }),
+  );
   await vi.waitFor(
     async () => {
       const status = await serving.status(handle);
