@@ -522,18 +522,20 @@ function isLostRace(error: unknown): boolean {
   return reasons.some((reason) => reason.Code === "ConditionalCheckFailed");
 }
 
-/** The record's structured fields, stored as DynamoDB maps and lists as they were written. */
+/** The fields get() reads one by one, checking their type; every other field of RECORD_FIELDS is a map or list. */
+const SCALAR_FIELDS: ReadonlySet<string> = new Set([
+  "stableVersion",
+  "candidateVersion",
+  "weights",
+  "status",
+]);
+
+/**
+ * The record's structured fields, stored as DynamoDB maps and lists as they were written: every field a
+ * transition may change (RECORD_FIELDS) but the scalars, so a field added there is read back here too.
+ */
 function storedObjects(state: Record<string, unknown>): Partial<ModelRecord> {
-  const fields = [
-    "stable",
-    "candidate",
-    "previousStable",
-    "canary",
-    "alarmNames",
-    "promoteRequested",
-    "approval",
-    "shadow",
-  ] as const;
+  const fields = RECORD_FIELDS.filter((field) => !SCALAR_FIELDS.has(field));
   return Object.fromEntries(
     fields.filter((field) => state[field] !== undefined && state[field] !== null).map((f) => [f, state[f]]),
   ) as Partial<ModelRecord>;

@@ -3,8 +3,8 @@
 
 import { beforeEach, describe, expect, it } from "vitest";
 import type { ModelshipEvent } from "../../../lib/core/events/events";
-import type { LockHolder, Transition } from "../../../lib/core/rollout/rollout";
-import type { RolloutStore } from "../../../lib/ports";
+import { type LockHolder, RECORD_FIELDS, type Transition } from "../../../lib/core/rollout/rollout";
+import type { RecordChanges, RolloutStore } from "../../../lib/ports";
 
 const holderA: LockHolder = {
   rolloutId: "llama-v2-0a1b2c3d",
@@ -176,6 +176,58 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
         for (const field of ["candidate", "canary", "alarmNames", "promoteRequested"] as const) {
           expect(record?.[field], field).toBeUndefined();
         }
+      });
+
+      it("reads back every field a transition may change (RECORD_FIELDS), and clears each with null", async () => {
+        const handle = {
+          id: "models/llama-v2",
+          model: "llama",
+          version: "v2",
+          rolloutId: holderA.rolloutId,
+          servedName: "llama",
+          deployedAt: at(0),
+        };
+        const changes = {
+          stableVersion: "v1",
+          candidateVersion: "v2",
+          weights: { stable: 75, candidate: 25 },
+          status: "running",
+          stable: { version: "v1", rolloutId: "llama-v1-00000000", handle: { ...handle, version: "v1" } },
+          candidate: { version: "v2", rolloutId: holderA.rolloutId, handle },
+          previousStable: {
+            version: "v0",
+            rolloutId: "llama-v0-00000000",
+            handle: { ...handle, version: "v0" },
+          },
+          canary: { step: 1, steps: 3, weight: 25 },
+          alarmNames: ["modelship-llama-v2-latency"],
+          promoteRequested: true,
+          approval: {
+            rolloutId: holderA.rolloutId,
+            version: "v2",
+            token: "task-token",
+            at: "beforePromote",
+            since: at(1),
+            expiresAt: at(2),
+          },
+          capacity: {
+            rolloutId: holderA.rolloutId,
+            mode: "constrained",
+            stableVersion: "v1",
+            stableReplicas: 4,
+          },
+          shadow: { rolloutId: holderA.rolloutId, version: "v2", percent: 20, seconds: 60, since: at(1) },
+        } as const satisfies Required<RecordChanges> & Record<(typeof RECORD_FIELDS)[number], unknown>;
+        await store.record("llama", transition({ at: at(1) }), changes);
+        expect(await store.get("llama")).toMatchObject(changes);
+
+        await store.record(
+          "llama",
+          transition({ at: at(2) }),
+          Object.fromEntries(RECORD_FIELDS.map((field) => [field, null])) as RecordChanges,
+        );
+        const record = await store.get("llama");
+        for (const field of RECORD_FIELDS) expect(record?.[field], field).toBeUndefined();
       });
 
       it("keeps the lock when transitions are recorded", async () => {
