@@ -71,7 +71,9 @@ async function uploadWithApproval(
     controlPlane.home,
     version,
     Number(version.slice(1)),
-    tinyManifest(version, `${rollout}${ALARMS(latencyP95Ms)}`),
+    // The comparison with the stable loose: one period in which the candidate's tiny server is 1.25× slower than
+    // the stable's — noise on a loaded machine — would roll back a version whose approval this file waits for.
+    tinyManifest(version, `${rollout}${ALARMS(latencyP95Ms)}\n    vsStable: { latencyP95Ratio: 20 }`),
   );
 }
 
